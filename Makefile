@@ -1,0 +1,49 @@
+# `make run` and `make test` work on a fresh machine: they create .venv, install what they need,
+# and start PostgreSQL and Redis when those are not running.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install run test test-sqlite test-postgres lint format services clean
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+run: install
+	$(VENV)/bin/crmhub db upgrade
+	$(VENV)/bin/crmhub seed-demo
+	@echo "CRM–ERP Hub on http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/docs)"
+	$(VENV)/bin/crmhub run --host $(HOST) --port $(PORT)
+
+services:
+	@bash tests/start_services.sh
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test-sqlite: install
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+test-postgres: install services
+	HUB_TEST_DATABASE=$(PG_TEST_URL) $(VENV)/bin/pytest -q -p no:cacheprovider
+
+test: lint test-sqlite test-postgres
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,89 @@
+"""The CRM–ERP hub: a Flask app. `create_app()` builds it; nothing happens at import time."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+from flask import Flask
+
+from config.settings import Settings
+
+MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: settings from the environment, then `test_config` on top."""
+    settings = Settings.from_env()
+    instance_path = os.path.abspath(settings.HUB_INSTANCE_PATH or os.path.join(os.getcwd(), "instance"))
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    app.config.update(
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        JSON_SORT_KEYS=False,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.config.update(settings.as_flask_config())
+    if test_config:
+        app.config.update(test_config)
+    _resolve_defaults(app)
+    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+
+    from hub import api, auth, web
+    from hub.audit import install as install_audit
+    from hub.extensions import db, migrate
+    from hub.jsonio import DecimalJSONProvider
+
+    app.json_provider_class = DecimalJSONProvider
+    app.json = DecimalJSONProvider(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
+    with app.app_context():
+        install_audit(db.session)
+    auth.init_app(app)
+    api.init_app(app)
+    web.init_app(app)
+    return app
+
+
+def _resolve_defaults(app: Flask) -> None:
+    """Fill what the environment left unset with working single-machine defaults."""
+    url = app.config.get("DATABASE_URL")
+    if not url:
+        os.makedirs(app.instance_path, exist_ok=True)
+        url = "sqlite:///" + os.path.join(app.instance_path, "crmhub.db")
+    elif url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    app.config["DATABASE_URL"] = url
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    if url.startswith("sqlite"):
+        # One writer at a time; wait for the lock instead of failing with "database is locked".
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app, "secret_key", lambda: secrets.token_urlsafe(48))
+    if not app.config.get("HUB_ENCRYPTION_KEY"):
+        app.config["HUB_ENCRYPTION_KEY"] = _instance_secret(
+            app, "encryption_key", lambda: Fernet.generate_key().decode()
+        )
+
+
+def _instance_secret(app: Flask, name: str, generate) -> str:
+    path = Path(app.instance_path) / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{name}.{os.getpid()}")
+        tmp.write_text(generate())
+        tmp.chmod(0o600)
+        # link() fails if another process got there first; then both use the file that won.
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+        tmp.unlink()
+    return path.read_text().strip()

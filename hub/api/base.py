@@ -1,0 +1,187 @@
+"""What every API resource shares: the blueprint class, Decimal-exact JSON parsing, list
+arguments (page, sort, search), the list envelope, and look-ups that 404 or 422 by field name."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+import flask_smorest
+import marshmallow as ma
+from flask import current_app
+from sqlalchemy import Select, func, or_, select
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
+
+from hub.errors import NotFound, ValidationFailed
+from hub.extensions import db
+from hub.jsonio import loads
+from hub.money import is_currency, round_money, sortable
+
+T = TypeVar("T")
+
+
+class DecimalParser(FlaskParser):
+    """Parses JSON bodies with Decimal for non-integers, so 19.9 never passes through float."""
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return core.missing
+        return loads(req.get_data(cache=True))
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = DecimalParser()
+
+
+# ---- fields -------------------------------------------------------------------------------
+
+
+class Currency(ma.fields.String):
+    """An ISO 4217 code; lower case is accepted and upper-cased."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        code = super()._deserialize(value, attr, data, **kwargs).strip().upper()
+        if not is_currency(code):
+            raise ma.ValidationError(f"'{value}' is not an ISO 4217 currency code.")
+        return code
+
+
+class Amount(ma.fields.Decimal):
+    """A Decimal dumped as a string, refusing NaN, Infinity and more decimals than `places`."""
+
+    def __init__(
+        self,
+        places: int = 4,
+        minimum: Decimal | None = None,
+        maximum: Decimal | None = None,
+        exclusive_minimum: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(as_string=True, allow_nan=False, **kwargs)
+        self.max_places = places
+        self.minimum, self.maximum, self.exclusive_minimum = minimum, maximum, exclusive_minimum
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise ma.ValidationError("Not a valid number.")
+        try:
+            number = Decimal(str(value)) if not isinstance(value, Decimal) else value
+        except InvalidOperation as exc:
+            raise ma.ValidationError("Not a valid number.") from exc
+        if not number.is_finite():
+            raise ma.ValidationError("Special numeric values (nan or infinity) are not permitted.")
+        if number.as_tuple().exponent < -self.max_places:  # type: ignore[operator]
+            raise ma.ValidationError(f"At most {self.max_places} decimal places.")
+        if abs(number) >= Decimal(10) ** 14:
+            raise ma.ValidationError("Too large.")
+        if self.minimum is not None:
+            if self.exclusive_minimum and number <= self.minimum:
+                raise ma.ValidationError(f"Must be greater than {self.minimum}.")
+            if not self.exclusive_minimum and number < self.minimum:
+                raise ma.ValidationError(f"Must be at least {self.minimum}.")
+        if self.maximum is not None and number > self.maximum:
+            raise ma.ValidationError(f"Must be at most {self.maximum}.")
+        return number
+
+
+class Money(ma.fields.Decimal):
+    """An amount dumped as a string rounded to its object's currency (`obj.currency`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(as_string=True, dump_only=True, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return str(round_money(value, obj.currency))
+
+
+def partial(schema: type[ma.Schema]) -> ma.Schema:
+    """The PATCH variant of a schema: every field optional, and its own name in the OpenAPI document."""
+    name = schema.__name__.removesuffix("Schema") + "Patch"
+    return type(name, (schema,), {})(partial=True)
+
+
+def stripped(max_length: int, required: bool = False, **kwargs: Any) -> ma.fields.String:
+    """A text field that refuses blank input when required."""
+    validators = [ma.validate.Length(max=max_length)]
+    if required:
+        validators.append(ma.validate.Length(min=1, error="Must not be blank."))
+    return ma.fields.String(required=required, validate=validators, **kwargs)
+
+
+# ---- lists --------------------------------------------------------------------------------
+
+
+class ListArgs(ma.Schema):
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000))
+    per_page = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=200))
+    sort = ma.fields.String(load_default=None, metadata={"description": "field, or -field for descending"})
+    q = ma.fields.String(
+        load_default=None, validate=ma.validate.Length(max=200), metadata={"description": "search text"}
+    )
+
+
+def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
+    return ma.Schema.from_dict(
+        {
+            "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
+            "page": ma.fields.Integer(required=True),
+            "per_page": ma.fields.Integer(required=True),
+            "total": ma.fields.Integer(required=True),
+        },
+        name=name,
+    )
+
+
+def paginate(
+    query: Select, args: Mapping[str, Any], sortable_fields: Mapping[str, Any], default_sort: str
+) -> dict[str, Any]:
+    """Sort (whitelisted fields, id as tie-break), count and slice a select of one entity."""
+    sort = args.get("sort") or default_sort
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key not in sortable_fields:
+        raise ValidationFailed({"sort": f"Cannot sort by '{key}'; use one of: {', '.join(sorted(sortable_fields))}."})
+    dialect = db.engine.dialect.name
+    column = sortable(sortable_fields[key], dialect)
+    id_column = query.column_descriptions[0]["entity"].id
+    order = (column.desc(), id_column.desc()) if descending else (column.asc(), id_column.asc())
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    page, per_page = args["page"], min(args["per_page"], current_app.config.get("HUB_PAGE_SIZE_MAX", 200))
+    items = db.session.scalars(query.order_by(*order).offset((page - 1) * per_page).limit(per_page)).unique().all()
+    return {"items": items, "page": page, "per_page": per_page, "total": total}
+
+
+def search_filter(text: str, *columns: Any):
+    pattern = "%" + text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+    return or_(*(c.ilike(pattern, escape="\\") for c in columns))
+
+
+# ---- look-ups -----------------------------------------------------------------------------
+
+
+def get_or_404(model: type[T], ident: int) -> T:
+    obj = db.session.get(model, ident)
+    if obj is None:
+        raise NotFound(f"No {model.__name__.lower()} with id {ident}.")
+    return obj
+
+
+def get_ref(model: type[T], ident: int | None, field: str) -> T | None:
+    """Resolve a referenced id from the request body, or name the field that points nowhere."""
+    if ident is None:
+        return None
+    obj = db.session.get(model, ident)
+    if obj is None:
+        raise ValidationFailed({field: f"No {model.__name__.lower()} with id {ident}."})
+    return obj
+
+
+def apply(obj: Any, data: Mapping[str, Any], fields: tuple[str, ...]) -> None:
+    for name in fields:
+        if name in data:
+            setattr(obj, name, data[name])

@@ -1,0 +1,296 @@
+"""Deals with their lines, and the transitions that move them through the pipeline."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import marshmallow as ma
+from flask.views import MethodView
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from hub import deal_service
+from hub.api.base import (
+    Amount,
+    Blueprint,
+    Currency,
+    ListArgs,
+    Money,
+    get_or_404,
+    page_schema,
+    paginate,
+    partial,
+    search_filter,
+    stripped,
+)
+from hub.auth import authenticated_user, requires
+from hub.errors import Conflict
+from hub.extensions import db
+from hub.models import Deal, DealLine, Stage, StageKind
+
+blp = Blueprint("deals", __name__, url_prefix="/api/v1", description="Deals, their lines and stage transitions")
+
+
+class Ref(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+
+
+class StageRef(Ref):
+    kind = ma.fields.String()
+
+
+class DealLineIn(ma.Schema):
+    product_id = ma.fields.Integer(allow_none=True)
+    sku = stripped(64, allow_none=True)
+    description = stripped(500, allow_none=True)
+    quantity = Amount(places=4, minimum=Decimal(0), exclusive_minimum=True, required=True)
+    unit_price = Amount(places=4, minimum=Decimal(0), allow_none=True)
+    discount_percent = Amount(places=4, minimum=Decimal(0), maximum=Decimal(100), load_default=Decimal(0))
+    tax_rate = Amount(
+        places=4,
+        minimum=Decimal(0),
+        maximum=Decimal(1),
+        allow_none=True,
+        metadata={"description": "a fraction: 0.2 is 20 %; default: the product's"},
+    )
+
+
+class DealLineOut(ma.Schema):
+    id = ma.fields.Integer()
+    position = ma.fields.Integer()
+    product_id = ma.fields.Integer(allow_none=True)
+    sku = ma.fields.Function(lambda line: line.product.sku if line.product else None, allow_none=True)
+    description = ma.fields.String()
+    quantity = Amount()
+    unit_price = Amount()
+    discount_percent = Amount()
+    tax_rate = Amount()
+    net = ma.fields.Function(lambda line: str(line.amounts.net))
+    tax = ma.fields.Function(lambda line: str(line.amounts.tax))
+    total = ma.fields.Function(lambda line: str(line.amounts.total))
+
+
+class TaxBreakdown(ma.Schema):
+    rate = Amount()
+    net = Amount()
+    tax = Amount()
+
+
+class DealIn(ma.Schema):
+    title = stripped(200, required=True)
+    customer_id = ma.fields.Integer(required=True)
+    contact_id = ma.fields.Integer(allow_none=True)
+    owner_id = ma.fields.Integer(allow_none=True, metadata={"description": "default: the caller"})
+    pipeline_id = ma.fields.Integer(allow_none=True, metadata={"description": "default: the default pipeline"})
+    stage = ma.fields.Raw(allow_none=True, metadata={"description": "open stage name or id; default: the first"})
+    currency = Currency(metadata={"description": "default: the customer's default currency"})
+    expected_close_date = ma.fields.Date(allow_none=True)
+    probability = ma.fields.Integer(
+        allow_none=True,
+        validate=ma.validate.Range(min=0, max=100),
+        metadata={"description": "override of the stage's probability"},
+    )
+    notes = ma.fields.String(allow_none=True)
+    lines = ma.fields.List(ma.fields.Nested(DealLineIn), load_default=list, validate=ma.validate.Length(max=500))
+
+
+class DealPatch(DealIn):
+    class Meta:
+        exclude = ("pipeline_id", "stage")
+
+
+class DealSummary(ma.Schema):
+    id = ma.fields.Integer()
+    number = ma.fields.String()
+    title = ma.fields.String()
+    customer = ma.fields.Nested(Ref)
+    contact_id = ma.fields.Integer(allow_none=True)
+    owner = ma.fields.Nested(Ref, allow_none=True)
+    pipeline_id = ma.fields.Integer()
+    stage = ma.fields.Nested(StageRef)
+    status = ma.fields.Function(lambda deal: deal.stage.kind.value)
+    currency = ma.fields.String()
+    expected_close_date = ma.fields.Date(allow_none=True)
+    probability = ma.fields.Integer(attribute="effective_probability")
+    probability_override = ma.fields.Integer(attribute="probability", allow_none=True)
+    subtotal = Money()
+    discount_total = Money()
+    tax_total = Money()
+    total = Money()
+    won_at = ma.fields.DateTime(allow_none=True)
+    lost_at = ma.fields.DateTime(allow_none=True)
+    lost_reason = ma.fields.String(allow_none=True)
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+
+
+class DealOut(DealSummary):
+    notes = ma.fields.String(allow_none=True)
+    lines = ma.fields.List(ma.fields.Nested(DealLineOut))
+    tax_breakdown = ma.fields.Function(lambda deal: TaxBreakdown(many=True).dump(deal.tax_breakdown()))
+
+
+class DealListArgs(ListArgs):
+    status = ma.fields.String(validate=ma.validate.OneOf([k.value for k in StageKind]))
+    stage_id = ma.fields.Integer()
+    pipeline_id = ma.fields.Integer()
+    customer_id = ma.fields.Integer()
+    owner_id = ma.fields.Integer()
+    close_after = ma.fields.Date(metadata={"description": "expected close on or after"})
+    close_before = ma.fields.Date(metadata={"description": "expected close on or before"})
+
+
+class StageMove(ma.Schema):
+    stage = ma.fields.Raw(required=True, metadata={"description": "stage name or id"})
+    reason = ma.fields.String(allow_none=True, metadata={"description": "required when the stage is a lost one"})
+    note = ma.fields.String(allow_none=True)
+
+
+class LostIn(ma.Schema):
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
+
+
+class StageChangeOut(ma.Schema):
+    id = ma.fields.Integer()
+    from_stage = ma.fields.Nested(StageRef, allow_none=True)
+    to_stage = ma.fields.Nested(StageRef)
+    changed_at = ma.fields.DateTime()
+    changed_by = ma.fields.Nested(Ref, allow_none=True)
+    note = ma.fields.String(allow_none=True)
+
+
+DEAL_SORT = {
+    "number": Deal.id,
+    "title": Deal.title,
+    "total": Deal.total,
+    "subtotal": Deal.subtotal,
+    "expected_close_date": Deal.expected_close_date,
+    "created_at": Deal.created_at,
+    "updated_at": Deal.updated_at,
+    "won_at": Deal.won_at,
+}
+
+
+def _load(deal_id: int) -> Deal:
+    deal = db.session.scalar(
+        select(Deal)
+        .where(Deal.id == deal_id)
+        .options(
+            selectinload(Deal.lines).joinedload(DealLine.product), joinedload(Deal.stage), joinedload(Deal.pipeline)
+        )
+    )
+    return deal if deal is not None else get_or_404(Deal, deal_id)
+
+
+@blp.route("/deals")
+class Deals(MethodView):
+    @requires("deals", "read")
+    @blp.arguments(DealListArgs, location="query")
+    @blp.response(200, page_schema(DealSummary, "DealPage"))
+    def get(self, args):
+        """List deals; `q` searches title and number."""
+        query = select(Deal).options(joinedload(Deal.customer), joinedload(Deal.owner), joinedload(Deal.stage))
+        if args.get("q"):
+            query = query.where(search_filter(args["q"], Deal.title, Deal.number))
+        if args.get("status"):
+            query = query.join(Stage, Deal.stage_id == Stage.id).where(Stage.kind == StageKind(args["status"]))
+        for name in ("stage_id", "pipeline_id", "customer_id", "owner_id"):
+            if name in args:
+                query = query.where(getattr(Deal, name) == args[name])
+        if "close_after" in args:
+            query = query.where(Deal.expected_close_date >= args["close_after"])
+        if "close_before" in args:
+            query = query.where(Deal.expected_close_date <= args["close_before"])
+        return paginate(query, args, DEAL_SORT, "-created_at")
+
+    @requires("deals", "write")
+    @blp.arguments(DealIn)
+    @blp.response(201, DealOut)
+    def post(self, data):
+        """Create a deal with its lines; line prices and tax rates default to the product's."""
+        user = authenticated_user()
+        deal = Deal()
+        deal_service.apply_fields(deal, data, creating=True, user=user)
+        deal_service.build_lines(deal, data["lines"])
+        db.session.add(deal)
+        deal_service.assign_number(deal)
+        db.session.commit()
+        return deal
+
+
+@blp.route("/deals/<int:deal_id>")
+class DealById(MethodView):
+    @requires("deals", "read")
+    @blp.response(200, DealOut)
+    def get(self, deal_id):
+        return _load(deal_id)
+
+    @requires("deals", "write")
+    @blp.arguments(partial(DealPatch))
+    @blp.response(200, DealOut)
+    def patch(self, data, deal_id):
+        """Change a deal; `lines`, when given, replace all lines. Refused (409) for a won deal's
+        lines, currency and customer."""
+        deal = _load(deal_id)
+        deal_service.apply_fields(deal, data, creating=False, user=authenticated_user())
+        if "lines" in data:
+            deal_service.build_lines(deal, data["lines"])
+        elif "currency" in data:
+            deal.recompute_totals()
+        db.session.commit()
+        return deal
+
+    @requires("deals", "write")
+    @blp.response(204)
+    def delete(self, deal_id):
+        deal = get_or_404(Deal, deal_id)
+        if deal.stage.kind == StageKind.WON:
+            raise Conflict(f"Deal {deal.number} is won and invoiced; mark it lost instead of deleting it.")
+        db.session.delete(deal)
+        db.session.commit()
+
+
+def _transition(deal_id: int, kind: StageKind | None, ref=None, reason=None, note=None) -> Deal:
+    deal = _load(deal_id)
+    if kind is not None:
+        stage = deal_service.stage_of_kind(deal, kind)
+    else:
+        stage = deal_service.find_stage(deal.pipeline, ref)
+    deal_service.move_to_stage(deal, stage, authenticated_user(), reason=reason, note=note)
+    db.session.commit()
+    return deal
+
+
+@blp.route("/deals/<int:deal_id>/stage", methods=["POST"])
+@requires("deals", "write")
+@blp.arguments(StageMove)
+@blp.response(200, DealOut)
+def move_stage(data, deal_id):
+    """Move a deal to a stage by name or id. A won stage wins it, a lost one needs `reason`."""
+    return _transition(deal_id, None, data["stage"], data.get("reason"), data.get("note"))
+
+
+@blp.route("/deals/<int:deal_id>/won", methods=["POST"])
+@requires("deals", "write")
+@blp.response(200, DealOut)
+def mark_won(deal_id):
+    """Mark a deal won (idempotent: a won deal stays as it is)."""
+    return _transition(deal_id, StageKind.WON)
+
+
+@blp.route("/deals/<int:deal_id>/lost", methods=["POST"])
+@requires("deals", "write")
+@blp.arguments(LostIn)
+@blp.response(200, DealOut)
+def mark_lost(data, deal_id):
+    """Mark a deal lost with the reason."""
+    return _transition(deal_id, StageKind.LOST, reason=data["reason"])
+
+
+@blp.route("/deals/<int:deal_id>/stage-history", methods=["GET"])
+@requires("deals", "read")
+@blp.response(200, StageChangeOut(many=True))
+def stage_history(deal_id):
+    """Every stage move of the deal, oldest first."""
+    return get_or_404(Deal, deal_id).stage_changes

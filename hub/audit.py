@@ -1,0 +1,117 @@
+"""Writes an audit entry for every insert, update and delete the ORM flushes.
+
+One session listener sees every change, so no view can forget to log. The actor is the user the
+request authenticated as (`g.actor`), or whatever `acting_as` set (the CLI, jobs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+from collections.abc import Iterator
+from contextvars import ContextVar
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import g, has_app_context
+from sqlalchemy import event, insert, inspect
+from sqlalchemy.orm import Session
+
+from hub.models.audit import AuditEntry
+from hub.models.base import utcnow
+
+_actor: ContextVar[tuple[int | None, str]] = ContextVar("audit_actor", default=(None, "system"))
+SKIPPED = frozenset({"created_at", "updated_at"})
+REDACTED = "***"
+
+
+@contextlib.contextmanager
+def acting_as(user_id: int | None, label: str) -> Iterator[None]:
+    token = _actor.set((user_id, label))
+    try:
+        yield
+    finally:
+        _actor.reset(token)
+
+
+def current_actor() -> tuple[int | None, str]:
+    if has_app_context() and g.get("actor"):
+        return g.actor
+    return _actor.get()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def _audited(obj: object) -> bool:
+    return not isinstance(obj, AuditEntry) and hasattr(obj, "__table__")
+
+
+def _diff(obj: object, action: str) -> dict[str, dict[str, Any]]:
+    state = inspect(obj)
+    redact = set(getattr(obj, "__audit_redact__", ()))
+    skip = SKIPPED | set(getattr(obj, "__audit_skip__", ()))
+    changes: dict[str, dict[str, Any]] = {}
+    for attr in state.mapper.column_attrs:
+        key = attr.key
+        if key in skip:
+            continue
+        if action == "update":
+            history = state.attrs[key].history
+            if not history.has_changes():
+                continue
+            old = history.deleted[0] if history.deleted else None
+            new = history.added[0] if history.added else None
+            if old == new:
+                continue
+        else:
+            value = state.dict.get(key)
+            if value is None:
+                continue
+            old, new = (None, value) if action == "create" else (value, None)
+        if key in redact:
+            old, new = (REDACTED if old is not None else None), (REDACTED if new is not None else None)
+        changes[key] = {"old": _plain(old), "new": _plain(new)}
+    return changes
+
+
+def _after_flush(session: Session, flush_context: Any) -> None:
+    actor_id, actor = current_actor()
+    now = utcnow()
+    rows = []
+    for action, objects in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
+        for obj in objects:
+            if not _audited(obj):
+                continue
+            if action == "update" and not session.is_modified(obj, include_collections=False):
+                continue
+            changes = _diff(obj, action)
+            if action == "update" and not changes:
+                continue
+            pk = inspect(obj).mapper.primary_key_from_instance(obj)
+            rows.append(
+                {
+                    "at": now,
+                    "actor_id": actor_id,
+                    "actor": actor,
+                    "entity": obj.__table__.name,
+                    "entity_id": ",".join(str(p) for p in pk),
+                    "action": action,
+                    "changes": changes,
+                }
+            )
+    if rows:
+        session.connection().execute(insert(AuditEntry.__table__), rows)
+
+
+def install(session_target: Any) -> None:
+    if not event.contains(session_target, "after_flush", _after_flush):
+        event.listen(session_target, "after_flush", _after_flush)

@@ -1,0 +1,107 @@
+"""The `crmhub` command: Flask's commands (`run`, `shell`, `db ...`) plus the hub's own."""
+
+from __future__ import annotations
+
+import secrets
+
+import click
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import func, select
+
+from hub import create_app
+from hub.audit import acting_as
+from hub.extensions import db
+from hub.models import ApiToken, Role, User
+
+
+@click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False)
+def main() -> None:
+    """CRM–ERP hub administration."""
+
+
+def _user_by_email(email: str) -> User:
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    if user is None:
+        raise click.BadParameter(f"no user {email}", param_hint="--user")
+    return user
+
+
+@main.group()
+def users() -> None:
+    """Create and list users."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--name", default=None, help="Display name (default: the part of the e-mail before @).")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--password", default=None, help="Default: a generated one, printed once.")
+@with_appcontext
+def create_user(email: str, name: str | None, role: str, password: str | None) -> None:
+    email = email.strip().lower()
+    if db.session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
+        raise click.ClickException(f"a user {email} exists already")
+    if password is not None and len(password) < 10:
+        raise click.BadParameter("at least 10 characters", param_hint="--password")
+    clear = password or secrets.token_urlsafe(12)
+    user = User(email=email, name=name or email.split("@")[0], role=Role(role), active=True)
+    user.set_password(clear)
+    with acting_as(None, "cli"):
+        db.session.add(user)
+        db.session.commit()
+    click.echo(f"created {role} {email}" + ("" if password else f" with password {clear}"))
+
+
+@users.command("list")
+@with_appcontext
+def list_users() -> None:
+    for user in db.session.scalars(select(User).order_by(User.email)):
+        click.echo(f"{user.id}\t{user.email}\t{user.role.value}\t{'active' if user.active else 'inactive'}")
+
+
+@main.group()
+def tokens() -> None:
+    """Issue and revoke API tokens."""
+
+
+@tokens.command("create")
+@click.option("--user", "email", required=True, help="E-mail of the user the token acts as.")
+@click.option("--name", default="cli", help="What the token is for.")
+@with_appcontext
+def create_token(email: str, name: str) -> None:
+    user = _user_by_email(email)
+    with acting_as(None, "cli"):
+        token, clear = ApiToken.issue(user, name)
+        db.session.add(token)
+        db.session.commit()
+    click.echo(clear)
+
+
+@tokens.command("revoke")
+@click.option("--id", "token_id", required=True, type=int)
+@with_appcontext
+def revoke_token(token_id: int) -> None:
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        raise click.BadParameter(f"no token {token_id}", param_hint="--id")
+    with acting_as(None, "cli"):
+        token.revoke()
+        db.session.commit()
+    click.echo(f"revoked token {token_id} of {token.user.email}")
+
+
+@main.command("seed-demo")
+@click.option("--password", default=None, help="One password for every demo user (default: generated).")
+@with_appcontext
+def seed_demo(password: str | None) -> None:
+    """Fill an empty database with a realistic demo data set and print the demo logins."""
+    from hub.seed import seed
+
+    with acting_as(None, "seed-demo"):
+        logins = seed(password)
+    if logins is None:
+        click.echo("demo data is present already; logins unchanged (see instance/demo-logins.txt)")
+        return
+    click.echo("Demo logins:")
+    for role, email, clear in logins:
+        click.echo(f"  {role:<11} {email:<28} {clear}")

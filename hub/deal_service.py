@@ -1,0 +1,218 @@
+"""Building deals from API input and moving them through their pipeline.
+
+The rules live here, not in the views: lines take their defaults from the product, a won deal's
+invoiced content is frozen, a stage must belong to the deal's pipeline, a deal needs lines to be
+won and a reason to be lost, and every stage move is written to the deal's history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from hub.errors import Conflict, ValidationFailed
+from hub.extensions import db
+from hub.models import (
+    Contact,
+    Customer,
+    Deal,
+    DealLine,
+    DealStageChange,
+    Pipeline,
+    Product,
+    Stage,
+    StageKind,
+    User,
+)
+from hub.models.base import utcnow
+from hub.money import ZERO
+
+FROZEN_WHEN_WON = ("lines", "currency", "customer_id")
+
+
+def default_pipeline() -> Pipeline:
+    pipeline = db.session.scalar(select(Pipeline).order_by(Pipeline.is_default.desc(), Pipeline.id).limit(1))
+    if pipeline is None:
+        raise Conflict("No pipeline is set up; run 'crmhub db upgrade' (it creates the default pipeline).")
+    return pipeline
+
+
+def build_lines(deal: Deal, lines: Sequence[Mapping[str, Any]]) -> None:
+    """Replace the deal's lines, naming `lines[i].field` for every problem found (all of them)."""
+    errors: dict[str, list[str]] = {}
+    new_lines: list[DealLine] = []
+    skus = {ln["sku"] for ln in lines if ln.get("sku")}
+    by_sku = {p.sku: p for p in db.session.scalars(select(Product).where(Product.sku.in_(skus)))} if skus else {}
+    for i, data in enumerate(lines):
+        path = f"lines[{i}]"
+        product: Product | None = None
+        if data.get("product_id") is not None:
+            product = db.session.get(Product, data["product_id"])
+            if product is None:
+                errors.setdefault(f"{path}.product_id", []).append(f"No product with id {data['product_id']}.")
+        elif data.get("sku"):
+            product = by_sku.get(data["sku"])
+            if product is None:
+                errors.setdefault(f"{path}.sku", []).append(f"No product with SKU '{data['sku']}'.")
+        if product is not None and product.sku != data.get("sku", product.sku):
+            errors.setdefault(f"{path}.sku", []).append(f"Product {product.id} has SKU '{product.sku}'.")
+        unit_price = data.get("unit_price")
+        if unit_price is None:
+            if product is None:
+                errors.setdefault(f"{path}.unit_price", []).append("Required when the line has no product.")
+            elif product.currency != deal.currency:
+                errors.setdefault(f"{path}.unit_price", []).append(
+                    f"The product's list price is in {product.currency} and the deal in {deal.currency}; "
+                    "give the unit price in the deal's currency."
+                )
+            else:
+                unit_price = product.list_price
+        description = data.get("description") or (product.name if product else None)
+        if not description:
+            errors.setdefault(f"{path}.description", []).append("Required when the line has no product.")
+        tax_rate = data.get("tax_rate")
+        if tax_rate is None:
+            tax_rate = product.tax_rate if product else ZERO
+        new_lines.append(
+            DealLine(
+                position=i + 1,
+                product=product,
+                description=description or "",
+                quantity=data["quantity"],
+                unit_price=unit_price if unit_price is not None else ZERO,
+                discount_percent=data.get("discount_percent") or ZERO,
+                tax_rate=tax_rate,
+            )
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    deal.lines = new_lines
+    deal.recompute_totals()
+
+
+def apply_fields(deal: Deal, data: Mapping[str, Any], *, creating: bool, user: User) -> None:
+    """Set the deal's plain fields and references from validated input."""
+    if not creating and deal.stage.kind == StageKind.WON:
+        frozen = [f for f in FROZEN_WHEN_WON if f in data]
+        if frozen:
+            raise Conflict(
+                f"Deal {deal.number} is won and invoiced; its {', '.join(frozen)} can no longer change.",
+                {f: ["Frozen on a won deal."] for f in frozen},
+            )
+    errors: dict[str, list[str]] = {}
+    if "customer_id" in data:
+        customer = db.session.get(Customer, data["customer_id"])
+        if customer is None:
+            errors["customer_id"] = [f"No customer with id {data['customer_id']}."]
+        else:
+            deal.customer = customer
+    if "owner_id" in data:
+        owner = None if data["owner_id"] is None else db.session.get(User, data["owner_id"])
+        if data["owner_id"] is not None and owner is None:
+            errors["owner_id"] = [f"No user with id {data['owner_id']}."]
+        deal.owner = owner
+    elif creating:
+        deal.owner = user
+    if "contact_id" in data or ("customer_id" in data and deal.contact is not None):
+        contact_id = data.get("contact_id", deal.contact_id)
+        contact = None if contact_id is None else db.session.get(Contact, contact_id)
+        if contact_id is not None and contact is None:
+            errors["contact_id"] = [f"No contact with id {contact_id}."]
+        elif contact is not None and deal.customer is not None and contact.customer_id != deal.customer.id:
+            errors["contact_id"] = [f"Contact {contact.id} works for another customer."]
+        deal.contact = contact
+    for name in ("title", "expected_close_date", "probability", "notes"):
+        if name in data:
+            setattr(deal, name, data[name])
+    if "currency" in data:
+        deal.currency = data["currency"]
+    elif creating and deal.customer is not None:
+        deal.currency = deal.customer.default_currency
+    if creating:
+        try:
+            pipeline = _pipeline_for(data)
+            deal.pipeline = pipeline
+            deal.stage = _initial_stage(pipeline, data)
+        except ValidationFailed as exc:
+            errors.update(exc.errors)
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _pipeline_for(data: Mapping[str, Any]) -> Pipeline:
+    if data.get("pipeline_id") is None:
+        return default_pipeline()
+    pipeline = db.session.get(Pipeline, data["pipeline_id"])
+    if pipeline is None:
+        raise ValidationFailed({"pipeline_id": f"No pipeline with id {data['pipeline_id']}."})
+    return pipeline
+
+
+def _initial_stage(pipeline: Pipeline, data: Mapping[str, Any]) -> Stage:
+    if data.get("stage") is None:
+        return next(s for s in pipeline.stages if s.kind == StageKind.OPEN)
+    stage = find_stage(pipeline, data["stage"])
+    if stage.kind != StageKind.OPEN:
+        raise ValidationFailed({"stage": "A deal starts in an open stage; mark it won or lost afterwards."})
+    return stage
+
+
+def find_stage(pipeline: Pipeline, ref: str | int) -> Stage:
+    """A stage of `pipeline` by id or by name (case-insensitive)."""
+    for stage in pipeline.stages:
+        if stage.id == ref or (isinstance(ref, str) and stage.name.lower() == ref.strip().lower()):
+            return stage
+        if isinstance(ref, str) and ref.isdigit() and stage.id == int(ref):
+            return stage
+    names = ", ".join(s.name for s in pipeline.stages)
+    raise ValidationFailed({"stage": f"No stage '{ref}' in pipeline '{pipeline.name}'; stages: {names}."})
+
+
+def assign_number(deal: Deal) -> None:
+    """Give a new deal its human number; needs the id, so it runs after the first flush."""
+    db.session.flush()
+    deal.number = f"D-{deal.id:06d}"
+
+
+def move_to_stage(
+    deal: Deal, stage: Stage, user: User | None, *, reason: str | None = None, note: str | None = None
+) -> bool:
+    """Move `deal` to `stage`, applying the won/lost rules. Returns False when nothing changed."""
+    if stage.pipeline_id != deal.pipeline_id:
+        raise ValidationFailed({"stage": f"Stage '{stage.name}' is not in this deal's pipeline."})
+    current = deal.stage
+    if stage.id == current.id and not (stage.kind == StageKind.LOST and reason and reason != deal.lost_reason):
+        return False
+    if current.kind == StageKind.WON and stage.kind == StageKind.OPEN:
+        raise Conflict(f"Deal {deal.number} is won and invoiced; it cannot be reopened. Mark it lost to cancel it.")
+    if stage.kind == StageKind.WON:
+        if not deal.lines:
+            raise ValidationFailed({"lines": "A deal needs at least one line to be won."})
+        if deal.total < Decimal(0):
+            raise ValidationFailed({"lines": "A won deal cannot have a negative total."})
+        deal.won_at = utcnow()
+        deal.lost_at = None
+        deal.lost_reason = None
+    elif stage.kind == StageKind.LOST:
+        if not reason or not reason.strip():
+            raise ValidationFailed({"reason": "Say why the deal was lost."})
+        deal.lost_at = utcnow()
+        deal.lost_reason = reason.strip()
+    else:
+        deal.lost_at = None
+        deal.lost_reason = None
+    deal.stage = stage
+    deal.stage_changes.append(
+        DealStageChange(from_stage=current, to_stage=stage, changed_by=user, changed_at=utcnow(), note=note)
+    )
+    return True
+
+
+def stage_of_kind(deal: Deal, kind: StageKind) -> Stage:
+    stage = deal.pipeline.stage_of_kind(kind)
+    if stage is None:
+        raise Conflict(f"Pipeline '{deal.pipeline.name}' has no {kind.value} stage.")
+    return stage

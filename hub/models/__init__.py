@@ -1,0 +1,30 @@
+"""All models, importable from one place. Alembic's autogenerate sees them through this module."""
+
+from hub.models.activities import Activity, ActivityKind, Task
+from hub.models.audit import AuditEntry
+from hub.models.catalog import Product
+from hub.models.crm import Contact, Customer
+from hub.models.deals import Deal, DealLine, DealStageChange, line_amounts
+from hub.models.pipeline import DEFAULT_STAGES, Pipeline, Stage, StageKind
+from hub.models.users import ApiToken, Role, User
+
+__all__ = [
+    "DEFAULT_STAGES",
+    "Activity",
+    "ActivityKind",
+    "ApiToken",
+    "AuditEntry",
+    "Contact",
+    "Customer",
+    "Deal",
+    "DealLine",
+    "DealStageChange",
+    "Pipeline",
+    "Product",
+    "Role",
+    "Stage",
+    "StageKind",
+    "Task",
+    "User",
+    "line_amounts",
+]

@@ -1,0 +1,72 @@
+"""Money and currency rules: ISO 4217 codes, rounding to the currency's minor unit, a Decimal column.
+
+Money never passes through float: JSON numbers are parsed as Decimal (see `hub.json`), the
+database column keeps Decimal exactly on PostgreSQL (NUMERIC) and on SQLite (as text).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
+
+from babel.numbers import get_currency_precision, list_currencies
+from sqlalchemy import Numeric, String, cast
+from sqlalchemy.types import TypeDecorator
+
+ZERO = Decimal("0")
+HUNDRED = Decimal("100")
+
+
+@cache
+def currencies() -> frozenset[str]:
+    return frozenset(list_currencies())
+
+
+def is_currency(code: str) -> bool:
+    return code in currencies()
+
+
+@cache
+def _exponent(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-get_currency_precision(currency))
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    """Round half up to the currency's minor unit (2 decimals for EUR, 0 for JPY, 3 for KWD)."""
+    return amount.quantize(_exponent(currency), rounding=ROUND_HALF_UP)
+
+
+class DecimalType(TypeDecorator):
+    """NUMERIC(precision, scale) on PostgreSQL; exact text on SQLite, whose NUMERIC is a float."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int = 18, scale: int = 4) -> None:
+        super().__init__(precision=precision, scale=scale, asdecimal=True)
+        self.scale = scale
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(Numeric(self.impl.precision, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        value = Decimal(value)
+        if dialect.name == "sqlite":
+            return str(value.quantize(Decimal(1).scaleb(-self.scale)))
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return Decimal(value)
+
+
+def sortable(column, dialect_name: str):
+    """An ORDER BY expression that sorts a Decimal column numerically on every backend."""
+    if dialect_name == "sqlite" and isinstance(getattr(column, "type", None), DecimalType):
+        return cast(column, Numeric)
+    return column

@@ -1,0 +1,30 @@
+"""Who may do what. One table, read by the `requires` decorator on every API view.
+
+sales edit the CRM; finance read everything (and will own invoices); operations read products
+and deals (what has been sold) and will own stock and alerts; admins do everything.
+"""
+
+from __future__ import annotations
+
+from hub.models.users import Role
+
+ALL = frozenset(Role)
+ADMIN = frozenset({Role.ADMIN})
+CRM_EDITORS = frozenset({Role.ADMIN, Role.SALES})
+CRM_READERS = frozenset({Role.ADMIN, Role.SALES, Role.FINANCE})
+
+POLICY: dict[str, dict[str, frozenset[Role]]] = {
+    "customers": {"read": CRM_READERS, "write": CRM_EDITORS},
+    "contacts": {"read": CRM_READERS, "write": CRM_EDITORS},
+    "deals": {"read": ALL, "write": CRM_EDITORS},
+    "activities": {"read": CRM_READERS, "write": CRM_EDITORS},
+    "tasks": {"read": CRM_READERS, "write": CRM_EDITORS},
+    "products": {"read": ALL, "write": ADMIN},
+    "pipelines": {"read": ALL, "write": ADMIN},
+    "users": {"read": ADMIN, "write": ADMIN},
+    "audit": {"read": frozenset({Role.ADMIN, Role.FINANCE}), "write": frozenset()},
+}
+
+
+def allowed(role: Role, resource: str, action: str) -> bool:
+    return role in POLICY[resource][action]

@@ -1,0 +1,76 @@
+"""The web side: log-in and log-out (the full UI is its own issue), and CSRF for every
+cookie-authenticated change, forms and API calls alike. Token-authenticated calls need none:
+a browser never attaches a bearer token on its own."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
+from sqlalchemy import func, select
+
+from hub.errors import error_body
+from hub.extensions import db
+from hub.models import User
+
+bp = Blueprint("web", __name__)
+csrf = CSRFProtect()
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("web.home")
+
+
+@bp.get("/")
+def home():
+    if not current_user.is_authenticated:
+        return redirect(url_for("web.login"))
+    return render_template("home.html")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        email = (request.form.get("email") or "").strip().lower()
+        user = db.session.scalar(select(User).where(func.lower(User.email) == email))
+        if user is None or not user.active or not user.check_password(request.form.get("password") or ""):
+            error = "Wrong e-mail or password."
+        else:
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", error=error), 401 if error else 200
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    flash("You are logged out.")
+    return redirect(url_for("web.login"))
+
+
+@bp.get("/csrf-token")
+def csrf_token():
+    """For scripts in the web pages that call the API with the session cookie."""
+    return jsonify({"csrf_token": generate_csrf()})
+
+
+def _check_csrf() -> None:
+    if request.method in UNSAFE and not request.headers.get("Authorization"):
+        csrf.protect()
+
+
+def _csrf_failed(error: CSRFError):
+    if request.path.startswith("/api"):
+        return jsonify(error_body("csrf_failed", f"{error.description} Send the X-CSRFToken header.")), 400
+    return render_template("login.html", error="Your session expired; please log in again."), 400
+
+
+def init_app(app: Flask) -> None:
+    csrf.init_app(app)
+    app.before_request(_check_csrf)
+    app.register_error_handler(CSRFError, _csrf_failed)
+    app.register_blueprint(bp)

@@ -1,0 +1,185 @@
+"""Fixtures: a migrated database (SQLite, or PostgreSQL when HUB_TEST_DATABASE is a postgresql URL),
+the app, one user and API token per role, and a `call` helper for API requests.
+
+The schema is built once per run by the real migrations; after each test the tables are emptied
+and the rows the migrations seeded (the default pipeline) are put back.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from cryptography.fernet import Fernet
+from flask import Flask
+from flask_migrate import upgrade
+from sqlalchemy import func, inspect, select, text
+from werkzeug.security import generate_password_hash
+
+from hub import MIGRATIONS_DIR, create_app
+from hub.extensions import db
+from hub.models import ApiToken, Role, User
+
+PASSWORD = "correct-horse-battery"
+
+
+def _postgres_base() -> str | None:
+    url = os.environ.get("HUB_TEST_DATABASE", "sqlite")
+    return None if url == "sqlite" else url.rstrip("/")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> Iterator[str]:
+    base = _postgres_base()
+    if base is None:
+        yield "sqlite:///" + str(tmp_path_factory.mktemp("db") / "hub.db")
+        return
+    name = f"crmhub_test_{uuid.uuid4().hex[:10]}"
+    admin = base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield base + "/" + name
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory) -> Iterator[Flask]:
+    os.environ["HUB_INSTANCE_PATH"] = str(tmp_path_factory.mktemp("instance"))
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret",
+            "HUB_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        }
+    )
+    with app.app_context():
+        upgrade(directory=MIGRATIONS_DIR)
+        app.config["SEEDED_ROWS"] = _snapshot()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _snapshot() -> dict[str, list[dict[str, Any]]]:
+    """Rows the migrations put in (the default pipeline), to restore after each test."""
+    rows = {}
+    with db.engine.connect() as conn:
+        for table in db.metadata.sorted_tables:
+            found = [dict(r._mapping) for r in conn.execute(select(table))]
+            if found:
+                rows[table.name] = found
+    return rows
+
+
+def _reset(app: Flask) -> None:
+    db.session.remove()
+    tables = db.metadata.sorted_tables
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(tables):
+                conn.execute(table.delete())
+        for table in tables:
+            if table.name in app.config["SEEDED_ROWS"]:
+                conn.execute(table.insert(), app.config["SEEDED_ROWS"][table.name])
+                if conn.dialect.name == "postgresql" and "id" in table.c:
+                    top = conn.scalar(select(func.max(table.c.id)))
+                    conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), {top})"))
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request) -> Iterator[None]:
+    yield
+    if "app" in request.fixturenames:
+        app = request.getfixturevalue("app")
+        with app.app_context():
+            _reset(app)
+
+
+@pytest.fixture
+def ctx(app) -> Iterator[Flask]:
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    return generate_password_hash(PASSWORD)
+
+
+@pytest.fixture
+def users(app, password_hash) -> dict[str, dict[str, Any]]:
+    """One active user per role, each with an API token: {"sales": {"id", "email", "token"}, ...}."""
+    out = {}
+    with app.app_context():
+        for role in Role:
+            user = User(
+                email=f"{role.value}@example.com",
+                name=f"{role.value.title()} User",
+                role=role,
+                password_hash=password_hash,
+                active=True,
+            )
+            token, clear = ApiToken.issue(user, "tests")
+            db.session.add_all([user, token])
+            db.session.flush()
+            out[role.value] = {"id": user.id, "email": user.email, "token": clear}
+        db.session.commit()
+    return out
+
+
+class Caller:
+    """Requests to the app as one user (bearer token) or anonymously."""
+
+    def __init__(self, client, token: str | None) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def request(self, method: str, path: str, json: Any = None, **kwargs: Any):
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self.client.open(path, method=method, json=json, headers=headers, **kwargs)
+
+    def get(self, path: str, **kwargs: Any):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, json: Any = None, **kwargs: Any):
+        return self.request("POST", path, json=json, **kwargs)
+
+    def patch(self, path: str, json: Any = None, **kwargs: Any):
+        return self.request("PATCH", path, json=json, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any):
+        return self.request("DELETE", path, **kwargs)
+
+
+@pytest.fixture
+def call(app, users):
+    """`call("sales").post(...)`; `call(None)` is anonymous."""
+
+    def as_role(role: str | None) -> Caller:
+        return Caller(app.test_client(), users[role]["token"] if role else None)
+
+    return as_role
+
+
+@pytest.fixture
+def sales(call) -> Caller:
+    return call("sales")
+
+
+@pytest.fixture
+def admin(call) -> Caller:
+    return call("admin")
+
+
+def inspector_tables(app: Flask) -> set[str]:
+    with app.app_context():
+        return set(inspect(db.engine).get_table_names())
