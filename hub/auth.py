@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, g, request
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hub.errors import Forbidden, Unauthorized
 from hub.extensions import db, login_manager
@@ -48,8 +48,10 @@ def _load_token_user(req) -> User | None:
         return None
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
-        # Throttled so that reads do not each become a write.
-        token.last_used_at = now
+        # Its own short transaction, outside the request's (a GET never commits, a refused POST rolls
+        # back) and outside the audit log; throttled so that reads do not each become a write.
+        with db.engine.begin() as conn:
+            conn.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
     return _as_actor(token.user, "token")
 
 

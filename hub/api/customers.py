@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 
 from hub.api.base import (
     Blueprint,
@@ -97,7 +97,7 @@ class Customers(MethodView):
             query = query.where(Customer.default_currency == args["currency"].upper())
         if args.get("tag"):
             # JSON list membership without dialect-specific operators: a quoted substring match.
-            query = query.where(func.lower(func.cast(Customer.tags, db.String)).contains(f'"{args["tag"].lower()}"'))
+            query = query.where(func.lower(cast(Customer.tags, String)).contains(f'"{args["tag"].lower()}"'))
         return paginate(query, args, CUSTOMER_SORT, "name")
 
     @requires("customers", "write")

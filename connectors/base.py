@@ -1,0 +1,115 @@
+"""The connector contract: a self-describing class per external system.
+
+A connector declares its `config_schema` (the admin form is generated from it and secrets are
+marked), then implements what its system supports. It never touches the hub's database: state,
+retries and history belong to the engine.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from connectors.documents import ExternalRef, InvoiceDocument, InvoiceStatus, StockLevel
+from connectors.errors import PermanentError, UnsupportedOperation
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    name: str
+    type: str = "string"  # string | integer | number | boolean | url
+    label: str = ""
+    required: bool = False
+    secret: bool = False
+    default: Any = None
+    help: str = ""
+    choices: tuple[str, ...] = ()
+
+
+class ConfigInvalid(PermanentError):
+    def __init__(self, problems: Mapping[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in problems.items()))
+        self.problems = dict(problems)
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "url": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+}
+
+
+def validate_config(schema: Iterable[ConfigField], config: Mapping[str, Any]) -> dict[str, Any]:
+    """The config with defaults filled in; ConfigInvalid names every bad field."""
+    fields = {f.name: f for f in schema}
+    problems: dict[str, str] = {}
+    out: dict[str, Any] = {}
+    for name in config:
+        if name not in fields:
+            problems[name] = "unknown setting"
+    for f in fields.values():
+        value = config.get(f.name, f.default)
+        if value is None or value == "":
+            if f.required:
+                problems[f.name] = "required"
+            out[f.name] = f.default
+            continue
+        ok_types = _TYPES.get(f.type, (str,))
+        if not isinstance(value, ok_types) or (f.type in ("integer", "number") and isinstance(value, bool)):
+            problems[f.name] = f"must be {f.type}"
+        elif f.type == "url" and not value.startswith(("http://", "https://")):
+            problems[f.name] = "must be an http(s) URL"
+        elif f.choices and value not in f.choices:
+            problems[f.name] = f"one of {', '.join(f.choices)}"
+        out[f.name] = value
+    if problems:
+        raise ConfigInvalid(problems)
+    return out
+
+
+class Connector(ABC):
+    """Base of every connector. Subclasses set `type_name`, `label`, `config_schema`."""
+
+    type_name: ClassVar[str]
+    label: ClassVar[str]
+    config_schema: ClassVar[tuple[ConfigField, ...]] = ()
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config = validate_config(self.config_schema, config)
+
+    @classmethod
+    def secret_fields(cls) -> frozenset[str]:
+        return frozenset(f.name for f in cls.config_schema if f.secret)
+
+    @abstractmethod
+    def test_connection(self) -> str:
+        """Reach the system with the credentials; return a short description of what answered."""
+
+    @abstractmethod
+    def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
+        """Create the invoice in the target. The engine calls find_invoice first."""
+
+    @abstractmethod
+    def find_invoice(self, idempotency_key: str) -> ExternalRef | None:
+        """The invoice an earlier push created with this key, if any."""
+
+    def push_invoices(self, docs: list[InvoiceDocument]) -> list[ExternalRef]:
+        """Create several invoices; connectors whose target takes batches override this."""
+        return [self.push_invoice(doc) for doc in docs]
+
+    def invoice_status(self, ref: ExternalRef) -> InvoiceStatus:
+        raise UnsupportedOperation(f"{self.label} does not report invoice status")
+
+    def cancel_invoice(self, ref: ExternalRef) -> None:
+        raise UnsupportedOperation(f"{self.label} invoices cannot be cancelled through the hub")
+
+    def pull_stock(self, since: datetime | None = None) -> Iterable[StockLevel]:
+        raise UnsupportedOperation(f"{self.label} does not keep stock")
+
+    def close(self) -> None:  # noqa: B027 (optional hook)
+        """Release sessions and sockets."""

@@ -1,0 +1,112 @@
+"""The canonical documents: the contract between the hub and every connector.
+
+Money is Decimal, currencies ISO 4217, dates ISO 8601 (`datetime.date`). Tax rates are fractions
+(0.19 is 19 %), discounts percentages (10 is 10 %).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class Address:
+    street: str | None = None
+    city: str | None = None
+    postal_code: str | None = None
+    region: str | None = None
+    country: str | None = None  # ISO 3166 alpha-2
+
+
+@dataclass(frozen=True)
+class Party:
+    """The customer as the invoice names it."""
+
+    name: str
+    tax_id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    address: Address = field(default_factory=Address)
+    hub_id: int | None = None
+    # Ids this customer is already known by, per connection: {"tryton-main": "42"}.
+    external_ids: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    sku: str | None
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    discount_percent: Decimal
+    tax_rate: Decimal
+    net: Decimal
+    tax: Decimal
+    total: Decimal
+    unit: str = "unit"
+
+
+@dataclass(frozen=True)
+class TaxAmount:
+    rate: Decimal
+    net: Decimal
+    tax: Decimal
+
+
+@dataclass(frozen=True)
+class InvoiceDocument:
+    number: str  # the hub's invoice number, e.g. INV-000042
+    idempotency_key: str  # stable across retries; what find_invoice looks up
+    deal_reference: str  # e.g. D-000123
+    customer: Party
+    currency: str
+    issue_date: date
+    due_date: date | None
+    lines: tuple[InvoiceLine, ...]
+    subtotal: Decimal
+    tax_total: Decimal
+    total: Decimal
+    taxes: tuple[TaxAmount, ...] = ()
+    notes: str | None = None
+
+
+class ExternalState(enum.StrEnum):
+    DRAFT = "draft"
+    POSTED = "posted"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class ExternalRef:
+    """Where a pushed document lives in the target system."""
+
+    system: str  # connector type, e.g. "tryton"
+    external_id: str
+    external_number: str | None = None
+    url: str | None = None
+    status: ExternalState = ExternalState.DRAFT
+
+
+@dataclass(frozen=True)
+class InvoiceStatus:
+    external_id: str
+    status: ExternalState
+    amount_total: Decimal | None = None
+    amount_paid: Decimal = Decimal(0)
+    currency: str | None = None
+    external_number: str | None = None
+
+
+@dataclass(frozen=True)
+class StockLevel:
+    sku: str
+    warehouse: str  # the target's warehouse code
+    on_hand: Decimal
+    reserved: Decimal
+    available: Decimal
+    as_of: datetime

@@ -1,0 +1,43 @@
+"""Typed connector errors: they tell the sync engine what to do next.
+
+| error | meaning | the engine |
+| --- | --- | --- |
+| RetryableError | timeout, 5xx, 429, lock; `wait` seconds if the target said so | retries with backoff |
+| UncertainOutcomeError | sent, no answer came: it may have been applied | looks up before it retries |
+| PermanentError | the target refused the data (validation, unknown SKU) | parks the job as failed |
+| AuthError | credentials refused or revoked | parks and alerts an admin |
+"""
+
+from __future__ import annotations
+
+
+class ConnectorError(Exception):
+    def __init__(self, message: str, *, detail: object = None) -> None:
+        super().__init__(message)
+        self.message = message
+        # What the target answered, for the run history (already free of secrets).
+        self.detail = detail
+
+
+class RetryableError(ConnectorError):
+    def __init__(self, message: str, *, wait: float | None = None, detail: object = None) -> None:
+        super().__init__(message, detail=detail)
+        self.wait = wait
+
+
+class UncertainOutcomeError(RetryableError):
+    """Sent, but no answer: a retry must first look for what the lost request may have created."""
+
+
+class PermanentError(ConnectorError):
+    def __init__(self, message: str, *, field: str | None = None, detail: object = None) -> None:
+        super().__init__(message, detail=detail)
+        self.field = field
+
+
+class AuthError(ConnectorError):
+    pass
+
+
+class UnsupportedOperation(ConnectorError):
+    """The target system cannot do this (e.g. cancel an invoice)."""

@@ -1,0 +1,45 @@
+"""The registry of connector types, filled explicitly by `default_registry()`, never by import
+side effects: what the hub offers is listed in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from connectors.base import Connector
+
+
+class UnknownConnectorType(KeyError):
+    pass
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._types: dict[str, type[Connector]] = {}
+
+    def register(self, cls: type[Connector]) -> type[Connector]:
+        if cls.type_name in self._types:
+            raise ValueError(f"connector type {cls.type_name!r} is registered twice")
+        self._types[cls.type_name] = cls
+        return cls
+
+    def get(self, type_name: str) -> type[Connector]:
+        try:
+            return self._types[type_name]
+        except KeyError:
+            raise UnknownConnectorType(type_name) from None
+
+    def create(self, type_name: str, config: Mapping[str, Any]) -> Connector:
+        return self.get(type_name)(config)
+
+    def __iter__(self) -> Iterator[type[Connector]]:
+        return iter(self._types.values())
+
+    def __contains__(self, type_name: object) -> bool:
+        return type_name in self._types
+
+
+def default_registry() -> Registry:
+    """Every connector type the hub ships."""
+    registry = Registry()
+    return registry
