@@ -52,7 +52,7 @@ def _plain(value: Any) -> Any:
 
 
 def _audited(obj: object) -> bool:
-    return not isinstance(obj, AuditEntry) and hasattr(obj, "__table__")
+    return not isinstance(obj, AuditEntry) and getattr(obj, "__audited__", True) and hasattr(obj, "__table__")
 
 
 def _diff(obj: object, action: str) -> dict[str, dict[str, Any]]:

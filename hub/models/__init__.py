@@ -6,6 +6,17 @@ from hub.models.catalog import Product
 from hub.models.crm import Contact, Customer
 from hub.models.deals import Deal, DealLine, DealStageChange, line_amounts
 from hub.models.pipeline import DEFAULT_STAGES, Pipeline, Stage, StageKind
+from hub.models.sync import (
+    Connection,
+    DocumentMode,
+    ExternalLink,
+    HubInvoice,
+    InvoiceState,
+    OutboxEvent,
+    OutboxState,
+    RunOutcome,
+    SyncRun,
+)
 from hub.models.users import ApiToken, Role, User
 
 __all__ = [
@@ -14,16 +25,25 @@ __all__ = [
     "ActivityKind",
     "ApiToken",
     "AuditEntry",
+    "Connection",
     "Contact",
     "Customer",
     "Deal",
     "DealLine",
     "DealStageChange",
+    "DocumentMode",
+    "ExternalLink",
+    "HubInvoice",
+    "InvoiceState",
+    "OutboxEvent",
+    "OutboxState",
     "Pipeline",
     "Product",
     "Role",
+    "RunOutcome",
     "Stage",
     "StageKind",
+    "SyncRun",
     "Task",
     "User",
     "line_amounts",

@@ -138,7 +138,7 @@ def upgrade():
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.ForeignKeyConstraint(['pipeline_id'], ['pipelines.id'], name=op.f('fk_stages_pipeline_id_pipelines'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stages')),
-    sa.UniqueConstraint('pipeline_id', 'name', name=op.f('uq_stages_pipeline_id'))
+    sa.UniqueConstraint('pipeline_id', 'name', name=op.f('uq_stages_pipeline_id_name'))
     )
     with op.batch_alter_table('stages', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_stages_pipeline_id'), ['pipeline_id'], unique=False)
