@@ -53,7 +53,31 @@ SETTINGS: tuple[Setting, ...] = (
         "Folder for the SQLite file, generated keys and uploads. Unset: `instance/` in the working directory.",
     ),
     Setting("HUB_PAGE_SIZE_MAX", "200", "Largest page a list endpoint returns."),
+    Setting("HUB_RETRY_MAX_ATTEMPTS", "8", "Attempts of a push before it is parked as failed."),
+    Setting("HUB_RETRY_BASE_SECONDS", "2", "First retry delay; it doubles per attempt, with jitter."),
+    Setting("HUB_RETRY_CAP_SECONDS", "600", "Longest delay between two attempts."),
+    Setting("HUB_BREAKER_THRESHOLD", "5", "Consecutive failures after which a connection rests."),
+    Setting("HUB_BREAKER_COOLDOWN_SECONDS", "60", "How long a connection rests before it is tried again."),
+    Setting("HUB_JOB_LEASE_SECONDS", "300", "How long a worker owns an outbox event; after that another may take it."),
+    Setting(
+        "HUB_BATCH_SIZE", "50", "Most invoices pushed to one connection in one job (one call where the target batches)."
+    ),
+    Setting("HUB_STATUS_INTERVAL_SECONDS", "300", "How often invoice states and payments are read back."),
+    Setting("HUB_PAYMENT_DAYS", "14", "Days from issue to due date on hub invoices."),
 )
+
+INTEGER_SETTINGS = frozenset(
+    {
+        "HUB_PAGE_SIZE_MAX",
+        "HUB_RETRY_MAX_ATTEMPTS",
+        "HUB_BREAKER_THRESHOLD",
+        "HUB_JOB_LEASE_SECONDS",
+        "HUB_BATCH_SIZE",
+        "HUB_STATUS_INTERVAL_SECONDS",
+        "HUB_PAYMENT_DAYS",
+    }
+)
+FLOAT_SETTINGS = frozenset({"HUB_RETRY_BASE_SECONDS", "HUB_RETRY_CAP_SECONDS", "HUB_BREAKER_COOLDOWN_SECONDS"})
 
 
 @dataclass(frozen=True)
@@ -65,6 +89,15 @@ class Settings:
     LOG_LEVEL: str
     HUB_INSTANCE_PATH: str | None
     HUB_PAGE_SIZE_MAX: int
+    HUB_RETRY_MAX_ATTEMPTS: int
+    HUB_RETRY_BASE_SECONDS: float
+    HUB_RETRY_CAP_SECONDS: float
+    HUB_BREAKER_THRESHOLD: int
+    HUB_BREAKER_COOLDOWN_SECONDS: float
+    HUB_JOB_LEASE_SECONDS: int
+    HUB_BATCH_SIZE: int
+    HUB_STATUS_INTERVAL_SECONDS: int
+    HUB_PAYMENT_DAYS: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -73,7 +106,10 @@ class Settings:
         for setting in SETTINGS:
             raw = environ.get(setting.env) or setting.default
             values[setting.env] = raw
-        values["HUB_PAGE_SIZE_MAX"] = int(values["HUB_PAGE_SIZE_MAX"])  # type: ignore[arg-type]
+        for name in INTEGER_SETTINGS:
+            values[name] = int(values[name])  # type: ignore[arg-type]
+        for name in FLOAT_SETTINGS:
+            values[name] = float(values[name])  # type: ignore[arg-type]
         return cls(**values)  # type: ignore[arg-type]
 
     def as_flask_config(self) -> dict[str, object]:

@@ -18,6 +18,19 @@ from connectors.errors import PermanentError, UnsupportedOperation
 
 
 @dataclass(frozen=True)
+class Exchange:
+    """One request to the target and its answer (bodies as sent and received, not yet redacted)."""
+
+    method: str
+    url: str
+    request: Any = None
+    status: int | None = None
+    response: Any = None
+    error: str | None = None
+    elapsed_ms: int | None = None
+
+
+@dataclass(frozen=True)
 class ConfigField:
     name: str
     type: str = "string"  # string | integer | number | boolean | url
@@ -79,8 +92,18 @@ class Connector(ABC):
     label: ClassVar[str]
     config_schema: ClassVar[tuple[ConfigField, ...]] = ()
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
+    def __init__(self, config: Mapping[str, Any], *, post: bool = False) -> None:
         self.config = validate_config(self.config_schema, config)
+        # Document mode of the connection: leave pushed invoices as drafts, or post them.
+        self.post = post
+        # What went over the wire since the engine last looked: the run history shows it.
+        self.exchanges: list[Exchange] = []
+
+    def take_exchanges(self) -> list[Exchange]:
+        # Cleared in place: HTTP clients hold a reference to this list's append.
+        taken = list(self.exchanges)
+        self.exchanges.clear()
+        return taken
 
     @classmethod
     def secret_fields(cls) -> frozenset[str]:
@@ -97,6 +120,15 @@ class Connector(ABC):
     @abstractmethod
     def find_invoice(self, idempotency_key: str) -> ExternalRef | None:
         """The invoice an earlier push created with this key, if any."""
+
+    def find_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        """Look several keys up; connectors whose target can search many at once override this."""
+        found = {}
+        for key in idempotency_keys:
+            ref = self.find_invoice(key)
+            if ref is not None:
+                found[key] = ref
+        return found
 
     def push_invoices(self, docs: list[InvoiceDocument]) -> list[ExternalRef]:
         """Create several invoices; connectors whose target takes batches override this."""

@@ -110,3 +110,73 @@ class StockLevel:
     reserved: Decimal
     available: Decimal
     as_of: datetime
+
+
+# ---- plain JSON form, for snapshots and queues -------------------------------------------------
+
+
+def _plain(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__}
+    return value
+
+
+def invoice_to_dict(doc: InvoiceDocument) -> dict:
+    """JSON-safe form: Decimals and dates as strings, exactly."""
+    return _plain(doc)
+
+
+def invoice_from_dict(data: dict) -> InvoiceDocument:
+    def dec(v):
+        return Decimal(v)
+
+    customer = data["customer"]
+    return InvoiceDocument(
+        number=data["number"],
+        idempotency_key=data["idempotency_key"],
+        deal_reference=data["deal_reference"],
+        customer=Party(
+            name=customer["name"],
+            tax_id=customer.get("tax_id"),
+            email=customer.get("email"),
+            phone=customer.get("phone"),
+            address=Address(**customer.get("address", {})),
+            hub_id=customer.get("hub_id"),
+            external_ids=dict(customer.get("external_ids", {})),
+        ),
+        currency=data["currency"],
+        issue_date=date.fromisoformat(data["issue_date"]),
+        due_date=date.fromisoformat(data["due_date"]) if data.get("due_date") else None,
+        lines=tuple(
+            InvoiceLine(
+                sku=ln.get("sku"),
+                description=ln["description"],
+                quantity=dec(ln["quantity"]),
+                unit_price=dec(ln["unit_price"]),
+                discount_percent=dec(ln["discount_percent"]),
+                tax_rate=dec(ln["tax_rate"]),
+                net=dec(ln["net"]),
+                tax=dec(ln["tax"]),
+                total=dec(ln["total"]),
+                unit=ln.get("unit", "unit"),
+            )
+            for ln in data["lines"]
+        ),
+        subtotal=dec(data["subtotal"]),
+        tax_total=dec(data["tax_total"]),
+        total=dec(data["total"]),
+        taxes=tuple(
+            TaxAmount(rate=dec(t["rate"]), net=dec(t["net"]), tax=dec(t["tax"])) for t in data.get("taxes", ())
+        ),
+        notes=data.get("notes"),
+    )

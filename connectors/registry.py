@@ -29,8 +29,8 @@ class Registry:
         except KeyError:
             raise UnknownConnectorType(type_name) from None
 
-    def create(self, type_name: str, config: Mapping[str, Any]) -> Connector:
-        return self.get(type_name)(config)
+    def create(self, type_name: str, config: Mapping[str, Any], *, post: bool = False) -> Connector:
+        return self.get(type_name)(config, post=post)
 
     def __iter__(self) -> Iterator[type[Connector]]:
         return iter(self._types.values())
@@ -41,5 +41,8 @@ class Registry:
 
 def default_registry() -> Registry:
     """Every connector type the hub ships."""
+    from connectors.mini_ledger import MiniLedgerConnector
+
     registry = Registry()
+    registry.register(MiniLedgerConnector)
     return registry

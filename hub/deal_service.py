@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from hub import invoicing
 from hub.errors import Conflict, ValidationFailed
 from hub.extensions import db
 from hub.models import (
@@ -205,6 +206,10 @@ def move_to_stage(
         deal.lost_at = None
         deal.lost_reason = None
     deal.stage = stage
+    if stage.kind == StageKind.WON:
+        invoicing.create_for_won_deal(deal)
+    elif current.kind == StageKind.WON and stage.kind == StageKind.LOST:
+        invoicing.cancel_for_lost_deal(deal)
     deal.stage_changes.append(
         DealStageChange(from_stage=current, to_stage=stage, changed_by=user, changed_at=utcnow(), note=note)
     )

@@ -23,6 +23,9 @@ POLICY: dict[str, dict[str, frozenset[Role]]] = {
     "pipelines": {"read": ALL, "write": ADMIN},
     "users": {"read": ADMIN, "write": ADMIN},
     "audit": {"read": frozenset({Role.ADMIN, Role.FINANCE}), "write": frozenset()},
+    "invoices": {"read": frozenset({Role.ADMIN, Role.FINANCE}), "write": frozenset({Role.ADMIN, Role.FINANCE})},
+    "connections": {"read": ADMIN, "write": ADMIN},
+    "sync": {"read": ADMIN, "write": ADMIN},
 }
 
 

@@ -92,9 +92,9 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.components.security_scheme("cookieAuth", {"type": "apiKey", "in": "cookie", "name": "session"})
 
-    from hub.api import activities, audit, customers, deals, pipelines, products, users
+    from hub.api import activities, audit, connections, customers, deals, invoices, pipelines, products, sync, users
 
-    for module in (customers, products, deals, activities, pipelines, users, audit):
+    for module in (customers, products, deals, activities, pipelines, users, audit, invoices, connections, sync):
         api.register_blueprint(module.blp)
 
     app.register_error_handler(HubError, _hub_error)

@@ -27,6 +27,7 @@ from hub.auth import authenticated_user, requires
 from hub.errors import Conflict
 from hub.extensions import db
 from hub.models import Deal, DealLine, Stage, StageKind
+from hub.sync import outbox
 
 blp = Blueprint("deals", __name__, url_prefix="/api/v1", description="Deals, their lines and stage transitions")
 
@@ -125,8 +126,28 @@ class DealSummary(ma.Schema):
     updated_at = ma.fields.DateTime()
 
 
+class ExternalLinkBrief(ma.Schema):
+    connection = ma.fields.Function(lambda link: link.connection.name)
+    external_id = ma.fields.String()
+    external_number = ma.fields.String(allow_none=True)
+    url = ma.fields.String(allow_none=True)
+    state = ma.fields.String()
+
+
+class InvoiceBrief(ma.Schema):
+    id = ma.fields.Integer()
+    number = ma.fields.String()
+    state = ma.fields.Function(lambda invoice: invoice.state.value)
+    total = Money()
+    amount_paid = Money()
+    links = ma.fields.List(ma.fields.Nested(ExternalLinkBrief))
+
+
 class DealOut(DealSummary):
     notes = ma.fields.String(allow_none=True)
+    invoices = ma.fields.List(
+        ma.fields.Nested(InvoiceBrief), metadata={"description": "hub invoices of a won deal, with their target links"}
+    )
     lines = ma.fields.List(ma.fields.Nested(DealLineOut))
     tax_breakdown = ma.fields.Function(lambda deal: TaxBreakdown(many=True).dump(deal.tax_breakdown()))
 
@@ -257,8 +278,10 @@ def _transition(deal_id: int, kind: StageKind | None, ref=None, reason=None, not
         stage = deal_service.stage_of_kind(deal, kind)
     else:
         stage = deal_service.find_stage(deal.pipeline, ref)
-    deal_service.move_to_stage(deal, stage, authenticated_user(), reason=reason, note=note)
+    moved = deal_service.move_to_stage(deal, stage, authenticated_user(), reason=reason, note=note)
     db.session.commit()
+    if moved and stage.kind != StageKind.OPEN:
+        outbox.kick()
     return deal
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -21,6 +22,9 @@ from hub.models.crm import Contact, Customer
 from hub.models.pipeline import Pipeline, Stage, StageKind
 from hub.models.users import User
 from hub.money import HUNDRED, ZERO, DecimalType, round_money
+
+if TYPE_CHECKING:
+    from hub.models.sync import HubInvoice
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class Deal(Timestamps, db.Model):
     stage_changes: Mapped[list[DealStageChange]] = relationship(
         back_populates="deal", order_by="DealStageChange.id", cascade="all, delete-orphan"
     )
+    invoices: Mapped[list[HubInvoice]] = relationship(viewonly=True, order_by="HubInvoice.id")
 
     @property
     def status(self) -> StageKind:

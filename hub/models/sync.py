@@ -50,9 +50,11 @@ class Connection(Timestamps, db.Model):
     # Breaker: after consecutive failures the connection rests until this time.
     breaker_open_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # What an admin must know: e.g. "credentials refused: re-enter the password".
+    attention: Mapped[str | None] = mapped_column(Text)
 
     __audit_redact__ = ("secrets_sealed",)
-    __audit_skip__ = ("breaker_open_until", "consecutive_failures")
+    __audit_skip__ = ("breaker_open_until", "consecutive_failures", "attention")
 
 
 class InvoiceState(enum.StrEnum):
@@ -133,6 +135,10 @@ class OutboxEvent(db.Model):
     available_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A worker owns the event until this time; another worker (or a re-run job) keeps off it.
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_by: Mapped[str | None] = mapped_column(String(40), index=True)
+    job_id: Mapped[str | None] = mapped_column(String(100))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
 

@@ -30,6 +30,7 @@ def upgrade():
     sa.Column('document_mode', sa.Enum('draft', 'posted', name='documentmode', native_enum=False, length=20), nullable=False),
     sa.Column('breaker_open_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('consecutive_failures', sa.Integer(), nullable=False),
+    sa.Column('attention', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_connections')),
@@ -95,6 +96,9 @@ def upgrade():
     sa.Column('available_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('dispatched_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('locked_by', sa.String(length=40), nullable=True),
+    sa.Column('job_id', sa.String(length=100), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['connection_id'], ['connections.id'], name=op.f('fk_outbox_connection_id_connections'), ondelete='CASCADE'),
@@ -102,6 +106,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox'))
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_locked_by'), ['locked_by'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_connection_id'), ['connection_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_invoice_id'), ['invoice_id'], unique=False)
         batch_op.create_index('ix_outbox_state_available', ['state', 'available_at'], unique=False)
@@ -141,6 +146,7 @@ def downgrade():
 
     op.drop_table('sync_runs')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbox_locked_by'))
         batch_op.drop_index('ix_outbox_state_available')
         batch_op.drop_index(batch_op.f('ix_outbox_invoice_id'))
         batch_op.drop_index(batch_op.f('ix_outbox_connection_id'))

@@ -1,0 +1,133 @@
+"""A small JSON-over-HTTP client for connectors: one `requests.Session`, timeouts, and the
+translation of transport outcomes into the typed errors of `connectors.errors`.
+
+| outcome | error |
+| --- | --- |
+| could not connect / connect timeout | RetryableError (nothing was sent) |
+| read timeout or dropped connection after a create was sent | UncertainOutcomeError |
+| 429 | RetryableError with the Retry-After wait |
+| 401, 403 | AuthError |
+| other 4xx | PermanentError with the target's message |
+| 5xx | RetryableError; UncertainOutcomeError for a request that changes data |
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+
+from connectors.base import Exchange
+from connectors.errors import AuthError, PermanentError, RetryableError, UncertainOutcomeError
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds: either a number or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+class JsonHttp:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 15.0,
+        headers: Mapping[str, str] | None = None,
+        record: Callable[[Exchange], None] | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self.session.headers.update({"Accept": "application/json", **(headers or {})})
+        self.record = record or (lambda exchange: None)
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        method = method.upper()
+        url = self.url(path)
+        started = time.monotonic()
+        try:
+            response = self.session.request(
+                method, url, json=json, params=params, headers=headers, timeout=self.timeout
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            sent = not isinstance(exc, requests.ConnectTimeout) and not _refused(exc)
+            self.record(Exchange(method, url, json, None, None, f"{type(exc).__name__}: {exc}", _ms(started)))
+            if sent and method not in SAFE_METHODS:
+                raise UncertainOutcomeError(f"{method} {url}: no answer ({type(exc).__name__})") from exc
+            raise RetryableError(f"{method} {url}: {type(exc).__name__}") from exc
+        body = _body(response)
+        self.record(Exchange(method, url, json, response.status_code, body, None, _ms(started)))
+        status = response.status_code
+        if status < 400:
+            return body
+        message = f"{method} {url} → {status}: {_message(body)}"
+        if status == 429:
+            raise RetryableError(message, wait=retry_after_seconds(response.headers.get("Retry-After")), detail=body)
+        if status in (401, 403):
+            raise AuthError(message, detail=body)
+        if status >= 500:
+            if method not in SAFE_METHODS and status != 503:
+                raise UncertainOutcomeError(message, detail=body)
+            raise RetryableError(message, wait=retry_after_seconds(response.headers.get("Retry-After")), detail=body)
+        raise PermanentError(message, detail=body)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.request("POST", path, **kwargs)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _refused(exc: Exception) -> bool:
+    text = str(exc)
+    return "Connection refused" in text or "NewConnectionError" in text or "Name or service not known" in text
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _body(response: requests.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:2000]
+
+
+def _message(body: Any) -> str:
+    if isinstance(body, dict):
+        for key in ("message", "error", "detail", "Message"):
+            if body.get(key):
+                return str(body[key])
+    return str(body)[:500] if body else "no details"

@@ -1,0 +1,106 @@
+"""Connector for Mini Ledger (`hub.demo_erp.mini_ledger`), the small JSON invoicing service the
+demo, the engine's tests and the benchmarks run against. Also the simplest example of a connector."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from connectors.base import ConfigField, Connector
+from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel, invoice_to_dict
+from connectors.http import JsonHttp
+
+
+class MiniLedgerConnector(Connector):
+    type_name = "mini_ledger"
+    label = "Mini Ledger"
+    config_schema = (
+        ConfigField("base_url", "url", "Base URL", required=True, help="e.g. http://127.0.0.1:8765"),
+        ConfigField("api_key", "string", "API key", required=True, secret=True),
+        ConfigField("timeout", "number", "Timeout (seconds)", default=10),
+    )
+
+    def __init__(self, config, *, post: bool = False) -> None:
+        super().__init__(config, post=post)
+        self.http = JsonHttp(
+            self.config["base_url"],
+            timeout=float(self.config["timeout"]),
+            headers={"X-Api-Key": self.config["api_key"]},
+            record=self.exchanges.append,
+        )
+
+    def build_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
+        """The seam where the mapping engine will plug in; today a fixed default mapping."""
+        data = invoice_to_dict(doc)
+        return {
+            "reference": doc.idempotency_key,
+            "customer": data["customer"],
+            "currency": doc.currency,
+            "issue_date": data["issue_date"],
+            "due_date": data["due_date"],
+            "lines": [
+                {k: ln[k] for k in ("sku", "description", "quantity", "unit_price", "tax_rate", "total")}
+                for ln in data["lines"]
+            ],
+            "post": self.post,
+        }
+
+    def test_connection(self) -> str:
+        self.http.get("/api/invoices", params={"reference": "connection-test"})
+        return f"Mini Ledger at {self.config['base_url']} answered"
+
+    def _ref(self, invoice: dict[str, Any]) -> ExternalRef:
+        return ExternalRef(
+            system=self.type_name,
+            external_id=str(invoice["id"]),
+            external_number=invoice["number"],
+            url=f"{self.config['base_url']}/api/invoices/{invoice['id']}",
+            status=ExternalState(invoice["status"]),
+        )
+
+    def find_invoice(self, idempotency_key: str) -> ExternalRef | None:
+        items = self.http.get("/api/invoices", params={"reference": idempotency_key})["items"]
+        return self._ref(items[0]) if items else None
+
+    def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
+        return self._ref(
+            self.http.post(
+                "/api/invoices", json=self.build_payload(doc), headers={"Idempotency-Key": doc.idempotency_key}
+            )
+        )
+
+    def invoice_status(self, ref: ExternalRef) -> InvoiceStatus:
+        invoice = self.http.get(f"/api/invoices/{ref.external_id}")
+        return InvoiceStatus(
+            external_id=str(invoice["id"]),
+            status=ExternalState(invoice["status"]),
+            amount_total=Decimal(invoice["total"]),
+            amount_paid=Decimal(invoice["amount_paid"]),
+            currency=invoice["currency"],
+            external_number=invoice["number"],
+        )
+
+    def cancel_invoice(self, ref: ExternalRef) -> None:
+        self.http.post(f"/api/invoices/{ref.external_id}/cancel")
+
+    def pull_stock(self, since: datetime | None = None) -> Iterator[StockLevel]:
+        cursor: int | None = 0
+        params: dict[str, Any] = {"since": since.isoformat()} if since else {}
+        while cursor is not None:
+            page = self.http.get("/api/stock", params={**params, "cursor": cursor})
+            for row in page["items"]:
+                on_hand, reserved = Decimal(str(row["on_hand"])), Decimal(str(row.get("reserved", 0)))
+                yield StockLevel(
+                    sku=row["sku"],
+                    warehouse=row["warehouse"],
+                    on_hand=on_hand,
+                    reserved=reserved,
+                    available=on_hand - reserved,
+                    as_of=datetime.fromisoformat(row["updated_at"]).astimezone(UTC),
+                )
+            cursor = page["next"]
+
+    def close(self) -> None:
+        self.http.close()

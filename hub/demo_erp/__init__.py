@@ -1,0 +1,1 @@
+"""Local back-office systems for the demo, the tests and the benchmarks."""

@@ -1,0 +1,223 @@
+"""Mini Ledger: a small, fast invoicing service with a JSON API, for the demo, the engine's tests
+and the benchmarks. It can inject faults (errors, timeouts, answers lost after the invoice was
+created) so that "never lost, never twice" can be shown against a real HTTP peer.
+
+    python -m hub.demo_erp.mini_ledger --port 8765 --api-key secret
+
+API (header `X-Api-Key`):
+    POST /api/invoices                    create; 201 {id, number, reference, status, ...}
+    GET  /api/invoices?reference=R        {"items": [...]}
+    GET  /api/invoices/<id>               one invoice with amount_paid
+    POST /api/invoices/<id>/cancel        cancel
+    POST /api/invoices/<id>/payments      {"amount": "10.00"} record a payment
+    GET  /api/stock?since=ISO&cursor=N    {"items": [...], "next": cursor or null}
+    PUT  /api/stock                       {"items": [{sku, warehouse, on_hand, reserved}]} set stock
+    GET  /_stats                          counts, duplicates by reference
+    PUT  /_faults                         {"error_rate", "timeout_rate", "lost_answer_rate", "delay"}
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask, abort, jsonify, request
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from hub.jsonio import DecimalJSONProvider
+
+
+class Ledger:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.invoices: dict[int, dict[str, Any]] = {}
+        self.stock: dict[tuple[str, str], dict[str, Any]] = {}
+        self.faults = {"error_rate": 0.0, "timeout_rate": 0.0, "lost_answer_rate": 0.0, "delay": 0.0}
+        self.lost_answer_sleep = 2.0
+        self.random = random.Random(7)
+        self.requests = 0
+
+
+def create_app(api_key: str = "demo-key", ledger: Ledger | None = None) -> Flask:
+    app = Flask(__name__)
+    app.json_provider_class = DecimalJSONProvider
+    app.json = DecimalJSONProvider(app)
+    state = ledger or Ledger()
+    app.extensions["ledger"] = state
+
+    def fault(kind: str) -> bool:
+        rate = state.faults.get(kind, 0.0)
+        return rate > 0 and state.random.random() < rate
+
+    @app.before_request
+    def _guard():
+        state.requests += 1
+        if request.path.startswith("/_"):
+            return None
+        if request.headers.get("X-Api-Key") != api_key:
+            return jsonify({"error": "invalid api key"}), 401
+        if state.faults["delay"]:
+            time.sleep(state.faults["delay"])
+        if fault("error_rate"):
+            return jsonify({"error": "injected failure"}), 503
+        if fault("timeout_rate"):
+            time.sleep(state.lost_answer_sleep)
+            return jsonify({"error": "too late"}), 504
+        return None
+
+    @app.post("/api/invoices")
+    def create_invoice():
+        body = request.get_json(silent=True) or {}
+        problems = {k: "required" for k in ("reference", "customer", "currency", "lines") if not body.get(k)}
+        for i, line in enumerate(body.get("lines") or []):
+            if Decimal(str(line.get("quantity", 0))) <= 0:
+                problems[f"lines[{i}].quantity"] = "must be positive"
+        if problems:
+            return jsonify({"error": "validation failed", "message": str(problems), "fields": problems}), 422
+        with state.lock:
+            invoice_id = len(state.invoices) + 1
+            total = sum((Decimal(str(ln["total"])) for ln in body["lines"]), Decimal(0))
+            invoice = {
+                "id": invoice_id,
+                "number": f"ML-{invoice_id:06d}",
+                "reference": body["reference"],
+                "customer": body["customer"],
+                "currency": body["currency"],
+                "lines": body["lines"],
+                "total": str(total),
+                "amount_paid": "0",
+                "status": "posted" if body.get("post") else "draft",
+                "created_at": datetime.now(UTC).isoformat(),
+            }
+            state.invoices[invoice_id] = invoice
+        if fault("lost_answer_rate"):
+            time.sleep(state.lost_answer_sleep)  # created, but the client gives up waiting
+        return jsonify(invoice), 201
+
+    @app.get("/api/invoices")
+    def find_invoices():
+        reference = request.args.get("reference")
+        with state.lock:
+            items = [i for i in state.invoices.values() if reference is None or i["reference"] == reference]
+        return jsonify({"items": items})
+
+    def _invoice(invoice_id: int) -> dict[str, Any]:
+        invoice = state.invoices.get(invoice_id)
+        if invoice is None:
+            abort(404)
+        return invoice
+
+    @app.get("/api/invoices/<int:invoice_id>")
+    def get_invoice(invoice_id: int):
+        return jsonify(_invoice(invoice_id))
+
+    @app.post("/api/invoices/<int:invoice_id>/cancel")
+    def cancel_invoice(invoice_id: int):
+        with state.lock:
+            invoice = _invoice(invoice_id)
+            if Decimal(invoice["amount_paid"]) > 0:
+                return jsonify({"error": "paid invoices cannot be cancelled"}), 409
+            invoice["status"] = "cancelled"
+        return jsonify(invoice)
+
+    @app.post("/api/invoices/<int:invoice_id>/payments")
+    def pay_invoice(invoice_id: int):
+        amount = Decimal(str((request.get_json(silent=True) or {}).get("amount", "0")))
+        with state.lock:
+            invoice = _invoice(invoice_id)
+            paid = Decimal(invoice["amount_paid"]) + amount
+            invoice["amount_paid"] = str(paid)
+            invoice["status"] = "paid" if paid >= Decimal(invoice["total"]) else "partially_paid"
+        return jsonify(invoice)
+
+    @app.put("/api/stock")
+    def set_stock():
+        now = datetime.now(UTC).isoformat()
+        with state.lock:
+            for item in (request.get_json(silent=True) or {}).get("items", []):
+                state.stock[(item["sku"], item["warehouse"])] = {**item, "updated_at": now}
+        return jsonify({"count": len(state.stock)})
+
+    @app.get("/api/stock")
+    def get_stock():
+        since = request.args.get("since")
+        cursor = int(request.args.get("cursor", 0))
+        limit = min(int(request.args.get("limit", 1000)), 10000)
+        with state.lock:
+            rows = sorted(state.stock.values(), key=lambda r: (r["sku"], r["warehouse"]))
+        if since:
+            rows = [r for r in rows if r["updated_at"] > since]
+        page = rows[cursor : cursor + limit]
+        return jsonify({"items": page, "next": cursor + limit if cursor + limit < len(rows) else None})
+
+    @app.get("/_stats")
+    def stats():
+        with state.lock:
+            refs = Counter(i["reference"] for i in state.invoices.values())
+        return jsonify(
+            {
+                "invoices": len(state.invoices),
+                "references": len(refs),
+                "duplicates": {ref: n for ref, n in refs.items() if n > 1},
+                "requests": state.requests,
+            }
+        )
+
+    @app.put("/_faults")
+    def set_faults():
+        body = request.get_json(silent=True) or {}
+        for key in state.faults:
+            if key in body:
+                state.faults[key] = float(body[key])
+        if "lost_answer_sleep" in body:
+            state.lost_answer_sleep = float(body["lost_answer_sleep"])
+        return jsonify(state.faults)
+
+    return app
+
+
+class LedgerServer:
+    """Mini Ledger on a free local port in a background thread."""
+
+    def __init__(self, api_key: str = "demo-key", port: int = 0) -> None:
+        self.app = create_app(api_key)
+        self.ledger: Ledger = self.app.extensions["ledger"]
+        self.api_key = api_key
+        self._server: BaseWSGIServer = make_server("127.0.0.1", port, self.app, threaded=True)
+        self.port = self._server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="mini-ledger")
+
+    def start(self) -> LedgerServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> LedgerServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--api-key", default="demo-key")
+    args = parser.parse_args()
+    server = LedgerServer(args.api_key, args.port)
+    print(f"Mini Ledger on {server.url}", flush=True)
+    server._server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

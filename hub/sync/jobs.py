@@ -1,0 +1,44 @@
+"""The functions RQ workers run. Each sets up the app context, re-reads the state it acts on and
+does nothing when the work is already done, so a job that runs twice is harmless."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+_app: Flask | None = None
+
+
+def bind_app(app: Flask) -> None:
+    """Use this app for jobs run in this process (the worker command and the embedded worker)."""
+    global _app
+    _app = app
+
+
+def _get_app() -> Flask:
+    global _app
+    if _app is None:
+        from hub import create_app
+
+        _app = create_app()
+    return _app
+
+
+def run_event(event_id: int) -> str:
+    from hub.sync.push import process_event
+
+    with _get_app().app_context():
+        return process_event(event_id)
+
+
+def dispatch_outbox() -> int:
+    from hub.sync.outbox import dispatch
+
+    with _get_app().app_context():
+        return dispatch()
+
+
+def pull_invoice_status(connection_id: int | None = None) -> int:
+    from hub.sync.status import pull_invoice_status as pull
+
+    with _get_app().app_context():
+        return pull(connection_id)

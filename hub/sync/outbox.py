@@ -1,0 +1,164 @@
+"""The outbox: events written in the same transaction as the change that caused them, moved to
+the queue by `dispatch`, owned by one worker at a time through a lease.
+
+An event is due when it is pending and its `available_at` has come (retries wait there), or when
+it was dispatched but its job never finished: the lease expired (the worker died) or no worker
+took it for a while (Redis lost it). Dispatching a due event twice is harmless: the job id is
+the event id and attempt, and a job leases its event before it touches anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+
+from hub.extensions import db
+from hub.models import Connection, OutboxEvent, OutboxState
+from hub.models.base import utcnow
+from hub.sync.queue import RedisError, enqueue_once, get_queue
+
+log = logging.getLogger(__name__)
+REDISPATCH_AFTER = timedelta(minutes=2)
+LIVE = (OutboxState.PENDING, OutboxState.DISPATCHED)
+
+
+def _free_connection(now: datetime):
+    return and_(
+        Connection.enabled.is_(True),
+        Connection.paused.is_(False),
+        or_(Connection.breaker_open_until.is_(None), Connection.breaker_open_until <= now),
+    )
+
+
+def _due(now: datetime):
+    return or_(
+        and_(OutboxEvent.state == OutboxState.PENDING, OutboxEvent.available_at <= now),
+        and_(
+            OutboxEvent.state == OutboxState.DISPATCHED,
+            or_(
+                OutboxEvent.locked_until < now,
+                and_(OutboxEvent.locked_until.is_(None), OutboxEvent.dispatched_at < now - REDISPATCH_AFTER),
+            ),
+        ),
+    )
+
+
+def job_id(event: OutboxEvent) -> str:
+    return f"outbox-{event.id}-{event.attempts}"
+
+
+def dispatch(limit: int = 1000) -> int:
+    """Hand due events to the queue; returns how many. If Redis is down they stay pending."""
+    from hub.sync.jobs import run_event
+
+    now = utcnow()
+    query = (
+        select(OutboxEvent)
+        .join(Connection, OutboxEvent.connection_id == Connection.id)
+        .where(_due(now), _free_connection(now))
+        .order_by(OutboxEvent.id)
+        .limit(limit)
+    )
+    if db.engine.dialect.name == "postgresql":
+        # Two dispatchers never hand out the same event at the same moment.
+        query = query.with_for_update(skip_locked=True, of=OutboxEvent)
+    events = db.session.scalars(query).all()
+    if not events:
+        db.session.rollback()
+        return 0
+    queue = get_queue()
+    timeout = int(current_app.config["HUB_JOB_LEASE_SECONDS"] * 0.8)
+    sent = 0
+    try:
+        for event in events:
+            enqueue_once(queue, job_id(event), run_event, event.id, timeout=timeout)
+            event.state = OutboxState.DISPATCHED
+            event.dispatched_at = now
+            event.job_id = job_id(event)
+            sent += 1
+    except RedisError as exc:
+        log.warning("queue unavailable, %d outbox event(s) wait: %s", len(events) - sent, exc)
+    db.session.commit()
+    return sent
+
+
+def kick() -> None:
+    """After a commit that wrote outbox events: hand them over now rather than at the next sweep.
+    Best effort — if the queue is down the scheduler's sweep sends them later."""
+    try:
+        dispatch()
+    except Exception:
+        db.session.rollback()
+        log.exception("immediate dispatch failed; the next sweep retries")
+    worker = current_app.extensions.get("hub_embedded_worker")
+    if worker is not None:
+        worker.wakeup.set()
+
+
+def lease(event_ids: Sequence[int], owner: str) -> list[OutboxEvent]:
+    """Take the events that are live and not owned by a running worker; commit so others see it."""
+    if not event_ids:
+        return []
+    now = utcnow()
+    until = now + timedelta(seconds=current_app.config["HUB_JOB_LEASE_SECONDS"])
+    db.session.execute(
+        update(OutboxEvent)
+        .where(
+            OutboxEvent.id.in_(list(event_ids)),
+            OutboxEvent.state.in_(LIVE),
+            or_(OutboxEvent.locked_until.is_(None), OutboxEvent.locked_until < now),
+        )
+        .values(locked_until=until, locked_by=owner, state=OutboxState.DISPATCHED)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return list(db.session.scalars(select(OutboxEvent).where(OutboxEvent.locked_by == owner).order_by(OutboxEvent.id)))
+
+
+def lease_more(connection_id: int, operation: str, owner: str, limit: int) -> list[OutboxEvent]:
+    """Other due events of the same connection, so that one call to the target carries them all."""
+    if limit <= 0:
+        return []
+    now = utcnow()
+    candidates = db.session.scalars(
+        select(OutboxEvent.id)
+        .where(
+            OutboxEvent.connection_id == connection_id,
+            OutboxEvent.operation == operation,
+            OutboxEvent.state.in_(LIVE),
+            OutboxEvent.available_at <= now,
+            or_(OutboxEvent.locked_until.is_(None), OutboxEvent.locked_until < now),
+        )
+        .order_by(OutboxEvent.id)
+        .limit(limit)
+    ).all()
+    return lease(candidates, owner) if candidates else []
+
+
+def new_owner() -> str:
+    return uuid.uuid4().hex
+
+
+def release(event: OutboxEvent, state: OutboxState, *, available_at: datetime | None = None) -> None:
+    event.state = state
+    event.locked_until = None
+    event.locked_by = None
+    if available_at is not None:
+        event.available_at = available_at
+    if state in (OutboxState.DONE, OutboxState.FAILED, OutboxState.DISCARDED):
+        event.finished_at = utcnow()
+
+
+def retry_delay(attempts: int, wait: float | None = None) -> float:
+    """Exponential backoff with jitter; the target's own wait (Retry-After) when it gave one."""
+    config = current_app.config
+    if wait is not None:
+        return wait + random.uniform(0, min(1.0, wait * 0.1))
+    ceiling = min(config["HUB_RETRY_CAP_SECONDS"], config["HUB_RETRY_BASE_SECONDS"] * 2 ** max(0, attempts - 1))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)

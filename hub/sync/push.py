@@ -1,0 +1,213 @@
+"""The push job: a leased outbox event (and the other due events of its connection, in one
+batch) becomes invoices in the target system — looked up first, created only if absent.
+
+Outcomes per event
+| what happened | event | hub invoice | connection |
+| --- | --- | --- | --- |
+| found or created | done, link written | sent / posted | failures reset |
+| RetryableError, UncertainOutcomeError, other error | pending, retried later; failed when out of attempts \
+  | unchanged | failure counted; the breaker may open |
+| PermanentError | failed (parked) with the target's message | failed | unchanged |
+| AuthError | failed (parked) | failed | `attention` says why |
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Sequence
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from connectors.base import Connector
+from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, invoice_from_dict
+from connectors.errors import AuthError, ConnectorError, PermanentError, RetryableError, UncertainOutcomeError
+from hub.extensions import db
+from hub.models import Connection, ExternalLink, HubInvoice, InvoiceState, OutboxEvent, OutboxState, RunOutcome
+from hub.models.base import utcnow
+from hub.sync import outbox
+from hub.sync.connectors import open_connector, secret_values
+from hub.sync.history import record_run
+
+log = logging.getLogger(__name__)
+
+Result = ExternalRef | Exception
+STATE_OF = {
+    ExternalState.DRAFT: InvoiceState.SENT,
+    ExternalState.POSTED: InvoiceState.POSTED,
+    ExternalState.PARTIALLY_PAID: InvoiceState.PARTIALLY_PAID,
+    ExternalState.PAID: InvoiceState.PAID,
+    ExternalState.CANCELLED: InvoiceState.CANCELLED,
+}
+
+
+def process_event(event_id: int) -> str:
+    """Run one outbox event (the RQ job). Returns a short word for the job's result."""
+    owner = outbox.new_owner()
+    leased = outbox.lease([event_id], owner)
+    if not leased:
+        return "skipped: done, taken by another worker, or not due"
+    event = leased[0]
+    connection = event.connection
+    held = hold_until(connection)
+    if held is not None:
+        outbox.release(event, OutboxState.PENDING, available_at=held)
+        db.session.commit()
+        return "held: connection paused or resting"
+    if event.operation == "push_invoice":
+        batch = [
+            event,
+            *outbox.lease_more(connection.id, "push_invoice", owner, current_app.config["HUB_BATCH_SIZE"] - 1),
+        ]
+        push_batch(connection, batch)
+        return f"pushed {len(batch)}"
+    if event.operation == "cancel_invoice":
+        from hub.sync.cancel import cancel_event
+
+        return cancel_event(connection, event)
+    outbox.release(event, OutboxState.FAILED)
+    event.last_error = f"unknown operation {event.operation!r}"
+    db.session.commit()
+    return "failed: unknown operation"
+
+
+def hold_until(connection: Connection):
+    """When a connection may not be called now: until when to wait (None = go ahead)."""
+    now = utcnow()
+    if not connection.enabled or connection.paused:
+        return now + timedelta(seconds=30)
+    if connection.breaker_open_until and connection.breaker_open_until > now:
+        return connection.breaker_open_until
+    return None
+
+
+def push_batch(connection: Connection, events: Sequence[OutboxEvent]) -> None:
+    started = utcnow()
+    docs = {event.id: invoice_from_dict(event.invoice.snapshot) for event in events}
+    connector: Connector | None = None
+    try:
+        connector = open_connector(connection)
+        results = _push(connector, [docs[e.id] for e in events])
+    except Exception as exc:  # could not even start: config, secrets, a bug
+        log.exception("push to %s failed before it started", connection.name)
+        results = {doc.idempotency_key: exc for doc in docs.values()}
+    exchanges = connector.take_exchanges() if connector else []
+    if connector:
+        connector.close()
+    secrets = secret_values(connection)
+    any_failure = False
+    for event in events:
+        attempt = event.attempts + 1
+        result = results[docs[event.id].idempotency_key]
+        if isinstance(result, ExternalRef):
+            outcome = _succeeded(connection, event, result)
+            error = None
+        else:
+            outcome, error = apply_failure(connection, event, result)
+            any_failure = any_failure or outcome in (RunOutcome.RETRY, RunOutcome.UNCERTAIN)
+        record_run(
+            connection_id=connection.id,
+            operation="push_invoice",
+            outcome=outcome,
+            started_at=started,
+            event_id=event.id,
+            object_type="invoice",
+            object_id=event.invoice_id,
+            attempt=attempt,
+            exchanges=exchanges,
+            secrets=secrets,
+            error=error,
+        )
+    _count_for_breaker(connection, failed=any_failure)
+    db.session.commit()
+
+
+def _push(connector: Connector, docs: list[InvoiceDocument]) -> dict[str, Result]:
+    """Look every document up, create the missing ones (one batch call), per-document results."""
+    results: dict[str, Result] = {}
+    try:
+        found = connector.find_invoices([d.idempotency_key for d in docs])
+    except ConnectorError as exc:
+        return {d.idempotency_key: exc for d in docs}
+    results.update(found)
+    missing = [d for d in docs if d.idempotency_key not in found]
+    if not missing:
+        return results
+    try:
+        refs = connector.push_invoices(missing)
+        results.update({d.idempotency_key: ref for d, ref in zip(missing, refs, strict=True)})
+    except PermanentError as exc:
+        if len(missing) == 1:
+            results[missing[0].idempotency_key] = exc
+        else:
+            # One bad document refuses the whole batch; push them one by one so only it is parked.
+            for doc in missing:
+                try:
+                    results[doc.idempotency_key] = connector.push_invoice(doc)
+                except ConnectorError as one:
+                    results[doc.idempotency_key] = one
+    except ConnectorError as exc:
+        results.update({d.idempotency_key: exc for d in missing})
+    return results
+
+
+def _succeeded(connection: Connection, event: OutboxEvent, ref: ExternalRef) -> RunOutcome:
+    invoice = event.invoice
+    link = db.session.scalar(
+        select(ExternalLink).where(ExternalLink.connection_id == connection.id, ExternalLink.invoice_id == invoice.id)
+    )
+    if link is None:
+        link = ExternalLink(connection=connection, invoice=invoice, external_id=ref.external_id, state="")
+        db.session.add(link)
+    link.external_id = ref.external_id
+    link.external_number = ref.external_number
+    link.url = ref.url
+    link.state = ref.status.value
+    if invoice.state in (InvoiceState.PENDING, InvoiceState.FAILED, InvoiceState.SENT):
+        invoice.state = STATE_OF[ref.status]
+    event.last_error = None
+    outbox.release(event, OutboxState.DONE)
+    return RunOutcome.SUCCESS
+
+
+def apply_failure(connection: Connection, event: OutboxEvent, exc: Exception) -> tuple[RunOutcome, str]:
+    message = exc.message if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
+    event.last_error = message
+    if isinstance(exc, AuthError):
+        connection.attention = f"The target refused the credentials: {message}"
+        _park(event)
+        return RunOutcome.FAILED, message
+    if isinstance(exc, PermanentError):
+        _park(event)
+        return RunOutcome.FAILED, message
+    if not isinstance(exc, ConnectorError):
+        message = f"{message}\n{''.join(traceback.format_exception(exc)[-3:])}"
+    event.attempts += 1
+    if event.attempts >= current_app.config["HUB_RETRY_MAX_ATTEMPTS"]:
+        _park(event)
+        return RunOutcome.FAILED, f"gave up after {event.attempts} attempts: {message}"
+    wait = exc.wait if isinstance(exc, RetryableError) else None
+    delay = outbox.retry_delay(event.attempts, wait)
+    outbox.release(event, OutboxState.PENDING, available_at=utcnow() + timedelta(seconds=delay))
+    return (RunOutcome.UNCERTAIN if isinstance(exc, UncertainOutcomeError) else RunOutcome.RETRY), message
+
+
+def _park(event: OutboxEvent) -> None:
+    outbox.release(event, OutboxState.FAILED)
+    invoice: HubInvoice | None = event.invoice
+    if invoice is not None and invoice.state == InvoiceState.PENDING:
+        invoice.state = InvoiceState.FAILED
+
+
+def _count_for_breaker(connection: Connection, *, failed: bool) -> None:
+    if not failed:
+        connection.consecutive_failures = 0
+        return
+    connection.consecutive_failures += 1
+    config = current_app.config
+    if connection.consecutive_failures >= config["HUB_BREAKER_THRESHOLD"]:
+        connection.breaker_open_until = utcnow() + timedelta(seconds=config["HUB_BREAKER_COOLDOWN_SECONDS"])
+        connection.consecutive_failures = 0
+        log.warning("connection %s rests until %s", connection.name, connection.breaker_open_until)

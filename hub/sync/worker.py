@@ -1,0 +1,109 @@
+"""Running the jobs: `crmhub worker` (RQ on Redis), `crmhub scheduler` (the outbox dispatcher and
+RQ cron for periodic jobs) and, without Redis, the embedded worker thread that does both."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from flask import Flask
+from rq import SimpleWorker
+from rq.timeouts import TimerDeathPenalty
+
+from hub.sync import jobs
+from hub.sync.queue import QUEUE_NAME, RedisError, connection, get_queue
+
+log = logging.getLogger(__name__)
+
+
+class ThreadWorker(SimpleWorker):
+    """An RQ worker that can run in a thread: timer-based timeouts, no signal handlers."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        pass
+
+
+def drain(app: Flask, *, rounds: int = 50) -> int:
+    """Dispatch and run jobs until nothing is due (tests and the embedded worker); returns jobs run."""
+    ran = 0
+    jobs.bind_app(app)
+    with app.app_context():
+        for _ in range(rounds):
+            dispatched = jobs.dispatch_outbox()
+            queue = get_queue(app)
+            if not dispatched and queue.count == 0:
+                break
+            before = queue.count
+            ThreadWorker([queue], connection=connection(app)).work(burst=True, with_scheduler=False)
+            ran += before
+    return ran
+
+
+class EmbeddedWorker:
+    """Without Redis: a daemon thread that dispatches the outbox and runs the queued jobs."""
+
+    def __init__(self, app: Flask, interval: float = 0.5) -> None:
+        self.app = app
+        self.interval = interval
+        self.wakeup = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="hub-embedded-worker", daemon=True)
+        self._last_status = 0.0
+
+    def start(self) -> EmbeddedWorker:
+        jobs.bind_app(self.app)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wakeup.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                drain(self.app, rounds=5)
+                if time.monotonic() - self._last_status > self.app.config["HUB_STATUS_INTERVAL_SECONDS"]:
+                    self._last_status = time.monotonic()
+                    jobs.pull_invoice_status()
+            except Exception:
+                log.exception("embedded worker round failed")
+            self.wakeup.wait(self.interval)
+            self.wakeup.clear()
+
+
+def run_worker(app: Flask, *, burst: bool = False) -> None:
+    """`crmhub worker`: an RQ worker on REDIS_URL (jobs run in-process; no fork per job)."""
+    jobs.bind_app(app)
+    worker = SimpleWorker([QUEUE_NAME], connection=connection(app))
+    worker.work(burst=burst, with_scheduler=True)
+
+
+def run_scheduler(app: Flask, *, dispatch_every: float = 1.0) -> None:
+    """`crmhub scheduler`: moves due outbox events to the queue every second and enqueues the
+    periodic jobs with RQ's cron. Survives Redis outages: events wait in the database."""
+    from rq.cron import CronScheduler
+
+    jobs.bind_app(app)
+
+    def dispatch_loop() -> None:
+        while True:
+            try:
+                jobs.dispatch_outbox()
+            except Exception:
+                log.exception("dispatch failed")
+            time.sleep(dispatch_every)
+
+    threading.Thread(target=dispatch_loop, name="outbox-dispatcher", daemon=True).start()
+    while True:
+        try:
+            cron = CronScheduler(connection=connection(app), logging_level="INFO")
+            cron.register(jobs.pull_invoice_status, QUEUE_NAME, interval=int(app.config["HUB_STATUS_INTERVAL_SECONDS"]))
+            cron.start()
+        except RedisError as exc:
+            log.warning("Redis unavailable for the cron scheduler (%s); retrying in 5 s", exc)
+            time.sleep(5)
