@@ -45,6 +45,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.json_provider_class = DecimalJSONProvider
     app.json = DecimalJSONProvider(app)
     db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            _tune_sqlite(db.engine)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     with app.app_context():
         install_audit(db.session)
@@ -52,6 +55,20 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     api.init_app(app)
     web.init_app(app)
     return app
+
+
+def _tune_sqlite(engine) -> None:
+    """WAL lets the web app and workers read while one writes; SQLite enforces foreign keys only
+    when asked."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
 
 
 def _resolve_defaults(app: Flask) -> None:

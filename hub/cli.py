@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 import click
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 from sqlalchemy import func, select
 
 from hub import create_app
@@ -14,9 +14,67 @@ from hub.extensions import db
 from hub.models import ApiToken, Role, User
 
 
-@click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False)
+@click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False, add_default_commands=False)
 def main() -> None:
     """CRM–ERP hub administration."""
+
+
+main.add_command(shell_command)
+main.add_command(routes_command)
+
+
+@main.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def run(host: str, port: int) -> None:
+    """Serve the app (development server). Without REDIS_URL it also runs the embedded worker."""
+    from flask import current_app
+
+    from hub.sync.queue import is_embedded
+    from hub.sync.worker import EmbeddedWorker
+
+    app = current_app._get_current_object()
+    if is_embedded(app):
+        app.extensions["hub_embedded_worker"] = EmbeddedWorker(app).start()
+        click.echo("jobs run on the embedded worker (REDIS_URL is not set)")
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@main.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+@with_appcontext
+def worker(burst: bool) -> None:
+    """Run jobs from Redis (REDIS_URL). Start as many as you like, on any machine."""
+    from flask import current_app
+
+    from hub.sync.worker import run_worker
+
+    if not current_app.config.get("REDIS_URL"):
+        raise click.ClickException("REDIS_URL is not set; without Redis, 'crmhub run' runs jobs itself")
+    run_worker(current_app._get_current_object(), burst=burst)
+
+
+@main.command("scheduler")
+@with_appcontext
+def scheduler() -> None:
+    """Move due outbox events to the queue and enqueue periodic jobs. Run exactly one."""
+    from flask import current_app
+
+    from hub.sync.worker import run_scheduler
+
+    if not current_app.config.get("REDIS_URL"):
+        raise click.ClickException("REDIS_URL is not set; without Redis, 'crmhub run' schedules jobs itself")
+    run_scheduler(current_app._get_current_object())
+
+
+@main.command("dispatch")
+@with_appcontext
+def dispatch_once() -> None:
+    """Move due outbox events to the queue once (what the scheduler does every second)."""
+    from hub.sync.outbox import dispatch
+
+    click.echo(f"dispatched {dispatch()} event(s)")
 
 
 def _user_by_email(email: str) -> User:
@@ -105,3 +163,7 @@ def seed_demo(password: str | None) -> None:
     click.echo("Demo logins:")
     for role, email, clear in logins:
         click.echo(f"  {role:<11} {email:<28} {clear}")
+
+
+if __name__ == "__main__":
+    main()

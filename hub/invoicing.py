@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from connectors.documents import Address, InvoiceDocument, InvoiceLine, Party, TaxAmount, invoice_to_dict
 from hub.extensions import db
@@ -129,14 +129,29 @@ def cancel_for_lost_deal(deal: Deal) -> list[HubInvoice]:
             events = [e for e in pushes if e.connection_id == connection_id]
             may_exist = False
             for event in events:
-                in_flight = event.locked_until is not None and event.locked_until > now
-                never_sent = event.attempts == 0 and not in_flight and event.state != OutboxState.DONE
-                if never_sent:
-                    event.state = OutboxState.DISCARDED
-                    event.finished_at = now
-                    event.last_error = "discarded: the deal was lost before the invoice was sent"
-                else:
+                if event.state == OutboxState.DONE or not _discard_if_never_sent(event.id, now):
                     may_exist = True
             if may_exist:
                 db.session.add(OutboxEvent(operation="cancel_invoice", connection_id=connection_id, invoice=invoice))
     return list(invoices)
+
+
+def _discard_if_never_sent(event_id: int, now) -> bool:
+    """Discard a push that no worker has tried yet; a compare-and-set, so a push a worker takes at
+    this very moment is left alone (and then gets a cancel)."""
+    result = db.session.execute(
+        update(OutboxEvent)
+        .where(
+            OutboxEvent.id == event_id,
+            OutboxEvent.attempts == 0,
+            OutboxEvent.state.in_([OutboxState.PENDING, OutboxState.DISPATCHED]),
+            or_(OutboxEvent.locked_until.is_(None), OutboxEvent.locked_until < now),
+        )
+        .values(
+            state=OutboxState.DISCARDED,
+            finished_at=now,
+            last_error="discarded: the deal was lost before the invoice was sent",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1

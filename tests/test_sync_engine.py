@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from hub.demo_erp.mini_ledger import LedgerServer
 from hub.extensions import db
 from hub.models import Connection, HubInvoice, OutboxEvent, OutboxState, SyncRun
 from hub.sync.connectors import split_config
 from hub.sync.worker import drain
-from hub.demo_erp.mini_ledger import LedgerServer
 
 
 @pytest.fixture
@@ -33,7 +33,8 @@ def won_deal(sales, admin, sku="W-1"):
     if admin.get(f"/api/v1/products?sku={sku}").json["total"] == 0:
         admin.post("/api/v1/products", json={"sku": sku, "name": "Widget", "list_price": "19.90", "currency": "EUR"})
     deal = sales.post(
-        "/api/v1/deals", json={"title": "Widgets", "customer_id": customer["id"], "lines": [{"sku": sku, "quantity": 2}]}
+        "/api/v1/deals",
+        json={"title": "Widgets", "customer_id": customer["id"], "lines": [{"sku": sku, "quantity": 2}]},
     ).json
     r = sales.post(f"/api/v1/deals/{deal['id']}/won")
     assert r.status_code == 200, r.json
@@ -64,7 +65,8 @@ def test_lost_answer_then_retry_gives_one_invoice(app, sales, admin, ledger, con
     ledger.ledger.faults["lost_answer_rate"] = 0.0
     with app.app_context():
         event = db.session.query(OutboxEvent).one()
-        assert event.state == OutboxState.PENDING and event.attempts == 1
+        assert event.state == OutboxState.PENDING
+        assert event.attempts == 1
         event.available_at = event.created_at  # due now
         db.session.commit()
     drain(app)

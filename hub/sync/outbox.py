@@ -49,43 +49,66 @@ def _due(now: datetime):
     )
 
 
-def job_id(event: OutboxEvent) -> str:
-    return f"outbox-{event.id}-{event.attempts}"
-
-
 def dispatch(limit: int = 1000) -> int:
-    """Hand due events to the queue; returns how many. If Redis is down they stay pending."""
+    """Hand due events to the queue; returns how many. If Redis is down they stay pending.
+
+    Each event is first claimed with a compare-and-set on its row, then enqueued: a worker that
+    finished the event in between, or another dispatcher, is never overwritten by a stale write.
+    """
     from hub.sync.jobs import run_event
 
     now = utcnow()
-    query = (
-        select(OutboxEvent)
+    rows = db.session.execute(
+        select(OutboxEvent.id, OutboxEvent.attempts, OutboxEvent.locked_until)
         .join(Connection, OutboxEvent.connection_id == Connection.id)
         .where(_due(now), _free_connection(now))
         .order_by(OutboxEvent.id)
         .limit(limit)
-    )
-    if db.engine.dialect.name == "postgresql":
-        # Two dispatchers never hand out the same event at the same moment.
-        query = query.with_for_update(skip_locked=True, of=OutboxEvent)
-    events = db.session.scalars(query).all()
-    if not events:
-        db.session.rollback()
+    ).all()
+    claimed: list[tuple[int, str]] = []
+    for event_id, attempts, locked_until in rows:
+        jid = f"outbox-{event_id}-{attempts}"
+        if locked_until is not None:
+            # Its worker died holding the lease; RQ may still list that job as started.
+            jid = f"{jid}-r{int(now.timestamp())}"
+        won = db.session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id == event_id, _due(now))
+            .values(state=OutboxState.DISPATCHED, dispatched_at=now, job_id=jid, locked_until=None, locked_by=None)
+            .execution_options(synchronize_session=False)
+        )
+        if won.rowcount == 1:
+            claimed.append((event_id, jid))
+    db.session.commit()
+    if not claimed:
         return 0
     queue = get_queue()
     timeout = int(current_app.config["HUB_JOB_LEASE_SECONDS"] * 0.8)
-    sent = 0
-    try:
-        for event in events:
-            enqueue_once(queue, job_id(event), run_event, event.id, timeout=timeout)
-            event.state = OutboxState.DISPATCHED
-            event.dispatched_at = now
-            event.job_id = job_id(event)
-            sent += 1
-    except RedisError as exc:
-        log.warning("queue unavailable, %d outbox event(s) wait: %s", len(events) - sent, exc)
+    for n, (event_id, jid) in enumerate(claimed):
+        try:
+            enqueue_once(queue, jid, run_event, event_id, timeout=timeout)
+        except RedisError as exc:
+            log.warning("queue unavailable, %d outbox event(s) wait: %s", len(claimed) - n, exc)
+            _unclaim(claimed[n:])
+            return n
+    return len(claimed)
+
+
+def _unclaim(claimed: Sequence[tuple[int, str]]) -> None:
+    """Put back events that could not be enqueued, unless a worker has taken them meanwhile."""
+    for event_id, jid in claimed:
+        db.session.execute(
+            update(OutboxEvent)
+            .where(
+                OutboxEvent.id == event_id,
+                OutboxEvent.state == OutboxState.DISPATCHED,
+                OutboxEvent.job_id == jid,
+                OutboxEvent.locked_by.is_(None),
+            )
+            .values(state=OutboxState.PENDING)
+            .execution_options(synchronize_session=False)
+        )
     db.session.commit()
-    return sent
 
 
 def kick() -> None:
@@ -118,7 +141,13 @@ def lease(event_ids: Sequence[int], owner: str) -> list[OutboxEvent]:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return list(db.session.scalars(select(OutboxEvent).where(OutboxEvent.locked_by == owner).order_by(OutboxEvent.id)))
+    return list(
+        db.session.scalars(
+            select(OutboxEvent)
+            .where(OutboxEvent.id.in_(list(event_ids)), OutboxEvent.locked_by == owner)
+            .order_by(OutboxEvent.id)
+        )
+    )
 
 
 def lease_more(connection_id: int, operation: str, owner: str, limit: int) -> list[OutboxEvent]:

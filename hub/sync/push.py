@@ -126,6 +126,7 @@ def push_batch(connection: Connection, events: Sequence[OutboxEvent]) -> None:
 
 def _push(connector: Connector, docs: list[InvoiceDocument]) -> dict[str, Result]:
     """Look every document up, create the missing ones (one batch call), per-document results."""
+    docs = list({d.idempotency_key: d for d in docs}.values())  # one key is never pushed twice in a batch
     results: dict[str, Result] = {}
     try:
         found = connector.find_invoices([d.idempotency_key for d in docs])

@@ -104,6 +104,7 @@ def run_scheduler(app: Flask, *, dispatch_every: float = 1.0) -> None:
             cron = CronScheduler(connection=connection(app), logging_level="INFO")
             cron.register(jobs.pull_invoice_status, QUEUE_NAME, interval=int(app.config["HUB_STATUS_INTERVAL_SECONDS"]))
             cron.start()
+            return  # a shutdown signal ended it
         except RedisError as exc:
             log.warning("Redis unavailable for the cron scheduler (%s); retrying in 5 s", exc)
             time.sleep(5)
