@@ -24,7 +24,7 @@ run: install
 	$(VENV)/bin/crmhub db upgrade
 	$(VENV)/bin/crmhub seed-demo
 	@echo "CRM–ERP Hub on http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/docs)"
-	$(VENV)/bin/crmhub run --host $(HOST) --port $(PORT)
+	$(VENV)/bin/crmhub run --demo-erp --host $(HOST) --port $(PORT)
 
 services:
 	@bash tests/start_services.sh

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 import click
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
@@ -26,8 +27,9 @@ main.add_command(routes_command)
 @main.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--demo-erp", is_flag=True, help="Also serve the demo ledger that the demo data's connection uses.")
 @with_appcontext
-def run(host: str, port: int) -> None:
+def run(host: str, port: int, demo_erp: bool) -> None:
     """Serve the app (development server). Without REDIS_URL it also runs the embedded worker."""
     from flask import current_app
 
@@ -35,10 +37,20 @@ def run(host: str, port: int) -> None:
     from hub.sync.worker import EmbeddedWorker
 
     app = current_app._get_current_object()
+    if demo_erp:
+        from hub.demo_erp.mini_ledger import LedgerServer
+        from hub.seed import DEMO_LEDGER_KEY, DEMO_LEDGER_PORT
+
+        ledger = LedgerServer(DEMO_LEDGER_KEY, DEMO_LEDGER_PORT).start()
+        app.extensions["hub_demo_ledger"] = ledger
+        click.echo(f"demo ledger (the 'Demo ledger' connection's target) on {ledger.url}/api/invoices")
     if is_embedded(app):
         app.extensions["hub_embedded_worker"] = EmbeddedWorker(app).start()
         click.echo("jobs run on the embedded worker (REDIS_URL is not set)")
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    # Not app.run(): Flask ignores it inside its own CLI.
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
 @main.command("worker")
@@ -153,16 +165,22 @@ def revoke_token(token_id: int) -> None:
 @with_appcontext
 def seed_demo(password: str | None) -> None:
     """Fill an empty database with a realistic demo data set and print the demo logins."""
+    from flask import current_app
+
     from hub.seed import seed
 
+    saved = Path(current_app.instance_path) / "demo-logins.txt"
     with acting_as(None, "seed-demo"):
         logins = seed(password)
     if logins is None:
-        click.echo("demo data is present already; logins unchanged (see instance/demo-logins.txt)")
+        click.echo("Demo data is present already.")
+        if saved.exists():
+            click.echo(saved.read_text(), nl=False)
         return
-    click.echo("Demo logins:")
-    for role, email, clear in logins:
-        click.echo(f"  {role:<11} {email:<28} {clear}")
+    text = "Demo logins:\n" + "".join(f"  {x.role:<11} {x.email:<30} {x.password}\n" for x in logins)
+    saved.write_text(text)
+    saved.chmod(0o600)
+    click.echo(text, nl=False)
 
 
 if __name__ == "__main__":
