@@ -64,6 +64,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("HUB_STATUS_INTERVAL_SECONDS", "300", "How often invoice states and payments are read back."),
     Setting("HUB_PAYMENT_DAYS", "14", "Days from issue to due date on hub invoices."),
+    Setting(
+        "HUB_DEMO_LEDGER_PORT",
+        "8765",
+        "Port of the demo ledger that `crmhub run --demo-erp` serves and the demo data's connection points at.",
+    ),
 )
 
 INTEGER_SETTINGS = frozenset(
@@ -75,9 +80,14 @@ INTEGER_SETTINGS = frozenset(
         "HUB_BATCH_SIZE",
         "HUB_STATUS_INTERVAL_SECONDS",
         "HUB_PAYMENT_DAYS",
+        "HUB_DEMO_LEDGER_PORT",
     }
 )
 FLOAT_SETTINGS = frozenset({"HUB_RETRY_BASE_SECONDS", "HUB_RETRY_CAP_SECONDS", "HUB_BREAKER_COOLDOWN_SECONDS"})
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the hub cannot use."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,7 @@ class Settings:
     HUB_BATCH_SIZE: int
     HUB_STATUS_INTERVAL_SECONDS: int
     HUB_PAYMENT_DAYS: int
+    HUB_DEMO_LEDGER_PORT: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -106,10 +117,12 @@ class Settings:
         for setting in SETTINGS:
             raw = environ.get(setting.env) or setting.default
             values[setting.env] = raw
-        for name in INTEGER_SETTINGS:
-            values[name] = int(values[name])  # type: ignore[arg-type]
-        for name in FLOAT_SETTINGS:
-            values[name] = float(values[name])  # type: ignore[arg-type]
+        for names, kind in ((INTEGER_SETTINGS, int), (FLOAT_SETTINGS, float)):
+            for name in names:
+                try:
+                    values[name] = kind(values[name])  # type: ignore[arg-type]
+                except ValueError:
+                    raise SettingsError(f"{name} must be a {kind.__name__}, not {values[name]!r}.") from None
         return cls(**values)  # type: ignore[arg-type]
 
     def as_flask_config(self) -> dict[str, object]:

@@ -50,6 +50,7 @@ def build_lines(deal: Deal, lines: Sequence[Mapping[str, Any]]) -> None:
     for i, data in enumerate(lines):
         path = f"lines[{i}]"
         product: Product | None = None
+        referenced = data.get("product_id") is not None or bool(data.get("sku"))
         if data.get("product_id") is not None:
             product = db.session.get(Product, data["product_id"])
             if product is None:
@@ -61,7 +62,9 @@ def build_lines(deal: Deal, lines: Sequence[Mapping[str, Any]]) -> None:
         if product is not None and product.sku != data.get("sku", product.sku):
             errors.setdefault(f"{path}.sku", []).append(f"Product {product.id} has SKU '{product.sku}'.")
         unit_price = data.get("unit_price")
-        if unit_price is None:
+        if referenced and product is None:
+            pass  # the unknown product is the one error worth naming on this line
+        elif unit_price is None:
             if product is None:
                 errors.setdefault(f"{path}.unit_price", []).append("Required when the line has no product.")
             elif product.currency != deal.currency:
@@ -72,7 +75,7 @@ def build_lines(deal: Deal, lines: Sequence[Mapping[str, Any]]) -> None:
             else:
                 unit_price = product.list_price
         description = data.get("description") or (product.name if product else None)
-        if not description:
+        if not description and not (referenced and product is None):
             errors.setdefault(f"{path}.description", []).append("Required when the line has no product.")
         tax_rate = data.get("tax_rate")
         if tax_rate is None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from flask import current_app
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
@@ -23,7 +24,6 @@ from hub.models import Activity, ActivityKind, Connection, Contact, Customer, De
 from hub.models.base import utcnow
 from hub.sync.connectors import split_config
 
-DEMO_LEDGER_PORT = 8765
 DEMO_LEDGER_KEY = "demo-ledger-key"
 
 CUSTOMERS = [
@@ -85,7 +85,7 @@ def seed(password: str | None = None, ledger_url: str | None = None) -> list[Log
         return None
     rng = random.Random(20261123)
     logins, users = _users(password)
-    _demo_ledger(ledger_url or f"http://127.0.0.1:{DEMO_LEDGER_PORT}")
+    _demo_ledger(ledger_url or f"http://127.0.0.1:{current_app.config['HUB_DEMO_LEDGER_PORT']}")
     sellers = [users["sales"], users["admin"]]
     customers = _customers(rng, sellers)
     products = _products()

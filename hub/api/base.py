@@ -104,12 +104,19 @@ def partial(schema: type[ma.Schema]) -> ma.Schema:
     return type(name, (schema,), {})(partial=True)
 
 
+class Text(ma.fields.String):
+    """A string with surrounding whitespace removed before it is validated and stored."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
 def stripped(max_length: int, required: bool = False, **kwargs: Any) -> ma.fields.String:
-    """A text field that refuses blank input when required."""
+    """A trimmed text field that refuses blank input when required."""
     validators = [ma.validate.Length(max=max_length)]
     if required:
         validators.append(ma.validate.Length(min=1, error="Must not be blank."))
-    return ma.fields.String(required=required, validate=validators, **kwargs)
+    return Text(required=required, validate=validators, **kwargs)
 
 
 # ---- lists --------------------------------------------------------------------------------

@@ -152,7 +152,7 @@ class Tokens(MethodView):
         token, clear = ApiToken.issue(authenticated_user(), data["name"])
         db.session.add(token)
         db.session.commit()
-        return {**NewTokenSchema().dump(token), "token": clear}
+        return {**{name: getattr(token, name) for name in TokenSchema().fields}, "token": clear}
 
 
 @blp.route("/tokens/<int:token_id>", methods=["DELETE"])
