@@ -91,6 +91,10 @@ class Connector(ABC):
     type_name: ClassVar[str]
     label: ClassVar[str]
     config_schema: ClassVar[tuple[ConfigField, ...]] = ()
+    # Whether an invoice created here takes its goods out of the target's stock (QuickBooks, Zoho
+    # items). If not (Tryton, Odoo: shipments move stock), the hub keeps counting a won deal's
+    # quantities against stock until its invoice is paid.
+    invoices_move_stock: ClassVar[bool] = False
 
     def __init__(self, config: Mapping[str, Any], *, post: bool = False) -> None:
         self.config = validate_config(self.config_schema, config)

@@ -16,6 +16,7 @@ from connectors.http import JsonHttp
 class MiniLedgerConnector(Connector):
     type_name = "mini_ledger"
     label = "Mini Ledger"
+    invoices_move_stock = True
     config_schema = (
         ConfigField("base_url", "url", "Base URL", required=True, help="e.g. http://127.0.0.1:8765"),
         ConfigField("api_key", "string", "API key", required=True, secret=True),

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from hub import invoicing
 from hub.errors import Conflict, ValidationFailed
 from hub.extensions import db
+from hub.inventory import alerts
 from hub.models import (
     Contact,
     Customer,
@@ -213,6 +214,10 @@ def move_to_stage(
         invoicing.create_for_won_deal(deal)
     elif current.kind == StageKind.WON and stage.kind == StageKind.LOST:
         invoicing.cancel_for_lost_deal(deal)
+    if StageKind.WON in (stage.kind, current.kind) or current.kind != stage.kind:
+        # What is sold (or no longer is) changes projected stock now, before any pull.
+        db.session.flush()
+        alerts.evaluate({line.product_id for line in deal.lines if line.product_id})
     deal.stage_changes.append(
         DealStageChange(from_stage=current, to_stage=stage, changed_by=user, changed_at=utcnow(), note=note)
     )

@@ -26,6 +26,9 @@ POLICY: dict[str, dict[str, frozenset[Role]]] = {
     "invoices": {"read": frozenset({Role.ADMIN, Role.FINANCE}), "write": frozenset({Role.ADMIN, Role.FINANCE})},
     "connections": {"read": ADMIN, "write": ADMIN},
     "sync": {"read": ADMIN, "write": ADMIN},
+    # Stock is shown to everyone (sales promise from it); operations own rules and pulls.
+    "stock": {"read": ALL, "write": frozenset({Role.ADMIN, Role.OPERATIONS})},
+    "alerts": {"read": frozenset({Role.ADMIN, Role.OPERATIONS}), "write": frozenset({Role.ADMIN, Role.OPERATIONS})},
 }
 
 

@@ -92,9 +92,33 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.components.security_scheme("cookieAuth", {"type": "apiKey", "in": "cookie", "name": "session"})
 
-    from hub.api import activities, audit, connections, customers, deals, invoices, pipelines, products, sync, users
+    from hub.api import (
+        activities,
+        audit,
+        connections,
+        customers,
+        deals,
+        inventory,
+        invoices,
+        pipelines,
+        products,
+        sync,
+        users,
+    )
 
-    for module in (customers, products, deals, activities, pipelines, users, audit, invoices, connections, sync):
+    for module in (
+        customers,
+        products,
+        deals,
+        activities,
+        pipelines,
+        users,
+        audit,
+        invoices,
+        connections,
+        sync,
+        inventory,
+    ):
         api.register_blueprint(module.blp)
 
     app.register_error_handler(HubError, _hub_error)

@@ -71,6 +71,17 @@ def create_app(api_key: str = "demo-key", ledger: Ledger | None = None) -> Flask
             return jsonify({"error": "too late"}), 504
         return None
 
+    def _take_from_stock(lines: list[dict[str, Any]]) -> None:
+        # Like QuickBooks or Zoho inventory items: invoicing goods takes them out of the first
+        # warehouse that holds the SKU.
+        now = datetime.now(UTC).isoformat()
+        for line in lines:
+            for key in sorted(k for k in state.stock if k[0] == line.get("sku")):
+                row = state.stock[key]
+                row["on_hand"] = str(Decimal(str(row["on_hand"])) - Decimal(str(line["quantity"])))
+                row["updated_at"] = now
+                break
+
     @app.post("/api/invoices")
     def create_invoice():
         body = request.get_json(silent=True) or {}
@@ -96,6 +107,7 @@ def create_app(api_key: str = "demo-key", ledger: Ledger | None = None) -> Flask
                 "created_at": datetime.now(UTC).isoformat(),
             }
             state.invoices[invoice_id] = invoice
+            _take_from_stock(body["lines"])
         if fault("lost_answer_rate"):
             time.sleep(state.lost_answer_sleep)  # created, but the client gives up waiting
         return jsonify(invoice), 201

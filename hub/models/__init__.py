@@ -6,6 +6,7 @@ from hub.models.catalog import Product
 from hub.models.crm import Contact, Customer
 from hub.models.deals import Deal, DealLine, DealStageChange, line_amounts
 from hub.models.pipeline import DEFAULT_STAGES, Pipeline, Stage, StageKind
+from hub.models.stock import AlertState, ReorderRule, StockAlert, StockHistory, StockLevel, Warehouse
 from hub.models.sync import (
     Connection,
     DocumentMode,
@@ -23,6 +24,7 @@ __all__ = [
     "DEFAULT_STAGES",
     "Activity",
     "ActivityKind",
+    "AlertState",
     "ApiToken",
     "AuditEntry",
     "Connection",
@@ -39,12 +41,17 @@ __all__ = [
     "OutboxState",
     "Pipeline",
     "Product",
+    "ReorderRule",
     "Role",
     "RunOutcome",
     "Stage",
     "StageKind",
+    "StockAlert",
+    "StockHistory",
+    "StockLevel",
     "SyncRun",
     "Task",
     "User",
+    "Warehouse",
     "line_amounts",
 ]

@@ -52,9 +52,18 @@ class Connection(Timestamps, db.Model):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     # What an admin must know: e.g. "credentials refused: re-enter the password".
     attention: Mapped[str | None] = mapped_column(Text)
+    # Stock pulls: how often, whether paused, and the age thresholds after which stock is stale
+    # (warn) or no longer used for alerts without saying so (stop).
+    stock_interval_seconds: Mapped[int] = mapped_column(Integer, default=900)
+    stock_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    stale_warn_seconds: Mapped[int] = mapped_column(Integer, default=3600)
+    stale_stop_seconds: Mapped[int] = mapped_column(Integer, default=86400)
+    # The end of the last good pull, and the newest `as_of` it saw (the next incremental pull's "since").
+    stock_pulled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stock_cursor: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __audit_redact__ = ("secrets_sealed",)
-    __audit_skip__ = ("breaker_open_until", "consecutive_failures", "attention")
+    __audit_skip__ = ("breaker_open_until", "consecutive_failures", "attention", "stock_pulled_at", "stock_cursor")
 
 
 class InvoiceState(enum.StrEnum):

@@ -42,3 +42,25 @@ def pull_invoice_status(connection_id: int | None = None) -> int:
 
     with _get_app().app_context():
         return pull(connection_id)
+
+
+def pull_stock(connection_id: int, full: bool = False) -> str:
+    from hub.inventory.pull import pull_stock as pull
+
+    with _get_app().app_context():
+        result = pull(connection_id, full=full)
+        return f"{result.mode}: {result.rows} rows, {result.changed} changed" + (
+            f"; failed: {result.error}" if result.error else ""
+        )
+
+
+def pull_due_stock() -> int:
+    """Enqueue a pull for every connection whose interval has passed (the scheduler runs this)."""
+    from hub.inventory.pull import due_connections
+    from hub.sync.queue import enqueue_once, get_queue
+
+    with _get_app().app_context():
+        due = due_connections()
+        for connection_id in due:
+            enqueue_once(get_queue(), f"pull-stock-{connection_id}", pull_stock, connection_id, timeout=3600)
+        return len(due)

@@ -52,6 +52,7 @@ class EmbeddedWorker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="hub-embedded-worker", daemon=True)
         self._last_status = 0.0
+        self._last_stock_check = 0.0
 
     def start(self) -> EmbeddedWorker:
         jobs.bind_app(self.app)
@@ -70,6 +71,9 @@ class EmbeddedWorker:
                 if time.monotonic() - self._last_status > self.app.config["HUB_STATUS_INTERVAL_SECONDS"]:
                     self._last_status = time.monotonic()
                     jobs.pull_invoice_status()
+                if time.monotonic() - self._last_stock_check > 30:
+                    self._last_stock_check = time.monotonic()
+                    jobs.pull_due_stock()
             except Exception:
                 log.exception("embedded worker round failed")
             self.wakeup.wait(self.interval)
@@ -103,6 +107,8 @@ def run_scheduler(app: Flask, *, dispatch_every: float = 1.0) -> None:
         try:
             cron = CronScheduler(connection=connection(app), logging_level="INFO")
             cron.register(jobs.pull_invoice_status, QUEUE_NAME, interval=int(app.config["HUB_STATUS_INTERVAL_SECONDS"]))
+            # Each connection has its own stock interval; this only looks for the ones that are due.
+            cron.register(jobs.pull_due_stock, QUEUE_NAME, interval=30)
             cron.start()
             return  # a shutdown signal ended it
         except RedisError as exc:

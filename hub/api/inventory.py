@@ -1,0 +1,340 @@
+"""Stock, reorder rules and low-stock alerts (operations), and "pull now" for a connection."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import marshmallow as ma
+from flask.views import MethodView
+from sqlalchemy import exists, select
+from sqlalchemy.orm import joinedload
+
+from hub.api.base import Amount, Blueprint, ListArgs, apply, get_or_404, get_ref, page_schema, paginate, partial
+from hub.auth import authenticated_user, requires
+from hub.errors import Conflict, ValidationFailed
+from hub.extensions import db
+from hub.inventory import alerts as alert_rules
+from hub.inventory.pull import keeps_stock
+from hub.models import AlertState, Connection, Product, ReorderRule, StockAlert, StockHistory, StockLevel, Warehouse
+from hub.models.base import utcnow
+from hub.sync import jobs, outbox
+from hub.sync.queue import enqueue_once, get_queue
+
+blp = Blueprint("inventory", __name__, url_prefix="/api/v1", description="Stock, reorder rules and low-stock alerts")
+
+
+def _age_seconds(connection: Connection) -> float | None:
+    if connection.stock_pulled_at is None:
+        return None
+    return (utcnow() - connection.stock_pulled_at).total_seconds()
+
+
+def _staleness(connection: Connection) -> str:
+    """fresh | stale (past the warn threshold) | expired (past the stop threshold) | never"""
+    age = _age_seconds(connection)
+    if age is None:
+        return "never"
+    if age >= connection.stale_stop_seconds:
+        return "expired"
+    return "stale" if age >= connection.stale_warn_seconds else "fresh"
+
+
+class WarehouseSchema(ma.Schema):
+    id = ma.fields.Integer()
+    code = ma.fields.String()
+    name = ma.fields.String()
+    connection_id = ma.fields.Integer()
+    connection = ma.fields.Function(lambda w: w.connection.name)
+
+
+class StockSchema(ma.Schema):
+    id = ma.fields.Integer()
+    sku = ma.fields.String()
+    product_id = ma.fields.Integer(allow_none=True)
+    warehouse = ma.fields.Nested(WarehouseSchema)
+    on_hand = Amount()
+    reserved = Amount()
+    available = Amount()
+    as_of = ma.fields.DateTime()
+    pulled_at = ma.fields.DateTime()
+    staleness = ma.fields.Function(lambda s: _staleness(s.connection), metadata={"description": "fresh|stale|expired"})
+
+
+class StockListArgs(ListArgs):
+    product_id = ma.fields.Integer()
+    sku = ma.fields.String()
+    warehouse_id = ma.fields.Integer()
+    connection_id = ma.fields.Integer()
+    below_reorder = ma.fields.Boolean(metadata={"description": "only products with a live low-stock alert"})
+    stale = ma.fields.Boolean(metadata={"description": "only stock whose connection is past its warn threshold"})
+
+
+class HistoryArgs(ma.Schema):
+    sku = ma.fields.String(required=True)
+    warehouse_id = ma.fields.Integer()
+
+
+class HistorySchema(ma.Schema):
+    warehouse_id = ma.fields.Integer()
+    on_hand = Amount()
+    available = Amount()
+    as_of = ma.fields.DateTime()
+
+
+class RuleSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    product_id = ma.fields.Integer(required=True)
+    sku = ma.fields.Function(lambda r: r.product.sku, dump_only=True)
+    warehouse_id = ma.fields.Integer(allow_none=True, metadata={"description": "none: all warehouses together"})
+    reorder_point = Amount(places=4, minimum=Decimal(0), required=True)
+    target_level = Amount(places=4, minimum=Decimal(0), required=True)
+    margin = Amount(places=4, minimum=Decimal(0), load_default=Decimal(0))
+    count_open_deals = ma.fields.Boolean(load_default=False)
+
+    @ma.validates_schema
+    def _target_above_point(self, data, **kwargs):
+        if "target_level" in data and "reorder_point" in data and data["target_level"] < data["reorder_point"]:
+            raise ma.ValidationError("Must be at least the reorder point.", "target_level")
+
+
+class AlertSchema(ma.Schema):
+    id = ma.fields.Integer()
+    product_id = ma.fields.Integer()
+    sku = ma.fields.Function(lambda a: a.product.sku)
+    product = ma.fields.Function(lambda a: a.product.name)
+    warehouse_id = ma.fields.Integer(allow_none=True)
+    state = ma.fields.Function(lambda a: a.state.value)
+    projected = Amount()
+    figures = ma.fields.Dict()
+    explanation = ma.fields.String()
+    stale = ma.fields.Boolean()
+    opened_at = ma.fields.DateTime()
+    resolved_at = ma.fields.DateTime(allow_none=True)
+    acknowledged_at = ma.fields.DateTime(allow_none=True)
+    snoozed_until = ma.fields.DateTime(allow_none=True)
+
+
+class AlertListArgs(ListArgs):
+    state = ma.fields.String(
+        validate=ma.validate.OneOf(["inbox", *(s.value for s in AlertState)]),
+        load_default="inbox",
+        metadata={"description": "inbox (live and not snoozed, the default) or one state"},
+    )
+    product_id = ma.fields.Integer()
+
+
+class SnoozeIn(ma.Schema):
+    until = ma.fields.AwareDateTime(required=True, default_timezone=None)
+
+
+class PullIn(ma.Schema):
+    full = ma.fields.Boolean(load_default=False, metadata={"description": "ignore the last pull's cursor"})
+
+
+class PullOut(ma.Schema):
+    job_id = ma.fields.String()
+    queued = ma.fields.Boolean(metadata={"description": "false when a pull of this connection is already running"})
+
+
+# ---- stock --------------------------------------------------------------------------------
+
+
+@blp.route("/stock", methods=["GET"])
+@requires("stock", "read")
+@blp.arguments(StockListArgs, location="query")
+@blp.response(200, page_schema(StockSchema, "StockPage"))
+def list_stock(args):
+    """Stock per product × warehouse as last pulled, with its staleness."""
+    query = select(StockLevel).options(
+        joinedload(StockLevel.warehouse).joinedload(Warehouse.connection), joinedload(StockLevel.connection)
+    )
+    for name in ("product_id", "sku", "warehouse_id", "connection_id"):
+        if name in args:
+            query = query.where(getattr(StockLevel, name) == args[name])
+    if args.get("q"):
+        query = query.where(StockLevel.sku.ilike(f"%{args['q']}%"))
+    if args.get("below_reorder"):
+        query = query.where(
+            exists().where(StockAlert.product_id == StockLevel.product_id, StockAlert.open_key.is_not(None))
+        )
+    if "stale" in args:
+        stale_ids = [c.id for c in db.session.scalars(select(Connection)) if _staleness(c) in ("stale", "expired")]
+        column = StockLevel.connection_id
+        query = query.where(column.in_(stale_ids) if args["stale"] else column.not_in(stale_ids))
+    return paginate(query, args, {"sku": StockLevel.sku, "as_of": StockLevel.as_of}, "sku")
+
+
+@blp.route("/stock/history", methods=["GET"])
+@requires("stock", "read")
+@blp.arguments(HistoryArgs, location="query")
+@blp.response(200, HistorySchema(many=True))
+def stock_history(args):
+    """A SKU's levels over time (oldest first), for charts."""
+    query = select(StockHistory).where(StockHistory.sku == args["sku"]).order_by(StockHistory.as_of, StockHistory.id)
+    if "warehouse_id" in args:
+        query = query.where(StockHistory.warehouse_id == args["warehouse_id"])
+    return db.session.scalars(query.limit(5000)).all()
+
+
+@blp.route("/warehouses", methods=["GET"])
+@requires("stock", "read")
+@blp.response(200, WarehouseSchema(many=True))
+def list_warehouses():
+    return db.session.scalars(select(Warehouse).order_by(Warehouse.connection_id, Warehouse.code)).all()
+
+
+@blp.route("/connections/<int:connection_id>/pull-stock", methods=["POST"])
+@requires("stock", "write")
+@blp.arguments(PullIn)
+@blp.response(202, PullOut)
+def pull_now(data, connection_id):
+    """Pull this connection's stock now (in the background)."""
+    connection = get_or_404(Connection, connection_id)
+    if not keeps_stock(connection.type):
+        raise Conflict(f"{connection.name} ({connection.type}) does not keep stock.")
+    job_id = f"pull-stock-{connection.id}"
+    queued = enqueue_once(get_queue(), job_id, jobs.pull_stock, connection.id, data["full"], timeout=3600)
+    outbox.kick()  # wakes the embedded worker when there is one
+    return {"job_id": job_id, "queued": queued}
+
+
+# ---- reorder rules ------------------------------------------------------------------------
+
+
+def _check_rule(rule: ReorderRule, data: dict) -> None:
+    if "product_id" in data:
+        rule.product = get_ref(Product, data["product_id"], "product_id")
+    if "warehouse_id" in data:
+        rule.warehouse = get_ref(Warehouse, data["warehouse_id"], "warehouse_id")
+    apply(rule, data, ("reorder_point", "target_level", "margin", "count_open_deals"))
+    if rule.target_level < rule.reorder_point:
+        raise ValidationFailed({"target_level": "Must be at least the reorder point."})
+    clash = db.session.scalar(
+        select(ReorderRule.id).where(
+            ReorderRule.product_id == rule.product.id,
+            ReorderRule.warehouse_id.is_(None)
+            if rule.warehouse is None
+            else ReorderRule.warehouse_id == rule.warehouse.id,
+            ReorderRule.id != (rule.id or 0),
+        )
+    )
+    if clash:
+        raise Conflict(
+            f"Rule {clash} already covers this product and warehouse.", {"product_id": ["Already has a rule."]}
+        )
+
+
+@blp.route("/reorder-rules")
+class Rules(MethodView):
+    @requires("stock", "read")
+    @blp.arguments(ListArgs, location="query")
+    @blp.response(200, page_schema(RuleSchema, "ReorderRulePage"))
+    def get(self, args):
+        query = select(ReorderRule).options(joinedload(ReorderRule.product))
+        return paginate(query, args, {"id": ReorderRule.id}, "id")
+
+    @requires("stock", "write")
+    @blp.arguments(RuleSchema)
+    @blp.response(201, RuleSchema)
+    def post(self, data):
+        """Create a rule; alerts are evaluated against the stock known now."""
+        rule = ReorderRule()
+        _check_rule(rule, data)
+        db.session.add(rule)
+        db.session.flush()
+        alert_rules.evaluate({rule.product_id})
+        db.session.commit()
+        return rule
+
+
+@blp.route("/reorder-rules/<int:rule_id>")
+class RuleById(MethodView):
+    @requires("stock", "read")
+    @blp.response(200, RuleSchema)
+    def get(self, rule_id):
+        return get_or_404(ReorderRule, rule_id)
+
+    @requires("stock", "write")
+    @blp.arguments(partial(RuleSchema))
+    @blp.response(200, RuleSchema)
+    def patch(self, data, rule_id):
+        rule = get_or_404(ReorderRule, rule_id)
+        _check_rule(rule, data)
+        db.session.flush()
+        alert_rules.evaluate({rule.product_id})
+        db.session.commit()
+        return rule
+
+    @requires("stock", "write")
+    @blp.response(204)
+    def delete(self, rule_id):
+        """Delete a rule; its live alert is resolved."""
+        rule = get_or_404(ReorderRule, rule_id)
+        for alert in db.session.scalars(select(StockAlert).where(StockAlert.rule_id == rule.id)):
+            if alert.open_key:
+                alert.state, alert.open_key, alert.resolved_at = AlertState.RESOLVED, None, utcnow()
+        db.session.delete(rule)
+        db.session.commit()
+
+
+# ---- alerts -------------------------------------------------------------------------------
+
+
+@blp.route("/alerts", methods=["GET"])
+@requires("alerts", "read")
+@blp.arguments(AlertListArgs, location="query")
+@blp.response(200, page_schema(AlertSchema, "AlertPage"))
+def list_alerts(args):
+    """The operations inbox (default), or alerts in one state, newest first."""
+    query = select(StockAlert).options(joinedload(StockAlert.product))
+    if args["state"] == "inbox":
+        now = utcnow()
+        query = query.where(
+            StockAlert.open_key.is_not(None),
+            (StockAlert.state != AlertState.SNOOZED) | (StockAlert.snoozed_until <= now),
+        )
+    else:
+        query = query.where(StockAlert.state == AlertState(args["state"]))
+    if "product_id" in args:
+        query = query.where(StockAlert.product_id == args["product_id"])
+    return paginate(query, args, {"opened_at": StockAlert.opened_at, "projected": StockAlert.projected}, "-opened_at")
+
+
+@blp.route("/alerts/<int:alert_id>", methods=["GET"])
+@requires("alerts", "read")
+@blp.response(200, AlertSchema)
+def get_alert(alert_id):
+    return get_or_404(StockAlert, alert_id)
+
+
+def _live(alert_id: int) -> StockAlert:
+    alert = get_or_404(StockAlert, alert_id)
+    if alert.open_key is None:
+        raise Conflict(f"Alert {alert.id} is resolved.")
+    return alert
+
+
+@blp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])
+@requires("alerts", "write")
+@blp.response(200, AlertSchema)
+def acknowledge(alert_id):
+    """Say someone is on it; the alert stays until stock recovers, and is not raised again."""
+    alert = _live(alert_id)
+    alert.state, alert.acknowledged_at = AlertState.ACKNOWLEDGED, utcnow()
+    alert.acknowledged_by = authenticated_user()
+    db.session.commit()
+    return alert
+
+
+@blp.route("/alerts/<int:alert_id>/snooze", methods=["POST"])
+@requires("alerts", "write")
+@blp.arguments(SnoozeIn)
+@blp.response(200, AlertSchema)
+def snooze(data, alert_id):
+    """Hide the alert from the inbox until a time; it comes back then if stock has not recovered."""
+    if data["until"] <= utcnow():
+        raise ValidationFailed({"until": "Must be in the future."})
+    alert = _live(alert_id)
+    alert.state, alert.snoozed_until = AlertState.SNOOZED, data["until"]
+    db.session.commit()
+    return alert

@@ -1,0 +1,186 @@
+"""Low-stock alerts: evaluate the reorder rules against pulled stock and what sales has sold.
+
+projected = available − on won deals (not yet in the target's stock) − weighted open deals (if the
+rule counts them). Below the reorder point an alert opens, at most one live alert per product ×
+warehouse; it resolves by itself once projected is back at or above the point plus the margin.
+Every alert carries its numbers and says them in words, including how old the stock is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from hub.extensions import db
+from hub.inventory import projection
+from hub.models import AlertState, Connection, ReorderRule, StockAlert, StockLevel
+from hub.models.base import utcnow
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Freshness:
+    as_of: datetime
+    sources: str  # connection names
+    age_seconds: float
+    stale: bool  # older than a connection's warn threshold
+    unusable: bool  # older than its stop threshold
+
+
+@dataclass(frozen=True)
+class Figures:
+    on_hand: Decimal
+    reserved: Decimal
+    available: Decimal
+    on_won_deals: Decimal
+    on_open_deals: Decimal
+    projected: Decimal
+    reorder_point: Decimal
+    freshness: Freshness
+
+    def as_json(self) -> dict[str, str | bool]:
+        return {
+            "on_hand": str(self.on_hand),
+            "reserved": str(self.reserved),
+            "available": str(self.available),
+            "on_won_deals": str(self.on_won_deals),
+            "on_open_deals": str(self.on_open_deals),
+            "projected": str(self.projected),
+            "reorder_point": str(self.reorder_point),
+            "as_of": self.freshness.as_of.isoformat(),
+            "sources": self.freshness.sources,
+            "stale": self.freshness.stale,
+        }
+
+
+def _n(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def explain(figures: Figures, below: bool) -> str:
+    parts = [f"on hand {_n(figures.on_hand)}", f"reserved {_n(figures.reserved)}"]
+    if figures.on_won_deals:
+        parts.append(f"on won deals {_n(figures.on_won_deals)}")
+    if figures.on_open_deals:
+        parts.append(f"on open deals (weighted) {_n(figures.on_open_deals)}")
+    relation = "<" if below else "≥"
+    fresh = figures.freshness
+    text = (
+        f"{', '.join(parts)} → projected {_n(figures.projected)} {relation} reorder point "
+        f"{_n(figures.reorder_point)}; stock as of {fresh.as_of:%Y-%m-%d %H:%M} UTC from {fresh.sources}"
+    )
+    if fresh.stale:
+        hours = fresh.age_seconds / 3600
+        text += f" — STALE: the last good pull is {hours:.1f} h old"
+        if fresh.unusable:
+            text += ", past the connection's stop threshold; check the connection before acting"
+    return text
+
+
+def freshness(levels: list[StockLevel], now: datetime) -> Freshness:
+    connections = {lv.connection_id: lv.connection for lv in levels}
+    as_of = min(lv.as_of for lv in levels)
+    ages = {cid: _age(c, now) for cid, c in connections.items()}
+    stale = any(ages[cid] >= c.stale_warn_seconds for cid, c in connections.items())
+    unusable = any(ages[cid] >= c.stale_stop_seconds for cid, c in connections.items())
+    names = ", ".join(sorted(c.name for c in connections.values()))
+    return Freshness(as_of, names, max(ages.values()), stale, unusable)
+
+
+def _age(connection: Connection, now: datetime) -> float:
+    if connection.stock_pulled_at is None:
+        return float("inf")
+    return (now - connection.stock_pulled_at).total_seconds()
+
+
+def figures_for(
+    rule: ReorderRule, levels: list[StockLevel], won: dict[int, Decimal], open_: dict[int, Decimal], now: datetime
+) -> Figures:
+    on_hand = sum((Decimal(lv.on_hand) for lv in levels), ZERO)
+    reserved = sum((Decimal(lv.reserved) for lv in levels), ZERO)
+    available = sum((Decimal(lv.available) for lv in levels), ZERO)
+    # Deals carry no warehouse: a warehouse rule is measured against all of the product's sold
+    # quantity, which errs on the side of warning early.
+    on_won = won.get(rule.product_id, ZERO)
+    on_open = open_.get(rule.product_id, ZERO) if rule.count_open_deals else ZERO
+    return Figures(
+        on_hand=on_hand,
+        reserved=reserved,
+        available=available,
+        on_won_deals=on_won,
+        on_open_deals=on_open,
+        projected=available - on_won - on_open,
+        reorder_point=Decimal(rule.reorder_point),
+        freshness=freshness(levels, now),
+    )
+
+
+def open_key(rule: ReorderRule) -> str:
+    return f"{rule.product_id}:{rule.warehouse_id or '*'}"
+
+
+def evaluate(product_ids: Iterable[int] | None = None) -> list[StockAlert]:
+    """Open, refresh or resolve alerts for the rules of these products (all rules when None).
+    Returns the alerts opened. Flushes; the caller commits."""
+    product_ids = None if product_ids is None else set(product_ids)
+    if product_ids == set():
+        return []
+    query = select(ReorderRule)
+    if product_ids is not None:
+        query = query.where(ReorderRule.product_id.in_(product_ids))
+    rules = db.session.scalars(query).all()
+    if not rules:
+        return []
+    ids = {r.product_id for r in rules}
+    levels_by_product: dict[int, list[StockLevel]] = {}
+    for level in db.session.scalars(select(StockLevel).where(StockLevel.product_id.in_(ids))):
+        levels_by_product.setdefault(level.product_id, []).append(level)
+    live_query = select(StockAlert).where(StockAlert.product_id.in_(ids), StockAlert.open_key.is_not(None))
+    live = {a.open_key: a for a in db.session.scalars(live_query)}
+    won, open_ = projection.on_won_deals(ids), projection.on_open_deals(ids)
+    now = utcnow()
+    opened = []
+    for rule in rules:
+        levels = [
+            lv
+            for lv in levels_by_product.get(rule.product_id, [])
+            if rule.warehouse_id is None or lv.warehouse_id == rule.warehouse_id
+        ]
+        if not levels:
+            continue  # no stock known for it: nothing to measure
+        figures = figures_for(rule, levels, won, open_, now)
+        key = open_key(rule)
+        alert = live.get(key)
+        below = figures.projected < figures.reorder_point
+        if below and alert is None:
+            alert = StockAlert(
+                rule=rule, product_id=rule.product_id, warehouse_id=rule.warehouse_id, open_key=key, opened_at=now
+            )
+            db.session.add(alert)
+            opened.append(alert)
+        if alert is None:
+            continue
+        recovered = figures.projected >= figures.reorder_point + Decimal(rule.margin)
+        if recovered:
+            alert.state, alert.open_key, alert.resolved_at = AlertState.RESOLVED, None, now
+        elif alert.state == AlertState.SNOOZED and alert.snoozed_until and alert.snoozed_until <= now:
+            alert.state = AlertState.OPEN
+        alert.projected = figures.projected
+        alert.figures = figures.as_json()
+        alert.stale = figures.freshness.stale
+        alert.explanation = explain(figures, below)
+    db.session.flush()
+    return opened
+
+
+def is_visible(alert: StockAlert, now: datetime | None = None) -> bool:
+    """Whether the alert belongs in the operations inbox now (live, and not snoozed)."""
+    now = now or utcnow()
+    if alert.open_key is None:
+        return False
+    return not (alert.state == AlertState.SNOOZED and alert.snoozed_until and alert.snoozed_until > now)
