@@ -65,6 +65,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HUB_STATUS_INTERVAL_SECONDS", "300", "How often invoice states and payments are read back."),
     Setting("HUB_PAYMENT_DAYS", "14", "Days from issue to due date on hub invoices."),
     Setting(
+        "HUB_STOCK_CHECK_ON_WON",
+        "warn",
+        "When a deal is won with more than the stock can cover: `warn` (won, with warnings in the answer), "
+        "`refuse` (409 naming the lines) or `off`.",
+    ),
+    Setting(
         "HUB_DEMO_LEDGER_PORT",
         "8765",
         "Port of the demo ledger that `crmhub run --demo-erp` serves and the demo data's connection points at.",
@@ -108,6 +114,7 @@ class Settings:
     HUB_BATCH_SIZE: int
     HUB_STATUS_INTERVAL_SECONDS: int
     HUB_PAYMENT_DAYS: int
+    HUB_STOCK_CHECK_ON_WON: str
     HUB_DEMO_LEDGER_PORT: int
 
     @classmethod
@@ -123,6 +130,8 @@ class Settings:
                     values[name] = kind(values[name])  # type: ignore[arg-type]
                 except ValueError:
                     raise SettingsError(f"{name} must be a {kind.__name__}, not {values[name]!r}.") from None
+        if values["HUB_STOCK_CHECK_ON_WON"] not in ("warn", "refuse", "off"):
+            raise SettingsError("HUB_STOCK_CHECK_ON_WON must be warn, refuse or off.")
         return cls(**values)  # type: ignore[arg-type]
 
     def as_flask_config(self) -> dict[str, object]:

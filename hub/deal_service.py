@@ -11,12 +11,13 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 
 from hub import invoicing
 from hub.errors import Conflict, ValidationFailed
 from hub.extensions import db
-from hub.inventory import alerts
+from hub.inventory import alerts, availability
 from hub.models import (
     Contact,
     Customer,
@@ -198,6 +199,7 @@ def move_to_stage(
             raise ValidationFailed({"lines": "A deal needs at least one line to be won."})
         if deal.total < Decimal(0):
             raise ValidationFailed({"lines": "A won deal cannot have a negative total."})
+        _check_stock(deal)
         deal.won_at = utcnow()
         deal.lost_at = None
         deal.lost_reason = None
@@ -222,6 +224,17 @@ def move_to_stage(
         DealStageChange(from_stage=current, to_stage=stage, changed_by=user, changed_at=utcnow(), note=note)
     )
     return True
+
+
+def _check_stock(deal: Deal) -> None:
+    """Per HUB_STOCK_CHECK_ON_WON: refuse, or note on the deal, lines that stock cannot cover."""
+    mode = current_app.config.get("HUB_STOCK_CHECK_ON_WON", "warn")
+    if mode == "off":
+        return
+    problems = availability.shortages(deal)
+    if problems and mode == "refuse":
+        raise Conflict(f"Deal {deal.number} asks for more than the stock can cover.", problems)
+    deal.stock_warnings = [f"{path}: {message}" for path, message in problems.items()]
 
 
 def stage_of_kind(deal: Deal, kind: StageKind) -> Stage:

@@ -13,10 +13,10 @@ class HubError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, errors: Mapping[str, list[str]] | None = None) -> None:
+    def __init__(self, message: str, errors: Mapping[str, list[str] | str] | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.errors = dict(errors or {})
+        self.errors = {k: [v] if isinstance(v, str) else list(v) for k, v in (errors or {}).items()}
 
 
 class ValidationFailed(HubError):
@@ -26,7 +26,7 @@ class ValidationFailed(HubError):
     code = "validation_error"
 
     def __init__(self, errors: Mapping[str, list[str] | str], message: str = "The input is not valid.") -> None:
-        super().__init__(message, {k: [v] if isinstance(v, str) else list(v) for k, v in errors.items()})
+        super().__init__(message, errors)
 
 
 class NotFound(HubError):

@@ -262,3 +262,67 @@ def test_rule_validation(call, pump, ledger, connection):
     assert (r.status_code, r.json["reorder_point"]) == (200, "3.0000")
     assert call("sales").post("/api/v1/reorder-rules", json={}).status_code == 403
     assert ops.delete(f"/api/v1/reorder-rules/{first['id']}").status_code == 204
+
+
+@pytest.fixture
+def stocked(app, call, ledger, connection, pump):
+    set_stock(
+        ledger,
+        {"sku": "PUMP", "warehouse": "WH1", "on_hand": 8, "reserved": 2},
+        {"sku": "PUMP", "warehouse": "WH2", "on_hand": 4, "reserved": 0},
+    )
+    pull(call, connection)
+    drain(app)
+
+
+def deal_for(sales, quantity):
+    customer = sales.post("/api/v1/customers", json={"name": "Acme"}).json
+    r = sales.post(
+        "/api/v1/deals",
+        json={"title": "P", "customer_id": customer["id"], "lines": [{"sku": "PUMP", "quantity": quantity}]},
+    )
+    return r.json
+
+
+def test_deal_lines_show_availability(sales, stocked):
+    first = deal_for(sales, 4)
+    assert first["lines"][0]["availability"] == {
+        "available": "10.0000",
+        "on_won_deals": "0",
+        "projected": "10.0000",
+        "stale": False,
+    }
+    sales.post(f"/api/v1/deals/{first['id']}/won")
+    second = deal_for(sales, 3)
+    assert second["lines"][0]["availability"]["on_won_deals"] == "4.0000"
+    assert second["lines"][0]["availability"]["projected"] == "6.0000"
+    # a line without a product, or a product without stock, has none
+    customer = sales.post("/api/v1/customers", json={"name": "B"}).json
+    other = sales.post(
+        "/api/v1/deals",
+        json={
+            "title": "S",
+            "customer_id": customer["id"],
+            "lines": [{"description": "Service", "quantity": 1, "unit_price": 5}],
+        },
+    ).json
+    assert other["lines"][0]["availability"] is None
+
+
+def test_winning_more_than_stock_warns_or_refuses(app, sales, stocked):
+    deal = deal_for(sales, 11)
+    won = sales.post(f"/api/v1/deals/{deal['id']}/won").json
+    assert won["status"] == "won"
+    assert won["warnings"] == [
+        "lines[0].quantity: 11 of PUMP wanted, 10 can be promised (available 10, on other won deals 0)"
+    ]
+    assert sales.get(f"/api/v1/deals/{deal['id']}").json["warnings"] == []
+
+    app.config["HUB_STOCK_CHECK_ON_WON"] = "refuse"
+    try:
+        refused = deal_for(sales, 2)  # 11 are promised already: nothing is left
+        body = assert_error(sales.post(f"/api/v1/deals/{refused['id']}/won"), 409, "lines[0].quantity")
+        assert "0 can be promised" in body["errors"]["lines[0].quantity"][0]
+        assert sales.get(f"/api/v1/deals/{refused['id']}").json["status"] == "open"
+    finally:
+        app.config["HUB_STOCK_CHECK_ON_WON"] = "warn"

@@ -26,6 +26,7 @@ from hub.api.base import (
 from hub.auth import authenticated_user, requires
 from hub.errors import Conflict
 from hub.extensions import db
+from hub.inventory import availability
 from hub.models import Deal, DealLine, Stage, StageKind
 from hub.sync import outbox
 
@@ -67,9 +68,19 @@ class DealLineOut(ma.Schema):
     unit_price = Amount()
     discount_percent = Amount()
     tax_rate = Amount()
+    availability = ma.fields.Method(
+        "_availability",
+        allow_none=True,
+        metadata={"description": "stock the product has across warehouses: available, on other won deals, projected"},
+    )
     net = ma.fields.Function(lambda line: str(line.amounts.net))
     tax = ma.fields.Function(lambda line: str(line.amounts.tax))
     total = ma.fields.Function(lambda line: str(line.amounts.total))
+
+    def _availability(self, line):
+        # DealOut looks stock up once for all lines of the deal (see its pre_dump).
+        known = getattr(line.deal, "availability", {}).get(line.product_id)
+        return known.as_json() if known else None
 
 
 class TaxBreakdown(ma.Schema):
@@ -150,6 +161,15 @@ class DealOut(DealSummary):
     )
     lines = ma.fields.List(ma.fields.Nested(DealLineOut))
     tax_breakdown = ma.fields.Function(lambda deal: TaxBreakdown(many=True).dump(deal.tax_breakdown()))
+    warnings = ma.fields.Function(
+        lambda deal: getattr(deal, "stock_warnings", []),
+        metadata={"description": "set when this request won the deal with lines that stock cannot cover"},
+    )
+
+    @ma.pre_dump
+    def _look_up_stock(self, deal, **kwargs):
+        deal.availability = availability.for_products({ln.product_id for ln in deal.lines if ln.product_id}, deal)
+        return deal
 
 
 class DealListArgs(ListArgs):

@@ -58,21 +58,22 @@ class Figures:
         }
 
 
-def _n(value: Decimal) -> str:
+def number_text(value: Decimal) -> str:
+    """12.0000 → "12", 2.5000 → "2.5": quantities as people write them."""
     return format(value.normalize(), "f")
 
 
 def explain(figures: Figures, below: bool) -> str:
-    parts = [f"on hand {_n(figures.on_hand)}", f"reserved {_n(figures.reserved)}"]
+    parts = [f"on hand {number_text(figures.on_hand)}", f"reserved {number_text(figures.reserved)}"]
     if figures.on_won_deals:
-        parts.append(f"on won deals {_n(figures.on_won_deals)}")
+        parts.append(f"on won deals {number_text(figures.on_won_deals)}")
     if figures.on_open_deals:
-        parts.append(f"on open deals (weighted) {_n(figures.on_open_deals)}")
+        parts.append(f"on open deals (weighted) {number_text(figures.on_open_deals)}")
     relation = "<" if below else "≥"
     fresh = figures.freshness
     text = (
-        f"{', '.join(parts)} → projected {_n(figures.projected)} {relation} reorder point "
-        f"{_n(figures.reorder_point)}; stock as of {fresh.as_of:%Y-%m-%d %H:%M} UTC from {fresh.sources}"
+        f"{', '.join(parts)} → projected {number_text(figures.projected)} {relation} reorder point "
+        f"{number_text(figures.reorder_point)}; stock as of {fresh.as_of:%Y-%m-%d %H:%M} UTC from {fresh.sources}"
     )
     if fresh.stale:
         hours = fresh.age_seconds / 3600

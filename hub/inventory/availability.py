@@ -1,0 +1,80 @@
+"""What sales can promise: available stock per product (all warehouses and connections) and the
+projection after the quantities already won, for deal lines and for the check when winning."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from hub.extensions import db
+from hub.inventory import projection
+from hub.inventory.alerts import freshness, number_text
+from hub.models import Deal, StockLevel
+from hub.models.base import utcnow
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Availability:
+    available: Decimal
+    on_won_deals: Decimal  # not counting the deal being looked at
+    projected: Decimal
+    stale: bool
+
+    def as_json(self) -> dict[str, str | bool]:
+        return {
+            "available": str(self.available),
+            "on_won_deals": str(self.on_won_deals),
+            "projected": str(self.projected),
+            "stale": self.stale,
+        }
+
+
+def for_products(product_ids: Iterable[int], exclude_deal: Deal | None = None) -> dict[int, Availability]:
+    """Availability of each product that has stock in the hub; products without any are left out."""
+    ids = set(product_ids)
+    if not ids:
+        return {}
+    levels: dict[int, list[StockLevel]] = {}
+    for level in db.session.scalars(
+        select(StockLevel).where(StockLevel.product_id.in_(ids)).options(joinedload(StockLevel.connection))
+    ):
+        levels.setdefault(level.product_id, []).append(level)
+    won = projection.on_won_deals(ids)
+    if exclude_deal is not None and exclude_deal.won_at is not None:
+        for line in exclude_deal.lines:
+            if line.product_id in won:
+                won[line.product_id] -= Decimal(line.quantity)
+    now = utcnow()
+    out = {}
+    for product_id, rows in levels.items():
+        available = sum((Decimal(r.available) for r in rows), ZERO)
+        on_won = max(won.get(product_id, ZERO), ZERO)
+        out[product_id] = Availability(available, on_won, available - on_won, freshness(rows, now).stale)
+    return out
+
+
+def shortages(deal: Deal) -> dict[str, str]:
+    """Lines of `deal` that ask for more than can be promised: {"lines[i].quantity": message}."""
+    wanted: dict[int, Decimal] = {}
+    for line in deal.lines:
+        if line.product_id:
+            wanted[line.product_id] = wanted.get(line.product_id, ZERO) + Decimal(line.quantity)
+    known = for_products(wanted, exclude_deal=deal)
+    problems = {}
+    for i, line in enumerate(deal.lines):
+        stock = known.get(line.product_id) if line.product_id else None
+        if stock is not None and wanted[line.product_id] > stock.projected:
+            sku = line.product.sku if line.product else line.product_id
+            want, can = number_text(wanted[line.product_id]), number_text(max(stock.projected, ZERO))
+            problems[f"lines[{i}].quantity"] = (
+                f"{want} of {sku} wanted, {can} can be promised (available {number_text(stock.available)}, "
+                f"on other won deals {number_text(stock.on_won_deals)})"
+                + ("; the stock figures are stale" if stock.stale else "")
+            )
+    return problems
