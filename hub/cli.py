@@ -39,9 +39,11 @@ def run(host: str, port: int, demo_erp: bool) -> None:
     app = current_app._get_current_object()
     if demo_erp:
         from hub.demo_erp.mini_ledger import LedgerServer
-        from hub.seed import DEMO_LEDGER_KEY
+        from hub.seed import DEMO_LEDGER_KEY, demo_stock
 
-        ledger = LedgerServer(DEMO_LEDGER_KEY, app.config["HUB_DEMO_LEDGER_PORT"]).start()
+        ledger = LedgerServer(DEMO_LEDGER_KEY, app.config["HUB_DEMO_LEDGER_PORT"])
+        ledger.ledger.set_stock(demo_stock())
+        ledger.start()
         app.extensions["hub_demo_ledger"] = ledger
         click.echo(f"demo ledger (the 'Demo ledger' connection's target) on {ledger.url}/api/invoices")
     if is_embedded(app):

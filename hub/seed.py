@@ -20,7 +20,20 @@ from werkzeug.security import generate_password_hash
 
 from hub import deal_service
 from hub.extensions import db
-from hub.models import Activity, ActivityKind, Connection, Contact, Customer, Deal, Product, Role, StageKind, Task, User
+from hub.models import (
+    Activity,
+    ActivityKind,
+    Connection,
+    Contact,
+    Customer,
+    Deal,
+    Product,
+    ReorderRule,
+    Role,
+    StageKind,
+    Task,
+    User,
+)
 from hub.models.base import utcnow
 from hub.sync.connectors import split_config
 
@@ -63,6 +76,19 @@ PRODUCTS = [
     ("TRAIN-DAY", "On-site training day", "day", "780.00", "0.19"),
 ]
 
+# Demo stock in the demo ledger (sku: on hand, reserved) and reorder rules (sku: point, target):
+# PUMP-250 sits just above its reorder point, so winning a demo deal for it raises an alert.
+DEMO_STOCK = {
+    "PUMP-100": (40, 4),
+    "PUMP-250": (14, 2),
+    "VALVE-25": (300, 20),
+    "VALVE-50": (120, 0),
+    "SENSOR-P": (25, 5),
+    "CTRL-X1": (9, 0),
+    "FILTER-5": (500, 40),
+}
+DEMO_RULES = {"PUMP-250": (10, 30), "PUMP-100": (10, 50), "CTRL-X1": (5, 20), "SENSOR-P": (10, 40)}
+
 # How many demo deals sit in each stage of the default pipeline.
 DEALS_PER_STAGE = {"New": 5, "Qualified": 5, "Proposal": 4, "Negotiation": 4, "Won": 6, "Lost": 3}
 LOST_REASONS = ["Price too high", "Chose a competitor", "Project postponed", "No budget this year"]
@@ -91,6 +117,7 @@ def seed(password: str | None = None, ledger_url: str | None = None) -> list[Log
     products = _products()
     deals = _deals(rng, customers, products, sellers)
     _activities_and_tasks(rng, deals, users["sales"])
+    _reorder_rules(products)
     db.session.commit()
     return logins
 
@@ -230,3 +257,17 @@ def _activities_and_tasks(rng: random.Random, deals: list[Deal], seller: User) -
                     deal=deal,
                 )
             )
+
+
+def _reorder_rules(products: list[Product]) -> None:
+    by_sku = {p.sku: p for p in products}
+    for sku, (point, target) in DEMO_RULES.items():
+        db.session.add(ReorderRule(product=by_sku[sku], reorder_point=Decimal(point), target_level=Decimal(target)))
+
+
+def demo_stock() -> list[dict[str, object]]:
+    """What the demo ledger holds when `crmhub run --demo-erp` starts it."""
+    return [
+        {"sku": sku, "warehouse": "MAIN", "on_hand": on_hand, "reserved": reserved}
+        for sku, (on_hand, reserved) in DEMO_STOCK.items()
+    ]

@@ -61,6 +61,7 @@ def test_migrate_seed_serve_and_use_the_api(operator_env, tmp_path):
     assert all(password in again for password in logins.values())  # re-printed, not changed
 
     token = crmhub(env, "tokens", "create", "--user", "sales@demo.crmhub.test").strip().splitlines()[-1]
+    ops_token = crmhub(env, "tokens", "create", "--user", "operations@demo.crmhub.test").strip().splitlines()[-1]
     port = free_port()
     log = open(tmp_path / "run.log", "w")  # noqa: SIM115 - closed in finally
     server = subprocess.Popen(
@@ -110,6 +111,19 @@ def test_migrate_seed_serve_and_use_the_api(operator_env, tmp_path):
             return bool(links) and links[0]["external_number"] is not None
 
         wait_for(invoiced, timeout=60, what="the invoice in the demo ledger")
+
+        # stock comes back from the demo ledger, and a big won deal shows up in the operations inbox
+        wait_for(lambda: api.get(f"{base}/stock?sku=PUMP-250").json()["total"] == 1, timeout=60, what="stock")
+        ops = requests.Session()
+        ops.headers["Authorization"] = f"Bearer {ops_token}"
+        big = api.post(
+            f"{base}/deals",
+            json={"title": "Many pumps", "customer_id": customer["id"], "lines": [{"sku": "PUMP-250", "quantity": 12}]},
+        ).json()
+        assert big["lines"][0]["availability"]["projected"]
+        api.post(f"{base}/deals/{big['id']}/won")
+        skus = [a["sku"] for a in ops.get(f"{base}/alerts").json()["items"]]
+        assert "PUMP-250" in skus
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -43,6 +43,13 @@ class Ledger:
         self.random = random.Random(7)
         self.requests = 0
 
+    def set_stock(self, items: list[dict[str, Any]]) -> None:
+        """Set levels: items of {"sku", "warehouse", "on_hand", "reserved"}."""
+        now = datetime.now(UTC).isoformat()
+        with self.lock:
+            for item in items:
+                self.stock[(item["sku"], item["warehouse"])] = {**item, "updated_at": now}
+
 
 def create_app(api_key: str = "demo-key", ledger: Ledger | None = None) -> Flask:
     app = Flask(__name__)
@@ -150,10 +157,7 @@ def create_app(api_key: str = "demo-key", ledger: Ledger | None = None) -> Flask
 
     @app.put("/api/stock")
     def set_stock():
-        now = datetime.now(UTC).isoformat()
-        with state.lock:
-            for item in (request.get_json(silent=True) or {}).get("items", []):
-                state.stock[(item["sku"], item["warehouse"])] = {**item, "updated_at": now}
+        state.set_stock((request.get_json(silent=True) or {}).get("items", []))
         return jsonify({"count": len(state.stock)})
 
     @app.get("/api/stock")
