@@ -28,6 +28,7 @@ POLICY: dict[str, dict[str, frozenset[Role]]] = {
     "sync": {"read": ADMIN, "write": ADMIN},
     # Stock is shown to everyone (sales promise from it); operations own rules and pulls.
     "stock": {"read": ALL, "write": frozenset({Role.ADMIN, Role.OPERATIONS})},
+    "alert_channels": {"read": frozenset({Role.ADMIN, Role.OPERATIONS}), "write": ADMIN},
     "alerts": {"read": frozenset({Role.ADMIN, Role.OPERATIONS}), "write": frozenset({Role.ADMIN, Role.OPERATIONS})},
 }
 

@@ -180,6 +180,32 @@ def admin(call) -> Caller:
     return call("admin")
 
 
+LEDGER_KEY = "k-ledger-key"
+
+
+@pytest.fixture
+def ledger():
+    """The Mini Ledger invoicing service on a free local port."""
+    from hub.demo_erp.mini_ledger import LedgerServer
+
+    with LedgerServer(api_key=LEDGER_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def connection(app, ledger) -> int:
+    """A connection named "Ledger" to `ledger`; its id."""
+    from hub.models import Connection
+    from hub.sync.connectors import split_config
+
+    with app.app_context():
+        plain, sealed = split_config("mini_ledger", {"base_url": ledger.url, "api_key": LEDGER_KEY, "timeout": 2})
+        conn = Connection(name="Ledger", type="mini_ledger", config=plain, secrets_sealed=sealed)
+        db.session.add(conn)
+        db.session.commit()
+        return conn.id
+
+
 def inspector_tables(app: Flask) -> set[str]:
     with app.app_context():
         return set(inspect(db.engine).get_table_names())

@@ -9,31 +9,12 @@ from datetime import timedelta
 import pytest
 import requests
 
-from hub.demo_erp.mini_ledger import LedgerServer
 from hub.extensions import db
 from hub.models import Connection, StockAlert, StockHistory, StockLevel, SyncRun
 from hub.models.base import utcnow
-from hub.sync.connectors import split_config
 from hub.sync.worker import drain
+from tests.conftest import LEDGER_KEY
 from tests.test_crm_api import assert_error
-
-KEY = "k-inventory"
-
-
-@pytest.fixture
-def ledger():
-    with LedgerServer(api_key=KEY) as server:
-        yield server
-
-
-@pytest.fixture
-def connection(app, ledger):
-    with app.app_context():
-        plain, sealed = split_config("mini_ledger", {"base_url": ledger.url, "api_key": KEY, "timeout": 2})
-        conn = Connection(name="Ledger", type="mini_ledger", config=plain, secrets_sealed=sealed)
-        db.session.add(conn)
-        db.session.commit()
-        return conn.id
 
 
 @pytest.fixture
@@ -43,7 +24,9 @@ def pump(admin):
 
 
 def set_stock(ledger, *items):
-    r = requests.put(f"{ledger.url}/api/stock", json={"items": list(items)}, headers={"X-Api-Key": KEY}, timeout=5)
+    r = requests.put(
+        f"{ledger.url}/api/stock", json={"items": list(items)}, headers={"X-Api-Key": LEDGER_KEY}, timeout=5
+    )
     assert r.status_code == 200
 
 

@@ -94,6 +94,7 @@ def init_app(app: Flask) -> None:
 
     from hub.api import (
         activities,
+        alert_channels,
         audit,
         connections,
         customers,
@@ -118,6 +119,7 @@ def init_app(app: Flask) -> None:
         connections,
         sync,
         inventory,
+        alert_channels,
     ):
         api.register_blueprint(module.blp)
 

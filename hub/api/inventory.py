@@ -15,7 +15,17 @@ from hub.errors import Conflict, ValidationFailed
 from hub.extensions import db
 from hub.inventory import alerts as alert_rules
 from hub.inventory.pull import keeps_stock
-from hub.models import AlertState, Connection, Product, ReorderRule, StockAlert, StockHistory, StockLevel, Warehouse
+from hub.models import (
+    AlertDelivery,
+    AlertState,
+    Connection,
+    Product,
+    ReorderRule,
+    StockAlert,
+    StockHistory,
+    StockLevel,
+    Warehouse,
+)
 from hub.models.base import utcnow
 from hub.sync import jobs, outbox
 from hub.sync.queue import enqueue_once, get_queue
@@ -112,6 +122,24 @@ class AlertSchema(ma.Schema):
     resolved_at = ma.fields.DateTime(allow_none=True)
     acknowledged_at = ma.fields.DateTime(allow_none=True)
     snoozed_until = ma.fields.DateTime(allow_none=True)
+
+
+class DeliverySchema(ma.Schema):
+    channel = ma.fields.Function(lambda d: d.channel.name)
+    state = ma.fields.Function(lambda d: d.state.value)
+    attempts = ma.fields.Integer()
+    sent_at = ma.fields.DateTime(allow_none=True)
+    last_error = ma.fields.String(allow_none=True)
+
+
+class AlertDetail(AlertSchema):
+    deliveries = ma.fields.Method("_deliveries", metadata={"description": "e-mail and webhook deliveries"})
+
+    def _deliveries(self, alert):
+        rows = db.session.scalars(
+            select(AlertDelivery).where(AlertDelivery.alert_id == alert.id).order_by(AlertDelivery.id)
+        )
+        return DeliverySchema(many=True).dump(rows)
 
 
 class AlertListArgs(ListArgs):
@@ -302,7 +330,7 @@ def list_alerts(args):
 
 @blp.route("/alerts/<int:alert_id>", methods=["GET"])
 @requires("alerts", "read")
-@blp.response(200, AlertSchema)
+@blp.response(200, AlertDetail)
 def get_alert(alert_id):
     return get_or_404(StockAlert, alert_id)
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from hub.extensions import db
-from hub.inventory import projection
+from hub.inventory import delivery, projection
 from hub.models import AlertState, Connection, ReorderRule, StockAlert, StockLevel
 from hub.models.base import utcnow
 
@@ -176,6 +176,7 @@ def evaluate(product_ids: Iterable[int] | None = None) -> list[StockAlert]:
         alert.stale = figures.freshness.stale
         alert.explanation = explain(figures, below)
     db.session.flush()
+    delivery.queue_for(opened)
     return opened
 
 

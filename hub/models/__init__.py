@@ -5,6 +5,7 @@ from hub.models.audit import AuditEntry
 from hub.models.catalog import Product
 from hub.models.crm import Contact, Customer
 from hub.models.deals import Deal, DealLine, DealStageChange, line_amounts
+from hub.models.notifications import AlertChannel, AlertDelivery, ChannelKind, DeliveryState
 from hub.models.pipeline import DEFAULT_STAGES, Pipeline, Stage, StageKind
 from hub.models.stock import AlertState, ReorderRule, StockAlert, StockHistory, StockLevel, Warehouse
 from hub.models.sync import (
@@ -24,15 +25,19 @@ __all__ = [
     "DEFAULT_STAGES",
     "Activity",
     "ActivityKind",
+    "AlertChannel",
+    "AlertDelivery",
     "AlertState",
     "ApiToken",
     "AuditEntry",
+    "ChannelKind",
     "Connection",
     "Contact",
     "Customer",
     "Deal",
     "DealLine",
     "DealStageChange",
+    "DeliveryState",
     "DocumentMode",
     "ExternalLink",
     "HubInvoice",

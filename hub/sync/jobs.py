@@ -49,6 +49,10 @@ def pull_stock(connection_id: int, full: bool = False) -> str:
 
     with _get_app().app_context():
         result = pull(connection_id, full=full)
+        from hub.sync.queue import enqueue_once, get_queue
+
+        # Alerts this pull opened go out in their own job: a slow mail server never holds up a pull.
+        enqueue_once(get_queue(), "deliver-alerts", deliver_alerts, timeout=600)
         return f"{result.mode}: {result.rows} rows, {result.changed} changed" + (
             f"; failed: {result.error}" if result.error else ""
         )
@@ -64,3 +68,10 @@ def pull_due_stock() -> int:
         for connection_id in due:
             enqueue_once(get_queue(), f"pull-stock-{connection_id}", pull_stock, connection_id, timeout=3600)
         return len(due)
+
+
+def deliver_alerts() -> dict[str, int]:
+    from hub.inventory.delivery import deliver_due
+
+    with _get_app().app_context():
+        return deliver_due()

@@ -71,9 +71,10 @@ class EmbeddedWorker:
                 if time.monotonic() - self._last_status > self.app.config["HUB_STATUS_INTERVAL_SECONDS"]:
                     self._last_status = time.monotonic()
                     jobs.pull_invoice_status()
-                if time.monotonic() - self._last_stock_check > 30:
+                if time.monotonic() - self._last_stock_check > 15:
                     self._last_stock_check = time.monotonic()
                     jobs.pull_due_stock()
+                    jobs.deliver_alerts()
             except Exception:
                 log.exception("embedded worker round failed")
             self.wakeup.wait(self.interval)
@@ -109,6 +110,7 @@ def run_scheduler(app: Flask, *, dispatch_every: float = 1.0) -> None:
             cron.register(jobs.pull_invoice_status, QUEUE_NAME, interval=int(app.config["HUB_STATUS_INTERVAL_SECONDS"]))
             # Each connection has its own stock interval; this only looks for the ones that are due.
             cron.register(jobs.pull_due_stock, QUEUE_NAME, interval=30)
+            cron.register(jobs.deliver_alerts, QUEUE_NAME, interval=15)
             cron.start()
             return  # a shutdown signal ended it
         except RedisError as exc:

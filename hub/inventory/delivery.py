@@ -1,0 +1,149 @@
+"""Sending low-stock alerts to e-mail and webhook channels.
+
+`queue_for` writes one pending delivery per enabled channel when alerts open (same transaction as
+the alert). `deliver_due` sends what is due, each delivery on its own: a failure is recorded on that
+delivery and retried later with backoff, and never stops the others.
+
+Webhooks are JSON, signed with HMAC-SHA256 over "<timestamp>.<body>" with the channel's secret:
+`X-Hub-Timestamp: <unix seconds>`, `X-Hub-Signature-256: sha256=<hex>`. Receivers recompute it and
+reject old timestamps to stop replays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import smtplib
+import time
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import requests
+from flask import current_app
+from sqlalchemy import select
+
+from hub.extensions import db
+from hub.models import AlertChannel, AlertDelivery, ChannelKind, DeliveryState, StockAlert
+from hub.models.base import utcnow
+from hub.secrets_box import unseal
+from hub.sync.outbox import retry_delay
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    """A channel could not take the message; it is retried."""
+
+
+def queue_for(alerts: Iterable[StockAlert]) -> int:
+    """One pending delivery per alert × enabled channel. Flushes; the caller commits."""
+    alerts = list(alerts)
+    if not alerts:
+        return 0
+    channels = db.session.scalars(select(AlertChannel).where(AlertChannel.enabled.is_(True))).all()
+    for alert in alerts:
+        for channel in channels:
+            db.session.add(AlertDelivery(alert=alert, channel=channel, event="opened"))
+    db.session.flush()
+    return len(alerts) * len(channels)
+
+
+def deliver_due(limit: int = 200) -> dict[str, int]:
+    """Send the deliveries that are due; returns counts by outcome."""
+    now = utcnow()
+    due = db.session.scalars(
+        select(AlertDelivery)
+        .where(AlertDelivery.state == DeliveryState.PENDING, AlertDelivery.next_attempt_at <= now)
+        .order_by(AlertDelivery.id)
+        .limit(limit)
+    ).all()
+    counts = {"sent": 0, "retrying": 0, "failed": 0}
+    for delivery in due:
+        delivery.attempts += 1
+        try:
+            send(delivery.channel, payload(delivery.alert, delivery.event))
+        except DeliveryError as exc:
+            delivery.last_error = str(exc)[:2000]
+            if delivery.attempts >= current_app.config["HUB_RETRY_MAX_ATTEMPTS"]:
+                delivery.state = DeliveryState.FAILED
+                counts["failed"] += 1
+            else:
+                delivery.next_attempt_at = utcnow() + timedelta(seconds=retry_delay(delivery.attempts))
+                counts["retrying"] += 1
+            log.warning("alert %s to channel %s failed: %s", delivery.alert_id, delivery.channel.name, exc)
+        else:
+            delivery.state, delivery.sent_at, delivery.last_error = DeliveryState.SENT, utcnow(), None
+            counts["sent"] += 1
+        db.session.commit()  # each delivery's outcome stands on its own
+    return counts
+
+
+def payload(alert: StockAlert, event: str) -> dict[str, Any]:
+    return {
+        "event": f"stock_alert.{event}",
+        "alert": {
+            "id": alert.id,
+            "sku": alert.product.sku,
+            "product": alert.product.name,
+            "warehouse": alert.warehouse.code if alert.warehouse else None,
+            "state": alert.state.value,
+            "projected": str(alert.projected),
+            "figures": alert.figures,
+            "stale": alert.stale,
+            "explanation": alert.explanation,
+            "opened_at": alert.opened_at.isoformat(),
+        },
+    }
+
+
+def send(channel: AlertChannel, message: Mapping[str, Any]) -> None:
+    secrets = unseal(channel.secrets_sealed)
+    if channel.kind == ChannelKind.WEBHOOK:
+        _post_webhook(channel.config, secrets.get("secret", ""), message)
+    else:
+        _send_email(channel.config, secrets.get("password"), message)
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def _post_webhook(config: Mapping[str, Any], secret: str, message: Mapping[str, Any]) -> None:
+    body = json.dumps(message, sort_keys=True).encode()
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "X-Hub-Timestamp": timestamp,
+        "X-Hub-Signature-256": signature(secret, timestamp, body),
+    }
+    try:
+        response = requests.post(config["url"], data=body, headers=headers, timeout=float(config.get("timeout", 5)))
+    except requests.RequestException as exc:
+        raise DeliveryError(f"webhook unreachable: {exc.__class__.__name__}") from exc
+    if not 200 <= response.status_code < 300:
+        raise DeliveryError(f"webhook answered HTTP {response.status_code}")
+
+
+def _send_email(config: Mapping[str, Any], password: str | None, message: Mapping[str, Any]) -> None:
+    alert = message["alert"]
+    mail = EmailMessage()
+    where = f" in {alert['warehouse']}" if alert["warehouse"] else ""
+    mail["Subject"] = f"Low stock: {alert['sku']} {alert['product']}{where}"
+    mail["From"] = config["sender"]
+    mail["To"] = ", ".join(config["recipients"])
+    mail.set_content(f"{alert['explanation']}\n\nAlert {alert['id']} in the CRM–ERP hub's operations inbox.\n")
+    timeout = float(config.get("timeout", 10))
+    try:
+        with smtplib.SMTP(config["host"], int(config.get("port", 25)), timeout=timeout) as smtp:
+            if config.get("starttls"):
+                smtp.starttls()
+            if config.get("username"):
+                smtp.login(config["username"], password or "")
+            smtp.send_message(mail)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryError(f"mail server refused or unreachable: {exc}") from exc
