@@ -42,7 +42,9 @@ class Registry:
 def default_registry() -> Registry:
     """Every connector type the hub ships."""
     from connectors.mini_ledger import MiniLedgerConnector
+    from connectors.tryton import TrytonConnector
 
     registry = Registry()
     registry.register(MiniLedgerConnector)
+    registry.register(TrytonConnector)
     return registry

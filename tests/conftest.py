@@ -195,12 +195,26 @@ def ledger():
 @pytest.fixture
 def connection(app, ledger) -> int:
     """A connection named "Ledger" to `ledger`; its id."""
+    return make_connection(app, "Ledger", "mini_ledger", {"base_url": ledger.url, "api_key": LEDGER_KEY, "timeout": 2})
+
+
+@pytest.fixture
+def tryton_db(tmp_path):
+    """A real Tryton server (trytond 8.2 on SQLite) on a fresh copy of the ready demo database,
+    one per test so that no test sees another's invoices."""
+    from hub.demo_erp.tryton import TrytonServer
+
+    with TrytonServer(tmp_path / "tryton") as server:
+        yield server
+
+
+def make_connection(app, name: str, type_name: str, config: dict[str, Any], **fields: Any) -> int:
     from hub.models import Connection
     from hub.sync.connectors import split_config
 
     with app.app_context():
-        plain, sealed = split_config("mini_ledger", {"base_url": ledger.url, "api_key": LEDGER_KEY, "timeout": 2})
-        conn = Connection(name="Ledger", type="mini_ledger", config=plain, secrets_sealed=sealed)
+        plain, sealed = split_config(type_name, config)
+        conn = Connection(name=name, type=type_name, config=plain, secrets_sealed=sealed, **fields)
         db.session.add(conn)
         db.session.commit()
         return conn.id

@@ -34,9 +34,10 @@ def redact(value: Any, secrets: Sequence[str]) -> Any:
 
 
 def _excerpt(value: Any) -> Any:
+    """The value as plain JSON (Decimals and dates as text), cut short when it is long."""
     text = json.dumps(value, default=str)
     if len(text) <= EXCERPT_CHARS:
-        return value
+        return json.loads(text)
     return {"excerpt": text[:EXCERPT_CHARS], "truncated_chars": len(text) - EXCERPT_CHARS}
 
 

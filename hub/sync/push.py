@@ -181,6 +181,9 @@ def apply_failure(connection: Connection, event: OutboxEvent, exc: Exception) ->
         _park(event)
         return RunOutcome.FAILED, message
     if isinstance(exc, PermanentError):
+        # Parked until someone fixes the data: say where, so the failed queue reads on its own.
+        message = f"{connection.name} ({connection.type}) refused it: {message}"
+        event.last_error = message
         _park(event)
         return RunOutcome.FAILED, message
     if not isinstance(exc, ConnectorError):

@@ -1,0 +1,503 @@
+"""Tryton over JSON-RPC (`POST /<database>/rpc/`), with `requests`.
+
+Log-in with `common.db.login` gives a session; every call sends it as `Authorization: Session
+base64(login:user_id:token)` and, as its last parameter, the user's context (company!). A session
+expires after some idle minutes (HTTP 401): log in again and repeat the call once. Decimals and
+dates travel as `{"__class__": "Decimal", "decimal": "19.90"}` / `{"__class__": "date", ...}`;
+model errors come back as HTTP 200 with an `error` member.
+
+What the connector does in Tryton
+- party: found by name (exactly), or created with its address, e-mail and phone;
+- products: found by code (= SKU); unknown SKUs are created only if `create_products` is on,
+  otherwise the push is refused naming the SKU;
+- customer invoice (`account.invoice`, type out) with `reference` = the hub number, which is what
+  `find_invoice` searches; lines carry product, unit, the discounted unit price, revenue account
+  and the Tryton tax whose rate is the line's rate; several invoices go in one create call;
+- optionally posted (`post` button); status with the amount still to pay; cancel; stock per
+  warehouse from `product.product` quantities in the warehouse's storage location.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import requests
+
+from connectors.base import ConfigField, Connector, Exchange
+from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
+from connectors.errors import AuthError, PermanentError, RetryableError, UncertainOutcomeError
+
+STATE = {
+    "draft": ExternalState.DRAFT,
+    "validated": ExternalState.DRAFT,
+    "posted": ExternalState.POSTED,
+    "paid": ExternalState.PAID,
+    "cancelled": ExternalState.CANCELLED,
+}
+HUNDRED = Decimal(100)
+PRICE_DIGITS = Decimal("0.0001")
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return {"__class__": "Decimal", "decimal": str(value)}
+    if isinstance(value, datetime):
+        raise TypeError("send dates, not datetimes")
+    if isinstance(value, date):
+        return {"__class__": "date", "year": value.year, "month": value.month, "day": value.day}
+    raise TypeError(f"cannot send {type(value).__name__} to Tryton")
+
+
+def _decode(obj: dict[str, Any]) -> Any:
+    kind = obj.get("__class__")
+    if kind == "Decimal":
+        return Decimal(obj["decimal"])
+    if kind == "date":
+        return date(obj["year"], obj["month"], obj["day"])
+    if kind == "datetime":
+        return datetime(
+            obj["year"], obj["month"], obj["day"], obj["hour"], obj["minute"], obj["second"], obj.get("microsecond", 0)
+        )
+    return obj
+
+
+class TrytonConnector(Connector):
+    type_name = "tryton"
+    label = "Tryton"
+    config_schema = (
+        ConfigField("url", "url", "Server URL", required=True, help="e.g. https://erp.example.com:8000"),
+        ConfigField("database", "string", "Database", required=True),
+        ConfigField("username", "string", "User", required=True),
+        ConfigField("password", "string", "Password", required=True, secret=True),
+        ConfigField("timeout", "number", "Timeout (seconds)", default=30),
+        ConfigField("warehouse", "string", "Warehouse code", default="WH", help="for stock and availability"),
+        ConfigField(
+            "create_products",
+            "boolean",
+            "Create unknown products",
+            default=False,
+            help="off: an invoice with an unknown SKU is refused and parked",
+        ),
+    )
+
+    def __init__(self, config, *, post: bool = False) -> None:
+        super().__init__(config, post=post)
+        self.session = requests.Session()
+        self.session.headers["Content-Type"] = "application/json"
+        self._auth: str | None = None
+        self._context: dict[str, Any] | None = None
+        self._ids = 0
+        self._cache: dict[tuple[str, Any], Any] = {}
+
+    # ---- transport ---------------------------------------------------------------------------
+
+    @property
+    def rpc_url(self) -> str:
+        return f"{self.config['url'].rstrip('/')}/{self.config['database']}/rpc/"
+
+    def _post(self, method: str, params: list[Any], *, changes_data: bool) -> Any:
+        self._ids += 1
+        body = json.dumps({"id": self._ids, "method": method, "params": params}, default=_encode)
+        headers = {"Authorization": self._auth} if self._auth else {}
+        started = time.monotonic()
+        record_params = "***" if method == "common.db.login" else json.loads(body)["params"]
+        try:
+            response = self.session.post(
+                self.rpc_url, data=body, headers=headers, timeout=float(self.config["timeout"])
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            self.exchanges.append(
+                Exchange(
+                    "POST",
+                    f"{self.rpc_url} {method}",
+                    record_params,
+                    None,
+                    None,
+                    str(exc),
+                    int((time.monotonic() - started) * 1000),
+                )
+            )
+            refused = isinstance(exc, requests.ConnectTimeout) or "Connection refused" in str(exc)
+            if changes_data and not refused:
+                raise UncertainOutcomeError(f"Tryton {method}: no answer ({type(exc).__name__})") from exc
+            raise RetryableError(f"Tryton {method}: {type(exc).__name__}") from exc
+        payload: Any = None
+        if response.content:
+            try:
+                payload = json.loads(response.content, object_hook=_decode)
+            except ValueError:
+                payload = response.text[:2000]
+        self.exchanges.append(
+            Exchange(
+                "POST",
+                f"{self.rpc_url} {method}",
+                record_params,
+                response.status_code,
+                "***" if method == "common.db.login" else payload,
+                None,
+                int((time.monotonic() - started) * 1000),
+            )
+        )
+        status = response.status_code
+        if status == 401:
+            raise _SessionExpired()
+        if status == 403:
+            raise AuthError(f"Tryton refused {method} for {self.config['username']} (403)")
+        if status == 429:
+            raise RetryableError("Tryton is rate-limiting log-ins", wait=float(response.headers.get("Retry-After", 30)))
+        if status >= 500:
+            if changes_data:
+                raise UncertainOutcomeError(f"Tryton {method} → {status}")
+            raise RetryableError(f"Tryton {method} → {status}")
+        if status >= 400:
+            raise PermanentError(f"Tryton {method} → {status}: {payload}")
+        if isinstance(payload, dict) and payload.get("error"):
+            raise _model_error(method, payload["error"])
+        return payload["result"] if isinstance(payload, dict) else payload
+
+    def _login(self) -> None:
+        try:
+            result = self._post(
+                "common.db.login",
+                [self.config["username"], {"password": self.config["password"]}, "en"],
+                changes_data=False,
+            )
+        except _SessionExpired as exc:
+            raise AuthError(f"Tryton refused the log-in of {self.config['username']}") from exc
+        if not result:
+            raise AuthError(f"Tryton refused the log-in of {self.config['username']}")
+        user_id, token = result[0], result[1]
+        raw = f"{self.config['username']}:{user_id}:{token}".encode()
+        self._auth = "Session " + base64.b64encode(raw).decode()
+
+    def call(self, method: str, *args: Any, changes_data: bool = False, context: dict | None = None) -> Any:
+        """`model.<name>.<method>` with the user's context appended; re-logs in once on 401."""
+        if self._auth is None:
+            self._login()
+        for attempt in (1, 2):
+            ctx = {**self.context(), **(context or {})} if not method.startswith("model.res.user.get_pref") else {}
+            try:
+                return self._post(method, [*args, ctx], changes_data=changes_data)
+            except _SessionExpired:
+                if attempt == 2:
+                    raise AuthError("Tryton keeps refusing the session after a fresh log-in") from None
+                self._login()
+        raise AssertionError("unreachable")
+
+    def context(self) -> dict[str, Any]:
+        if self._context is None:
+            self._context = {}
+            prefs = self.call("model.res.user.get_preferences", True)
+            self._context = {k: v for k, v in prefs.items() if k in ("company", "companies", "language", "locale")}
+            self._context.setdefault("companies", [self._context["company"]] if self._context.get("company") else [])
+        return self._context
+
+    def search_read(
+        self, model: str, domain: list, fields: list[str], *, limit: int | None = None, context: dict | None = None
+    ) -> list[dict[str, Any]]:
+        return self.call(f"model.{model}.search_read", domain, 0, limit, None, fields, context=context)
+
+    def close(self) -> None:
+        self.session.close()
+
+    # ---- contract ----------------------------------------------------------------------------
+
+    def test_connection(self) -> str:
+        self._login()
+        company = self.context().get("company")
+        return f"Tryton at {self.config['url']}, database {self.config['database']}, company {company}"
+
+    def _ref(self, row: dict[str, Any]) -> ExternalRef:
+        return ExternalRef(
+            system=self.type_name,
+            external_id=str(row["id"]),
+            external_number=row.get("number"),
+            url=f"{self.config['url'].rstrip('/')}/#{self.config['database']}/model/account.invoice/{row['id']}",
+            status=STATE.get(row.get("state", "draft"), ExternalState.DRAFT),
+        )
+
+    def find_invoice(self, idempotency_key: str) -> ExternalRef | None:
+        return self.find_invoices([idempotency_key]).get(idempotency_key)
+
+    def find_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        rows = self.search_read(
+            "account.invoice",
+            [["reference", "in", list(idempotency_keys)], ["type", "=", "out"]],
+            ["id", "number", "state", "reference"],
+        )
+        # The oldest wins should two ever exist; the hub links exactly one.
+        found: dict[str, ExternalRef] = {}
+        for row in sorted(rows, key=lambda r: r["id"]):
+            found.setdefault(row["reference"], self._ref(row))
+        return found
+
+    def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
+        return self.push_invoices([doc])[0]
+
+    def push_invoices(self, docs: list[InvoiceDocument]) -> list[ExternalRef]:
+        values = [self.build_payload(doc) for doc in docs]
+        ids = self.call("model.account.invoice.create", values, changes_data=True)
+        if self.post:
+            self.call("model.account.invoice.post", ids, changes_data=True)
+        rows = {r["id"]: r for r in self.call("model.account.invoice.read", ids, ["id", "number", "state"])}
+        return [self._ref(rows[i]) for i in ids]
+
+    # ---- payload -----------------------------------------------------------------------------
+
+    def build_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
+        """The `account.invoice` values for a document (the seam the mapping engine will take)."""
+        party, address = self.party_for(doc)
+        config = self._configuration()
+        products = self._products([line.sku for line in doc.lines if line.sku])
+        lines = []
+        for i, line in enumerate(doc.lines):
+            if not line.sku:
+                raise PermanentError(f"lines[{i}] has no SKU; Tryton needs a product", field=f"lines[{i}].sku")
+            product = products.get(line.sku)
+            if product is None:
+                raise PermanentError(
+                    f"SKU {line.sku} is unknown in Tryton (connection setting create_products is off)",
+                    field=f"lines[{i}].sku",
+                )
+            if not product["account_revenue_used"]:
+                raise PermanentError(
+                    f"product {line.sku} has no accounting category with a revenue account in Tryton",
+                    field=f"lines[{i}].sku",
+                )
+            price = (line.unit_price * (HUNDRED - line.discount_percent) / HUNDRED).quantize(
+                PRICE_DIGITS, rounding=ROUND_HALF_UP
+            )
+            description = line.description
+            if line.discount_percent:
+                description = f"{description} ({line.discount_percent.normalize()} % discount)"
+            lines.append(
+                {
+                    "type": "line",
+                    "product": product["id"],
+                    "description": description,
+                    "quantity": line.quantity,
+                    "unit": product["default_uom"],
+                    "unit_price": price,
+                    "account": product["account_revenue_used"],
+                    "taxes": [["add", [self._tax_for(line.tax_rate, i)]]] if line.tax_rate else [],
+                }
+            )
+        return {
+            "type": "out",
+            "party": party,
+            "invoice_address": address,
+            "account": config["default_account_receivable"],
+            "journal": self._revenue_journal(),
+            "currency": self._currency(doc.currency),
+            "invoice_date": doc.issue_date,
+            "reference": doc.idempotency_key,
+            "description": (doc.notes or doc.deal_reference)[:100],
+            "lines": [["create", lines]],
+        }
+
+    def _cached(self, key: tuple[str, Any], load):
+        if key not in self._cache:
+            self._cache[key] = load()
+        return self._cache[key]
+
+    def _configuration(self) -> dict[str, Any]:
+        def load():
+            (row,) = self.call("model.account.configuration.read", [1], ["default_account_receivable"])
+            if not row.get("default_account_receivable"):
+                raise PermanentError("Tryton has no default receivable account (Accounting → Configuration)")
+            return row
+
+        return self._cached(("configuration", None), load)
+
+    def _revenue_journal(self) -> int:
+        def load():
+            rows = self.search_read("account.journal", [["type", "=", "revenue"]], ["id"], limit=1)
+            if not rows:
+                raise PermanentError("Tryton has no revenue journal")
+            return rows[0]["id"]
+
+        return self._cached(("journal", None), load)
+
+    def _currency(self, code: str) -> int:
+        def load():
+            rows = self.search_read("currency.currency", [["code", "=", code]], ["id"], limit=1)
+            if not rows:
+                raise PermanentError(f"currency {code} is not set up in Tryton", field="currency")
+            return rows[0]["id"]
+
+        return self._cached(("currency", code), load)
+
+    def _tax_for(self, rate: Decimal, index: int) -> int:
+        def load():
+            rows = self.search_read(
+                "account.tax",
+                [
+                    ["rate", "=", rate],
+                    ["type", "=", "percentage"],
+                    ["parent", "=", None],
+                    ["group.kind", "in", ["sale", "both"]],
+                ],
+                ["id"],
+                limit=1,
+            )
+            if not rows:
+                rows = self.search_read(
+                    "account.tax",
+                    [["rate", "=", rate], ["type", "=", "percentage"], ["parent", "=", None]],
+                    ["id"],
+                    limit=1,
+                )
+            if not rows:
+                raise PermanentError(f"no Tryton customer tax with rate {rate}", field=f"lines[{index}].tax_rate")
+            return rows[0]["id"]
+
+        return self._cached(("tax", rate), load)
+
+    def _products(self, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
+        wanted = sorted(set(skus))
+        rows = (
+            self.search_read(
+                "product.product", [["code", "in", wanted]], ["id", "code", "default_uom", "account_category"]
+            )
+            if wanted
+            else []
+        )
+        found = {r["code"]: dict(r) for r in rows}  # copies: the exchange log keeps what Tryton said
+        # The revenue account is the accounting category's (Tryton computes it, it is no field).
+        categories = {r["account_category"] for r in found.values() if r.get("account_category")}
+        revenue = {
+            c["id"]: c["account_revenue"]
+            for c in (
+                self.call("model.product.category.read", sorted(categories), ["id", "account_revenue"])
+                if categories
+                else []
+            )
+        }
+        for row in found.values():
+            row["account_revenue_used"] = revenue.get(row.get("account_category"))
+        missing = [s for s in wanted if s not in found]
+        if missing and self.config["create_products"]:
+            raise PermanentError(f"creating products in Tryton is not supported yet: {', '.join(missing)}")
+        return found
+
+    def party_for(self, doc: InvoiceDocument) -> tuple[int, int]:
+        """(party id, invoice address id): the party named like the customer, or a new one."""
+        customer = doc.customer
+        rows = self.search_read("party.party", [["name", "=", customer.name]], ["id", "addresses"], limit=1)
+        if rows:
+            party_id, addresses = rows[0]["id"], rows[0]["addresses"]
+            if addresses:
+                return party_id, addresses[0]
+            (address,) = self.call(
+                "model.party.address.create", [{"party": party_id, **self._address(doc)}], changes_data=True
+            )
+            return party_id, address
+        contacts = [{"type": "email", "value": customer.email}] if customer.email else []
+        if customer.phone:
+            contacts.append({"type": "phone", "value": customer.phone})
+        (party_id,) = self.call(
+            "model.party.party.create",
+            [
+                {
+                    "name": customer.name,
+                    "addresses": [["create", [self._address(doc)]]],
+                    "contact_mechanisms": [["create", contacts]] if contacts else [],
+                }
+            ],
+            changes_data=True,
+        )
+        (row,) = self.call("model.party.party.read", [party_id], ["addresses"])
+        return party_id, row["addresses"][0]
+
+    def _address(self, doc: InvoiceDocument) -> dict[str, Any]:
+        a = doc.customer.address
+        values: dict[str, Any] = {"street": a.street or "", "city": a.city or "", "postal_code": a.postal_code or ""}
+        if a.country:
+            rows = self.search_read("country.country", [["code", "=", a.country]], ["id"], limit=1)
+            if rows:
+                values["country"] = rows[0]["id"]
+        return values
+
+    # ---- after the push ----------------------------------------------------------------------
+
+    def invoice_status(self, ref: ExternalRef) -> InvoiceStatus:
+        rows = self.call(
+            "model.account.invoice.read",
+            [int(ref.external_id)],
+            ["id", "number", "state", "total_amount", "amount_to_pay", "currency.code"],
+        )
+        if not rows:
+            raise PermanentError(f"Tryton invoice {ref.external_id} no longer exists")
+        row = rows[0]
+        total = row["total_amount"]
+        to_pay = row["amount_to_pay"] if row["amount_to_pay"] is not None else total
+        paid = total - to_pay if row["state"] in ("posted", "paid") else Decimal(0)
+        state = STATE.get(row["state"], ExternalState.DRAFT)
+        if state == ExternalState.POSTED and Decimal(0) < paid < total:
+            state = ExternalState.PARTIALLY_PAID
+        return InvoiceStatus(
+            external_id=str(row["id"]),
+            status=state,
+            amount_total=total,
+            amount_paid=total if state == ExternalState.PAID else paid,
+            currency=row.get("currency.", {}).get("code") if isinstance(row.get("currency."), dict) else None,
+            external_number=row.get("number"),
+        )
+
+    def cancel_invoice(self, ref: ExternalRef) -> None:
+        self.call("model.account.invoice.cancel", [int(ref.external_id)], changes_data=True)
+
+    def pull_stock(self, since: datetime | None = None) -> Iterator[StockLevel]:
+        """Full read each time: Tryton has no change feed for stock quantities."""
+        warehouses = self.search_read(
+            "stock.location", [["type", "=", "warehouse"]], ["id", "code", "storage_location"]
+        )
+        now = datetime.now(UTC)
+        for warehouse in warehouses:
+            storage = warehouse["storage_location"]
+            rows = self.search_read(
+                "product.product",
+                [["code", "!=", None], ["type", "=", "goods"]],
+                ["code", "quantity", "forecast_quantity"],
+                context={"locations": [storage]},
+            )
+            for row in rows:
+                on_hand = Decimal(str(row["quantity"]))
+                forecast = Decimal(str(row["forecast_quantity"]))
+                reserved = max(Decimal(0), on_hand - forecast)
+                yield StockLevel(
+                    sku=row["code"],
+                    warehouse=warehouse["code"] or str(warehouse["id"]),
+                    on_hand=on_hand,
+                    reserved=reserved,
+                    available=on_hand - reserved,
+                    as_of=now,
+                )
+
+
+class _SessionExpired(Exception):
+    """HTTP 401: the session is gone; log in again."""
+
+
+def _model_error(method: str, error: Any) -> Exception:
+    kind, args = (error[0], error[1]) if isinstance(error, list) and len(error) == 2 else ("Error", error)
+    if isinstance(args, list) and args:
+        message = str(args[0])
+        if len(args) > 1 and args[1]:
+            message = f"{message} — {args[1]}"
+    else:
+        message = str(args)
+    text = f"Tryton {method}: {kind}: {message}"
+    if kind in ("UserError", "UserWarning", "AccessError"):
+        return PermanentError(text, detail=error)
+    if kind == "LoginException":
+        return AuthError(text, detail=error)
+    if kind == "ConcurrencyException":
+        return RetryableError(text, detail=error)
+    return RetryableError(text, detail=error)
