@@ -71,9 +71,9 @@ SETTINGS: tuple[Setting, ...] = (
         "`refuse` (409 naming the lines) or `off`.",
     ),
     Setting(
-        "HUB_DEMO_LEDGER_PORT",
+        "HUB_DEMO_ERP_PORT",
         "8765",
-        "Port of the demo ledger that `crmhub run --demo-erp` serves and the demo data's connection points at.",
+        "Port of the demo Tryton that `crmhub run --demo-erp` serves and the demo data's connection points at.",
     ),
 )
 
@@ -86,7 +86,7 @@ INTEGER_SETTINGS = frozenset(
         "HUB_BATCH_SIZE",
         "HUB_STATUS_INTERVAL_SECONDS",
         "HUB_PAYMENT_DAYS",
-        "HUB_DEMO_LEDGER_PORT",
+        "HUB_DEMO_ERP_PORT",
     }
 )
 FLOAT_SETTINGS = frozenset({"HUB_RETRY_BASE_SECONDS", "HUB_RETRY_CAP_SECONDS", "HUB_BREAKER_COOLDOWN_SECONDS"})
@@ -115,7 +115,7 @@ class Settings:
     HUB_STATUS_INTERVAL_SECONDS: int
     HUB_PAYMENT_DAYS: int
     HUB_STOCK_CHECK_ON_WON: str
-    HUB_DEMO_LEDGER_PORT: int
+    HUB_DEMO_ERP_PORT: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -27,7 +27,7 @@ main.add_command(routes_command)
 @main.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--demo-erp", is_flag=True, help="Also serve the demo ledger that the demo data's connection uses.")
+@click.option("--demo-erp", is_flag=True, help="Also serve the demo Tryton that the demo data's connection uses.")
 @with_appcontext
 def run(host: str, port: int, demo_erp: bool) -> None:
     """Serve the app (development server). Without REDIS_URL it also runs the embedded worker."""
@@ -38,21 +38,25 @@ def run(host: str, port: int, demo_erp: bool) -> None:
 
     app = current_app._get_current_object()
     if demo_erp:
-        from hub.demo_erp.mini_ledger import LedgerServer
-        from hub.seed import DEMO_LEDGER_KEY, demo_stock
+        from pathlib import Path
 
-        ledger = LedgerServer(DEMO_LEDGER_KEY, app.config["HUB_DEMO_LEDGER_PORT"])
-        ledger.ledger.set_stock(demo_stock())
-        ledger.start()
-        app.extensions["hub_demo_ledger"] = ledger
-        click.echo(f"demo ledger (the 'Demo ledger' connection's target) on {ledger.url}/api/invoices")
+        from hub.demo_erp.tryton import TrytonServer
+
+        click.echo("starting the demo Tryton (the first time it builds its database: about a minute)")
+        tryton = TrytonServer(Path(app.instance_path) / "tryton", app.config["HUB_DEMO_ERP_PORT"]).start()
+        app.extensions["hub_demo_erp"] = tryton
+        click.echo(f"demo Tryton on {tryton.url} (database {tryton.database}, admin / {tryton.password})")
     if is_embedded(app):
         app.extensions["hub_embedded_worker"] = EmbeddedWorker(app).start()
         click.echo("jobs run on the embedded worker (REDIS_URL is not set)")
     # Not app.run(): Flask ignores it inside its own CLI.
     from werkzeug.serving import run_simple
 
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        if demo_erp:
+            app.extensions["hub_demo_erp"].stop()
 
 
 @main.command("worker")

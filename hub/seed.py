@@ -1,6 +1,6 @@
 """The demo data set behind `crmhub seed-demo`: one user per role, customers with contacts,
 a product catalogue, deals in every stage (the won ones already invoiced), activities and tasks,
-and a connection to the local demo ledger that `crmhub run --demo-erp` serves.
+and a connection to the local Tryton that `crmhub run --demo-erp` serves.
 
 Seeding is deterministic (a fixed random seed) apart from the passwords, and runs once: on a
 database that has customers already it changes nothing.
@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from hub import deal_service
+from hub.demo_erp import tryton
 from hub.extensions import db
 from hub.models import (
     Activity,
@@ -27,6 +28,7 @@ from hub.models import (
     Contact,
     Customer,
     Deal,
+    DocumentMode,
     Product,
     ReorderRule,
     Role,
@@ -36,8 +38,6 @@ from hub.models import (
 )
 from hub.models.base import utcnow
 from hub.sync.connectors import split_config
-
-DEMO_LEDGER_KEY = "demo-ledger-key"
 
 CUSTOMERS = [
     ("Acme Maschinenbau GmbH", "DE811234567", "Berlin", "10115", "DE", "EUR", ["manufacturing", "key-account"]),
@@ -58,38 +58,12 @@ FIRST = ["Anna", "Jonas", "Marta", "Luca", "Sophie", "Emil", "Ines", "Pavel", "C
 LAST = ["Becker", "Rossi", "Dubois", "Novak", "Larsen", "Silva", "Schmidt", "Kovács", "Virtanen", "Ivanova"]
 JOBS = ["Purchasing manager", "CFO", "Head of operations", "Office manager", "CEO"]
 
-# sku, name, unit, list price (EUR), tax rate
-PRODUCTS = [
-    ("PUMP-100", "Centrifugal pump 100 l/min", "unit", "1249.00", "0.19"),
-    ("PUMP-250", "Centrifugal pump 250 l/min", "unit", "2190.00", "0.19"),
-    ("VALVE-25", "Ball valve DN25", "unit", "48.50", "0.19"),
-    ("VALVE-50", "Ball valve DN50", "unit", "96.90", "0.19"),
-    ("HOSE-10M", "Pressure hose 10 m", "roll", "72.00", "0.19"),
-    ("SENSOR-P", "Pressure sensor 0–16 bar", "unit", "189.00", "0.19"),
-    ("SENSOR-T", "Temperature sensor PT100", "unit", "64.00", "0.19"),
-    ("CTRL-X1", "Pump controller X1", "unit", "899.00", "0.19"),
-    ("FILTER-5", "Cartridge filter 5 µm", "box", "35.40", "0.19"),
-    ("SEAL-KIT", "Seal kit, assorted", "set", "27.90", "0.19"),
-    ("SVC-INST", "Installation, per hour", "hour", "95.00", "0.19"),
-    ("SVC-MAINT", "Annual maintenance contract", "year", "1450.00", "0.19"),
-    ("MANUAL-DE", "Printed operating manual", "unit", "12.00", "0.07"),
-    ("TRAIN-DAY", "On-site training day", "day", "780.00", "0.19"),
-]
-
-# Demo stock in the demo ledger (sku: on hand, reserved) and reorder rules (sku: point, target):
-# PUMP-250 sits just above its reorder point, so winning a demo deal for it raises an alert.
-DEMO_STOCK = {
-    "PUMP-100": (40, 4),
-    "PUMP-250": (14, 2),
-    "VALVE-25": (300, 20),
-    "VALVE-50": (120, 0),
-    "SENSOR-P": (25, 5),
-    "CTRL-X1": (9, 0),
-    "FILTER-5": (500, 40),
-}
+# Reorder rules (sku: point, target). Tryton's demo stock puts PUMP-250 (14) just above its point,
+# so winning a demo deal for a few of them raises an alert.
 DEMO_RULES = {"PUMP-250": (10, 30), "PUMP-100": (10, 50), "CTRL-X1": (5, 20), "SENSOR-P": (10, 40)}
 
 # How many demo deals sit in each stage of the default pipeline.
+DEMO_CONNECTION = "Demo Tryton"
 DEALS_PER_STAGE = {"New": 5, "Qualified": 5, "Proposal": 4, "Negotiation": 4, "Won": 6, "Lost": 3}
 LOST_REASONS = ["Price too high", "Chose a competitor", "Project postponed", "No budget this year"]
 
@@ -105,13 +79,13 @@ def is_seeded() -> bool:
     return bool(db.session.scalar(select(func.count()).select_from(Customer)))
 
 
-def seed(password: str | None = None, ledger_url: str | None = None) -> list[Login] | None:
+def seed(password: str | None = None, erp_url: str | None = None) -> list[Login] | None:
     """Fill an empty database with the demo set and return the new logins; None when data exists."""
     if is_seeded():
         return None
     rng = random.Random(20261123)
     logins, users = _users(password)
-    _demo_ledger(ledger_url or f"http://127.0.0.1:{current_app.config['HUB_DEMO_LEDGER_PORT']}")
+    _demo_connection(erp_url or f"http://127.0.0.1:{current_app.config['HUB_DEMO_ERP_PORT']}")
     sellers = [users["sales"], users["admin"]]
     customers = _customers(rng, sellers)
     products = _products()
@@ -138,11 +112,21 @@ def _users(password: str | None) -> tuple[list[Login], dict[str, User]]:
     return logins, users
 
 
-def _demo_ledger(url: str) -> None:
-    if db.session.scalar(select(Connection).where(Connection.name == "Demo ledger")) is not None:
+def _demo_connection(url: str) -> None:
+    if db.session.scalar(select(Connection).where(Connection.name == DEMO_CONNECTION)) is not None:
         return
-    plain, sealed = split_config("mini_ledger", {"base_url": url, "api_key": DEMO_LEDGER_KEY})
-    db.session.add(Connection(name="Demo ledger", type="mini_ledger", config=plain, secrets_sealed=sealed))
+    config = {"url": url, "database": tryton.DATABASE, "username": "admin", "password": tryton.ADMIN_PASSWORD}
+    plain, sealed = split_config("tryton", config)
+    db.session.add(
+        Connection(
+            name=DEMO_CONNECTION,
+            type="tryton",
+            config=plain,
+            secrets_sealed=sealed,
+            document_mode=DocumentMode.POSTED,  # posted invoices have their Tryton number
+            stock_interval_seconds=60,
+        )
+    )
 
 
 def _customers(rng: random.Random, owners: list[User]) -> list[Customer]:
@@ -180,7 +164,7 @@ def _customers(rng: random.Random, owners: list[User]) -> list[Customer]:
 
 def _products() -> list[Product]:
     out = []
-    for sku, name, unit, price, tax in PRODUCTS:
+    for sku, (name, unit, price, tax, _stock) in tryton.CATALOGUE.items():
         product = Product(
             sku=sku, name=name, unit=unit, list_price=Decimal(price), currency="EUR", tax_rate=Decimal(tax), active=True
         )
@@ -263,11 +247,3 @@ def _reorder_rules(products: list[Product]) -> None:
     by_sku = {p.sku: p for p in products}
     for sku, (point, target) in DEMO_RULES.items():
         db.session.add(ReorderRule(product=by_sku[sku], reorder_point=Decimal(point), target_level=Decimal(target)))
-
-
-def demo_stock() -> list[dict[str, object]]:
-    """What the demo ledger holds when `crmhub run --demo-erp` starts it."""
-    return [
-        {"sku": sku, "warehouse": "MAIN", "on_hand": on_hand, "reserved": reserved}
-        for sku, (on_hand, reserved) in DEMO_STOCK.items()
-    ]

@@ -1,5 +1,5 @@
 """The `crmhub` commands as an operator runs them, in their own processes: migrate an empty
-database, seed the demo set, serve it with the demo ledger, and use the API with a token, which is
+database, seed the demo set, serve it with the demo Tryton, and use the API with a token, which is
 what the README's `make run` promises."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def operator_env(tmp_path):
     env |= {
         "HUB_INSTANCE_PATH": str(tmp_path / "instance"),
         "HUB_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "HUB_DEMO_LEDGER_PORT": str(free_port()),
+        "HUB_DEMO_ERP_PORT": str(free_port()),
         "LOG_LEVEL": "WARNING",
     }
     base = _postgres_base()
@@ -105,14 +105,14 @@ def test_migrate_seed_serve_and_use_the_api(operator_env, tmp_path):
         assert bad.status_code == 422
         assert "lines[0].quantity" in bad.json()["errors"]
 
-        # the embedded worker pushes the won deals to the demo ledger
+        # the embedded worker pushes the won deal to the demo Tryton, which numbers it when posting
         def invoiced() -> bool:
             links = api.get(f"{base}/deals/{deal['id']}").json()["invoices"][0]["links"]
             return bool(links) and links[0]["external_number"] is not None
 
-        wait_for(invoiced, timeout=60, what="the invoice in the demo ledger")
+        wait_for(invoiced, timeout=90, what="the invoice in the demo Tryton")
 
-        # stock comes back from the demo ledger, and a big won deal shows up in the operations inbox
+        # stock comes back from Tryton, and a big won deal shows up in the operations inbox
         wait_for(lambda: api.get(f"{base}/stock?sku=PUMP-250").json()["total"] == 1, timeout=60, what="stock")
         ops = requests.Session()
         ops.headers["Authorization"] = f"Bearer {ops_token}"

@@ -227,3 +227,36 @@ def test_paid_in_tryton_shows_paid_on_the_hub(app, sales, finance_call, products
 @pytest.fixture
 def finance_call(call):
     return call("finance")
+
+
+def test_stock_from_tryton_raises_and_resolves_an_alert(app, call, admin, products, tryton_db):
+    connection_id = connect(app, tryton_db.config)
+    ops = call("operations")
+    pump = admin.get("/api/v1/products?sku=PUMP-100").json["items"][0]
+    assert (
+        ops.post(
+            "/api/v1/reorder-rules", json={"product_id": pump["id"], "reorder_point": 10, "target_level": 50}
+        ).status_code
+        == 201
+    )
+
+    def pull():
+        assert ops.post(f"/api/v1/connections/{connection_id}/pull-stock", json={}).status_code == 202
+        drain(app)
+
+    pull()  # the ready database holds 40 PUMP-100 in WH
+    levels = {s["sku"]: s for s in ops.get("/api/v1/stock?per_page=200").json["items"]}
+    assert (levels["PUMP-100"]["warehouse"]["code"], levels["PUMP-100"]["on_hand"]) == ("WH", "40.0000")
+    assert "SVC-INST" not in levels  # services keep no stock
+    assert ops.get("/api/v1/alerts").json["items"] == []
+
+    tryton_db.run("set-stock", "PUMP-100=6")  # counted in Tryton: only 6 left
+    pull()
+    (alert,) = ops.get("/api/v1/alerts").json["items"]
+    assert alert["explanation"].startswith("on hand 6, reserved 0 → projected 6 < reorder point 10")
+    assert "from Tryton" in alert["explanation"]
+
+    tryton_db.run("set-stock", "PUMP-100=60")  # restocked
+    pull()
+    assert ops.get("/api/v1/alerts").json["items"] == []
+    assert ops.get(f"/api/v1/alerts/{alert['id']}").json["state"] == "resolved"

@@ -39,24 +39,24 @@ SETUP_VERSION = 1
 ADMIN_PASSWORD = "admin-demo-pw"
 DATABASE = "crmhub"
 MODULES = ("account_invoice", "account_product", "stock", "sale")
-# The demo catalogue (hub.seed's SKUs) and test SKUs, with stock in WH: sku → (name, price, tax, quantity).
-CATALOGUE: dict[str, tuple[str, str, str, int]] = {
-    "PUMP-100": ("Centrifugal pump 100 l/min", "1249.00", "0.19", 40),
-    "PUMP-250": ("Centrifugal pump 250 l/min", "2190.00", "0.19", 14),
-    "VALVE-25": ("Ball valve DN25", "48.50", "0.19", 300),
-    "VALVE-50": ("Ball valve DN50", "96.90", "0.19", 120),
-    "HOSE-10M": ("Pressure hose 10 m", "72.00", "0.19", 60),
-    "SENSOR-P": ("Pressure sensor 0–16 bar", "189.00", "0.19", 25),
-    "SENSOR-T": ("Temperature sensor PT100", "64.00", "0.19", 80),
-    "CTRL-X1": ("Pump controller X1", "899.00", "0.19", 9),
-    "FILTER-5": ("Cartridge filter 5 µm", "35.40", "0.19", 500),
-    "SEAL-KIT": ("Seal kit, assorted", "27.90", "0.19", 200),
-    "SVC-INST": ("Installation, per hour", "95.00", "0.19", 0),
-    "SVC-MAINT": ("Annual maintenance contract", "1450.00", "0.19", 0),
-    "MANUAL-DE": ("Printed operating manual", "12.00", "0.07", 150),
-    "TRAIN-DAY": ("On-site training day", "780.00", "0.19", 0),
+# The demo catalogue, shared with `hub.seed`, and its stock in WH:
+# sku → (name, unit, list price in EUR, tax rate, quantity in stock or None for a service).
+CATALOGUE: dict[str, tuple[str, str, str, str, int | None]] = {
+    "PUMP-100": ("Centrifugal pump 100 l/min", "unit", "1249.00", "0.19", 40),
+    "PUMP-250": ("Centrifugal pump 250 l/min", "unit", "2190.00", "0.19", 14),
+    "VALVE-25": ("Ball valve DN25", "unit", "48.50", "0.19", 300),
+    "VALVE-50": ("Ball valve DN50", "unit", "96.90", "0.19", 120),
+    "HOSE-10M": ("Pressure hose 10 m", "roll", "72.00", "0.19", 60),
+    "SENSOR-P": ("Pressure sensor 0–16 bar", "unit", "189.00", "0.19", 25),
+    "SENSOR-T": ("Temperature sensor PT100", "unit", "64.00", "0.19", 80),
+    "CTRL-X1": ("Pump controller X1", "unit", "899.00", "0.19", 9),
+    "FILTER-5": ("Cartridge filter 5 µm", "box", "35.40", "0.19", 500),
+    "SEAL-KIT": ("Seal kit, assorted", "set", "27.90", "0.19", 200),
+    "SVC-INST": ("Installation, per hour", "hour", "95.00", "0.19", None),
+    "SVC-MAINT": ("Annual maintenance contract", "year", "1450.00", "0.19", None),
+    "MANUAL-DE": ("Printed operating manual", "unit", "12.00", "0.07", 150),
+    "TRAIN-DAY": ("On-site training day", "day", "780.00", "0.19", None),
 }
-SERVICES = {"SVC-INST", "SVC-MAINT", "TRAIN-DAY"}
 
 
 def _bin(name: str) -> str:
@@ -153,9 +153,7 @@ class TrytonServer:
             _copy(ready_database(), database)
         self.conf = write_config(self.workdir, self.port)
         log = open(self.workdir / "trytond.log", "ab")  # noqa: SIM115 - lives as long as the server
-        self.process = subprocess.Popen(
-            [_bin("trytond"), "-c", str(self.conf), "-d", DATABASE], stdout=log, stderr=log
-        )
+        self.process = subprocess.Popen([_bin("trytond"), "-c", str(self.conf), "-d", DATABASE], stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -254,13 +252,13 @@ def _setup(conf: str) -> None:
             category.customer_taxes.append(Model.get("account.tax")(tax.id))
             category.save()
             categories[rate] = category
-        for sku, (name, price, rate, _quantity) in CATALOGUE.items():
+        for sku, (name, _unit, price, rate, quantity) in CATALOGUE.items():
             template = Template(name=name, default_uom=unit, list_price=Decimal(price), code=sku)
-            template.type = "service" if sku in SERVICES else "goods"
+            template.type = "service" if quantity is None else "goods"
             template.account_category = categories[rate]
             template.salable = True
             template.save()
-        _inventory({sku: q for sku, (_n, _p, _r, q) in CATALOGUE.items() if sku not in SERVICES})
+        _inventory({sku: item[-1] for sku, item in CATALOGUE.items() if item[-1] is not None})
 
 
 def _inventory(quantities: dict[str, int | Decimal]) -> None:
