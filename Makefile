@@ -8,7 +8,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test test-sqlite test-postgres lint format services clean
+.PHONY: install run test test-sqlite test-postgres lint format services clean bench
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -44,6 +44,9 @@ test-postgres: install services
 	HUB_TEST_DATABASE=$(PG_TEST_URL) $(VENV)/bin/pytest -q -p no:cacheprovider
 
 test: lint test-sqlite test-postgres
+
+bench: install
+	$(PY) bench/tryton_push.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

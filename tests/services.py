@@ -1,5 +1,6 @@
 """Real processes the tests start and stop themselves: a private Redis server on a free port
-(the machine's own Redis is never stopped) and `crmhub worker` / `crmhub scheduler` processes."""
+(the machine's own Redis is never stopped), `crmhub worker` / `crmhub scheduler` processes, and a
+proxy in front of Tryton that loses answers."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+
+import requests
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
 
 def free_port() -> int:
@@ -88,3 +94,35 @@ class HubProcess:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class TrytonProxy:
+    """Forwards JSON-RPC to Tryton. Armed, it lets one invoice creation through and then, instead
+    of Tryton's answer, returns 504 (`stall=0`, as a reverse proxy does when the upstream is slow)
+    or holds the answer back for `stall` seconds first: sent, done, but no answer for the hub."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.armed = False
+        self.stall = 0.0
+        self.swallowed = 0
+        self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def _app(self, environ, start_response):
+        request = Request(environ)
+        body = request.get_data()
+        headers = {k: v for k, v in request.headers if k.lower() in ("authorization", "content-type")}
+        upstream = requests.post(self.upstream + request.full_path.rstrip("?"), data=body, headers=headers, timeout=60)
+        if self.armed and b"model.account.invoice.create" in body:
+            self.armed = False
+            self.swallowed += 1
+            time.sleep(self.stall)
+            return Response("upstream timed out", status=504)(environ, start_response)
+        return Response(upstream.content, status=upstream.status_code, content_type="application/json")(
+            environ, start_response
+        )
+
+    def stop(self) -> None:
+        self._server.shutdown()

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from connectors.tryton import TrytonConnector
 from hub import create_app
 from hub.demo_erp.mini_ledger import LedgerServer
 from hub.extensions import db
 from hub.models import Connection, OutboxEvent, OutboxState
 from hub.sync.connectors import split_config
-from tests.conftest import Caller
-from tests.services import HubProcess, RedisServer, wait_for
+from tests.conftest import Caller, make_connection
+from tests.services import HubProcess, RedisServer, TrytonProxy, wait_for
 
 
 @pytest.fixture
@@ -69,14 +70,14 @@ def _connect(app, ledger) -> None:
         db.session.commit()
 
 
-def _win_deals(caller: Caller, admin: Caller, count: int) -> list[dict]:
-    admin.post("/api/v1/products", json={"sku": "W-1", "name": "Widget", "list_price": "19.90", "currency": "EUR"})
+def _win_deals(caller: Caller, admin: Caller, count: int, sku: str = "W-1") -> list[dict]:
+    admin.post("/api/v1/products", json={"sku": sku, "name": "Widget", "list_price": "19.90", "currency": "EUR"})
     customer = caller.post("/api/v1/customers", json={"name": "Acme GmbH"}).json
     won = []
     for i in range(count):
         deal = caller.post(
             "/api/v1/deals",
-            json={"title": f"Deal {i}", "customer_id": customer["id"], "lines": [{"sku": "W-1", "quantity": i + 1}]},
+            json={"title": f"Deal {i}", "customer_id": customer["id"], "lines": [{"sku": sku, "quantity": i + 1}]},
         ).json
         r = caller.post(f"/api/v1/deals/{deal['id']}/won")
         assert r.status_code == 200, r.json
@@ -130,3 +131,32 @@ def test_redis_down_while_deals_are_won_then_back(app, redis_app, users, ledger,
 
     references = sorted(i["reference"] for i in ledger.ledger.invoices.values())
     assert references == sorted(d["invoices"][0]["number"] for d in won)
+
+
+def test_worker_killed_mid_push_into_tryton_then_new_worker_gives_one_invoice(
+    app, redis_app, users, tryton_db, worker_env, processes
+):
+    proxy = TrytonProxy(tryton_db.url)
+    try:
+        make_connection(app, "Tryton", "tryton", {**tryton_db.config, "url": proxy.url, "timeout": 60})
+        proxy.armed, proxy.stall = True, 30.0  # Tryton creates the invoice; its answer is held back
+        sales = Caller(redis_app.test_client(), users["sales"]["token"])
+        admin = Caller(redis_app.test_client(), users["admin"]["token"])
+        (deal,) = _win_deals(sales, admin, 1, sku="VALVE-25")
+        reference = deal["invoices"][0]["number"]
+        client = TrytonConnector(tryton_db.config)
+
+        first = processes("worker", worker_env)
+        wait_for(lambda: proxy.swallowed == 1, 60, what="the first worker to send the invoice")
+        wait_for(lambda: bool(client.find_invoices([reference])), 30, what="Tryton to create it")
+        first.kill()
+
+        processes("worker", worker_env)
+        processes("scheduler", worker_env)
+        wait_for(lambda: _events(app)[0].state == OutboxState.DONE, 60, what="the event to be done")
+        found = client.search_read("account.invoice", [["reference", "=", reference]], ["id"])
+        assert len(found) == 1
+        detail = admin.get(f"/api/v1/deals/{deal['id']}").json
+        assert detail["invoices"][0]["links"][0]["external_id"] == str(found[0]["id"])
+    finally:
+        proxy.stop()

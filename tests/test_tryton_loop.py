@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from decimal import Decimal
 
 import pytest
-import requests
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from connectors.errors import AuthError
 from connectors.tryton import TrytonConnector
@@ -20,6 +16,7 @@ from hub.models import DocumentMode, HubInvoice, OutboxEvent, OutboxState, SyncR
 from hub.sync import jobs
 from hub.sync.worker import drain
 from tests.conftest import make_connection
+from tests.services import TrytonProxy
 
 
 @pytest.fixture
@@ -103,37 +100,8 @@ def call_runs(app) -> list[SyncRun]:
         return runs
 
 
-class LossyProxy:
-    """Forwards to Tryton; once armed, lets one invoice creation through and then answers 504, as a
-    reverse proxy does when the upstream is slow: sent, done, but no answer for the hub."""
-
-    def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
-        self.armed = False
-        self.swallowed = 0
-        self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def _app(self, environ, start_response):
-        request = Request(environ)
-        body = request.get_data()
-        headers = {k: v for k, v in request.headers if k.lower() in ("authorization", "content-type")}
-        upstream = requests.post(self.upstream + request.full_path.rstrip("?"), data=body, headers=headers, timeout=60)
-        if self.armed and b"model.account.invoice.create" in body:
-            self.armed = False
-            self.swallowed += 1
-            return Response("upstream timed out", status=504)(environ, start_response)
-        return Response(upstream.content, status=upstream.status_code, content_type="application/json")(
-            environ, start_response
-        )
-
-    def stop(self) -> None:
-        self._server.shutdown()
-
-
 def test_lost_answer_then_retry_gives_one_invoice(app, sales, products, tryton_db):
-    proxy = LossyProxy(tryton_db.url)
+    proxy = TrytonProxy(tryton_db.url)
     try:
         connect(app, {**tryton_db.config, "url": proxy.url})
         proxy.armed = True

@@ -1,0 +1,161 @@
+"""Invoices per second into a real Tryton: a naive client (one create call per invoice), a batched
+client (50 per create call), and the hub (won deals → outbox → worker), all in one run against the
+same server, so the figures compare. Prints a table and writes bench/results/tryton_push.json.
+
+    .venv/bin/python bench/tryton_push.py [--invoices 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+from connectors.documents import Address, InvoiceDocument, InvoiceLine, Party
+from connectors.tryton import TrytonConnector
+from hub.demo_erp.tryton import TrytonServer
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def document(i: int, prefix: str) -> InvoiceDocument:
+    line = InvoiceLine(
+        sku="VALVE-25",
+        description="Ball valve DN25",
+        quantity=Decimal(3),
+        unit_price=Decimal("48.50"),
+        discount_percent=Decimal(0),
+        tax_rate=Decimal("0.19"),
+        net=Decimal("145.50"),
+        tax=Decimal("27.65"),
+        total=Decimal("173.15"),
+    )
+    return InvoiceDocument(
+        number=f"{prefix}-{i:06d}",
+        idempotency_key=f"{prefix}-{i:06d}",
+        deal_reference=f"D-{i:06d}",
+        customer=Party(name=f"Bench customer {i % 20}", address=Address(city="Berlin", country="DE")),
+        currency="EUR",
+        issue_date=date.today(),
+        due_date=None,
+        lines=(line,),
+        subtotal=Decimal("145.50"),
+        tax_total=Decimal("27.65"),
+        total=Decimal("173.15"),
+    )
+
+
+def direct(server: TrytonServer, n: int, batch: int, prefix: str) -> float:
+    client = TrytonConnector(server.config)
+    client.test_connection()
+    docs = [document(i, prefix) for i in range(n)]
+    started = time.perf_counter()
+    for k in range(0, n, batch):
+        client.push_invoices(docs[k : k + batch])
+    return time.perf_counter() - started
+
+
+def through_hub(server: TrytonServer, n: int, workdir: Path) -> tuple[float, list[float]]:
+    os.environ["HUB_INSTANCE_PATH"] = str(workdir)
+    from flask_migrate import upgrade
+
+    from hub import MIGRATIONS_DIR, create_app
+    from hub.extensions import db
+    from hub.models import ApiToken, HubInvoice, Role, User
+    from hub.sync.connectors import split_config
+    from hub.sync.worker import drain
+
+    app = create_app(
+        {"DATABASE_URL": f"sqlite:///{workdir / 'hub.db'}", "HUB_ENCRYPTION_KEY": Fernet.generate_key().decode()}
+    )
+    with app.app_context():
+        upgrade(directory=MIGRATIONS_DIR)
+        user = User(email="bench@example.com", name="Bench", role=Role.ADMIN, password_hash="x", active=True)
+        token, clear = ApiToken.issue(user, "bench")
+        from hub.models import Connection, Customer, Product
+
+        plain, sealed = split_config("tryton", server.config)
+        db.session.add_all([user, token, Connection(name="Tryton", type="tryton", config=plain, secrets_sealed=sealed)])
+        db.session.add(
+            Product(
+                sku="VALVE-25",
+                name="Ball valve",
+                list_price=Decimal("48.50"),
+                currency="EUR",
+                tax_rate=Decimal("0.19"),
+                unit="unit",
+                active=True,
+            )
+        )
+        customers = [Customer(name=f"Hub bench customer {i}", default_currency="EUR", tags=[]) for i in range(20)]
+        db.session.add_all(customers)
+        db.session.commit()
+        customer_ids = [c.id for c in customers]
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {clear}"}
+    deal_ids = []
+    for i in range(n):
+        r = client.post(
+            "/api/v1/deals",
+            headers=headers,
+            json={
+                "title": f"Bench {i}",
+                "customer_id": customer_ids[i % 20],
+                "lines": [{"sku": "VALVE-25", "quantity": 3}],
+            },
+        )
+        deal_ids.append(r.json["id"])
+    started = time.perf_counter()
+    won_at = {}
+    for deal_id in deal_ids:
+        won_at[deal_id] = time.time()
+        client.post(f"/api/v1/deals/{deal_id}/won", headers=headers)
+    drain(app, rounds=500)
+    elapsed = time.perf_counter() - started
+    with app.app_context():
+        invoices = db.session.query(HubInvoice).all()
+        done = [inv for inv in invoices if inv.links]
+        if len(done) != n:
+            raise SystemExit(f"only {len(done)} of {n} invoices reached Tryton")
+        # From the won request to the moment the hub wrote Tryton's answer.
+        latencies = sorted(inv.links[0].created_at.timestamp() - won_at[inv.deal_id] for inv in done)
+    return elapsed, latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--invoices", type=int, default=200)
+    args = parser.parse_args()
+    n = args.invoices
+    with tempfile.TemporaryDirectory() as tmp, TrytonServer(Path(tmp) / "tryton") as server:
+        naive = direct(server, n, 1, "NAIVE")
+        batched = direct(server, n, 50, "BATCH")
+        hub_seconds, latencies = through_hub(server, n, Path(tmp))
+    rows = {
+        "naive client (1 per call)": n / naive,
+        "batched client (50 per call)": n / batched,
+        "hub (won → outbox → worker)": n / hub_seconds,
+    }
+    print(f"{n} draft invoices into Tryton 8.2 (SQLite), one run:")
+    print(f"  {'client':32} {'invoices/s':>10}")
+    for name, rate in rows.items():
+        print(f"  {name:32} {rate:10.1f}")
+    p50 = statistics.median(latencies)
+    p95 = latencies[int(len(latencies) * 0.95) - 1]
+    print(f"  hub won → invoice in Tryton: p50 {p50:.2f} s, p95 {p95:.2f} s (all {n} won at once, one worker)")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "tryton_push.json").write_text(
+        json.dumps({"invoices": n, "per_second": rows, "latency_p50_s": p50, "latency_p95_s": p95}, indent=2)
+    )
+
+
+if __name__ == "__main__":
+    main()
