@@ -28,8 +28,12 @@ POLICY: dict[str, dict[str, frozenset[Role]]] = {
     "sync": {"read": ADMIN, "write": ADMIN},
     # Stock is shown to everyone (sales promise from it); operations own rules and pulls.
     "stock": {"read": ALL, "write": frozenset({Role.ADMIN, Role.OPERATIONS})},
-    "alert_channels": {"read": frozenset({Role.ADMIN, Role.OPERATIONS}), "write": ADMIN},
-    "alerts": {"read": frozenset({Role.ADMIN, Role.OPERATIONS}), "write": frozenset({Role.ADMIN, Role.OPERATIONS})},
+    # Finance reads everything, alerts and where they go included.
+    "alert_channels": {"read": frozenset({Role.ADMIN, Role.FINANCE, Role.OPERATIONS}), "write": ADMIN},
+    "alerts": {
+        "read": frozenset({Role.ADMIN, Role.FINANCE, Role.OPERATIONS}),
+        "write": frozenset({Role.ADMIN, Role.OPERATIONS}),
+    },
 }
 
 

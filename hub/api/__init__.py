@@ -133,3 +133,14 @@ def init_app(app: Flask) -> None:
     @app.get("/api/v1")
     def api_root():
         return jsonify({"openapi": "/api/openapi.json", "docs": "/api/docs"})
+
+    api.spec.path(
+        rule=next(r for r in app.url_map.iter_rules() if r.endpoint == "api_root"),
+        operations={
+            "get": {
+                "summary": "Where this API describes itself (no log-in needed)",
+                "security": [],
+                "responses": {"200": {"description": "the paths of the OpenAPI document and of the docs page"}},
+            }
+        },
+    )

@@ -59,6 +59,9 @@ class Amount(ma.fields.Decimal):
         exclusive_minimum: bool = False,
         **kwargs: Any,
     ) -> None:
+        if isinstance(kwargs.get("load_default"), Decimal):
+            # Documented as the number it is: dumped as a string, it is no valid default of a number.
+            kwargs["metadata"] = {"default": float(kwargs["load_default"]), **kwargs.get("metadata", {})}
         super().__init__(as_string=True, allow_nan=False, **kwargs)
         self.max_places = places
         self.minimum, self.maximum, self.exclusive_minimum = minimum, maximum, exclusive_minimum

@@ -16,7 +16,7 @@ from hub.api.base import (
     search_filter,
     stripped,
 )
-from hub.auth import authenticated_user, requires
+from hub.auth import authenticated, authenticated_user, requires
 from hub.errors import Conflict, NotFound
 from hub.extensions import db
 from hub.models import ApiToken, Role, User
@@ -145,6 +145,7 @@ class Tokens(MethodView):
         user = authenticated_user()
         return db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)).all()
 
+    @authenticated
     @blp.arguments(TokenSchema)
     @blp.response(201, NewTokenSchema)
     def post(self, data):

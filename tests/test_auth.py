@@ -1,0 +1,328 @@
+"""Who is calling: API tokens, the log-in form with its session and CSRF, the JSON error shape,
+and the `crmhub users` / `crmhub tokens` commands an operator uses to let people and machines in."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from hub.cli import main
+from hub.extensions import db
+from hub.models import ApiToken, AuditEntry, Customer, User
+from tests.conftest import PASSWORD, Caller
+
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.is_json, response.get_data(as_text=True)
+    body = response.json
+    assert set(body) == {"code", "message", "errors"}, body
+    assert body["code"] == code
+    assert isinstance(body["message"], str)
+    assert body["message"]
+    assert isinstance(body["errors"], dict)
+    assert all(isinstance(m, str) for messages in body["errors"].values() for m in messages)
+    return body
+
+
+def as_token(app, token: str) -> Caller:
+    return Caller(app.test_client(), token)
+
+
+def set_active(app, user_id: int, active: bool) -> None:
+    with app.app_context():
+        db.session.get(User, user_id).active = active
+        db.session.commit()
+
+
+def customers(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(Customer))
+
+
+# ---- API tokens ---------------------------------------------------------------------------
+
+
+def test_a_valid_token_identifies_its_user(app, users, call):
+    me = call("finance").get("/api/v1/me")
+    assert me.status_code == 200
+    assert (me.json["id"], me.json["email"], me.json["role"]) == (
+        users["finance"]["id"],
+        "finance@example.com",
+        "finance",
+    )
+    with app.app_context():
+        token = db.session.scalar(select(ApiToken).where(ApiToken.user_id == users["finance"]["id"]))
+        assert token.last_used_at is not None  # shown to the user in their token list
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer crm_not-a-token-anyone-was-given",
+        "Bearer ",
+        "Token {token}",
+        "Basic c2FsZXNAZXhhbXBsZS5jb206Y29ycmVjdC1ob3JzZS1iYXR0ZXJ5",
+        "{token}",
+    ],
+    ids=["unknown", "empty", "other-scheme", "basic", "no-scheme"],
+)
+def test_anything_but_a_known_bearer_token_is_401(app, users, header):
+    client = app.test_client()
+    r = client.get("/api/v1/me", headers={"Authorization": header.format(token=users["sales"]["token"])})
+    body = assert_error(r, 401, "unauthorized")
+    assert "Bearer" in body["message"]  # says how to authenticate
+
+
+def test_a_revoked_token_is_401(app, users, call):
+    sales = call("sales")
+    issued = sales.post("/api/v1/tokens", json={"name": "nightly export"})
+    assert issued.status_code == 201
+    script = as_token(app, issued.json["token"])
+    assert script.get("/api/v1/me").status_code == 200
+    assert sales.delete(f"/api/v1/tokens/{issued.json['id']}").status_code == 204
+    assert_error(script.get("/api/v1/me"), 401, "unauthorized")
+    assert_error(script.post("/api/v1/customers", json={"name": "Sneaky"}), 401, "unauthorized")
+    assert customers(app) == 0
+    assert sales.get("/api/v1/me").status_code == 200  # the user's other token still works
+
+
+def test_a_token_of_an_inactive_user_is_401(app, users, call):
+    assert call("operations").get("/api/v1/me").status_code == 200
+    set_active(app, users["operations"]["id"], False)
+    assert_error(call("operations").get("/api/v1/me"), 401, "unauthorized")
+    assert_error(call("operations").get("/api/v1/stock"), 401, "unauthorized")
+    set_active(app, users["operations"]["id"], True)
+    assert call("operations").get("/api/v1/me").status_code == 200
+
+
+def test_an_admin_deactivating_a_user_locks_out_their_tokens(app, users, call):
+    r = call("admin").patch(f"/api/v1/users/{users['sales']['id']}", json={"active": False})
+    assert (r.status_code, r.json["active"]) == (200, False)
+    assert_error(call("sales").get("/api/v1/customers"), 401, "unauthorized")
+
+
+def test_others_tokens_cannot_be_revoked_but_an_admin_can(app, users, call):
+    finance = call("finance").post("/api/v1/tokens", json={"name": "reports"}).json
+    assert_error(call("sales").delete(f"/api/v1/tokens/{finance['id']}"), 404, "not_found")
+    assert as_token(app, finance["token"]).get("/api/v1/me").status_code == 200
+    assert call("admin").delete(f"/api/v1/tokens/{finance['id']}").status_code == 204
+    assert_error(as_token(app, finance["token"]).get("/api/v1/me"), 401, "unauthorized")
+
+
+# ---- the error shape ----------------------------------------------------------------------
+
+
+def test_errors_have_one_json_shape(app, users, call):
+    assert_error(call(None).get("/api/v1/customers"), 401, "unauthorized")
+    body = assert_error(call("operations").get("/api/v1/customers"), 403, "forbidden")
+    assert "operations" in body["message"]
+    body = assert_error(call("sales").get("/api/v1/customers/424242"), 404, "not_found")
+    assert "424242" in body["message"]
+    assert_error(call("sales").get("/api/v1/no-such-thing"), 404, "not_found")
+    body = assert_error(
+        call("sales").post("/api/v1/customers", json={"email": "not-an-email", "default_currency": "XXQ"}),
+        422,
+        "validation_error",
+    )
+    assert set(body["errors"]) == {"name", "email", "default_currency"}
+    body = assert_error(
+        call("sales").post(
+            "/api/v1/deals", json={"title": "Bad", "customer_id": 1, "lines": [{"quantity": "0"}, {"quantity": "1"}]}
+        ),
+        422,
+        "validation_error",
+    )
+    assert "lines[0].quantity" in body["errors"]
+    assert_error(
+        call("sales").post("/api/v1/customers", data="{not json", content_type="application/json"), 400, "bad_request"
+    )
+    r = call("sales").request("PUT", "/api/v1/customers")
+    assert_error(r, 405, "method_not_allowed")
+    assert set(r.headers["Allow"].split(", ")) >= {"GET", "POST"}
+
+
+def test_unauthenticated_is_checked_before_input_and_existence(app, users, call):
+    # An anonymous caller learns nothing about the input rules or about which ids exist.
+    assert_error(call(None).post("/api/v1/tokens", json={}), 401, "unauthorized")
+    assert_error(call(None).post("/api/v1/customers", json={"name": ""}), 401, "unauthorized")
+    assert_error(call(None).get("/api/v1/customers/424242"), 401, "unauthorized")
+    assert_error(call("finance").patch("/api/v1/customers/424242", json={"name": ""}), 403, "forbidden")
+
+
+# ---- the log-in form, the session and CSRF ------------------------------------------------
+
+
+def form_token(client, path: str = "/login") -> str:
+    page = client.get(path)
+    assert page.status_code == 200
+    match = CSRF_INPUT.search(page.get_data(as_text=True))
+    assert match, "the form carries a CSRF token"
+    return match.group(1)
+
+
+def log_in(client, email: str, password: str = PASSWORD, **query):
+    token = form_token(client)
+    return client.post("/login", query_string=query, data={"email": email, "password": password, "csrf_token": token})
+
+
+def test_login_form_needs_its_csrf_token(app, users):
+    client = app.test_client()
+    r = client.post("/login", data={"email": "sales@example.com", "password": PASSWORD})
+    assert r.status_code == 400
+    assert "log in" in r.get_data(as_text=True).lower()
+    r = client.post("/login", data={"email": "sales@example.com", "password": PASSWORD, "csrf_token": "forged"})
+    assert r.status_code == 400
+    assert_error(client.get("/api/v1/me"), 401, "unauthorized")
+
+
+def test_wrong_password_unknown_or_inactive_user_cannot_log_in(app, users):
+    client = app.test_client()
+    for email, password in [
+        ("sales@example.com", "wrong-password"),
+        ("nobody@example.com", PASSWORD),
+    ]:
+        r = log_in(client, email, password)
+        assert r.status_code == 401
+        assert "Wrong e-mail or password" in r.get_data(as_text=True)
+    set_active(app, users["sales"]["id"], False)
+    assert log_in(client, "sales@example.com").status_code == 401
+    assert_error(client.get("/api/v1/me"), 401, "unauthorized")
+
+
+def test_session_calls_the_api_and_unsafe_calls_need_the_csrf_header(app, users):
+    client = app.test_client()
+    r = log_in(client, "Sales@Example.com")
+    assert r.status_code == 302
+    assert r.headers["Location"] == "/"
+    me = client.get("/api/v1/me")
+    assert (me.status_code, me.json["email"]) == (200, "sales@example.com")
+    assert client.get("/api/v1/customers").status_code == 200
+
+    body = assert_error(client.post("/api/v1/customers", json={"name": "Forged Ltd"}), 400, "csrf_failed")
+    assert "X-CSRFToken" in body["message"]
+    assert_error(
+        client.post("/api/v1/customers", json={"name": "Forged Ltd"}, headers={"X-CSRFToken": "forged"}),
+        400,
+        "csrf_failed",
+    )
+    assert customers(app) == 0
+
+    csrf = client.get("/csrf-token").json["csrf_token"]
+    made = client.post("/api/v1/customers", json={"name": "Real Ltd"}, headers={"X-CSRFToken": csrf})
+    assert made.status_code == 201, made.json
+    assert client.delete(f"/api/v1/customers/{made.json['id']}").status_code == 400  # without the header
+    assert client.delete(f"/api/v1/customers/{made.json['id']}", headers={"X-CSRFToken": csrf}).status_code == 204
+    with app.app_context():
+        actors = set(db.session.scalars(select(AuditEntry.actor_id).where(AuditEntry.entity == "customers")))
+    assert actors == {users["sales"]["id"]}
+    # the role's limits hold for a session as for a token
+    assert_error(client.get("/api/v1/users"), 403, "forbidden")
+
+
+def test_an_explicit_token_wins_over_the_session_cookie(app, users):
+    client = app.test_client()
+    assert log_in(client, "admin@example.com").status_code == 302
+    r = client.get("/api/v1/me", headers={"Authorization": f"Bearer {users['sales']['token']}"})
+    assert r.json["email"] == "sales@example.com"
+    assert_error(client.get("/api/v1/users", headers={"Authorization": "Bearer crm_unknown"}), 401, "unauthorized")
+    assert client.get("/api/v1/users").status_code == 200  # the session alone is still the admin
+
+
+def test_a_session_ends_when_the_user_is_deactivated(app, users):
+    client = app.test_client()
+    assert log_in(client, "finance@example.com").status_code == 302
+    assert client.get("/api/v1/invoices").status_code == 200
+    set_active(app, users["finance"]["id"], False)
+    assert_error(client.get("/api/v1/invoices"), 401, "unauthorized")
+
+
+def test_logout_ends_the_session_and_needs_csrf(app, users):
+    client = app.test_client()
+    assert log_in(client, "operations@example.com").status_code == 302
+    assert client.post("/logout").status_code == 400  # a forged log-out is refused
+    assert client.get("/api/v1/me").status_code == 200
+    csrf = client.get("/csrf-token").json["csrf_token"]
+    r = client.post("/logout", data={"csrf_token": csrf})
+    assert r.status_code == 302
+    assert r.headers["Location"] == "/login"
+    assert_error(client.get("/api/v1/me"), 401, "unauthorized")
+    assert client.get("/").status_code == 302
+
+
+def test_login_redirects_only_within_the_site(app, users):
+    client = app.test_client()
+    assert log_in(client, "sales@example.com", next="/api/docs").headers["Location"] == "/api/docs"
+    for target in ("//evil.example/", "https://evil.example/"):
+        assert log_in(app.test_client(), "sales@example.com", next=target).headers["Location"] == "/"
+
+
+# ---- the commands -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def crmhub(app):
+    runner = app.test_cli_runner()
+
+    def run(*args: str, ok: bool = True):
+        result = runner.invoke(main, list(args))
+        assert (result.exit_code == 0) == ok, result.output
+        return result
+
+    return run
+
+
+def test_users_create_makes_a_user_who_can_log_in(app, crmhub):
+    out = crmhub(
+        "users", "create", "--email", " Nina@Example.com ", "--role", "finance", "--password", "a-long-password"
+    )
+    assert out.output.strip() == "created finance nina@example.com"
+    with app.app_context():
+        nina = db.session.scalar(select(User).where(User.email == "nina@example.com"))
+        assert (nina.name, nina.role.value, nina.active) == ("nina", "finance", True)
+        assert nina.password_hash != "a-long-password"
+        entry = db.session.scalar(select(AuditEntry).where(AuditEntry.entity == "users"))
+        assert (entry.action, entry.actor) == ("create", "cli")
+    client = app.test_client()
+    assert log_in(client, "nina@example.com", "a-long-password").status_code == 302
+    assert client.get("/api/v1/me").json["role"] == "finance"
+    listed = crmhub("users", "list").output
+    assert "nina@example.com\tfinance\tactive" in listed
+
+
+def test_users_create_generates_a_password_and_refuses_bad_input(app, crmhub):
+    out = crmhub("users", "create", "--email", "ops@example.com", "--name", "Olga Ops", "--role", "operations").output
+    password = re.fullmatch(r"created operations ops@example.com with password (\S+)\n", out).group(1)
+    assert log_in(app.test_client(), "ops@example.com", password).status_code == 302
+
+    again = crmhub("users", "create", "--email", "OPS@example.com", "--role", "sales", ok=False)
+    assert "exists already" in again.output
+    short = crmhub("users", "create", "--email", "x@example.com", "--role", "sales", "--password", "short", ok=False)
+    assert "at least 10 characters" in short.output
+    role = crmhub("users", "create", "--email", "y@example.com", "--role", "boss", ok=False)
+    assert "boss" in role.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 1
+
+
+def test_tokens_create_and_revoke(app, users, crmhub):
+    clear = crmhub("tokens", "create", "--user", "sales@example.com", "--name", "erp bridge").output.strip()
+    assert clear.startswith("crm_")
+    bridge = as_token(app, clear)
+    assert bridge.get("/api/v1/me").json["email"] == "sales@example.com"
+    with app.app_context():
+        token = db.session.scalar(select(ApiToken).where(ApiToken.name == "erp bridge"))
+        token_id = token.id
+        assert clear not in (token.token_hash, token.hint)  # only a hash is stored
+
+    out = crmhub("tokens", "revoke", "--id", str(token_id)).output
+    assert out.strip() == f"revoked token {token_id} of sales@example.com"
+    assert_error(bridge.get("/api/v1/me"), 401, "unauthorized")
+    assert Caller(app.test_client(), users["sales"]["token"]).get("/api/v1/me").status_code == 200
+
+    assert "no user nobody@example.com" in crmhub("tokens", "create", "--user", "nobody@example.com", ok=False).output
+    assert "no token 424242" in crmhub("tokens", "revoke", "--id", "424242", ok=False).output
