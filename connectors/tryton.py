@@ -7,19 +7,26 @@ dates travel as `{"__class__": "Decimal", "decimal": "19.90"}` / `{"__class__": 
 model errors come back as HTTP 200 with an `error` member.
 
 What the connector does in Tryton
-- party: found by name (exactly), or created with its address, e-mail and phone;
-- products: found by code (= SKU); unknown SKUs are created only if `create_products` is on,
-  otherwise the push is refused naming the SKU;
-- customer invoice (`account.invoice`, type out) with `reference` = the hub number, which is what
-  `find_invoice` searches; lines carry product, unit, the discounted unit price, revenue account
-  and the Tryton tax whose rate is the line's rate; several invoices go in one create call;
-- optionally posted (`post` button); status with the amount still to pay; cancel; stock per
-  warehouse from `product.product` quantities in the warehouse's storage location.
+- products: found by code (= SKU); unknown SKUs are created (goods, in the category the setting
+  `product_category` names) only if `create_products` is on, otherwise the push is refused
+  (PermanentError naming the line and the SKU) before the document's customer is written;
+- party: found by tax id (a party identifier), else by name (exactly), else created with its
+  address, e-mail, phone and tax id;
+- customer invoice (`account.invoice`, type out) with `reference` = the idempotency key (the hub
+  number), which is what `find_invoice` searches; lines carry product, unit, the discounted unit
+  price, revenue account and the Tryton tax whose rate is the line's rate; the due date becomes the
+  payment term date; several invoices go in one create call;
+- posted if the connection's document mode says so (`post` button); if posting fails, the drafts
+  just created are deleted again and the error is raised;
+- status with the amount still to pay; cancel (Tryton refuses it for posted customer invoices by
+  default); stock of the configured warehouses from `product.product` quantities in each
+  warehouse's storage location.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import time
 from collections.abc import Iterable, Iterator
@@ -30,8 +37,15 @@ from typing import Any
 import requests
 
 from connectors.base import ConfigField, Connector, Exchange
-from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
-from connectors.errors import AuthError, PermanentError, RetryableError, UncertainOutcomeError
+from connectors.documents import (
+    ExternalRef,
+    ExternalState,
+    InvoiceDocument,
+    InvoiceLine,
+    InvoiceStatus,
+    StockLevel,
+)
+from connectors.errors import AuthError, ConnectorError, PermanentError, RetryableError, UncertainOutcomeError
 
 STATE = {
     "draft": ExternalState.DRAFT,
@@ -76,13 +90,26 @@ class TrytonConnector(Connector):
         ConfigField("username", "string", "User", required=True),
         ConfigField("password", "string", "Password", required=True, secret=True),
         ConfigField("timeout", "number", "Timeout (seconds)", default=30),
-        ConfigField("warehouse", "string", "Warehouse code", default="WH", help="for stock and availability"),
+        ConfigField(
+            "warehouse",
+            "string",
+            "Warehouse codes",
+            default="WH",
+            help="the warehouses whose stock is pulled, comma-separated; empty for all",
+        ),
         ConfigField(
             "create_products",
             "boolean",
             "Create unknown products",
             default=False,
             help="off: an invoice with an unknown SKU is refused and parked",
+        ),
+        ConfigField(
+            "product_category",
+            "string",
+            "Category of created products",
+            default="",
+            help="the Tryton product category (with accounting) that products created from invoices get",
         ),
     )
 
@@ -155,6 +182,10 @@ class TrytonConnector(Connector):
             if changes_data:
                 raise UncertainOutcomeError(f"Tryton {method} → {status}")
             raise RetryableError(f"Tryton {method} → {status}")
+        if status == 404:
+            raise PermanentError(
+                f"Tryton at {self.config['url']} has no database {self.config['database']!r}", field="database"
+            )
         if status >= 400:
             raise PermanentError(f"Tryton {method} → {status}: {payload}")
         if isinstance(payload, dict) and payload.get("error"):
@@ -243,39 +274,79 @@ class TrytonConnector(Connector):
     def push_invoices(self, docs: list[InvoiceDocument]) -> list[ExternalRef]:
         values = [self.build_payload(doc) for doc in docs]
         ids = self.call("model.account.invoice.create", values, changes_data=True)
-        if self.post:
-            self.call("model.account.invoice.post", ids, changes_data=True)
+        try:
+            self._align_taxes(ids, docs)
+            if self.post:
+                self.call("model.account.invoice.post", ids, changes_data=True)
+        except ConnectorError:
+            # Refused (amounts that differ, no open period, a warning to confirm...) or not answered:
+            # take the drafts back, so that the retry creates and posts them instead of finding
+            # unposted drafts. Tryton deletes only drafts: should the post have gone through, this
+            # fails and the retry finds the posted invoices.
+            with contextlib.suppress(ConnectorError):
+                self.call("model.account.invoice.delete", ids, changes_data=True)
+            raise
         rows = {r["id"]: r for r in self.call("model.account.invoice.read", ids, ["id", "number", "state"])}
         return [self._ref(rows[i]) for i in ids]
+
+    def _align_taxes(self, ids: list[int], docs: list[InvoiceDocument]) -> None:
+        """Make Tryton's tax amounts the hub's, then check that the totals agree.
+
+        Tryton computes taxes itself, rounding half-even (per document by default); the hub rounds
+        half-up per line, which is what the customer was quoted. A cent apart is enough for finance
+        to see two truths, so the draft's tax lines get the document's amounts (Tryton keeps them:
+        it recomputes a tax line only when its base changes). Any other difference is refused
+        rather than posted."""
+        wanted = {  # (invoice id, Tryton tax id) → the hub's amount
+            (invoice_id, self._tax_for(t.rate, 0)): t.tax
+            for invoice_id, doc in zip(ids, docs, strict=True)
+            for t in doc.taxes
+            if t.rate  # lines without tax carry no Tryton tax
+        }
+        changes: list[Any] = []
+        for row in self.search_read("account.invoice.tax", [["invoice", "in", ids]], ["invoice", "tax", "amount"]):
+            amount = wanted.get((row["invoice"], row["tax"]))
+            if amount is not None and row["amount"] != amount:
+                changes += [[row["id"]], {"amount": amount}]
+        if changes:
+            self.call("model.account.invoice.tax.write", *changes, changes_data=True)
+        invoice_of = dict(zip(ids, docs, strict=True))
+        for row in self.call("model.account.invoice.read", ids, ["id", "total_amount"]):
+            doc = invoice_of[row["id"]]
+            if row["total_amount"] != doc.total:
+                raise PermanentError(
+                    f"Tryton computes {row['total_amount']} {doc.currency} for {doc.number}, "
+                    f"the hub {doc.total}: check the products' taxes and prices in Tryton"
+                )
 
     # ---- payload -----------------------------------------------------------------------------
 
     def build_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
-        """The `account.invoice` values for a document (the seam the mapping engine will take)."""
-        party, address = self.party_for(doc)
-        config = self._configuration()
-        products = self._products([line.sku for line in doc.lines if line.sku])
-        lines = []
+        """The `account.invoice` values for a document (the seam the mapping engine will take).
+
+        Whatever can refuse the document is checked before the customer is written to Tryton."""
+        currency = self._currency(doc.currency)
+        receivable = self._configuration()["default_account_receivable"]
+        journal = self._revenue_journal()
         for i, line in enumerate(doc.lines):
             if not line.sku:
                 raise PermanentError(f"lines[{i}] has no SKU; Tryton needs a product", field=f"lines[{i}].sku")
-            product = products.get(line.sku)
-            if product is None:
-                raise PermanentError(
-                    f"SKU {line.sku} is unknown in Tryton (connection setting create_products is off)",
-                    field=f"lines[{i}].sku",
-                )
+        products = self._products(doc)
+        lines = []
+        for i, line in enumerate(doc.lines):
+            product = products[line.sku]
             if not product["account_revenue_used"]:
                 raise PermanentError(
                     f"product {line.sku} has no accounting category with a revenue account in Tryton",
                     field=f"lines[{i}].sku",
                 )
+            # Tryton's invoice line has no discount: the line carries the discounted price.
             price = (line.unit_price * (HUNDRED - line.discount_percent) / HUNDRED).quantize(
                 PRICE_DIGITS, rounding=ROUND_HALF_UP
             )
             description = line.description
             if line.discount_percent:
-                description = f"{description} ({line.discount_percent.normalize()} % discount)"
+                description = f"{description} ({line.discount_percent.normalize():f} % discount)"
             lines.append(
                 {
                     "type": "line",
@@ -288,18 +359,24 @@ class TrytonConnector(Connector):
                     "taxes": [["add", [self._tax_for(line.tax_rate, i)]]] if line.tax_rate else [],
                 }
             )
-        return {
+        party, address = self.party_for(doc)
+        values = {
             "type": "out",
             "party": party,
             "invoice_address": address,
-            "account": config["default_account_receivable"],
-            "journal": self._revenue_journal(),
-            "currency": self._currency(doc.currency),
+            "account": receivable,
+            "journal": journal,
+            "currency": currency,
             "invoice_date": doc.issue_date,
             "reference": doc.idempotency_key,
             "description": (doc.notes or doc.deal_reference)[:100],
             "lines": [["create", lines]],
         }
+        # Without a payment term, Tryton makes the receivable due on this date (and warns at posting
+        # when it is past: then it takes the posting day).
+        if doc.due_date and doc.due_date >= date.today():
+            values["payment_term_date"] = doc.due_date
+        return values
 
     def _cached(self, key: tuple[str, Any], load):
         if key not in self._cache:
@@ -359,14 +436,27 @@ class TrytonConnector(Connector):
 
         return self._cached(("tax", rate), load)
 
-    def _products(self, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
-        wanted = sorted(set(skus))
-        rows = (
-            self.search_read(
-                "product.product", [["code", "in", wanted]], ["id", "code", "default_uom", "account_category"]
+    def _products(self, doc: InvoiceDocument) -> dict[str, dict[str, Any]]:
+        """The document's products by SKU; unknown ones created if the connection allows it."""
+        found = self._find_products({line.sku for line in doc.lines if line.sku})
+        missing = {line.sku: (i, line) for i, line in enumerate(doc.lines) if line.sku and line.sku not in found}
+        if not missing:
+            return found
+        if not self.config["create_products"]:
+            i, line = next(iter(missing.values()))
+            raise PermanentError(
+                f"lines[{i}]: SKU {line.sku} is unknown in Tryton (connection setting create_products is off)",
+                field=f"lines[{i}].sku",
             )
-            if wanted
-            else []
+        self._create_products([line for _, line in missing.values()])
+        return {**found, **self._find_products(set(missing))}
+
+    def _find_products(self, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
+        wanted = sorted(set(skus))
+        if not wanted:
+            return {}
+        rows = self.search_read(
+            "product.product", [["code", "in", wanted]], ["id", "code", "default_uom", "account_category"]
         )
         found = {r["code"]: dict(r) for r in rows}  # copies: the exchange log keeps what Tryton said
         # The revenue account is the accounting category's (Tryton computes it, it is no field).
@@ -381,15 +471,63 @@ class TrytonConnector(Connector):
         }
         for row in found.values():
             row["account_revenue_used"] = revenue.get(row.get("account_category"))
-        missing = [s for s in wanted if s not in found]
-        if missing and self.config["create_products"]:
-            raise PermanentError(f"creating products in Tryton is not supported yet: {', '.join(missing)}")
         return found
 
+    def _create_products(self, lines: list[InvoiceLine]) -> None:
+        """Goods named like the line, at its price, in the configured category; code = the SKU."""
+        category = self._product_category()
+        templates = [
+            {
+                "name": line.description or line.sku,
+                "type": "goods",
+                "default_uom": self._unit(line.unit),
+                "list_price": line.unit_price,
+                "account_category": category,
+                # The variant's code is the template's (empty) prefix and this suffix.
+                "products": [["create", [{"suffix_code": line.sku}]]],
+            }
+            for line in lines
+        ]
+        self.call("model.product.template.create", templates, changes_data=True)
+
+    def _product_category(self) -> int:
+        def load():
+            name = self.config["product_category"]
+            if not name:
+                raise PermanentError(
+                    "create_products is on but no product_category is set for new products", field="product_category"
+                )
+            rows = self.search_read(
+                "product.category", [["name", "=", name], ["accounting", "=", True]], ["id"], limit=1
+            )
+            if not rows:
+                raise PermanentError(f"Tryton has no accounting product category {name!r}", field="product_category")
+            return rows[0]["id"]
+
+        return self._cached(("category", None), load)
+
+    def _unit(self, name: str) -> int:
+        def load():
+            rows = self.search_read(
+                "product.uom", ["OR", ["symbol", "=", name], ["name", "ilike", name]], ["id"], limit=1
+            )
+            rows = rows or self.search_read("product.uom", [["name", "=", "Unit"]], ["id"], limit=1)
+            if not rows:
+                raise PermanentError(f"Tryton has no unit of measure {name!r}")
+            return rows[0]["id"]
+
+        return self._cached(("unit", name), load)
+
     def party_for(self, doc: InvoiceDocument) -> tuple[int, int]:
-        """(party id, invoice address id): the party named like the customer, or a new one."""
+        """(party id, invoice address id): the party with the customer's tax id, else the one named
+        exactly like it, else a new one."""
         customer = doc.customer
-        rows = self.search_read("party.party", [["name", "=", customer.name]], ["id", "addresses"], limit=1)
+        rows = []
+        if customer.tax_id:
+            rows = self.search_read(
+                "party.party", [["identifiers.code", "=", customer.tax_id]], ["id", "addresses"], limit=1
+            )
+        rows = rows or self.search_read("party.party", [["name", "=", customer.name]], ["id", "addresses"], limit=1)
         if rows:
             party_id, addresses = rows[0]["id"], rows[0]["addresses"]
             if addresses:
@@ -408,6 +546,7 @@ class TrytonConnector(Connector):
                     "name": customer.name,
                     "addresses": [["create", [self._address(doc)]]],
                     "contact_mechanisms": [["create", contacts]] if contacts else [],
+                    "identifiers": [["create", [{"code": customer.tax_id}]]] if customer.tax_id else [],
                 }
             ],
             changes_data=True,
@@ -455,9 +594,14 @@ class TrytonConnector(Connector):
 
     def pull_stock(self, since: datetime | None = None) -> Iterator[StockLevel]:
         """Full read each time: Tryton has no change feed for stock quantities."""
-        warehouses = self.search_read(
-            "stock.location", [["type", "=", "warehouse"]], ["id", "code", "storage_location"]
-        )
+        codes = [c.strip() for c in (self.config["warehouse"] or "").split(",") if c.strip()]
+        domain: list[Any] = [["type", "=", "warehouse"]]
+        if codes:
+            domain.append(["code", "in", codes])
+        warehouses = self.search_read("stock.location", domain, ["id", "code", "storage_location"])
+        unknown = set(codes) - {w["code"] for w in warehouses}
+        if unknown:
+            raise PermanentError(f"Tryton has no warehouse {', '.join(sorted(unknown))}", field="warehouse")
         now = datetime.now(UTC)
         for warehouse in warehouses:
             storage = warehouse["storage_location"]

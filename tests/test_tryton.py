@@ -1,0 +1,416 @@
+"""The Tryton connector against a real trytond 8.2 (hub/demo_erp/tryton.py, the demo catalogue),
+through its public API: what it creates in Tryton is read back over JSON-RPC and compared with the
+canonical document. The hub's loop through this connector is in test_tryton_loop.py.
+
+These tests share one Tryton server and database and stay apart by unique references and customer
+names."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import pytest
+
+from connectors.documents import (
+    Address,
+    ExternalRef,
+    ExternalState,
+    InvoiceDocument,
+    InvoiceLine,
+    Party,
+    StockLevel,
+    TaxAmount,
+)
+from connectors.errors import AuthError, PermanentError
+from connectors.tryton import TrytonConnector
+from hub.demo_erp.tryton import TrytonServer
+
+CENT = Decimal("0.01")
+
+
+def money(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def line(
+    sku: str | None, quantity: str, price: str, tax: str = "0.19", discount: str = "0", **more: Any
+) -> InvoiceLine:
+    q, p, d, t = Decimal(quantity), Decimal(price), Decimal(discount), Decimal(tax)
+    net = money(q * p * (100 - d) / 100)
+    return InvoiceLine(
+        sku=sku,
+        description=more.pop("description", f"{sku} item"),
+        quantity=q,
+        unit_price=p,
+        discount_percent=d,
+        tax_rate=t,
+        net=net,
+        tax=money(net * t),
+        total=net + money(net * t),
+        **more,
+    )
+
+
+def document(
+    *lines: InvoiceLine, customer: str | None = None, tax_id: str | None = None, currency: str = "EUR", **more: Any
+) -> InvoiceDocument:
+    """A document with a reference and a customer no other test uses."""
+    key = more.pop("key", f"T-{uuid.uuid4().hex[:12]}")
+    lines = lines or (line("VALVE-25", "2", "48.50"),)
+    subtotal = sum((ln.net for ln in lines), Decimal(0))
+    taxes = [  # as the hub sums them: per line, rounded half-up, then per rate
+        TaxAmount(
+            rate=rate,
+            net=sum((ln.net for ln in lines if ln.tax_rate == rate), Decimal(0)),
+            tax=sum((ln.tax for ln in lines if ln.tax_rate == rate), Decimal(0)),
+        )
+        for rate in sorted({ln.tax_rate for ln in lines})
+    ]
+    tax = sum((t.tax for t in taxes), Decimal(0))
+    today = more.pop("issue_date", date.today())
+    return InvoiceDocument(
+        number=key,
+        idempotency_key=key,
+        deal_reference="D-000001",
+        customer=Party(
+            name=customer or f"Customer {uuid.uuid4().hex[:8]}",
+            tax_id=tax_id,
+            email="billing@example.com",
+            phone="+49 30 1234567",
+            address=Address(street="Hauptstraße 1", city="Berlin", postal_code="10115", country="DE"),
+        ),
+        currency=currency,
+        issue_date=today,
+        due_date=today + timedelta(days=14),
+        lines=tuple(lines),
+        subtotal=subtotal,
+        tax_total=tax,
+        total=subtotal + tax,
+        taxes=tuple(taxes),
+        **more,
+    )
+
+
+@pytest.fixture(scope="module")
+def tryton_server(tmp_path_factory) -> Iterator[TrytonServer]:
+    with TrytonServer(tmp_path_factory.mktemp("tryton")) as server:
+        yield server
+
+
+def config(server: TrytonServer, **more: Any) -> dict[str, Any]:
+    return {**server.config, "timeout": 30, **more}
+
+
+@pytest.fixture(scope="module")
+def tryton(tryton_server) -> Iterator[TrytonConnector]:
+    """A connector used as a plain RPC client: what the tests read and change behind the hub's back."""
+    client = TrytonConnector(config(tryton_server))
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def connector(tryton_server) -> Iterator[TrytonConnector]:
+    """Draft mode; shared by the tests (a log-in costs Tryton a password hash)."""
+    connector = TrytonConnector(config(tryton_server))
+    yield connector
+    connector.close()
+
+
+@pytest.fixture(scope="module")
+def posting(tryton_server) -> Iterator[TrytonConnector]:
+    """Posted mode (the connection's document mode)."""
+    connector = TrytonConnector(config(tryton_server), post=True)
+    yield connector
+    connector.close()
+
+
+INVOICE_FIELDS = [
+    "type",
+    "state",
+    "number",
+    "reference",
+    "party.name",
+    "currency.code",
+    "invoice_date",
+    "payment_term_date",
+    "untaxed_amount",
+    "tax_amount",
+    "total_amount",
+    "lines",
+]
+
+
+def read_invoices(tryton: TrytonConnector, reference: str) -> list[dict[str, Any]]:
+    return tryton.search_read("account.invoice", [["reference", "=", reference]], INVOICE_FIELDS)
+
+
+def read_lines(tryton: TrytonConnector, invoice: dict[str, Any]) -> list[tuple]:
+    rows = tryton.call(
+        "model.account.invoice.line.read",
+        invoice["lines"],
+        ["product.code", "description", "quantity", "unit_price", "amount", "taxes"],
+    )
+    rates = {t["id"]: t["rate"] for t in tryton.search_read("account.tax", [], ["id", "rate"])}
+    return [
+        (
+            r["product."]["code"],
+            r["description"],
+            r["quantity"],
+            r["unit_price"],
+            r["amount"],
+            [rates[t] for t in r["taxes"]],
+        )
+        for r in sorted(rows, key=lambda r: r["id"])
+    ]
+
+
+# ---- connection ----------------------------------------------------------------------------------
+
+
+def test_connection_answers_and_a_wrong_password_is_an_auth_error(tryton_server):
+    ok = TrytonConnector(config(tryton_server))
+    assert "company" in ok.test_connection()
+    assert ok.context()["company"]
+    wrong = TrytonConnector(config(tryton_server, password="not-the-password"))
+    with pytest.raises(AuthError, match="admin"):
+        wrong.test_connection()
+    assert "not-the-password" not in str(wrong.take_exchanges())
+    unknown = TrytonConnector(config(tryton_server, database="no_such_database"))
+    with pytest.raises(PermanentError, match="no_such_database") as no_database:
+        unknown.test_connection()
+    assert no_database.value.field == "database"
+    for connector in (ok, wrong, unknown):
+        connector.close()
+
+
+# ---- pushing invoices ----------------------------------------------------------------------------
+
+
+def test_push_creates_a_customer_invoice_exactly_as_the_document(connector, tryton):
+    doc = document(
+        line("VALVE-25", "2", "48.50", description="Valve, blue"),
+        line("CTRL-X1", "1", "899.00", discount="10", description="Controller"),
+        line("SVC-INST", "3", "95.00", tax="0.07", description="Installation"),
+    )
+    assert (doc.subtotal, doc.tax_total, doc.total) == (Decimal("1191.10"), Decimal("192.11"), Decimal("1383.21"))
+
+    ref = connector.push_invoice(doc)
+
+    assert ref.system == "tryton"
+    assert ref.status == ExternalState.DRAFT
+    assert ref.url.endswith(f"/model/account.invoice/{ref.external_id}")
+    (invoice,) = read_invoices(tryton, doc.idempotency_key)
+    assert str(invoice["id"]) == ref.external_id
+    assert invoice["type"] == "out"
+    assert invoice["state"] == "draft"
+    assert invoice["reference"] == doc.idempotency_key
+    assert invoice["party."]["name"] == doc.customer.name
+    assert invoice["currency."]["code"] == "EUR"
+    assert invoice["invoice_date"] == doc.issue_date
+    assert invoice["payment_term_date"] == doc.due_date
+    assert (invoice["untaxed_amount"], invoice["tax_amount"], invoice["total_amount"]) == (
+        doc.subtotal,
+        doc.tax_total,
+        doc.total,
+    )
+    assert read_lines(tryton, invoice) == [
+        ("VALVE-25", "Valve, blue", 2.0, Decimal("48.5000"), Decimal("97.00"), [Decimal("0.19")]),
+        ("CTRL-X1", "Controller (10 % discount)", 1.0, Decimal("809.1000"), Decimal("809.10"), [Decimal("0.19")]),
+        ("SVC-INST", "Installation", 3.0, Decimal("95.0000"), Decimal("285.00"), [Decimal("0.07")]),
+    ]
+    # The customer came with its address and contacts.
+    (party,) = tryton.search_read(
+        "party.party", [["name", "=", doc.customer.name]], ["addresses", "contact_mechanisms"]
+    )
+    (address,) = tryton.call("model.party.address.read", party["addresses"], ["street", "city", "postal_code"])
+    assert (address["street"], address["city"], address["postal_code"]) == ("Hauptstraße 1", "Berlin", "10115")
+    contacts = tryton.call("model.party.contact_mechanism.read", party["contact_mechanisms"], ["type", "value"])
+    assert {(c["type"], c["value"]) for c in contacts} == {
+        ("email", "billing@example.com"),
+        ("phone", "+49 30 1234567"),
+    }
+
+
+def test_a_half_cent_of_tax_is_rounded_as_the_hub_quoted_it(posting, tryton):
+    # 3 × 48.50 = 145.50; 19 % = 27.645: Tryton alone rounds half-even to 27.64, the hub to 27.65.
+    doc = document(line("VALVE-25", "3", "48.50"))
+    assert (doc.tax_total, doc.total) == (Decimal("27.65"), Decimal("173.15"))
+
+    posting.push_invoices([doc])
+
+    (invoice,) = read_invoices(tryton, doc.idempotency_key)
+    assert invoice["state"] == "posted"
+    assert (invoice["untaxed_amount"], invoice["tax_amount"], invoice["total_amount"]) == (
+        Decimal("145.50"),
+        Decimal("27.65"),
+        Decimal("173.15"),
+    )
+
+
+def test_a_total_tryton_computes_otherwise_is_refused_not_posted(posting, tryton):
+    good = document(line("VALVE-25", "2", "48.50"))
+    doc = replace(good, total=good.total + Decimal("0.01"))  # e.g. a price Tryton rounds otherwise
+
+    with pytest.raises(PermanentError, match=r"Tryton computes 115\.43 EUR .* the hub 115\.44"):
+        posting.push_invoices([doc])
+
+    assert read_invoices(tryton, doc.idempotency_key) == []
+
+
+def test_the_same_document_pushed_twice_gives_one_invoice(connector, tryton):
+    doc = document()
+    for _ in range(2):  # what the engine does on every attempt: look up, create only what is missing
+        found = connector.find_invoices([doc.idempotency_key])
+        if doc.idempotency_key not in found:
+            created = connector.push_invoices([doc])
+    assert found[doc.idempotency_key] == created[0]
+    assert connector.find_invoice(doc.idempotency_key) == created[0]
+    assert connector.find_invoice(f"T-{uuid.uuid4().hex[:12]}") is None
+    assert len(read_invoices(tryton, doc.idempotency_key)) == 1
+
+
+def test_a_returning_customer_is_found_not_duplicated(connector, tryton):
+    first = document()
+    connector.push_invoices([first])
+    connector.push_invoices([document(customer=first.customer.name)])
+    assert len(tryton.search_read("party.party", [["name", "=", first.customer.name]], ["id"])) == 1
+
+    tax_id = f"DE{uuid.uuid4().int % 10**9:09d}"
+    renamed = document(tax_id=tax_id), document(tax_id=tax_id)  # same tax id, another name
+    refs = connector.push_invoices([renamed[0]]) + connector.push_invoices([renamed[1]])
+    parties = {tryton.call("model.account.invoice.read", [int(r.external_id)], ["party"])[0]["party"] for r in refs}
+    assert len(parties) == 1  # the tax id wins over the name
+
+
+def test_a_batch_goes_in_one_create_call(connector, tryton):
+    docs = [document(line("VALVE-25", str(n), "48.50")) for n in (1, 2, 3)]
+    connector.take_exchanges()
+
+    refs = connector.push_invoices(docs)
+
+    creates = [x for x in connector.take_exchanges() if x.url.endswith(" model.account.invoice.create")]
+    assert len(creates) == 1
+    assert len({r.external_id for r in refs}) == 3
+    for doc, ref in zip(docs, refs, strict=True):
+        (invoice,) = read_invoices(tryton, doc.idempotency_key)
+        assert str(invoice["id"]) == ref.external_id
+        assert invoice["total_amount"] == doc.total
+    assert connector.find_invoices([d.idempotency_key for d in docs]) == {
+        d.idempotency_key: r for d, r in zip(docs, refs, strict=True)
+    }
+
+
+def test_posted_mode_posts_and_the_status_follows_payments(posting, tryton, tryton_server):
+    doc = document(line("VALVE-25", "10", "48.50"))  # 485.00 + 92.15 = 577.15
+
+    (ref,) = posting.push_invoices([doc])
+
+    assert ref.status == ExternalState.POSTED
+    (invoice,) = read_invoices(tryton, doc.idempotency_key)
+    assert invoice["state"] == "posted"
+    assert invoice["number"]
+    assert ref.external_number == invoice["number"]
+    assert invoice["total_amount"] == doc.total == Decimal("577.15")
+    status = posting.invoice_status(ref)
+    assert (status.status, status.amount_total, status.amount_paid) == (ExternalState.POSTED, doc.total, 0)
+    assert (status.currency, status.external_number) == ("EUR", ref.external_number)
+
+    # Tryton's default: a posted customer invoice is credited, not cancelled.
+    with pytest.raises(PermanentError, match="cancel"):
+        posting.cancel_invoice(ref)
+    assert posting.invoice_status(ref).status == ExternalState.POSTED
+
+    tryton_server.run("pay", ref.external_id, "--amount", "100.00")  # Tryton's own wizard
+    status = posting.invoice_status(ref)
+    assert (status.status, status.amount_paid) == (ExternalState.PARTIALLY_PAID, Decimal("100.00"))
+
+    tryton_server.run("pay", ref.external_id)  # the rest
+    status = posting.invoice_status(ref)
+    assert (status.status, status.amount_paid, status.amount_total) == (ExternalState.PAID, doc.total, doc.total)
+
+
+def test_an_invoice_tryton_refuses_to_post_is_taken_back(posting, tryton):
+    doc = document(issue_date=date(2001, 5, 1))  # no fiscal year, no period
+
+    with pytest.raises(PermanentError, match="period"):
+        posting.push_invoices([doc])
+
+    assert read_invoices(tryton, doc.idempotency_key) == []  # a retry after the fix creates and posts it
+
+
+def test_an_unknown_sku_is_refused_naming_the_line_and_nothing_is_created(connector, tryton):
+    doc = document(line("VALVE-25", "1", "48.50"), line("NO-SUCH-SKU", "1", "5.00"))
+
+    with pytest.raises(PermanentError, match="NO-SUCH-SKU") as refused:
+        connector.push_invoices([doc])
+
+    assert refused.value.field == "lines[1].sku"
+    assert read_invoices(tryton, doc.idempotency_key) == []
+    assert tryton.search_read("party.party", [["name", "=", doc.customer.name]], ["id"]) == []
+
+
+def test_a_line_without_sku_or_an_unknown_currency_is_refused(connector):
+    with pytest.raises(PermanentError) as no_sku:
+        connector.push_invoices([document(line(None, "1", "5.00", description="Freight"))])
+    assert no_sku.value.field == "lines[0].sku"
+    with pytest.raises(PermanentError, match="JPY") as currency:
+        connector.push_invoices([document(currency="JPY")])
+    assert currency.value.field == "currency"
+
+
+def test_unknown_skus_are_created_when_the_connection_allows_it(tryton_server, tryton):
+    sku = f"NEW-{uuid.uuid4().hex[:6]}"
+    connector = TrytonConnector(config(tryton_server, create_products=True, product_category="Goods 0.19"))
+    doc = document(line("VALVE-25", "1", "48.50"), line(sku, "4", "12.50", tax="0.07", description="Adapter"))
+
+    connector.push_invoices([doc])
+
+    (product,) = tryton.search_read("product.product", [["code", "=", sku]], ["name", "list_price_used", "type"])
+    assert (product["name"], product["list_price_used"], product["type"]) == ("Adapter", Decimal("12.5000"), "goods")
+    (invoice,) = read_invoices(tryton, doc.idempotency_key)
+    assert invoice["total_amount"] == doc.total
+    assert [ln[0] for ln in read_lines(tryton, invoice)] == ["VALVE-25", sku]
+
+
+# ---- after the push ------------------------------------------------------------------------------
+
+
+def test_a_draft_reports_its_status_and_can_be_cancelled(connector):
+    doc = document()
+    ref = connector.push_invoice(doc)
+    status = connector.invoice_status(ref)
+    assert (status.status, status.amount_total, status.amount_paid) == (ExternalState.DRAFT, doc.total, 0)
+
+    connector.cancel_invoice(ref)
+
+    assert connector.invoice_status(ref).status == ExternalState.CANCELLED
+    assert connector.find_invoice(doc.idempotency_key).status == ExternalState.CANCELLED
+
+
+def test_status_of_an_invoice_that_is_gone(connector):
+    with pytest.raises(PermanentError):
+        connector.invoice_status(ExternalRef(system="tryton", external_id="999999"))
+
+
+def test_pull_stock_reads_quantities_per_warehouse(connector, tryton_server):
+    sku = f"STOCK-{uuid.uuid4().hex[:6]}"
+    tryton_server.run("add-product", sku, "Counted thing", "3.00")
+    tryton_server.run("set-stock", f"{sku}=12")
+
+    levels = {(s.sku, s.warehouse): s for s in connector.pull_stock()}
+
+    counted = levels[(sku, "WH")]
+    assert isinstance(counted, StockLevel)
+    assert (counted.on_hand, counted.reserved, counted.available) == (Decimal(12), Decimal(0), Decimal(12))
+    assert levels[("CTRL-X1", "WH")].on_hand == Decimal(9)  # the demo catalogue's count
+    assert ("SVC-INST", "WH") not in levels  # services have no stock
+    elsewhere = TrytonConnector(connector.config | {"warehouse": "WH, NOPE"})
+    with pytest.raises(PermanentError, match="NOPE") as unknown:
+        list(elsewhere.pull_stock())
+    assert unknown.value.field == "warehouse"
