@@ -82,8 +82,15 @@ def _reset(app: Flask) -> None:
     tables = db.metadata.sorted_tables
     with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            # DELETE, not TRUNCATE: truncating ~40 tables costs 0.3 s a test (new files for each),
+            # deleting the few rows a test writes and restarting the ids is one round trip.
+            deletes = "; ".join(f'DELETE FROM "{t.name}"' for t in reversed(tables))
+            restarts = ", ".join(
+                f"setval(pg_get_serial_sequence('\"{t.name}\"', 'id'), 1, false)"
+                for t in tables
+                if "id" in t.c and t.c.id.autoincrement is not False and t.c.id.type.python_type is int
+            )
+            conn.exec_driver_sql(f"{deletes}; SELECT {restarts}")
         else:
             for table in reversed(tables):
                 conn.execute(table.delete())
