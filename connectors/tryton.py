@@ -350,6 +350,7 @@ class TrytonConnector(Connector):
             lines.append(
                 {
                     "type": "line",
+                    "currency": currency,  # else the company's, which Tryton refuses on a foreign invoice
                     "product": product["id"],
                     "description": description,
                     "quantity": line.quantity,

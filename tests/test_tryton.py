@@ -263,6 +263,16 @@ def test_a_total_tryton_computes_otherwise_is_refused_not_posted(posting, tryton
     assert read_invoices(tryton, doc.idempotency_key) == []
 
 
+def test_an_invoice_in_a_foreign_currency_is_posted_in_it(posting, tryton):
+    doc = document(line("VALVE-25", "4", "48.50"), currency="CHF")  # 194.00 + 36.86
+
+    posting.push_invoices([doc])
+
+    (invoice,) = read_invoices(tryton, doc.idempotency_key)
+    assert (invoice["state"], invoice["currency."]["code"]) == ("posted", "CHF")
+    assert invoice["total_amount"] == doc.total == Decimal("230.86")
+
+
 def test_the_same_document_pushed_twice_gives_one_invoice(connector, tryton):
     doc = document()
     for _ in range(2):  # what the engine does on every attempt: look up, create only what is missing

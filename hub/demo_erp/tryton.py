@@ -30,12 +30,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import requests
 
-SETUP_VERSION = 1
+SETUP_VERSION = 3
 ADMIN_PASSWORD = "admin-demo-pw"
 DATABASE = "crmhub"
 MODULES = ("account_invoice", "account_product", "stock", "sale")
@@ -211,18 +212,20 @@ def _setup(conf: str) -> None:
     from trytond.modules.account.tests.tools import create_chart, create_fiscalyear, create_tax, get_accounts
     from trytond.modules.account_invoice.tests.tools import set_fiscalyear_invoice_sequences
     from trytond.modules.company.tests.tools import create_company
-    from trytond.modules.currency.tests.tools import get_currency
 
     with _proteus(conf):
-        eur = get_currency("EUR")
-        for code in ("USD", "GBP", "CHF"):
-            get_currency(code)
+        eur = _currencies()
         Party = Model.get("party.party")
         company_party = Party(name="Demo Trading GmbH")
         company_party.save()
         create_company(company_party, eur)
         create_chart()
         accounts = get_accounts()
+        # Invoices in another currency post their rounding differences here.
+        configuration = Model.get("account.configuration")(1)
+        configuration.currency_exchange_credit_account = accounts["revenue"]
+        configuration.currency_exchange_debit_account = accounts["expense"]
+        configuration.save()
         fiscalyear = set_fiscalyear_invoice_sequences(create_fiscalyear())
         fiscalyear.click("create_period")
 
@@ -259,6 +262,27 @@ def _setup(conf: str) -> None:
             template.salable = True
             template.save()
         _inventory({sku: item[-1] for sku, item in CATALOGUE.items() if item[-1] is not None})
+
+
+# Units of each currency for one euro; without a rate Tryton refuses a foreign invoice (and so
+# should it: a rate is never silently 1).
+RATES = {"EUR": "1", "USD": "1.08", "GBP": "0.85", "CHF": "0.94"}
+
+
+def _currencies():
+    """The demo currencies with their rates; the euro, the company's currency."""
+    from proteus import Model
+
+    Currency = Model.get("currency.currency")
+    Rate = Model.get("currency.currency.rate")
+    made = {}
+    for code, rate in RATES.items():
+        (currency,) = Currency.find([("code", "=", code)]) or [Currency(name=code, symbol=code, code=code)]
+        currency.rounding = Decimal("0.01")
+        currency.save()
+        Rate(date=date(2000, 1, 1), rate=Decimal(rate), currency=currency).save()
+        made[code] = currency
+    return made["EUR"]
 
 
 def _inventory(quantities: dict[str, int | Decimal]) -> None:
