@@ -118,7 +118,7 @@ class Connector(ABC):
         return taken
 
     @classmethod
-    def mapping_problems(cls, mapping: MappingSpec) -> list:
+    def mapping_problems(cls, mapping: MappingSpec | Mapping[str, Any]) -> list:
         """What a mapping lacks for this connector (engine problems with their paths)."""
         return missing_targets(mapping, cls.required_targets)
 

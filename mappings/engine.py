@@ -605,10 +605,11 @@ def validate(mapping: MappingSpec | Mapping[str, Any], document: Any = None) -> 
     return list(evaluate(mapping, document).problems)
 
 
-def missing_targets(mapping: MappingSpec, needed: Iterable[str]) -> list[Problem]:
+def missing_targets(mapping: MappingSpec | Mapping[str, Any], needed: Iterable[str]) -> list[Problem]:
     """Target fields a connector cannot do without that the mapping does not produce
-    (`lines[].sku` names a line field)."""
-    have = mapping.target_names()
+    (`lines[].sku` names a line field). Also works on a document that does not parse, so that a
+    refused save lists these problems together with the others."""
+    have = mapping.target_names() if isinstance(mapping, MappingSpec) else _declared_targets(mapping)
     return [
         Problem(
             f"lines.fields.{name.split('].', 1)[1]}" if "[]." in name else f"fields.{name}",
@@ -664,6 +665,16 @@ class _DecimalInterpreter(jmespath.visitor.TreeInterpreter):
 
 
 _OPTIONS = jmespath.Options(custom_functions=_DecimalFunctions())
+
+
+def _declared_targets(document: Mapping[str, Any]) -> set[str]:
+    fields_ = document.get("fields") if isinstance(document, Mapping) else None
+    names = {str(k) for k in fields_} if isinstance(fields_, Mapping) else set()
+    lines = document.get("lines") if isinstance(document, Mapping) else None
+    if isinstance(lines, Mapping) and isinstance(lines.get("fields"), Mapping):
+        target = lines.get("target", "lines")
+        names |= {f"{target}[].{k}" for k in lines["fields"]}
+    return names
 
 
 def _search(compiled: Any, data: Any, path: str, problems: list[Problem]) -> Any:
