@@ -100,6 +100,9 @@ class Connector(ABC):
     # The target fields this connector builds its payload from; a mapping without one of them is
     # refused when it is saved (`lines[].sku` is a line field).
     required_targets: ClassVar[tuple[str, ...]] = ()
+    # The target field find_invoice searches: it must carry the idempotency key, whatever the
+    # mapping says, or a retry would not find the first push and would create a second invoice.
+    idempotency_target: ClassVar[str | None] = "reference"
 
     def __init__(self, config: Mapping[str, Any], *, post: bool = False, mapping: MappingSpec | None = None) -> None:
         self.config = validate_config(self.config_schema, config)
@@ -126,9 +129,17 @@ class Connector(ABC):
         """The mapping applied to a document; MappingRefused (a PermanentError: parked, nothing
         sent) naming every field, value and table it could not map."""
         try:
-            return apply(self.mapping, doc)
+            payload = apply(self.mapping, doc)
         except MappingFailed as exc:
             raise MappingRefused(exc.problems, field=exc.problems[0].path) from None
+        key = self.idempotency_target
+        if key is not None and payload.get(key) != doc.idempotency_key:
+            raise PermanentError(
+                f"{key}: the mapping gives {payload.get(key)!r}, but it must be the idempotency key "
+                f"{doc.idempotency_key} ({self.label} invoices are looked up by it before a retry creates one)",
+                field=key,
+            )
+        return payload
 
     def preview_payload(self, doc: InvoiceDocument) -> Any:
         """Exactly what `push_invoice` would send for this document, as JSON, without creating

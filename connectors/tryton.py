@@ -342,6 +342,7 @@ class TrytonConnector(Connector):
         Whatever can refuse the document is checked before the customer is written to Tryton. A
         dry run (the preview) only looks up: what the push would create is shown as a note."""
         mapped = self.map_document(doc)
+        _check_types(mapped)
         currency = self._currency(mapped["currency"])
         receivable = self._configuration()["default_account_receivable"]
         journal = self._revenue_journal()
@@ -719,6 +720,41 @@ class TrytonConnector(Connector):
                     available=on_hand - reserved,
                     as_of=now,
                 )
+
+
+# What the payload code below does with each mapped field needs these types; a mapping that gives
+# something else (say `quantity` without `type: decimal`) is refused naming the field, not a crash.
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "reference": (str,),
+    "currency": (str,),
+    "invoice_date": (date,),
+    "payment_term_date": (date, type(None)),
+    "description": (str, type(None)),
+    "party": (int, type(None)),
+}
+_LINE_TYPES: dict[str, tuple[type, ...]] = {
+    "sku": (str,),
+    "description": (str, type(None)),
+    "quantity": (Decimal,),
+    "unit_price": (Decimal,),
+    "discount_percent": (Decimal, type(None)),
+}
+
+
+def _check_types(mapped: dict[str, Any]) -> None:
+    def check(value: Any, types: tuple[type, ...], path: str) -> None:
+        if not isinstance(value, types) or isinstance(value, bool):
+            names = " or ".join("nothing" if t is type(None) else t.__name__ for t in types)
+            raise PermanentError(f"{path}: the mapping gives {value!r}; Tryton needs {names}", field=path)
+
+    for name, types in _FIELD_TYPES.items():
+        check(mapped.get(name), types, name)
+    lines = mapped.get("lines")
+    if not isinstance(lines, list):
+        raise PermanentError("the mapping gives no lines", field="lines")
+    for i, line in enumerate(lines):
+        for name, types in _LINE_TYPES.items():
+            check(line.get(name), types, f"lines[{i}].{name}")
 
 
 class _SessionExpired(Exception):

@@ -264,10 +264,11 @@ def _checked_row(table: Table, key: Any, value: Any, where: str) -> tuple[str, s
         raise ValidationFailed(
             {f"{where}value": f"Not a value of table {table.name} ({table.value_type}): {exc}."}
         ) from None
-    return normal, None if converted is None else _text(converted)
+    return normal, None if converted is None else value_text(converted)
 
 
-def _text(value: Any) -> str:
+def value_text(value: Any) -> str:
+    """A table value as stored (Decimals exactly, never in exponent form)."""
     return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
@@ -305,7 +306,7 @@ def delete_row(connection: Connection, table: Table, key: str) -> None:
 
 def export_csv(connection: Connection, table: Table) -> str:
     """The table's rows as CSV (key,value); inline rows of the mapping first, stored rows win."""
-    rows = {k: (None if v is None else _text(v)) for k, v in table.rows.items()}
+    rows = {k: (None if v is None else value_text(v)) for k, v in table.rows.items()}
     rows.update({r.key: r.value for r in stored_rows(connection, table.name)})
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

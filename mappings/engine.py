@@ -338,7 +338,7 @@ def storable(value: Any) -> Any:
 def loads(text: str) -> dict[str, Any]:
     """A mapping document from YAML or JSON text (JSON is read as YAML); MappingInvalid if unreadable."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader, without aliases
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "document"
@@ -346,6 +346,17 @@ def loads(text: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise MappingInvalid([Problem("document", "a mapping document is an object", ProblemKind.MAPPING)])
     return data
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader without aliases: `*name` repeats a node by reference, and a few nested
+    ones make a small text expand to billions of values once the document is stored or compared."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed", event.start_mark)
+        return super().compose_node(parent, index)
 
 
 def dumps(document: Mapping[str, Any]) -> str:

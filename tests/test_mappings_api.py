@@ -265,3 +265,15 @@ def test_only_admins_see_or_change_mappings(call, connection, role):
     assert who.get(url(connection)).status_code == 403
     assert who.post(url(connection, "/versions"), json={"document": default_document("mini_ledger")}).status_code == 403
     assert who.put(url(connection, "/tables/products/rows/X"), json={"value": "Y"}).status_code == 403
+
+
+def test_the_reference_must_stay_the_idempotency_key(admin, sales, connection):
+    # Retries find the first push by this key; a mapping that changes it would double invoices.
+    document = copy.deepcopy(default_document("mini_ledger"))
+    document["fields"]["reference"] = {"expr": "deal_reference", "required": True}
+    assert admin.post(url(connection, "/versions"), json={"document": document, "activate": True}).status_code == 201
+    deal = win(sales, admin)
+    preview = admin.post(url(connection, "/preview"), json={"deal_id": deal["id"]}).json
+    ((problem,),) = [preview["problems"]]
+    assert problem["path"] == "reference"
+    assert problem["message"].startswith(f"reference: the mapping gives '{deal['number']}', but it must be")

@@ -324,3 +324,9 @@ def test_arbitrary_mapping_documents_are_parsed_or_refused_with_problems(doc):
     assert all(isinstance(p, engine.Problem) and p.kind == ProblemKind.MAPPING for p in problems)
     if not problems:
         assert isinstance(engine.parse(doc), engine.MappingSpec)
+
+
+def test_yaml_aliases_are_refused():
+    # `*name` repeats a node: nested ones turn a few lines into billions of values once stored.
+    with pytest.raises(MappingInvalid, match="aliases"):
+        engine.loads("a: &x [1, 2]\nb: [*x, *x]\n")

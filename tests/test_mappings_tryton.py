@@ -193,3 +193,29 @@ def test_a_currency_tryton_does_not_have_is_refused_clearly(app, admin, sales, t
     drain(app)
     (failed,) = admin.get(f"{V}/sync/failed").json["items"]
     assert "currency JPY is not set up in Tryton" in failed["last_error"]
+
+
+def test_a_mapping_giving_tryton_the_wrong_type_is_a_problem_naming_the_field(app, admin, sales):
+    # Nothing listens at this address: the type check comes before Tryton is asked anything.
+    config = {"url": "http://127.0.0.1:9", "database": "crmhub", "username": "admin", "password": "x"}
+    connection = make_connection(app, "Tryton", "tryton", config)
+    mapping = f"{V}/connections/{connection}/mapping"
+    document = copy.deepcopy(admin.get(mapping).json["document"])
+    document["lines"]["fields"]["quantity"] = {"expr": "to_string(quantity)", "required": True}
+    assert admin.post(f"{mapping}/versions", json={"document": document, "activate": True}).status_code == 201
+    product(admin, "PUMP-100", "1249.00", "0.19")
+    customer = sales.post(f"{V}/customers", json={"name": "Typed Customer"}).json
+    deal = win(sales, customer["id"], [{"sku": "PUMP-100", "quantity": 2}])
+
+    preview = admin.post(f"{mapping}/preview", json={"deal_id": deal["id"]}).json
+    assert preview["mapped"]["lines"][0]["quantity"] == "2.0000"
+    assert preview["problems"] == [
+        {
+            "path": "lines[0].quantity",
+            "message": "lines[0].quantity: the mapping gives '2.0000'; Tryton needs Decimal",
+            "kind": "target",
+            "table": None,
+            "value": None,
+        }
+    ]
+    assert preview["payload"] is None

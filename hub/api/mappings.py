@@ -172,7 +172,7 @@ def _tables(connection: Connection, document: dict[str, Any]) -> list[dict[str, 
 
 def _table(connection: Connection, table) -> dict[str, Any]:
     rows = {
-        k: {"key": k, "value": None if v is None else service._text(v), "source": "mapping", "updated_at": None}
+        k: {"key": k, "value": None if v is None else service.value_text(v), "source": "mapping", "updated_at": None}
         for k, v in table.rows.items()
     }
     for row in service.stored_rows(connection, table.name):
