@@ -272,21 +272,20 @@ def value_text(value: Any) -> str:
     return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
-def put_row(connection: Connection, table: Table, key: Any, value: Any) -> tuple[MappingRow, bool]:
-    """Add or change one row; (row, created)."""
+def put_row(connection: Connection, table: Table, key: Any, value: Any) -> MappingRow:
+    """Add or change one row."""
     normal, text = _checked_row(table, key, value, "")
     row = db.session.scalar(
         select(MappingRow).where(
             MappingRow.connection_id == connection.id, MappingRow.table_name == table.name, MappingRow.key == normal
         )
     )
-    created = row is None
     if row is None:
         row = MappingRow(connection_id=connection.id, table_name=table.name, key=normal)
         db.session.add(row)
     row.value = text
     db.session.flush()
-    return row, created
+    return row
 
 
 def delete_row(connection: Connection, table: Table, key: str) -> None:
@@ -387,7 +386,13 @@ def with_stored_rows(connection: Connection, spec: MappingSpec) -> MappingSpec:
     return spec.with_rows(rows)
 
 
-def document_for_deal(deal: Deal) -> tuple[InvoiceDocument, HubInvoice | None]:
+@dataclass(frozen=True)
+class DealDocument:
+    document: InvoiceDocument
+    invoice: HubInvoice | None  # None: the deal is not won yet
+
+
+def document_for_deal(deal: Deal) -> DealDocument:
     """What a push of this deal sends: its invoice's snapshot once it is won, else the document it
     would make if it were won now (with a placeholder number)."""
     invoice = db.session.scalar(
@@ -396,7 +401,7 @@ def document_for_deal(deal: Deal) -> tuple[InvoiceDocument, HubInvoice | None]:
         .order_by(HubInvoice.id.desc())
     )
     if invoice is not None:
-        return invoice_from_dict(invoice.snapshot), invoice
+        return DealDocument(invoice_from_dict(invoice.snapshot), invoice)
     if deal.customer is None:
         raise ValidationFailed({"deal_id": f"Deal {deal.id} has no customer to invoice."})
-    return build_document(deal, "INV-PREVIEW"), None
+    return DealDocument(build_document(deal, "INV-PREVIEW"), None)

@@ -95,6 +95,11 @@ def test_versions_are_saved_as_drafts_activated_diffed_and_rolled_back(admin, co
     states = {v["version"]: v["state"] for v in admin.get(url(connection, "/versions")).json}
     assert states == {1: "retired", 2: "retired", 3: "retired", 4: "active"}
 
+    assert admin.put(url(connection, "/tables/products/rows/W-1"), json={"value": "I-1"}).status_code == 200
+
+    # A connection that never synced can be deleted with its mapping and rows.
+    assert admin.delete(f"{V}/connections/{connection}").status_code == 204
+    assert admin.get(url(connection)).status_code == 404
     audit = admin.get(f"{V}/audit?entity=mapping_versions&per_page=200").json["items"]
     assert {(a["action"], a["actor"]) for a in audit} >= {
         ("create", users["admin"]["email"]),
@@ -158,6 +163,9 @@ def test_value_tables_row_by_row_and_as_csv(admin, connection):
     ]
     assert admin.delete(f"{products}/rows/X-1").status_code == 204
     assert admin.delete(f"{products}/rows/X-1").status_code == 404
+    audit = admin.get(f"{V}/audit?entity=mapping_rows&per_page=200").json["items"]
+    assert {a["action"] for a in audit} == {"create", "update", "delete"}
+    assert {a["actor"] for a in audit} == {"admin@example.com"}
     assert admin.put(f"{products}/csv", data="sku;item\n", content_type="text/csv").status_code == 422
 
 

@@ -219,3 +219,28 @@ def test_a_mapping_giving_tryton_the_wrong_type_is_a_problem_naming_the_field(ap
         }
     ]
     assert preview["payload"] is None
+
+
+def test_a_customer_mapped_to_a_tryton_party_is_invoiced_to_that_party(app, admin, sales, tryton_db, tryton):
+    connection = make_connection(app, "Tryton", "tryton", tryton_db.config)
+    mapping = f"{V}/connections/{connection}/mapping"
+    # The customer is known in Tryton under another name; the parties table says which party it is.
+    (party,) = tryton.call(
+        "model.party.party.create",
+        [{"name": "ACME Pumpen GmbH (Tryton)", "addresses": [["create", [{"city": "Köln"}]]]}],
+        changes_data=True,
+    )
+    product(admin, "VALVE-25", "48.50", "0.19")
+    customer = sales.post(f"{V}/customers", json={"name": "Acme", "billing_city": "Köln"}).json
+    row = admin.put(f"{mapping}/tables/parties/rows/{customer['id']}", json={"value": party})
+    assert row.json["value"] == str(party)
+    assert admin.put(f"{mapping}/tables/parties/rows/{customer['id']}", json={"value": "Acme"}).status_code == 422
+
+    deal = win(sales, customer["id"], [{"sku": "VALVE-25", "quantity": 1}])
+    drain(app)
+
+    (invoice,) = tryton.search_read(
+        "account.invoice", [["reference", "=", deal["invoices"][0]["number"]]], ["party", "total_amount"]
+    )
+    assert (invoice["party"], invoice["total_amount"]) == (party, Decimal(deal["total"]))
+    assert tryton.search_read("party.party", [["name", "=", "Acme"]], ["id"]) == []  # no duplicate made

@@ -317,7 +317,7 @@ def validate(data, connection_id):
     problems = []
     if "deal_id" in data:
         deal = get_ref(Deal, data["deal_id"], "deal_id")
-        doc, _invoice = service.document_for_deal(deal)
+        doc = service.document_for_deal(deal).document
         spec = service.with_stored_rows(connection, spec)  # the stored rows apply as in a push
         problems = [_problem(p) for p in evaluate(spec, doc).problems]
     return {"valid": not problems, "problems": problems}
@@ -332,7 +332,8 @@ def preview(data, connection_id):
     without sending anything (the target is only asked to look ids up)."""
     connection = _connection(connection_id)
     deal = get_ref(Deal, data["deal_id"], "deal_id")
-    doc, invoice = service.document_for_deal(deal)
+    found = service.document_for_deal(deal)
+    doc, invoice = found.document, found.invoice
     version = data.get("version")
     if version not in (None, 0):
         service.get_version(connection, version)  # 404 for a version that does not exist
@@ -398,7 +399,7 @@ class Row(MethodView):
     def put(self, data, connection_id, table, key):
         """Add or change one row; it applies to the next push (retry a parked one after this)."""
         connection = _connection(connection_id)
-        row, _created = service.put_row(connection, service.table_spec(connection, table), key, data["value"])
+        row = service.put_row(connection, service.table_spec(connection, table), key, data["value"])
         db.session.commit()
         return {"key": row.key, "value": row.value, "source": "stored", "updated_at": row.updated_at}
 
