@@ -32,6 +32,7 @@ from mappings.engine import (
     ProblemKind,
     Table,
     convert_value,
+    decimal_text,
     loads,
     normalise_key,
     parse,
@@ -269,7 +270,7 @@ def _checked_row(table: Table, key: Any, value: Any, where: str) -> tuple[str, s
 
 def value_text(value: Any) -> str:
     """A table value as stored (Decimals exactly, never in exponent form)."""
-    return format(value, "f") if isinstance(value, Decimal) else str(value)
+    return decimal_text(value) if isinstance(value, Decimal) else str(value)
 
 
 def put_row(connection: Connection, table: Table, key: Any, value: Any) -> MappingRow:

@@ -203,11 +203,11 @@ def normalise_key(key_type: str, raw: Any) -> str:
             number = raw if isinstance(raw, Decimal) else Decimal(str(raw).strip())
         except InvalidOperation:
             raise ValueError(f"{_show(raw)} is not a number") from None
-        if not number.is_finite():
-            raise ValueError(f"{_show(raw)} is not a finite number")
+        if not number.is_finite() or not _in_range(number):
+            raise ValueError(f"{_show(raw)} is not a finite number of a sensible size")
         text = format(number.normalize(), "f")
         return "0" if text in ("-0", "0") else text
-    text = raw if isinstance(raw, str) else format(raw, "f") if isinstance(raw, Decimal) else str(raw)
+    text = raw if isinstance(raw, str) else decimal_text(raw) if isinstance(raw, Decimal) else str(raw)
     text = text.strip()
     if not text:
         raise ValueError("an empty key")
@@ -234,7 +234,7 @@ def _coerce(type_name: str, value: Any) -> Any:
         if isinstance(value, str):
             return value
         if isinstance(value, Decimal):
-            return format(value, "f")
+            return decimal_text(value)
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
         raise ValueError(f"expected text, got {_kind(value)}")
@@ -250,15 +250,15 @@ def _coerce(type_name: str, value: Any) -> Any:
                 raise ValueError(f"expected a number, got {_show(value)}") from None
         else:
             raise ValueError(f"expected a number, got {_kind(value)}")
-        if not number.is_finite():
-            raise ValueError(f"expected a finite number, got {_show(value)}")
+        if not number.is_finite() or not _in_range(number):
+            raise ValueError(f"expected a finite number of a sensible size, got {_show(value)}")
         return number
     if type_name == "integer":
         if isinstance(value, bool):
             raise ValueError("expected an integer, got a boolean")
         if isinstance(value, int):
             return value
-        if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        if isinstance(value, Decimal) and value.is_finite() and _in_range(value) and value == value.to_integral_value():
             return int(value)
         if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,18}\s*", value):
             return int(value)
@@ -281,6 +281,21 @@ def _coerce(type_name: str, value: Any) -> Any:
     raise ValueError(f"unknown type {type_name}")
 
 
+MAX_EXPONENT = 30
+
+
+def _in_range(number: Decimal) -> bool:
+    """Whether a number is of a size money and rates can have. Written out in full (keys, stored
+    values, payloads), 1E+999999999 would be a gigabyte of digits."""
+    return number.is_zero() or -MAX_EXPONENT <= number.adjusted() <= MAX_EXPONENT
+
+
+def decimal_text(number: Decimal) -> str:
+    """A Decimal as plain digits (0.19, never 1.9E-1); out of range (only from arbitrary input) in
+    exponent form rather than a gigabyte of digits."""
+    return format(number, "f") if not number.is_finite() or _in_range(number) else str(number)
+
+
 def _kind(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "a list"
@@ -291,7 +306,7 @@ def _kind(value: Any) -> str:
 
 def _show(value: Any) -> str:
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return decimal_text(value)
     text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -324,9 +339,9 @@ def storable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [storable(v) for v in value]
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return decimal_text(value)
     if isinstance(value, float):
-        return format(Decimal(repr(value)), "f")
+        return storable(Decimal(repr(value)))
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value
@@ -647,7 +662,7 @@ class _DecimalFunctions(jmespath.functions.Functions):
     @jmespath.functions.signature({"types": []})
     def _func_to_string(self, arg):
         if isinstance(arg, Decimal):
-            return format(arg, "f")
+            return decimal_text(arg)
         return super()._func_to_string(arg)
 
     @jmespath.functions.signature({"types": []})

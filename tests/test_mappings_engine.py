@@ -330,3 +330,12 @@ def test_yaml_aliases_are_refused():
     # `*name` repeats a node: nested ones turn a few lines into billions of values once stored.
     with pytest.raises(MappingInvalid, match="aliases"):
         engine.loads("a: &x [1, 2]\nb: [*x, *x]\n")
+
+
+def test_numbers_of_absurd_size_are_refused_not_written_out():
+    with pytest.raises(ValueError, match="sensible size"):
+        engine.normalise_key("decimal", "1E+999999999")
+    with pytest.raises(ValueError, match="sensible size"):
+        engine.convert_value("decimal", "1E+999999999")
+    spec = engine.parse({"fields": {"n": {"expr": "n", "type": "string"}}})
+    assert engine.apply(spec, {"n": Decimal("1E+999999999")}) == {"n": "1E+999999999"}
