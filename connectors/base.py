@@ -14,7 +14,9 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from connectors.documents import ExternalRef, InvoiceDocument, InvoiceStatus, StockLevel
-from connectors.errors import PermanentError, UnsupportedOperation
+from connectors.errors import MappingRefused, PermanentError, UnsupportedOperation
+from mappings.defaults import default_mapping
+from mappings.engine import MappingFailed, MappingSpec, apply, missing_targets
 
 
 @dataclass(frozen=True)
@@ -95,11 +97,20 @@ class Connector(ABC):
     # items). If not (Tryton, Odoo: shipments move stock), the hub keeps counting a won deal's
     # quantities against stock until its invoice is paid.
     invoices_move_stock: ClassVar[bool] = False
+    # The target fields this connector builds its payload from; a mapping without one of them is
+    # refused when it is saved (`lines[].sku` is a line field).
+    required_targets: ClassVar[tuple[str, ...]] = ()
+    # The target field find_invoice searches: it must carry the idempotency key, whatever the
+    # mapping says, or a retry would not find the first push and would create a second invoice.
+    idempotency_target: ClassVar[str | None] = "reference"
 
-    def __init__(self, config: Mapping[str, Any], *, post: bool = False) -> None:
+    def __init__(self, config: Mapping[str, Any], *, post: bool = False, mapping: MappingSpec | None = None) -> None:
         self.config = validate_config(self.config_schema, config)
         # Document mode of the connection: leave pushed invoices as drafts, or post them.
         self.post = post
+        # How documents become payloads: the connection's active mapping (with its table rows), as
+        # the hub resolved it; the type's shipped default when none is given (tests, scripts).
+        self.mapping = mapping if mapping is not None else default_mapping(self.type_name)
         # What went over the wire since the engine last looked: the run history shows it.
         self.exchanges: list[Exchange] = []
 
@@ -108,6 +119,32 @@ class Connector(ABC):
         taken = list(self.exchanges)
         self.exchanges.clear()
         return taken
+
+    @classmethod
+    def mapping_problems(cls, mapping: MappingSpec | Mapping[str, Any]) -> list:
+        """What a mapping lacks for this connector (engine problems with their paths)."""
+        return missing_targets(mapping, cls.required_targets)
+
+    def map_document(self, doc: InvoiceDocument) -> dict[str, Any]:
+        """The mapping applied to a document; MappingRefused (a PermanentError: parked, nothing
+        sent) naming every field, value and table it could not map."""
+        try:
+            payload = apply(self.mapping, doc)
+        except MappingFailed as exc:
+            raise MappingRefused(exc.problems, field=exc.problems[0].path) from None
+        key = self.idempotency_target
+        if key is not None and payload.get(key) != doc.idempotency_key:
+            raise PermanentError(
+                f"{key}: the mapping gives {payload.get(key)!r}, but it must be the idempotency key "
+                f"{doc.idempotency_key} ({self.label} invoices are looked up by it before a retry creates one)",
+                field=key,
+            )
+        return payload
+
+    def preview_payload(self, doc: InvoiceDocument) -> Any:
+        """Exactly what `push_invoice` would send for this document, as JSON, without creating
+        anything in the target (look-ups only)."""
+        raise UnsupportedOperation(f"{self.label} cannot preview its payload")
 
     @classmethod
     def secret_fields(cls) -> frozenset[str]:

@@ -5,6 +5,7 @@
 | RetryableError | timeout, 5xx, 429, lock; `wait` seconds if the target said so | retries with backoff |
 | UncertainOutcomeError | sent, no answer came: it may have been applied | looks up before it retries |
 | PermanentError | the target refused the data (validation, unknown SKU) | parks the job as failed |
+| MappingRefused | a PermanentError before sending: the mapping has no row for a value | parks it, naming the table |
 | AuthError | credentials refused or revoked | parks and alerts an admin |
 """
 
@@ -33,6 +34,16 @@ class PermanentError(ConnectorError):
     def __init__(self, message: str, *, field: str | None = None, detail: object = None) -> None:
         super().__init__(message, detail=detail)
         self.field = field
+
+
+class MappingRefused(PermanentError):
+    """The connection's mapping cannot map the document (a value without a row in a value table, a
+    required field without a value): nothing was sent. `problems` are the engine's, each with its
+    path, table and value; parked until the mapping or a table row is fixed."""
+
+    def __init__(self, problems: tuple, *, field: str | None = None) -> None:
+        super().__init__("; ".join(str(p) for p in problems), field=field)
+        self.problems = problems
 
 
 class AuthError(ConnectorError):

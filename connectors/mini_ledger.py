@@ -9,8 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.base import ConfigField, Connector
-from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel, invoice_to_dict
+from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
 from connectors.http import JsonHttp
+from mappings.engine import storable
 
 
 class MiniLedgerConnector(Connector):
@@ -23,8 +24,10 @@ class MiniLedgerConnector(Connector):
         ConfigField("timeout", "number", "Timeout (seconds)", default=10),
     )
 
-    def __init__(self, config, *, post: bool = False) -> None:
-        super().__init__(config, post=post)
+    required_targets = ("reference", "customer", "currency", "issue_date", "lines[].quantity", "lines[].total")
+
+    def __init__(self, config, *, post: bool = False, mapping=None) -> None:
+        super().__init__(config, post=post, mapping=mapping)
         self.http = JsonHttp(
             self.config["base_url"],
             timeout=float(self.config["timeout"]),
@@ -33,20 +36,12 @@ class MiniLedgerConnector(Connector):
         )
 
     def build_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
-        """The seam where the mapping engine will plug in; today a fixed default mapping."""
-        data = invoice_to_dict(doc)
-        return {
-            "reference": doc.idempotency_key,
-            "customer": data["customer"],
-            "currency": doc.currency,
-            "issue_date": data["issue_date"],
-            "due_date": data["due_date"],
-            "lines": [
-                {k: ln[k] for k in ("sku", "description", "quantity", "unit_price", "tax_rate", "total")}
-                for ln in data["lines"]
-            ],
-            "post": self.post,
-        }
+        """The connection's mapping applied to the document, in JSON form (Decimals as exact text),
+        plus the document mode."""
+        return {**storable(self.map_document(doc)), "post": self.post}
+
+    def preview_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
+        return self.build_payload(doc)
 
     def test_connection(self) -> str:
         self.http.get("/api/invoices", params={"reference": "connection-test"})

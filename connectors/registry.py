@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from connectors.base import Connector
+from mappings.engine import MappingSpec
 
 
 class UnknownConnectorType(KeyError):
@@ -29,8 +30,10 @@ class Registry:
         except KeyError:
             raise UnknownConnectorType(type_name) from None
 
-    def create(self, type_name: str, config: Mapping[str, Any], *, post: bool = False) -> Connector:
-        return self.get(type_name)(config, post=post)
+    def create(
+        self, type_name: str, config: Mapping[str, Any], *, post: bool = False, mapping: MappingSpec | None = None
+    ) -> Connector:
+        return self.get(type_name)(config, post=post, mapping=mapping)
 
     def __iter__(self) -> Iterator[type[Connector]]:
         return iter(self._types.values())

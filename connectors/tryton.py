@@ -7,7 +7,11 @@ dates travel as `{"__class__": "Decimal", "decimal": "19.90"}` / `{"__class__": 
 model errors come back as HTTP 200 with an `error` member.
 
 What the connector does in Tryton
-- products: found by code (= SKU); unknown SKUs are created (goods, in the category the setting
+- the payload comes from the connection's mapping (`mappings/tryton.yaml` by default): which
+  Tryton product code a SKU is, which Tryton tax a tax rate is (by name; else the customer tax with
+  that rate), the currency, the party, the reference and the description; the Tryton ids behind
+  them are looked up here;
+- products: found by code (the mapped SKU); unknown SKUs are created (goods, in the category the setting
   `product_category` names) only if `create_products` is on, otherwise the push is refused
   (PermanentError naming the line and the SKU) before the document's customer is written;
 - party: found by tax id (a party identifier), else by name (exactly), else created with its
@@ -113,8 +117,19 @@ class TrytonConnector(Connector):
         ),
     )
 
-    def __init__(self, config, *, post: bool = False) -> None:
-        super().__init__(config, post=post)
+    required_targets = (
+        "reference",
+        "currency",
+        "invoice_date",
+        "lines[].sku",
+        "lines[].quantity",
+        "lines[].unit_price",
+    )
+
+    def __init__(self, config, *, post: bool = False, mapping=None) -> None:
+        super().__init__(config, post=post, mapping=mapping)
+        # Per pushed document, the Tryton tax each of its rates was mapped to (_align_taxes).
+        self._taxes_of: dict[str, dict[Decimal, int | None]] = {}
         self.session = requests.Session()
         self.session.headers["Content-Type"] = "application/json"
         self._auth: str | None = None
@@ -298,7 +313,7 @@ class TrytonConnector(Connector):
         it recomputes a tax line only when its base changes). Any other difference is refused
         rather than posted."""
         wanted = {  # (invoice id, Tryton tax id) → the hub's amount
-            (invoice_id, self._tax_for(t.rate, 0)): t.tax
+            (invoice_id, self._taxes_of.get(doc.idempotency_key, {}).get(t.rate)): t.tax
             for invoice_id, doc in zip(ids, docs, strict=True)
             for t in doc.taxes
             if t.rate  # lines without tax carry no Tryton tax
@@ -321,46 +336,62 @@ class TrytonConnector(Connector):
 
     # ---- payload -----------------------------------------------------------------------------
 
-    def build_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
-        """The `account.invoice` values for a document (the seam the mapping engine will take).
+    def build_payload(self, doc: InvoiceDocument, *, dry_run: bool = False) -> dict[str, Any]:
+        """The `account.invoice` values for a document, from the connection's mapping.
 
-        Whatever can refuse the document is checked before the customer is written to Tryton."""
-        currency = self._currency(doc.currency)
+        Whatever can refuse the document is checked before the customer is written to Tryton. A
+        dry run (the preview) only looks up: what the push would create is shown as a note."""
+        mapped = self.map_document(doc)
+        _check_types(mapped)
+        currency = self._currency(mapped["currency"])
         receivable = self._configuration()["default_account_receivable"]
         journal = self._revenue_journal()
-        for i, line in enumerate(doc.lines):
-            if not line.sku:
-                raise PermanentError(f"lines[{i}] has no SKU; Tryton needs a product", field=f"lines[{i}].sku")
-        products = self._products(doc)
+        mapped_lines = mapped.get("lines", [])
+        if len(mapped_lines) != len(doc.lines):
+            # Tryton's totals are checked against the document's: lines map one to one.
+            raise PermanentError(
+                f"the mapping gives {len(mapped_lines)} lines for {len(doc.lines)} in the document", field="lines"
+            )
+        products = self._products(mapped_lines, doc, dry_run=dry_run)
         lines = []
-        for i, line in enumerate(doc.lines):
-            product = products[line.sku]
-            if not product["account_revenue_used"]:
+        taxes_of: dict[Decimal, int | None] = {}
+        for i, (line, source) in enumerate(zip(mapped_lines, doc.lines, strict=True)):
+            product = products[line["sku"]]
+            if isinstance(product, dict) and not product["account_revenue_used"]:
                 raise PermanentError(
-                    f"product {line.sku} has no accounting category with a revenue account in Tryton",
+                    f"product {line['sku']} has no accounting category with a revenue account in Tryton",
                     field=f"lines[{i}].sku",
                 )
+            discount = line.get("discount_percent") or Decimal(0)
             # Tryton's invoice line has no discount: the line carries the discounted price.
-            price = (line.unit_price * (HUNDRED - line.discount_percent) / HUNDRED).quantize(
-                PRICE_DIGITS, rounding=ROUND_HALF_UP
-            )
-            description = line.description
-            if line.discount_percent:
-                description = f"{description} ({line.discount_percent.normalize():f} % discount)"
+            price = (line["unit_price"] * (HUNDRED - discount) / HUNDRED).quantize(PRICE_DIGITS, rounding=ROUND_HALF_UP)
+            description = line.get("description") or ""
+            if discount:
+                description = f"{description} ({discount.normalize():f} % discount)"
+            tax = self._line_tax(line.get("tax"), i)
+            if taxes_of.get(source.tax_rate, tax) != tax:
+                raise PermanentError(
+                    f"lines with tax rate {source.tax_rate} map to different Tryton taxes", field=f"lines[{i}].tax"
+                )
+            taxes_of[source.tax_rate] = tax
+            is_new = not isinstance(product, dict)
             lines.append(
                 {
                     "type": "line",
                     "currency": currency,  # else the company's, which Tryton refuses on a foreign invoice
-                    "product": product["id"],
+                    "product": product if is_new else product["id"],
                     "description": description,
-                    "quantity": line.quantity,
-                    "unit": product["default_uom"],
+                    "quantity": line["quantity"],
+                    "unit": product if is_new else product["default_uom"],
                     "unit_price": price,
-                    "account": product["account_revenue_used"],
-                    "taxes": [["add", [self._tax_for(line.tax_rate, i)]]] if line.tax_rate else [],
+                    "account": product if is_new else product["account_revenue_used"],
+                    "taxes": [["add", [tax]]] if tax else [],
                 }
             )
-        party, address = self.party_for(doc)
+        if mapped.get("party") is not None:
+            party, address = self._party_by_id(mapped["party"])
+        else:
+            party, address = self.party_for(doc, dry_run=dry_run)
         values = {
             "type": "out",
             "party": party,
@@ -368,16 +399,48 @@ class TrytonConnector(Connector):
             "account": receivable,
             "journal": journal,
             "currency": currency,
-            "invoice_date": doc.issue_date,
-            "reference": doc.idempotency_key,
-            "description": (doc.notes or doc.deal_reference)[:100],
+            "invoice_date": mapped["invoice_date"],
+            "reference": mapped["reference"],
+            "description": (mapped.get("description") or "")[:100],
             "lines": [["create", lines]],
         }
         # Without a payment term, Tryton makes the receivable due on this date (and warns at posting
         # when it is past: then it takes the posting day).
-        if doc.due_date and doc.due_date >= date.today():
-            values["payment_term_date"] = doc.due_date
+        due = mapped.get("payment_term_date")
+        if due and due >= date.today():
+            values["payment_term_date"] = due
+        if not dry_run:
+            self._taxes_of[doc.idempotency_key] = taxes_of
         return values
+
+    def preview_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
+        """The values `push_invoice` sends for this document, as they travel in the JSON-RPC call;
+        what the push would first create (a party, a product) appears as a note in its place."""
+        return json.loads(json.dumps(self.build_payload(doc, dry_run=True), default=_encode))
+
+    def _line_tax(self, tax: Any, index: int) -> int | None:
+        """The mapped tax of a line: a Tryton tax name, a rate (the customer tax with it), or none."""
+        if tax is None or tax == "":
+            return None
+        if isinstance(tax, Decimal | int) and not isinstance(tax, bool):
+            return self._tax_for(Decimal(tax), index) if tax else None
+        if isinstance(tax, str):
+            return self._tax_named(tax, index)
+        raise PermanentError(
+            f"lines[{index}].tax: a Tryton tax name or a rate, not {tax!r}", field=f"lines[{index}].tax"
+        )
+
+    def _tax_named(self, name: str, index: int) -> int:
+        def load():
+            rows = self.search_read("account.tax", [["name", "=", name], ["parent", "=", None]], ["id"], limit=2)
+            if len(rows) != 1:
+                found = "no" if not rows else "more than one"
+                raise PermanentError(
+                    f"Tryton has {found} tax named {name!r} (table taxes of the mapping)", field=f"lines[{index}].tax"
+                )
+            return rows[0]["id"]
+
+        return self._cached(("tax name", name), load)
 
     def _cached(self, key: tuple[str, Any], load):
         if key not in self._cache:
@@ -437,19 +500,39 @@ class TrytonConnector(Connector):
 
         return self._cached(("tax", rate), load)
 
-    def _products(self, doc: InvoiceDocument) -> dict[str, dict[str, Any]]:
-        """The document's products by SKU; unknown ones created if the connection allows it."""
-        found = self._find_products({line.sku for line in doc.lines if line.sku})
-        missing = {line.sku: (i, line) for i, line in enumerate(doc.lines) if line.sku and line.sku not in found}
+    def _products(self, lines: list[dict[str, Any]], doc: InvoiceDocument, *, dry_run: bool = False) -> dict[str, Any]:
+        """The mapped lines' products by code; unknown ones created if the connection allows it
+        (in a dry run, a note says so instead)."""
+        found: dict[str, Any] = self._find_products({line["sku"] for line in lines})
+        missing = {line["sku"]: (i, line) for i, line in enumerate(lines) if line["sku"] not in found}
         if not missing:
             return found
         if not self.config["create_products"]:
             i, line = next(iter(missing.values()))
             raise PermanentError(
-                f"lines[{i}]: SKU {line.sku} is unknown in Tryton (connection setting create_products is off)",
+                f"lines[{i}]: SKU {line['sku']} is unknown in Tryton (connection setting create_products is off)",
                 field=f"lines[{i}].sku",
             )
-        self._create_products([line for _, line in missing.values()])
+        if dry_run:
+            self._product_category()  # refuses now what the push would refuse
+            return {**found, **{sku: f"(new product {sku}, created by the push)" for sku in missing}}
+        self._create_products(
+            [
+                InvoiceLine(
+                    sku=sku,
+                    description=line.get("description") or sku,
+                    quantity=line["quantity"],
+                    unit_price=line["unit_price"],
+                    discount_percent=Decimal(0),
+                    tax_rate=doc.lines[i].tax_rate,
+                    net=Decimal(0),
+                    tax=Decimal(0),
+                    total=Decimal(0),
+                    unit=doc.lines[i].unit,
+                )
+                for sku, (i, line) in missing.items()
+            ]
+        )
         return {**found, **self._find_products(set(missing))}
 
     def _find_products(self, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -519,9 +602,18 @@ class TrytonConnector(Connector):
 
         return self._cached(("unit", name), load)
 
-    def party_for(self, doc: InvoiceDocument) -> tuple[int, int]:
+    def _party_by_id(self, party_id: int) -> tuple[int, int]:
+        """A party the mapping names (table parties) and its first address."""
+        rows = self.call("model.party.party.read", [party_id], ["id", "addresses"]) if party_id > 0 else []
+        if not rows:
+            raise PermanentError(f"Tryton has no party {party_id} (table parties of the mapping)", field="party")
+        if not rows[0]["addresses"]:
+            raise PermanentError(f"Tryton party {party_id} has no address to invoice", field="party")
+        return party_id, rows[0]["addresses"][0]
+
+    def party_for(self, doc: InvoiceDocument, *, dry_run: bool = False) -> tuple[Any, Any]:
         """(party id, invoice address id): the party with the customer's tax id, else the one named
-        exactly like it, else a new one."""
+        exactly like it, else a new one (in a dry run, a note that the push creates it)."""
         customer = doc.customer
         rows = []
         if customer.tax_id:
@@ -533,10 +625,15 @@ class TrytonConnector(Connector):
             party_id, addresses = rows[0]["id"], rows[0]["addresses"]
             if addresses:
                 return party_id, addresses[0]
+            if dry_run:
+                return party_id, "(new address, created by the push)"
             (address,) = self.call(
                 "model.party.address.create", [{"party": party_id, **self._address(doc)}], changes_data=True
             )
             return party_id, address
+        if dry_run:
+            note = f"(new party {customer.name!r}, created by the push)"
+            return note, note
         contacts = [{"type": "email", "value": customer.email}] if customer.email else []
         if customer.phone:
             contacts.append({"type": "phone", "value": customer.phone})
@@ -624,6 +721,41 @@ class TrytonConnector(Connector):
                     available=on_hand - reserved,
                     as_of=now,
                 )
+
+
+# What the payload code below does with each mapped field needs these types; a mapping that gives
+# something else (say `quantity` without `type: decimal`) is refused naming the field, not a crash.
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "reference": (str,),
+    "currency": (str,),
+    "invoice_date": (date,),
+    "payment_term_date": (date, type(None)),
+    "description": (str, type(None)),
+    "party": (int, type(None)),
+}
+_LINE_TYPES: dict[str, tuple[type, ...]] = {
+    "sku": (str,),
+    "description": (str, type(None)),
+    "quantity": (Decimal,),
+    "unit_price": (Decimal,),
+    "discount_percent": (Decimal, type(None)),
+}
+
+
+def _check_types(mapped: dict[str, Any]) -> None:
+    def check(value: Any, types: tuple[type, ...], path: str) -> None:
+        if not isinstance(value, types) or isinstance(value, bool):
+            names = " or ".join("nothing" if t is type(None) else t.__name__ for t in types)
+            raise PermanentError(f"{path}: the mapping gives {value!r}; Tryton needs {names}", field=path)
+
+    for name, types in _FIELD_TYPES.items():
+        check(mapped.get(name), types, name)
+    lines = mapped.get("lines")
+    if not isinstance(lines, list):
+        raise PermanentError("the mapping gives no lines", field="lines")
+    for i, line in enumerate(lines):
+        for name, types in _LINE_TYPES.items():
+            check(line.get(name), types, f"lines[{i}].{name}")
 
 
 class _SessionExpired(Exception):

@@ -26,6 +26,8 @@ POLICY: dict[str, dict[str, frozenset[Role]]] = {
     "invoices": {"read": frozenset({Role.ADMIN, Role.FINANCE}), "write": frozenset({Role.ADMIN, Role.FINANCE})},
     "connections": {"read": ADMIN, "write": ADMIN},
     "sync": {"read": ADMIN, "write": ADMIN},
+    # Mappings and their value tables change what is sent to the targets: admins only.
+    "mappings": {"read": ADMIN, "write": ADMIN},
     # Stock is shown to everyone (sales promise from it); operations own rules and pulls.
     "stock": {"read": ALL, "write": frozenset({Role.ADMIN, Role.OPERATIONS})},
     # Finance reads everything, alerts and where they go included.

@@ -163,6 +163,9 @@ class Caller:
     def patch(self, path: str, json: Any = None, **kwargs: Any):
         return self.request("PATCH", path, json=json, **kwargs)
 
+    def put(self, path: str, json: Any = None, **kwargs: Any):
+        return self.request("PUT", path, json=json, **kwargs)
+
     def delete(self, path: str, **kwargs: Any):
         return self.request("DELETE", path, **kwargs)
 

@@ -4,6 +4,8 @@ proxy in front of Tryton that loses answers."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import signal
@@ -106,6 +108,8 @@ class TrytonProxy:
         self.armed = False
         self.stall = 0.0
         self.swallowed = 0
+        # Every JSON-RPC call that went through, as sent: what a test compares with a preview.
+        self.calls: list[dict] = []
         self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -113,6 +117,8 @@ class TrytonProxy:
     def _app(self, environ, start_response):
         request = Request(environ)
         body = request.get_data()
+        with contextlib.suppress(ValueError):
+            self.calls.append(json.loads(body))
         headers = {k: v for k, v in request.headers if k.lower() in ("authorization", "content-type")}
         upstream = requests.post(self.upstream + request.full_path.rstrip("?"), data=body, headers=headers, timeout=60)
         if self.armed and b"model.account.invoice.create" in body:

@@ -42,6 +42,9 @@ from hub.models import (
     Customer,
     Deal,
     HubInvoice,
+    MappingRow,
+    MappingState,
+    MappingVersion,
     OutboxEvent,
     OutboxState,
     Product,
@@ -61,6 +64,7 @@ from hub.models.base import utcnow
 from hub.secrets_box import seal
 from hub.sync.connectors import split_config
 from hub.sync.queue import get_queue
+from mappings.defaults import default_document
 from tests.conftest import LEDGER_KEY, Caller
 
 ROLES = ("admin", "sales", "finance", "operations")
@@ -81,6 +85,7 @@ class Req:
     path: str
     json: Any = None
     status: int = 200  # what an allowed role gets
+    csv: str | None = None  # a text/csv body instead of JSON
 
 
 @dataclass(frozen=True)
@@ -235,6 +240,26 @@ class World:
             )
         )
         return event.id
+
+    # ---- mappings -------------------------------------------------------------------------
+
+    @cached_property
+    def mapping_version(self) -> int:
+        """Version 1 of the connection's mapping, a draft (the shipped default); its number."""
+        version = MappingVersion(
+            connection_id=self.connection,
+            version=1,
+            state=MappingState.DRAFT,
+            document=default_document("mini_ledger"),
+            author="tests",
+        )
+        return self._add(version).version
+
+    @cached_property
+    def mapping_row(self) -> str:
+        """A stored row of the connection's products table; its key."""
+        self._add(MappingRow(connection_id=self.connection, table_name="products", key="PUMP-100", value="ITEM-1"))
+        return "PUMP-100"
 
     # ---- stock and alerts -----------------------------------------------------------------
 
@@ -452,6 +477,60 @@ MATRIX: dict[tuple[str, str], Row] = {
         ADMIN, lambda w, r: Req(f"{V}/sync/failed/retry", {"ids": [w.failed_event]})
     ),
     ("GET", f"{V}/sync/runs"): Row(ADMIN, lambda w, r: Req(f"{V}/sync/runs?outcome=failed"), needs=("failed_event",)),
+    # mappings and their value tables: admins only
+    ("GET", f"{V}/connections/<int:connection_id>/mapping"): Row(
+        ADMIN, lambda w, r: Req(f"{V}/connections/{w.connection}/mapping")
+    ),
+    ("GET", f"{V}/connections/<int:connection_id>/mapping/versions"): Row(
+        ADMIN, lambda w, r: Req(f"{V}/connections/{w.connection}/mapping/versions"), needs=("mapping_version",)
+    ),
+    ("POST", f"{V}/connections/<int:connection_id>/mapping/versions"): Row(
+        ADMIN,
+        lambda w, r: Req(
+            f"{V}/connections/{w.connection}/mapping/versions", {"document": default_document("mini_ledger")}, 201
+        ),
+    ),
+    ("GET", f"{V}/connections/<int:connection_id>/mapping/versions/<int:version>"): Row(
+        ADMIN, lambda w, r: Req(f"{V}/connections/{w.connection}/mapping/versions/{w.mapping_version}")
+    ),
+    ("POST", f"{V}/connections/<int:connection_id>/mapping/versions/<int:version>/activate"): Row(
+        ADMIN, lambda w, r: Req(f"{V}/connections/{w.connection}/mapping/versions/{w.mapping_version}/activate")
+    ),
+    ("POST", f"{V}/connections/<int:connection_id>/mapping/rollback"): Row(
+        ADMIN,
+        lambda w, r: Req(f"{V}/connections/{w.connection}/mapping/rollback", {"version": w.mapping_version}),
+    ),
+    ("GET", f"{V}/connections/<int:connection_id>/mapping/diff"): Row(
+        ADMIN, lambda w, r: Req(f"{V}/connections/{w.connection}/mapping/diff?from=0&to={w.mapping_version}")
+    ),
+    ("POST", f"{V}/connections/<int:connection_id>/mapping/validate"): Row(
+        ADMIN,
+        lambda w, r: Req(f"{V}/connections/{w.connection}/mapping/validate", {"version": 0, "deal_id": w.deal}),
+    ),
+    ("POST", f"{V}/connections/<int:connection_id>/mapping/preview"): Row(
+        ADMIN, lambda w, r: Req(f"{V}/connections/{w.connection}/mapping/preview", {"deal_id": w.deal})
+    ),
+    ("GET", f"{V}/connections/<int:connection_id>/mapping/tables"): Row(
+        ADMIN, lambda w, r: Req(f"{V}/connections/{w.connection}/mapping/tables")
+    ),
+    ("GET", f"{V}/connections/<int:connection_id>/mapping/tables/<table>"): Row(
+        ADMIN, lambda w, r: Req(f"{V}/connections/{w.connection}/mapping/tables/products")
+    ),
+    ("PUT", f"{V}/connections/<int:connection_id>/mapping/tables/<table>/rows/<path:key>"): Row(
+        ADMIN,
+        lambda w, r: Req(f"{V}/connections/{w.connection}/mapping/tables/products/rows/VALVE-1", {"value": "I-2"}),
+    ),
+    ("DELETE", f"{V}/connections/<int:connection_id>/mapping/tables/<table>/rows/<path:key>"): Row(
+        ADMIN,
+        lambda w, r: Req(f"{V}/connections/{w.connection}/mapping/tables/products/rows/{w.mapping_row}", status=204),
+    ),
+    ("GET", f"{V}/connections/<int:connection_id>/mapping/tables/<table>/csv"): Row(
+        ADMIN, lambda w, r: Req(f"{V}/connections/{w.connection}/mapping/tables/products/csv")
+    ),
+    ("PUT", f"{V}/connections/<int:connection_id>/mapping/tables/<table>/csv"): Row(
+        ADMIN,
+        lambda w, r: Req(f"{V}/connections/{w.connection}/mapping/tables/products/csv", csv="key,value\nVALVE-1,I-2\n"),
+    ),
     # stock: everyone reads it (sales promise from it); operations own rules and pulls
     ("GET", f"{V}/stock"): Row(EVERYONE, lambda w, r: Req(f"{V}/stock?sku={w.stock}")),
     ("GET", f"{V}/stock/history"): Row(EVERYONE, lambda w, r: Req(f"{V}/stock/history?sku={w.stock}")),
@@ -555,7 +634,11 @@ def test_cell(app, world, request, method, rule, role):
     # Anonymous callers send no body: being logged in is checked before the input is.
     body = req.json if role is not None or allowed else None
     before = None if allowed else _writes(app)
-    response = caller.request(method, req.path, json=body)
+    if req.csv is not None:
+        csv_body = req.csv if role is not None or allowed else ""
+        response = caller.request(method, req.path, data=csv_body, content_type="text/csv")
+    else:
+        response = caller.request(method, req.path, json=body)
     if allowed:
         assert response.status_code == req.status, response.get_data(as_text=True)
         if row.needs:  # a list that should show what was made for it

@@ -5,6 +5,7 @@ from hub.models.audit import AuditEntry
 from hub.models.catalog import Product
 from hub.models.crm import Contact, Customer
 from hub.models.deals import Deal, DealLine, DealStageChange, line_amounts
+from hub.models.mappings import MappingRow, MappingState, MappingVersion
 from hub.models.notifications import AlertChannel, AlertDelivery, ChannelKind, DeliveryState
 from hub.models.pipeline import DEFAULT_STAGES, Pipeline, Stage, StageKind
 from hub.models.stock import AlertState, ReorderRule, StockAlert, StockHistory, StockLevel, Warehouse
@@ -42,6 +43,9 @@ __all__ = [
     "ExternalLink",
     "HubInvoice",
     "InvoiceState",
+    "MappingRow",
+    "MappingState",
+    "MappingVersion",
     "OutboxEvent",
     "OutboxState",
     "Pipeline",

@@ -8,9 +8,11 @@ from functools import cache
 from typing import Any
 
 from connectors.base import Connector, validate_config
+from connectors.errors import PermanentError
 from connectors.registry import Registry, default_registry
 from hub.models import Connection, DocumentMode
 from hub.secrets_box import seal, unseal
+from mappings.engine import MappingInvalid
 
 
 @cache
@@ -36,9 +38,20 @@ def split_config(type_name: str, config: Mapping[str, Any], existing_secrets: Ma
     return plain, seal(secrets) if secrets else None
 
 
-def open_connector(connection: Connection) -> Connector:
+def open_connector(connection: Connection, *, mapping_version: int | None = None) -> Connector:
+    """A live connector with the connection's settings, secrets and mapping (the active version
+    with its value-table rows; `mapping_version` for a preview of another version)."""
+    # Imported here: the mapping service builds on this module's registry.
+    from hub.mapping_service import resolved
+
+    try:
+        mapping = resolved(connection, mapping_version)
+    except MappingInvalid as exc:
+        raise PermanentError(f"the mapping of connection '{connection.name}' cannot be used: {exc}") from None
     config = {**connection.config, **unseal(connection.secrets_sealed)}
-    return registry().create(connection.type, config, post=connection.document_mode == DocumentMode.POSTED)
+    return registry().create(
+        connection.type, config, post=connection.document_mode == DocumentMode.POSTED, mapping=mapping
+    )
 
 
 def secret_values(connection: Connection) -> list[str]:

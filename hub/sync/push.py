@@ -23,7 +23,14 @@ from sqlalchemy import select
 
 from connectors.base import Connector
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, invoice_from_dict
-from connectors.errors import AuthError, ConnectorError, PermanentError, RetryableError, UncertainOutcomeError
+from connectors.errors import (
+    AuthError,
+    ConnectorError,
+    MappingRefused,
+    PermanentError,
+    RetryableError,
+    UncertainOutcomeError,
+)
 from hub.extensions import db
 from hub.models import Connection, ExternalLink, HubInvoice, InvoiceState, OutboxEvent, OutboxState, RunOutcome
 from hub.models.base import utcnow
@@ -178,6 +185,20 @@ def apply_failure(connection: Connection, event: OutboxEvent, exc: Exception) ->
     event.last_error = message
     if isinstance(exc, AuthError):
         connection.attention = f"The target refused the credentials: {message}"
+        _park(event)
+        return RunOutcome.FAILED, message
+    if isinstance(exc, MappingRefused):
+        # Nothing was sent: the mapping has no row for a value. Name the connection, the tables and
+        # the values, so that whoever reads the failed queue knows which row to add before retrying.
+        tables = sorted({p.table for p in exc.problems if getattr(p, "table", None)})
+        hint = (
+            f" Add the missing rows to table {', '.join(tables)} of connection '{connection.name}' "
+            f"(PUT /api/v1/connections/{connection.id}/mapping/tables/<table>/rows/<value>), then retry."
+            if tables
+            else f" Fix the mapping of connection '{connection.name}', then retry."
+        )
+        message = f"{connection.name} ({connection.type}): not sent, the mapping cannot map it: {message}.{hint}"
+        event.last_error = message
         _park(event)
         return RunOutcome.FAILED, message
     if isinstance(exc, PermanentError):

@@ -1,0 +1,408 @@
+"""A connection's mapping in the hub: its versions, its value-table rows, and the resolved mapping
+a connector is handed (the active document with the rows added through the API).
+
+Every write is checked first and refused whole with every problem by path (422), so a broken
+mapping is found when it is saved, never when a push runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+
+from connectors.documents import InvoiceDocument, invoice_from_dict
+from hub.audit import current_actor
+from hub.errors import Conflict, NotFound, ValidationFailed
+from hub.extensions import db
+from hub.invoicing import build_document
+from hub.models import Connection, Deal, HubInvoice, InvoiceState, MappingRow, MappingState, MappingVersion
+from hub.models.base import utcnow
+from hub.sync.connectors import registry
+from mappings.defaults import NoDefaultMapping, default_document
+from mappings.engine import (
+    MappingInvalid,
+    MappingSpec,
+    Problem,
+    ProblemKind,
+    Table,
+    convert_value,
+    decimal_text,
+    loads,
+    normalise_key,
+    parse,
+)
+
+CSV_HEADER = ("key", "value")
+MAX_CSV_ROWS = 50_000
+
+
+def problems_as_errors(problems: Iterable[Problem]) -> dict[str, list[str]]:
+    """Engine problems in the API's error shape: messages by path."""
+    errors: dict[str, list[str]] = {}
+    for p in problems:
+        errors.setdefault(p.path, []).append(p.message)
+    return errors
+
+
+# ---- versions ---------------------------------------------------------------------------------
+
+
+def versions(connection: Connection) -> list[MappingVersion]:
+    return list(
+        db.session.scalars(
+            select(MappingVersion)
+            .where(MappingVersion.connection_id == connection.id)
+            .order_by(MappingVersion.version.desc())
+        )
+    )
+
+
+def active_version(connection: Connection) -> MappingVersion | None:
+    return db.session.scalar(
+        select(MappingVersion).where(
+            MappingVersion.connection_id == connection.id, MappingVersion.state == MappingState.ACTIVE
+        )
+    )
+
+
+def get_version(connection: Connection, number: int) -> MappingVersion:
+    found = db.session.scalar(
+        select(MappingVersion).where(MappingVersion.connection_id == connection.id, MappingVersion.version == number)
+    )
+    if found is None:
+        raise NotFound(f"Connection '{connection.name}' has no mapping version {number}.")
+    return found
+
+
+def default_for(connection: Connection) -> dict[str, Any]:
+    try:
+        return default_document(connection.type)
+    except NoDefaultMapping:
+        # A connector type without a shipped default must be given a mapping before it can push.
+        return {"target": connection.type, "fields": {}}
+
+
+def document_of(connection: Connection, version: int | None = None) -> dict[str, Any]:
+    """The document of a version; None: the active one, or the type's default if none is active.
+    Version 0 always means the shipped default."""
+    if version == 0:
+        return default_for(connection)
+    if version is not None:
+        return dict(get_version(connection, version).document)
+    active = active_version(connection)
+    return dict(active.document) if active else default_for(connection)
+
+
+def check_document(connection: Connection, document: Any) -> MappingSpec:
+    """The parsed document, or ValidationFailed with every problem: the document's own, what the
+    connector needs and the document lacks, and the stored rows its tables can no longer take."""
+    problems: list[Problem] = []
+    spec: MappingSpec | None = None
+    try:
+        spec = parse(document)
+    except MappingInvalid as exc:
+        problems += exc.problems
+    if isinstance(document, Mapping):
+        target = document.get("target")
+        if target not in (None, connection.type):
+            problems.append(Problem("target", f"written for {target}, not {connection.type}", ProblemKind.MAPPING))
+        if connection.type in registry():
+            problems += registry().get(connection.type).mapping_problems(spec if spec is not None else document)
+    if spec is not None:
+        problems += _row_problems(connection, spec)
+    if problems or spec is None:
+        raise ValidationFailed(
+            {f"document.{k}": v for k, v in problems_as_errors(problems).items()},
+            "The mapping is not valid: " + "; ".join(str(p) for p in problems[:5]),
+        )
+    return spec
+
+
+def parse_input(data: Mapping[str, Any]) -> Any:
+    """The document of a request: `document` (an object) or `yaml` (YAML or JSON text)."""
+    if ("document" in data) == ("yaml" in data):
+        raise ValidationFailed({"document": "Send the mapping as `document` (an object) or as `yaml` (text)."})
+    if "yaml" in data:
+        try:
+            return loads(data["yaml"])
+        except MappingInvalid as exc:
+            raise ValidationFailed({f"yaml.{k}": v for k, v in problems_as_errors(exc.problems).items()}) from None
+    return data["document"]
+
+
+def save_version(connection: Connection, document: Any, note: str | None, *, based_on: int | None = None):
+    """A new draft version (validated); numbered after the newest."""
+    spec = check_document(connection, document)
+    actor_id, actor = current_actor()
+    top = db.session.scalar(
+        select(func.max(MappingVersion.version)).where(MappingVersion.connection_id == connection.id)
+    )
+    version = MappingVersion(
+        connection_id=connection.id,
+        version=(top or 0) + 1,
+        state=MappingState.DRAFT,
+        document=dict(spec.document),
+        note=note,
+        based_on=based_on,
+        author_id=actor_id,
+        author=actor,
+        created_at=utcnow(),
+    )
+    db.session.add(version)
+    db.session.flush()
+    return version
+
+
+def activate(connection: Connection, version: MappingVersion) -> MappingVersion:
+    """Make a version the one pushes use; the one before is retired. Checked again: rows added
+    since it was saved must still fit its tables."""
+    check_document(connection, version.document)
+    current = active_version(connection)
+    if current is not None and current.id != version.id:
+        current.state = MappingState.RETIRED
+        db.session.flush()  # one active version at a time, also for the audit log's order
+    version.state = MappingState.ACTIVE
+    version.activated_at = utcnow()
+    return version
+
+
+def rollback(connection: Connection, to: int | None) -> MappingVersion:
+    """Go back to an earlier version: a new version with its document, activated at once."""
+    if to is None:
+        current = active_version(connection)
+        previous = db.session.scalar(
+            select(MappingVersion)
+            .where(
+                MappingVersion.connection_id == connection.id,
+                MappingVersion.state == MappingState.RETIRED,
+                MappingVersion.activated_at.is_not(None),
+            )
+            .order_by(MappingVersion.activated_at.desc(), MappingVersion.version.desc())
+        )
+        if previous is None:
+            raise Conflict(
+                f"Connection '{connection.name}' has no earlier active mapping to roll back to"
+                + (f" (version {current.version} is the only one activated)." if current else ".")
+            )
+        source_document, source_version = previous.document, previous.version
+    elif to == 0:
+        source_document, source_version = default_for(connection), 0
+    else:
+        source = get_version(connection, to)
+        source_document, source_version = source.document, source.version
+    copy = save_version(connection, source_document, f"rollback to version {source_version}", based_on=source_version)
+    return activate(connection, copy)
+
+
+# ---- tables -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowChange:
+    added: int
+    changed: int
+    removed: int
+
+
+def stored_rows(connection: Connection, table: str | None = None) -> list[MappingRow]:
+    query = select(MappingRow).where(MappingRow.connection_id == connection.id)
+    if table is not None:
+        query = query.where(MappingRow.table_name == table)
+    return list(db.session.scalars(query.order_by(MappingRow.table_name, MappingRow.key)))
+
+
+def _row_problems(connection: Connection, spec: MappingSpec) -> list[Problem]:
+    problems = []
+    for row in stored_rows(connection):
+        table = spec.tables.get(row.table_name)
+        if table is None:
+            continue  # kept for a later version that declares the table again
+        path = f"tables.{row.table_name}.rows[{row.key!r}]"
+        try:
+            if normalise_key(table.key_type, row.key) != row.key:
+                raise ValueError(f"key {row.key} is not in this table's {table.key_type} form")
+            convert_value(table.value_type, row.value)
+        except ValueError as exc:
+            problems.append(Problem(path, f"a row stored through the API does not fit: {exc}", ProblemKind.MAPPING))
+    return problems
+
+
+def table_spec(connection: Connection, name: str) -> Table:
+    """A table as the active mapping (or the newest draft) declares it; 404 if none does."""
+    active = document_of(connection)
+    candidates = [active]
+    newest = db.session.scalar(
+        select(MappingVersion)
+        .where(MappingVersion.connection_id == connection.id)
+        .order_by(MappingVersion.version.desc())
+    )
+    if newest is not None:
+        candidates.append(newest.document)
+    for document in candidates:
+        try:
+            tables = parse(document).tables
+        except MappingInvalid:
+            continue
+        if name in tables:
+            return tables[name]
+    raise NotFound(f"The mapping of connection '{connection.name}' has no value table '{name}'.")
+
+
+def _checked_row(table: Table, key: Any, value: Any, where: str) -> tuple[str, str | None]:
+    try:
+        normal = normalise_key(table.key_type, key)
+    except ValueError as exc:
+        raise ValidationFailed({f"{where}key": f"Not a key of table {table.name} ({table.key_type}): {exc}."}) from None
+    try:
+        converted = convert_value(table.value_type, value)
+    except ValueError as exc:
+        raise ValidationFailed(
+            {f"{where}value": f"Not a value of table {table.name} ({table.value_type}): {exc}."}
+        ) from None
+    return normal, None if converted is None else value_text(converted)
+
+
+def value_text(value: Any) -> str:
+    """A table value as stored (Decimals exactly, never in exponent form)."""
+    return decimal_text(value) if isinstance(value, Decimal) else str(value)
+
+
+def put_row(connection: Connection, table: Table, key: Any, value: Any) -> MappingRow:
+    """Add or change one row."""
+    normal, text = _checked_row(table, key, value, "")
+    row = db.session.scalar(
+        select(MappingRow).where(
+            MappingRow.connection_id == connection.id, MappingRow.table_name == table.name, MappingRow.key == normal
+        )
+    )
+    if row is None:
+        row = MappingRow(connection_id=connection.id, table_name=table.name, key=normal)
+        db.session.add(row)
+    row.value = text
+    db.session.flush()
+    return row
+
+
+def delete_row(connection: Connection, table: Table, key: str) -> None:
+    try:
+        normal = normalise_key(table.key_type, key)
+    except ValueError:
+        normal = key
+    row = db.session.scalar(
+        select(MappingRow).where(
+            MappingRow.connection_id == connection.id, MappingRow.table_name == table.name, MappingRow.key == normal
+        )
+    )
+    if row is None:
+        raise NotFound(f"Table {table.name} of connection '{connection.name}' has no row {key!r}.")
+    db.session.delete(row)
+
+
+def export_csv(connection: Connection, table: Table) -> str:
+    """The table's rows as CSV (key,value); inline rows of the mapping first, stored rows win."""
+    rows = {k: (None if v is None else value_text(v)) for k, v in table.rows.items()}
+    rows.update({r.key: r.value for r in stored_rows(connection, table.name)})
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    for key, value in rows.items():
+        writer.writerow((key, "" if value is None else value))
+    return out.getvalue()
+
+
+def import_csv(connection: Connection, table: Table, text: str, *, replace: bool) -> RowChange:
+    """Rows from CSV (a `key,value` header, an empty value maps to nothing); all or nothing, with
+    every bad line named. `replace` also removes stored rows the file does not have."""
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None or [h.strip().lower() for h in header[:2]] != list(CSV_HEADER):
+        raise ValidationFailed({"csv": "The first line must be the header key,value."})
+    errors: dict[str, list[str]] = {}
+    wanted: dict[str, str | None] = {}
+    for number, record in enumerate(reader, start=2):
+        if len(wanted) >= MAX_CSV_ROWS:
+            errors[f"line {number}"] = [f"More than {MAX_CSV_ROWS} rows."]
+            break
+        if not record or all(not cell.strip() for cell in record):
+            continue
+        if len(record) > 2:
+            errors[f"line {number}"] = ["Two columns: key,value."]
+            continue
+        key, value = record[0], record[1] if len(record) > 1 else ""
+        try:
+            normal, converted = _checked_row(table, key, value, "")
+        except ValidationFailed as exc:
+            errors[f"line {number}"] = [m for msgs in exc.errors.values() for m in msgs]
+            continue
+        if normal in wanted:
+            errors[f"line {number}"] = [f"Key {normal} appears twice."]
+            continue
+        wanted[normal] = converted
+    if errors:
+        raise ValidationFailed(errors, f"The CSV has {len(errors)} bad lines; nothing was imported.")
+    existing = {r.key: r for r in stored_rows(connection, table.name)}
+    added = changed = removed = 0
+    for key, value in wanted.items():
+        row = existing.get(key)
+        if row is None:
+            db.session.add(MappingRow(connection_id=connection.id, table_name=table.name, key=key, value=value))
+            added += 1
+        elif row.value != value:
+            row.value = value
+            changed += 1
+    if replace:
+        for key, row in existing.items():
+            if key not in wanted:
+                db.session.delete(row)
+                removed += 1
+    db.session.flush()
+    return RowChange(added, changed, removed)
+
+
+# ---- the mapping a connector is handed ----------------------------------------------------------
+
+
+def resolved(connection: Connection, version: int | None = None) -> MappingSpec:
+    """The mapping of a version (None: the active one, else the default) with the stored rows
+    of its tables. MappingInvalid if it cannot be used (a shipped default changed under it)."""
+    return with_stored_rows(connection, parse(document_of(connection, version)))
+
+
+def with_stored_rows(connection: Connection, spec: MappingSpec) -> MappingSpec:
+    """The mapping with the rows stored for its tables (they win over inline rows)."""
+    problems = _row_problems(connection, spec)
+    if problems:
+        raise MappingInvalid(problems)
+    rows: dict[str, dict[str, Any]] = {}
+    for row in stored_rows(connection):
+        table = spec.tables.get(row.table_name)
+        if table is not None:
+            rows.setdefault(row.table_name, {})[row.key] = convert_value(table.value_type, row.value)
+    return spec.with_rows(rows)
+
+
+@dataclass(frozen=True)
+class DealDocument:
+    document: InvoiceDocument
+    invoice: HubInvoice | None  # None: the deal is not won yet
+
+
+def document_for_deal(deal: Deal) -> DealDocument:
+    """What a push of this deal sends: its invoice's snapshot once it is won, else the document it
+    would make if it were won now (with a placeholder number)."""
+    invoice = db.session.scalar(
+        select(HubInvoice)
+        .where(HubInvoice.deal_id == deal.id, HubInvoice.state != InvoiceState.CANCELLED)
+        .order_by(HubInvoice.id.desc())
+    )
+    if invoice is not None:
+        return DealDocument(invoice_from_dict(invoice.snapshot), invoice)
+    if deal.customer is None:
+        raise ValidationFailed({"deal_id": f"Deal {deal.id} has no customer to invoice."})
+    return DealDocument(build_document(deal, "INV-PREVIEW"), None)

@@ -1,0 +1,341 @@
+"""The mapping engine on its own: pure functions over canonical documents, no Flask, no database."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from connectors.documents import Address, InvoiceDocument, InvoiceLine, Party, TaxAmount
+from mappings import engine
+from mappings.defaults import default_document, default_mapping, default_types
+from mappings.engine import MappingFailed, MappingInvalid, ProblemKind
+
+
+def line(sku: str | None, rate: str, net: str = "10.00", **more) -> InvoiceLine:
+    return InvoiceLine(
+        sku=sku,
+        description=more.pop("description", f"{sku} item"),
+        quantity=Decimal(more.pop("quantity", "1")),
+        unit_price=Decimal(net),
+        discount_percent=Decimal(0),
+        tax_rate=Decimal(rate),
+        net=Decimal(net),
+        tax=(Decimal(net) * Decimal(rate)).quantize(Decimal("0.01")),
+        total=Decimal(net) + (Decimal(net) * Decimal(rate)).quantize(Decimal("0.01")),
+    )
+
+
+def document(*lines: InvoiceLine, currency: str = "EUR", notes: str | None = "D-000007 Pumps") -> InvoiceDocument:
+    lines = lines or (line("PUMP-100", "0.19"),)
+    return InvoiceDocument(
+        number="INV-000042",
+        idempotency_key="INV-000042",
+        deal_reference="D-000007",
+        customer=Party(name="Acme GmbH", tax_id="DE123", address=Address(city="Berlin", country="DE"), hub_id=7),
+        currency=currency,
+        issue_date=date(2026, 11, 23),
+        due_date=None,
+        lines=tuple(lines),
+        subtotal=sum((ln.net for ln in lines), Decimal(0)),
+        tax_total=sum((ln.tax for ln in lines), Decimal(0)),
+        total=sum((ln.total for ln in lines), Decimal(0)),
+        taxes=(TaxAmount(Decimal("0.19"), Decimal("10.00"), Decimal("1.90")),),
+        notes=notes,
+    )
+
+
+MAPPING = {
+    "target": "example",
+    "fields": {
+        "ref": {"expr": "idempotency_key", "required": True},
+        "kind": {"const": "ACCREC"},
+        "customer.name": "customer.name",
+        "customer.city": {"expr": "customer.address.city"},
+        "customer.party_id": {"expr": "customer.hub_id", "table": "parties", "type": "integer"},
+        "currency": {"expr": "currency", "table": "currencies", "required": True},
+        "memo": {"expr": "notes", "default": "(none)"},
+        "issued": {"expr": "issue_date", "type": "date"},
+        "due": {"expr": "due_date", "default": None},
+        "untaxed": {"expr": "sum(lines[].net)", "type": "decimal"},
+        "status": {"expr": "status", "default": "DRAFT", "type": "string"},
+    },
+    "lines": {
+        "target": "items",
+        "fields": {
+            "item": {"expr": "sku", "table": "items", "required": True},
+            "qty": {"expr": "quantity", "type": "decimal", "required": True},
+            "tax_code": {"expr": "tax_rate", "table": "tax_codes", "required": True},
+            "account": {"const": "4000"},
+        },
+    },
+    "tables": {
+        "tax_codes": {"key": "decimal", "rows": {"0.19": "VAT19", "0.070": "VAT7", "0": None}},
+        "currencies": {"rows": {"EUR": "1", "USD": "2"}},
+        "items": {"unmapped": "keep", "rows": {"PUMP-100": "ITEM-1"}},
+        "parties": {"value": "integer", "unmapped": "empty", "rows": {"7": 4711}},
+    },
+}
+
+
+def test_fields_constants_defaults_tables_and_nested_lines():
+    doc = document(line("PUMP-100", "0.19", "10.00", quantity="2"), line("MANUAL-DE", "0.07", "3.50"))
+    payload = engine.apply(engine.parse(MAPPING), doc)
+    assert payload == {
+        "ref": "INV-000042",
+        "kind": "ACCREC",
+        "customer": {"name": "Acme GmbH", "city": "Berlin", "party_id": 4711},
+        "currency": "1",
+        "memo": "D-000007 Pumps",
+        "issued": date(2026, 11, 23),
+        "due": None,
+        "untaxed": Decimal("13.50"),
+        "status": "DRAFT",
+        "items": [
+            {"item": "ITEM-1", "qty": Decimal("2"), "tax_code": "VAT19", "account": "4000"},
+            {"item": "MANUAL-DE", "qty": Decimal("1"), "tax_code": "VAT7", "account": "4000"},
+        ],
+    }
+    # Money never became a float on the way.
+    assert isinstance(payload["untaxed"], Decimal)
+    assert engine.apply(engine.parse(MAPPING), document(notes=None))["memo"] == "(none)"
+
+
+def test_every_unmapped_value_is_reported_with_its_path_table_and_value():
+    doc = document(line("PUMP-100", "0.19"), line("X", "0.19"), line("Y", "0.07"), line(None, "0.16"), currency="JPY")
+    with pytest.raises(MappingFailed) as failed:
+        engine.apply(engine.parse(MAPPING), doc)
+    assert [str(p) for p in failed.value.problems] == [
+        "currency: no entry for JPY in table currencies",
+        "items[3].item: required, but the document gives no value",
+        "items[3].tax_code: no entry for 0.16 in table tax_codes",
+    ]
+    (currency, _missing, rate) = failed.value.problems
+    assert (rate.kind, rate.table, rate.value) == (ProblemKind.UNMAPPED, "tax_codes", "0.16")
+    assert failed.value.unmapped == (currency, rate)
+
+
+def test_the_issue_example_path():
+    mapping = {
+        "fields": {"ref": "number"},
+        "lines": {"fields": {"tax_code": {"expr": "tax_rate", "table": "tax_codes"}}},
+        "tables": {"tax_codes": {"key": "decimal", "rows": {"0.19": "A"}}},
+    }
+    doc = document(line("A", "0.19"), line("B", "0.19"), line("C", "0.07"))
+    assert [str(p) for p in engine.validate(mapping, doc)] == [
+        "lines[2].tax_code: no entry for 0.07 in table tax_codes"
+    ]
+
+
+def test_a_default_never_stands_in_for_a_missing_row():
+    # A currency the table does not have is refused even though the field has a default: no "rate 1".
+    mapping = {
+        "fields": {"rate": {"expr": "currency", "table": "rates", "default": "1", "type": "decimal"}},
+        "tables": {"rates": {"value": "decimal", "rows": {"EUR": "1", "USD": "0.92"}}},
+    }
+    spec = engine.parse(mapping)
+    assert engine.apply(spec, document(currency="USD")) == {"rate": Decimal("0.92")}
+    assert [str(p) for p in engine.validate(spec, document(currency="CHF"))] == [
+        "rate: no entry for CHF in table rates"
+    ]
+
+
+def test_row_mapped_to_nothing_and_required():
+    spec = engine.parse(MAPPING)
+    with pytest.raises(MappingFailed) as failed:
+        engine.apply(spec, document(line("PUMP-100", "0")))
+    assert [str(p) for p in failed.value.problems] == ["items[0].tax_code: required, but the document gives no value"]
+
+
+def test_bad_mappings_report_every_problem_with_its_path():
+    bad = {
+        "fields": {
+            "a": {"expr": "lines[?"},
+            "b": {"expr": "x", "const": 1},
+            "c": {"table": "nope", "expr": "currency"},
+            "d": {"expr": "x", "type": "float"},
+            "e": {},
+            "f": {"expr": "x", "colour": "red"},
+            "g": {"const": "abc", "type": "decimal"},
+        },
+        "lines": {"source": "lines[", "fields": {"x": {"expr": "sum(", "required": "yes"}}},
+        "tables": {
+            "Bad-Name": {},
+            "rates": {"key": "decimal", "value": "integer", "unmapped": "guess", "rows": {"x": 1, "0.1": "one"}},
+        },
+        "colour": "blue",
+    }
+    paths = [p.path for p in engine.check(bad)]
+    assert paths == [
+        "colour",
+        "tables.Bad-Name",
+        "tables.rates.unmapped",
+        "tables.rates.rows['x']",
+        "tables.rates.rows['0.1']",
+        "fields.a.expr",
+        "fields.b",
+        "fields.c.table",
+        "fields.d.type",
+        "fields.e",
+        "fields.f.colour",
+        "fields.g.const",
+        "lines.source",
+        "lines.fields.x.expr",
+        "lines.fields.x.required",
+    ]
+    with pytest.raises(MappingInvalid) as invalid:
+        engine.parse(bad)
+    assert "fields.a.expr: invalid JMESPath 'lines[?'" in str(invalid.value)
+    assert all(p.kind == ProblemKind.MAPPING for p in invalid.value.problems)
+
+
+def test_an_expression_that_fails_on_a_document_is_a_problem_not_a_crash():
+    spec = engine.parse({"fields": {"n": "abs(customer)", "s": "sort(lines[].[sku, tax_rate][])", "ok": "currency"}})
+    outcome = engine.evaluate(spec, document(line("A", "0.19"), line(None, "0.19")))
+    assert outcome.payload == {"ok": "EUR"}
+    assert [p.path for p in outcome.problems] == ["n", "s"]
+    assert {p.kind for p in outcome.problems} == {ProblemKind.EXPRESSION}
+
+
+def test_decimal_functions_and_literals_are_exact():
+    spec = engine.parse(
+        {
+            "fields": {
+                "sum": "sum(lines[].net)",
+                "vat19": "length(lines[?tax_rate == `0.19`])",
+                "text": "to_string(total)",
+                "number": "to_number('0.10')",
+            }
+        }
+    )
+    payload = engine.apply(spec, document(line("A", "0.19", "0.10"), line("B", "0.19", "0.20")))
+    assert payload == {"sum": Decimal("0.30"), "vat19": 2, "text": "0.36", "number": Decimal("0.10")}
+
+
+def test_yaml_text_loads_floats_as_exact_decimals():
+    spec = engine.parse(engine.loads("fields:\n  rate: {const: 0.19, type: decimal}\n"))
+    assert engine.apply(spec, document()) == {"rate": Decimal("0.19")}
+    with pytest.raises(MappingInvalid, match="not valid YAML"):
+        engine.loads("fields: [")
+
+
+def test_stored_rows_win_over_inline_rows():
+    spec = engine.parse(MAPPING).with_rows({"tax_codes": {"0.19": "VAT19-NEW"}, "unknown": {"x": "y"}})
+    assert engine.apply(spec, document())["items"][0]["tax_code"] == "VAT19-NEW"
+
+
+def test_diff_names_each_change():
+    new = {**MAPPING, "fields": {**MAPPING["fields"], "kind": {"const": "ACCPAY"}}}
+    new["tables"] = {**MAPPING["tables"], "tax_codes": {"key": "decimal", "rows": {"0.19": "V19", "0": None}}}
+    changes = [(c.path, c.kind, c.old, c.new) for c in engine.diff(MAPPING, new)]
+    assert changes == [
+        ("fields.kind.const", "changed", "ACCREC", "ACCPAY"),
+        ("tables.tax_codes.rows['0.19']", "changed", "VAT19", "V19"),
+        ("tables.tax_codes.rows['0.070']", "removed", "VAT7", None),
+    ]
+
+
+def test_missing_targets_a_connector_needs():
+    spec = engine.parse({"fields": {"reference": "number"}, "lines": {"fields": {"qty": "quantity"}}})
+    problems = engine.missing_targets(spec, ["reference", "currency", "lines[].sku"])
+    assert [p.path for p in problems] == ["fields.currency", "lines.fields.sku"]
+
+
+@pytest.mark.parametrize("type_name", default_types())
+def test_the_shipped_defaults_load_and_map_a_document(type_name):
+    assert set(default_types()) >= {"tryton", "mini_ledger"}
+    spec = default_mapping(type_name)
+    assert spec.target == type_name
+    assert engine.check(default_document(type_name)) == []
+    payload = engine.apply(spec, document(line("PUMP-100", "0.19"), line("MANUAL-DE", "0.07")))
+    assert payload["reference"] == "INV-000042"
+    assert len(payload["lines"]) == 2
+
+
+def test_the_engine_never_imports_the_hub_or_flask():
+    for path in pathlib.Path(engine.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        names = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        names += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        assert not [n for n in names if n.split(".")[0] in ("hub", "flask", "sqlalchemy", "connectors")], path
+
+
+# ---- property: arbitrary documents give a payload or problems, never an exception ----------------
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.decimals(allow_nan=True, allow_infinity=True, places=None),
+    st.text(max_size=12),
+    st.floats(allow_nan=True),
+    st.dates(),
+)
+json_like = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
+    max_leaves=25,
+)
+keys = st.sampled_from(
+    ["number", "idempotency_key", "currency", "customer", "lines", "notes", "issue_date", "total", "sku", "tax_rate"]
+)
+documents = st.one_of(
+    json_like,
+    st.dictionaries(keys, json_like, max_size=8),
+    st.fixed_dictionaries(
+        {"currency": json_like, "lines": st.lists(st.dictionaries(keys, json_like, max_size=6), max_size=4)}
+    ),
+)
+MAPPINGS = [engine.parse(MAPPING), *(default_mapping(t) for t in default_types())]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents)
+def test_arbitrary_documents_never_crash_the_engine(doc):
+    for spec in MAPPINGS:
+        outcome = engine.evaluate(spec, doc)
+        assert isinstance(outcome.payload, dict)
+        assert all(isinstance(p, engine.Problem) and p.path for p in outcome.problems)
+        if outcome.problems:
+            with pytest.raises(MappingFailed) as failed:
+                engine.apply(spec, doc)
+            assert failed.value.problems == outcome.problems
+        else:
+            assert engine.apply(spec, doc) == outcome.payload
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["target", "fields", "lines", "tables", "other"]),
+        st.one_of(json_like, st.dictionaries(st.text(max_size=8), json_like, max_size=4)),
+        max_size=5,
+    )
+)
+def test_arbitrary_mapping_documents_are_parsed_or_refused_with_problems(doc):
+    problems = engine.check(doc)  # parse, with MappingInvalid turned into its problems
+    assert all(isinstance(p, engine.Problem) and p.kind == ProblemKind.MAPPING for p in problems)
+    if not problems:
+        assert isinstance(engine.parse(doc), engine.MappingSpec)
+
+
+def test_yaml_aliases_are_refused():
+    # `*name` repeats a node: nested ones turn a few lines into billions of values once stored.
+    with pytest.raises(MappingInvalid, match="aliases"):
+        engine.loads("a: &x [1, 2]\nb: [*x, *x]\n")
+
+
+def test_numbers_of_absurd_size_are_refused_not_written_out():
+    with pytest.raises(ValueError, match="sensible size"):
+        engine.normalise_key("decimal", "1E+999999999")
+    with pytest.raises(ValueError, match="sensible size"):
+        engine.convert_value("decimal", "1E+999999999")
+    spec = engine.parse({"fields": {"n": {"expr": "n", "type": "string"}}})
+    assert engine.apply(spec, {"n": Decimal("1E+999999999")}) == {"n": "1E+999999999"}
