@@ -34,6 +34,7 @@ import contextlib
 import json
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -83,6 +84,15 @@ def _decode(obj: dict[str, Any]) -> Any:
             obj["year"], obj["month"], obj["day"], obj["hour"], obj["minute"], obj["second"], obj.get("microsecond", 0)
         )
     return obj
+
+
+@dataclass
+class _BatchLookups:
+    """What one push found in Tryton for all its documents."""
+
+    products: dict[str, dict[str, Any]] = field(default_factory=dict)  # by code
+    by_tax_id: dict[str, dict[str, Any]] = field(default_factory=dict)  # parties
+    by_name: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class TrytonConnector(Connector):
@@ -136,6 +146,8 @@ class TrytonConnector(Connector):
         self._context: dict[str, Any] | None = None
         self._ids = 0
         self._cache: dict[tuple[str, Any], Any] = {}
+        # Products and parties a push looked up for all its documents at once (None outside a push).
+        self._batch: _BatchLookups | None = None
 
     # ---- transport ---------------------------------------------------------------------------
 
@@ -245,9 +257,16 @@ class TrytonConnector(Connector):
         return self._context
 
     def search_read(
-        self, model: str, domain: list, fields: list[str], *, limit: int | None = None, context: dict | None = None
+        self,
+        model: str,
+        domain: list,
+        fields: list[str],
+        *,
+        limit: int | None = None,
+        order: list[list[str]] | None = None,
+        context: dict | None = None,
     ) -> list[dict[str, Any]]:
-        return self.call(f"model.{model}.search_read", domain, 0, limit, None, fields, context=context)
+        return self.call(f"model.{model}.search_read", domain, 0, limit, order, fields, context=context)
 
     def close(self) -> None:
         self.session.close()
@@ -287,6 +306,15 @@ class TrytonConnector(Connector):
         return self.push_invoices([doc])[0]
 
     def push_invoices(self, docs: list[InvoiceDocument]) -> list[ExternalRef]:
+        # A batch costs the same dozen calls whatever its size: products and customers are looked
+        # up for every document at once, not one document at a time.
+        self._batch = self._look_up_batch(docs)
+        try:
+            return self._create_invoices(docs)
+        finally:
+            self._batch = None
+
+    def _create_invoices(self, docs: list[InvoiceDocument]) -> list[ExternalRef]:
         values = [self.build_payload(doc) for doc in docs]
         ids = self.call("model.account.invoice.create", values, changes_data=True)
         try:
@@ -535,7 +563,42 @@ class TrytonConnector(Connector):
         )
         return {**found, **self._find_products(set(missing))}
 
+    def _look_up_batch(self, docs: list[InvoiceDocument]) -> _BatchLookups:
+        batch = _BatchLookups()
+        skus: set[str] = set()
+        tax_ids: set[str] = set()
+        names: set[str] = set()
+        for doc in docs:
+            mapped = self.map_document(doc)
+            skus.update(line["sku"] for line in mapped.get("lines", []) if isinstance(line.get("sku"), str))
+            if mapped.get("party") is None:
+                names.add(doc.customer.name)
+                if doc.customer.tax_id:
+                    tax_ids.add(doc.customer.tax_id)
+        batch.products = self._find_products(skus)
+        if tax_ids:
+            identifiers = self.search_read("party.identifier", [["code", "in", sorted(tax_ids)]], ["code", "party"])
+            parties = self._parties([["id", "in", sorted({i["party"] for i in identifiers})]])
+            for identifier in sorted(identifiers, key=lambda i: i["party"]):
+                batch.by_tax_id.setdefault(identifier["code"], parties[identifier["party"]])
+        if names:
+            for party in self._parties([["name", "in", sorted(names)]]).values():
+                batch.by_name.setdefault(party["name"], party)
+        return batch
+
+    def _parties(self, domain: list[Any]) -> dict[int, dict[str, Any]]:
+        rows = self.search_read("party.party", domain, ["id", "name", "addresses"], order=[["id", "ASC"]])
+        return {row["id"]: row for row in rows}
+
     def _find_products(self, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
+        if self._batch is None:
+            return self._find_products_in_tryton(skus)
+        known = self._batch.products
+        wanted = set(skus)
+        known.update(self._find_products_in_tryton(wanted - known.keys()))  # e.g. just created
+        return {sku: known[sku] for sku in wanted if sku in known}
+
+    def _find_products_in_tryton(self, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
         wanted = sorted(set(skus))
         if not wanted:
             return {}
@@ -615,12 +678,7 @@ class TrytonConnector(Connector):
         """(party id, invoice address id): the party with the customer's tax id, else the one named
         exactly like it, else a new one (in a dry run, a note that the push creates it)."""
         customer = doc.customer
-        rows = []
-        if customer.tax_id:
-            rows = self.search_read(
-                "party.party", [["identifiers.code", "=", customer.tax_id]], ["id", "addresses"], limit=1
-            )
-        rows = rows or self.search_read("party.party", [["name", "=", customer.name]], ["id", "addresses"], limit=1)
+        rows = self._matching_party(customer.tax_id, customer.name)
         if rows:
             party_id, addresses = rows[0]["id"], rows[0]["addresses"]
             if addresses:
@@ -649,8 +707,26 @@ class TrytonConnector(Connector):
             ],
             changes_data=True,
         )
-        (row,) = self.call("model.party.party.read", [party_id], ["addresses"])
+        (row,) = self.call("model.party.party.read", [party_id], ["id", "name", "addresses"])
+        if self._batch:  # the batch's next document for this customer takes this party
+            self._batch.by_name.setdefault(customer.name, row)
+            if customer.tax_id:
+                self._batch.by_tax_id.setdefault(customer.tax_id, row)
         return party_id, row["addresses"][0]
+
+    def _matching_party(self, tax_id: str | None, name: str) -> list[dict[str, Any]]:
+        """[the party with this tax id, else the one named exactly so] or []."""
+        if self._batch:
+            party = (self._batch.by_tax_id.get(tax_id) if tax_id else None) or self._batch.by_name.get(name)
+            return [party] if party else []
+        rows = []
+        if tax_id:
+            rows = self.search_read(
+                "party.party", [["identifiers.code", "=", tax_id]], ["id", "addresses"], limit=1, order=[["id", "ASC"]]
+            )
+        return rows or self.search_read(
+            "party.party", [["name", "=", name]], ["id", "addresses"], limit=1, order=[["id", "ASC"]]
+        )
 
     def _address(self, doc: InvoiceDocument) -> dict[str, Any]:
         a = doc.customer.address

@@ -316,6 +316,33 @@ def test_a_batch_goes_in_one_create_call(connector, tryton):
     }
 
 
+def test_a_batch_costs_the_same_calls_whatever_its_size(connector, tryton):
+    returning = document()
+    connector.push_invoices([returning])  # its customer exists in Tryton from now on
+
+    def calls_for(count: int) -> list[str]:
+        docs = [document(customer=returning.customer.name) for _ in range(count - 1)]
+        docs.append(document(line("CTRL-X1", "1", "899.00")))  # and one new customer
+        connector.take_exchanges()
+        refs = connector.push_invoices(docs)
+        assert len({r.external_id for r in refs}) == count
+        return [x.url.split()[-1] for x in connector.take_exchanges()]
+
+    assert calls_for(2) == calls_for(8)
+    parties = tryton.search_read("party.party", [["name", "=", returning.customer.name]], ["id"])
+    assert len(parties) == 1
+
+
+def test_a_new_customer_twice_in_one_batch_becomes_one_party(connector, tryton):
+    first = document(tax_id=f"DE{uuid.uuid4().int % 10**9:09d}")
+    again = document(customer=first.customer.name, tax_id=first.customer.tax_id)
+
+    refs = connector.push_invoices([first, again])
+
+    invoices = tryton.call("model.account.invoice.read", [int(r.external_id) for r in refs], ["party"])
+    assert len({i["party"] for i in invoices}) == 1
+
+
 def test_posted_mode_posts_and_the_status_follows_payments(posting, tryton, tryton_server):
     doc = document(line("VALVE-25", "10", "48.50"))  # 485.00 + 92.15 = 577.15
 
