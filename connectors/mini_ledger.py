@@ -12,6 +12,10 @@ from connectors.base import ConfigField, Connector
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel, invoice_to_dict
 from connectors.http import JsonHttp
 
+# Rows per stock page: big pages keep a 200,000-row pull to a few dozen round trips (the ledger
+# takes up to 10,000).
+STOCK_PAGE = 5000
+
 
 class MiniLedgerConnector(Connector):
     type_name = "mini_ledger"
@@ -90,7 +94,7 @@ class MiniLedgerConnector(Connector):
         cursor: int | None = 0
         params: dict[str, Any] = {"since": since.isoformat()} if since else {}
         while cursor is not None:
-            page = self.http.get("/api/stock", params={**params, "cursor": cursor})
+            page = self.http.get("/api/stock", params={**params, "cursor": cursor, "limit": STOCK_PAGE})
             for row in page["items"]:
                 on_hand, reserved = Decimal(str(row["on_hand"])), Decimal(str(row.get("reserved", 0)))
                 yield StockLevel(
