@@ -107,5 +107,21 @@ class MiniLedgerConnector(Connector):
                 )
             cursor = page["next"]
 
+    def create_purchase_request(
+        self, sku: str, warehouse: str | None, quantity: Decimal, reference: str
+    ) -> ExternalRef:
+        # The ledger answers a repeated reference with the request it made the first time.
+        created = self.http.post(
+            "/api/purchase-requests",
+            json={"reference": reference, "sku": sku, "warehouse": warehouse, "quantity": str(quantity)},
+        )
+        return ExternalRef(
+            system=self.type_name,
+            external_id=str(created["id"]),
+            external_number=created["number"],
+            url=f"{self.config['base_url']}/api/purchase-requests/{created['id']}",
+            status=ExternalState(created["status"]),
+        )
+
     def close(self) -> None:
         self.http.close()

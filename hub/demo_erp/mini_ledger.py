@@ -12,6 +12,8 @@ API (header `X-Api-Key`):
     POST /api/invoices/<id>/payments      {"amount": "10.00"} record a payment
     GET  /api/stock?since=ISO&cursor=N&limit=L   {"items": [...], "next": cursor or null}; L ≤ 10000
     PUT  /api/stock                       {"items": [{sku, warehouse, on_hand, reserved}]} set stock
+    POST /api/purchase-requests           {reference, sku, warehouse, quantity}; 201, or 200 with the
+                                          request made earlier with the same reference
     GET  /_stats                          counts, duplicates by reference
     PUT  /_faults                         {"error_rate", "timeout_rate", "lost_answer_rate", "delay"}
 """
@@ -41,6 +43,7 @@ class Ledger:
         # The stock rows in (sku, warehouse) order, kept between pages: sorting 200,000 rows for
         # each page of a pull made the pull quadratic. Rebuilt when a level is set.
         self._ordered: list[dict[str, Any]] | None = None
+        self.purchase_requests: dict[str, dict[str, Any]] = {}
         self.faults = {"error_rate": 0.0, "timeout_rate": 0.0, "lost_answer_rate": 0.0, "delay": 0.0}
         self.lost_answer_sleep = 2.0
         self.random = random.Random(7)
@@ -180,6 +183,31 @@ def create_app(api_key: str = "demo-key", ledger: Ledger | None = None) -> Flask
             rows = [r for r in rows if r["updated_at"] > since]
         page = rows[cursor : cursor + limit]
         return jsonify({"items": page, "next": cursor + limit if cursor + limit < len(rows) else None})
+
+    @app.post("/api/purchase-requests")
+    def create_purchase_request():
+        body = request.get_json(silent=True) or {}
+        problems = {k: "required" for k in ("reference", "sku", "quantity") if not body.get(k)}
+        if not problems and Decimal(str(body["quantity"])) <= 0:
+            problems["quantity"] = "must be positive"
+        if problems:
+            return jsonify({"error": "validation failed", "message": str(problems), "fields": problems}), 422
+        with state.lock:
+            earlier = state.purchase_requests.get(body["reference"])
+            if earlier is not None:
+                return jsonify(earlier), 200
+            number = len(state.purchase_requests) + 1
+            created = {
+                "id": number,
+                "number": f"PR-{number:06d}",
+                "reference": body["reference"],
+                "sku": body["sku"],
+                "warehouse": body.get("warehouse"),
+                "quantity": str(body["quantity"]),
+                "status": "draft",
+            }
+            state.purchase_requests[body["reference"]] = created
+        return jsonify(created), 201
 
     @app.get("/_stats")
     def stats():
