@@ -1,5 +1,6 @@
-"""Stock pulls at catalogue scale: a full pull of 100,000 SKUs × 2 warehouses from the Mini Ledger,
-then an incremental pull after 1 % of the levels changed, each including alert evaluation.
+"""Stock pulls at catalogue scale: a full pull of 100,000 SKUs × 2 warehouses from the Mini Ledger
+into an empty hub, then an incremental pull after 1 % of the levels changed, then a full pull again
+(the levels known, 1 % changed once more), each including alert evaluation.
 
 The Mini Ledger runs in its own process (as an ERP would), the hub writes to a scratch PostgreSQL
 database that is created for the run and dropped after it. Prints a table (seconds, rows, peak
@@ -242,6 +243,13 @@ def main() -> None:
             delta_rss = peak_rss_mb()
             if (delta.mode, delta.rows) != ("incremental", len(changed)):
                 raise SystemExit(f"the delta pull was {delta.mode} with {delta.rows} rows, not {len(changed)}")
+
+            again = rng.sample(sorted(levels), int(len(levels) * args.delta))
+            ledger.set_stock([{**levels[key], "on_hand": levels[key]["on_hand"] + 11} for key in again])
+            refull_s, refull = timed_pull(app, connection_id, True, args.profile)
+            refull_rss = peak_rss_mb()
+            if refull.rows != expected:
+                raise SystemExit(f"the second full pull read {refull.rows} rows, not {expected}")
             with app.app_context():
                 from hub.extensions import db
 
@@ -253,11 +261,14 @@ def main() -> None:
     rows = [
         ("full pull", full_s, full.rows, full.changed, full_rss),
         (f"{args.delta:.0%} delta", delta_s, delta.rows, delta.changed, delta_rss),
+        ("full again", refull_s, refull.rows, refull.changed, refull_rss),
     ]
     print(
         f"{args.skus:,} SKUs × {len(warehouses)} warehouses from the Mini Ledger (own process) into PostgreSQL, "
         f"{args.rules:,} reorder rules; alerts evaluated in each pull"
     )
+    load = os.getloadavg()[0]
+    print(f"  (load average {load:.1f} on {os.cpu_count()} cores at the end)")
     print(f"  {'pull':12} {'seconds':>8} {'rows':>8} {'changed':>8} {'peak RSS MB':>12}")
     for label, seconds, n, ch, rss in rows:
         print(f"  {label:12} {seconds:8.2f} {n:8} {ch:8} {rss:12.0f}")
@@ -277,7 +288,14 @@ def main() -> None:
                     "changed": delta.changed,
                     "peak_rss_mb": delta_rss,
                 },
+                "full_again": {
+                    "seconds": refull_s,
+                    "rows": refull.rows,
+                    "changed": refull.changed,
+                    "peak_rss_mb": refull_rss,
+                },
                 "counts_after_full": after_full,
+                "load_average": load,
             },
             indent=2,
         )
