@@ -15,7 +15,7 @@ from connectors.tryton import TrytonConnector
 from hub.extensions import db
 from hub.models import PurchaseRequest, SyncRun
 from hub.sync.worker import drain
-from tests.conftest import make_connection
+from tests.conftest import LEDGER_KEY, make_connection
 from tests.test_crm_api import assert_error
 from tests.test_inventory import inbox, pull, rule, set_stock
 
@@ -59,6 +59,7 @@ def test_an_alert_raises_one_purchase_request_for_target_minus_projected(app, ca
     )
     (made,) = ledger_requests(ledger).values()
     assert (made["sku"], made["warehouse"], Decimal(made["quantity"])) == ("PUMP", "WH1", Decimal(21))
+    assert requests.get(link["url"], headers={"X-Api-Key": LEDGER_KEY}, timeout=5).json()["id"] == made["id"]
 
     again = ops.post(f"/api/v1/alerts/{alert['id']}/purchase-request", json={"quantity": 5})
     assert (again.status_code, again.json["id"], again.json["quantity"]) == (200, link["id"], "21.0000")

@@ -14,6 +14,7 @@ API (header `X-Api-Key`):
     PUT  /api/stock                       {"items": [{sku, warehouse, on_hand, reserved}]} set stock
     POST /api/purchase-requests           {reference, sku, warehouse, quantity}; 201, or 200 with the
                                           request made earlier with the same reference
+    GET  /api/purchase-requests/<id>      one purchase request
     GET  /_stats                          counts, duplicates by reference
     PUT  /_faults                         {"error_rate", "timeout_rate", "lost_answer_rate", "delay"}
 """
@@ -208,6 +209,14 @@ def create_app(api_key: str = "demo-key", ledger: Ledger | None = None) -> Flask
             }
             state.purchase_requests[body["reference"]] = created
         return jsonify(created), 201
+
+    @app.get("/api/purchase-requests/<int:request_id>")
+    def get_purchase_request(request_id: int):
+        with state.lock:
+            found = [r for r in state.purchase_requests.values() if r["id"] == request_id]
+        if not found:
+            abort(404)
+        return jsonify(found[0])
 
     @app.get("/_stats")
     def stats():
