@@ -45,8 +45,13 @@ test-postgres: install services
 
 test: lint test-sqlite test-postgres
 
-bench: install
+# Figures, not tests: pushes into a real Tryton, and 100k-SKU stock pulls into a scratch
+# PostgreSQL database (BENCH_DATABASE: the server URL; the database is created and dropped).
+BENCH_DATABASE ?= $(PG_TEST_URL)
+
+bench: install services
 	$(PY) bench/tryton_push.py
+	$(PY) bench/stock_pull.py --database $(BENCH_DATABASE)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

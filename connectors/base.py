@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from connectors.documents import ExternalRef, InvoiceDocument, InvoiceStatus, StockLevel
@@ -183,6 +184,15 @@ class Connector(ABC):
 
     def pull_stock(self, since: datetime | None = None) -> Iterable[StockLevel]:
         raise UnsupportedOperation(f"{self.label} does not keep stock")
+
+    def create_purchase_request(
+        self, sku: str, warehouse: str | None, quantity: Decimal, reference: str
+    ) -> ExternalRef:
+        """Ask the target's purchasing to buy `quantity` of `sku` for `warehouse` (the target's
+        warehouse code; None for the connection's default). `reference` is stable across retries:
+        a second call with the same reference returns the first request instead of a new one.
+        Optional: targets without purchasing raise UnsupportedOperation."""
+        raise UnsupportedOperation(f"{self.label} does not take purchase requests")
 
     def close(self) -> None:  # noqa: B027 (optional hook)
         """Release sessions and sockets."""

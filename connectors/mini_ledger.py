@@ -13,6 +13,10 @@ from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, In
 from connectors.http import JsonHttp
 from mappings.engine import storable
 
+# Rows per stock page: big pages keep a 200,000-row pull to a few dozen round trips (the ledger
+# takes up to 10,000).
+STOCK_PAGE = 5000
+
 
 class MiniLedgerConnector(Connector):
     type_name = "mini_ledger"
@@ -85,7 +89,7 @@ class MiniLedgerConnector(Connector):
         cursor: int | None = 0
         params: dict[str, Any] = {"since": since.isoformat()} if since else {}
         while cursor is not None:
-            page = self.http.get("/api/stock", params={**params, "cursor": cursor})
+            page = self.http.get("/api/stock", params={**params, "cursor": cursor, "limit": STOCK_PAGE})
             for row in page["items"]:
                 on_hand, reserved = Decimal(str(row["on_hand"])), Decimal(str(row.get("reserved", 0)))
                 yield StockLevel(
@@ -97,6 +101,22 @@ class MiniLedgerConnector(Connector):
                     as_of=datetime.fromisoformat(row["updated_at"]).astimezone(UTC),
                 )
             cursor = page["next"]
+
+    def create_purchase_request(
+        self, sku: str, warehouse: str | None, quantity: Decimal, reference: str
+    ) -> ExternalRef:
+        # The ledger answers a repeated reference with the request it made the first time.
+        created = self.http.post(
+            "/api/purchase-requests",
+            json={"reference": reference, "sku": sku, "warehouse": warehouse, "quantity": str(quantity)},
+        )
+        return ExternalRef(
+            system=self.type_name,
+            external_id=str(created["id"]),
+            external_number=created["number"],
+            url=f"{self.config['base_url']}/api/purchase-requests/{created['id']}",
+            status=ExternalState(created["status"]),
+        )
 
     def close(self) -> None:
         self.http.close()

@@ -41,6 +41,13 @@ class Conflict(HubError):
     code = "conflict"
 
 
+class UpstreamFailed(HubError):
+    """A target system refused or did not answer something the request needed done there."""
+
+    status = 502
+    code = "upstream_error"
+
+
 class Unauthorized(HubError):
     status = 401
     code = "unauthorized"
@@ -63,6 +70,7 @@ HTTP_CODES = {
     422: "validation_error",
     429: "too_many_requests",
     500: "internal_error",
+    502: "upstream_error",
 }
 
 

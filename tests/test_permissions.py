@@ -294,6 +294,28 @@ class World:
         return db.session.scalar(select(StockAlert.id).where(StockAlert.open_key.is_not(None)))
 
     @cached_property
+    def ledger_alert(self) -> int:
+        """A live alert on stock from a Mini Ledger that answers (it takes purchase requests)."""
+        product, connection, now = self.product, self.live_connection, utcnow()
+        db.session.get(Connection, connection).stock_pulled_at = now
+        warehouse = self._add(Warehouse(connection_id=connection, code="WH1", name="Main warehouse"))
+        self._add(
+            StockLevel(
+                connection_id=connection,
+                warehouse_id=warehouse.id,
+                sku="PUMP-100",
+                product_id=product,
+                on_hand=Decimal(3),
+                reserved=Decimal(0),
+                available=Decimal(3),
+                as_of=now,
+                pulled_at=now,
+            )
+        )
+        self._rule(10, 30)
+        return db.session.scalar(select(StockAlert.id).where(StockAlert.open_key.is_not(None)))
+
+    @cached_property
     def hook_url(self) -> str:
         """A webhook receiver that accepts everything."""
 
@@ -558,6 +580,13 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("POST", f"{V}/alerts/<int:alert_id>/snooze"): Row(
         STOCK_OWNERS, lambda w, r: Req(f"{V}/alerts/{w.alert}/snooze", {"until": LATER})
+    ),
+    ("POST", f"{V}/alerts/<int:alert_id>/purchase-request"): Row(
+        # the allowed roles ask a live ledger; the others are refused before anything is reached
+        STOCK_OWNERS,
+        lambda w, r: Req(
+            f"{V}/alerts/{w.ledger_alert if r in STOCK_OWNERS else w.alert}/purchase-request", {"quantity": 27}, 201
+        ),
     ),
     ("GET", f"{V}/alert-channels"): Row(ALERT_READERS, lambda w, r: Req(f"{V}/alert-channels"), needs=("channel",)),
     ("POST", f"{V}/alert-channels"): Row(

@@ -38,6 +38,18 @@ class ConnectionTypeSchema(ma.Schema):
     config_schema = ma.fields.List(ma.fields.Nested(ConfigFieldSchema))
 
 
+MINUTE, DAY = 60, 86400
+
+
+def _seconds(default: int, low: int, high: int, description: str) -> ma.fields.Integer:
+    return ma.fields.Integer(
+        strict=True,
+        load_default=default,
+        validate=ma.validate.Range(min=low, max=high),
+        metadata={"description": description},
+    )
+
+
 class ConnectionSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     name = stripped(100, required=True)
@@ -53,6 +65,15 @@ class ConnectionSchema(ma.Schema):
     enabled = ma.fields.Boolean(load_default=True)
     paused = ma.fields.Boolean(load_default=False)
     document_mode = ma.fields.Enum(DocumentMode, by_value=True, load_default=DocumentMode.DRAFT)
+    stock_interval_seconds = _seconds(900, MINUTE, 7 * DAY, "how often stock is pulled (scheduled pulls)")
+    stock_paused = ma.fields.Boolean(load_default=False, metadata={"description": "no scheduled stock pulls"})
+    stale_warn_seconds = _seconds(
+        3600, MINUTE, 30 * DAY, "age of the last good pull after which stock is flagged stale; above the interval"
+    )
+    stale_stop_seconds = _seconds(
+        DAY, MINUTE, 365 * DAY, "age after which alerts say the stock is not to be acted on; above the warn threshold"
+    )
+    stock_pulled_at = ma.fields.DateTime(dump_only=True, allow_none=True, metadata={"description": "last good pull"})
     trigger = ma.fields.String(dump_only=True)
     attention = ma.fields.String(dump_only=True, allow_none=True)
     breaker_open_until = ma.fields.DateTime(dump_only=True, allow_none=True)
@@ -77,6 +98,31 @@ def _set_config(connection: Connection, type_name: str, config: dict, *, keep_se
     connection.type = type_name
     connection.config = plain
     connection.secrets_sealed = sealed
+
+
+STOCK_SETTINGS = ("stock_interval_seconds", "stock_paused", "stale_warn_seconds", "stale_stop_seconds")
+
+
+def _set_stock_settings(connection: Connection, data: dict) -> None:
+    """Apply the stock settings sent, then check them together with the stored ones: the error
+    names a field the request sent, since that is the one the admin can change."""
+    for name in STOCK_SETTINGS:
+        if name in data:
+            setattr(connection, name, data[name])
+    interval, warn, stop = (
+        connection.stock_interval_seconds,
+        connection.stale_warn_seconds,
+        connection.stale_stop_seconds,
+    )
+    if warn <= interval:
+        # Otherwise stock would be flagged stale between two regular pulls.
+        field = "stale_warn_seconds" if "stale_warn_seconds" in data else "stock_interval_seconds"
+        raise ValidationFailed(
+            {field: f"stale_warn_seconds ({warn}) must be more than stock_interval_seconds ({interval})."}
+        )
+    if stop <= warn:
+        field = "stale_stop_seconds" if "stale_stop_seconds" in data else "stale_warn_seconds"
+        raise ValidationFailed({field: f"stale_stop_seconds ({stop}) must be more than stale_warn_seconds ({warn})."})
 
 
 def _type_names() -> list[str]:
@@ -119,6 +165,7 @@ class Connections(MethodView):
             config={},
         )
         _set_config(connection, data["type"], data["config"], keep_secrets=False)
+        _set_stock_settings(connection, data)
         db.session.add(connection)
         db.session.commit()
         return connection
@@ -135,7 +182,9 @@ class ConnectionById(MethodView):
     @blp.arguments(partial(ConnectionSchema))
     @blp.response(200, ConnectionSchema)
     def patch(self, data, connection_id):
-        """Change settings; secrets left out keep their stored value. `paused` stops pushes (they wait)."""
+        """Change settings; secrets left out keep their stored value. `paused` stops pushes (they wait),
+        `stock_paused` scheduled stock pulls. The stock settings must keep stock_interval_seconds <
+        stale_warn_seconds < stale_stop_seconds; a change that breaks it is refused naming the field."""
         connection = get_or_404(Connection, connection_id)
         if "name" in data:
             _ensure_name_free(data["name"], connection.id)
@@ -147,6 +196,7 @@ class ConnectionById(MethodView):
         for name in ("enabled", "paused", "document_mode"):
             if name in data:
                 setattr(connection, name, data[name])
+        _set_stock_settings(connection, data)
         if data.get("paused") is False:
             connection.breaker_open_until = None
         db.session.commit()

@@ -15,6 +15,7 @@ from hub.errors import Conflict, ValidationFailed
 from hub.extensions import db
 from hub.inventory import alerts as alert_rules
 from hub.inventory.pull import keeps_stock
+from hub.inventory.purchasing import request_purchase
 from hub.models import (
     AlertDelivery,
     AlertState,
@@ -107,6 +108,37 @@ class RuleSchema(ma.Schema):
             raise ma.ValidationError("Must be at least the reorder point.", "target_level")
 
 
+class PurchaseRequestSchema(ma.Schema):
+    id = ma.fields.Integer()
+    state = ma.fields.Function(
+        lambda p: p.state.value, metadata={"description": "pending | requested | failed (asking again retries)"}
+    )
+    connection_id = ma.fields.Integer()
+    connection = ma.fields.Function(lambda p: p.connection.name)
+    sku = ma.fields.String()
+    warehouse_code = ma.fields.String(allow_none=True, metadata={"description": "the target's warehouse code"})
+    quantity = Amount()
+    reference = ma.fields.String(metadata={"description": "what the target knows the request by"})
+    external_id = ma.fields.String(allow_none=True)
+    external_number = ma.fields.String(allow_none=True)
+    url = ma.fields.String(allow_none=True)
+    error = ma.fields.String(allow_none=True)
+    created_by_id = ma.fields.Integer(allow_none=True)
+    created_at = ma.fields.DateTime()
+
+
+class PurchaseRequestIn(ma.Schema):
+    quantity = Amount(
+        places=4,
+        minimum=Decimal(0),
+        exclusive_minimum=True,
+        metadata={"description": "default: the rule's target level − projected stock"},
+    )
+    connection_id = ma.fields.Integer(
+        metadata={"description": "which connection to ask, when the alert covers warehouses of several"}
+    )
+
+
 class AlertSchema(ma.Schema):
     id = ma.fields.Integer()
     product_id = ma.fields.Integer()
@@ -122,6 +154,9 @@ class AlertSchema(ma.Schema):
     resolved_at = ma.fields.DateTime(allow_none=True)
     acknowledged_at = ma.fields.DateTime(allow_none=True)
     snoozed_until = ma.fields.DateTime(allow_none=True)
+    purchase_request = ma.fields.Nested(
+        PurchaseRequestSchema, allow_none=True, metadata={"description": "the purchase request raised in the ERP"}
+    )
 
 
 class DeliverySchema(ma.Schema):
@@ -314,7 +349,7 @@ class RuleById(MethodView):
 @blp.response(200, page_schema(AlertSchema, "AlertPage"))
 def list_alerts(args):
     """The operations inbox (default), or alerts in one state, newest first."""
-    query = select(StockAlert).options(joinedload(StockAlert.product))
+    query = select(StockAlert).options(joinedload(StockAlert.product), joinedload(StockAlert.purchase_request))
     if args["state"] == "inbox":
         now = utcnow()
         query = query.where(
@@ -366,3 +401,19 @@ def snooze(data, alert_id):
     alert.state, alert.snoozed_until = AlertState.SNOOZED, data["until"]
     db.session.commit()
     return alert
+
+
+@blp.route("/alerts/<int:alert_id>/purchase-request", methods=["POST"])
+@requires("alerts", "write")
+@blp.arguments(PurchaseRequestIn)
+@blp.response(201, PurchaseRequestSchema)
+@blp.alt_response(200, schema=PurchaseRequestSchema, description="The request made earlier; no second one is made.")
+def purchase_request(data, alert_id):
+    """Ask the ERP that keeps the stock to buy more (Tryton: an approved purchase requisition, which
+    becomes a purchase request). One per alert: asking again answers 200 with the request made before,
+    or, if that one failed, asks the ERP again under the same reference."""
+    alert = get_or_404(StockAlert, alert_id)
+    link, made = request_purchase(
+        alert, authenticated_user(), quantity=data.get("quantity"), connection_id=data.get("connection_id")
+    )
+    return link, 201 if made else 200

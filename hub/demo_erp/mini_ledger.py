@@ -10,8 +10,11 @@ API (header `X-Api-Key`):
     GET  /api/invoices/<id>               one invoice with amount_paid
     POST /api/invoices/<id>/cancel        cancel
     POST /api/invoices/<id>/payments      {"amount": "10.00"} record a payment
-    GET  /api/stock?since=ISO&cursor=N    {"items": [...], "next": cursor or null}
+    GET  /api/stock?since=ISO&cursor=N&limit=L   {"items": [...], "next": cursor or null}; L ≤ 10000
     PUT  /api/stock                       {"items": [{sku, warehouse, on_hand, reserved}]} set stock
+    POST /api/purchase-requests           {reference, sku, warehouse, quantity}; 201, or 200 with the
+                                          request made earlier with the same reference
+    GET  /api/purchase-requests/<id>      one purchase request
     GET  /_stats                          counts, duplicates by reference
     PUT  /_faults                         {"error_rate", "timeout_rate", "lost_answer_rate", "delay"}
 """
@@ -38,6 +41,10 @@ class Ledger:
         self.lock = threading.Lock()
         self.invoices: dict[int, dict[str, Any]] = {}
         self.stock: dict[tuple[str, str], dict[str, Any]] = {}
+        # The stock rows in (sku, warehouse) order, kept between pages: sorting 200,000 rows for
+        # each page of a pull made the pull quadratic. Rebuilt when a level is set.
+        self._ordered: list[dict[str, Any]] | None = None
+        self.purchase_requests: dict[str, dict[str, Any]] = {}
         self.faults = {"error_rate": 0.0, "timeout_rate": 0.0, "lost_answer_rate": 0.0, "delay": 0.0}
         self.lost_answer_sleep = 2.0
         self.random = random.Random(7)
@@ -49,6 +56,13 @@ class Ledger:
         with self.lock:
             for item in items:
                 self.stock[(item["sku"], item["warehouse"])] = {**item, "updated_at": now}
+            self._ordered = None
+
+    def ordered_stock(self) -> list[dict[str, Any]]:
+        with self.lock:
+            if self._ordered is None:
+                self._ordered = [self.stock[key] for key in sorted(self.stock)]
+            return self._ordered
 
 
 def create_app(api_key: str = "demo-key", ledger: Ledger | None = None) -> Flask:
@@ -165,12 +179,44 @@ def create_app(api_key: str = "demo-key", ledger: Ledger | None = None) -> Flask
         since = request.args.get("since")
         cursor = int(request.args.get("cursor", 0))
         limit = min(int(request.args.get("limit", 1000)), 10000)
-        with state.lock:
-            rows = sorted(state.stock.values(), key=lambda r: (r["sku"], r["warehouse"]))
+        rows = state.ordered_stock()
         if since:
             rows = [r for r in rows if r["updated_at"] > since]
         page = rows[cursor : cursor + limit]
         return jsonify({"items": page, "next": cursor + limit if cursor + limit < len(rows) else None})
+
+    @app.post("/api/purchase-requests")
+    def create_purchase_request():
+        body = request.get_json(silent=True) or {}
+        problems = {k: "required" for k in ("reference", "sku", "quantity") if not body.get(k)}
+        if not problems and Decimal(str(body["quantity"])) <= 0:
+            problems["quantity"] = "must be positive"
+        if problems:
+            return jsonify({"error": "validation failed", "message": str(problems), "fields": problems}), 422
+        with state.lock:
+            earlier = state.purchase_requests.get(body["reference"])
+            if earlier is not None:
+                return jsonify(earlier), 200
+            number = len(state.purchase_requests) + 1
+            created = {
+                "id": number,
+                "number": f"PR-{number:06d}",
+                "reference": body["reference"],
+                "sku": body["sku"],
+                "warehouse": body.get("warehouse"),
+                "quantity": str(body["quantity"]),
+                "status": "draft",
+            }
+            state.purchase_requests[body["reference"]] = created
+        return jsonify(created), 201
+
+    @app.get("/api/purchase-requests/<int:request_id>")
+    def get_purchase_request(request_id: int):
+        with state.lock:
+            found = [r for r in state.purchase_requests.values() if r["id"] == request_id]
+        if not found:
+            abort(404)
+        return jsonify(found[0])
 
     @app.get("/_stats")
     def stats():

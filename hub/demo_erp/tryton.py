@@ -3,10 +3,12 @@ a copy in seconds.
 
 The ready database (SQLite) has a company (EUR), the English chart of accounts with its defaults,
 a fiscal year with periods and invoice sequences (so invoices can be posted), 7 % and 19 % sale
-taxes, a cash payment method (so invoices can be paid), and the demo catalogue with stock in the
-warehouse `WH`. It is built with `trytond-admin` and proteus in a child process and kept under
-`~/.cache/crmhub/` (or `HUB_TRYTON_CACHE`), keyed by the Tryton version and this file's setup;
-`TrytonServer` copies it with SQLite's backup API and starts `trytond` on a free port.
+taxes, a cash payment method (so invoices can be paid), the demo catalogue (goods purchasable) with
+stock in the warehouse `WH`, and purchase requisitions (an employee for the admin user, who may
+approve them: approved requisitions become purchase requests). It is built with `trytond-admin`
+and proteus in a child process and kept under `~/.cache/crmhub/` (or `HUB_TRYTON_CACHE`), keyed
+by the Tryton version and this file's setup; `TrytonServer` copies it with SQLite's backup API
+and starts `trytond` on a free port.
 
     with TrytonServer(workdir) as tryton:
         tryton.url, tryton.database, tryton.username, tryton.password
@@ -36,10 +38,10 @@ from pathlib import Path
 
 import requests
 
-SETUP_VERSION = 3
+SETUP_VERSION = 4
 ADMIN_PASSWORD = "admin-demo-pw"
 DATABASE = "crmhub"
-MODULES = ("account_invoice", "account_product", "stock", "sale")
+MODULES = ("account_invoice", "account_product", "stock", "sale", "purchase_request", "purchase_requisition")
 # The demo catalogue, shared with `hub.seed`, and its stock in WH:
 # sku → (name, unit, list price in EUR, tax rate, quantity in stock or None for a service).
 CATALOGUE: dict[str, tuple[str, str, str, str, int | None]] = {
@@ -219,6 +221,7 @@ def _setup(conf: str) -> None:
         company_party = Party(name="Demo Trading GmbH")
         company_party.save()
         create_company(company_party, eur)
+        _purchasing_employee()
         create_chart()
         accounts = get_accounts()
         # Invoices in another currency post their rounding differences here.
@@ -260,6 +263,9 @@ def _setup(conf: str) -> None:
             template.type = "service" if quantity is None else "goods"
             template.account_category = categories[rate]
             template.salable = True
+            if quantity is not None:
+                template.purchasable = True
+                template.purchase_uom = unit
             template.save()
         _inventory({sku: item[-1] for sku, item in CATALOGUE.items() if item[-1] is not None})
 
@@ -283,6 +289,30 @@ def _currencies():
         Rate(date=date(2000, 1, 1), rate=Decimal(rate), currency=currency).save()
         made[code] = currency
     return made["EUR"]
+
+
+def _purchasing_employee() -> None:
+    """An employee for the admin user, in the groups that create and approve purchase requisitions:
+    requisitions need an employee, and only approvers turn them into purchase requests."""
+    from proteus import Model
+    from trytond.modules.company.tests.tools import get_company
+
+    Party = Model.get("party.party")
+    Employee = Model.get("company.employee")
+    User = Model.get("res.user")
+    Group = Model.get("res.group")
+    party = Party(name="Purchasing desk")
+    party.save()
+    employee = Employee(party=party, company=get_company())
+    employee.save()
+    (admin,) = User.find([("login", "=", "admin")])
+    admin.employees.append(employee)
+    admin.employee = employee
+    names = ("Purchase", "Purchase Request", "Purchase Requisition", "Purchase Requisition Approval")
+    for group in Group.find([("name", "in", names)]):
+        if group not in admin.groups:
+            admin.groups.append(group)
+    admin.save()
 
 
 def _inventory(quantities: dict[str, int | Decimal]) -> None:

@@ -8,6 +8,7 @@ from hub.models.deals import Deal, DealLine, DealStageChange, line_amounts
 from hub.models.mappings import MappingRow, MappingState, MappingVersion
 from hub.models.notifications import AlertChannel, AlertDelivery, ChannelKind, DeliveryState
 from hub.models.pipeline import DEFAULT_STAGES, Pipeline, Stage, StageKind
+from hub.models.purchasing import PurchaseRequest, PurchaseRequestState
 from hub.models.stock import AlertState, ReorderRule, StockAlert, StockHistory, StockLevel, Warehouse
 from hub.models.sync import (
     Connection,
@@ -50,6 +51,8 @@ __all__ = [
     "OutboxState",
     "Pipeline",
     "Product",
+    "PurchaseRequest",
+    "PurchaseRequestState",
     "ReorderRule",
     "Role",
     "RunOutcome",

@@ -9,7 +9,7 @@ from alembic import op
 
 revision = '0006_mappings'
 # 0005 is being added in parallel; the lead rechains this one after it at merge.
-down_revision = '0004_alert_delivery'
+down_revision = '0005_purchase_requests'
 branch_labels = None
 depends_on = None
 
