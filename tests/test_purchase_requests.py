@@ -15,6 +15,7 @@ from connectors.tryton import TrytonConnector
 from hub.extensions import db
 from hub.models import PurchaseRequest, SyncRun
 from hub.sync.worker import drain
+from mappings.defaults import default_mapping
 from tests.conftest import LEDGER_KEY, make_connection
 from tests.test_crm_api import assert_error
 from tests.test_inventory import inbox, pull, rule, set_stock
@@ -142,7 +143,7 @@ def test_connectors_without_purchasing_say_so():
             return None
 
     with pytest.raises(UnsupportedOperation, match="Books does not take purchase requests"):
-        Books({}).create_purchase_request("PUMP", None, Decimal(1), "ref")
+        Books({}, mapping=default_mapping("mini_ledger")).create_purchase_request("PUMP", None, Decimal(1), "ref")
 
 
 def test_an_alert_on_tryton_stock_becomes_one_purchase_request_in_tryton(app, call, admin, tryton_db):
