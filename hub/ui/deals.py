@@ -1,0 +1,186 @@
+"""The deal page (lines with availability, invoice and payment, activities, tasks, won / lost) and
+the new-deal form. Everything goes through `deal_service` and the API's schemas and helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from hub import deal_service
+from hub.api.activities import ActivitySchema, TaskSchema, _link, _set_assignee, _set_done
+from hub.api.deals import DealIn, _load, _transition
+from hub.auth import authenticated_user
+from hub.errors import HubError
+from hub.extensions import db
+from hub.inventory import availability
+from hub.models import Activity, ActivityKind, Customer, InvoiceState, Product, StageKind, Task, User
+from hub.models.base import utcnow
+from hub.ui.core import failed, form_values, line_rows, load, page, remap_rows
+
+bp = Blueprint("ui_deals", __name__)
+NEW_LINE_ROWS = 4
+LINE_FIELDS = ("product_id", "quantity", "discount_percent", "unit_price")
+# While an invoice waits for its target's number, the panel refreshes itself.
+WAITING = frozenset({InvoiceState.PENDING, InvoiceState.SENT})
+
+
+def _form_choices() -> dict[str, Any]:
+    customers = db.session.scalars(select(Customer).order_by(Customer.name)).all()
+    products = db.session.scalars(select(Product).where(Product.active.is_(True)).order_by(Product.name)).all()
+    return {"customers": customers, "products": products}
+
+
+@bp.route("/deals/new", methods=["GET", "POST"])
+@page("deals", "write")
+def new():
+    errors: dict[str, list[str]] = {}
+    form = request.form if request.method == "POST" else request.args
+    if request.method == "POST":
+        lines, order = line_rows(request.form, "lines", LINE_FIELDS)
+        data = form_values(request.form, ("title", "customer_id", "expected_close_date", "notes", "currency"))
+        data["lines"] = lines
+        try:
+            try:
+                valid = load(DealIn(), data)
+            except HubError as exc:
+                exc.errors = remap_rows(exc.errors, "lines", order)
+                raise
+            deal = _create(valid, order)
+        except HubError as exc:
+            errors = failed(exc)
+        else:
+            flash(f"Deal {deal.number} created.", "ok")
+            return redirect(url_for("ui_deals.show", deal_id=deal.id))
+    return render_template(
+        "ui/deal_new.html", errors=errors, form=form, rows=max(NEW_LINE_ROWS, _rows_posted(form)), **_form_choices()
+    )
+
+
+def _rows_posted(form) -> int:
+    return 1 + max((int(k.split("[")[1].split("]")[0]) for k in form if k.startswith("lines[")), default=-1)
+
+
+def _create(data: dict[str, Any], order: list[int]):
+    from hub.models import Deal
+
+    deal = Deal()
+    deal_service.apply_fields(deal, data, creating=True, user=authenticated_user())
+    try:
+        deal_service.build_lines(deal, data["lines"])
+    except HubError as exc:
+        exc.errors = remap_rows(exc.errors, "lines", order)
+        raise
+    db.session.add(deal)
+    deal_service.assign_number(deal)
+    db.session.commit()
+    return deal
+
+
+def _deal_context(deal_id: int) -> dict[str, Any]:
+    deal = _load(deal_id)
+    stock = availability.for_products({ln.product_id for ln in deal.lines if ln.product_id}, deal)
+    activities = db.session.scalars(
+        select(Activity).where(Activity.deal_id == deal.id).order_by(Activity.occurred_at.desc())
+    ).all()
+    tasks = db.session.scalars(select(Task).where(Task.deal_id == deal.id).order_by(Task.done, Task.due_date)).all()
+    users = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name)).all()
+    return {
+        "deal": deal,
+        "stock": stock,
+        "activities": activities,
+        "tasks": tasks,
+        "users": users,
+        "kinds": list(ActivityKind),
+        "today": utcnow().date(),
+        "waiting": _waiting(deal),
+    }
+
+
+def _waiting(deal) -> bool:
+    return any(inv.state in WAITING and not any(link.external_number for link in inv.links) for inv in deal.invoices)
+
+
+@bp.get("/deals/<int:deal_id>")
+@page("deals")
+def show(deal_id: int):
+    return render_template("ui/deal.html", errors={}, **_deal_context(deal_id))
+
+
+@bp.get("/deals/<int:deal_id>/invoice-panel")
+@page("deals")
+def invoice_panel(deal_id: int):
+    """The invoice part alone, for htmx to refresh until the target has numbered the invoice."""
+    deal = _load(deal_id)
+    return render_template("ui/_invoice_panel.html", deal=deal, waiting=_waiting(deal))
+
+
+@bp.post("/deals/<int:deal_id>/won")
+@page("deals", "write")
+def won(deal_id: int):
+    try:
+        deal = _transition(deal_id, StageKind.WON)
+    except HubError as exc:
+        return _redisplay(deal_id, failed(exc))
+    for warning in getattr(deal, "stock_warnings", []):
+        flash(f"Stock: {warning}", "error")
+    flash(f"{deal.number} is won; invoice {deal.invoices[-1].number} is on its way.", "ok")
+    return redirect(url_for("ui_deals.show", deal_id=deal_id))
+
+
+@bp.post("/deals/<int:deal_id>/lost")
+@page("deals", "write")
+def lost(deal_id: int):
+    try:
+        deal = _transition(deal_id, StageKind.LOST, reason=(request.form.get("reason") or "").strip() or None)
+    except HubError as exc:
+        return _redisplay(deal_id, failed(exc))
+    flash(f"{deal.number} is marked lost.", "ok")
+    return redirect(url_for("ui_deals.show", deal_id=deal_id))
+
+
+def _redisplay(deal_id: int, errors: dict[str, list[str]]):
+    return render_template("ui/deal.html", errors=errors, **_deal_context(deal_id)), 422
+
+
+@bp.post("/deals/<int:deal_id>/activities")
+@page("activities", "write")
+def add_activity(deal_id: int):
+    data = form_values(request.form, ("kind", "subject", "body"))
+    data["deal_id"] = deal_id
+    try:
+        valid = load(ActivitySchema(), data)
+        activity = Activity(
+            kind=valid["kind"],
+            subject=valid["subject"],
+            body=valid.get("body"),
+            occurred_at=utcnow(),
+            author=authenticated_user(),
+        )
+        _link(activity, valid, creating=True)
+        db.session.add(activity)
+        db.session.commit()
+    except HubError as exc:
+        return _redisplay(deal_id, {f"activity.{k}": v for k, v in failed(exc).items()})
+    flash("Activity logged.", "ok")
+    return redirect(url_for("ui_deals.show", deal_id=deal_id) + "#activities")
+
+
+@bp.post("/deals/<int:deal_id>/tasks")
+@page("tasks", "write")
+def add_task(deal_id: int):
+    data = form_values(request.form, ("title", "due_date", "assignee_id", "notes"))
+    data["deal_id"] = deal_id
+    try:
+        valid = load(TaskSchema(), data)
+        task = Task(title=valid["title"], notes=valid.get("notes"), due_date=valid.get("due_date"), done=False)
+        _set_assignee(task, valid, creating=True)
+        _set_done(task, valid)
+        _link(task, valid, creating=True)
+        db.session.add(task)
+        db.session.commit()
+    except HubError as exc:
+        return _redisplay(deal_id, {f"task.{k}": v for k, v in failed(exc).items()})
+    flash("Task added.", "ok")
+    return redirect(url_for("ui_deals.show", deal_id=deal_id) + "#tasks")
