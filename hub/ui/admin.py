@@ -153,7 +153,10 @@ def pull_now(connection_id: int):
         raise Conflict(f"{connection.name} ({connection.type}) does not keep stock.")
     enqueue_once(get_queue(), _pull_job_id(connection), jobs.pull_stock, connection.id, False, timeout=3600)
     outbox.kick()
-    return pull_progress(connection_id)
+    if request.headers.get("HX-Request"):
+        return pull_progress(connection_id)
+    flash(f"Pulling stock from {connection.name}; the stock page shows it when done.", "ok")
+    return redirect(request.referrer or url_for("ui_stock.stock"))
 
 
 @bp.get("/connections/<int:connection_id>/pull")

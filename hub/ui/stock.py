@@ -18,8 +18,10 @@ from hub.api.inventory import RuleSchema, SnoozeIn, _check_rule, _live, _stalene
 from hub.errors import HubError
 from hub.extensions import db
 from hub.inventory import alerts as alert_rules
-from hub.models import AlertState, Product, ReorderRule, StockAlert, StockHistory, StockLevel, Warehouse
+from hub.inventory.pull import keeps_stock
+from hub.models import AlertState, Connection, Product, ReorderRule, StockAlert, StockHistory, StockLevel, Warehouse
 from hub.models.base import utcnow
+from hub.sync.connectors import registry
 from hub.ui.core import can, failed, form_values, load, page
 
 bp = Blueprint("ui_stock", __name__)
@@ -44,7 +46,14 @@ def stock():
         row["cells"][lv.warehouse_id] = {"level": lv, "staleness": _staleness(lv.connection)}
         row["total"] += lv.available
     live = {a.product_id for a in db.session.scalars(select(StockAlert).where(StockAlert.open_key.is_not(None)))}
-    return render_template("ui/stock.html", rows=list(rows.values()), warehouses=warehouses, q=q, live=live)
+    sources = [
+        c
+        for c in db.session.scalars(select(Connection).where(Connection.enabled.is_(True)).order_by(Connection.name))
+        if c.type in registry() and keeps_stock(c.type)
+    ]
+    return render_template(
+        "ui/stock.html", rows=list(rows.values()), warehouses=warehouses, q=q, live=live, sources=sources
+    )
 
 
 @bp.get("/stock/history")
