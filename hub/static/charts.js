@@ -37,10 +37,14 @@
     const canvas = document.getElementById("history-chart");
     if (!node || !canvas) return;
     const data = JSON.parse(node.textContent);
-    const datasets = Object.entries(data.series).map(([name, points], i) => ({
-      label: name, data: points.map((p) => ({ x: Date.parse(p.x), y: p.y })), stepped: true,
-      borderColor: palette[i % palette.length], backgroundColor: palette[i % palette.length],
-    }));
+    const now = Date.now();
+    // A level holds until the next pull changes it: each line is drawn on to now.
+    const datasets = Object.entries(data.series).map(([name, points], i) => {
+      const line = points.map((p) => ({ x: Date.parse(p.x), y: p.y }));
+      if (line.length) line.push({ x: Math.max(now, line[line.length - 1].x), y: line[line.length - 1].y });
+      return { label: name, data: line, stepped: true,
+        borderColor: palette[i % palette.length], backgroundColor: palette[i % palette.length] };
+    });
     if (data.reorder_point !== null && datasets.length) {
       const xs = datasets.flatMap((d) => d.data.map((p) => p.x));
       datasets.push({ label: "reorder point", borderDash: [6, 4], borderColor: "#b42318", pointRadius: 0,
@@ -50,7 +54,7 @@
       type: "line",
       data: { datasets },
       options: Object.assign({
-        scales: { x: { type: "linear", ticks: { callback: (v) => new Date(v).toISOString().slice(0, 16).replace("T", " ") } } },
+        scales: { y: { beginAtZero: true }, x: { type: "linear", ticks: { callback: (v) => new Date(v).toISOString().slice(0, 16).replace("T", " ") } } },
       }, common),
     });
   }
