@@ -12,12 +12,12 @@
     new Chart(document.getElementById("chart-pipeline"), {
       type: "bar",
       data: { labels: data.pipeline.labels, datasets: data.pipeline.datasets.map(colour) },
-      options: Object.assign({ scales: { x: { stacked: true }, y: { stacked: true } } }, common),
+      options: common,  // grouped, never stacked: amounts in different currencies do not add up
     });
     new Chart(document.getElementById("chart-forecast"), {
       type: "bar",
       data: { labels: data.forecast.labels, datasets: data.forecast.datasets.map(colour) },
-      options: Object.assign({ scales: { x: { stacked: true }, y: { stacked: true } } }, common),
+      options: common,  // grouped, never stacked: amounts in different currencies do not add up
     });
     new Chart(document.getElementById("chart-won-lost"), {
       type: "bar",
@@ -29,6 +29,21 @@
         ],
       },
       options: Object.assign({ scales: { y: { ticks: { precision: 0 } } } }, common),
+    });
+    loop(data);
+  }
+
+  function loop(data) {
+    new Chart(document.getElementById("chart-loop"), {
+      type: "line",
+      data: {
+        labels: data.loop.labels,
+        datasets: [
+          { label: "won → invoice (h)", data: data.loop.to_invoice, borderColor: "#1d5fbf", backgroundColor: "#1d5fbf", spanGaps: true },
+          { label: "invoice → paid (h)", data: data.loop.to_paid, borderColor: "#1f7a3a", backgroundColor: "#1f7a3a", spanGaps: true },
+        ],
+      },
+      options: Object.assign({ scales: { y: { beginAtZero: true } } }, common),
     });
   }
 

@@ -88,10 +88,20 @@ def won_vs_lost(deals: list[Deal], today: date) -> dict[str, Any]:
     return {"labels": labels, "won": [won[m] for m in labels], "lost": [lost[m] for m in labels]}
 
 
-def _summary(hours: list[float]) -> dict[str, Any]:
+def _summary(samples: list[tuple[str, float]]) -> dict[str, Any]:
+    """(month, hours) samples → count, average, median, and the average per month."""
+    hours = [h for _, h in samples]
     if not hours:
-        return {"count": 0, "average": None, "median": None}
-    return {"count": len(hours), "average": sum(hours) / len(hours), "median": median(hours)}
+        return {"count": 0, "average": None, "median": None, "by_month": {}}
+    months: dict[str, list[float]] = defaultdict(list)
+    for month, h in samples:
+        months[month].append(h)
+    return {
+        "count": len(hours),
+        "average": sum(hours) / len(hours),
+        "median": median(hours),
+        "by_month": {m: round(sum(v) / len(v), 2) for m, v in months.items()},
+    }
 
 
 def won_to_invoice() -> dict[str, Any]:
@@ -105,7 +115,7 @@ def won_to_invoice() -> dict[str, Any]:
     first: dict[datetime, datetime] = {}
     for won_at, linked_at in rows:
         first[won_at] = min(linked_at, first.get(won_at, linked_at))
-    return _summary([max((linked - won).total_seconds(), 0) / 3600 for won, linked in first.items()])
+    return _summary([(_month(won), max((linked - won).total_seconds(), 0) / 3600) for won, linked in first.items()])
 
 
 def invoice_to_paid() -> dict[str, Any]:
@@ -121,7 +131,8 @@ def invoice_to_paid() -> dict[str, Any]:
     if not paid_at:
         return _summary([])
     created = dict(db.session.execute(select(HubInvoice.id, HubInvoice.created_at).where(HubInvoice.id.in_(paid_at))))
-    return _summary([max((paid_at[i] - created[i]).total_seconds(), 0) / 3600 for i in paid_at if i in created])
+    hours = {i: max((paid_at[i] - created[i]).total_seconds(), 0) / 3600 for i in paid_at if i in created}
+    return _summary([(_month(paid_at[i]), h) for i, h in hours.items()])
 
 
 @bp.get("/dashboard")
@@ -132,10 +143,17 @@ def dashboard():
     today = utcnow().date()
     deals = db.session.scalars(select(Deal).options(joinedload(Deal.stage))).all()
     open_deals = [d for d in deals if d.stage.kind == StageKind.OPEN]
+    to_invoice, to_paid = won_to_invoice(), invoice_to_paid()
+    months = _months_back(today, MONTHS)
     charts = {
         "pipeline": pipeline_by_stage(deals),
         "forecast": weighted_forecast(deals, today),
         "won_lost": won_vs_lost(deals, today),
+        "loop": {
+            "labels": months,
+            "to_invoice": [to_invoice["by_month"].get(m) for m in months],
+            "to_paid": [to_paid["by_month"].get(m) for m in months],
+        },
     }
     return render_template(
         "ui/dashboard.html",
@@ -143,6 +161,6 @@ def dashboard():
         open_count=len(open_deals),
         won_count=sum(1 for d in deals if d.stage.kind == StageKind.WON),
         lost_count=sum(1 for d in deals if d.stage.kind == StageKind.LOST),
-        to_invoice=won_to_invoice(),
-        to_paid=invoice_to_paid(),
+        to_invoice=to_invoice,
+        to_paid=to_paid,
     )

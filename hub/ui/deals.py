@@ -15,9 +15,9 @@ from hub.auth import authenticated_user
 from hub.errors import HubError
 from hub.extensions import db
 from hub.inventory import availability
-from hub.models import Activity, ActivityKind, Customer, InvoiceState, Product, StageKind, Task, User
+from hub.models import Activity, ActivityKind, Customer, Deal, InvoiceState, Product, StageKind, Task, User
 from hub.models.base import utcnow
-from hub.ui.core import failed, form_values, line_rows, load, page, remap_rows
+from hub.ui.core import LINE_FIELD, failed, form_values, line_rows, load, page, remap_rows
 
 bp = Blueprint("ui_deals", __name__)
 NEW_LINE_ROWS = 4
@@ -40,38 +40,24 @@ def new():
     if request.method == "POST":
         lines, order = line_rows(request.form, "lines", LINE_FIELDS)
         data = form_values(request.form, ("title", "customer_id", "expected_close_date", "notes", "currency"))
-        data["lines"] = lines
         try:
-            try:
-                valid = load(DealIn(), data)
-            except HubError as exc:
-                exc.errors = remap_rows(exc.errors, "lines", order)
-                raise
-            deal = _create(valid, order)
+            deal = _create(data | {"lines": lines})
         except HubError as exc:
-            errors = failed(exc)
+            # Blank rows were left out: name each problem on the row the user typed it in.
+            errors = remap_rows(failed(exc), "lines", order)
         else:
             flash(f"Deal {deal.number} created.", "ok")
             return redirect(url_for("ui_deals.show", deal_id=deal.id))
-    return render_template(
-        "ui/deal_new.html", errors=errors, form=form, rows=max(NEW_LINE_ROWS, _rows_posted(form)), **_form_choices()
-    )
+    rows = max(NEW_LINE_ROWS, 1 + max((int(m.group(2)) for k in form if (m := LINE_FIELD.match(k))), default=-1))
+    return render_template("ui/deal_new.html", errors=errors, form=form, rows=rows, **_form_choices())
 
 
-def _rows_posted(form) -> int:
-    return 1 + max((int(k.split("[")[1].split("]")[0]) for k in form if k.startswith("lines[")), default=-1)
-
-
-def _create(data: dict[str, Any], order: list[int]):
-    from hub.models import Deal
-
+def _create(data: dict[str, Any]) -> Deal:
+    """What POST /api/v1/deals does, from the form's values."""
+    valid = load(DealIn(), data)
     deal = Deal()
-    deal_service.apply_fields(deal, data, creating=True, user=authenticated_user())
-    try:
-        deal_service.build_lines(deal, data["lines"])
-    except HubError as exc:
-        exc.errors = remap_rows(exc.errors, "lines", order)
-        raise
+    deal_service.apply_fields(deal, valid, creating=True, user=authenticated_user())
+    deal_service.build_lines(deal, valid["lines"])
     db.session.add(deal)
     deal_service.assign_number(deal)
     db.session.commit()
