@@ -45,6 +45,8 @@ def test_sales_lands_on_the_board_with_the_demo_data(app, page):
     page.get_by_role("link", name="Acme Maschinenbau GmbH").click()
     expect(page.locator("#contacts li").first).to_be_visible()
     screenshot(page, "demo-customer")
+    page.goto("/contacts?q=acme.example")
+    expect(page.locator("tbody tr").first).to_contain_text("Acme Maschinenbau GmbH")
 
 
 def test_board_and_deal_page_fit_a_tablet(app, browser, live_server):

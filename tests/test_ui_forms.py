@@ -99,3 +99,21 @@ def test_forms_need_the_csrf_token_and_pages_follow_the_roles(app, users):
     assert client.get("/api/v1/deals/12345").json["code"] == "not_found"  # the API keeps its JSON errors
     anonymous = app.test_client()
     assert anonymous.get("/board").headers["Location"].startswith("/login?next=/board")
+
+
+def test_moves_only_go_back_to_pages_of_this_site(app, users, sales):
+    customer = sales.post("/api/v1/customers", json={"name": "Acme"}).json
+    deal = sales.post("/api/v1/deals", json={"title": "Service", "customer_id": customer["id"]}).json
+    client = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    client.post("/login", data={"email": users["sales"]["email"], "password": PASSWORD, "csrf_token": token})
+    stages = {s["name"]: s["id"] for s in sales.get("/api/v1/pipelines").json[0]["stages"]}
+    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+        r = client.post(
+            f"/deals/{deal['id']}/move",
+            data={"csrf_token": token, "stage_id": stages["Qualified"], "next": target},
+        )
+        assert r.status_code == 302
+        assert r.headers["Location"] == "/board"
+    r = client.post(f"/deals/{deal['id']}/move", data={"csrf_token": token, "stage_id": "x", "next": "/deals/1"})
+    assert r.headers["Location"] == "/deals/1"

@@ -156,7 +156,7 @@ def pull_now(connection_id: int):
     if request.headers.get("HX-Request"):
         return pull_progress(connection_id)
     flash(f"Pulling stock from {connection.name}; the stock page shows it when done.", "ok")
-    return redirect(request.referrer or url_for("ui_stock.stock"))
+    return redirect(url_for("ui_stock.stock"))
 
 
 @bp.get("/connections/<int:connection_id>/pull")

@@ -16,7 +16,7 @@ from hub.deal_service import default_pipeline
 from hub.errors import HubError
 from hub.extensions import db
 from hub.models import Deal, Pipeline, Role, StageKind, User
-from hub.ui.core import page
+from hub.ui.core import page, safe_next
 
 bp = Blueprint("ui_board", __name__)
 CLOSED_SHOWN = 20  # won and lost columns show the latest ones; the rest are a click away
@@ -72,7 +72,7 @@ def board():
 @page("deals", "write")
 def move(deal_id: int):
     """Move to a stage by id (the board's buttons and drops); won and lost follow the deal rules."""
-    back = request.form.get("next") or url_for("ui_board.board")
+    back = safe_next(request.form.get("next"), url_for("ui_board.board"))
     stage_id = request.form.get("stage_id", "")
     if not stage_id.isdigit():
         flash("Choose a stage to move the deal to.", "error")

@@ -93,6 +93,13 @@ def landing_url() -> str:
     return url_for(LANDING[current_user.role])
 
 
+def safe_next(target: str | None, default: str) -> str:
+    """Where a form says to go back to, if that is a page of this site (never another host)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return default
+
+
 # ---- forms ----------------------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from hub.api.base import ListArgs, apply, get_or_404, paginate, search_filter
 from hub.api.customers import CUSTOMER_FIELDS, ContactSchema, CustomerSchema
@@ -28,6 +29,17 @@ def index():
         query = query.where(search_filter(args["q"], Customer.name, Customer.email, Customer.tax_id))
     result = paginate(query, args, {"name": Customer.name}, "name")
     return render_template("ui/customers.html", result=result, q=args.get("q") or "")
+
+
+@bp.get("/contacts")
+@page("contacts")
+def contacts():
+    args = load(ListArgs(), form_values(request.args, ("page", "q")) | {"per_page": "50"})
+    query = select(Contact).options(joinedload(Contact.customer))
+    if args.get("q"):
+        query = query.where(search_filter(args["q"], Contact.name, Contact.email, Contact.phone, Contact.role))
+    result = paginate(query, args, {"name": Contact.name}, "name")
+    return render_template("ui/contacts.html", result=result, q=args.get("q") or "")
 
 
 @bp.route("/customers/new", methods=["GET", "POST"])

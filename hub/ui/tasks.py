@@ -11,7 +11,7 @@ from hub.api.base import get_or_404
 from hub.extensions import db
 from hub.models import Task
 from hub.models.base import utcnow
-from hub.ui.core import page
+from hub.ui.core import page, safe_next
 
 bp = Blueprint("ui_tasks", __name__)
 
@@ -36,4 +36,4 @@ def toggle(task_id: int):
     _set_done(task, {"done": request.form.get("done") == "1"})
     db.session.commit()
     flash(f"“{task.title}” is {'done' if task.done else 'open again'}.", "ok")
-    return redirect(request.form.get("next") or url_for("ui_tasks.mine"))
+    return redirect(safe_next(request.form.get("next"), url_for("ui_tasks.mine")))
