@@ -79,6 +79,13 @@ def test_admin_creates_and_tests_a_connection_then_retries_a_failed_sync(app, us
     expect(page.locator("tbody tr").first).to_contain_text("success")
     screenshot(page, "admin-sync-runs")
 
+    nav(page, "Connections")
+    page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_role("status")).to_contain_text("Ledger paused: pushes wait")
+    expect(page.locator("#connection-1 .badge.stale")).to_have_text("paused")
+    page.get_by_role("button", name="Resume").click()
+    expect(page.locator("#connection-1 .badge.ok")).to_have_text("active")
+
 
 def test_admin_manages_users_and_reads_the_audit_log(users, page):
     log_in(page, users["admin"]["email"])

@@ -117,3 +117,19 @@ def test_moves_only_go_back_to_pages_of_this_site(app, users, sales):
         assert r.headers["Location"] == "/board"
     r = client.post(f"/deals/{deal['id']}/move", data={"csrf_token": token, "stage_id": "x", "next": "/deals/1"})
     assert r.headers["Location"] == "/deals/1"
+
+
+def test_log_in_and_the_board_work_from_the_keyboard(users, page, sales):
+    customer = sales.post("/api/v1/customers", json={"name": "Acme"}).json
+    deal = sales.post("/api/v1/deals", json={"title": "Keyboard deal", "customer_id": customer["id"]}).json
+    page.goto("/login")
+    expect(page.get_by_label("E-mail")).to_be_focused()
+    page.keyboard.type(users["sales"]["email"])
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Pipeline")).to_be_visible()
+    move = page.get_by_role("button", name=f"Move {deal['number']} to Qualified")
+    move.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text(f"{deal['number']} Keyboard deal is now in Qualified")
