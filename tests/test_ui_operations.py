@@ -5,9 +5,13 @@ acknowledge it and snooze another; the stock history chart."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from playwright.sync_api import expect
 
+from hub.extensions import db
+from hub.models import Connection
+from hub.models.base import utcnow
 from hub.sync.worker import drain
 from tests.ui_fixtures import log_in, nav, screenshot
 
@@ -72,6 +76,13 @@ def test_operations_pulls_stock_sees_an_alert_and_acknowledges_it(app, users, pa
     expect(page.locator("article", has_text="VALVE-7")).to_have_count(0)  # out of the inbox for a week
     page.get_by_role("link", name="snoozed").click()
     expect(page.locator("article", has_text="VALVE-7")).to_be_visible()
+
+    with app.app_context():  # two hours without a good pull: past the connection's warn threshold
+        ledger_connection = db.session.get(Connection, connection)
+        ledger_connection.stock_pulled_at = utcnow() - timedelta(hours=2)
+        db.session.commit()
+    nav(page, "Stock")
+    expect(page.locator("#stock tbody tr", has_text="PUMP-100").locator(".badge.stale")).to_have_count(2)
 
     page.goto("/stock/history?sku=PUMP-100")
     expect(page.locator("#history-chart")).to_be_visible()

@@ -165,6 +165,13 @@ def quantity(value: Decimal | str | None) -> str:
     return format_decimal(Decimal(value).normalize(), locale="en_US")
 
 
+def percent(rate: Decimal | str | None) -> str:
+    """A fraction as people read it: 0.19 → "19 %"."""
+    if rate is None:
+        return "–"
+    return f"{format_decimal((Decimal(rate) * 100).normalize(), locale='en_US')} %"
+
+
 def when(value: datetime | date | None) -> str:
     if value is None:
         return "–"
@@ -206,7 +213,7 @@ def register(app: Flask, bp: Blueprint) -> None:
 
 
 def install_template_helpers(app: Flask) -> None:
-    app.jinja_env.filters.update(money=money, quantity=quantity, when=when, ago=ago, options=options)
+    app.jinja_env.filters.update(money=money, quantity=quantity, percent=percent, when=when, ago=ago, options=options)
     app.jinja_env.globals.update(nav_items=nav_items, can=can)
 
     from hub.api import api
