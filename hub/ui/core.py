@@ -114,6 +114,16 @@ def form_values(form: MultiDict, fields: Iterable[str]) -> dict[str, Any]:
     return out
 
 
+def form_patch(form: MultiDict, fields: Iterable[str]) -> dict[str, Any]:
+    """For edit forms: every field the form sent, a blank one as None (the user cleared it)."""
+    out: dict[str, Any] = {}
+    for name in fields:
+        if name in form:
+            value = form[name].strip()
+            out[name] = value or None
+    return out
+
+
 def line_rows(form: MultiDict, prefix: str, fields: Iterable[str]) -> tuple[list[dict[str, Any]], list[int]]:
     """Rows posted as `prefix[i].field`, blank rows left out; also each kept row's index in the form,
     so that an error on row 0 of the data is shown on the row the user typed it in."""
@@ -122,7 +132,8 @@ def line_rows(form: MultiDict, prefix: str, fields: Iterable[str]) -> tuple[list
         match = LINE_FIELD.match(key)
         if match and match.group(1) == prefix and match.group(3) in fields and value.strip():
             rows.setdefault(int(match.group(2)), {})[match.group(3)] = value.strip()
-    order = sorted(rows)
+    # A row with neither product, quantity nor price is empty, whatever its description says.
+    order = sorted(i for i, row in rows.items() if {"product_id", "quantity", "unit_price"} & row.keys())
     return [rows[i] for i in order], order
 
 

@@ -3,6 +3,8 @@ contacts, deals, activities and tasks."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -13,7 +15,7 @@ from hub.auth import authenticated_user
 from hub.errors import HubError
 from hub.extensions import db
 from hub.models import Activity, Contact, Customer, Deal, Task
-from hub.ui.core import failed, form_values, load, page
+from hub.ui.core import failed, form_patch, form_values, load, page
 
 bp = Blueprint("ui_customers", __name__)
 CUSTOMER_FORM = ("name", "tax_id", "email", "phone", "billing_street", "billing_city", "billing_postal_code",
@@ -43,27 +45,41 @@ def contacts():
 
 
 @bp.route("/customers/new", methods=["GET", "POST"])
+@bp.route("/customers/<int:customer_id>/edit", methods=["GET", "POST"])
 @page("customers", "write")
-def new():
+def edit(customer_id: int | None = None):
+    """What POST /api/v1/customers (or PATCH for an existing one) does, from the form."""
+    customer = get_or_404(Customer, customer_id) if customer_id else None
     errors: dict[str, list[str]] = {}
+    form: Any = request.form if request.method == "POST" else _customer_form(customer)
     if request.method == "POST":
-        data = form_values(request.form, CUSTOMER_FORM)
-        if request.form.get("tags", "").strip():
-            data["tags"] = [t for t in (x.strip() for x in request.form["tags"].split(",")) if t]
-        if "billing_country" in data:
+        fields = (*CUSTOMER_FORM, "tags")
+        data = form_patch(request.form, fields) if customer else form_values(request.form, fields)
+        if "tags" in data:
+            data["tags"] = [t for t in (x.strip() for x in (data["tags"] or "").split(",")) if t]
+        if data.get("billing_country"):
             data["billing_country"] = data["billing_country"].upper()
         try:
-            valid = load(CustomerSchema(), data)
-            customer = Customer(owner=authenticated_user())
-            apply(customer, valid, CUSTOMER_FIELDS)
-            db.session.add(customer)
+            valid = load(CustomerSchema(partial=customer is not None), data)
+            target = customer or Customer(owner=authenticated_user())
+            apply(target, valid, CUSTOMER_FIELDS)
+            db.session.add(target)
             db.session.commit()
         except HubError as exc:
             errors = failed(exc)
         else:
-            flash(f"Customer {customer.name} created.", "ok")
-            return redirect(url_for("ui_customers.show", customer_id=customer.id))
-    return render_template("ui/customer_new.html", errors=errors, form=request.form)
+            flash(f"Customer {target.name} {'saved' if customer else 'created'}.", "ok")
+            return redirect(url_for("ui_customers.show", customer_id=target.id))
+    return render_template("ui/customer_form.html", errors=errors, form=form, customer=customer), (
+        422 if errors else 200
+    )
+
+
+def _customer_form(customer: Customer | None) -> dict[str, str]:
+    if customer is None:
+        return {}
+    values = {name: getattr(customer, name) or "" for name in CUSTOMER_FORM}
+    return values | {"tags": ", ".join(customer.tags or [])}
 
 
 @bp.get("/customers/<int:customer_id>")

@@ -10,18 +10,19 @@ from sqlalchemy import select
 
 from hub import deal_service
 from hub.api.activities import ActivitySchema, TaskSchema, _link, _set_assignee, _set_done
-from hub.api.deals import DealIn, _load, _transition
+from hub.api.deals import DealIn, DealPatch, _load, _transition
 from hub.auth import authenticated_user
 from hub.errors import HubError
 from hub.extensions import db
 from hub.inventory import availability
-from hub.models import Activity, ActivityKind, Customer, Deal, InvoiceState, Product, StageKind, Task, User
+from hub.models import Activity, ActivityKind, Customer, Deal, InvoiceState, Product, Role, StageKind, Task, User
 from hub.models.base import utcnow
-from hub.ui.core import LINE_FIELD, failed, form_values, line_rows, load, page, remap_rows
+from hub.ui.core import LINE_FIELD, failed, form_patch, form_values, line_rows, load, page, remap_rows
 
 bp = Blueprint("ui_deals", __name__)
 NEW_LINE_ROWS = 4
-LINE_FIELDS = ("product_id", "quantity", "discount_percent", "unit_price")
+LINE_FIELDS = ("product_id", "description", "quantity", "discount_percent", "unit_price")
+EDIT_FIELDS = ("title", "contact_id", "owner_id", "expected_close_date", "probability", "notes")
 # While an invoice waits for its target's number, the panel refreshes itself.
 WAITING = frozenset({InvoiceState.PENDING, InvoiceState.SENT})
 
@@ -62,6 +63,68 @@ def _create(data: dict[str, Any]) -> Deal:
     deal_service.assign_number(deal)
     db.session.commit()
     return deal
+
+
+@bp.route("/deals/<int:deal_id>/edit", methods=["GET", "POST"])
+@page("deals", "write")
+def edit(deal_id: int):
+    """What PATCH /api/v1/deals/<id> does; a won deal's lines are frozen, so they are not offered."""
+    deal = _load(deal_id)
+    frozen = deal.stage.kind == StageKind.WON
+    errors: dict[str, list[str]] = {}
+    form: Any = _deal_form(deal)
+    if request.method == "POST":
+        form = request.form
+        data = form_patch(request.form, EDIT_FIELDS)
+        order: list[int] = []
+        if not frozen:
+            data["lines"], order = line_rows(request.form, "lines", LINE_FIELDS)
+        try:
+            valid = load(DealPatch(partial=True), data)
+            deal_service.apply_fields(deal, valid, creating=False, user=authenticated_user())
+            if "lines" in valid:
+                deal_service.build_lines(deal, valid["lines"])
+            db.session.commit()
+        except HubError as exc:
+            errors = remap_rows(failed(exc), "lines", order)
+            deal = _load(deal_id)
+        else:
+            flash(f"{deal.number} saved.", "ok")
+            return redirect(url_for("ui_deals.show", deal_id=deal.id))
+    users = db.session.scalars(
+        select(User).where(User.role.in_([Role.SALES, Role.ADMIN]), User.active.is_(True)).order_by(User.name)
+    ).all()
+    return render_template(
+        "ui/deal_edit.html",
+        deal=deal,
+        frozen=frozen,
+        form=form,
+        errors=errors,
+        users=users,
+        rows=len(deal.lines) + 2,
+        **_form_choices(),
+    ), 422 if errors else 200
+
+
+def _deal_form(deal: Deal) -> dict[str, str]:
+    """The deal's current values as the edit form posts them."""
+    values = {
+        "title": deal.title,
+        "contact_id": str(deal.contact_id or ""),
+        "owner_id": str(deal.owner_id or ""),
+        "expected_close_date": deal.expected_close_date.isoformat() if deal.expected_close_date else "",
+        "probability": "" if deal.probability is None else str(deal.probability),
+        "notes": deal.notes or "",
+    }
+    for i, line in enumerate(deal.lines):
+        values |= {
+            f"lines[{i}].product_id": str(line.product_id or ""),
+            f"lines[{i}].description": line.description,
+            f"lines[{i}].quantity": format(line.quantity.normalize(), "f"),
+            f"lines[{i}].discount_percent": format(line.discount_percent.normalize(), "f"),
+            f"lines[{i}].unit_price": format(line.unit_price.normalize(), "f"),
+        }
+    return values
 
 
 def _deal_context(deal_id: int) -> dict[str, Any]:
