@@ -58,6 +58,12 @@ def test_operations_pulls_stock_sees_an_alert_and_acknowledges_it(app, users, pa
     page.get_by_label("Target level").fill("20")
     page.get_by_role("button", name="Save rule").click()
     expect(page.get_by_role("status")).to_contain_text("It raised an alert.")
+    page.get_by_role("link", name="Edit the rule for PUMP-100").click()
+    expect(page.get_by_label("Reorder point")).to_have_value("10")
+    page.get_by_label("Margin").fill("2")
+    page.get_by_role("button", name="Save rule").click()
+    expect(page.get_by_role("status")).to_contain_text("Rule for PUMP-100 saved.")
+    expect(page.locator("tbody tr", has_text="PUMP-100")).to_contain_text("2")
     screenshot(page, "operations-rules")
 
     nav(page, "Alerts")

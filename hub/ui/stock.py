@@ -108,9 +108,24 @@ def rules():
     rows = db.session.scalars(query.order_by(ReorderRule.id)).all()
     products = db.session.scalars(select(Product).order_by(Product.sku)).all()
     warehouses = db.session.scalars(select(Warehouse).order_by(Warehouse.code)).all()
+    form: Any = request.form if request.method == "POST" else _rule_form(request.args.get("edit", ""))
     return render_template(
-        "ui/rules.html", rules=rows, products=products, warehouses=warehouses, errors=errors, form=request.form
+        "ui/rules.html", rules=rows, products=products, warehouses=warehouses, errors=errors, form=form
     ), 422 if errors else 200
+
+
+def _rule_form(rule_id: str) -> dict[str, str]:
+    """A rule's values for the form, to edit it; nothing for a new one."""
+    rule = db.session.get(ReorderRule, int(rule_id)) if rule_id.isdigit() else None
+    if rule is None:
+        return {}
+    values = {
+        "rule_id": str(rule.id),
+        "product_id": str(rule.product_id),
+        "warehouse_id": str(rule.warehouse_id or ""),
+        **{k: format(getattr(rule, k).normalize(), "f") for k in ("reorder_point", "target_level", "margin")},
+    }
+    return values | ({"count_open_deals": "on"} if rule.count_open_deals else {})
 
 
 # ---- alerts -------------------------------------------------------------------------------
