@@ -1,5 +1,5 @@
 """The deal page (lines with availability, invoice and payment, activities, tasks, won / lost) and
-the new-deal form. Everything goes through `deal_service` and the API's schemas and helpers."""
+the new-deal and edit forms. Everything goes through `deal_service` and the API's schemas and helpers."""
 
 from __future__ import annotations
 
@@ -50,7 +50,8 @@ def new():
             flash(f"Deal {deal.number} created.", "ok")
             return redirect(url_for("ui_deals.show", deal_id=deal.id))
     rows = max(NEW_LINE_ROWS, 1 + max((int(m.group(2)) for k in form if (m := LINE_FIELD.match(k))), default=-1))
-    return render_template("ui/deal_new.html", errors=errors, form=form, rows=rows, **_form_choices())
+    page_html = render_template("ui/deal_new.html", errors=errors, form=form, rows=rows, **_form_choices())
+    return page_html, 422 if errors else 200
 
 
 def _create(data: dict[str, Any]) -> Deal:
