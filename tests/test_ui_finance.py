@@ -9,10 +9,13 @@ import re
 import zlib
 from pathlib import Path
 
+import requests
 from playwright.sync_api import expect
 
+from hub.sync import jobs
 from hub.sync.worker import drain
-from tests.ui_fixtures import log_in, screenshot
+from tests.conftest import LEDGER_KEY
+from tests.ui_fixtures import log_in, nav, screenshot
 
 
 def won_deal(admin, sales) -> dict:
@@ -82,3 +85,15 @@ def test_finance_finds_the_invoice_and_downloads_csv_and_pdf(app, users, page, a
     text = pdf_text(data)
     for expected in (f"Invoice {number}".encode(), b"M\xfcller Anlagenbau GmbH", b"EUR 4,458.93", b"PUMP-100"):
         assert expected in text, expected
+
+    # paid in the target: the status pull brings it back to the invoice and the dashboard
+    pay_url = f"{ledger.url}/api/invoices/1/payments"
+    paid = requests.post(pay_url, json={"amount": "4458.93"}, headers={"X-Api-Key": LEDGER_KEY}, timeout=5)
+    assert paid.status_code == 200
+    jobs.pull_invoice_status()
+    page.reload()
+    expect(page.get_by_role("heading", name=f"Invoice {number}").locator(".badge")).to_have_text("paid")
+    expect(page.locator("body")).to_contain_text("paid €4,458.93 of €4,458.93")
+    nav(page, "Dashboard")
+    expect(page.get_by_test_id("invoice-to-paid")).not_to_have_text("–")
+    screenshot(page, "finance-dashboard")

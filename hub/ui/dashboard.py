@@ -130,7 +130,8 @@ def invoice_to_paid() -> dict[str, Any]:
             paid_at.setdefault(int(entry.entity_id), entry.at)
     if not paid_at:
         return _summary([])
-    created = dict(db.session.execute(select(HubInvoice.id, HubInvoice.created_at).where(HubInvoice.id.in_(paid_at))))
+    query = select(HubInvoice.id, HubInvoice.created_at).where(HubInvoice.id.in_(paid_at))
+    created = dict(db.session.execute(query).all())  # not dict(Result): it has keys() and would be read as a mapping
     hours = {i: max((paid_at[i] - created[i]).total_seconds(), 0) / 3600 for i in paid_at if i in created}
     return _summary([(_month(paid_at[i]), h) for i, h in hours.items()])
 
