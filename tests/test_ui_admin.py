@@ -13,9 +13,9 @@ from tests.conftest import LEDGER_KEY
 from tests.ui_fixtures import log_in, nav, screenshot
 
 
-def win_a_deal(admin, sales) -> str:
+def win_a_deal(admin, sales, customer_name: str = "Gearhead AG") -> str:
     admin.post("/api/v1/products", json={"sku": "GEAR-1", "name": "Gear", "list_price": "10.00", "currency": "EUR"})
-    customer = sales.post("/api/v1/customers", json={"name": "Gearhead AG"}).json
+    customer = sales.post("/api/v1/customers", json={"name": customer_name}).json
     lines = [{"sku": "GEAR-1", "quantity": 4}]
     deal = sales.post("/api/v1/deals", json={"title": "Gears", "customer_id": customer["id"], "lines": lines}).json
     return sales.post(f"/api/v1/deals/{deal['id']}/won").json["invoices"][0]["number"]
@@ -46,7 +46,8 @@ def test_admin_creates_and_tests_a_connection_then_retries_a_failed_sync(app, us
     expect(page.get_by_role("status")).to_contain_text("invalid api key")
 
     number = win_a_deal(admin, sales)
-    drain(app)  # refused: the credentials are wrong, so the push is parked
+    others = [win_a_deal(admin, sales, name) for name in ("Second AG", "Third AG")]
+    drain(app)  # refused: the credentials are wrong, so the pushes are parked
     nav(page, "Failed queue")
     row = page.locator("tr", has_text=number)
     expect(row).to_contain_text("invalid api key")
@@ -72,8 +73,20 @@ def test_admin_creates_and_tests_a_connection_then_retries_a_failed_sync(app, us
     drain(app)
     expect(page.locator("#retry-progress")).to_contain_text("1 of 1 retried event(s) finished · 1 done", timeout=15_000)
     page.reload()
+    expect(page.locator("tbody tr")).to_have_count(2)
+
+    # the others: one is discarded, the other retried in bulk
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("tr", has_text=others[1]).get_by_role("button", name=re.compile("^Discard event")).click()
+    expect(page.get_by_role("status")).to_contain_text("discarded")
+    page.locator("tr", has_text=others[0]).get_by_role("checkbox").check()
+    page.get_by_role("button", name=re.compile("^Retry selected")).click()
+    expect(page.get_by_role("status")).to_contain_text("1 event(s) queued again.")
+    drain(app)
+    expect(page.locator("#retry-progress")).to_contain_text("1 of 1 retried event(s) finished · 1 done", timeout=15_000)
+    page.reload()
     expect(page.get_by_text("Nothing has failed.")).to_be_visible()
-    assert [i["reference"] for i in ledger.ledger.invoices.values()] == [number]
+    assert sorted(i["reference"] for i in ledger.ledger.invoices.values()) == sorted([number, others[0]])
 
     nav(page, "Sync runs")
     expect(page.locator("tbody tr").first).to_contain_text("success")
