@@ -8,7 +8,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from hub.models import DocumentMode
 from hub.sync.worker import drain
+from tests.conftest import make_connection
+from tests.test_tryton_loop import tryton_invoices
 from tests.ui_fixtures import log_in, nav, screenshot
 
 
@@ -93,3 +96,23 @@ def test_sales_creates_customer_and_deal_moves_it_wins_it_and_sees_the_invoice_n
     page.keyboard.press("Enter")
     expect(page.get_by_role("link", name=re.compile(f"{number} Two pumps"))).to_be_visible()
     screenshot(page, "search")
+
+
+def test_won_deal_shows_the_number_the_real_tryton_gave_it(app, users, page, pump, sales, tryton_db):
+    make_connection(app, "Tryton", "tryton", tryton_db.config, document_mode=DocumentMode.POSTED)
+    customer = sales.post("/api/v1/customers", json={"name": "Tryton Kunde GmbH", "billing_city": "Berlin"}).json
+    deal = sales.post(
+        "/api/v1/deals",
+        json={"title": "One pump", "customer_id": customer["id"], "lines": [{"sku": "PUMP-100", "quantity": 1}]},
+    ).json
+    log_in(page, users["sales"]["email"])
+    page.goto(f"/deals/{deal['id']}")
+    expect(page.locator("tr", has_text="PUMP-100")).to_contain_text("no stock known")
+    page.get_by_role("button", name="Mark won").click()
+    expect(page.get_by_test_id("invoice-number")).to_have_text("INV-000001")
+    drain(app)  # posted in Tryton, which numbers the invoice
+    (invoice,) = tryton_invoices(tryton_db, "INV-000001")
+    assert invoice["state"] == "posted"
+    expect(page.get_by_test_id("external-number")).to_have_text(invoice["number"], timeout=15_000)
+    expect(page.locator("#invoice-panel")).to_contain_text("posted")
+    screenshot(page, "sales-deal-tryton")
