@@ -167,3 +167,12 @@ def test_log_in_and_the_board_work_from_the_keyboard(users, page, sales):
     move.focus()
     page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_contain_text(f"{deal['number']} Keyboard deal is now in Qualified")
+
+
+def test_a_second_app_in_the_same_process_serves_the_pages(app, tmp_path):
+    """Workers and tests build more than one app per process: the page blueprints must allow it."""
+    from hub import create_app
+
+    second = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'second.db'}", "SECRET_KEY": "another"})
+    assert second.test_client().get("/login").status_code == 200
+    assert second.test_client().get("/board").status_code == 302

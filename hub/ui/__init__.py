@@ -8,8 +8,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from hub.ui import admin, board, customers, dashboard, deals, invoices, search, stock, tasks
-    from hub.ui.core import install_template_helpers, register
+    from hub.ui.core import install_template_helpers
 
     install_template_helpers(app)
     for module in (board, deals, customers, tasks, search, dashboard, invoices, admin, stock):
-        register(app, module.bp)
+        app.register_blueprint(module.bp)

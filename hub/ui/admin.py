@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -24,9 +24,9 @@ from hub.secrets_box import unseal
 from hub.sync import jobs, outbox
 from hub.sync.connectors import registry
 from hub.sync.queue import enqueue_once, get_queue
-from hub.ui.core import failed, form_values, load, page
+from hub.ui.core import blueprint, failed, form_values, load, page
 
-bp = Blueprint("ui_admin", __name__, url_prefix="/admin")
+bp = blueprint("ui_admin", __name__, url_prefix="/admin")
 
 
 # ---- connections ----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -16,9 +16,9 @@ from hub.deal_service import default_pipeline
 from hub.errors import HubError
 from hub.extensions import db
 from hub.models import Deal, Pipeline, Role, StageKind, User
-from hub.ui.core import page, safe_next
+from hub.ui.core import blueprint, page, safe_next
 
-bp = Blueprint("ui_board", __name__)
+bp = blueprint("ui_board", __name__)
 CLOSED_SHOWN = 20  # won and lost columns show the latest ones; the rest are a click away
 
 

@@ -217,10 +217,13 @@ def _hub_error(error: HubError):
     return error_page(error.status, error.message)
 
 
-def register(app: Flask, bp: Blueprint) -> None:
-    # Pages answer errors as pages; the app-wide handler answers JSON for the API.
+def blueprint(name: str, import_name: str, **kwargs: Any) -> Blueprint:
+    """A page blueprint whose errors are answered as pages (the app-wide handler answers JSON for the
+    API). Set up here, once, when its module is imported: a blueprint takes no more setup after an app
+    has registered it, and a process may build several apps (tests, workers)."""
+    bp = Blueprint(name, import_name, **kwargs)
     bp.register_error_handler(HubError, _hub_error)
-    app.register_blueprint(bp)
+    return bp
 
 
 def install_template_helpers(app: Flask) -> None:

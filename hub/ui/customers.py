@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -15,9 +15,9 @@ from hub.auth import authenticated_user
 from hub.errors import HubError
 from hub.extensions import db
 from hub.models import Activity, Contact, Customer, Deal, Task
-from hub.ui.core import failed, form_patch, form_values, load, page
+from hub.ui.core import blueprint, failed, form_patch, form_values, load, page
 
-bp = Blueprint("ui_customers", __name__)
+bp = blueprint("ui_customers", __name__)
 CUSTOMER_FORM = ("name", "tax_id", "email", "phone", "billing_street", "billing_city", "billing_postal_code",
                  "billing_region", "billing_country", "default_currency", "notes")  # fmt: skip
 

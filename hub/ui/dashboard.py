@@ -10,7 +10,7 @@ from decimal import Decimal
 from statistics import median
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import render_template
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -18,9 +18,9 @@ from hub.deal_service import default_pipeline
 from hub.extensions import db
 from hub.models import AuditEntry, Deal, ExternalLink, HubInvoice, StageKind
 from hub.money import round_money
-from hub.ui.core import page
+from hub.ui.core import blueprint, page
 
-bp = Blueprint("ui_dashboard", __name__)
+bp = blueprint("ui_dashboard", __name__)
 MONTHS = 6
 HUNDRED = Decimal(100)
 

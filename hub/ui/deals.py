@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from hub import deal_service
@@ -17,9 +17,9 @@ from hub.extensions import db
 from hub.inventory import availability
 from hub.models import Activity, ActivityKind, Customer, Deal, InvoiceState, Product, Role, StageKind, Task, User
 from hub.models.base import utcnow
-from hub.ui.core import LINE_FIELD, failed, form_patch, form_values, line_rows, load, page, remap_rows
+from hub.ui.core import LINE_FIELD, blueprint, failed, form_patch, form_values, line_rows, load, page, remap_rows
 
-bp = Blueprint("ui_deals", __name__)
+bp = blueprint("ui_deals", __name__)
 NEW_LINE_ROWS = 4
 LINE_FIELDS = ("product_id", "description", "quantity", "discount_percent", "unit_price")
 EDIT_FIELDS = ("title", "contact_id", "owner_id", "expected_close_date", "probability", "notes")

@@ -9,7 +9,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request
+from flask import Response, render_template, request
 from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
@@ -18,10 +18,10 @@ from hub.api.invoices import InvoiceListArgs
 from hub.extensions import db
 from hub.models import ExternalLink, HubInvoice, InvoiceState, SyncRun
 from hub.money import round_money
-from hub.ui.core import form_values, load, page
+from hub.ui.core import blueprint, form_values, load, page
 from hub.ui.pdf import invoice_pdf
 
-bp = Blueprint("ui_invoices", __name__)
+bp = blueprint("ui_invoices", __name__)
 FILTERS = ("q", "state", "connection_id", "issued_from", "issued_to")
 PER_PAGE = 50
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import render_template, request
 from sqlalchemy import select
 
 from hub.api.base import search_filter
 from hub.extensions import db
 from hub.models import Contact, Customer, Deal, Product
-from hub.ui.core import can, page
+from hub.ui.core import blueprint, can, page
 
-bp = Blueprint("ui_search", __name__)
+bp = blueprint("ui_search", __name__)
 LIMIT = 20
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -22,9 +22,9 @@ from hub.inventory.pull import keeps_stock
 from hub.models import AlertState, Connection, Product, ReorderRule, StockAlert, StockHistory, StockLevel, Warehouse
 from hub.models.base import utcnow
 from hub.sync.connectors import registry
-from hub.ui.core import can, failed, form_values, load, page
+from hub.ui.core import blueprint, can, failed, form_values, load, page
 
-bp = Blueprint("ui_stock", __name__)
+bp = blueprint("ui_stock", __name__)
 SNOOZES = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "1w": timedelta(weeks=1)}
 
 

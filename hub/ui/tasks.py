@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -11,9 +11,9 @@ from hub.api.base import get_or_404
 from hub.extensions import db
 from hub.models import Task
 from hub.models.base import utcnow
-from hub.ui.core import page, safe_next
+from hub.ui.core import blueprint, page, safe_next
 
-bp = Blueprint("ui_tasks", __name__)
+bp = blueprint("ui_tasks", __name__)
 
 
 @bp.get("/tasks")
