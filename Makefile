@@ -8,7 +8,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test test-sqlite test-postgres lint format services clean bench
+.PHONY: install assets browser run test test-sqlite test-postgres lint format services clean bench
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -20,7 +20,24 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
-run: install
+# The web UI's JavaScript comes from npm (package-lock.json pins it) and is served by the app from
+# hub/static/vendor, never from a CDN.
+VENDOR := hub/static/vendor
+ASSETS_STAMP := $(VENDOR)/.installed-$(shell sha1sum package-lock.json | cut -c1-12)
+
+$(ASSETS_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js node_modules/chart.js/dist/chart.umd.js $(VENDOR)/
+	rm -f $(VENDOR)/.installed-* && touch $@
+
+assets: $(ASSETS_STAMP)
+
+# The browser tests drive Debian's chromium (never a browser build downloaded by Playwright).
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+
+run: install assets
 	$(VENV)/bin/crmhub db upgrade
 	$(VENV)/bin/crmhub seed-demo
 	@echo "CRM–ERP Hub on http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/docs)"
@@ -37,10 +54,10 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test-sqlite: install
+test-sqlite: install assets browser
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
-test-postgres: install services
+test-postgres: install assets browser services
 	HUB_TEST_DATABASE=$(PG_TEST_URL) $(VENV)/bin/pytest -q -p no:cacheprovider
 
 test: lint test-sqlite test-postgres
@@ -54,4 +71,4 @@ bench: install services
 	$(PY) bench/stock_pull.py --database $(BENCH_DATABASE)
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache node_modules $(VENDOR) test-artifacts

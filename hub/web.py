@@ -1,4 +1,4 @@
-"""The web side: log-in and log-out (the full UI is its own issue), and CSRF for every
+"""The web side: log-in and log-out (the pages are in `hub.ui`), and CSRF for every
 cookie-authenticated change, forms and API calls alike. Token-authenticated calls need none:
 a browser never attaches a bearer token on its own."""
 
@@ -28,7 +28,9 @@ def _safe_next(target: str | None) -> str:
 def home():
     if not current_user.is_authenticated:
         return redirect(url_for("web.login"))
-    return render_template("home.html")
+    from hub.ui.core import landing_url
+
+    return redirect(landing_url())
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -73,7 +75,10 @@ def _csrf_failed(error: CSRFError):
 
 
 def init_app(app: Flask) -> None:
+    from hub import ui
+
     csrf.init_app(app)
     app.before_request(_check_csrf)
     app.register_error_handler(CSRFError, _csrf_failed)
     app.register_blueprint(bp)
+    ui.init_app(app)

@@ -25,6 +25,8 @@ from hub.extensions import db
 from hub.models import ApiToken, Role, User
 
 PASSWORD = "correct-horse-battery"
+# The browser tests' fixtures (a live server, chromium, a page per test).
+pytest_plugins = ("tests.ui_fixtures",)
 
 
 def _postgres_base() -> str | None:

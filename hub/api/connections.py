@@ -228,7 +228,14 @@ class ConnectionById(MethodView):
 @blp.response(200, TestResult)
 def test_connection(connection_id):
     """Reach the target with the stored settings; the answer is recorded as a sync run."""
-    connection = get_or_404(Connection, connection_id)
+    ok, message = run_connection_test(get_or_404(Connection, connection_id))
+    db.session.commit()
+    return {"ok": ok, "message": message}
+
+
+def run_connection_test(connection: Connection) -> tuple[bool, str]:
+    """Try the connection and record the attempt as a sync run (the caller commits); the API and
+    the connections page both use it."""
     started = utcnow()
     connector = None
     try:
@@ -250,5 +257,4 @@ def test_connection(connection_id):
         secrets=secret_values(connection),
         error=None if ok else message,
     )
-    db.session.commit()
-    return {"ok": ok, "message": message}
+    return ok, message

@@ -1,0 +1,34 @@
+// Drag a deal card onto another column: posts the same form as the move buttons, so the server
+// applies the same rules (a lost stage asks for a reason on the deal page).
+(function () {
+  const form = document.getElementById("drop-form");
+  if (!form) return;
+  let dragged = null;
+  document.querySelectorAll(".deal-card[draggable=true]").forEach((card) => {
+    card.addEventListener("dragstart", (e) => {
+      dragged = card;
+      e.dataTransfer.setData("text/plain", card.dataset.dealId);
+      e.dataTransfer.effectAllowed = "move";
+    });
+  });
+  document.querySelectorAll(".column").forEach((column) => {
+    column.addEventListener("dragover", (e) => {
+      if (!dragged) return;
+      e.preventDefault();
+      column.classList.add("drop");
+    });
+    column.addEventListener("dragleave", () => column.classList.remove("drop"));
+    column.addEventListener("drop", (e) => {
+      e.preventDefault();
+      column.classList.remove("drop");
+      if (!dragged || dragged.closest(".column") === column) return;
+      if (column.dataset.stageKind === "lost") {
+        window.location = "/deals/" + dragged.dataset.dealId + "#lost";
+        return;
+      }
+      form.action = "/deals/" + dragged.dataset.dealId + "/move";
+      form.elements.stage_id.value = column.dataset.stageId;
+      form.submit();
+    });
+  });
+})();

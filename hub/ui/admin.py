@@ -1,0 +1,323 @@
+"""Admin pages: connections (a form generated from the connector's config schema, secrets
+write-only, test, pause / resume, pull now with progress), sync runs, the failed queue (request and
+response, retry, discard, bulk retry), users and roles, the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from connectors.base import ConfigField
+from hub.api.audit import AuditListArgs
+from hub.api.base import get_or_404, paginate
+from hub.api.connections import ConnectionSchema, _ensure_name_free, _set_config, run_connection_test
+from hub.api.sync import RunListArgs, _failed_event, _requeue
+from hub.api.users import UserSchema, _ensure_email_free
+from hub.errors import Conflict, HubError
+from hub.extensions import db
+from hub.inventory.pull import keeps_stock
+from hub.models import AuditEntry, Connection, OutboxEvent, OutboxState, Role, SyncRun, User
+from hub.secrets_box import unseal
+from hub.sync import jobs, outbox
+from hub.sync.connectors import registry
+from hub.sync.queue import enqueue_once, get_queue
+from hub.ui.core import blueprint, failed, form_values, load, page
+
+bp = blueprint("ui_admin", __name__, url_prefix="/admin")
+
+
+# ---- connections ----------------------------------------------------------------------------
+
+
+def _config_from_form(schema: tuple[ConfigField, ...]) -> dict[str, Any]:
+    """Typed values for the connector's own validation; what does not parse is passed on as text so
+    that validation names the field. Secrets left blank are left out: the stored ones stay."""
+    config: dict[str, Any] = {}
+    for f in schema:
+        name = f"config.{f.name}"
+        if f.type == "boolean":
+            config[f.name] = request.form.get(name) == "on"
+            continue
+        raw = (request.form.get(name) or "").strip()
+        if raw == "":
+            if not f.secret:
+                config[f.name] = None
+            continue
+        value: Any = raw
+        if f.type == "integer" and raw.lstrip("-").isdigit():
+            value = int(raw)
+        elif f.type == "number":
+            try:
+                # A setting such as a timeout in seconds, not money: the connector schema asks for a number.
+                value = int(raw) if raw.lstrip("-").isdigit() else float(raw)
+            except ValueError:
+                value = raw
+        config[f.name] = value
+    return config
+
+
+@bp.get("/connections")
+@page("connections")
+def connections():
+    rows = db.session.scalars(select(Connection).order_by(Connection.name)).all()
+    failed_counts = dict(
+        db.session.execute(
+            select(OutboxEvent.connection_id, func.count())
+            .where(OutboxEvent.state == OutboxState.FAILED)
+            .group_by(OutboxEvent.connection_id)
+        ).all()
+    )
+    types = {c.type_name: c for c in registry()}
+    return render_template(
+        "ui/connections.html", connections=rows, types=types, failed_counts=failed_counts, keeps_stock=keeps_stock
+    )
+
+
+@bp.route("/connections/new", methods=["GET", "POST"])
+@bp.route("/connections/<int:connection_id>/edit", methods=["GET", "POST"])
+@page("connections", "write")
+def edit_connection(connection_id: int | None = None):
+    connection = get_or_404(Connection, connection_id) if connection_id else None
+    types = sorted(registry(), key=lambda c: c.label)
+    type_name = connection.type if connection else (request.values.get("type") or types[0].type_name)
+    if type_name not in registry():
+        return redirect(url_for("ui_admin.edit_connection"))
+    cls = registry().get(type_name)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST" and request.form.get("save"):
+        data = form_values(request.form, ("name", "document_mode")) | {"type": type_name}
+        data["enabled"] = request.form.get("enabled") == "on"
+        try:
+            valid = load(ConnectionSchema(), data)
+            _ensure_name_free(valid["name"], connection.id if connection else None)
+            target = connection or Connection(config={})
+            target.name, target.enabled, target.document_mode = valid["name"], valid["enabled"], valid["document_mode"]
+            _set_config(target, type_name, _config_from_form(cls.config_schema), keep_secrets=connection is not None)
+            if connection is None:
+                db.session.add(target)
+            db.session.commit()
+        except HubError as exc:
+            errors = failed(exc)
+        else:
+            flash(f"Connection {target.name} saved. Test it to check the settings.", "ok")
+            return redirect(url_for("ui_admin.connections") + f"#connection-{target.id}")
+    values = request.form if request.method == "POST" else {}
+    stored = unseal(connection.secrets_sealed) if connection else {}
+    return render_template(
+        "ui/connection_form.html",
+        connection=connection,
+        cls=cls,
+        types=types,
+        errors=errors,
+        values=values,
+        stored_secrets=set(stored),
+    )
+
+
+@bp.post("/connections/<int:connection_id>/test")
+@page("connections", "write")
+def test_connection(connection_id: int):
+    connection = get_or_404(Connection, connection_id)
+    ok, message = run_connection_test(connection)
+    db.session.commit()
+    flash(f"{connection.name}: {'OK' if ok else 'failed'} — {message}", "ok" if ok else "error")
+    return redirect(url_for("ui_admin.connections") + f"#connection-{connection.id}")
+
+
+@bp.post("/connections/<int:connection_id>/pause")
+@page("connections", "write")
+def pause(connection_id: int):
+    connection = get_or_404(Connection, connection_id)
+    connection.paused = request.form.get("paused") == "1"
+    if not connection.paused:
+        connection.breaker_open_until = None  # as the API does: resuming tries again at once
+    db.session.commit()
+    if not connection.paused:
+        outbox.kick()
+    flash(f"{connection.name} {'paused: pushes wait' if connection.paused else 'resumed'}.", "ok")
+    return redirect(url_for("ui_admin.connections"))
+
+
+def _pull_job_id(connection: Connection) -> str:
+    return f"pull-stock-{connection.id}"
+
+
+@bp.post("/connections/<int:connection_id>/pull")
+@page("stock", "write")
+def pull_now(connection_id: int):
+    connection = get_or_404(Connection, connection_id)
+    if not keeps_stock(connection.type):
+        raise Conflict(f"{connection.name} ({connection.type}) does not keep stock.")
+    enqueue_once(get_queue(), _pull_job_id(connection), jobs.pull_stock, connection.id, False, timeout=3600)
+    outbox.kick()
+    if request.headers.get("HX-Request"):
+        return pull_progress(connection_id)
+    flash(f"Pulling stock from {connection.name}; the stock page shows it when done.", "ok")
+    return redirect(url_for("ui_stock.stock"))
+
+
+@bp.get("/connections/<int:connection_id>/pull")
+@page("stock")
+def pull_progress(connection_id: int):
+    """The pull's job state, polled by the page until it has finished."""
+    connection = get_or_404(Connection, connection_id)
+    job = get_queue().fetch_job(_pull_job_id(connection))
+    status = job.get_status(refresh=True).value if job is not None else "none"
+    result = job.return_value() if job is not None and status == "finished" else None
+    return render_template("ui/_pull_progress.html", connection=connection, status=status, result=result)
+
+
+# ---- sync runs and the failed queue ----------------------------------------------------------
+
+
+@bp.get("/sync/runs")
+@page("sync")
+def runs():
+    raw = form_values(request.args, ("connection_id", "outcome", "operation", "object_id", "page"))
+    args = load(RunListArgs(), raw | {"per_page": "50"})
+    query = select(SyncRun)
+    for name in ("connection_id", "outcome", "operation", "object_id"):
+        if name in args:
+            query = query.where(getattr(SyncRun, name) == args[name])
+    result = paginate(query, args, {"id": SyncRun.id}, "-id")
+    connections = db.session.scalars(select(Connection).order_by(Connection.name)).all()
+    raw.pop("page", None)
+    return render_template("ui/runs.html", result=result, filters=raw, connections=connections)
+
+
+def _last_runs(event_ids: list[int]) -> dict[int, SyncRun]:
+    last: dict[int, SyncRun] = {}
+    if event_ids:
+        for run in db.session.scalars(select(SyncRun).where(SyncRun.event_id.in_(event_ids)).order_by(SyncRun.id)):
+            last[run.event_id] = run
+    return last
+
+
+@bp.get("/sync/failed")
+@page("sync")
+def failed_queue():
+    events = db.session.scalars(
+        select(OutboxEvent).where(OutboxEvent.state == OutboxState.FAILED).order_by(OutboxEvent.id.desc()).limit(200)
+    ).all()
+    ids = request.args.get("watch", "")
+    watched = [int(i) for i in ids.split(",") if i.isdigit()]
+    return render_template(
+        "ui/failed.html",
+        events=events,
+        last_runs=_last_runs([e.id for e in events]),
+        watched=",".join(map(str, watched)),
+    )
+
+
+@bp.post("/sync/failed/<int:event_id>/<action>")
+@page("sync", "write")
+def act_on_failed(event_id: int, action: str):
+    event = _failed_event(event_id)
+    if action == "retry":
+        _requeue(event)
+        db.session.commit()
+        outbox.kick()
+        flash(f"Event {event.id} ({event.invoice.number if event.invoice else event.operation}) is queued again.", "ok")
+        return redirect(url_for("ui_admin.failed_queue", watch=event.id))
+    if action == "discard":
+        outbox.release(event, OutboxState.DISCARDED)
+        db.session.commit()
+        flash(f"Event {event.id} discarded: nothing more is sent for it.", "ok")
+        return redirect(url_for("ui_admin.failed_queue"))
+    return redirect(url_for("ui_admin.failed_queue"))
+
+
+@bp.post("/sync/failed/retry")
+@page("sync", "write")
+def retry_many():
+    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    query = select(OutboxEvent).where(OutboxEvent.state == OutboxState.FAILED)
+    if ids:
+        query = query.where(OutboxEvent.id.in_(ids))
+    events = db.session.scalars(query).all()
+    for event in events:
+        _requeue(event)
+    db.session.commit()
+    outbox.kick()
+    flash(f"{len(events)} event(s) queued again.", "ok")
+    return redirect(url_for("ui_admin.failed_queue", watch=",".join(str(e.id) for e in events)))
+
+
+@bp.get("/sync/progress")
+@page("sync")
+def retry_progress():
+    """How far the retried events have got: polled by the failed queue page until none is in flight."""
+    ids = [int(i) for i in request.args.get("ids", "").split(",") if i.isdigit()]
+    states: dict[str, int] = {}
+    if ids:
+        for event in db.session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_(ids))):
+            states[event.state.value] = states.get(event.state.value, 0) + 1
+    in_flight = states.get("pending", 0) + states.get("dispatched", 0)
+    return render_template("ui/_retry_progress.html", ids=ids, states=states, in_flight=in_flight, total=len(ids))
+
+
+# ---- users and the audit log ---------------------------------------------------------------
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@page("users", "write")
+def users():
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        data = form_values(request.form, ("email", "name", "role", "password"))
+        try:
+            valid = load(UserSchema(), data)
+            email = valid["email"].strip().lower()
+            _ensure_email_free(email)
+            user = User(email=email, name=valid["name"], role=valid["role"], active=True)
+            user.set_password(valid["password"])
+            db.session.add(user)
+            db.session.commit()
+        except HubError as exc:
+            errors = failed(exc)
+        else:
+            flash(f"User {user.email} ({user.role.value}) created.", "ok")
+            return redirect(url_for("ui_admin.users"))
+    rows = db.session.scalars(select(User).order_by(User.email)).all()
+    return render_template(
+        "ui/users.html", users=rows, roles=list(Role), errors=errors, form=request.form
+    ), 422 if errors else 200
+
+
+@bp.post("/users/<int:user_id>")
+@page("users", "write")
+def update_user(user_id: int):
+    user = get_or_404(User, user_id)
+    role = request.form.get("role", user.role.value)
+    active = request.form.get("active") == "on"
+    try:
+        new_role = load(UserSchema(only=("role",)), {"role": role})["role"]
+        # The API's rule: nobody locks themselves out.
+        if user.id == current_user.id and (not active or new_role != user.role):
+            raise Conflict("You cannot deactivate yourself or change your own role.")
+        user.role, user.active = new_role, active
+        db.session.commit()
+    except HubError as exc:
+        messages = failed(exc)
+        flash("; ".join(m for ms in messages.values() for m in ms), "error")
+    else:
+        flash(f"{user.email} is now {user.role.value}{'' if user.active else ', inactive'}.", "ok")
+    return redirect(url_for("ui_admin.users"))
+
+
+@bp.get("/audit")
+@page("audit")
+def audit():
+    raw = form_values(request.args, ("entity", "entity_id", "action", "actor_id", "page"))
+    args = load(AuditListArgs(), raw | {"per_page": "50"})
+    query = select(AuditEntry)
+    for name in ("entity", "entity_id", "actor_id", "action"):
+        if name in args:
+            query = query.where(getattr(AuditEntry, name) == args[name])
+    result = paginate(query, args, {"at": AuditEntry.at}, "-at")
+    raw.pop("page", None)
+    entities = sorted(t.name for t in db.metadata.sorted_tables)
+    return render_template("ui/audit.html", result=result, filters=raw, entities=entities)

@@ -1,0 +1,120 @@
+"""Customers and their contacts: list with search, the new-customer form, a customer's page with
+contacts, deals, activities and tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from hub.api.base import ListArgs, apply, get_or_404, paginate, search_filter
+from hub.api.customers import CUSTOMER_FIELDS, ContactSchema, CustomerSchema
+from hub.auth import authenticated_user
+from hub.errors import HubError
+from hub.extensions import db
+from hub.models import Activity, Contact, Customer, Deal, Task
+from hub.ui.core import blueprint, failed, form_patch, form_values, load, page
+
+bp = blueprint("ui_customers", __name__)
+CUSTOMER_FORM = ("name", "tax_id", "email", "phone", "billing_street", "billing_city", "billing_postal_code",
+                 "billing_region", "billing_country", "default_currency", "notes")  # fmt: skip
+
+
+@bp.get("/customers")
+@page("customers")
+def index():
+    args = load(ListArgs(), form_values(request.args, ("page", "q")) | {"per_page": "25"})
+    query = select(Customer)
+    if args.get("q"):
+        query = query.where(search_filter(args["q"], Customer.name, Customer.email, Customer.tax_id))
+    result = paginate(query, args, {"name": Customer.name}, "name")
+    return render_template("ui/customers.html", result=result, q=args.get("q") or "")
+
+
+@bp.get("/contacts")
+@page("contacts")
+def contacts():
+    args = load(ListArgs(), form_values(request.args, ("page", "q")) | {"per_page": "50"})
+    query = select(Contact).options(joinedload(Contact.customer))
+    if args.get("q"):
+        query = query.where(search_filter(args["q"], Contact.name, Contact.email, Contact.phone, Contact.role))
+    result = paginate(query, args, {"name": Contact.name}, "name")
+    return render_template("ui/contacts.html", result=result, q=args.get("q") or "")
+
+
+@bp.route("/customers/new", methods=["GET", "POST"])
+@bp.route("/customers/<int:customer_id>/edit", methods=["GET", "POST"])
+@page("customers", "write")
+def edit(customer_id: int | None = None):
+    """What POST /api/v1/customers (or PATCH for an existing one) does, from the form."""
+    customer = get_or_404(Customer, customer_id) if customer_id else None
+    errors: dict[str, list[str]] = {}
+    form: Any = request.form if request.method == "POST" else _customer_form(customer)
+    if request.method == "POST":
+        fields = (*CUSTOMER_FORM, "tags")
+        data = form_patch(request.form, fields) if customer else form_values(request.form, fields)
+        if "tags" in data:
+            data["tags"] = [t for t in (x.strip() for x in (data["tags"] or "").split(",")) if t]
+        if data.get("billing_country"):
+            data["billing_country"] = data["billing_country"].upper()
+        try:
+            valid = load(CustomerSchema(partial=customer is not None), data)
+            target = customer or Customer(owner=authenticated_user())
+            apply(target, valid, CUSTOMER_FIELDS)
+            db.session.add(target)
+            db.session.commit()
+        except HubError as exc:
+            errors = failed(exc)
+        else:
+            flash(f"Customer {target.name} {'saved' if customer else 'created'}.", "ok")
+            return redirect(url_for("ui_customers.show", customer_id=target.id))
+    return render_template("ui/customer_form.html", errors=errors, form=form, customer=customer), (
+        422 if errors else 200
+    )
+
+
+def _customer_form(customer: Customer | None) -> dict[str, str]:
+    if customer is None:
+        return {}
+    values = {name: getattr(customer, name) or "" for name in CUSTOMER_FORM}
+    return values | {"tags": ", ".join(customer.tags or [])}
+
+
+@bp.get("/customers/<int:customer_id>")
+@page("customers")
+def show(customer_id: int, errors: dict[str, list[str]] | None = None):
+    customer = get_or_404(Customer, customer_id)
+    deals = db.session.scalars(select(Deal).where(Deal.customer_id == customer.id).order_by(Deal.id.desc())).all()
+    activities = db.session.scalars(
+        select(Activity).where(Activity.customer_id == customer.id).order_by(Activity.occurred_at.desc()).limit(50)
+    ).all()
+    tasks = db.session.scalars(
+        select(Task).where(Task.customer_id == customer.id, Task.done.is_(False)).order_by(Task.due_date)
+    ).all()
+    return render_template(
+        "ui/customer.html",
+        customer=customer,
+        deals=deals,
+        activities=activities,
+        tasks=tasks,
+        errors=errors or {},
+        form=request.form,
+    )
+
+
+@bp.post("/customers/<int:customer_id>/contacts")
+@page("contacts", "write")
+def add_contact(customer_id: int):
+    data = form_values(request.form, ("name", "email", "phone", "role"))
+    data["customer_id"] = customer_id
+    try:
+        valid = load(ContactSchema(), data)
+        valid.pop("customer_id")
+        db.session.add(Contact(customer=get_or_404(Customer, customer_id), **valid))
+        db.session.commit()
+    except HubError as exc:
+        return show(customer_id, errors=failed(exc)), 422
+    flash("Contact added.", "ok")
+    return redirect(url_for("ui_customers.show", customer_id=customer_id) + "#contacts")

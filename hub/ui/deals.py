@@ -1,0 +1,236 @@
+"""The deal page (lines with availability, invoice and payment, activities, tasks, won / lost) and
+the new-deal and edit forms. Everything goes through `deal_service` and the API's schemas and helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from hub import deal_service
+from hub.api.activities import ActivitySchema, TaskSchema, _link, _set_assignee, _set_done
+from hub.api.deals import DealIn, DealPatch, _load, _transition
+from hub.auth import authenticated_user
+from hub.errors import HubError
+from hub.extensions import db
+from hub.inventory import availability
+from hub.models import Activity, ActivityKind, Customer, Deal, InvoiceState, Product, Role, StageKind, Task, User
+from hub.models.base import utcnow
+from hub.ui.core import LINE_FIELD, blueprint, failed, form_patch, form_values, line_rows, load, page, remap_rows
+
+bp = blueprint("ui_deals", __name__)
+NEW_LINE_ROWS = 4
+LINE_FIELDS = ("product_id", "description", "quantity", "discount_percent", "unit_price")
+EDIT_FIELDS = ("title", "contact_id", "owner_id", "expected_close_date", "probability", "notes")
+# While an invoice waits for its target's number, the panel refreshes itself.
+WAITING = frozenset({InvoiceState.PENDING, InvoiceState.SENT})
+
+
+def _form_choices() -> dict[str, Any]:
+    customers = db.session.scalars(select(Customer).order_by(Customer.name)).all()
+    products = db.session.scalars(select(Product).where(Product.active.is_(True)).order_by(Product.name)).all()
+    return {"customers": customers, "products": products}
+
+
+@bp.route("/deals/new", methods=["GET", "POST"])
+@page("deals", "write")
+def new():
+    errors: dict[str, list[str]] = {}
+    form = request.form if request.method == "POST" else request.args
+    if request.method == "POST":
+        lines, order = line_rows(request.form, "lines", LINE_FIELDS)
+        data = form_values(request.form, ("title", "customer_id", "expected_close_date", "notes", "currency"))
+        try:
+            deal = _create(data | {"lines": lines})
+        except HubError as exc:
+            # Blank rows were left out: name each problem on the row the user typed it in.
+            errors = remap_rows(failed(exc), "lines", order)
+        else:
+            flash(f"Deal {deal.number} created.", "ok")
+            return redirect(url_for("ui_deals.show", deal_id=deal.id))
+    rows = max(NEW_LINE_ROWS, 1 + max((int(m.group(2)) for k in form if (m := LINE_FIELD.match(k))), default=-1))
+    page_html = render_template("ui/deal_new.html", errors=errors, form=form, rows=rows, **_form_choices())
+    return page_html, 422 if errors else 200
+
+
+def _create(data: dict[str, Any]) -> Deal:
+    """What POST /api/v1/deals does, from the form's values."""
+    valid = load(DealIn(), data)
+    deal = Deal()
+    deal_service.apply_fields(deal, valid, creating=True, user=authenticated_user())
+    deal_service.build_lines(deal, valid["lines"])
+    db.session.add(deal)
+    deal_service.assign_number(deal)
+    db.session.commit()
+    return deal
+
+
+@bp.route("/deals/<int:deal_id>/edit", methods=["GET", "POST"])
+@page("deals", "write")
+def edit(deal_id: int):
+    """What PATCH /api/v1/deals/<id> does; a won deal's lines are frozen, so they are not offered."""
+    deal = _load(deal_id)
+    frozen = deal.stage.kind == StageKind.WON
+    errors: dict[str, list[str]] = {}
+    form: Any = _deal_form(deal)
+    if request.method == "POST":
+        form = request.form
+        data = form_patch(request.form, EDIT_FIELDS)
+        order: list[int] = []
+        if not frozen:
+            data["lines"], order = line_rows(request.form, "lines", LINE_FIELDS)
+        try:
+            valid = load(DealPatch(partial=True), data)
+            deal_service.apply_fields(deal, valid, creating=False, user=authenticated_user())
+            if "lines" in valid:
+                deal_service.build_lines(deal, valid["lines"])
+            db.session.commit()
+        except HubError as exc:
+            errors = remap_rows(failed(exc), "lines", order)
+            deal = _load(deal_id)
+        else:
+            flash(f"{deal.number} saved.", "ok")
+            return redirect(url_for("ui_deals.show", deal_id=deal.id))
+    users = db.session.scalars(
+        select(User).where(User.role.in_([Role.SALES, Role.ADMIN]), User.active.is_(True)).order_by(User.name)
+    ).all()
+    return render_template(
+        "ui/deal_edit.html",
+        deal=deal,
+        frozen=frozen,
+        form=form,
+        errors=errors,
+        users=users,
+        rows=len(deal.lines) + 2,
+        **_form_choices(),
+    ), 422 if errors else 200
+
+
+def _deal_form(deal: Deal) -> dict[str, str]:
+    """The deal's current values as the edit form posts them."""
+    values = {
+        "title": deal.title,
+        "contact_id": str(deal.contact_id or ""),
+        "owner_id": str(deal.owner_id or ""),
+        "expected_close_date": deal.expected_close_date.isoformat() if deal.expected_close_date else "",
+        "probability": "" if deal.probability is None else str(deal.probability),
+        "notes": deal.notes or "",
+    }
+    for i, line in enumerate(deal.lines):
+        values |= {
+            f"lines[{i}].product_id": str(line.product_id or ""),
+            f"lines[{i}].description": line.description,
+            f"lines[{i}].quantity": format(line.quantity.normalize(), "f"),
+            f"lines[{i}].discount_percent": format(line.discount_percent.normalize(), "f"),
+            f"lines[{i}].unit_price": format(line.unit_price.normalize(), "f"),
+        }
+    return values
+
+
+def _deal_context(deal_id: int) -> dict[str, Any]:
+    deal = _load(deal_id)
+    stock = availability.for_products({ln.product_id for ln in deal.lines if ln.product_id}, deal)
+    activities = db.session.scalars(
+        select(Activity).where(Activity.deal_id == deal.id).order_by(Activity.occurred_at.desc())
+    ).all()
+    tasks = db.session.scalars(select(Task).where(Task.deal_id == deal.id).order_by(Task.done, Task.due_date)).all()
+    users = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name)).all()
+    return {
+        "deal": deal,
+        "stock": stock,
+        "activities": activities,
+        "tasks": tasks,
+        "users": users,
+        "kinds": list(ActivityKind),
+        "today": utcnow().date(),
+        "waiting": _waiting(deal),
+    }
+
+
+def _waiting(deal) -> bool:
+    return any(inv.state in WAITING and not any(link.external_number for link in inv.links) for inv in deal.invoices)
+
+
+@bp.get("/deals/<int:deal_id>")
+@page("deals")
+def show(deal_id: int):
+    return render_template("ui/deal.html", errors={}, **_deal_context(deal_id))
+
+
+@bp.get("/deals/<int:deal_id>/invoice-panel")
+@page("deals")
+def invoice_panel(deal_id: int):
+    """The invoice part alone, for htmx to refresh until the target has numbered the invoice."""
+    deal = _load(deal_id)
+    return render_template("ui/_invoice_panel.html", deal=deal, waiting=_waiting(deal))
+
+
+@bp.post("/deals/<int:deal_id>/won")
+@page("deals", "write")
+def won(deal_id: int):
+    try:
+        deal = _transition(deal_id, StageKind.WON)
+    except HubError as exc:
+        return _redisplay(deal_id, failed(exc))
+    for warning in getattr(deal, "stock_warnings", []):
+        flash(f"Stock: {warning}", "error")
+    flash(f"{deal.number} is won; invoice {deal.invoices[-1].number} is on its way.", "ok")
+    return redirect(url_for("ui_deals.show", deal_id=deal_id))
+
+
+@bp.post("/deals/<int:deal_id>/lost")
+@page("deals", "write")
+def lost(deal_id: int):
+    try:
+        deal = _transition(deal_id, StageKind.LOST, reason=(request.form.get("reason") or "").strip() or None)
+    except HubError as exc:
+        return _redisplay(deal_id, failed(exc))
+    flash(f"{deal.number} is marked lost.", "ok")
+    return redirect(url_for("ui_deals.show", deal_id=deal_id))
+
+
+def _redisplay(deal_id: int, errors: dict[str, list[str]]):
+    return render_template("ui/deal.html", errors=errors, **_deal_context(deal_id)), 422
+
+
+@bp.post("/deals/<int:deal_id>/activities")
+@page("activities", "write")
+def add_activity(deal_id: int):
+    data = form_values(request.form, ("kind", "subject", "body"))
+    data["deal_id"] = deal_id
+    try:
+        valid = load(ActivitySchema(), data)
+        activity = Activity(
+            kind=valid["kind"],
+            subject=valid["subject"],
+            body=valid.get("body"),
+            occurred_at=utcnow(),
+            author=authenticated_user(),
+        )
+        _link(activity, valid, creating=True)
+        db.session.add(activity)
+        db.session.commit()
+    except HubError as exc:
+        return _redisplay(deal_id, {f"activity.{k}": v for k, v in failed(exc).items()})
+    flash("Activity logged.", "ok")
+    return redirect(url_for("ui_deals.show", deal_id=deal_id) + "#activities")
+
+
+@bp.post("/deals/<int:deal_id>/tasks")
+@page("tasks", "write")
+def add_task(deal_id: int):
+    data = form_values(request.form, ("title", "due_date", "assignee_id", "notes"))
+    data["deal_id"] = deal_id
+    try:
+        valid = load(TaskSchema(), data)
+        task = Task(title=valid["title"], notes=valid.get("notes"), due_date=valid.get("due_date"), done=False)
+        _set_assignee(task, valid, creating=True)
+        _set_done(task, valid)
+        _link(task, valid, creating=True)
+        db.session.add(task)
+        db.session.commit()
+    except HubError as exc:
+        return _redisplay(deal_id, {f"task.{k}": v for k, v in failed(exc).items()})
+    flash("Task added.", "ok")
+    return redirect(url_for("ui_deals.show", deal_id=deal_id) + "#tasks")

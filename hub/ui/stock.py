@@ -1,0 +1,174 @@
+"""Operations: stock by product × warehouse with staleness badges, a SKU's stock history chart,
+reorder rules, and the alerts inbox (acknowledge, snooze)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from hub.api.base import get_or_404
+from hub.api.inventory import RuleSchema, SnoozeIn, _check_rule, _live, _staleness
+from hub.errors import HubError
+from hub.extensions import db
+from hub.inventory import alerts as alert_rules
+from hub.inventory.pull import keeps_stock
+from hub.models import AlertState, Connection, Product, ReorderRule, StockAlert, StockHistory, StockLevel, Warehouse
+from hub.models.base import utcnow
+from hub.sync.connectors import registry
+from hub.ui.core import blueprint, can, failed, form_values, load, page
+
+bp = blueprint("ui_stock", __name__)
+SNOOZES = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "1w": timedelta(weeks=1)}
+
+
+@bp.get("/stock")
+@page("stock")
+def stock():
+    """Rows per SKU, a column per warehouse; each cell says how fresh its connection's last pull is."""
+    q = (request.args.get("q") or "").strip()
+    query = select(StockLevel).options(
+        joinedload(StockLevel.warehouse).joinedload(Warehouse.connection), joinedload(StockLevel.product)
+    )
+    if q:
+        query = query.where(StockLevel.sku.ilike(f"%{q}%"))
+    levels = db.session.scalars(query.order_by(StockLevel.sku)).all()
+    warehouses = sorted({lv.warehouse for lv in levels}, key=lambda w: (w.connection.name, w.code))
+    rows: dict[str, dict[str, Any]] = {}
+    for lv in levels:
+        row = rows.setdefault(lv.sku, {"sku": lv.sku, "product": lv.product, "cells": {}, "total": Decimal(0)})
+        row["cells"][lv.warehouse_id] = {"level": lv, "staleness": _staleness(lv.connection)}
+        row["total"] += lv.available
+    live = {a.product_id for a in db.session.scalars(select(StockAlert).where(StockAlert.open_key.is_not(None)))}
+    sources = [
+        c
+        for c in db.session.scalars(select(Connection).where(Connection.enabled.is_(True)).order_by(Connection.name))
+        if c.type in registry() and keeps_stock(c.type)
+    ]
+    return render_template(
+        "ui/stock.html", rows=list(rows.values()), warehouses=warehouses, q=q, live=live, sources=sources
+    )
+
+
+@bp.get("/stock/history")
+@page("stock")
+def history():
+    sku = (request.args.get("sku") or "").strip()
+    points = db.session.scalars(
+        select(StockHistory).where(StockHistory.sku == sku).order_by(StockHistory.as_of, StockHistory.id).limit(5000)
+    ).all()
+    names = {w.id: f"{w.connection.name} {w.code}" for w in db.session.scalars(select(Warehouse))}
+    series: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for p in points:
+        # Decimal quantities go to the chart as exact strings; Chart.js reads them as numbers.
+        series[names.get(p.warehouse_id, str(p.warehouse_id))].append({"x": p.as_of.isoformat(), "y": str(p.available)})
+    product = db.session.scalar(select(Product).where(Product.sku == sku)) if sku else None
+    rule = db.session.scalar(select(ReorderRule).where(ReorderRule.product_id == product.id)) if product else None
+    skus = db.session.scalars(select(StockLevel.sku).distinct().order_by(StockLevel.sku)).all()
+    return render_template(
+        "ui/stock_history.html", sku=sku, series=dict(series), product=product, rule=rule, skus=skus, count=len(points)
+    )
+
+
+# ---- reorder rules ------------------------------------------------------------------------
+
+
+@bp.route("/stock/rules", methods=["GET", "POST"])
+@page("stock")
+def rules():
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        if not can("stock", "write"):
+            abort(403)
+        data = form_values(request.form, ("product_id", "warehouse_id", "reorder_point", "target_level", "margin"))
+        data["count_open_deals"] = "true" if request.form.get("count_open_deals") == "on" else "false"
+        rule_id = request.form.get("rule_id", "")
+        try:
+            valid = load(RuleSchema(partial=bool(rule_id)), data)
+            rule = get_or_404(ReorderRule, int(rule_id)) if rule_id.isdigit() else ReorderRule()
+            _check_rule(rule, valid)
+            if rule.id is None:
+                db.session.add(rule)
+            db.session.flush()
+            # As the API does: the rule is measured against the stock known now.
+            opened = alert_rules.evaluate({rule.product_id})
+            db.session.commit()
+        except HubError as exc:
+            errors = failed(exc)
+        else:
+            flash(f"Rule for {rule.product.sku} saved." + (" It raised an alert." if opened else ""), "ok")
+            return redirect(url_for("ui_stock.rules"))
+    query = select(ReorderRule).options(joinedload(ReorderRule.product), joinedload(ReorderRule.warehouse))
+    rows = db.session.scalars(query.order_by(ReorderRule.id)).all()
+    products = db.session.scalars(select(Product).order_by(Product.sku)).all()
+    warehouses = db.session.scalars(select(Warehouse).order_by(Warehouse.code)).all()
+    form: Any = request.form if request.method == "POST" else _rule_form(request.args.get("edit", ""))
+    return render_template(
+        "ui/rules.html", rules=rows, products=products, warehouses=warehouses, errors=errors, form=form
+    ), 422 if errors else 200
+
+
+def _rule_form(rule_id: str) -> dict[str, str]:
+    """A rule's values for the form, to edit it; nothing for a new one."""
+    rule = db.session.get(ReorderRule, int(rule_id)) if rule_id.isdigit() else None
+    if rule is None:
+        return {}
+    values = {
+        "rule_id": str(rule.id),
+        "product_id": str(rule.product_id),
+        "warehouse_id": str(rule.warehouse_id or ""),
+        **{k: format(getattr(rule, k).normalize(), "f") for k in ("reorder_point", "target_level", "margin")},
+    }
+    return values | ({"count_open_deals": "on"} if rule.count_open_deals else {})
+
+
+# ---- alerts -------------------------------------------------------------------------------
+
+
+@bp.get("/alerts")
+@page("alerts")
+def alerts():
+    view = request.args.get("view", "inbox")
+    query = select(StockAlert).options(joinedload(StockAlert.product), joinedload(StockAlert.warehouse))
+    if view == "inbox":
+        rows = [
+            a for a in db.session.scalars(query.where(StockAlert.open_key.is_not(None))) if alert_rules.is_visible(a)
+        ]
+    elif view in {s.value for s in AlertState}:
+        rows = db.session.scalars(query.where(StockAlert.state == AlertState(view)).limit(200)).all()
+    else:
+        rows = []
+    rows = sorted(rows, key=lambda a: a.opened_at, reverse=True)
+    return render_template("ui/alerts.html", alerts=rows, view=view, states=[s.value for s in AlertState])
+
+
+@bp.post("/alerts/<int:alert_id>/acknowledge")
+@page("alerts", "write")
+def acknowledge(alert_id: int):
+    alert = _live(alert_id)
+    alert.state, alert.acknowledged_at = AlertState.ACKNOWLEDGED, utcnow()
+    alert.acknowledged_by = current_user._get_current_object()
+    db.session.commit()
+    flash(f"Alert for {alert.product.sku} acknowledged; it stays until stock recovers.", "ok")
+    return redirect(url_for("ui_stock.alerts"))
+
+
+@bp.post("/alerts/<int:alert_id>/snooze")
+@page("alerts", "write")
+def snooze(alert_id: int):
+    span = SNOOZES.get(request.form.get("for", ""))
+    if span is None:
+        flash("Choose how long to snooze.", "error")
+        return redirect(url_for("ui_stock.alerts"))
+    until = load(SnoozeIn(), {"until": (utcnow() + span).isoformat()})["until"]
+    alert = _live(alert_id)
+    alert.state, alert.snoozed_until = AlertState.SNOOZED, until
+    db.session.commit()
+    flash(f"Alert for {alert.product.sku} snoozed until {until:%Y-%m-%d %H:%M} UTC.", "ok")
+    return redirect(url_for("ui_stock.alerts"))
