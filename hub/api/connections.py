@@ -125,6 +125,13 @@ def _set_stock_settings(connection: Connection, data: dict) -> None:
         raise ValidationFailed({field: f"stale_stop_seconds ({stop}) must be more than stale_warn_seconds ({warn})."})
 
 
+def set_paused(connection: Connection, paused: bool) -> None:
+    """Pause pushes, or resume them: resuming also closes the breaker, so they are tried at once."""
+    connection.paused = paused
+    if not paused:
+        connection.breaker_open_until = None
+
+
 def _type_names() -> list[str]:
     return sorted(c.type_name for c in registry())
 
@@ -193,12 +200,12 @@ class ConnectionById(MethodView):
             raise ValidationFailed({"type": "The type of a connection cannot change; create a new connection."})
         if "config" in data:
             _set_config(connection, connection.type, data["config"], keep_secrets=True)
-        for name in ("enabled", "paused", "document_mode"):
+        for name in ("enabled", "document_mode"):
             if name in data:
                 setattr(connection, name, data[name])
+        if "paused" in data:
+            set_paused(connection, data["paused"])
         _set_stock_settings(connection, data)
-        if data.get("paused") is False:
-            connection.breaker_open_until = None
         db.session.commit()
         return connection
 

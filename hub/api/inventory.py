@@ -383,9 +383,7 @@ def _live(alert_id: int) -> StockAlert:
 def acknowledge(alert_id):
     """Say someone is on it; the alert stays until stock recovers, and is not raised again."""
     alert = _live(alert_id)
-    alert.state, alert.acknowledged_at = AlertState.ACKNOWLEDGED, utcnow()
-    alert.acknowledged_by = authenticated_user()
-    db.session.commit()
+    alert_rules.acknowledge(alert, authenticated_user())
     return alert
 
 
@@ -395,11 +393,8 @@ def acknowledge(alert_id):
 @blp.response(200, AlertSchema)
 def snooze(data, alert_id):
     """Hide the alert from the inbox until a time; it comes back then if stock has not recovered."""
-    if data["until"] <= utcnow():
-        raise ValidationFailed({"until": "Must be in the future."})
     alert = _live(alert_id)
-    alert.state, alert.snoozed_until = AlertState.SNOOZED, data["until"]
-    db.session.commit()
+    alert_rules.snooze(alert, data["until"])
     return alert
 
 

@@ -105,9 +105,9 @@ class UserById(MethodView):
     @blp.response(200, UserSchema)
     def patch(self, data, user_id):
         user = get_or_404(User, user_id)
-        me = authenticated_user()
-        if user.id == me.id and (data.get("active") is False or data.get("role", me.role) != me.role):
-            raise Conflict("You cannot deactivate yourself or change your own role.")
+        refuse_self_lockout(
+            user, authenticated_user(), role=data.get("role", user.role), active=data.get("active", user.active)
+        )
         if "email" in data:
             data["email"] = data["email"].strip().lower()
             _ensure_email_free(data["email"], user.id)
@@ -167,3 +167,9 @@ def revoke_token(token_id):
     if token.revoked_at is None:
         token.revoke()
     db.session.commit()
+
+
+def refuse_self_lockout(user: User, actor: User, *, role: Role, active: bool) -> None:
+    """Nobody deactivates themselves or changes their own role: the last admin could lock all out."""
+    if user.id == actor.id and (not active or role != actor.role):
+        raise Conflict("You cannot deactivate yourself or change your own role.")

@@ -15,9 +15,10 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.inventory import delivery, projection
-from hub.models import AlertState, Connection, ReorderRule, StockAlert, StockLevel
+from hub.models import AlertState, Connection, ReorderRule, StockAlert, StockLevel, User
 from hub.models.base import utcnow
 
 ZERO = Decimal(0)
@@ -186,3 +187,17 @@ def is_visible(alert: StockAlert, now: datetime | None = None) -> bool:
     if alert.open_key is None:
         return False
     return not (alert.state == AlertState.SNOOZED and alert.snoozed_until and alert.snoozed_until > now)
+
+
+def acknowledge(alert: StockAlert, user: User) -> None:
+    """Someone is on it: the alert stays until stock recovers, and is not raised again."""
+    alert.state, alert.acknowledged_at, alert.acknowledged_by = AlertState.ACKNOWLEDGED, utcnow(), user
+    db.session.commit()
+
+
+def snooze(alert: StockAlert, until: datetime) -> None:
+    """Out of the inbox until then; back then if stock has not recovered."""
+    if until <= utcnow():
+        raise ValidationFailed({"until": "Must be in the future."})
+    alert.state, alert.snoozed_until = AlertState.SNOOZED, until
+    db.session.commit()

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from connectors.base import ConfigField
 from hub.api.audit import AuditListArgs
 from hub.api.base import get_or_404, paginate
-from hub.api.connections import ConnectionSchema, _ensure_name_free, _set_config, run_connection_test
+from hub.api.connections import ConnectionSchema, _ensure_name_free, _set_config, run_connection_test, set_paused
 from hub.api.sync import RunListArgs, _failed_event, _requeue
-from hub.api.users import UserSchema, _ensure_email_free
+from hub.api.users import UserSchema, _ensure_email_free, refuse_self_lockout
 from hub.errors import Conflict, HubError
 from hub.extensions import db
 from hub.inventory.pull import keeps_stock
@@ -131,9 +131,7 @@ def test_connection(connection_id: int):
 @page("connections", "write")
 def pause(connection_id: int):
     connection = get_or_404(Connection, connection_id)
-    connection.paused = request.form.get("paused") == "1"
-    if not connection.paused:
-        connection.breaker_open_until = None  # as the API does: resuming tries again at once
+    set_paused(connection, request.form.get("paused") == "1")
     db.session.commit()
     if not connection.paused:
         outbox.kick()
@@ -295,9 +293,7 @@ def update_user(user_id: int):
     active = request.form.get("active") == "on"
     try:
         new_role = load(UserSchema(only=("role",)), {"role": role})["role"]
-        # The API's rule: nobody locks themselves out.
-        if user.id == current_user.id and (not active or new_role != user.role):
-            raise Conflict("You cannot deactivate yourself or change your own role.")
+        refuse_self_lockout(user, current_user, role=new_role, active=active)
         user.role, user.active = new_role, active
         db.session.commit()
     except HubError as exc:

@@ -152,9 +152,7 @@ def alerts():
 @page("alerts", "write")
 def acknowledge(alert_id: int):
     alert = _live(alert_id)
-    alert.state, alert.acknowledged_at = AlertState.ACKNOWLEDGED, utcnow()
-    alert.acknowledged_by = current_user._get_current_object()
-    db.session.commit()
+    alert_rules.acknowledge(alert, current_user._get_current_object())
     flash(f"Alert for {alert.product.sku} acknowledged; it stays until stock recovers.", "ok")
     return redirect(url_for("ui_stock.alerts"))
 
@@ -168,7 +166,6 @@ def snooze(alert_id: int):
         return redirect(url_for("ui_stock.alerts"))
     until = load(SnoozeIn(), {"until": (utcnow() + span).isoformat()})["until"]
     alert = _live(alert_id)
-    alert.state, alert.snoozed_until = AlertState.SNOOZED, until
-    db.session.commit()
+    alert_rules.snooze(alert, until)
     flash(f"Alert for {alert.product.sku} snoozed until {until:%Y-%m-%d %H:%M} UTC.", "ok")
     return redirect(url_for("ui_stock.alerts"))
