@@ -91,8 +91,15 @@ class _BatchLookups:
     """What one push found in Tryton for all its documents."""
 
     products: dict[str, dict[str, Any]] = field(default_factory=dict)  # by code
-    by_tax_id: dict[str, dict[str, Any]] = field(default_factory=dict)  # parties
-    by_name: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_tax_id: dict[str, dict[str, Any] | _NewParty] = field(default_factory=dict)  # parties
+    by_name: dict[str, dict[str, Any] | _NewParty] = field(default_factory=dict)
+
+
+class _NewParty:
+    """A customer the batch creates in Tryton once all its documents are built (one call for all)."""
+
+    def __init__(self, doc: InvoiceDocument) -> None:
+        self.doc = doc
 
 
 class TrytonConnector(Connector):
@@ -316,6 +323,7 @@ class TrytonConnector(Connector):
 
     def _create_invoices(self, docs: list[InvoiceDocument]) -> list[ExternalRef]:
         values = [self.build_payload(doc) for doc in docs]
+        self._create_new_parties(values)  # only now: every document has passed its checks
         ids = self.call("model.account.invoice.create", values, changes_data=True)
         try:
             self._align_taxes(ids, docs)
@@ -676,11 +684,14 @@ class TrytonConnector(Connector):
 
     def party_for(self, doc: InvoiceDocument, *, dry_run: bool = False) -> tuple[Any, Any]:
         """(party id, invoice address id): the party with the customer's tax id, else the one named
-        exactly like it, else a new one (in a dry run, a note that the push creates it)."""
+        exactly like it, else a new one (in a dry run, a note that the push creates it; in a batch,
+        a placeholder until the batch's new parties are created together)."""
         customer = doc.customer
-        rows = self._matching_party(customer.tax_id, customer.name)
-        if rows:
-            party_id, addresses = rows[0]["id"], rows[0]["addresses"]
+        match = self._matching_party(customer.tax_id, customer.name)
+        if isinstance(match, _NewParty):
+            return match, match
+        if match:
+            party_id, addresses = match["id"], match["addresses"]
             if addresses:
                 return party_id, addresses[0]
             if dry_run:
@@ -692,41 +703,59 @@ class TrytonConnector(Connector):
         if dry_run:
             note = f"(new party {customer.name!r}, created by the push)"
             return note, note
-        contacts = [{"type": "email", "value": customer.email}] if customer.email else []
-        if customer.phone:
-            contacts.append({"type": "phone", "value": customer.phone})
-        (party_id,) = self.call(
-            "model.party.party.create",
-            [
+        if self._batch is not None:
+            new = _NewParty(doc)
+            self._batch.by_name.setdefault(customer.name, new)
+            if customer.tax_id:
+                self._batch.by_tax_id.setdefault(customer.tax_id, new)
+            return new, new
+        ((party_id, address),) = self._create_parties([doc])
+        return party_id, address
+
+    def _create_parties(self, docs: list[InvoiceDocument]) -> list[tuple[int, int]]:
+        """New parties for the documents' customers, with address, contacts and tax id; one call."""
+        values = []
+        for doc in docs:
+            customer = doc.customer
+            contacts = [{"type": "email", "value": customer.email}] if customer.email else []
+            if customer.phone:
+                contacts.append({"type": "phone", "value": customer.phone})
+            values.append(
                 {
                     "name": customer.name,
                     "addresses": [["create", [self._address(doc)]]],
                     "contact_mechanisms": [["create", contacts]] if contacts else [],
                     "identifiers": [["create", [{"code": customer.tax_id}]]] if customer.tax_id else [],
                 }
-            ],
-            changes_data=True,
-        )
-        (row,) = self.call("model.party.party.read", [party_id], ["id", "name", "addresses"])
-        if self._batch:  # the batch's next document for this customer takes this party
-            self._batch.by_name.setdefault(customer.name, row)
-            if customer.tax_id:
-                self._batch.by_tax_id.setdefault(customer.tax_id, row)
-        return party_id, row["addresses"][0]
+            )
+        ids = self.call("model.party.party.create", values, changes_data=True)
+        addresses = {r["id"]: r["addresses"][0] for r in self.call("model.party.party.read", ids, ["addresses"])}
+        return [(i, addresses[i]) for i in ids]
 
-    def _matching_party(self, tax_id: str | None, name: str) -> list[dict[str, Any]]:
-        """[the party with this tax id, else the one named exactly so] or []."""
+    def _create_new_parties(self, values: list[dict[str, Any]]) -> None:
+        """Create the parties a batch's payloads wait for, all in one call, and fill them in."""
+        waiting = list(dict.fromkeys(v["party"] for v in values if isinstance(v["party"], _NewParty)))
+        if not waiting:
+            return
+        made = dict(zip(waiting, self._create_parties([new.doc for new in waiting]), strict=True))
+        for v in values:
+            if isinstance(v["party"], _NewParty):
+                v["party"], v["invoice_address"] = made[v["party"]]
+
+    def _matching_party(self, tax_id: str | None, name: str) -> dict[str, Any] | _NewParty | None:
+        """The party with this tax id, else the one named exactly so (in a batch, maybe one that the
+        batch is about to create)."""
         if self._batch:
-            party = (self._batch.by_tax_id.get(tax_id) if tax_id else None) or self._batch.by_name.get(name)
-            return [party] if party else []
+            return (self._batch.by_tax_id.get(tax_id) if tax_id else None) or self._batch.by_name.get(name)
         rows = []
         if tax_id:
             rows = self.search_read(
                 "party.party", [["identifiers.code", "=", tax_id]], ["id", "addresses"], limit=1, order=[["id", "ASC"]]
             )
-        return rows or self.search_read(
+        rows = rows or self.search_read(
             "party.party", [["name", "=", name]], ["id", "addresses"], limit=1, order=[["id", "ASC"]]
         )
+        return rows[0] if rows else None
 
     def _address(self, doc: InvoiceDocument) -> dict[str, Any]:
         a = doc.customer.address
