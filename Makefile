@@ -15,7 +15,7 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,tryton]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,tryton,bench]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
