@@ -8,7 +8,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test test-sqlite test-postgres lint format services clean bench
+.PHONY: install run test test-sqlite test-postgres lint format services clean bench drill
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -45,8 +45,16 @@ test-postgres: install services
 
 test: lint test-sqlite test-postgres
 
-bench: install
-	$(PY) bench/tryton_push.py
+# Each benchmark prints a table and writes bench/results/<name>.json; add one by listing it here.
+BENCHES ?= bench/latency.py bench/throughput.py bench/api_pages.py bench/tryton_push.py
+DRILL_DEALS ?= 5000
+
+bench: install services
+	@set -e; for b in $(BENCHES); do echo "== $$b"; $(PY) $$b; done
+
+# The chaos drill: exits non-zero if an invoice is missing or doubled.
+drill: install services
+	$(PY) bench/drill.py --deals $(DRILL_DEALS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

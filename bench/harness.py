@@ -141,7 +141,7 @@ class Hub:
 
 
 @contextlib.contextmanager
-def hub_stack(name: str, *, customers: int = 20, **env: str) -> Iterator[Hub]:
+def hub_stack(name: str, *, customers: int = 20, ledger_timeout: float = 5, **env: str) -> Iterator[Hub]:
     """Scratch database (migrated, admin + token, product, customers, Mini Ledger connection), a
     private Redis and the Mini Ledger; worker processes are started by the caller."""
     with tempfile.TemporaryDirectory(prefix=f"{name}-") as tmp, scratch_database() as url:
@@ -160,7 +160,7 @@ def hub_stack(name: str, *, customers: int = 20, **env: str) -> Iterator[Hub]:
         }
         hub = Hub(workdir, url, redis, ledger, base_env)
         try:
-            _prepare(hub, customers)
+            _prepare(hub, customers, ledger_timeout)
             yield hub
         finally:
             hub.stop_all()
@@ -172,7 +172,7 @@ def hub_stack(name: str, *, customers: int = 20, **env: str) -> Iterator[Hub]:
                 db.engine.dispose()
 
 
-def _prepare(hub: Hub, customers: int) -> None:
+def _prepare(hub: Hub, customers: int, ledger_timeout: float) -> None:
     from flask_migrate import upgrade
 
     from hub import MIGRATIONS_DIR
@@ -185,7 +185,9 @@ def _prepare(hub: Hub, customers: int) -> None:
         upgrade(directory=MIGRATIONS_DIR)
         user = User(email="bench@example.com", name="Bench", role=Role.ADMIN, password_hash="x", active=True)
         token, hub.token = ApiToken.issue(user, "bench")
-        plain, sealed = split_config("mini_ledger", {"base_url": hub.ledger.url, "api_key": LEDGER_KEY, "timeout": 5})
+        plain, sealed = split_config(
+            "mini_ledger", {"base_url": hub.ledger.url, "api_key": LEDGER_KEY, "timeout": ledger_timeout}
+        )
         connection = Connection(name="ledger", type="mini_ledger", config=plain, secrets_sealed=sealed)
         db.session.add_all([user, token, connection])
         db.session.add(
