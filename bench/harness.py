@@ -34,6 +34,7 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 RESULTS = ROOT / "bench" / "results"
 PG_BASE = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
 LEDGER_KEY = "bench-ledger-key"
+PRODUCTS = 200
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -190,16 +191,19 @@ def _prepare(hub: Hub, customers: int, ledger_timeout: float) -> None:
         )
         connection = Connection(name="ledger", type="mini_ledger", config=plain, secrets_sealed=sealed)
         db.session.add_all([user, token, connection])
-        db.session.add(
+        # Deals spread over a catalogue, as in life: stock look-ups on a won deal read the other
+        # deals of its products, and one product on every deal would make each look-up O(all deals).
+        db.session.add_all(
             Product(
-                sku="BENCH-1",
-                name="Bench widget",
+                sku=f"BENCH-{n:03d}",
+                name=f"Bench widget {n}",
                 list_price=Decimal("19.90"),
                 currency="EUR",
                 tax_rate=Decimal("0.19"),
                 unit="unit",
                 active=True,
             )
+            for n in range(PRODUCTS)
         )
         rows = [Customer(name=f"Bench customer {i}", default_currency="EUR", tags=[]) for i in range(customers)]
         db.session.add_all(rows)
@@ -224,7 +228,7 @@ def create_open_deals(hub: Hub, count: int) -> list[int]:
                 deal = Deal()
                 data = {"title": f"Bench deal {i}", "customer_id": hub.customer_ids[i % len(hub.customer_ids)]}
                 deal_service.apply_fields(deal, data, creating=True, user=user)
-                deal_service.build_lines(deal, [{"sku": "BENCH-1", "quantity": Decimal(1 + i % 5)}])
+                deal_service.build_lines(deal, [{"sku": f"BENCH-{i % PRODUCTS:03d}", "quantity": Decimal(1 + i % 5)}])
                 db.session.add(deal)
                 deal_service.assign_number(deal)
                 deals.append(deal)
