@@ -8,14 +8,14 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install assets browser run test test-sqlite test-postgres lint format services clean bench
+.PHONY: install assets browser run test test-sqlite test-postgres lint format services clean bench drill
 
 $(PY):
 	python3 -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,tryton]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,tryton,bench]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
@@ -62,13 +62,17 @@ test-postgres: install assets browser services
 
 test: lint test-sqlite test-postgres
 
-# Figures, not tests: pushes into a real Tryton, and 100k-SKU stock pulls into a scratch
-# PostgreSQL database (BENCH_DATABASE: the server URL; the database is created and dropped).
-BENCH_DATABASE ?= $(PG_TEST_URL)
+# Figures, not tests. Each benchmark prints a table and writes bench/results/<name>.json; add one
+# by listing it here. Those on PostgreSQL use scratch databases they create and drop.
+BENCHES ?= bench/latency.py bench/throughput.py bench/api_pages.py bench/tryton_push.py bench/stock_pull.py
+DRILL_DEALS ?= 5000
 
 bench: install services
-	$(PY) bench/tryton_push.py
-	$(PY) bench/stock_pull.py --database $(BENCH_DATABASE)
+	@set -e; for b in $(BENCHES); do echo "== $$b"; $(PY) $$b; done
+
+# The chaos drill: exits non-zero if an invoice is missing or doubled.
+drill: install services
+	$(PY) bench/drill.py --deals $(DRILL_DEALS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache node_modules $(VENDOR) test-artifacts

@@ -17,6 +17,8 @@ from mappings.engine import storable
 # takes up to 10,000).
 STOCK_PAGE = 5000
 
+FIND_CHUNK = 100
+
 
 class MiniLedgerConnector(Connector):
     type_name = "mini_ledger"
@@ -63,6 +65,23 @@ class MiniLedgerConnector(Connector):
     def find_invoice(self, idempotency_key: str) -> ExternalRef | None:
         items = self.http.get("/api/invoices", params={"reference": idempotency_key})["items"]
         return self._ref(items[0]) if items else None
+
+    def find_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        """Many keys per call (the ledger takes up to 200 `reference` parameters)."""
+        found: dict[str, ExternalRef] = {}
+        for k in range(0, len(idempotency_keys), FIND_CHUNK):
+            chunk = idempotency_keys[k : k + FIND_CHUNK]
+            for item in self.http.get("/api/invoices", params={"reference": chunk})["items"]:
+                found.setdefault(item["reference"], self._ref(item))
+        return found
+
+    def push_invoices(self, docs: list[InvoiceDocument]) -> list[ExternalRef]:
+        """One call for the whole batch; the ledger creates all of them or, refusing one, none."""
+        if len(docs) == 1:
+            return [self.push_invoice(docs[0])]
+        body = {"invoices": [self.build_payload(doc) for doc in docs]}
+        items = self.http.post("/api/invoices/batch", json=body)["items"]
+        return [self._ref(item) for item in items]
 
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
         return self._ref(

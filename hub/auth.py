@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from flask import Flask, g, request
 from flask_login import current_user
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from hub.errors import Forbidden, Unauthorized
 from hub.extensions import db, login_manager
@@ -43,7 +44,11 @@ def _load_token_user(req) -> User | None:
     scheme, _, credential = header.partition(" ")
     if scheme.lower() != "bearer" or not credential:
         return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(credential.strip())))
+    token = db.session.scalar(
+        select(ApiToken)
+        .where(ApiToken.token_hash == hash_token(credential.strip()))
+        .options(joinedload(ApiToken.user))  # one query per request for token and user
+    )
     if token is None or token.revoked_at is not None:
         return None
     now = utcnow()

@@ -10,6 +10,7 @@ from flask_smorest import Api
 from sqlalchemy.exc import IntegrityError
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from hub.errors import HTTP_CODES, HubError, error_body, flatten_messages
 from hub.extensions import db
@@ -59,6 +60,15 @@ class HubApi(Api):
 api = HubApi()
 
 
+class IdConverter(IntegerConverter):
+    """`<int:...>` in routes: an id larger than the database's integer is no route (404), not a
+    database error (500)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def _hub_error(error: HubError):
     db.session.rollback()
     return jsonify(error_body(error.code, error.message, error.errors)), error.status
@@ -88,6 +98,7 @@ def init_app(app: Flask) -> None:
             },
         },
     )
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     api.init_app(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.components.security_scheme("cookieAuth", {"type": "apiKey", "in": "cookie", "name": "session"})

@@ -22,6 +22,11 @@ from hub.money import is_currency, round_money, sortable
 T = TypeVar("T")
 
 
+# PostgreSQL `integer`: every id and count column. A larger number in the input is refused by
+# name (422), or is no route (404) in a path, instead of failing in the database (500).
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
+
 class DecimalParser(FlaskParser):
     """Parses JSON bodies with Decimal for non-integers, so 19.9 never passes through float."""
 
@@ -29,6 +34,61 @@ class DecimalParser(FlaskParser):
         if not is_json_request(req):
             return core.missing
         return loads(req.get_data(cache=True))
+
+    def _process_location_data(self, location_data, schema, req, location, unknown, validators):
+        problems = _nul_characters(location_data)
+        if problems:
+            raise ma.ValidationError(problems)
+        data = super()._process_location_data(location_data, schema, req, location, unknown, validators)
+        problems = _integers_out_of_range(schema, data)
+        if problems:
+            raise ma.ValidationError(problems)
+        return data
+
+
+def _nul_characters(data: Any, path: str = "") -> dict[str, list[str]]:
+    """Text with a NUL character, which PostgreSQL cannot store or even compare (a 500 before)."""
+    if isinstance(data, str):
+        return {path or "_schema": ["Must not contain NUL characters."]} if "\x00" in data else {}
+    found: dict[str, list[str]] = {}
+    if isinstance(data, Mapping):
+        prefix = f"{path}." if path else ""
+        for key in data:
+            found.update(_nul_characters(key, f"{prefix}{key}"))
+            found.update(_nul_characters(data[key], f"{prefix}{key}"))
+    elif isinstance(data, list | tuple):
+        for i, item in enumerate(data):
+            found.update(_nul_characters(item, f"{path}[{i}]"))
+    return found
+
+
+def _integers_out_of_range(schema: ma.Schema, data: Any, path: str = "") -> dict[str, list[str]]:
+    """Integer fields (also in nested schemas and lists) whose loaded value the database cannot hold."""
+    problems: dict[str, list[str]] = {}
+    if not isinstance(data, Mapping):
+        return problems
+    for name, field in schema.fields.items():
+        if name in data:
+            problems.update(_field_out_of_range(field, data[name], f"{path}{field.data_key or name}"))
+    return problems
+
+
+def _field_out_of_range(field: ma.fields.Field, value: Any, path: str) -> dict[str, list[str]]:
+    if isinstance(field, ma.fields.Integer) and isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
+        return {path: [f"Must be between {INT_MIN} and {INT_MAX}."]}
+    if isinstance(field, ma.fields.List) and isinstance(value, list):
+        found: dict[str, list[str]] = {}
+        for i, item in enumerate(value):
+            found.update(_field_out_of_range(field.inner, item, f"{path}[{i}]"))
+        return found
+    if isinstance(field, ma.fields.Nested):
+        items = value if isinstance(value, list) else [value]
+        found = {}
+        for i, item in enumerate(items):
+            where = f"{path}[{i}]." if isinstance(value, list) else f"{path}."
+            found.update(_integers_out_of_range(field.schema, item, where))
+        return found
+    return {}
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -134,13 +194,25 @@ class ListArgs(ma.Schema):
     )
 
 
+# Counting every match of a list costs more than the page itself once there are hundreds of
+# thousands (60 ms of CPU for 500k deals, on every request): lists count up to this many.
+COUNT_LIMIT = 10_000
+
+
 def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
     return ma.Schema.from_dict(
         {
             "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
             "page": ma.fields.Integer(required=True),
             "per_page": ma.fields.Integer(required=True),
-            "total": ma.fields.Integer(required=True),
+            "total": ma.fields.Integer(
+                required=True,
+                metadata={"description": f"matching items, counted up to {COUNT_LIMIT:,} (see total_exact)"},
+            ),
+            "total_exact": ma.fields.Boolean(
+                required=True,
+                metadata={"description": f"false when more than {COUNT_LIMIT:,} items match: total is then a floor"},
+            ),
         },
         name=name,
     )
@@ -159,10 +231,18 @@ def paginate(
     column = sortable(sortable_fields[key], dialect)
     id_column = query.column_descriptions[0]["entity"].id
     order = (column.desc(), id_column.desc()) if descending else (column.asc(), id_column.asc())
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    counted = db.session.scalar(
+        select(func.count()).select_from(query.order_by(None).limit(COUNT_LIMIT + 1).subquery())
+    )
     page, per_page = args["page"], min(args["per_page"], current_app.config.get("HUB_PAGE_SIZE_MAX", 200))
     items = db.session.scalars(query.order_by(*order).offset((page - 1) * per_page).limit(per_page)).unique().all()
-    return {"items": items, "page": page, "per_page": per_page, "total": total}
+    return {
+        "items": items,
+        "page": page,
+        "per_page": per_page,
+        "total": min(counted, COUNT_LIMIT),
+        "total_exact": counted <= COUNT_LIMIT,
+    }
 
 
 def search_filter(text: str, *columns: Any):

@@ -6,7 +6,8 @@ created) so that "never lost, never twice" can be shown against a real HTTP peer
 
 API (header `X-Api-Key`):
     POST /api/invoices                    create; 201 {id, number, reference, status, ...}
-    GET  /api/invoices?reference=R        {"items": [...]}
+    POST /api/invoices/batch              {"invoices": [...]} create all or none; 201 {"items": [...]}
+    GET  /api/invoices?reference=R        {"items": [...]}; `reference` may repeat (up to 200)
     GET  /api/invoices/<id>               one invoice with amount_paid
     POST /api/invoices/<id>/cancel        cancel
     POST /api/invoices/<id>/payments      {"amount": "10.00"} record a payment
@@ -40,6 +41,7 @@ class Ledger:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.invoices: dict[int, dict[str, Any]] = {}
+        self.by_reference: dict[str, list[int]] = {}
         self.stock: dict[tuple[str, str], dict[str, Any]] = {}
         # The stock rows in (sku, warehouse) order, kept between pages: sorting 200,000 rows for
         # each page of a pull made the pull quadratic. Rebuilt when a level is set.
@@ -63,6 +65,26 @@ class Ledger:
             if self._ordered is None:
                 self._ordered = [self.stock[key] for key in sorted(self.stock)]
             return self._ordered
+
+    def add_invoice(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create one invoice from a validated body; the caller holds the lock."""
+        invoice_id = len(self.invoices) + 1
+        total = sum((Decimal(str(ln["total"])) for ln in body["lines"]), Decimal(0))
+        invoice = {
+            "id": invoice_id,
+            "number": f"ML-{invoice_id:06d}",
+            "reference": body["reference"],
+            "customer": body["customer"],
+            "currency": body["currency"],
+            "lines": body["lines"],
+            "total": str(total),
+            "amount_paid": "0",
+            "status": "posted" if body.get("post") else "draft",
+            "created_at": datetime.now(UTC).isoformat(),
+        }
+        self.invoices[invoice_id] = invoice
+        self.by_reference.setdefault(body["reference"], []).append(invoice_id)
+        return invoice
 
 
 def create_app(api_key: str = "demo-key", ledger: Ledger | None = None) -> Flask:
@@ -103,41 +125,59 @@ def create_app(api_key: str = "demo-key", ledger: Ledger | None = None) -> Flask
                 row["updated_at"] = now
                 break
 
+    def _problems(body: Any, prefix: str = "") -> dict[str, str]:
+        if not isinstance(body, dict):
+            return {prefix or "body": "an object"}
+        required = ("reference", "customer", "currency", "lines")
+        problems = {f"{prefix}{k}": "required" for k in required if not body.get(k)}
+        for i, line in enumerate(body.get("lines") or []):
+            if Decimal(str(line.get("quantity", 0))) <= 0:
+                problems[f"{prefix}lines[{i}].quantity"] = "must be positive"
+        return problems
+
+    def _refused(problems: dict[str, str]):
+        return jsonify({"error": "validation failed", "message": str(problems), "fields": problems}), 422
+
     @app.post("/api/invoices")
     def create_invoice():
         body = request.get_json(silent=True) or {}
-        problems = {k: "required" for k in ("reference", "customer", "currency", "lines") if not body.get(k)}
-        for i, line in enumerate(body.get("lines") or []):
-            if Decimal(str(line.get("quantity", 0))) <= 0:
-                problems[f"lines[{i}].quantity"] = "must be positive"
+        problems = _problems(body)
         if problems:
-            return jsonify({"error": "validation failed", "message": str(problems), "fields": problems}), 422
+            return _refused(problems)
         with state.lock:
-            invoice_id = len(state.invoices) + 1
-            total = sum((Decimal(str(ln["total"])) for ln in body["lines"]), Decimal(0))
-            invoice = {
-                "id": invoice_id,
-                "number": f"ML-{invoice_id:06d}",
-                "reference": body["reference"],
-                "customer": body["customer"],
-                "currency": body["currency"],
-                "lines": body["lines"],
-                "total": str(total),
-                "amount_paid": "0",
-                "status": "posted" if body.get("post") else "draft",
-                "created_at": datetime.now(UTC).isoformat(),
-            }
-            state.invoices[invoice_id] = invoice
+            invoice = state.add_invoice(body)
             _take_from_stock(body["lines"])
         if fault("lost_answer_rate"):
             time.sleep(state.lost_answer_sleep)  # created, but the client gives up waiting
         return jsonify(invoice), 201
 
+    @app.post("/api/invoices/batch")
+    def create_invoices():
+        """Several invoices in one call: all are created, or none when one is refused."""
+        bodies = (request.get_json(silent=True) or {}).get("invoices") or []
+        problems: dict[str, str] = {} if bodies else {"invoices": "required"}
+        for i, body in enumerate(bodies):
+            problems.update(_problems(body, f"invoices[{i}]."))
+        if problems:
+            return _refused(problems)
+        with state.lock:
+            created = [state.add_invoice(body) for body in bodies]
+            for body in bodies:
+                _take_from_stock(body["lines"])
+        if fault("lost_answer_rate"):
+            time.sleep(state.lost_answer_sleep)
+        return jsonify({"items": created}), 201
+
     @app.get("/api/invoices")
     def find_invoices():
-        reference = request.args.get("reference")
+        references = request.args.getlist("reference")
+        if len(references) > 200:
+            return jsonify({"error": "at most 200 references per call"}), 400
         with state.lock:
-            items = [i for i in state.invoices.values() if reference is None or i["reference"] == reference]
+            if not references:
+                items = list(state.invoices.values())
+            else:
+                items = [state.invoices[n] for ref in references for n in state.by_reference.get(ref, ())]
         return jsonify({"items": items})
 
     def _invoice(invoice_id: int) -> dict[str, Any]:

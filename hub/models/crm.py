@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.extensions import db
@@ -12,6 +12,7 @@ from hub.models.users import User
 
 class Customer(Timestamps, db.Model):
     __tablename__ = "customers"
+    __table_args__ = (Index("ix_customers_name_id", "name", "id"),)  # the customer list's order
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), index=True)

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Date, ForeignKey, Integer, String, Text
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.extensions import db
@@ -47,6 +47,11 @@ def line_amounts(
 
 class Deal(Timestamps, db.Model):
     __tablename__ = "deals"
+    __table_args__ = (
+        # The deals list (newest first) and the board (a stage's deals by last change).
+        Index("ix_deals_created_at_id", "created_at", "id"),
+        Index("ix_deals_stage_updated_at", "stage_id", "updated_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(String(20), unique=True)

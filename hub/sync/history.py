@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import Exchange
@@ -33,23 +34,52 @@ def redact(value: Any, secrets: Sequence[str]) -> Any:
     return value
 
 
-def _excerpt(value: Any) -> Any:
-    """The value as plain JSON (Decimals and dates as text), cut short when it is long."""
-    text = json.dumps(value, default=str)
+@dataclass(frozen=True)
+class RedactedExchange:
+    request: dict[str, Any]
+    response: dict[str, Any]
+    request_json: str
+    response_json: str
+
+    @property
+    def text(self) -> str:
+        """Request and response as JSON: which documents the exchange carried is looked up here."""
+        return self.request_json + self.response_json
+
+
+def redact_exchanges(exchanges: Iterable[Exchange], secrets: Sequence[str]) -> list[RedactedExchange]:
+    """Redact once per job: a batch's runs share its exchanges (redacting them per run cost
+    O(batch²) — most of a 50-invoice push's time before)."""
+    out = []
+    for ex in exchanges:
+        request = redact({"method": ex.method, "url": ex.url, "body": ex.request}, secrets)
+        response = redact({"status": ex.status, "body": ex.response, "error": ex.error, "ms": ex.elapsed_ms}, secrets)
+        out.append(
+            RedactedExchange(request, response, json.dumps(request, default=str), json.dumps(response, default=str))
+        )
+    return out
+
+
+def exchanges_about(exchanges: Sequence[RedactedExchange], key: str, batch_keys: Sequence[str]):
+    """The exchanges of a batch that concern one document: those that name its key, and those
+    that name no document of the batch (a log-in, a failure before anything was sent)."""
+    texts = [(ex, ex.text) for ex in exchanges]
+    return [ex for ex, text in texts if key in text or not any(k in text for k in batch_keys)]
+
+
+def exchanges_json(exchanges: Iterable[Exchange | RedactedExchange], secrets: Sequence[str]) -> tuple[Any, Any]:
+    """(requests, responses) of the exchanges, redacted and shortened for the run history."""
+    redacted = [ex if isinstance(ex, RedactedExchange) else redact_exchanges([ex], secrets)[0] for ex in exchanges]
+    return _excerpt_of([ex.request_json for ex in redacted]), _excerpt_of([ex.response_json for ex in redacted])
+
+
+def _excerpt_of(items_json: list[str]) -> Any:
+    """The list as plain JSON (Decimals and dates as text), cut short when it is long; its items are
+    JSON already, so they are joined, not dumped again."""
+    text = "[" + ", ".join(items_json) + "]"
     if len(text) <= EXCERPT_CHARS:
         return json.loads(text)
     return {"excerpt": text[:EXCERPT_CHARS], "truncated_chars": len(text) - EXCERPT_CHARS}
-
-
-def exchanges_json(exchanges: Iterable[Exchange], secrets: Sequence[str]) -> tuple[Any, Any]:
-    """(requests, responses) of the exchanges, redacted and shortened for the run history."""
-    requests_, responses = [], []
-    for ex in exchanges:
-        requests_.append(redact({"method": ex.method, "url": ex.url, "body": ex.request}, secrets))
-        responses.append(
-            redact({"status": ex.status, "body": ex.response, "error": ex.error, "ms": ex.elapsed_ms}, secrets)
-        )
-    return _excerpt(requests_), _excerpt(responses)
 
 
 def record_run(
@@ -62,7 +92,7 @@ def record_run(
     object_type: str | None = None,
     object_id: int | None = None,
     attempt: int = 1,
-    exchanges: Iterable[Exchange] = (),
+    exchanges: Iterable[Exchange | RedactedExchange] = (),
     secrets: Sequence[str] = (),
     error: str | None = None,
 ) -> SyncRun:

@@ -23,11 +23,16 @@ def _get_app() -> Flask:
     return _app
 
 
-def run_event(event_id: int) -> str:
-    from hub.sync.push import process_event
+def run_events(event_ids: list[int]) -> str:
+    from hub.sync.push import process_events
 
     with _get_app().app_context():
-        return process_event(event_id)
+        return process_events(event_ids)
+
+
+def run_event(event_id: int) -> str:
+    """One event (jobs queued before events were dispatched in chunks)."""
+    return run_events([event_id])
 
 
 def dispatch_outbox() -> int:

@@ -4,11 +4,12 @@ the queue by `dispatch`, owned by one worker at a time through a lease.
 An event is due when it is pending and its `available_at` has come (retries wait there), or when
 it was dispatched but its job never finished: the lease expired (the worker died) or no worker
 took it for a while (Redis lost it). Dispatching a due event twice is harmless: the job id is
-the event id and attempt, and a job leases its event before it touches anything.
+made of the events and attempts it carries, and a job leases its events before it touches anything.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import uuid
@@ -52,55 +53,86 @@ def _due(now: datetime):
 def dispatch(limit: int = 1000) -> int:
     """Hand due events to the queue; returns how many. If Redis is down they stay pending.
 
-    Each event is first claimed with a compare-and-set on its row, then enqueued: a worker that
-    finished the event in between, or another dispatcher, is never overwritten by a stale write.
+    Due events of one connection and operation go in chunks of HUB_BATCH_SIZE, one job per chunk
+    (a job per event made most jobs find their event already pushed by another's batch). Each
+    chunk is first claimed with a compare-and-set on its rows, then enqueued: a worker that
+    finished an event in between, or another dispatcher, is never overwritten by a stale write.
     """
-    from hub.sync.jobs import run_event
+    from hub.sync.jobs import run_events
 
     now = utcnow()
     rows = db.session.execute(
-        select(OutboxEvent.id, OutboxEvent.attempts, OutboxEvent.locked_until)
+        select(
+            OutboxEvent.id,
+            OutboxEvent.attempts,
+            OutboxEvent.locked_until,
+            OutboxEvent.connection_id,
+            OutboxEvent.operation,
+        )
         .join(Connection, OutboxEvent.connection_id == Connection.id)
         .where(_due(now), _free_connection(now))
         .order_by(OutboxEvent.id)
         .limit(limit)
     ).all()
-    claimed: list[tuple[int, str]] = []
-    for event_id, attempts, locked_until in rows:
-        jid = f"outbox-{event_id}-{attempts}"
-        if locked_until is not None:
-            # Its worker died holding the lease; RQ may still list that job as started.
-            jid = f"{jid}-r{int(now.timestamp())}"
-        won = db.session.execute(
-            update(OutboxEvent)
-            .where(OutboxEvent.id == event_id, _due(now))
-            .values(state=OutboxState.DISPATCHED, dispatched_at=now, job_id=jid, locked_until=None, locked_by=None)
-            .execution_options(synchronize_session=False)
-        )
-        if won.rowcount == 1:
-            claimed.append((event_id, jid))
+    size = max(1, int(current_app.config.get("HUB_BATCH_SIZE", 50)))
+    groups: dict[tuple[int, str], list] = {}
+    for row in rows:
+        groups.setdefault((row.connection_id, row.operation), []).append(row)
+    claimed: list[tuple[list[int], str]] = []
+    for group in groups.values():
+        for k in range(0, len(group), size):
+            chunk = group[k : k + size]
+            jid = _job_id(chunk, now)
+            ids = [row.id for row in chunk]
+            won = db.session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id.in_(ids), _due(now))
+                .values(state=OutboxState.DISPATCHED, dispatched_at=now, job_id=jid, locked_until=None, locked_by=None)
+                .returning(OutboxEvent.id)
+                .execution_options(synchronize_session=False)
+            )
+            taken = sorted(won.scalars().all())
+            if taken:
+                claimed.append((taken, jid))
     db.session.commit()
     if not claimed:
         return 0
     queue = get_queue()
     timeout = int(current_app.config["HUB_JOB_LEASE_SECONDS"] * 0.8)
-    for n, (event_id, jid) in enumerate(claimed):
+    sent = 0
+    for n, (event_ids, jid) in enumerate(claimed):
         try:
-            enqueue_once(queue, jid, run_event, event_id, timeout=timeout)
+            enqueue_once(queue, jid, run_events, event_ids, timeout=timeout)
         except RedisError as exc:
-            log.warning("queue unavailable, %d outbox event(s) wait: %s", len(claimed) - n, exc)
+            waiting = sum(len(ids) for ids, _ in claimed[n:])
+            log.warning("queue unavailable, %d outbox event(s) wait: %s", waiting, exc)
             _unclaim(claimed[n:])
-            return n
-    return len(claimed)
+            return sent
+        sent += len(event_ids)
+    return sent
 
 
-def _unclaim(claimed: Sequence[tuple[int, str]]) -> None:
+def _job_id(chunk: Sequence, now: datetime) -> str:
+    """The same events at the same attempts make the same job id, so a job still queued for them
+    is not queued twice; a different chunk makes a different one."""
+    first = chunk[0]
+    jid = f"outbox-{first.id}-{first.attempts}"
+    if len(chunk) > 1:
+        digest = hashlib.sha1(",".join(f"{r.id}:{r.attempts}" for r in chunk).encode()).hexdigest()[:10]
+        jid = f"{jid}-{len(chunk)}-{digest}"
+    if any(row.locked_until is not None for row in chunk):
+        # A worker died holding the lease; RQ may still list that job as started.
+        jid = f"{jid}-r{int(now.timestamp())}"
+    return jid
+
+
+def _unclaim(claimed: Sequence[tuple[list[int], str]]) -> None:
     """Put back events that could not be enqueued, unless a worker has taken them meanwhile."""
-    for event_id, jid in claimed:
+    for event_ids, jid in claimed:
         db.session.execute(
             update(OutboxEvent)
             .where(
-                OutboxEvent.id == event_id,
+                OutboxEvent.id.in_(event_ids),
                 OutboxEvent.state == OutboxState.DISPATCHED,
                 OutboxEvent.job_id == jid,
                 OutboxEvent.locked_by.is_(None),

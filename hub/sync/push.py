@@ -36,7 +36,7 @@ from hub.models import Connection, ExternalLink, HubInvoice, InvoiceState, Outbo
 from hub.models.base import utcnow
 from hub.sync import outbox
 from hub.sync.connectors import open_connector, secret_values
-from hub.sync.history import record_run
+from hub.sync.history import exchanges_about, record_run, redact_exchanges
 
 log = logging.getLogger(__name__)
 
@@ -51,33 +51,49 @@ STATE_OF = {
 
 
 def process_event(event_id: int) -> str:
-    """Run one outbox event (the RQ job). Returns a short word for the job's result."""
+    return process_events([event_id])
+
+
+def process_events(event_ids: Sequence[int]) -> str:
+    """Run a chunk of outbox events (the RQ job). Returns a short word for the job's result.
+
+    Pushes go out per connection in batches of HUB_BATCH_SIZE, topped up with that connection's
+    other due pushes; cancels one by one. Events another worker owns, or that are done, are skipped.
+    """
     owner = outbox.new_owner()
-    leased = outbox.lease([event_id], owner)
+    leased = outbox.lease(event_ids, owner)
     if not leased:
         return "skipped: done, taken by another worker, or not due"
-    event = leased[0]
-    connection = event.connection
-    held = hold_until(connection)
-    if held is not None:
-        outbox.release(event, OutboxState.PENDING, available_at=held)
-        db.session.commit()
-        return "held: connection paused or resting"
-    if event.operation == "push_invoice":
-        batch = [
-            event,
-            *outbox.lease_more(connection.id, "push_invoice", owner, current_app.config["HUB_BATCH_SIZE"] - 1),
-        ]
-        push_batch(connection, batch)
-        return f"pushed {len(batch)}"
-    if event.operation == "cancel_invoice":
-        from hub.sync.cancel import cancel_event
+    size = current_app.config["HUB_BATCH_SIZE"]
+    groups: dict[tuple[int, str], list[OutboxEvent]] = {}
+    for event in leased:
+        groups.setdefault((event.connection_id, event.operation), []).append(event)
+    words = []
+    for (_, operation), events in groups.items():
+        connection = events[0].connection
+        held = hold_until(connection)
+        if held is not None:
+            for event in events:
+                outbox.release(event, OutboxState.PENDING, available_at=held)
+            db.session.commit()
+            words.append("held: connection paused or resting")
+        elif operation == "push_invoice":
+            if len(events) < size:
+                events = [*events, *outbox.lease_more(connection.id, "push_invoice", owner, size - len(events))]
+            for k in range(0, len(events), size):
+                push_batch(connection, events[k : k + size])
+            words.append(f"pushed {len(events)}")
+        elif operation == "cancel_invoice":
+            from hub.sync.cancel import cancel_event
 
-        return cancel_event(connection, event)
-    outbox.release(event, OutboxState.FAILED)
-    event.last_error = f"unknown operation {event.operation!r}"
-    db.session.commit()
-    return "failed: unknown operation"
+            words.extend(cancel_event(connection, event) for event in events)
+        else:
+            for event in events:
+                outbox.release(event, OutboxState.FAILED)
+                event.last_error = f"unknown operation {event.operation!r}"
+            db.session.commit()
+            words.append("failed: unknown operation")
+    return "; ".join(words)
 
 
 def hold_until(connection: Connection):
@@ -92,6 +108,9 @@ def hold_until(connection: Connection):
 
 def push_batch(connection: Connection, events: Sequence[OutboxEvent]) -> None:
     started = utcnow()
+    # Load the batch's invoices in one query; each event's `invoice` then comes from the session
+    # (whose identity map holds them only while `invoices` does).
+    invoices = db.session.scalars(select(HubInvoice).where(HubInvoice.id.in_([e.invoice_id for e in events]))).all()
     docs = {event.id: invoice_from_dict(event.invoice.snapshot) for event in events}
     connector: Connector | None = None
     try:
@@ -104,12 +123,25 @@ def push_batch(connection: Connection, events: Sequence[OutboxEvent]) -> None:
     if connector:
         connector.close()
     secrets = secret_values(connection)
+    redacted = redact_exchanges(exchanges, secrets)
+    keys = [doc.idempotency_key for doc in docs.values()]
+    # One query for the links of the whole batch, not one per invoice.
+    links = {
+        link.invoice_id: link
+        for link in db.session.scalars(
+            select(ExternalLink).where(
+                ExternalLink.connection_id == connection.id,
+                ExternalLink.invoice_id.in_([event.invoice_id for event in events]),
+            )
+        )
+    }
     any_failure = False
     for event in events:
         attempt = event.attempts + 1
-        result = results[docs[event.id].idempotency_key]
+        key = docs[event.id].idempotency_key
+        result = results[key]
         if isinstance(result, ExternalRef):
-            outcome = _succeeded(connection, event, result)
+            outcome = _succeeded(connection, event, result, links.get(event.invoice_id))
             error = None
         else:
             outcome, error = apply_failure(connection, event, result)
@@ -123,12 +155,13 @@ def push_batch(connection: Connection, events: Sequence[OutboxEvent]) -> None:
             object_type="invoice",
             object_id=event.invoice_id,
             attempt=attempt,
-            exchanges=exchanges,
+            exchanges=exchanges_about(redacted, key, keys),
             secrets=secrets,
             error=error,
         )
     _count_for_breaker(connection, failed=any_failure)
     db.session.commit()
+    del invoices
 
 
 def _push(connector: Connector, docs: list[InvoiceDocument]) -> dict[str, Result]:
@@ -161,11 +194,8 @@ def _push(connector: Connector, docs: list[InvoiceDocument]) -> dict[str, Result
     return results
 
 
-def _succeeded(connection: Connection, event: OutboxEvent, ref: ExternalRef) -> RunOutcome:
+def _succeeded(connection: Connection, event: OutboxEvent, ref: ExternalRef, link: ExternalLink | None) -> RunOutcome:
     invoice = event.invoice
-    link = db.session.scalar(
-        select(ExternalLink).where(ExternalLink.connection_id == connection.id, ExternalLink.invoice_id == invoice.id)
-    )
     if link is None:
         link = ExternalLink(connection=connection, invoice=invoice, external_id=ref.external_id, state="")
         db.session.add(link)
