@@ -132,7 +132,8 @@ def through_hub(server: TrytonServer, n: int, workdir: Path) -> tuple[float, lis
     else:
         drain(app, rounds=500)
     elapsed = time.perf_counter() - started
-    print(f"  (hub: marking {n} deals won took {marked - started:.2f} s, pushing them {elapsed - (marked - started):.2f} s)")
+    pushing = elapsed - (marked - started)
+    print(f"  (hub: marking {n} deals won took {marked - started:.2f} s, pushing them {pushing:.2f} s)")
     with app.app_context():
         invoices = db.session.query(HubInvoice).all()
         done = [inv for inv in invoices if inv.links]
