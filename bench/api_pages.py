@@ -3,9 +3,8 @@ straight into a scratch PostgreSQL database (COPY, not the API), the app under g
 concurrent clients (closed loop, no think time), p50 / p95 per scenario. Prints a table and writes
 bench/results/api_pages.json.
 
-There is no board endpoint: the board is what the UI will ask for, the deals list filtered by
-stage, one request per stage column of the default pipeline (20 most recently updated deals
-each, with the column's total count), made one after the other by each client.
+The board is `GET /api/v1/pipelines/{id}/board`: every stage column of the default pipeline with
+its count, its totals per currency and its 20 most recently changed deals, in one request.
 
     .venv/bin/python bench/api_pages.py [--customers 100000] [--deals 500000] [--clients 16] [--seconds 15]
 """
@@ -30,9 +29,9 @@ from harness import ROOT, free_port, percentile, scratch_database, wait_for, wri
 WORKERS, THREADS = 4, 4
 
 
-def generate(url: str, customers: int, deals: int, seed: int = 7) -> tuple[str, list[int]]:
+def generate(url: str, customers: int, deals: int, seed: int = 7) -> tuple[str, int]:
     """Schema by the migrations, an admin token, then customers and deals by COPY. Returns the
-    token and the default pipeline's stage ids."""
+    token and the default pipeline's id."""
     from cryptography.fernet import Fernet
     from flask_migrate import upgrade
 
@@ -101,7 +100,7 @@ def generate(url: str, customers: int, deals: int, seed: int = 7) -> tuple[str, 
         conn.commit()
     with psycopg.connect(raw, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-    return clear, [stage_id for stage_id, _ in stages]
+    return clear, pipeline_id
 
 
 NAMES = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Tyrell", "Soylent", "Vandelay")
@@ -215,7 +214,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="api-pages-") as workdir, scratch_database() as url:
         os.environ["HUB_INSTANCE_PATH"] = workdir
         began = time.perf_counter()
-        token, stage_ids = generate(url, args.customers, args.deals)
+        token, pipeline_id = generate(url, args.customers, args.deals)
         generated_s = time.perf_counter() - began
         server = Gunicorn(url, workdir)
         try:
@@ -229,13 +228,12 @@ def main() -> None:
                 _get(session, f"{base}/api/v1/deals?page={rnd.randint(1, pages)}")
 
             def board(session, rnd):
-                for stage_id in stage_ids:
-                    _get(session, f"{base}/api/v1/deals?stage_id={stage_id}&per_page=20&sort=-updated_at")
+                _get(session, f"{base}/api/v1/pipelines/{pipeline_id}/board?per_column=20")
 
             scenarios = {
                 "customers list (50 per page)": (customers, 50),
                 "deals list (50 per page)": (deals, 50),
-                f"board ({len(stage_ids)} stage columns of 20)": (board, 150),
+                "board (every stage: count, totals, 20 deals)": (board, 150),
             }
             rows = {name: load(base, token, fn, args.clients, args.seconds) for name, (fn, _) in scenarios.items()}
         finally:
@@ -249,7 +247,6 @@ def main() -> None:
         "generated_s": generated_s,
         "scenarios": rows,
         "targets_p95_ms": {name: target for name, (_, target) in scenarios.items()},
-        "board_note": "no board endpoint: one deals-list request per stage column",
     }
     print(
         f"API under {args.clients} concurrent clients, gunicorn {result['gunicorn']}, PostgreSQL with "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import signal
+import sys
 from pathlib import Path
 
 import click
@@ -37,6 +39,9 @@ def run(host: str, port: int, demo_erp: bool) -> None:
     from hub.sync.worker import EmbeddedWorker
 
     app = current_app._get_current_object()
+    # Stopped with SIGTERM (a service manager, a test), still run the `finally` below, which stops
+    # the demo Tryton; Python's default would exit at once and leave it running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if demo_erp:
         from pathlib import Path
 

@@ -126,5 +126,7 @@ def test_migrate_seed_serve_and_use_the_api(operator_env, tmp_path):
         assert "PUMP-250" in skus
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=20)
         log.close()
+    with pytest.raises(requests.ConnectionError):  # the demo Tryton stopped with the app
+        requests.get(f"http://127.0.0.1:{env['HUB_DEMO_ERP_PORT']}/", timeout=5)

@@ -307,3 +307,33 @@ def test_delete_an_open_deal(app, sales, customer):
     assert sales.delete(f"/api/v1/deals/{deal['id']}").status_code == 204
     with app.app_context():
         assert db.session.query(DealLine).count() == 0
+
+
+def test_the_board_counts_and_sums_every_deal_and_lists_the_latest(sales, admin, users, customer):
+    def deal(price, currency="EUR", **fields):
+        line = {"description": "X", "quantity": 3, "unit_price": price, "tax_rate": "0.19"}
+        return new_deal(sales, customer, [line], currency=currency, **fields)
+
+    first, second = deal("0.10"), deal("0.20")  # 0.30 + 0.06 tax, 0.60 + 0.11: summed exactly
+    chf = deal("10", currency="CHF")
+    mine = deal("1", owner_id=users["admin"]["id"])
+    won = deal("5")
+    sales.post(f"/api/v1/deals/{won['id']}/won")
+    pipeline = sales.get("/api/v1/pipelines").json[0]
+
+    answer = sales.get(f"/api/v1/pipelines/{pipeline['id']}/board?per_column=2")
+
+    assert answer.status_code == 200, answer.json
+    columns = {c["stage"]["name"]: c for c in answer.json["columns"]}
+    assert list(columns) == [s["name"] for s in pipeline["stages"]]
+    new = columns["New"]
+    assert new["count"] == 4
+    assert new["totals"] == [{"currency": "CHF", "total": "35.70"}, {"currency": "EUR", "total": "4.64"}]
+    assert [d["number"] for d in new["deals"]] == [mine["number"], chf["number"]]  # latest first, 2 of 4
+    assert [d["number"] for d in columns["Won"]["deals"]] == [won["number"]]
+    assert columns["Lost"] == {**columns["Lost"], "count": 0, "totals": [], "deals": []}
+    only_admin = sales.get(f"/api/v1/pipelines/{pipeline['id']}/board?owner_id={users['admin']['id']}").json
+    assert only_admin["columns"][0]["count"] == 1
+    assert {first["number"], second["number"]}.isdisjoint(d["number"] for d in new["deals"])
+    assert sales.get("/api/v1/pipelines/999/board").status_code == 404
+    assert_error(sales.get(f"/api/v1/pipelines/{pipeline['id']}/board?per_column=0"), 422, "per_column")

@@ -403,6 +403,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", f"{V}/pipelines"): Row(EVERYONE, lambda w, r: Req(f"{V}/pipelines")),
     ("POST", f"{V}/pipelines"): Row(ADMIN, lambda w, r: Req(f"{V}/pipelines", NEW_PIPELINE, 201)),
     ("GET", f"{V}/pipelines/<int:pipeline_id>"): Row(EVERYONE, lambda w, r: Req(f"{V}/pipelines/{w.pipeline}")),
+    ("GET", f"{V}/pipelines/<int:pipeline_id>/board"): Row(
+        EVERYONE, lambda w, r: Req(f"{V}/pipelines/{w.pipeline}/board")
+    ),
     # deals: sales edit them; everyone reads them (operations see what has been sold)
     ("GET", f"{V}/deals"): Row(EVERYONE, lambda w, r: Req(f"{V}/deals"), needs=("deal",)),
     ("POST", f"{V}/deals"): Row(

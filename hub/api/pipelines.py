@@ -6,11 +6,14 @@ import marshmallow as ma
 from flask.views import MethodView
 from sqlalchemy import select
 
-from hub.api.base import Blueprint, get_or_404, stripped
+from hub.api.base import Blueprint, Money, get_or_404, stripped
+from hub.api.deals import Ref
 from hub.auth import requires
+from hub.board import PER_COLUMN, board_columns
 from hub.errors import Conflict, ValidationFailed
 from hub.extensions import db
 from hub.models import Pipeline, Stage, StageKind
+from hub.money import round_money
 
 blp = Blueprint("pipelines", __name__, url_prefix="/api/v1", description="Pipelines and stages")
 
@@ -68,3 +71,47 @@ class PipelineById(MethodView):
     @blp.response(200, PipelineSchema)
     def get(self, pipeline_id):
         return get_or_404(Pipeline, pipeline_id)
+
+
+class BoardArgs(ma.Schema):
+    owner_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**31 - 1))
+    per_column = ma.fields.Integer(load_default=PER_COLUMN, validate=ma.validate.Range(min=1, max=200))
+
+
+class BoardDeal(ma.Schema):
+    id = ma.fields.Integer()
+    number = ma.fields.String()
+    title = ma.fields.String()
+    customer = ma.fields.Nested(Ref)
+    owner = ma.fields.Nested(Ref, allow_none=True)
+    currency = ma.fields.String()
+    total = Money()
+    probability = ma.fields.Integer(attribute="effective_probability")
+    expected_close_date = ma.fields.Date(allow_none=True)
+    updated_at = ma.fields.DateTime()
+
+
+class BoardColumn(ma.Schema):
+    stage = ma.fields.Nested(StageSchema)
+    count = ma.fields.Integer(metadata={"description": "all the stage's deals (with the owner filter)"})
+    totals = ma.fields.Function(
+        lambda column: [{"currency": c, "total": str(round_money(t, c))} for c, t in column.totals],
+        metadata={"description": "the stage's deal totals per currency"},
+    )
+    deals = ma.fields.List(ma.fields.Nested(BoardDeal), metadata={"description": "the most recently changed first"})
+
+
+class Board(ma.Schema):
+    pipeline = ma.fields.Nested(Ref)
+    columns = ma.fields.List(ma.fields.Nested(BoardColumn))
+
+
+@blp.route("/pipelines/<int:pipeline_id>/board", methods=["GET"])
+@requires("deals", "read")
+@blp.arguments(BoardArgs, location="query")
+@blp.response(200, Board)
+def board(args, pipeline_id):
+    """The pipeline board in one request: per stage its count, totals per currency and latest deals."""
+    pipeline = get_or_404(Pipeline, pipeline_id)
+    columns = board_columns(pipeline, owner_id=args.get("owner_id"), per_column=args["per_column"])
+    return {"pipeline": pipeline, "columns": columns}

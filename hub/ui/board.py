@@ -3,23 +3,19 @@ drag and drop (both post the same form), filtered by owner."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from decimal import Decimal
-
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from hub.api.deals import _transition
+from hub.board import board_columns
 from hub.deal_service import default_pipeline
 from hub.errors import HubError
 from hub.extensions import db
-from hub.models import Deal, Pipeline, Role, StageKind, User
+from hub.models import Pipeline, Role, User
 from hub.ui.core import blueprint, page, safe_next
 
 bp = blueprint("ui_board", __name__)
-CLOSED_SHOWN = 20  # won and lost columns show the latest ones; the rest are a click away
 
 
 def _owner_filter() -> int | None:
@@ -35,26 +31,10 @@ def board():
     pipelines = db.session.scalars(select(Pipeline).order_by(Pipeline.is_default.desc(), Pipeline.id)).all()
     raw_pipeline = request.args.get("pipeline", "")
     pipeline = next((p for p in pipelines if str(p.id) == raw_pipeline), None) or default_pipeline()
-    owner_id = _owner_filter()
-    query = (
-        select(Deal)
-        .where(Deal.pipeline_id == pipeline.id)
-        .options(joinedload(Deal.customer), joinedload(Deal.owner))
-        .order_by(Deal.updated_at.desc(), Deal.id.desc())
-    )
-    if owner_id is not None:
-        query = query.where(Deal.owner_id == owner_id)
-    by_stage: dict[int, list[Deal]] = defaultdict(list)
-    for deal in db.session.scalars(query):
-        by_stage[deal.stage_id].append(deal)
-    columns = []
-    for stage in pipeline.stages:
-        deals = by_stage.get(stage.id, [])
-        totals: dict[str, Decimal] = defaultdict(Decimal)
-        for deal in deals:
-            totals[deal.currency] += deal.total
-        shown = deals if stage.kind == StageKind.OPEN else deals[:CLOSED_SHOWN]
-        columns.append({"stage": stage, "deals": shown, "count": len(deals), "totals": sorted(totals.items())})
+    columns = [
+        {"stage": c.stage, "deals": c.deals, "count": c.count, "totals": c.totals}
+        for c in board_columns(pipeline, owner_id=_owner_filter())
+    ]
     owners = db.session.scalars(
         select(User).where(User.role.in_([Role.SALES, Role.ADMIN]), User.active.is_(True)).order_by(User.name)
     ).all()
