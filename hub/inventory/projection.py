@@ -30,7 +30,7 @@ def _stock_moving_connections() -> list[int]:
 
 def _lines(product_ids: Iterable[int] | None, kind: StageKind) -> Select:
     query = (
-        select(DealLine.product_id, DealLine.quantity, Deal.id, Deal.probability, Stage.probability)
+        select(DealLine.product_id, DealLine.quantity)
         .join(Deal, DealLine.deal_id == Deal.id)
         .join(Stage, Deal.stage_id == Stage.id)
         .where(Stage.kind == kind, DealLine.product_id.is_not(None))
@@ -57,18 +57,30 @@ def on_won_deals(product_ids: Iterable[int] | None = None) -> dict[int, Decimal]
             ~reflected,
         )
     )
-    totals: dict[int, Decimal] = {}
-    for product_id, quantity, *_ in db.session.execute(query):
-        totals[product_id] = totals.get(product_id, Decimal(0)) + Decimal(quantity)
-    return totals
+    return _per_product(query, weighted=False)
 
 
 def on_open_deals(product_ids: Iterable[int] | None = None) -> dict[int, Decimal]:
     """Quantities per product on open deals, each weighted by the deal's probability."""
+    return _per_product(_lines(product_ids, StageKind.OPEN), weighted=True)
+
+
+def _per_product(lines: Select, *, weighted: bool) -> dict[int, Decimal]:
+    """Σ quantity (× probability %) per product over the lines. PostgreSQL adds them (NUMERIC is
+    exact, and a popular product may sit on thousands of deals); SQLite keeps quantities as text
+    and would add them as floats, so Python adds there."""
+    probability = func.coalesce(Deal.probability, Stage.probability, 0)
+    if db.engine.dialect.name == "postgresql":
+        amount = DealLine.quantity * probability if weighted else DealLine.quantity
+        grouped = lines.with_only_columns(DealLine.product_id, func.sum(amount)).group_by(DealLine.product_id)
+        return {
+            product_id: Decimal(total) / HUNDRED if weighted else Decimal(total)
+            for product_id, total in db.session.execute(grouped)
+        }
     totals: dict[int, Decimal] = {}
-    for product_id, quantity, _deal, override, stage_probability in db.session.execute(
-        _lines(product_ids, StageKind.OPEN)
+    for product_id, quantity, percent in db.session.execute(
+        lines.with_only_columns(DealLine.product_id, DealLine.quantity, probability)
     ):
-        probability = Decimal(override if override is not None else stage_probability or 0)
-        totals[product_id] = totals.get(product_id, Decimal(0)) + Decimal(quantity) * probability / HUNDRED
+        amount = Decimal(quantity) * Decimal(percent) / HUNDRED if weighted else Decimal(quantity)
+        totals[product_id] = totals.get(product_id, Decimal(0)) + amount
     return totals
