@@ -474,7 +474,8 @@ def document_for_deal(deal: Deal) -> DealDocument:
 def find_deal(reference: str) -> Deal:
     """A deal by its number (D-000042) or its id, as people type it in a form."""
     text = reference.strip()
-    deal = db.session.scalar(select(Deal).where(func.upper(Deal.number) == text.upper())) if text else None
+    # Numbers are written in capitals (D-000042); comparing them as such keeps the unique index in use.
+    deal = db.session.scalar(select(Deal).where(Deal.number == text.upper())) if text else None
     if deal is None and text.isdigit():
         deal = db.session.get(Deal, int(text))
     if deal is None:
