@@ -8,6 +8,7 @@ mapping is found when it is saved, never when a push runs.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -16,14 +17,15 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from connectors.documents import InvoiceDocument, invoice_from_dict
+from connectors.documents import InvoiceDocument, invoice_from_dict, invoice_to_dict
+from connectors.errors import ConnectorError
 from hub.audit import current_actor
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.invoicing import build_document
 from hub.models import Connection, Deal, HubInvoice, InvoiceState, MappingRow, MappingState, MappingVersion
 from hub.models.base import utcnow
-from hub.sync.connectors import registry
+from hub.sync.connectors import open_connector, registry
 from mappings.defaults import NoDefaultMapping, default_document
 from mappings.engine import (
     MappingInvalid,
@@ -33,9 +35,13 @@ from mappings.engine import (
     Table,
     convert_value,
     decimal_text,
+    diff,
+    dumps,
+    evaluate,
     loads,
     normalise_key,
     parse,
+    storable,
 )
 
 CSV_HEADER = ("key", "value")
@@ -200,6 +206,36 @@ def rollback(connection: Connection, to: int | None) -> MappingVersion:
     return activate(connection, copy)
 
 
+@dataclass(frozen=True)
+class VersionDiff:
+    old: int
+    new: int
+    changes: list[dict[str, Any]]  # {path, kind (added, removed, changed), old, new}
+    text: str  # a unified diff of the YAML
+
+
+def compare(connection: Connection, old: int | None = None, new: int | None = None) -> VersionDiff:
+    """What changed between two versions (0 is the default), leaf by leaf and as text.
+    By default the active version (or the default) against the newest one."""
+    if old is None:
+        active = active_version(connection)
+        old = active.version if active else 0
+    if new is None:
+        newest = next(iter(versions(connection)), None)
+        new = newest.version if newest else 0
+    old_doc, new_doc = document_of(connection, old), document_of(connection, new)
+    text = "".join(
+        difflib.unified_diff(
+            dumps(old_doc).splitlines(keepends=True),
+            dumps(new_doc).splitlines(keepends=True),
+            fromfile=f"version {old}",
+            tofile=f"version {new}",
+        )
+    )
+    changes = [{"path": c.path, "kind": c.kind, "old": c.old, "new": c.new} for c in diff(old_doc, new_doc)]
+    return VersionDiff(old, new, changes, text)
+
+
 # ---- tables -----------------------------------------------------------------------------------
 
 
@@ -231,6 +267,33 @@ def _row_problems(connection: Connection, spec: MappingSpec) -> list[Problem]:
         except ValueError as exc:
             problems.append(Problem(path, f"a row stored through the API does not fit: {exc}", ProblemKind.MAPPING))
     return problems
+
+
+def table_view(connection: Connection, table: Table) -> dict[str, Any]:
+    """A table with its rows as people see them: the mapping's inline rows, stored rows winning."""
+    rows = {
+        k: {"key": k, "value": None if v is None else value_text(v), "source": "mapping", "updated_at": None}
+        for k, v in table.rows.items()
+    }
+    for row in stored_rows(connection, table.name):
+        rows[row.key] = {"key": row.key, "value": row.value, "source": "stored", "updated_at": row.updated_at}
+    return {
+        "name": table.name,
+        "description": table.description,
+        "key": table.key_type,
+        "value": table.value_type,
+        "unmapped": table.unmapped,
+        "rows": list(rows.values()),
+    }
+
+
+def table_views(connection: Connection, document: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The value tables of a document (default: the active one) with their rows; none if it does not parse."""
+    try:
+        tables = parse(document_of(connection) if document is None else document).tables
+    except MappingInvalid:
+        return []
+    return [table_view(connection, t) for t in tables.values()]
 
 
 def table_spec(connection: Connection, name: str) -> Table:
@@ -406,3 +469,59 @@ def document_for_deal(deal: Deal) -> DealDocument:
     if deal.customer is None:
         raise ValidationFailed({"deal_id": f"Deal {deal.id} has no customer to invoice."})
     return DealDocument(build_document(deal, "INV-PREVIEW"), None)
+
+
+def find_deal(reference: str) -> Deal:
+    """A deal by its number (D-000042) or its id, as people type it in a form."""
+    text = reference.strip()
+    # Numbers are written in capitals (D-000042); comparing them as such keeps the unique index in use.
+    deal = db.session.scalar(select(Deal).where(Deal.number == text.upper())) if text else None
+    if deal is None and text.isdigit():
+        deal = db.session.get(Deal, int(text))
+    if deal is None:
+        raise ValidationFailed({"deal": f"No deal has the number or id {text!r}." if text else "Name a deal."})
+    return deal
+
+
+def _target_problem(exc: ConnectorError) -> dict[str, Any]:
+    field = getattr(exc, "field", None)
+    return {"path": field or "target", "message": exc.message, "kind": "target", "table": None, "value": None}
+
+
+def preview(connection: Connection, deal: Deal, version: int | None = None) -> dict[str, Any]:
+    """The payload a push of this deal would send through this connection with a version (None:
+    the active one, 0: the default), and every problem, without sending anything (the target is
+    only asked to look ids up)."""
+    found = document_for_deal(deal)
+    doc, invoice = found.document, found.invoice
+    if version not in (None, 0):
+        get_version(connection, version)  # NotFound for a version that does not exist
+    result: dict[str, Any] = {
+        "connection_id": connection.id,
+        "version": version if version is not None else getattr(active_version(connection), "version", None),
+        "deal_id": deal.id,
+        "invoice_number": invoice.number if invoice else None,
+        "document": invoice_to_dict(doc),
+        "mapped": {},
+        "payload": None,
+    }
+    try:
+        spec = resolved(connection, version)
+    except MappingInvalid as exc:
+        return {**result, "valid": False, "problems": [p.as_dict() for p in exc.problems]}
+    outcome = evaluate(spec, doc)
+    problems = [p.as_dict() for p in outcome.problems]
+    if connection.type in registry():
+        problems += [p.as_dict() for p in registry().get(connection.type).mapping_problems(spec)]
+    result["mapped"] = storable(outcome.payload)
+    if not problems:
+        connector = None
+        try:
+            connector = open_connector(connection, mapping_version=version)
+            result["payload"] = connector.preview_payload(doc)
+        except ConnectorError as exc:
+            problems.append(_target_problem(exc))
+        finally:
+            if connector is not None:
+                connector.close()
+    return {**result, "valid": not problems, "problems": problems}

@@ -3,23 +3,19 @@ preview on a real deal, and the value tables row by row or as CSV."""
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 import marshmallow as ma
 from flask import Response, request
 from flask.views import MethodView
 
-from connectors.documents import invoice_to_dict
-from connectors.errors import ConnectorError
 from hub import mapping_service as service
 from hub.api.base import Blueprint, get_or_404, get_ref
 from hub.auth import requires
 from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.models import Connection, Deal
-from hub.sync.connectors import open_connector, registry
-from mappings.engine import MappingInvalid, Problem, diff, dumps, evaluate, parse, storable
+from mappings.engine import Problem, dumps, evaluate
 
 blp = Blueprint(
     "mappings", __name__, url_prefix="/api/v1", description="Field and value mappings per connection, versioned"
@@ -162,31 +158,6 @@ def _problem(p: Problem) -> dict[str, Any]:
     return p.as_dict()
 
 
-def _tables(connection: Connection, document: dict[str, Any]) -> list[dict[str, Any]]:
-    try:
-        tables = parse(document).tables
-    except MappingInvalid:
-        return []
-    return [_table(connection, t) for t in tables.values()]
-
-
-def _table(connection: Connection, table) -> dict[str, Any]:
-    rows = {
-        k: {"key": k, "value": None if v is None else service.value_text(v), "source": "mapping", "updated_at": None}
-        for k, v in table.rows.items()
-    }
-    for row in service.stored_rows(connection, table.name):
-        rows[row.key] = {"key": row.key, "value": row.value, "source": "stored", "updated_at": row.updated_at}
-    return {
-        "name": table.name,
-        "description": table.description,
-        "key": table.key_type,
-        "value": table.value_type,
-        "unmapped": table.unmapped,
-        "rows": list(rows.values()),
-    }
-
-
 def _connection(connection_id: int) -> Connection:
     return get_or_404(Connection, connection_id)
 
@@ -208,7 +179,7 @@ def get_mapping(connection_id):
         "version": active.version if active else None,
         "document": document,
         "yaml": dumps(document),
-        "tables": _tables(connection, document),
+        "tables": service.table_views(connection, document),
     }
 
 
@@ -271,25 +242,8 @@ def rollback(data, connection_id):
 def diff_versions(args, connection_id):
     """What changed between two versions (0 is the default), field by field and as text."""
     connection = _connection(connection_id)
-    active = service.active_version(connection)
-    newest = next(iter(service.versions(connection)), None)
-    old_number = args.get("from_", active.version if active else 0)
-    new_number = args.get("to", newest.version if newest else 0)
-    old, new = service.document_of(connection, old_number), service.document_of(connection, new_number)
-    text = "".join(
-        difflib.unified_diff(
-            dumps(old).splitlines(keepends=True),
-            dumps(new).splitlines(keepends=True),
-            fromfile=f"version {old_number}",
-            tofile=f"version {new_number}",
-        )
-    )
-    return {
-        "from": old_number,
-        "to": new_number,
-        "changes": [{"path": c.path, "kind": c.kind, "old": c.old, "new": c.new} for c in diff(old, new)],
-        "text": text,
-    }
+    found = service.compare(connection, args.get("from_"), args.get("to"))
+    return {"from": found.old, "to": found.new, "changes": found.changes, "text": found.text}
 
 
 @blp.route(f"{BASE}/validate", methods=["POST"])
@@ -332,43 +286,7 @@ def preview(data, connection_id):
     without sending anything (the target is only asked to look ids up)."""
     connection = _connection(connection_id)
     deal = get_ref(Deal, data["deal_id"], "deal_id")
-    found = service.document_for_deal(deal)
-    doc, invoice = found.document, found.invoice
-    version = data.get("version")
-    if version not in (None, 0):
-        service.get_version(connection, version)  # 404 for a version that does not exist
-    result: dict[str, Any] = {
-        "connection_id": connection.id,
-        "version": version if version is not None else getattr(service.active_version(connection), "version", None),
-        "deal_id": deal.id,
-        "invoice_number": invoice.number if invoice else None,
-        "document": invoice_to_dict(doc),
-        "mapped": {},
-        "payload": None,
-    }
-    try:
-        spec = service.resolved(connection, version)
-    except MappingInvalid as exc:
-        return {**result, "valid": False, "problems": [_problem(p) for p in exc.problems]}
-    outcome = evaluate(spec, doc)
-    problems = [_problem(p) for p in outcome.problems]
-    if connection.type in registry():
-        problems += [_problem(p) for p in registry().get(connection.type).mapping_problems(spec)]
-    result["mapped"] = storable(outcome.payload)
-    if not problems:
-        connector = None
-        try:
-            connector = open_connector(connection, mapping_version=version)
-            result["payload"] = connector.preview_payload(doc)
-        except ConnectorError as exc:
-            field = getattr(exc, "field", None)
-            problems.append(
-                {"path": field or "target", "message": exc.message, "kind": "target", "table": None, "value": None}
-            )
-        finally:
-            if connector is not None:
-                connector.close()
-    return {**result, "valid": not problems, "problems": problems}
+    return service.preview(connection, deal, data.get("version"))
 
 
 # ---- value tables -------------------------------------------------------------------------------
@@ -380,7 +298,7 @@ def preview(data, connection_id):
 def tables(connection_id):
     """The value tables of the active mapping with their rows (inline and stored)."""
     connection = _connection(connection_id)
-    return _tables(connection, service.document_of(connection))
+    return service.table_views(connection)
 
 
 @blp.route(f"{BASE}/tables/<table>", methods=["GET"])
@@ -388,7 +306,7 @@ def tables(connection_id):
 @blp.response(200, TableSchema)
 def table(connection_id, table):
     connection = _connection(connection_id)
-    return _table(connection, service.table_spec(connection, table))
+    return service.table_view(connection, service.table_spec(connection, table))
 
 
 @blp.route(f"{BASE}/tables/<table>/rows/<path:key>")

@@ -1,0 +1,196 @@
+"""The mapping editor of a connection (admin): versions (save a draft, activate, roll back, diff),
+the document as YAML with its problems next to it, a preview on a chosen deal, and the value tables
+row by row or as CSV. Every decision is mapping_service's; these views read forms and render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, flash, redirect, render_template, request, url_for
+
+from hub import mapping_service as service
+from hub.api.base import get_or_404
+from hub.api.mappings import DiffArgs, ImportArgs, PreviewArgs, RollbackSchema, SaveSchema
+from hub.errors import Conflict, HubError, ValidationFailed
+from hub.extensions import db
+from hub.models import Connection, MappingState
+from hub.ui.core import blueprint, failed, form_values, load, page
+from mappings.engine import dumps
+
+bp = blueprint("ui_mappings", __name__, url_prefix="/admin/connections/<int:connection_id>/mapping")
+
+
+def _connection(connection_id: int) -> Connection:
+    return get_or_404(Connection, connection_id)
+
+
+def _problems(errors: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """(path, message) pairs as the document names them: the service prefixes each path with the
+    input it came from (document. or yaml.), which means nothing to someone editing the text."""
+    out = []
+    for path, messages in errors.items():
+        shown = path.removeprefix("document.").removeprefix("yaml.")
+        out += [(shown, m) for m in messages]
+    return out
+
+
+def _render(connection: Connection, status: int = 200, **context: Any):
+    """The whole page; `context` overrides the parts a failed or answered form shows (the text the
+    user typed, the problems, the preview, a table's messages)."""
+    versions = service.versions(connection)
+    active = next((v for v in versions if v.state == MappingState.ACTIVE), None)
+    shown = request.args.get("version", type=int)
+    if "yaml" not in context:
+        # The editor starts from the version asked for, else from what pushes use now.
+        document = service.document_of(connection, shown) if shown is not None else service.document_of(connection)
+        context["yaml"] = dumps(document)
+    return render_template(
+        "ui/mapping.html",
+        connection=connection,
+        versions=versions,
+        active=active,
+        editing=shown,
+        tables=service.table_views(connection),
+        **{"note": "", "problems": [], "preview": None, "preview_errors": {}, "table_errors": {}, "diff": None}
+        | context,
+    ), status
+
+
+@bp.get("")
+@page("mappings")
+def editor(connection_id: int):
+    connection = _connection(connection_id)
+    comparison = None
+    if "from" in request.args or "to" in request.args:
+        args = load(DiffArgs(), form_values(request.args, ("from", "to")))
+        comparison = service.compare(connection, args.get("from_"), args.get("to"))
+    return _render(connection, diff=comparison)
+
+
+@bp.post("/versions")
+@page("mappings", "write")
+def save_draft(connection_id: int):
+    connection = _connection(connection_id)
+    text = request.form.get("yaml", "")
+    note = (request.form.get("note") or "").strip()
+    try:
+        valid = load(SaveSchema(), {"yaml": text, "note": note or None})
+        version = service.save_version(connection, service.parse_input(valid), valid["note"])
+        db.session.commit()
+    except ValidationFailed as exc:
+        # Nothing is saved: the page comes back with the text as typed and every problem by path.
+        return _render(connection, 422, yaml=text, note=note, problems=_problems(failed(exc)))
+    flash(f"Version {version.version} saved as a draft. Preview it, then activate it.", "ok")
+    return redirect(url_for("ui_mappings.editor", connection_id=connection.id, version=version.version))
+
+
+@bp.post("/versions/<int:number>/activate")
+@page("mappings", "write")
+def activate(connection_id: int, number: int):
+    connection = _connection(connection_id)
+    version = service.activate(connection, service.get_version(connection, number))
+    db.session.commit()
+    flash(f"Version {version.version} is active: the next pushes use it.", "ok")
+    return redirect(url_for("ui_mappings.editor", connection_id=connection.id))
+
+
+@bp.post("/rollback")
+@page("mappings", "write")
+def rollback(connection_id: int):
+    connection = _connection(connection_id)
+    args = load(RollbackSchema(), form_values(request.form, ("version",)))
+    try:
+        version = service.rollback(connection, args.get("version"))
+        db.session.commit()
+    except Conflict as exc:
+        # Nothing to go back to is a message on the page, not a dead end.
+        failed(exc)
+        flash(exc.message, "error")
+        return redirect(url_for("ui_mappings.editor", connection_id=connection.id))
+    flash(f"Rolled back: version {version.version} (a copy of version {version.based_on}) is active.", "ok")
+    return redirect(url_for("ui_mappings.editor", connection_id=connection.id))
+
+
+@bp.post("/preview")
+@page("mappings")
+def preview(connection_id: int):
+    """Read-only, but a POST: it asks the target to look ids up, which a prefetched link must not do."""
+    connection = _connection(connection_id)
+    try:
+        deal = service.find_deal(request.form.get("deal", ""))
+        args = load(PreviewArgs(), {"deal_id": deal.id} | form_values(request.form, ("version",)))
+        result = service.preview(connection, deal, args.get("version"))
+    except ValidationFailed as exc:
+        return _render(connection, 422, preview_errors=failed(exc))
+    db.session.rollback()  # a preview writes nothing, whatever the connector touched
+    return _render(connection, preview=result | {"deal_number": deal.number})
+
+
+# ---- value tables -------------------------------------------------------------------------------
+
+
+def _table_failed(connection: Connection, table: str, error: HubError):
+    return _render(connection, 422, table_errors={table: _problems(failed(error))})
+
+
+@bp.post("/tables/<table>/rows")
+@page("mappings", "write")
+def put_row(connection_id: int, table: str):
+    connection = _connection(connection_id)
+    key, value = request.form.get("key", ""), (request.form.get("value") or "").strip()
+    try:
+        # A blank value maps the key to nothing, as an empty cell does in a CSV import.
+        row = service.put_row(connection, service.table_spec(connection, table), key, value or None)
+        db.session.commit()
+    except ValidationFailed as exc:
+        return _table_failed(connection, table, exc)
+    flash(f"Table {table}: {row.key} → {row.value if row.value is not None else 'nothing'} saved.", "ok")
+    return redirect(url_for("ui_mappings.editor", connection_id=connection.id) + f"#table-{table}")
+
+
+@bp.post("/tables/<table>/rows/delete")
+@page("mappings", "write")
+def delete_row(connection_id: int, table: str):
+    """The key is a form field, not part of the URL: keys may hold slashes and dots."""
+    connection = _connection(connection_id)
+    key = request.form.get("key", "")
+    service.delete_row(connection, service.table_spec(connection, table), key)
+    db.session.commit()
+    flash(f"Table {table}: row {key} removed.", "ok")
+    return redirect(url_for("ui_mappings.editor", connection_id=connection.id) + f"#table-{table}")
+
+
+@bp.get("/tables/<table>/csv")
+@page("mappings")
+def export_csv(connection_id: int, table: str):
+    connection = _connection(connection_id)
+    spec = service.table_spec(connection, table)
+    return Response(
+        service.export_csv(connection, spec),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{connection.id}-{spec.name}.csv"'},
+    )
+
+
+@bp.post("/tables/<table>/csv")
+@page("mappings", "write")
+def import_csv(connection_id: int, table: str):
+    connection = _connection(connection_id)
+    upload = request.files.get("file")
+    try:
+        args = load(ImportArgs(), {"replace": request.form.get("replace") == "on"})
+        spec = service.table_spec(connection, table)
+        if upload is None or not upload.filename:
+            raise ValidationFailed({"csv": "Choose a CSV file to import."})
+        try:
+            text = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ValidationFailed({"csv": "The CSV must be UTF-8 text."}) from None
+        change = service.import_csv(connection, spec, text, replace=args["replace"])
+        db.session.commit()
+    except ValidationFailed as exc:
+        return _table_failed(connection, table, exc)
+    flash(
+        f"Table {table}: {change.added} added, {change.changed} changed, {change.removed} removed from the CSV.", "ok"
+    )
+    return redirect(url_for("ui_mappings.editor", connection_id=connection.id) + f"#table-{table}")
