@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -379,9 +379,18 @@ def export_csv(connection: Connection, table: Table) -> str:
     return out.getvalue()
 
 
-def import_csv(connection: Connection, table: Table, text: str, *, replace: bool) -> RowChange:
+def import_csv(
+    connection: Connection,
+    table: Table,
+    text: str,
+    *,
+    replace: bool,
+    progress: Callable[[int, int], None] | None = None,
+) -> RowChange:
     """Rows from CSV (a `key,value` header, an empty value maps to nothing); all or nothing, with
-    every bad line named. `replace` also removes stored rows the file does not have."""
+    every bad line named. `replace` also removes stored rows the file does not have. `progress`
+    hears (lines checked, lines in all) every thousand lines."""
+    lines = text.count("\n") + (not text.endswith("\n"))
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None or [h.strip().lower() for h in header[:2]] != list(CSV_HEADER):
@@ -389,6 +398,8 @@ def import_csv(connection: Connection, table: Table, text: str, *, replace: bool
     errors: dict[str, list[str]] = {}
     wanted: dict[str, str | None] = {}
     for number, record in enumerate(reader, start=2):
+        if progress is not None and number % 1000 == 0:
+            progress(number, lines)
         if len(wanted) >= MAX_CSV_ROWS:
             errors[f"line {number}"] = [f"More than {MAX_CSV_ROWS} rows."]
             break
@@ -425,6 +436,8 @@ def import_csv(connection: Connection, table: Table, text: str, *, replace: bool
                 db.session.delete(row)
                 removed += 1
     db.session.flush()
+    if progress is not None:
+        progress(lines, lines)
     return RowChange(added, changed, removed)
 
 

@@ -9,6 +9,8 @@ import copy
 
 import pytest
 
+from hub.sync import jobs
+from hub.sync.queue import get_queue
 from hub.sync.worker import drain
 from mappings.defaults import default_document
 
@@ -285,3 +287,35 @@ def test_the_reference_must_stay_the_idempotency_key(admin, sales, connection):
     ((problem,),) = [preview["problems"]]
     assert problem["path"] == "reference"
     assert problem["message"].startswith(f"reference: the mapping gives '{deal['number']}', but it must be")
+
+
+def test_a_large_csv_is_imported_in_a_job_that_reports_its_progress(app, admin, users, connection):
+    text = "key,value\n" + "".join(f"SKU-{i},ITEM-{i}\n" for i in range(2500))
+    with app.app_context():
+        get_queue().enqueue(
+            jobs.import_mapping_csv, connection, "products", text, False, users["admin"]["id"], job_id="csv-import-t"
+        )
+    drain(app)
+
+    with app.app_context():
+        job = get_queue().fetch_job("csv-import-t")
+        assert job.return_value() == {"added": 2500, "changed": 0, "removed": 0}
+        assert (job.get_meta()["done"], job.get_meta()["total"]) == (2501, 2501)  # the header is a line too
+    exported = admin.get(url(connection, "/tables/products/csv")).get_data(as_text=True)
+    assert "SKU-2499,ITEM-2499\n" in exported
+
+    with app.app_context():  # bad lines are the job's answer, and nothing is written
+        get_queue().enqueue(
+            jobs.import_mapping_csv,
+            connection,
+            "products",
+            "key,value\nX,1\nX,2\n",
+            True,
+            users["admin"]["id"],
+            job_id="csv-import-bad",
+        )
+    drain(app)
+    with app.app_context():
+        answer = get_queue().fetch_job("csv-import-bad").return_value()
+    assert answer["errors"] == {"line 3": ["Key X appears twice."]}
+    assert "SKU-2499,ITEM-2499\n" in admin.get(url(connection, "/tables/products/csv")).get_data(as_text=True)

@@ -10,12 +10,15 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from hub.sync.worker import drain
 from tests.conftest import PASSWORD
 from tests.test_mappings_api import win
 from tests.ui_fixtures import log_in, nav, screenshot
 
 
-def test_admin_edits_previews_activates_and_diffs_a_mapping(users, page, admin, sales, ledger, connection, tmp_path):
+def test_admin_edits_previews_activates_and_diffs_a_mapping(
+    app, users, page, admin, sales, ledger, connection, tmp_path
+):
     deal = win(sales, admin)
     log_in(page, users["admin"]["email"])
     nav(page, "Connections")
@@ -95,11 +98,14 @@ def test_admin_edits_previews_activates_and_diffs_a_mapping(users, page, admin, 
     bad.write_text("key,value\nW-2,ITEM-3\nW-2,ITEM-4\n")
     products.get_by_label("CSV for products").set_input_files(str(bad))
     products.get_by_role("button", name="Import CSV into products").click()
+    expect(page.get_by_label("Importing the CSV")).to_be_visible()  # checked in a job, the page waits
+    drain(app)
     expect(page.locator("#table-errors-products")).to_contain_text("line 3: Key W-2 appears twice.")
     good = tmp_path / "good.csv"
     good.write_text("key,value\nW-2,ITEM-3\n")
     page.locator("#table-products").get_by_label("CSV for products").set_input_files(str(good))
     page.locator("#table-products").get_by_role("button", name="Import CSV into products").click()
+    drain(app)
     expect(page.get_by_role("status")).to_contain_text("1 added, 0 changed, 0 removed")
     expect(page.get_by_label("Value of W-2 in products")).to_have_value("ITEM-3")
     page.locator("#table-products").get_by_role("button", name="Delete W-1 from products").click()

@@ -80,3 +80,35 @@ def deliver_alerts() -> dict[str, int]:
 
     with _get_app().app_context():
         return deliver_due()
+
+
+def import_mapping_csv(connection_id: int, table: str, text: str, replace: bool, user_id: int) -> dict:
+    """A value table's rows from an uploaded CSV (all or nothing), its progress in the job's meta
+    for the page that polls it. Bad lines are an answer, not a failure: {"message", "errors"}."""
+    from rq import get_current_job
+
+    from hub import mapping_service
+    from hub.audit import acting_as
+    from hub.errors import HubError
+    from hub.extensions import db
+    from hub.models import Connection
+
+    job = get_current_job()
+
+    def progress(done: int, total: int) -> None:
+        if job is not None:
+            job.meta.update(done=done, total=total)
+            job.save_meta()
+
+    with _get_app().app_context(), acting_as(user_id, "csv import"):
+        connection = db.session.get(Connection, connection_id)
+        if connection is None:
+            return {"message": f"Connection {connection_id} is gone; nothing was imported.", "errors": {}}
+        try:
+            spec = mapping_service.table_spec(connection, table)
+            change = mapping_service.import_csv(connection, spec, text, replace=replace, progress=progress)
+        except HubError as exc:  # bad lines, or a table the mapping no longer has
+            db.session.rollback()
+            return {"message": exc.message, "errors": exc.errors}
+        db.session.commit()
+        return {"added": change.added, "changed": change.changed, "removed": change.removed}

@@ -4,9 +4,11 @@ row by row or as CSV. Every decision is mapping_service's; these views read form
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from flask import Response, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from hub import mapping_service as service
 from hub.api.base import get_or_404
@@ -14,8 +16,12 @@ from hub.api.mappings import DiffArgs, ImportArgs, PreviewArgs, RollbackSchema, 
 from hub.errors import Conflict, HubError, ValidationFailed
 from hub.extensions import db
 from hub.models import Connection, MappingState
+from hub.sync import jobs, outbox
+from hub.sync.queue import enqueue_once, get_queue
 from hub.ui.core import blueprint, failed, form_values, load, page
 from mappings.engine import dumps
+
+CSV_JOB = "csv-import-"  # the ids of CSV import jobs; the progress page shows no other job
 
 bp = blueprint("ui_mappings", __name__, url_prefix="/admin/connections/<int:connection_id>/mapping")
 
@@ -51,7 +57,15 @@ def _render(connection: Connection, status: int = 200, **context: Any):
         active=active,
         editing=shown,
         tables=service.table_views(connection),
-        **{"note": "", "problems": [], "preview": None, "preview_errors": {}, "table_errors": {}, "diff": None}
+        **{
+            "note": "",
+            "problems": [],
+            "preview": None,
+            "preview_errors": {},
+            "table_errors": {},
+            "diff": None,
+            "csv_job": None,
+        }
         | context,
     ), status
 
@@ -64,7 +78,7 @@ def editor(connection_id: int):
     if "from" in request.args or "to" in request.args:
         args = load(DiffArgs(), form_values(request.args, ("from", "to")))
         comparison = service.compare(connection, args.get("from_"), args.get("to"))
-    return _render(connection, diff=comparison)
+    return _render(connection, diff=comparison, csv_job=request.args.get("csv_job"))
 
 
 @bp.post("/versions")
@@ -186,11 +200,46 @@ def import_csv(connection_id: int, table: str):
             text = upload.read().decode("utf-8-sig")
         except UnicodeDecodeError:
             raise ValidationFailed({"csv": "The CSV must be UTF-8 text."}) from None
-        change = service.import_csv(connection, spec, text, replace=args["replace"])
-        db.session.commit()
     except ValidationFailed as exc:
         return _table_failed(connection, table, exc)
-    flash(
-        f"Table {table}: {change.added} added, {change.changed} changed, {change.removed} removed from the CSV.", "ok"
+    # Up to 50,000 rows are checked in a job, so the page can show how far it has got.
+    job_id = f"{CSV_JOB}{uuid.uuid4().hex}"
+    enqueue_once(
+        get_queue(),
+        job_id,
+        jobs.import_mapping_csv,
+        connection.id,
+        spec.name,
+        text,
+        args["replace"],
+        current_user.id,
+        timeout=600,
     )
-    return redirect(url_for("ui_mappings.editor", connection_id=connection.id) + f"#table-{table}")
+    outbox.kick()
+    return redirect(url_for("ui_mappings.editor", connection_id=connection.id, csv_job=job_id) + f"#table-{table}")
+
+
+@bp.get("/imports/<job_id>")
+@page("mappings", "write")
+def import_progress(connection_id: int, job_id: str):
+    """Polled by the page while a CSV import runs; when it is done, the page reloads with its rows."""
+    connection = _connection(connection_id)
+    job = get_queue().fetch_job(job_id) if job_id.startswith(CSV_JOB) else None
+    status = job.get_status(refresh=True).value if job is not None else "none"
+    result = job.return_value() if status == "finished" else None
+    if result is not None and "added" in result:
+        flash(f"CSV imported: {result['added']} added, {result['changed']} changed, {result['removed']} removed.", "ok")
+        answer = Response(status=204)
+        answer.headers["HX-Redirect"] = url_for("ui_mappings.editor", connection_id=connection.id)
+        return answer
+    meta = job.get_meta(refresh=True) if job is not None else {}
+    return render_template(
+        "ui/_csv_progress.html",
+        connection=connection,
+        job_id=job_id,
+        status=status,
+        done=meta.get("done", 0),
+        total=meta.get("total"),
+        result=result,
+        table=job.args[1] if job is not None else "",
+    )
