@@ -113,6 +113,30 @@ def test_deal_page_logs_activities_and_tasks(users, page, sales):
     expect(page.locator("tr", has_text="Send the offer")).to_have_count(0)
 
 
+def test_customer_page_logs_activities_and_tasks_and_a_contact_has_a_page(users, page, sales):
+    customer = sales.post("/api/v1/customers", json={"name": "Acme"}).json
+    person = sales.post("/api/v1/contacts", json={"customer_id": customer["id"], "name": "Ada Lovelace"}).json
+    deal = sales.post(
+        "/api/v1/deals", json={"title": "Engines", "customer_id": customer["id"], "contact_id": person["id"]}
+    ).json
+    log_in(page, users["sales"]["email"])
+    page.goto(f"/customers/{customer['id']}")
+    page.get_by_role("button", name="Log activity").click()
+    expect(page.locator("#err-activity-subject")).to_have_text("Missing data for required field.")
+    page.get_by_label("Kind").select_option("call")
+    page.get_by_label("Subject").fill("Yearly review")
+    page.get_by_role("button", name="Log activity").click()
+    expect(page.locator(".timeline").first).to_contain_text("Call · Yearly review")
+    page.get_by_label("New task").fill("Send the price list")
+    page.get_by_role("button", name="Add task").click()
+    expect(page.locator("#tasks")).to_contain_text("Send the price list")
+
+    page.get_by_role("link", name="Ada Lovelace").click()
+    expect(page.get_by_role("heading", name="Ada Lovelace")).to_be_visible()
+    expect(page.get_by_role("link", name=f"{deal['number']} Engines")).to_be_visible()
+    screenshot(page, "sales-contact")
+
+
 def test_forms_need_the_csrf_token_and_pages_follow_the_roles(app, users):
     client = app.test_client()
     html = client.get("/login").get_data(as_text=True)

@@ -95,6 +95,32 @@ def _link(obj: Activity | Task, data: dict, *, creating: bool) -> None:
         raise ValidationFailed({"deal_id": "Link the activity to a deal or a customer."})
 
 
+def create_activity(data: dict) -> Activity:
+    """Log an activity (validated input) by the caller, on its deal and/or customer; committed."""
+    activity = Activity(
+        kind=data["kind"],
+        subject=data["subject"],
+        body=data.get("body"),
+        occurred_at=data.get("occurred_at") or utcnow(),
+        author=authenticated_user(),
+    )
+    _link(activity, data, creating=True)
+    db.session.add(activity)
+    db.session.commit()
+    return activity
+
+
+def create_task(data: dict) -> Task:
+    """A task (validated input), the caller's unless assigned; committed."""
+    task = Task(title=data["title"], notes=data.get("notes"), due_date=data.get("due_date"), done=False)
+    _set_assignee(task, data, creating=True)
+    _set_done(task, data)
+    _link(task, data, creating=True)
+    db.session.add(task)
+    db.session.commit()
+    return task
+
+
 def _set_assignee(task: Task, data: dict, *, creating: bool) -> None:
     if "assignee_id" in data:
         if data["assignee_id"] is None:
@@ -132,17 +158,7 @@ class Activities(MethodView):
     @blp.arguments(ActivitySchema)
     @blp.response(201, ActivitySchema)
     def post(self, data):
-        activity = Activity(
-            kind=data["kind"],
-            subject=data["subject"],
-            body=data.get("body"),
-            occurred_at=data.get("occurred_at") or utcnow(),
-            author=authenticated_user(),
-        )
-        _link(activity, data, creating=True)
-        db.session.add(activity)
-        db.session.commit()
-        return activity
+        return create_activity(data)
 
 
 @blp.route("/activities/<int:activity_id>")
@@ -194,13 +210,7 @@ class Tasks(MethodView):
     @blp.arguments(TaskSchema)
     @blp.response(201, TaskSchema)
     def post(self, data):
-        task = Task(title=data["title"], notes=data.get("notes"), due_date=data.get("due_date"), done=False)
-        _set_assignee(task, data, creating=True)
-        _set_done(task, data)
-        _link(task, data, creating=True)
-        db.session.add(task)
-        db.session.commit()
-        return task
+        return create_task(data)
 
 
 @blp.route("/tasks/<int:task_id>")

@@ -9,12 +9,14 @@ from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from hub.api.activities import ActivitySchema, TaskSchema, create_activity, create_task
 from hub.api.base import ListArgs, apply, get_or_404, paginate, search_filter
 from hub.api.customers import CUSTOMER_FIELDS, ContactSchema, CustomerSchema
 from hub.auth import authenticated_user
 from hub.errors import HubError
 from hub.extensions import db
-from hub.models import Activity, Contact, Customer, Deal, Task
+from hub.models import Activity, ActivityKind, Contact, Customer, Deal, Task, User
+from hub.models.base import utcnow
 from hub.ui.core import blueprint, failed, form_patch, form_values, load, page
 
 bp = blueprint("ui_customers", __name__)
@@ -93,13 +95,18 @@ def show(customer_id: int, errors: dict[str, list[str]] | None = None):
     tasks = db.session.scalars(
         select(Task).where(Task.customer_id == customer.id, Task.done.is_(False)).order_by(Task.due_date)
     ).all()
+    errors = errors or {}
     return render_template(
         "ui/customer.html",
         customer=customer,
         deals=deals,
         activities=activities,
         tasks=tasks,
-        errors=errors or {},
+        errors=errors,
+        contact_errors={k: v for k, v in errors.items() if not k.startswith(("activity.", "task."))},
+        kinds=list(ActivityKind),
+        today=utcnow().date(),
+        users=db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name)).all(),
         form=request.form,
     )
 
@@ -118,3 +125,46 @@ def add_contact(customer_id: int):
         return show(customer_id, errors=failed(exc)), 422
     flash("Contact added.", "ok")
     return redirect(url_for("ui_customers.show", customer_id=customer_id) + "#contacts")
+
+
+@bp.post("/customers/<int:customer_id>/activities")
+@page("activities", "write")
+def add_activity(customer_id: int):
+    """A call, e-mail, meeting or note with the customer, outside any deal."""
+    get_or_404(Customer, customer_id)
+    data = form_values(request.form, ("kind", "subject", "body")) | {"customer_id": customer_id}
+    try:
+        create_activity(load(ActivitySchema(), data))
+    except HubError as exc:
+        return show(customer_id, errors={f"activity.{k}": v for k, v in failed(exc).items()}), 422
+    flash("Activity logged.", "ok")
+    return redirect(url_for("ui_customers.show", customer_id=customer_id) + "#activities")
+
+
+@bp.post("/customers/<int:customer_id>/tasks")
+@page("tasks", "write")
+def add_task(customer_id: int):
+    """A follow-up with the customer, outside any deal."""
+    get_or_404(Customer, customer_id)
+    data = form_values(request.form, ("title", "due_date", "assignee_id")) | {"customer_id": customer_id}
+    try:
+        create_task(load(TaskSchema(), data))
+    except HubError as exc:
+        return show(customer_id, errors={f"task.{k}": v for k, v in failed(exc).items()}), 422
+    flash("Task added.", "ok")
+    return redirect(url_for("ui_customers.show", customer_id=customer_id) + "#tasks")
+
+
+@bp.get("/contacts/<int:contact_id>")
+@page("contacts")
+def contact(contact_id: int):
+    """A person at a customer: the deals they are the contact of, and what was logged on those."""
+    person = get_or_404(Contact, contact_id)
+    deals = db.session.scalars(select(Deal).where(Deal.contact_id == person.id).order_by(Deal.id.desc())).all()
+    activities = db.session.scalars(
+        select(Activity)
+        .where(Activity.deal_id.in_([d.id for d in deals]))
+        .order_by(Activity.occurred_at.desc())
+        .limit(50)
+    ).all()
+    return render_template("ui/contact.html", contact=person, deals=deals, activities=activities)

@@ -9,7 +9,7 @@ from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from hub import deal_service
-from hub.api.activities import ActivitySchema, TaskSchema, _link, _set_assignee, _set_done
+from hub.api.activities import ActivitySchema, TaskSchema, create_activity, create_task
 from hub.api.deals import DealIn, DealPatch, _load, _transition
 from hub.auth import authenticated_user
 from hub.errors import HubError
@@ -200,17 +200,7 @@ def add_activity(deal_id: int):
     data = form_values(request.form, ("kind", "subject", "body"))
     data["deal_id"] = deal_id
     try:
-        valid = load(ActivitySchema(), data)
-        activity = Activity(
-            kind=valid["kind"],
-            subject=valid["subject"],
-            body=valid.get("body"),
-            occurred_at=utcnow(),
-            author=authenticated_user(),
-        )
-        _link(activity, valid, creating=True)
-        db.session.add(activity)
-        db.session.commit()
+        create_activity(load(ActivitySchema(), data))
     except HubError as exc:
         return _redisplay(deal_id, {f"activity.{k}": v for k, v in failed(exc).items()})
     flash("Activity logged.", "ok")
@@ -223,13 +213,7 @@ def add_task(deal_id: int):
     data = form_values(request.form, ("title", "due_date", "assignee_id", "notes"))
     data["deal_id"] = deal_id
     try:
-        valid = load(TaskSchema(), data)
-        task = Task(title=valid["title"], notes=valid.get("notes"), due_date=valid.get("due_date"), done=False)
-        _set_assignee(task, valid, creating=True)
-        _set_done(task, valid)
-        _link(task, valid, creating=True)
-        db.session.add(task)
-        db.session.commit()
+        create_task(load(TaskSchema(), data))
     except HubError as exc:
         return _redisplay(deal_id, {f"task.{k}": v for k, v in failed(exc).items()})
     flash("Task added.", "ok")
