@@ -36,6 +36,7 @@ def generate(url: str, customers: int, deals: int, seed: int = 7) -> tuple[str, 
     from flask_migrate import upgrade
 
     from hub import MIGRATIONS_DIR, create_app
+    from hub.board import rebuild_stage_totals
     from hub.extensions import db
     from hub.models import ApiToken, Pipeline, Role, User
 
@@ -98,6 +99,9 @@ def generate(url: str, customers: int, deals: int, seed: int = 7) -> tuple[str, 
         conn.execute("SELECT setval(pg_get_serial_sequence('customers', 'id'), (SELECT max(id) FROM customers))")
         conn.execute("SELECT setval(pg_get_serial_sequence('deals', 'id'), (SELECT max(id) FROM deals))")
         conn.commit()
+    with app.app_context(), db.engine.begin() as connection:  # COPY bypassed the flushes that keep them
+        rebuild_stage_totals(connection)
+        db.engine.dispose()
     with psycopg.connect(raw, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
     return clear, pipeline_id

@@ -39,6 +39,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from hub import api, auth, web
     from hub.audit import install as install_audit
+    from hub.board import install as install_board
     from hub.extensions import db, migrate
     from hub.jsonio import DecimalJSONProvider
 
@@ -51,6 +52,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     with app.app_context():
         install_audit(db.session)
+        install_board(db.session)
     auth.init_app(app)
     api.init_app(app)
     web.init_app(app)

@@ -1,19 +1,26 @@
 """The pipeline board as data: per stage, how many deals and their totals per currency, and the
-deals changed most recently. The database counts and sums, so a board over half a million deals
-reads a few hundred rows, not every deal.
+deals changed most recently.
+
+Counts and totals come from `stage_totals`, which every flush that writes deals keeps up to date
+(the deals' rows as they were before the flush count out, as they are after it count in), so a
+board over half a million deals reads a few dozen rows. `rebuild_stage_totals` recounts from the
+deals (the migration, and after bulk loads that bypass the ORM).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Connection, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, joinedload
 
 from hub.extensions import db
-from hub.models import Deal, Pipeline, Stage
+from hub.models import Deal, Pipeline, Stage, StageTotal
 
 PER_COLUMN = 50
 
@@ -30,7 +37,7 @@ def board_columns(pipeline: Pipeline, *, owner_id: int | None = None, per_column
     filters = [Deal.pipeline_id == pipeline.id]
     if owner_id is not None:
         filters.append(Deal.owner_id == owner_id)
-    counts, totals = _aggregates(filters)
+    counts, totals = _aggregates(pipeline.id, owner_id)
     columns = []
     for stage in pipeline.stages:
         deals: list[Deal] = []
@@ -48,21 +55,91 @@ def board_columns(pipeline: Pipeline, *, owner_id: int | None = None, per_column
     return columns
 
 
-def _aggregates(filters: list) -> tuple[dict[int, int], dict[int, dict[str, Decimal]]]:
+def _aggregates(pipeline_id: int, owner_id: int | None) -> tuple[dict[int, int], dict[int, dict[str, Decimal]]]:
     counts: dict[int, int] = defaultdict(int)
     totals: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    if db.engine.dialect.name == "postgresql":
-        grouped = select(Deal.stage_id, Deal.currency, func.count(), func.sum(Deal.total))
-        for stage_id, currency, count, amount in db.session.execute(
-            grouped.where(*filters).group_by(Deal.stage_id, Deal.currency)
-        ):
+    query = (
+        select(
+            StageTotal.stage_id, StageTotal.currency, func.sum(StageTotal.deal_count), func.sum(StageTotal.total_units)
+        )
+        .join(Stage, Stage.id == StageTotal.stage_id)
+        .where(Stage.pipeline_id == pipeline_id)
+        .group_by(StageTotal.stage_id, StageTotal.currency)
+    )
+    if owner_id is not None:
+        query = query.where(StageTotal.owner_key == owner_id)
+    for stage_id, currency, count, units in db.session.execute(query):
+        if count:
             counts[stage_id] += count
-            totals[stage_id][currency] += Decimal(amount)
-    else:
-        # SQLite keeps money as text and would sum it as floats: the exact sum is Python's.
-        for stage_id, currency, amount in db.session.execute(
-            select(Deal.stage_id, Deal.currency, Deal.total).where(*filters)
-        ):
-            counts[stage_id] += 1
-            totals[stage_id][currency] += amount
+            totals[stage_id][currency] += Decimal(units) / UNITS
     return counts, totals
+
+
+# ---- keeping stage_totals -------------------------------------------------------------------------
+
+UNITS = Decimal(10_000)  # stage_totals.total_units per currency unit (deal totals have 4 places)
+_OLD = "hub.board.old_deal_rows"
+
+
+def _deal_rows(session: Session, ids: list[int]) -> list[tuple[tuple[int, int, str], int]]:
+    deals = Deal.__table__
+    rows = session.connection().execute(
+        select(deals.c.stage_id, func.coalesce(deals.c.owner_id, 0), deals.c.currency, deals.c.total).where(
+            deals.c.id.in_(ids)
+        )
+    )
+    return [((stage_id, owner, currency), int(Decimal(total) * UNITS)) for stage_id, owner, currency, total in rows]
+
+
+def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    ids = [o.id for o in (*session.dirty, *session.deleted) if isinstance(o, Deal) and o.id is not None]
+    session.info[_OLD] = _deal_rows(session, ids) if ids else []
+
+
+def _after_flush(session: Session, flush_context: Any) -> None:
+    old = session.info.pop(_OLD, [])
+    ids = [o.id for o in (*session.new, *session.dirty) if isinstance(o, Deal) and o.id is not None]
+    new = _deal_rows(session, ids) if ids else []
+    if old or new:
+        _add(session.connection(), [(key, -1, -units) for key, units in old] + [(key, 1, units) for key, units in new])
+
+
+def _add(connection: Connection, changes: Iterable[tuple[tuple[int, int, str], int, int]]) -> None:
+    summed: dict[tuple[int, int, str], list[int]] = defaultdict(lambda: [0, 0])
+    for key, count, units in changes:
+        summed[key][0] += count
+        summed[key][1] += units
+    rows = [
+        {"stage_id": s, "owner_key": o, "currency": c, "deal_count": n, "total_units": u}
+        for (s, o, c), (n, u) in summed.items()
+        if n or u
+    ]
+    if not rows:
+        return
+    table = StageTotal.__table__
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.stage_id, table.c.owner_key, table.c.currency],
+        set_={
+            "deal_count": table.c.deal_count + statement.excluded.deal_count,
+            "total_units": table.c.total_units + statement.excluded.total_units,
+        },
+    )
+    connection.execute(statement, rows)
+
+
+def rebuild_stage_totals(connection: Connection) -> None:
+    """Recount stage_totals from the deals (exactly: the sums are Python's)."""
+    deals = Deal.__table__
+    connection.execute(StageTotal.__table__.delete())
+    rows = connection.execute(
+        select(deals.c.stage_id, func.coalesce(deals.c.owner_id, 0), deals.c.currency, deals.c.total)
+    )
+    _add(connection, (((s, o, c), 1, int(Decimal(str(t)) * UNITS)) for s, o, c, t in rows))
+
+
+def install(session_target: Any) -> None:
+    for name, listener in (("before_flush", _before_flush), ("after_flush", _after_flush)):
+        if not event.contains(session_target, name, listener):
+            event.listen(session_target, name, listener)

@@ -6,9 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
+from hub.board import rebuild_stage_totals
 from hub.extensions import db
-from hub.models import Deal, DealLine, HubInvoice
+from hub.models import Deal, DealLine, HubInvoice, Stage, StageTotal
 from tests.test_crm_api import assert_error
 
 
@@ -337,3 +339,40 @@ def test_the_board_counts_and_sums_every_deal_and_lists_the_latest(sales, admin,
     assert {first["number"], second["number"]}.isdisjoint(d["number"] for d in new["deals"])
     assert sales.get("/api/v1/pipelines/999/board").status_code == 404
     assert_error(sales.get(f"/api/v1/pipelines/{pipeline['id']}/board?per_column=0"), 422, "per_column")
+
+
+def test_stage_totals_follow_every_change_of_a_deal(app, sales, admin, users, customer):
+    def kept() -> dict:
+        with app.app_context():
+            return {
+                (r.stage_id, r.owner_key, r.currency): (r.deal_count, r.total_units)
+                for r in db.session.scalars(select(StageTotal))
+                if r.deal_count or r.total_units
+            }
+
+    def recounted() -> dict:
+        with app.app_context(), db.engine.begin() as connection:
+            rebuild_stage_totals(connection)
+        return kept()
+
+    line = {"description": "X", "quantity": 3, "unit_price": "0.35", "tax_rate": "0.19"}
+    a = new_deal(sales, customer, [line])
+    b = new_deal(sales, customer, [line], currency="CHF", owner_id=users["admin"]["id"])
+    c = new_deal(sales, customer, [line])
+    sales.post(f"/api/v1/deals/{a['id']}/stage", json={"stage": "Proposal"})
+    sales.patch(f"/api/v1/deals/{b['id']}", json={"lines": [{**line, "quantity": 7}], "owner_id": None})
+    sales.patch(f"/api/v1/deals/{c['id']}", json={"currency": "USD"})
+    sales.post(f"/api/v1/deals/{c['id']}/won")
+    sales.post(f"/api/v1/deals/{c['id']}/lost", json={"reason": "Budget cut"})
+    d = new_deal(sales, customer, [line])
+    assert sales.delete(f"/api/v1/deals/{d['id']}").status_code == 204
+    before = kept()
+
+    assert before == recounted()
+    with app.app_context():
+        stages = {s.name: s.id for s in db.session.scalars(select(Stage))}
+    assert before == {
+        (stages["Proposal"], users["sales"]["id"], "EUR"): (1, 12500),  # 1.05 + 0.20 tax
+        (stages["New"], 0, "CHF"): (1, 29200),  # 2.45 + 0.47
+        (stages["Lost"], users["sales"]["id"], "USD"): (1, 12500),
+    }

@@ -4,7 +4,7 @@ from hub.models.activities import Activity, ActivityKind, Task
 from hub.models.audit import AuditEntry
 from hub.models.catalog import Product
 from hub.models.crm import Contact, Customer
-from hub.models.deals import Deal, DealLine, DealStageChange, line_amounts
+from hub.models.deals import Deal, DealLine, DealStageChange, StageTotal, line_amounts
 from hub.models.mappings import MappingRow, MappingState, MappingVersion
 from hub.models.notifications import AlertChannel, AlertDelivery, ChannelKind, DeliveryState
 from hub.models.pipeline import DEFAULT_STAGES, Pipeline, Stage, StageKind
@@ -58,6 +58,7 @@ __all__ = [
     "RunOutcome",
     "Stage",
     "StageKind",
+    "StageTotal",
     "StockAlert",
     "StockHistory",
     "StockLevel",

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.extensions import db
@@ -150,3 +150,17 @@ class DealStageChange(db.Model):
     from_stage: Mapped[Stage | None] = relationship(foreign_keys=[from_stage_id])
     to_stage: Mapped[Stage] = relationship(foreign_keys=[to_stage_id])
     changed_by: Mapped[User | None] = relationship()
+
+
+class StageTotal(db.Model):
+    """Per stage, owner and currency: how many deals and their total, kept up to date as deals change
+    (hub.board), so the board never sums every deal. The total is in 1/10,000 of the currency: an
+    integer, which both databases add exactly."""
+
+    __tablename__ = "stage_totals"
+
+    stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id", ondelete="CASCADE"), primary_key=True)
+    owner_key: Mapped[int] = mapped_column(Integer, primary_key=True)  # the owner's id; 0 for none
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    deal_count: Mapped[int] = mapped_column(Integer, default=0)
+    total_units: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -2,7 +2,7 @@
 500k deals): deals newest first, deals of a stage by last change, customers by name.
 
 Revision ID: 0007_bench_indexes
-Revises: 0004_alert_delivery
+Revises: 0006_mappings
 Create Date: 2026-11-23
 """
 from alembic import op
