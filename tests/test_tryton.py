@@ -189,6 +189,17 @@ def test_connection_answers_and_a_wrong_password_is_an_auth_error(tryton_server)
         connector.close()
 
 
+def test_connectors_of_one_process_share_a_session_but_not_with_another_password(tryton_server):
+    TrytonConnector(config(tryton_server)).test_connection()
+    second = TrytonConnector(config(tryton_server))
+
+    assert second.find_invoice(f"T-{uuid.uuid4().hex[:12]}") is None
+
+    assert [x.url.split()[-1] for x in second.take_exchanges()] == ["model.account.invoice.search_read"]  # no log-in
+    with pytest.raises(AuthError):
+        TrytonConnector(config(tryton_server, password="not-the-password")).find_invoice("T-1")
+
+
 # ---- pushing invoices ----------------------------------------------------------------------------
 
 
