@@ -98,6 +98,9 @@ class _BatchLookups:
     """What one push found in Tryton for all its documents."""
 
     products: dict[str, dict[str, Any]] = field(default_factory=dict)  # by code
+    mapped: dict[str, dict[str, Any]] = field(default_factory=dict)  # documents by idempotency key
+    # The Tryton tax each rate of a document was mapped to (by idempotency key), for _align_taxes.
+    taxes_of: dict[str, dict[Decimal, int | None]] = field(default_factory=dict)
     by_tax_id: dict[str, dict[str, Any] | _NewParty] = field(default_factory=dict)  # parties
     by_name: dict[str, dict[str, Any] | _NewParty] = field(default_factory=dict)
 
@@ -152,8 +155,6 @@ class TrytonConnector(Connector):
 
     def __init__(self, config, *, post: bool = False, mapping=None) -> None:
         super().__init__(config, post=post, mapping=mapping)
-        # Per pushed document, the Tryton tax each of its rates was mapped to (_align_taxes).
-        self._taxes_of: dict[str, dict[Decimal, int | None]] = {}
         self.session = requests.Session()
         self.session.headers["Content-Type"] = "application/json"
         # A session from an earlier connector of this process, if any: it is re-made on a 401.
@@ -362,8 +363,9 @@ class TrytonConnector(Connector):
         to see two truths, so the draft's tax lines get the document's amounts (Tryton keeps them:
         it recomputes a tax line only when its base changes). Any other difference is refused
         rather than posted."""
+        taxes_of = self._batch.taxes_of if self._batch else {}
         wanted = {  # (invoice id, Tryton tax id) → the hub's amount
-            (invoice_id, self._taxes_of.get(doc.idempotency_key, {}).get(t.rate)): t.tax
+            (invoice_id, taxes_of.get(doc.idempotency_key, {}).get(t.rate)): t.tax
             for invoice_id, doc in zip(ids, docs, strict=True)
             for t in doc.taxes
             if t.rate  # lines without tax carry no Tryton tax
@@ -391,7 +393,8 @@ class TrytonConnector(Connector):
 
         Whatever can refuse the document is checked before the customer is written to Tryton. A
         dry run (the preview) only looks up: what the push would create is shown as a note."""
-        mapped = self.map_document(doc)
+        mapped = self._batch.mapped.get(doc.idempotency_key) if self._batch else None
+        mapped = mapped or self.map_document(doc)
         _check_types(mapped)
         currency = self._currency(mapped["currency"])
         receivable = self._configuration()["default_account_receivable"]
@@ -459,8 +462,8 @@ class TrytonConnector(Connector):
         due = mapped.get("payment_term_date")
         if due and due >= date.today():
             values["payment_term_date"] = due
-        if not dry_run:
-            self._taxes_of[doc.idempotency_key] = taxes_of
+        if self._batch is not None and not dry_run:
+            self._batch.taxes_of[doc.idempotency_key] = taxes_of
         return values
 
     def preview_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
@@ -591,7 +594,7 @@ class TrytonConnector(Connector):
         tax_ids: set[str] = set()
         names: set[str] = set()
         for doc in docs:
-            mapped = self.map_document(doc)
+            mapped = batch.mapped[doc.idempotency_key] = self.map_document(doc)
             skus.update(line["sku"] for line in mapped.get("lines", []) if isinstance(line.get("sku"), str))
             if mapped.get("party") is None:
                 names.add(doc.customer.name)
