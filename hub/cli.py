@@ -42,14 +42,12 @@ def run(host: str, port: int, demo_erp: bool) -> None:
     # Stopped with SIGTERM (a service manager, a test), still run the `finally` below, which stops
     # the demo Tryton; Python's default would exit at once and leave it running.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    tryton = None
     if demo_erp:
-        from pathlib import Path
-
         from hub.demo_erp.tryton import TrytonServer
 
         click.echo("starting the demo Tryton (the first time it builds its database: about a minute)")
         tryton = TrytonServer(Path(app.instance_path) / "tryton", app.config["HUB_DEMO_ERP_PORT"]).start()
-        app.extensions["hub_demo_erp"] = tryton
         click.echo(f"demo Tryton on {tryton.url} (database {tryton.database}, admin / {tryton.password})")
     if is_embedded(app):
         app.extensions["hub_embedded_worker"] = EmbeddedWorker(app).start()
@@ -60,8 +58,8 @@ def run(host: str, port: int, demo_erp: bool) -> None:
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
-        if demo_erp:
-            app.extensions["hub_demo_erp"].stop()
+        if tryton is not None:
+            tryton.stop()
 
 
 @main.command("worker")
