@@ -18,12 +18,6 @@ csrf = CSRFProtect()
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("web.home")
-
-
 @bp.get("/")
 def home():
     if not current_user.is_authenticated:
@@ -43,7 +37,9 @@ def login():
             error = "Wrong e-mail or password."
         else:
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
+            from hub.ui.core import safe_next
+
+            return redirect(safe_next(request.args.get("next"), url_for("web.home")))
     return render_template("login.html", error=error), 401 if error else 200
 
 

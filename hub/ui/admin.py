@@ -9,6 +9,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from connectors.base import ConfigField
 from hub.api.audit import AuditListArgs
@@ -198,7 +199,11 @@ def _last_runs(event_ids: list[int]) -> dict[int, SyncRun]:
 @page("sync")
 def failed_queue():
     events = db.session.scalars(
-        select(OutboxEvent).where(OutboxEvent.state == OutboxState.FAILED).order_by(OutboxEvent.id.desc()).limit(200)
+        select(OutboxEvent)
+        .where(OutboxEvent.state == OutboxState.FAILED)
+        .options(joinedload(OutboxEvent.invoice))
+        .order_by(OutboxEvent.id.desc())
+        .limit(200)
     ).all()
     ids = request.args.get("watch", "")
     watched = [int(i) for i in ids.split(",") if i.isdigit()]

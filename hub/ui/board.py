@@ -31,10 +31,7 @@ def board():
     pipelines = db.session.scalars(select(Pipeline).order_by(Pipeline.is_default.desc(), Pipeline.id)).all()
     raw_pipeline = request.args.get("pipeline", "")
     pipeline = next((p for p in pipelines if str(p.id) == raw_pipeline), None) or default_pipeline()
-    columns = [
-        {"stage": c.stage, "deals": c.deals, "count": c.count, "totals": c.totals}
-        for c in board_columns(pipeline, owner_id=_owner_filter())
-    ]
+    columns = board_columns(pipeline, owner_id=_owner_filter())
     owners = db.session.scalars(
         select(User).where(User.role.in_([Role.SALES, Role.ADMIN]), User.active.is_(True)).order_by(User.name)
     ).all()

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from hub import deal_service
 from hub.api.activities import ActivitySchema, TaskSchema, create_activity, create_task
@@ -15,7 +16,20 @@ from hub.auth import authenticated_user
 from hub.errors import HubError
 from hub.extensions import db
 from hub.inventory import availability
-from hub.models import Activity, ActivityKind, Customer, Deal, InvoiceState, Product, Role, StageKind, Task, User
+from hub.models import (
+    Activity,
+    ActivityKind,
+    Customer,
+    Deal,
+    ExternalLink,
+    HubInvoice,
+    InvoiceState,
+    Product,
+    Role,
+    StageKind,
+    Task,
+    User,
+)
 from hub.models.base import utcnow
 from hub.ui.core import LINE_FIELD, blueprint, failed, form_patch, form_values, line_rows, load, page, remap_rows
 
@@ -162,7 +176,14 @@ def show(deal_id: int):
 @page("deals")
 def invoice_panel(deal_id: int):
     """The invoice part alone, for htmx to refresh until the target has numbered the invoice."""
-    deal = _load(deal_id)
+    # Polled every two seconds: only what the panel shows, not the deal page's lines and products.
+    deal = db.session.scalar(
+        select(Deal)
+        .where(Deal.id == deal_id)
+        .options(selectinload(Deal.invoices).selectinload(HubInvoice.links).joinedload(ExternalLink.connection))
+    )
+    if deal is None:
+        abort(404)
     return render_template("ui/_invoice_panel.html", deal=deal, waiting=_waiting(deal))
 
 

@@ -48,8 +48,7 @@ def _render(connection: Connection, status: int = 200, **context: Any):
     shown = request.args.get("version", type=int)
     if "yaml" not in context:
         # The editor starts from the version asked for, else from what pushes use now.
-        document = service.document_of(connection, shown) if shown is not None else service.document_of(connection)
-        context["yaml"] = dumps(document)
+        context["yaml"] = dumps(service.document_of(connection, shown))
     return render_template(
         "ui/mapping.html",
         connection=connection,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import render_template, request
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from hub.api.base import search_filter
 from hub.extensions import db
@@ -31,6 +32,7 @@ def search():
             found["contacts"] = db.session.scalars(
                 select(Contact)
                 .where(search_filter(q, Contact.name, Contact.email, Contact.phone))
+                .options(joinedload(Contact.customer))
                 .order_by(Contact.name)
                 .limit(LIMIT)
             ).all()

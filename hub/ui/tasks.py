@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from hub.api.activities import _set_done
 from hub.api.base import get_or_404
@@ -23,7 +24,11 @@ def mine():
     query = select(Task).where(Task.assignee_id == current_user.id)
     if not show_done:
         query = query.where(Task.done.is_(False))
-    tasks = db.session.scalars(query.order_by(Task.done, Task.due_date.is_(None), Task.due_date, Task.id)).all()
+    tasks = db.session.scalars(
+        query.options(selectinload(Task.deal), selectinload(Task.customer)).order_by(
+            Task.done, Task.due_date.is_(None), Task.due_date, Task.id
+        )
+    ).all()
     today = utcnow().date()
     overdue = [t for t in tasks if not t.done and t.due_date and t.due_date < today]
     return render_template("ui/tasks.html", tasks=tasks, overdue=overdue, today=today, show_done=show_done)
