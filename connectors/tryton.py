@@ -778,9 +778,14 @@ class TrytonConnector(Connector):
         a = doc.customer.address
         values: dict[str, Any] = {"street": a.street or "", "city": a.city or "", "postal_code": a.postal_code or ""}
         if a.country:
-            rows = self.search_read("country.country", [["code", "=", a.country]], ["id"], limit=1)
-            if rows:
-                values["country"] = rows[0]["id"]
+
+            def load():
+                rows = self.search_read("country.country", [["code", "=", a.country]], ["id"], limit=1)
+                return rows[0]["id"] if rows else None
+
+            country = self._cached(("country", a.country), load)
+            if country is not None:
+                values["country"] = country
         return values
 
     # ---- after the push ----------------------------------------------------------------------

@@ -254,6 +254,13 @@ def stored_rows(connection: Connection, table: str | None = None) -> list[Mappin
 
 
 def _row_problems(connection: Connection, spec: MappingSpec) -> list[Problem]:
+    return _checked_stored_rows(connection, spec)[1]
+
+
+def _checked_stored_rows(connection: Connection, spec: MappingSpec) -> tuple[dict[str, dict[str, Any]], list[Problem]]:
+    """The rows stored for the mapping's tables, converted ({table: {key: value}}), and the problems
+    of those that do not fit; one pass over the rows (a table may hold 50,000)."""
+    rows: dict[str, dict[str, Any]] = {}
     problems = []
     for row in stored_rows(connection):
         table = spec.tables.get(row.table_name)
@@ -263,10 +270,10 @@ def _row_problems(connection: Connection, spec: MappingSpec) -> list[Problem]:
         try:
             if normalise_key(table.key_type, row.key) != row.key:
                 raise ValueError(f"key {row.key} is not in this table's {table.key_type} form")
-            convert_value(table.value_type, row.value)
+            rows.setdefault(row.table_name, {})[row.key] = convert_value(table.value_type, row.value)
         except ValueError as exc:
             problems.append(Problem(path, f"a row stored through the API does not fit: {exc}", ProblemKind.MAPPING))
-    return problems
+    return rows, problems
 
 
 def table_view(connection: Connection, table: Table) -> dict[str, Any]:
@@ -452,14 +459,9 @@ def resolved(connection: Connection, version: int | None = None) -> MappingSpec:
 
 def with_stored_rows(connection: Connection, spec: MappingSpec) -> MappingSpec:
     """The mapping with the rows stored for its tables (they win over inline rows)."""
-    problems = _row_problems(connection, spec)
+    rows, problems = _checked_stored_rows(connection, spec)
     if problems:
         raise MappingInvalid(problems)
-    rows: dict[str, dict[str, Any]] = {}
-    for row in stored_rows(connection):
-        table = spec.tables.get(row.table_name)
-        if table is not None:
-            rows.setdefault(row.table_name, {})[row.key] = convert_value(table.value_type, row.value)
     return spec.with_rows(rows)
 
 
@@ -530,7 +532,7 @@ def preview(connection: Connection, deal: Deal, version: int | None = None) -> d
     if not problems:
         connector = None
         try:
-            connector = open_connector(connection, mapping_version=version)
+            connector = open_connector(connection, maps_documents=True, mapping_version=version)
             result["payload"] = connector.preview_payload(doc)
         except ConnectorError as exc:
             problems.append(_target_problem(exc))

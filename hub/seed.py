@@ -16,7 +16,6 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
 
 from hub import deal_service
 from hub.demo_erp import tryton
@@ -105,7 +104,7 @@ def _users(password: str | None) -> tuple[list[Login], dict[str, User]]:
         if user is None:
             user = User(email=email, name=f"Demo {role.value.title()}", role=role, active=True)
             db.session.add(user)
-        user.password_hash = generate_password_hash(clear)
+        user.set_password(clear)
         users[role.value] = user
         logins.append(Login(role.value, email, clear))
     db.session.flush()

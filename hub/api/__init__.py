@@ -12,6 +12,7 @@ from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
+from hub.api.base import INT_MAX
 from hub.errors import HTTP_CODES, HubError, error_body, flatten_messages
 from hub.extensions import db
 
@@ -65,7 +66,7 @@ class IdConverter(IntegerConverter):
     database error (500)."""
 
     def __init__(self, map, *args, **kwargs) -> None:
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("max", INT_MAX)
         super().__init__(map, *args, **kwargs)
 
 

@@ -74,7 +74,7 @@ class PipelineById(MethodView):
 
 
 class BoardArgs(ma.Schema):
-    owner_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**31 - 1))
+    owner_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
     per_column = ma.fields.Integer(load_default=PER_COLUMN, validate=ma.validate.Range(min=1, max=200))
 
 

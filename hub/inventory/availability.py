@@ -45,7 +45,9 @@ def for_products(product_ids: Iterable[int], exclude_deal: Deal | None = None) -
         select(StockLevel).where(StockLevel.product_id.in_(ids)).options(joinedload(StockLevel.connection))
     ):
         levels.setdefault(level.product_id, []).append(level)
-    won = projection.on_won_deals(ids)
+    if not levels:
+        return {}  # nothing is known of these products' stock: no projection to make
+    won = projection.on_won_deals(levels.keys())
     if exclude_deal is not None and exclude_deal.won_at is not None:
         for line in exclude_deal.lines:
             if line.product_id in won:

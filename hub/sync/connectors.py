@@ -38,16 +38,22 @@ def split_config(type_name: str, config: Mapping[str, Any], existing_secrets: Ma
     return plain, seal(secrets) if secrets else None
 
 
-def open_connector(connection: Connection, *, mapping_version: int | None = None) -> Connector:
-    """A live connector with the connection's settings, secrets and mapping (the active version
-    with its value-table rows; `mapping_version` for a preview of another version)."""
-    # Imported here: the mapping service builds on this module's registry.
-    from hub.mapping_service import resolved
+def open_connector(
+    connection: Connection, *, maps_documents: bool = False, mapping_version: int | None = None
+) -> Connector:
+    """A live connector with the connection's settings and secrets. One that `maps_documents`
+    (pushes, previews) also gets the connection's mapping: the active version with its value-table
+    rows, or `mapping_version` for a preview of another. Status, stock and cancel never map a
+    document, so they neither read the mapping nor stop at a broken one."""
+    mapping = None
+    if maps_documents:
+        # Imported here: the mapping service builds on this module's registry.
+        from hub.mapping_service import resolved
 
-    try:
-        mapping = resolved(connection, mapping_version)
-    except MappingInvalid as exc:
-        raise PermanentError(f"the mapping of connection '{connection.name}' cannot be used: {exc}") from None
+        try:
+            mapping = resolved(connection, mapping_version)
+        except MappingInvalid as exc:
+            raise PermanentError(f"the mapping of connection '{connection.name}' cannot be used: {exc}") from None
     config = {**connection.config, **unseal(connection.secrets_sealed)}
     return registry().create(
         connection.type, config, post=connection.document_mode == DocumentMode.POSTED, mapping=mapping

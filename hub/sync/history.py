@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.base import Exchange
@@ -40,11 +40,11 @@ class RedactedExchange:
     response: dict[str, Any]
     request_json: str
     response_json: str
+    # Request and response as JSON, joined once: which documents the exchange carried is looked up here.
+    text: str = field(init=False)
 
-    @property
-    def text(self) -> str:
-        """Request and response as JSON: which documents the exchange carried is looked up here."""
-        return self.request_json + self.response_json
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", self.request_json + self.response_json)
 
 
 def redact_exchanges(exchanges: Iterable[Exchange], secrets: Sequence[str]) -> list[RedactedExchange]:
@@ -63,8 +63,7 @@ def redact_exchanges(exchanges: Iterable[Exchange], secrets: Sequence[str]) -> l
 def exchanges_about(exchanges: Sequence[RedactedExchange], key: str, batch_keys: Sequence[str]):
     """The exchanges of a batch that concern one document: those that name its key, and those
     that name no document of the batch (a log-in, a failure before anything was sent)."""
-    texts = [(ex, ex.text) for ex in exchanges]
-    return [ex for ex, text in texts if key in text or not any(k in text for k in batch_keys)]
+    return [ex for ex in exchanges if key in ex.text or not any(k in ex.text for k in batch_keys)]
 
 
 def exchanges_json(exchanges: Iterable[Exchange | RedactedExchange], secrets: Sequence[str]) -> tuple[Any, Any]:

@@ -50,10 +50,6 @@ STATE_OF = {
 }
 
 
-def process_event(event_id: int) -> str:
-    return process_events([event_id])
-
-
 def process_events(event_ids: Sequence[int]) -> str:
     """Run a chunk of outbox events (the RQ job). Returns a short word for the job's result.
 
@@ -114,7 +110,7 @@ def push_batch(connection: Connection, events: Sequence[OutboxEvent]) -> None:
     docs = {event.id: invoice_from_dict(event.invoice.snapshot) for event in events}
     connector: Connector | None = None
     try:
-        connector = open_connector(connection)
+        connector = open_connector(connection, maps_documents=True)
         results = _push(connector, [docs[e.id] for e in events])
     except Exception as exc:  # could not even start: config, secrets, a bug
         log.exception("push to %s failed before it started", connection.name)
