@@ -41,6 +41,12 @@ class Registry:
     def __contains__(self, type_name: object) -> bool:
         return type_name in self._types
 
+    def supports(self, type_name: str, operation: str) -> bool:
+        """Whether the type implements an optional operation (`pull_stock`, ...); False for a type
+        that is not registered (any more), so one stale connection never stops the others."""
+        cls = self._types.get(type_name)
+        return cls is not None and getattr(cls, operation) is not getattr(Connector, operation)
+
 
 def default_registry() -> Registry:
     """Every connector type the hub ships."""

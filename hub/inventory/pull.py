@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.dialects import sqlite
 
-from connectors.base import Connector, Exchange
+from connectors.base import Exchange
 from connectors.documents import StockLevel as Level
 from connectors.errors import ConnectorError
 from hub.extensions import db
@@ -318,8 +318,7 @@ def _warehouse_ids(connection: Connection, codes: set[str]) -> dict[str, int]:
 
 def keeps_stock(connection_type: str) -> bool:
     """Whether the connector type can pull stock at all."""
-    cls = registry().get(connection_type)
-    return cls.pull_stock is not Connector.pull_stock
+    return registry().supports(connection_type, "pull_stock")
 
 
 def due_connections(now: datetime | None = None) -> list[int]:

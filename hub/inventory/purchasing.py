@@ -13,7 +13,6 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from connectors.base import Connector
 from connectors.errors import ConnectorError, PermanentError, UnsupportedOperation
 from hub.errors import Conflict, UpstreamFailed, ValidationFailed
 from hub.extensions import db
@@ -36,8 +35,7 @@ PENDING_SECONDS = 120
 
 
 def takes_purchase_requests(connection_type: str) -> bool:
-    cls = registry().get(connection_type)
-    return cls.create_purchase_request is not Connector.create_purchase_request
+    return registry().supports(connection_type, "create_purchase_request")
 
 
 def reference_for(alert: StockAlert) -> str:

@@ -21,7 +21,6 @@ from hub.inventory import alerts as alert_rules
 from hub.inventory.pull import keeps_stock
 from hub.models import AlertState, Connection, Product, ReorderRule, StockAlert, StockHistory, StockLevel, Warehouse
 from hub.models.base import utcnow
-from hub.sync.connectors import registry
 from hub.ui.core import blueprint, can, failed, form_values, load, page
 
 bp = blueprint("ui_stock", __name__)
@@ -49,7 +48,7 @@ def stock():
     sources = [
         c
         for c in db.session.scalars(select(Connection).where(Connection.enabled.is_(True)).order_by(Connection.name))
-        if c.type in registry() and keeps_stock(c.type)
+        if keeps_stock(c.type)
     ]
     return render_template(
         "ui/stock.html", rows=list(rows.values()), warehouses=warehouses, q=q, live=live, sources=sources
