@@ -8,9 +8,10 @@ from datetime import timedelta
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from hub.extensions import db
-from hub.models import Connection, StockAlert, StockHistory, StockLevel, SyncRun
+from hub.models import Connection, HubInvoice, InvoiceState, StockAlert, StockHistory, StockLevel, SyncRun
 from hub.models.base import utcnow
 from hub.sync.worker import drain
 from tests.conftest import LEDGER_KEY
@@ -290,6 +291,20 @@ def test_deal_lines_show_availability(sales, stocked):
         },
     ).json
     assert other["lines"][0]["availability"] is None
+
+
+def test_a_deal_whose_own_lines_no_longer_count_still_sees_the_other_won_deals(app, sales, stocked):
+    first = deal_for(sales, 4)
+    sales.post(f"/api/v1/deals/{first['id']}/won")
+    with app.app_context():  # paid: its 4 no longer count against stock
+        db.session.scalar(select(HubInvoice).where(HubInvoice.deal_id == first["id"])).state = InvoiceState.PAID
+        db.session.commit()
+    second = deal_for(sales, 3)
+    sales.post(f"/api/v1/deals/{second['id']}/won")
+
+    seen = sales.get(f"/api/v1/deals/{first['id']}").json["lines"][0]["availability"]
+
+    assert (seen["on_won_deals"], seen["projected"]) == ("3.0000", "7.0000")
 
 
 def test_winning_more_than_stock_warns_or_refuses(app, sales, stocked):

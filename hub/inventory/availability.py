@@ -47,16 +47,14 @@ def for_products(product_ids: Iterable[int], exclude_deal: Deal | None = None) -
         levels.setdefault(level.product_id, []).append(level)
     if not levels:
         return {}  # nothing is known of these products' stock: no projection to make
-    won = projection.on_won_deals(levels.keys())
-    if exclude_deal is not None and exclude_deal.won_at is not None:
-        for line in exclude_deal.lines:
-            if line.product_id in won:
-                won[line.product_id] -= Decimal(line.quantity)
+    # The deal looked at is left out in the query: subtracting its lines afterwards would take
+    # other deals' quantities off when its own no longer count (paid, or in the target's stock).
+    won = projection.on_won_deals(levels.keys(), except_deal=exclude_deal.id if exclude_deal else None)
     now = utcnow()
     out = {}
     for product_id, rows in levels.items():
         available = sum((Decimal(r.available) for r in rows), ZERO)
-        on_won = max(won.get(product_id, ZERO), ZERO)
+        on_won = won.get(product_id, ZERO)
         out[product_id] = Availability(available, on_won, available - on_won, freshness(rows, now).stale)
     return out
 

@@ -40,8 +40,9 @@ def _lines(product_ids: Iterable[int] | None, kind: StageKind) -> Select:
     return query
 
 
-def on_won_deals(product_ids: Iterable[int] | None = None) -> dict[int, Decimal]:
-    """Quantities per product on won deals that the target's stock does not reflect yet."""
+def on_won_deals(product_ids: Iterable[int] | None = None, *, except_deal: int | None = None) -> dict[int, Decimal]:
+    """Quantities per product on won deals that the target's stock does not reflect yet (all but
+    `except_deal`, the one being looked at)."""
     moving = _stock_moving_connections()
     reflected = exists().where(
         ExternalLink.invoice_id == HubInvoice.id,
@@ -57,6 +58,8 @@ def on_won_deals(product_ids: Iterable[int] | None = None) -> dict[int, Decimal]
             ~reflected,
         )
     )
+    if except_deal is not None:
+        query = query.where(Deal.id != except_deal)
     return _per_product(query, weighted=False)
 
 
