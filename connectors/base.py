@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from connectors.documents import ExternalRef, InvoiceDocument, InvoiceStatus, StockLevel
 from connectors.errors import MappingRefused, PermanentError, UnsupportedOperation
 from mappings.defaults import default_mapping
-from mappings.engine import MappingFailed, MappingSpec, apply, missing_targets
+from mappings.engine import MappingFailed, MappingSpec, Problem, ProblemKind, apply, missing_targets
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,9 @@ class Connector(ABC):
     # The target field find_invoice searches: it must carry the idempotency key, whatever the
     # mapping says, or a retry would not find the first push and would create a second invoice.
     idempotency_target: ClassVar[str | None] = "reference"
+    # Settings a mapping gives under `options` (operation or entity names the target's own schema
+    # decides): checked when the mapping is saved, read as `self.options`.
+    mapping_options: ClassVar[tuple[ConfigField, ...]] = ()
 
     def __init__(self, config: Mapping[str, Any], *, post: bool = False, mapping: MappingSpec | None = None) -> None:
         self.config = validate_config(self.config_schema, config)
@@ -112,6 +115,7 @@ class Connector(ABC):
         # How documents become payloads: the connection's active mapping (with its table rows), as
         # the hub resolved it; the type's shipped default when none is given (tests, scripts).
         self.mapping = mapping if mapping is not None else default_mapping(self.type_name)
+        self.options = validate_config(self.mapping_options, self.mapping.options)
         # What went over the wire since the engine last looked: the run history shows it.
         self.exchanges: list[Exchange] = []
 
@@ -124,7 +128,15 @@ class Connector(ABC):
     @classmethod
     def mapping_problems(cls, mapping: MappingSpec | Mapping[str, Any]) -> list:
         """What a mapping lacks for this connector (engine problems with their paths)."""
-        return missing_targets(mapping, cls.required_targets)
+        problems = missing_targets(mapping, cls.required_targets)
+        options = mapping.options if isinstance(mapping, MappingSpec) else mapping.get("options")
+        try:
+            validate_config(cls.mapping_options, options if isinstance(options, Mapping) else {})
+        except ConfigInvalid as exc:
+            problems += [
+                Problem(f"options.{name}", message, ProblemKind.MAPPING) for name, message in exc.problems.items()
+            ]
+        return problems
 
     def map_document(self, doc: InvoiceDocument) -> dict[str, Any]:
         """The mapping applied to a document; MappingRefused (a PermanentError: parked, nothing

@@ -14,12 +14,18 @@ A mapping document (YAML or JSON) names, for each target field, where its value 
         tax: {expr: tax_rate, table: taxes}
     tables:                             # value tables: tax rate → tax code, SKU → item id, ...
       taxes: {key: decimal, value: string, unmapped: refuse, rows: {"0.19": VAT19}}
+    options:                            # the connector's own settings (operation or entity names)
+      create_operation: СоздатьСчет
 
 A field is `expr` (JMESPath over the document, or over the line in `lines`) or `const`, then
 optionally looked up in `table`; `default` stands in when the source has no value (null) — never
 when a table has no row for a value, so an unmapped tax rate or currency is always reported and
 never silently replaced. `type` (string, decimal, integer, boolean, date, any) checks and converts
 the result; `required` refuses a null. Dotted target names (`party.name`) build nested objects.
+
+`options` are settings of the target that are not fields: which SOAP operation creates an invoice,
+which OData entity holds it. The engine only checks they are an object of named values; the
+connector checks their meaning (`Connector.mapping_options`).
 
 A table's `unmapped` says what a value without a row does: `refuse` (a problem naming the value and
 the table: the push is parked), `keep` (the value passes unchanged: the target looks it up itself)
@@ -53,7 +59,7 @@ UNMAPPED = ("refuse", "keep", "empty")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 FIELD_KEYS = frozenset({"expr", "const", "table", "default", "required", "type", "description"})
-TOP_KEYS = frozenset({"target", "description", "fields", "lines", "tables"})
+TOP_KEYS = frozenset({"target", "description", "fields", "lines", "tables", "options"})
 LINES_KEYS = frozenset({"target", "source", "fields"})
 TABLE_KEYS = frozenset({"key", "value", "unmapped", "rows", "description"})
 MAX_KEY_LENGTH = 200
@@ -150,6 +156,7 @@ class MappingSpec:
     tables: Mapping[str, Table]
     document: Mapping[str, Any]
     description: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     def with_rows(self, rows: Mapping[str, Mapping[str, Any]]) -> MappingSpec:
         """The same mapping with more table rows (already normalised); these win over inline rows.
@@ -168,7 +175,7 @@ class MappingSpec:
                     {**table.rows, **extra},
                     table.description,
                 )
-        return MappingSpec(self.target, self.fields, self.lines, tables, self.document, self.description)
+        return MappingSpec(self.target, self.fields, self.lines, tables, self.document, self.description, self.options)
 
     def target_names(self) -> set[str]:
         names = {f.target for f in self.fields}
@@ -411,6 +418,13 @@ def parse(document: Any) -> MappingSpec:
         bad("description", "text")
         description = ""
 
+    options = document.get("options") or {}
+    if not isinstance(options, Mapping):
+        bad("options", "an object of named settings")
+        options = {}
+    for key in options:
+        if not isinstance(key, str) or not NAME.fullmatch(key) or "." in key:
+            bad(f"options.{key}", "a setting name such as create_operation")
     tables = _parse_tables(document.get("tables"), bad)
     top = _parse_fields(document.get("fields"), "fields", tables, bad, required=True)
     lines = None
@@ -441,6 +455,7 @@ def parse(document: Any) -> MappingSpec:
         tables=tables,
         document=storable(document),
         description=description,
+        options=dict(options),
     )
 
 

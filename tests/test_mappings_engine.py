@@ -246,6 +246,27 @@ def test_missing_targets_a_connector_needs():
     assert [p.path for p in problems] == ["fields.currency", "lines.fields.sku"]
 
 
+def test_options_are_named_settings_kept_through_table_rows_and_checked_by_the_connector():
+    from connectors.base import ConfigField, Connector
+
+    spec = engine.parse({**MAPPING, "options": {"create_operation": "СоздатьСчет"}})
+    assert spec.with_rows({"tax_codes": {"0.19": "V"}}).options == {"create_operation": "СоздатьСчет"}
+    with pytest.raises(MappingInvalid) as bad:
+        engine.parse({**MAPPING, "options": ["create"]})
+    assert [p.path for p in bad.value.problems] == ["options"]
+
+    class Soapish(Connector):
+        type_name = "soapish"
+        mapping_options = (ConfigField("create_operation", required=True), ConfigField("timeout", "integer"))
+
+    problems = Soapish.mapping_problems({**MAPPING, "options": {"timeout": "soon", "extra": 1}})
+    assert sorted((p.path, p.message) for p in problems) == [
+        ("options.create_operation", "required"),
+        ("options.extra", "unknown setting"),
+        ("options.timeout", "must be integer"),
+    ]
+
+
 @pytest.mark.parametrize("type_name", default_types())
 def test_the_shipped_defaults_load_and_map_a_document(type_name):
     assert set(default_types()) >= {"tryton", "mini_ledger"}
