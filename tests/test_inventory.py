@@ -183,6 +183,26 @@ def test_stale_stock_is_flagged_and_alerts_say_so(app, call, ledger, connection,
     assert "STALE: the last good pull is 2.0 h old" in alert["explanation"]
 
 
+def test_stock_of_a_connection_that_never_pulled_is_stale_everywhere(app, call, ledger, connection, pump):
+    """The list's badge, the `stale` filter and the alert's explanation read one rule: never pulled
+    is older than every threshold."""
+    set_stock(ledger, {"sku": "PUMP", "warehouse": "WH1", "on_hand": 3, "reserved": 0})
+    pull(call, connection)
+    drain(app)
+    with app.app_context():
+        db.session.get(Connection, connection).stock_pulled_at = None
+        db.session.commit()
+    (level,) = call("sales").get("/api/v1/stock").json["items"]
+    assert level["staleness"] == "never"
+    assert call("sales").get("/api/v1/stock?stale=true").json["total"] == 1
+    assert call("sales").get("/api/v1/stock?stale=false").json["total"] == 0
+
+    rule(call, pump["id"], 10, 30)
+    (alert,) = inbox(call)
+    assert alert["stale"] is True
+    assert "past the connection's stop threshold" in alert["explanation"]
+
+
 def test_a_failing_target_records_the_pull_and_keeps_the_stock(app, call, ledger, connection, pump):
     set_stock(ledger, {"sku": "PUMP", "warehouse": "WH1", "on_hand": 7, "reserved": 0})
     pull(call, connection)
@@ -244,6 +264,8 @@ def test_rule_validation(call, pump, ledger, connection):
     )
     r = ops.patch(f"/api/v1/reorder-rules/{first['id']}", json={"reorder_point": 3})
     assert (r.status_code, r.json["reorder_point"]) == (200, "3.0000")
+    # Checked on the rule as it would be after the change: the target stays 5.
+    assert_error(ops.patch(f"/api/v1/reorder-rules/{first['id']}", json={"reorder_point": 6}), 422, "target_level")
     assert call("sales").post("/api/v1/reorder-rules", json={}).status_code == 403
     assert ops.delete(f"/api/v1/reorder-rules/{first['id']}").status_code == 204
 

@@ -16,6 +16,7 @@ from hub.extensions import db
 from hub.inventory import alerts as alert_rules
 from hub.inventory.pull import keeps_stock
 from hub.inventory.purchasing import request_purchase
+from hub.inventory.staleness import staleness
 from hub.models import (
     AlertDelivery,
     AlertState,
@@ -32,22 +33,6 @@ from hub.sync import jobs, outbox
 from hub.sync.queue import enqueue_once, get_queue
 
 blp = Blueprint("inventory", __name__, url_prefix="/api/v1", description="Stock, reorder rules and low-stock alerts")
-
-
-def _age_seconds(connection: Connection) -> float | None:
-    if connection.stock_pulled_at is None:
-        return None
-    return (utcnow() - connection.stock_pulled_at).total_seconds()
-
-
-def _staleness(connection: Connection) -> str:
-    """fresh | stale (past the warn threshold) | expired (past the stop threshold) | never"""
-    age = _age_seconds(connection)
-    if age is None:
-        return "never"
-    if age >= connection.stale_stop_seconds:
-        return "expired"
-    return "stale" if age >= connection.stale_warn_seconds else "fresh"
 
 
 class WarehouseSchema(ma.Schema):
@@ -68,7 +53,9 @@ class StockSchema(ma.Schema):
     available = Amount()
     as_of = ma.fields.DateTime()
     pulled_at = ma.fields.DateTime()
-    staleness = ma.fields.Function(lambda s: _staleness(s.connection), metadata={"description": "fresh|stale|expired"})
+    staleness = ma.fields.Function(
+        lambda s: staleness(s.connection).value, metadata={"description": "never|fresh|stale|expired"}
+    )
 
 
 class StockListArgs(ListArgs):
@@ -101,11 +88,6 @@ class RuleSchema(ma.Schema):
     target_level = Amount(places=4, minimum=Decimal(0), required=True)
     margin = Amount(places=4, minimum=Decimal(0), load_default=Decimal(0))
     count_open_deals = ma.fields.Boolean(load_default=False)
-
-    @ma.validates_schema
-    def _target_above_point(self, data, **kwargs):
-        if "target_level" in data and "reorder_point" in data and data["target_level"] < data["reorder_point"]:
-            raise ma.ValidationError("Must be at least the reorder point.", "target_level")
 
 
 class PurchaseRequestSchema(ma.Schema):
@@ -221,7 +203,7 @@ def list_stock(args):
             exists().where(StockAlert.product_id == StockLevel.product_id, StockAlert.open_key.is_not(None))
         )
     if "stale" in args:
-        stale_ids = [c.id for c in db.session.scalars(select(Connection)) if _staleness(c) in ("stale", "expired")]
+        stale_ids = [c.id for c in db.session.scalars(select(Connection)) if staleness(c).stale]
         column = StockLevel.connection_id
         query = query.where(column.in_(stale_ids) if args["stale"] else column.not_in(stale_ids))
     return paginate(query, args, {"sku": StockLevel.sku, "as_of": StockLevel.as_of}, "sku")
@@ -351,11 +333,7 @@ def list_alerts(args):
     """The operations inbox (default), or alerts in one state, newest first."""
     query = select(StockAlert).options(joinedload(StockAlert.product), joinedload(StockAlert.purchase_request))
     if args["state"] == "inbox":
-        now = utcnow()
-        query = query.where(
-            StockAlert.open_key.is_not(None),
-            (StockAlert.state != AlertState.SNOOZED) | (StockAlert.snoozed_until <= now),
-        )
+        query = query.where(alert_rules.in_inbox())
     else:
         query = query.where(StockAlert.state == AlertState(args["state"]))
     if "product_id" in args:

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 
 from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.inventory import delivery, projection
-from hub.models import AlertState, Connection, ReorderRule, StockAlert, StockLevel, User
+from hub.inventory.staleness import age_seconds, staleness
+from hub.models import AlertState, ReorderRule, StockAlert, StockLevel, User
 from hub.models.base import utcnow
 
 ZERO = Decimal(0)
@@ -85,19 +86,15 @@ def explain(figures: Figures, below: bool) -> str:
 
 
 def freshness(levels: list[StockLevel], now: datetime) -> Freshness:
-    connections = {lv.connection_id: lv.connection for lv in levels}
-    as_of = min(lv.as_of for lv in levels)
-    ages = {cid: _age(c, now) for cid, c in connections.items()}
-    stale = any(ages[cid] >= c.stale_warn_seconds for cid, c in connections.items())
-    unusable = any(ages[cid] >= c.stale_stop_seconds for cid, c in connections.items())
-    names = ", ".join(sorted(c.name for c in connections.values()))
-    return Freshness(as_of, names, max(ages.values()), stale, unusable)
-
-
-def _age(connection: Connection, now: datetime) -> float:
-    if connection.stock_pulled_at is None:
-        return float("inf")
-    return (now - connection.stock_pulled_at).total_seconds()
+    connections = {lv.connection_id: lv.connection for lv in levels}.values()
+    states = [staleness(c, now) for c in connections]
+    return Freshness(
+        as_of=min(lv.as_of for lv in levels),
+        sources=", ".join(sorted(c.name for c in connections)),
+        age_seconds=max(age_seconds(c, now) for c in connections),
+        stale=any(s.stale for s in states),
+        unusable=any(s.unusable for s in states),
+    )
 
 
 def figures_for(
@@ -181,12 +178,12 @@ def evaluate(product_ids: Iterable[int] | None = None) -> list[StockAlert]:
     return opened
 
 
-def is_visible(alert: StockAlert, now: datetime | None = None) -> bool:
-    """Whether the alert belongs in the operations inbox now (live, and not snoozed)."""
-    now = now or utcnow()
-    if alert.open_key is None:
-        return False
-    return not (alert.state == AlertState.SNOOZED and alert.snoozed_until and alert.snoozed_until > now)
+def in_inbox(now: datetime | None = None) -> ColumnElement[bool]:
+    """The operations inbox as a WHERE clause: live alerts, less those snoozed past `now`."""
+    return and_(
+        StockAlert.open_key.is_not(None),
+        or_(StockAlert.state != AlertState.SNOOZED, StockAlert.snoozed_until <= (now or utcnow())),
+    )
 
 
 def acknowledge(alert: StockAlert, user: User) -> None:

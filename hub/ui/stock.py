@@ -10,15 +10,16 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import false, select
 from sqlalchemy.orm import joinedload
 
 from hub.api.base import get_or_404
-from hub.api.inventory import RuleSchema, SnoozeIn, _check_rule, _live, _staleness
+from hub.api.inventory import RuleSchema, SnoozeIn, _check_rule, _live
 from hub.errors import HubError
 from hub.extensions import db
 from hub.inventory import alerts as alert_rules
 from hub.inventory.pull import keeps_stock
+from hub.inventory.staleness import staleness
 from hub.models import AlertState, Connection, Product, ReorderRule, StockAlert, StockHistory, StockLevel, Warehouse
 from hub.models.base import utcnow
 from hub.ui.core import blueprint, can, failed, form_values, load, page
@@ -42,7 +43,7 @@ def stock():
     rows: dict[str, dict[str, Any]] = {}
     for lv in levels:
         row = rows.setdefault(lv.sku, {"sku": lv.sku, "product": lv.product, "cells": {}, "total": Decimal(0)})
-        row["cells"][lv.warehouse_id] = {"level": lv, "staleness": _staleness(lv.connection)}
+        row["cells"][lv.warehouse_id] = {"level": lv, "staleness": staleness(lv.connection).value}
         row["total"] += lv.available
     live = {a.product_id for a in db.session.scalars(select(StockAlert).where(StockAlert.open_key.is_not(None)))}
     sources = [
@@ -136,14 +137,12 @@ def alerts():
     view = request.args.get("view", "inbox")
     query = select(StockAlert).options(joinedload(StockAlert.product), joinedload(StockAlert.warehouse))
     if view == "inbox":
-        rows = [
-            a for a in db.session.scalars(query.where(StockAlert.open_key.is_not(None))) if alert_rules.is_visible(a)
-        ]
+        query = query.where(alert_rules.in_inbox())
     elif view in {s.value for s in AlertState}:
-        rows = db.session.scalars(query.where(StockAlert.state == AlertState(view)).limit(200)).all()
+        query = query.where(StockAlert.state == AlertState(view))
     else:
-        rows = []
-    rows = sorted(rows, key=lambda a: a.opened_at, reverse=True)
+        query = query.where(false())
+    rows = db.session.scalars(query.order_by(StockAlert.opened_at.desc(), StockAlert.id.desc()).limit(200)).all()
     return render_template("ui/alerts.html", alerts=rows, view=view, states=[s.value for s in AlertState])
 
 
