@@ -183,6 +183,28 @@ def assign_number(deal: Deal) -> None:
     deal.number = f"D-{deal.id:06d}"
 
 
+def create_deal(data: Mapping[str, Any], user: User) -> Deal:
+    """A new deal from validated input (`DealIn`), numbered and committed."""
+    deal = Deal()
+    apply_fields(deal, data, creating=True, user=user)
+    build_lines(deal, data["lines"])
+    db.session.add(deal)
+    assign_number(deal)
+    db.session.commit()
+    return deal
+
+
+def update_deal(deal: Deal, data: Mapping[str, Any], user: User) -> Deal:
+    """Apply validated changes (`DealPatch`); `lines`, when given, replace all lines. Committed."""
+    apply_fields(deal, data, creating=False, user=user)
+    if "lines" in data:
+        build_lines(deal, data["lines"])
+    elif "currency" in data:
+        deal.recompute_totals()
+    db.session.commit()
+    return deal
+
+
 def move_to_stage(
     deal: Deal, stage: Stage, user: User | None, *, reason: str | None = None, note: str | None = None
 ) -> bool:

@@ -42,8 +42,13 @@ class Audit(MethodView):
     @blp.response(200, page_schema(AuditEntrySchema, "AuditPage"))
     def get(self, args):
         """Audit entries, newest first."""
-        query = select(AuditEntry)
-        for name in ("entity", "entity_id", "actor_id", "action"):
-            if name in args:
-                query = query.where(getattr(AuditEntry, name) == args[name])
-        return paginate(query, args, {"at": AuditEntry.at}, "-at")
+        return audit_page(args)
+
+
+def audit_page(args: dict) -> dict:
+    """The page of audit entries `AuditListArgs` asks for (the API and the admin page)."""
+    query = select(AuditEntry)
+    for name in ("entity", "entity_id", "actor_id", "action"):
+        if name in args:
+            query = query.where(getattr(AuditEntry, name) == args[name])
+    return paginate(query, args, {"at": AuditEntry.at}, "-at")

@@ -257,14 +257,7 @@ class Deals(MethodView):
     @blp.response(201, DealOut)
     def post(self, data):
         """Create a deal with its lines; line prices and tax rates default to the product's."""
-        user = authenticated_user()
-        deal = Deal()
-        deal_service.apply_fields(deal, data, creating=True, user=user)
-        deal_service.build_lines(deal, data["lines"])
-        db.session.add(deal)
-        deal_service.assign_number(deal)
-        db.session.commit()
-        return deal
+        return deal_service.create_deal(data, authenticated_user())
 
 
 @blp.route("/deals/<int:deal_id>")
@@ -280,14 +273,7 @@ class DealById(MethodView):
     def patch(self, data, deal_id):
         """Change a deal; `lines`, when given, replace all lines. Refused (409) for a won deal's
         lines, currency and customer."""
-        deal = _load(deal_id)
-        deal_service.apply_fields(deal, data, creating=False, user=authenticated_user())
-        if "lines" in data:
-            deal_service.build_lines(deal, data["lines"])
-        elif "currency" in data:
-            deal.recompute_totals()
-        db.session.commit()
-        return deal
+        return deal_service.update_deal(_load(deal_id), data, authenticated_user())
 
     @requires("deals", "write")
     @blp.response(204)

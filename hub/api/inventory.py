@@ -14,7 +14,7 @@ from hub.auth import authenticated_user, requires
 from hub.errors import Conflict, ValidationFailed
 from hub.extensions import db
 from hub.inventory import alerts as alert_rules
-from hub.inventory.pull import keeps_stock
+from hub.inventory.pull import pull_job_id, start_pull
 from hub.inventory.purchasing import request_purchase
 from hub.inventory.staleness import staleness
 from hub.models import (
@@ -29,8 +29,6 @@ from hub.models import (
     Warehouse,
 )
 from hub.models.base import utcnow
-from hub.sync import jobs, outbox
-from hub.sync.queue import enqueue_once, get_queue
 
 blp = Blueprint("inventory", __name__, url_prefix="/api/v1", description="Stock, reorder rules and low-stock alerts")
 
@@ -234,13 +232,8 @@ def list_warehouses():
 @blp.response(202, PullOut)
 def pull_now(data, connection_id):
     """Pull this connection's stock now (in the background)."""
-    connection = get_or_404(Connection, connection_id)
-    if not keeps_stock(connection.type):
-        raise Conflict(f"{connection.name} ({connection.type}) does not keep stock.")
-    job_id = f"pull-stock-{connection.id}"
-    queued = enqueue_once(get_queue(), job_id, jobs.pull_stock, connection.id, data["full"], timeout=3600)
-    outbox.kick()  # wakes the embedded worker when there is one
-    return {"job_id": job_id, "queued": queued}
+    queued = start_pull(get_or_404(Connection, connection_id), data["full"])
+    return {"job_id": pull_job_id(connection_id), "queued": queued}
 
 
 # ---- reorder rules ------------------------------------------------------------------------

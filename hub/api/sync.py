@@ -134,8 +134,13 @@ class Runs(MethodView):
     @blp.response(200, page_schema(RunSchema, "SyncRunPage"))
     def get(self, args):
         """Every attempt, newest first, with the request and the answer (secrets redacted)."""
-        query = select(SyncRun)
-        for name in ("connection_id", "outcome", "operation", "object_id"):
-            if name in args:
-                query = query.where(getattr(SyncRun, name) == args[name])
-        return paginate(query, args, {"started_at": SyncRun.started_at, "id": SyncRun.id}, "-id")
+        return run_page(args)
+
+
+def run_page(args: dict) -> dict:
+    """The page of sync runs `RunListArgs` asks for (the API and the admin page)."""
+    query = select(SyncRun)
+    for name in ("connection_id", "outcome", "operation", "object_id"):
+        if name in args:
+            query = query.where(getattr(SyncRun, name) == args[name])
+    return paginate(query, args, {"started_at": SyncRun.started_at, "id": SyncRun.id}, "-id")

@@ -84,13 +84,18 @@ class Users(MethodView):
     @blp.arguments(UserSchema)
     @blp.response(201, UserSchema)
     def post(self, data):
-        email = data["email"].strip().lower()
-        _ensure_email_free(email)
-        user = User(email=email, name=data["name"], role=data["role"], active=data["active"])
-        user.set_password(data["password"])
-        db.session.add(user)
-        db.session.commit()
-        return user
+        return create_user(data)
+
+
+def create_user(data: dict) -> User:
+    """A new user from validated `UserSchema` input; the e-mail is kept lower-case and unique."""
+    email = data["email"].strip().lower()
+    _ensure_email_free(email)
+    user = User(email=email, name=data["name"], role=data["role"], active=data["active"])
+    user.set_password(data["password"])
+    db.session.add(user)
+    db.session.commit()
+    return user
 
 
 @blp.route("/users/<int:user_id>")

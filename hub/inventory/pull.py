@@ -27,11 +27,14 @@ from sqlalchemy.dialects import sqlite
 from connectors.base import Exchange
 from connectors.documents import StockLevel as Level
 from connectors.errors import ConnectorError
+from hub.errors import Conflict
 from hub.extensions import db
 from hub.models import Connection, Product, RunOutcome, StockHistory, StockLevel, Warehouse
 from hub.models.base import utcnow
+from hub.sync import jobs, outbox
 from hub.sync.connectors import open_connector, registry, secret_values
 from hub.sync.history import record_run
+from hub.sync.queue import enqueue_once, get_queue
 
 log = logging.getLogger(__name__)
 CHUNK = 5000
@@ -319,6 +322,21 @@ def _warehouse_ids(connection: Connection, codes: set[str]) -> dict[str, int]:
 def keeps_stock(connection_type: str) -> bool:
     """Whether the connector type can pull stock at all."""
     return registry().supports(connection_type, "pull_stock")
+
+
+def pull_job_id(connection_id: int) -> str:
+    """One id per connection: a pull asked for while one is queued or running joins it."""
+    return f"pull-stock-{connection_id}"
+
+
+def start_pull(connection: Connection, full: bool = False) -> bool:
+    """Queue a pull of the connection's stock now; False when one is already queued or running.
+    Conflict for a type that keeps no stock."""
+    if not keeps_stock(connection.type):
+        raise Conflict(f"{connection.name} ({connection.type}) does not keep stock.")
+    queued = enqueue_once(get_queue(), pull_job_id(connection.id), jobs.pull_stock, connection.id, full, timeout=3600)
+    outbox.kick()  # wakes the embedded worker when there is one
+    return queued
 
 
 def due_connections(now: datetime | None = None) -> list[int]:

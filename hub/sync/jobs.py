@@ -65,13 +65,14 @@ def pull_stock(connection_id: int, full: bool = False) -> str:
 
 def pull_due_stock() -> int:
     """Enqueue a pull for every connection whose interval has passed (the scheduler runs this)."""
-    from hub.inventory.pull import due_connections
-    from hub.sync.queue import enqueue_once, get_queue
+    from hub.extensions import db
+    from hub.inventory.pull import due_connections, start_pull
+    from hub.models import Connection
 
     with _get_app().app_context():
         due = due_connections()
         for connection_id in due:
-            enqueue_once(get_queue(), f"pull-stock-{connection_id}", pull_stock, connection_id, timeout=3600)
+            start_pull(db.session.get(Connection, connection_id))
         return len(due)
 
 

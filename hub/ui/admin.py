@@ -12,19 +12,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from connectors.base import ConfigField
-from hub.api.audit import AuditListArgs
-from hub.api.base import get_or_404, paginate
+from hub.api.audit import AuditListArgs, audit_page
+from hub.api.base import get_or_404
 from hub.api.connections import ConnectionSchema, _ensure_name_free, _set_config, run_connection_test, set_paused
-from hub.api.sync import RunListArgs, _failed_event, _requeue
-from hub.api.users import UserSchema, _ensure_email_free, refuse_self_lockout
-from hub.errors import Conflict, HubError
+from hub.api.sync import RunListArgs, _failed_event, _requeue, run_page
+from hub.api.users import UserSchema, create_user, refuse_self_lockout
+from hub.errors import HubError
 from hub.extensions import db
-from hub.inventory.pull import keeps_stock
-from hub.models import AuditEntry, Connection, OutboxEvent, OutboxState, Role, SyncRun, User
+from hub.inventory.pull import keeps_stock, pull_job_id, start_pull
+from hub.models import Connection, OutboxEvent, OutboxState, Role, SyncRun, User
 from hub.secrets_box import unseal
-from hub.sync import jobs, outbox
+from hub.sync import outbox
 from hub.sync.connectors import registry
-from hub.sync.queue import enqueue_once, get_queue
+from hub.sync.queue import get_queue
 from hub.ui.core import blueprint, failed, form_values, load, page
 
 bp = blueprint("ui_admin", __name__, url_prefix="/admin")
@@ -140,18 +140,11 @@ def pause(connection_id: int):
     return redirect(url_for("ui_admin.connections"))
 
 
-def _pull_job_id(connection: Connection) -> str:
-    return f"pull-stock-{connection.id}"
-
-
 @bp.post("/connections/<int:connection_id>/pull")
 @page("stock", "write")
 def pull_now(connection_id: int):
     connection = get_or_404(Connection, connection_id)
-    if not keeps_stock(connection.type):
-        raise Conflict(f"{connection.name} ({connection.type}) does not keep stock.")
-    enqueue_once(get_queue(), _pull_job_id(connection), jobs.pull_stock, connection.id, False, timeout=3600)
-    outbox.kick()
+    start_pull(connection)
     if request.headers.get("HX-Request"):
         return pull_progress(connection_id)
     flash(f"Pulling stock from {connection.name}; the stock page shows it when done.", "ok")
@@ -163,7 +156,7 @@ def pull_now(connection_id: int):
 def pull_progress(connection_id: int):
     """The pull's job state, polled by the page until it has finished."""
     connection = get_or_404(Connection, connection_id)
-    job = get_queue().fetch_job(_pull_job_id(connection))
+    job = get_queue().fetch_job(pull_job_id(connection.id))
     status = job.get_status(refresh=True).value if job is not None else "none"
     result = job.return_value() if job is not None and status == "finished" else None
     return render_template("ui/_pull_progress.html", connection=connection, status=status, result=result)
@@ -176,12 +169,7 @@ def pull_progress(connection_id: int):
 @page("sync")
 def runs():
     raw = form_values(request.args, ("connection_id", "outcome", "operation", "object_id", "page"))
-    args = load(RunListArgs(), raw | {"per_page": "50"})
-    query = select(SyncRun)
-    for name in ("connection_id", "outcome", "operation", "object_id"):
-        if name in args:
-            query = query.where(getattr(SyncRun, name) == args[name])
-    result = paginate(query, args, {"id": SyncRun.id}, "-id")
+    result = run_page(load(RunListArgs(), raw | {"per_page": "50"}))
     connections = db.session.scalars(select(Connection).order_by(Connection.name)).all()
     raw.pop("page", None)
     return render_template("ui/runs.html", result=result, filters=raw, connections=connections)
@@ -272,13 +260,7 @@ def users():
     if request.method == "POST":
         data = form_values(request.form, ("email", "name", "role", "password"))
         try:
-            valid = load(UserSchema(), data)
-            email = valid["email"].strip().lower()
-            _ensure_email_free(email)
-            user = User(email=email, name=valid["name"], role=valid["role"], active=True)
-            user.set_password(valid["password"])
-            db.session.add(user)
-            db.session.commit()
+            user = create_user(load(UserSchema(), data))
         except HubError as exc:
             errors = failed(exc)
         else:
@@ -313,12 +295,7 @@ def update_user(user_id: int):
 @page("audit")
 def audit():
     raw = form_values(request.args, ("entity", "entity_id", "action", "actor_id", "page"))
-    args = load(AuditListArgs(), raw | {"per_page": "50"})
-    query = select(AuditEntry)
-    for name in ("entity", "entity_id", "actor_id", "action"):
-        if name in args:
-            query = query.where(getattr(AuditEntry, name) == args[name])
-    result = paginate(query, args, {"at": AuditEntry.at}, "-at")
+    result = audit_page(load(AuditListArgs(), raw | {"per_page": "50"}))
     raw.pop("page", None)
     entities = sorted(t.name for t in db.metadata.sorted_tables)
     return render_template("ui/audit.html", result=result, filters=raw, entities=entities)

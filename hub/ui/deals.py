@@ -56,7 +56,7 @@ def new():
         lines, order = line_rows(request.form, "lines", LINE_FIELDS)
         data = form_values(request.form, ("title", "customer_id", "expected_close_date", "notes", "currency"))
         try:
-            deal = _create(data | {"lines": lines})
+            deal = deal_service.create_deal(load(DealIn(), data | {"lines": lines}), authenticated_user())
         except HubError as exc:
             # Blank rows were left out: name each problem on the row the user typed it in.
             errors = remap_rows(failed(exc), "lines", order)
@@ -66,18 +66,6 @@ def new():
     rows = max(NEW_LINE_ROWS, 1 + max((int(m.group(2)) for k in form if (m := LINE_FIELD.match(k))), default=-1))
     page_html = render_template("ui/deal_new.html", errors=errors, form=form, rows=rows, **_form_choices())
     return page_html, 422 if errors else 200
-
-
-def _create(data: dict[str, Any]) -> Deal:
-    """What POST /api/v1/deals does, from the form's values."""
-    valid = load(DealIn(), data)
-    deal = Deal()
-    deal_service.apply_fields(deal, valid, creating=True, user=authenticated_user())
-    deal_service.build_lines(deal, valid["lines"])
-    db.session.add(deal)
-    deal_service.assign_number(deal)
-    db.session.commit()
-    return deal
 
 
 @bp.route("/deals/<int:deal_id>/edit", methods=["GET", "POST"])
@@ -95,11 +83,7 @@ def edit(deal_id: int):
         if not frozen:
             data["lines"], order = line_rows(request.form, "lines", LINE_FIELDS)
         try:
-            valid = load(DealPatch(partial=True), data)
-            deal_service.apply_fields(deal, valid, creating=False, user=authenticated_user())
-            if "lines" in valid:
-                deal_service.build_lines(deal, valid["lines"])
-            db.session.commit()
+            deal_service.update_deal(deal, load(DealPatch(partial=True), data), authenticated_user())
         except HubError as exc:
             errors = remap_rows(failed(exc), "lines", order)
             deal = _load(deal_id)
