@@ -10,7 +10,7 @@ import base64
 import copy
 import json
 import re
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import unquote
 
@@ -21,7 +21,9 @@ from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, In
 from connectors.errors import AuthError, PermanentError, RetryableError, UncertainOutcomeError
 from connectors.onec.odata import OneCODataConnector
 from hub.extensions import db
-from hub.models import DocumentMode, ExternalLink, OutboxEvent, OutboxState, SyncRun
+from hub.inventory.pull import pull_stock
+from hub.models import Connection, DocumentMode, ExternalLink, OutboxEvent, OutboxState, StockLevel, SyncRun
+from hub.sync.status import pull_invoice_status
 from hub.sync.worker import drain
 from mappings.defaults import default_document
 from mappings.engine import parse
@@ -499,8 +501,8 @@ def test_mapping_problems_name_the_options_and_fields_1c_needs():
 # ---- through the sync engine -------------------------------------------------------------------
 
 
-def test_a_lost_answer_is_found_again_on_retry_through_the_engine_no_duplicate(app, sales, admin, onec):
-    make_connection(app, "1C", "onec_odata", CONFIG, document_mode=DocumentMode.DRAFT)
+def win_pump_deal(sales, admin) -> dict:
+    """A won deal for 2 × PUMP-100 at 1249.00 + 20 % VAT, for ООО Ромашка (ИНН 7707083893)."""
     product = {"sku": "PUMP-100", "name": "Насос", "list_price": "1249.00", "currency": "EUR", "tax_rate": "0.2"}
     assert admin.post("/api/v1/products", json=product).status_code == 201
     customer = sales.post("/api/v1/customers", json={"name": "ООО Ромашка", "tax_id": "7707083893"}).json
@@ -510,18 +512,28 @@ def test_a_lost_answer_is_found_again_on_retry_through_the_engine_no_duplicate(a
     ).json
     won = sales.post(f"/api/v1/deals/{deal['id']}/won")
     assert won.status_code == 200, won.json
-    number = won.json["invoices"][0]["number"]
+    return won.json
 
-    onec.on("GET", find_invoice_url(number), listing(DOC))  # first look-up: nothing yet
-    onec.on("GET", find_invoice_url(number), listing(DOC, created_document(Комментарий=number)))  # then the lost one
+
+def answer_push(onec: OneC, number: str) -> None:
+    """1C's answers to a push: first nothing found by the reference, then the document created."""
+    onec.on("GET", find_invoice_url(number), listing(DOC))
+    onec.on("GET", find_invoice_url(number), listing(DOC, created_document(Комментарий=number)))
     onec.on(
         "GET",
         FIND_PRODUCT.format(field="Артикул", value="PUMP-100"),
         listing("Catalog_Номенклатура", {"Ref_Key": PUMP_KEY, "Артикул": "PUMP-100"}),
     )
     counterparty_found(onec)
+    onec.on("POST", f"{DOC}?$format=json", created_document(Комментарий=number), status=201)
+
+
+def test_a_lost_answer_is_found_again_on_retry_through_the_engine_no_duplicate(app, sales, admin, onec):
+    make_connection(app, "1C", "onec_odata", CONFIG, document_mode=DocumentMode.DRAFT)
+    number = win_pump_deal(sales, admin)["invoices"][0]["number"]
+    answer_push(onec, number)
     # 1C wrote the document, but the web server's answer was a 502: the hub cannot know.
-    onec.on("POST", f"{DOC}?$format=json", status=502)
+    onec.routes[("POST", f"{ROOT}/{DOC}?$format=json")] = [(502, None)]
 
     drain(app, rounds=1)
     with app.app_context():
@@ -546,3 +558,81 @@ def test_a_lost_answer_is_found_again_on_retry_through_the_engine_no_duplicate(a
         assert "s3cret-pass" not in json.dumps([r.request for r in runs]) + json.dumps([r.response for r in runs])
         link = db.session.query(ExternalLink).one()
         assert (link.external_id, link.external_number) == (DOC_KEY, "0000-000012")
+
+
+def test_status_and_stock_through_the_hub_follow_the_connections_mapping_options(app, admin, sales, call, onec):
+    connection = make_connection(app, "1C", "onec_odata", CONFIG)
+    versions = f"/api/v1/connections/{connection}/mapping/versions"
+    document = copy.deepcopy(default_document("onec_odata"))
+    document["options"]["stock_register"] = "Catalog_Остатки"
+    refused = admin.post(versions, json={"document": document})
+    assert refused.status_code == 422
+    assert (
+        "an entity name such as AccumulationRegister_Имя"
+        in refused.json["errors"]["document.options.stock_register"][0]
+    )
+    document["options"].update(
+        paid_field="СуммаОплаты",
+        stock_register="AccumulationRegister_СвободныеОстатки",
+        stock_quantity="ВНаличии",
+        stock_reserved="ВРезервеСоСклада",
+    )
+    assert admin.post(versions, json={"document": document, "activate": True}).status_code == 201
+    won = win_pump_deal(sales, admin)
+    answer_push(onec, won["invoices"][0]["number"])
+    drain(app)
+
+    # Paid in full: 2 × 1249.00 + 20 % = 2997.60.
+    select = "Ref_Key,Number,Posted,DeletionMark,СуммаДокумента,СуммаОплаты"
+    onec.on(
+        "GET",
+        f"{DOC}(guid'{DOC_KEY}')?$format=json&$select={select}",
+        created_document(Posted=True, СуммаДокумента=2997.6, СуммаОплаты=2997.6),
+    )
+    with app.app_context():
+        assert pull_invoice_status() == 1
+    invoice = call("finance").get(f"/api/v1/invoices/{won['invoices'][0]['id']}").json
+    assert (invoice["state"], invoice["amount_paid"]) == ("paid", "2997.60")
+
+    balance = "AccumulationRegister_СвободныеОстатки/Balance(Dimensions='Номенклатура,Склад')?$format=json"
+    row = {"Номенклатура_Key": PUMP_KEY, "Склад_Key": WH_MAIN, "ВНаличииBalance": 10, "ВРезервеСоСкладаBalance": 3}
+    onec.on("GET", balance, listing("AccumulationRegister_СвободныеОстатки/Balance", row))
+    onec.on("GET", balance, listing("AccumulationRegister_СвободныеОстатки/Balance"))  # then sold out
+    onec.on(
+        "GET",
+        f"Catalog_Номенклатура?$format=json&$filter=Ref_Key eq guid'{PUMP_KEY}'&$select=Ref_Key,Артикул,Code",
+        listing("Catalog_Номенклатура", {"Ref_Key": PUMP_KEY, "Артикул": "PUMP-100", "Code": "00-0001"}),
+    )
+    onec.on(
+        "GET",
+        f"Catalog_Склады?$format=json&$filter=Ref_Key eq guid'{WH_MAIN}'&$select=Ref_Key,Code,Description",
+        listing("Catalog_Склады", {"Ref_Key": WH_MAIN, "Code": "000000001", "Description": "Основной склад"}),
+    )
+    with app.app_context():
+        assert (pull_stock(connection).mode, db.session.query(StockLevel).count()) == ("full", 1)
+        level = db.session.query(StockLevel).one()
+        assert (level.sku, level.warehouse.code, level.on_hand, level.reserved, level.available) == (
+            "PUMP-100",
+            "000000001",
+            Decimal(10),
+            Decimal(3),
+            Decimal(7),
+        )
+        assert level.product_id is not None
+        cursor = db.session.get(Connection, connection).stock_cursor
+
+    # Sold out: Balance leaves the product out; Turnovers since the last pull (less the look-back) names it.
+    start = (cursor - timedelta(days=31)).strftime("%Y-%m-%dT%H:%M:%S")
+    onec.on(
+        "GET",
+        f"AccumulationRegister_СвободныеОстатки/Turnovers(StartPeriod=datetime'{start}',"
+        "Dimensions='Номенклатура,Склад')?$format=json",
+        listing(
+            "AccumulationRegister_СвободныеОстатки/Turnovers",
+            {"Номенклатура_Key": PUMP_KEY, "Склад_Key": WH_MAIN, "ВНаличииTurnover": -10},
+        ),
+    )
+    with app.app_context():
+        assert pull_stock(connection).mode == "incremental"
+        level = db.session.query(StockLevel).one()
+        assert (level.on_hand, level.reserved, level.available) == (0, 0, 0)

@@ -34,7 +34,7 @@ import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -145,6 +145,14 @@ class OneCODataConnector(Connector):
             "Organisation Ref_Key",
             default="",
             help="the Catalog_Организации item invoices are issued by (Организация_Key), unless the mapping sets it",
+        ),
+        ConfigField(
+            "stock_lookback_days",
+            "integer",
+            "Stock look-back (days)",
+            default=31,
+            help="products moved this long before the last pull whose balance is gone are set to 0 "
+            "(1C leaves zero balances out); cover documents entered with a past date",
         ),
         ConfigField(
             "warehouses",
@@ -467,12 +475,22 @@ class OneCODataConnector(Connector):
         )
 
     def pull_stock(self, since: datetime | None = None) -> Iterator[StockLevel]:
-        """The register's current balance by product and warehouse (a full read: the Balance
-        function has no change feed)."""
+        """The register's current balance by product and warehouse, every level each time (Balance
+        has no change feed). Balance leaves zero balances out, so a pull after an earlier one (`since`)
+        also reads which products moved from `stock_lookback_days` before it (`Turnovers`): those
+        without a balance any more are reported as 0 instead of keeping their last level."""
         o = self.options
         product_key, warehouse_key = f"{o['stock_product']}_Key", f"{o['stock_warehouse']}_Key"
-        dimensions = f"{o['stock_product']},{o['stock_warehouse']}"
-        rows = self._get_all(f"{o['stock_register']}/Balance(Dimensions={string_literal(dimensions)})", {})
+        dimensions = string_literal(f"{o['stock_product']},{o['stock_warehouse']}")
+        rows = self._get_all(f"{o['stock_register']}/Balance(Dimensions={dimensions})", {})
+        if since is not None:
+            start = (since - timedelta(days=int(self.config["stock_lookback_days"]))).strftime("%Y-%m-%dT%H:%M:%S")
+            turnovers = f"{o['stock_register']}/Turnovers(StartPeriod=datetime'{start}',Dimensions={dimensions})"
+            # Moved, no balance left: a row without resources reads as 0.
+            rows += [
+                {product_key: r.get(product_key), warehouse_key: r.get(warehouse_key)}
+                for r in self._get_all(turnovers, {})
+            ]
         match = _names(o["product_match"])
         products = self._by_refs(o["product_catalog"], (r.get(product_key) for r in rows), ",".join(match))
         warehouses = self._by_refs(o["warehouse_catalog"], (r.get(warehouse_key) for r in rows), "Code,Description")
