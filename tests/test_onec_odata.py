@@ -636,3 +636,35 @@ def test_status_and_stock_through_the_hub_follow_the_connections_mapping_options
         assert pull_stock(connection).mode == "incremental"
         level = db.session.query(StockLevel).one()
         assert (level.on_hand, level.reserved, level.available) == (0, 0, 0)
+
+
+def test_the_mapping_preview_of_a_deal_looks_up_in_1c_and_creates_nothing(app, admin, sales, onec):
+    connection = make_connection(app, "1C", "onec_odata", CONFIG)
+    won = win_pump_deal(sales, admin)
+    onec.on(
+        "GET",
+        FIND_PRODUCT.format(field="Артикул", value="PUMP-100"),
+        listing("Catalog_Номенклатура", {"Ref_Key": PUMP_KEY, "Артикул": "PUMP-100"}),
+    )
+    onec.on("GET", FIND_CP.format(field="ИНН", value="'7707083893'"), listing("Catalog_Контрагенты"))
+    onec.on("GET", FIND_CP.format(field="Description", value="'ООО Ромашка'"), listing("Catalog_Контрагенты"))
+
+    preview = admin.post(f"/api/v1/connections/{connection}/mapping/preview", json={"deal_id": won["id"]})
+
+    assert preview.status_code == 200, preview.json
+    payload = preview.json["payload"]
+    assert payload["Комментарий"] == won["invoices"][0]["number"]
+    assert payload["Товары"][0] == {
+        "Содержание": "Насос",
+        "Количество": "2.0000",  # as the hub stores quantities and prices
+        "Цена": "1249.0000",
+        "Сумма": "2498.00",
+        "СтавкаНДС": "НДС20",
+        "СуммаНДС": "499.60",
+        "Номенклатура_Key": PUMP_KEY,
+        "LineNumber": "1",
+    }
+    assert payload["Контрагент_Key"] == (
+        "(new Catalog_Контрагенты item, created by the push: ИНН '7707083893', Description 'ООО Ромашка')"
+    )
+    assert {method for method, _ in onec.sent} == {"GET"}
