@@ -326,9 +326,12 @@ def test_a_draft_whose_posting_failed_is_posted_when_found_again_or_its_refusal_
         c.push_invoices([invoice()])  # the draft is there: refused with 1C's reason, not created again
     assert ("POST", f"{DOC}?$format=json") not in onec.sent
 
-    found = connector(post=True).find_invoice("INV-000042")  # the admin fixed it in 1C
-    assert found is not None
-    assert (found.external_id, found.status) == (DOC_KEY, ExternalState.POSTED)
+    posts = onec.sent.count(("POST", f"{DOC}(guid'{DOC_KEY}')/Post?PostingModeOperational=false"))
+    assert connector(post=True).find_invoice("INV-000042").status == ExternalState.DRAFT  # a look-up only
+    assert onec.sent.count(("POST", f"{DOC}(guid'{DOC_KEY}')/Post?PostingModeOperational=false")) == posts
+
+    found = connector(post=True).find_invoices(["INV-000042"])  # the push's look-up, after 1C was fixed
+    assert (found["INV-000042"].external_id, found["INV-000042"].status) == (DOC_KEY, ExternalState.POSTED)
 
 
 def test_find_by_reference_prefers_the_document_not_marked_for_deletion(onec):
@@ -373,6 +376,26 @@ def test_status_reads_posted_deletion_mark_and_the_paid_field_the_mapping_names(
     )
     assert status.external_number == "0000-000012"
     assert c.invoice_status(ExternalRef("onec_odata", NEW_CP_KEY)).status == ExternalState.CANCELLED
+
+
+def test_cancel_unposts_and_marks_the_document_for_deletion_once(onec):
+    state = f"{DOC}(guid'{DOC_KEY}')?$format=json&$select=Ref_Key,Posted,DeletionMark"
+    onec.on("GET", state, created_document(Posted=True))
+    onec.on("GET", state, created_document(Posted=False, DeletionMark=True))
+    onec.on("POST", f"{DOC}(guid'{DOC_KEY}')/Unpost")
+    onec.on("PATCH", f"{DOC}(guid'{DOC_KEY}')?$format=json", created_document(DeletionMark=True))
+    ref = ExternalRef("onec_odata", DOC_KEY)
+
+    connector().cancel_invoice(ref)
+    connector().cancel_invoice(ref)  # already marked: nothing more is sent
+
+    assert onec.sent == [
+        ("GET", state),
+        ("POST", f"{DOC}(guid'{DOC_KEY}')/Unpost"),
+        ("PATCH", f"{DOC}(guid'{DOC_KEY}')?$format=json"),
+        ("GET", state),
+    ]
+    assert onec.body("PATCH", f"{DOC}(guid'{DOC_KEY}')?$format=json") == {"DeletionMark": True}
 
 
 def test_stock_from_the_registers_balance_with_products_and_warehouses_resolved(onec):
@@ -668,3 +691,27 @@ def test_the_mapping_preview_of_a_deal_looks_up_in_1c_and_creates_nothing(app, a
         "(new Catalog_Контрагенты item, created by the push: ИНН '7707083893', Description 'ООО Ромашка')"
     )
     assert {method for method, _ in onec.sent} == {"GET"}
+
+
+def test_a_deal_lost_after_its_invoice_was_posted_in_1c_cancels_it_there(app, admin, sales, onec):
+    make_connection(app, "1C", "onec_odata", CONFIG, document_mode=DocumentMode.POSTED)
+    won = win_pump_deal(sales, admin)
+    answer_push(onec, won["invoices"][0]["number"])
+    onec.on("POST", f"{DOC}(guid'{DOC_KEY}')/Post?PostingModeOperational=false")
+    drain(app)
+    assert sales.get(f"/api/v1/deals/{won['id']}").json["invoices"][0]["state"] == "posted"
+
+    onec.on(
+        "GET", f"{DOC}(guid'{DOC_KEY}')?$format=json&$select=Ref_Key,Posted,DeletionMark", created_document(Posted=True)
+    )
+    onec.on("POST", f"{DOC}(guid'{DOC_KEY}')/Unpost")
+    onec.on("PATCH", f"{DOC}(guid'{DOC_KEY}')?$format=json", created_document(DeletionMark=True))
+    assert sales.post(f"/api/v1/deals/{won['id']}/lost", json={"reason": "отказ клиента"}).status_code == 200
+    drain(app)
+
+    assert onec.sent[-2:] == [
+        ("POST", f"{DOC}(guid'{DOC_KEY}')/Unpost"),
+        ("PATCH", f"{DOC}(guid'{DOC_KEY}')?$format=json"),
+    ]
+    invoice = sales.get(f"/api/v1/deals/{won['id']}").json["invoices"][0]
+    assert (invoice["state"], invoice["links"][0]["state"]) == ("cancelled", "cancelled")

@@ -330,7 +330,7 @@ class OneCODataConnector(Connector):
 
     def _by_refs(self, entity: str, refs: Iterable[str], select: str) -> dict[str, dict[str, Any]]:
         """Items of a catalog by Ref_Key, a few dozen per request."""
-        wanted = sorted({r for r in refs if r and r != ZERO_GUID})
+        wanted = sorted({r for r in refs if _is_guid(r) and r != ZERO_GUID})
         found: dict[str, dict[str, Any]] = {}
         for k in range(0, len(wanted), FILTER_CHUNK):
             condition = " or ".join(f"Ref_Key eq {guid_literal(r)}" for r in wanted[k : k + FILTER_CHUNK])
@@ -383,12 +383,27 @@ class OneCODataConnector(Connector):
         )
 
     def find_invoice(self, idempotency_key: str) -> ExternalRef | None:
-        return self.find_invoices([idempotency_key]).get(idempotency_key)
+        """The document with this reference, as it is (a look-up only: cancelling uses it too)."""
+        return self._lookup([idempotency_key]).get(idempotency_key)
 
     def find_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
-        """Documents whose reference field holds these keys. When the connection posts documents, a
-        draft found here (an earlier push whose posting failed) is posted now; one that 1C still
-        refuses to post is left out, and pushing it raises that refusal instead of creating another."""
+        """The push's look-up. When the connection posts documents, a draft found here (an earlier
+        push whose posting failed) is posted now; one that 1C still refuses to post is left out,
+        and pushing it raises that refusal instead of creating another."""
+        found = self._lookup(idempotency_keys)
+        if not self.post:
+            return found
+        for key, ref in list(found.items()):
+            if ref.status == ExternalState.DRAFT:
+                try:
+                    found[key] = self._post_document(ref)
+                except ConnectorError as exc:
+                    self._unposted[key] = exc
+                    del found[key]
+        return found
+
+    def _lookup(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        """Documents whose reference field holds these keys, a few dozen keys per request."""
         o = self.options
         field = o["reference_field"]
         rows: list[dict[str, Any]] = []
@@ -406,16 +421,8 @@ class OneCODataConnector(Connector):
         rows.sort(key=lambda r: (bool(r.get("DeletionMark")), not r.get("Posted"), str(r.get("Date")), r["Ref_Key"]))
         for row in rows:
             key = row.get(field)
-            if key not in idempotency_keys or key in found:
-                continue
-            ref = self._ref(row)
-            if self.post and ref.status == ExternalState.DRAFT:
-                try:
-                    ref = self._post_document(ref)
-                except ConnectorError as exc:
-                    self._unposted[key] = exc
-                    continue
-            found[key] = ref
+            if key in idempotency_keys and key not in found:
+                found[key] = self._ref(row)
         return found
 
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
@@ -452,6 +459,20 @@ class OneCODataConnector(Connector):
         """The document's `Post` action (non-operational posting: the document's own date)."""
         self.http.post(self._document_url(ref.external_id, "/Post", {"PostingModeOperational": "false"}))
         return ExternalRef(ref.system, ref.external_id, ref.external_number, ref.url, ExternalState.POSTED)
+
+    def cancel_invoice(self, ref: ExternalRef) -> None:
+        """Unposted (if posted), then marked for deletion: 1C deletes marked objects in its own
+        clean-up, after checking nothing refers to them. Already marked: nothing to do."""
+        state = self.http.get(
+            self._document_url(ref.external_id, "", {"$format": "json", "$select": "Ref_Key,Posted,DeletionMark"})
+        )
+        if isinstance(state, dict) and state.get("DeletionMark"):
+            return
+        if isinstance(state, dict) and state.get("Posted"):
+            self.http.post(self._document_url(ref.external_id, "/Unpost"))
+        self.http.request(
+            "PATCH", self._document_url(ref.external_id, "", {"$format": "json"}), json={"DeletionMark": True}
+        )
 
     def invoice_status(self, ref: ExternalRef) -> InvoiceStatus:
         o = self.options
@@ -514,6 +535,15 @@ class OneCODataConnector(Connector):
 
     def close(self) -> None:
         self.http.close()
+
+
+def _is_guid(value: Any) -> bool:
+    """Whether a register row's key is a GUID (a dimension of a composite type may hold other values)."""
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def _decimal(value: Any) -> Decimal | None:
