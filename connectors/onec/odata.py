@@ -19,8 +19,10 @@ What the connector does in 1C
   POST; the field `options.reference_field` (default `Комментарий`) carries the hub's reference, and
   is what `find_invoice` filters on; posted by the `Post` action if the connection posts documents;
 - status: `Posted` and `DeletionMark` (cancelled), the paid amount if the mapping names a document
-  field for it; stock: the register's `Balance` with the product and warehouse dimensions, product
-  and warehouse `Ref_Key`s resolved to SKU and warehouse code through their catalogs.
+  field for it; cancel: `Unpost`, then `DeletionMark` set by PATCH;
+- stock: the register's `Balance` with the product and warehouse dimensions, product and warehouse
+  `Ref_Key`s resolved to SKU and warehouse code through their catalogs; products that moved lately
+  (`Turnovers`) and have no balance left are reported as 0 (Balance leaves zeros out).
 
 Errors: 1C's `odata.error` message becomes the PermanentError's text (400), 401/403 an AuthError,
 5xx and timeouts retryable (uncertain for a create), as `connectors.http` translates them.
@@ -71,6 +73,9 @@ FIELD_OPTIONS = (
 LIST_OPTIONS = ("counterparty_match", "product_match")
 # Keys per $filter of `or`-ed conditions: keeps URLs well under the web server's limits.
 FILTER_CHUNK = 20
+# Characters left as they are in URLs (everything else is percent-encoded, Cyrillic as UTF-8).
+SAFE_PATH = "/()',=_-"
+SAFE_VALUE = "'(),_-"
 
 
 def string_literal(value: str) -> str:
@@ -84,6 +89,7 @@ def guid_literal(value: str) -> str:
 
 
 def literal(value: Any) -> str:
+    """A mapped value as an OData literal: booleans and numbers bare, anything else a string."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | Decimal):
@@ -98,10 +104,6 @@ def odata_url(root: str, path: str, query: Mapping[str, str] | None = None) -> s
     if query:
         url += "?" + "&".join(f"{name}={quote(value, safe=SAFE_VALUE)}" for name, value in query.items())
     return url
-
-
-SAFE_PATH = "/()',=_-"
-SAFE_VALUE = "'(),_-"
 
 
 def _names(text: str) -> list[str]:
