@@ -13,8 +13,10 @@ translation of transport outcomes into the typed errors of `connectors.errors`.
 
 from __future__ import annotations
 
+import json as jsonlib
 import time
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -71,9 +73,13 @@ class JsonHttp:
         method = method.upper()
         url = self.url(path)
         started = time.monotonic()
+        data = None
+        if json is not None:
+            data = encode_json(json).encode()
+            headers = {"Content-Type": "application/json", **(headers or {})}
         try:
             response = self.session.request(
-                method, url, json=json, params=params, headers=headers, timeout=self.timeout
+                method, url, data=data, params=params, headers=headers, timeout=self.timeout
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
             sent = not isinstance(exc, requests.ConnectTimeout) and not _refused(exc)
@@ -105,6 +111,20 @@ class JsonHttp:
 
     def close(self) -> None:
         self.session.close()
+
+
+def encode_json(value: Any) -> str:
+    """JSON text with Decimals written as the exact numbers they are: the json module writes no
+    Decimal, and a float on the way would round money."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{value} is not a number JSON can carry")
+        return format(value, "f")
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{jsonlib.dumps(str(k))}: {encode_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(encode_json(v) for v in value) + "]"
+    return jsonlib.dumps(value)
 
 
 def _refused(exc: Exception) -> bool:
