@@ -60,10 +60,12 @@ def default_registry() -> Registry:
     """Every connector type the hub ships."""
     from connectors.mini_ledger import MiniLedgerConnector
     from connectors.tryton import TrytonConnector
+    from connectors.xero import XeroConnector
     from connectors.zoho_books import ZohoBooksConnector
 
     registry = Registry()
     registry.register(MiniLedgerConnector)
     registry.register(TrytonConnector)
+    registry.register(XeroConnector)
     registry.register(ZohoBooksConnector)
     return registry

@@ -314,8 +314,6 @@ class ZohoBooksConnector(OAuthConnector):
             raise PermanentError(
                 f"lines[{index}].tax: a Zoho tax id or a rate, not {tax!r}", field=f"lines[{index}].tax"
             )
-        if not tax:
-            return None
         if self._taxes is None:
             self._taxes = self._call("GET", "/books/v3/settings/taxes")["taxes"]
         percent = Decimal(tax) * HUNDRED
