@@ -17,7 +17,8 @@ Where things are
 What the connector does
 - push: the connection's mapping (`mappings/xero.yaml`) gives the reference, contact, dates,
   currency and lines (item code, description, quantity, unit amount, discount, tax type, account
-  code). The contact is the mapped ContactID, else the one with the mapped ContactNumber or exactly
+  code, and the line's tax amount, which Xero then books instead of recomputing it, so that the
+  totals are the hub's). The contact is the mapped ContactID, else the one with the mapped ContactNumber or exactly
   the customer's name, else (if the mapping's option `create_customers` allows) a new one. A line's
   tax is the mapped TaxType or, for a rate, the active revenue tax rate of that percentage.
   Invoices are `ACCREC`, DRAFT or AUTHORISED by the connection's document mode.
@@ -315,6 +316,9 @@ class XeroConnector(OAuthConnector):
             tax_type = self._tax_type(line.get("tax"), i)
             if tax_type:
                 out["TaxType"] = tax_type
+            if line.get("tax_amount") is not None:
+                # The tax the customer was quoted: Xero books it instead of rounding its own.
+                out["TaxAmount"] = _number(line["tax_amount"], f"lines[{i}].tax_amount")
             if line.get("account_code"):
                 out["AccountCode"] = line["account_code"]
             lines.append(out)

@@ -16,7 +16,8 @@ What the connector does
   `create_customers` allows) a new one; an invoice in another currency than the contact's is
   refused rather than booked at a made-up rate. Each line's item is found by SKU (unknown SKUs
   are refused, naming the line), its tax is the mapped Zoho tax id or, for a rate, the Zoho tax of
-  that percentage. `POST /books/v3/invoices`; in posted mode the invoice is then marked as sent.
+  that percentage. `POST /books/v3/invoices`; Zoho computes the taxes, so a created invoice whose
+  total is not the hub's is deleted again and refused; in posted mode it is then marked as sent.
 - find-before-create by `reference_number` (our idempotency key); a found draft in posted mode is
   marked as sent, completing a push whose answer was lost between the two calls.
 - status from `status`, `total` and `balance`; cancel = `status/void`.
@@ -179,6 +180,16 @@ class ZohoBooksConnector(OAuthConnector):
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
         payload = self.build_payload(doc)
         invoice = self._call("POST", "/books/v3/invoices", json=payload)["invoice"]
+        total = _decimal(invoice.get("total"))
+        if total != doc.total:
+            # Zoho computes the taxes itself (rounding per its organisation settings); an invoice
+            # whose total is not the one the customer was quoted is taken back, not sent.
+            self._call("DELETE", f"/books/v3/invoices/{invoice['invoice_id']}")
+            raise PermanentError(
+                f"Zoho Books computes {total} {invoice.get('currency_code') or doc.currency} for {doc.number}, "
+                f"the hub {doc.total}: check the items' taxes (table taxes) and Zoho's tax rounding",
+                field="total",
+            )
         if self.post:
             self._mark_sent(invoice["invoice_id"])
             invoice = {**invoice, "status": "sent"}

@@ -16,7 +16,7 @@ import requests
 import responses
 
 from connectors.documents import Address, ExternalRef, ExternalState, InvoiceDocument, InvoiceLine, Party
-from connectors.errors import AuthError, PermanentError, RetryableError
+from connectors.errors import AuthError, PermanentError, RetryableError, UncertainOutcomeError
 from connectors.oauth import MemoryTokenStore, ReauthorizationRequired
 from connectors.xero import XeroConnector
 from hub.extensions import db
@@ -267,6 +267,7 @@ def test_a_batch_is_one_create_call_with_contacts_found_or_created_in_one_call_e
                 "ItemCode": "PUMP-100",
                 "DiscountRate": 10,
                 "TaxType": "OUTPUT2",
+                "TaxAmount": Decimal("427.16"),
                 "AccountCode": "200",
             },
             {
@@ -275,6 +276,7 @@ def test_a_batch_is_one_create_call_with_contacts_found_or_created_in_one_call_e
                 "UnitAmount": Decimal("12.00"),
                 "ItemCode": "MANUAL-DE",
                 "TaxType": "OUTPUT3",
+                "TaxAmount": Decimal("2.52"),
                 "AccountCode": "200",
             },
         ],
@@ -354,6 +356,26 @@ def test_a_batch_refused_in_part_keeps_the_created_invoices_and_sends_only_the_r
     with pytest.raises(PermanentError):
         xero.push_invoice(bad)
     assert [i["Reference"] for i in sent(responses.calls[-1])["Invoices"]] == ["INV-000043"]
+
+
+@responses.activate
+def test_an_answer_that_does_not_match_what_was_sent_is_an_uncertain_outcome():
+    responses.get(f"{API}/Contacts", json=answer(Contacts=[ACME]))
+    responses.get(f"{API}/TaxRates", json=answer(**TAX_RATES))
+    responses.post(f"{API}/Invoices", json=answer(Invoices=[]))
+    with pytest.raises(UncertainOutcomeError):
+        connector().push_invoice(document())
+
+
+@responses.activate
+def test_the_preview_shows_the_payload_without_creating_anything():
+    responses.get(f"{API}/Contacts", json=answer(Contacts=[]))
+    responses.get(f"{API}/TaxRates", json=answer(**TAX_RATES))
+    preview = connector(post=True).preview_payload(document())
+    assert preview["Contact"] == {"ContactID": "(new contact 'Acme GmbH', created by the push)"}
+    assert preview["Status"] == "AUTHORISED"
+    assert preview["LineItems"][0]["UnitAmount"] == "1249.00"
+    assert all(c.request.method == "GET" for c in responses.calls)
 
 
 # ---- find-before-create ---------------------------------------------------------------------

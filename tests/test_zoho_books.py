@@ -64,8 +64,8 @@ def invoice(**changes) -> dict:
         "status": "draft",
         "customer_id": ACME["contact_id"],
         "currency_code": "EUR",
-        "total": 3011.58,
-        "balance": 3011.58,
+        "total": 2713.88,
+        "balance": 2713.88,
         **changes,
     }
 
@@ -305,6 +305,33 @@ def test_a_zoho_refusal_is_permanent_and_names_the_field(message, field):
     assert message in refused.value.message
 
 
+@responses.activate
+def test_an_invoice_zoho_totals_differently_is_deleted_again_and_refused():
+    catalogue()
+    responses.get(f"{BOOKS}/contacts", json=ok(contacts=[ACME]))
+    responses.post(f"{BOOKS}/invoices", json=ok(invoice=invoice(total=2713.89)))
+    deleted = responses.delete(f"{BOOKS}/invoices/982000000567114", json=ok(message="The invoice has been deleted."))
+    marked = responses.post(f"{BOOKS}/invoices/982000000567114/status/sent", json=ok())
+    with pytest.raises(PermanentError) as refused:
+        connector(post=True).push_invoice(document())
+    assert refused.value.field == "total"
+    assert "2713.89" in refused.value.message
+    assert "2713.88" in refused.value.message
+    assert deleted.call_count == 1
+    assert query(deleted.calls[0]) == {"organization_id": ORG}
+    assert marked.call_count == 0
+
+
+@responses.activate
+def test_the_preview_shows_the_payload_without_creating_anything():
+    catalogue()
+    responses.get(f"{BOOKS}/contacts", json=ok(contacts=[]))
+    preview = connector().preview_payload(document())
+    assert preview["customer_id"] == "(new customer 'Acme GmbH', created by the push)"
+    assert preview["line_items"][0]["rate"] == "1249.00"
+    assert all(c.request.method == "GET" for c in responses.calls)
+
+
 # ---- find-before-create ---------------------------------------------------------------------
 
 
@@ -401,12 +428,12 @@ def test_a_429_waits_as_long_as_zoho_says_and_holds_the_pacer():
 @pytest.mark.parametrize(
     ("status", "balance", "state", "paid"),
     [
-        ("sent", "3011.58", ExternalState.POSTED, "0"),
-        ("partially_paid", "1011.58", ExternalState.PARTIALLY_PAID, "2000.00"),
-        ("overdue", "11.58", ExternalState.PARTIALLY_PAID, "3000.00"),
-        ("paid", "0", ExternalState.PAID, "3011.58"),
-        ("void", "3011.58", ExternalState.CANCELLED, "0"),
-        ("draft", "3011.58", ExternalState.DRAFT, "0"),
+        ("sent", "2713.88", ExternalState.POSTED, "0"),
+        ("partially_paid", "713.88", ExternalState.PARTIALLY_PAID, "2000.00"),
+        ("overdue", "13.88", ExternalState.PARTIALLY_PAID, "2700.00"),
+        ("paid", "0", ExternalState.PAID, "2713.88"),
+        ("void", "2713.88", ExternalState.CANCELLED, "0"),
+        ("draft", "2713.88", ExternalState.DRAFT, "0"),
     ],
 )
 def test_status_reads_payments_and_partial_payments_back(status, balance, state, paid):
@@ -415,7 +442,7 @@ def test_status_reads_payments_and_partial_payments_back(status, balance, state,
     )
     got = connector().invoice_status(ExternalRef("zoho_books", "982000000567114"))
     assert query(read.calls[0]) == {"organization_id": ORG}
-    assert (got.status, got.amount_paid, got.amount_total) == (state, Decimal(paid), Decimal("3011.58"))
+    assert (got.status, got.amount_paid, got.amount_total) == (state, Decimal(paid), Decimal("2713.88"))
     assert got.external_number == "INV-00003"
 
 
