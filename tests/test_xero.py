@@ -195,6 +195,15 @@ def test_tokens_without_an_organisation_ask_for_authorisation_without_calling_xe
         connector(store=MemoryTokenStore(tokens())).find_invoice("INV-000042")
 
 
+@responses.activate
+def test_the_connection_test_reads_the_organisation():
+    read = responses.get(
+        f"{API}/Organisation", json=answer(Organisations=[{"Name": "Maple Florists", "BaseCurrency": "NZD"}])
+    )
+    assert connector().test_connection() == "Xero organisation Maple Florists (NZD)"
+    assert read.calls[0].request.headers["xero-tenant-id"] == TENANT
+
+
 # ---- push ------------------------------------------------------------------------------------
 
 

@@ -181,6 +181,17 @@ def test_the_config_schema_marks_the_client_secret_and_offers_the_regions():
     assert ZohoBooksConnector.mapping_problems(default_document("zoho_books")) == []
 
 
+@responses.activate
+def test_the_connection_test_reads_the_organisation():
+    read = responses.get(
+        f"{BOOKS}/organizations/{ORG}",
+        json=ok(organization={"organization_id": ORG, "name": "Zylker GmbH", "currency_code": "EUR"}),
+    )
+    assert connector().test_connection() == "Zoho Books organisation Zylker GmbH (EUR)"
+    assert query(read.calls[0]) == {"organization_id": ORG}
+    assert read.calls[0].request.headers["Authorization"] == "Zoho-oauthtoken A1"
+
+
 # ---- push ------------------------------------------------------------------------------------
 
 
