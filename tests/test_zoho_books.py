@@ -609,3 +609,24 @@ def test_a_revoked_connection_parks_the_push_for_an_admin(app, sales, admin, mon
 
         assert "invalid_code" in db.session.get(Connection, conn_id).attention
     assert [c.request.url for c in responses.calls] == [TOKEN_URL]
+
+
+def test_a_zoho_connection_is_configured_through_the_api_without_showing_its_secret(admin):
+    bad = admin.post(
+        "/api/v1/connections",
+        json={"name": "Zoho", "type": "zoho_books", "config": {**CONFIG, "data_centre": "de"}},
+    )
+    assert bad.status_code == 422
+    assert "config.data_centre" in bad.json["errors"]
+    created = admin.post("/api/v1/connections", json={"name": "Zoho", "type": "zoho_books", "config": CONFIG})
+    assert created.status_code == 201, created.json
+    assert created.json["config"]["data_centre"] == "eu"
+    assert "client_secret" not in created.json["config"]
+    assert "app-secret" not in json.dumps(admin.get(f"/api/v1/connections/{created.json['id']}").json)
+    types = {t["type"]: t for t in admin.get("/api/v1/connection-types").json}
+    secret = {f["name"] for t in ("zoho_books", "xero") for f in types[t]["config_schema"] if f["secret"]}
+    assert secret == {"client_secret"}
+    # Not authorised yet: the test says so, without calling Zoho.
+    tried = admin.post(f"/api/v1/connections/{created.json['id']}/test")
+    assert tried.json["ok"] is False
+    assert "not been authorised" in tried.json["message"]
