@@ -616,3 +616,31 @@ def test_one_refused_invoice_of_a_batch_is_parked_and_the_other_is_linked_once(a
     with app.app_context():
         links = [(inv.number, [link.external_number for link in inv.links]) for inv in db.session.query(HubInvoice)]
         assert sorted(links) == sorted([(first, ["INV-0010"]), (second, [])])
+
+
+@responses.activate
+def test_payments_in_xero_come_back_onto_the_hub_invoice_and_the_deal(app, sales, admin, call, monkeypatch):
+    from hub.sync.status import pull_invoice_status
+
+    _connect(app, monkeypatch, document_mode=DocumentMode.POSTED)
+    won = won_deal(sales, admin)
+    number = won["invoices"][0]["number"]
+    responses.get(f"{API}/Invoices", json=answer(Invoices=[xero_invoice(Reference=number, Status="AUTHORISED")]))
+    drain(app)  # found by its Reference (pushed before): linked, nothing created
+
+    url = f"{API}/Invoices/243216c5-369e-4056-ac67-05388f86dc81"
+    responses.get(url, json=answer(Invoices=[xero_invoice(Status="AUTHORISED", Total=2972.62, AmountPaid=1000.0)]))
+    with app.app_context():
+        assert pull_invoice_status() == 1
+    invoice = call("finance").get(f"/api/v1/invoices/{won['invoices'][0]['id']}").json
+    assert (invoice["state"], invoice["amount_paid"]) == ("partially_paid", "1000.00")
+
+    responses.replace(
+        responses.GET, url, json=answer(Invoices=[xero_invoice(Status="PAID", Total=2972.62, AmountPaid=2972.62)])
+    )
+    with app.app_context():
+        assert pull_invoice_status() == 1
+    deal = sales.get(f"/api/v1/deals/{won['id']}").json
+    assert deal["invoices"][0]["state"] == "paid"
+    assert deal["invoices"][0]["amount_paid"] == deal["total"] == "2972.62"
+    assert all(c.request.method == "GET" for c in responses.calls)

@@ -630,3 +630,26 @@ def test_a_zoho_connection_is_configured_through_the_api_without_showing_its_sec
     tried = admin.post(f"/api/v1/connections/{created.json['id']}/test")
     assert tried.json["ok"] is False
     assert "not been authorised" in tried.json["message"]
+
+
+@responses.activate
+def test_a_deal_lost_after_it_was_won_voids_the_zoho_invoice(app, sales, admin, monkeypatch):
+    store = engine_token_store(monkeypatch)
+    store.tokens = tokens(api_domain=API)
+    make_connection(app, "Zoho", "zoho_books", CONFIG)
+    won = won_deal(sales, admin)
+    number = won["invoices"][0]["number"]
+    responses.get(f"{BOOKS}/invoices", json=ok(invoices=[invoice(reference_number=number, status="sent")]))
+    drain(app)  # found by its reference: linked, nothing created
+    void = responses.post(f"{BOOKS}/invoices/982000000567114/status/void", json=ok())
+
+    assert (
+        sales.post(f"/api/v1/deals/{won['id']}/lost", json={"reason": "cancelled by the customer"}).status_code == 200
+    )
+    drain(app)
+
+    assert void.call_count == 1
+    assert query(void.calls[0]) == {"organization_id": ORG}
+    deal = sales.get(f"/api/v1/deals/{won['id']}").json
+    assert deal["invoices"][0]["state"] == "cancelled"
+    assert deal["invoices"][0]["links"][0]["state"] == "cancelled"
