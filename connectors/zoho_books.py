@@ -21,9 +21,10 @@ What the connector does
 - find-before-create by `reference_number` (our idempotency key); a found draft in posted mode is
   marked as sent, completing a push whose answer was lost between the two calls.
 - status from `status`, `total` and `balance`; cancel = `status/void`.
-- stock from Zoho Inventory (setting `inventory`): every inventory item, page by page until
-  `page_context.has_more_page` is false, then each item's detail for its per-warehouse quantities
-  (`warehouses[]`, or `locations[]` in organisations that moved to locations).
+- stock from Zoho Inventory (setting `inventory`; else from the items Zoho Books itself tracks as
+  inventory): every inventory item, page by page until `page_context.has_more_page` is false, then
+  each item's detail for its per-warehouse quantities (`warehouses[]`, or `locations[]` in
+  organisations that moved to locations).
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ class ZohoBooksConnector(OAuthConnector):
             "boolean",
             "Zoho Inventory",
             default=False,
-            help="on: stock per warehouse is pulled from Zoho Inventory",
+            help="on: stock per warehouse is pulled from Zoho Inventory; off: from Zoho Books' tracked items",
         ),
         ConfigField("timeout", "number", "Timeout (seconds)", default=20),
     )
@@ -223,12 +224,10 @@ class ZohoBooksConnector(OAuthConnector):
         self._call("POST", f"/books/v3/invoices/{ref.external_id}/status/void")
 
     def pull_stock(self, since: datetime | None = None) -> Iterator[StockLevel]:
-        """Full read each time: Zoho Inventory reports no stock changes since a time."""
-        if not self.config["inventory"]:
-            raise PermanentError("the connection does not use Zoho Inventory (setting inventory)", field="inventory")
+        """Full read each time: Zoho reports no stock changes since a time."""
         page = 1
         while True:
-            answer = self._call("GET", "/inventory/v1/items", params={"page": page, "per_page": STOCK_PAGE})
+            answer = self._call("GET", self._items_path, params={"page": page, "per_page": STOCK_PAGE})
             for item in answer.get("items", []):
                 if item.get("sku") and item.get("item_type", "inventory") == "inventory":
                     yield from self._item_stock(item)
@@ -236,8 +235,14 @@ class ZohoBooksConnector(OAuthConnector):
                 return
             page += 1
 
+    @property
+    def _items_path(self) -> str:
+        """Where stock is read: Zoho Inventory when the organisation uses it, else the stock
+        Zoho Books keeps itself for items it tracks as inventory."""
+        return "/inventory/v1/items" if self.config["inventory"] else "/books/v3/items"
+
     def _item_stock(self, item: Mapping[str, Any]) -> Iterator[StockLevel]:
-        detail = self._call("GET", f"/inventory/v1/items/{item['item_id']}")["item"]
+        detail = self._call("GET", f"{self._items_path}/{item['item_id']}")["item"]
         now = datetime.now(UTC)
         places = [
             (

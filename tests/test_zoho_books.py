@@ -468,8 +468,9 @@ def test_cancel_voids_the_invoice():
 
 
 @responses.activate
-def test_stock_follows_the_pages_to_the_end_and_reads_each_warehouse():
-    items = f"{API}/inventory/v1/items"
+@pytest.mark.parametrize(("inventory", "path"), [(True, "/inventory/v1/items"), (False, "/books/v3/items")])
+def test_stock_follows_the_pages_to_the_end_and_reads_each_warehouse(inventory, path):
+    items = f"{API}{path}"
     responses.get(
         items,
         match=[responses.matchers.query_param_matcher({"organization_id": ORG, "page": "1", "per_page": "200"})],
@@ -530,25 +531,16 @@ def test_stock_follows_the_pages_to_the_end_and_reads_each_warehouse():
             }
         ),
     )
-    levels = list(connector().pull_stock())
+    zoho = ZohoBooksConnector(
+        {**CONFIG, "inventory": inventory}, tokens=MemoryTokenStore(tokens(api_domain=API)), pacer=RecordingPacer()
+    )
+    levels = list(zoho.pull_stock())
     assert [(s.sku, s.warehouse, s.on_hand, s.reserved, s.available) for s in levels] == [
         ("PUMP-100", "Berlin", Decimal(10), Decimal(3), Decimal(7)),
         ("PUMP-100", "Hamburg", Decimal("2.5"), Decimal(0), Decimal("2.5")),
         ("MANUAL-DE", "Berlin", Decimal(4), Decimal(0), Decimal(4)),
     ]
-    assert [urlsplit(c.request.url).path for c in responses.calls] == [
-        "/inventory/v1/items",
-        "/inventory/v1/items/1",
-        "/inventory/v1/items",
-        "/inventory/v1/items/3",
-    ]
-
-
-def test_stock_without_inventory_is_refused_naming_the_setting():
-    c = ZohoBooksConnector({**CONFIG, "inventory": False}, tokens=MemoryTokenStore(tokens()))
-    with pytest.raises(PermanentError) as refused:
-        list(c.pull_stock())
-    assert refused.value.field == "inventory"
+    assert [urlsplit(c.request.url).path for c in responses.calls] == [path, f"{path}/1", path, f"{path}/3"]
 
 
 # ---- through the sync engine -----------------------------------------------------------------
