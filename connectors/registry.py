@@ -61,9 +61,13 @@ def default_registry() -> Registry:
     from connectors.mini_ledger import MiniLedgerConnector
     from connectors.onec.odata import OneCODataConnector
     from connectors.tryton import TrytonConnector
+    from connectors.xero import XeroConnector
+    from connectors.zoho_books import ZohoBooksConnector
 
     registry = Registry()
     registry.register(MiniLedgerConnector)
     registry.register(TrytonConnector)
     registry.register(OneCODataConnector)
+    registry.register(XeroConnector)
+    registry.register(ZohoBooksConnector)
     return registry
