@@ -56,7 +56,9 @@ TYPES = ("any", "string", "decimal", "integer", "boolean", "date")
 KEY_TYPES = ("string", "decimal")
 VALUE_TYPES = ("string", "decimal", "integer")
 UNMAPPED = ("refuse", "keep", "empty")
-NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+# Letters of any script: 1C's web services and OData entities name their fields in Russian
+# (`Контрагент.Наименование`). `\w` is Unicode in Python; `[^\W\d]` is a letter or _.
+NAME = re.compile(r"^[^\W\d]\w*(\.[^\W\d]\w*)*$")
 TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 FIELD_KEYS = frozenset({"expr", "const", "table", "default", "required", "type", "description"})
 TOP_KEYS = frozenset({"target", "description", "fields", "lines", "tables", "options"})
