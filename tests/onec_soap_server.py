@@ -8,8 +8,9 @@ there is none), СостояниеСчета and ОтменитьСчет (by И
 Like 1C it keeps no uniqueness on ВнешнийНомер: a second create makes a second invoice.
 
 Bad input gets a client fault (soap:Client); `fail_next` makes the next call answer a server fault
-(soap:Server), `stall_next_create` applies the next create and then holds its answer back until
-`release()` (a lost answer for a client with a shorter timeout). Incoming XML is parsed without
+(soap:Server), `http_error_next` a bare HTTP status (a proxy's 502), and `stall_next` (an operation
+name) does the next call of that operation and then holds its answer back until `release()` (a
+lost answer for a client with a shorter timeout). Incoming XML is parsed without
 entities, DTDs or network access.
 """
 
@@ -259,7 +260,8 @@ class OnecSoapServer:
         self.stock: list[tuple[str, str, Decimal, Decimal]] = []
         self.received: list[Received] = []
         self.fail_next: str | None = None
-        self.stall_next_create = False
+        self.http_error_next: int | None = None
+        self.stall_next: str | None = None
         self._release = threading.Event()
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()
@@ -321,6 +323,9 @@ class OnecSoapServer:
     def _call(self, request: Request) -> Response:
         body = request.get_data()
         self.received.append(Received(request.headers.get("SOAPAction"), body))
+        if self.http_error_next:
+            status, self.http_error_next = self.http_error_next, None
+            return Response("<html><body>Bad Gateway</body></html>", status=status, content_type="text/html")
         if self.fail_next:
             kind, self.fail_next = self.fail_next, None
             return _fault("soap:Server", f"Ошибка при вызове метода контекста ({kind})")
@@ -342,8 +347,8 @@ class OnecSoapServer:
             return _fault("soap:Client", str(exc))
         except (etree.XMLSyntaxError, IndexError, TypeError) as exc:
             return _fault("soap:Client", f"Неверный запрос: {exc}")
-        if name == "СоздатьСчет" and self.stall_next_create:
-            self.stall_next_create = False
+        if name == self.stall_next:
+            self.stall_next = None
             self._release.wait(30)
         return _envelope(name, answer)
 

@@ -261,7 +261,7 @@ class OnecSoapConnector(Connector):
         try:
             answer = self.service()[name](**arguments)
         except zeep.exceptions.Fault as exc:
-            raise self._fault(name, exc) from None
+            raise self._fault(name, exc, changes_data) from None
         except zeep.exceptions.TransportError as exc:
             raise self._status(name, exc.status_code, changes_data, str(exc)) from None
         except (requests.ConnectTimeout, requests.ConnectionError, requests.Timeout) as exc:
@@ -291,10 +291,12 @@ class OnecSoapConnector(Connector):
             answer = {inner[0][0]: answer}
         return {name: answer}
 
-    def _fault(self, operation: str, fault: zeep.exceptions.Fault) -> ConnectorError:
+    def _fault(self, operation: str, fault: zeep.exceptions.Fault, changes_data: bool) -> ConnectorError:
         message = f"1C {operation}: {fault.message}"
-        if self._transport.last_status in (401, 403):
-            return AuthError(f"1C refused {self.config['username']}: {fault.message}")
+        status = self._transport.last_status
+        if fault.code is None and status not in (None, 200):
+            # Not a SOAP fault: an error page (a proxy's 502, a 401) that happened to be XML.
+            return self._status(operation, status, changes_data, fault.message)
         # SOAP 1.1 `soap:Client` (maybe dotted, Client.Validation), SOAP 1.2 `soap:Sender`.
         code = (fault.code or "").rpartition(":")[2].partition(".")[0]
         if code in ("Client", "Sender"):
