@@ -262,6 +262,7 @@ class OnecSoapServer:
         self.fail_next: str | None = None
         self.http_error_next: int | None = None
         self.stall_next: str | None = None
+        self.wsdl_override: str | None = None  # served instead of the WSDL (a login page, hostile XML)
         self._release = threading.Event()
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()
@@ -304,7 +305,7 @@ class OnecSoapServer:
         elif request.path != PATH:
             response = Response("not found", status=404)
         elif request.method == "GET" and "wsdl" in request.args:
-            response = Response(wsdl_text(self.address), content_type="text/xml; charset=utf-8")
+            response = Response(self.wsdl_override or wsdl_text(self.address), content_type="text/xml; charset=utf-8")
         elif request.method == "POST":
             response = self._call(request)
         else:

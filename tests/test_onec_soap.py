@@ -318,6 +318,47 @@ def test_wrong_password_is_an_auth_error_for_the_wsdl_and_for_calls(onec):
         connector.find_invoice("INV-000101")
 
 
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE definitions [<!ENTITY a "ха"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;">]>
+<definitions xmlns="http://schemas.xmlsoap.org/wsdl/" name="&c;"/>"""
+
+
+@pytest.mark.parametrize(
+    ("served", "why"),
+    [
+        (BILLION_LAUGHS, "DTDForbidden"),
+        ("<html><body>Вход в 1С<br></body></html>", "Invalid XML"),
+        ('<definitions xmlns="http://schemas.xmlsoap.org/wsdl/" targetNamespace="urn:x"/>', "no default service"),
+    ],
+)
+def test_a_wsdl_that_is_not_one_is_refused_naming_the_url(onec, served, why):
+    onec.wsdl_override = served
+    with pytest.raises(PermanentError) as refused:
+        OnecSoapConnector(onec.config).test_connection()
+    assert refused.value.field == "wsdl_url"
+    assert why in refused.value.message
+    assert onec.received == []
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ("soap:Client", PermanentError),
+        ("SOAP-ENV:Client.Validation", PermanentError),
+        ("soap12:Sender", PermanentError),
+        ("soap:Server", RetryableError),
+        ("env:Receiver", RetryableError),
+    ],
+)
+def test_fault_codes_of_soap_1_1_and_1_2(onec, code, error):
+    from zeep.exceptions import Fault
+
+    connector = OnecSoapConnector(onec.config)
+    judged = connector._fault("СоздатьСчет", Fault("Ошибка", code=code), True)
+    assert type(judged) is error
+    assert judged.message == "1C СоздатьСчет: Ошибка"
+
+
 def test_operations_and_arguments_the_wsdl_lacks_are_named(onec):
     connector = OnecSoapConnector(onec.config, mapping=mapping_with(create_operation="СоздатьСчетНаОплату"))
     with pytest.raises(PermanentError) as missing:
@@ -466,6 +507,32 @@ def test_stock_pulled_through_the_hub_uses_the_connections_mapping(app, admin, c
         "7.0000",
         "2.0000",
     )
+
+
+def test_connection_made_tested_and_previewed_through_the_api(admin, sales, products, onec):
+    created = admin.post(
+        "/api/v1/connections", json={"name": "1С:Бухгалтерия", "type": "onec_soap", "config": onec.config}
+    )
+    assert created.status_code == 201, created.json
+    assert "password" not in created.json["config"]
+    tested = admin.post(f"/api/v1/connections/{created.json['id']}/test").json
+    assert tested["ok"] is True, tested
+    assert tested["message"].startswith("1C web service СчетаНаОплату at ")
+
+    deal = win(sales, [{"sku": "НС-100", "quantity": 1}])
+    before = len(onec.received)
+    preview = admin.post(f"/api/v1/connections/{created.json['id']}/mapping/preview", json={"deal_id": deal["id"]}).json
+    assert preview["valid"] is True, preview["problems"]
+    assert preview["payload"]["operation"] == "СоздатьСчет"
+    assert preview["payload"]["arguments"]["ВнешнийНомер"] == deal["invoices"][0]["number"]
+    assert preview["payload"]["arguments"]["Товары"]["Строка"][0]["СтавкаНДС"] == "НДС20"
+    assert len(onec.received) == before  # nothing was called
+    assert onec.invoices == {}
+
+    onec.password = "сменили"
+    refused = admin.post(f"/api/v1/connections/{created.json['id']}/test").json
+    assert refused["ok"] is False
+    assert "refused the user or password" in refused["message"]
 
 
 def test_saving_a_mapping_without_an_operation_is_refused_naming_the_option(app, admin, onec):

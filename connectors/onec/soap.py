@@ -204,14 +204,17 @@ class OnecSoapConnector(Connector):
             url = self.config["wsdl_url"]
             try:
                 self._client = zeep.Client(url, transport=self._transport, settings=SETTINGS)
+                default = self._client.service
             except requests.HTTPError as exc:
                 raise _http_error(exc.response.status_code, f"1C WSDL {url}", field="wsdl_url") from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 raise RetryableError(f"1C WSDL {url}: {type(exc).__name__}") from exc
+            except requests.RequestException as exc:
+                raise PermanentError(f"1C WSDL {url}: {exc}", field="wsdl_url") from None
             except (zeep.exceptions.Error, etree.XMLSyntaxError, ValueError) as exc:
+                # Also a WSDL without a service (zeep's ValueError) and one with a DTD.
                 raise PermanentError(f"{url} is not a WSDL zeep can read: {exc}", field="wsdl_url") from None
             endpoint = self.config["endpoint_url"]
-            default = self._client.service
             self._service = self._client.create_service(default._binding.name.text, endpoint) if endpoint else default
         return self._service
 
@@ -269,6 +272,9 @@ class OnecSoapConnector(Connector):
             if sent and changes_data:
                 raise UncertainOutcomeError(f"1C {name}: no answer ({type(exc).__name__})") from exc
             raise RetryableError(f"1C {name}: {type(exc).__name__}") from exc
+        except requests.RequestException as exc:  # too many redirects, a broken chunked answer
+            error = UncertainOutcomeError if changes_data else RetryableError
+            raise error(f"1C {name}: {type(exc).__name__}: {exc}") from exc
         except (zeep.exceptions.ValidationError, TypeError) as exc:
             raise PermanentError(f"1C {name}: the arguments do not fit the WSDL: {exc}") from None
         except (zeep.exceptions.Error, etree.XMLSyntaxError) as exc:
