@@ -398,9 +398,9 @@ class OnecSoapServer:
         invoice = self._invoice(op)
         if invoice.paid:
             raise ClientFault(f"Счет {invoice.number} оплачен, отмена невозможна")
-        invoice.cancelled = True
         result = etree.Element(_q("return"))
-        result.text = "true"
+        result.text = "false" if invoice.cancelled else "true"
+        invoice.cancelled = True
         return result
 
     def _stock(self, op: etree._Element) -> etree._Element:

@@ -203,6 +203,10 @@ def test_state_and_partial_payment_are_read_back_then_cancelled(onec):
     connector.cancel_invoice(other)
     assert connector.invoice_status(other).status == ExternalState.CANCELLED
     assert tree(onec.received[-2].operation) == ("ОтменитьСчет", [("Ид", other.external_id)])
+    with pytest.raises(PermanentError, match="refused to cancel"):  # 1C answers false the second time
+        connector.cancel_invoice(other)
+    with pytest.raises(PermanentError, match="оплачен, отмена невозможна"):
+        connector.cancel_invoice(ref)
 
 
 def test_a_state_word_without_a_row_in_table_states_is_refused_naming_it(onec):

@@ -456,6 +456,8 @@ class OnecSoapConnector(Connector):
         self._operation("cancel_operation")
         argument = self._argument("cancel_operation", "cancel_argument")
         answer = self._call("cancel_operation", {argument: ref.external_id}, changes_data=True)
+        while isinstance(answer, dict) and len(answer) == 1:  # {"return": false}
+            (answer,) = answer.values()
         if answer is False:
             raise PermanentError(f"1C {self.options['cancel_operation']} refused to cancel {ref.external_id}")
 
