@@ -3,7 +3,8 @@
 HTTP Basic on the WSDL and on every call, invoices kept in memory.
 
 Operations (namespace `NAMESPACE`): СоздатьСчет (header fields, a counterparty and an array of
-lines in the wrapper type СписокТоваров; answers СчетИнфо), НайтиСчет (by ВнешнийНомер; nil when
+lines in the wrapper type СписокТоваров; answers СчетИнфо), ЗаписатьСчет (the same in one
+argument Счет of type ДанныеСчета), НайтиСчет (by ВнешнийНомер; nil when
 there is none), СостояниеСчета and ОтменитьСчет (by Ид), ПолучитьОстатки (ТаблицаОстатков).
 Like 1C it keeps no uniqueness on ВнешнийНомер: a second create makes a second invoice.
 
@@ -93,15 +94,21 @@ WSDL = """<?xml version="1.0" encoding="UTF-8"?>
       <xs:element name="СоздатьСчет">
         <xs:complexType>
           <xs:sequence>
-            <xs:element name="ВнешнийНомер" type="xs:string"/>
-            <xs:element name="Дата" type="xs:date"/>
-            <xs:element name="СрокОплаты" type="xs:date" minOccurs="0"/>
-            <xs:element name="Валюта" type="xs:string"/>
-            <xs:element name="Контрагент" type="tns:Контрагент"/>
-            <xs:element name="Комментарий" type="xs:string" minOccurs="0"/>
-            <xs:element name="Товары" type="tns:СписокТоваров"/>
-            <xs:element name="Провести" type="xs:boolean" minOccurs="0"/>
-          </xs:sequence>
+{invoice_fields}          </xs:sequence>
+        </xs:complexType>
+      </xs:element>
+      <xs:complexType name="ДанныеСчета">
+        <xs:sequence>
+{invoice_fields}        </xs:sequence>
+      </xs:complexType>
+      <xs:element name="ЗаписатьСчет">
+        <xs:complexType>
+          <xs:sequence><xs:element name="Счет" type="tns:ДанныеСчета"/></xs:sequence>
+        </xs:complexType>
+      </xs:element>
+      <xs:element name="ЗаписатьСчетResponse">
+        <xs:complexType>
+          <xs:sequence><xs:element name="return" type="tns:СчетИнфо"/></xs:sequence>
         </xs:complexType>
       </xs:element>
       <xs:element name="СоздатьСчетResponse">
@@ -167,7 +174,17 @@ WSDL = """<?xml version="1.0" encoding="UTF-8"?>
 </definitions>
 """
 
-OPERATIONS = ("СоздатьСчет", "НайтиСчет", "СостояниеСчета", "ОтменитьСчет", "ПолучитьОстатки")
+# The arguments of СоздатьСчет, also the type ДанныеСчета that ЗаписатьСчет takes as one argument Счет.
+INVOICE_FIELDS = """            <xs:element name="ВнешнийНомер" type="xs:string"/>
+            <xs:element name="Дата" type="xs:date"/>
+            <xs:element name="СрокОплаты" type="xs:date" minOccurs="0"/>
+            <xs:element name="Валюта" type="xs:string"/>
+            <xs:element name="Контрагент" type="tns:Контрагент"/>
+            <xs:element name="Комментарий" type="xs:string" minOccurs="0"/>
+            <xs:element name="Товары" type="tns:СписокТоваров"/>
+            <xs:element name="Провести" type="xs:boolean" minOccurs="0"/>
+"""
+OPERATIONS = ("СоздатьСчет", "ЗаписатьСчет", "НайтиСчет", "СостояниеСчета", "ОтменитьСчет", "ПолучитьОстатки")
 
 
 def soap_action(operation: str) -> str:
@@ -193,6 +210,7 @@ def wsdl_text(address: str) -> str:
     )
     return WSDL.format(
         ns=NAMESPACE,
+        invoice_fields=INVOICE_FIELDS,
         address=address,
         messages=messages,
         port_operations=port_operations,
@@ -335,6 +353,7 @@ class OnecSoapServer:
             name = etree.QName(operation).localname
             handler = {
                 "СоздатьСчет": self._create,
+                "ЗаписатьСчет": self._create_from_one_argument,
                 "НайтиСчет": self._find,
                 "СостояниеСчета": self._state,
                 "ОтменитьСчет": self._cancel,
@@ -386,6 +405,12 @@ class OnecSoapServer:
         )
         self.invoices[invoice.id] = invoice
         return _info(invoice)
+
+    def _create_from_one_argument(self, op: etree._Element) -> etree._Element:
+        document = _child(op, "Счет")
+        if document is None:
+            raise ClientFault("Не заполнен параметр Счет")
+        return self._create(document)
 
     def _find(self, op: etree._Element) -> etree._Element | None:
         found = self.by_reference(_text(op, "ВнешнийНомер", required=True))

@@ -170,6 +170,29 @@ def test_invoice_is_pushed_with_cyrillic_names_and_its_lines_in_their_wrapper(on
     assert onec.password not in json.dumps([e.request for e in exchanges] + [e.response for e in exchanges])
 
 
+def test_an_operation_taking_the_whole_invoice_in_one_parameter(onec):
+    connector = OnecSoapConnector(
+        onec.config, post=True, mapping=mapping_with(create_operation="ЗаписатьСчет", create_parameter="Счет")
+    )
+    ref = connector.push_invoice(invoice())
+    (created,) = onec.invoices.values()
+    assert (ref.external_id, created.total, created.posted) == (created.id, Decimal("3030.00"), True)
+    name, (argument,) = tree(onec.received[0].operation)
+    assert (name, argument[0]) == ("ЗаписатьСчет", "Счет")
+    assert [field for field, _ in argument[1]] == [
+        "ВнешнийНомер",
+        "Дата",
+        "СрокОплаты",
+        "Валюта",
+        "Контрагент",
+        "Комментарий",
+        "Товары",
+        "Провести",
+    ]
+    assert [row[0] for row in argument[1][6][1]] == ["Строка", "Строка"]
+    assert connector.find_invoice("INV-000101") == ref
+
+
 def test_found_again_by_reference(onec):
     connector = OnecSoapConnector(onec.config)
     assert connector.find_invoice("INV-000101") is None
@@ -259,8 +282,20 @@ def test_connection_test_names_the_service_and_its_operations(onec):
     text = OnecSoapConnector(onec.config).test_connection()
     assert text == (
         f"1C web service СчетаНаОплату at {onec.address}: "
-        "operations НайтиСчет, ОтменитьСчет, ПолучитьОстатки, СоздатьСчет, СостояниеСчета"
+        "operations ЗаписатьСчет, НайтиСчет, ОтменитьСчет, ПолучитьОстатки, СоздатьСчет, СостояниеСчета"
     )
+
+
+def test_answer_paths_follow_the_response_element_and_take_a_lists_first_item():
+    from connectors.onec.soap import _at
+
+    answer = {"return": {"Счет": [{"Ид": "a-1"}, {"Ид": "a-2"}], "Пусто": None}}
+    assert _at(answer, "") is answer
+    assert _at(answer, "return.Счет.Ид") == "a-1"  # a find that answers every match: the first
+    assert _at(answer, "return.Счет")[1] == {"Ид": "a-2"}
+    assert _at(answer, "return.Пусто.Ид") is None
+    assert _at({"return": []}, "return.Ид") is None
+    assert _at({"return": "a-3"}, "return.Ид") is None
 
 
 # ---- errors ------------------------------------------------------------------------------------
@@ -368,7 +403,7 @@ def test_operations_and_arguments_the_wsdl_lacks_are_named(onec):
     with pytest.raises(PermanentError) as missing:
         connector.push_invoice(invoice())
     assert missing.value.field == "options.create_operation"
-    assert "НайтиСчет, ОтменитьСчет, ПолучитьОстатки, СоздатьСчет, СостояниеСчета" in missing.value.message
+    assert "ЗаписатьСчет, НайтиСчет, ОтменитьСчет, ПолучитьОстатки, СоздатьСчет" in missing.value.message
 
     connector = OnecSoapConnector(onec.config, mapping=mapping_with(find_argument="Номер"))
     with pytest.raises(PermanentError) as argument:

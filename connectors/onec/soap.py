@@ -69,6 +69,13 @@ def _operation(name: str, label: str, *, required: bool = False) -> ConfigField:
 MAPPING_OPTIONS = (
     _operation("create_operation", "Operation that creates an invoice", required=True),
     ConfigField(
+        "create_parameter",
+        "string",
+        "Its one parameter holding the whole invoice",
+        default="",
+        help="for an operation such as ЗаписатьСчет(Счет); empty: the mapping's fields are its parameters",
+    ),
+    ConfigField(
         "reference_argument",
         "string",
         "Argument carrying the hub's reference",
@@ -386,12 +393,15 @@ class OnecSoapConnector(Connector):
         )
 
     def arguments(self, doc: InvoiceDocument) -> dict[str, Any]:
-        """The create operation's arguments for a document: the mapping's payload, the post flag,
-        arrays wrapped in the element their WSDL type declares, empty values left out."""
+        """The create operation's arguments for a document: the mapping's payload with the post
+        flag (in `create_parameter` if one is named), arrays wrapped in the element their WSDL type
+        declares, empty values left out."""
         operation = self._operation("create_operation")
-        payload = self.map_document(doc)
+        payload: dict[str, Any] = self.map_document(doc)
         if self.options["post_argument"]:
             payload[self.options["post_argument"]] = self.post
+        if self.options["create_parameter"]:
+            payload = {self.options["create_parameter"]: payload}
         parameters = dict(self._parameters(operation))
         return {
             name: _wrapped(parameters[name], value) if name in parameters else value
@@ -490,9 +500,12 @@ class OnecSoapConnector(Connector):
 
 
 def _at(answer: Any, path: str) -> Any:
-    """The value at a dotted path of an answer (plain dicts); the answer itself for an empty path."""
+    """The value at a dotted path of an answer (plain dicts); the answer itself for an empty path.
+    A list met on the way stands for its first item (a find that answers every match)."""
     value = answer
     for name in path.split(".") if path else ():
+        if isinstance(value, list):
+            value = value[0] if value else None
         if not isinstance(value, dict):
             return None
         value = value.get(name)
