@@ -1,6 +1,7 @@
-"""A small 1C-style SOAP 1.1 web service for the tests: what a 1C configuration publishes at
+"""A small 1C-style SOAP web service for the tests: what a 1C configuration publishes at
 `http://server/<publication>/ws/<name>.1cws?wsdl`, with Cyrillic operation, type and field names,
-HTTP Basic on the WSDL and on every call, invoices kept in memory.
+HTTP Basic on the WSDL and on every call, invoices kept in memory. Like 1C it offers a SOAP 1.1
+port and a SOAP 1.2 port, and answers each in its own envelope and fault form.
 
 Operations (namespace `NAMESPACE`): СоздатьСчет (header fields, a counterparty and an array of
 lines in the wrapper type СписокТоваров; answers СчетИнфо), ЗаписатьСчет (the same in one
@@ -21,7 +22,7 @@ import base64
 import itertools
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -31,6 +32,7 @@ from werkzeug.wrappers import Request, Response
 
 NAMESPACE = "http://hub.example.org/invoices"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 PATH = "/trade/ws/invoices.1cws"
 VAT_RATES = {"НДС20", "НДС10", "НДС0", "БезНДС"}
@@ -38,6 +40,7 @@ VAT_RATES = {"НДС20", "НДС10", "НДС0", "БезНДС"}
 WSDL = """<?xml version="1.0" encoding="UTF-8"?>
 <definitions xmlns="http://schemas.xmlsoap.org/wsdl/"
     xmlns:soapbind="http://schemas.xmlsoap.org/wsdl/soap/"
+    xmlns:soap12bind="http://schemas.xmlsoap.org/wsdl/soap12/"
     xmlns:tns="{ns}" xmlns:xsd="http://www.w3.org/2001/XMLSchema"
     name="СчетаНаОплату" targetNamespace="{ns}">
   <types>
@@ -166,9 +169,16 @@ WSDL = """<?xml version="1.0" encoding="UTF-8"?>
     <soapbind:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>
 {binding_operations}
   </binding>
+  <binding name="СчетаНаОплатуSoap12Binding" type="tns:СчетаНаОплатуPortType">
+    <soap12bind:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>
+{binding12_operations}
+  </binding>
   <service name="СчетаНаОплату">
     <port name="СчетаНаОплатуSoap" binding="tns:СчетаНаОплатуSoapBinding">
       <soapbind:address location="{address}"/>
+    </port>
+    <port name="СчетаНаОплатуSoap12" binding="tns:СчетаНаОплатуSoap12Binding">
+      <soap12bind:address location="{address}"/>
     </port>
   </service>
 </definitions>
@@ -203,10 +213,13 @@ def wsdl_text(address: str) -> str:
         f'<output message="tns:{op}ResponseMessage"/></operation>'
         for op in OPERATIONS
     )
-    binding_operations = "\n".join(
-        f'    <operation name="{op}"><soapbind:operation style="document" soapAction="{soap_action(op)}"/>'
-        '<input><soapbind:body use="literal"/></input><output><soapbind:body use="literal"/></output></operation>'
-        for op in OPERATIONS
+    binding_operations, binding12_operations = (
+        "\n".join(
+            f'    <operation name="{op}"><{p}:operation style="document" soapAction="{soap_action(op)}"/>'
+            f'<input><{p}:body use="literal"/></input><output><{p}:body use="literal"/></output></operation>'
+            for op in OPERATIONS
+        )
+        for p in ("soapbind", "soap12bind")
     )
     return WSDL.format(
         ns=NAMESPACE,
@@ -215,6 +228,7 @@ def wsdl_text(address: str) -> str:
         messages=messages,
         port_operations=port_operations,
         binding_operations=binding_operations,
+        binding12_operations=binding12_operations,
     )
 
 
@@ -235,7 +249,6 @@ class Invoice:
     currency: str
     total: Decimal
     posted: bool
-    request: dict = field(default_factory=dict)
     paid: Decimal = Decimal(0)
     cancelled: bool = False
 
@@ -257,8 +270,12 @@ class Received:
 
     @property
     def operation(self) -> etree._Element:
-        """The element inside soap:Body."""
-        return parse(self.body).find(f"{{{SOAP_ENV}}}Body")[0]
+        """The element inside the SOAP Body."""
+        return _body(parse(self.body))[0]
+
+    @property
+    def soap_version(self) -> str:
+        return "1.2" if parse(self.body).tag == f"{{{SOAP12_ENV}}}Envelope" else "1.1"
 
 
 def parse(body: bytes) -> etree._Element:
@@ -341,15 +358,18 @@ class OnecSoapServer:
 
     def _call(self, request: Request) -> Response:
         body = request.get_data()
-        self.received.append(Received(request.headers.get("SOAPAction"), body))
+        # SOAP 1.2 carries the action in the Content-Type.
+        action = request.headers.get("SOAPAction") or request.mimetype_params.get("action")
+        self.received.append(Received(action, body))
+        version = "1.2" if request.mimetype == "application/soap+xml" else "1.1"
         if self.http_error_next:
             status, self.http_error_next = self.http_error_next, None
             return Response("<html><body>Bad Gateway</body></html>", status=status, content_type="text/html")
         if self.fail_next:
             kind, self.fail_next = self.fail_next, None
-            return _fault("soap:Server", f"Ошибка при вызове метода контекста ({kind})")
+            return _fault(version, "Server", f"Ошибка при вызове метода контекста ({kind})")
         try:
-            operation = parse(body).find(f"{{{SOAP_ENV}}}Body")[0]
+            operation = _body(parse(body))[0]
             name = etree.QName(operation).localname
             handler = {
                 "СоздатьСчет": self._create,
@@ -364,13 +384,13 @@ class OnecSoapServer:
             with self._lock:
                 answer = handler(operation)
         except ClientFault as exc:
-            return _fault("soap:Client", str(exc))
+            return _fault(version, "Client", str(exc))
         except (etree.XMLSyntaxError, IndexError, TypeError) as exc:
-            return _fault("soap:Client", f"Неверный запрос: {exc}")
+            return _fault(version, "Client", f"Неверный запрос: {exc}")
         if name == self.stall_next:
             self.stall_next = None
             self._release.wait(30)
-        return _envelope(name, answer)
+        return _envelope(version, name, answer)
 
     # ---- operations ----------------------------------------------------------------------------
 
@@ -484,25 +504,43 @@ def _info(invoice: Invoice) -> etree._Element:
     return result
 
 
-def _envelope(operation: str, result: etree._Element | None) -> Response:
-    envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV, "m": NAMESPACE, "xsi": XSI})
-    response = etree.SubElement(etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body"), _q(f"{operation}Response"))
+def _body(envelope: etree._Element) -> etree._Element:
+    body = envelope.find(f"{{{SOAP_ENV}}}Body")
+    return body if body is not None else envelope.find(f"{{{SOAP12_ENV}}}Body")
+
+
+def _soap(version: str) -> tuple[str, str]:
+    """The envelope namespace and content type of a SOAP version."""
+    if version == "1.2":
+        return SOAP12_ENV, "application/soap+xml; charset=utf-8"
+    return SOAP_ENV, "text/xml; charset=utf-8"
+
+
+def _envelope(version: str, operation: str, result: etree._Element | None) -> Response:
+    env, content_type = _soap(version)
+    envelope = etree.Element(f"{{{env}}}Envelope", nsmap={"soap": env, "m": NAMESPACE, "xsi": XSI})
+    response = etree.SubElement(etree.SubElement(envelope, f"{{{env}}}Body"), _q(f"{operation}Response"))
     if result is None:
         etree.SubElement(response, _q("return")).set(f"{{{XSI}}}nil", "true")
     else:
         response.append(result)
-    return Response(
-        etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"), content_type="text/xml; charset=utf-8"
-    )
+    return Response(etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"), content_type=content_type)
 
 
-def _fault(code: str, message: str) -> Response:
-    envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV})
-    fault = etree.SubElement(etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body"), f"{{{SOAP_ENV}}}Fault")
-    etree.SubElement(fault, "faultcode").text = code
-    etree.SubElement(fault, "faultstring").text = message
+def _fault(version: str, who: str, message: str) -> Response:
+    """A fault as each version writes it: 1.1 soap:Client / soap:Server, 1.2 Sender / Receiver."""
+    env, content_type = _soap(version)
+    envelope = etree.Element(f"{{{env}}}Envelope", nsmap={"soap": env})
+    fault = etree.SubElement(etree.SubElement(envelope, f"{{{env}}}Body"), f"{{{env}}}Fault")
+    if version == "1.2":
+        code = etree.SubElement(etree.SubElement(fault, f"{{{env}}}Code"), f"{{{env}}}Value")
+        code.text = "soap:" + {"Client": "Sender", "Server": "Receiver"}[who]
+        reason = etree.SubElement(etree.SubElement(fault, f"{{{env}}}Reason"), f"{{{env}}}Text")
+        reason.set("{http://www.w3.org/XML/1998/namespace}lang", "ru")
+        reason.text = message
+    else:
+        etree.SubElement(fault, "faultcode").text = f"soap:{who}"
+        etree.SubElement(fault, "faultstring").text = message
     return Response(
-        etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"),
-        status=500,
-        content_type="text/xml; charset=utf-8",
+        etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"), status=500, content_type=content_type
     )

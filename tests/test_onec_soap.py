@@ -298,6 +298,19 @@ def test_answer_paths_follow_the_response_element_and_take_a_lists_first_item():
     assert _at({"return": "a-3"}, "return.Ид") is None
 
 
+def test_the_soap_1_2_port_with_its_own_faults(onec):
+    connector = OnecSoapConnector({**onec.config, "soap_version": "1.2"})
+    ref = connector.push_invoice(invoice())
+    assert connector.find_invoice("INV-000101") == ref
+    assert [r.soap_version for r in onec.received] == ["1.2", "1.2"]
+    assert unquote(onec.received[0].soap_action).strip('"') == soap_action("СоздатьСчет")  # in the Content-Type
+    with pytest.raises(PermanentError, match=r"неизвестная ставка НДС '0\.19'"):  # env:Sender
+        connector.push_invoice(invoice("INV-000102", rate="0.19"))
+    onec.fail_next = "ВызватьИсключение"
+    with pytest.raises(RetryableError, match="Ошибка при вызове метода контекста"):  # env:Receiver
+        connector.find_invoice("INV-000101")
+
+
 # ---- errors ------------------------------------------------------------------------------------
 
 
@@ -367,7 +380,7 @@ BILLION_LAUGHS = """<?xml version="1.0"?>
     [
         (BILLION_LAUGHS, "DTDForbidden"),
         ("<html><body>Вход в 1С<br></body></html>", "Invalid XML"),
-        ('<definitions xmlns="http://schemas.xmlsoap.org/wsdl/" targetNamespace="urn:x"/>', "no default service"),
+        ('<definitions xmlns="http://schemas.xmlsoap.org/wsdl/" targetNamespace="urn:x"/>', "defines no service"),
     ],
 )
 def test_a_wsdl_that_is_not_one_is_refused_naming_the_url(onec, served, why):

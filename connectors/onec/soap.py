@@ -39,6 +39,7 @@ import zeep
 import zeep.exceptions
 from lxml import etree
 from zeep.helpers import serialize_object
+from zeep.wsdl.bindings.soap import Soap11Binding, Soap12Binding
 
 from connectors.base import ConfigField, Connector, Exchange
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
@@ -55,6 +56,7 @@ from mappings.engine import MappingSpec, Problem, ProblemKind, missing_targets, 
 
 # WSDLs and answers are parsed without DTDs, entities or external references.
 SETTINGS = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+BINDINGS = {"1.1": Soap11Binding, "1.2": Soap12Binding}
 # The mapping table that turns 1C's state words into the hub's states.
 STATES_TABLE = "states"
 # Characters a SOAPAction (a URI) keeps as they are when the rest is percent-encoded.
@@ -165,6 +167,14 @@ class OnecSoapConnector(Connector):
         ConfigField("password", "string", "Password", required=True, secret=True),
         ConfigField("timeout", "number", "Timeout (seconds)", default=30),
         ConfigField(
+            "soap_version",
+            "string",
+            "SOAP version",
+            default="1.1",
+            choices=("1.1", "1.2"),
+            help="1C publishes a port for each; the hub calls the one of this version",
+        ),
+        ConfigField(
             "endpoint_url",
             "url",
             "Service address",
@@ -206,12 +216,13 @@ class OnecSoapConnector(Connector):
     # ---- the service -------------------------------------------------------------------------
 
     def service(self) -> Any:
-        """zeep's proxy for the WSDL's first port (at `endpoint_url` if set); loads the WSDL once."""
+        """zeep's proxy for the WSDL's port of the configured SOAP version (at `endpoint_url` if
+        set); loads the WSDL once."""
         if self._service is None:
             url = self.config["wsdl_url"]
             try:
                 self._client = zeep.Client(url, transport=self._transport, settings=SETTINGS)
-                default = self._client.service
+                port = self._port()
             except requests.HTTPError as exc:
                 raise _http_error(exc.response.status_code, f"1C WSDL {url}", field="wsdl_url") from None
             except (requests.ConnectionError, requests.Timeout) as exc:
@@ -221,9 +232,27 @@ class OnecSoapConnector(Connector):
             except (zeep.exceptions.Error, etree.XMLSyntaxError, ValueError) as exc:
                 # Also a WSDL without a service (zeep's ValueError) and one with a DTD.
                 raise PermanentError(f"{url} is not a WSDL zeep can read: {exc}", field="wsdl_url") from None
-            endpoint = self.config["endpoint_url"]
-            self._service = self._client.create_service(default._binding.name.text, endpoint) if endpoint else default
+            address = self.config["endpoint_url"] or port.binding_options.get("address")
+            if not address:
+                raise PermanentError(f"the WSDL at {url} gives {port.name} no address", field="endpoint_url")
+            self._service = self._client.create_service(port.binding.name.text, address)
         return self._service
+
+    def _port(self) -> Any:
+        """The first port of the WSDL's first service whose binding speaks the configured version."""
+        wanted = BINDINGS[self.config["soap_version"]]
+        services = list(self._client.wsdl.services.values())
+        if not services:
+            raise ValueError("it defines no service")
+        ports = list(services[0].ports.values())
+        for port in ports:
+            if isinstance(port.binding, wanted):
+                return port
+        raise PermanentError(
+            f"the 1C service {services[0].name} has no SOAP {self.config['soap_version']} port "
+            f"(it has {', '.join(p.name for p in ports) or 'none'})",
+            field="soap_version",
+        )
 
     def operations(self) -> list[str]:
         return sorted(self.service()._operations)
