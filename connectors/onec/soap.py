@@ -8,13 +8,15 @@ differ from one installation to the next. So nothing about them is written here:
   is the default, for the 1C-style service the tests run); an array of lines is wrapped in the
   element its WSDL type declares (zeep wants `{"Строка": [...]}`, not the bare list);
 - the mapping's `options` name the operations (create, find by our reference, state, cancel,
-  stock), the argument that carries our reference, and where each answer holds the 1C id, number,
-  state, amounts and stock rows (dotted paths into the answer; empty: the answer itself);
+  stock), the argument that carries our reference (and the one parameter holding the whole
+  invoice, for operations that take it so), and where each answer holds the 1C id, number, state,
+  amounts and stock rows: dotted paths from the response element, as its XML reads (`return.Ид`);
 - the mapping's table `states` turns 1C's state words into the hub's (`Оплачен` → paid).
 
 The WSDL is loaded at first use, with HTTP Basic (user and password sent as UTF-8, as 1C reads them,
-so Cyrillic user names work) over one `requests.Session`; non-ASCII SOAPAction headers are sent
-percent-encoded. Every request and answer is kept in `exchanges` for the run history.
+so Cyrillic user names work) over one `requests.Session`; the port of the configured SOAP version
+(1C publishes 1.1 and 1.2) is called; non-ASCII SOAPAction headers are sent percent-encoded. Every
+request and answer is kept in `exchanges` for the run history.
 
 | outcome | error |
 | --- | --- |
@@ -98,7 +100,7 @@ MAPPING_OPTIONS = (
     _operation("cancel_operation", "Operation that cancels an invoice (by 1C id)"),
     ConfigField("cancel_argument", "string", "Its argument for the 1C id", default="", help="empty: its only one"),
     _operation("stock_operation", "Operation that returns stock balances"),
-    ConfigField("answer_id", "string", "Invoice answer: the 1C id", default="", help="dotted path; empty: the answer"),
+    ConfigField("answer_id", "string", "Invoice answer: the 1C id", default="", help="a dotted path such as return.Ид"),
     ConfigField("answer_number", "string", "Invoice answer: the 1C number", default=""),
     ConfigField("answer_state", "string", "Invoice answer: the state (see table states)", default=""),
     ConfigField("answer_total", "string", "Invoice answer: the document total", default=""),
