@@ -532,6 +532,18 @@ def test_partial_payment_in_1c_shows_on_the_hub(app, sales, call, products, onec
     assert (shown["state"], shown["amount_paid"]) == ("partially_paid", "500.00")
 
 
+def test_lost_after_won_cancels_the_1c_invoice(app, sales, products, onec):
+    make_connection(app, "1С", "onec_soap", onec.config, document_mode=DocumentMode.POSTED)
+    deal = win(sales, [{"sku": "НС-100", "quantity": 1}])
+    drain(app)
+    assert sales.post(f"/api/v1/deals/{deal['id']}/lost", json={"reason": "Отказ клиента"}).status_code == 200
+    drain(app)
+    (created,) = onec.by_reference(deal["invoices"][0]["number"])
+    assert created.state == "ПомеченНаУдаление"
+    assert tree(onec.received[-1].operation) == ("ОтменитьСчет", [("Ид", created.id)])
+    assert sales.get(f"/api/v1/deals/{deal['id']}").json["invoices"][0]["state"] == "cancelled"
+
+
 def test_stock_pulled_through_the_hub_uses_the_connections_mapping(app, admin, call, products, onec):
     connection_id = make_connection(app, "1С", "onec_soap", onec.config)
     onec.stock = [("Н100", "Основной склад", Decimal("7"), Decimal("2"))]
