@@ -599,6 +599,22 @@ def test_connection_made_tested_and_previewed_through_the_api(admin, sales, prod
     assert "refused the user or password" in refused["message"]
 
 
+def test_a_connection_without_a_stock_operation_pauses_its_stock_pulls(app, admin, call, onec):
+    connection_id = make_connection(app, "1С", "onec_soap", onec.config)
+    document = copy.deepcopy(default_document("onec_soap"))
+    document["options"]["stock_operation"] = ""
+    saved = admin.post(f"/api/v1/connections/{connection_id}/mapping/versions", json={"document": document})
+    admin.post(f"/api/v1/connections/{connection_id}/mapping/versions/{saved.json['version']}/activate")
+    assert call("operations").post(f"/api/v1/connections/{connection_id}/pull-stock", json={}).status_code == 202
+    drain(app)
+    (run,) = [r for r in runs(app) if r.operation == "pull_stock"]
+    assert "options.stock_operation" in run.error
+    assert "stock pulls of this connection are paused" in run.error
+    assert admin.get(f"/api/v1/connections/{connection_id}").json["stock_paused"] is True
+    with app.app_context():
+        assert jobs.pull_due_stock() == 0  # not scheduled again
+
+
 def test_saving_a_mapping_without_an_operation_is_refused_naming_the_option(app, admin, onec):
     connection_id = make_connection(app, "1С", "onec_soap", onec.config)
     document = copy.deepcopy(default_document("onec_soap"))
