@@ -5,8 +5,9 @@ port and a SOAP 1.2 port, and answers each in its own envelope and fault form.
 
 Operations (namespace `NAMESPACE`): СоздатьСчет (header fields, a counterparty and an array of
 lines in the wrapper type СписокТоваров; answers СчетИнфо), ЗаписатьСчет (the same in one
-argument Счет of type ДанныеСчета), НайтиСчет (by ВнешнийНомер; nil when
-there is none), СостояниеСчета and ОтменитьСчет (by Ид), ПолучитьОстатки (ТаблицаОстатков).
+argument Счет of type ДанныеСчета), НайтиСчет (by ВнешнийНомер; nil when there is none),
+СостояниеСчета (by Ид; nil once deleted), ОтменитьСчет (by Ид) and ПолучитьОстатки
+(ТаблицаОстатков).
 Like 1C it keeps no uniqueness on ВнешнийНомер: a second create makes a second invoice.
 
 Bad input gets a client fault (soap:Client); `fail_next` makes the next call answer a server fault
@@ -136,7 +137,7 @@ WSDL = """<?xml version="1.0" encoding="UTF-8"?>
       </xs:element>
       <xs:element name="СостояниеСчетаResponse">
         <xs:complexType>
-          <xs:sequence><xs:element name="return" type="tns:СчетИнфо"/></xs:sequence>
+          <xs:sequence><xs:element name="return" type="tns:СчетИнфо" nillable="true"/></xs:sequence>
         </xs:complexType>
       </xs:element>
       <xs:element name="ОтменитьСчет">
@@ -436,8 +437,9 @@ class OnecSoapServer:
         found = self.by_reference(_text(op, "ВнешнийНомер", required=True))
         return _info(found[0]) if found else None
 
-    def _state(self, op: etree._Element) -> etree._Element:
-        return _info(self._invoice(op))
+    def _state(self, op: etree._Element) -> etree._Element | None:
+        invoice = self.invoices.get(_text(op, "Ид", required=True))
+        return _info(invoice) if invoice else None  # nil: deleted
 
     def _cancel(self, op: etree._Element) -> etree._Element:
         invoice = self._invoice(op)

@@ -232,6 +232,14 @@ def test_state_and_partial_payment_are_read_back_then_cancelled(onec):
         connector.cancel_invoice(ref)
 
 
+def test_an_invoice_deleted_in_1c_is_reported_as_gone(onec):
+    connector = OnecSoapConnector(onec.config)
+    ref = connector.push_invoice(invoice())
+    del onec.invoices[ref.external_id]
+    with pytest.raises(PermanentError, match=f"1C no longer knows invoice {ref.external_id}"):
+        connector.invoice_status(ref)
+
+
 def test_a_state_word_without_a_row_in_table_states_is_refused_naming_it(onec):
     document = copy.deepcopy(default_document("onec_soap"))
     del document["tables"]["states"]["rows"]["ОплаченЧастично"]

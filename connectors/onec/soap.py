@@ -473,7 +473,7 @@ class OnecSoapConnector(Connector):
         self._operation("status_operation")
         argument = self._argument("status_operation", "status_argument")
         answer = self._call("status_operation", {argument: ref.external_id})
-        if answer is None:
+        if _is_empty(answer):  # {"return": None}: deleted in 1C
             raise PermanentError(f"1C no longer knows invoice {ref.external_id}")
         state = self._state(answer, strict=True)
         total = self._amount(answer, "answer_total")
@@ -541,6 +541,12 @@ def _at(answer: Any, path: str) -> Any:
             return None
         value = value.get(name)
     return value
+
+
+def _is_empty(answer: Any) -> bool:
+    if isinstance(answer, dict):
+        return all(_is_empty(v) for v in answer.values())
+    return answer in (None, "", [])
 
 
 def _wrapped(element: Any, value: Any) -> Any:
