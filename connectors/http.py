@@ -90,7 +90,7 @@ class JsonHttp:
         if status == 429:
             raise RetryableError(message, wait=retry_after_seconds(response.headers.get("Retry-After")), detail=body)
         if status in (401, 403):
-            raise AuthError(message, detail=body)
+            raise AuthError(message, status=status, detail=body)
         if status >= 500:
             if method not in SAFE_METHODS and status != 503:
                 raise UncertainOutcomeError(message, detail=body)
