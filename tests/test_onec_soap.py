@@ -369,13 +369,16 @@ def test_unreachable_service_is_retryable(onec):
 
 
 def test_wrong_password_is_an_auth_error_for_the_wsdl_and_for_calls(onec):
-    with pytest.raises(AuthError):
+    with pytest.raises(AuthError) as wsdl:
         OnecSoapConnector({**onec.config, "password": "не-тот"}).find_invoice("INV-000101")
+    assert wsdl.value.status == 401
     connector = OnecSoapConnector(onec.config)
     connector.service()
     onec.password = "сменили"
-    with pytest.raises(AuthError):
+    with pytest.raises(AuthError) as call:
         connector.find_invoice("INV-000101")
+    assert call.value.status == 401
+    assert call.value.message == "1C НайтиСчет: HTTP 401, 1C refused the user or password"
 
 
 BILLION_LAUGHS = """<?xml version="1.0"?>

@@ -570,7 +570,7 @@ def _wrapped_type(xsd_type: Any, value: Any) -> Any:
 
 def _http_error(status: int, message: str, *, field: str | None = None, wait: float | None = None) -> ConnectorError:
     if status in (401, 403):
-        return AuthError(f"{message}: HTTP {status}, 1C refused the user or password")
+        return AuthError(f"{message}: HTTP {status}, 1C refused the user or password", status=status)
     if status == 429 or status >= 500:
         return RetryableError(f"{message}: HTTP {status}", wait=wait)
     return PermanentError(f"{message}: HTTP {status}", field=field)
