@@ -268,6 +268,7 @@ class Invoice:
 class Received:
     soap_action: str | None
     body: bytes
+    content_type: str = ""
 
     @property
     def operation(self) -> etree._Element:
@@ -361,7 +362,7 @@ class OnecSoapServer:
         body = request.get_data()
         # SOAP 1.2 carries the action in the Content-Type.
         action = request.headers.get("SOAPAction") or request.mimetype_params.get("action")
-        self.received.append(Received(action, body))
+        self.received.append(Received(action, body, request.headers.get("Content-Type", "")))
         version = "1.2" if request.mimetype == "application/soap+xml" else "1.1"
         if self.http_error_next:
             status, self.http_error_next = self.http_error_next, None

@@ -61,8 +61,6 @@ SETTINGS = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, for
 BINDINGS = {"1.1": Soap11Binding, "1.2": Soap12Binding}
 # The mapping table that turns 1C's state words into the hub's states.
 STATES_TABLE = "states"
-# Characters a SOAPAction (a URI) keeps as they are when the rest is percent-encoded.
-URI_CHARACTERS = "\"!#$%&'()*+,/:;=?@[]~"
 EXCERPT = 20000
 
 
@@ -137,7 +135,7 @@ class _Transport(zeep.Transport):
 
     def post(self, address: str, message: bytes | str, headers: Mapping[str, str]) -> requests.Response:
         # HTTP headers are Latin-1; 1C's soapAction names Russian operations: send it as a URI.
-        headers = {k: v if v.isascii() else quote(v, safe=URI_CHARACTERS) for k, v in headers.items()}
+        headers = {k: _ascii(v) for k, v in headers.items()}
         sent = message.decode("utf-8") if isinstance(message, bytes) else message
         url = f"{address} {self.operation}"
         started = time.monotonic()
@@ -574,6 +572,12 @@ def _http_error(status: int, message: str, *, field: str | None = None, wait: fl
     if status == 429 or status >= 500:
         return RetryableError(f"{message}: HTTP {status}", wait=wait)
     return PermanentError(f"{message}: HTTP {status}", field=field)
+
+
+def _ascii(header: str) -> str:
+    """A header value with its non-ASCII characters percent-encoded as UTF-8, the way an IRI becomes
+    a URI (SOAP 1.1's SOAPAction header, SOAP 1.2's action in the Content-Type)."""
+    return "".join(c if c.isascii() else quote(c) for c in header)
 
 
 def _ms(started: float) -> int:
