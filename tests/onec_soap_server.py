@@ -36,6 +36,7 @@ SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 PATH = "/trade/ws/invoices.1cws"
+EMPTY_REF = "00000000-0000-0000-0000-000000000000"
 VAT_RATES = {"НДС20", "НДС10", "НДС0", "БезНДС"}
 
 WSDL = """<?xml version="1.0" encoding="UTF-8"?>
@@ -299,6 +300,8 @@ class OnecSoapServer:
         self.fail_next: str | None = None
         self.http_error_next: int | None = None
         self.stall_next: str | None = None
+        # A find without a match answers an empty СчетИнфо with 1C's empty reference, not nil.
+        self.find_answers_empty_ref = False
         self.wsdl_override: str | None = None  # served instead of the WSDL (a login page, hostile XML)
         self._release = threading.Event()
         self._numbers = itertools.count(1)
@@ -436,6 +439,8 @@ class OnecSoapServer:
 
     def _find(self, op: etree._Element) -> etree._Element | None:
         found = self.by_reference(_text(op, "ВнешнийНомер", required=True))
+        if not found and self.find_answers_empty_ref:
+            return _info(Invoice(id=EMPTY_REF, number="", reference="", currency="", total=Decimal(0), posted=False))
         return _info(found[0]) if found else None
 
     def _state(self, op: etree._Element) -> etree._Element | None:

@@ -206,6 +206,15 @@ def test_found_again_by_reference(onec):
     ]
 
 
+def test_a_find_answering_1cs_empty_reference_found_nothing(onec):
+    onec.find_answers_empty_ref = True
+    connector = OnecSoapConnector(onec.config)
+    assert connector.find_invoice("INV-000101") is None
+    assert "00000000-0000-0000-0000-000000000000" in connector.take_exchanges()[-1].response
+    pushed = connector.push_invoice(invoice())
+    assert connector.find_invoice("INV-000101") == pushed
+
+
 def test_state_and_partial_payment_are_read_back_then_cancelled(onec):
     connector = OnecSoapConnector(onec.config, post=True)
     ref = connector.push_invoice(invoice())

@@ -59,6 +59,9 @@ from mappings.engine import MappingSpec, Problem, ProblemKind, missing_targets, 
 # WSDLs and answers are parsed without DTDs, entities or external references.
 SETTINGS = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True)
 BINDINGS = {"1.1": Soap11Binding, "1.2": Soap12Binding}
+# What 1C writes for an empty reference (`Справочники.X.ПустаяСсылка().УникальныйИдентификатор()`):
+# a find that answers it found nothing.
+EMPTY_REF = "00000000-0000-0000-0000-000000000000"
 # The mapping table that turns 1C's state words into the hub's states.
 STATES_TABLE = "states"
 EXCERPT = 20000
@@ -359,7 +362,7 @@ class OnecSoapConnector(Connector):
 
     def _ref(self, answer: Any) -> ExternalRef | None:
         external_id = _at(answer, self.options["answer_id"])
-        if external_id in (None, ""):
+        if external_id in (None, "", EMPTY_REF):
             return None
         number = _at(answer, self.options["answer_number"]) if self.options["answer_number"] else None
         state = self._state(answer, strict=False)
