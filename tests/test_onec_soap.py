@@ -452,6 +452,17 @@ def test_operations_and_arguments_the_wsdl_lacks_are_named(onec):
     assert [tree(r.operation)[0] for r in onec.received] == []
 
 
+def test_a_create_answer_without_an_id_where_the_options_say_is_parked_not_retried(onec):
+    connector = OnecSoapConnector(onec.config, mapping=mapping_with(answer_id="Ид"))  # not return.Ид
+    with pytest.raises(PermanentError) as parked:
+        connector.push_invoice(invoice())
+    assert not isinstance(parked.value, RetryableError)
+    assert parked.value.field == "options.answer_id"
+    assert "may exist in 1C" in parked.value.message
+    assert len(onec.by_reference("INV-000101")) == 1
+    assert connector.find_invoice("INV-000101") is None  # why a retry would have made a second one
+
+
 def test_a_mapping_field_the_wsdl_does_not_declare_is_refused_before_sending(onec):
     document = copy.deepcopy(default_document("onec_soap"))
     document["fields"]["Склад"] = {"const": "Основной"}

@@ -458,10 +458,13 @@ class OnecSoapConnector(Connector):
         answer = self._call("create_operation", self.arguments(doc), changes_data=True)
         ref = self._ref(answer)
         if ref is None:
-            # Created, but we cannot tell which it is: the retry finds it by our reference.
-            raise UncertainOutcomeError(
+            # Created, but the answer has no id where the options say. Parked, not retried: a find
+            # reads its answer by the same path, would miss this invoice and create another.
+            raise PermanentError(
                 f"1C {self.options['create_operation']} answered without an id at "
-                f"{self.options['answer_id'] or 'the answer itself'} (options.answer_id)",
+                f"{self.options['answer_id'] or 'the answer itself'}: the invoice may exist in 1C; correct "
+                f"options.answer_id before retrying",
+                field="options.answer_id",
                 detail=storable(answer),
             )
         return ref
