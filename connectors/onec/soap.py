@@ -25,6 +25,7 @@ request and answer is kept in `exchanges` for the run history.
 | timeout, lost connection or garbled answer after a create was sent | UncertainOutcomeError |
 | HTTP 401 / 403 | AuthError |
 | operation or argument the WSDL lacks | PermanentError naming `options.<name>` |
+| a create answered without an id at `options.answer_id` | PermanentError (a retry's find would miss it too) |
 """
 
 from __future__ import annotations
