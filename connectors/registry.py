@@ -60,6 +60,7 @@ def default_registry() -> Registry:
     """Every connector type the hub ships."""
     from connectors.mini_ledger import MiniLedgerConnector
     from connectors.onec.odata import OneCODataConnector
+    from connectors.onec.soap import OnecSoapConnector
     from connectors.tryton import TrytonConnector
     from connectors.xero import XeroConnector
     from connectors.zoho_books import ZohoBooksConnector
@@ -70,4 +71,5 @@ def default_registry() -> Registry:
     registry.register(OneCODataConnector)
     registry.register(XeroConnector)
     registry.register(ZohoBooksConnector)
+    registry.register(OnecSoapConnector)
     return registry

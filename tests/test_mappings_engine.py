@@ -283,6 +283,24 @@ def test_options_are_named_settings_kept_through_table_rows_and_checked_by_the_c
     ]
 
 
+def test_target_names_may_be_russian_as_1c_names_its_fields():
+    spec = engine.parse(
+        {
+            "fields": {"ВнешнийНомер": "idempotency_key", "Контрагент.Наименование": "customer.name"},
+            "lines": {"target": "Товары", "fields": {"Артикул": "sku"}},
+        }
+    )
+    payload = engine.apply(spec, document(line("PUMP-100", "0.19")))
+    assert payload == {
+        "ВнешнийНомер": "INV-000042",
+        "Контрагент": {"Наименование": "Acme GmbH"},
+        "Товары": [{"Артикул": "PUMP-100"}],
+    }
+    with pytest.raises(MappingInvalid) as bad:
+        engine.parse({"fields": {"1Номер": "number", "Номер-2": "number", "Контрагент..ИНН": "customer.tax_id"}})
+    assert sorted(p.path for p in bad.value.problems) == ["fields.1Номер", "fields.Контрагент..ИНН", "fields.Номер-2"]
+
+
 @pytest.mark.parametrize("type_name", default_types())
 def test_the_shipped_defaults_load_and_map_a_document(type_name):
     assert set(default_types()) >= {"tryton", "mini_ledger"}
