@@ -9,12 +9,19 @@ translation of transport outcomes into the typed errors of `connectors.errors`.
 | 401, 403 | AuthError |
 | other 4xx | PermanentError with the target's message |
 | 5xx | RetryableError; UncertainOutcomeError for a request that changes data |
+
+With `exact_numbers`, Decimals in request bodies travel as JSON numbers written exactly as they are
+(19.90, never 19.899999...), and numbers in answers are read as Decimals: money never passes
+through a float.
 """
 
 from __future__ import annotations
 
+import json as jsonlib
 import time
 from collections.abc import Callable, Mapping
+from datetime import date
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -40,6 +47,21 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
+def exact_json(value: Any) -> str:
+    """JSON text in which Decimals are numbers with exactly their digits and dates ISO strings."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{value} cannot be sent as a JSON number")
+        return format(value, "f")
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{jsonlib.dumps(str(k))}: {exact_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(exact_json(v) for v in value) + "]"
+    if isinstance(value, date):
+        return jsonlib.dumps(value.isoformat())
+    return jsonlib.dumps(value)
+
+
 class JsonHttp:
     def __init__(
         self,
@@ -49,8 +71,10 @@ class JsonHttp:
         headers: Mapping[str, str] | None = None,
         record: Callable[[Exchange], None] | None = None,
         session: requests.Session | None = None,
+        exact_numbers: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.exact_numbers = exact_numbers
         self.timeout = timeout
         self.session = session or requests.Session()
         self.session.headers.update({"Accept": "application/json", **(headers or {})})
@@ -71,9 +95,13 @@ class JsonHttp:
         method = method.upper()
         url = self.url(path)
         started = time.monotonic()
+        content: dict[str, Any] = {"json": json}
+        if self.exact_numbers and json is not None:
+            content = {"data": exact_json(json).encode()}
+            headers = {"Content-Type": "application/json", **(headers or {})}
         try:
             response = self.session.request(
-                method, url, json=json, params=params, headers=headers, timeout=self.timeout
+                method, url, params=params, headers=headers, timeout=self.timeout, **content
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
             sent = not isinstance(exc, requests.ConnectTimeout) and not _refused(exc)
@@ -81,7 +109,7 @@ class JsonHttp:
             if sent and method not in SAFE_METHODS:
                 raise UncertainOutcomeError(f"{method} {url}: no answer ({type(exc).__name__})") from exc
             raise RetryableError(f"{method} {url}: {type(exc).__name__}") from exc
-        body = _body(response)
+        body = _body(response, exact=self.exact_numbers)
         self.record(Exchange(method, url, json, response.status_code, body, None, _ms(started)))
         status = response.status_code
         if status < 400:
@@ -116,11 +144,11 @@ def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-def _body(response: requests.Response) -> Any:
+def _body(response: requests.Response, *, exact: bool = False) -> Any:
     if not response.content:
         return None
     try:
-        return response.json()
+        return jsonlib.loads(response.content, parse_float=Decimal) if exact else response.json()
     except ValueError:
         return response.text[:2000]
 
