@@ -40,6 +40,7 @@ from connectors.base import ConfigField, Connector, Exchange
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
 from connectors.errors import AuthError, ConnectorError, PermanentError, RetryableError
 from connectors.http import JsonHttp
+from connectors.mapped_types import check_types
 from mappings.engine import storable
 
 # Quants per stock page: search_read is paged with offset and limit until a short page.
@@ -315,7 +316,7 @@ class OdooConnector(Connector):
         """The `account.move` values for a document. What can refuse it (currency, products,
         taxes) is checked before a partner is created."""
         mapped = self.map_document(doc)
-        _check_types(mapped)
+        check_types(mapped, _FIELD_TYPES, _LINE_TYPES, "Odoo")
         currency = self._currency(mapped["currency"])
         products = self._products(mapped["lines"], dry_run=dry_run)
         lines = []
@@ -504,8 +505,7 @@ def _masked(value: Any, secret: str) -> Any:
     return MASK if value == secret else value
 
 
-# The types the payload code needs from the mapping: a mapping that gives something else (say
-# `quantity` without `type: decimal`) is refused naming the field, not a crash.
+# What the payload code needs from the mapping (see connectors.mapped_types).
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "reference": (str,),
     "currency": (str,),
@@ -514,6 +514,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "narration": (str, type(None)),
     "partner_id": (int, type(None)),
     "partner": (dict,),
+    "partner.name": (str,),
 }
 _LINE_TYPES: dict[str, tuple[type, ...]] = {
     "sku": (str,),
@@ -522,23 +523,6 @@ _LINE_TYPES: dict[str, tuple[type, ...]] = {
     "price_unit": (Decimal,),
     "discount": (Decimal, type(None)),
 }
-
-
-def _check_types(mapped: dict[str, Any]) -> None:
-    def check(value: Any, types: tuple[type, ...], path: str) -> None:
-        if not isinstance(value, types) or isinstance(value, bool):
-            names = " or ".join("nothing" if t is type(None) else t.__name__ for t in types)
-            raise PermanentError(f"{path}: the mapping gives {value!r}; Odoo needs {names}", field=path)
-
-    for name, types in _FIELD_TYPES.items():
-        check(mapped.get(name), types, name)
-    check(mapped["partner"].get("name"), (str,), "partner.name")
-    lines = mapped.get("lines")
-    if not isinstance(lines, list) or not lines:
-        raise PermanentError("the mapping gives no lines", field="lines")
-    for i, line in enumerate(lines):
-        for name, types in _LINE_TYPES.items():
-            check(line.get(name), types, f"lines[{i}].{name}")
 
 
 # "Field: Customer (partner_id)" (a mandatory field Odoo found empty), "Invalid field 'foo' on model ...".

@@ -50,6 +50,7 @@ class Registry:
 
 def default_registry() -> Registry:
     """Every connector type the hub ships."""
+    from connectors.erpnext import ERPNextConnector
     from connectors.mini_ledger import MiniLedgerConnector
     from connectors.odoo import OdooConnector
     from connectors.tryton import TrytonConnector
@@ -58,4 +59,5 @@ def default_registry() -> Registry:
     registry.register(MiniLedgerConnector)
     registry.register(TrytonConnector)
     registry.register(OdooConnector)
+    registry.register(ERPNextConnector)
     return registry
