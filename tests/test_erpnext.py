@@ -19,6 +19,7 @@ from connectors.erpnext import ERPNextConnector
 from connectors.errors import AuthError, PermanentError
 from hub.extensions import db
 from hub.models import DocumentMode, HubInvoice, OutboxEvent, OutboxState, SyncRun
+from hub.sync import jobs
 from hub.sync.worker import drain
 from mappings.defaults import default_document
 from mappings.engine import parse
@@ -437,40 +438,69 @@ def test_stock_pull_pages_through_the_bins_of_the_companys_warehouses(erp):
 # ---- through the sync engine -------------------------------------------------------------------------
 
 
+class ErpInvoices:
+    """Sales Invoices kept as ERPNext keeps them: named from a series, submitted or draft, paid by
+    payment entries that lower `outstanding_amount` (`pay`), cancelled to docstatus 2."""
+
+    def __init__(self, erp: FakeERPNext, *, lose_create_answer: bool = False) -> None:
+        self.rows: dict[str, dict] = {}
+        self.lose_create_answer = lose_create_answer
+        erp.on("GET", "/api/resource/Item", rows({"item_code": "PUMP-100"}))
+        erp.on("GET", "/api/resource/Customer", rows({"name": "CUST-00042"}))
+        erp.on("GET", INVOICES, self.search)
+        erp.on("POST", INVOICES, self.create)
+        erp.on("POST", "/api/method/frappe.client.cancel", self.cancel)
+
+    def create(self, query, body):
+        name = f"ACC-SINV-2026-{len(self.rows) + 1:05d}"
+        docstatus = body.get("docstatus", 0)
+        self.rows[name] = row = {
+            **body,
+            "name": name,
+            "docstatus": docstatus,
+            "status": "Unpaid" if docstatus else "Draft",
+            "grand_total": 47.36,  # 2 × 19.90 + 19 %
+            "rounded_total": 47.0,
+            "disable_rounded_total": 0,
+            "outstanding_amount": 47.0,
+        }
+        if self.lose_create_answer:
+            raise requests.exceptions.ReadTimeout("read timed out")
+        return 200, {"data": row}
+
+    def search(self, query, body):
+        (field, _, keys), _ = json.loads(query["filters"])
+        wanted = json.loads(query["fields"])
+        return 200, {"data": [{k: r[k] for k in wanted} for r in self.rows.values() if r[field] in keys]}
+
+    def document(self, name: str):
+        return lambda query, body: (200, {"data": self.rows[name]})
+
+    def cancel(self, query, body):
+        self.rows[body["name"]].update(docstatus=2, status="Cancelled")
+        return 200, {"message": self.rows[body["name"]]}
+
+    def pay(self, name: str, outstanding: float, status: str) -> None:
+        self.rows[name].update(outstanding_amount=outstanding, status=status)
+
+
 def test_a_lost_create_answer_then_the_retry_finds_the_invoice(app, sales, admin, erp):
     """The Sales Invoice is created but the answer is lost: the retry's filtered list on `po_no`
     finds it instead of creating a second one."""
-    created: list[dict] = []
-
-    def create(query, body):
-        created.append({**body, "name": f"ACC-SINV-2026-{len(created) + 1:05d}", "status": "Unpaid"})
-        raise requests.exceptions.ReadTimeout("read timed out")
-
-    def search(query, body):
-        (field, _, keys), _ = json.loads(query["filters"])
-        return 200, {
-            "data": [
-                {k: row[k] for k in ("name", "po_no", "docstatus", "status")} for row in created if row[field] in keys
-            ]
-        }
-
-    erp.on("GET", "/api/resource/Item", rows({"item_code": "PUMP-100"}))
-    erp.on("GET", "/api/resource/Customer", rows({"name": "CUST-00042"}))
-    erp.on("GET", INVOICES, search)
-    erp.on("POST", INVOICES, create)
+    invoices = ErpInvoices(erp, lose_create_answer=True)
     make_connection(app, "ERPNext", "erpnext", CONFIG, document_mode=DocumentMode.POSTED)
     won = won_deal(sales, admin)
     number = won["invoices"][0]["number"]
 
     drain(app, rounds=1)
-    assert [(row["po_no"], row["docstatus"]) for row in created] == [(number, 1)]
+    assert [(row["po_no"], row["docstatus"]) for row in invoices.rows.values()] == [(number, 1)]
     with app.app_context():
         event = db.session.query(OutboxEvent).one()
         assert (event.state, event.attempts) == (OutboxState.PENDING, 1)
     make_retries_due(app)
     drain(app)
 
-    assert len(created) == 1
+    assert len(invoices.rows) == 1
     assert len(erp.requests("POST", INVOICES)) == 1
     with app.app_context():
         assert db.session.query(OutboxEvent).one().state == OutboxState.DONE
@@ -479,6 +509,92 @@ def test_a_lost_create_answer_then_the_retry_finds_the_invoice(app, sales, admin
         assert SECRET not in json.dumps([r.request for r in runs]) + json.dumps([r.response for r in runs])
         link = db.session.query(HubInvoice).one().links[0]
         assert (link.external_id, link.state) == ("ACC-SINV-2026-00001", "posted")
+
+
+def test_payments_in_erpnext_show_on_the_deal(app, sales, admin, call, erp):
+    invoices = ErpInvoices(erp)
+    make_connection(app, "ERPNext", "erpnext", CONFIG, document_mode=DocumentMode.POSTED)
+    won = won_deal(sales, admin)
+    drain(app)
+    erp.on("GET", f"{INVOICES}/ACC-SINV-2026-00001", invoices.document("ACC-SINV-2026-00001"))
+    finance = call("finance")
+    url = f"/api/v1/invoices/{won['invoices'][0]['id']}"
+    assert finance.get(url).json["state"] == "posted"
+
+    invoices.pay("ACC-SINV-2026-00001", 27.0, "Partly Paid")
+    jobs.pull_invoice_status()
+    assert (finance.get(url).json["state"], finance.get(url).json["amount_paid"]) == ("partially_paid", "20.00")
+
+    invoices.pay("ACC-SINV-2026-00001", 0, "Paid")
+    jobs.pull_invoice_status()
+    assert (finance.get(url).json["state"], finance.get(url).json["amount_paid"]) == ("paid", "47.00")
+    assert sales.get(f"/api/v1/deals/{won['id']}").json["invoices"][0]["state"] == "paid"
+
+
+def test_a_lost_deal_cancels_the_submitted_invoice(app, sales, admin, erp):
+    invoices = ErpInvoices(erp)
+    make_connection(app, "ERPNext", "erpnext", CONFIG, document_mode=DocumentMode.POSTED)
+    won = won_deal(sales, admin)
+    drain(app)
+    erp.on("GET", f"{INVOICES}/ACC-SINV-2026-00001", invoices.document("ACC-SINV-2026-00001"))
+    r = sales.post(f"/api/v1/deals/{won['id']}/lost", json={"reason": "Customer withdrew"})
+    assert r.status_code == 200, r.json
+    drain(app)
+    (cancel,) = erp.requests("POST", "/api/method/frappe.client.cancel")
+    assert cancel["body"] == {"doctype": "Sales Invoice", "name": "ACC-SINV-2026-00001"}
+    assert invoices.rows["ACC-SINV-2026-00001"]["docstatus"] == 2
+    assert sales.get(f"/api/v1/deals/{won['id']}").json["invoices"][0]["state"] == "cancelled"
+
+
+def test_stock_pulled_from_erpnext_reaches_the_hub(app, admin, call, erp):
+    erp.on("GET", "/api/resource/Warehouse", rows({"name": "Stores - AT"}))
+    erp.on(
+        "GET",
+        "/api/resource/Bin",
+        rows({"item_code": "PUMP-100", "warehouse": "Stores - AT", "actual_qty": 40.0, "reserved_qty": 4.0}),
+    )
+    admin.post("/api/v1/products", json={"sku": "PUMP-100", "name": "Pump", "list_price": "19.90", "currency": "EUR"})
+    connection_id = make_connection(app, "ERPNext", "erpnext", CONFIG)
+    ops = call("operations")
+    assert ops.post(f"/api/v1/connections/{connection_id}/pull-stock", json={}).status_code == 202
+    drain(app)
+    (level,) = ops.get("/api/v1/stock?per_page=200").json["items"]
+    assert (level["sku"], level["warehouse"]["code"], level["on_hand"], level["reserved"]) == (
+        "PUMP-100",
+        "Stores - AT",
+        "40.0000",
+        "4.0000",
+    )
+
+
+def test_the_admin_api_never_returns_the_secret_and_tests_the_connection(app, admin, erp):
+    erp.on("GET", "/api/method/frappe.auth.get_logged_user", lambda q, b: (200, {"message": "hub@acme.example"}))
+    erp.on("GET", "/api/resource/Company/Acme%20Trading", lambda q, b: (200, {"data": {"name": "Acme Trading"}}))
+    (erp_type,) = [t for t in admin.get("/api/v1/connection-types").json if t["type"] == "erpnext"]
+    assert {f["name"] for f in erp_type["config_schema"] if f["secret"]} == {"api_secret"}
+    r = admin.post("/api/v1/connections", json={"name": "ERPNext", "type": "erpnext", "config": CONFIG})
+    assert r.status_code == 201, r.json
+    assert SECRET not in json.dumps(r.json)
+    assert r.json["secrets_set"] == ["api_secret"]
+    result = admin.post(f"/api/v1/connections/{r.json['id']}/test").json
+    assert result == {"ok": True, "message": f"ERPNext at {URL} as hub@acme.example, company Acme Trading"}
+
+
+def test_the_preview_looks_up_and_creates_nothing(app, sales, admin, erp):
+    erp.on("GET", "/api/resource/Item", rows({"item_code": "PUMP-100"}))
+    erp.on("GET", "/api/resource/Customer", rows())
+    connection_id = make_connection(app, "ERPNext", "erpnext", CONFIG, document_mode=DocumentMode.POSTED)
+    won = won_deal(sales, admin)
+    r = admin.post(f"/api/v1/connections/{connection_id}/mapping/preview", json={"deal_id": won["id"]})
+    assert r.status_code == 200, r.json
+    assert r.json["valid"] is True, r.json["problems"]
+    payload = r.json["payload"]
+    assert payload["customer"] == "(new customer 'Acme GmbH', created by the push)"
+    assert (payload["po_no"], payload["docstatus"]) == (won["invoices"][0]["number"], 1)
+    assert payload["items"] == [
+        {"item_code": "PUMP-100", "qty": "2.0000", "rate": "19.9000", "description": "Pump 100"}
+    ]
+    assert erp.requests("POST") == []
 
 
 def test_a_refused_invoice_is_parked_in_the_failed_queue_naming_the_field(app, sales, admin, erp):

@@ -17,6 +17,7 @@ from connectors.errors import AuthError, PermanentError, RetryableError
 from connectors.odoo import OdooConnector
 from hub.extensions import db
 from hub.models import DocumentMode, HubInvoice, OutboxEvent, OutboxState, SyncRun
+from hub.sync import jobs
 from hub.sync.worker import drain
 from mappings.defaults import default_document
 from mappings.engine import parse
@@ -497,44 +498,68 @@ def test_stock_pull_pages_to_the_end_and_sums_per_warehouse(odoo, count):
 # ---- through the sync engine -------------------------------------------------------------------------
 
 
+class OdooMoves:
+    """Customer invoices kept as Odoo keeps them: created as drafts named "/", posted with a
+    number, paid by registering payments (`pay`)."""
+
+    def __init__(self, odoo: FakeOdoo, *, lose_create_answer: bool = False) -> None:
+        self.rows: dict[int, dict] = {}
+        self.lose_create_answer = lose_create_answer
+        odoo.on("account.move", "create", self.create)
+        odoo.on("account.move", "action_post", self.post)
+        odoo.on("account.move", "search_read", self.search_read)
+
+    def create(self, args, kwargs):
+        ids = []
+        for values in args[0]:
+            move_id = 501 + len(self.rows)
+            self.rows[move_id] = {
+                "id": move_id,
+                "name": "/",
+                "state": "draft",
+                "ref": values["ref"],
+                "payment_state": "not_paid",
+                "amount_total": 47.36,  # 2 × 19.90 + 19 %
+                "amount_residual": 47.36,
+                "currency_id": [1, "EUR"],
+            }
+            ids.append(move_id)
+        if self.lose_create_answer:
+            raise requests.exceptions.ReadTimeout("read timed out")
+        return ids
+
+    def post(self, args, kwargs):
+        for move_id in args[0]:
+            self.rows[move_id].update(state="posted", name=f"INV/2026/{move_id:05d}")
+        return False
+
+    def search_read(self, args, kwargs):
+        field, op, value = args[0][0]
+        found = [r for r in self.rows.values() if (r[field] in value if op == "in" else r[field] == value)]
+        return [{k: r[k] for k in kwargs["fields"]} for r in found]
+
+    def pay(self, move_id: int, residual: float, payment_state: str) -> None:
+        self.rows[move_id].update(amount_residual=residual, payment_state=payment_state)
+
+
 def test_a_lost_create_answer_then_the_retry_finds_the_invoice(app, sales, admin, odoo):
     """The create reaches Odoo but its answer is lost: the retry's search on `ref` finds the invoice
     instead of creating a second one."""
-    moves: list[dict] = []
-
-    def create(args, kwargs):
-        for values in args[0]:
-            moves.append(
-                {
-                    "id": 500 + len(moves) + 1,
-                    "name": "/",
-                    "state": "draft",
-                    "ref": values["ref"],
-                    "payment_state": "not_paid",
-                }
-            )
-        raise requests.exceptions.ReadTimeout("read timed out")
-
-    def search_moves(args, kwargs):
-        field, _, value = args[0][0]
-        return [m for m in moves if (m["ref"] in value if field == "ref" else m["id"] in value)]
-
     known_catalogue(odoo, partner=[{"id": 88}])
-    odoo.on("account.move", "create", create)
-    odoo.on("account.move", "search_read", search_moves)
+    moves = OdooMoves(odoo, lose_create_answer=True)
     make_connection(app, "Odoo", "odoo", CONFIG, document_mode=DocumentMode.DRAFT)
     won = won_deal(sales, admin)
     number = won["invoices"][0]["number"]
 
     drain(app, rounds=1)
-    assert [m["ref"] for m in moves] == [number]
+    assert [m["ref"] for m in moves.rows.values()] == [number]
     with app.app_context():
         event = db.session.query(OutboxEvent).one()
         assert (event.state, event.attempts) == (OutboxState.PENDING, 1)
     make_retries_due(app)
     drain(app)
 
-    assert len(moves) == 1
+    assert len(moves.rows) == 1
     assert len(odoo.calls("account.move", "create")) == 1
     with app.app_context():
         assert db.session.query(OutboxEvent).one().state == OutboxState.DONE
@@ -543,6 +568,83 @@ def test_a_lost_create_answer_then_the_retry_finds_the_invoice(app, sales, admin
         assert KEY not in json.dumps([r.request for r in runs]) + json.dumps([r.response for r in runs])
         link = db.session.query(HubInvoice).one().links[0]
         assert (link.external_id, link.state) == ("501", "draft")
+
+
+def test_posted_then_partly_then_fully_paid_in_odoo_shows_on_the_deal(app, sales, admin, call, odoo):
+    known_catalogue(odoo, partner=[{"id": 88}])
+    moves = OdooMoves(odoo)
+    make_connection(app, "Odoo", "odoo", CONFIG, document_mode=DocumentMode.POSTED)
+    won = won_deal(sales, admin)
+    drain(app)
+    finance = call("finance")
+    url = f"/api/v1/invoices/{won['invoices'][0]['id']}"
+    assert finance.get(url).json["state"] == "posted"
+    assert odoo.calls("account.move", "action_post")[0][2] == [[501]]
+
+    moves.pay(501, 27.36, "partial")
+    jobs.pull_invoice_status()
+    assert (finance.get(url).json["state"], finance.get(url).json["amount_paid"]) == ("partially_paid", "20.00")
+
+    moves.pay(501, 0.0, "paid")
+    jobs.pull_invoice_status()
+    assert (finance.get(url).json["state"], finance.get(url).json["amount_paid"]) == ("paid", "47.36")
+    assert sales.get(f"/api/v1/deals/{won['id']}").json["invoices"][0]["state"] == "paid"
+
+
+def test_stock_pulled_from_odoo_reaches_the_hub(app, admin, call, odoo):
+    odoo.on(
+        "stock.quant",
+        "search_read",
+        lambda a, k: [
+            {
+                "id": 1,
+                "product_id": [31, "Pump"],
+                "location_id": [8, "WH/Stock"],
+                "quantity": 40.0,
+                "reserved_quantity": 4.0,
+            }
+        ],
+    )
+    odoo.on("product.product", "search_read", lambda a, k: [{"id": 31, "default_code": "PUMP-100"}])
+    odoo.on("stock.location", "search_read", lambda a, k: [{"id": 8, "warehouse_id": [1, "Main"]}])
+    odoo.on("stock.warehouse", "search_read", lambda a, k: [{"id": 1, "code": "WH"}])
+    admin.post("/api/v1/products", json={"sku": "PUMP-100", "name": "Pump", "list_price": "19.90", "currency": "EUR"})
+    connection_id = make_connection(app, "Odoo", "odoo", CONFIG)
+    ops = call("operations")
+    assert ops.post(f"/api/v1/connections/{connection_id}/pull-stock", json={}).status_code == 202
+    drain(app)
+    (level,) = ops.get("/api/v1/stock?per_page=200").json["items"]
+    assert (level["sku"], level["warehouse"]["code"], level["on_hand"], level["reserved"]) == (
+        "PUMP-100",
+        "WH",
+        "40.0000",
+        "4.0000",
+    )
+
+
+def test_the_admin_api_never_returns_the_api_key_and_tests_the_connection(app, admin, odoo):
+    (odoo_type,) = [t for t in admin.get("/api/v1/connection-types").json if t["type"] == "odoo"]
+    assert {f["name"]: f["secret"] for f in odoo_type["config_schema"]}["api_key"] is True
+    r = admin.post("/api/v1/connections", json={"name": "Odoo", "type": "odoo", "config": CONFIG})
+    assert r.status_code == 201, r.json
+    assert KEY not in json.dumps(r.json)
+    assert r.json["secrets_set"] == ["api_key"]
+    result = admin.post(f"/api/v1/connections/{r.json['id']}/test").json
+    assert result == {"ok": True, "message": f"Odoo 17.0 at {URL}, database acme, user id 7"}
+
+
+def test_the_preview_looks_up_and_creates_nothing(app, sales, admin, odoo):
+    known_catalogue(odoo)
+    connection_id = make_connection(app, "Odoo", "odoo", CONFIG)
+    won = won_deal(sales, admin)
+    r = admin.post(f"/api/v1/connections/{connection_id}/mapping/preview", json={"deal_id": won["id"]})
+    assert r.status_code == 200, r.json
+    assert r.json["valid"] is True, r.json["problems"]
+    payload = r.json["payload"]
+    assert payload["partner_id"] == "(new partner 'Acme GmbH', created by the push)"
+    assert payload["invoice_line_ids"][0][2]["price_unit"] == "19.9000"
+    assert payload["ref"] == won["invoices"][0]["number"]
+    assert [name for _, name, _, _ in odoo.calls() if name != "search_read"] == []
 
 
 def test_a_refused_invoice_is_parked_in_the_failed_queue(app, sales, admin, odoo):
