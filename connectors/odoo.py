@@ -313,11 +313,12 @@ class OdooConnector(Connector):
     # ---- payload -----------------------------------------------------------------------------
 
     def build_payload(self, doc: InvoiceDocument, *, dry_run: bool = False) -> dict[str, Any]:
-        """The `account.move` values for a document. What can refuse it (currency, products,
-        taxes) is checked before a partner is created."""
+        """The `account.move` values for a document. What can refuse it (currency, journal,
+        products, taxes) is checked before a partner is created."""
         mapped = self.map_document(doc)
         check_types(mapped, _FIELD_TYPES, _LINE_TYPES, "Odoo")
         currency = self._currency(mapped["currency"])
+        journal = self._journal()
         products = self._products(mapped["lines"], dry_run=dry_run)
         lines = []
         for i, line in enumerate(mapped["lines"]):
@@ -346,7 +347,6 @@ class OdooConnector(Connector):
             payload["invoice_date_due"] = mapped["invoice_date_due"]
         if mapped.get("narration"):
             payload["narration"] = mapped["narration"]
-        journal = self._journal()
         if journal is not None:
             payload["journal_id"] = journal
         return payload

@@ -16,7 +16,7 @@ import responses
 
 from connectors.documents import ExternalRef, ExternalState
 from connectors.erpnext import ERPNextConnector
-from connectors.errors import AuthError, PermanentError
+from connectors.errors import AuthError, PermanentError, RetryableError
 from hub.extensions import db
 from hub.models import DocumentMode, HubInvoice, OutboxEvent, OutboxState, SyncRun
 from hub.sync import jobs
@@ -53,7 +53,7 @@ class FakeERPNext:
             rsps.add_callback(method, re.compile(re.escape(URL) + "/api/.*"), callback=self._answer)
 
     def on(self, method: str, path: str, handler) -> None:
-        """`handler(query, body)` gives (status, JSON body), or raises (a lost answer)."""
+        """`handler(query, body)` gives (status, JSON body[, headers]), or raises (a lost answer)."""
         self.handlers[(method, path)] = handler
 
     def _answer(self, request):
@@ -71,8 +71,8 @@ class FakeERPNext:
             }
         )
         assert request.headers["Authorization"] == f"token 8a9b7c6d5e4f3a2:{SECRET}"
-        status, answer = self.handlers[(request.method, url.path)](query, body)
-        return status, {"Content-Type": "application/json"}, json.dumps(answer)
+        status, answer, *headers = self.handlers[(request.method, url.path)](query, body)
+        return status, {"Content-Type": "application/json", **(headers[0] if headers else {})}, json.dumps(answer)
 
     def requests(self, method: str | None = None, path: str | None = None) -> list[dict]:
         return [s for s in self.sent if method in (None, s["method"]) and path in (None, s["path"])]
@@ -143,6 +143,13 @@ def test_refused_credentials_are_an_auth_error(erp):
     )
     with pytest.raises(AuthError, match="AuthenticationError: Invalid API key or secret"):
         connector().test_connection()
+
+
+def test_rate_limiting_waits_as_long_as_erpnext_says(erp):
+    erp.on("GET", INVOICES, lambda q, b: (429, {"exc_type": "RateLimitExceededError"}, {"Retry-After": "60"}))
+    with pytest.raises(RetryableError) as err:
+        connector().find_invoice("INV-000042")
+    assert err.value.wait == 60
 
 
 # ---- push --------------------------------------------------------------------------------------------

@@ -267,6 +267,27 @@ def test_a_validation_error_is_permanent_and_names_the_field(odoo):
     assert "debug" not in err.value.detail["data"]  # Odoo's traceback stays out of the run history
 
 
+def test_an_unknown_journal_is_refused_before_the_partner_is_created(odoo):
+    known_catalogue(odoo)
+    odoo.on("account.journal", "search_read", lambda a, k: [])
+    c = OdooConnector({**CONFIG, "journal": "INV2"}, mapping=parse(default_document("odoo")))
+    with pytest.raises(PermanentError) as err:
+        c.push_invoice(invoice())
+    assert err.value.field == "journal"
+    assert odoo.calls("account.journal")[0][2] == [[["code", "=", "INV2"], ["type", "=", "sale"]]]
+    assert [name for _, name, _, _ in odoo.calls() if name == "create"] == []
+
+
+def test_a_mapping_that_gives_the_wrong_type_is_refused_naming_the_field(odoo):
+    document = default_document("odoo")
+    del document["lines"]["fields"]["quantity"]["type"]
+    document["lines"]["fields"]["quantity"]["expr"] = "to_string(quantity)"
+    with pytest.raises(PermanentError) as err:
+        OdooConnector(CONFIG, mapping=parse(document)).push_invoice(invoice())
+    assert err.value.field == "lines[0].quantity"
+    assert odoo.bodies == []
+
+
 def test_an_unknown_sku_is_refused_before_anything_is_written(odoo):
     known_catalogue(odoo)
     odoo.on("product.product", "search_read", lambda a, k: [])
