@@ -587,6 +587,16 @@ def test_the_admin_api_never_returns_the_secret_and_tests_the_connection(app, ad
     assert result == {"ok": True, "message": f"ERPNext at {URL} as hub@acme.example, company Acme Trading"}
 
 
+def test_a_mapping_without_what_the_connector_needs_is_refused_when_saved(app, admin):
+    connection_id = make_connection(app, "ERPNext", "erpnext", CONFIG)
+    bad = default_document("erpnext")
+    del bad["fields"]["customer_name"]
+    bad["options"]["create_customers"] = "yes"
+    r = admin.post(f"/api/v1/connections/{connection_id}/mapping/versions", json={"document": bad})
+    assert r.status_code == 422
+    assert set(r.json["errors"]) == {"document.fields.customer_name", "document.options.create_customers"}
+
+
 def test_the_preview_looks_up_and_creates_nothing(app, sales, admin, erp):
     erp.on("GET", "/api/resource/Item", rows({"item_code": "PUMP-100"}))
     erp.on("GET", "/api/resource/Customer", rows())

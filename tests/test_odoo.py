@@ -654,6 +654,16 @@ def test_the_admin_api_never_returns_the_api_key_and_tests_the_connection(app, a
     assert result == {"ok": True, "message": f"Odoo 17.0 at {URL}, database acme, user id 7"}
 
 
+def test_a_mapping_without_what_the_connector_needs_is_refused_when_saved(app, admin):
+    connection_id = make_connection(app, "Odoo", "odoo", CONFIG)
+    bad = default_document("odoo")
+    del bad["fields"]["partner.name"]
+    bad["options"]["create_partners"] = "yes"
+    r = admin.post(f"/api/v1/connections/{connection_id}/mapping/versions", json={"document": bad})
+    assert r.status_code == 422
+    assert set(r.json["errors"]) == {"document.fields.partner.name", "document.options.create_partners"}
+
+
 def test_the_preview_looks_up_and_creates_nothing(app, sales, admin, odoo):
     known_catalogue(odoo)
     connection_id = make_connection(app, "Odoo", "odoo", CONFIG)
