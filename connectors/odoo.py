@@ -20,8 +20,9 @@ What the connector does in Odoo
   created only if the mapping's options allow it (`create_partners`, `create_products`);
 - a customer invoice (`account.move`, `move_type: out_invoice`) with `ref` = the idempotency key,
   which is what `find_invoice` searches; lines as `[0, 0, {...}]` commands; all invoices of a batch
-  in one `create` call; then `action_post` when the connection posts (if posting fails, the drafts
-  just created are deleted again, so the retry creates and posts instead of finding drafts);
+  in one `create` call; refused if Odoo's total is not the hub's; then `action_post` when the
+  connection posts (if checking or posting fails, the drafts just created are deleted again, so
+  the retry creates and posts instead of finding drafts);
 - status from `state` and `payment_state` with the amount still due (`amount_residual`); cancel
   (`button_draft` first when posted; refused once paid: that needs a credit note); stock from
   `stock.quant` in internal locations, summed per product and warehouse code.
@@ -198,16 +199,20 @@ class OdooConnector(Connector):
     def push_invoices(self, docs: list[InvoiceDocument]) -> list[ExternalRef]:
         values = [self.build_payload(doc) for doc in docs]
         ids = self.execute("account.move", "create", [values])
-        if self.post:
-            try:
+        try:
+            rows = self._moves(ids, [*MOVE_FIELDS, "amount_total"])
+            _check_totals(ids, docs, rows)
+            if self.post:
                 self.execute("account.move", "action_post", [ids])
-            except ConnectorError:
-                # Odoo deletes only drafts: if the post did go through, this is refused and the
-                # retry finds the posted invoices.
-                with contextlib.suppress(ConnectorError):
-                    self.execute("account.move", "unlink", [ids])
-                raise
-        rows = {row["id"]: row for row in self.search_read("account.move", [["id", "in", ids]], MOVE_FIELDS)}
+                rows = self._moves(ids, MOVE_FIELDS)
+        except ConnectorError:
+            # Refused (totals that differ, a locked period, ...) or not answered: take the drafts
+            # back, so that the retry creates and posts them instead of finding drafts. Odoo deletes
+            # only drafts: if the post did go through, this is refused and the retry finds the
+            # posted invoices.
+            with contextlib.suppress(ConnectorError):
+                self.execute("account.move", "unlink", [ids])
+            raise
         return [self._ref(rows[i]) for i in ids]
 
     def preview_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
@@ -281,6 +286,9 @@ class OdooConnector(Connector):
         if not rows:
             raise PermanentError(f"Odoo invoice {ref.external_number or ref.external_id} no longer exists")
         return rows[0]
+
+    def _moves(self, ids: list[int], fields: list[str]) -> dict[int, dict[str, Any]]:
+        return {row["id"]: row for row in self.search_read("account.move", [["id", "in", ids]], fields)}
 
     def _ref(self, row: dict[str, Any]) -> ExternalRef:
         return ExternalRef(
@@ -490,6 +498,18 @@ def _state(row: dict[str, Any]) -> ExternalState:
         "in_payment": ExternalState.PAID,
         "partial": ExternalState.PARTIALLY_PAID,
     }.get(row.get("payment_state"), ExternalState.POSTED)
+
+
+def _check_totals(ids: list[int], docs: list[InvoiceDocument], rows: dict[int, dict[str, Any]]) -> None:
+    """Odoo computes the taxes itself: an invoice whose total is not the hub's (another tax, a
+    price-included tax, a different rounding) is refused rather than left for finance to find."""
+    for move_id, doc in zip(ids, docs, strict=True):
+        total = Decimal(rows[move_id]["amount_total"])
+        if total != doc.total:
+            raise PermanentError(
+                f"Odoo computes {total} {doc.currency} for {doc.number}, the hub {doc.total}: check the taxes "
+                "(table taxes of the mapping) and prices in Odoo"
+            )
 
 
 def _number(row: dict[str, Any]) -> str | None:

@@ -154,7 +154,14 @@ def test_push_creates_partner_and_invoice_then_posts_it(odoo):
         "account.move",
         "search_read",
         lambda a, k: [
-            {"id": 501, "name": "INV/2026/00012", "state": "posted", "ref": "INV-000042", "payment_state": "not_paid"}
+            {
+                "id": 501,
+                "name": "INV/2026/00012",
+                "state": "posted",
+                "ref": "INV-000042",
+                "payment_state": "not_paid",
+                "amount_total": 42.63,  # 2 × 19.90 less 10 %, + 19 %
+            }
         ],
     )
     c = connector(post=True)
@@ -242,7 +249,16 @@ def test_draft_mode_does_not_post_and_a_known_partner_is_reused(odoo):
     odoo.on(
         "account.move",
         "search_read",
-        lambda a, k: [{"id": 501, "name": "/", "state": "draft", "ref": "INV-000042", "payment_state": "not_paid"}],
+        lambda a, k: [
+            {
+                "id": 501,
+                "name": "/",
+                "state": "draft",
+                "ref": "INV-000042",
+                "payment_state": "not_paid",
+                "amount_total": 47.36,
+            }
+        ],
     )
     ref = connector().push_invoice(invoice())
     assert (ref.external_number, ref.status) == (None, ExternalState.DRAFT)
@@ -306,7 +322,9 @@ def test_unknown_products_are_created_when_the_mapping_allows_it(odoo):
     odoo.on(
         "account.move",
         "search_read",
-        lambda a, k: [{"id": 501, "name": "/", "state": "draft", "ref": "x", "payment_state": "not_paid"}],
+        lambda a, k: [
+            {"id": 501, "name": "/", "state": "draft", "ref": "x", "payment_state": "not_paid", "amount_total": 47.36}
+        ],
     )
     connector(create_products=True).push_invoice(invoice(sku="PUMP-999"))
     assert odoo.calls("product.product", "create")[0][2] == [
@@ -323,11 +341,31 @@ def test_a_refused_post_deletes_the_drafts_so_the_retry_creates_again(odoo):
         "action_post",
         lambda a, k: Fault("UserError", "The entry INV/2026/00012 is in a locked period."),
     )
+    odoo.on(
+        "account.move",
+        "search_read",
+        lambda a, k: [{"id": 501, "amount_total": 47.36}, {"id": 502, "amount_total": 47.36}],
+    )
     odoo.on("account.move", "unlink", lambda a, k: True)
     with pytest.raises(PermanentError, match="locked period"):
         connector(post=True).push_invoices([invoice("INV-1"), invoice("INV-2")])
     assert len(odoo.calls("account.move", "create")[0][2][0]) == 2  # one create call for the batch
     assert odoo.calls("account.move", "unlink")[0][2] == [[501, 502]]
+
+
+def test_an_invoice_whose_odoo_total_differs_is_deleted_and_refused(odoo):
+    known_catalogue(odoo, partner=[{"id": 88}])
+    odoo.on("account.move", "create", lambda a, k: [501])
+    odoo.on("account.move", "search_read", lambda a, k: [{"id": 501, "name": "/", "amount_total": 47.37}])
+    odoo.on("account.move", "unlink", lambda a, k: True)
+    with pytest.raises(PermanentError, match=r"Odoo computes 47\.37 EUR for INV-000042, the hub 47\.36"):
+        connector(post=True).push_invoice(invoice())
+    assert odoo.calls("account.move", "search_read")[0][2:] == (
+        [[["id", "in", [501]]]],
+        {"fields": ["id", "name", "state", "ref", "payment_state", "amount_total"]},
+    )
+    assert odoo.calls("account.move", "action_post") == []
+    assert odoo.calls("account.move", "unlink")[0][2] == [[501]]
 
 
 def test_find_invoices_is_one_search_on_ref(odoo):
