@@ -174,7 +174,8 @@ class ERPNextConnector(Connector):
         doc = self._invoice(ref)
         total, outstanding = _total(doc), _decimal(doc.get("outstanding_amount"))
         state = _state(doc, outstanding, total)
-        paid = max(Decimal(0), total - outstanding) if doc["docstatus"] == 1 else Decimal(0)
+        # An invoice with a credit note against it is settled by that, not by a payment.
+        paid = total - outstanding if state in (ExternalState.POSTED, ExternalState.PARTIALLY_PAID) else Decimal(0)
         return InvoiceStatus(
             external_id=doc["name"],
             status=state,

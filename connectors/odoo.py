@@ -224,7 +224,8 @@ class OdooConnector(Connector):
         row = self._move(ref, [*MOVE_FIELDS, "amount_total", "amount_residual", "currency_id"])
         total, residual = Decimal(row["amount_total"]), Decimal(row["amount_residual"])
         state = _state(row)
-        paid = total - residual if row["state"] == "posted" else Decimal(0)
+        # A reversed invoice is settled by its credit note, not by a payment.
+        paid = total - residual if state in (ExternalState.POSTED, ExternalState.PARTIALLY_PAID) else Decimal(0)
         return InvoiceStatus(
             external_id=str(row["id"]),
             status=state,

@@ -315,7 +315,7 @@ def test_find_invoices_is_one_filtered_list_on_the_reference_field(erp):
         (1, "Overdue", 27.0, ExternalState.PARTIALLY_PAID, "20.0"),  # overdue, yet partly paid
         (1, "Overdue", 47.0, ExternalState.POSTED, "0.0"),
         (1, "Paid", 0, ExternalState.PAID, "47.0"),
-        (1, "Credit Note Issued", 0, ExternalState.CANCELLED, "47.0"),
+        (1, "Credit Note Issued", 0, ExternalState.CANCELLED, "0"),  # settled by the credit note, not paid
         (2, "Cancelled", 47.0, ExternalState.CANCELLED, "0"),
     ],
 )

@@ -397,11 +397,11 @@ def test_find_invoices_is_one_search_on_ref(odoo):
     ("state", "payment_state", "residual", "expected", "paid"),
     [
         ("draft", "not_paid", 47.36, ExternalState.DRAFT, "0"),
-        ("posted", "not_paid", 47.36, ExternalState.POSTED, "0.00"),
+        ("posted", "not_paid", 47.36, ExternalState.POSTED, "0"),
         ("posted", "partial", 27.36, ExternalState.PARTIALLY_PAID, "20.00"),
         ("posted", "in_payment", 0.0, ExternalState.PAID, "47.36"),
         ("posted", "paid", 0.0, ExternalState.PAID, "47.36"),
-        ("posted", "reversed", 0.0, ExternalState.CANCELLED, "47.36"),
+        ("posted", "reversed", 0.0, ExternalState.CANCELLED, "0"),  # settled by a credit note, not paid
         ("cancel", "not_paid", 47.36, ExternalState.CANCELLED, "0"),
     ],
 )
