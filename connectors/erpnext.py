@@ -110,7 +110,7 @@ class ERPNextConnector(Connector):
         except (PermanentError, AuthError) as exc:
             raise _refusal(exc) from None
 
-    def list(
+    def list_all(
         self, doctype: str, fields: list[str], filters: list[Any], *, order_by: str = "creation asc"
     ) -> Iterator[dict[str, Any]]:
         """Every row matching the filters, page after page until a short one."""
@@ -150,7 +150,7 @@ class ERPNextConnector(Connector):
         """One filtered list for all keys. Should two invoices carry a key (one cancelled and
         amended), the oldest that is not cancelled wins."""
         field = self.config["reference_field"]
-        rows = self.list(
+        rows = self.list_all(
             INVOICE,
             ["name", field, "docstatus", "status"],
             [[field, "in", list(idempotency_keys)], ["company", "=", self.config["company"]]],
@@ -204,14 +204,14 @@ class ERPNextConnector(Connector):
         """Every Bin (item × warehouse) of the company's warehouses; full read each time."""
         warehouses = [
             row["name"]
-            for row in self.list(
+            for row in self.list_all(
                 "Warehouse", ["name"], [["company", "=", self.config["company"]], ["is_group", "=", 0]]
             )
         ]
         if not warehouses:
             return
         now = datetime.now(UTC)
-        rows = self.list(
+        rows = self.list_all(
             "Bin",
             ["item_code", "warehouse", "actual_qty", "reserved_qty"],
             [["warehouse", "in", warehouses]],
@@ -280,7 +280,7 @@ class ERPNextConnector(Connector):
     def _items(self, lines: list[dict[str, Any]], *, dry_run: bool) -> None:
         """Make sure every item code exists; create the missing ones if the mapping allows it."""
         codes = sorted({line["item_code"] for line in lines})
-        known = {row["item_code"] for row in self.list("Item", ["item_code"], [["item_code", "in", codes]])}
+        known = {row["item_code"] for row in self.list_all("Item", ["item_code"], [["item_code", "in", codes]])}
         missing: dict[str, tuple[int, dict[str, Any]]] = {}
         for i, line in enumerate(lines):
             if line["item_code"] not in known:
