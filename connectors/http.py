@@ -10,8 +10,9 @@ translation of transport outcomes into the typed errors of `connectors.errors`.
 | other 4xx | PermanentError with the target's message |
 | 5xx | RetryableError; UncertainOutcomeError for a request that changes data |
 
-JSON bodies are written by `dumps`: Decimals go out as JSON numbers, digit for digit (money is never
-turned into a float on the way).
+JSON bodies are written by `dumps`: Decimals go out as JSON numbers, digit for digit, dates as ISO
+strings. With `exact_numbers`, numbers in answers are read as Decimals too: money never passes
+through a float.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json as jsonlib
 import time
 from collections.abc import Callable, Mapping
+from datetime import date
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -47,7 +49,7 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 def dumps(value: Any) -> str:
     """JSON text of plain data (dicts, lists, text, numbers, booleans, None) in which Decimals are
-    written as JSON numbers exactly as they are (19.90 stays 19.90)."""
+    written as JSON numbers exactly as they are (19.90 stays 19.90), dates as ISO strings."""
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError(f"{value} cannot be sent as a JSON number")
@@ -56,6 +58,8 @@ def dumps(value: Any) -> str:
         return "{" + ", ".join(f"{jsonlib.dumps(str(k))}: {dumps(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(dumps(v) for v in value) + "]"
+    if isinstance(value, date):
+        return jsonlib.dumps(value.isoformat())
     return jsonlib.dumps(value, allow_nan=False)
 
 
@@ -68,8 +72,10 @@ class JsonHttp:
         headers: Mapping[str, str] | None = None,
         record: Callable[[Exchange], None] | None = None,
         session: requests.Session | None = None,
+        exact_numbers: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.exact_numbers = exact_numbers
         self.timeout = timeout
         self.session = session or requests.Session()
         self.session.headers.update({"Accept": "application/json", **(headers or {})})
@@ -104,7 +110,7 @@ class JsonHttp:
             if sent and method not in SAFE_METHODS:
                 raise UncertainOutcomeError(f"{method} {url}: no answer ({type(exc).__name__})") from exc
             raise RetryableError(f"{method} {url}: {type(exc).__name__}") from exc
-        body = _body(response)
+        body = _body(response, exact=self.exact_numbers)
         self.record(Exchange(method, url, json, response.status_code, body, None, _ms(started)))
         status = response.status_code
         if status < 400:
@@ -139,11 +145,11 @@ def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-def _body(response: requests.Response) -> Any:
+def _body(response: requests.Response, *, exact: bool = False) -> Any:
     if not response.content:
         return None
     try:
-        return response.json()
+        return jsonlib.loads(response.content, parse_float=Decimal) if exact else response.json()
     except ValueError:
         return response.text[:2000]
 

@@ -58,7 +58,9 @@ class Registry:
 
 def default_registry() -> Registry:
     """Every connector type the hub ships."""
+    from connectors.erpnext import ERPNextConnector
     from connectors.mini_ledger import MiniLedgerConnector
+    from connectors.odoo import OdooConnector
     from connectors.onec.odata import OneCODataConnector
     from connectors.onec.soap import OnecSoapConnector
     from connectors.tryton import TrytonConnector
@@ -72,4 +74,6 @@ def default_registry() -> Registry:
     registry.register(XeroConnector)
     registry.register(ZohoBooksConnector)
     registry.register(OnecSoapConnector)
+    registry.register(OdooConnector)
+    registry.register(ERPNextConnector)
     return registry
