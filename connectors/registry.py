@@ -51,9 +51,11 @@ class Registry:
 def default_registry() -> Registry:
     """Every connector type the hub ships."""
     from connectors.mini_ledger import MiniLedgerConnector
+    from connectors.onec.exchange import OneCExchangeConnector
     from connectors.tryton import TrytonConnector
 
     registry = Registry()
     registry.register(MiniLedgerConnector)
     registry.register(TrytonConnector)
+    registry.register(OneCExchangeConnector)
     return registry
