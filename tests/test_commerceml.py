@@ -170,7 +170,7 @@ def test_items_survive_their_json_form():
 
 
 ORDER = {
-    "id": "INV-000007",
+    "reference": "INV-000007",
     "number": "INV-000007",
     "date": date(2026, 11, 20),
     "currency": "RUB",
@@ -251,3 +251,8 @@ def test_a_discounted_line_names_its_discount():
     line = {**ORDER["lines"][0], "net": Decimal("1619.82"), "tax": Decimal("323.96")}
     root = etree.fromstring(orders_xml([{**ORDER, "lines": [line]}], datetime(2026, 11, 20, tzinfo=UTC)))
     assert _value(root, "Документ/Товары/Товар/Скидки/Скидка/Сумма") == "179.98"
+
+
+def test_an_order_without_a_known_rate_carries_no_rate():
+    root = etree.fromstring(orders_xml([{**ORDER, "rate": None}], datetime(2026, 11, 20, tzinfo=UTC)))
+    assert root.find("Документ/Курс") is None

@@ -184,15 +184,29 @@ def test_orders_of_a_query_without_success_are_sent_again(app, client, sales, ad
 
 
 def test_an_order_the_mapping_cannot_map_is_held_back_and_shown(app, client, sales, admin, onec):
-    won_deal(sales, admin, sku="EUR-1", currency="EUR")  # no rate for EUR: never sent at a rate of 1
+    # The admin makes the rates table refuse currencies it has no row for.
+    document = admin.get(f"/api/v1/connections/{onec}/mapping").json["document"]
+    document["tables"]["rates"]["unmapped"] = "refuse"
+    saved = admin.post(f"/api/v1/connections/{onec}/mapping/versions", json={"document": document, "activate": True})
+    assert saved.status_code == 201, saved.json
+    eur = won_deal(sales, admin, sku="EUR-1", currency="EUR")["invoices"][0]["number"]
     rub = won_deal(sales, admin)["invoices"][0]["number"]
     one_c = OneC(client)
     one_c.start()
     assert [o.findtext("Ид") for o in _orders(one_c.call("sale", "query"))] == [rub]
     with app.app_context():
         failed = db.session.scalars(select(SyncRun).where(SyncRun.outcome == RunOutcome.FAILED)).one()
-        assert "rates" in failed.error
-        assert "EUR" in failed.error
+        assert failed.object_id == db.session.scalar(select(HubInvoice.id).where(HubInvoice.number == eur))
+        assert "rate: no entry for EUR in table rates" in failed.error
+
+
+def test_an_order_in_a_currency_without_a_rate_leaves_the_rate_to_1c(app, client, sales, admin, onec):
+    won_deal(sales, admin, sku="EUR-1", currency="EUR")
+    one_c = OneC(client)
+    one_c.start()
+    (order,) = _orders(one_c.call("sale", "query"))
+    assert order.findtext("Валюта") == "EUR"
+    assert order.find("Курс") is None
 
 
 def test_answers_in_windows_1251_when_configured(app, client, sales, admin):

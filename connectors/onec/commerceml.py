@@ -341,8 +341,8 @@ def _plain(value: Any) -> Any:
 def orders_xml(orders: Sequence[Mapping[str, Any]], generated_at: datetime, encoding: str = "utf-8") -> bytes:
     """The orders document for `type=sale&mode=query`, with its XML declaration in `encoding`.
 
-    Each order is a mapped payload (`mappings/onec_exchange.yaml`): id, number, date, currency,
-    rate, total, tax_total, tax_name, comment, deal, customer.{id,name,tax_id,email,phone,address}
+    Each order is a mapped payload (`mappings/onec_exchange.yaml`): reference (its Ид), number,
+    date, currency, rate, total, tax_total, tax_name, comment, deal, customer.{id,name,tax_id,email,phone,address}
     and lines[] of id, sku, name, unit, unit_price, quantity, net, tax, tax_rate (a fraction).
     Tax is on top of the prices (УчтеноВСумме false), as hub deals carry net prices."""
     root = etree.Element("КоммерческаяИнформация", ВерсияСхемы=SCHEMA_VERSION, ДатаФормирования=_stamp(generated_at))
@@ -353,14 +353,15 @@ def orders_xml(orders: Sequence[Mapping[str, Any]], generated_at: datetime, enco
 
 def _order(order: Mapping[str, Any]) -> Any:
     doc = etree.Element("Документ")
-    _add(doc, "Ид", order["id"])
-    _add(doc, "Номер", order.get("number") or order["id"])
+    _add(doc, "Ид", order["reference"])
+    _add(doc, "Номер", order.get("number") or order["reference"])
     issued = order["date"]
     _add(doc, "Дата", issued.isoformat() if isinstance(issued, date) else issued)
     _add(doc, "ХозОперация", "Заказ товара")
     _add(doc, "Роль", "Продавец")
     _add(doc, "Валюта", order["currency"])
-    _add(doc, "Курс", _money_text(order.get("rate") or Decimal(1), None))
+    if order.get("rate") is not None:  # unknown: 1C takes its own rate of the day, never a made-up 1
+        _add(doc, "Курс", _money_text(order["rate"], None))
     _add(doc, "Сумма", _money_text(order["total"]))
     customer = order.get("customer") or {}
     parties = etree.SubElement(doc, "Контрагенты")

@@ -28,13 +28,11 @@ class OneCExchangeConnector(Connector):
     type_name = "onec_exchange"
     label = "1C:Enterprise (site exchange, CommerceML)"
     fetches_invoices: ClassVar[bool] = True
-    idempotency_target = "id"
     required_targets = (
-        "id",
+        "reference",
         "number",
         "date",
         "currency",
-        "rate",
         "total",
         "lines[].name",
         "lines[].quantity",
