@@ -83,9 +83,12 @@ def exchange(connection_id: int | None = None) -> Response:
         with acting_as(None, f"1C exchange ({connection.name})"):
             response, note = _step(session, connector, kind, mode, note)
     except (Refused, UploadRefused, InvalidExchangeFile) as exc:
+        session_id = session.id
         db.session.rollback()
         reason = exc.reason if isinstance(exc, Refused) else exc.message
         status = exc.status if isinstance(exc, Refused) else 413 if getattr(exc, "too_large", False) else 400
+        if mode in ("import", "file"):
+            _start_over(db.session.get(ExchangeSession, session_id), request.args.get("filename") or "")
         connection = db.session.get(Connection, connection.id)
         if mode in ("import", "file"):
             connection.attention = f"1C exchange: {step} failed: {reason}"
@@ -97,6 +100,16 @@ def exchange(connection_id: int | None = None) -> Response:
     _record(connection, step, started, RunOutcome.SUCCESS, note, response.status_code, None)
     db.session.commit()
     return response
+
+
+def _start_over(session: ExchangeSession, filename: str) -> None:
+    """A failed import reads its file from the start next time: its staged batches are dropped (the
+    rollback has already put back the position the last good call saved)."""
+    try:
+        relative = safe_relative(filename)
+    except UploadRefused:
+        return
+    catalog.forget(session, folder(session), str(relative))
 
 
 def _checkauth(connection_id: int | None, step: str, started) -> Response:
@@ -195,6 +208,9 @@ def _import_sale_file(session: ExchangeSession, connector: OneCExchangeConnector
             continue
         step = catalog.import_step(session, root, name, root / name, batch=10**9)
         summary[name] = step.summary
+        # Applied: a later file of the same name (a new set of changes) starts afresh.
+        (root / name).unlink()
+        catalog.forget(session, root, name)
     return summary
 
 
