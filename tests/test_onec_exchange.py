@@ -354,6 +354,10 @@ def test_wrong_password_and_missing_cookie_are_refused(app, client, onec):
     assert _runs(app) == [("1c_sale_checkauth", "failed")]
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ExchangeSession)) == 0
+        assert db.session.get(Connection, onec).attention == "1C exchange refused: wrong user name or password"
+    assert OneC(client).checkauth().status_code == 200
+    with app.app_context():
+        assert db.session.get(Connection, onec).attention is None
 
 
 def test_a_session_is_bound_to_its_connection(app, client, onec):
@@ -439,3 +443,24 @@ def test_a_part_beyond_file_limit_is_refused_and_not_kept(app, client, onec):
         session = db.session.scalars(select(ExchangeSession)).one()
         assert session.uploaded_bytes == 0
     assert one_c.call("catalog", "import", filename="import.xml").status_code == 404
+
+
+def test_an_admin_sets_it_up_through_the_api_and_the_password_stays_secret(app, admin, client):
+    created = admin.post(
+        "/api/v1/connections",
+        json={"name": "1C UT", "type": "onec_exchange", "config": {"username": USER, "password": PASSWORD}},
+    )
+    assert created.status_code == 201, created.json
+    assert PASSWORD not in created.get_data(as_text=True)
+    assert created.json["config"]["file_limit"] == 8_000_000
+    tested = admin.post(f"/api/v1/connections/{created.json['id']}/test")
+    assert tested.json["ok"] is True
+    assert f"user '{USER}'" in tested.json["message"]
+    refused = admin.post(
+        "/api/v1/connections",
+        json={"name": "1C bad", "type": "onec_exchange", "config": {"username": USER, "encoding": "koi8-r"}},
+    )
+    assert refused.status_code == 422
+    assert set(refused.json["errors"]) == {"config.password", "config.encoding"}
+    # The connection works for 1C at once.
+    assert OneC(client).checkauth().status_code == 200

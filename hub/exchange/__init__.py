@@ -43,6 +43,7 @@ from hub.sync.history import record_run
 
 bp = Blueprint("onec_exchange", __name__, url_prefix="/exchange/1c")
 STEP_NAME_LENGTH = 40  # SyncRun.operation
+REFUSED = "1C exchange refused"
 
 
 class Refused(Exception):
@@ -118,6 +119,8 @@ def _checkauth(connection_id: int | None, step: str, started) -> Response:
     except ExchangeDenied as denied:
         return _denied(denied, step, started)
     _, token = open_session(connection)
+    if (connection.attention or "").startswith(REFUSED):
+        connection.attention = None  # 1C has the right credentials now
     _record(connection, step, started, RunOutcome.SUCCESS, {"mode": "checkauth"}, 200, None)
     db.session.commit()
     return _answer(f"success\n{COOKIE}\n{token}", encoding=connection.config.get("encoding") or "utf-8")
@@ -125,7 +128,7 @@ def _checkauth(connection_id: int | None, step: str, started) -> Response:
 
 def _denied(denied: ExchangeDenied, step: str, started) -> Response:
     if denied.connection is not None:
-        denied.connection.attention = f"1C exchange refused: {denied.reason}"
+        denied.connection.attention = f"{REFUSED}: {denied.reason}"
         note = {"mode": request.args.get("mode")}
         _record(denied.connection, step, started, RunOutcome.FAILED, note, 401, denied.reason)
         db.session.commit()

@@ -32,6 +32,7 @@ from connectors.onec.commerceml import (
     Item,
     Offer,
     OrderChange,
+    Price,
     PriceType,
     Warehouse,
     item_from_json,
@@ -145,6 +146,7 @@ class _Applier:
         self.warehouses: dict[str, str] = {}
         self.price_types: dict[str, PriceType] = {}
         self.pending_products: list[CatalogItem] = []
+        self.pending_prices: dict[str, Price] = {}  # by SKU, written a thousand at a time
         self.levels: dict[tuple[str, str], Decimal] = {}
         self.products = self.renamed = self.created = self.priced = self.skipped = 0
         # 1C Ид → SKU, from the rows earlier catalogue imports wrote.
@@ -211,12 +213,9 @@ class _Applier:
             return
         price = self._price(offer)
         if price is not None:
-            product = db.session.scalar(select(Product).where(Product.sku == sku))
-            currency = self._currency(price.currency)
-            changed = product is not None and (product.list_price != price.unit_price or product.currency != currency)
-            if changed and currency:
-                product.list_price, product.currency = price.unit_price, currency
-                self.priced += 1
+            self.pending_prices[sku] = price
+            if len(self.pending_prices) >= 1000:
+                self._write_prices()
         stocks = [(w.warehouse_id, w.quantity) for w in offer.warehouses]
         if not stocks and offer.quantity is not None:
             stocks = [(ALL_WAREHOUSES, offer.quantity)]
@@ -227,7 +226,17 @@ class _Applier:
             # Variants of one product (Ид product#variant) add up under its SKU.
             self.levels[key] = self.levels.get(key, Decimal(0)) + quantity
 
-    def _price(self, offer: Offer):
+    def _write_prices(self) -> None:
+        prices = self.pending_prices
+        self.pending_prices = {}
+        for product in db.session.scalars(select(Product).where(Product.sku.in_(list(prices)))):
+            price = prices[product.sku]
+            currency = self._currency(price.currency)
+            if currency and (product.list_price != price.unit_price or product.currency != currency):
+                product.list_price, product.currency = price.unit_price, currency
+                self.priced += 1
+
+    def _price(self, offer: Offer) -> Price | None:
         if not offer.prices:
             return None
         if not self.price_type:
@@ -247,6 +256,8 @@ class _Applier:
     def finish(self) -> dict[str, Any]:
         if self.pending_products:
             self._write_products()
+        if self.pending_prices:
+            self._write_prices()
         changed, product_ids = 0, set()
         now = utcnow()
         if self.levels:
