@@ -464,3 +464,17 @@ def test_an_admin_sets_it_up_through_the_api_and_the_password_stays_secret(app, 
     assert set(refused.json["errors"]) == {"config.password", "config.encoding"}
     # The connection works for 1C at once.
     assert OneC(client).checkauth().status_code == 200
+
+
+def test_the_session_may_come_as_sessid_and_stays_out_of_the_history(app, client, onec):
+    one_c = OneC(client)
+    assert one_c.checkauth().status_code == 200
+    token = one_c.cookie.split("=", 1)[1]
+    one_c.cookie = None
+    response = one_c.call("sale", "init", sessid=token)
+    assert response.get_data(as_text=True) == "zip=yes\nfile_limit=1000"
+    with app.app_context():
+        runs = db.session.scalars(select(SyncRun)).all()
+        assert [r.operation for r in runs] == ["1c_sale_checkauth", "1c_sale_init"]
+        assert runs[1].request[0]["url"] == "/exchange/1c?type=sale&mode=init"
+        assert all(token not in str(r.request) + str(r.response) for r in runs)

@@ -22,6 +22,7 @@ a refused one is a failed run, and an import that fails also sets the connection
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import cast
 
@@ -41,6 +42,7 @@ from hub.models.base import utcnow
 from hub.sync.connectors import open_connector, secret_values
 from hub.sync.history import record_run
 
+log = logging.getLogger(__name__)
 bp = Blueprint("onec_exchange", __name__, url_prefix="/exchange/1c")
 STEP_NAME_LENGTH = 40  # SyncRun.operation
 REFUSED = "1C exchange refused"
@@ -83,11 +85,16 @@ def exchange(connection_id: int | None = None) -> Response:
     try:
         with acting_as(None, f"1C exchange ({connection.name})"):
             response, note = _step(session, connector, kind, mode, note)
-    except (Refused, UploadRefused, InvalidExchangeFile) as exc:
+    except Exception as exc:
         session_id = session.id
         db.session.rollback()
-        reason = exc.reason if isinstance(exc, Refused) else exc.message
-        status = exc.status if isinstance(exc, Refused) else 413 if getattr(exc, "too_large", False) else 400
+        if isinstance(exc, Refused):
+            reason, status = exc.reason, exc.status
+        elif isinstance(exc, UploadRefused | InvalidExchangeFile):
+            reason, status = exc.message, 413 if getattr(exc, "too_large", False) else 400
+        else:  # a fault of the hub's: 1C still gets the protocol's answer, the admin the run
+            log.exception("1C exchange step %s failed", step)
+            reason, status = f"internal error ({type(exc).__name__}); see the hub's log", 500
         if mode in ("import", "file"):
             _start_over(db.session.get(ExchangeSession, session_id), request.args.get("filename") or "")
         connection = db.session.get(Connection, connection.id)
@@ -104,8 +111,8 @@ def exchange(connection_id: int | None = None) -> Response:
 
 
 def _start_over(session: ExchangeSession, filename: str) -> None:
-    """A failed import reads its file from the start next time: its staged batches are dropped (the
-    rollback has already put back the position the last good call saved)."""
+    """A failed import reads its file from the start next time: its staged batches and its
+    position are dropped."""
     try:
         relative = safe_relative(filename)
     except UploadRefused:
@@ -242,7 +249,8 @@ def _record(
 ) -> None:
     exchange = Exchange(
         method=request.method,
-        url=request.full_path.rstrip("?"),
+        # Without `sessid`: the session's key stays out of the history.
+        url=request.path + "?" + "&".join(f"{k}={v}" for k, v in request.args.items() if k != "sessid"),
         request={k: v for k, v in note.items() if k in ("type", "mode", "filename", "bytes")},
         status=status,
         response={k: v for k, v in note.items() if k not in ("type", "mode", "filename", "bytes")} or None,
