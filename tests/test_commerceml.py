@@ -95,6 +95,27 @@ def test_offers_with_prices_and_stock_per_warehouse():
     assert items[-1].product_id == "b2e1"
 
 
+def test_rests_of_commerceml_2_10():
+    data = """<?xml version="1.0" encoding="UTF-8"?>
+<КоммерческаяИнформация ВерсияСхемы="2.10"><ПакетПредложений><Предложения>
+  <Предложение><Ид>a1f0</Ид><Остатки>
+    <Остаток><Склад><Ид>wh-main</Ид><Количество>4</Количество></Склад></Остаток>
+    <Остаток><Склад><Ид>wh-shop</Ид><Количество>1</Количество></Склад></Остаток>
+  </Остатки></Предложение>
+  <Предложение><Ид>b2e1</Ид><Остатки><Остаток><Количество>9</Количество></Остаток></Остатки></Предложение>
+</Предложения></ПакетПредложений></КоммерческаяИнформация>
+""".encode()
+    assert list(read_items(io.BytesIO(data))) == [
+        Offer(
+            "a1f0",
+            None,
+            None,
+            warehouses=(WarehouseQuantity("wh-main", Decimal(4)), WarehouseQuantity("wh-shop", Decimal(1))),
+        ),
+        Offer("b2e1", None, None, quantity=Decimal(9)),
+    ]
+
+
 def test_order_changes_paid_shipped_cancelled():
     data = """<?xml version="1.0" encoding="UTF-8"?>
 <КоммерческаяИнформация ВерсияСхемы="2.08" ДатаФормирования="2026-11-21T09:00:00">

@@ -5,8 +5,9 @@
   `mappings/onec_exchange.yaml`: what the mapping makes of an InvoiceDocument).
 - `read_items`: a streaming reader (lxml iterparse) of what 1C sends: the catalogue (import.xml:
   Каталог/Товары/Товар), the offers package (offers.xml: ПакетПредложений with its Склады, ТипыЦены
-  and Предложения) and order changes (sale files: КоммерческаяИнформация/Документ). Items come out
-  one by one as typed dataclasses, so a file of any size is read in constant memory.
+  and Предложения; the prices.xml and rests.xml of newer setups too) and order changes (sale
+  files: КоммерческаяИнформация/Документ). Items come out one by one as typed dataclasses, so a
+  file of any size is read in constant memory.
 
 XML from 1C is parsed without a DTD, without entity expansion and without the network; a document
 with a DOCTYPE (where entity declarations live) is refused outright, as defusedxml does. UTF-8 and
@@ -213,6 +214,16 @@ def _offer(el: Any) -> Offer:
             raise InvalidExchangeFile(f"{where}: Склад needs ИдСклада and КоличествоНаСкладе")
         stocks.append(WarehouseQuantity(warehouse.strip(), _number(quantity, f"{where}: Склад {warehouse}")))
     quantity = _text(el, "Количество")
+    # rests.xml of CommerceML 2.10: Остатки/Остаток, each with a Склад (Ид, Количество) or a total.
+    for rest in _children(_child(el, "Остатки"), "Остаток"):
+        store = _child(rest, "Склад")
+        if store is None:
+            quantity = _text(rest, "Количество") or quantity
+            continue
+        warehouse, amount = _text(store, "Ид"), _text(store, "Количество")
+        if not warehouse or amount is None:
+            raise InvalidExchangeFile(f"{where}: Остаток/Склад needs Ид and Количество")
+        stocks.append(WarehouseQuantity(warehouse, _number(amount, f"{where}: Склад {warehouse}")))
     return Offer(
         id=offer_id,
         sku=_text(el, "Артикул"),
