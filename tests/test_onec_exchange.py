@@ -478,3 +478,18 @@ def test_the_session_may_come_as_sessid_and_stays_out_of_the_history(app, client
         assert [r.operation for r in runs] == ["1c_sale_checkauth", "1c_sale_init"]
         assert runs[1].request[0]["url"] == "/exchange/1c?type=sale&mode=init"
         assert all(token not in str(r.request) + str(r.response) for r in runs)
+
+
+def test_zipped_order_changes_are_unpacked_and_applied(app, client, sales, admin, onec):
+    number = won_deal(sales, admin)["invoices"][0]["number"]
+    one_c = OneC(client)
+    one_c.start()
+    _orders(one_c.call("sale", "query"))
+    one_c.call("sale", "success")
+    changes = CHANGES.format(paid=number, cancelled="INV-999999").encode("cp1251")
+    one_c.upload("orders.zip", _zip({"orders-7.xml": changes}), part=1000, kind="sale")
+    with app.app_context():
+        assert db.session.scalars(select(HubInvoice)).one().state == InvoiceState.PAID
+        run = db.session.scalars(select(SyncRun).where(SyncRun.operation == "1c_sale_file")).one()
+        # The order 1C names that the hub does not know is reported, not guessed at.
+        assert run.response[0]["body"]["orders-7.xml"]["unknown_orders"] == ["INV-999999"]
