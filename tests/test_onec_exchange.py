@@ -169,6 +169,29 @@ def test_orders_are_sent_until_acknowledged_then_never_again(app, client, sales,
     assert ("1c_sale_success", "success") in _runs(app)
 
 
+def test_a_lost_deal_cancels_its_order_in_1c_once(app, client, sales, admin, onec):
+    deal = won_deal(sales, admin)
+    number = deal["invoices"][0]["number"]
+    first = OneC(client)
+    first.start()
+    (order,) = _orders(first.call("sale", "query"))
+    assert order.findtext("ЗначенияРеквизитов/ЗначениеРеквизита[Наименование='Отменен']/Значение") is None
+    first.call("sale", "success")
+    assert sales.post(f"/api/v1/deals/{deal['id']}/lost", json={"reason": "budget cut"}).status_code == 200
+
+    second = OneC(client)
+    second.start()
+    (order,) = _orders(second.call("sale", "query"))
+    assert order.findtext("Ид") == number
+    assert order.findtext("ЗначенияРеквизитов/ЗначениеРеквизита[Наименование='Отменен']/Значение") == "true"
+    second.call("sale", "success")
+    with app.app_context():
+        assert db.session.scalars(select(ExternalLink)).one().state == "cancelled"
+    third = OneC(client)
+    third.start()
+    assert _orders(third.call("sale", "query")) == []
+
+
 def test_orders_of_a_query_without_success_are_sent_again(app, client, sales, admin, onec):
     number = won_deal(sales, admin)["invoices"][0]["number"]
     first = OneC(client)

@@ -354,7 +354,8 @@ def orders_xml(orders: Sequence[Mapping[str, Any]], generated_at: datetime, enco
 
     Each order is a mapped payload (`mappings/onec_exchange.yaml`): reference (its Ид), number,
     date, currency, rate, total, tax_total, tax_name, comment, deal, customer.{id,name,tax_id,email,phone,address}
-    and lines[] of id, sku, name, unit, unit_price, quantity, net, tax, tax_rate (a fraction).
+    and lines[] of id, sku, name, unit, unit_price, quantity, net, tax, tax_rate (a fraction);
+    `cancelled` (true) sends the order marked «Отменен».
     Tax is on top of the prices (УчтеноВСумме false), as hub deals carry net prices."""
     root = etree.Element("КоммерческаяИнформация", ВерсияСхемы=SCHEMA_VERSION, ДатаФормирования=_stamp(generated_at))
     for order in orders:
@@ -402,7 +403,10 @@ def _order(order: Mapping[str, Any]) -> Any:
     for line in order.get("lines") or ():
         goods.append(_line(line, tax_name))
     values = etree.SubElement(doc, "ЗначенияРеквизитов")
-    for name, value in (("Сделка", order.get("deal")), ("Номер счета в хабе", order.get("number"))):
+    attributes = [("Сделка", order.get("deal")), ("Номер счета в хабе", order.get("number"))]
+    if order.get("cancelled"):
+        attributes.append(("Отменен", "true"))
+    for name, value in attributes:
         if value:
             attribute = etree.SubElement(values, "ЗначениеРеквизита")
             _add(attribute, "Наименование", name)

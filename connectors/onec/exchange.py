@@ -11,7 +11,7 @@ Nothing is pushed: `push_invoice` is unsupported, and the hub queues no pushes f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -106,14 +106,16 @@ class OneCExchangeConnector(Connector):
         return storable(self.order_payload(doc))
 
     def orders_document(
-        self, docs: Sequence[InvoiceDocument], generated_at: datetime
+        self, docs: Sequence[InvoiceDocument], generated_at: datetime, cancelled: Set[str] = frozenset()
     ) -> tuple[bytes, list[InvoiceDocument], dict[str, ConnectorError]]:
         """The orders XML for `type=sale&mode=query`, the documents in it, and the refused ones
-        (by idempotency key, with why): one order that cannot be mapped does not hold up the others."""
+        (by idempotency key, with why): one order that cannot be mapped does not hold up the others.
+        Orders whose key is in `cancelled` go marked «Отменен»: 1C cancels its copy."""
         payloads, sent, refused = [], [], {}
         for doc in docs:
             try:
-                payloads.append(self.order_payload(doc))
+                payload = self.order_payload(doc)
+                payloads.append({**payload, "cancelled": doc.idempotency_key in cancelled})
                 sent.append(doc)
             except ConnectorError as exc:
                 refused[doc.idempotency_key] = exc

@@ -3,7 +3,8 @@ exported, and what 1C's order changes (paid, shipped, cancelled) do to the hub i
 
 An invoice is exported to a connection once it has an ExternalLink there: written only on
 `mode=success` for the invoices the session's last query sent. A query without a success leaves
-them unmarked, so the next session sends them again (1C matches orders by their Ид).
+them unmarked, so the next session sends them again (1C matches orders by their Ид). An exported
+invoice the hub cancels (its deal was lost) is sent once more, marked «Отменен».
 """
 
 from __future__ import annotations
@@ -34,16 +35,21 @@ class Query:
 
 
 def pending_invoices(connection: Connection, limit: int) -> list[HubInvoice]:
-    """Invoices made since the connection exists, not cancelled, not yet acknowledged by 1C."""
+    """What 1C has still to hear about: invoices made since the connection exists, not cancelled
+    and not yet acknowledged; and acknowledged ones the hub cancelled since (a lost deal), which
+    go again marked «Отменен» until 1C acknowledges that too."""
     acknowledged = exists().where(ExternalLink.invoice_id == HubInvoice.id, ExternalLink.connection_id == connection.id)
+    cancel_unheard = exists().where(
+        ExternalLink.invoice_id == HubInvoice.id,
+        ExternalLink.connection_id == connection.id,
+        ExternalLink.state != CANCELLED,
+    )
+    new = (HubInvoice.state != InvoiceState.CANCELLED) & ~acknowledged
+    cancelled = (HubInvoice.state == InvoiceState.CANCELLED) & cancel_unheard
     return list(
         db.session.scalars(
             select(HubInvoice)
-            .where(
-                HubInvoice.created_at >= connection.created_at,
-                HubInvoice.state != InvoiceState.CANCELLED,
-                ~acknowledged,
-            )
+            .where(HubInvoice.created_at >= connection.created_at, new | cancelled)
             .order_by(HubInvoice.id)
             .limit(limit)
         )
@@ -59,18 +65,22 @@ def query(session: ExchangeSession, connector: OneCExchangeConnector) -> Query:
         doc = invoice_from_dict(invoice.snapshot)
         by_key[doc.idempotency_key] = invoice
         docs.append(doc)
-    xml, sent, refused = connector.orders_document(docs, utcnow())
+    cancelled = {k for k, invoice in by_key.items() if invoice.state == InvoiceState.CANCELLED}
+    xml, sent, refused = connector.orders_document(docs, utcnow(), cancelled=cancelled)
     session.sent_invoice_ids = [by_key[d.idempotency_key].id for d in sent]
     return Query(xml, [d.number for d in sent], {by_key[k].id: exc for k, exc in refused.items()})
 
 
 def acknowledge(session: ExchangeSession) -> list[HubInvoice]:
-    """1C received the last query's orders: mark them exported (an ExternalLink each)."""
+    """1C received the last query's orders: mark them exported (an ExternalLink each), and the
+    cancellations among them as heard."""
     ids = list(session.sent_invoice_ids or [])
     invoices = db.session.scalars(select(HubInvoice).where(HubInvoice.id.in_(ids)).order_by(HubInvoice.id)).all()
     for invoice in invoices:
-        _link(session.connection, invoice)
-        if invoice.state in (InvoiceState.PENDING, InvoiceState.FAILED):
+        link = _link(session.connection, invoice)
+        if invoice.state == InvoiceState.CANCELLED:
+            link.state = CANCELLED
+        elif invoice.state in (InvoiceState.PENDING, InvoiceState.FAILED):
             invoice.state = InvoiceState.SENT
     session.sent_invoice_ids = []
     return list(invoices)
