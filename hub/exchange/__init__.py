@@ -79,10 +79,12 @@ def exchange(connection_id: int | None = None) -> Response:
         return _denied(denied, step, started)
     connection = session.connection
     encoding = connection.config.get("encoding") or "utf-8"
-    maps = (kind, mode) == ("sale", "query")
-    connector = cast(OneCExchangeConnector, open_connector(connection, maps_documents=maps))
     note: dict = {"type": kind, "mode": mode, "filename": request.args.get("filename")}
+    connector: OneCExchangeConnector | None = None
     try:
+        # A broken mapping refuses the query (PermanentError) like any other refusal.
+        maps = (kind, mode) == ("sale", "query")
+        connector = cast(OneCExchangeConnector, open_connector(connection, maps_documents=maps))
         with acting_as(None, f"1C exchange ({connection.name})"):
             response, note = _step(session, connector, kind, mode, note)
     except Exception as exc:
@@ -92,6 +94,8 @@ def exchange(connection_id: int | None = None) -> Response:
             reason, status = exc.reason, exc.status
         elif isinstance(exc, UploadRefused | InvalidExchangeFile):
             reason, status = exc.message, 413 if getattr(exc, "too_large", False) else 400
+        elif isinstance(exc, ConnectorError):
+            reason, status = exc.message, 409
         else:  # a fault of the hub's: 1C still gets the protocol's answer, the admin the run
             log.exception("1C exchange step %s failed", step)
             reason, status = f"internal error ({type(exc).__name__}); see the hub's log", 500
@@ -104,7 +108,8 @@ def exchange(connection_id: int | None = None) -> Response:
         db.session.commit()
         return _answer(f"failure\n{reason}", status, encoding)
     finally:
-        connector.close()
+        if connector is not None:
+            connector.close()
     _record(connection, step, started, RunOutcome.SUCCESS, note, response.status_code, None)
     db.session.commit()
     return response
