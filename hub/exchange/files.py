@@ -33,7 +33,7 @@ def safe_relative(name: str) -> Path:
     path = PurePosixPath(cleaned)
     if not cleaned or "\x00" in cleaned or path.is_absolute() or ":" in cleaned:
         raise UploadRefused(f"file name {name!r} is not a relative path")
-    if any(part in ("..", "") for part in cleaned.split("/")) or path.parts[0] == ".":
+    if any(part in ("..", ".", "") for part in cleaned.split("/")):
         raise UploadRefused(f"file name {name!r} leaves the exchange folder")
     return Path(*path.parts)
 
