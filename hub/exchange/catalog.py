@@ -175,14 +175,14 @@ class _Applier:
                 self.skipped += 1
                 continue
             by_sku[sku] = item
-        existing = {p.sku: p for p in db.session.scalars(select(Product).where(Product.sku.in_(by_sku)))}
+        existing = {p.sku: p for p in db.session.scalars(select(Product).where(Product.sku.in_(list(by_sku))))}
         rows = {
             r.key: r
             for r in db.session.scalars(
                 select(MappingRow).where(
                     MappingRow.connection_id == self.connection.id,
                     MappingRow.table_name == PRODUCTS_TABLE,
-                    MappingRow.key.in_(by_sku),
+                    MappingRow.key.in_(list(by_sku)),
                 )
             )
         }
