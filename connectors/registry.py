@@ -31,9 +31,17 @@ class Registry:
             raise UnknownConnectorType(type_name) from None
 
     def create(
-        self, type_name: str, config: Mapping[str, Any], *, post: bool = False, mapping: MappingSpec | None = None
+        self,
+        type_name: str,
+        config: Mapping[str, Any],
+        *,
+        post: bool = False,
+        mapping: MappingSpec | None = None,
+        **services: Any,
     ) -> Connector:
-        return self.get(type_name)(config, post=post, mapping=mapping)
+        """A live connector; `services` are what some types take besides their config (an OAuth
+        connector's token store and pacer)."""
+        return self.get(type_name)(config, post=post, mapping=mapping, **services)
 
     def __iter__(self) -> Iterator[type[Connector]]:
         return iter(self._types.values())
@@ -52,10 +60,16 @@ def default_registry() -> Registry:
     """Every connector type the hub ships."""
     from connectors.mini_ledger import MiniLedgerConnector
     from connectors.onec.exchange import OneCExchangeConnector
+    from connectors.onec.odata import OneCODataConnector
     from connectors.tryton import TrytonConnector
+    from connectors.xero import XeroConnector
+    from connectors.zoho_books import ZohoBooksConnector
 
     registry = Registry()
     registry.register(MiniLedgerConnector)
     registry.register(TrytonConnector)
+    registry.register(OneCODataConnector)
     registry.register(OneCExchangeConnector)
+    registry.register(XeroConnector)
+    registry.register(ZohoBooksConnector)
     return registry
