@@ -357,6 +357,12 @@ def test_catalogue_in_parts_and_zipped_then_imported_with_progress(app, client, 
         assert alert.projected == Decimal(7)  # no warehouse on the rule: both 1C warehouses count
         session = db.session.scalars(select(ExchangeSession)).one()
         assert session.imports["offers.xml"]["done"] is True
+        created = db.session.scalars(
+            select(AuditEntry).where(AuditEntry.entity == "products", AuditEntry.action == "create")
+        ).all()
+        by_id = {int(a.entity_id): a for a in created if a.actor == "1C exchange (1C)"}
+        assert {by_id[products[s].id].changes["sku"]["new"] for s in ("DESK-2", "c3d2")} == {"DESK-2", "c3d2"}
+        assert by_id[products["DESK-2"].id].changes["name"]["new"] == "Стол письменный"
     assert ("1c_catalog_import", "success") in _runs(app)
 
 
