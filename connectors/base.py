@@ -98,6 +98,9 @@ class Connector(ABC):
     # items). If not (Tryton, Odoo: shipments move stock), the hub keeps counting a won deal's
     # quantities against stock until its invoice is paid.
     invoices_move_stock: ClassVar[bool] = False
+    # Whether the target fetches invoices from the hub itself (1C's site exchange) instead of the
+    # hub pushing them: no push is queued for such a connection when a deal is won.
+    fetches_invoices: ClassVar[bool] = False
     # The target fields this connector builds its payload from; a mapping without one of them is
     # refused when it is saved (`lines[].sku` is a line field).
     required_targets: ClassVar[tuple[str, ...]] = ()

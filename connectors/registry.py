@@ -57,10 +57,11 @@ class Registry:
 
 
 def default_registry() -> Registry:
-    """Every connector type the hub ships."""
+    """Every connector type the hub ships; the first is what a new connection starts as."""
     from connectors.erpnext import ERPNextConnector
     from connectors.mini_ledger import MiniLedgerConnector
     from connectors.odoo import OdooConnector
+    from connectors.onec.exchange import OneCExchangeConnector
     from connectors.onec.odata import OneCODataConnector
     from connectors.onec.soap import OnecSoapConnector
     from connectors.tryton import TrytonConnector
@@ -68,12 +69,16 @@ def default_registry() -> Registry:
     from connectors.zoho_books import ZohoBooksConnector
 
     registry = Registry()
-    registry.register(MiniLedgerConnector)
-    registry.register(TrytonConnector)
-    registry.register(OneCODataConnector)
-    registry.register(XeroConnector)
-    registry.register(ZohoBooksConnector)
-    registry.register(OnecSoapConnector)
-    registry.register(OdooConnector)
-    registry.register(ERPNextConnector)
+    for cls in (
+        MiniLedgerConnector,
+        TrytonConnector,
+        OneCExchangeConnector,
+        OneCODataConnector,
+        OnecSoapConnector,
+        OdooConnector,
+        ERPNextConnector,
+        XeroConnector,
+        ZohoBooksConnector,
+    ):
+        registry.register(cls)
     return registry
