@@ -59,9 +59,11 @@ class Registry:
 def default_registry() -> Registry:
     """Every connector type the hub ships."""
     from connectors.mini_ledger import MiniLedgerConnector
+    from connectors.quickbooks import QuickBooksConnector
     from connectors.tryton import TrytonConnector
 
     registry = Registry()
     registry.register(MiniLedgerConnector)
+    registry.register(QuickBooksConnector)
     registry.register(TrytonConnector)
     return registry
