@@ -72,6 +72,7 @@ def _requeue(event: OutboxEvent) -> None:
     event.finished_at = None
     event.locked_until = None
     event.locked_by = None
+    event.parked_for = None
 
 
 @blp.route("/sync/failed", methods=["GET"])

@@ -23,7 +23,8 @@ from hub.inventory.pull import keeps_stock, pull_job_id, start_pull
 from hub.models import Connection, OutboxEvent, OutboxState, Role, SyncRun, User
 from hub.secrets_box import unseal
 from hub.sync import outbox
-from hub.sync.connectors import registry
+from hub.sync.connectors import is_oauth, registry
+from hub.sync.oauth_tokens import authorisation_of
 from hub.sync.queue import get_queue
 from hub.ui.core import blueprint, failed, form_values, load, page
 
@@ -73,7 +74,13 @@ def connections():
     )
     types = {c.type_name: c for c in registry()}
     return render_template(
-        "ui/connections.html", connections=rows, types=types, failed_counts=failed_counts, keeps_stock=keeps_stock
+        "ui/connections.html",
+        connections=rows,
+        types=types,
+        failed_counts=failed_counts,
+        keeps_stock=keeps_stock,
+        is_oauth=is_oauth,
+        authorisation_of=authorisation_of,
     )
 
 
