@@ -25,6 +25,7 @@ from hub.extensions import db
 from hub.models import PARKED_FOR_REAUTHORISATION, Authorisation, Connection, OutboxEvent, OutboxState
 from hub.models.base import utcnow
 from hub.secrets_box import seal, unseal
+from hub.sync import outbox
 
 # Longer than a token request may take (its timeout is 15 s), so a lock is never lost mid-refresh;
 # short enough that a worker killed while holding it blocks the others for less than a minute.
@@ -114,8 +115,6 @@ def authorise(connection: Connection, tokens: Tokens) -> list[OutboxEvent]:
     connection.oauth_reason = None
     connection.oauth_changed_at = utcnow()
     connection.attention = None
-    from hub.api.sync import _requeue
-
     parked = db.session.scalars(
         select(OutboxEvent).where(
             OutboxEvent.connection_id == connection.id,
@@ -124,7 +123,7 @@ def authorise(connection: Connection, tokens: Tokens) -> list[OutboxEvent]:
         )
     ).all()
     for event in parked:
-        _requeue(event)
+        outbox.requeue(event)
     return list(parked)
 
 

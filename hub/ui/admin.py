@@ -15,7 +15,7 @@ from connectors.base import ConfigField
 from hub.api.audit import AuditListArgs, audit_page
 from hub.api.base import get_or_404
 from hub.api.connections import ConnectionSchema, _ensure_name_free, _set_config, run_connection_test, set_paused
-from hub.api.sync import RunListArgs, _failed_event, _requeue, run_page
+from hub.api.sync import RunListArgs, _failed_event, run_page
 from hub.api.users import UserSchema, create_user, refuse_self_lockout
 from hub.errors import HubError
 from hub.extensions import db
@@ -215,7 +215,7 @@ def failed_queue():
 def act_on_failed(event_id: int, action: str):
     event = _failed_event(event_id)
     if action == "retry":
-        _requeue(event)
+        outbox.requeue(event)
         db.session.commit()
         outbox.kick()
         flash(f"Event {event.id} ({event.invoice.number if event.invoice else event.operation}) is queued again.", "ok")
@@ -237,7 +237,7 @@ def retry_many():
         query = query.where(OutboxEvent.id.in_(ids))
     events = db.session.scalars(query).all()
     for event in events:
-        _requeue(event)
+        outbox.requeue(event)
     db.session.commit()
     outbox.kick()
     flash(f"{len(events)} event(s) queued again.", "ok")
