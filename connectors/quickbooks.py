@@ -10,6 +10,8 @@
   created when the mapping's option `create_customers` allows; each item by `Sku`, then by `Name`.
 - Status from `Balance` against `TotalAmt` (partial payments); a voided invoice has its amounts
   zeroed and "Voided" at the start of its `PrivateNote`. Cancelling is voiding (`operation=void`).
+- Several invoices go in one `POST /batch` (up to 30 `BatchItemRequest`s); one refused item fails
+  alone, the others are created once (see `push_invoices`).
 - Stock: inventory items' `QtyOnHand`, paged with STARTPOSITION/MAXRESULTS to the end.
 - Refusals come as `Fault.Error[]` (`Message`, `Detail`, `code`, `element`): a PermanentError
   naming the `element`. Limits: 500 requests a minute and 10 at once per company.
@@ -43,6 +45,7 @@ PROVIDER = OAuthProvider(
 REQUEST_ID_LENGTH = 50  # QuickBooks' limit
 STOCK_PAGE = 1000  # the most a query returns
 FIND_CHUNK = 30  # references per `DocNumber IN (…)` query
+BATCH_ITEMS = 30  # the most one /batch request carries
 
 
 class _DecimalJson(requests.Session):
@@ -127,6 +130,10 @@ class QuickBooksConnector(OAuthConnector):
         self.app_url = APP[environment]
         self._realm: str | None = None
         self._items: dict[str, dict[str, Any]] = {}
+        self._customers: dict[str, str] = {}  # display name → Id, for the connector's life
+        # What a batch created, by key: pushing one of them again (the engine's one-by-one pass
+        # after a refusal in the batch) returns it instead of creating it twice.
+        self._created: dict[str, ExternalRef] = {}
 
     @classmethod
     def oauth_provider(cls, config: Mapping[str, Any]) -> OAuthProvider:
@@ -205,9 +212,46 @@ class QuickBooksConnector(OAuthConnector):
         return found
 
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
+        if doc.idempotency_key in self._created:
+            return self._created[doc.idempotency_key]
         body = self.build_invoice(doc)
         created = self.call("POST", "invoice", json=body, params={"requestid": request_id(doc.idempotency_key, body)})
         return self._ref(created["Invoice"])
+
+    def push_invoices(self, docs: list[InvoiceDocument]) -> list[ExternalRef]:
+        """Up to BATCH_ITEMS invoices per /batch call. If QuickBooks refuses one, the others of its
+        batch are created all the same: this raises that refusal, the engine pushes the documents
+        one by one, and those created here come back from `_created` without a second request."""
+        if len(docs) <= 1:
+            return [self.push_invoice(doc) for doc in docs]
+        bodies = [self.build_invoice(doc) for doc in docs]
+        refused: PermanentError | None = None
+        for k in range(0, len(docs), BATCH_ITEMS):
+            refused = self._create_batch(docs[k : k + BATCH_ITEMS], bodies[k : k + BATCH_ITEMS]) or refused
+        if refused is not None:
+            raise refused
+        return [self._created[doc.idempotency_key] for doc in docs]
+
+    def _create_batch(self, docs: list[InvoiceDocument], bodies: list[dict[str, Any]]) -> PermanentError | None:
+        items = [
+            {"bId": doc.idempotency_key, "operation": "create", "Invoice": body}
+            for doc, body in zip(docs, bodies, strict=True)
+        ]
+        answer = self.call(
+            "POST",
+            "batch",
+            json={"BatchItemRequest": items},
+            params={"requestid": request_id(f"batch-{docs[0].idempotency_key}", items)},
+        )
+        answered = {item.get("bId"): item for item in answer.get("BatchItemResponse") or []}
+        refused = None
+        for doc in docs:
+            item = answered.get(doc.idempotency_key) or {}
+            if item.get("Invoice"):
+                self._created[doc.idempotency_key] = self._ref(item["Invoice"])
+            elif refused is None:
+                refused = fault_error(item, f"{doc.idempotency_key}: QuickBooks answered nothing for it in the batch")
+        return refused
 
     def preview_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
         return storable(self.build_invoice(doc, dry_run=True))
@@ -277,9 +321,12 @@ class QuickBooksConnector(OAuthConnector):
         if mapped.get("customer_id"):
             return str(mapped["customer_id"])
         name = mapped["customer"]
+        if name in self._customers:
+            return self._customers[name]
         found = self.query(f"select * from Customer where DisplayName = {quoted(name)}").get("Customer") or []
         if found:
-            return str(found[0]["Id"])
+            self._customers[name] = str(found[0]["Id"])
+            return self._customers[name]
         if not self.options["create_customers"]:
             raise PermanentError(
                 f"customer: QuickBooks has no customer named {name!r}; add a row to table customers, "
@@ -292,7 +339,8 @@ class QuickBooksConnector(OAuthConnector):
         if mapped.get("customer_email"):
             body["PrimaryEmailAddr"] = {"Address": mapped["customer_email"]}
         created = self.call("POST", "customer", json=body, params={"requestid": request_id(f"C-{name}", body)})
-        return str(created["Customer"]["Id"])
+        self._customers[name] = str(created["Customer"]["Id"])
+        return self._customers[name]
 
     def _invoice(self, external_id: str) -> dict[str, Any]:
         return self.call("GET", f"invoice/{external_id}")["Invoice"]

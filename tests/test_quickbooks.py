@@ -198,24 +198,19 @@ def test_push_sends_the_invoice_intuit_documents_with_requestid_minorversion_and
 
 @responses.activate
 def test_a_repeated_push_carries_the_same_requestid_and_a_corrected_one_a_new_one():
-    qbo = connector()
-    for _ in range(2):
+    def pushed(doc: InvoiceDocument) -> str:
+        """The requestid a push by a fresh connector (as each job makes) sends."""
+        responses.reset()
         expect_customer_and_item()
         responses.post(f"{BASE}/invoice", json={"Invoice": qbo_invoice(), "time": FAULT_TIME})
-    qbo.push_invoice(document())
-    qbo._items.clear()
-    qbo.push_invoice(document())
-    posts = [c for c in responses.calls if c.request.method == "POST"]
-    assert query_of(posts[0])["requestid"] == query_of(posts[1])["requestid"]
-    assert query_of(posts[0])["requestid"][0].startswith("INV-000042-")
+        connector().push_invoice(doc)
+        (post,) = [c for c in responses.calls if c.request.method == "POST"]
+        return query_of(post)["requestid"][0]
 
-    responses.reset()
-    expect_customer_and_item()
-    responses.post(f"{BASE}/invoice", json={"Invoice": qbo_invoice(), "time": FAULT_TIME})
-    qbo._items.clear()
-    qbo.push_invoice(document(line("PUMP-100", "3", "48.50")))
-    (post,) = [c for c in responses.calls if c.request.method == "POST"]
-    assert query_of(post)["requestid"] != query_of(posts[0])["requestid"]
+    first = pushed(document())
+    assert first.startswith("INV-000042-")
+    assert pushed(document()) == first
+    assert pushed(document(line("PUMP-100", "3", "48.50"))) != first
 
 
 @responses.activate
@@ -476,3 +471,90 @@ def test_an_incremental_stock_pull_asks_for_items_changed_since():
         "select * from Item where Type = 'Inventory' and MetaData.LastUpdatedTime > '2026-11-01T12:00:00+00:00' "
         "STARTPOSITION 1 MAXRESULTS 1000"
     ]
+
+
+# ---- batches ------------------------------------------------------------------------------------
+
+
+@responses.activate
+def test_several_invoices_go_in_one_batch_and_a_refused_one_fails_alone_without_doubling_the_others():
+    from hub.sync.push import _push  # the engine's find-then-create step (no app needed)
+
+    docs = [document(key=f"INV-00005{n}") for n in range(3)]
+    fault = {
+        "Error": [
+            {
+                "Message": "Business Validation Error",
+                "Detail": "Transaction date is prior to start date for inventory item",
+                "code": "6270",
+                "element": "TxnDate",
+            }
+        ],
+        "type": "ValidationFault",
+    }
+    responses.get(f"{BASE}/query", json=query_answer("Invoice", []))  # none of them exists yet
+    expect_customer_and_item()
+    responses.post(
+        f"{BASE}/batch",
+        json={
+            "BatchItemResponse": [
+                {"bId": "INV-000050", "Invoice": qbo_invoice("140", doc_number="INV-000050")},
+                {"bId": "INV-000051", "Fault": fault},
+                {"bId": "INV-000052", "Invoice": qbo_invoice("142", doc_number="INV-000052")},
+            ],
+            "time": FAULT_TIME,
+        },
+    )
+    responses.post(f"{BASE}/invoice", status=400, json={"Fault": fault, "time": FAULT_TIME})
+
+    results = _push(connector(), docs)
+
+    assert {k: v.external_id for k, v in results.items() if isinstance(v, ExternalRef)} == {
+        "INV-000050": "140",
+        "INV-000052": "142",
+    }
+    assert isinstance(results["INV-000051"], PermanentError)
+    assert results["INV-000051"].field == "TxnDate"
+    batch, single = [c for c in responses.calls if c.request.method == "POST"]
+    assert batch.request.url.split("?")[0] == f"{BASE}/batch"
+    assert set(query_of(batch)) == {"requestid", "minorversion"}
+    sent = json.loads(batch.request.body, parse_float=Decimal)["BatchItemRequest"]
+    assert [(item["bId"], item["operation"], item["Invoice"]["DocNumber"]) for item in sent] == [
+        ("INV-000050", "create", "INV-000050"),
+        ("INV-000051", "create", "INV-000051"),
+        ("INV-000052", "create", "INV-000052"),
+    ]
+    assert sent[0]["Invoice"]["Line"][0]["Amount"] == Decimal("97.00")
+    # Only the refused one is sent again, alone; the two created ones are not sent a second time.
+    assert json.loads(single.request.body)["DocNumber"] == "INV-000051"
+    assert query_of(responses.calls[0])["query"] == [
+        "select * from Invoice where DocNumber in ('INV-000050', 'INV-000051', 'INV-000052')"
+    ]
+
+
+@responses.activate
+def test_batches_carry_at_most_30_invoices():
+    docs = [document(key=f"INV-{n:06d}") for n in range(1, 32)]
+    expect_customer_and_item()
+
+    def answer(request):
+        items = json.loads(request.body)["BatchItemRequest"]
+        return (
+            200,
+            {},
+            json.dumps(
+                {
+                    "BatchItemResponse": [
+                        {"bId": i["bId"], "Invoice": qbo_invoice(i["bId"][4:], doc_number=i["bId"])} for i in items
+                    ]
+                }
+            ),
+        )
+
+    responses.add_callback(responses.POST, f"{BASE}/batch", callback=answer)
+    refs = connector().push_invoices(docs)
+    assert [r.external_number for r in refs] == [d.idempotency_key for d in docs]
+    # The item and the customer are looked up once for the 31 invoices.
+    assert len([c for c in responses.calls if c.request.method == "GET"]) == 2
+    sizes = [len(json.loads(c.request.body)["BatchItemRequest"]) for c in responses.calls if c.request.method == "POST"]
+    assert sizes == [30, 1]
