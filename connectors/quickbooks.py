@@ -46,6 +46,7 @@ REQUEST_ID_LENGTH = 50  # QuickBooks' limit
 STOCK_PAGE = 1000  # the most a query returns
 FIND_CHUNK = 30  # references per `DocNumber IN (…)` query
 BATCH_ITEMS = 30  # the most one /batch request carries
+PRICE_PLACES = Decimal("1e-7")  # QuickBooks keeps a line's UnitPrice to 7 decimals
 
 
 class _DecimalJson(requests.Session):
@@ -290,8 +291,9 @@ class QuickBooksConnector(OAuthConnector):
         quantity, amount = Decimal(line["quantity"]), Decimal(line["amount"])
         unit_price = Decimal(line.get("unit_price") if line.get("unit_price") is not None else amount)
         if quantity and quantity * unit_price != amount:
-            # A discounted line: QuickBooks checks Amount = Qty × UnitPrice, so the price is the net one.
-            unit_price = amount / quantity
+            # A discounted line: QuickBooks checks Amount = Qty × UnitPrice, so the price is the net
+            # one, to the 7 decimals QuickBooks keeps for a rate.
+            unit_price = _trimmed((amount / quantity).quantize(PRICE_PLACES))
         detail: dict[str, Any] = {
             "ItemRef": {"value": str(items[sku]["Id"]), "name": items[sku].get("Name")},
             "Qty": quantity,
@@ -395,6 +397,11 @@ class QuickBooksConnector(OAuthConnector):
 
     def close(self) -> None:
         self.api.close()
+
+
+def _trimmed(value: Decimal) -> Decimal:
+    """Without trailing zeros, never in exponent form (9.0000000 → 9, 1.2500000 → 1.25)."""
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
 
 
 def _iso(value: Any) -> str:

@@ -130,7 +130,11 @@ def expect_customer_and_item() -> None:
 
 @responses.activate
 def test_push_sends_the_invoice_intuit_documents_with_requestid_minorversion_and_bearer():
-    doc = document(line("PUMP-100", "2", "48.50"), line("PUMP-100", "3", "10.00", discount="10"))
+    doc = document(
+        line("PUMP-100", "2", "48.50"),
+        line("PUMP-100", "3", "10.00", discount="10"),
+        line("PUMP-100", "3", "3.33", "10"),
+    )
     qbo = connector()
     expect_lookups()
     expect_customer_and_item()
@@ -185,8 +189,21 @@ def test_push_sends_the_invoice_intuit_documents_with_requestid_minorversion_and
                     "UnitPrice": Decimal("9"),
                 },
             },
+            {
+                # 8.99 / 3: the net price to 7 decimals, as QuickBooks keeps a rate.
+                "DetailType": "SalesItemLineDetail",
+                "Amount": Decimal("8.99"),
+                "Description": "PUMP-100 item",
+                "SalesItemLineDetail": {
+                    "ItemRef": {"value": "11", "name": "Pump"},
+                    "Qty": Decimal("3"),
+                    "UnitPrice": Decimal("2.9966667"),
+                },
+            },
         ],
     }
+    assert '"UnitPrice": 9}' in create.request.body
+    assert '"UnitPrice": 2.9966667}' in create.request.body
     assert ref == ExternalRef(
         "quickbooks",
         "130",
