@@ -42,7 +42,8 @@ PROVIDER = OAuthProvider(
     "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
     ("com.intuit.quickbooks.accounting",),
 )
-REQUEST_ID_LENGTH = 50  # QuickBooks' limit
+REQUEST_ID_LENGTH = 50  # QuickBooks' limits
+DOC_NUMBER_LENGTH = 21
 STOCK_PAGE = 1000  # the most a query returns
 FIND_CHUNK = 30  # references per `DocNumber IN (…)` query
 BATCH_ITEMS = 30  # the most one /batch request carries
@@ -260,6 +261,12 @@ class QuickBooksConnector(OAuthConnector):
     def build_invoice(self, doc: InvoiceDocument, *, dry_run: bool = False) -> dict[str, Any]:
         """The Invoice body for the document: the mapping's values with QuickBooks' ids found."""
         mapped = self.map_document(doc)
+        if len(mapped["reference"]) > DOC_NUMBER_LENGTH:
+            raise PermanentError(
+                f"reference: {mapped['reference']!r} is longer than the {DOC_NUMBER_LENGTH} characters of a "
+                "QuickBooks DocNumber, which the hub looks the invoice up by",
+                field="reference",
+            )
         lines = mapped.get("lines") or []
         items = self._find_items([line["sku"] for line in lines])
         # Lines first: an unknown item is refused before a customer is looked up or created.

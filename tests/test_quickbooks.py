@@ -575,3 +575,12 @@ def test_batches_carry_at_most_30_invoices():
     assert len([c for c in responses.calls if c.request.method == "GET"]) == 2
     sizes = [len(json.loads(c.request.body)["BatchItemRequest"]) for c in responses.calls if c.request.method == "POST"]
     assert sizes == [30, 1]
+
+
+@responses.activate
+def test_a_reference_longer_than_a_docnumber_is_refused_before_anything_is_sent():
+    with pytest.raises(PermanentError) as raised:
+        connector().push_invoice(document(key="INV-2026-11-DEAL-000042"))
+    assert raised.value.field == "reference"
+    assert "21 characters" in raised.value.message
+    assert len(responses.calls) == 0
