@@ -9,12 +9,17 @@ translation of transport outcomes into the typed errors of `connectors.errors`.
 | 401, 403 | AuthError |
 | other 4xx | PermanentError with the target's message |
 | 5xx | RetryableError; UncertainOutcomeError for a request that changes data |
+
+JSON bodies are written by `dumps`: Decimals go out as JSON numbers, digit for digit (money is never
+turned into a float on the way).
 """
 
 from __future__ import annotations
 
+import json as jsonlib
 import time
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -38,6 +43,20 @@ def retry_after_seconds(value: str | None) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+def dumps(value: Any) -> str:
+    """JSON text of plain data (dicts, lists, text, numbers, booleans, None) in which Decimals are
+    written as JSON numbers exactly as they are (19.90 stays 19.90)."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{value} cannot be sent as a JSON number")
+        return format(value, "f")
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{jsonlib.dumps(str(k))}: {dumps(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(dumps(v) for v in value) + "]"
+    return jsonlib.dumps(value, allow_nan=False)
 
 
 class JsonHttp:
@@ -70,10 +89,14 @@ class JsonHttp:
     ) -> Any:
         method = method.upper()
         url = self.url(path)
+        data = None
+        if json is not None:
+            data = dumps(json).encode()
+            headers = {"Content-Type": "application/json", **(headers or {})}
         started = time.monotonic()
         try:
             response = self.session.request(
-                method, url, json=json, params=params, headers=headers, timeout=self.timeout
+                method, url, data=data, params=params, headers=headers, timeout=self.timeout
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
             sent = not isinstance(exc, requests.ConnectTimeout) and not _refused(exc)
@@ -126,6 +149,12 @@ def _body(response: requests.Response) -> Any:
 
 
 def _message(body: Any) -> str:
+    if isinstance(body, dict) and isinstance(body.get("odata.error"), dict):
+        # OData v3 (1C's standard interface among others): {"odata.error": {"code", "message": {"value"}}}
+        message = body["odata.error"].get("message")
+        text = message.get("value") if isinstance(message, dict) else message
+        if text:
+            return str(text)
     if isinstance(body, dict):
         for key in ("message", "error", "detail", "Message"):
             if body.get(key):

@@ -59,6 +59,7 @@ class Registry:
 def default_registry() -> Registry:
     """Every connector type the hub ships."""
     from connectors.mini_ledger import MiniLedgerConnector
+    from connectors.onec.odata import OneCODataConnector
     from connectors.quickbooks import QuickBooksConnector
     from connectors.tryton import TrytonConnector
 
@@ -66,4 +67,5 @@ def default_registry() -> Registry:
     registry.register(MiniLedgerConnector)
     registry.register(QuickBooksConnector)
     registry.register(TrytonConnector)
+    registry.register(OneCODataConnector)
     return registry

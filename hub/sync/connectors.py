@@ -48,9 +48,11 @@ def open_connector(
     """A live connector with the connection's settings and secrets. One that `maps_documents`
     (pushes, previews) also gets the connection's mapping: the active version with its value-table
     rows, or `mapping_version` for a preview of another. Status, stock and cancel never map a
-    document, so they neither read the mapping nor stop at a broken one."""
+    document, so they neither read the mapping nor stop at a broken one — unless the type takes
+    `mapping_options`: those name the target's entities or operations (1C's document, its stock
+    register), which status and stock use as much as a push."""
     mapping = None
-    if maps_documents:
+    if maps_documents or registry().get(connection.type).mapping_options:
         # Imported here: the mapping service builds on this module's registry.
         from hub.mapping_service import resolved
 

@@ -90,7 +90,8 @@ def connections():
 def edit_connection(connection_id: int | None = None):
     connection = get_or_404(Connection, connection_id) if connection_id else None
     types = sorted(registry(), key=lambda c: c.label)
-    type_name = connection.type if connection else (request.values.get("type") or types[0].type_name)
+    # A new connection starts as the registry's first type (the demo ledger), whatever sorts first.
+    type_name = connection.type if connection else (request.values.get("type") or next(iter(registry())).type_name)
     if type_name not in registry():
         return redirect(url_for("ui_admin.edit_connection"))
     cls = registry().get(type_name)
