@@ -26,12 +26,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-import requests
-import simplejson
-
 from connectors.base import ConfigField
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
 from connectors.errors import AuthError, PermanentError
+from connectors.http import dumps
 from connectors.oauth import Limits, OAuthConnector, OAuthProvider, ReauthorizationRequired, Tokens
 from mappings.engine import MappingSpec, storable
 
@@ -50,24 +48,14 @@ BATCH_ITEMS = 30  # the most one /batch request carries
 PRICE_PLACES = Decimal("1e-7")  # QuickBooks keeps a line's UnitPrice to 7 decimals
 
 
-class _DecimalJson(requests.Session):
-    """Sends JSON bodies with Decimals as exact JSON numbers (QuickBooks reads numbers; the standard
-    encoder would refuse Decimals, and floats would round the money)."""
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, json: Any = None, **kwargs: Any):
-        if json is not None:
-            kwargs["data"] = simplejson.dumps(json, use_decimal=True)
-            kwargs["headers"] = {**(kwargs.get("headers") or {}), "Content-Type": "application/json"}
-        return super().request(method, url, *args, **kwargs)
-
-
 def quoted(value: str) -> str:
     """A string literal of QuickBooks' query language."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def request_id(key: str, body: Any) -> str:
-    digest = hashlib.sha256(simplejson.dumps(body, use_decimal=True, sort_keys=True).encode()).hexdigest()[:16]
+    # The body as sent (Decimals digit for digit, keys in the order they are built).
+    digest = hashlib.sha256(dumps(body).encode()).hexdigest()[:16]
     return f"{key[: REQUEST_ID_LENGTH - len(digest) - 1]}-{digest}"
 
 
@@ -128,7 +116,7 @@ class QuickBooksConnector(OAuthConnector):
     ) -> None:
         super().__init__(config, post=post, mapping=mapping, **services)
         environment = self.config["environment"]
-        self.api = self.http(API[environment], timeout=float(self.config["timeout"]), session=_DecimalJson())
+        self.api = self.http(API[environment], timeout=float(self.config["timeout"]))
         self.app_url = APP[environment]
         self._realm: str | None = None
         self._items: dict[str, dict[str, Any]] = {}

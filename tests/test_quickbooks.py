@@ -202,8 +202,8 @@ def test_push_sends_the_invoice_intuit_documents_with_requestid_minorversion_and
             },
         ],
     }
-    assert '"UnitPrice": 9}' in create.request.body
-    assert '"UnitPrice": 2.9966667}' in create.request.body
+    assert '"UnitPrice": 9}' in create.request.body.decode()
+    assert '"UnitPrice": 2.9966667}' in create.request.body.decode()
     assert ref == ExternalRef(
         "quickbooks",
         "130",
