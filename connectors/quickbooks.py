@@ -46,6 +46,7 @@ STOCK_PAGE = 1000  # the most a query returns
 FIND_CHUNK = 30  # references per `DocNumber IN (…)` query
 BATCH_ITEMS = 30  # the most one /batch request carries
 PRICE_PLACES = Decimal("1e-7")  # QuickBooks keeps a line's UnitPrice to 7 decimals
+STALE_OBJECT = "5010"  # the SyncToken sent is not the invoice's current one
 
 
 def quoted(value: str) -> str:
@@ -61,13 +62,21 @@ def request_id(key: str, body: Any) -> str:
 
 def fault_error(body: Any, fallback: str) -> PermanentError:
     """QuickBooks' Fault as a PermanentError naming the field it names (`element`)."""
-    errors = (body.get("Fault") or {}).get("Error") or [] if isinstance(body, Mapping) else []
+    errors = _fault_errors(body)
     if not errors:
         return PermanentError(fallback, detail=body)
     first = errors[0]
     field = first.get("element") or None
     parts = "; ".join(f"{e.get('Message', '')} ({e.get('code', '?')}): {e.get('Detail', '')}".strip() for e in errors)
     return PermanentError(f"QuickBooks refused it{f' ({field})' if field else ''}: {parts}", field=field, detail=body)
+
+
+def _fault_errors(body: Any) -> list[Mapping[str, Any]]:
+    return (body.get("Fault") or {}).get("Error") or [] if isinstance(body, Mapping) else []
+
+
+def _fault_codes(body: Any) -> set[str]:
+    return {str(e.get("code")) for e in _fault_errors(body)}
 
 
 def _money(value: Any) -> Decimal:
@@ -355,16 +364,23 @@ class QuickBooksConnector(OAuthConnector):
         )
 
     def cancel_invoice(self, ref: ExternalRef) -> None:
-        invoice = self._invoice(ref.external_id)
-        if self._state(invoice) == ExternalState.CANCELLED:
-            return
-        # SyncToken is QuickBooks' optimistic lock: the void applies to the version just read.
-        self.call(
-            "POST",
-            "invoice",
-            json={"Id": str(invoice["Id"]), "SyncToken": str(invoice["SyncToken"])},
-            params={"operation": "void"},
-        )
+        # SyncToken is QuickBooks' optimistic lock: the void applies to the version just read. If
+        # someone changed the invoice in between (Stale Object Error), read it again once.
+        for attempt in (1, 2):
+            invoice = self._invoice(ref.external_id)
+            if self._state(invoice) == ExternalState.CANCELLED:
+                return
+            try:
+                self.call(
+                    "POST",
+                    "invoice",
+                    json={"Id": str(invoice["Id"]), "SyncToken": str(invoice["SyncToken"])},
+                    params={"operation": "void"},
+                )
+                return
+            except PermanentError as exc:
+                if attempt == 2 or STALE_OBJECT not in _fault_codes(exc.detail):
+                    raise
 
     # ---- stock -----------------------------------------------------------------------------
 

@@ -584,3 +584,29 @@ def test_a_reference_longer_than_a_docnumber_is_refused_before_anything_is_sent(
     assert raised.value.field == "reference"
     assert "21 characters" in raised.value.message
     assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_a_void_that_meets_a_stale_sync_token_reads_the_invoice_again_once():
+    stale = {
+        "Fault": {
+            "Error": [
+                {
+                    "Message": "Stale Object Error",
+                    "Detail": "Stale Object Error : You and root were working on this at the same time. root "
+                    "finished before you did, so your work was not saved.",
+                    "code": "5010",
+                    "element": "",
+                }
+            ],
+            "type": "ValidationFault",
+        },
+        "time": FAULT_TIME,
+    }
+    responses.get(f"{BASE}/invoice/130", json={"Invoice": qbo_invoice(sync_token="3")})
+    responses.post(f"{BASE}/invoice", status=400, json=stale)
+    responses.get(f"{BASE}/invoice/130", json={"Invoice": qbo_invoice(sync_token="4")})
+    responses.post(f"{BASE}/invoice", json={"Invoice": qbo_invoice(sync_token="5", total="0", PrivateNote="Voided")})
+    connector().cancel_invoice(ExternalRef("quickbooks", "130"))
+    voids = [json.loads(c.request.body) for c in responses.calls if c.request.method == "POST"]
+    assert voids == [{"Id": "130", "SyncToken": "3"}, {"Id": "130", "SyncToken": "4"}]
