@@ -30,7 +30,15 @@ from connectors.base import ConfigField
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
 from connectors.errors import AuthError, PermanentError
 from connectors.http import dumps
-from connectors.oauth import Limits, OAuthConnector, OAuthProvider, ReauthorizationRequired, Tokens
+from connectors.oauth import (
+    Limits,
+    OAuthConnector,
+    OAuthProvider,
+    Pacer,
+    ReauthorizationRequired,
+    Tokens,
+    TokenStore,
+)
 from mappings.engine import MappingSpec, storable
 
 API = {"sandbox": "https://sandbox-quickbooks.api.intuit.com", "production": "https://quickbooks.api.intuit.com"}
@@ -121,9 +129,15 @@ class QuickBooksConnector(OAuthConnector):
     )
 
     def __init__(
-        self, config: Mapping[str, Any], *, post: bool = False, mapping: MappingSpec | None = None, **services: Any
+        self,
+        config: Mapping[str, Any],
+        *,
+        post: bool = False,
+        mapping: MappingSpec | None = None,
+        tokens: TokenStore | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
-        super().__init__(config, post=post, mapping=mapping, **services)
+        super().__init__(config, post=post, mapping=mapping, tokens=tokens, pacer=pacer)
         environment = self.config["environment"]
         self.api = self.http(API[environment], timeout=float(self.config["timeout"]))
         self.app_url = APP[environment]
