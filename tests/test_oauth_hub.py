@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -40,6 +41,7 @@ from hub.models import (
 from hub.sync.oauth_tokens import ConnectionTokenStore, seal_tokens, unseal_tokens
 from hub.sync.pacing import RedisPacer
 from hub.sync.queue import connection as redis_connection
+from hub.sync.status import pull_invoice_status
 from hub.sync.worker import drain
 from tests.conftest import make_connection
 from tests.services import RedisServer
@@ -286,6 +288,7 @@ class FakeQuickBooks:
         responses.add_callback(responses.GET, f"{BASE}/query", callback=self.query)
         responses.add_callback(responses.POST, f"{BASE}/invoice", callback=self.create)
         responses.add_callback(responses.POST, f"{BASE}/batch", callback=self.batch)
+        responses.add_callback(responses.GET, re.compile(rf"{re.escape(BASE)}/invoice/\d+"), callback=self.read)
 
     def _new(self, body: dict) -> dict:
         invoice = {**body, "Id": str(next(self.ids)), "SyncToken": "0", "TotalAmt": 39.8, "Balance": 39.8}
@@ -308,6 +311,11 @@ class FakeQuickBooks:
         if rid not in self.answers:
             self.answers[rid] = {"Invoice": self._new(json.loads(request.body))}
         return 200, {}, json.dumps(self.answers[rid])
+
+    def read(self, request):
+        wanted = urlsplit(request.url).path.rsplit("/", 1)[1]
+        (invoice,) = [inv for inv in self.invoices.values() if inv["Id"] == wanted]
+        return 200, {}, json.dumps({"Invoice": invoice})
 
     def batch(self, request):
         rid = parse_qs(urlsplit(request.url).query)["requestid"][0]
@@ -383,6 +391,25 @@ def test_an_expired_access_token_is_refreshed_by_the_engine_and_the_push_goes_th
     assert qbo.created == [won["invoices"][0]["number"]]
     with app.app_context():
         assert unseal_tokens(db.session.get(Connection, books).oauth_sealed).access_token == "eyJ-access-new"
+
+
+@responses.activate
+def test_payments_recorded_in_quickbooks_come_back_to_the_hub_invoice(app, admin, sales, books):
+    store_tokens(app, books)
+    qbo = FakeQuickBooks()
+    won = won_deal(sales, admin)
+    drain(app)
+    (number,) = qbo.created
+    invoice_id = won["invoices"][0]["id"]
+    qbo.invoices[number]["Balance"] = 9.8  # 30.00 of 39.80 paid
+    with app.app_context():
+        assert pull_invoice_status(books) == 1
+    invoice = admin.get(f"/api/v1/invoices/{invoice_id}").json
+    assert (invoice["state"], invoice["amount_paid"]) == ("partially_paid", "30.00")
+    qbo.invoices[number]["Balance"] = 0
+    with app.app_context():
+        pull_invoice_status(books)
+    assert admin.get(f"/api/v1/invoices/{invoice_id}").json["state"] == "paid"
 
 
 @responses.activate
