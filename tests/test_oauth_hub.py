@@ -283,6 +283,7 @@ class FakeQuickBooks:
     def __init__(self) -> None:
         self.invoices: dict[str, dict] = {}
         self.created: list[str] = []
+        self.inventory: list[dict] = []  # inventory items, in the order queries page through them
         self.answers: dict[str, dict] = {}
         self.ids = itertools.count(130)
         responses.add_callback(responses.GET, f"{BASE}/query", callback=self.query)
@@ -298,7 +299,11 @@ class FakeQuickBooks:
 
     def query(self, request):
         statement = parse_qs(urlsplit(request.url).query)["query"][0]
-        if " from Invoice " in statement:
+        paged = re.search(r"Type = 'Inventory' STARTPOSITION (\d+) MAXRESULTS (\d+)$", statement)
+        if paged:
+            start, most = int(paged[1]), int(paged[2])
+            rows = self.inventory[start - 1 : start - 1 + most]
+        elif " from Invoice " in statement:
             rows = [inv for number, inv in self.invoices.items() if f"'{number}'" in statement]
         elif " from Item " in statement:
             rows = [{"Id": "11", "Name": "Widget", "Sku": "W-1", "Type": "Inventory"}] if "W-1" in statement else []
@@ -410,6 +415,25 @@ def test_payments_recorded_in_quickbooks_come_back_to_the_hub_invoice(app, admin
     with app.app_context():
         pull_invoice_status(books)
     assert admin.get(f"/api/v1/invoices/{invoice_id}").json["state"] == "paid"
+
+
+@responses.activate
+def test_a_stock_pull_pages_through_every_inventory_item(app, admin, call, books):
+    store_tokens(app, books)
+    qbo = FakeQuickBooks()
+    updated = {"LastUpdatedTime": "2026-11-23T08:00:00-08:00"}
+    qbo.inventory = [
+        {"Id": str(n), "Name": f"Part {n}", "Sku": f"P-{n}", "Type": "Inventory", "QtyOnHand": 1, "MetaData": updated}
+        for n in range(1000)
+    ] + [{"Id": "2000", "Name": "Widget", "Sku": "W-1", "Type": "Inventory", "QtyOnHand": 17, "MetaData": updated}]
+    admin.post("/api/v1/products", json={"sku": "W-1", "name": "Widget", "list_price": "19.90", "currency": "EUR"})
+    r = call("operations").post(f"/api/v1/connections/{books}/pull-stock", json={"full": True})
+    assert r.status_code == 202, r.json
+    drain(app)
+    stock = call("sales").get("/api/v1/stock?sku=W-1").json["items"]
+    assert [(s["warehouse"]["code"], s["on_hand"], s["available"]) for s in stock] == [("QBO", "17.0000", "17.0000")]
+    pages = [parse_qs(urlsplit(c.request.url).query)["query"][0] for c in responses.calls]
+    assert [p.split("STARTPOSITION")[1] for p in pages] == [" 1 MAXRESULTS 1000", " 1001 MAXRESULTS 1000"]
 
 
 @responses.activate
