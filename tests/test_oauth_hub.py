@@ -223,6 +223,12 @@ def test_a_bad_callback_is_refused_with_a_400_and_nothing_is_stored(app, admin, 
     assert (row.oauth_sealed, row.oauth_state) == (None, None)
 
 
+def test_the_registered_redirect_uri_is_used_when_configured(app, admin, books, monkeypatch):
+    monkeypatch.setitem(app.config, "OAUTH_REDIRECT_URI", "https://hub.example.com/oauth/callback")
+    query = start(admin, books)
+    assert query["redirect_uri"] == ["https://hub.example.com/oauth/callback"]
+
+
 def test_authorising_a_type_without_oauth_is_a_conflict(app, admin, connection):
     r = admin.post(f"/api/v1/connections/{connection}/oauth/authorize")
     assert r.status_code == 409
@@ -495,6 +501,27 @@ def test_the_pacer_keeps_all_workers_inside_the_minute_and_concurrency_limits(re
     assert len(refused) == 4
     assert all("minute's budget" in e.message and e.wait > 5 for e in refused)
     assert 1 <= most[0] <= 2
+
+
+def test_with_one_place_the_workers_requests_never_overlap(redis_client):
+    log: list[str] = []
+    started = threading.Barrier(4)
+
+    def worker() -> None:
+        pacer = RedisPacer(redis_client, "test:pace:4", Limits(per_minute=100, concurrent=1), max_wait=10)
+        started.wait()
+        for _ in range(3):
+            with pacer.slot():
+                log.append("in")
+                time.sleep(0.01)
+                log.append("out")
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert log == ["in", "out"] * 12
 
 
 def test_a_killed_workers_slot_expires_and_hold_pauses_everyone(redis_client):
