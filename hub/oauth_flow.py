@@ -15,15 +15,16 @@ from collections.abc import Mapping
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from connectors.base import Exchange
 from connectors.errors import ConnectorError
-from connectors.oauth import OAuthConnector
+from connectors.oauth import MemoryTokenStore, OAuthConnector
 from hub.errors import Conflict, HubError
 from hub.extensions import db
 from hub.models import Connection, RunOutcome, User
 from hub.models.base import utcnow
 from hub.secrets_box import unseal
 from hub.sync import outbox
-from hub.sync.connectors import is_oauth, open_connector, registry, secret_values
+from hub.sync.connectors import is_oauth, registry, secret_values, services_for
 from hub.sync.history import record_run
 from hub.sync.oauth_tokens import authorise
 
@@ -93,22 +94,29 @@ def finish(callback: Mapping[str, str], user: User) -> tuple[Connection, int]:
     if not callback.get("code"):
         raise OAuthRefused(f"{cls.label} sent no authorization code for '{connection.name}'.", connection)
     started = utcnow()
-    connector = open_connector(connection)
-    client = cls.oauth_client(connector.config, redirect_uri=redirect_uri())
-    client.record = connector.exchanges.append
+    config = {**connection.config, **unseal(connection.secrets_sealed)}
+    exchanges: list[Exchange] = []
+    client = cls.oauth_client(config, redirect_uri=redirect_uri())
+    client.record = exchanges.append
     try:
-        tokens = connector.authorised(client.exchange_code(callback["code"]), callback)
+        fresh = client.exchange_code(callback["code"])
+        # The connector completes the tokens with the new ones in hand (Xero asks its API for the
+        # tenant), not with those stored on the connection, which may be the refused ones.
+        connector = cls(config, tokens=MemoryTokenStore(fresh), pacer=services_for(connection)["pacer"])
+        try:
+            tokens = connector.authorised(fresh, callback)
+        finally:
+            exchanges += connector.take_exchanges()
+            connector.close()
     except ConnectorError as exc:
         raise OAuthRefused(f"{cls.label} refused to authorise '{connection.name}': {exc.message}", connection) from None
-    finally:
-        connector.close()
     requeued = authorise(connection, tokens)
     record_run(
         connection_id=connection.id,
         operation="oauth_authorize",
         outcome=RunOutcome.SUCCESS,
         started_at=started,
-        exchanges=connector.take_exchanges(),
+        exchanges=exchanges,
         secrets=[*secret_values(connection), tokens.access_token, tokens.refresh_token],
     )
     db.session.commit()

@@ -164,6 +164,12 @@ def test_authorising_stores_sealed_tokens_and_the_api_shows_only_the_state(app, 
     assert entry.changes["oauth_sealed"] == {"old": None, "new": "***"}
     assert entry.changes["oauth_state"]["new"] == "authorised"
 
+    runs = admin.get(f"/api/v1/sync/runs?connection_id={books}").json["items"]
+    assert [(run["operation"], run["outcome"]) for run in runs] == [("oauth_authorize", "success")]
+    assert runs[0]["request"][0]["body"] == {"grant_type": "authorization_code"}
+    assert "eyJ-access-new" not in json.dumps(runs)
+    assert "AB11-refresh-new" not in json.dumps(runs)
+
     shown = admin.get(f"/api/v1/connections/{books}")
     assert shown.json["authorization"]["state"] == "authorised"
     text = shown.get_data(as_text=True) + admin.get("/api/v1/connections").get_data(as_text=True)
