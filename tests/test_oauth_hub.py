@@ -23,7 +23,7 @@ import responses
 from sqlalchemy import select
 
 from connectors.errors import RetryableError
-from connectors.oauth import Limits, Tokens
+from connectors.oauth import Limits, ReauthorizationRequired, Tokens
 from connectors.quickbooks import PROVIDER, QuickBooksConnector
 from hub import oauth_flow
 from hub.extensions import db
@@ -282,6 +282,39 @@ def test_workers_hitting_an_expired_token_at_once_refresh_it_once(app, books, re
     with app.app_context():
         stored = unseal_tokens(db.session.get(Connection, books).oauth_sealed)
     assert stored.refresh_token == "AB11-refresh-new"
+
+
+@responses.activate
+def test_workers_waiting_on_a_refresh_that_is_refused_do_not_ask_again(app, books, redis_client):
+    store_tokens(app, books, expires_in=-60)
+    asked = []
+
+    def refuse(request):
+        asked.append(request.body)
+        time.sleep(0.2)  # the others wait on the lock meanwhile
+        return 400, {}, json.dumps(REFUSED)
+
+    responses.add_callback(responses.POST, PROVIDER.token_url, callback=refuse)
+    started = threading.Barrier(3)
+    errors = []
+
+    def worker() -> None:
+        with app.app_context():
+            qbo = QuickBooksConnector(CONFIG, tokens=ConnectionTokenStore(books, redis_client, key_prefix="test:oauth"))
+            started.wait()
+            try:
+                qbo.test_connection()
+            except ReauthorizationRequired as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(asked) == 1
+    assert len(errors) == 3
+    assert connection_row(app, books).oauth_state == Authorisation.REAUTHORIZE
 
 
 # ---- revoked refresh token: parked, not lost, then delivered once --------------------------------

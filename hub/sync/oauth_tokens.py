@@ -71,10 +71,19 @@ class ConnectionTokenStore(TokenStore):
         if not lock.acquire():
             raise RetryableError("another worker is still refreshing this connection's OAuth token", wait=5)
         try:
-            current = unseal_tokens(self._row()[0])
+            sealed, state, reason = self._row()
+            if state == Authorisation.REAUTHORIZE:
+                # Another worker's refresh was refused while this one waited: do not ask again.
+                raise ReauthorizationRequired(f"the connection must be authorised again: {reason}")
+            current = unseal_tokens(sealed)
             if current is not None and current.access_token != stale.access_token:
                 return current  # another worker refreshed while this one waited
-            fresh = renew(current or stale)
+            try:
+                fresh = renew(current or stale)
+            except ReauthorizationRequired as exc:
+                # Marked before the lock is released, so that no waiting worker asks again.
+                self.revoked(exc.message)
+                raise
             with db.engine.begin() as conn:
                 conn.execute(
                     update(Connection)
