@@ -82,13 +82,15 @@ def books(app) -> Iterator[int]:
     # The embedded queue's store outlives the test: a pause or a lock left for this connection id
     # must not reach the next test's connection with the same id.
     embedded = redis_connection(app)
-    for key in embedded.scan_iter("hub:*"):
-        if key.startswith((b"hub:pace:", b"hub:oauth:")):
+    for pattern in ("hub:pace:*", "hub:oauth:*"):
+        for key in embedded.scan_iter(pattern):
             embedded.delete(key)
 
 
-def store_tokens(app, connection_id: int, *, expires_in: int = 3600, access: str = "eyJ-access-old") -> None:
-    tokens = Tokens(access, "AB11-refresh-old", datetime.now(UTC) + timedelta(seconds=expires_in), {"realmId": REALM})
+def store_tokens(app, connection_id: int, *, expires_in: int = 3600) -> None:
+    tokens = Tokens(
+        "eyJ-access-old", "AB11-refresh-old", datetime.now(UTC) + timedelta(seconds=expires_in), {"realmId": REALM}
+    )
     with app.app_context():
         connection = db.session.get(Connection, connection_id)
         connection.oauth_sealed = seal_tokens(tokens)
