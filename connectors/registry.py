@@ -64,6 +64,7 @@ def default_registry() -> Registry:
     from connectors.onec.exchange import OneCExchangeConnector
     from connectors.onec.odata import OneCODataConnector
     from connectors.onec.soap import OnecSoapConnector
+    from connectors.quickbooks import QuickBooksConnector
     from connectors.tryton import TrytonConnector
     from connectors.xero import XeroConnector
     from connectors.zoho_books import ZohoBooksConnector
@@ -77,6 +78,7 @@ def default_registry() -> Registry:
         OnecSoapConnector,
         OdooConnector,
         ERPNextConnector,
+        QuickBooksConnector,
         XeroConnector,
         ZohoBooksConnector,
     ):

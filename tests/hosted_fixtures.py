@@ -1,21 +1,12 @@
 """What the tests of the hosted (OAuth) accounting connectors share: tokens, a pacer that records
-what it was asked, and connections the sync engine opens with tokens.
-
-The hub's own token storage (sealed on the connection, refreshed under a Redis lock) is built on
-another branch; until it is merged, `engine_token_store` makes the engine open OAuth connections
-with one in-memory token store, the way the hub will hand its store to the connector.
-"""
+what it was asked, connections authorised as the OAuth callback leaves them, and a won deal."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from connectors.base import Connector
-from connectors.oauth import MemoryTokenStore, OAuthConnector, Pacer, Tokens
-from connectors.registry import Registry, default_registry
+from connectors.oauth import Pacer, Tokens
 
 
 def tokens(access: str = "A1", *, expires_in: int = 3600, refresh: str = "R1", **extra: str) -> Tokens:
@@ -36,29 +27,15 @@ class RecordingPacer(Pacer):
         self.holds.append(seconds)
 
 
-class _TokenRegistry(Registry):
-    """The shipped registry, giving OAuth connectors the test's token store and pacer."""
+def authorise_connection(app, connection_id: int, given: Tokens) -> None:
+    """The connection as the OAuth callback leaves it: `given` sealed on it, state authorised."""
+    from hub.extensions import db
+    from hub.models import Connection
+    from hub.sync.oauth_tokens import authorise
 
-    def __init__(self, store: MemoryTokenStore, pacer: Pacer) -> None:
-        super().__init__()
-        for cls in default_registry():
-            self.register(cls)
-        self.store, self.pacer = store, pacer
-
-    def create(self, type_name: str, config: Mapping[str, Any], **kwargs: Any) -> Connector:
-        if issubclass(self.get(type_name), OAuthConnector):
-            kwargs = {"tokens": self.store, "pacer": self.pacer, **kwargs}
-        return super().create(type_name, config, **kwargs)
-
-
-def engine_token_store(monkeypatch) -> MemoryTokenStore:
-    """The token store every OAuth connection the engine opens uses from now on (see the module doc)."""
-    import hub.sync.connectors
-
-    store = MemoryTokenStore()
-    seeded = _TokenRegistry(store, RecordingPacer())
-    monkeypatch.setattr(hub.sync.connectors, "registry", lambda: seeded)
-    return store
+    with app.app_context():
+        authorise(db.session.get(Connection, connection_id), given)
+        db.session.commit()
 
 
 def won_deal(sales, admin, *, sku: str = "PUMP-100", customer: str = "Acme GmbH", email: str | None = None) -> dict:

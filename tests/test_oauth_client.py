@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import threading
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,10 +18,10 @@ from connectors.oauth import (
     OAuthClient,
     OAuthHttp,
     OAuthProvider,
-    Pacer,
     ReauthorizationRequired,
     Tokens,
 )
+from tests.hosted_fixtures import RecordingPacer
 
 BASIC = OAuthProvider("https://idp.example/authorize", "https://idp.example/token", ("accounting", "offline_access"))
 FORM = OAuthProvider(
@@ -198,20 +197,6 @@ def test_workers_that_found_the_same_stale_tokens_refresh_once():
         t.join()
     assert len(renewals) == 1
     assert store.tokens.access_token == "A2"
-
-
-class RecordingPacer(Pacer):
-    def __init__(self) -> None:
-        self.slots = 0
-        self.holds: list[float] = []
-
-    @contextmanager
-    def slot(self):
-        self.slots += 1
-        yield
-
-    def hold(self, seconds: float) -> None:
-        self.holds.append(seconds)
 
 
 @responses.activate

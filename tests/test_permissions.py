@@ -209,6 +209,12 @@ class World:
         return self._connection("Live ledger", self.request.getfixturevalue("ledger").url)
 
     @cached_property
+    def oauth_connection(self) -> int:
+        """A QuickBooks connection (OAuth): authorising it only builds Intuit's URL, nothing is called."""
+        plain, sealed = split_config("quickbooks", {"client_id": "app-id", "client_secret": "app-secret"})
+        return self._add(Connection(name="Books", type="quickbooks", config=plain, secrets_sealed=sealed)).id
+
+    @cached_property
     def failed_event(self) -> int:
         """A push the target refused, parked with its sync run. The invoice comes first, while no
         connection exists, so that winning the deal queues no push of its own."""
@@ -503,6 +509,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("GET", f"{V}/sync/runs"): Row(ADMIN, lambda w, r: Req(f"{V}/sync/runs?outcome=failed"), needs=("failed_event",)),
     # mappings and their value tables: admins only
+    ("POST", f"{V}/connections/<int:connection_id>/oauth/authorize"): Row(
+        ADMIN, lambda w, r: Req(f"{V}/connections/{w.oauth_connection}/oauth/authorize")
+    ),
     ("GET", f"{V}/connections/<int:connection_id>/mapping"): Row(
         ADMIN, lambda w, r: Req(f"{V}/connections/{w.connection}/mapping")
     ),

@@ -25,7 +25,7 @@ from hub.sync.worker import drain
 from mappings.defaults import default_document
 from mappings.engine import parse
 from tests.conftest import make_connection
-from tests.hosted_fixtures import RecordingPacer, engine_token_store, tokens, won_deal
+from tests.hosted_fixtures import RecordingPacer, authorise_connection, tokens, won_deal
 
 API = "https://api.xero.com/api.xro/2.0"
 TOKEN_URL = "https://identity.xero.com/connect/token"
@@ -536,11 +536,10 @@ def test_stock_is_the_quantity_on_hand_of_tracked_items_in_one_call():
 # ---- through the sync engine -----------------------------------------------------------------
 
 
-def _connect(app, monkeypatch, **fields) -> MemoryTokenStore:
-    store = engine_token_store(monkeypatch)
-    store.tokens = tokens(tenant_id=TENANT)
-    make_connection(app, "Xero", "xero", CONFIG, **fields)
-    return store
+def _connect(app, **fields) -> int:
+    connection_id = make_connection(app, "Xero", "xero", CONFIG, **fields)
+    authorise_connection(app, connection_id, tokens(tenant_id=TENANT))
+    return connection_id
 
 
 def _due_now(app) -> None:
@@ -551,8 +550,8 @@ def _due_now(app) -> None:
 
 
 @responses.activate
-def test_a_lost_answer_then_the_retry_gives_one_xero_invoice(app, sales, admin, monkeypatch):
-    _connect(app, monkeypatch, document_mode=DocumentMode.POSTED)
+def test_a_lost_answer_then_the_retry_gives_one_xero_invoice(app, sales, admin):
+    _connect(app, document_mode=DocumentMode.POSTED)
     number = won_deal(sales, admin)["invoices"][0]["number"]
     responses.get(f"{API}/Invoices", json=answer(Invoices=[]))
     responses.get(f"{API}/Contacts", json=answer(Contacts=[]))
@@ -583,8 +582,8 @@ def test_a_lost_answer_then_the_retry_gives_one_xero_invoice(app, sales, admin, 
 
 
 @responses.activate
-def test_one_refused_invoice_of_a_batch_is_parked_and_the_other_is_linked_once(app, sales, admin, monkeypatch):
-    _connect(app, monkeypatch)
+def test_one_refused_invoice_of_a_batch_is_parked_and_the_other_is_linked_once(app, sales, admin):
+    _connect(app)
     first = won_deal(sales, admin, customer="Acme GmbH")["invoices"][0]["number"]
     second = won_deal(sales, admin, customer="Bolt AG")["invoices"][0]["number"]
     responses.get(f"{API}/Invoices", json=answer(Invoices=[]))
@@ -619,10 +618,10 @@ def test_one_refused_invoice_of_a_batch_is_parked_and_the_other_is_linked_once(a
 
 
 @responses.activate
-def test_payments_in_xero_come_back_onto_the_hub_invoice_and_the_deal(app, sales, admin, call, monkeypatch):
+def test_payments_in_xero_come_back_onto_the_hub_invoice_and_the_deal(app, sales, admin, call):
     from hub.sync.status import pull_invoice_status
 
-    _connect(app, monkeypatch, document_mode=DocumentMode.POSTED)
+    _connect(app, document_mode=DocumentMode.POSTED)
     won = won_deal(sales, admin)
     number = won["invoices"][0]["number"]
     responses.get(f"{API}/Invoices", json=answer(Invoices=[xero_invoice(Reference=number, Status="AUTHORISED")]))

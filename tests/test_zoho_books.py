@@ -25,12 +25,12 @@ from connectors.errors import PermanentError, RetryableError
 from connectors.oauth import MemoryTokenStore, ReauthorizationRequired
 from connectors.zoho_books import ZohoBooksConnector
 from hub.extensions import db
-from hub.models import DocumentMode, HubInvoice, OutboxEvent, OutboxState, SyncRun
+from hub.models import Authorisation, Connection, DocumentMode, HubInvoice, OutboxEvent, OutboxState, SyncRun
 from hub.sync.worker import drain
 from mappings.defaults import default_document
 from mappings.engine import parse
 from tests.conftest import make_connection
-from tests.hosted_fixtures import RecordingPacer, engine_token_store, tokens, won_deal
+from tests.hosted_fixtures import RecordingPacer, authorise_connection, tokens, won_deal
 
 ORG = "10234695"
 API = "https://www.zohoapis.eu"
@@ -547,10 +547,9 @@ def test_stock_follows_the_pages_to_the_end_and_reads_each_warehouse(inventory, 
 
 
 @responses.activate
-def test_a_lost_answer_then_the_retry_gives_one_zoho_invoice(app, sales, admin, monkeypatch):
-    store = engine_token_store(monkeypatch)
-    store.tokens = tokens(api_domain=API)
-    make_connection(app, "Zoho", "zoho_books", CONFIG, document_mode=DocumentMode.POSTED)
+def test_a_lost_answer_then_the_retry_gives_one_zoho_invoice(app, sales, admin):
+    conn_id = make_connection(app, "Zoho", "zoho_books", CONFIG, document_mode=DocumentMode.POSTED)
+    authorise_connection(app, conn_id, tokens(api_domain=API))
     won = won_deal(sales, admin)
     number = won["invoices"][0]["number"]
     responses.get(f"{BOOKS}/invoices", json=ok(invoices=[]))
@@ -586,20 +585,18 @@ def test_a_lost_answer_then_the_retry_gives_one_zoho_invoice(app, sales, admin, 
 
 
 @responses.activate
-def test_a_revoked_connection_parks_the_push_for_an_admin(app, sales, admin, monkeypatch):
-    store = engine_token_store(monkeypatch)
-    store.tokens = tokens(expires_in=10, api_domain=API)
+def test_a_revoked_connection_parks_the_push_for_an_admin(app, sales, admin):
     conn_id = make_connection(app, "Zoho", "zoho_books", CONFIG)
+    authorise_connection(app, conn_id, tokens(expires_in=10, api_domain=API))
     responses.post(TOKEN_URL, json={"error": "invalid_code"})
     won_deal(sales, admin)
     drain(app)
-    assert store.revoked_reason
     with app.app_context():
         event = db.session.query(OutboxEvent).one()
         assert event.state == OutboxState.FAILED
-        from hub.models import Connection
-
-        assert "invalid_code" in db.session.get(Connection, conn_id).attention
+        connection = db.session.get(Connection, conn_id)
+        assert connection.oauth_state == Authorisation.REAUTHORIZE
+        assert "invalid_code" in connection.attention
     assert [c.request.url for c in responses.calls] == [TOKEN_URL]
 
 
@@ -625,10 +622,9 @@ def test_a_zoho_connection_is_configured_through_the_api_without_showing_its_sec
 
 
 @responses.activate
-def test_a_deal_lost_after_it_was_won_voids_the_zoho_invoice(app, sales, admin, monkeypatch):
-    store = engine_token_store(monkeypatch)
-    store.tokens = tokens(api_domain=API)
-    make_connection(app, "Zoho", "zoho_books", CONFIG)
+def test_a_deal_lost_after_it_was_won_voids_the_zoho_invoice(app, sales, admin):
+    conn_id = make_connection(app, "Zoho", "zoho_books", CONFIG)
+    authorise_connection(app, conn_id, tokens(api_domain=API))
     won = won_deal(sales, admin)
     number = won["invoices"][0]["number"]
     responses.get(f"{BOOKS}/invoices", json=ok(invoices=[invoice(reference_number=number, status="sent")]))

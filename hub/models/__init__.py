@@ -12,6 +12,8 @@ from hub.models.pipeline import DEFAULT_STAGES, Pipeline, Stage, StageKind
 from hub.models.purchasing import PurchaseRequest, PurchaseRequestState
 from hub.models.stock import AlertState, ReorderRule, StockAlert, StockHistory, StockLevel, Warehouse
 from hub.models.sync import (
+    PARKED_FOR_REAUTHORISATION,
+    Authorisation,
     Connection,
     DocumentMode,
     ExternalLink,
@@ -26,6 +28,7 @@ from hub.models.users import ApiToken, Role, User
 
 __all__ = [
     "DEFAULT_STAGES",
+    "PARKED_FOR_REAUTHORISATION",
     "Activity",
     "ActivityKind",
     "AlertChannel",
@@ -33,6 +36,7 @@ __all__ = [
     "AlertState",
     "ApiToken",
     "AuditEntry",
+    "Authorisation",
     "ChannelKind",
     "Connection",
     "Contact",
