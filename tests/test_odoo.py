@@ -15,14 +15,14 @@ import responses
 from connectors.documents import ExternalRef, ExternalState
 from connectors.errors import AuthError, PermanentError, RetryableError
 from connectors.odoo import OdooConnector
-from hub.extensions import db
-from hub.models import DocumentMode, HubInvoice, OutboxEvent, OutboxState, SyncRun
+from hub.models import DocumentMode
 from hub.sync import jobs
 from hub.sync.worker import drain
 from mappings.defaults import default_document
 from mappings.engine import parse
 from tests.conftest import make_connection
-from tests.erp_documents import invoice, make_retries_due, won_deal
+from tests.erp_documents import invoice, won_deal
+from tests.through_engine import linked_once_after_a_lost_answer, pulled_stock, retry_due_after_one_attempt
 
 URL = "https://odoo.example.com"
 KEY = "0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3"
@@ -612,21 +612,13 @@ def test_a_lost_create_answer_then_the_retry_finds_the_invoice(app, sales, admin
 
     drain(app, rounds=1)
     assert [m["ref"] for m in moves.rows.values()] == [number]
-    with app.app_context():
-        event = db.session.query(OutboxEvent).one()
-        assert (event.state, event.attempts) == (OutboxState.PENDING, 1)
-    make_retries_due(app)
+    retry_due_after_one_attempt(app)
     drain(app)
 
     assert len(moves.rows) == 1
     assert len(odoo.calls("account.move", "create")) == 1
-    with app.app_context():
-        assert db.session.query(OutboxEvent).one().state == OutboxState.DONE
-        runs = db.session.query(SyncRun).order_by(SyncRun.id).all()
-        assert [r.outcome.value for r in runs] == ["uncertain", "success"]
-        assert KEY not in json.dumps([r.request for r in runs]) + json.dumps([r.response for r in runs])
-        link = db.session.query(HubInvoice).one().links[0]
-        assert (link.external_id, link.state) == ("501", "draft")
+    link = linked_once_after_a_lost_answer(app, KEY)
+    assert (link.external_id, link.state) == ("501", "draft")
 
 
 def test_posted_then_partly_then_fully_paid_in_odoo_shows_on_the_deal(app, sales, admin, call, odoo):
@@ -669,10 +661,7 @@ def test_stock_pulled_from_odoo_reaches_the_hub(app, admin, call, odoo):
     odoo.on("stock.warehouse", "search_read", lambda a, k: [{"id": 1, "code": "WH"}])
     admin.post("/api/v1/products", json={"sku": "PUMP-100", "name": "Pump", "list_price": "19.90", "currency": "EUR"})
     connection_id = make_connection(app, "Odoo", "odoo", CONFIG)
-    ops = call("operations")
-    assert ops.post(f"/api/v1/connections/{connection_id}/pull-stock", json={}).status_code == 202
-    drain(app)
-    (level,) = ops.get("/api/v1/stock?per_page=200").json["items"]
+    (level,) = pulled_stock(app, call("operations"), connection_id)
     assert (level["sku"], level["warehouse"]["code"], level["on_hand"], level["reserved"]) == (
         "PUMP-100",
         "WH",

@@ -25,12 +25,14 @@ from connectors.errors import PermanentError, RetryableError
 from connectors.oauth import MemoryTokenStore, ReauthorizationRequired
 from connectors.zoho_books import ZohoBooksConnector
 from hub.extensions import db
-from hub.models import DocumentMode, HubInvoice, OutboxEvent, OutboxState, SyncRun
+from hub.models import DocumentMode, OutboxEvent, OutboxState
 from hub.sync.worker import drain
 from mappings.defaults import default_document
 from mappings.engine import parse
 from tests.conftest import make_connection
 from tests.hosted_fixtures import RecordingPacer, engine_token_store, tokens, won_deal
+from tests.recorded_requests import query, sent
+from tests.through_engine import linked_once_after_a_lost_answer, retry_due_after_one_attempt
 
 ORG = "10234695"
 API = "https://www.zohoapis.eu"
@@ -117,14 +119,6 @@ def connector(*, post: bool = False, store: MemoryTokenStore | None = None, pace
         tokens=store or MemoryTokenStore(tokens(api_domain=API)),
         pacer=pacer or RecordingPacer(),
     )
-
-
-def query(call) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
-
-
-def sent(call) -> dict:
-    return json.loads(call.request.body, parse_float=Decimal)
 
 
 def ok(**body) -> dict:
@@ -563,11 +557,7 @@ def test_a_lost_answer_then_the_retry_gives_one_zoho_invoice(app, sales, admin, 
 
     assert created.call_count == 1
     assert sent(created.calls[0])["reference_number"] == number
-    with app.app_context():
-        event = db.session.query(OutboxEvent).one()
-        assert (event.state, event.attempts) == (OutboxState.PENDING, 1)
-        event.available_at = event.created_at  # due now, instead of waiting out the backoff
-        db.session.commit()
+    retry_due_after_one_attempt(app)
 
     # Zoho did create it: the retry finds it by reference and marks it sent instead of creating another.
     responses.replace(responses.GET, f"{BOOKS}/invoices", json=ok(invoices=[invoice(reference_number=number)]))
@@ -576,13 +566,8 @@ def test_a_lost_answer_then_the_retry_gives_one_zoho_invoice(app, sales, admin, 
 
     assert created.call_count == 1
     assert marked.call_count == 1
-    with app.app_context():
-        assert db.session.query(OutboxEvent).one().state == OutboxState.DONE
-        runs = db.session.query(SyncRun).order_by(SyncRun.id).all()
-        assert [r.outcome.value for r in runs] == ["uncertain", "success"]
-        assert "app-secret" not in json.dumps([r.request for r in runs] + [r.response for r in runs])
-        link = db.session.query(HubInvoice).one().links[0]
-        assert (link.external_id, link.external_number, link.state) == ("982000000567114", "INV-00003", "posted")
+    link = linked_once_after_a_lost_answer(app, "app-secret")
+    assert (link.external_id, link.external_number, link.state) == ("982000000567114", "INV-00003", "posted")
 
 
 @responses.activate
