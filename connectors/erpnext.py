@@ -35,9 +35,9 @@ from typing import Any
 from urllib.parse import quote
 
 from connectors.base import ConfigField, Connector
-from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
+from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel, amount_paid
 from connectors.errors import AuthError, ConnectorError, PermanentError
-from connectors.http import JsonHttp
+from connectors.http import JsonHttp, decimal_of
 from connectors.mapped_types import check_types
 from mappings.engine import storable
 
@@ -172,15 +172,13 @@ class ERPNextConnector(Connector):
 
     def invoice_status(self, ref: ExternalRef) -> InvoiceStatus:
         doc = self._invoice(ref)
-        total, outstanding = _total(doc), _decimal(doc.get("outstanding_amount"))
+        total, outstanding = _total(doc), decimal_of(doc.get("outstanding_amount"))
         state = _state(doc, outstanding, total)
-        # An invoice with a credit note against it is settled by that, not by a payment.
-        paid = total - outstanding if state in (ExternalState.POSTED, ExternalState.PARTIALLY_PAID) else Decimal(0)
         return InvoiceStatus(
             external_id=doc["name"],
             status=state,
             amount_total=total,
-            amount_paid=total if state == ExternalState.PAID else paid,
+            amount_paid=amount_paid(state, total, outstanding),
             currency=doc.get("currency"),
             external_number=doc["name"],
         )
@@ -192,7 +190,7 @@ class ERPNextConnector(Connector):
         if doc["docstatus"] == 0:
             self.request("DELETE", _resource(INVOICE, doc["name"]))
             return
-        paid = _total(doc) - _decimal(doc.get("outstanding_amount"))
+        paid = _total(doc) - decimal_of(doc.get("outstanding_amount"))
         if paid > 0:
             raise PermanentError(
                 f"ERPNext invoice {doc['name']} has {paid} {doc.get('currency', '')} paid against it: "
@@ -218,7 +216,7 @@ class ERPNextConnector(Connector):
             order_by="name asc",
         )
         for row in rows:
-            on_hand, reserved = _decimal(row["actual_qty"]), _decimal(row.get("reserved_qty"))
+            on_hand, reserved = decimal_of(row["actual_qty"]), decimal_of(row.get("reserved_qty"))
             yield StockLevel(row["item_code"], row["warehouse"], on_hand, reserved, on_hand - reserved, now)
 
     # ---- reading back ------------------------------------------------------------------------
@@ -339,16 +337,11 @@ def _resource(doctype: str, name: str | None = None) -> str:
     return f"{path}/{quote(name, safe='')}" if name is not None else path
 
 
-def _decimal(value: Any) -> Decimal:
-    """A number of an answer (read as Decimal already; integers and nulls too)."""
-    return Decimal(value) if isinstance(value, Decimal | int) and not isinstance(value, bool) else Decimal(0)
-
-
 def _total(doc: dict[str, Any]) -> Decimal:
     """What the customer owes in all: the rounded total unless rounding is off for the invoice
     (ERPNext's outstanding amount is measured against it)."""
-    rounded = _decimal(doc.get("rounded_total"))
-    return rounded if rounded and not doc.get("disable_rounded_total") else _decimal(doc.get("grand_total"))
+    rounded = decimal_of(doc.get("rounded_total"))
+    return rounded if rounded and not doc.get("disable_rounded_total") else decimal_of(doc.get("grand_total"))
 
 
 def _state(doc: dict[str, Any], outstanding: Decimal | None = None, total: Decimal | None = None) -> ExternalState:

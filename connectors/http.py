@@ -47,6 +47,13 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
+def decimal_of(value: Any) -> Decimal:
+    """A number of a JSON answer (a Decimal with `exact_numbers`, else a float or an int; or text)
+    as the Decimal it was written as: a float through its shortest text, 19.9 and never 19.899…;
+    0 for none."""
+    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+
+
 def dumps(value: Any) -> str:
     """JSON text of plain data (dicts, lists, text, numbers, booleans, None) in which Decimals are
     written as JSON numbers exactly as they are (19.90 stays 19.90), dates as ISO strings."""

@@ -38,7 +38,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.base import ConfigField, Connector, Exchange
-from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
+from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel, amount_paid
 from connectors.errors import AuthError, ConnectorError, PermanentError, RetryableError
 from connectors.http import JsonHttp
 from connectors.mapped_types import check_types
@@ -224,13 +224,11 @@ class OdooConnector(Connector):
         row = self._move(ref, [*MOVE_FIELDS, "amount_total", "amount_residual", "currency_id"])
         total, residual = Decimal(row["amount_total"]), Decimal(row["amount_residual"])
         state = _state(row)
-        # A reversed invoice is settled by its credit note, not by a payment.
-        paid = total - residual if state in (ExternalState.POSTED, ExternalState.PARTIALLY_PAID) else Decimal(0)
         return InvoiceStatus(
             external_id=str(row["id"]),
             status=state,
             amount_total=total,
-            amount_paid=total if state == ExternalState.PAID else paid,
+            amount_paid=amount_paid(state, total, residual),
             currency=row["currency_id"][1] if isinstance(row.get("currency_id"), list) else None,
             external_number=_number(row),
         )
