@@ -22,7 +22,8 @@ What the connector does in Odoo
   which is what `find_invoice` searches; lines as `[0, 0, {...}]` commands; all invoices of a batch
   in one `create` call; refused if Odoo's total is not the hub's; then `action_post` when the
   connection posts (if checking or posting fails, the drafts just created are deleted again, so
-  the retry creates and posts instead of finding drafts);
+  the retry creates and posts instead of finding drafts; a draft the push's look-up finds for a
+  posting connection, left by a create whose answer was lost, is deleted for the same reason);
 - status from `state` and `payment_state` with the amount still due (`amount_residual`); cancel
   (`button_draft` first when posted; refused once paid: that needs a credit note); stock from
   `stock.quant` in internal locations, summed per product and warehouse code.
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -42,7 +43,7 @@ from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, In
 from connectors.errors import AuthError, ConnectorError, PermanentError, RetryableError
 from connectors.http import JsonHttp
 from connectors.mapped_types import check_types
-from mappings.engine import storable
+from mappings.engine import MappingSpec, storable
 
 # Quants per stock page: search_read is paged with offset and limit until a short page.
 STOCK_PAGE = 500
@@ -85,7 +86,7 @@ class OdooConnector(Connector):
         "lines[].price_unit",
     )
 
-    def __init__(self, config, *, post: bool = False, mapping=None) -> None:
+    def __init__(self, config: Mapping[str, Any], *, post: bool = False, mapping: MappingSpec | None = None) -> None:
         super().__init__(config, post=post, mapping=mapping)
         self.http = JsonHttp(
             self.config["url"], timeout=float(self.config["timeout"]), record=self._record, exact_numbers=True
@@ -178,9 +179,22 @@ class OdooConnector(Connector):
         return f"Odoo {server} at {self.config['url']}, database {self.config['database']}, user id {uid}"
 
     def find_invoice(self, idempotency_key: str) -> ExternalRef | None:
-        return self.find_invoices([idempotency_key]).get(idempotency_key)
+        """The invoice with this key, as it is (a look-up only: cancelling uses it too)."""
+        return self._lookup([idempotency_key]).get(idempotency_key)
 
     def find_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        """The push's look-up. When the connection posts, a draft found here is a push whose answer
+        was lost before its total was checked and it was posted: it is taken back (Odoo deletes
+        drafts) and left out, so that the push creates, checks and posts it instead of linking a
+        draft. Should the deletion fail, its error is raised and nothing is created."""
+        found = self._lookup(idempotency_keys)
+        drafts = [int(ref.external_id) for ref in found.values() if ref.status == ExternalState.DRAFT]
+        if not self.post or not drafts:
+            return found
+        self.execute("account.move", "unlink", [drafts])
+        return {key: ref for key, ref in found.items() if ref.status != ExternalState.DRAFT}
+
+    def _lookup(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
         """One search for all keys; the oldest invoice wins should two carry one key."""
         rows = self.search_read(
             "account.move",

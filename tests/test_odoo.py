@@ -559,19 +559,22 @@ def test_stock_pull_pages_to_the_end_and_sums_per_warehouse(odoo, count):
 
 class OdooMoves:
     """Customer invoices kept as Odoo keeps them: created as drafts named "/", posted with a
-    number, paid by registering payments (`pay`)."""
+    number, paid by registering payments (`pay`), deleted only as drafts. With
+    `lose_create_answer` the first create is applied but its answer never arrives."""
 
     def __init__(self, odoo: FakeOdoo, *, lose_create_answer: bool = False) -> None:
         self.rows: dict[int, dict] = {}
+        self.next_id = 501
         self.lose_create_answer = lose_create_answer
         odoo.on("account.move", "create", self.create)
         odoo.on("account.move", "action_post", self.post)
         odoo.on("account.move", "search_read", self.search_read)
+        odoo.on("account.move", "unlink", self.unlink)
 
     def create(self, args, kwargs):
         ids = []
         for values in args[0]:
-            move_id = 501 + len(self.rows)
+            move_id, self.next_id = self.next_id, self.next_id + 1
             self.rows[move_id] = {
                 "id": move_id,
                 "name": "/",
@@ -584,8 +587,16 @@ class OdooMoves:
             }
             ids.append(move_id)
         if self.lose_create_answer:
+            self.lose_create_answer = False
             raise requests.exceptions.ReadTimeout("read timed out")
         return ids
+
+    def unlink(self, args, kwargs):
+        if any(self.rows[move_id]["state"] != "draft" for move_id in args[0]):
+            return Fault("UserError", "You cannot delete an entry which has been posted once.")
+        for move_id in args[0]:
+            del self.rows[move_id]
+        return True
 
     def post(self, args, kwargs):
         for move_id in args[0]:
@@ -619,6 +630,39 @@ def test_a_lost_create_answer_then_the_retry_finds_the_invoice(app, sales, admin
     assert len(odoo.calls("account.move", "create")) == 1
     link = linked_once_after_a_lost_answer(app, KEY)
     assert (link.external_id, link.state) == ("501", "draft")
+
+
+def test_a_lost_create_answer_when_posting_takes_the_draft_back_and_posts_one_invoice(app, sales, admin, odoo):
+    """Created, answer lost, so neither checked nor posted: the retry deletes that draft and creates,
+    checks and posts the invoice, instead of linking a draft to a connection that posts."""
+    known_catalogue(odoo, partner=[{"id": 88}])
+    moves = OdooMoves(odoo, lose_create_answer=True)
+    make_connection(app, "Odoo", "odoo", CONFIG, document_mode=DocumentMode.POSTED)
+    number = won_deal(sales, admin)["invoices"][0]["number"]
+
+    drain(app, rounds=1)
+    assert [(m["ref"], m["state"]) for m in moves.rows.values()] == [(number, "draft")]
+    retry_due_after_one_attempt(app)
+    drain(app)
+
+    assert [(m["id"], m["ref"], m["state"]) for m in moves.rows.values()] == [(502, number, "posted")]
+    assert [args for _, _, args, _ in odoo.calls("account.move", "unlink")] == [[[501]]]
+    assert [args for _, _, args, _ in odoo.calls("account.move", "action_post")] == [[[502]]]
+    link = linked_once_after_a_lost_answer(app, KEY)
+    assert (link.external_id, link.external_number, link.state) == ("502", "INV/2026/00502", "posted")
+
+
+def test_the_push_look_up_deletes_no_posted_invoice_and_cancel_look_up_no_draft(odoo):
+    moves = OdooMoves(odoo)
+    moves.create([[{"ref": "INV-000042"}, {"ref": "INV-000043"}]], {})
+    moves.post([[502]], {})
+    found = connector(post=True).find_invoices(["INV-000042", "INV-000043"])
+    assert list(found) == ["INV-000043"]
+    assert list(moves.rows) == [502]
+    moves.create([[{"ref": "INV-000044"}]], {})
+    assert connector(post=True).find_invoice("INV-000044").status == ExternalState.DRAFT
+    assert connector().find_invoices(["INV-000044"])["INV-000044"].status == ExternalState.DRAFT
+    assert list(moves.rows) == [502, 503]
 
 
 def test_posted_then_partly_then_fully_paid_in_odoo_shows_on_the_deal(app, sales, admin, call, odoo):
