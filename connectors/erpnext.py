@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -39,7 +39,7 @@ from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, In
 from connectors.errors import AuthError, ConnectorError, PermanentError
 from connectors.http import JsonHttp, decimal_of
 from connectors.mapped_types import check_types
-from mappings.engine import storable
+from mappings.engine import MappingSpec, storable
 
 INVOICE = "Sales Invoice"
 # Rows per list page (Frappe's own default is 20).
@@ -89,7 +89,7 @@ class ERPNextConnector(Connector):
         "lines[].rate",
     )
 
-    def __init__(self, config, *, post: bool = False, mapping=None) -> None:
+    def __init__(self, config: Mapping[str, Any], *, post: bool = False, mapping: MappingSpec | None = None) -> None:
         super().__init__(config, post=post, mapping=mapping)
         cfg = self.config
         self.http = JsonHttp(
@@ -416,7 +416,7 @@ def _refusal(exc: PermanentError | AuthError) -> ConnectorError:
     # Frappe's traceback stays out of the run history.
     detail = {k: v for k, v in body.items() if k != "exc"} if body else exc.detail
     if isinstance(exc, AuthError):
-        return AuthError(message, detail=detail)
+        return AuthError(message, status=exc.status, detail=detail)
     return PermanentError(message, field=_field(str(body.get("exc_type") or ""), exception, text), detail=detail)
 
 

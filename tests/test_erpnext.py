@@ -141,8 +141,16 @@ def test_refused_credentials_are_an_auth_error(erp):
         "/api/method/frappe.auth.get_logged_user",
         lambda q, b: refusal(401, "AuthenticationError", "Invalid API key or secret"),
     )
-    with pytest.raises(AuthError, match="AuthenticationError: Invalid API key or secret"):
+    with pytest.raises(AuthError, match="AuthenticationError: Invalid API key or secret") as refused:
         connector().test_connection()
+    assert refused.value.status == 401
+
+
+def test_a_user_without_the_permission_is_an_auth_error_saying_403(erp):
+    erp.on("GET", INVOICES, lambda q, b: refusal(403, "PermissionError", "No permission for Sales Invoice"))
+    with pytest.raises(AuthError, match="PermissionError: No permission for Sales Invoice") as refused:
+        connector().find_invoice("INV-000042")
+    assert refused.value.status == 403
 
 
 def test_rate_limiting_waits_as_long_as_erpnext_says(erp):

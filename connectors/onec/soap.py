@@ -188,7 +188,7 @@ class OnecSoapConnector(Connector):
     )
     mapping_options = MAPPING_OPTIONS
 
-    def __init__(self, config, *, post: bool = False, mapping: MappingSpec | None = None) -> None:
+    def __init__(self, config: Mapping[str, Any], *, post: bool = False, mapping: MappingSpec | None = None) -> None:
         super().__init__(config, post=post, mapping=mapping)
         # The create argument find_invoice searches by: it must carry the idempotency key.
         self.idempotency_target = self.options["reference_field"]
