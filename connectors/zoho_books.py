@@ -36,7 +36,7 @@ from typing import Any
 
 from connectors.base import ConfigField
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel, amount_paid
-from connectors.errors import PermanentError
+from connectors.errors import ConnectorError, PermanentError
 from connectors.http import decimal_of
 from connectors.mapped_types import number
 from connectors.oauth import Limits, OAuthConnector, OAuthHttp, OAuthProvider
@@ -183,12 +183,21 @@ class ZohoBooksConnector(OAuthConnector):
         if total != doc.total:
             # Zoho computes the taxes itself (rounding per its organisation settings); an invoice
             # whose total is not the one the customer was quoted is taken back, not sent.
-            self._call("DELETE", f"/books/v3/invoices/{invoice['invoice_id']}")
-            raise PermanentError(
+            refusal = (
                 f"Zoho Books computes {total} {invoice.get('currency_code') or doc.currency} for {doc.number}, "
-                f"the hub {doc.total}: check the items' taxes (table taxes) and Zoho's tax rounding",
-                field="total",
+                f"the hub {doc.total}: check the items' taxes (table taxes) and Zoho's tax rounding"
             )
+            try:
+                self._call("DELETE", f"/books/v3/invoices/{invoice['invoice_id']}")
+            except ConnectorError as exc:
+                # Not a retry: it would find this invoice by its reference and link it, wrong total
+                # and all. Parked, saying which invoice to delete by hand.
+                raise PermanentError(
+                    f"{refusal}. Deleting Zoho invoice {invoice.get('invoice_number') or invoice['invoice_id']} "
+                    f"failed ({exc.message}): delete it in Zoho Books before retrying",
+                    field="total",
+                ) from exc
+            raise PermanentError(refusal, field="total")
         if self.post:
             self._mark_sent(invoice["invoice_id"])
             invoice = {**invoice, "status": "sent"}

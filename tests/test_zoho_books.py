@@ -328,6 +328,23 @@ def test_an_invoice_zoho_totals_differently_is_deleted_again_and_refused():
 
 
 @responses.activate
+def test_a_wrong_total_zoho_would_not_delete_is_parked_not_retried():
+    """A retry would find the invoice by its reference and link it, wrong total and all."""
+    catalogue()
+    responses.get(f"{BOOKS}/contacts", json=ok(contacts=[ACME]))
+    responses.post(f"{BOOKS}/invoices", json=ok(invoice=invoice(total=2713.89)))
+    deleted = responses.delete(f"{BOOKS}/invoices/982000000567114", status=503, body="")
+    with pytest.raises(PermanentError) as refused:
+        connector(post=True).push_invoice(document())
+    assert deleted.call_count == 1
+    assert refused.value.field == "total"
+    assert "2713.89" in refused.value.message
+    assert "Deleting Zoho invoice INV-00003 failed" in refused.value.message
+    assert "delete it in Zoho Books before retrying" in refused.value.message
+    assert [c.request.method for c in responses.calls][-2:] == ["POST", "DELETE"]  # not marked as sent
+
+
+@responses.activate
 def test_the_preview_shows_the_payload_without_creating_anything():
     catalogue()
     responses.get(f"{BOOKS}/contacts", json=ok(contacts=[]))
