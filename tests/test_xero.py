@@ -67,6 +67,16 @@ def xero_invoice(**changes) -> dict:
     }
 
 
+def validation_exception(*elements: dict) -> dict:
+    """Xero's HTTP 400 body: the refused elements, each with its ValidationErrors."""
+    return {
+        "ErrorNumber": 10,
+        "Type": "ValidationException",
+        "Message": "A validation exception occurred",
+        "Elements": list(elements),
+    }
+
+
 def answer(**body) -> dict:
     return {"Id": "e4bd3f32-2c4b-4a7d-8f4b-6c0ab8e9b4e1", "Status": "OK", "ProviderName": "CRM Hub", **body}
 
@@ -311,18 +321,13 @@ def test_a_validation_error_is_permanent_and_names_the_line_and_field():
     responses.post(
         f"{API}/Invoices",
         status=400,
-        json={
-            "ErrorNumber": 10,
-            "Type": "ValidationException",
-            "Message": "A validation exception occurred",
-            "Elements": [
-                {
-                    "Type": "ACCREC",
-                    "Reference": "INV-000042",
-                    "ValidationErrors": [{"Message": "Item code 'MANUAL-DE' is not valid"}],
-                }
-            ],
-        },
+        json=validation_exception(
+            {
+                "Type": "ACCREC",
+                "Reference": "INV-000042",
+                "ValidationErrors": [{"Message": "Item code 'MANUAL-DE' is not valid"}],
+            }
+        ),
     )
     with pytest.raises(PermanentError) as refused:
         connector().push_invoice(document())
@@ -493,14 +498,9 @@ def test_a_paid_invoice_cannot_be_voided_and_says_why():
     responses.post(
         url,
         status=400,
-        json={
-            "ErrorNumber": 10,
-            "Type": "ValidationException",
-            "Message": "A validation exception occurred",
-            "Elements": [
-                {"ValidationErrors": [{"Message": "Payments must be removed before this invoice can be voided."}]}
-            ],
-        },
+        json=validation_exception(
+            {"ValidationErrors": [{"Message": "Payments must be removed before this invoice can be voided."}]}
+        ),
     )
     with pytest.raises(PermanentError, match="Payments must be removed"):
         connector().cancel_invoice(ExternalRef("xero", "243216c5-369e-4056-ac67-05388f86dc81"))
