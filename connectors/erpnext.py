@@ -37,7 +37,7 @@ from urllib.parse import quote
 from connectors.base import ConfigField, Connector
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel, amount_paid
 from connectors.errors import AuthError, ConnectorError, PermanentError
-from connectors.http import JsonHttp, decimal_of
+from connectors.http import JsonHttp, created, decimal_of
 from connectors.mapped_types import check_types
 from mappings.engine import MappingSpec, storable
 
@@ -163,7 +163,8 @@ class ERPNextConnector(Connector):
         return found
 
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
-        return self._ref(self.request("POST", _resource(INVOICE), json=self.build_payload(doc))["data"])
+        answer = self.request("POST", _resource(INVOICE), json=self.build_payload(doc))
+        return self._ref(created(answer, "data", f"ERPNext {INVOICE} {doc.number}"))
 
     def preview_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
         """The Sales Invoice the push sends (Decimals as exact text); a customer the push would

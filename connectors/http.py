@@ -54,6 +54,15 @@ def decimal_of(value: Any) -> Decimal:
     return Decimal(str(value)) if value not in (None, "") else Decimal(0)
 
 
+def created(answer: Any, key: str, request: str) -> Any:
+    """`answer[key]` of a create's answer. An answer without it (a proxy's HTML page, a body cut
+    short) raises UncertainOutcomeError: the create was sent and may have been applied, so the
+    retry must look it up before creating again."""
+    if isinstance(answer, Mapping) and answer.get(key) is not None:
+        return answer[key]
+    raise UncertainOutcomeError(f"{request}: the answer has no {key}: {str(answer)[:200]}", detail=answer)
+
+
 def dumps(value: Any) -> str:
     """JSON text of plain data (dicts, lists, text, numbers, booleans, None) in which Decimals are
     written as JSON numbers exactly as they are (19.90 stays 19.90), dates as ISO strings."""

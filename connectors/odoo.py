@@ -40,7 +40,7 @@ from typing import Any
 
 from connectors.base import ConfigField, Connector, Exchange
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel, amount_paid
-from connectors.errors import AuthError, ConnectorError, PermanentError, RetryableError
+from connectors.errors import AuthError, ConnectorError, PermanentError, RetryableError, UncertainOutcomeError
 from connectors.http import JsonHttp
 from connectors.mapped_types import check_types
 from mappings.engine import MappingSpec, storable
@@ -51,6 +51,8 @@ MOVE_FIELDS = ["id", "name", "state", "ref", "payment_state"]
 REFUSALS = frozenset({"ValidationError", "UserError", "AccessError", "MissingError", "RedirectWarning", "ValueError"})
 UNCANCELLABLE = frozenset({"paid", "in_payment", "partial", "reversed"})
 MASK = "***"
+# The model methods called here that change nothing; every other call may create, post or delete.
+READS = frozenset({"search_read"})
 
 
 class OdooConnector(Connector):
@@ -112,15 +114,17 @@ class OdooConnector(Connector):
             )
         )
 
-    def rpc(self, service: str, method: str, *args: Any) -> Any:
-        """One JSON-RPC call; the `result`, or the typed error for Odoo's `error`."""
+    def rpc(self, service: str, method: str, *args: Any, changes_data: bool = False) -> Any:
+        """One JSON-RPC call; the `result`, or the typed error for Odoo's `error`. An answer that is
+        no JSON-RPC answer is retryable, uncertain for a call that `changes_data`."""
         self._ids += 1
         body = {"jsonrpc": "2.0", "method": "call", "id": self._ids}
         answer = self.http.post(
             "/jsonrpc", json={**body, "params": {"service": service, "method": method, "args": list(args)}}
         )
         if not isinstance(answer, dict) or ("result" not in answer and "error" not in answer):
-            raise RetryableError(f"Odoo {service}.{method}: not a JSON-RPC answer: {str(answer)[:200]}", detail=answer)
+            error = UncertainOutcomeError if changes_data else RetryableError
+            raise error(f"Odoo {service}.{method}: not a JSON-RPC answer: {str(answer)[:200]}", detail=answer)
         if answer.get("error"):
             raise _odoo_error(f"{service}.{method}", answer["error"])
         return answer["result"]
@@ -137,7 +141,16 @@ class OdooConnector(Connector):
     def execute(self, model: str, method: str, args: list[Any], kwargs: dict[str, Any] | None = None) -> Any:
         cfg = self.config
         return self.rpc(
-            "object", "execute_kw", cfg["database"], self.uid(), cfg["api_key"], model, method, args, kwargs or {}
+            "object",
+            "execute_kw",
+            cfg["database"],
+            self.uid(),
+            cfg["api_key"],
+            model,
+            method,
+            args,
+            kwargs or {},
+            changes_data=method not in READS,
         )
 
     def search_read(

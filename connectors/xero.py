@@ -40,7 +40,7 @@ from typing import Any
 from connectors.base import ConfigField
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
 from connectors.errors import AuthError, PermanentError, UncertainOutcomeError
-from connectors.http import JsonHttp, decimal_of
+from connectors.http import JsonHttp, created, decimal_of
 from connectors.mapped_types import number
 from connectors.oauth import Limits, OAuthConnector, OAuthHttp, OAuthProvider, ReauthorizationRequired, Tokens
 from connectors.refused_field import field_in_message
@@ -222,19 +222,18 @@ class XeroConnector(OAuthConnector):
             answer = self._call(
                 "POST", "/Invoices", params={"summarizeErrors": "false"}, json={"Invoices": payloads}, sent=payloads
             )
-            if len(answer.get("Invoices") or []) != len(payloads):
+            invoices = created(answer, "Invoices", "Xero invoices")
+            if len(invoices) != len(payloads):
                 # Sent, and maybe applied: the retry looks the references up before creating.
-                raise UncertainOutcomeError(
-                    f"Xero answered {len(answer.get('Invoices') or [])} invoices for {len(payloads)} sent"
-                )
-            refusals = _validation_errors({"Elements": answer["Invoices"]}, payloads)
-            for doc, invoice in zip(waiting, answer["Invoices"], strict=True):
+                raise UncertainOutcomeError(f"Xero answered {len(invoices)} invoices for {len(payloads)} sent")
+            refusals = _validation_errors({"Elements": invoices}, payloads)
+            for doc, invoice in zip(waiting, invoices, strict=True):
                 if not _has_errors(invoice):
                     self._created[doc.idempotency_key] = self._ref(invoice)
             if refusals:
                 index, message, field = refusals[0]
                 raise PermanentError(
-                    f"Xero refused {waiting[index].number}: {message}", field=field, detail=answer["Invoices"][index]
+                    f"Xero refused {waiting[index].number}: {message}", field=field, detail=invoices[index]
                 )
         return [self._created[doc.idempotency_key] for doc in docs]
 

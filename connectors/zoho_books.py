@@ -37,7 +37,7 @@ from typing import Any
 from connectors.base import ConfigField
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel, amount_paid
 from connectors.errors import ConnectorError, PermanentError
-from connectors.http import decimal_of
+from connectors.http import created, decimal_of
 from connectors.mapped_types import number
 from connectors.oauth import Limits, OAuthConnector, OAuthHttp, OAuthProvider
 from connectors.refused_field import field_in_message
@@ -178,7 +178,7 @@ class ZohoBooksConnector(OAuthConnector):
 
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
         payload = self.build_payload(doc)
-        invoice = self._call("POST", "/books/v3/invoices", json=payload)["invoice"]
+        invoice = created(self._call("POST", "/books/v3/invoices", json=payload), "invoice", f"Zoho Books {doc.number}")
         total = decimal_of(invoice.get("total"))
         if total != doc.total:
             # Zoho computes the taxes itself (rounding per its organisation settings); an invoice

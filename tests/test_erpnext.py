@@ -16,7 +16,7 @@ import responses
 
 from connectors.documents import ExternalRef, ExternalState
 from connectors.erpnext import ERPNextConnector
-from connectors.errors import AuthError, PermanentError, RetryableError
+from connectors.errors import AuthError, PermanentError, RetryableError, UncertainOutcomeError
 from hub.models import DocumentMode
 from hub.sync import jobs
 from hub.sync.worker import drain
@@ -161,6 +161,16 @@ def test_rate_limiting_waits_as_long_as_erpnext_says(erp):
 
 
 # ---- push --------------------------------------------------------------------------------------------
+
+
+def test_a_create_answered_without_the_invoice_is_uncertain(erp):
+    """Sent, maybe applied, but unreadable: the retry must look it up before creating another."""
+    erp.on("GET", "/api/resource/Item", rows({"item_code": "PUMP-100"}))
+    erp.on("GET", "/api/resource/Customer", rows({"name": "CUST-00042"}))
+    erp.on("POST", INVOICES, lambda q, b: (200, "<html><body>Gateway: please sign in</body></html>"))
+    with pytest.raises(UncertainOutcomeError, match="the answer has no data"):
+        connector().push_invoice(invoice())
+    assert len(erp.requests("POST", INVOICES)) == 1
 
 
 def test_push_creates_the_customer_and_submits_the_invoice(erp):

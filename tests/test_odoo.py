@@ -13,7 +13,7 @@ import requests
 import responses
 
 from connectors.documents import ExternalRef, ExternalState
-from connectors.errors import AuthError, PermanentError, RetryableError
+from connectors.errors import AuthError, PermanentError, RetryableError, UncertainOutcomeError
 from connectors.odoo import OdooConnector
 from hub.models import DocumentMode
 from hub.sync import jobs
@@ -47,6 +47,12 @@ class Fault:
         }
 
 
+class ProxyPage:
+    """Not Odoo's answer: a page a proxy in front of it sent instead (with status 200)."""
+
+    html = "<html><body>Gateway: please sign in</body></html>"
+
+
 class FakeOdoo:
     """Answers `/jsonrpc` from per-method handlers and keeps every request body the hub sent."""
 
@@ -60,7 +66,7 @@ class FakeOdoo:
         rsps.add_callback(responses.POST, f"{URL}/jsonrpc", callback=self._answer)
 
     def on(self, model: str, method: str, handler) -> None:
-        """`handler(args, kwargs)` gives the result, a Fault, or raises (a lost answer)."""
+        """`handler(args, kwargs)` gives the result, a Fault, a ProxyPage, or raises (a lost answer)."""
         self.handlers[(model, method)] = handler
 
     def _answer(self, request):
@@ -75,6 +81,8 @@ class FakeOdoo:
             result = self.handlers[(model, method)](args, kwargs)
         else:
             result = self.handlers[(params["service"], params["method"])](params["args"])
+        if isinstance(result, ProxyPage):
+            return 200, {"Content-Type": "text/html"}, result.html
         answer = {"jsonrpc": "2.0", "id": body["id"]}
         answer.update({"error": result.error} if isinstance(result, Fault) else {"result": result})
         return 200, {"Content-Type": "application/json"}, json.dumps(answer)
@@ -132,6 +140,17 @@ def test_access_denied_on_a_model_call_is_an_auth_error(odoo):
     odoo.on("account.move", "search_read", lambda a, k: Fault("AccessDenied", "Access Denied"))
     with pytest.raises(AuthError, match="AccessDenied: Access Denied"):
         connector().find_invoice("INV-000042")
+
+
+def test_a_page_instead_of_the_answer_is_uncertain_for_a_create_and_retryable_for_a_search(odoo):
+    known_catalogue(odoo, partner=[{"id": 88}])
+    odoo.on("account.move", "create", lambda a, k: ProxyPage())
+    with pytest.raises(UncertainOutcomeError, match="not a JSON-RPC answer: <html>"):
+        connector().push_invoice(invoice())
+    odoo.on("account.move", "search_read", lambda a, k: ProxyPage())
+    with pytest.raises(RetryableError) as err:
+        connector().find_invoice("INV-000042")
+    assert not isinstance(err.value, UncertainOutcomeError)
 
 
 def test_an_unexpected_server_error_is_retryable(odoo):

@@ -367,6 +367,16 @@ def test_a_batch_refused_in_part_keeps_the_created_invoices_and_sends_only_the_r
 
 
 @responses.activate
+def test_a_page_instead_of_the_answer_is_an_uncertain_outcome():
+    responses.get(f"{API}/Contacts", json=answer(Contacts=[ACME]))
+    responses.get(f"{API}/TaxRates", json=answer(**TAX_RATES))
+    created = responses.post(f"{API}/Invoices", body="<html><body>Gateway: please sign in</body></html>")
+    with pytest.raises(UncertainOutcomeError, match="the answer has no Invoices"):
+        connector().push_invoice(document())
+    assert created.call_count == 1
+
+
+@responses.activate
 def test_an_answer_that_does_not_match_what_was_sent_is_an_uncertain_outcome():
     responses.get(f"{API}/Contacts", json=answer(Contacts=[ACME]))
     responses.get(f"{API}/TaxRates", json=answer(**TAX_RATES))

@@ -21,7 +21,7 @@ from connectors.documents import (
     InvoiceLine,
     Party,
 )
-from connectors.errors import PermanentError, RetryableError
+from connectors.errors import PermanentError, RetryableError, UncertainOutcomeError
 from connectors.oauth import MemoryTokenStore, ReauthorizationRequired
 from connectors.zoho_books import ZohoBooksConnector
 from hub.extensions import db
@@ -325,6 +325,17 @@ def test_an_invoice_zoho_totals_differently_is_deleted_again_and_refused():
     assert deleted.call_count == 1
     assert query(deleted.calls[0]) == {"organization_id": ORG}
     assert marked.call_count == 0
+
+
+@responses.activate
+def test_a_create_answered_without_the_invoice_is_uncertain():
+    catalogue()
+    responses.get(f"{BOOKS}/contacts", json=ok(contacts=[ACME]))
+    created = responses.post(f"{BOOKS}/invoices", body="<html><body>Gateway: please sign in</body></html>")
+    with pytest.raises(UncertainOutcomeError, match="the answer has no invoice"):
+        connector(post=True).push_invoice(document())
+    assert created.call_count == 1
+    assert responses.calls[-1].request.method == "POST"  # neither deleted nor marked sent
 
 
 @responses.activate
