@@ -330,7 +330,8 @@ class ERPNextConnector(Connector):
                 body[field] = mapped[field]
         if self.options["customer_group"]:
             body["customer_group"] = self.options["customer_group"]
-        return self.request("POST", _resource("Customer"), json=body)["data"]["name"]
+        answer = self.request("POST", _resource("Customer"), json=body)
+        return created(answer, "data", f"ERPNext Customer {name}")["name"]
 
 
 def _resource(doctype: str, name: str | None = None) -> str:

@@ -398,9 +398,13 @@ class XeroConnector(OAuthConnector):
         return by_number, by_name
 
     def _create_contacts(self, contacts: list[dict[str, Any]]) -> dict[str, str]:
-        answer = self._call(
-            "POST", "/Contacts", params={"summarizeErrors": "false"}, json={"Contacts": contacts}, sent=contacts
-        )["Contacts"]
+        answer = created(
+            self._call(
+                "POST", "/Contacts", params={"summarizeErrors": "false"}, json={"Contacts": contacts}, sent=contacts
+            ),
+            "Contacts",
+            "Xero contacts",
+        )
         refusals = _validation_errors({"Elements": answer}, contacts)
         if refusals:
             index, message, field = refusals[0]

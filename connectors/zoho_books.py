@@ -386,7 +386,8 @@ class ZohoBooksConnector(OAuthConnector):
         }
         if billing:
             body["billing_address"] = billing
-        return self._call("POST", "/books/v3/contacts", json=body)["contact"]
+        answer = self._call("POST", "/books/v3/contacts", json=body)
+        return created(answer, "contact", f"Zoho Books contact {customer.name}")
 
     def close(self) -> None:
         self.api.close()

@@ -377,6 +377,19 @@ def test_a_page_instead_of_the_answer_is_an_uncertain_outcome():
 
 
 @responses.activate
+def test_a_page_instead_of_the_new_contact_is_uncertain_and_no_invoice_is_sent():
+    responses.get(f"{API}/Contacts", json=answer(Contacts=[]))
+    responses.get(f"{API}/TaxRates", json=answer(**TAX_RATES))
+    made = responses.post(f"{API}/Contacts", body="<html><body>Gateway: please sign in</body></html>")
+    with pytest.raises(UncertainOutcomeError, match="the answer has no Contacts"):
+        connector().push_invoice(document())
+    assert made.call_count == 1
+    assert [c.request.url for c in responses.calls if c.request.method == "POST"] == [
+        made.url + "?summarizeErrors=false"
+    ]
+
+
+@responses.activate
 def test_an_answer_that_does_not_match_what_was_sent_is_an_uncertain_outcome():
     responses.get(f"{API}/Contacts", json=answer(Contacts=[ACME]))
     responses.get(f"{API}/TaxRates", json=answer(**TAX_RATES))
