@@ -121,13 +121,12 @@ class JsonHttp:
                 method, url, data=data, params=params, headers=headers, timeout=self.timeout
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
-            sent = not isinstance(exc, requests.ConnectTimeout) and not _refused(exc)
-            self.record(Exchange(method, url, json, None, None, f"{type(exc).__name__}: {exc}", _ms(started)))
-            if sent and method not in SAFE_METHODS:
+            self.record(Exchange(method, url, json, None, None, f"{type(exc).__name__}: {exc}", elapsed_ms(started)))
+            if may_have_arrived(exc) and method not in SAFE_METHODS:
                 raise UncertainOutcomeError(f"{method} {url}: no answer ({type(exc).__name__})") from exc
             raise RetryableError(f"{method} {url}: {type(exc).__name__}") from exc
         body = _body(response, exact=self.exact_numbers)
-        self.record(Exchange(method, url, json, response.status_code, body, None, _ms(started)))
+        self.record(Exchange(method, url, json, response.status_code, body, None, elapsed_ms(started)))
         status = response.status_code
         if status < 400:
             return body
@@ -152,12 +151,16 @@ class JsonHttp:
         self.session.close()
 
 
-def _refused(exc: Exception) -> bool:
+def may_have_arrived(exc: requests.RequestException) -> bool:
+    """Whether a request that failed with `exc` may have reached the target: not when no connection
+    was made (refused, unknown host, connect timeout), so that nothing can have been applied."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
     text = str(exc)
-    return "Connection refused" in text or "NewConnectionError" in text or "Name or service not known" in text
+    return not ("Connection refused" in text or "NewConnectionError" in text or "Name or service not known" in text)
 
 
-def _ms(started: float) -> int:
+def elapsed_ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 

@@ -1,15 +1,18 @@
-"""A line's mapped tax as the target's tax code (connectors.tax_codes), and the mapped numbers and
-answer numbers the hosted connectors share (connectors.mapped_types.number, connectors.http.decimal_of)."""
+"""The small helpers several connectors share: a line's mapped tax as the target's tax code
+(connectors.tax_codes), mapped numbers (mapped_types.number), answer numbers and create answers
+(http.decimal_of, http.created), whether a failed request may have arrived (http.may_have_arrived),
+and the amount paid (documents.amount_paid)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
+import requests
 
 from connectors.documents import ExternalState, amount_paid
-from connectors.errors import PermanentError
-from connectors.http import decimal_of
+from connectors.errors import PermanentError, UncertainOutcomeError
+from connectors.http import created, decimal_of, may_have_arrived
 from connectors.mapped_types import number
 from connectors.tax_codes import tax_code
 
@@ -84,3 +87,26 @@ def test_answer_numbers_become_the_decimals_they_were_written_as():
 )
 def test_the_amount_paid_is_the_total_less_what_is_due_while_the_invoice_stands(state, paid):
     assert amount_paid(state, Decimal("47.36"), Decimal("27.36")) == paid
+
+
+def test_a_create_answer_without_its_record_is_an_uncertain_outcome():
+    assert created({"invoice": {"invoice_id": "1"}}, "invoice", "Zoho Books INV-1") == {"invoice_id": "1"}
+    for answer in ("<html>Gateway</html>", None, {"code": 0}, {"invoice": None}):
+        with pytest.raises(UncertainOutcomeError) as uncertain:
+            created(answer, "invoice", "Zoho Books INV-1")
+        assert uncertain.value.message.startswith("Zoho Books INV-1: the answer has no invoice")
+        assert uncertain.value.detail == answer
+
+
+@pytest.mark.parametrize(
+    ("exc", "arrived"),
+    [
+        (requests.ConnectTimeout("connect timed out"), False),
+        (requests.ConnectionError("HTTPConnectionPool: NewConnectionError: [Errno 111] Connection refused"), False),
+        (requests.ConnectionError("Failed to resolve 'erp.invalid' (Name or service not known)"), False),
+        (requests.ReadTimeout("read timed out"), True),
+        (requests.ConnectionError("Connection aborted: RemoteDisconnected"), True),
+    ],
+)
+def test_only_a_request_that_never_connected_cannot_have_arrived(exc, arrived):
+    assert may_have_arrived(exc) is arrived
