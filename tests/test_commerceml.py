@@ -14,6 +14,7 @@ from connectors.onec.commerceml import (
     HostileXml,
     InvalidExchangeFile,
     Offer,
+    OffersPackage,
     OrderChange,
     Price,
     PriceType,
@@ -79,6 +80,7 @@ def test_catalog_items_in_utf8_and_windows_1251():
 def test_offers_with_prices_and_stock_per_warehouse():
     items = list(read_items(io.BytesIO(OFFERS_XML.encode())))
     assert items == [
+        OffersPackage(changes_only=False),
         PriceType("pt-retail", "Розничная", "RUB"),
         Warehouse("wh-main", "Основной склад"),
         Warehouse("wh-shop", "Магазин"),
@@ -95,6 +97,23 @@ def test_offers_with_prices_and_stock_per_warehouse():
     assert items[-1].product_id == "b2e1"
 
 
+@pytest.mark.parametrize(
+    ("opening", "changes_only"),
+    [
+        ('<ПакетПредложений СодержитТолькоИзменения="true">', True),
+        ('<ПакетПредложений СодержитТолькоИзменения="false">', False),
+        ("<ПакетПредложений>", False),
+        ("<ИзмененияПакетаПредложений>", True),
+        ('<ИзмененияПакетаПредложений СодержитТолькоИзменения="false">', False),
+    ],
+)
+def test_an_offers_package_says_whether_it_lists_only_changes(opening, changes_only):
+    closing = "</" + opening[1:].split(" ")[0].rstrip(">") + ">"
+    data = f"<КоммерческаяИнформация>{opening}<Предложения><Предложение><Ид>a1</Ид></Предложение></Предложения>"
+    items = list(read_items(io.BytesIO((data + closing + "</КоммерческаяИнформация>").encode())))
+    assert items == [OffersPackage(changes_only), Offer("a1", None, None)]
+
+
 def test_rests_of_commerceml_2_10():
     data = """<?xml version="1.0" encoding="UTF-8"?>
 <КоммерческаяИнформация ВерсияСхемы="2.10"><ПакетПредложений><Предложения>
@@ -106,6 +125,7 @@ def test_rests_of_commerceml_2_10():
 </Предложения></ПакетПредложений></КоммерческаяИнформация>
 """.encode()
     assert list(read_items(io.BytesIO(data))) == [
+        OffersPackage(changes_only=False),
         Offer(
             "a1f0",
             None,

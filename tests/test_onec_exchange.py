@@ -28,6 +28,7 @@ from hub.models import (
     Product,
     RunOutcome,
     StockAlert,
+    StockHistory,
     StockLevel,
     SyncRun,
     Warehouse,
@@ -364,6 +365,92 @@ def test_catalogue_in_parts_and_zipped_then_imported_with_progress(app, client, 
         assert {by_id[products[s].id].changes["sku"]["new"] for s in ("DESK-2", "c3d2")} == {"DESK-2", "c3d2"}
         assert by_id[products["DESK-2"].id].changes["name"]["new"] == "Стол письменный"
     assert ("1c_catalog_import", "success") in _runs(app)
+
+
+def _offers(opening: str, offers: str, warehouses: tuple[str, ...] = ("wh-main", "wh-shop")) -> bytes:
+    """An offers.xml: the package's opening tag, its Склады, these Предложение elements."""
+    stores = "".join(f"<Склад><Ид>{w}</Ид><Наименование>{w}</Наименование></Склад>" for w in warehouses)
+    closing = "</" + opening[1:].split(" ")[0].rstrip(">") + ">"
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><КоммерческаяИнформация ВерсияСхемы="2.08">'
+        f"{opening}<Склады>{stores}</Склады><Предложения>{offers}</Предложения>{closing}</КоммерческаяИнформация>"
+    ).encode()
+
+
+def _offer(sku: str, **stock: int) -> str:
+    places = "".join(f'<Склад ИдСклада="{w}" КоличествоНаСкладе="{q}"/>' for w, q in stock.items())
+    return f"<Предложение><Ид>id-{sku}</Ид><Артикул>{sku}</Артикул>{places}</Предложение>"
+
+
+def _exchange_offers(client, data: bytes, url: str = URL) -> None:
+    one_c = OneC(client, url=url)
+    one_c.start("catalog")
+    one_c.upload("offers.xml", data, part=1000)
+    assert one_c.import_file("offers.xml")[-1] == "success"
+
+
+def _levels(app, connection_id: int) -> dict[tuple[str, str], Decimal]:
+    with app.app_context():
+        return {
+            (lv.sku, lv.warehouse.code): lv.on_hand
+            for lv in db.session.scalars(select(StockLevel).where(StockLevel.connection_id == connection_id))
+        }
+
+
+def test_a_full_offers_package_zeroes_what_it_leaves_out_and_a_changes_package_only_what_it_lists(
+    app, client, admin, onec
+):
+    desk = admin.post(
+        "/api/v1/products", json={"sku": "DESK", "name": "Desk", "list_price": "1", "currency": "RUB"}
+    ).json
+    assert (
+        admin.post(
+            "/api/v1/reorder-rules", json={"product_id": desk["id"], "reorder_point": 1, "target_level": 5}
+        ).status_code
+        == 201
+    )
+    other = make_connection(
+        app, "1C other", "onec_exchange", {"username": USER, "password": PASSWORD, "file_limit": 1000}
+    )
+    first = (
+        _offer("CHAIR", **{"wh-main": 5, "wh-shop": 2})
+        + _offer("DESK", **{"wh-main": 4})
+        + _offer("LAMP", **{"wh-far": 6})
+    )
+    _exchange_offers(client, _offers("<ПакетПредложений>", first, ("wh-main", "wh-shop", "wh-far")), f"{URL}/{onec}")
+    _exchange_offers(client, _offers("<ПакетПредложений>", _offer("LAMP", **{"wh-main": 9})), f"{URL}/{other}")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(StockAlert)) == 0
+
+    # Full, for wh-main and wh-shop: DESK and CHAIR's wh-shop are gone from them, wh-far is not its business.
+    full = '<ПакетПредложений СодержитТолькоИзменения="false">'
+    _exchange_offers(client, _offers(full, _offer("CHAIR", **{"wh-main": 5})), f"{URL}/{onec}")
+    zeroed = {
+        ("CHAIR", "wh-main"): Decimal(5),
+        ("CHAIR", "wh-shop"): Decimal(0),
+        ("DESK", "wh-main"): Decimal(0),
+        ("LAMP", "wh-far"): Decimal(6),
+    }
+    assert _levels(app, onec) == zeroed
+    assert _levels(app, other) == {("LAMP", "wh-main"): Decimal(9)}  # another connection's stock stays
+    with app.app_context():
+        # Written as a pull writes: history of the change, and the alert the change raises.
+        history = db.session.scalars(select(StockHistory).where(StockHistory.sku == "DESK")).all()
+        assert [h.on_hand for h in history] == [4, 0]
+        alert = db.session.scalars(select(StockAlert)).one()
+        assert (alert.product_id, alert.projected) == (desk["id"], Decimal(0))
+
+    # Changes only: CHAIR's wh-main changes, nothing else does.
+    changes = '<ПакетПредложений СодержитТолькоИзменения="true">'
+    _exchange_offers(client, _offers(changes, _offer("CHAIR", **{"wh-main": 1})), f"{URL}/{onec}")
+    assert _levels(app, onec) == {**zeroed, ("CHAIR", "wh-main"): Decimal(1)}
+    # A full package of prices alone (prices.xml) says nothing about stock.
+    prices = (
+        "<Предложение><Ид>id-CHAIR</Ид><Артикул>CHAIR</Артикул><Цены><Цена><ЦенаЗаЕдиницу>10</ЦенаЗаЕдиницу>"
+        "</Цена></Цены></Предложение>"
+    )
+    _exchange_offers(client, _offers("<ПакетПредложений>", prices), f"{URL}/{onec}")
+    assert _levels(app, onec) == {**zeroed, ("CHAIR", "wh-main"): Decimal(1)}
 
 
 # ---- refusals ----------------------------------------------------------------------------------

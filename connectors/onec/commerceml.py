@@ -4,9 +4,9 @@
   (КоммерческаяИнформация / Документ per order), from mapped order payloads (see
   `mappings/onec_exchange.yaml`: what the mapping makes of an InvoiceDocument).
 - `read_items`: a streaming reader (lxml iterparse) of what 1C sends: the catalogue (import.xml:
-  Каталог/Товары/Товар), the offers package (offers.xml: ПакетПредложений with its Склады, ТипыЦены
-  and Предложения; the prices.xml and rests.xml of newer setups too) and order changes (sale
-  files: КоммерческаяИнформация/Документ). Items come out one by one as typed dataclasses, so a
+  Каталог/Товары/Товар), the offers package (offers.xml: ПакетПредложений, full or changes only,
+  with its Склады, ТипыЦены and Предложения; the prices.xml and rests.xml of newer setups too) and
+  order changes (sale files: КоммерческаяИнформация/Документ). Items come out one by one as typed dataclasses, so a
   file of any size is read in constant memory.
 
 XML from 1C is parsed without a DTD, without entity expansion and without the network; a document
@@ -117,8 +117,20 @@ class OrderChange:
     attributes: Mapping[str, str] = field(default_factory=dict)
 
 
-Item = CatalogItem | Warehouse | PriceType | Offer | OrderChange
+@dataclass(frozen=True)
+class OffersPackage:
+    """The start of an offers package (ПакетПредложений). A full package (СодержитТолькоИзменения
+    "false" or absent) is the whole truth about the stock of its warehouses: what it leaves out has
+    none. A package of changes only (СодержитТолькоИзменения="true", or the ИзмененияПакетаПредложений
+    of older setups) says nothing about what it does not list."""
+
+    changes_only: bool
+
+
+Item = CatalogItem | Warehouse | PriceType | Offer | OrderChange | OffersPackage
+PACKAGES = {"ПакетПредложений": False, "ИзмененияПакетаПредложений": True}  # name: changes only by default
 _KINDS: dict[str, type] = {
+    "offers_package": OffersPackage,
     "product": CatalogItem,
     "warehouse": Warehouse,
     "price_type": PriceType,
@@ -148,6 +160,8 @@ def read_items(source: str | IO[bytes]) -> Iterator[Item]:
                 if not path:
                     _check_root(element)
                 path.append(etree.QName(element).localname)
+                if len(path) == 2 and path[1] in PACKAGES:
+                    yield _package(path[1], element)
                 continue
             item = _item(path, element)
             path.pop()
@@ -188,6 +202,11 @@ def _item(path: list[str], el: Any) -> Item | None:
     if name == "Документ" and parent in ("КоммерческаяИнформация", "Контейнер"):
         return _order_change(el)
     return None
+
+
+def _package(name: str, el: Any) -> OffersPackage:
+    flag = (el.get("СодержитТолькоИзменения") or "").strip().lower()
+    return OffersPackage(changes_only=flag in TRUE_WORDS if flag else PACKAGES[name])
 
 
 def _offer(el: Any) -> Offer:

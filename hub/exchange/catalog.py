@@ -9,7 +9,10 @@ position. When the file ends, every staged item is applied:
   connection's `products` table row SKU → 1C Ид (what orders are sent with, and how offers that
   name only an Ид find their SKU);
 - offers → list prices (the configured price type) and stock levels per 1C warehouse, written as a
-  stock pull writes them, then the same alert evaluation a pull runs;
+  stock pull writes them, then the same alert evaluation a pull runs. A full offers package is the
+  whole truth for its warehouses (those it declares or reports stock in): this connection's stock
+  there that the package leaves out is set to zero. A package of changes only changes what it lists;
+  one without any stock (a prices.xml) changes no stock;
 - order changes → the hub invoices and deals (`hub.exchange.orders`).
 """
 
@@ -24,13 +27,14 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select
 
 from connectors.documents import StockLevel as Level
 from connectors.onec.commerceml import (
     CatalogItem,
     Item,
     Offer,
+    OffersPackage,
     OrderChange,
     Price,
     PriceType,
@@ -45,7 +49,7 @@ from hub.exchange.files import remove_folder
 from hub.extensions import db
 from hub.inventory.alerts import evaluate
 from hub.inventory.pull import CHUNK, stock_writer
-from hub.models import Connection, ExchangeSession, MappingRow, Product
+from hub.models import Connection, ExchangeSession, MappingRow, Product, StockLevel
 from hub.models import Warehouse as HubWarehouse
 from hub.models.base import utcnow
 
@@ -127,6 +131,8 @@ def apply_staged(connection: Connection, staged: Path) -> dict[str, Any]:
             applier.price_types[item.id] = item
         elif isinstance(item, Offer):
             applier.offer(item)
+        elif isinstance(item, OffersPackage):
+            applier.full_stock = not item.changes_only
         elif isinstance(item, OrderChange):
             changes.append(item)
     summary = applier.finish()
@@ -160,6 +166,8 @@ class _Applier:
         self.pending_products: list[CatalogItem] = []
         self.pending_prices: dict[str, Price] = {}  # by SKU, written a thousand at a time
         self.levels: dict[tuple[str, str], Decimal] = {}
+        self.full_stock = False  # a full offers package: what it leaves out of its warehouses has none
+        self.reports_stock = False
         self.products = self.renamed = self.created = self.priced = self.skipped = 0
         # 1C Ид → SKU, from the rows earlier catalogue imports wrote.
         self.sku_of: dict[str, str] = {
@@ -245,6 +253,7 @@ class _Applier:
         stocks = [(w.warehouse_id, w.quantity) for w in offer.warehouses]
         if not stocks and offer.quantity is not None:
             stocks = [(ALL_WAREHOUSES, offer.quantity)]
+        self.reports_stock = self.reports_stock or bool(stocks)
         for warehouse, quantity in stocks:
             if self.wanted and warehouse not in self.wanted and warehouse != ALL_WAREHOUSES:
                 continue
@@ -286,11 +295,13 @@ class _Applier:
             self._write_prices()
         changed, product_ids = 0, set()
         now = utcnow()
-        if self.levels:
+        left_out = self._left_out() if self.full_stock and self.reports_stock else []
+        if self.levels or left_out:
             writer = stock_writer(self.connection, now)
+            levels = [*self.levels.items(), *((key, Decimal(0)) for key in left_out)]
             rows = [
                 Level(sku=sku, warehouse=warehouse, on_hand=q, reserved=Decimal(0), available=q, as_of=now)
-                for (sku, warehouse), q in self.levels.items()
+                for (sku, warehouse), q in levels
             ]
             for k in range(0, len(rows), CHUNK):
                 writer.add(rows[k : k + CHUNK])
@@ -307,8 +318,24 @@ class _Applier:
             "priced": self.priced,
             "stock_levels": len(self.levels),
             "stock_changed": changed,
+            "stock_zeroed": len(left_out),
             "skipped": self.skipped,
         }
+
+    def _left_out(self) -> list[tuple[str, str]]:
+        """(SKU, warehouse) of this connection's stock, not zero yet, in the warehouses of a full
+        package that the package does not list."""
+        warehouses = {w for _, w in self.levels} | {w for w in self.warehouses if not self.wanted or w in self.wanted}
+        stored = db.session.execute(
+            select(StockLevel.sku, HubWarehouse.code)
+            .join(HubWarehouse, HubWarehouse.id == StockLevel.warehouse_id)
+            .where(
+                StockLevel.connection_id == self.connection.id,
+                HubWarehouse.code.in_(list(warehouses)),
+                or_(StockLevel.on_hand != 0, StockLevel.available != 0, StockLevel.reserved != 0),
+            )
+        )
+        return [(sku, code) for sku, code in stored if (sku, code) not in self.levels]
 
     def _name_warehouses(self) -> None:
         names = {**self.warehouses, ALL_WAREHOUSES: "All warehouses (1C)"}
