@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -18,11 +19,13 @@ from connectors.onec.commerceml import (
     OrderChange,
     Price,
     PriceType,
+    ReadPosition,
     Warehouse,
     WarehouseQuantity,
     item_from_json,
     item_to_json,
     orders_xml,
+    read_batch,
     read_items,
 )
 
@@ -75,6 +78,53 @@ def test_catalog_items_in_utf8_and_windows_1251():
             CatalogItem("b2e1", "DESK-2", "Стол письменный"),
             CatalogItem("c3d2", None, "Лампа без артикула"),
         ], encoding
+
+
+class ReadsFrom(io.BytesIO):
+    """A file that remembers where each read began."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.reads: list[int] = []
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.reads.append(self.tell())
+        return super().read(size)
+
+
+@pytest.mark.parametrize(("encoding", "codec"), [("UTF-8", "utf-8"), ("windows-1251", "cp1251")])
+def test_a_batch_goes_on_where_the_last_one_stopped(encoding, codec):
+    data = IMPORT_XML.format(encoding=encoding).encode(codec)
+    first, position = read_batch(ReadsFrom(data), 2)
+    assert [i.id for i in first] == ["a1f0", "b2e1"]
+    assert position is not None
+    assert position.offset == data.index("<Товар><Ид>c3d2".encode(codec))
+    assert position.encoding == encoding
+    assert [name for name, _ in position.open_elements] == ["КоммерческаяИнформация", "Каталог", "Товары"]
+    # The position is kept as JSON in the exchange session between calls.
+    position = ReadPosition.from_json(json.loads(json.dumps(position.to_json())))
+    source = ReadsFrom(data)
+    rest, end = read_batch(source, 2, position)
+    assert rest == [CatalogItem("c3d2", None, "Лампа без артикула")]
+    assert end is None
+    assert source.reads[0] == position.offset  # nothing before it is read again
+    # A file cut short is found out by the batch that reaches the cut.
+    with pytest.raises(InvalidExchangeFile, match="not well-formed XML"):
+        read_batch(io.BytesIO(data[:-40]), 2, position)
+
+
+def test_items_and_their_package_are_read_once_across_batches():
+    data = OFFERS_XML.encode()
+    everything = list(read_items(io.BytesIO(data)))
+    batches, position = [], None
+    while True:
+        items, position = read_batch(io.BytesIO(data), 1, position)
+        batches.append(items)
+        if position is None:
+            break
+    assert [item for batch in batches for item in batch] == everything
+    # The package opening is read once, though every later batch starts inside it.
+    assert [len(b) for b in batches] == [1, 1, 1, 1, 1, 1]
 
 
 def test_offers_with_prices_and_stock_per_warehouse():

@@ -2,9 +2,10 @@
 staged on disk, then applied in one transaction — so a long import answers `progress` and goes on
 at the next call, and a file that turns out broken (truncated, hostile) changes nothing.
 
-Staging: each call reads the next `import_batch` items of the file (re-reading the earlier ones
-cheaply to get there) into `<session folder>/.staged/<file>/<n>.jsonl`; the session keeps the
-position. When the file ends, every staged item is applied:
+Staging: each call reads the next `import_batch` items of the file into
+`<session folder>/.staged/<file>/<n>.jsonl`, starting at the byte where the last call stopped
+(the session keeps that position: offset, encoding, the elements open there). When the file
+ends, every staged item is applied:
 - catalogue products → hub products (created, or renamed) by SKU (Артикул, else 1C's Ид), and the
   connection's `products` table row SKU → 1C Ид (what orders are sent with, and how offers that
   name only an Ид find their SKU);
@@ -23,7 +24,6 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,11 @@ from connectors.onec.commerceml import (
     OrderChange,
     Price,
     PriceType,
+    ReadPosition,
     Warehouse,
     item_from_json,
     item_to_json,
-    read_items,
+    read_batch,
 )
 from hub.audit import created_in_bulk
 from hub.exchange import orders
@@ -71,19 +72,17 @@ def staged_folder(session_folder: Path, filename: str) -> Path:
 
 
 def import_step(session: ExchangeSession, session_folder: Path, filename: str, path: Path, batch: int) -> Step:
-    """Read and stage the next batch of `path`; when it ends, apply everything staged. Raises
-    InvalidExchangeFile (staging discarded, the position reset) for a broken file."""
+    """Read and stage the next batch of `path`, from where the last call stopped; when the file
+    ends, apply everything staged. Raises InvalidExchangeFile (staging discarded, the position
+    reset) for a broken file."""
     state = dict(session.imports.get(filename) or {"position": 0, "batches": 0, "done": False})
     if state["done"]:
         return Step(True, state["position"], state.get("summary", {}))
     staged = staged_folder(session_folder, filename)
+    start = ReadPosition.from_json(state["resume"]) if state.get("resume") else None
     try:
         with path.open("rb") as source:
-            items = read_items(source)
-            for _ in islice(items, state["position"]):
-                pass
-            chunk = list(islice(items, batch))
-            more = next(items, None) is not None
+            chunk, resume = read_batch(source, batch, start)
     except Exception:
         forget(session, session_folder, filename)
         raise
@@ -91,17 +90,16 @@ def import_step(session: ExchangeSession, session_folder: Path, filename: str, p
     target = staged / f"{state['batches']:06d}.jsonl"
     temporary = target.with_suffix(".tmp")
     with temporary.open("w", encoding="utf-8") as out:
-        for item in chunk:
-            out.write(json.dumps(item_to_json(item), ensure_ascii=False) + "\n")
+        out.writelines(json.dumps(item_to_json(item), ensure_ascii=False) + "\n" for item in chunk)
     os.replace(temporary, target)
     state["position"] += len(chunk)
     state["batches"] += 1
-    if more:
-        session.imports = {**session.imports, filename: state}
+    if resume is not None:
+        session.imports = {**session.imports, filename: {**state, "resume": resume.to_json()}}
         return Step(False, state["position"])
     summary = apply_staged(session.connection, staged)
     remove_folder(staged)
-    state.update(done=True, summary=summary)
+    state.update(done=True, summary=summary, resume=None)
     session.imports = {**session.imports, filename: state}
     return Step(True, state["position"], summary)
 

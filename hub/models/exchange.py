@@ -29,7 +29,8 @@ class ExchangeSession(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     # Hub invoice ids the last `type=sale&mode=query` answered with, until 1C acknowledges them.
     sent_invoice_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
-    # Per imported file name: {"position": items read and staged, "batches": staged batch files, "done": bool}.
+    # Per imported file name: {"position": items read and staged, "batches": staged batch files,
+    # "resume": where the next call reads on (ReadPosition.to_json()), "done": bool}.
     imports: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     uploaded_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
 
