@@ -364,6 +364,21 @@ def test_catalogue_in_parts_and_zipped_then_imported_with_progress(app, client, 
         by_id = {int(a.entity_id): a for a in created if a.actor == "1C exchange (1C)"}
         assert {by_id[products[s].id].changes["sku"]["new"] for s in ("DESK-2", "c3d2")} == {"DESK-2", "c3d2"}
         assert by_id[products["DESK-2"].id].changes["name"]["new"] == "Стол письменный"
+        # Renamed and repriced in bulk, and audited as the ORM would have: old and new values.
+        updates = db.session.scalars(
+            select(AuditEntry)
+            .where(
+                AuditEntry.entity == "products",
+                AuditEntry.action == "update",
+                AuditEntry.entity_id == str(products["CHAIR-1"].id),
+            )
+            .order_by(AuditEntry.id)
+        ).all()
+        assert [(a.actor, a.changes) for a in updates] == [
+            ("1C exchange (1C)", {"name": {"old": "Chair", "new": "Стул офисный"}}),
+            ("1C exchange (1C)", {"list_price": {"old": "1.0000", "new": "1499.90"}}),
+        ]
+        assert products["CHAIR-1"].updated_at > products["CHAIR-1"].created_at
     assert ("1c_catalog_import", "success") in _runs(app)
 
 
