@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import zipfile
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from lxml import etree
 from sqlalchemy import func, select
 
+from hub.exchange import throttle
 from hub.extensions import db
 from hub.models import (
     Activity,
@@ -489,6 +491,58 @@ def test_wrong_password_and_missing_cookie_are_refused(app, client, onec):
     assert OneC(client).checkauth().status_code == 200
     with app.app_context():
         assert db.session.get(Connection, onec).attention is None
+
+
+def _login(client, password: str, address: str, user: str = USER):
+    credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return client.get(
+        URL,
+        query_string={"type": "catalog", "mode": "checkauth"},
+        headers={"Authorization": f"Basic {credentials}"},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def test_wrong_passwords_lock_the_log_in_for_a_while(app, client, onec, monkeypatch):
+    monkeypatch.setitem(app.config, "HUB_EXCHANGE_LOGIN_FAILURES", 3)
+    monkeypatch.setitem(app.config, "HUB_EXCHANGE_LOCKOUT_SECONDS", 600)
+    start = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    clock = {"now": start}
+    monkeypatch.setattr(throttle, "now", lambda: clock["now"])
+
+    for guess in ("guess-1", "guess-2", "guess-3"):
+        refused = _login(client, guess, "198.51.100.7")
+        assert (refused.status_code, refused.get_data(as_text=True)) == (401, "failure\nwrong user name or password")
+    # Locked: even the right password, from any address, is refused without being checked.
+    for address in ("198.51.100.7", "203.0.113.9"):
+        locked = _login(client, PASSWORD, address)
+        assert locked.status_code == 429
+        assert locked.get_data(as_text=True) == (
+            "failure\ntoo many wrong passwords: log-ins are refused until 2026-11-23 12:10:00 UTC"
+        )
+        assert locked.headers["Retry-After"] == "600"
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ExchangeSession)) == 0
+        assert "too many wrong passwords" in db.session.get(Connection, onec).attention
+        assert [r[1] for r in _runs(app)] == ["failed"] * 5
+
+    clock["now"] = start + timedelta(seconds=599)
+    assert _login(client, PASSWORD, "203.0.113.9").status_code == 429
+    clock["now"] = start + timedelta(seconds=600)
+    assert _login(client, PASSWORD, "203.0.113.9").status_code == 200
+    with app.app_context():
+        assert db.session.get(Connection, onec).attention is None
+    # The good log-in cleared the count: two more slips do not lock it again.
+    assert [_login(client, "slip", "203.0.113.9").status_code for _ in range(2)] == [401, 401]
+    assert _login(client, PASSWORD, "203.0.113.9").status_code == 200
+
+
+def test_one_address_guessing_user_names_is_locked_out_alone(app, client, onec, monkeypatch):
+    monkeypatch.setitem(app.config, "HUB_EXCHANGE_LOGIN_FAILURES", 3)
+    for user in ("admin", "1c", "exchange"):  # no connection has these users: only the address counts
+        assert _login(client, "x", "198.51.100.7", user=user).status_code == 401
+    assert _login(client, PASSWORD, "198.51.100.7").status_code == 429
+    assert _login(client, PASSWORD, "203.0.113.9").status_code == 200  # 1C itself calls from elsewhere
 
 
 def test_a_session_is_bound_to_its_connection(app, client, onec):
