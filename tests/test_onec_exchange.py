@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import zipfile
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -35,6 +36,7 @@ from hub.models import (
     SyncRun,
     Warehouse,
 )
+from tests.conftest import PASSWORD as LOGIN_PASSWORD
 from tests.conftest import make_connection
 from tests.test_commerceml import IMPORT_XML, OFFERS_XML
 
@@ -649,6 +651,24 @@ def test_an_admin_sets_it_up_through_the_api_and_the_password_stays_secret(app, 
     assert set(refused.json["errors"]) == {"config.password", "config.encoding"}
     # The connection works for 1C at once.
     assert OneC(client).checkauth().status_code == 200
+
+
+def _card(page: str, connection_id: int) -> str:
+    return page.split(f'id="connection-{connection_id}"', 1)[1].split("</section>", 1)[0]
+
+
+def test_the_connections_page_says_when_1c_last_called_and_how_it_went(app, client, users, onec):
+    browser = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").get_data(as_text=True)).group(1)
+    browser.post("/login", data={"email": users["admin"]["email"], "password": LOGIN_PASSWORD, "csrf_token": token})
+    assert "Not called yet" in _card(browser.get("/admin/connections").get_data(as_text=True), onec)
+
+    OneC(client, password="not-the-password").checkauth()
+    card = _card(browser.get("/admin/connections").get_data(as_text=True), onec)
+    assert "Last call just now: 1c_sale_checkauth, failed (wrong user name or password)" in card
+    OneC(client).start()
+    card = _card(browser.get("/admin/connections").get_data(as_text=True), onec)
+    assert "Last call just now: 1c_sale_init, success" in card
 
 
 def test_the_session_may_come_as_sessid_and_stays_out_of_the_history(app, client, onec):
