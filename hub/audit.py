@@ -157,7 +157,7 @@ def updated_in_bulk(session: Session, table: Any, changes: Mapping[int, Mapping[
 
 
 def _insert_entries(session: Session, entries: list[dict[str, Any]]) -> None:
-    insert_rows(AuditEntry.__table__, entries)
+    insert_rows(session, AuditEntry.__table__, entries)
 
 
 def install(session_target: Any) -> None:

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from lxml import etree
 
+from connectors.onec import commerceml
 from connectors.onec.commerceml import (
     CatalogItem,
     HostileXml,
@@ -251,6 +252,15 @@ def test_unreadable_files_are_refused(data, error, says):
     with pytest.raises(error) as caught:
         list(read_items(io.BytesIO(data)))
     assert says in caught.value.message
+
+
+def test_an_oversized_item_is_refused_before_it_is_held(monkeypatch):
+    monkeypatch.setattr(commerceml, "MAX_ITEM_BYTES", 500)
+    small = IMPORT_XML.format(encoding="UTF-8")
+    assert len(list(read_items(io.BytesIO(small.encode())))) == 3
+    big = small.replace("<Наименование>Стул офисный", "<Наименование>" + "Стул " * 100)
+    with pytest.raises(InvalidExchangeFile, match="an item of more than 500 bytes"):
+        list(read_items(io.BytesIO(big.encode())))
 
 
 def test_items_survive_their_json_form():

@@ -255,6 +255,7 @@ class _Reader:
         local = name.rpartition(":")[2]
         self.path.append(local)
         if self.builder is not None:
+            self._check_size()
             self.builder.start(local, _local(attributes) if attributes else attributes)
             return
         offset = self.parser.CurrentByteIndex
@@ -287,9 +288,12 @@ class _Reader:
 
     def _data(self, text: str) -> None:
         if self.builder is not None:
+            self._check_size()
             self.builder.data(text)
-            if self.parser.CurrentByteIndex - self.item_start > MAX_ITEM_BYTES:
-                raise InvalidExchangeFile(f"a <{self.path[-1]}> of more than {MAX_ITEM_BYTES} bytes")
+
+    def _check_size(self) -> None:
+        if self.parser.CurrentByteIndex - self.item_start > MAX_ITEM_BYTES:
+            raise InvalidExchangeFile(f"an item of more than {MAX_ITEM_BYTES} bytes (in <{self.path[-1]}>)")
 
 
 def _local(attributes: dict[str, str]) -> dict[str, str]:

@@ -148,7 +148,7 @@ def _insert_audited(table: Any, rows: list[dict[str, Any]], key: str) -> dict[st
         return {}
     now = utcnow()
     rows = [{**row, "created_at": now, "updated_at": now} for row in rows]
-    ids = dict(insert_rows(table, rows, returning=(key, "id")))
+    ids = dict(insert_rows(db.session, table, rows, returning=(key, "id")))
     created_in_bulk(db.session, table, [{**row, "id": ids[row[key]]} for row in rows])
     return ids
 
@@ -163,7 +163,7 @@ def _update_audited(table: Any, changes: dict[int, dict[str, tuple[Any, Any]]]) 
         {"id": row_id, "updated_at": now, **{c: change[c][1] if c in change else None for c in columns}}
         for row_id, change in changes.items()
     ]
-    update_rows(table, rows)
+    update_rows(db.session, table, rows)
     updated_in_bulk(db.session, table, changes)
     return len(changes)
 
