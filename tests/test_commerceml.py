@@ -254,6 +254,17 @@ def test_unreadable_files_are_refused(data, error, says):
     assert says in caught.value.message
 
 
+def test_an_element_inside_an_item_that_looks_like_an_item_stays_inside_it():
+    # A Документ of order changes may carry Товары/Товар; inside it, ТипыЦен/ТипЦены reads like the
+    # offers package's price types, but it belongs to the document.
+    data = """<КоммерческаяИнформация><Документ><Ид>INV-1</Ид>
+      <ТипыЦен><ТипЦены><Ид>pt</Ид></ТипЦены></ТипыЦен>
+      <Товары><Товар><Ид>a1</Ид></Товар></Товары></Документ></КоммерческаяИнформация>""".encode()
+    (change,) = read_items(io.BytesIO(data))
+    assert isinstance(change, OrderChange)
+    assert change.id == "INV-1"
+
+
 def test_an_oversized_item_is_refused_before_it_is_held(monkeypatch):
     monkeypatch.setattr(commerceml, "MAX_ITEM_BYTES", 500)
     small = IMPORT_XML.format(encoding="UTF-8")

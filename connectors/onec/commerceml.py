@@ -232,8 +232,8 @@ class _Reader:
         self.shift = (start.offset if start else 0) - len(self.prologue)
         self.path: list[str] = []
         self.open: list[tuple[str, tuple[tuple[str, str], ...]]] = []
-        self.builder: Any = None
-        self.item_start = 0
+        self.builder: Any = None  # an item's tree while it is being read
+        self.item_kind, self.item_depth, self.item_start = "", 0, 0
         parser = expat.ParserCreate()
         parser.buffer_text = True
         parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
@@ -262,13 +262,14 @@ class _Reader:
         replayed = offset < len(self.prologue)  # an open element of the prologue: seen by an earlier batch
         if len(self.path) == 1 and not replayed and local != "КоммерческаяИнформация":
             raise InvalidExchangeFile(f"the document is <{local}>, not <КоммерческаяИнформация>")
-        if not replayed and _kind(self.path):
+        kind = None if replayed else _kind(self.path)
+        if kind:
             if len(self.items) >= self.limit:
                 self.stopped_at = ReadPosition(offset + self.shift, self.encoding, tuple(self.open))
                 raise _Stop
             self.builder = etree.TreeBuilder()
             self.builder.start(local, _local(attributes) if attributes else attributes)
-            self.item_start = offset
+            self.item_kind, self.item_depth, self.item_start = kind, len(self.path), offset
             return
         if len(self.path) == 2 and local in PACKAGES and not replayed:
             self.items.append(_package(local, attributes))
@@ -280,9 +281,8 @@ class _Reader:
             self.open.pop()
             return
         self.builder.end(self.path[-1])
-        kind = _kind(self.path)
-        if kind:
-            self.items.append(_BUILDERS[kind](self.builder.close()))
+        if len(self.path) == self.item_depth:  # the item's own end, not that of an element inside it
+            self.items.append(_BUILDERS[self.item_kind](self.builder.close()))
             self.builder = None
         self.path.pop()
 
