@@ -77,6 +77,17 @@ SETTINGS: tuple[Setting, ...] = (
         "`https://hub.example.com/oauth/callback`. Unset: the callback's URL as this request sees it.",
     ),
     Setting(
+        "HUB_EXCHANGE_LOGIN_FAILURES",
+        "5",
+        "Wrong passwords at the 1C exchange's checkauth (per connection, and per calling address) "
+        "after which its log-ins are refused for HUB_EXCHANGE_LOCKOUT_SECONDS.",
+    ),
+    Setting(
+        "HUB_EXCHANGE_LOCKOUT_SECONDS",
+        "900",
+        "How long such log-ins are refused (429), and how long a wrong password counts.",
+    ),
+    Setting(
         "HUB_DEMO_ERP_PORT",
         "8765",
         "Port of the demo Tryton that `crmhub run --demo-erp` serves and the demo data's connection points at.",
@@ -92,6 +103,8 @@ INTEGER_SETTINGS = frozenset(
         "HUB_BATCH_SIZE",
         "HUB_STATUS_INTERVAL_SECONDS",
         "HUB_PAYMENT_DAYS",
+        "HUB_EXCHANGE_LOGIN_FAILURES",
+        "HUB_EXCHANGE_LOCKOUT_SECONDS",
         "HUB_DEMO_ERP_PORT",
     }
 )
@@ -122,6 +135,8 @@ class Settings:
     HUB_PAYMENT_DAYS: int
     HUB_STOCK_CHECK_ON_WON: str
     OAUTH_REDIRECT_URI: str | None
+    HUB_EXCHANGE_LOGIN_FAILURES: int
+    HUB_EXCHANGE_LOCKOUT_SECONDS: int
     HUB_DEMO_ERP_PORT: int
 
     @classmethod

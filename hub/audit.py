@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,6 +18,7 @@ from flask import g, has_app_context
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
 
+from hub.bulk import insert_rows
 from hub.models.audit import AuditEntry
 from hub.models.base import utcnow
 
@@ -132,8 +133,31 @@ def created_in_bulk(session: Session, table: Any, rows: list[dict[str, Any]]) ->
         }
         for row in rows
     ]
-    if entries:
-        session.connection().execute(insert(AuditEntry.__table__), entries)
+    _insert_entries(session, entries)
+
+
+def updated_in_bulk(session: Session, table: Any, changes: Mapping[int, Mapping[str, tuple[Any, Any]]]) -> None:
+    """Audit rows updated with one Core statement: an `update` entry per row id, with each
+    changed field's (old, new) values, as the listener writes them."""
+    actor_id, actor = current_actor()
+    now = utcnow()
+    entries = [
+        {
+            "at": now,
+            "actor_id": actor_id,
+            "actor": actor,
+            "entity": table.name,
+            "entity_id": str(row_id),
+            "action": "update",
+            "changes": {k: {"old": _plain(old), "new": _plain(new)} for k, (old, new) in change.items()},
+        }
+        for row_id, change in changes.items()
+    ]
+    _insert_entries(session, entries)
+
+
+def _insert_entries(session: Session, entries: list[dict[str, Any]]) -> None:
+    insert_rows(session, AuditEntry.__table__, entries)
 
 
 def install(session_target: Any) -> None:

@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 from lxml import etree
 
+from connectors.onec import commerceml
 from connectors.onec.commerceml import (
     CatalogItem,
     HostileXml,
     InvalidExchangeFile,
     Offer,
+    OffersPackage,
     OrderChange,
     Price,
     PriceType,
+    ReadPosition,
     Warehouse,
     WarehouseQuantity,
     item_from_json,
     item_to_json,
     orders_xml,
+    read_batch,
     read_items,
 )
 
@@ -76,9 +81,57 @@ def test_catalog_items_in_utf8_and_windows_1251():
         ], encoding
 
 
+class ReadsFrom(io.BytesIO):
+    """A file that remembers where each read began."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.reads: list[int] = []
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.reads.append(self.tell())
+        return super().read(size)
+
+
+@pytest.mark.parametrize(("encoding", "codec"), [("UTF-8", "utf-8"), ("windows-1251", "cp1251")])
+def test_a_batch_goes_on_where_the_last_one_stopped(encoding, codec):
+    data = IMPORT_XML.format(encoding=encoding).encode(codec)
+    first, position = read_batch(ReadsFrom(data), 2)
+    assert [i.id for i in first] == ["a1f0", "b2e1"]
+    assert position is not None
+    assert position.offset == data.index("<Товар><Ид>c3d2".encode(codec))
+    assert position.encoding == encoding
+    assert [name for name, _ in position.open_elements] == ["КоммерческаяИнформация", "Каталог", "Товары"]
+    # The position is kept as JSON in the exchange session between calls.
+    position = ReadPosition.from_json(json.loads(json.dumps(position.to_json())))
+    source = ReadsFrom(data)
+    rest, end = read_batch(source, 2, position)
+    assert rest == [CatalogItem("c3d2", None, "Лампа без артикула")]
+    assert end is None
+    assert source.reads[0] == position.offset  # nothing before it is read again
+    # A file cut short is found out by the batch that reaches the cut.
+    with pytest.raises(InvalidExchangeFile, match="not well-formed XML"):
+        read_batch(io.BytesIO(data[:-40]), 2, position)
+
+
+def test_items_and_their_package_are_read_once_across_batches():
+    data = OFFERS_XML.encode()
+    everything = list(read_items(io.BytesIO(data)))
+    batches, position = [], None
+    while True:
+        items, position = read_batch(io.BytesIO(data), 1, position)
+        batches.append(items)
+        if position is None:
+            break
+    assert [item for batch in batches for item in batch] == everything
+    # The package opening is read once, though every later batch starts inside it.
+    assert [len(b) for b in batches] == [1, 1, 1, 1, 1, 1]
+
+
 def test_offers_with_prices_and_stock_per_warehouse():
     items = list(read_items(io.BytesIO(OFFERS_XML.encode())))
     assert items == [
+        OffersPackage(changes_only=False),
         PriceType("pt-retail", "Розничная", "RUB"),
         Warehouse("wh-main", "Основной склад"),
         Warehouse("wh-shop", "Магазин"),
@@ -95,6 +148,23 @@ def test_offers_with_prices_and_stock_per_warehouse():
     assert items[-1].product_id == "b2e1"
 
 
+@pytest.mark.parametrize(
+    ("opening", "changes_only"),
+    [
+        ('<ПакетПредложений СодержитТолькоИзменения="true">', True),
+        ('<ПакетПредложений СодержитТолькоИзменения="false">', False),
+        ("<ПакетПредложений>", False),
+        ("<ИзмененияПакетаПредложений>", True),
+        ('<ИзмененияПакетаПредложений СодержитТолькоИзменения="false">', False),
+    ],
+)
+def test_an_offers_package_says_whether_it_lists_only_changes(opening, changes_only):
+    closing = "</" + opening[1:].split(" ")[0].rstrip(">") + ">"
+    data = f"<КоммерческаяИнформация>{opening}<Предложения><Предложение><Ид>a1</Ид></Предложение></Предложения>"
+    items = list(read_items(io.BytesIO((data + closing + "</КоммерческаяИнформация>").encode())))
+    assert items == [OffersPackage(changes_only), Offer("a1", None, None)]
+
+
 def test_rests_of_commerceml_2_10():
     data = """<?xml version="1.0" encoding="UTF-8"?>
 <КоммерческаяИнформация ВерсияСхемы="2.10"><ПакетПредложений><Предложения>
@@ -106,6 +176,7 @@ def test_rests_of_commerceml_2_10():
 </Предложения></ПакетПредложений></КоммерческаяИнформация>
 """.encode()
     assert list(read_items(io.BytesIO(data))) == [
+        OffersPackage(changes_only=False),
         Offer(
             "a1f0",
             None,
@@ -181,6 +252,26 @@ def test_unreadable_files_are_refused(data, error, says):
     with pytest.raises(error) as caught:
         list(read_items(io.BytesIO(data)))
     assert says in caught.value.message
+
+
+def test_an_element_inside_an_item_that_looks_like_an_item_stays_inside_it():
+    # A Документ of order changes may carry Товары/Товар; inside it, ТипыЦен/ТипЦены reads like the
+    # offers package's price types, but it belongs to the document.
+    data = """<КоммерческаяИнформация><Документ><Ид>INV-1</Ид>
+      <ТипыЦен><ТипЦены><Ид>pt</Ид></ТипЦены></ТипыЦен>
+      <Товары><Товар><Ид>a1</Ид></Товар></Товары></Документ></КоммерческаяИнформация>""".encode()
+    (change,) = read_items(io.BytesIO(data))
+    assert isinstance(change, OrderChange)
+    assert change.id == "INV-1"
+
+
+def test_an_oversized_item_is_refused_before_it_is_held(monkeypatch):
+    monkeypatch.setattr(commerceml, "MAX_ITEM_BYTES", 500)
+    small = IMPORT_XML.format(encoding="UTF-8")
+    assert len(list(read_items(io.BytesIO(small.encode())))) == 3
+    big = small.replace("<Наименование>Стул офисный", "<Наименование>" + "Стул " * 100)
+    with pytest.raises(InvalidExchangeFile, match="an item of more than 500 bytes"):
+        list(read_items(io.BytesIO(big.encode())))
 
 
 def test_items_survive_their_json_form():

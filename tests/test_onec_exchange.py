@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import zipfile
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 from lxml import etree
 from sqlalchemy import func, select
 
+from hub.exchange import throttle
 from hub.extensions import db
 from hub.models import (
     Activity,
@@ -28,10 +31,12 @@ from hub.models import (
     Product,
     RunOutcome,
     StockAlert,
+    StockHistory,
     StockLevel,
     SyncRun,
     Warehouse,
 )
+from tests.conftest import PASSWORD as LOGIN_PASSWORD
 from tests.conftest import make_connection
 from tests.test_commerceml import IMPORT_XML, OFFERS_XML
 
@@ -363,7 +368,108 @@ def test_catalogue_in_parts_and_zipped_then_imported_with_progress(app, client, 
         by_id = {int(a.entity_id): a for a in created if a.actor == "1C exchange (1C)"}
         assert {by_id[products[s].id].changes["sku"]["new"] for s in ("DESK-2", "c3d2")} == {"DESK-2", "c3d2"}
         assert by_id[products["DESK-2"].id].changes["name"]["new"] == "Стол письменный"
+        # Renamed and repriced in bulk, and audited as the ORM would have: old and new values.
+        updates = db.session.scalars(
+            select(AuditEntry)
+            .where(
+                AuditEntry.entity == "products",
+                AuditEntry.action == "update",
+                AuditEntry.entity_id == str(products["CHAIR-1"].id),
+            )
+            .order_by(AuditEntry.id)
+        ).all()
+        assert [(a.actor, a.changes) for a in updates] == [
+            ("1C exchange (1C)", {"name": {"old": "Chair", "new": "Стул офисный"}}),
+            ("1C exchange (1C)", {"list_price": {"old": "1.0000", "new": "1499.90"}}),
+        ]
+        assert products["CHAIR-1"].updated_at > products["CHAIR-1"].created_at
     assert ("1c_catalog_import", "success") in _runs(app)
+
+
+def _offers(opening: str, offers: str, warehouses: tuple[str, ...] = ("wh-main", "wh-shop")) -> bytes:
+    """An offers.xml: the package's opening tag, its Склады, these Предложение elements."""
+    stores = "".join(f"<Склад><Ид>{w}</Ид><Наименование>{w}</Наименование></Склад>" for w in warehouses)
+    closing = "</" + opening[1:].split(" ")[0].rstrip(">") + ">"
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><КоммерческаяИнформация ВерсияСхемы="2.08">'
+        f"{opening}<Склады>{stores}</Склады><Предложения>{offers}</Предложения>{closing}</КоммерческаяИнформация>"
+    ).encode()
+
+
+def _offer(sku: str, **stock: int) -> str:
+    places = "".join(f'<Склад ИдСклада="{w}" КоличествоНаСкладе="{q}"/>' for w, q in stock.items())
+    return f"<Предложение><Ид>id-{sku}</Ид><Артикул>{sku}</Артикул>{places}</Предложение>"
+
+
+def _exchange_offers(client, data: bytes, url: str = URL) -> None:
+    one_c = OneC(client, url=url)
+    one_c.start("catalog")
+    one_c.upload("offers.xml", data, part=1000)
+    assert one_c.import_file("offers.xml")[-1] == "success"
+
+
+def _levels(app, connection_id: int) -> dict[tuple[str, str], Decimal]:
+    with app.app_context():
+        return {
+            (lv.sku, lv.warehouse.code): lv.on_hand
+            for lv in db.session.scalars(select(StockLevel).where(StockLevel.connection_id == connection_id))
+        }
+
+
+def test_a_full_offers_package_zeroes_what_it_leaves_out_and_a_changes_package_only_what_it_lists(
+    app, client, admin, onec
+):
+    desk = admin.post(
+        "/api/v1/products", json={"sku": "DESK", "name": "Desk", "list_price": "1", "currency": "RUB"}
+    ).json
+    assert (
+        admin.post(
+            "/api/v1/reorder-rules", json={"product_id": desk["id"], "reorder_point": 1, "target_level": 5}
+        ).status_code
+        == 201
+    )
+    other = make_connection(
+        app, "1C other", "onec_exchange", {"username": USER, "password": PASSWORD, "file_limit": 1000}
+    )
+    first = (
+        _offer("CHAIR", **{"wh-main": 5, "wh-shop": 2})
+        + _offer("DESK", **{"wh-main": 4})
+        + _offer("LAMP", **{"wh-far": 6})
+    )
+    _exchange_offers(client, _offers("<ПакетПредложений>", first, ("wh-main", "wh-shop", "wh-far")), f"{URL}/{onec}")
+    _exchange_offers(client, _offers("<ПакетПредложений>", _offer("LAMP", **{"wh-main": 9})), f"{URL}/{other}")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(StockAlert)) == 0
+
+    # Full, for wh-main and wh-shop: DESK and CHAIR's wh-shop are gone from them, wh-far is not its business.
+    full = '<ПакетПредложений СодержитТолькоИзменения="false">'
+    _exchange_offers(client, _offers(full, _offer("CHAIR", **{"wh-main": 5})), f"{URL}/{onec}")
+    zeroed = {
+        ("CHAIR", "wh-main"): Decimal(5),
+        ("CHAIR", "wh-shop"): Decimal(0),
+        ("DESK", "wh-main"): Decimal(0),
+        ("LAMP", "wh-far"): Decimal(6),
+    }
+    assert _levels(app, onec) == zeroed
+    assert _levels(app, other) == {("LAMP", "wh-main"): Decimal(9)}  # another connection's stock stays
+    with app.app_context():
+        # Written as a pull writes: history of the change, and the alert the change raises.
+        history = db.session.scalars(select(StockHistory).where(StockHistory.sku == "DESK")).all()
+        assert [h.on_hand for h in history] == [4, 0]
+        alert = db.session.scalars(select(StockAlert)).one()
+        assert (alert.product_id, alert.projected) == (desk["id"], Decimal(0))
+
+    # Changes only: CHAIR's wh-main changes, nothing else does.
+    changes = '<ПакетПредложений СодержитТолькоИзменения="true">'
+    _exchange_offers(client, _offers(changes, _offer("CHAIR", **{"wh-main": 1})), f"{URL}/{onec}")
+    assert _levels(app, onec) == {**zeroed, ("CHAIR", "wh-main"): Decimal(1)}
+    # A full package of prices alone (prices.xml) says nothing about stock.
+    prices = (
+        "<Предложение><Ид>id-CHAIR</Ид><Артикул>CHAIR</Артикул><Цены><Цена><ЦенаЗаЕдиницу>10</ЦенаЗаЕдиницу>"
+        "</Цена></Цены></Предложение>"
+    )
+    _exchange_offers(client, _offers("<ПакетПредложений>", prices), f"{URL}/{onec}")
+    assert _levels(app, onec) == {**zeroed, ("CHAIR", "wh-main"): Decimal(1)}
 
 
 # ---- refusals ----------------------------------------------------------------------------------
@@ -387,6 +493,58 @@ def test_wrong_password_and_missing_cookie_are_refused(app, client, onec):
     assert OneC(client).checkauth().status_code == 200
     with app.app_context():
         assert db.session.get(Connection, onec).attention is None
+
+
+def _login(client, password: str, address: str, user: str = USER):
+    credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return client.get(
+        URL,
+        query_string={"type": "catalog", "mode": "checkauth"},
+        headers={"Authorization": f"Basic {credentials}"},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def test_wrong_passwords_lock_the_log_in_for_a_while(app, client, onec, monkeypatch):
+    monkeypatch.setitem(app.config, "HUB_EXCHANGE_LOGIN_FAILURES", 3)
+    monkeypatch.setitem(app.config, "HUB_EXCHANGE_LOCKOUT_SECONDS", 600)
+    start = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    clock = {"now": start}
+    monkeypatch.setattr(throttle, "now", lambda: clock["now"])
+
+    for guess in ("guess-1", "guess-2", "guess-3"):
+        refused = _login(client, guess, "198.51.100.7")
+        assert (refused.status_code, refused.get_data(as_text=True)) == (401, "failure\nwrong user name or password")
+    # Locked: even the right password, from any address, is refused without being checked.
+    for address in ("198.51.100.7", "203.0.113.9"):
+        locked = _login(client, PASSWORD, address)
+        assert locked.status_code == 429
+        assert locked.get_data(as_text=True) == (
+            "failure\ntoo many wrong passwords: log-ins are refused until 2026-11-23 12:10:00 UTC"
+        )
+        assert locked.headers["Retry-After"] == "600"
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ExchangeSession)) == 0
+        assert "too many wrong passwords" in db.session.get(Connection, onec).attention
+        assert [r[1] for r in _runs(app)] == ["failed"] * 5
+
+    clock["now"] = start + timedelta(seconds=599)
+    assert _login(client, PASSWORD, "203.0.113.9").status_code == 429
+    clock["now"] = start + timedelta(seconds=600)
+    assert _login(client, PASSWORD, "203.0.113.9").status_code == 200
+    with app.app_context():
+        assert db.session.get(Connection, onec).attention is None
+    # The good log-in cleared the count: two more slips do not lock it again.
+    assert [_login(client, "slip", "203.0.113.9").status_code for _ in range(2)] == [401, 401]
+    assert _login(client, PASSWORD, "203.0.113.9").status_code == 200
+
+
+def test_one_address_guessing_user_names_is_locked_out_alone(app, client, onec, monkeypatch):
+    monkeypatch.setitem(app.config, "HUB_EXCHANGE_LOGIN_FAILURES", 3)
+    for user in ("admin", "1c", "exchange"):  # no connection has these users: only the address counts
+        assert _login(client, "x", "198.51.100.7", user=user).status_code == 401
+    assert _login(client, PASSWORD, "198.51.100.7").status_code == 429
+    assert _login(client, PASSWORD, "203.0.113.9").status_code == 200  # 1C itself calls from elsewhere
 
 
 def test_a_session_is_bound_to_its_connection(app, client, onec):
@@ -493,6 +651,24 @@ def test_an_admin_sets_it_up_through_the_api_and_the_password_stays_secret(app, 
     assert set(refused.json["errors"]) == {"config.password", "config.encoding"}
     # The connection works for 1C at once.
     assert OneC(client).checkauth().status_code == 200
+
+
+def _card(page: str, connection_id: int) -> str:
+    return page.split(f'id="connection-{connection_id}"', 1)[1].split("</section>", 1)[0]
+
+
+def test_the_connections_page_says_when_1c_last_called_and_how_it_went(app, client, users, onec):
+    browser = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").get_data(as_text=True)).group(1)
+    browser.post("/login", data={"email": users["admin"]["email"], "password": LOGIN_PASSWORD, "csrf_token": token})
+    assert "Not called yet" in _card(browser.get("/admin/connections").get_data(as_text=True), onec)
+
+    OneC(client, password="not-the-password").checkauth()
+    card = _card(browser.get("/admin/connections").get_data(as_text=True), onec)
+    assert "Last call just now: 1c_sale_checkauth, failed (wrong user name or password)" in card
+    OneC(client).start()
+    card = _card(browser.get("/admin/connections").get_data(as_text=True), onec)
+    assert "Last call just now: 1c_sale_init, success" in card
 
 
 def test_the_session_may_come_as_sessid_and_stays_out_of_the_history(app, client, onec):

@@ -3,11 +3,13 @@
 - `orders_xml`: the orders document the hub answers `type=sale&mode=query` with
   (КоммерческаяИнформация / Документ per order), from mapped order payloads (see
   `mappings/onec_exchange.yaml`: what the mapping makes of an InvoiceDocument).
-- `read_items`: a streaming reader (lxml iterparse) of what 1C sends: the catalogue (import.xml:
-  Каталог/Товары/Товар), the offers package (offers.xml: ПакетПредложений with its Склады, ТипыЦены
-  and Предложения; the prices.xml and rests.xml of newer setups too) and order changes (sale
-  files: КоммерческаяИнформация/Документ). Items come out one by one as typed dataclasses, so a
-  file of any size is read in constant memory.
+- `read_batch` / `read_items`: a streaming reader (expat) of what 1C sends: the catalogue
+  (import.xml: Каталог/Товары/Товар), the offers package (offers.xml: ПакетПредложений, full or
+  changes only, with its Склады, ТипыЦены and Предложения; the prices.xml and rests.xml of newer
+  setups too) and order changes (sale files: КоммерческаяИнформация/Документ), as typed
+  dataclasses. A batch of items ends at the next item's start tag, and its `ReadPosition` lets the
+  next batch start reading right there: a file of any size is read in bounded memory and time
+  per batch.
 
 XML from 1C is parsed without a DTD, without entity expansion and without the network; a document
 with a DOCTYPE (where entity declarations live) is refused outright, as defusedxml does. UTF-8 and
@@ -18,10 +20,12 @@ ignored: elements are matched by their local names.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import IO, Any
+from xml.parsers import expat
+from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
@@ -117,77 +121,224 @@ class OrderChange:
     attributes: Mapping[str, str] = field(default_factory=dict)
 
 
-Item = CatalogItem | Warehouse | PriceType | Offer | OrderChange
+@dataclass(frozen=True)
+class OffersPackage:
+    """The start of an offers package (ПакетПредложений). A full package (СодержитТолькоИзменения
+    "false" or absent) is the whole truth about the stock of its warehouses: what it leaves out has
+    none. A package of changes only (СодержитТолькоИзменения="true", or the ИзмененияПакетаПредложений
+    of older setups) says nothing about what it does not list."""
+
+    changes_only: bool
+
+
+Item = CatalogItem | Warehouse | PriceType | Offer | OrderChange | OffersPackage
+PACKAGES = {"ПакетПредложений": False, "ИзмененияПакетаПредложений": True}  # name: changes only by default
 _KINDS: dict[str, type] = {
+    "offers_package": OffersPackage,
     "product": CatalogItem,
     "warehouse": Warehouse,
     "price_type": PriceType,
     "offer": Offer,
     "order_change": OrderChange,
 }
+_KIND_OF = {cls: kind for kind, cls in _KINDS.items()}
 
 
-def read_items(source: str | IO[bytes]) -> Iterator[Item]:
-    """Every item of a CommerceML file, in document order; InvalidExchangeFile (HostileXml for a
-    DOCTYPE) when the file is not readable, raised where the problem is met: a caller that
-    stages what it read must discard it on an error."""
-    context = etree.iterparse(
-        source,
-        events=("start", "end"),
-        resolve_entities=False,
-        no_network=True,
-        huge_tree=False,
-        load_dtd=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-    path: list[str] = []
+@dataclass(frozen=True)
+class ReadPosition:
+    """Where a `read_batch` stopped: the byte offset of the next item's start tag, the encoding the
+    file declared and the elements open around that item (name, attributes), outermost first. With
+    these a later call goes on from there without reading the file from its start again."""
+
+    offset: int
+    encoding: str
+    open_elements: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"offset": self.offset, "encoding": self.encoding, "open": [[n, list(a)] for n, a in self.open_elements]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ReadPosition:
+        opened = tuple((name, tuple((k, v) for k, v in attrs)) for name, attrs in data["open"])
+        return cls(int(data["offset"]), str(data["encoding"]), opened)
+
+    def prologue(self) -> bytes:
+        """An XML declaration and the open elements' start tags: what the file says before `offset`."""
+        tags = "".join(
+            f"<{name}" + "".join(f" {k}={quoteattr(v)}" for k, v in attrs) + ">" for name, attrs in self.open_elements
+        )
+        try:
+            return f'<?xml version="1.0" encoding="{self.encoding}"?>{tags}'.encode(self.encoding)
+        except (LookupError, UnicodeEncodeError):
+            raise InvalidExchangeFile(f"the file's encoding {self.encoding!r} is not one the hub reads") from None
+
+
+def read_batch(
+    source: IO[bytes], limit: int, start: ReadPosition | None = None
+) -> tuple[list[Item], ReadPosition | None]:
+    """Up to `limit` items of a CommerceML file, in document order, from `start` (the file's
+    beginning when None), and where the next item begins: None when the file ended, read to its
+    end and well-formed. InvalidExchangeFile (HostileXml for a DOCTYPE) when it is not readable:
+    a caller that staged earlier batches must discard them."""
+    reader = _Reader(limit, start)
+    if start is not None:
+        source.seek(start.offset)
     try:
-        for event, element in context:
-            if event == "start":
-                if not path:
-                    _check_root(element)
-                path.append(etree.QName(element).localname)
-                continue
-            item = _item(path, element)
-            path.pop()
-            if item is not None:
-                yield item
-            if item is not None or len(path) == 1:
-                # Done with an item, or with a section under the root: free it and its read siblings
-                # (constant memory; an item's own children are read before it ends).
-                element.clear(keep_tail=False)
-                parent = element.getparent()
-                while parent is not None and element.getprevious() is not None:
-                    del parent[0]
-    except etree.XMLSyntaxError as exc:
-        raise InvalidExchangeFile(f"not well-formed XML: {exc}") from None
+        if start is not None:
+            reader.parser.Parse(reader.prologue, False)
+        while block := source.read(BLOCK):
+            reader.parser.Parse(block, False)
+        reader.parser.Parse(b"", True)
+    except _Stop:
+        return reader.items, reader.stopped_at
+    except expat.ExpatError as exc:
+        raise InvalidExchangeFile(
+            f"not well-formed XML: {expat.ErrorString(exc.code)} ({_where(exc, start)})"
+        ) from None
+    return reader.items, None
 
 
-def _check_root(root: Any) -> None:
-    info = root.getroottree().docinfo
-    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
+def read_items(source: IO[bytes]) -> Iterator[Item]:
+    """Every item of a (seekable) CommerceML file, a thousand at a time in memory."""
+    position: ReadPosition | None = None
+    while True:
+        items, position = read_batch(source, 1000, position)
+        yield from items
+        if position is None:
+            return
+
+
+BLOCK = 256 * 1024
+# An item bigger than this is no product or offer: refused before it fills the memory.
+MAX_ITEM_BYTES = 16 * 1024 * 1024
+
+
+class _Stop(Exception):
+    """The batch is full: the reader stops at the next item's start tag."""
+
+
+class _Reader:
+    """expat's callbacks: the path of open elements, and each item built as a small lxml tree
+    (local names, no namespaces) for the functions below to read. expat gives every event's byte
+    offset, which is what lets a batch end at an item's start tag and the next one begin there."""
+
+    def __init__(self, limit: int, start: ReadPosition | None) -> None:
+        self.limit = limit
+        self.items: list[Item] = []
+        self.stopped_at: ReadPosition | None = None
+        self.encoding = start.encoding if start else "utf-8"
+        self.prologue = start.prologue() if start else b""
+        # Byte offsets: expat counts from the first byte it was given (the prologue, if any).
+        self.shift = (start.offset if start else 0) - len(self.prologue)
+        self.path: list[str] = []
+        self.open: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+        self.builder: Any = None  # an item's tree while it is being read
+        self.item_kind, self.item_depth, self.item_start = "", 0, 0
+        parser = expat.ParserCreate()
+        parser.buffer_text = True
+        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        parser.XmlDeclHandler = self._declaration
+        parser.StartDoctypeDeclHandler = self._doctype
+        parser.EntityDeclHandler = self._doctype
+        parser.StartElementHandler = self._start
+        parser.EndElementHandler = self._end
+        parser.CharacterDataHandler = self._data
+        self.parser = parser
+
+    def _declaration(self, version: str, encoding: str | None, standalone: int) -> None:
+        self.encoding = encoding or "utf-8"
+
+    def _doctype(self, *args: Any) -> None:
         raise HostileXml("a DOCTYPE (DTD, entity declarations) is not accepted in exchange files")
-    if etree.QName(root).localname != "КоммерческаяИнформация":
-        raise InvalidExchangeFile(f"the document is <{etree.QName(root).localname}>, not <КоммерческаяИнформация>")
+
+    def _start(self, name: str, attributes: dict[str, str]) -> None:
+        local = name.rpartition(":")[2]
+        self.path.append(local)
+        if self.builder is not None:
+            self._check_size()
+            self.builder.start(local, _local(attributes) if attributes else attributes)
+            return
+        offset = self.parser.CurrentByteIndex
+        replayed = offset < len(self.prologue)  # an open element of the prologue: seen by an earlier batch
+        if len(self.path) == 1 and not replayed and local != "КоммерческаяИнформация":
+            raise InvalidExchangeFile(f"the document is <{local}>, not <КоммерческаяИнформация>")
+        kind = None if replayed else _kind(self.path)
+        if kind:
+            if len(self.items) >= self.limit:
+                self.stopped_at = ReadPosition(offset + self.shift, self.encoding, tuple(self.open))
+                raise _Stop
+            self.builder = etree.TreeBuilder()
+            self.builder.start(local, _local(attributes) if attributes else attributes)
+            self.item_kind, self.item_depth, self.item_start = kind, len(self.path), offset
+            return
+        if len(self.path) == 2 and local in PACKAGES and not replayed:
+            self.items.append(_package(local, attributes))
+        self.open.append((name, tuple(attributes.items())))
+
+    def _end(self, name: str) -> None:
+        if self.builder is None:
+            self.path.pop()
+            self.open.pop()
+            return
+        self.builder.end(self.path[-1])
+        if len(self.path) == self.item_depth:  # the item's own end, not that of an element inside it
+            self.items.append(_BUILDERS[self.item_kind](self.builder.close()))
+            self.builder = None
+        self.path.pop()
+
+    def _data(self, text: str) -> None:
+        if self.builder is not None:
+            self._check_size()
+            self.builder.data(text)
+
+    def _check_size(self) -> None:
+        if self.parser.CurrentByteIndex - self.item_start > MAX_ITEM_BYTES:
+            raise InvalidExchangeFile(f"an item of more than {MAX_ITEM_BYTES} bytes (in <{self.path[-1]}>)")
 
 
-def _item(path: list[str], el: Any) -> Item | None:
-    """The item an element closes, judged by the element's place in the document."""
+def _local(attributes: dict[str, str]) -> dict[str, str]:
+    return {k.rpartition(":")[2]: v for k, v in attributes.items() if k != "xmlns" and not k.startswith("xmlns:")}
+
+
+def _where(exc: expat.ExpatError, start: ReadPosition | None) -> str:
+    if start is None:
+        return f"line {exc.lineno}, column {exc.offset}"
+    return f"after byte {start.offset}"
+
+
+def _kind(path: list[str]) -> str | None:
+    """Which item an element at this place in the document is, if any."""
     name = path[-1]
     parent = path[-2] if len(path) > 1 else ""
     grand = path[-3] if len(path) > 2 else ""
     if name == "Товар" and parent == "Товары" and grand == "Каталог":
-        return CatalogItem(id=_required(el, "Ид", name), sku=_text(el, "Артикул"), name=_text(el, "Наименование") or "")
-    if name == "Склад" and parent == "Склады" and grand in ("ПакетПредложений", "Классификатор"):
-        return Warehouse(id=_required(el, "Ид", name), name=_text(el, "Наименование") or "")
+        return "product"
+    if name == "Склад" and parent == "Склады" and (grand in PACKAGES or grand == "Классификатор"):
+        return "warehouse"
     if name == "ТипЦены" and parent == "ТипыЦен":
-        return PriceType(_required(el, "Ид", name), _text(el, "Наименование") or "", _text(el, "Валюта"))
+        return "price_type"
     if name == "Предложение" and parent == "Предложения":
-        return _offer(el)
+        return "offer"
     if name == "Документ" and parent in ("КоммерческаяИнформация", "Контейнер"):
-        return _order_change(el)
+        return "order_change"
     return None
+
+
+def _product(el: Any) -> CatalogItem:
+    return CatalogItem(id=_required(el, "Ид", "Товар"), sku=_text(el, "Артикул"), name=_text(el, "Наименование") or "")
+
+
+def _warehouse(el: Any) -> Warehouse:
+    return Warehouse(id=_required(el, "Ид", "Склад"), name=_text(el, "Наименование") or "")
+
+
+def _price_type(el: Any) -> PriceType:
+    return PriceType(_required(el, "Ид", "ТипЦены"), _text(el, "Наименование") or "", _text(el, "Валюта"))
+
+
+def _package(name: str, attributes: Mapping[str, str]) -> OffersPackage:
+    flag = (attributes.get("СодержитТолькоИзменения") or "").strip().lower()
+    return OffersPackage(changes_only=flag in TRUE_WORDS if flag else PACKAGES[name])
 
 
 def _offer(el: Any) -> Offer:
@@ -255,10 +406,18 @@ def _order_change(el: Any) -> OrderChange:
     )
 
 
+_BUILDERS = {
+    "product": _product,
+    "warehouse": _warehouse,
+    "price_type": _price_type,
+    "offer": _offer,
+    "order_change": _order_change,
+}
+
+
 def _children(el: Any, name: str) -> list[Any]:
-    if el is None:
-        return []
-    return [c for c in el if isinstance(c.tag, str) and etree.QName(c).localname == name]
+    # Items are built with local names only (see _Reader): a tag is compared as it is.
+    return [] if el is None else [c for c in el if c.tag == name]
 
 
 def _child(el: Any, name: str) -> Any:
@@ -313,8 +472,7 @@ def _yes(text: str | None) -> bool:
 
 
 def item_to_json(item: Item) -> dict[str, Any]:
-    kind = next(k for k, cls in _KINDS.items() if isinstance(item, cls))
-    return {"kind": kind, **_plain(asdict(item))}
+    return {"kind": _KIND_OF[type(item)], **_plain(item)}
 
 
 def item_from_json(data: Mapping[str, Any]) -> Item:
@@ -335,6 +493,9 @@ def item_from_json(data: Mapping[str, Any]) -> Item:
 
 
 def _plain(value: Any) -> Any:
+    # Field by field, not dataclasses.asdict: that deep-copies every value (a second per 20,000 offers).
+    if is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, date):

@@ -11,7 +11,7 @@
 | `type=sale&mode=file&filename=…` | `success`: 1C's order changes applied (paid, shipped, cancelled) |
 | `type=catalog&mode=file&filename=…` | `success`: the part appended to the file (zip archives unpacked at import) |
 | `type=catalog&mode=import&filename=…` | `progress` (call again) until `success`: products, prices, stock |
-| anything refused | `failure`, then the reason (4xx) |
+| anything refused | `failure`, then the reason (4xx; 429 while log-ins are locked after wrong passwords) |
 
 Plain text in the protocol's form, in the connection's encoding (UTF-8 or windows-1251). This is
 a plain blueprint, not part of the JSON API (no OpenAPI document, no fuzzing): 1C speaks its own
@@ -23,6 +23,7 @@ a refused one is a failed run, and an import that fails also sets the connection
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import cast
 
@@ -33,9 +34,17 @@ from connectors.errors import ConnectorError
 from connectors.onec.commerceml import InvalidExchangeFile
 from connectors.onec.exchange import OneCExchangeConnector
 from hub.audit import acting_as
-from hub.exchange import catalog, orders
+from hub.exchange import catalog, orders, throttle
 from hub.exchange.files import UploadRefused, append_part, is_zip, safe_relative, unpack
-from hub.exchange.sessions import COOKIE, ExchangeDenied, check_password, current_session, folder, open_session
+from hub.exchange.sessions import (
+    COOKIE,
+    ExchangeDenied,
+    LoginsLocked,
+    check_password,
+    current_session,
+    folder,
+    open_session,
+)
 from hub.extensions import db
 from hub.models import Connection, ExchangeSession, RunOutcome
 from hub.models.base import utcnow
@@ -142,10 +151,13 @@ def _denied(denied: ExchangeDenied, step: str, started) -> Response:
     if denied.connection is not None:
         denied.connection.attention = f"{REFUSED}: {denied.reason}"
         note = {"mode": request.args.get("mode")}
-        _record(denied.connection, step, started, RunOutcome.FAILED, note, 401, denied.reason)
-        db.session.commit()
-    response = _answer(f"failure\n{denied.reason}", 401)
-    response.headers["WWW-Authenticate"] = 'Basic realm="1C exchange", charset="UTF-8"'
+        _record(denied.connection, step, started, RunOutcome.FAILED, note, denied.status, denied.reason)
+    db.session.commit()  # the run, and the wrong password counted (also for an unknown user)
+    response = _answer(f"failure\n{denied.reason}", denied.status)
+    if isinstance(denied, LoginsLocked):
+        response.headers["Retry-After"] = str(max(1, math.ceil((denied.until - throttle.now()).total_seconds())))
+    else:
+        response.headers["WWW-Authenticate"] = 'Basic realm="1C exchange", charset="UTF-8"'
     return response
 
 

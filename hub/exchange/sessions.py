@@ -1,17 +1,19 @@
 """Who is calling: HTTP Basic against an `onec_exchange` connection's user and password at
-`checkauth`, then the session cookie (or `sessid`) on every later call."""
+`checkauth` (with too many wrong passwords refused for a while: hub/exchange/throttle.py), then
+the session cookie (or `sessid`) on every later call."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app, request
 from sqlalchemy import select
 
+from hub.exchange import throttle
 from hub.exchange.files import remove_folder
 from hub.extensions import db
 from hub.models import Connection, ExchangeSession
@@ -27,10 +29,24 @@ IDLE = timedelta(hours=1)
 class ExchangeDenied(Exception):
     """No (valid) credentials or session: answered 401 with `failure` and the reason."""
 
+    status = 401
+
     def __init__(self, reason: str, connection: Connection | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.connection = connection
+
+
+class LoginsLocked(ExchangeDenied):
+    """Too many wrong passwords from this connection or address: answered 429 until `until`."""
+
+    status = 429
+
+    def __init__(self, until: datetime, connection: Connection | None = None) -> None:
+        super().__init__(
+            f"too many wrong passwords: log-ins are refused until {until:%Y-%m-%d %H:%M:%S} UTC", connection
+        )
+        self.until = until
 
 
 def _hash(token: str) -> str:
@@ -54,11 +70,18 @@ def check_password(connection_id: int | None) -> Connection:
     if auth is None or auth.type != "basic" or not auth.username:
         raise ExchangeDenied("send the connection's user and password (HTTP Basic)")
     found = candidates(connection_id, auth.username)
+    scopes = throttle.scopes(found, request.remote_addr)
+    now = throttle.now()
+    until = throttle.locked_until(scopes, now)
+    if until is not None:  # the password is not even looked at
+        raise LoginsLocked(until, found[0] if found else None)
     given = (auth.password or "").encode()
     for connection in found:
         stored = str(unseal(connection.secrets_sealed).get("password") or "").encode()
         if stored and hmac.compare_digest(stored, given):
+            throttle.succeeded(throttle.scopes([connection], request.remote_addr))
             return connection
+    throttle.failed(scopes, now)
     raise ExchangeDenied("wrong user name or password", found[0] if found else None)
 
 

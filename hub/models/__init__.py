@@ -5,7 +5,7 @@ from hub.models.audit import AuditEntry
 from hub.models.catalog import Product
 from hub.models.crm import Contact, Customer
 from hub.models.deals import Deal, DealLine, DealStageChange, StageTotal, line_amounts
-from hub.models.exchange import ExchangeSession
+from hub.models.exchange import ExchangeLoginFailures, ExchangeSession
 from hub.models.mappings import MappingRow, MappingState, MappingVersion
 from hub.models.notifications import AlertChannel, AlertDelivery, ChannelKind, DeliveryState
 from hub.models.pipeline import DEFAULT_STAGES, Pipeline, Stage, StageKind
@@ -46,6 +46,7 @@ __all__ = [
     "DealStageChange",
     "DeliveryState",
     "DocumentMode",
+    "ExchangeLoginFailures",
     "ExchangeSession",
     "ExternalLink",
     "HubInvoice",

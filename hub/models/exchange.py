@@ -2,6 +2,8 @@
 cookie it got on every later call. A session remembers which orders its last query sent (marked
 exported only when 1C acknowledges them with `mode=success`), how far each import has read, and
 how many bytes it has uploaded. Its files live in `<instance>/onec_exchange/<session id>/`.
+Wrong passwords at `checkauth` are counted per connection and per calling address
+(`ExchangeLoginFailures`, see hub/exchange/throttle.py).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.extensions import db
@@ -29,8 +31,24 @@ class ExchangeSession(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     # Hub invoice ids the last `type=sale&mode=query` answered with, until 1C acknowledges them.
     sent_invoice_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
-    # Per imported file name: {"position": items read and staged, "batches": staged batch files, "done": bool}.
+    # Per imported file name: {"position": items read and staged, "batches": staged batch files,
+    # "resume": where the next call reads on (ReadPosition.to_json()), "done": bool}.
     imports: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     uploaded_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
 
     connection: Mapped[Connection] = relationship()
+
+
+class ExchangeLoginFailures(db.Model):
+    """Wrong passwords at the exchange's `checkauth` from one scope (`connection:<id>` or
+    `address:<ip>`) since `first_failed_at`; `locked_until`: log-ins from the scope are refused
+    until then."""
+
+    __tablename__ = "exchange_login_failures"
+    __audited__ = False  # machinery; each refusal is in the run history
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(80), unique=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -81,7 +81,19 @@ def connections():
         keeps_stock=keeps_stock,
         is_oauth=is_oauth,
         authorisation_of=authorisation_of,
+        last_calls=_last_calls([c.id for c in rows if c.type in types and types[c.type].fetches_invoices]),
     )
+
+
+def _last_calls(connection_ids: list[int]) -> dict[int, SyncRun | None]:
+    """The latest run of each connection whose system calls the hub (1C's site exchange): there is
+    nothing the hub can test by calling it, so when it last called, and how that went, is what
+    tells an admin whether the exchange works."""
+    latest = (
+        select(func.max(SyncRun.id)).where(SyncRun.connection_id.in_(connection_ids)).group_by(SyncRun.connection_id)
+    )
+    found = {run.connection_id: run for run in db.session.scalars(select(SyncRun).where(SyncRun.id.in_(latest)))}
+    return {connection_id: found.get(connection_id) for connection_id in connection_ids}
 
 
 @bp.route("/connections/new", methods=["GET", "POST"])
