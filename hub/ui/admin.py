@@ -99,18 +99,25 @@ def edit_connection(connection_id: int | None = None):
     if request.method == "POST" and request.form.get("save"):
         data = form_values(request.form, ("name", "document_mode")) | {"type": type_name}
         data["enabled"] = request.form.get("enabled") == "on"
+        target = connection or Connection(config={})
+        # The connection's fields and its settings are checked together, so that one round shows
+        # the admin every field to correct.
         try:
             valid = load(ConnectionSchema(), data)
             _ensure_name_free(valid["name"], connection.id if connection else None)
-            target = connection or Connection(config={})
             target.name, target.enabled, target.document_mode = valid["name"], valid["enabled"], valid["document_mode"]
+        except HubError as exc:
+            errors |= exc.errors or {"_form": [exc.message]}
+        try:
             _set_config(target, type_name, _config_from_form(cls.config_schema), keep_secrets=connection is not None)
+        except HubError as exc:
+            errors |= exc.errors or {"_form": [exc.message]}
+        if errors:
+            db.session.rollback()
+        else:
             if connection is None:
                 db.session.add(target)
             db.session.commit()
-        except HubError as exc:
-            errors = failed(exc)
-        else:
             flash(f"Connection {target.name} saved. Test it to check the settings.", "ok")
             return redirect(url_for("ui_admin.connections") + f"#connection-{target.id}")
     values = request.form if request.method == "POST" else {}
