@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from connectors.base import ConfigField
+from connectors.onec.exchange import OneCExchangeConnector
 from hub.api.audit import AuditListArgs, audit_page
 from hub.api.base import get_or_404
 from hub.api.connections import ConnectionSchema, _ensure_name_free, _set_config, run_connection_test, set_paused
@@ -21,6 +22,7 @@ from hub.errors import HubError
 from hub.extensions import db
 from hub.inventory.pull import keeps_stock, pull_job_id, start_pull
 from hub.models import Connection, OutboxEvent, OutboxState, Role, SyncRun, User
+from hub.oauth_flow import redirect_uri
 from hub.secrets_box import unseal
 from hub.sync import outbox
 from hub.sync.connectors import is_oauth, registry
@@ -84,6 +86,49 @@ def connections():
     )
 
 
+RECENT_RUNS = 15
+LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
+
+
+def exchange_url(connection: Connection) -> str:
+    """The address to enter in 1C for this connection, on the host the admin reached the hub by.
+    HTTPS: 1C sends the connection's password with every exchange, and a hub behind a TLS proxy
+    sees plain HTTP itself. Plain HTTP only for a trial on this very machine."""
+    local = request.scheme == "http" and request.host.rsplit(":", 1)[0] in LOOPBACK
+    scheme = "http" if local else "https"
+    return f"{scheme}://{request.host}{url_for('onec_exchange.exchange', connection_id=connection.id)}"
+
+
+@bp.get("/connections/<int:connection_id>")
+@page("connections")
+def connection_page(connection_id: int):
+    """One connection: its state, what the admin must do next (authorise with the provider, set
+    the exchange up in 1C), its settings (secrets only as "stored") and its latest runs."""
+    connection = get_or_404(Connection, connection_id)
+    cls = registry().get(connection.type) if connection.type in registry() else None
+    runs = db.session.scalars(
+        select(SyncRun)
+        .where(SyncRun.connection_id == connection.id)
+        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+        .limit(RECENT_RUNS)
+    ).all()
+    return render_template(
+        "ui/connection.html",
+        connection=connection,
+        cls=cls,
+        runs=runs,
+        stored_secrets=set(unseal(connection.secrets_sealed)),
+        oauth=authorisation_of(connection) if is_oauth(connection.type) else None,
+        redirect_uri=redirect_uri(),
+        exchange_url=exchange_url(connection) if connection.type == OneCExchangeConnector.type_name else None,
+        failed_count=db.session.scalar(
+            select(func.count())
+            .select_from(OutboxEvent)
+            .where(OutboxEvent.connection_id == connection.id, OutboxEvent.state == OutboxState.FAILED)
+        ),
+    )
+
+
 @bp.route("/connections/new", methods=["GET", "POST"])
 @bp.route("/connections/<int:connection_id>/edit", methods=["GET", "POST"])
 @page("connections", "write")
@@ -140,6 +185,8 @@ def test_connection(connection_id: int):
     ok, message = run_connection_test(connection)
     db.session.commit()
     flash(f"{connection.name}: {'OK' if ok else 'failed'} — {message}", "ok" if ok else "error")
+    if request.form.get("back") == "page":
+        return redirect(url_for("ui_admin.connection_page", connection_id=connection.id))
     return redirect(url_for("ui_admin.connections") + f"#connection-{connection.id}")
 
 
