@@ -152,3 +152,51 @@ def test_a_non_admin_is_refused_in_the_browser(users, page, connection):
     assert response is not None
     assert response.status == 403
     expect(page.get_by_text("Your role may not open this page.")).to_be_visible()
+
+
+def test_a_1c_web_service_mapping_keeps_its_cyrillic_names_and_previews_the_envelope(app, users, page, admin, sales):
+    """The real 1C-style SOAP service of the tests: the preview builds the envelope from its WSDL."""
+    from hub.models import DocumentMode
+    from tests.conftest import make_connection
+    from tests.onec_soap_server import OnecSoapServer
+
+    with OnecSoapServer() as onec:
+        make_connection(app, "1С Бухгалтерия", "onec_soap", onec.config, document_mode=DocumentMode.POSTED)
+        product = {"sku": "НС-100", "name": "Насос", "list_price": "1250.00", "currency": "RUB", "tax_rate": "0.20"}
+        assert admin.post("/api/v1/products", json=product).status_code == 201
+        customer = sales.post("/api/v1/customers", json={"name": "ООО «Ромашка»", "default_currency": "RUB"}).json
+        body = {"title": "Насосы", "customer_id": customer["id"], "lines": [{"sku": "НС-100", "quantity": 2}]}
+        deal = sales.post("/api/v1/deals", json=body).json
+        won = sales.post(f"/api/v1/deals/{deal['id']}/won").json
+        number = won["invoices"][0]["number"]
+
+        log_in(page, users["admin"]["email"])
+        page.goto("/admin/connections")
+        page.get_by_role("link", name="Mapping of 1С Бухгалтерия").click()
+        editor = page.get_by_label("Mapping document (YAML)")
+        original = editor.input_value()
+        # Cyrillic as written, never as \u escapes
+        assert "ВнешнийНомер:\n    expr: idempotency_key" in original
+        assert "create_operation: СоздатьСчет" in original
+        assert "\\u" not in original
+
+        # A draft that writes a Cyrillic constant, previewed before it is active.
+        comment = "  Комментарий:\n    expr: notes || deal_reference\n"
+        assert comment in original
+        editor.fill(original.replace(comment, "  Комментарий:\n    const: Счёт из CRM\n"))
+        page.get_by_role("button", name="Save as draft").click()
+        expect(page.get_by_role("status")).to_contain_text("Version 1 saved as a draft")
+        expect(editor).to_have_value(re.compile("Комментарий:\n    const: Счёт из CRM\n"))
+        page.get_by_label("Deal number or id").fill(deal["number"])
+        page.get_by_label("With", exact=True).select_option("1")
+        page.get_by_role("button", name="Preview").click()
+        expect(page.locator("#preview-result")).to_contain_text("ready to send")
+        payload = page.locator("#preview-payload")
+        expect(payload).to_contain_text('"operation": "СоздатьСчет"')
+        expect(payload).to_contain_text('"Наименование": "ООО «Ромашка»"')
+        expect(payload).to_contain_text('"Комментарий": "Счёт из CRM"')
+        envelope = page.locator("#preview-envelope")
+        expect(envelope).to_contain_text(f"<ns0:ВнешнийНомер>{number}</ns0:ВнешнийНомер>")
+        expect(envelope).to_contain_text("<ns0:Артикул>НС-100</ns0:Артикул>")
+        screenshot(page, "admin-mapping-preview-1c-soap")
+        assert onec.invoices == {}  # nothing was sent
