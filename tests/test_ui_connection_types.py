@@ -6,6 +6,7 @@ and the saved settings exactly what was typed (typed values, secrets sealed)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -15,6 +16,7 @@ from connectors.registry import default_registry
 from hub.extensions import db
 from hub.models import Connection
 from hub.secrets_box import unseal
+from hub.sync.connectors import is_oauth
 from tests.ui_fixtures import log_in, screenshot
 
 TYPES = [cls.type_name for cls in default_registry()]
@@ -71,7 +73,7 @@ def stored(app, name: str) -> tuple[Connection, dict[str, Any]]:
 
 
 @pytest.mark.parametrize("type_name", TYPES)
-def test_the_form_of_each_type_renders_its_schema_and_refuses_bad_input_by_field(users, page, type_name):
+def test_the_form_of_each_type_renders_its_schema_and_refuses_bad_input_by_field(users, page, live_server, type_name):
     schema = schema_of(type_name)
     log_in(page, users["admin"]["email"])
     open_new_form(page, type_name)
@@ -94,6 +96,11 @@ def test_the_form_of_each_type_renders_its_schema_and_refuses_bad_input_by_field
             expect(control).to_have_value("" if f.default is None else str(f.default))
         if f.help:
             expect(page.locator(".field", has=page.locator(field_id(f)))).to_contain_text(f.help)
+    note = page.locator("#oauth-note")
+    if is_oauth(type_name):  # the provider's app registration asks for it before there is a client ID
+        expect(note).to_contain_text(f"{live_server}/oauth/callback")
+    else:
+        expect(note).to_have_count(0)
     screenshot(page, f"connection-form-{type_name}")
 
     # Nothing typed: the name and every required setting refused, each next to its field.
@@ -139,8 +146,12 @@ def test_each_type_saves_what_was_typed_and_never_shows_its_secrets_again(app, u
         expected[f.name] = value
     page.get_by_role("button", name="Save connection").click()
     expect(page.get_by_role("status")).to_contain_text(f"Connection {name} saved.")
-
     connection, secrets = stored(app, name)
+    # The admin lands on the connection's page, which says what to do next.
+    assert urlsplit(page.url).path == f"/admin/connections/{connection.id}"
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    screenshot(page, f"connection-page-{type_name}")
+
     assert connection.type == type_name
     assert {**connection.config, **secrets} == expected
     assert set(secrets) == {f.name for f in schema if f.secret}

@@ -163,8 +163,8 @@ def edit_connection(connection_id: int | None = None):
             if connection is None:
                 db.session.add(target)
             db.session.commit()
-            flash(f"Connection {target.name} saved. Test it to check the settings.", "ok")
-            return redirect(url_for("ui_admin.connections") + f"#connection-{target.id}")
+            flash(f"Connection {target.name} saved. {_next_step(cls)}", "ok")
+            return redirect(url_for("ui_admin.connection_page", connection_id=target.id))
     values = request.form if request.method == "POST" else {}
     stored = unseal(connection.secrets_sealed) if connection else {}
     return render_template(
@@ -175,7 +175,17 @@ def edit_connection(connection_id: int | None = None):
         errors=errors,
         values=values,
         stored_secrets=set(stored),
+        redirect_uri=redirect_uri() if is_oauth(type_name) else None,
     )
+
+
+def _next_step(cls: type) -> str:
+    """What the admin does after saving, on the connection's page they land on."""
+    if is_oauth(cls.type_name):
+        return f"Authorise it with {cls.label} to let it send."
+    if cls.type_name == OneCExchangeConnector.type_name:
+        return "Enter the address and user below in 1C."
+    return "Test it to check the settings."
 
 
 @bp.post("/connections/<int:connection_id>/test")
