@@ -173,6 +173,17 @@ def test_each_type_saves_what_was_typed_and_never_shows_its_secrets_again(app, u
     assert all(v not in page.content() for v in secrets.values())
     screenshot(page, f"connection-edit-{type_name}")
 
+    # A refused edit changes nothing: not the name that was right, not the settings.
+    page.get_by_label("Name", exact=True).fill("Renamed")
+    refused = next(f for f in schema if f.required and not f.secret and not f.choices)
+    page.get_by_label(refused.label, exact=True).fill("")
+    page.get_by_role("button", name="Save connection").click()
+    expect(page.locator(f"#err-config-{refused.name}")).to_have_text("required")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Edit {name}")
+    unchanged, secrets_kept = stored(app, name)
+    assert {**unchanged.config, **secrets_kept} == expected
+    page.goto(f"/admin/connections/{connection.id}/edit")
+
     # Saved again untouched: the secrets stay, nothing else moves.
     page.get_by_role("button", name="Save connection").click()
     expect(page.get_by_role("status")).to_contain_text(f"Connection {name} saved.")

@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from connectors.base import ConfigField
+from connectors.base import ConfigField, Connector
 from connectors.onec.exchange import OneCExchangeConnector
 from hub.api.audit import AuditListArgs, audit_page
 from hub.api.base import get_or_404
@@ -179,7 +179,7 @@ def edit_connection(connection_id: int | None = None):
     )
 
 
-def _next_step(cls: type) -> str:
+def _next_step(cls: type[Connector]) -> str:
     """What the admin does after saving, on the connection's page they land on."""
     if is_oauth(cls.type_name):
         return f"Authorise it with {cls.label} to let it send."
