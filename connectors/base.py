@@ -179,7 +179,9 @@ class Connector(ABC):
         """The invoice an earlier push created with this key, if any."""
 
     def find_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
-        """Look several keys up; connectors whose target can search many at once override this."""
+        """The push's look-up of several keys; connectors whose target can search many at once
+        override this. One that posts may take back here a draft a lost answer left unposted, so
+        that the push makes it again (Tryton, Odoo); `find_invoice` only ever reads."""
         found = {}
         for key in idempotency_keys:
             ref = self.find_invoice(key)

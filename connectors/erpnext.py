@@ -28,18 +28,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import quote
 
 from connectors.base import ConfigField, Connector
-from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
+from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel, amount_paid
 from connectors.errors import AuthError, ConnectorError, PermanentError
-from connectors.http import JsonHttp
+from connectors.http import JsonHttp, created, decimal_of
 from connectors.mapped_types import check_types
-from mappings.engine import storable
+from mappings.engine import MappingSpec, storable
 
 INVOICE = "Sales Invoice"
 # Rows per list page (Frappe's own default is 20).
@@ -89,7 +89,7 @@ class ERPNextConnector(Connector):
         "lines[].rate",
     )
 
-    def __init__(self, config, *, post: bool = False, mapping=None) -> None:
+    def __init__(self, config: Mapping[str, Any], *, post: bool = False, mapping: MappingSpec | None = None) -> None:
         super().__init__(config, post=post, mapping=mapping)
         cfg = self.config
         self.http = JsonHttp(
@@ -163,7 +163,8 @@ class ERPNextConnector(Connector):
         return found
 
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
-        return self._ref(self.request("POST", _resource(INVOICE), json=self.build_payload(doc))["data"])
+        answer = self.request("POST", _resource(INVOICE), json=self.build_payload(doc))
+        return self._ref(created(answer, "data", f"ERPNext {INVOICE} {doc.number}"))
 
     def preview_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
         """The Sales Invoice the push sends (Decimals as exact text); a customer the push would
@@ -172,15 +173,13 @@ class ERPNextConnector(Connector):
 
     def invoice_status(self, ref: ExternalRef) -> InvoiceStatus:
         doc = self._invoice(ref)
-        total, outstanding = _total(doc), _decimal(doc.get("outstanding_amount"))
+        total, outstanding = _total(doc), decimal_of(doc.get("outstanding_amount"))
         state = _state(doc, outstanding, total)
-        # An invoice with a credit note against it is settled by that, not by a payment.
-        paid = total - outstanding if state in (ExternalState.POSTED, ExternalState.PARTIALLY_PAID) else Decimal(0)
         return InvoiceStatus(
             external_id=doc["name"],
             status=state,
             amount_total=total,
-            amount_paid=total if state == ExternalState.PAID else paid,
+            amount_paid=amount_paid(state, total, outstanding),
             currency=doc.get("currency"),
             external_number=doc["name"],
         )
@@ -192,7 +191,7 @@ class ERPNextConnector(Connector):
         if doc["docstatus"] == 0:
             self.request("DELETE", _resource(INVOICE, doc["name"]))
             return
-        paid = _total(doc) - _decimal(doc.get("outstanding_amount"))
+        paid = _total(doc) - decimal_of(doc.get("outstanding_amount"))
         if paid > 0:
             raise PermanentError(
                 f"ERPNext invoice {doc['name']} has {paid} {doc.get('currency', '')} paid against it: "
@@ -218,7 +217,7 @@ class ERPNextConnector(Connector):
             order_by="name asc",
         )
         for row in rows:
-            on_hand, reserved = _decimal(row["actual_qty"]), _decimal(row.get("reserved_qty"))
+            on_hand, reserved = decimal_of(row["actual_qty"]), decimal_of(row.get("reserved_qty"))
             yield StockLevel(row["item_code"], row["warehouse"], on_hand, reserved, on_hand - reserved, now)
 
     # ---- reading back ------------------------------------------------------------------------
@@ -331,7 +330,8 @@ class ERPNextConnector(Connector):
                 body[field] = mapped[field]
         if self.options["customer_group"]:
             body["customer_group"] = self.options["customer_group"]
-        return self.request("POST", _resource("Customer"), json=body)["data"]["name"]
+        answer = self.request("POST", _resource("Customer"), json=body)
+        return created(answer, "data", f"ERPNext Customer {name}")["name"]
 
 
 def _resource(doctype: str, name: str | None = None) -> str:
@@ -339,16 +339,11 @@ def _resource(doctype: str, name: str | None = None) -> str:
     return f"{path}/{quote(name, safe='')}" if name is not None else path
 
 
-def _decimal(value: Any) -> Decimal:
-    """A number of an answer (read as Decimal already; integers and nulls too)."""
-    return Decimal(value) if isinstance(value, Decimal | int) and not isinstance(value, bool) else Decimal(0)
-
-
 def _total(doc: dict[str, Any]) -> Decimal:
     """What the customer owes in all: the rounded total unless rounding is off for the invoice
     (ERPNext's outstanding amount is measured against it)."""
-    rounded = _decimal(doc.get("rounded_total"))
-    return rounded if rounded and not doc.get("disable_rounded_total") else _decimal(doc.get("grand_total"))
+    rounded = decimal_of(doc.get("rounded_total"))
+    return rounded if rounded and not doc.get("disable_rounded_total") else decimal_of(doc.get("grand_total"))
 
 
 def _state(doc: dict[str, Any], outstanding: Decimal | None = None, total: Decimal | None = None) -> ExternalState:
@@ -423,7 +418,7 @@ def _refusal(exc: PermanentError | AuthError) -> ConnectorError:
     # Frappe's traceback stays out of the run history.
     detail = {k: v for k, v in body.items() if k != "exc"} if body else exc.detail
     if isinstance(exc, AuthError):
-        return AuthError(message, detail=detail)
+        return AuthError(message, status=exc.status, detail=detail)
     return PermanentError(message, field=_field(str(body.get("exc_type") or ""), exception, text), detail=detail)
 
 

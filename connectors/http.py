@@ -47,6 +47,22 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
+def decimal_of(value: Any) -> Decimal:
+    """A number of a JSON answer (a Decimal with `exact_numbers`, else a float or an int; or text)
+    as the Decimal it was written as: a float through its shortest text, 19.9 and never 19.899…;
+    0 for none."""
+    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+
+
+def created(answer: Any, key: str, request: str) -> Any:
+    """`answer[key]` of a create's answer. An answer without it (a proxy's HTML page, a body cut
+    short) raises UncertainOutcomeError: the create was sent and may have been applied, so the
+    retry must look it up before creating again."""
+    if isinstance(answer, Mapping) and answer.get(key) is not None:
+        return answer[key]
+    raise UncertainOutcomeError(f"{request}: the answer has no {key}: {str(answer)[:200]}", detail=answer)
+
+
 def dumps(value: Any) -> str:
     """JSON text of plain data (dicts, lists, text, numbers, booleans, None) in which Decimals are
     written as JSON numbers exactly as they are (19.90 stays 19.90), dates as ISO strings."""
@@ -105,13 +121,12 @@ class JsonHttp:
                 method, url, data=data, params=params, headers=headers, timeout=self.timeout
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
-            sent = not isinstance(exc, requests.ConnectTimeout) and not _refused(exc)
-            self.record(Exchange(method, url, json, None, None, f"{type(exc).__name__}: {exc}", _ms(started)))
-            if sent and method not in SAFE_METHODS:
+            self.record(Exchange(method, url, json, None, None, f"{type(exc).__name__}: {exc}", elapsed_ms(started)))
+            if may_have_arrived(exc) and method not in SAFE_METHODS:
                 raise UncertainOutcomeError(f"{method} {url}: no answer ({type(exc).__name__})") from exc
             raise RetryableError(f"{method} {url}: {type(exc).__name__}") from exc
         body = _body(response, exact=self.exact_numbers)
-        self.record(Exchange(method, url, json, response.status_code, body, None, _ms(started)))
+        self.record(Exchange(method, url, json, response.status_code, body, None, elapsed_ms(started)))
         status = response.status_code
         if status < 400:
             return body
@@ -136,12 +151,16 @@ class JsonHttp:
         self.session.close()
 
 
-def _refused(exc: Exception) -> bool:
+def may_have_arrived(exc: requests.RequestException) -> bool:
+    """Whether a request that failed with `exc` may have reached the target: not when no connection
+    was made (refused, unknown host, connect timeout), so that nothing can have been applied."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
     text = str(exc)
-    return "Connection refused" in text or "NewConnectionError" in text or "Name or service not known" in text
+    return not ("Connection refused" in text or "NewConnectionError" in text or "Name or service not known" in text)
 
 
-def _ms(started: float) -> int:
+def elapsed_ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 

@@ -6,6 +6,7 @@ push is then refused naming the field, instead of failing somewhere inside the p
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from connectors.errors import PermanentError
@@ -26,6 +27,13 @@ def check_types(mapped: Mapping[str, Any], fields: Types, line_fields: Types, sy
             raise PermanentError(f"lines[{i}]: the mapping gives {line!r}, not a line", field=f"lines[{i}]")
         for name, types in line_fields.items():
             _check(line.get(name), types, f"lines[{i}].{name}", system)
+
+
+def number(value: Any, path: str, system: str) -> Decimal:
+    """A mapped number (Decimal or int) as Decimal; PermanentError naming `path` for anything else."""
+    if isinstance(value, Decimal | int) and not isinstance(value, bool):
+        return Decimal(value)
+    raise PermanentError(f"{path}: the mapping gives {value!r}; {system} needs a number", field=path)
 
 
 def _value(mapped: Mapping[str, Any], path: str) -> Any:

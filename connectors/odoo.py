@@ -22,7 +22,8 @@ What the connector does in Odoo
   which is what `find_invoice` searches; lines as `[0, 0, {...}]` commands; all invoices of a batch
   in one `create` call; refused if Odoo's total is not the hub's; then `action_post` when the
   connection posts (if checking or posting fails, the drafts just created are deleted again, so
-  the retry creates and posts instead of finding drafts);
+  the retry creates and posts instead of finding drafts; a draft the push's look-up finds for a
+  posting connection, left by a create whose answer was lost, is deleted for the same reason);
 - status from `state` and `payment_state` with the amount still due (`amount_residual`); cancel
   (`button_draft` first when posted; refused once paid: that needs a credit note); stock from
   `stock.quant` in internal locations, summed per product and warehouse code.
@@ -32,17 +33,17 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from connectors.base import ConfigField, Connector, Exchange
-from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
-from connectors.errors import AuthError, ConnectorError, PermanentError, RetryableError
+from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel, amount_paid
+from connectors.errors import AuthError, ConnectorError, PermanentError, RetryableError, UncertainOutcomeError
 from connectors.http import JsonHttp
 from connectors.mapped_types import check_types
-from mappings.engine import storable
+from mappings.engine import MappingSpec, storable
 
 # Quants per stock page: search_read is paged with offset and limit until a short page.
 STOCK_PAGE = 500
@@ -50,6 +51,8 @@ MOVE_FIELDS = ["id", "name", "state", "ref", "payment_state"]
 REFUSALS = frozenset({"ValidationError", "UserError", "AccessError", "MissingError", "RedirectWarning", "ValueError"})
 UNCANCELLABLE = frozenset({"paid", "in_payment", "partial", "reversed"})
 MASK = "***"
+# The model methods called here that change nothing; every other call may create, post or delete.
+READS = frozenset({"search_read"})
 
 
 class OdooConnector(Connector):
@@ -85,7 +88,7 @@ class OdooConnector(Connector):
         "lines[].price_unit",
     )
 
-    def __init__(self, config, *, post: bool = False, mapping=None) -> None:
+    def __init__(self, config: Mapping[str, Any], *, post: bool = False, mapping: MappingSpec | None = None) -> None:
         super().__init__(config, post=post, mapping=mapping)
         self.http = JsonHttp(
             self.config["url"], timeout=float(self.config["timeout"]), record=self._record, exact_numbers=True
@@ -111,15 +114,17 @@ class OdooConnector(Connector):
             )
         )
 
-    def rpc(self, service: str, method: str, *args: Any) -> Any:
-        """One JSON-RPC call; the `result`, or the typed error for Odoo's `error`."""
+    def rpc(self, service: str, method: str, *args: Any, changes_data: bool = False) -> Any:
+        """One JSON-RPC call; the `result`, or the typed error for Odoo's `error`. An answer that is
+        no JSON-RPC answer is retryable, uncertain for a call that `changes_data`."""
         self._ids += 1
         body = {"jsonrpc": "2.0", "method": "call", "id": self._ids}
         answer = self.http.post(
             "/jsonrpc", json={**body, "params": {"service": service, "method": method, "args": list(args)}}
         )
         if not isinstance(answer, dict) or ("result" not in answer and "error" not in answer):
-            raise RetryableError(f"Odoo {service}.{method}: not a JSON-RPC answer: {str(answer)[:200]}", detail=answer)
+            error = UncertainOutcomeError if changes_data else RetryableError
+            raise error(f"Odoo {service}.{method}: not a JSON-RPC answer: {str(answer)[:200]}", detail=answer)
         if answer.get("error"):
             raise _odoo_error(f"{service}.{method}", answer["error"])
         return answer["result"]
@@ -136,7 +141,16 @@ class OdooConnector(Connector):
     def execute(self, model: str, method: str, args: list[Any], kwargs: dict[str, Any] | None = None) -> Any:
         cfg = self.config
         return self.rpc(
-            "object", "execute_kw", cfg["database"], self.uid(), cfg["api_key"], model, method, args, kwargs or {}
+            "object",
+            "execute_kw",
+            cfg["database"],
+            self.uid(),
+            cfg["api_key"],
+            model,
+            method,
+            args,
+            kwargs or {},
+            changes_data=method not in READS,
         )
 
     def search_read(
@@ -178,9 +192,22 @@ class OdooConnector(Connector):
         return f"Odoo {server} at {self.config['url']}, database {self.config['database']}, user id {uid}"
 
     def find_invoice(self, idempotency_key: str) -> ExternalRef | None:
-        return self.find_invoices([idempotency_key]).get(idempotency_key)
+        """The invoice with this key, as it is (a look-up only: cancelling uses it too)."""
+        return self._lookup([idempotency_key]).get(idempotency_key)
 
     def find_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        """The push's look-up. When the connection posts, a draft found here is a push whose answer
+        was lost before its total was checked and it was posted: it is taken back (Odoo deletes
+        drafts) and left out, so that the push creates, checks and posts it instead of linking a
+        draft. Should the deletion fail, its error is raised and nothing is created."""
+        found = self._lookup(idempotency_keys)
+        drafts = [int(ref.external_id) for ref in found.values() if ref.status == ExternalState.DRAFT]
+        if not self.post or not drafts:
+            return found
+        self.execute("account.move", "unlink", [drafts])
+        return {key: ref for key, ref in found.items() if ref.status != ExternalState.DRAFT}
+
+    def _lookup(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
         """One search for all keys; the oldest invoice wins should two carry one key."""
         rows = self.search_read(
             "account.move",
@@ -224,13 +251,11 @@ class OdooConnector(Connector):
         row = self._move(ref, [*MOVE_FIELDS, "amount_total", "amount_residual", "currency_id"])
         total, residual = Decimal(row["amount_total"]), Decimal(row["amount_residual"])
         state = _state(row)
-        # A reversed invoice is settled by its credit note, not by a payment.
-        paid = total - residual if state in (ExternalState.POSTED, ExternalState.PARTIALLY_PAID) else Decimal(0)
         return InvoiceStatus(
             external_id=str(row["id"]),
             status=state,
             amount_total=total,
-            amount_paid=total if state == ExternalState.PAID else paid,
+            amount_paid=amount_paid(state, total, residual),
             currency=row["currency_id"][1] if isinstance(row.get("currency_id"), list) else None,
             external_number=_number(row),
         )

@@ -40,9 +40,12 @@ from typing import Any
 from connectors.base import ConfigField
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
 from connectors.errors import AuthError, PermanentError, UncertainOutcomeError
-from connectors.http import JsonHttp
+from connectors.http import JsonHttp, created, decimal_of
+from connectors.mapped_types import number
 from connectors.oauth import Limits, OAuthConnector, OAuthHttp, OAuthProvider, ReauthorizationRequired, Tokens
 from connectors.refused_field import field_in_message
+from connectors.tax_codes import tax_code
+from mappings.engine import storable
 
 AUTHORIZE_URL = "https://login.xero.com/identity/connect/authorize"
 TOKEN_URL = "https://identity.xero.com/connect/token"
@@ -58,12 +61,6 @@ STATES = {
 }
 # References or contacts per `where` filter: keeps the query string short.
 WHERE_CHUNK = 25
-HUNDRED = Decimal(100)
-
-
-def _decimal(value: Any) -> Decimal:
-    """A JSON number (read as float) as the Decimal it was written as."""
-    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
 
 
 def _quoted(text: str) -> str:
@@ -225,28 +222,27 @@ class XeroConnector(OAuthConnector):
             answer = self._call(
                 "POST", "/Invoices", params={"summarizeErrors": "false"}, json={"Invoices": payloads}, sent=payloads
             )
-            if len(answer.get("Invoices") or []) != len(payloads):
+            invoices = created(answer, "Invoices", "Xero invoices")
+            if len(invoices) != len(payloads):
                 # Sent, and maybe applied: the retry looks the references up before creating.
-                raise UncertainOutcomeError(
-                    f"Xero answered {len(answer.get('Invoices') or [])} invoices for {len(payloads)} sent"
-                )
-            refusals = _validation_errors({"Elements": answer["Invoices"]}, payloads)
-            for doc, invoice in zip(waiting, answer["Invoices"], strict=True):
+                raise UncertainOutcomeError(f"Xero answered {len(invoices)} invoices for {len(payloads)} sent")
+            refusals = _validation_errors({"Elements": invoices}, payloads)
+            for doc, invoice in zip(waiting, invoices, strict=True):
                 if not _has_errors(invoice):
                     self._created[doc.idempotency_key] = self._ref(invoice)
             if refusals:
                 index, message, field = refusals[0]
                 raise PermanentError(
-                    f"Xero refused {waiting[index].number}: {message}", field=field, detail=answer["Invoices"][index]
+                    f"Xero refused {waiting[index].number}: {message}", field=field, detail=invoices[index]
                 )
         return [self._created[doc.idempotency_key] for doc in docs]
 
     def preview_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
-        return _plain(self.build_payloads([doc], dry_run=True)[0])
+        return storable(self.build_payloads([doc], dry_run=True)[0])
 
     def invoice_status(self, ref: ExternalRef) -> InvoiceStatus:
         invoice = self._invoice(ref.external_id)
-        total, paid = _decimal(invoice.get("Total")), _decimal(invoice.get("AmountPaid"))
+        total, paid = decimal_of(invoice.get("Total")), decimal_of(invoice.get("AmountPaid"))
         state = STATES.get(invoice.get("Status", "DRAFT"), ExternalState.DRAFT)
         if state == ExternalState.POSTED and paid > 0:
             state = ExternalState.PARTIALLY_PAID
@@ -279,7 +275,7 @@ class XeroConnector(OAuthConnector):
         for item in items:
             if not item.get("IsTrackedAsInventory") or not item.get("Code"):
                 continue
-            on_hand = _decimal(item.get("QuantityOnHand"))
+            on_hand = decimal_of(item.get("QuantityOnHand"))
             yield StockLevel(
                 sku=item["Code"],
                 warehouse=self.config["warehouse"],
@@ -306,19 +302,19 @@ class XeroConnector(OAuthConnector):
         for i, line in enumerate(mapped.get("lines") or []):
             out: dict[str, Any] = {
                 "Description": line.get("description") or "",
-                "Quantity": _number(line.get("quantity"), f"lines[{i}].quantity"),
-                "UnitAmount": _number(line.get("unit_amount"), f"lines[{i}].unit_amount"),
+                "Quantity": number(line.get("quantity"), f"lines[{i}].quantity", "Xero"),
+                "UnitAmount": number(line.get("unit_amount"), f"lines[{i}].unit_amount", "Xero"),
             }
             if line.get("item_code"):
                 out["ItemCode"] = line["item_code"]
             if line.get("discount_rate"):
-                out["DiscountRate"] = _number(line["discount_rate"], f"lines[{i}].discount_rate")
+                out["DiscountRate"] = number(line["discount_rate"], f"lines[{i}].discount_rate", "Xero")
             tax_type = self._tax_type(line.get("tax"), i)
             if tax_type:
                 out["TaxType"] = tax_type
             if line.get("tax_amount") is not None:
                 # The tax the customer was quoted: Xero books it instead of rounding its own.
-                out["TaxAmount"] = _number(line["tax_amount"], f"lines[{i}].tax_amount")
+                out["TaxAmount"] = number(line["tax_amount"], f"lines[{i}].tax_amount", "Xero")
             if line.get("account_code"):
                 out["AccountCode"] = line["account_code"]
             lines.append(out)
@@ -339,32 +335,17 @@ class XeroConnector(OAuthConnector):
 
     def _tax_type(self, tax: Any, index: int) -> str | None:
         """The mapped tax: a Xero TaxType as it is, a rate as the active revenue tax rate of it."""
-        if tax is None or tax == "":
-            return None
-        if isinstance(tax, str):
-            return tax
-        if not isinstance(tax, Decimal | int) or isinstance(tax, bool):
-            raise PermanentError(
-                f"lines[{index}].tax: a Xero TaxType or a rate, not {tax!r}", field=f"lines[{index}].tax"
-            )
+        return tax_code(tax, f"lines[{index}].tax", system="Xero", code="Xero TaxType", rates=self._revenue_rates)
+
+    def _revenue_rates(self) -> list[tuple[Decimal, str]]:
+        """(percentage, TaxType) of the active tax rates that apply to sales, read once."""
         if self._tax_rates is None:
             self._tax_rates = self._call("GET", "/TaxRates", params={"where": 'Status=="ACTIVE"'})["TaxRates"]
-        percent = Decimal(tax) * HUNDRED
-        matches = [
-            r
+        return [
+            (decimal_of(r.get("EffectiveRate", r.get("DisplayTaxRate"))), r["TaxType"])
             for r in self._tax_rates
-            if r.get("CanApplyToRevenue")
-            and r.get("Status", "ACTIVE") == "ACTIVE"
-            and _decimal(r.get("EffectiveRate", r.get("DisplayTaxRate"))) == percent
+            if r.get("CanApplyToRevenue") and r.get("Status", "ACTIVE") == "ACTIVE"
         ]
-        if len(matches) != 1:
-            found = "no" if not matches else f"{len(matches)}"
-            raise PermanentError(
-                f"lines[{index}].tax: Xero has {found} revenue tax rates of {percent.normalize():f} %; "
-                "name the TaxType in the mapping's table taxes",
-                field=f"lines[{index}].tax",
-            )
-        return matches[0]["TaxType"]
 
     def _contact_ids(self, docs: list[InvoiceDocument], mapped: list[Mapping[str, Any]], *, dry_run: bool) -> list[str]:
         """Each document's ContactID: mapped, found (one call for the batch), or created (one call)."""
@@ -417,9 +398,13 @@ class XeroConnector(OAuthConnector):
         return by_number, by_name
 
     def _create_contacts(self, contacts: list[dict[str, Any]]) -> dict[str, str]:
-        answer = self._call(
-            "POST", "/Contacts", params={"summarizeErrors": "false"}, json={"Contacts": contacts}, sent=contacts
-        )["Contacts"]
+        answer = created(
+            self._call(
+                "POST", "/Contacts", params={"summarizeErrors": "false"}, json={"Contacts": contacts}, sent=contacts
+            ),
+            "Contacts",
+            "Xero contacts",
+        )
         refusals = _validation_errors({"Elements": answer}, contacts)
         if refusals:
             index, message, field = refusals[0]
@@ -479,19 +464,3 @@ def _validation_errors(body: Any, sent: list[Any]) -> list[tuple[int, str, str |
         payload = sent[index] if index < len(sent) else None
         found += [(index, m, field_in_message(m, payload) if payload else None) for m in messages if m]
     return found
-
-
-def _number(value: Any, path: str) -> Decimal:
-    if isinstance(value, Decimal | int) and not isinstance(value, bool):
-        return Decimal(value)
-    raise PermanentError(f"{path}: the mapping gives {value!r}; Xero needs a number", field=path)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value

@@ -35,10 +35,14 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.base import ConfigField
-from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
-from connectors.errors import PermanentError
+from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel, amount_paid
+from connectors.errors import ConnectorError, PermanentError
+from connectors.http import created, decimal_of
+from connectors.mapped_types import number
 from connectors.oauth import Limits, OAuthConnector, OAuthHttp, OAuthProvider
 from connectors.refused_field import field_in_message
+from connectors.tax_codes import tax_code
+from mappings.engine import storable
 
 # Data centre → (accounts server, API server). Canada's accounts server is zohocloud.ca.
 DATA_CENTRES: dict[str, tuple[str, str]] = {
@@ -63,12 +67,6 @@ STATES = {
 }
 # Zoho Inventory's largest page.
 STOCK_PAGE = 200
-HUNDRED = Decimal(100)
-
-
-def _decimal(value: Any) -> Decimal:
-    """A JSON number (read as float) or text as the Decimal it was written as."""
-    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
 
 
 class ZohoBooksConnector(OAuthConnector):
@@ -180,36 +178,43 @@ class ZohoBooksConnector(OAuthConnector):
 
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
         payload = self.build_payload(doc)
-        invoice = self._call("POST", "/books/v3/invoices", json=payload)["invoice"]
-        total = _decimal(invoice.get("total"))
+        invoice = created(self._call("POST", "/books/v3/invoices", json=payload), "invoice", f"Zoho Books {doc.number}")
+        total = decimal_of(invoice.get("total"))
         if total != doc.total:
             # Zoho computes the taxes itself (rounding per its organisation settings); an invoice
             # whose total is not the one the customer was quoted is taken back, not sent.
-            self._call("DELETE", f"/books/v3/invoices/{invoice['invoice_id']}")
-            raise PermanentError(
+            refusal = (
                 f"Zoho Books computes {total} {invoice.get('currency_code') or doc.currency} for {doc.number}, "
-                f"the hub {doc.total}: check the items' taxes (table taxes) and Zoho's tax rounding",
-                field="total",
+                f"the hub {doc.total}: check the items' taxes (table taxes) and Zoho's tax rounding"
             )
+            try:
+                self._call("DELETE", f"/books/v3/invoices/{invoice['invoice_id']}")
+            except ConnectorError as exc:
+                # Not a retry: it would find this invoice by its reference and link it, wrong total
+                # and all. Parked, saying which invoice to delete by hand.
+                raise PermanentError(
+                    f"{refusal}. Deleting Zoho invoice {invoice.get('invoice_number') or invoice['invoice_id']} "
+                    f"failed ({exc.message}): delete it in Zoho Books before retrying",
+                    field="total",
+                ) from exc
+            raise PermanentError(refusal, field="total")
         if self.post:
             self._mark_sent(invoice["invoice_id"])
             invoice = {**invoice, "status": "sent"}
         return self._ref(invoice)
 
     def preview_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
-        return _plain(self.build_payload(doc, dry_run=True))
+        return storable(self.build_payload(doc, dry_run=True))
 
     def _mark_sent(self, invoice_id: str) -> None:
         self._call("POST", f"/books/v3/invoices/{invoice_id}/status/sent")
 
     def invoice_status(self, ref: ExternalRef) -> InvoiceStatus:
         invoice = self._call("GET", f"/books/v3/invoices/{ref.external_id}")["invoice"]
-        total, balance = _decimal(invoice.get("total")), _decimal(invoice.get("balance"))
+        total, balance = decimal_of(invoice.get("total")), decimal_of(invoice.get("balance"))
         state = STATES.get(invoice.get("status", "draft"), ExternalState.DRAFT)
-        paid = total - balance if state in (ExternalState.POSTED, ExternalState.PARTIALLY_PAID) else Decimal(0)
-        if state == ExternalState.PAID:
-            paid = total
-        elif state == ExternalState.POSTED and paid > 0:
+        paid = amount_paid(state, total, balance)
+        if state == ExternalState.POSTED and paid > 0:
             state = ExternalState.PARTIALLY_PAID
         return InvoiceStatus(
             external_id=str(invoice["invoice_id"]),
@@ -260,8 +265,8 @@ class ZohoBooksConnector(OAuthConnector):
             for loc in detail.get("locations") or []
         ]
         for warehouse, on_hand_value, available_value in places:
-            on_hand = _decimal(on_hand_value)
-            available = _decimal(available_value) if available_value not in (None, "") else on_hand
+            on_hand = decimal_of(on_hand_value)
+            available = decimal_of(available_value) if available_value not in (None, "") else on_hand
             yield StockLevel(
                 sku=item["sku"],
                 warehouse=str(warehouse),
@@ -282,13 +287,13 @@ class ZohoBooksConnector(OAuthConnector):
             out: dict[str, Any] = {
                 "item_id": self._item(line.get("sku"), i)["item_id"],
                 "description": line.get("description") or "",
-                "quantity": _number(line.get("quantity"), f"lines[{i}].quantity"),
-                "rate": _number(line.get("rate"), f"lines[{i}].rate"),
+                "quantity": number(line.get("quantity"), f"lines[{i}].quantity", "Zoho"),
+                "rate": number(line.get("rate"), f"lines[{i}].rate", "Zoho"),
             }
             discount = line.get("discount_percent")
             if discount:
                 # Zoho reads a line discount as an amount, or with % as a percentage.
-                out["discount"] = f"{_number(discount, f'lines[{i}].discount_percent'):f}%"
+                out["discount"] = f"{number(discount, f'lines[{i}].discount_percent', 'Zoho'):f}%"
             tax_id = self._tax_id(line.get("tax"), i)
             if tax_id:
                 out["tax_id"] = tax_id
@@ -322,26 +327,13 @@ class ZohoBooksConnector(OAuthConnector):
 
     def _tax_id(self, tax: Any, index: int) -> str | None:
         """The mapped tax: a Zoho tax id as it is, a rate as the Zoho tax of that percentage."""
-        if tax is None or tax == "":
-            return None
-        if isinstance(tax, str):
-            return tax
-        if not isinstance(tax, Decimal | int) or isinstance(tax, bool):
-            raise PermanentError(
-                f"lines[{index}].tax: a Zoho tax id or a rate, not {tax!r}", field=f"lines[{index}].tax"
-            )
+        return tax_code(tax, f"lines[{index}].tax", system="Zoho Books", code="Zoho tax id", rates=self._tax_rates)
+
+    def _tax_rates(self) -> list[tuple[Decimal, str]]:
+        """(percentage, tax id) of the organisation's taxes, read once."""
         if self._taxes is None:
             self._taxes = self._call("GET", "/books/v3/settings/taxes")["taxes"]
-        percent = Decimal(tax) * HUNDRED
-        matches = [t for t in self._taxes if _decimal(t.get("tax_percentage")) == percent]
-        if len(matches) != 1:
-            found = "no" if not matches else "more than one"
-            raise PermanentError(
-                f"lines[{index}].tax: Zoho Books has {found} tax of {percent.normalize():f} %; "
-                "name the Zoho tax id in the mapping's table taxes",
-                field=f"lines[{index}].tax",
-            )
-        return str(matches[0]["tax_id"])
+        return [(decimal_of(t.get("tax_percentage")), str(t["tax_id"])) for t in self._taxes]
 
     def _customer_id(self, doc: InvoiceDocument, mapped: Mapping[str, Any], *, dry_run: bool) -> str:
         if mapped.get("customer_id"):
@@ -394,26 +386,11 @@ class ZohoBooksConnector(OAuthConnector):
         }
         if billing:
             body["billing_address"] = billing
-        return self._call("POST", "/books/v3/contacts", json=body)["contact"]
+        answer = self._call("POST", "/books/v3/contacts", json=body)
+        return created(answer, "contact", f"Zoho Books contact {customer.name}")
 
     def close(self) -> None:
         self.api.close()
-
-
-def _number(value: Any, path: str) -> Decimal:
-    if isinstance(value, Decimal | int) and not isinstance(value, bool):
-        return Decimal(value)
-    raise PermanentError(f"{path}: the mapping gives {value!r}; Zoho needs a number", field=path)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _refusal(body: Any, message: str, payload: Any) -> PermanentError:

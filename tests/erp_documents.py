@@ -1,5 +1,4 @@
-"""Helpers the Odoo and ERPNext tests share: a canonical invoice, a won deal through the API, and
-making a connection's waiting retries due now."""
+"""What the Odoo and ERPNext tests share: a canonical invoice and a won deal through the API."""
 
 from __future__ import annotations
 
@@ -7,8 +6,6 @@ from datetime import date
 from decimal import Decimal
 
 from connectors.documents import Address, InvoiceDocument, InvoiceLine, Party, TaxAmount
-from hub.extensions import db
-from hub.models import OutboxEvent, OutboxState
 
 
 def invoice(key: str = "INV-000042", *, discount: str = "0", sku: str = "PUMP-100") -> InvoiceDocument:
@@ -65,11 +62,3 @@ def won_deal(sales, admin, sku: str = "PUMP-100") -> dict:
     won = sales.post(f"/api/v1/deals/{deal['id']}/won")
     assert won.status_code == 200, won.json
     return won.json
-
-
-def make_retries_due(app) -> None:
-    """Waiting retries become due now, instead of sleeping through the backoff."""
-    with app.app_context():
-        for event in db.session.query(OutboxEvent).filter(OutboxEvent.state == OutboxState.PENDING):
-            event.available_at = event.created_at
-        db.session.commit()

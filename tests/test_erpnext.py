@@ -16,15 +16,15 @@ import responses
 
 from connectors.documents import ExternalRef, ExternalState
 from connectors.erpnext import ERPNextConnector
-from connectors.errors import AuthError, PermanentError, RetryableError
-from hub.extensions import db
-from hub.models import DocumentMode, HubInvoice, OutboxEvent, OutboxState, SyncRun
+from connectors.errors import AuthError, PermanentError, RetryableError, UncertainOutcomeError
+from hub.models import DocumentMode
 from hub.sync import jobs
 from hub.sync.worker import drain
 from mappings.defaults import default_document
 from mappings.engine import parse
 from tests.conftest import make_connection
-from tests.erp_documents import invoice, make_retries_due, won_deal
+from tests.erp_documents import invoice, won_deal
+from tests.through_engine import linked_once_after_a_lost_answer, pulled_stock, retry_due_after_one_attempt
 
 URL = "https://erp.example.com"
 SECRET = "f3b2a1c0d9e8f7a6"
@@ -141,8 +141,16 @@ def test_refused_credentials_are_an_auth_error(erp):
         "/api/method/frappe.auth.get_logged_user",
         lambda q, b: refusal(401, "AuthenticationError", "Invalid API key or secret"),
     )
-    with pytest.raises(AuthError, match="AuthenticationError: Invalid API key or secret"):
+    with pytest.raises(AuthError, match="AuthenticationError: Invalid API key or secret") as refused:
         connector().test_connection()
+    assert refused.value.status == 401
+
+
+def test_a_user_without_the_permission_is_an_auth_error_saying_403(erp):
+    erp.on("GET", INVOICES, lambda q, b: refusal(403, "PermissionError", "No permission for Sales Invoice"))
+    with pytest.raises(AuthError, match="PermissionError: No permission for Sales Invoice") as refused:
+        connector().find_invoice("INV-000042")
+    assert refused.value.status == 403
 
 
 def test_rate_limiting_waits_as_long_as_erpnext_says(erp):
@@ -153,6 +161,16 @@ def test_rate_limiting_waits_as_long_as_erpnext_says(erp):
 
 
 # ---- push --------------------------------------------------------------------------------------------
+
+
+def test_a_create_answered_without_the_invoice_is_uncertain(erp):
+    """Sent, maybe applied, but unreadable: the retry must look it up before creating another."""
+    erp.on("GET", "/api/resource/Item", rows({"item_code": "PUMP-100"}))
+    erp.on("GET", "/api/resource/Customer", rows({"name": "CUST-00042"}))
+    erp.on("POST", INVOICES, lambda q, b: (200, "<html><body>Gateway: please sign in</body></html>"))
+    with pytest.raises(UncertainOutcomeError, match="the answer has no data"):
+        connector().push_invoice(invoice())
+    assert len(erp.requests("POST", INVOICES)) == 1
 
 
 def test_push_creates_the_customer_and_submits_the_invoice(erp):
@@ -501,21 +519,13 @@ def test_a_lost_create_answer_then_the_retry_finds_the_invoice(app, sales, admin
 
     drain(app, rounds=1)
     assert [(row["po_no"], row["docstatus"]) for row in invoices.rows.values()] == [(number, 1)]
-    with app.app_context():
-        event = db.session.query(OutboxEvent).one()
-        assert (event.state, event.attempts) == (OutboxState.PENDING, 1)
-    make_retries_due(app)
+    retry_due_after_one_attempt(app)
     drain(app)
 
     assert len(invoices.rows) == 1
     assert len(erp.requests("POST", INVOICES)) == 1
-    with app.app_context():
-        assert db.session.query(OutboxEvent).one().state == OutboxState.DONE
-        runs = db.session.query(SyncRun).order_by(SyncRun.id).all()
-        assert [r.outcome.value for r in runs] == ["uncertain", "success"]
-        assert SECRET not in json.dumps([r.request for r in runs]) + json.dumps([r.response for r in runs])
-        link = db.session.query(HubInvoice).one().links[0]
-        assert (link.external_id, link.state) == ("ACC-SINV-2026-00001", "posted")
+    link = linked_once_after_a_lost_answer(app, SECRET)
+    assert (link.external_id, link.state) == ("ACC-SINV-2026-00001", "posted")
 
 
 def test_payments_in_erpnext_show_on_the_deal(app, sales, admin, call, erp):
@@ -562,10 +572,7 @@ def test_stock_pulled_from_erpnext_reaches_the_hub(app, admin, call, erp):
     )
     admin.post("/api/v1/products", json={"sku": "PUMP-100", "name": "Pump", "list_price": "19.90", "currency": "EUR"})
     connection_id = make_connection(app, "ERPNext", "erpnext", CONFIG)
-    ops = call("operations")
-    assert ops.post(f"/api/v1/connections/{connection_id}/pull-stock", json={}).status_code == 202
-    drain(app)
-    (level,) = ops.get("/api/v1/stock?per_page=200").json["items"]
+    (level,) = pulled_stock(app, call("operations"), connection_id)
     assert (level["sku"], level["warehouse"]["code"], level["on_hand"], level["reserved"]) == (
         "PUMP-100",
         "Stores - AT",

@@ -13,16 +13,16 @@ import requests
 import responses
 
 from connectors.documents import ExternalRef, ExternalState
-from connectors.errors import AuthError, PermanentError, RetryableError
+from connectors.errors import AuthError, PermanentError, RetryableError, UncertainOutcomeError
 from connectors.odoo import OdooConnector
-from hub.extensions import db
-from hub.models import DocumentMode, HubInvoice, OutboxEvent, OutboxState, SyncRun
+from hub.models import DocumentMode
 from hub.sync import jobs
 from hub.sync.worker import drain
 from mappings.defaults import default_document
 from mappings.engine import parse
 from tests.conftest import make_connection
-from tests.erp_documents import invoice, make_retries_due, won_deal
+from tests.erp_documents import invoice, won_deal
+from tests.through_engine import linked_once_after_a_lost_answer, pulled_stock, retry_due_after_one_attempt
 
 URL = "https://odoo.example.com"
 KEY = "0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3"
@@ -47,6 +47,12 @@ class Fault:
         }
 
 
+class ProxyPage:
+    """Not Odoo's answer: a page a proxy in front of it sent instead (with status 200)."""
+
+    html = "<html><body>Gateway: please sign in</body></html>"
+
+
 class FakeOdoo:
     """Answers `/jsonrpc` from per-method handlers and keeps every request body the hub sent."""
 
@@ -60,7 +66,7 @@ class FakeOdoo:
         rsps.add_callback(responses.POST, f"{URL}/jsonrpc", callback=self._answer)
 
     def on(self, model: str, method: str, handler) -> None:
-        """`handler(args, kwargs)` gives the result, a Fault, or raises (a lost answer)."""
+        """`handler(args, kwargs)` gives the result, a Fault, a ProxyPage, or raises (a lost answer)."""
         self.handlers[(model, method)] = handler
 
     def _answer(self, request):
@@ -75,6 +81,8 @@ class FakeOdoo:
             result = self.handlers[(model, method)](args, kwargs)
         else:
             result = self.handlers[(params["service"], params["method"])](params["args"])
+        if isinstance(result, ProxyPage):
+            return 200, {"Content-Type": "text/html"}, result.html
         answer = {"jsonrpc": "2.0", "id": body["id"]}
         answer.update({"error": result.error} if isinstance(result, Fault) else {"result": result})
         return 200, {"Content-Type": "application/json"}, json.dumps(answer)
@@ -132,6 +140,17 @@ def test_access_denied_on_a_model_call_is_an_auth_error(odoo):
     odoo.on("account.move", "search_read", lambda a, k: Fault("AccessDenied", "Access Denied"))
     with pytest.raises(AuthError, match="AccessDenied: Access Denied"):
         connector().find_invoice("INV-000042")
+
+
+def test_a_page_instead_of_the_answer_is_uncertain_for_a_create_and_retryable_for_a_search(odoo):
+    known_catalogue(odoo, partner=[{"id": 88}])
+    odoo.on("account.move", "create", lambda a, k: ProxyPage())
+    with pytest.raises(UncertainOutcomeError, match="not a JSON-RPC answer: <html>"):
+        connector().push_invoice(invoice())
+    odoo.on("account.move", "search_read", lambda a, k: ProxyPage())
+    with pytest.raises(RetryableError) as err:
+        connector().find_invoice("INV-000042")
+    assert not isinstance(err.value, UncertainOutcomeError)
 
 
 def test_an_unexpected_server_error_is_retryable(odoo):
@@ -559,19 +578,22 @@ def test_stock_pull_pages_to_the_end_and_sums_per_warehouse(odoo, count):
 
 class OdooMoves:
     """Customer invoices kept as Odoo keeps them: created as drafts named "/", posted with a
-    number, paid by registering payments (`pay`)."""
+    number, paid by registering payments (`pay`), deleted only as drafts. With
+    `lose_create_answer` the first create is applied but its answer never arrives."""
 
     def __init__(self, odoo: FakeOdoo, *, lose_create_answer: bool = False) -> None:
         self.rows: dict[int, dict] = {}
+        self.next_id = 501
         self.lose_create_answer = lose_create_answer
         odoo.on("account.move", "create", self.create)
         odoo.on("account.move", "action_post", self.post)
         odoo.on("account.move", "search_read", self.search_read)
+        odoo.on("account.move", "unlink", self.unlink)
 
     def create(self, args, kwargs):
         ids = []
         for values in args[0]:
-            move_id = 501 + len(self.rows)
+            move_id, self.next_id = self.next_id, self.next_id + 1
             self.rows[move_id] = {
                 "id": move_id,
                 "name": "/",
@@ -584,8 +606,16 @@ class OdooMoves:
             }
             ids.append(move_id)
         if self.lose_create_answer:
+            self.lose_create_answer = False
             raise requests.exceptions.ReadTimeout("read timed out")
         return ids
+
+    def unlink(self, args, kwargs):
+        if any(self.rows[move_id]["state"] != "draft" for move_id in args[0]):
+            return Fault("UserError", "You cannot delete an entry which has been posted once.")
+        for move_id in args[0]:
+            del self.rows[move_id]
+        return True
 
     def post(self, args, kwargs):
         for move_id in args[0]:
@@ -612,21 +642,46 @@ def test_a_lost_create_answer_then_the_retry_finds_the_invoice(app, sales, admin
 
     drain(app, rounds=1)
     assert [m["ref"] for m in moves.rows.values()] == [number]
-    with app.app_context():
-        event = db.session.query(OutboxEvent).one()
-        assert (event.state, event.attempts) == (OutboxState.PENDING, 1)
-    make_retries_due(app)
+    retry_due_after_one_attempt(app)
     drain(app)
 
     assert len(moves.rows) == 1
     assert len(odoo.calls("account.move", "create")) == 1
-    with app.app_context():
-        assert db.session.query(OutboxEvent).one().state == OutboxState.DONE
-        runs = db.session.query(SyncRun).order_by(SyncRun.id).all()
-        assert [r.outcome.value for r in runs] == ["uncertain", "success"]
-        assert KEY not in json.dumps([r.request for r in runs]) + json.dumps([r.response for r in runs])
-        link = db.session.query(HubInvoice).one().links[0]
-        assert (link.external_id, link.state) == ("501", "draft")
+    link = linked_once_after_a_lost_answer(app, KEY)
+    assert (link.external_id, link.state) == ("501", "draft")
+
+
+def test_a_lost_create_answer_when_posting_takes_the_draft_back_and_posts_one_invoice(app, sales, admin, odoo):
+    """Created, answer lost, so neither checked nor posted: the retry deletes that draft and creates,
+    checks and posts the invoice, instead of linking a draft to a connection that posts."""
+    known_catalogue(odoo, partner=[{"id": 88}])
+    moves = OdooMoves(odoo, lose_create_answer=True)
+    make_connection(app, "Odoo", "odoo", CONFIG, document_mode=DocumentMode.POSTED)
+    number = won_deal(sales, admin)["invoices"][0]["number"]
+
+    drain(app, rounds=1)
+    assert [(m["ref"], m["state"]) for m in moves.rows.values()] == [(number, "draft")]
+    retry_due_after_one_attempt(app)
+    drain(app)
+
+    assert [(m["id"], m["ref"], m["state"]) for m in moves.rows.values()] == [(502, number, "posted")]
+    assert [args for _, _, args, _ in odoo.calls("account.move", "unlink")] == [[[501]]]
+    assert [args for _, _, args, _ in odoo.calls("account.move", "action_post")] == [[[502]]]
+    link = linked_once_after_a_lost_answer(app, KEY)
+    assert (link.external_id, link.external_number, link.state) == ("502", "INV/2026/00502", "posted")
+
+
+def test_the_push_look_up_deletes_no_posted_invoice_and_cancel_look_up_no_draft(odoo):
+    moves = OdooMoves(odoo)
+    moves.create([[{"ref": "INV-000042"}, {"ref": "INV-000043"}]], {})
+    moves.post([[502]], {})
+    found = connector(post=True).find_invoices(["INV-000042", "INV-000043"])
+    assert list(found) == ["INV-000043"]
+    assert list(moves.rows) == [502]
+    moves.create([[{"ref": "INV-000044"}]], {})
+    assert connector(post=True).find_invoice("INV-000044").status == ExternalState.DRAFT
+    assert connector().find_invoices(["INV-000044"])["INV-000044"].status == ExternalState.DRAFT
+    assert list(moves.rows) == [502, 503]
 
 
 def test_posted_then_partly_then_fully_paid_in_odoo_shows_on_the_deal(app, sales, admin, call, odoo):
@@ -669,10 +724,7 @@ def test_stock_pulled_from_odoo_reaches_the_hub(app, admin, call, odoo):
     odoo.on("stock.warehouse", "search_read", lambda a, k: [{"id": 1, "code": "WH"}])
     admin.post("/api/v1/products", json={"sku": "PUMP-100", "name": "Pump", "list_price": "19.90", "currency": "EUR"})
     connection_id = make_connection(app, "Odoo", "odoo", CONFIG)
-    ops = call("operations")
-    assert ops.post(f"/api/v1/connections/{connection_id}/pull-stock", json={}).status_code == 202
-    drain(app)
-    (level,) = ops.get("/api/v1/stock?per_page=200").json["items"]
+    (level,) = pulled_stock(app, call("operations"), connection_id)
     assert (level["sku"], level["warehouse"]["code"], level["on_hand"], level["reserved"]) == (
         "PUMP-100",
         "WH",

@@ -20,12 +20,14 @@ from connectors.errors import AuthError, PermanentError, RetryableError, Uncerta
 from connectors.oauth import MemoryTokenStore, ReauthorizationRequired
 from connectors.xero import XeroConnector
 from hub.extensions import db
-from hub.models import DocumentMode, HubInvoice, OutboxEvent, OutboxState, SyncRun
+from hub.models import DocumentMode, HubInvoice
 from hub.sync.worker import drain
 from mappings.defaults import default_document
 from mappings.engine import parse
 from tests.conftest import make_connection
 from tests.hosted_fixtures import RecordingPacer, authorise_connection, tokens, won_deal
+from tests.recorded_requests import query, sent
+from tests.through_engine import linked_once_after_a_lost_answer, make_retries_due
 
 API = "https://api.xero.com/api.xro/2.0"
 TOKEN_URL = "https://identity.xero.com/connect/token"
@@ -62,6 +64,16 @@ def xero_invoice(**changes) -> dict:
         "StatusAttributeString": "OK",
         "UpdatedDateUTC": "/Date(1763880000000+0000)/",
         **changes,
+    }
+
+
+def validation_exception(*elements: dict) -> dict:
+    """Xero's HTTP 400 body: the refused elements, each with its ValidationErrors."""
+    return {
+        "ErrorNumber": 10,
+        "Type": "ValidationException",
+        "Message": "A validation exception occurred",
+        "Elements": list(elements),
     }
 
 
@@ -113,14 +125,6 @@ def connector(*, post: bool = False, store: MemoryTokenStore | None = None, pace
         tokens=store or MemoryTokenStore(tokens(tenant_id=TENANT)),
         pacer=pacer or RecordingPacer(),
     )
-
-
-def query(call) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
-
-
-def sent(call) -> dict:
-    return json.loads(call.request.body, parse_float=Decimal)
 
 
 def where(**params):
@@ -317,18 +321,13 @@ def test_a_validation_error_is_permanent_and_names_the_line_and_field():
     responses.post(
         f"{API}/Invoices",
         status=400,
-        json={
-            "ErrorNumber": 10,
-            "Type": "ValidationException",
-            "Message": "A validation exception occurred",
-            "Elements": [
-                {
-                    "Type": "ACCREC",
-                    "Reference": "INV-000042",
-                    "ValidationErrors": [{"Message": "Item code 'MANUAL-DE' is not valid"}],
-                }
-            ],
-        },
+        json=validation_exception(
+            {
+                "Type": "ACCREC",
+                "Reference": "INV-000042",
+                "ValidationErrors": [{"Message": "Item code 'MANUAL-DE' is not valid"}],
+            }
+        ),
     )
     with pytest.raises(PermanentError) as refused:
         connector().push_invoice(document())
@@ -365,6 +364,29 @@ def test_a_batch_refused_in_part_keeps_the_created_invoices_and_sends_only_the_r
     with pytest.raises(PermanentError):
         xero.push_invoice(bad)
     assert [i["Reference"] for i in sent(responses.calls[-1])["Invoices"]] == ["INV-000043"]
+
+
+@responses.activate
+def test_a_page_instead_of_the_answer_is_an_uncertain_outcome():
+    responses.get(f"{API}/Contacts", json=answer(Contacts=[ACME]))
+    responses.get(f"{API}/TaxRates", json=answer(**TAX_RATES))
+    created = responses.post(f"{API}/Invoices", body="<html><body>Gateway: please sign in</body></html>")
+    with pytest.raises(UncertainOutcomeError, match="the answer has no Invoices"):
+        connector().push_invoice(document())
+    assert created.call_count == 1
+
+
+@responses.activate
+def test_a_page_instead_of_the_new_contact_is_uncertain_and_no_invoice_is_sent():
+    responses.get(f"{API}/Contacts", json=answer(Contacts=[]))
+    responses.get(f"{API}/TaxRates", json=answer(**TAX_RATES))
+    made = responses.post(f"{API}/Contacts", body="<html><body>Gateway: please sign in</body></html>")
+    with pytest.raises(UncertainOutcomeError, match="the answer has no Contacts"):
+        connector().push_invoice(document())
+    assert made.call_count == 1
+    assert [c.request.url for c in responses.calls if c.request.method == "POST"] == [
+        made.url + "?summarizeErrors=false"
+    ]
 
 
 @responses.activate
@@ -499,14 +521,9 @@ def test_a_paid_invoice_cannot_be_voided_and_says_why():
     responses.post(
         url,
         status=400,
-        json={
-            "ErrorNumber": 10,
-            "Type": "ValidationException",
-            "Message": "A validation exception occurred",
-            "Elements": [
-                {"ValidationErrors": [{"Message": "Payments must be removed before this invoice can be voided."}]}
-            ],
-        },
+        json=validation_exception(
+            {"ValidationErrors": [{"Message": "Payments must be removed before this invoice can be voided."}]}
+        ),
     )
     with pytest.raises(PermanentError, match="Payments must be removed"):
         connector().cancel_invoice(ExternalRef("xero", "243216c5-369e-4056-ac67-05388f86dc81"))
@@ -542,13 +559,6 @@ def _connect(app, **fields) -> int:
     return connection_id
 
 
-def _due_now(app) -> None:
-    with app.app_context():
-        for event in db.session.query(OutboxEvent).filter(OutboxEvent.state == OutboxState.PENDING):
-            event.available_at = event.created_at
-        db.session.commit()
-
-
 @responses.activate
 def test_a_lost_answer_then_the_retry_gives_one_xero_invoice(app, sales, admin):
     _connect(app, document_mode=DocumentMode.POSTED)
@@ -564,7 +574,7 @@ def test_a_lost_answer_then_the_retry_gives_one_xero_invoice(app, sales, admin):
     assert created.call_count == 1
     assert sent(created.calls[0])["Invoices"][0]["Reference"] == number
     assert sent(created.calls[0])["Invoices"][0]["Status"] == "AUTHORISED"
-    _due_now(app)
+    make_retries_due(app)
     # Xero did create it: the retry finds it by its Reference instead of creating another.
     responses.replace(
         responses.GET, f"{API}/Invoices", json=answer(Invoices=[xero_invoice(Reference=number, Status="AUTHORISED")])
@@ -572,13 +582,8 @@ def test_a_lost_answer_then_the_retry_gives_one_xero_invoice(app, sales, admin):
     drain(app)
 
     assert created.call_count == 1
-    with app.app_context():
-        assert db.session.query(OutboxEvent).one().state == OutboxState.DONE
-        runs = db.session.query(SyncRun).order_by(SyncRun.id).all()
-        assert [r.outcome.value for r in runs] == ["uncertain", "success"]
-        assert "xero-secret" not in json.dumps([r.request for r in runs] + [r.response for r in runs])
-        link = db.session.query(HubInvoice).one().links[0]
-        assert (link.external_number, link.state) == ("INV-0010", "posted")
+    link = linked_once_after_a_lost_answer(app, "xero-secret")
+    assert (link.external_number, link.state) == ("INV-0010", "posted")
 
 
 @responses.activate

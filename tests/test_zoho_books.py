@@ -21,16 +21,18 @@ from connectors.documents import (
     InvoiceLine,
     Party,
 )
-from connectors.errors import PermanentError, RetryableError
+from connectors.errors import PermanentError, RetryableError, UncertainOutcomeError
 from connectors.oauth import MemoryTokenStore, ReauthorizationRequired
 from connectors.zoho_books import ZohoBooksConnector
 from hub.extensions import db
-from hub.models import Authorisation, Connection, DocumentMode, HubInvoice, OutboxEvent, OutboxState, SyncRun
+from hub.models import Authorisation, Connection, DocumentMode, OutboxEvent, OutboxState
 from hub.sync.worker import drain
 from mappings.defaults import default_document
 from mappings.engine import parse
 from tests.conftest import make_connection
 from tests.hosted_fixtures import RecordingPacer, authorise_connection, tokens, won_deal
+from tests.recorded_requests import query, sent
+from tests.through_engine import linked_once_after_a_lost_answer, retry_due_after_one_attempt
 
 ORG = "10234695"
 API = "https://www.zohoapis.eu"
@@ -117,14 +119,6 @@ def connector(*, post: bool = False, store: MemoryTokenStore | None = None, pace
         tokens=store or MemoryTokenStore(tokens(api_domain=API)),
         pacer=pacer or RecordingPacer(),
     )
-
-
-def query(call) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
-
-
-def sent(call) -> dict:
-    return json.loads(call.request.body, parse_float=Decimal)
 
 
 def ok(**body) -> dict:
@@ -331,6 +325,34 @@ def test_an_invoice_zoho_totals_differently_is_deleted_again_and_refused():
     assert deleted.call_count == 1
     assert query(deleted.calls[0]) == {"organization_id": ORG}
     assert marked.call_count == 0
+
+
+@responses.activate
+def test_a_create_answered_without_the_invoice_is_uncertain():
+    catalogue()
+    responses.get(f"{BOOKS}/contacts", json=ok(contacts=[ACME]))
+    created = responses.post(f"{BOOKS}/invoices", body="<html><body>Gateway: please sign in</body></html>")
+    with pytest.raises(UncertainOutcomeError, match="the answer has no invoice"):
+        connector(post=True).push_invoice(document())
+    assert created.call_count == 1
+    assert responses.calls[-1].request.method == "POST"  # neither deleted nor marked sent
+
+
+@responses.activate
+def test_a_wrong_total_zoho_would_not_delete_is_parked_not_retried():
+    """A retry would find the invoice by its reference and link it, wrong total and all."""
+    catalogue()
+    responses.get(f"{BOOKS}/contacts", json=ok(contacts=[ACME]))
+    responses.post(f"{BOOKS}/invoices", json=ok(invoice=invoice(total=2713.89)))
+    deleted = responses.delete(f"{BOOKS}/invoices/982000000567114", status=503, body="")
+    with pytest.raises(PermanentError) as refused:
+        connector(post=True).push_invoice(document())
+    assert deleted.call_count == 1
+    assert refused.value.field == "total"
+    assert "2713.89" in refused.value.message
+    assert "Deleting Zoho invoice INV-00003 failed" in refused.value.message
+    assert "delete it in Zoho Books before retrying" in refused.value.message
+    assert [c.request.method for c in responses.calls][-2:] == ["POST", "DELETE"]  # not marked as sent
 
 
 @responses.activate
@@ -562,11 +584,7 @@ def test_a_lost_answer_then_the_retry_gives_one_zoho_invoice(app, sales, admin):
 
     assert created.call_count == 1
     assert sent(created.calls[0])["reference_number"] == number
-    with app.app_context():
-        event = db.session.query(OutboxEvent).one()
-        assert (event.state, event.attempts) == (OutboxState.PENDING, 1)
-        event.available_at = event.created_at  # due now, instead of waiting out the backoff
-        db.session.commit()
+    retry_due_after_one_attempt(app)
 
     # Zoho did create it: the retry finds it by reference and marks it sent instead of creating another.
     responses.replace(responses.GET, f"{BOOKS}/invoices", json=ok(invoices=[invoice(reference_number=number)]))
@@ -575,13 +593,8 @@ def test_a_lost_answer_then_the_retry_gives_one_zoho_invoice(app, sales, admin):
 
     assert created.call_count == 1
     assert marked.call_count == 1
-    with app.app_context():
-        assert db.session.query(OutboxEvent).one().state == OutboxState.DONE
-        runs = db.session.query(SyncRun).order_by(SyncRun.id).all()
-        assert [r.outcome.value for r in runs] == ["uncertain", "success"]
-        assert "app-secret" not in json.dumps([r.request for r in runs] + [r.response for r in runs])
-        link = db.session.query(HubInvoice).one().links[0]
-        assert (link.external_id, link.external_number, link.state) == ("982000000567114", "INV-00003", "posted")
+    link = linked_once_after_a_lost_answer(app, "app-secret")
+    assert (link.external_id, link.external_number, link.state) == ("982000000567114", "INV-00003", "posted")
 
 
 @responses.activate

@@ -186,7 +186,7 @@ class OneCODataConnector(Connector):
         ConfigField("warehouse_catalog", default="Catalog_Склады"),
     )
 
-    def __init__(self, config, *, post: bool = False, mapping=None) -> None:
+    def __init__(self, config: Mapping[str, Any], *, post: bool = False, mapping: MappingSpec | None = None) -> None:
         super().__init__(config, post=post, mapping=mapping)
         base = self.config["base_url"].rstrip("/").removesuffix("/" + ODATA_ROOT)
         self.root = f"{base}/{ODATA_ROOT}"

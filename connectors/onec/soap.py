@@ -54,7 +54,7 @@ from connectors.errors import (
     UncertainOutcomeError,
     UnsupportedOperation,
 )
-from connectors.http import retry_after_seconds
+from connectors.http import elapsed_ms, may_have_arrived, retry_after_seconds
 from mappings.engine import MappingSpec, Problem, ProblemKind, missing_targets, normalise_key, storable
 
 # WSDLs and answers are parsed without DTDs, entities or external references.
@@ -132,9 +132,9 @@ class _Transport(zeep.Transport):
             content = super().load(url)
         except requests.RequestException as exc:
             status = exc.response.status_code if exc.response is not None else None
-            self.record(Exchange("GET", url, None, status, None, f"{type(exc).__name__}: {exc}", _ms(started)))
+            self.record(Exchange("GET", url, None, status, None, f"{type(exc).__name__}: {exc}", elapsed_ms(started)))
             raise
-        self.record(Exchange("GET", url, None, 200, f"WSDL, {len(content)} bytes", None, _ms(started)))
+        self.record(Exchange("GET", url, None, 200, f"WSDL, {len(content)} bytes", None, elapsed_ms(started)))
         return content
 
     def post(self, address: str, message: bytes | str, headers: Mapping[str, str]) -> requests.Response:
@@ -147,12 +147,12 @@ class _Transport(zeep.Transport):
         try:
             response = super().post(address, message, headers)
         except requests.RequestException as exc:
-            self.record(Exchange("POST", url, sent, None, None, f"{type(exc).__name__}: {exc}", _ms(started)))
+            self.record(Exchange("POST", url, sent, None, None, f"{type(exc).__name__}: {exc}", elapsed_ms(started)))
             raise
         self.last_status = response.status_code
         self.retry_after = response.headers.get("Retry-After")
         answer = response.content.decode(response.encoding or "utf-8", errors="replace")[:EXCERPT]
-        self.record(Exchange("POST", url, sent, response.status_code, answer, None, _ms(started)))
+        self.record(Exchange("POST", url, sent, response.status_code, answer, None, elapsed_ms(started)))
         return response
 
 
@@ -188,7 +188,7 @@ class OnecSoapConnector(Connector):
     )
     mapping_options = MAPPING_OPTIONS
 
-    def __init__(self, config, *, post: bool = False, mapping: MappingSpec | None = None) -> None:
+    def __init__(self, config: Mapping[str, Any], *, post: bool = False, mapping: MappingSpec | None = None) -> None:
         super().__init__(config, post=post, mapping=mapping)
         # The create argument find_invoice searches by: it must carry the idempotency key.
         self.idempotency_target = self.options["reference_field"]
@@ -308,8 +308,7 @@ class OnecSoapConnector(Connector):
         except zeep.exceptions.TransportError as exc:
             raise self._status(name, exc.status_code, changes_data, str(exc)) from None
         except (requests.ConnectTimeout, requests.ConnectionError, requests.Timeout) as exc:
-            sent = not isinstance(exc, requests.ConnectTimeout) and "Connection refused" not in str(exc)
-            if sent and changes_data:
+            if may_have_arrived(exc) and changes_data:
                 raise UncertainOutcomeError(f"1C {name}: no answer ({type(exc).__name__})") from exc
             raise RetryableError(f"1C {name}: {type(exc).__name__}") from exc
         except requests.RequestException as exc:  # too many redirects, a broken chunked answer
@@ -585,7 +584,3 @@ def _ascii(header: str) -> str:
     """A header value with its non-ASCII characters percent-encoded as UTF-8, the way an IRI becomes
     a URI (SOAP 1.1's SOAPAction header, SOAP 1.2's action in the Content-Type)."""
     return "".join(c if c.isascii() else quote(c) for c in header)
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)
