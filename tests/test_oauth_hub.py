@@ -134,7 +134,7 @@ def test_authorising_stores_sealed_tokens_and_the_api_shows_only_the_state(app, 
         "/oauth/callback", query_string={"code": "AB11-code", "state": query["state"][0], "realmId": REALM}
     )
     assert page.status_code == 302
-    assert page.headers["Location"].endswith(f"/admin/connections#connection-{books}")
+    assert page.headers["Location"].endswith(f"/admin/connections/{books}")
 
     (grant,) = responses.calls
     assert grant.request.headers["Authorization"].startswith("Basic ")

@@ -5,15 +5,21 @@ Other roles are refused."""
 
 from __future__ import annotations
 
+import json
 import re
+from urllib.parse import unquote
 
 import pytest
+import responses
 from playwright.sync_api import expect
 
+from hub.models import DocumentMode
 from hub.sync.worker import drain
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, make_connection
+from tests.onec_soap_server import OnecSoapServer
 from tests.test_mappings_api import win
-from tests.ui_fixtures import log_in, nav, screenshot
+from tests.test_onec_odata import CONFIG, FIND_CP, FIND_PRODUCT, PUMP_KEY, ROOT, listing
+from tests.ui_fixtures import ARTIFACTS, log_in, nav, screenshot
 
 
 def test_admin_edits_previews_activates_and_diffs_a_mapping(
@@ -152,3 +158,94 @@ def test_a_non_admin_is_refused_in_the_browser(users, page, connection):
     assert response is not None
     assert response.status == 403
     expect(page.get_by_text("Your role may not open this page.")).to_be_visible()
+
+
+def test_a_1c_web_service_mapping_keeps_its_cyrillic_names_and_previews_the_envelope(app, users, page, admin, sales):
+    """The real 1C-style SOAP service of the tests: the preview builds the envelope from its WSDL."""
+    with OnecSoapServer() as onec:
+        make_connection(app, "1С Бухгалтерия", "onec_soap", onec.config, document_mode=DocumentMode.POSTED)
+        product = {"sku": "НС-100", "name": "Насос", "list_price": "1250.00", "currency": "RUB", "tax_rate": "0.20"}
+        assert admin.post("/api/v1/products", json=product).status_code == 201
+        customer = sales.post("/api/v1/customers", json={"name": "ООО «Ромашка»", "default_currency": "RUB"}).json
+        body = {"title": "Насосы", "customer_id": customer["id"], "lines": [{"sku": "НС-100", "quantity": 2}]}
+        deal = sales.post("/api/v1/deals", json=body).json
+        won = sales.post(f"/api/v1/deals/{deal['id']}/won").json
+        number = won["invoices"][0]["number"]
+
+        log_in(page, users["admin"]["email"])
+        page.goto("/admin/connections")
+        page.get_by_role("link", name="Mapping of 1С Бухгалтерия").click()
+        editor = page.get_by_label("Mapping document (YAML)")
+        original = editor.input_value()
+        # Cyrillic as written, never as \u escapes
+        assert "ВнешнийНомер:\n    expr: idempotency_key" in original
+        assert "create_operation: СоздатьСчет" in original
+        assert "\\u" not in original
+
+        # A draft that writes a Cyrillic constant, previewed before it is active.
+        comment = "  Комментарий:\n    expr: notes || deal_reference\n"
+        assert comment in original
+        editor.fill(original.replace(comment, "  Комментарий:\n    const: Счёт из CRM\n"))
+        page.get_by_role("button", name="Save as draft").click()
+        expect(page.get_by_role("status")).to_contain_text("Version 1 saved as a draft")
+        expect(editor).to_have_value(re.compile("Комментарий:\n    const: Счёт из CRM\n"))
+        page.get_by_label("Deal number or id").fill(deal["number"])
+        page.get_by_label("With", exact=True).select_option("1")
+        page.get_by_role("button", name="Preview").click()
+        expect(page.locator("#preview-result")).to_contain_text("ready to send")
+        payload = page.locator("#preview-payload")
+        expect(payload).to_contain_text('"operation": "СоздатьСчет"')
+        expect(payload).to_contain_text('"Наименование": "ООО «Ромашка»"')
+        expect(payload).to_contain_text('"Комментарий": "Счёт из CRM"')
+        envelope = page.locator("#preview-envelope")
+        expect(envelope).to_contain_text(f"<ns0:ВнешнийНомер>{number}</ns0:ВнешнийНомер>")
+        expect(envelope).to_contain_text("<ns0:Артикул>НС-100</ns0:Артикул>")
+        screenshot(page, "admin-mapping-preview-1c-soap")
+        page.locator("#preview-result").screenshot(path=str(ARTIFACTS / "admin-mapping-preview-1c-soap-result.png"))
+        assert onec.invoices == {}  # nothing was sent
+
+
+def test_a_1c_odata_preview_looks_up_in_cyrillic_and_shows_what_the_push_would_create(app, users, page, admin, sales):
+    """1C's OData interface cannot be reached from CI: its answers come from `responses` in this
+    process (where the test app runs), shaped as in tests/test_onec_odata.py; the look-ups the hub
+    sends are asserted, and that it sends nothing else."""
+    make_connection(app, "1С Торговля", "onec_odata", CONFIG)
+    product = {"sku": "НС-100", "name": "Насос", "list_price": "1250.00", "currency": "RUB", "tax_rate": "0.20"}
+    assert admin.post("/api/v1/products", json=product).status_code == 201
+    customer = sales.post(
+        "/api/v1/customers", json={"name": "ООО «Ромашка»", "default_currency": "RUB", "tax_id": "7701234567"}
+    ).json
+    body = {"title": "Насосы", "customer_id": customer["id"], "lines": [{"sku": "НС-100", "quantity": 2}]}
+    deal = sales.post("/api/v1/deals", json=body).json
+    assert sales.post(f"/api/v1/deals/{deal['id']}/won").status_code == 200
+
+    def answer(request):
+        asked = unquote(request.url).removeprefix(ROOT + "/")
+        if asked.startswith("Catalog_Номенклатура"):
+            return 200, {}, json.dumps(listing("Catalog_Номенклатура", {"Ref_Key": PUMP_KEY, "Артикул": "НС-100"}))
+        return 200, {}, json.dumps(listing("Catalog_Контрагенты"))  # no such counterparty yet
+
+    log_in(page, users["admin"]["email"])
+    page.goto("/admin/connections")
+    page.get_by_role("link", name="Mapping of 1С Торговля").click()
+    original = page.get_by_label("Mapping document (YAML)").input_value()
+    assert "document: Document_СчетНаОплатуПокупателю" in original
+    assert "  Комментарий:\n    expr: idempotency_key\n" in original
+    with responses.RequestsMock() as onec:
+        onec.add_callback(responses.GET, re.compile(re.escape(ROOT) + "/.*"), callback=answer)
+        page.get_by_label("Deal number or id").fill(deal["number"])
+        page.get_by_role("button", name="Preview").click()
+        expect(page.locator("#preview-result")).to_contain_text("ready to send")
+        sent = [(c.request.method, unquote(c.request.url).removeprefix(ROOT + "/")) for c in onec.calls]
+        assert "%D0%9D%D0%A1-100" in onec.calls[0].request.url  # the article, percent-encoded as UTF-8
+    assert sent == [
+        ("GET", FIND_PRODUCT.format(field="Артикул", value="НС-100")),
+        ("GET", FIND_CP.format(field="ИНН", value="'7701234567'")),
+        ("GET", FIND_CP.format(field="Description", value="'ООО «Ромашка»'")),
+    ]
+    payload = page.locator("#preview-payload")
+    expect(payload).to_contain_text(f'"Номенклатура_Key": "{PUMP_KEY}"')
+    expect(payload).to_contain_text('"Контрагент_Key": "(new Catalog_Контрагенты item, created by the push: ИНН')
+    expect(payload).to_contain_text('"СтавкаНДС": "НДС20"')
+    screenshot(page, "admin-mapping-preview-1c-odata")
+    page.locator("#preview-result").screenshot(path=str(ARTIFACTS / "admin-mapping-preview-1c-odata-result.png"))

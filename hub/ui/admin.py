@@ -11,7 +11,8 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from connectors.base import ConfigField
+from connectors.base import ConfigField, Connector
+from connectors.onec.exchange import OneCExchangeConnector
 from hub.api.audit import AuditListArgs, audit_page
 from hub.api.base import get_or_404
 from hub.api.connections import ConnectionSchema, _ensure_name_free, _set_config, run_connection_test, set_paused
@@ -21,6 +22,7 @@ from hub.errors import HubError
 from hub.extensions import db
 from hub.inventory.pull import keeps_stock, pull_job_id, start_pull
 from hub.models import Connection, OutboxEvent, OutboxState, Role, SyncRun, User
+from hub.oauth_flow import redirect_uri
 from hub.secrets_box import unseal
 from hub.sync import outbox
 from hub.sync.connectors import is_oauth, registry
@@ -96,6 +98,49 @@ def _last_calls(connection_ids: list[int]) -> dict[int, SyncRun | None]:
     return {connection_id: found.get(connection_id) for connection_id in connection_ids}
 
 
+RECENT_RUNS = 15
+LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
+
+
+def exchange_url(connection: Connection) -> str:
+    """The address to enter in 1C for this connection, on the host the admin reached the hub by.
+    HTTPS: 1C sends the connection's password with every exchange, and a hub behind a TLS proxy
+    sees plain HTTP itself. Plain HTTP only for a trial on this very machine."""
+    local = request.scheme == "http" and request.host.rsplit(":", 1)[0] in LOOPBACK
+    scheme = "http" if local else "https"
+    return f"{scheme}://{request.host}{url_for('onec_exchange.exchange', connection_id=connection.id)}"
+
+
+@bp.get("/connections/<int:connection_id>")
+@page("connections")
+def connection_page(connection_id: int):
+    """One connection: its state, what the admin must do next (authorise with the provider, set
+    the exchange up in 1C), its settings (secrets only as "stored") and its latest runs."""
+    connection = get_or_404(Connection, connection_id)
+    cls = registry().get(connection.type) if connection.type in registry() else None
+    runs = db.session.scalars(
+        select(SyncRun)
+        .where(SyncRun.connection_id == connection.id)
+        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+        .limit(RECENT_RUNS)
+    ).all()
+    return render_template(
+        "ui/connection.html",
+        connection=connection,
+        cls=cls,
+        runs=runs,
+        stored_secrets=set(unseal(connection.secrets_sealed)),
+        oauth=authorisation_of(connection) if is_oauth(connection.type) else None,
+        redirect_uri=redirect_uri(),
+        exchange_url=exchange_url(connection) if connection.type == OneCExchangeConnector.type_name else None,
+        failed_count=db.session.scalar(
+            select(func.count())
+            .select_from(OutboxEvent)
+            .where(OutboxEvent.connection_id == connection.id, OutboxEvent.state == OutboxState.FAILED)
+        ),
+    )
+
+
 @bp.route("/connections/new", methods=["GET", "POST"])
 @bp.route("/connections/<int:connection_id>/edit", methods=["GET", "POST"])
 @page("connections", "write")
@@ -111,20 +156,27 @@ def edit_connection(connection_id: int | None = None):
     if request.method == "POST" and request.form.get("save"):
         data = form_values(request.form, ("name", "document_mode")) | {"type": type_name}
         data["enabled"] = request.form.get("enabled") == "on"
+        target = connection or Connection(config={})
+        # The connection's fields and its settings are checked together, so that one round shows
+        # the admin every field to correct.
         try:
             valid = load(ConnectionSchema(), data)
             _ensure_name_free(valid["name"], connection.id if connection else None)
-            target = connection or Connection(config={})
             target.name, target.enabled, target.document_mode = valid["name"], valid["enabled"], valid["document_mode"]
+        except HubError as exc:
+            errors |= exc.errors or {"_form": [exc.message]}
+        try:
             _set_config(target, type_name, _config_from_form(cls.config_schema), keep_secrets=connection is not None)
+        except HubError as exc:
+            errors |= exc.errors or {"_form": [exc.message]}
+        if errors:
+            db.session.rollback()
+        else:
             if connection is None:
                 db.session.add(target)
             db.session.commit()
-        except HubError as exc:
-            errors = failed(exc)
-        else:
-            flash(f"Connection {target.name} saved. Test it to check the settings.", "ok")
-            return redirect(url_for("ui_admin.connections") + f"#connection-{target.id}")
+            flash(f"Connection {target.name} saved. {_next_step(cls)}", "ok")
+            return redirect(url_for("ui_admin.connection_page", connection_id=target.id))
     values = request.form if request.method == "POST" else {}
     stored = unseal(connection.secrets_sealed) if connection else {}
     return render_template(
@@ -135,7 +187,17 @@ def edit_connection(connection_id: int | None = None):
         errors=errors,
         values=values,
         stored_secrets=set(stored),
+        redirect_uri=redirect_uri() if is_oauth(type_name) else None,
     )
+
+
+def _next_step(cls: type[Connector]) -> str:
+    """What the admin does after saving, on the connection's page they land on."""
+    if is_oauth(cls.type_name):
+        return f"Authorise it with {cls.label} to let it send."
+    if cls.type_name == OneCExchangeConnector.type_name:
+        return "Enter the address and user below in 1C."
+    return "Test it to check the settings."
 
 
 @bp.post("/connections/<int:connection_id>/test")
@@ -145,6 +207,8 @@ def test_connection(connection_id: int):
     ok, message = run_connection_test(connection)
     db.session.commit()
     flash(f"{connection.name}: {'OK' if ok else 'failed'} — {message}", "ok" if ok else "error")
+    if request.form.get("back") == "page":
+        return redirect(url_for("ui_admin.connection_page", connection_id=connection.id))
     return redirect(url_for("ui_admin.connections") + f"#connection-{connection.id}")
 
 

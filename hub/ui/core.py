@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import marshmallow as ma
 from babel.numbers import format_currency, format_decimal
-from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
@@ -208,6 +208,22 @@ def options(items: Iterable[Any], value: str, text: str) -> list[tuple[Any, Any]
     return [(getattr(item, value), getattr(item, text)) for item in items]
 
 
+def pretty_json(value: Any, indent: int | None = 2) -> str:
+    """JSON to read on a page (escaped by the template like any text): names and values in their
+    own script (1C's Cyrillic fields, not as escapes), keys in the order they are sent."""
+    return current_app.json.dumps(value, ensure_ascii=False, indent=indent, sort_keys=False)
+
+
+def text_blocks(value: Any) -> tuple[Any, list[tuple[str, str]]]:
+    """A payload without its top-level texts of several lines (a SOAP envelope), and those texts by
+    key: shown as they are, not as one JSON string of escaped line breaks."""
+    if not isinstance(value, Mapping):
+        return value, []
+    blocks = [(k, v) for k, v in value.items() if isinstance(v, str) and "\n" in v.strip()]
+    apart = {k for k, _ in blocks}
+    return {k: f"(the {k} is shown below)" if k in apart else v for k, v in value.items()}, blocks
+
+
 def error_page(code: int, message: str):
     return render_template("ui/error.html", code=code, message=message), code
 
@@ -227,7 +243,16 @@ def blueprint(name: str, import_name: str, **kwargs: Any) -> Blueprint:
 
 
 def install_template_helpers(app: Flask) -> None:
-    app.jinja_env.filters.update(money=money, quantity=quantity, percent=percent, when=when, ago=ago, options=options)
+    app.jinja_env.filters.update(
+        money=money,
+        quantity=quantity,
+        percent=percent,
+        when=when,
+        ago=ago,
+        options=options,
+        pretty_json=pretty_json,
+        text_blocks=text_blocks,
+    )
     app.jinja_env.globals.update(nav_items=nav_items, can=can)
 
     from hub.api import api

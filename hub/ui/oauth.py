@@ -23,7 +23,7 @@ def start(connection_id: int):
         return redirect(authorization_url(connection, current_user))
     except HubError as exc:
         flash(exc.message, "error")
-        return redirect(url_for("ui_admin.connections") + f"#connection-{connection.id}")
+        return redirect(url_for("ui_admin.connection_page", connection_id=connection.id))
 
 
 @bp.get("/oauth/callback")
@@ -35,4 +35,4 @@ def callback():
         return render_template("ui/error.html", code=400, message=exc.message), 400
     again = f" {requeued} push(es) parked for the re-authorisation are sent again." if requeued else ""
     flash(f"{connection.name} is authorised.{again}", "ok")
-    return redirect(url_for("ui_admin.connections") + f"#connection-{connection.id}")
+    return redirect(url_for("ui_admin.connection_page", connection_id=connection.id))
