@@ -245,6 +245,15 @@ def paginate(
     }
 
 
+def where_equal(query: Select, model: type, args: Mapping[str, Any], names: tuple[str, ...]) -> Select:
+    """`query` narrowed to rows whose column equals the argument of the same name, for each of
+    `names` the request gave."""
+    for name in names:
+        if name in args:
+            query = query.where(getattr(model, name) == args[name])
+    return query
+
+
 def search_filter(text: str, *columns: Any):
     pattern = "%" + text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 

@@ -22,6 +22,7 @@ from hub.api.base import (
     partial,
     search_filter,
     stripped,
+    where_equal,
 )
 from hub.auth import authenticated_user, requires
 from hub.errors import Conflict
@@ -243,9 +244,7 @@ class Deals(MethodView):
             query = query.where(search_filter(args["q"], Deal.title, Deal.number))
         if args.get("status"):
             query = query.join(Stage, Deal.stage_id == Stage.id).where(Stage.kind == StageKind(args["status"]))
-        for name in ("stage_id", "pipeline_id", "customer_id", "owner_id"):
-            if name in args:
-                query = query.where(getattr(Deal, name) == args[name])
+        query = where_equal(query, Deal, args, ("stage_id", "pipeline_id", "customer_id", "owner_id"))
         if "close_after" in args:
             query = query.where(Deal.expected_close_date >= args["close_after"])
         if "close_before" in args:
