@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.extensions import db
@@ -41,11 +41,12 @@ class Warehouse(db.Model):
 
 class StockLevel(db.Model):
     __tablename__ = "stock_levels"
+    # The unique constraint also serves look-ups by connection: no index of its own to keep up.
     __table_args__ = (UniqueConstraint("connection_id", "warehouse_id", "sku"),)
     __audited__ = False
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
     warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id", ondelete="CASCADE"), index=True)
     sku: Mapped[str] = mapped_column(String(64), index=True)
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"), index=True)
@@ -64,15 +65,17 @@ class StockHistory(db.Model):
     """One row each time a pull saw a level change: the data behind stock charts."""
 
     __tablename__ = "stock_history"
+    # A SKU's history in the order it is read (one index less to keep up on a full pull).
+    __table_args__ = (Index("ix_stock_history_sku_as_of", "sku", "as_of", "id"),)
     __audited__ = False
 
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
     warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id", ondelete="CASCADE"))
-    sku: Mapped[str] = mapped_column(String(64), index=True)
+    sku: Mapped[str] = mapped_column(String(64))
     on_hand: Mapped[Decimal] = mapped_column(DecimalType(18, 4))
     available: Mapped[Decimal] = mapped_column(DecimalType(18, 4))
-    as_of: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ReorderRule(Timestamps, db.Model):
