@@ -9,7 +9,6 @@ in one run against the same server, so the figures compare. Prints a table and w
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
@@ -19,12 +18,11 @@ from decimal import Decimal
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+from harness import write_results
 
 from connectors.documents import Address, InvoiceDocument, InvoiceLine, Party, TaxAmount
 from connectors.tryton import TrytonConnector
 from hub.demo_erp.tryton import TrytonServer
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def document(i: int, prefix: str) -> InvoiceDocument:
@@ -165,10 +163,8 @@ def main() -> None:
     p50 = statistics.median(latencies)
     p95 = latencies[int(len(latencies) * 0.95) - 1]
     print(f"  hub won → invoice in Tryton: p50 {p50:.2f} s, p95 {p95:.2f} s (all {n} won at once, one worker)")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "tryton_push.json").write_text(
-        json.dumps({"invoices": n, "per_second": rows, "latency_p50_s": p50, "latency_p95_s": p95}, indent=2)
-    )
+    result = {"invoices": n, "per_second": rows, "latency_p50_s": p50, "latency_p95_s": p95}
+    print(f"  → {write_results('tryton_push', result)}")
 
 
 if __name__ == "__main__":
