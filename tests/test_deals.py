@@ -8,11 +8,15 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from hub.api.base import page_schema
+from hub.api.deals import DealSummary
 from hub.api.pipelines import Board
 from hub.board import board_columns, rebuild_stage_totals
 from hub.extensions import db
 from hub.models import Deal, DealLine, HubInvoice, Pipeline, Stage, StageTotal
 from tests.test_crm_api import assert_error
+
+DealPage = page_schema(DealSummary, "DealPageCheck")
 
 
 @pytest.fixture
@@ -367,6 +371,22 @@ def test_the_board_shows_each_deal_as_the_deals_api_does_and_as_its_schema_says(
     with app.app_context():
         model = db.session.get(Pipeline, pipeline["id"])
         assert board == Board().dump({"pipeline": model, "columns": board_columns(model)})
+
+
+def test_the_deals_list_shows_each_deal_as_its_schema_says(app, sales, users, customer):
+    line = {"description": "X", "quantity": 3, "unit_price": "0.10", "tax_rate": "0.19", "discount_percent": "5"}
+    new_deal(sales, customer, [line], owner_id=users["admin"]["id"], probability=35, expected_close_date="2031-02-03")
+    new_deal(sales, customer, [{**line, "unit_price": "1234"}], currency="JPY", owner_id=None)
+    won, lost = new_deal(sales, customer, [line]), new_deal(sales, customer, [line])
+    assert sales.post(f"/api/v1/deals/{won['id']}/won").status_code == 200
+    assert sales.post(f"/api/v1/deals/{lost['id']}/lost", json={"reason": "Too dear"}).status_code == 200
+
+    page = sales.get("/api/v1/deals?sort=number").json
+
+    assert {d["status"] for d in page["items"]} == {"open", "won", "lost"}
+    with app.app_context():
+        deals = db.session.scalars(select(Deal).order_by(Deal.id)).all()
+        assert page == DealPage().dump({"items": deals, "page": 1, "per_page": 50, "total": 4, "total_exact": True})
 
 
 def test_stage_totals_follow_every_change_of_a_deal(app, sales, admin, users, customer):
