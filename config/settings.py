@@ -71,6 +71,12 @@ SETTINGS: tuple[Setting, ...] = (
         "`refuse` (409 naming the lines) or `off`.",
     ),
     Setting(
+        "OAUTH_REDIRECT_URI",
+        None,
+        "The redirect URI registered with OAuth providers (QuickBooks, Xero, Zoho), e.g. "
+        "`https://hub.example.com/oauth/callback`. Unset: the callback's URL as this request sees it.",
+    ),
+    Setting(
         "HUB_DEMO_ERP_PORT",
         "8765",
         "Port of the demo Tryton that `crmhub run --demo-erp` serves and the demo data's connection points at.",
@@ -115,6 +121,7 @@ class Settings:
     HUB_STATUS_INTERVAL_SECONDS: int
     HUB_PAYMENT_DAYS: int
     HUB_STOCK_CHECK_ON_WON: str
+    OAUTH_REDIRECT_URI: str | None
     HUB_DEMO_ERP_PORT: int
 
     @classmethod

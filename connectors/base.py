@@ -98,6 +98,9 @@ class Connector(ABC):
     # items). If not (Tryton, Odoo: shipments move stock), the hub keeps counting a won deal's
     # quantities against stock until its invoice is paid.
     invoices_move_stock: ClassVar[bool] = False
+    # Whether the target fetches invoices from the hub itself (1C's site exchange) instead of the
+    # hub pushing them: no push is queued for such a connection when a deal is won.
+    fetches_invoices: ClassVar[bool] = False
     # The target fields this connector builds its payload from; a mapping without one of them is
     # refused when it is saved (`lines[].sku` is a line field).
     required_targets: ClassVar[tuple[str, ...]] = ()
@@ -176,7 +179,9 @@ class Connector(ABC):
         """The invoice an earlier push created with this key, if any."""
 
     def find_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
-        """Look several keys up; connectors whose target can search many at once override this."""
+        """The push's look-up of several keys; connectors whose target can search many at once
+        override this. One that posts may take back here a draft a lost answer left unposted, so
+        that the push makes it again (Tryton, Odoo); `find_invoice` only ever reads."""
         found = {}
         for key in idempotency_keys:
             ref = self.find_invoice(key)

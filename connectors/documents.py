@@ -102,6 +102,17 @@ class InvoiceStatus:
     external_number: str | None = None
 
 
+def amount_paid(state: ExternalState, total: Decimal, due: Decimal) -> Decimal:
+    """What was paid of an invoice of `total` of which the target says `due` is still owed: all of
+    it once paid, the difference while posted or partly paid, nothing for a draft or a cancelled
+    invoice (one settled by a credit note was not paid, though nothing is due)."""
+    if state == ExternalState.PAID:
+        return total
+    if state in (ExternalState.POSTED, ExternalState.PARTIALLY_PAID):
+        return total - due
+    return Decimal(0)
+
+
 @dataclass(frozen=True)
 class StockLevel:
     sku: str

@@ -47,7 +47,10 @@ class MappingRefused(PermanentError):
 
 
 class AuthError(ConnectorError):
-    pass
+    def __init__(self, message: str, *, status: int | None = None, detail: object = None) -> None:
+        super().__init__(message, detail=detail)
+        # 401 (the token or password is not valid) or 403 (valid, but not allowed to do this).
+        self.status = status
 
 
 class UnsupportedOperation(ConnectorError):

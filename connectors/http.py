@@ -9,12 +9,19 @@ translation of transport outcomes into the typed errors of `connectors.errors`.
 | 401, 403 | AuthError |
 | other 4xx | PermanentError with the target's message |
 | 5xx | RetryableError; UncertainOutcomeError for a request that changes data |
+
+JSON bodies are written by `dumps`: Decimals go out as JSON numbers, digit for digit, dates as ISO
+strings. With `exact_numbers`, numbers in answers are read as Decimals too: money never passes
+through a float.
 """
 
 from __future__ import annotations
 
+import json as jsonlib
 import time
 from collections.abc import Callable, Mapping
+from datetime import date
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -40,6 +47,38 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
+def decimal_of(value: Any) -> Decimal:
+    """A number of a JSON answer (a Decimal with `exact_numbers`, else a float or an int; or text)
+    as the Decimal it was written as: a float through its shortest text, 19.9 and never 19.899…;
+    0 for none."""
+    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+
+
+def created(answer: Any, key: str, request: str) -> Any:
+    """`answer[key]` of a create's answer. An answer without it (a proxy's HTML page, a body cut
+    short) raises UncertainOutcomeError: the create was sent and may have been applied, so the
+    retry must look it up before creating again."""
+    if isinstance(answer, Mapping) and answer.get(key) is not None:
+        return answer[key]
+    raise UncertainOutcomeError(f"{request}: the answer has no {key}: {str(answer)[:200]}", detail=answer)
+
+
+def dumps(value: Any) -> str:
+    """JSON text of plain data (dicts, lists, text, numbers, booleans, None) in which Decimals are
+    written as JSON numbers exactly as they are (19.90 stays 19.90), dates as ISO strings."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{value} cannot be sent as a JSON number")
+        return format(value, "f")
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{jsonlib.dumps(str(k))}: {dumps(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(dumps(v) for v in value) + "]"
+    if isinstance(value, date):
+        return jsonlib.dumps(value.isoformat())
+    return jsonlib.dumps(value, allow_nan=False)
+
+
 class JsonHttp:
     def __init__(
         self,
@@ -49,8 +88,10 @@ class JsonHttp:
         headers: Mapping[str, str] | None = None,
         record: Callable[[Exchange], None] | None = None,
         session: requests.Session | None = None,
+        exact_numbers: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.exact_numbers = exact_numbers
         self.timeout = timeout
         self.session = session or requests.Session()
         self.session.headers.update({"Accept": "application/json", **(headers or {})})
@@ -70,19 +111,22 @@ class JsonHttp:
     ) -> Any:
         method = method.upper()
         url = self.url(path)
+        data = None
+        if json is not None:
+            data = dumps(json).encode()
+            headers = {"Content-Type": "application/json", **(headers or {})}
         started = time.monotonic()
         try:
             response = self.session.request(
-                method, url, json=json, params=params, headers=headers, timeout=self.timeout
+                method, url, data=data, params=params, headers=headers, timeout=self.timeout
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
-            sent = not isinstance(exc, requests.ConnectTimeout) and not _refused(exc)
-            self.record(Exchange(method, url, json, None, None, f"{type(exc).__name__}: {exc}", _ms(started)))
-            if sent and method not in SAFE_METHODS:
+            self.record(Exchange(method, url, json, None, None, f"{type(exc).__name__}: {exc}", elapsed_ms(started)))
+            if may_have_arrived(exc) and method not in SAFE_METHODS:
                 raise UncertainOutcomeError(f"{method} {url}: no answer ({type(exc).__name__})") from exc
             raise RetryableError(f"{method} {url}: {type(exc).__name__}") from exc
-        body = _body(response)
-        self.record(Exchange(method, url, json, response.status_code, body, None, _ms(started)))
+        body = _body(response, exact=self.exact_numbers)
+        self.record(Exchange(method, url, json, response.status_code, body, None, elapsed_ms(started)))
         status = response.status_code
         if status < 400:
             return body
@@ -90,7 +134,7 @@ class JsonHttp:
         if status == 429:
             raise RetryableError(message, wait=retry_after_seconds(response.headers.get("Retry-After")), detail=body)
         if status in (401, 403):
-            raise AuthError(message, detail=body)
+            raise AuthError(message, status=status, detail=body)
         if status >= 500:
             if method not in SAFE_METHODS and status != 503:
                 raise UncertainOutcomeError(message, detail=body)
@@ -107,25 +151,35 @@ class JsonHttp:
         self.session.close()
 
 
-def _refused(exc: Exception) -> bool:
+def may_have_arrived(exc: requests.RequestException) -> bool:
+    """Whether a request that failed with `exc` may have reached the target: not when no connection
+    was made (refused, unknown host, connect timeout), so that nothing can have been applied."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
     text = str(exc)
-    return "Connection refused" in text or "NewConnectionError" in text or "Name or service not known" in text
+    return not ("Connection refused" in text or "NewConnectionError" in text or "Name or service not known" in text)
 
 
-def _ms(started: float) -> int:
+def elapsed_ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-def _body(response: requests.Response) -> Any:
+def _body(response: requests.Response, *, exact: bool = False) -> Any:
     if not response.content:
         return None
     try:
-        return response.json()
+        return jsonlib.loads(response.content, parse_float=Decimal) if exact else response.json()
     except ValueError:
         return response.text[:2000]
 
 
 def _message(body: Any) -> str:
+    if isinstance(body, dict) and isinstance(body.get("odata.error"), dict):
+        # OData v3 (1C's standard interface among others): {"odata.error": {"code", "message": {"value"}}}
+        message = body["odata.error"].get("message")
+        text = message.get("value") if isinstance(message, dict) else message
+        if text:
+            return str(text)
     if isinstance(body, dict):
         for key in ("message", "error", "detail", "Message"):
             if body.get(key):

@@ -31,9 +31,17 @@ class Registry:
             raise UnknownConnectorType(type_name) from None
 
     def create(
-        self, type_name: str, config: Mapping[str, Any], *, post: bool = False, mapping: MappingSpec | None = None
+        self,
+        type_name: str,
+        config: Mapping[str, Any],
+        *,
+        post: bool = False,
+        mapping: MappingSpec | None = None,
+        **services: Any,
     ) -> Connector:
-        return self.get(type_name)(config, post=post, mapping=mapping)
+        """A live connector; `services` are what some types take besides their config (an OAuth
+        connector's token store and pacer)."""
+        return self.get(type_name)(config, post=post, mapping=mapping, **services)
 
     def __iter__(self) -> Iterator[type[Connector]]:
         return iter(self._types.values())
@@ -49,11 +57,30 @@ class Registry:
 
 
 def default_registry() -> Registry:
-    """Every connector type the hub ships."""
+    """Every connector type the hub ships; the first is what a new connection starts as."""
+    from connectors.erpnext import ERPNextConnector
     from connectors.mini_ledger import MiniLedgerConnector
+    from connectors.odoo import OdooConnector
+    from connectors.onec.exchange import OneCExchangeConnector
+    from connectors.onec.odata import OneCODataConnector
+    from connectors.onec.soap import OnecSoapConnector
+    from connectors.quickbooks import QuickBooksConnector
     from connectors.tryton import TrytonConnector
+    from connectors.xero import XeroConnector
+    from connectors.zoho_books import ZohoBooksConnector
 
     registry = Registry()
-    registry.register(MiniLedgerConnector)
-    registry.register(TrytonConnector)
+    for cls in (
+        MiniLedgerConnector,
+        TrytonConnector,
+        OneCExchangeConnector,
+        OneCODataConnector,
+        OnecSoapConnector,
+        OdooConnector,
+        ERPNextConnector,
+        QuickBooksConnector,
+        XeroConnector,
+        ZohoBooksConnector,
+    ):
+        registry.register(cls)
     return registry

@@ -310,18 +310,32 @@ class TrytonConnector(Connector):
         )
 
     def find_invoice(self, idempotency_key: str) -> ExternalRef | None:
-        return self.find_invoices([idempotency_key]).get(idempotency_key)
+        """The invoice with this key, as it is (a look-up only: cancelling uses it too)."""
+        row = self._rows([idempotency_key]).get(idempotency_key)
+        return self._ref(row) if row else None
 
     def find_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        """The push's look-up. When the connection posts, a draft found here is a push whose answer
+        was lost before its taxes were aligned and it was posted: it is taken back (Tryton deletes
+        drafts) and left out, so that the push creates, aligns and posts it instead of linking a
+        draft. One someone validated by hand stays theirs. Should the deletion fail, its error is
+        raised and nothing is created."""
+        rows = self._rows(idempotency_keys)
+        drafts = [row["id"] for row in rows.values() if row["state"] == "draft"] if self.post else []
+        if drafts:
+            self.call("model.account.invoice.delete", drafts, changes_data=True)
+        return {key: self._ref(row) for key, row in rows.items() if row["id"] not in drafts}
+
+    def _rows(self, idempotency_keys: list[str]) -> dict[str, dict[str, Any]]:
         rows = self.search_read(
             "account.invoice",
             [["reference", "in", list(idempotency_keys)], ["type", "=", "out"]],
             ["id", "number", "state", "reference"],
         )
         # The oldest wins should two ever exist; the hub links exactly one.
-        found: dict[str, ExternalRef] = {}
+        found: dict[str, dict[str, Any]] = {}
         for row in sorted(rows, key=lambda r: r["id"]):
-            found.setdefault(row["reference"], self._ref(row))
+            found.setdefault(row["reference"], row)
         return found
 
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:

@@ -37,7 +37,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _resolve_defaults(app)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
 
-    from hub import api, auth, web
+    from hub import api, auth, exchange, web
     from hub.audit import install as install_audit
     from hub.board import install as install_board
     from hub.extensions import db, migrate
@@ -56,6 +56,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     api.init_app(app)
     web.init_app(app)
+    exchange.init_app(app)
     return app
 
 

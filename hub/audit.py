@@ -112,6 +112,30 @@ def _after_flush(session: Session, flush_context: Any) -> None:
         session.connection().execute(insert(AuditEntry.__table__), rows)
 
 
+def created_in_bulk(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Audit rows inserted with one Core statement (imports of thousands, which the ORM would
+    flush one by one): a `create` entry each, with its values, as the listener writes them.
+    Each row carries its `id`."""
+    actor_id, actor = current_actor()
+    now = utcnow()
+    entries = [
+        {
+            "at": now,
+            "actor_id": actor_id,
+            "actor": actor,
+            "entity": table.name,
+            "entity_id": str(row["id"]),
+            "action": "create",
+            "changes": {
+                k: {"old": None, "new": _plain(v)} for k, v in row.items() if k not in SKIPPED and v is not None
+            },
+        }
+        for row in rows
+    ]
+    if entries:
+        session.connection().execute(insert(AuditEntry.__table__), entries)
+
+
 def install(session_target: Any) -> None:
     if not event.contains(session_target, "after_flush", _after_flush):
         event.listen(session_target, "after_flush", _after_flush)

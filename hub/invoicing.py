@@ -17,6 +17,7 @@ from hub.extensions import db
 from hub.models import Connection, Deal, HubInvoice, InvoiceState, OutboxEvent, OutboxState
 from hub.models.base import utcnow
 from hub.money import round_money
+from hub.sync.connectors import registry
 
 DEFAULT_PAYMENT_DAYS = 14
 
@@ -99,6 +100,8 @@ def create_for_won_deal(deal: Deal) -> HubInvoice:
     invoice.issue_date, invoice.due_date = doc.issue_date, doc.due_date
     invoice.snapshot = invoice_to_dict(doc)
     for connection in enabled_connections("won"):
+        if _fetches_invoices(connection):
+            continue  # the target collects it (1C's site exchange asks for orders not yet acknowledged)
         db.session.add(OutboxEvent(operation="push_invoice", connection=connection, invoice=invoice))
     return invoice
 
@@ -111,6 +114,10 @@ def enabled_connections(trigger: str) -> list[Connection]:
             .order_by(Connection.id)
         )
     )
+
+
+def _fetches_invoices(connection: Connection) -> bool:
+    return connection.type in registry() and registry().get(connection.type).fetches_invoices
 
 
 def cancel_for_lost_deal(deal: Deal) -> list[HubInvoice]:

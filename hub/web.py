@@ -59,6 +59,8 @@ def csrf_token():
 def _check_csrf() -> None:
     if request.method not in UNSAFE or request.headers.get("Authorization"):
         return
+    if request.path.startswith("/exchange/"):
+        return  # 1C's exchange: its own credentials and session cookie, never a login session (hub.exchange)
     if request.path.startswith("/api") and not current_user.is_authenticated:
         return  # no session to ride on: the API answers 401, not a CSRF error
     csrf.protect()

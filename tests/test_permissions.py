@@ -65,7 +65,7 @@ from hub.secrets_box import seal
 from hub.sync.connectors import split_config
 from hub.sync.queue import get_queue
 from mappings.defaults import default_document
-from tests.conftest import LEDGER_KEY, Caller
+from tests.conftest import LEDGER_KEY, Caller, make_connection
 
 ROLES = ("admin", "sales", "finance", "operations")
 PUBLIC = frozenset({None, *ROLES})  # no log-in needed
@@ -207,6 +207,12 @@ class World:
     def live_connection(self) -> int:
         """A connection to a Mini Ledger that answers, so that testing it succeeds."""
         return self._connection("Live ledger", self.request.getfixturevalue("ledger").url)
+
+    @cached_property
+    def oauth_connection(self) -> int:
+        """A QuickBooks connection (OAuth): authorising it only builds Intuit's URL, nothing is called."""
+        plain, sealed = split_config("quickbooks", {"client_id": "app-id", "client_secret": "app-secret"})
+        return self._add(Connection(name="Books", type="quickbooks", config=plain, secrets_sealed=sealed)).id
 
     @cached_property
     def failed_event(self) -> int:
@@ -503,6 +509,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("GET", f"{V}/sync/runs"): Row(ADMIN, lambda w, r: Req(f"{V}/sync/runs?outcome=failed"), needs=("failed_event",)),
     # mappings and their value tables: admins only
+    ("POST", f"{V}/connections/<int:connection_id>/oauth/authorize"): Row(
+        ADMIN, lambda w, r: Req(f"{V}/connections/{w.oauth_connection}/oauth/authorize")
+    ),
     ("GET", f"{V}/connections/<int:connection_id>/mapping"): Row(
         ADMIN, lambda w, r: Req(f"{V}/connections/{w.connection}/mapping")
     ),
@@ -682,3 +691,46 @@ def test_cell(app, world, request, method, rule, role):
     assert response.json["code"] == code
     assert set(response.json) == {"code", "message", "errors"}
     assert _writes(app) == before, "a refused request changed something"
+
+
+# ---- machine endpoints outside /api/v1 ---------------------------------------------------------
+
+# 1C's site exchange (hub.exchange): open only to an onec_exchange connection's own credentials
+# (HTTP Basic at checkauth, then the exchange cookie), never to a hub user's login session or API
+# token, whatever the role. Not JSON API: kept out of the OpenAPI document and its fuzzing.
+EXCHANGE_ROUTES = {
+    ("GET", "/exchange/1c"),
+    ("POST", "/exchange/1c"),
+    ("GET", "/exchange/1c/<int:connection_id>"),
+    ("POST", "/exchange/1c/<int:connection_id>"),
+}
+
+
+def test_every_exchange_route_is_listed(app):
+    routes = {
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/exchange/")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert routes == EXCHANGE_ROUTES
+
+
+@pytest.mark.parametrize(("method", "rule"), sorted(EXCHANGE_ROUTES))
+@pytest.mark.parametrize("via", ["anonymous", "token", "session"])
+def test_exchange_routes_refuse_hub_users(app, users, method, rule, via):
+    from tests.test_auth import log_in
+
+    connection = make_connection(app, "1C", "onec_exchange", {"username": "site", "password": "exchange-pass"})
+    client = app.test_client()
+    headers = {}
+    if via == "token":
+        headers["Authorization"] = f"Bearer {users['admin']['token']}"
+    if via == "session":
+        assert log_in(client, users["admin"]["email"]).status_code == 302
+    path = rule.replace("<int:connection_id>", str(connection))
+    before = _writes(app)
+    response = client.open(path, method=method, query_string={"type": "sale", "mode": "query"}, headers=headers)
+    assert response.status_code == 401
+    assert response.get_data(as_text=True).startswith("failure\n")
+    assert _writes(app) == before

@@ -9,14 +9,16 @@ from sqlalchemy import exists, select
 from connectors.base import ConfigInvalid
 from connectors.errors import ConnectorError
 from hub.api.base import Blueprint, get_or_404, partial, stripped
-from hub.auth import requires
+from hub.auth import authenticated_user, requires
 from hub.errors import Conflict, ValidationFailed
 from hub.extensions import db
 from hub.models import Connection, DocumentMode, ExternalLink, OutboxEvent, OutboxState, RunOutcome
 from hub.models.base import utcnow
+from hub.oauth_flow import authorization_url, redirect_uri
 from hub.secrets_box import unseal
-from hub.sync.connectors import open_connector, registry, secret_values, split_config
+from hub.sync.connectors import is_oauth, open_connector, registry, secret_values, split_config
 from hub.sync.history import record_run
+from hub.sync.oauth_tokens import authorisation_of
 
 blp = Blueprint("connections", __name__, url_prefix="/api/v1", description="Connections to ERP and accounting systems")
 
@@ -50,6 +52,19 @@ def _seconds(default: int, low: int, high: int, description: str) -> ma.fields.I
     )
 
 
+class AuthorizationSchema(ma.Schema):
+    state = ma.fields.String()
+    reason = ma.fields.String(allow_none=True)
+    since = ma.fields.DateTime(allow_none=True)
+
+
+class AuthorizeStart(ma.Schema):
+    authorization_url = ma.fields.String(
+        required=True, metadata={"description": "open it in the admin's browser; the provider sends it back"}
+    )
+    redirect_uri = ma.fields.String(required=True, metadata={"description": "must be registered with the provider"})
+
+
 class ConnectionSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     name = stripped(100, required=True)
@@ -76,6 +91,15 @@ class ConnectionSchema(ma.Schema):
     stock_pulled_at = ma.fields.DateTime(dump_only=True, allow_none=True, metadata={"description": "last good pull"})
     trigger = ma.fields.String(dump_only=True)
     attention = ma.fields.String(dump_only=True, allow_none=True)
+    authorization = ma.fields.Function(
+        lambda c: AuthorizationSchema().dump(authorisation_of(c)) if is_oauth(c.type) else None,
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "OAuth types: state never_authorised | authorised | reauthorize, with the reason and "
+            "since when (the tokens are never shown); null for other types"
+        },
+    )
     breaker_open_until = ma.fields.DateTime(dump_only=True, allow_none=True)
     created_at = ma.fields.DateTime(dump_only=True)
     updated_at = ma.fields.DateTime(dump_only=True)
@@ -265,3 +289,14 @@ def run_connection_test(connection: Connection) -> tuple[bool, str]:
         error=None if ok else message,
     )
     return ok, message
+
+
+@blp.route("/connections/<int:connection_id>/oauth/authorize", methods=["POST"])
+@requires("connections", "write")
+@blp.response(200, AuthorizeStart)
+def authorize(connection_id):
+    """Start the OAuth authorisation of a connection (OAuth types): the provider's page to open in
+    the browser of the admin who calls this; it returns to /oauth/callback within 10 minutes, in a
+    session of the same admin. 409 for a type that does not use OAuth."""
+    connection = get_or_404(Connection, connection_id)
+    return {"authorization_url": authorization_url(connection, authenticated_user()), "redirect_uri": redirect_uri()}

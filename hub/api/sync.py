@@ -12,7 +12,6 @@ from hub.auth import requires
 from hub.errors import Conflict
 from hub.extensions import db
 from hub.models import OutboxEvent, OutboxState, RunOutcome, SyncRun
-from hub.models.base import utcnow
 from hub.sync import outbox
 
 blp = Blueprint("sync", __name__, url_prefix="/api/v1", description="Sync runs and the failed queue")
@@ -64,16 +63,6 @@ def _failed_event(event_id: int) -> OutboxEvent:
     return event
 
 
-def _requeue(event: OutboxEvent) -> None:
-    # A fresh set of attempts; the job still looks the invoice up before it creates anything.
-    event.state = OutboxState.PENDING
-    event.attempts = 0
-    event.available_at = utcnow()
-    event.finished_at = None
-    event.locked_until = None
-    event.locked_by = None
-
-
 @blp.route("/sync/failed", methods=["GET"])
 @requires("sync", "read")
 @blp.arguments(FailedListArgs, location="query")
@@ -91,7 +80,7 @@ def failed(args):
 @blp.response(200, EventSchema)
 def retry(event_id):
     event = _failed_event(event_id)
-    _requeue(event)
+    outbox.requeue(event)
     db.session.commit()
     outbox.kick()
     return event
@@ -121,7 +110,7 @@ def retry_many(data):
         query = query.where(OutboxEvent.connection_id == data["connection_id"])
     events = db.session.scalars(query).all()
     for event in events:
-        _requeue(event)
+        outbox.requeue(event)
     db.session.commit()
     outbox.kick()
     return {"retried": len(events)}

@@ -26,7 +26,7 @@ from sqlalchemy.dialects import sqlite
 
 from connectors.base import Exchange
 from connectors.documents import StockLevel as Level
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, UnsupportedOperation
 from hub.errors import Conflict
 from hub.extensions import db
 from hub.models import Connection, Product, RunOutcome, StockHistory, StockLevel, Warehouse
@@ -75,6 +75,11 @@ def pull_stock(connection_id: int, *, full: bool = False) -> PullResult:
     except ConnectorError as exc:
         db.session.rollback()
         result.error = exc.message
+        if isinstance(exc, UnsupportedOperation):
+            # The type keeps stock but this connection's setup does not (a 1C service whose mapping
+            # names no stock operation): stop the schedule instead of failing every round.
+            connection.stock_paused = True
+            result.error += "; stock pulls of this connection are paused"
         record_run(
             connection_id=connection_id,
             operation="pull_stock",
@@ -82,10 +87,10 @@ def pull_stock(connection_id: int, *, full: bool = False) -> PullResult:
             started_at=started,
             exchanges=_shortened(connector.take_exchanges()[-3:]),
             secrets=secret_values(connection),
-            error=f"{result.mode} pull failed after {result.rows} rows: {exc.message}",
+            error=f"{result.mode} pull failed after {result.rows} rows: {result.error}",
         )
         db.session.commit()
-        log.warning("stock pull from %s failed: %s", connection.name, exc.message)
+        log.warning("stock pull from %s failed: %s", connection.name, result.error)
         return result
     finally:
         connector.close()

@@ -5,12 +5,15 @@ from hub.models.audit import AuditEntry
 from hub.models.catalog import Product
 from hub.models.crm import Contact, Customer
 from hub.models.deals import Deal, DealLine, DealStageChange, StageTotal, line_amounts
+from hub.models.exchange import ExchangeSession
 from hub.models.mappings import MappingRow, MappingState, MappingVersion
 from hub.models.notifications import AlertChannel, AlertDelivery, ChannelKind, DeliveryState
 from hub.models.pipeline import DEFAULT_STAGES, Pipeline, Stage, StageKind
 from hub.models.purchasing import PurchaseRequest, PurchaseRequestState
 from hub.models.stock import AlertState, ReorderRule, StockAlert, StockHistory, StockLevel, Warehouse
 from hub.models.sync import (
+    PARKED_FOR_REAUTHORISATION,
+    Authorisation,
     Connection,
     DocumentMode,
     ExternalLink,
@@ -25,6 +28,7 @@ from hub.models.users import ApiToken, Role, User
 
 __all__ = [
     "DEFAULT_STAGES",
+    "PARKED_FOR_REAUTHORISATION",
     "Activity",
     "ActivityKind",
     "AlertChannel",
@@ -32,6 +36,7 @@ __all__ = [
     "AlertState",
     "ApiToken",
     "AuditEntry",
+    "Authorisation",
     "ChannelKind",
     "Connection",
     "Contact",
@@ -41,6 +46,7 @@ __all__ = [
     "DealStageChange",
     "DeliveryState",
     "DocumentMode",
+    "ExchangeSession",
     "ExternalLink",
     "HubInvoice",
     "InvoiceState",

@@ -34,6 +34,18 @@ class DocumentMode(enum.StrEnum):
     POSTED = "posted"
 
 
+class Authorisation(enum.StrEnum):
+    """Where an OAuth connection stands (None on the row: never authorised)."""
+
+    AUTHORISED = "authorised"
+    # The provider refused the refresh token: nothing reaches it until an admin authorises again.
+    REAUTHORIZE = "reauthorize"
+
+
+# Why an outbox event was parked, when something other than a person's retry must requeue it.
+PARKED_FOR_REAUTHORISATION = "reauthorize"
+
+
 class Connection(Timestamps, db.Model):
     __tablename__ = "connections"
 
@@ -61,8 +73,14 @@ class Connection(Timestamps, db.Model):
     # The end of the last good pull, and the newest `as_of` it saw (the next incremental pull's "since").
     stock_pulled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stock_cursor: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # OAuth types: the tokens (sealed like the secrets, written by the token store, never shown)
+    # and the authorisation state with its reason and when it last changed.
+    oauth_sealed: Mapped[str | None] = mapped_column(Text)
+    oauth_state: Mapped[Authorisation | None] = mapped_column(_enum(Authorisation))
+    oauth_reason: Mapped[str | None] = mapped_column(Text)
+    oauth_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __audit_redact__ = ("secrets_sealed",)
+    __audit_redact__ = ("secrets_sealed", "oauth_sealed")
     __audit_skip__ = ("breaker_open_until", "consecutive_failures", "attention", "stock_pulled_at", "stock_cursor")
 
 
@@ -150,6 +168,8 @@ class OutboxEvent(db.Model):
     job_id: Mapped[str | None] = mapped_column(String(100))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Set when the event was parked for a reason that clears by itself (PARKED_FOR_REAUTHORISATION).
+    parked_for: Mapped[str | None] = mapped_column(String(20))
 
     connection: Mapped[Connection] = relationship()
     invoice: Mapped[HubInvoice | None] = relationship()

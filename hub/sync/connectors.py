@@ -9,9 +9,13 @@ from typing import Any
 
 from connectors.base import Connector, validate_config
 from connectors.errors import PermanentError
+from connectors.oauth import OAuthConnector
 from connectors.registry import Registry, default_registry
 from hub.models import Connection, DocumentMode
 from hub.secrets_box import seal, unseal
+from hub.sync.oauth_tokens import ConnectionTokenStore
+from hub.sync.pacing import RedisPacer
+from hub.sync.queue import connection as redis_connection
 from mappings.engine import MappingInvalid
 
 
@@ -44,9 +48,11 @@ def open_connector(
     """A live connector with the connection's settings and secrets. One that `maps_documents`
     (pushes, previews) also gets the connection's mapping: the active version with its value-table
     rows, or `mapping_version` for a preview of another. Status, stock and cancel never map a
-    document, so they neither read the mapping nor stop at a broken one."""
+    document, so they neither read the mapping nor stop at a broken one — unless the type takes
+    `mapping_options`: those name the target's entities or operations (1C's document, its stock
+    register), which status and stock use as much as a push."""
     mapping = None
-    if maps_documents:
+    if maps_documents or registry().get(connection.type).mapping_options:
         # Imported here: the mapping service builds on this module's registry.
         from hub.mapping_service import resolved
 
@@ -56,8 +62,29 @@ def open_connector(
             raise PermanentError(f"the mapping of connection '{connection.name}' cannot be used: {exc}") from None
     config = {**connection.config, **unseal(connection.secrets_sealed)}
     return registry().create(
-        connection.type, config, post=connection.document_mode == DocumentMode.POSTED, mapping=mapping
+        connection.type,
+        config,
+        post=connection.document_mode == DocumentMode.POSTED,
+        mapping=mapping,
+        **services_for(connection),
     )
+
+
+def is_oauth(type_name: str) -> bool:
+    return type_name in registry() and issubclass(registry().get(type_name), OAuthConnector)
+
+
+def services_for(connection: Connection) -> dict[str, Any]:
+    """What an OAuth connector takes besides its config: the connection's token store and the
+    pacer all workers share (both on the queue's Redis, or the embedded one)."""
+    if not is_oauth(connection.type):
+        return {}
+    redis = redis_connection()
+    limits = registry().get(connection.type).limits
+    return {
+        "tokens": ConnectionTokenStore(connection.id, redis),
+        "pacer": RedisPacer(redis, f"hub:pace:{connection.id}", limits),
+    }
 
 
 def secret_values(connection: Connection) -> list[str]:

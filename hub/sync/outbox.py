@@ -216,6 +216,18 @@ def release(event: OutboxEvent, state: OutboxState, *, available_at: datetime | 
         event.finished_at = utcnow()
 
 
+def requeue(event: OutboxEvent) -> None:
+    """A parked event back to pending with a fresh set of attempts; the job still looks the invoice
+    up before it creates anything."""
+    event.state = OutboxState.PENDING
+    event.attempts = 0
+    event.available_at = utcnow()
+    event.finished_at = None
+    event.locked_until = None
+    event.locked_by = None
+    event.parked_for = None
+
+
 def retry_delay(attempts: int, wait: float | None = None) -> float:
     """Exponential backoff with jitter; the target's own wait (Retry-After) when it gave one."""
     config = current_app.config

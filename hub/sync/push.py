@@ -9,6 +9,8 @@ Outcomes per event
   | unchanged | failure counted; the breaker may open |
 | PermanentError | failed (parked) with the target's message | failed | unchanged |
 | AuthError | failed (parked) | failed | `attention` says why |
+| ReauthorizationRequired (OAuth) | failed (parked), requeued by itself once authorised again \
+  | failed | re-authorisation needed (the token store marked it) |
 """
 
 from __future__ import annotations
@@ -31,12 +33,23 @@ from connectors.errors import (
     RetryableError,
     UncertainOutcomeError,
 )
+from connectors.oauth import ReauthorizationRequired
 from hub.extensions import db
-from hub.models import Connection, ExternalLink, HubInvoice, InvoiceState, OutboxEvent, OutboxState, RunOutcome
+from hub.models import (
+    PARKED_FOR_REAUTHORISATION,
+    Connection,
+    ExternalLink,
+    HubInvoice,
+    InvoiceState,
+    OutboxEvent,
+    OutboxState,
+    RunOutcome,
+)
 from hub.models.base import utcnow
 from hub.sync import outbox
 from hub.sync.connectors import open_connector, secret_values
 from hub.sync.history import exchanges_about, record_run, redact_exchanges
+from hub.sync.oauth_tokens import reauthorise_attention
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +222,17 @@ def _succeeded(connection: Connection, event: OutboxEvent, ref: ExternalRef, lin
 def apply_failure(connection: Connection, event: OutboxEvent, exc: Exception) -> tuple[RunOutcome, str]:
     message = exc.message if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
     event.last_error = message
+    if isinstance(exc, ReauthorizationRequired):
+        # Not lost: parked until an admin authorises the connection again, then requeued by itself.
+        message = (
+            f"{connection.name} ({connection.type}): not sent, re-authorisation needed ({message}). "
+            "Re-authorise the connection on the connections page; this push is then sent again by itself."
+        )
+        event.last_error = message
+        connection.attention = reauthorise_attention(exc.message)
+        event.parked_for = PARKED_FOR_REAUTHORISATION
+        _park(event)
+        return RunOutcome.FAILED, message
     if isinstance(exc, AuthError):
         connection.attention = f"The target refused the credentials: {message}"
         _park(event)

@@ -15,7 +15,7 @@ from connectors.base import ConfigField
 from hub.api.audit import AuditListArgs, audit_page
 from hub.api.base import get_or_404
 from hub.api.connections import ConnectionSchema, _ensure_name_free, _set_config, run_connection_test, set_paused
-from hub.api.sync import RunListArgs, _failed_event, _requeue, run_page
+from hub.api.sync import RunListArgs, _failed_event, run_page
 from hub.api.users import UserSchema, create_user, refuse_self_lockout
 from hub.errors import HubError
 from hub.extensions import db
@@ -23,7 +23,8 @@ from hub.inventory.pull import keeps_stock, pull_job_id, start_pull
 from hub.models import Connection, OutboxEvent, OutboxState, Role, SyncRun, User
 from hub.secrets_box import unseal
 from hub.sync import outbox
-from hub.sync.connectors import registry
+from hub.sync.connectors import is_oauth, registry
+from hub.sync.oauth_tokens import authorisation_of
 from hub.sync.queue import get_queue
 from hub.ui.core import blueprint, failed, form_values, load, page
 
@@ -73,7 +74,13 @@ def connections():
     )
     types = {c.type_name: c for c in registry()}
     return render_template(
-        "ui/connections.html", connections=rows, types=types, failed_counts=failed_counts, keeps_stock=keeps_stock
+        "ui/connections.html",
+        connections=rows,
+        types=types,
+        failed_counts=failed_counts,
+        keeps_stock=keeps_stock,
+        is_oauth=is_oauth,
+        authorisation_of=authorisation_of,
     )
 
 
@@ -83,7 +90,8 @@ def connections():
 def edit_connection(connection_id: int | None = None):
     connection = get_or_404(Connection, connection_id) if connection_id else None
     types = sorted(registry(), key=lambda c: c.label)
-    type_name = connection.type if connection else (request.values.get("type") or types[0].type_name)
+    # A new connection starts as the registry's first type (the demo ledger), whatever sorts first.
+    type_name = connection.type if connection else (request.values.get("type") or next(iter(registry())).type_name)
     if type_name not in registry():
         return redirect(url_for("ui_admin.edit_connection"))
     cls = registry().get(type_name)
@@ -208,7 +216,7 @@ def failed_queue():
 def act_on_failed(event_id: int, action: str):
     event = _failed_event(event_id)
     if action == "retry":
-        _requeue(event)
+        outbox.requeue(event)
         db.session.commit()
         outbox.kick()
         flash(f"Event {event.id} ({event.invoice.number if event.invoice else event.operation}) is queued again.", "ok")
@@ -230,7 +238,7 @@ def retry_many():
         query = query.where(OutboxEvent.id.in_(ids))
     events = db.session.scalars(query).all()
     for event in events:
-        _requeue(event)
+        outbox.requeue(event)
     db.session.commit()
     outbox.kick()
     flash(f"{len(events)} event(s) queued again.", "ok")

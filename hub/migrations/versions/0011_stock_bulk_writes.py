@@ -7,14 +7,14 @@
   starts with it); stock_history's sku and as_of indexes become one (sku, as_of, id), the order
   the history is read in (nothing reads by as_of alone).
 
-Revision ID: 0009_stock_bulk_writes
-Revises: 0008_stage_totals
+Revision ID: 0011_stock_bulk_writes
+Revises: 0010_oauth
 Create Date: 2026-11-23
 """
 from alembic import op
 
-revision = '0009_stock_bulk_writes'
-down_revision = '0008_stage_totals'
+revision = '0011_stock_bulk_writes'
+down_revision = '0010_oauth'
 branch_labels = None
 depends_on = None
 

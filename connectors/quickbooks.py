@@ -1,0 +1,433 @@
+"""Connector for QuickBooks Online (Intuit's accounting API v3), reached with OAuth 2.
+
+- Invoices: `POST /v3/company/{realmId}/invoice?requestid=…&minorversion=…` with `CustomerRef` and
+  `Line[]` of `SalesItemLineDetail` (`ItemRef`, `Qty`, `UnitPrice`), `Amount` per line; our reference
+  is the `DocNumber` (QuickBooks allows 21 characters; hub numbers are shorter) and opens the
+  `PrivateNote`. Before creating, the engine finds it by `DocNumber`; the `requestid` makes a
+  repeat of a lost request return the first answer instead of a second invoice. It is the key plus
+  a digest of the body: a corrected body after a refusal is a new request, not the cached refusal.
+- The customer comes from table `customers` (hub id → QuickBooks id), else by `DisplayName`, else is
+  created when the mapping's option `create_customers` allows; each item by `Sku`, then by `Name`.
+- Status from `Balance` against `TotalAmt` (partial payments); a voided invoice has its amounts
+  zeroed and "Voided" at the start of its `PrivateNote`. Cancelling is voiding (`operation=void`).
+- Several invoices go in one `POST /batch` (up to 30 `BatchItemRequest`s); one refused item fails
+  alone, the others are created once (see `push_invoices`).
+- Stock: inventory items' `QtyOnHand`, paged with STARTPOSITION/MAXRESULTS to the end.
+- Refusals come as `Fault.Error[]` (`Message`, `Detail`, `code`, `element`): a PermanentError
+  naming the `element`. Limits: 500 requests a minute and 10 at once per company.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from connectors.base import ConfigField
+from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
+from connectors.errors import AuthError, PermanentError
+from connectors.http import dumps
+from connectors.oauth import (
+    Limits,
+    OAuthConnector,
+    OAuthProvider,
+    Pacer,
+    ReauthorizationRequired,
+    Tokens,
+    TokenStore,
+)
+from mappings.engine import MappingSpec, storable
+
+API = {"sandbox": "https://sandbox-quickbooks.api.intuit.com", "production": "https://quickbooks.api.intuit.com"}
+APP = {"sandbox": "https://app.sandbox.qbo.intuit.com", "production": "https://app.qbo.intuit.com"}
+PROVIDER = OAuthProvider(
+    "https://appcenter.intuit.com/connect/oauth2",
+    "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
+    ("com.intuit.quickbooks.accounting",),
+)
+REQUEST_ID_LENGTH = 50  # QuickBooks' limits
+DOC_NUMBER_LENGTH = 21
+STOCK_PAGE = 1000  # the most a query returns
+FIND_CHUNK = 30  # references per `DocNumber IN (…)` query
+BATCH_ITEMS = 30  # the most one /batch request carries
+PRICE_PLACES = Decimal("1e-7")  # QuickBooks keeps a line's UnitPrice to 7 decimals
+STALE_OBJECT = "5010"  # the SyncToken sent is not the invoice's current one
+
+
+def quoted(value: str) -> str:
+    """A string literal of QuickBooks' query language."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def request_id(key: str, body: Any) -> str:
+    # The body as sent (Decimals digit for digit, keys in the order they are built).
+    digest = hashlib.sha256(dumps(body).encode()).hexdigest()[:16]
+    return f"{key[: REQUEST_ID_LENGTH - len(digest) - 1]}-{digest}"
+
+
+def fault_error(body: Any, fallback: str) -> PermanentError:
+    """QuickBooks' Fault as a PermanentError naming the field it names (`element`)."""
+    errors = _fault_errors(body)
+    if not errors:
+        return PermanentError(fallback, detail=body)
+    first = errors[0]
+    field = first.get("element") or None
+    parts = "; ".join(f"{e.get('Message', '')} ({e.get('code', '?')}): {e.get('Detail', '')}".strip() for e in errors)
+    return PermanentError(f"QuickBooks refused it{f' ({field})' if field else ''}: {parts}", field=field, detail=body)
+
+
+def _fault_errors(body: Any) -> list[Mapping[str, Any]]:
+    return (body.get("Fault") or {}).get("Error") or [] if isinstance(body, Mapping) else []
+
+
+def _fault_codes(body: Any) -> set[str]:
+    return {str(e.get("code")) for e in _fault_errors(body)}
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(str(value if value is not None else 0))
+
+
+class QuickBooksConnector(OAuthConnector):
+    type_name = "quickbooks"
+    label = "QuickBooks Online"
+    invoices_move_stock = True
+    limits = Limits(per_minute=500, concurrent=10)
+    config_schema = (
+        *OAuthConnector.oauth_fields,
+        ConfigField(
+            "environment",
+            "string",
+            "Environment",
+            required=True,
+            default="sandbox",
+            choices=("sandbox", "production"),
+            help="sandbox companies of the Intuit developer account, or real ones",
+        ),
+        ConfigField("minor_version", "integer", "API minor version", default=75),
+        ConfigField(
+            "warehouse",
+            "string",
+            "Warehouse code",
+            default="QBO",
+            help="the hub warehouse QuickBooks quantities are reported for (QuickBooks keeps one stock per company)",
+        ),
+        ConfigField("timeout", "number", "Timeout (seconds)", default=15),
+    )
+    required_targets = ("reference", "customer", "issue_date", "lines[].sku", "lines[].quantity", "lines[].amount")
+    mapping_options = (
+        ConfigField(
+            "create_customers",
+            "boolean",
+            "Create customers",
+            default=False,
+            help="create a customer QuickBooks does not know by its display name (otherwise the push is parked)",
+        ),
+    )
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        *,
+        post: bool = False,
+        mapping: MappingSpec | None = None,
+        tokens: TokenStore | None = None,
+        pacer: Pacer | None = None,
+    ) -> None:
+        super().__init__(config, post=post, mapping=mapping, tokens=tokens, pacer=pacer)
+        environment = self.config["environment"]
+        self.api = self.http(API[environment], timeout=float(self.config["timeout"]))
+        self.app_url = APP[environment]
+        self._realm: str | None = None
+        self._items: dict[str, dict[str, Any]] = {}
+        self._customers: dict[str, str] = {}  # display name → Id, for the connector's life
+        # What a batch created, by key: pushing one of them again (the engine's one-by-one pass
+        # after a refusal in the batch) returns it instead of creating it twice.
+        self._created: dict[str, ExternalRef] = {}
+
+    @classmethod
+    def oauth_provider(cls, config: Mapping[str, Any]) -> OAuthProvider:
+        return PROVIDER
+
+    def authorised(self, tokens: Tokens, callback: Mapping[str, str]) -> Tokens:
+        realm = callback.get("realmId")
+        if not realm:
+            raise AuthError("QuickBooks sent no realmId (company) with the authorization")
+        return replace(tokens, extra={**tokens.extra, "realmId": realm})
+
+    # ---- transport -------------------------------------------------------------------------
+
+    def realm(self) -> str:
+        if self._realm is None:
+            tokens = self.token_store.load()
+            if tokens is None or not tokens.extra.get("realmId"):
+                raise ReauthorizationRequired("the connection has not been authorised with a QuickBooks company yet")
+            self._realm = tokens.extra["realmId"]
+        return self._realm
+
+    def call(self, method: str, path: str, *, json: Any = None, params: Mapping[str, Any] | None = None) -> Any:
+        """One API call under the company; QuickBooks' Fault (also in a 200) as a PermanentError."""
+        query = {**(params or {}), "minorversion": self.config["minor_version"]}
+        try:
+            body = self.api.request(method, f"/v3/company/{self.realm()}/{path}", json=json, params=query)
+        except PermanentError as exc:
+            raise fault_error(exc.detail, exc.message) from None
+        if isinstance(body, Mapping) and body.get("Fault"):
+            raise fault_error(body, f"{method} {path}: QuickBooks answered with a fault")
+        return body
+
+    def query(self, statement: str) -> dict[str, Any]:
+        return self.call("GET", "query", params={"query": statement}).get("QueryResponse") or {}
+
+    # ---- invoices --------------------------------------------------------------------------
+
+    def test_connection(self) -> str:
+        info = self.call("GET", f"companyinfo/{self.realm()}").get("CompanyInfo") or {}
+        return f"QuickBooks Online company {info.get('CompanyName', self.realm())} answered"
+
+    def _state(self, invoice: Mapping[str, Any]) -> ExternalState:
+        total, balance = _money(invoice.get("TotalAmt")), _money(invoice.get("Balance"))
+        if (invoice.get("PrivateNote") or "").startswith("Voided") and total == 0:
+            return ExternalState.CANCELLED
+        if total > 0 and balance == 0:
+            return ExternalState.PAID
+        if 0 < balance < total:
+            return ExternalState.PARTIALLY_PAID
+        return ExternalState.POSTED  # QuickBooks invoices are open from the start: no drafts
+
+    def _ref(self, invoice: Mapping[str, Any]) -> ExternalRef:
+        return ExternalRef(
+            system=self.type_name,
+            external_id=str(invoice["Id"]),
+            external_number=invoice.get("DocNumber"),
+            url=f"{self.app_url}/app/invoice?txnId={invoice['Id']}",
+            status=self._state(invoice),
+        )
+
+    def find_invoice(self, idempotency_key: str) -> ExternalRef | None:
+        found = self.query(f"select * from Invoice where DocNumber = {quoted(idempotency_key)}").get("Invoice") or []
+        return self._ref(found[0]) if found else None
+
+    def find_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        if len(idempotency_keys) == 1:
+            ref = self.find_invoice(idempotency_keys[0])
+            return {idempotency_keys[0]: ref} if ref else {}
+        found: dict[str, ExternalRef] = {}
+        for k in range(0, len(idempotency_keys), FIND_CHUNK):
+            keys = idempotency_keys[k : k + FIND_CHUNK]
+            statement = f"select * from Invoice where DocNumber in ({', '.join(quoted(key) for key in keys)})"
+            for invoice in self.query(statement).get("Invoice") or []:
+                if invoice.get("DocNumber") in keys:
+                    found.setdefault(invoice["DocNumber"], self._ref(invoice))
+        return found
+
+    def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
+        if doc.idempotency_key in self._created:
+            return self._created[doc.idempotency_key]
+        body = self.build_invoice(doc)
+        created = self.call("POST", "invoice", json=body, params={"requestid": request_id(doc.idempotency_key, body)})
+        return self._ref(created["Invoice"])
+
+    def push_invoices(self, docs: list[InvoiceDocument]) -> list[ExternalRef]:
+        """Up to BATCH_ITEMS invoices per /batch call. If QuickBooks refuses one, the others of its
+        batch are created all the same: this raises that refusal, the engine pushes the documents
+        one by one, and those created here come back from `_created` without a second request."""
+        if len(docs) <= 1:
+            return [self.push_invoice(doc) for doc in docs]
+        bodies = [self.build_invoice(doc) for doc in docs]
+        refused: PermanentError | None = None
+        for k in range(0, len(docs), BATCH_ITEMS):
+            refused = self._create_batch(docs[k : k + BATCH_ITEMS], bodies[k : k + BATCH_ITEMS]) or refused
+        if refused is not None:
+            raise refused
+        return [self._created[doc.idempotency_key] for doc in docs]
+
+    def _create_batch(self, docs: list[InvoiceDocument], bodies: list[dict[str, Any]]) -> PermanentError | None:
+        items = [
+            {"bId": doc.idempotency_key, "operation": "create", "Invoice": body}
+            for doc, body in zip(docs, bodies, strict=True)
+        ]
+        answer = self.call(
+            "POST",
+            "batch",
+            json={"BatchItemRequest": items},
+            params={"requestid": request_id(f"batch-{docs[0].idempotency_key}", items)},
+        )
+        answered = {item.get("bId"): item for item in answer.get("BatchItemResponse") or []}
+        refused = None
+        for doc in docs:
+            item = answered.get(doc.idempotency_key) or {}
+            if item.get("Invoice"):
+                self._created[doc.idempotency_key] = self._ref(item["Invoice"])
+            elif refused is None:
+                refused = fault_error(item, f"{doc.idempotency_key}: QuickBooks answered nothing for it in the batch")
+        return refused
+
+    def preview_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
+        return storable(self.build_invoice(doc, dry_run=True))
+
+    def build_invoice(self, doc: InvoiceDocument, *, dry_run: bool = False) -> dict[str, Any]:
+        """The Invoice body for the document: the mapping's values with QuickBooks' ids found."""
+        mapped = self.map_document(doc)
+        if len(mapped["reference"]) > DOC_NUMBER_LENGTH:
+            raise PermanentError(
+                f"reference: {mapped['reference']!r} is longer than the {DOC_NUMBER_LENGTH} characters of a "
+                "QuickBooks DocNumber, which the hub looks the invoice up by",
+                field="reference",
+            )
+        lines = mapped.get("lines") or []
+        items = self._find_items([line["sku"] for line in lines])
+        # Lines first: an unknown item is refused before a customer is looked up or created.
+        invoice_lines = [self._line(line, items, i) for i, line in enumerate(lines)]
+        body: dict[str, Any] = {
+            "DocNumber": mapped["reference"],
+            "TxnDate": _iso(mapped["issue_date"]),
+            "CustomerRef": {"value": self._customer(mapped, dry_run=dry_run)},
+            "Line": invoice_lines,
+        }
+        if mapped.get("due_date"):
+            body["DueDate"] = _iso(mapped["due_date"])
+        if mapped.get("currency"):
+            body["CurrencyRef"] = {"value": mapped["currency"]}
+        body["PrivateNote"] = " ".join(str(p) for p in (mapped["reference"], mapped.get("private_note")) if p)
+        if mapped.get("memo"):
+            body["CustomerMemo"] = {"value": mapped["memo"]}
+        if mapped.get("customer_email"):
+            body["BillEmail"] = {"Address": mapped["customer_email"]}
+        return body
+
+    def _line(self, line: Mapping[str, Any], items: Mapping[str, Mapping[str, Any]], index: int) -> dict[str, Any]:
+        sku = line["sku"]
+        if sku not in items:
+            raise PermanentError(
+                f"lines[{index}].sku: QuickBooks has no item with Sku or Name {sku!r}; add a row to table items",
+                field=f"lines[{index}].sku",
+            )
+        quantity, amount = Decimal(line["quantity"]), Decimal(line["amount"])
+        unit_price = Decimal(line.get("unit_price") if line.get("unit_price") is not None else amount)
+        if quantity and quantity * unit_price != amount:
+            # A discounted line: QuickBooks checks Amount = Qty × UnitPrice, so the price is the net
+            # one, to the 7 decimals QuickBooks keeps for a rate.
+            unit_price = _trimmed((amount / quantity).quantize(PRICE_PLACES))
+        detail: dict[str, Any] = {
+            "ItemRef": {"value": str(items[sku]["Id"]), "name": items[sku].get("Name")},
+            "Qty": quantity,
+            "UnitPrice": unit_price,
+        }
+        if line.get("tax_code"):
+            detail["TaxCodeRef"] = {"value": line["tax_code"]}
+        out: dict[str, Any] = {"DetailType": "SalesItemLineDetail", "Amount": amount, "SalesItemLineDetail": detail}
+        if line.get("description"):
+            out["Description"] = line["description"]
+        return out
+
+    def _find_items(self, skus: list[str]) -> dict[str, dict[str, Any]]:
+        """Items by Sku, then by Name for those no Sku matched; remembered for the connector's life."""
+        missing = [s for s in dict.fromkeys(skus) if s not in self._items]
+        for field in ("Sku", "Name"):
+            if not missing:
+                break
+            statement = f"select * from Item where {field} in ({', '.join(quoted(s) for s in missing)})"
+            for item in self.query(statement).get("Item") or []:
+                if item.get(field) in missing:
+                    self._items.setdefault(item[field], item)
+            missing = [s for s in missing if s not in self._items]
+        return {s: self._items[s] for s in skus if s in self._items}
+
+    def _customer(self, mapped: Mapping[str, Any], *, dry_run: bool) -> str:
+        if mapped.get("customer_id"):
+            return str(mapped["customer_id"])
+        name = mapped["customer"]
+        if name in self._customers:
+            return self._customers[name]
+        found = self.query(f"select * from Customer where DisplayName = {quoted(name)}").get("Customer") or []
+        if found:
+            self._customers[name] = str(found[0]["Id"])
+            return self._customers[name]
+        if not self.options["create_customers"]:
+            raise PermanentError(
+                f"customer: QuickBooks has no customer named {name!r}; add a row to table customers, "
+                "or set the mapping option create_customers",
+                field="customer",
+            )
+        if dry_run:
+            return f"(a new customer {name!r} would be created)"
+        body: dict[str, Any] = {"DisplayName": name}
+        if mapped.get("customer_email"):
+            body["PrimaryEmailAddr"] = {"Address": mapped["customer_email"]}
+        created = self.call("POST", "customer", json=body, params={"requestid": request_id(f"C-{name}", body)})
+        self._customers[name] = str(created["Customer"]["Id"])
+        return self._customers[name]
+
+    def _invoice(self, external_id: str) -> dict[str, Any]:
+        return self.call("GET", f"invoice/{external_id}")["Invoice"]
+
+    def invoice_status(self, ref: ExternalRef) -> InvoiceStatus:
+        invoice = self._invoice(ref.external_id)
+        total, balance = _money(invoice.get("TotalAmt")), _money(invoice.get("Balance"))
+        return InvoiceStatus(
+            external_id=str(invoice["Id"]),
+            status=self._state(invoice),
+            amount_total=total,
+            amount_paid=total - balance,
+            currency=(invoice.get("CurrencyRef") or {}).get("value"),
+            external_number=invoice.get("DocNumber"),
+        )
+
+    def cancel_invoice(self, ref: ExternalRef) -> None:
+        # SyncToken is QuickBooks' optimistic lock: the void applies to the version just read. If
+        # someone changed the invoice in between (Stale Object Error), read it again once.
+        for attempt in (1, 2):
+            invoice = self._invoice(ref.external_id)
+            if self._state(invoice) == ExternalState.CANCELLED:
+                return
+            try:
+                self.call(
+                    "POST",
+                    "invoice",
+                    json={"Id": str(invoice["Id"]), "SyncToken": str(invoice["SyncToken"])},
+                    params={"operation": "void"},
+                )
+                return
+            except PermanentError as exc:
+                if attempt == 2 or STALE_OBJECT not in _fault_codes(exc.detail):
+                    raise
+
+    # ---- stock -----------------------------------------------------------------------------
+
+    def pull_stock(self, since: datetime | None = None) -> Iterator[StockLevel]:
+        where = "Type = 'Inventory'"
+        if since is not None:
+            where += f" and MetaData.LastUpdatedTime > {quoted(since.isoformat())}"
+        position = 1
+        while True:
+            page = self.query(f"select * from Item where {where} STARTPOSITION {position} MAXRESULTS {STOCK_PAGE}")
+            items = page.get("Item") or []
+            for item in items:
+                on_hand = _money(item.get("QtyOnHand"))
+                yield StockLevel(
+                    sku=item.get("Sku") or item["Name"],
+                    warehouse=self.config["warehouse"],
+                    on_hand=on_hand,
+                    reserved=Decimal(0),
+                    available=on_hand,
+                    as_of=datetime.fromisoformat(item["MetaData"]["LastUpdatedTime"]),
+                )
+            if len(items) < STOCK_PAGE:
+                return
+            position += STOCK_PAGE
+
+    def close(self) -> None:
+        self.api.close()
+
+
+def _trimmed(value: Decimal) -> Decimal:
+    """Without trailing zeros, never in exponent form (9.0000000 → 9, 1.2500000 → 1.25)."""
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)

@@ -1,0 +1,466 @@
+"""Xero over its Accounting API (`https://api.xero.com/api.xro/2.0`), with OAuth 2 tokens.
+
+Where things are
+- The app authorises at login.xero.com and gets its tokens from identity.xero.com (client id and
+  secret as HTTP Basic); refresh tokens rotate on every refresh. An authorisation may cover several
+  organisations ("tenants"): `authorised` reads `GET /connections` and keeps the one the setting
+  `tenant` names (by name or id), or the only one. Every API call carries its id in the header
+  `xero-tenant-id`.
+- Published limits: 60 calls a minute, 5,000 a day and 5 at a time per organisation; a 429 says
+  how long to wait in `Retry-After`. Hence batches: one look-up call for a whole push batch's
+  references, one for its contacts, one create call for its invoices (`summarizeErrors=false`: the
+  valid invoices are created, each refused one carries its own `ValidationErrors`).
+- A refusal is HTTP 400 with `Elements[].ValidationErrors[].Message` (or those messages on the
+  elements of a 200 batch answer); the field and line the message names are reported
+  (`connectors.refused_field`).
+
+What the connector does
+- push: the connection's mapping (`mappings/xero.yaml`) gives the reference, contact, dates,
+  currency and lines (item code, description, quantity, unit amount, discount, tax type, account
+  code, and the line's tax amount, which Xero then books instead of recomputing it, so that the
+  totals are the hub's). The contact is the mapped ContactID, else the one with the mapped ContactNumber or exactly
+  the customer's name, else (if the mapping's option `create_customers` allows) a new one. A line's
+  tax is the mapped TaxType or, for a rate, the active revenue tax rate of that percentage.
+  Invoices are `ACCREC`, DRAFT or AUTHORISED by the connection's document mode.
+- find-before-create by `Reference` (our idempotency key), deleted drafts left out.
+- status from `Status`, `Total`, `AmountPaid`; cancel = VOIDED for an authorised invoice, DELETED
+  for a draft (Xero refuses both once payments are applied).
+- stock: the `QuantityOnHand` of items tracked as inventory (`GET /Items` answers every item at
+  once, without pages); Xero keeps one stock location, reported as the setting `warehouse`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from connectors.base import ConfigField
+from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
+from connectors.errors import AuthError, PermanentError, UncertainOutcomeError
+from connectors.http import JsonHttp, created, decimal_of
+from connectors.mapped_types import number
+from connectors.oauth import Limits, OAuthConnector, OAuthHttp, OAuthProvider, ReauthorizationRequired, Tokens
+from connectors.refused_field import field_in_message
+from connectors.tax_codes import tax_code
+from mappings.engine import storable
+
+AUTHORIZE_URL = "https://login.xero.com/identity/connect/authorize"
+TOKEN_URL = "https://identity.xero.com/connect/token"
+CONNECTIONS_URL = "https://api.xero.com/connections"
+API_URL = "https://api.xero.com/api.xro/2.0"
+STATES = {
+    "DRAFT": ExternalState.DRAFT,
+    "SUBMITTED": ExternalState.DRAFT,
+    "AUTHORISED": ExternalState.POSTED,
+    "PAID": ExternalState.PAID,
+    "VOIDED": ExternalState.CANCELLED,
+    "DELETED": ExternalState.CANCELLED,
+}
+# References or contacts per `where` filter: keeps the query string short.
+WHERE_CHUNK = 25
+
+
+def _quoted(text: str) -> str:
+    """A string literal in Xero's `where` syntax."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class XeroConnector(OAuthConnector):
+    type_name = "xero"
+    label = "Xero"
+    limits = Limits(per_minute=60, concurrent=5)
+    # Tracked inventory items on an authorised sales invoice leave Xero's stock.
+    invoices_move_stock = True
+    config_schema = (
+        *OAuthConnector.oauth_fields,
+        ConfigField(
+            "tenant",
+            label="Organisation",
+            help="the Xero organisation's name or tenant id; needed when the app is connected to several",
+        ),
+        ConfigField("warehouse", label="Warehouse code", default="main", help="what the hub calls Xero's one stock"),
+        ConfigField("timeout", "number", "Timeout (seconds)", default=20),
+    )
+    mapping_options = (
+        ConfigField(
+            "create_customers",
+            "boolean",
+            "Create unknown contacts",
+            default=True,
+            help="off: an invoice for a customer Xero does not know is refused",
+        ),
+    )
+    required_targets = (
+        "reference",
+        "contact_name",
+        "date",
+        "currency",
+        "lines[].description",
+        "lines[].quantity",
+        "lines[].unit_amount",
+    )
+
+    def __init__(self, config: Mapping[str, Any], **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self.api: OAuthHttp = self.http(API_URL, timeout=float(self.config["timeout"]))
+        self._tax_rates: list[dict[str, Any]] | None = None
+        # Invoices this connector created, by reference: when a batch is refused in part, the
+        # engine pushes its documents one by one, and the created ones must not be sent again.
+        self._created: dict[str, ExternalRef] = {}
+
+    @classmethod
+    def oauth_provider(cls, config: Mapping[str, Any]) -> OAuthProvider:
+        return OAuthProvider(
+            AUTHORIZE_URL,
+            TOKEN_URL,
+            ("offline_access", "accounting.transactions", "accounting.contacts", "accounting.settings"),
+            client_auth="basic",
+        )
+
+    def authorised(self, tokens: Tokens, callback: Mapping[str, str]) -> Tokens:
+        """The tokens with the organisation they are for (`tenant_id`, `tenant_name`)."""
+        http = JsonHttp(
+            CONNECTIONS_URL,
+            timeout=float(self.config["timeout"]),
+            headers={"Authorization": f"Bearer {tokens.access_token}"},
+            record=self.exchanges.append,
+        )
+        try:
+            connections = http.get(CONNECTIONS_URL)
+        finally:
+            http.close()
+        tenants = [c for c in connections or [] if c.get("tenantType", "ORGANISATION") == "ORGANISATION"]
+        wanted = self.config["tenant"]
+        if wanted:
+            tenants = [c for c in tenants if wanted in (c.get("tenantId"), c.get("tenantName"))]
+        if len(tenants) != 1:
+            names = ", ".join(sorted(str(c.get("tenantName")) for c in connections or [])) or "none"
+            if not tenants and not wanted:
+                raise AuthError("the authorisation covers no Xero organisation")
+            problem = f"no organisation {wanted!r}" if not tenants else "several organisations"
+            raise PermanentError(
+                f"tenant: the Xero authorisation covers {problem} (organisations: {names}); "
+                "name one in the setting Organisation",
+                field="tenant",
+            )
+        tenant = tenants[0]
+        return replace(
+            tokens, extra={**tokens.extra, "tenant_id": tenant["tenantId"], "tenant_name": tenant.get("tenantName", "")}
+        )
+
+    # ---- transport ---------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        sent: list[Any] | None = None,
+    ) -> Any:
+        """One API call for the connection's organisation; a refusal names the field of `sent`
+        (the documents of the body, in order) it is about."""
+        tokens = self.token_store.load()
+        tenant = tokens.extra.get("tenant_id") if tokens else None
+        if not tenant:
+            raise ReauthorizationRequired(
+                "the Xero authorisation names no organisation: authorise the connection again"
+            )
+        try:
+            return self.api.request(method, path, params=params, json=json, headers={"xero-tenant-id": tenant})
+        except PermanentError as exc:
+            refusals = _validation_errors(exc.detail, sent or [])
+            if not refusals:
+                raise
+            _, message, field = refusals[0]
+            raise PermanentError(f"Xero refused it: {message}", field=field, detail=exc.detail) from None
+
+    # ---- contract ----------------------------------------------------------------------------
+
+    def test_connection(self) -> str:
+        organisation = self._call("GET", "/Organisation")["Organisations"][0]
+        return f"Xero organisation {organisation.get('Name')} ({organisation.get('BaseCurrency')})"
+
+    def _ref(self, invoice: Mapping[str, Any]) -> ExternalRef:
+        return ExternalRef(
+            system=self.type_name,
+            external_id=invoice["InvoiceID"],
+            external_number=invoice.get("InvoiceNumber"),
+            url=f"https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID={invoice['InvoiceID']}",
+            status=STATES.get(invoice.get("Status", "DRAFT"), ExternalState.DRAFT),
+        )
+
+    def find_invoice(self, idempotency_key: str) -> ExternalRef | None:
+        return self.find_invoices([idempotency_key]).get(idempotency_key)
+
+    def find_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        found: dict[str, ExternalRef] = {}
+        for k in range(0, len(idempotency_keys), WHERE_CHUNK):
+            chunk = idempotency_keys[k : k + WHERE_CHUNK]
+            references = " OR ".join(f"Reference=={_quoted(key)}" for key in chunk)
+            where = f'Type=="ACCREC" AND Status!="DELETED" AND ({references})'
+            invoices = self._call("GET", "/Invoices", params={"where": where})["Invoices"]
+            # Oldest first: should two ever exist, the hub links the first.
+            for invoice in sorted(invoices, key=lambda i: str(i.get("UpdatedDateUTC", ""))):
+                if invoice.get("Reference") in chunk:
+                    found.setdefault(invoice["Reference"], self._ref(invoice))
+        return found
+
+    def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
+        return self.push_invoices([doc])[0]
+
+    def push_invoices(self, docs: list[InvoiceDocument]) -> list[ExternalRef]:
+        """One create call for the documents not created yet. Refused in part: the valid ones are
+        created (and remembered), the first refusal is raised."""
+        waiting = [doc for doc in docs if doc.idempotency_key not in self._created]
+        if waiting:
+            payloads = self.build_payloads(waiting)
+            answer = self._call(
+                "POST", "/Invoices", params={"summarizeErrors": "false"}, json={"Invoices": payloads}, sent=payloads
+            )
+            invoices = created(answer, "Invoices", "Xero invoices")
+            if len(invoices) != len(payloads):
+                # Sent, and maybe applied: the retry looks the references up before creating.
+                raise UncertainOutcomeError(f"Xero answered {len(invoices)} invoices for {len(payloads)} sent")
+            refusals = _validation_errors({"Elements": invoices}, payloads)
+            for doc, invoice in zip(waiting, invoices, strict=True):
+                if not _has_errors(invoice):
+                    self._created[doc.idempotency_key] = self._ref(invoice)
+            if refusals:
+                index, message, field = refusals[0]
+                raise PermanentError(
+                    f"Xero refused {waiting[index].number}: {message}", field=field, detail=invoices[index]
+                )
+        return [self._created[doc.idempotency_key] for doc in docs]
+
+    def preview_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
+        return storable(self.build_payloads([doc], dry_run=True)[0])
+
+    def invoice_status(self, ref: ExternalRef) -> InvoiceStatus:
+        invoice = self._invoice(ref.external_id)
+        total, paid = decimal_of(invoice.get("Total")), decimal_of(invoice.get("AmountPaid"))
+        state = STATES.get(invoice.get("Status", "DRAFT"), ExternalState.DRAFT)
+        if state == ExternalState.POSTED and paid > 0:
+            state = ExternalState.PARTIALLY_PAID
+        return InvoiceStatus(
+            external_id=invoice["InvoiceID"],
+            status=state,
+            amount_total=total,
+            amount_paid=paid if state != ExternalState.CANCELLED else Decimal(0),
+            currency=invoice.get("CurrencyCode"),
+            external_number=invoice.get("InvoiceNumber"),
+        )
+
+    def cancel_invoice(self, ref: ExternalRef) -> None:
+        invoice = self._invoice(ref.external_id)
+        status = invoice.get("Status")
+        if status in ("VOIDED", "DELETED"):
+            return
+        # Xero deletes drafts and voids authorised invoices; it refuses either once paid.
+        target = "DELETED" if status in ("DRAFT", "SUBMITTED") else "VOIDED"
+        body = {"Invoices": [{"InvoiceID": ref.external_id, "Status": target}]}
+        self._call("POST", f"/Invoices/{ref.external_id}", json=body, sent=body["Invoices"])
+
+    def _invoice(self, invoice_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/Invoices/{invoice_id}")["Invoices"][0]
+
+    def pull_stock(self, since: datetime | None = None) -> Iterator[StockLevel]:
+        """Full read each time: an item's change date does not move when its stock does."""
+        items = self._call("GET", "/Items", params={"where": "IsTrackedAsInventory==true"})["Items"]
+        now = datetime.now(UTC)
+        for item in items:
+            if not item.get("IsTrackedAsInventory") or not item.get("Code"):
+                continue
+            on_hand = decimal_of(item.get("QuantityOnHand"))
+            yield StockLevel(
+                sku=item["Code"],
+                warehouse=self.config["warehouse"],
+                on_hand=on_hand,
+                reserved=Decimal(0),
+                available=on_hand,
+                as_of=now,
+            )
+
+    # ---- payload -----------------------------------------------------------------------------
+
+    def build_payloads(self, docs: list[InvoiceDocument], *, dry_run: bool = False) -> list[dict[str, Any]]:
+        """The invoices as Xero takes them, from the connection's mapping; every document is
+        checked before a missing contact is created."""
+        mapped = [self.map_document(doc) for doc in docs]
+        payloads = [self._invoice_payload(m) for m in mapped]
+        contacts = self._contact_ids(docs, mapped, dry_run=dry_run)
+        for payload, contact_id in zip(payloads, contacts, strict=True):
+            payload["Contact"] = {"ContactID": contact_id}
+        return payloads
+
+    def _invoice_payload(self, mapped: Mapping[str, Any]) -> dict[str, Any]:
+        lines = []
+        for i, line in enumerate(mapped.get("lines") or []):
+            out: dict[str, Any] = {
+                "Description": line.get("description") or "",
+                "Quantity": number(line.get("quantity"), f"lines[{i}].quantity", "Xero"),
+                "UnitAmount": number(line.get("unit_amount"), f"lines[{i}].unit_amount", "Xero"),
+            }
+            if line.get("item_code"):
+                out["ItemCode"] = line["item_code"]
+            if line.get("discount_rate"):
+                out["DiscountRate"] = number(line["discount_rate"], f"lines[{i}].discount_rate", "Xero")
+            tax_type = self._tax_type(line.get("tax"), i)
+            if tax_type:
+                out["TaxType"] = tax_type
+            if line.get("tax_amount") is not None:
+                # The tax the customer was quoted: Xero books it instead of rounding its own.
+                out["TaxAmount"] = number(line["tax_amount"], f"lines[{i}].tax_amount", "Xero")
+            if line.get("account_code"):
+                out["AccountCode"] = line["account_code"]
+            lines.append(out)
+        if not lines:
+            raise PermanentError("the mapping gives no lines", field="lines")
+        payload: dict[str, Any] = {
+            "Type": "ACCREC",
+            "Reference": mapped["reference"],
+            "Date": mapped["date"],
+            "CurrencyCode": mapped["currency"],
+            "LineAmountTypes": mapped.get("line_amount_types") or "Exclusive",
+            "Status": "AUTHORISED" if self.post else "DRAFT",
+            "LineItems": lines,
+        }
+        if mapped.get("due_date"):
+            payload["DueDate"] = mapped["due_date"]
+        return payload
+
+    def _tax_type(self, tax: Any, index: int) -> str | None:
+        """The mapped tax: a Xero TaxType as it is, a rate as the active revenue tax rate of it."""
+        return tax_code(tax, f"lines[{index}].tax", system="Xero", code="Xero TaxType", rates=self._revenue_rates)
+
+    def _revenue_rates(self) -> list[tuple[Decimal, str]]:
+        """(percentage, TaxType) of the active tax rates that apply to sales, read once."""
+        if self._tax_rates is None:
+            self._tax_rates = self._call("GET", "/TaxRates", params={"where": 'Status=="ACTIVE"'})["TaxRates"]
+        return [
+            (decimal_of(r.get("EffectiveRate", r.get("DisplayTaxRate"))), r["TaxType"])
+            for r in self._tax_rates
+            if r.get("CanApplyToRevenue") and r.get("Status", "ACTIVE") == "ACTIVE"
+        ]
+
+    def _contact_ids(self, docs: list[InvoiceDocument], mapped: list[Mapping[str, Any]], *, dry_run: bool) -> list[str]:
+        """Each document's ContactID: mapped, found (one call for the batch), or created (one call)."""
+        ids: list[str | None] = [m.get("contact_id") or None for m in mapped]
+        wanted = [(i, m) for i, m in enumerate(mapped) if ids[i] is None]
+        by_number, by_name = self._find_contacts(m for _, m in wanted)
+        missing: dict[str, dict[str, Any]] = {}  # new contacts by lower-case name
+        for i, m in wanted:
+            contact = by_number.get(m.get("contact_number") or "") or by_name.get(m["contact_name"].lower())
+            if contact is not None:
+                ids[i] = contact["ContactID"]
+            else:
+                missing.setdefault(m["contact_name"].lower(), _new_contact(docs[i], m))
+        if missing:
+            if not self.options["create_customers"]:
+                names = ", ".join(repr(c["Name"]) for c in missing.values())
+                raise PermanentError(
+                    f"Xero has no contact {names} and the mapping does not create contacts", field="contact_name"
+                )
+            if dry_run:
+                created = {name: f"(new contact {c['Name']!r}, created by the push)" for name, c in missing.items()}
+            else:
+                created = self._create_contacts(list(missing.values()))
+            for i, m in wanted:
+                if ids[i] is None:
+                    ids[i] = created[m["contact_name"].lower()]
+        return [str(i) for i in ids]
+
+    def _find_contacts(self, mapped: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+        # By number and by name: a contact made in Xero by hand has the name but no number.
+        clauses = list(
+            dict.fromkeys(
+                clause
+                for m in mapped
+                for clause in (
+                    f"ContactNumber=={_quoted(m['contact_number'])}" if m.get("contact_number") else None,
+                    f"Name=={_quoted(m['contact_name'])}",
+                )
+                if clause
+            )
+        )
+        by_number: dict[str, Any] = {}
+        by_name: dict[str, Any] = {}
+        for k in range(0, len(clauses), WHERE_CHUNK):
+            where = " OR ".join(clauses[k : k + WHERE_CHUNK])
+            for contact in self._call("GET", "/Contacts", params={"where": where})["Contacts"]:
+                if contact.get("ContactNumber"):
+                    by_number.setdefault(contact["ContactNumber"], contact)
+                by_name.setdefault(str(contact.get("Name", "")).lower(), contact)
+        return by_number, by_name
+
+    def _create_contacts(self, contacts: list[dict[str, Any]]) -> dict[str, str]:
+        answer = created(
+            self._call(
+                "POST", "/Contacts", params={"summarizeErrors": "false"}, json={"Contacts": contacts}, sent=contacts
+            ),
+            "Contacts",
+            "Xero contacts",
+        )
+        refusals = _validation_errors({"Elements": answer}, contacts)
+        if refusals:
+            index, message, field = refusals[0]
+            raise PermanentError(
+                f"Xero refused the new contact {contacts[index]['Name']!r}: {message}",
+                field=f"contact.{field}" if field else "contact_name",
+            )
+        return {sent["Name"].lower(): made["ContactID"] for sent, made in zip(contacts, answer, strict=True)}
+
+    def close(self) -> None:
+        self.api.close()
+
+
+def _new_contact(doc: InvoiceDocument, mapped: Mapping[str, Any]) -> dict[str, Any]:
+    contact: dict[str, Any] = {"Name": mapped["contact_name"]}
+    for key, name in (("contact_number", "ContactNumber"), ("contact_email", "EmailAddress")):
+        if mapped.get(key):
+            contact[name] = mapped[key]
+    address = doc.customer.address
+    lines = {
+        k: v
+        for k, v in (
+            ("AddressLine1", address.street),
+            ("City", address.city),
+            ("PostalCode", address.postal_code),
+            ("Region", address.region),
+            ("Country", address.country),
+        )
+        if v
+    }
+    if lines:
+        contact["Addresses"] = [{"AddressType": "POBOX", **lines}]
+    if doc.customer.tax_id:
+        contact["TaxNumber"] = doc.customer.tax_id
+    return contact
+
+
+def _has_errors(element: Mapping[str, Any]) -> bool:
+    return bool(
+        element.get("HasErrors") or element.get("ValidationErrors") or element.get("StatusAttributeString") == "ERROR"
+    )
+
+
+def _validation_errors(body: Any, sent: list[Any]) -> list[tuple[int, str, str | None]]:
+    """(element index, message, field) of every validation error in a Xero answer: a 400's
+    `Elements`, or the elements of a batch answered with summarizeErrors=false."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("Elements"), list):
+        return []
+    found = []
+    for index, element in enumerate(body["Elements"]):
+        if not isinstance(element, Mapping):
+            continue
+        messages = [e.get("Message") for e in element.get("ValidationErrors") or [] if isinstance(e, Mapping)]
+        for line in element.get("LineItems") or []:
+            if isinstance(line, Mapping):
+                messages += [e.get("Message") for e in line.get("ValidationErrors") or [] if isinstance(e, Mapping)]
+        payload = sent[index] if index < len(sent) else None
+        found += [(index, m, field_in_message(m, payload) if payload else None) for m in messages if m]
+    return found

@@ -1,0 +1,400 @@
+"""Zoho Books over its REST API (v3), with Zoho Inventory for stock; OAuth 2 tokens.
+
+Where things are
+- Zoho runs separate data centres: the app is registered, and the organisation lives, in one of
+  them. Accounts (authorisation, tokens) at `https://accounts.zoho.<dc>`, the API at
+  `https://www.zohoapis.<dc>`; the token answer's `api_domain`, when it names one, wins.
+- Every call carries `Authorization: Zoho-oauthtoken <access token>` and the query parameter
+  `organization_id`. A refusal is HTTP 4xx with `{"code": <non-zero>, "message": "..."}`; the
+  field the message names is reported (`connectors.refused_field`).
+- Published limits: about 100 requests a minute per organisation; the hub's pacer keeps to them.
+
+What the connector does
+- push: the connection's mapping (`mappings/zoho_books.yaml`) gives the reference, dates,
+  currency, customer and lines. The customer is the mapped contact id, else the contact with the
+  customer's e-mail, else the one with its exact name, else (if the mapping's option
+  `create_customers` allows) a new one; an invoice in another currency than the contact's is
+  refused rather than booked at a made-up rate. Each line's item is found by SKU (unknown SKUs
+  are refused, naming the line), its tax is the mapped Zoho tax id or, for a rate, the Zoho tax of
+  that percentage. `POST /books/v3/invoices`; Zoho computes the taxes, so a created invoice whose
+  total is not the hub's is deleted again and refused; in posted mode it is then marked as sent.
+- find-before-create by `reference_number` (our idempotency key); a found draft in posted mode is
+  marked as sent, completing a push whose answer was lost between the two calls.
+- status from `status`, `total` and `balance`; cancel = `status/void`.
+- stock from Zoho Inventory (setting `inventory`; else from the items Zoho Books itself tracks as
+  inventory): every inventory item, page by page until `page_context.has_more_page` is false, then
+  each item's detail for its per-warehouse quantities (`warehouses[]`, or `locations[]` in
+  organisations that moved to locations).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from connectors.base import ConfigField
+from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel, amount_paid
+from connectors.errors import ConnectorError, PermanentError
+from connectors.http import created, decimal_of
+from connectors.mapped_types import number
+from connectors.oauth import Limits, OAuthConnector, OAuthHttp, OAuthProvider
+from connectors.refused_field import field_in_message
+from connectors.tax_codes import tax_code
+from mappings.engine import storable
+
+# Data centre → (accounts server, API server). Canada's accounts server is zohocloud.ca.
+DATA_CENTRES: dict[str, tuple[str, str]] = {
+    "com": ("https://accounts.zoho.com", "https://www.zohoapis.com"),
+    "eu": ("https://accounts.zoho.eu", "https://www.zohoapis.eu"),
+    "in": ("https://accounts.zoho.in", "https://www.zohoapis.in"),
+    "com.au": ("https://accounts.zoho.com.au", "https://www.zohoapis.com.au"),
+    "jp": ("https://accounts.zoho.jp", "https://www.zohoapis.jp"),
+    "ca": ("https://accounts.zohocloud.ca", "https://www.zohoapis.ca"),
+    "com.cn": ("https://accounts.zoho.com.cn", "https://www.zohoapis.com.cn"),
+    "sa": ("https://accounts.zoho.sa", "https://www.zohoapis.sa"),
+}
+STATES = {
+    "draft": ExternalState.DRAFT,
+    "sent": ExternalState.POSTED,
+    "viewed": ExternalState.POSTED,
+    "overdue": ExternalState.POSTED,
+    "unpaid": ExternalState.POSTED,
+    "partially_paid": ExternalState.PARTIALLY_PAID,
+    "paid": ExternalState.PAID,
+    "void": ExternalState.CANCELLED,
+}
+# Zoho Inventory's largest page.
+STOCK_PAGE = 200
+
+
+class ZohoBooksConnector(OAuthConnector):
+    type_name = "zoho_books"
+    label = "Zoho Books"
+    auth_scheme = "Zoho-oauthtoken"
+    limits = Limits(per_minute=100, concurrent=5)
+    # Lines carry Zoho items; an invoice for inventory items takes them out of stock.
+    invoices_move_stock = True
+    config_schema = (
+        *OAuthConnector.oauth_fields,
+        ConfigField("organization_id", label="Organization ID", required=True, help="Zoho Books → Settings → Profile"),
+        ConfigField(
+            "data_centre",
+            label="Data centre",
+            default="com",
+            choices=tuple(DATA_CENTRES),
+            help="where the Zoho account lives: com (US), eu, in, com.au, jp, ca, com.cn, sa",
+        ),
+        ConfigField(
+            "inventory",
+            "boolean",
+            "Zoho Inventory",
+            default=False,
+            help="on: stock per warehouse is pulled from Zoho Inventory; off: from Zoho Books' tracked items",
+        ),
+        ConfigField("timeout", "number", "Timeout (seconds)", default=20),
+    )
+    mapping_options = (
+        ConfigField(
+            "create_customers",
+            "boolean",
+            "Create unknown customers",
+            default=True,
+            help="off: an invoice for a customer Zoho does not know is refused",
+        ),
+    )
+    required_targets = ("reference", "date", "currency", "lines[].sku", "lines[].quantity", "lines[].rate")
+
+    def __init__(self, config: Mapping[str, Any], **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        tokens = self.token_store.load()
+        api_domain = (tokens.extra.get("api_domain") if tokens else None) or DATA_CENTRES[self.config["data_centre"]][1]
+        self.api: OAuthHttp = self.http(api_domain, timeout=float(self.config["timeout"]))
+        self._items: dict[str, dict[str, Any]] = {}
+        self._taxes: list[dict[str, Any]] | None = None
+
+    @classmethod
+    def oauth_provider(cls, config: Mapping[str, Any]) -> OAuthProvider:
+        accounts = DATA_CENTRES[config.get("data_centre") or "com"][0]
+        scopes = "ZohoBooks.fullaccess.all"
+        if config.get("inventory"):
+            scopes += ",ZohoInventory.items.READ"
+        return OAuthProvider(
+            f"{accounts}/oauth/v2/auth",
+            f"{accounts}/oauth/v2/token",
+            # Zoho separates scopes with commas, in one parameter.
+            (scopes,),
+            client_auth="body",
+            # A refresh token is only issued for offline access, and again only with consent.
+            authorize_params={"access_type": "offline", "prompt": "consent"},
+        )
+
+    # ---- transport ---------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None) -> Any:
+        query = {"organization_id": self.config["organization_id"], **(params or {})}
+        try:
+            body = self.api.request(method, path, params=query, json=json)
+        except PermanentError as exc:
+            raise _refusal(exc.detail, exc.message, json) from None
+        if isinstance(body, dict) and body.get("code", 0) != 0:
+            raise _refusal(body, f"{method} {path}: {body.get('message')}", json)
+        return body
+
+    # ---- contract ----------------------------------------------------------------------------
+
+    def test_connection(self) -> str:
+        organization = self._call("GET", f"/books/v3/organizations/{self.config['organization_id']}")["organization"]
+        return f"Zoho Books organisation {organization.get('name')} ({organization.get('currency_code')})"
+
+    def _ref(self, invoice: Mapping[str, Any]) -> ExternalRef:
+        return ExternalRef(
+            system=self.type_name,
+            external_id=str(invoice["invoice_id"]),
+            external_number=invoice.get("invoice_number"),
+            url=f"{self._web}/app/{self.config['organization_id']}#/invoices/{invoice['invoice_id']}",
+            status=STATES.get(invoice.get("status", "draft"), ExternalState.DRAFT),
+        )
+
+    @property
+    def _web(self) -> str:
+        """Zoho Books' web app in the connection's data centre (books.zoho.eu, books.zohocloud.ca)."""
+        return DATA_CENTRES[self.config["data_centre"]][0].replace("://accounts.", "://books.")
+
+    def find_invoice(self, idempotency_key: str) -> ExternalRef | None:
+        found = self._call("GET", "/books/v3/invoices", params={"reference_number": idempotency_key})["invoices"]
+        # The search may match more loosely than equality; the oldest exact match is ours.
+        exact = sorted(
+            (i for i in found if i.get("reference_number") == idempotency_key), key=lambda i: i["invoice_id"]
+        )
+        if not exact:
+            return None
+        invoice = exact[0]
+        if self.post and invoice.get("status") == "draft":
+            self._mark_sent(invoice["invoice_id"])
+            invoice = {**invoice, "status": "sent"}
+        return self._ref(invoice)
+
+    def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
+        payload = self.build_payload(doc)
+        invoice = created(self._call("POST", "/books/v3/invoices", json=payload), "invoice", f"Zoho Books {doc.number}")
+        total = decimal_of(invoice.get("total"))
+        if total != doc.total:
+            # Zoho computes the taxes itself (rounding per its organisation settings); an invoice
+            # whose total is not the one the customer was quoted is taken back, not sent.
+            refusal = (
+                f"Zoho Books computes {total} {invoice.get('currency_code') or doc.currency} for {doc.number}, "
+                f"the hub {doc.total}: check the items' taxes (table taxes) and Zoho's tax rounding"
+            )
+            try:
+                self._call("DELETE", f"/books/v3/invoices/{invoice['invoice_id']}")
+            except ConnectorError as exc:
+                # Not a retry: it would find this invoice by its reference and link it, wrong total
+                # and all. Parked, saying which invoice to delete by hand.
+                raise PermanentError(
+                    f"{refusal}. Deleting Zoho invoice {invoice.get('invoice_number') or invoice['invoice_id']} "
+                    f"failed ({exc.message}): delete it in Zoho Books before retrying",
+                    field="total",
+                ) from exc
+            raise PermanentError(refusal, field="total")
+        if self.post:
+            self._mark_sent(invoice["invoice_id"])
+            invoice = {**invoice, "status": "sent"}
+        return self._ref(invoice)
+
+    def preview_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
+        return storable(self.build_payload(doc, dry_run=True))
+
+    def _mark_sent(self, invoice_id: str) -> None:
+        self._call("POST", f"/books/v3/invoices/{invoice_id}/status/sent")
+
+    def invoice_status(self, ref: ExternalRef) -> InvoiceStatus:
+        invoice = self._call("GET", f"/books/v3/invoices/{ref.external_id}")["invoice"]
+        total, balance = decimal_of(invoice.get("total")), decimal_of(invoice.get("balance"))
+        state = STATES.get(invoice.get("status", "draft"), ExternalState.DRAFT)
+        paid = amount_paid(state, total, balance)
+        if state == ExternalState.POSTED and paid > 0:
+            state = ExternalState.PARTIALLY_PAID
+        return InvoiceStatus(
+            external_id=str(invoice["invoice_id"]),
+            status=state,
+            amount_total=total,
+            amount_paid=paid,
+            currency=invoice.get("currency_code"),
+            external_number=invoice.get("invoice_number"),
+        )
+
+    def cancel_invoice(self, ref: ExternalRef) -> None:
+        self._call("POST", f"/books/v3/invoices/{ref.external_id}/status/void")
+
+    def pull_stock(self, since: datetime | None = None) -> Iterator[StockLevel]:
+        """Full read each time: Zoho reports no stock changes since a time."""
+        page = 1
+        while True:
+            answer = self._call("GET", self._items_path, params={"page": page, "per_page": STOCK_PAGE})
+            for item in answer.get("items", []):
+                if item.get("sku") and item.get("item_type", "inventory") == "inventory":
+                    yield from self._item_stock(item)
+            if not answer.get("page_context", {}).get("has_more_page"):
+                return
+            page += 1
+
+    @property
+    def _items_path(self) -> str:
+        """Where stock is read: Zoho Inventory when the organisation uses it, else the stock
+        Zoho Books keeps itself for items it tracks as inventory."""
+        return "/inventory/v1/items" if self.config["inventory"] else "/books/v3/items"
+
+    def _item_stock(self, item: Mapping[str, Any]) -> Iterator[StockLevel]:
+        detail = self._call("GET", f"{self._items_path}/{item['item_id']}")["item"]
+        now = datetime.now(UTC)
+        places = [
+            (
+                w.get("warehouse_name") or w.get("warehouse_id"),
+                w.get("warehouse_stock_on_hand"),
+                w.get("warehouse_available_stock"),
+            )
+            for w in detail.get("warehouses") or []
+        ] or [
+            (
+                loc.get("location_name") or loc.get("location_id"),
+                loc.get("location_stock_on_hand"),
+                loc.get("location_available_stock"),
+            )
+            for loc in detail.get("locations") or []
+        ]
+        for warehouse, on_hand_value, available_value in places:
+            on_hand = decimal_of(on_hand_value)
+            available = decimal_of(available_value) if available_value not in (None, "") else on_hand
+            yield StockLevel(
+                sku=item["sku"],
+                warehouse=str(warehouse),
+                on_hand=on_hand,
+                reserved=max(Decimal(0), on_hand - available),
+                available=available,
+                as_of=now,
+            )
+
+    # ---- payload -----------------------------------------------------------------------------
+
+    def build_payload(self, doc: InvoiceDocument, *, dry_run: bool = False) -> dict[str, Any]:
+        """The invoice as Zoho takes it, from the connection's mapping; everything that can refuse
+        the document is checked before a customer is created."""
+        mapped = self.map_document(doc)
+        lines = []
+        for i, line in enumerate(mapped.get("lines") or []):
+            out: dict[str, Any] = {
+                "item_id": self._item(line.get("sku"), i)["item_id"],
+                "description": line.get("description") or "",
+                "quantity": number(line.get("quantity"), f"lines[{i}].quantity", "Zoho"),
+                "rate": number(line.get("rate"), f"lines[{i}].rate", "Zoho"),
+            }
+            discount = line.get("discount_percent")
+            if discount:
+                # Zoho reads a line discount as an amount, or with % as a percentage.
+                out["discount"] = f"{number(discount, f'lines[{i}].discount_percent', 'Zoho'):f}%"
+            tax_id = self._tax_id(line.get("tax"), i)
+            if tax_id:
+                out["tax_id"] = tax_id
+            lines.append(out)
+        if not lines:
+            raise PermanentError("the mapping gives no lines", field="lines")
+        payload: dict[str, Any] = {
+            "customer_id": self._customer_id(doc, mapped, dry_run=dry_run),
+            "reference_number": mapped["reference"],
+            "date": mapped["date"],
+            "line_items": lines,
+        }
+        if any("discount" in line for line in lines):
+            payload["discount_type"] = "item_level"
+        for name in ("due_date", "notes"):
+            if mapped.get(name):
+                payload[name] = mapped[name]
+        return payload
+
+    def _item(self, sku: Any, index: int) -> dict[str, Any]:
+        if not isinstance(sku, str) or not sku:
+            raise PermanentError(f"lines[{index}].sku: the mapping gives no SKU", field=f"lines[{index}].sku")
+        if sku not in self._items:
+            found = self._call("GET", "/books/v3/items", params={"sku": sku})["items"]
+            exact = [item for item in found if item.get("sku") == sku]
+            if not exact:
+                path = f"lines[{index}].sku"
+                raise PermanentError(f"{path}: Zoho Books has no item with SKU {sku}", field=path)
+            self._items[sku] = exact[0]
+        return self._items[sku]
+
+    def _tax_id(self, tax: Any, index: int) -> str | None:
+        """The mapped tax: a Zoho tax id as it is, a rate as the Zoho tax of that percentage."""
+        return tax_code(tax, f"lines[{index}].tax", system="Zoho Books", code="Zoho tax id", rates=self._tax_rates)
+
+    def _tax_rates(self) -> list[tuple[Decimal, str]]:
+        """(percentage, tax id) of the organisation's taxes, read once."""
+        if self._taxes is None:
+            self._taxes = self._call("GET", "/books/v3/settings/taxes")["taxes"]
+        return [(decimal_of(t.get("tax_percentage")), str(t["tax_id"])) for t in self._taxes]
+
+    def _customer_id(self, doc: InvoiceDocument, mapped: Mapping[str, Any], *, dry_run: bool) -> str:
+        if mapped.get("customer_id"):
+            return str(mapped["customer_id"])
+        customer = doc.customer
+        contact = None
+        if customer.email:
+            contact = self._contact({"email": customer.email}, lambda c: c.get("email") == customer.email)
+        contact = contact or self._contact(
+            {"contact_name": customer.name}, lambda c: c.get("contact_name") == customer.name
+        )
+        if contact is None:
+            if not self.options["create_customers"]:
+                raise PermanentError(
+                    f"Zoho Books has no customer {customer.name!r} and the mapping does not create customers",
+                    field="customer",
+                )
+            if dry_run:
+                return f"(new customer {customer.name!r}, created by the push)"
+            contact = self._create_contact(doc)
+        if contact.get("currency_code") and contact["currency_code"] != mapped["currency"]:
+            raise PermanentError(
+                f"currency: Zoho customer {contact.get('contact_name')!r} is billed in {contact['currency_code']}, "
+                f"the invoice is in {mapped['currency']}",
+                field="currency",
+            )
+        return str(contact["contact_id"])
+
+    def _contact(self, query: Mapping[str, str], matches) -> dict[str, Any] | None:
+        found = self._call("GET", "/books/v3/contacts", params={"contact_type": "customer", **query})["contacts"]
+        exact = sorted((c for c in found if matches(c)), key=lambda c: c["contact_id"])
+        return exact[0] if exact else None
+
+    def _create_contact(self, doc: InvoiceDocument) -> dict[str, Any]:
+        customer, address = doc.customer, doc.customer.address
+        body: dict[str, Any] = {"contact_name": customer.name, "contact_type": "customer"}
+        person = {k: v for k, v in (("email", customer.email), ("phone", customer.phone)) if v}
+        if person:
+            body["contact_persons"] = [{**person, "is_primary_contact": True}]
+        billing = {
+            k: v
+            for k, v in (
+                ("address", address.street),
+                ("city", address.city),
+                ("zip", address.postal_code),
+                ("state", address.region),
+                ("country", address.country),
+            )
+            if v
+        }
+        if billing:
+            body["billing_address"] = billing
+        answer = self._call("POST", "/books/v3/contacts", json=body)
+        return created(answer, "contact", f"Zoho Books contact {customer.name}")
+
+    def close(self) -> None:
+        self.api.close()
+
+
+def _refusal(body: Any, message: str, payload: Any) -> PermanentError:
+    """Zoho's `{"code", "message"}` as a PermanentError naming the field the message is about."""
+    said = body.get("message") if isinstance(body, dict) and body.get("message") else message
+    field = field_in_message(str(said), payload) if payload is not None else None
+    return PermanentError(f"Zoho Books refused it: {said}", field=field, detail=body)

@@ -1,0 +1,290 @@
+"""The endpoint 1C:Enterprise's site exchange ("Обмен с сайтом", CommerceML 2) drives:
+`/exchange/1c` (or `/exchange/1c/<connection id>`), one URL, the step in the query string
+(`type`, `mode`), GET and POST.
+
+| call | answer |
+| --- | --- |
+| `mode=checkauth` (HTTP Basic: a connection's user and password) | `success`, the cookie name, its value |
+| `mode=init` | `zip=yes|no`, `file_limit=<bytes>` |
+| `type=sale&mode=query` | the orders XML: won deals' invoices not yet acknowledged |
+| `type=sale&mode=success` | `success`; only now are the orders of the session's query marked exported |
+| `type=sale&mode=file&filename=…` | `success`: 1C's order changes applied (paid, shipped, cancelled) |
+| `type=catalog&mode=file&filename=…` | `success`: the part appended to the file (zip archives unpacked at import) |
+| `type=catalog&mode=import&filename=…` | `progress` (call again) until `success`: products, prices, stock |
+| anything refused | `failure`, then the reason (4xx) |
+
+Plain text in the protocol's form, in the connection's encoding (UTF-8 or windows-1251). This is
+a plain blueprint, not part of the JSON API (no OpenAPI document, no fuzzing): 1C speaks its own
+protocol. It takes no login session and no CSRF token: 1C authenticates with the connection's
+credentials and then the exchange cookie. Every call is a run in the connection's run history;
+a refused one is a failed run, and an import that fails also sets the connection's `attention`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import cast
+
+from flask import Blueprint, Flask, Response, request
+
+from connectors.base import Exchange
+from connectors.errors import ConnectorError
+from connectors.onec.commerceml import InvalidExchangeFile
+from connectors.onec.exchange import OneCExchangeConnector
+from hub.audit import acting_as
+from hub.exchange import catalog, orders
+from hub.exchange.files import UploadRefused, append_part, is_zip, safe_relative, unpack
+from hub.exchange.sessions import COOKIE, ExchangeDenied, check_password, current_session, folder, open_session
+from hub.extensions import db
+from hub.models import Connection, ExchangeSession, RunOutcome
+from hub.models.base import utcnow
+from hub.sync.connectors import open_connector, secret_values
+from hub.sync.history import record_run
+
+log = logging.getLogger(__name__)
+bp = Blueprint("onec_exchange", __name__, url_prefix="/exchange/1c")
+STEP_NAME_LENGTH = 40  # SyncRun.operation
+REFUSED = "1C exchange refused"
+
+
+class Refused(Exception):
+    """A protocol-level refusal: `failure` and the reason, with this HTTP status."""
+
+    def __init__(self, reason: str, status: int = 400) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+def _answer(text: str, status: int = 200, encoding: str = "utf-8") -> Response:
+    return Response(
+        text.encode(encoding, errors="replace"), status=status, content_type=f"text/plain; charset={encoding}"
+    )
+
+
+@bp.route("", methods=["GET", "POST"], strict_slashes=False)
+@bp.route("/<int:connection_id>", methods=["GET", "POST"], strict_slashes=False)
+def exchange(connection_id: int | None = None) -> Response:
+    kind = (request.args.get("type") or "").strip()
+    mode = (request.args.get("mode") or "").strip()
+    step = f"1c_{kind or 'any'}_{mode or 'none'}"[:STEP_NAME_LENGTH]
+    started = utcnow()
+    if mode == "checkauth":
+        return _checkauth(connection_id, step, started)
+    try:
+        session = current_session(connection_id)
+    except ExchangeDenied as denied:
+        db.session.rollback()
+        return _denied(denied, step, started)
+    connection = session.connection
+    encoding = connection.config.get("encoding") or "utf-8"
+    note: dict = {"type": kind, "mode": mode, "filename": request.args.get("filename")}
+    connector: OneCExchangeConnector | None = None
+    try:
+        # A broken mapping refuses the query (PermanentError) like any other refusal.
+        maps = (kind, mode) == ("sale", "query")
+        connector = cast(OneCExchangeConnector, open_connector(connection, maps_documents=maps))
+        with acting_as(None, f"1C exchange ({connection.name})"):
+            response, note = _step(session, connector, kind, mode, note)
+    except Exception as exc:
+        session_id = session.id
+        db.session.rollback()
+        if isinstance(exc, Refused):
+            reason, status = exc.reason, exc.status
+        elif isinstance(exc, UploadRefused | InvalidExchangeFile):
+            reason, status = exc.message, 413 if getattr(exc, "too_large", False) else 400
+        elif isinstance(exc, ConnectorError):
+            reason, status = exc.message, 409
+        else:  # a fault of the hub's: 1C still gets the protocol's answer, the admin the run
+            log.exception("1C exchange step %s failed", step)
+            reason, status = f"internal error ({type(exc).__name__}); see the hub's log", 500
+        if mode in ("import", "file"):
+            _start_over(db.session.get(ExchangeSession, session_id), request.args.get("filename") or "")
+        connection = db.session.get(Connection, connection.id)
+        if mode in ("import", "file"):
+            connection.attention = f"1C exchange: {step} failed: {reason}"
+        _record(connection, step, started, RunOutcome.FAILED, note, status, reason)
+        db.session.commit()
+        return _answer(f"failure\n{reason}", status, encoding)
+    finally:
+        if connector is not None:
+            connector.close()
+    _record(connection, step, started, RunOutcome.SUCCESS, note, response.status_code, None)
+    db.session.commit()
+    return response
+
+
+def _start_over(session: ExchangeSession, filename: str) -> None:
+    """A failed import reads its file from the start next time: its staged batches and its
+    position are dropped."""
+    try:
+        relative = safe_relative(filename)
+    except UploadRefused:
+        return
+    catalog.forget(session, folder(session), str(relative))
+
+
+def _checkauth(connection_id: int | None, step: str, started) -> Response:
+    try:
+        connection = check_password(connection_id)
+    except ExchangeDenied as denied:
+        return _denied(denied, step, started)
+    _, token = open_session(connection)
+    if (connection.attention or "").startswith(REFUSED):
+        connection.attention = None  # 1C has the right credentials now
+    _record(connection, step, started, RunOutcome.SUCCESS, {"mode": "checkauth"}, 200, None)
+    db.session.commit()
+    return _answer(f"success\n{COOKIE}\n{token}", encoding=connection.config.get("encoding") or "utf-8")
+
+
+def _denied(denied: ExchangeDenied, step: str, started) -> Response:
+    if denied.connection is not None:
+        denied.connection.attention = f"{REFUSED}: {denied.reason}"
+        note = {"mode": request.args.get("mode")}
+        _record(denied.connection, step, started, RunOutcome.FAILED, note, 401, denied.reason)
+        db.session.commit()
+    response = _answer(f"failure\n{denied.reason}", 401)
+    response.headers["WWW-Authenticate"] = 'Basic realm="1C exchange", charset="UTF-8"'
+    return response
+
+
+def _step(
+    session: ExchangeSession, connector: OneCExchangeConnector, kind: str, mode: str, note: dict
+) -> tuple[Response, dict]:
+    config = connector.config
+    encoding = config["encoding"]
+    if mode == "init":
+        zipped = "yes" if config["zip"] else "no"
+        return _answer(f"zip={zipped}\nfile_limit={config['file_limit']}", encoding=encoding), note
+    if kind == "sale" and mode == "query":
+        result = orders.query(session, connector)
+        for invoice_id, exc in result.refused.items():
+            _record_refused_order(session.connection, invoice_id, exc)
+        note = {**note, "orders": result.sent}
+        return Response(result.xml, content_type=f"application/xml; charset={encoding}"), note
+    if kind == "sale" and mode == "success":
+        acknowledged = orders.acknowledge(session)
+        return _answer("success", encoding=encoding), {**note, "exported": [i.number for i in acknowledged]}
+    if mode == "file":
+        return _file(session, connector, kind, note)
+    if mode == "import":
+        return _import(session, connector, note)
+    if kind == "catalog" and mode in ("deactivate", "complete"):
+        return _answer("success", encoding=encoding), note  # newer 1C versions end the exchange so
+    raise Refused(f"unknown step type={kind or '(none)'} mode={mode or '(none)'}")
+
+
+def _file(session: ExchangeSession, connector: OneCExchangeConnector, kind: str, note: dict) -> tuple[Response, dict]:
+    config = connector.config
+    filename = request.args.get("filename") or ""
+    relative = safe_relative(filename)
+    if request.method != "POST":
+        raise Refused("send the file's content with POST", 405)
+    declared = request.content_length
+    budget = config["max_total_bytes"] - session.uploaded_bytes
+    if declared is not None and declared > min(config["file_limit"], budget):
+        raise UploadRefused(
+            f"{filename}: the part is larger than file_limit ({config['file_limit']} bytes)", too_large=True
+        )
+    root = folder(session)
+    target = root / relative
+    written = append_part(target, request.stream, part_limit=config["file_limit"], budget=budget)
+    session.uploaded_bytes += written
+    note = {**note, "bytes": written, "file_bytes": target.stat().st_size}
+    # Order changes are applied once their file is whole: a part shorter than file_limit is the last.
+    if kind == "sale" and written < config["file_limit"]:
+        summary = _import_sale_file(session, connector, root, relative)
+        note = {**note, **summary}
+    return _answer("success", encoding=config["encoding"]), note
+
+
+def _unpack_archives(session: ExchangeSession, connector: OneCExchangeConnector, root: Path) -> list[str]:
+    unpacked = []
+    for path in sorted(p for p in root.iterdir() if p.is_file()) if root.exists() else []:
+        if not is_zip(path):
+            continue
+        if not connector.config["zip"]:
+            path.unlink()
+            raise UploadRefused(f"{path.name}: zip archives are off for this connection")
+        _, size = unpack(path, root, budget=_budget(session, connector))
+        session.uploaded_bytes += size
+        unpacked.append(path.name)
+    return unpacked
+
+
+def _import_sale_file(session: ExchangeSession, connector: OneCExchangeConnector, root: Path, relative: Path) -> dict:
+    names = [str(relative)]
+    if is_zip(root / relative):
+        names = [str(p.relative_to(root)) for p in unpack(root / relative, root, budget=_budget(session, connector))[0]]
+    summary: dict = {}
+    for name in names:
+        if not name.lower().endswith(".xml"):
+            continue
+        step = catalog.import_step(session, root, name, root / name, batch=10**9)
+        summary[name] = step.summary
+        # Applied: a later file of the same name (a new set of changes) starts afresh.
+        (root / name).unlink()
+        catalog.forget(session, root, name)
+    return summary
+
+
+def _budget(session: ExchangeSession, connector: OneCExchangeConnector) -> int:
+    return connector.config["max_total_bytes"] - session.uploaded_bytes
+
+
+def _import(session: ExchangeSession, connector: OneCExchangeConnector, note: dict) -> tuple[Response, dict]:
+    filename = request.args.get("filename") or ""
+    relative = safe_relative(filename)
+    root = folder(session)
+    unpacked = _unpack_archives(session, connector, root)
+    path = root / relative
+    if not path.is_file():
+        raise Refused(f"{filename}: no such file was uploaded in this exchange session", 404)
+    step = catalog.import_step(session, root, str(relative), path, batch=connector.config["import_batch"])
+    note = {**note, "unpacked": unpacked, "items_read": step.position}
+    if not step.done:
+        return _answer(f"progress\n{step.position} items read", encoding=connector.config["encoding"]), note
+    session.connection.attention = None
+    return _answer("success", encoding=connector.config["encoding"]), {**note, **step.summary}
+
+
+def _record(
+    connection: Connection, step: str, started, outcome: RunOutcome, note: dict, status: int, error: str | None
+) -> None:
+    exchange = Exchange(
+        method=request.method,
+        # Without `sessid`: the session's key stays out of the history.
+        url=request.path + "?" + "&".join(f"{k}={v}" for k, v in request.args.items() if k != "sessid"),
+        request={k: v for k, v in note.items() if k in ("type", "mode", "filename", "bytes")},
+        status=status,
+        response={k: v for k, v in note.items() if k not in ("type", "mode", "filename", "bytes")} or None,
+        error=error,
+    )
+    record_run(
+        connection_id=connection.id,
+        operation=step,
+        outcome=outcome,
+        started_at=started,
+        exchanges=[exchange],
+        secrets=secret_values(connection),
+        error=error,
+    )
+
+
+def _record_refused_order(connection: Connection, invoice_id: int, exc: ConnectorError) -> None:
+    record_run(
+        connection_id=connection.id,
+        operation="1c_sale_query",
+        outcome=RunOutcome.FAILED,
+        started_at=utcnow(),
+        object_type="invoice",
+        object_id=invoice_id,
+        secrets=secret_values(connection),
+        error=f"held back from 1C: {exc.message}. Fix the mapping of connection '{connection.name}'; "
+        "the order is sent with the next query.",
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,175 @@
+"""Orders for 1C: which won deals' invoices a query sends, what 1C's acknowledgement marks as
+exported, and what 1C's order changes (paid, shipped, cancelled) do to the hub invoice and deal.
+
+An invoice is exported to a connection once it has an ExternalLink there: written only on
+`mode=success` for the invoices the session's last query sent. A query without a success leaves
+them unmarked, so the next session sends them again (1C matches orders by their Ид). An exported
+invoice the hub cancels (its deal was lost) is sent once more, marked «Отменен».
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import exists, select
+
+from connectors.documents import invoice_from_dict
+from connectors.errors import ConnectorError
+from connectors.onec.commerceml import OrderChange
+from connectors.onec.exchange import OneCExchangeConnector
+from hub.extensions import db
+from hub.models import Activity, ActivityKind, Connection, ExchangeSession, ExternalLink, HubInvoice, InvoiceState
+from hub.models.base import utcnow
+
+DRAFT, POSTED, PAID, CANCELLED = "draft", "posted", "paid", "cancelled"
+RANK = {DRAFT: 0, POSTED: 1, PAID: 2, CANCELLED: 3}
+
+
+@dataclass
+class Query:
+    xml: bytes
+    sent: list[str]  # invoice numbers
+    refused: dict[int, ConnectorError]  # invoice id → why it was held back
+
+
+def pending_invoices(connection: Connection, limit: int) -> list[HubInvoice]:
+    """What 1C has still to hear about: invoices made since the connection exists, not cancelled
+    and not yet acknowledged; and acknowledged ones the hub cancelled since (a lost deal), which
+    go again marked «Отменен» until 1C acknowledges that too."""
+    acknowledged = exists().where(ExternalLink.invoice_id == HubInvoice.id, ExternalLink.connection_id == connection.id)
+    cancel_unheard = exists().where(
+        ExternalLink.invoice_id == HubInvoice.id,
+        ExternalLink.connection_id == connection.id,
+        ExternalLink.state != CANCELLED,
+    )
+    new = (HubInvoice.state != InvoiceState.CANCELLED) & ~acknowledged
+    cancelled = (HubInvoice.state == InvoiceState.CANCELLED) & cancel_unheard
+    return list(
+        db.session.scalars(
+            select(HubInvoice)
+            .where(HubInvoice.created_at >= connection.created_at, new | cancelled)
+            .order_by(HubInvoice.id)
+            .limit(limit)
+        )
+    )
+
+
+def query(session: ExchangeSession, connector: OneCExchangeConnector) -> Query:
+    """The orders document; the session remembers what it sent until 1C acknowledges it."""
+    invoices = pending_invoices(session.connection, connector.config["orders_per_query"])
+    by_key = {}
+    docs = []
+    for invoice in invoices:
+        doc = invoice_from_dict(invoice.snapshot)
+        by_key[doc.idempotency_key] = invoice
+        docs.append(doc)
+    cancelled = {k for k, invoice in by_key.items() if invoice.state == InvoiceState.CANCELLED}
+    xml, sent, refused = connector.orders_document(docs, utcnow(), cancelled=cancelled)
+    session.sent_invoice_ids = [by_key[d.idempotency_key].id for d in sent]
+    return Query(xml, [d.number for d in sent], {by_key[k].id: exc for k, exc in refused.items()})
+
+
+def acknowledge(session: ExchangeSession) -> list[HubInvoice]:
+    """1C received the last query's orders: mark them exported (an ExternalLink each), and the
+    cancellations among them as heard."""
+    ids = list(session.sent_invoice_ids or [])
+    invoices = db.session.scalars(select(HubInvoice).where(HubInvoice.id.in_(ids)).order_by(HubInvoice.id)).all()
+    for invoice in invoices:
+        link = _link(session.connection, invoice)
+        if invoice.state == InvoiceState.CANCELLED:
+            link.state = CANCELLED
+        elif invoice.state in (InvoiceState.PENDING, InvoiceState.FAILED):
+            invoice.state = InvoiceState.SENT
+    session.sent_invoice_ids = []
+    return list(invoices)
+
+
+def _link(connection: Connection, invoice: HubInvoice) -> ExternalLink:
+    link = db.session.scalar(
+        select(ExternalLink).where(ExternalLink.connection_id == connection.id, ExternalLink.invoice_id == invoice.id)
+    )
+    if link is None:
+        link = ExternalLink(connection=connection, invoice=invoice, external_id=invoice.number or "", state=DRAFT)
+        db.session.add(link)
+    return link
+
+
+@dataclass
+class ChangesResult:
+    applied: list[str] = field(default_factory=list)  # what changed, in words
+    unknown: list[str] = field(default_factory=list)  # order ids the hub does not know
+
+
+def apply_changes(connection: Connection, changes: Iterable[OrderChange]) -> ChangesResult:
+    """What 1C says became of the orders, onto the hub invoices (state, amount paid, 1C's number)
+    and their deals (a note for sales). Flushes; the caller commits or rolls back all of it."""
+    result = ChangesResult()
+    now = utcnow()
+    for change in changes:
+        invoice = db.session.scalar(select(HubInvoice).where(HubInvoice.number == change.id))
+        if invoice is None and change.number:
+            invoice = db.session.scalar(select(HubInvoice).where(HubInvoice.number == change.number))
+        if invoice is None:
+            result.unknown.append(change.id)
+            continue
+        link = _link(connection, invoice)
+        if change.onec_number:
+            link.external_number = change.onec_number
+        state = CANCELLED if change.cancelled else PAID if change.paid_on else POSTED if change.posted else None
+        # States only move forward (a payment does not undo a cancellation, a repeat changes nothing).
+        if state is not None and RANK[state] > RANK.get(link.state, 0):
+            _set_state(invoice, link, state)
+            words = {
+                CANCELLED: "cancelled in 1C",
+                PAID: f"paid according to 1C on {change.paid_on}",
+                POSTED: "posted in 1C",
+            }[state]
+            _note(invoice, f"{invoice.number} {words}", change, now)
+            result.applied.append(f"{invoice.number}: {state}")
+        if change.shipped_on:
+            subject = f"{invoice.number} shipped according to 1C"
+            if not _noted(invoice, subject):
+                _note(invoice, subject, change, now, f"Shipped on {change.shipped_on}.")
+                result.applied.append(f"{invoice.number}: shipped")
+    db.session.flush()
+    return result
+
+
+def _set_state(invoice: HubInvoice, link: ExternalLink, state: str) -> None:
+    link.state = state
+    link.status_checked_at = utcnow()
+    if state == PAID:
+        link.amount_paid = invoice.total
+        invoice.amount_paid = invoice.total
+    if invoice.state == InvoiceState.CANCELLED and state != CANCELLED:
+        return  # cancelled in the hub stays cancelled
+    invoice.state = {POSTED: InvoiceState.POSTED, PAID: InvoiceState.PAID, CANCELLED: InvoiceState.CANCELLED}[state]
+
+
+def _noted(invoice: HubInvoice, subject: str) -> bool:
+    return (
+        db.session.scalar(
+            select(Activity.id).where(Activity.deal_id == invoice.deal_id, Activity.subject == subject).limit(1)
+        )
+        is not None
+    )
+
+
+def _note(invoice: HubInvoice, subject: str, change: OrderChange, now: datetime, body: str = "") -> None:
+    details = [body] if body else []
+    if change.onec_number:
+        details.append(f"1C order number {change.onec_number}.")
+    if change.status:
+        details.append(f"1C status: {change.status}.")
+    db.session.add(
+        Activity(
+            kind=ActivityKind.NOTE,
+            subject=subject[:200],
+            body=" ".join(details) or None,
+            occurred_at=now,
+            deal_id=invoice.deal_id,
+            customer_id=invoice.customer_id,
+        )
+    )

@@ -1,0 +1,103 @@
+"""Who is calling: HTTP Basic against an `onec_exchange` connection's user and password at
+`checkauth`, then the session cookie (or `sessid`) on every later call."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from flask import current_app, request
+from sqlalchemy import select
+
+from hub.exchange.files import remove_folder
+from hub.extensions import db
+from hub.models import Connection, ExchangeSession
+from hub.models.base import utcnow
+from hub.secrets_box import unseal
+
+TYPE = "onec_exchange"
+COOKIE = "hub_1c_exchange"
+# A session lives as long as 1C keeps calling; an exchange pauses between calls only briefly.
+IDLE = timedelta(hours=1)
+
+
+class ExchangeDenied(Exception):
+    """No (valid) credentials or session: answered 401 with `failure` and the reason."""
+
+    def __init__(self, reason: str, connection: Connection | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.connection = connection
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def folder(session: ExchangeSession) -> Path:
+    return Path(current_app.instance_path) / "onec_exchange" / str(session.id)
+
+
+def candidates(connection_id: int | None, username: str) -> list[Connection]:
+    query = select(Connection).where(Connection.type == TYPE, Connection.enabled.is_(True))
+    if connection_id is not None:
+        query = query.where(Connection.id == connection_id)
+    return [c for c in db.session.scalars(query.order_by(Connection.id)) if c.config.get("username") == username]
+
+
+def check_password(connection_id: int | None) -> Connection:
+    """The connection whose user and password the request's Basic credentials are."""
+    auth = request.authorization
+    if auth is None or auth.type != "basic" or not auth.username:
+        raise ExchangeDenied("send the connection's user and password (HTTP Basic)")
+    found = candidates(connection_id, auth.username)
+    given = (auth.password or "").encode()
+    for connection in found:
+        stored = str(unseal(connection.secrets_sealed).get("password") or "").encode()
+        if stored and hmac.compare_digest(stored, given):
+            return connection
+    raise ExchangeDenied("wrong user name or password", found[0] if found else None)
+
+
+def open_session(connection: Connection) -> tuple[ExchangeSession, str]:
+    """A new session for the connection (expired ones, and their files, are removed); the
+    session and the cookie value to give 1C."""
+    now = utcnow()
+    for old in db.session.scalars(
+        select(ExchangeSession).where(ExchangeSession.connection_id == connection.id, ExchangeSession.expires_at < now)
+    ):
+        remove_folder(folder(old))
+        db.session.delete(old)
+    token = secrets.token_urlsafe(32)
+    session = ExchangeSession(
+        connection=connection,
+        token_hash=_hash(token),
+        expires_at=now + IDLE,
+        sent_invoice_ids=[],
+        imports={},
+        uploaded_bytes=0,
+    )
+    db.session.add(session)
+    db.session.flush()
+    # A fresh start: nothing left over from a session that once had this id (a restored database).
+    remove_folder(folder(session))
+    return session, token
+
+
+def current_session(connection_id: int | None) -> ExchangeSession:
+    """The session the request's cookie (or `sessid` parameter) names; ExchangeDenied if none."""
+    token = request.cookies.get(COOKIE) or request.args.get("sessid")
+    if not token:
+        raise ExchangeDenied(f"no exchange session: call mode=checkauth first and send its cookie {COOKIE}")
+    session = db.session.scalar(select(ExchangeSession).where(ExchangeSession.token_hash == _hash(token)))
+    now = utcnow()
+    if session is None or session.expires_at < now:
+        raise ExchangeDenied("the exchange session has expired or is unknown: call mode=checkauth again")
+    connection = session.connection
+    if not connection.enabled or connection.type != TYPE or connection_id not in (None, connection.id):
+        raise ExchangeDenied("the exchange session does not belong to this connection", connection)
+    session.expires_at = now + IDLE
+    return session

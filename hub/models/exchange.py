@@ -1,0 +1,36 @@
+"""Sessions of 1C's site exchange (CommerceML): 1C logs in with `mode=checkauth` and sends the
+cookie it got on every later call. A session remembers which orders its last query sent (marked
+exported only when 1C acknowledges them with `mode=success`), how far each import has read, and
+how many bytes it has uploaded. Its files live in `<instance>/onec_exchange/<session id>/`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hub.extensions import db
+from hub.models.base import UTCDateTime, utcnow
+from hub.models.sync import Connection
+
+
+class ExchangeSession(db.Model):
+    __tablename__ = "exchange_sessions"
+    __audited__ = False  # machinery; each call is in the run history
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    # SHA-256 of the cookie value: the value itself is never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # Hub invoice ids the last `type=sale&mode=query` answered with, until 1C acknowledges them.
+    sent_invoice_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # Per imported file name: {"position": items read and staged, "batches": staged batch files, "done": bool}.
+    imports: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    uploaded_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    connection: Mapped[Connection] = relationship()

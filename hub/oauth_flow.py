@@ -1,0 +1,125 @@
+"""The authorization-code flow of OAuth connections, as the admin goes through it.
+
+1. `authorization_url`: the provider's page, with a `state` signed by the app's secret key, bound
+   to the connection and the admin who started, valid for STATE_MAX_AGE seconds.
+2. The provider sends the admin's browser back to the redirect URI (`GET /oauth/callback`);
+   `finish` checks the state, exchanges the code for tokens, lets the connector complete them
+   (QuickBooks' realmId), stores them sealed, marks the connection authorised and requeues the
+   pushes that were parked waiting for it. Any refusal is an `OAuthRefused` and stores nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask import current_app, url_for
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from connectors.base import Exchange
+from connectors.errors import ConnectorError
+from connectors.oauth import MemoryTokenStore, OAuthConnector
+from hub.errors import Conflict, HubError
+from hub.extensions import db
+from hub.models import Connection, RunOutcome, User
+from hub.models.base import utcnow
+from hub.secrets_box import unseal
+from hub.sync import outbox
+from hub.sync.connectors import is_oauth, registry, secret_values, services_for
+from hub.sync.history import record_run
+from hub.sync.oauth_tokens import authorise
+
+STATE_MAX_AGE = 600
+
+
+class OAuthRefused(HubError):
+    """The callback cannot complete an authorisation; nothing was stored."""
+
+    status = 400
+    code = "oauth_refused"
+
+    def __init__(self, message: str, connection: Connection | None = None) -> None:
+        super().__init__(message)
+        self.connection = connection
+
+
+def redirect_uri() -> str:
+    return current_app.config.get("OAUTH_REDIRECT_URI") or url_for("ui_oauth.callback", _external=True)
+
+
+def _states() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="hub-oauth-state")
+
+
+def _oauth_type(connection: Connection) -> type[OAuthConnector]:
+    if not is_oauth(connection.type):
+        raise Conflict(f"Connection '{connection.name}' ({connection.type}) does not use OAuth: nothing to authorise.")
+    return registry().get(connection.type)  # type: ignore[return-value]
+
+
+def authorization_url(connection: Connection, user: User) -> str:
+    """Where to send the admin to authorise the connection with its provider."""
+    cls = _oauth_type(connection)
+    config = {**connection.config, **unseal(connection.secrets_sealed)}
+    state = _states().dumps({"connection": connection.id, "user": user.id})
+    return cls.oauth_client(config, redirect_uri=redirect_uri()).authorization_url(state)
+
+
+def finish(callback: Mapping[str, str], user: User) -> tuple[Connection, int]:
+    """Complete an authorisation from the callback's query: the connection, and how many parked
+    pushes were requeued. OAuthRefused (nothing stored) when the state or the provider refuses."""
+    state = callback.get("state") or ""
+    try:
+        claims = _states().loads(state, max_age=STATE_MAX_AGE)
+    except SignatureExpired:
+        raise OAuthRefused(
+            f"The authorisation took more than {STATE_MAX_AGE // 60} minutes; start it again from the connections page."
+        ) from None
+    except BadSignature:
+        raise OAuthRefused(
+            "The callback's state is missing or was not issued by this hub; start the authorisation again "
+            "from the connections page."
+        ) from None
+    connection = db.session.get(Connection, claims.get("connection"))
+    if connection is None:
+        raise OAuthRefused("The connection this authorisation was started for no longer exists.")
+    if claims.get("user") != user.id:
+        raise OAuthRefused(
+            f"The authorisation of '{connection.name}' was started by another user; start it again yourself.",
+            connection,
+        )
+    cls = _oauth_type(connection)
+    if callback.get("error"):
+        detail = callback.get("error_description") or callback["error"]
+        raise OAuthRefused(f"{cls.label} did not authorise '{connection.name}': {detail}. Nothing changed.", connection)
+    if not callback.get("code"):
+        raise OAuthRefused(f"{cls.label} sent no authorization code for '{connection.name}'.", connection)
+    started = utcnow()
+    config = {**connection.config, **unseal(connection.secrets_sealed)}
+    exchanges: list[Exchange] = []
+    client = cls.oauth_client(config, redirect_uri=redirect_uri())
+    client.record = exchanges.append
+    try:
+        fresh = client.exchange_code(callback["code"])
+        # The connector completes the tokens with the new ones in hand (Xero asks its API for the
+        # tenant), not with those stored on the connection, which may be the refused ones.
+        connector = cls(config, tokens=MemoryTokenStore(fresh), pacer=services_for(connection)["pacer"])
+        try:
+            tokens = connector.authorised(fresh, callback)
+        finally:
+            exchanges += connector.take_exchanges()
+            connector.close()
+    except ConnectorError as exc:
+        raise OAuthRefused(f"{cls.label} refused to authorise '{connection.name}': {exc.message}", connection) from None
+    requeued = authorise(connection, tokens)
+    record_run(
+        connection_id=connection.id,
+        operation="oauth_authorize",
+        outcome=RunOutcome.SUCCESS,
+        started_at=started,
+        exchanges=exchanges,
+        secrets=[*secret_values(connection), tokens.access_token, tokens.refresh_token],
+    )
+    db.session.commit()
+    if requeued:
+        outbox.kick()
+    return connection, len(requeued)

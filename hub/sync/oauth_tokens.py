@@ -1,0 +1,145 @@
+"""A connection's OAuth tokens, sealed on its row and shared by every worker.
+
+Rows are read and written on their own short transactions, outside the job's session: a refreshed
+token must be committed at once (the provider has already invalidated the old refresh token, and
+the next worker needs the new one), whatever the job later commits or rolls back.
+
+State transitions of `Connection.oauth_state`
+- None (never authorised) → authorised: the admin completed the authorization (`authorise`).
+- authorised → reauthorize: the provider refused the refresh token (`revoked`); every request then
+  fails at once with ReauthorizationRequired, without calling the provider.
+- reauthorize → authorised: the admin authorised again; the pushes parked meanwhile are requeued.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+
+import redis
+from sqlalchemy import select, update
+
+from connectors.errors import RetryableError
+from connectors.oauth import ReauthorizationRequired, Tokens, TokenStore
+from hub.extensions import db
+from hub.models import PARKED_FOR_REAUTHORISATION, Authorisation, Connection, OutboxEvent, OutboxState
+from hub.models.base import utcnow
+from hub.secrets_box import seal, unseal
+from hub.sync import outbox
+
+# Longer than a token request may take (its timeout is 15 s), so a lock is never lost mid-refresh;
+# short enough that a worker killed while holding it blocks the others for less than a minute.
+LOCK_SECONDS = 45
+# How long a worker waits for another's refresh before it gives up and retries the job later.
+WAIT_SECONDS = 30
+
+
+def seal_tokens(tokens: Tokens) -> str:
+    return seal(tokens.as_json())
+
+
+def unseal_tokens(sealed: str | None) -> Tokens | None:
+    return Tokens.from_json(unseal(sealed)) if sealed else None
+
+
+class ConnectionTokenStore(TokenStore):
+    """The TokenStore of one connection: tokens on its row, refreshes serialised by a Redis lock."""
+
+    def __init__(self, connection_id: int, redis_client: redis.Redis, *, key_prefix: str = "hub:oauth") -> None:
+        self.connection_id = connection_id
+        self.redis = redis_client
+        self.lock_name = f"{key_prefix}:{connection_id}:refresh"
+
+    def _row(self) -> tuple[str | None, Authorisation | None, str | None]:
+        with db.engine.connect() as conn:
+            row = conn.execute(
+                select(Connection.oauth_sealed, Connection.oauth_state, Connection.oauth_reason).where(
+                    Connection.id == self.connection_id
+                )
+            ).one()
+        return row.oauth_sealed, row.oauth_state, row.oauth_reason
+
+    def load(self) -> Tokens | None:
+        sealed, state, reason = self._row()
+        if state == Authorisation.REAUTHORIZE:
+            # Asking the provider again with a refused token would only be refused again.
+            raise ReauthorizationRequired(f"the connection must be authorised again: {reason}")
+        return unseal_tokens(sealed)
+
+    def replace(self, stale: Tokens, renew: Callable[[Tokens], Tokens]) -> Tokens:
+        lock = self.redis.lock(self.lock_name, timeout=LOCK_SECONDS, blocking_timeout=WAIT_SECONDS)
+        if not lock.acquire():
+            raise RetryableError("another worker is still refreshing this connection's OAuth token", wait=5)
+        try:
+            sealed, state, reason = self._row()
+            if state == Authorisation.REAUTHORIZE:
+                # Another worker's refresh was refused while this one waited: do not ask again.
+                raise ReauthorizationRequired(f"the connection must be authorised again: {reason}")
+            current = unseal_tokens(sealed)
+            if current is not None and current.access_token != stale.access_token:
+                return current  # another worker refreshed while this one waited
+            try:
+                fresh = renew(current or stale)
+            except ReauthorizationRequired as exc:
+                # Marked before the lock is released, so that no waiting worker asks again.
+                self.revoked(exc.message)
+                raise
+            with db.engine.begin() as conn:
+                conn.execute(
+                    update(Connection)
+                    .where(Connection.id == self.connection_id)
+                    .values(oauth_sealed=seal_tokens(fresh))
+                )
+            return fresh
+        finally:
+            with contextlib.suppress(redis.exceptions.LockError):  # it expired: nothing to release
+                lock.release()
+
+    def revoked(self, reason: str) -> None:
+        with db.engine.begin() as conn:
+            conn.execute(
+                update(Connection)
+                .where(Connection.id == self.connection_id)
+                .values(
+                    oauth_state=Authorisation.REAUTHORIZE,
+                    oauth_reason=reason,
+                    oauth_changed_at=utcnow(),
+                    attention=reauthorise_attention(reason),
+                )
+            )
+
+
+def reauthorise_attention(reason: str) -> str:
+    return (
+        f"Re-authorisation needed: {reason}. Authorise the connection again on the connections page; "
+        "the pushes parked meanwhile are then sent again by themselves."
+    )
+
+
+def authorise(connection: Connection, tokens: Tokens) -> list[OutboxEvent]:
+    """Store freshly obtained tokens on the connection (through the session: the change is audited,
+    the tokens redacted) and requeue the pushes parked while it waited for this. The caller commits."""
+    connection.oauth_sealed = seal_tokens(tokens)
+    connection.oauth_state = Authorisation.AUTHORISED
+    connection.oauth_reason = None
+    connection.oauth_changed_at = utcnow()
+    connection.attention = None
+    parked = db.session.scalars(
+        select(OutboxEvent).where(
+            OutboxEvent.connection_id == connection.id,
+            OutboxEvent.state == OutboxState.FAILED,
+            OutboxEvent.parked_for == PARKED_FOR_REAUTHORISATION,
+        )
+    ).all()
+    for event in parked:
+        outbox.requeue(event)
+    return list(parked)
+
+
+def authorisation_of(connection: Connection) -> Mapping[str, object]:
+    """What the API and the pages show of an OAuth connection: the state, never the tokens."""
+    return {
+        "state": connection.oauth_state.value if connection.oauth_state else "never_authorised",
+        "reason": connection.oauth_reason,
+        "since": connection.oauth_changed_at,
+    }

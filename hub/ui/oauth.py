@@ -1,0 +1,38 @@
+"""OAuth pages: start a connection's authorisation (off to the provider) and the callback the
+provider sends the admin back to (the redirect URI to register: /oauth/callback)."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from hub.api.base import get_or_404
+from hub.errors import HubError
+from hub.models import Connection
+from hub.oauth_flow import OAuthRefused, authorization_url, finish
+from hub.ui.core import blueprint, page
+
+bp = blueprint("ui_oauth", __name__)
+
+
+@bp.post("/admin/connections/<int:connection_id>/authorize")
+@page("connections", "write")
+def start(connection_id: int):
+    connection = get_or_404(Connection, connection_id)
+    try:
+        return redirect(authorization_url(connection, current_user))
+    except HubError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("ui_admin.connections") + f"#connection-{connection.id}")
+
+
+@bp.get("/oauth/callback")
+@page("connections", "write")
+def callback():
+    try:
+        connection, requeued = finish(request.args, current_user)
+    except OAuthRefused as exc:
+        return render_template("ui/error.html", code=400, message=exc.message), 400
+    again = f" {requeued} push(es) parked for the re-authorisation are sent again." if requeued else ""
+    flash(f"{connection.name} is authorised.{again}", "ok")
+    return redirect(url_for("ui_admin.connections") + f"#connection-{connection.id}")

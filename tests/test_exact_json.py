@@ -1,0 +1,28 @@
+"""JsonHttp's exact numbers: Decimals leave as JSON numbers with exactly their digits and come back
+as Decimals, so money never passes through a float on the way to or from a target."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from connectors.http import dumps
+
+
+def test_decimals_are_written_with_exactly_their_digits():
+    body = {"price": Decimal("19.90"), "qty": Decimal("1E+2"), "tiny": Decimal("0.0000001"), "on": date(2026, 11, 23)}
+    text = dumps({**body, "lines": [[0, 0, {"name": 'Pump "100"', "ok": True, "none": None}]]})
+    assert text == (
+        '{"price": 19.90, "qty": 100, "tiny": 0.0000001, "on": "2026-11-23", '
+        '"lines": [[0, 0, {"name": "Pump \\"100\\"", "ok": true, "none": null}]]}'
+    )
+    assert json.loads(text, parse_float=Decimal)["price"] == Decimal("19.90")
+
+
+@pytest.mark.parametrize("value", [Decimal("NaN"), Decimal("Infinity")])
+def test_what_is_no_json_number_is_refused(value):
+    with pytest.raises(ValueError, match="cannot be sent as a JSON number"):
+        dumps({"price": value})
