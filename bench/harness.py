@@ -55,14 +55,15 @@ def write_results(name: str, data: dict[str, Any]) -> Path:
 
 
 @contextlib.contextmanager
-def scratch_database(prefix: str = "crmhub_bench") -> Iterator[str]:
-    """A new PostgreSQL database for this run (SQLAlchemy URL); dropped afterwards."""
+def scratch_database(prefix: str = "crmhub_bench", server: str = PG_BASE) -> Iterator[str]:
+    """A new PostgreSQL database on `server` for this run (SQLAlchemy URL); dropped afterwards."""
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = PG_BASE.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+    server = server.rstrip("/")
+    admin = server.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"{PG_BASE}/{name}"
+        yield f"{server}/{name}"
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -94,6 +95,16 @@ class LedgerProcess:
     def invoices(self) -> list[dict[str, Any]]:
         return requests.get(f"{self.url}/api/invoices", headers={"X-Api-Key": LEDGER_KEY}, timeout=120).json()["items"]
 
+    def set_stock(self, items: list[dict[str, Any]]) -> None:
+        """Replace levels in the Mini Ledger's stock (sku, warehouse, on_hand, reserved), in pages."""
+        for k in range(0, len(items), 20_000):
+            requests.put(
+                f"{self.url}/api/stock",
+                json={"items": items[k : k + 20_000]},
+                headers={"X-Api-Key": LEDGER_KEY},
+                timeout=60,
+            ).raise_for_status()
+
     def faults(self, **rates: float) -> None:
         requests.put(f"{self.url}/_faults", json=rates, timeout=10).raise_for_status()
 
@@ -101,6 +112,12 @@ class LedgerProcess:
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
+
+    def __enter__(self) -> LedgerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 @dataclass

@@ -13,26 +13,18 @@ memory of this process) and writes bench/results/stock_pull.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import resource
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
-import requests
 from cryptography.fernet import Fernet
+from harness import LEDGER_KEY, PG_BASE, LedgerProcess, scratch_database, write_results
 
-RESULTS = Path(__file__).resolve().parent / "results"
-API_KEY = "bench-key"
 LOW_SKU_INDEX = 42  # this SKU is set below its reorder point: the run must open its alert
 
 
@@ -43,60 +35,6 @@ def sku(i: int) -> str:
 def peak_rss_mb() -> float:
     # ru_maxrss is in KiB on Linux: the high-water mark of the whole process so far.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-class Ledger:
-    """The Mini Ledger in a child process on a free port."""
-
-    def __init__(self) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub.demo_erp.mini_ledger", "--port", str(self.port), "--api-key", API_KEY],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 20
-        while not self._up():
-            if time.monotonic() > deadline:
-                raise SystemExit("the Mini Ledger did not start")
-            time.sleep(0.1)
-
-    def _up(self) -> bool:
-        try:
-            return requests.get(f"{self.url}/_stats", timeout=1).ok
-        except requests.RequestException:
-            return False
-
-    def set_stock(self, items: list[dict]) -> None:
-        for k in range(0, len(items), 20_000):
-            r = requests.put(
-                f"{self.url}/api/stock",
-                json={"items": items[k : k + 20_000]},
-                headers={"X-Api-Key": API_KEY},
-                timeout=60,
-            )
-            r.raise_for_status()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-
-def scratch_database(base: str) -> tuple[str, str, str]:
-    """(hub URL, admin URL, name) of a new empty database."""
-    name = f"crmhub_bench_{uuid.uuid4().hex[:8]}"
-    admin = base.replace("postgresql+psycopg://", "postgresql://").rstrip("/") + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return base.rstrip("/") + "/" + name, admin, name
-
-
-def drop_database(admin: str, name: str) -> None:
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def seed_hub(app, skus: int, rules: int, ledger_url: str) -> int:
@@ -144,7 +82,7 @@ def seed_hub(app, skus: int, rules: int, ledger_url: str) -> int:
                 for s in sorted(rule_skus)
             ],
         )
-        plain, sealed = split_config("mini_ledger", {"base_url": ledger_url, "api_key": API_KEY, "timeout": 60})
+        plain, sealed = split_config("mini_ledger", {"base_url": ledger_url, "api_key": LEDGER_KEY, "timeout": 60})
         connection = Connection(name="Ledger", type="mini_ledger", config=plain, secrets_sealed=sealed)
         db.session.add(connection)
         db.session.commit()
@@ -196,7 +134,7 @@ def main() -> None:
     parser.add_argument("--rules", type=int, default=1000, help="products with a reorder rule")
     parser.add_argument(
         "--database",
-        default=os.environ.get("HUB_BENCH_DATABASE", "postgresql+psycopg://postgres@127.0.0.1:5432"),
+        default=os.environ.get("HUB_BENCH_DATABASE", PG_BASE),
         help="PostgreSQL server URL; a scratch database is created on it and dropped",
     )
     parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of each pull")
@@ -213,50 +151,48 @@ def main() -> None:
     for wh in warehouses:
         levels[(sku(LOW_SKU_INDEX), wh)].update(on_hand=2, reserved=0)
 
-    url, admin, name = scratch_database(args.database)
-    ledger = Ledger()
-    try:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        scratch_database(server=args.database) as url,
+        LedgerProcess(Path(tmp) / "ledger.log") as ledger,
+    ):
         ledger.set_stock(list(levels.values()))
-        with tempfile.TemporaryDirectory() as tmp:
-            os.environ["HUB_INSTANCE_PATH"] = tmp
-            from flask_migrate import upgrade
+        os.environ["HUB_INSTANCE_PATH"] = tmp
+        from flask_migrate import upgrade
 
-            from hub import MIGRATIONS_DIR, create_app
+        from hub import MIGRATIONS_DIR, create_app
 
-            app = create_app({"DATABASE_URL": url, "HUB_ENCRYPTION_KEY": Fernet.generate_key().decode()})
-            with app.app_context():
-                upgrade(directory=MIGRATIONS_DIR)
-            connection_id = seed_hub(app, args.skus, args.rules, ledger.url)
+        app = create_app({"DATABASE_URL": url, "HUB_ENCRYPTION_KEY": Fernet.generate_key().decode()})
+        with app.app_context():
+            upgrade(directory=MIGRATIONS_DIR)
+        connection_id = seed_hub(app, args.skus, args.rules, ledger.url)
 
-            full_s, full = timed_pull(app, connection_id, True, args.profile)
-            full_rss = peak_rss_mb()
-            after_full = counts(app)
-            expected = args.skus * len(warehouses)
-            if after_full["stock_levels"] != expected or full.rows != expected:
-                raise SystemExit(f"expected {expected} levels, stored {after_full['stock_levels']}")
-            if after_full["open_alerts"] != 1:
-                raise SystemExit(f"expected the one low SKU's alert, found {after_full['open_alerts']}")
+        full_s, full = timed_pull(app, connection_id, True, args.profile)
+        full_rss = peak_rss_mb()
+        after_full = counts(app)
+        expected = args.skus * len(warehouses)
+        if after_full["stock_levels"] != expected or full.rows != expected:
+            raise SystemExit(f"expected {expected} levels, stored {after_full['stock_levels']}")
+        if after_full["open_alerts"] != 1:
+            raise SystemExit(f"expected the one low SKU's alert, found {after_full['open_alerts']}")
 
-            changed = rng.sample(sorted(levels), int(len(levels) * args.delta))
-            ledger.set_stock([{**levels[key], "on_hand": levels[key]["on_hand"] + 7} for key in changed])
-            delta_s, delta = timed_pull(app, connection_id, False, args.profile)
-            delta_rss = peak_rss_mb()
-            if (delta.mode, delta.rows) != ("incremental", len(changed)):
-                raise SystemExit(f"the delta pull was {delta.mode} with {delta.rows} rows, not {len(changed)}")
+        changed = rng.sample(sorted(levels), int(len(levels) * args.delta))
+        ledger.set_stock([{**levels[key], "on_hand": levels[key]["on_hand"] + 7} for key in changed])
+        delta_s, delta = timed_pull(app, connection_id, False, args.profile)
+        delta_rss = peak_rss_mb()
+        if (delta.mode, delta.rows) != ("incremental", len(changed)):
+            raise SystemExit(f"the delta pull was {delta.mode} with {delta.rows} rows, not {len(changed)}")
 
-            again = rng.sample(sorted(levels), int(len(levels) * args.delta))
-            ledger.set_stock([{**levels[key], "on_hand": levels[key]["on_hand"] + 11} for key in again])
-            refull_s, refull = timed_pull(app, connection_id, True, args.profile)
-            refull_rss = peak_rss_mb()
-            if refull.rows != expected:
-                raise SystemExit(f"the second full pull read {refull.rows} rows, not {expected}")
-            with app.app_context():
-                from hub.extensions import db
+        again = rng.sample(sorted(levels), int(len(levels) * args.delta))
+        ledger.set_stock([{**levels[key], "on_hand": levels[key]["on_hand"] + 11} for key in again])
+        refull_s, refull = timed_pull(app, connection_id, True, args.profile)
+        refull_rss = peak_rss_mb()
+        if refull.rows != expected:
+            raise SystemExit(f"the second full pull read {refull.rows} rows, not {expected}")
+        with app.app_context():
+            from hub.extensions import db
 
-                db.engine.dispose()
-    finally:
-        ledger.stop()
-        drop_database(admin, name)
+            db.engine.dispose()
 
     rows = [
         ("full pull", full_s, full.rows, full.changed, full_rss),
@@ -272,34 +208,24 @@ def main() -> None:
     print(f"  {'pull':12} {'seconds':>8} {'rows':>8} {'changed':>8} {'peak RSS MB':>12}")
     for label, seconds, n, ch, rss in rows:
         print(f"  {label:12} {seconds:8.2f} {n:8} {ch:8} {rss:12.0f}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "stock_pull.json").write_text(
-        json.dumps(
-            {
-                "skus": args.skus,
-                "warehouses": len(warehouses),
-                "rules": args.rules,
-                "database": "postgresql",
-                "full": {"seconds": full_s, "rows": full.rows, "changed": full.changed, "peak_rss_mb": full_rss},
-                "delta": {
-                    "share": args.delta,
-                    "seconds": delta_s,
-                    "rows": delta.rows,
-                    "changed": delta.changed,
-                    "peak_rss_mb": delta_rss,
-                },
-                "full_again": {
-                    "seconds": refull_s,
-                    "rows": refull.rows,
-                    "changed": refull.changed,
-                    "peak_rss_mb": refull_rss,
-                },
-                "counts_after_full": after_full,
-                "load_average": load,
-            },
-            indent=2,
-        )
-    )
+    result = {
+        "skus": args.skus,
+        "warehouses": len(warehouses),
+        "rules": args.rules,
+        "database": "postgresql",
+        "full": {"seconds": full_s, "rows": full.rows, "changed": full.changed, "peak_rss_mb": full_rss},
+        "delta": {
+            "share": args.delta,
+            "seconds": delta_s,
+            "rows": delta.rows,
+            "changed": delta.changed,
+            "peak_rss_mb": delta_rss,
+        },
+        "full_again": {"seconds": refull_s, "rows": refull.rows, "changed": refull.changed, "peak_rss_mb": refull_rss},
+        "counts_after_full": after_full,
+        "load_average": load,
+    }
+    print(f"  → {write_results('stock_pull', result)}")
 
 
 if __name__ == "__main__":

@@ -355,7 +355,7 @@ class TrytonConnector(Connector):
         self._create_new_parties(values)  # only now: every document has passed its checks
         ids = self.call("model.account.invoice.create", values, changes_data=True)
         try:
-            self._align_taxes(ids, docs)
+            rows = self._align_taxes(ids, docs)
             if self.post:
                 self.call("model.account.invoice.post", ids, changes_data=True)
         except ConnectorError:
@@ -366,11 +366,13 @@ class TrytonConnector(Connector):
             with contextlib.suppress(ConnectorError):
                 self.call("model.account.invoice.delete", ids, changes_data=True)
             raise
-        rows = {r["id"]: r for r in self.call("model.account.invoice.read", ids, ["id", "number", "state"])}
+        if self.post:  # posting gave them their numbers and state
+            rows = {r["id"]: r for r in self.call("model.account.invoice.read", ids, ["id", "number", "state"])}
         return [self._ref(rows[i]) for i in ids]
 
-    def _align_taxes(self, ids: list[int], docs: list[InvoiceDocument]) -> None:
-        """Make Tryton's tax amounts the hub's, then check that the totals agree.
+    def _align_taxes(self, ids: list[int], docs: list[InvoiceDocument]) -> dict[int, dict[str, Any]]:
+        """Make Tryton's tax amounts the hub's, then check that the totals agree. Returns the
+        invoices as read for the check (id, number, state, total), by id.
 
         Tryton computes taxes itself, rounding half-even (per document by default); the hub rounds
         half-up per line, which is what the customer was quoted. A cent apart is enough for finance
@@ -392,13 +394,17 @@ class TrytonConnector(Connector):
         if changes:
             self.call("model.account.invoice.tax.write", *changes, changes_data=True)
         invoice_of = dict(zip(ids, docs, strict=True))
-        for row in self.call("model.account.invoice.read", ids, ["id", "total_amount"]):
+        rows = {
+            r["id"]: r for r in self.call("model.account.invoice.read", ids, ["id", "number", "state", "total_amount"])
+        }
+        for row in rows.values():
             doc = invoice_of[row["id"]]
             if row["total_amount"] != doc.total:
                 raise PermanentError(
                     f"Tryton computes {row['total_amount']} {doc.currency} for {doc.number}, "
                     f"the hub {doc.total}: check the products' taxes and prices in Tryton"
                 )
+        return rows
 
     # ---- payload -----------------------------------------------------------------------------
 

@@ -12,17 +12,40 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, event, func, select
+from sqlalchemy import Connection, event, func, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from hub.extensions import db
-from hub.models import Deal, Pipeline, Stage, StageTotal
+from hub.models import Customer, Deal, Pipeline, Stage, StageTotal, User
 
 PER_COLUMN = 50
+
+
+@dataclass(frozen=True)
+class Ref:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Card:
+    """A deal as the board shows it: read as one row, not as an ORM object with its relations."""
+
+    id: int
+    number: str | None
+    title: str
+    customer: Ref
+    owner: Ref | None
+    currency: str
+    total: Decimal
+    probability: int  # the deal's own, else its stage's
+    expected_close_date: date | None
+    updated_at: datetime
 
 
 @dataclass(frozen=True)
@@ -30,29 +53,70 @@ class Column:
     stage: Stage
     count: int
     totals: list[tuple[str, Decimal]]  # (currency, total of the column's deals), by currency
-    deals: list[Deal]  # the most recently changed first, at most `per_column`
+    deals: list[Card]  # the most recently changed first, at most `per_column`
 
 
 def board_columns(pipeline: Pipeline, *, owner_id: int | None = None, per_column: int = PER_COLUMN) -> list[Column]:
-    filters = [Deal.pipeline_id == pipeline.id]
-    if owner_id is not None:
-        filters.append(Deal.owner_id == owner_id)
     counts, totals = _aggregates(pipeline.id, owner_id)
-    columns = []
-    for stage in pipeline.stages:
-        deals: list[Deal] = []
-        if counts.get(stage.id):
-            deals = list(
-                db.session.scalars(
-                    select(Deal)
-                    .where(*filters, Deal.stage_id == stage.id)
-                    .options(joinedload(Deal.customer), joinedload(Deal.owner))
-                    .order_by(Deal.updated_at.desc(), Deal.id.desc())
-                    .limit(per_column)
-                )
+    stages = list(pipeline.stages)
+    cards = _latest_cards([s for s in stages if counts.get(s.id)], owner_id, per_column)
+    return [
+        Column(stage, counts.get(stage.id, 0), sorted(totals[stage.id].items()), cards.get(stage.id, []))
+        for stage in stages
+    ]
+
+
+def _latest_cards(stages: list[Stage], owner_id: int | None, per_column: int) -> dict[int, list[Card]]:
+    """Each stage's latest deals in one statement: a UNION ALL of one index-ordered LIMIT per stage."""
+    if not stages:
+        return {}
+    deals, customers, owners = Deal.__table__, Customer.__table__, User.__table__.alias("owners")
+    parts = []
+    for stage in stages:
+        latest = select(deals.c.id).where(deals.c.stage_id == stage.id)
+        if owner_id is not None:
+            latest = latest.where(deals.c.owner_id == owner_id)
+        latest = latest.order_by(deals.c.updated_at.desc(), deals.c.id.desc()).limit(per_column).subquery()
+        parts.append(select(latest.c.id))
+    probability = {stage.id: stage.probability for stage in stages}
+    rows = db.session.execute(
+        select(
+            deals.c.id,
+            deals.c.number,
+            deals.c.title,
+            deals.c.stage_id,
+            customers.c.id,
+            customers.c.name,
+            owners.c.id,
+            owners.c.name,
+            deals.c.currency,
+            deals.c.total,
+            deals.c.probability,
+            deals.c.expected_close_date,
+            deals.c.updated_at,
+        )
+        .join(customers, customers.c.id == deals.c.customer_id)
+        .outerjoin(owners, owners.c.id == deals.c.owner_id)
+        .where(deals.c.id.in_(union_all(*parts)))
+        .order_by(deals.c.updated_at.desc(), deals.c.id.desc())
+    )
+    cards: dict[int, list[Card]] = defaultdict(list)
+    for id_, number, title, stage_id, c_id, c_name, o_id, o_name, currency, total, prob, close, updated in rows:
+        cards[stage_id].append(
+            Card(
+                id_,
+                number,
+                title,
+                Ref(c_id, c_name),
+                Ref(o_id, o_name) if o_id is not None else None,
+                currency,
+                total,
+                probability[stage_id] if prob is None else prob,
+                close,
+                updated,
             )
-        columns.append(Column(stage, counts.get(stage.id, 0), sorted(totals[stage.id].items()), deals))
-    return columns
+        )
+    return cards
 
 
 def _aggregates(pipeline_id: int, owner_id: int | None) -> tuple[dict[int, int], dict[int, dict[str, Decimal]]]:

@@ -8,10 +8,15 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from hub.board import rebuild_stage_totals
+from hub.api.base import page_schema
+from hub.api.deals import DealSummary
+from hub.api.pipelines import Board
+from hub.board import board_columns, rebuild_stage_totals
 from hub.extensions import db
-from hub.models import Deal, DealLine, HubInvoice, Stage, StageTotal
+from hub.models import Deal, DealLine, HubInvoice, Pipeline, Stage, StageTotal
 from tests.test_crm_api import assert_error
+
+DealPage = page_schema(DealSummary, "DealPageCheck")
 
 
 @pytest.fixture
@@ -339,6 +344,49 @@ def test_the_board_counts_and_sums_every_deal_and_lists_the_latest(sales, admin,
     assert {first["number"], second["number"]}.isdisjoint(d["number"] for d in new["deals"])
     assert sales.get("/api/v1/pipelines/999/board").status_code == 404
     assert_error(sales.get(f"/api/v1/pipelines/{pipeline['id']}/board?per_column=0"), 422, "per_column")
+
+
+def test_the_board_shows_each_deal_as_the_deals_api_does_and_as_its_schema_says(app, sales, users, customer):
+    line = {"description": "X", "quantity": 3, "unit_price": "0.10", "tax_rate": "0.19"}
+    owned = new_deal(
+        sales, customer, [line], owner_id=users["admin"]["id"], probability=35, expected_close_date="2031-02-03"
+    )
+    yen = new_deal(sales, customer, [{**line, "unit_price": "1234"}], currency="JPY", owner_id=None)
+    pipeline = sales.get("/api/v1/pipelines").json[0]
+
+    board = sales.get(f"/api/v1/pipelines/{pipeline['id']}/board").json
+
+    cards = {card["id"]: card for column in board["columns"] for card in column["deals"]}
+    assert set(cards) == {owned["id"], yen["id"]}
+    for shown in (owned, yen):
+        deal = sales.get(f"/api/v1/deals/{shown['id']}").json
+        assert cards[deal["id"]] == {
+            **{k: deal[k] for k in ("id", "number", "title", "currency", "total", "probability")},
+            **{k: deal[k] for k in ("expected_close_date", "updated_at", "owner")},
+            "customer": {"id": customer["id"], "name": customer["name"]},
+        }
+    assert cards[owned["id"]]["probability"] == 35
+    assert cards[yen["id"]]["owner"] is None
+    assert cards[yen["id"]]["total"] == "4405"  # rounded to the yen, as the deal shows it
+    with app.app_context():
+        model = db.session.get(Pipeline, pipeline["id"])
+        assert board == Board().dump({"pipeline": model, "columns": board_columns(model)})
+
+
+def test_the_deals_list_shows_each_deal_as_its_schema_says(app, sales, users, customer):
+    line = {"description": "X", "quantity": 3, "unit_price": "0.10", "tax_rate": "0.19", "discount_percent": "5"}
+    new_deal(sales, customer, [line], owner_id=users["admin"]["id"], probability=35, expected_close_date="2031-02-03")
+    new_deal(sales, customer, [{**line, "unit_price": "1234"}], currency="JPY", owner_id=None)
+    won, lost = new_deal(sales, customer, [line]), new_deal(sales, customer, [line])
+    assert sales.post(f"/api/v1/deals/{won['id']}/won").status_code == 200
+    assert sales.post(f"/api/v1/deals/{lost['id']}/lost", json={"reason": "Too dear"}).status_code == 200
+
+    page = sales.get("/api/v1/deals?sort=number").json
+
+    assert {d["status"] for d in page["items"]} == {"open", "won", "lost"}
+    with app.app_context():
+        deals = db.session.scalars(select(Deal).order_by(Deal.id)).all()
+        assert page == DealPage().dump({"items": deals, "page": 1, "per_page": 50, "total": 4, "total_exact": True})
 
 
 def test_stage_totals_follow_every_change_of_a_deal(app, sales, admin, users, customer):

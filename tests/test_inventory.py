@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 import requests
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from hub.extensions import db
 from hub.models import Connection, HubInvoice, InvoiceState, StockAlert, StockHistory, StockLevel, SyncRun
@@ -346,3 +347,26 @@ def test_winning_more_than_stock_warns_or_refuses(app, sales, stocked):
         assert sales.get(f"/api/v1/deals/{refused['id']}").json["status"] == "open"
     finally:
         app.config["HUB_STOCK_CHECK_ON_WON"] = "warn"
+
+
+def test_stock_belongs_to_its_connections_warehouses_and_goes_with_the_connection(app, call, ledger, connection, pump):
+    set_stock(ledger, {"sku": "PUMP", "warehouse": "WH1", "on_hand": 5, "reserved": 0})
+    pull(call, connection)
+    drain(app)
+    with app.app_context():
+        level = db.session.query(StockLevel).one()
+        other = Connection(name="Other ledger", type="mini_ledger", config={})
+        db.session.add(other)
+        db.session.commit()
+        # The (connection, warehouse) key: a level cannot sit in another connection's warehouse.
+        stray = {c: getattr(level, c) for c in ("warehouse_id", "sku", "on_hand", "reserved", "available", "as_of")}
+        db.session.add(StockLevel(connection_id=other.id, pulled_at=utcnow(), **{**stray, "sku": "STRAY"}))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+
+    assert call("admin").delete(f"/api/v1/connections/{connection}").status_code == 204
+
+    with app.app_context():
+        assert db.session.query(StockLevel).count() == 0
+        assert db.session.query(StockHistory).count() == 0

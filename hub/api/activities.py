@@ -17,6 +17,7 @@ from hub.api.base import (
     partial,
     search_filter,
     stripped,
+    where_equal,
 )
 from hub.auth import authenticated_user, requires
 from hub.errors import ValidationFailed
@@ -149,9 +150,7 @@ class Activities(MethodView):
         query = select(Activity)
         if args.get("q"):
             query = query.where(search_filter(args["q"], Activity.subject))
-        for name in ("deal_id", "customer_id", "author_id", "kind"):
-            if name in args:
-                query = query.where(getattr(Activity, name) == args[name])
+        query = where_equal(query, Activity, args, ("deal_id", "customer_id", "author_id", "kind"))
         return paginate(query, args, ACTIVITY_SORT, "-occurred_at")
 
     @requires("activities", "write")
@@ -199,9 +198,7 @@ class Tasks(MethodView):
             query = query.where(search_filter(args["q"], Task.title))
         if args.get("mine"):
             query = query.where(Task.assignee_id == authenticated_user().id)
-        for name in ("assignee_id", "deal_id", "customer_id", "done"):
-            if name in args:
-                query = query.where(getattr(Task, name) == args[name])
+        query = where_equal(query, Task, args, ("assignee_id", "deal_id", "customer_id", "done"))
         if args.get("overdue"):
             query = query.where(Task.done.is_(False), Task.due_date < date.today())
         return paginate(query, args, TASK_SORT, "due_date")

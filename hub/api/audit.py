@@ -6,7 +6,7 @@ import marshmallow as ma
 from flask.views import MethodView
 from sqlalchemy import select
 
-from hub.api.base import Blueprint, ListArgs, page_schema, paginate
+from hub.api.base import Blueprint, ListArgs, page_schema, paginate, where_equal
 from hub.auth import requires
 from hub.models import AuditEntry
 
@@ -48,7 +48,5 @@ class Audit(MethodView):
 def audit_page(args: dict) -> dict:
     """The page of audit entries `AuditListArgs` asks for (the API and the admin page)."""
     query = select(AuditEntry)
-    for name in ("entity", "entity_id", "actor_id", "action"):
-        if name in args:
-            query = query.where(getattr(AuditEntry, name) == args[name])
+    query = where_equal(query, AuditEntry, args, ("entity", "entity_id", "actor_id", "action"))
     return paginate(query, args, {"at": AuditEntry.at}, "-at")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
 
 import marshmallow as ma
+from flask import jsonify
 from flask.views import MethodView
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
@@ -22,12 +24,14 @@ from hub.api.base import (
     partial,
     search_filter,
     stripped,
+    where_equal,
 )
 from hub.auth import authenticated_user, requires
 from hub.errors import Conflict
 from hub.extensions import db
 from hub.inventory import availability
 from hub.models import Customer, Deal, DealLine, Stage, StageKind, User
+from hub.money import round_money
 from hub.sync import outbox
 
 blp = Blueprint("deals", __name__, url_prefix="/api/v1", description="Deals, their lines and stage transitions")
@@ -213,6 +217,42 @@ DEAL_SORT = {
 }
 
 
+def summary_json(deal: Deal) -> dict:
+    """What DealSummary dumps for a deal whose customer, owner and stage are loaded."""
+    stage, currency = deal.stage, deal.currency
+
+    def money(amount: Decimal | None) -> str | None:
+        return None if amount is None else str(round_money(amount, currency))
+
+    def when(value: date | datetime | None) -> str | None:
+        return None if value is None else value.isoformat()
+
+    return {
+        "id": deal.id,
+        "number": deal.number,
+        "title": deal.title,
+        "customer": {"id": deal.customer.id, "name": deal.customer.name},
+        "contact_id": deal.contact_id,
+        "owner": {"id": deal.owner.id, "name": deal.owner.name} if deal.owner else None,
+        "pipeline_id": deal.pipeline_id,
+        "stage": {"id": stage.id, "name": stage.name, "kind": stage.kind.value},
+        "status": stage.kind.value,
+        "currency": currency,
+        "expected_close_date": when(deal.expected_close_date),
+        "probability": deal.effective_probability,
+        "probability_override": deal.probability,
+        "subtotal": money(deal.subtotal),
+        "discount_total": money(deal.discount_total),
+        "tax_total": money(deal.tax_total),
+        "total": money(deal.total),
+        "won_at": when(deal.won_at),
+        "lost_at": when(deal.lost_at),
+        "lost_reason": deal.lost_reason,
+        "created_at": when(deal.created_at),
+        "updated_at": when(deal.updated_at),
+    }
+
+
 def _load(deal_id: int) -> Deal:
     deal = db.session.scalar(
         select(Deal)
@@ -231,26 +271,26 @@ class Deals(MethodView):
     @blp.response(200, page_schema(DealSummary, "DealPage"))
     def get(self, args):
         """List deals; `q` searches title and number."""
-        # Customer, owner and stage in one query each for the page's deals: joined into the page
-        # query, PostgreSQL joined every row the offset skips too (39 ms instead of 7 at page 200 of
-        # 500k deals). Only what the summary shows of the customer and the owner.
+        # Customer, owner and stage joined to the page's rows only (paginate finds the page's ids
+        # first), with just what the summary shows of the customer and the owner.
         query = select(Deal).options(
-            selectinload(Deal.customer).load_only(Customer.id, Customer.name),
-            selectinload(Deal.owner).load_only(User.id, User.name),
-            selectinload(Deal.stage),
+            joinedload(Deal.customer).load_only(Customer.id, Customer.name),
+            joinedload(Deal.owner).load_only(User.id, User.name),
+            joinedload(Deal.stage),
         )
         if args.get("q"):
             query = query.where(search_filter(args["q"], Deal.title, Deal.number))
         if args.get("status"):
             query = query.join(Stage, Deal.stage_id == Stage.id).where(Stage.kind == StageKind(args["status"]))
-        for name in ("stage_id", "pipeline_id", "customer_id", "owner_id"):
-            if name in args:
-                query = query.where(getattr(Deal, name) == args[name])
+        query = where_equal(query, Deal, args, ("stage_id", "pipeline_id", "customer_id", "owner_id"))
         if "close_after" in args:
             query = query.where(Deal.expected_close_date >= args["close_after"])
         if "close_before" in args:
             query = query.where(Deal.expected_close_date <= args["close_before"])
-        return paginate(query, args, DEAL_SORT, "-created_at")
+        page = paginate(query, args, DEAL_SORT, "-created_at")
+        # Written out by hand: dumping 50 summaries through DealSummary was a quarter of the
+        # request's CPU. The schema stays the contract (documented; a test compares the two).
+        return jsonify({**page, "items": [summary_json(deal) for deal in page["items"]]})
 
     @requires("deals", "write")
     @blp.arguments(DealIn)

@@ -9,7 +9,18 @@ from flask.views import MethodView
 from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
 
-from hub.api.base import Amount, Blueprint, ListArgs, apply, get_or_404, get_ref, page_schema, paginate, partial
+from hub.api.base import (
+    Amount,
+    Blueprint,
+    ListArgs,
+    apply,
+    get_or_404,
+    get_ref,
+    page_schema,
+    paginate,
+    partial,
+    where_equal,
+)
 from hub.auth import authenticated_user, requires
 from hub.errors import Conflict, ValidationFailed
 from hub.extensions import db
@@ -191,9 +202,7 @@ def list_stock(args):
     query = select(StockLevel).options(
         joinedload(StockLevel.warehouse).joinedload(Warehouse.connection), joinedload(StockLevel.connection)
     )
-    for name in ("product_id", "sku", "warehouse_id", "connection_id"):
-        if name in args:
-            query = query.where(getattr(StockLevel, name) == args[name])
+    query = where_equal(query, StockLevel, args, ("product_id", "sku", "warehouse_id", "connection_id"))
     if args.get("q"):
         query = query.where(StockLevel.sku.ilike(f"%{args['q']}%"))
     if args.get("below_reorder"):

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from hub.api.base import Blueprint, ListArgs, Money, get_or_404, page_schema, paginate, search_filter
+from hub.api.base import Blueprint, ListArgs, Money, get_or_404, page_schema, paginate, search_filter, where_equal
 from hub.auth import requires
 from hub.extensions import db
 from hub.models import ExternalLink, HubInvoice, InvoiceState, SyncRun
@@ -99,9 +99,7 @@ class Invoices(MethodView):
         )
         if args.get("q"):
             query = query.where(search_filter(args["q"], HubInvoice.number, HubInvoice.customer_name))
-        for name in ("state", "customer_id", "deal_id"):
-            if name in args:
-                query = query.where(getattr(HubInvoice, name) == args[name])
+        query = where_equal(query, HubInvoice, args, ("state", "customer_id", "deal_id"))
         if "connection_id" in args:
             query = query.where(
                 HubInvoice.id.in_(

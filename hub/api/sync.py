@@ -6,7 +6,7 @@ import marshmallow as ma
 from flask.views import MethodView
 from sqlalchemy import select
 
-from hub.api.base import Blueprint, ListArgs, get_or_404, page_schema, paginate
+from hub.api.base import Blueprint, ListArgs, get_or_404, page_schema, paginate, where_equal
 from hub.api.invoices import RunSchema
 from hub.auth import requires
 from hub.errors import Conflict
@@ -129,7 +129,5 @@ class Runs(MethodView):
 def run_page(args: dict) -> dict:
     """The page of sync runs `RunListArgs` asks for (the API and the admin page)."""
     query = select(SyncRun)
-    for name in ("connection_id", "outcome", "operation", "object_id"):
-        if name in args:
-            query = query.where(getattr(SyncRun, name) == args[name])
+    query = where_equal(query, SyncRun, args, ("connection_id", "outcome", "operation", "object_id"))
     return paginate(query, args, {"started_at": SyncRun.started_at, "id": SyncRun.id}, "-id")

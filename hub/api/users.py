@@ -15,6 +15,7 @@ from hub.api.base import (
     partial,
     search_filter,
     stripped,
+    where_equal,
 )
 from hub.auth import authenticated, authenticated_user, requires
 from hub.errors import Conflict, NotFound
@@ -75,9 +76,7 @@ class Users(MethodView):
         query = select(User)
         if args.get("q"):
             query = query.where(search_filter(args["q"], User.email, User.name))
-        for name in ("role", "active"):
-            if name in args:
-                query = query.where(getattr(User, name) == args[name])
+        query = where_equal(query, User, args, ("role", "active"))
         return paginate(query, args, USER_SORT, "email")
 
     @requires("users", "write")

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.extensions import db
@@ -28,7 +28,10 @@ from hub.money import ZERO, DecimalType
 
 class Warehouse(db.Model):
     __tablename__ = "warehouses"
-    __table_args__ = (UniqueConstraint("connection_id", "code"),)
+    __table_args__ = (
+        UniqueConstraint("connection_id", "code"),
+        UniqueConstraint("connection_id", "id"),  # what the stock tables' (connection, warehouse) key refers to
+    )
     __audited__ = False
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -41,12 +44,20 @@ class Warehouse(db.Model):
 
 class StockLevel(db.Model):
     __tablename__ = "stock_levels"
-    __table_args__ = (UniqueConstraint("connection_id", "warehouse_id", "sku"),)
+    # A full pull writes 200,000 rows: one foreign key for connection and warehouse together (the
+    # warehouse's connection is the level's) is one check per row instead of two, and the unique
+    # constraint serves look-ups by connection, so that column has no index of its own to keep up.
+    __table_args__ = (
+        UniqueConstraint("connection_id", "warehouse_id", "sku"),
+        ForeignKeyConstraint(
+            ["connection_id", "warehouse_id"], ["warehouses.connection_id", "warehouses.id"], ondelete="CASCADE"
+        ),
+    )
     __audited__ = False
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
-    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int] = mapped_column()
+    warehouse_id: Mapped[int] = mapped_column(index=True)
     sku: Mapped[str] = mapped_column(String(64), index=True)
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"), index=True)
     on_hand: Mapped[Decimal] = mapped_column(DecimalType(18, 4), default=ZERO)
@@ -56,7 +67,9 @@ class StockLevel(db.Model):
     pulled_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     warehouse: Mapped[Warehouse] = relationship()
-    connection: Mapped[Connection] = relationship()
+    connection: Mapped[Connection] = relationship(
+        primaryjoin="foreign(StockLevel.connection_id) == Connection.id", viewonly=True
+    )
     product: Mapped[Product | None] = relationship()
 
 
@@ -64,15 +77,23 @@ class StockHistory(db.Model):
     """One row each time a pull saw a level change: the data behind stock charts."""
 
     __tablename__ = "stock_history"
+    # As for stock_levels: one foreign key for connection and warehouse; and a SKU's history
+    # indexed in the order it is read (one index less to keep up on a full pull).
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["connection_id", "warehouse_id"], ["warehouses.connection_id", "warehouses.id"], ondelete="CASCADE"
+        ),
+        Index("ix_stock_history_sku_as_of", "sku", "as_of", "id"),
+    )
     __audited__ = False
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
-    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id", ondelete="CASCADE"))
-    sku: Mapped[str] = mapped_column(String(64), index=True)
+    connection_id: Mapped[int] = mapped_column(index=True)
+    warehouse_id: Mapped[int] = mapped_column()
+    sku: Mapped[str] = mapped_column(String(64))
     on_hand: Mapped[Decimal] = mapped_column(DecimalType(18, 4))
     available: Mapped[Decimal] = mapped_column(DecimalType(18, 4))
-    as_of: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ReorderRule(Timestamps, db.Model):
