@@ -7,14 +7,14 @@
   starts with it); stock_history's sku and as_of indexes become one (sku, as_of, id), the order
   the history is read in (nothing reads by as_of alone).
 
-Revision ID: 0011_stock_bulk_writes
-Revises: 0010_oauth
+Revision ID: 0012_stock_bulk_writes
+Revises: 0011_exchange_login_failures
 Create Date: 2026-11-23
 """
 from alembic import op
 
-revision = '0011_stock_bulk_writes'
-down_revision = '0010_oauth'
+revision = '0012_stock_bulk_writes'
+down_revision = '0011_exchange_login_failures'
 branch_labels = None
 depends_on = None
 
