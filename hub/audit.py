@@ -117,28 +117,35 @@ def created_in_bulk(session: Session, table: Any, rows: list[dict[str, Any]]) ->
     """Audit rows inserted with one Core statement (imports of thousands, which the ORM would
     flush one by one): a `create` entry each, with its values, as the listener writes them.
     Each row carries its `id`."""
-    actor_id, actor = current_actor()
-    now = utcnow()
-    entries = [
+    _insert_entries(
+        session,
+        table,
+        "create",
         {
-            "at": now,
-            "actor_id": actor_id,
-            "actor": actor,
-            "entity": table.name,
-            "entity_id": str(row["id"]),
-            "action": "create",
-            "changes": {
+            row["id"]: {
                 k: {"old": None, "new": _plain(v)} for k, v in row.items() if k not in SKIPPED and v is not None
-            },
-        }
-        for row in rows
-    ]
-    _insert_entries(session, entries)
+            }
+            for row in rows
+        },
+    )
 
 
 def updated_in_bulk(session: Session, table: Any, changes: Mapping[int, Mapping[str, tuple[Any, Any]]]) -> None:
     """Audit rows updated with one Core statement: an `update` entry per row id, with each
     changed field's (old, new) values, as the listener writes them."""
+    _insert_entries(
+        session,
+        table,
+        "update",
+        {
+            row_id: {k: {"old": _plain(old), "new": _plain(new)} for k, (old, new) in change.items()}
+            for row_id, change in changes.items()
+        },
+    )
+
+
+def _insert_entries(session: Session, table: Any, action: str, changes: Mapping[Any, dict[str, Any]]) -> None:
+    """One entry per row id, by the current actor, at one time."""
     actor_id, actor = current_actor()
     now = utcnow()
     entries = [
@@ -148,15 +155,11 @@ def updated_in_bulk(session: Session, table: Any, changes: Mapping[int, Mapping[
             "actor": actor,
             "entity": table.name,
             "entity_id": str(row_id),
-            "action": "update",
-            "changes": {k: {"old": _plain(old), "new": _plain(new)} for k, (old, new) in change.items()},
+            "action": action,
+            "changes": change,
         }
         for row_id, change in changes.items()
     ]
-    _insert_entries(session, entries)
-
-
-def _insert_entries(session: Session, entries: list[dict[str, Any]]) -> None:
     insert_rows(session, AuditEntry.__table__, entries)
 
 

@@ -6,7 +6,6 @@ paging are read back."""
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
@@ -27,6 +26,7 @@ from connectors.oauth import MemoryTokenStore, Pacer, Tokens
 from connectors.quickbooks import PROVIDER, QuickBooksConnector, request_id
 from mappings.defaults import default_document
 from mappings.engine import parse
+from tests.hosted_fixtures import RecordingPacer
 
 REALM = "9130357766215456"
 BASE = f"https://sandbox-quickbooks.api.intuit.com/v3/company/{REALM}"
@@ -359,20 +359,6 @@ def test_a_401_refreshes_the_token_and_the_request_succeeds():
     assert again.request.headers["Authorization"] == "Bearer eyJ-access-2"
     # Intuit rotates refresh tokens: the new one is kept, and so is the company.
     assert (store.tokens.refresh_token, store.tokens.extra["realmId"]) == ("AB11-refresh-2", REALM)
-
-
-class RecordingPacer(Pacer):
-    def __init__(self) -> None:
-        self.slots = 0
-        self.holds: list[float] = []
-
-    @contextmanager
-    def slot(self):
-        self.slots += 1
-        yield
-
-    def hold(self, seconds: float) -> None:
-        self.holds.append(seconds)
 
 
 @responses.activate
