@@ -122,10 +122,14 @@ class MemoryTokenStore(TokenStore):
 
 @dataclass(frozen=True)
 class Limits:
-    """A provider's published limits per connection (company, organisation, tenant)."""
+    """A provider's published limits per connection (company, organisation, tenant). A request
+    counts against `per_minute` and `per_day` with its weight (QuickBooks meters each item of a
+    batch call as one request); a batch call also counts once against `batches_per_minute`."""
 
     per_minute: int
     concurrent: int
+    per_day: int | None = None
+    batches_per_minute: int | None = None
 
 
 class Pacer(ABC):
@@ -133,9 +137,10 @@ class Pacer(ABC):
 
     @abstractmethod
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Held for the duration of one request: waits for a free place in the minute's budget
-        and among the concurrent requests."""
+    def slot(self, weight: int = 1, *, batch: bool = False) -> Iterator[None]:
+        """Held for the duration of one request: waits for `weight` places in the minute's and
+        the day's budget (and, for a `batch` call, one in the batch calls' minute), and for one
+        among the concurrent requests."""
 
     @abstractmethod
     def hold(self, seconds: float) -> None:
@@ -144,7 +149,7 @@ class Pacer(ABC):
 
 class NoPacing(Pacer):
     @contextmanager
-    def slot(self) -> Iterator[None]:
+    def slot(self, weight: int = 1, *, batch: bool = False) -> Iterator[None]:
         yield
 
     def hold(self, seconds: float) -> None:
@@ -277,19 +282,38 @@ class OAuthHttp(JsonHttp):
             raise ReauthorizationRequired("the connection has not been authorised yet")
         return self._refreshed(tokens) if tokens.expiring() else tokens
 
-    def request(self, method: str, path: str, *, headers: Mapping[str, str] | None = None, **kwargs: Any) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        weight: int = 1,
+        batch: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """One request, paced as `weight` requests (a `batch` call of that many items)."""
         tokens = self.tokens()
+        pacing = {"weight": weight, "batch": batch}
         try:
-            return self._paced(method, path, tokens, headers, kwargs)
+            return self._paced(method, path, tokens, headers, pacing, kwargs)
         except AuthError as exc:
             if exc.status != 401:
                 raise
             # The provider may have revoked the access token early: one refresh, one more try.
-            return self._paced(method, path, self._refreshed(tokens), headers, kwargs)
+            return self._paced(method, path, self._refreshed(tokens), headers, pacing, kwargs)
 
-    def _paced(self, method: str, path: str, tokens: Tokens, headers: Mapping[str, str] | None, kwargs: dict) -> Any:
+    def _paced(
+        self,
+        method: str,
+        path: str,
+        tokens: Tokens,
+        headers: Mapping[str, str] | None,
+        pacing: dict[str, Any],
+        kwargs: dict,
+    ) -> Any:
         authorization = {"Authorization": f"{self.auth_scheme} {tokens.access_token}"}
-        with self.pacer.slot():
+        with self.pacer.slot(**pacing):
             try:
                 return super().request(method, path, headers={**(headers or {}), **authorization}, **kwargs)
             except RetryableError as exc:

@@ -71,7 +71,7 @@ def _quoted(text: str) -> str:
 class XeroConnector(OAuthConnector):
     type_name = "xero"
     label = "Xero"
-    limits = Limits(per_minute=60, concurrent=5)
+    limits = Limits(per_minute=60, concurrent=5, per_day=5000)
     # Tracked inventory items on an authorised sales invoice leave Xero's stock.
     invoices_move_stock = True
     config_schema = (

@@ -585,6 +585,57 @@ def test_a_killed_workers_slot_expires_and_hold_pauses_everyone(redis_client):
         pass  # another connection is not paused
 
 
+def test_a_heavy_request_takes_its_weight_of_the_minutes_budget(redis_client):
+    """A QuickBooks batch of n items is metered as n requests: it needs n places at once."""
+    limits = Limits(per_minute=10, concurrent=5)
+    pacer = RedisPacer(redis_client, "test:pace:w", limits, max_wait=0)
+    with pacer.slot(weight=8):
+        pass
+    with pytest.raises(RetryableError, match="minute's budget") as raised, pacer.slot(weight=3):
+        pass
+    assert 55 < raised.value.wait <= 60
+    with pacer.slot(weight=2):
+        pass
+    with pytest.raises(RetryableError, match="minute's budget"), pacer.slot():
+        pass
+    assert redis_client.zcard("test:pace:w:minute") == 10
+    with pytest.raises(ValueError, match="can never fit"), pacer.slot(weight=11):
+        pass
+
+
+def test_the_days_budget_is_shared_by_all_workers(redis_client):
+    """Xero allows 5,000 calls a day per organisation: once they are spent, every worker is told to
+    come back when the oldest call of the last 24 hours leaves the window, hours later."""
+    limits = Limits(per_minute=100, concurrent=5, per_day=3)
+    first = RedisPacer(redis_client, "test:pace:d", limits, max_wait=0)
+    with first.slot(weight=2):
+        pass
+    with first.slot():
+        pass
+    other_worker = RedisPacer(redis_client, "test:pace:d", limits, max_wait=1)
+    with pytest.raises(RetryableError, match="day's budget") as raised, other_worker.slot():
+        pass
+    assert 86_000 < raised.value.wait <= 86_400
+    assert redis_client.pttl("test:pace:d:day") > 86_000_000
+    with RedisPacer(redis_client, "test:pace:d2", limits).slot():
+        pass  # another organisation has its own day
+
+
+def test_batch_calls_have_their_own_minute(redis_client):
+    """Intuit allows 40 batch calls a minute besides the 500 requests their items count as."""
+    limits = Limits(per_minute=100, concurrent=5, batches_per_minute=2)
+    pacer = RedisPacer(redis_client, "test:pace:b", limits, max_wait=0)
+    for _ in range(2):
+        with pacer.slot(weight=5, batch=True):
+            pass
+    with pytest.raises(RetryableError, match="batch calls") as raised, pacer.slot(weight=1, batch=True):
+        pass
+    assert 55 < raised.value.wait <= 60
+    with pacer.slot():
+        pass  # a single request still goes
+    assert (redis_client.zcard("test:pace:b:minute"), redis_client.zcard("test:pace:b:batch")) == (11, 2)
+
+
 def test_open_connector_gives_oauth_types_the_connection_store_and_pacer(app, books):
     from hub.sync.connectors import open_connector
 
@@ -593,5 +644,5 @@ def test_open_connector_gives_oauth_types_the_connection_store_and_pacer(app, bo
         assert isinstance(connector.token_store, ConnectionTokenStore)
         assert connector.token_store.connection_id == books
         assert isinstance(connector.pacer, RedisPacer)
-        assert connector.pacer.limits == Limits(500, 10)
+        assert connector.pacer.limits == Limits(500, 10, batches_per_minute=40)
         assert connector.pacer.keys[0] == f"hub:pace:{books}:minute"
