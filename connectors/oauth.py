@@ -335,6 +335,9 @@ class OAuthConnector(Connector):
     part of the connection's config."""
 
     limits: ClassVar[Limits]
+    # How long to wait after a 429 that says nothing (no Retry-After): the window of the
+    # provider's per-minute limit. Zoho answers its 429s so; for the others it is a safe default.
+    unannounced_429_wait: ClassVar[float] = 60.0
     auth_scheme: ClassVar[str] = "Bearer"
     oauth_fields: ClassVar[tuple[ConfigField, ...]] = (
         ConfigField("client_id", label="Client ID", required=True),
@@ -386,5 +389,6 @@ class OAuthConnector(Connector):
             pacer=self.pacer,
             auth_scheme=self.auth_scheme,
             record=self.exchanges.append,
+            unannounced_wait=self.unannounced_429_wait,
             **kwargs,
         )
