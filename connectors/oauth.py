@@ -47,6 +47,10 @@ class OAuthProvider:
     scopes: tuple[str, ...]
     client_auth: str = "basic"  # basic | body
     authorize_params: Mapping[str, str] = field(default_factory=dict)
+    # How long a refresh token lasts when the token answer does not say (QuickBooks does, in
+    # `x_refresh_token_expires_in`): Xero's expire 60 days after they were issued if unused. None:
+    # until revoked (Zoho).
+    refresh_token_lifetime: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,9 @@ class Tokens:
     # What the provider told us besides the tokens and every later call needs: QuickBooks'
     # realmId, Xero's tenant id, Zoho's api_domain.
     extra: Mapping[str, str] = field(default_factory=dict)
+    # When the refresh token stops working unless it is used (rotated) before: after that only an
+    # admin's new authorisation helps. None: the provider sets no end.
+    refresh_expires_at: datetime | None = None
 
     def expiring(self, now: datetime | None = None) -> bool:
         return (now or datetime.now(UTC)) >= self.expires_at - REFRESH_MARGIN
@@ -67,15 +74,18 @@ class Tokens:
             "refresh_token": self.refresh_token,
             "expires_at": self.expires_at.isoformat(),
             "extra": dict(self.extra),
+            "refresh_expires_at": self.refresh_expires_at.isoformat() if self.refresh_expires_at else None,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Tokens:
+        refresh_expires_at = data.get("refresh_expires_at")
         return cls(
             data["access_token"],
             data["refresh_token"],
             datetime.fromisoformat(data["expires_at"]),
             dict(data.get("extra") or {}),
+            datetime.fromisoformat(refresh_expires_at) if refresh_expires_at else None,
         )
 
 
@@ -196,9 +206,12 @@ class OAuthClient:
         """New tokens for old; a provider that keeps the refresh token (Zoho) sends none back, so
         the old one stays. ReauthorizationRequired when the provider refuses it."""
         fresh = self._grant({"grant_type": "refresh_token", "refresh_token": tokens.refresh_token})
+        if fresh.refresh_token:
+            return replace(fresh, extra={**tokens.extra, **fresh.extra})
         return replace(
             fresh,
-            refresh_token=fresh.refresh_token or tokens.refresh_token,
+            refresh_token=tokens.refresh_token,
+            refresh_expires_at=tokens.refresh_expires_at,
             extra={**tokens.extra, **fresh.extra},
         )
 
@@ -240,13 +253,20 @@ class OAuthClient:
             if form["grant_type"] == "refresh_token":
                 raise ReauthorizationRequired(message)
             raise AuthError(message)
+        now = datetime.now(UTC)
         expires_in = int(body.get("expires_in") or 3600)
         extra = {k: str(body[k]) for k in ("api_domain", "realmId") if body.get(k)}
+        refresh_expires_at = None
+        if body.get("x_refresh_token_expires_in"):
+            refresh_expires_at = now + timedelta(seconds=int(body["x_refresh_token_expires_in"]))
+        elif body.get("refresh_token") and self.provider.refresh_token_lifetime:
+            refresh_expires_at = now + self.provider.refresh_token_lifetime
         return Tokens(
             body["access_token"],
             body.get("refresh_token") or "",
-            datetime.now(UTC) + timedelta(seconds=expires_in),
+            now + timedelta(seconds=expires_in),
             extra,
+            refresh_expires_at,
         )
 
 

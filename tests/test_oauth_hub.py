@@ -13,7 +13,8 @@ import json
 import re
 import threading
 import time
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -37,6 +38,7 @@ from hub.models import (
     Role,
     User,
 )
+from hub.models.base import utcnow
 from hub.sync.oauth_tokens import ConnectionTokenStore, unseal_tokens
 from hub.sync.pacing import RedisPacer
 from hub.sync.status import pull_invoice_status
@@ -111,7 +113,12 @@ def connection_row(app, connection_id: int) -> Connection:
 @responses.activate
 def test_authorising_stores_sealed_tokens_and_the_api_shows_only_the_state(app, admin, users, books):
     before = admin.get(f"/api/v1/connections/{books}").json
-    assert before["authorization"] == {"state": "never_authorised", "reason": None, "since": None}
+    assert before["authorization"] == {
+        "state": "never_authorised",
+        "reason": None,
+        "since": None,
+        "reauthorise_before": None,
+    }
 
     r = admin.post(f"/api/v1/connections/{books}/oauth/authorize")
     url = urlsplit(r.json["authorization_url"])
@@ -148,6 +155,8 @@ def test_authorising_stores_sealed_tokens_and_the_api_shows_only_the_state(app, 
         "AB11-refresh-new",
         {"realmId": REALM},
     )
+    # Intuit's x_refresh_token_expires_in (101 days) is kept with the sealed tokens.
+    assert timedelta(days=100) < tokens.refresh_expires_at - utcnow() <= timedelta(days=101)
     assert row.oauth_state == Authorisation.AUTHORISED
     (entry,) = audit
     assert entry.actor == "admin@example.com"
@@ -162,6 +171,7 @@ def test_authorising_stores_sealed_tokens_and_the_api_shows_only_the_state(app, 
 
     shown = admin.get(f"/api/v1/connections/{books}")
     assert shown.json["authorization"]["state"] == "authorised"
+    assert shown.json["authorization"]["reauthorise_before"] is None  # 101 days left
     text = shown.get_data(as_text=True) + admin.get("/api/v1/connections").get_data(as_text=True)
     for hidden in ("eyJ-access-new", "AB11-refresh-new", "oauth_sealed"):
         assert hidden not in text
@@ -179,6 +189,19 @@ def test_the_connections_page_offers_authorise_then_re_authorise(app, users, boo
     r = client.post(f"/admin/connections/{books}/authorize", data={"csrf_token": CSRF_INPUT.search(page).group(1)})
     assert r.status_code == 302
     assert r.headers["Location"].startswith("https://appcenter.intuit.com/connect/oauth2?")
+
+
+def test_a_refresh_token_ending_within_14_days_asks_to_re_authorise_before_then(app, admin, users, books):
+    ends = (utcnow() + timedelta(days=10)).replace(microsecond=0)
+    authorise_connection(app, books, replace(tokens(realmId=REALM), refresh_expires_at=ends))
+    shown = admin.get(f"/api/v1/connections/{books}").json["authorization"]
+    assert shown["state"] == "authorised"
+    assert datetime.fromisoformat(shown["reauthorise_before"]) == ends
+    assert f"re-authorise before {ends:%Y-%m-%d %H:%M}" in browser(app).get("/admin/connections").get_data(as_text=True)
+
+    authorise_connection(app, books, replace(tokens(realmId=REALM), refresh_expires_at=utcnow() + timedelta(days=15)))
+    assert admin.get(f"/api/v1/connections/{books}").json["authorization"]["reauthorise_before"] is None
+    assert "re-authorise before" not in browser(app).get("/admin/connections").get_data(as_text=True)
 
 
 @responses.activate
