@@ -20,7 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import redis
 import responses
-from sqlalchemy import select
+from cryptography.fernet import Fernet
+from sqlalchemy import select, update
 
 from connectors.errors import RetryableError
 from connectors.oauth import Limits, ReauthorizationRequired
@@ -202,6 +203,18 @@ def test_a_refresh_token_ending_within_14_days_asks_to_re_authorise_before_then(
     authorise_connection(app, books, replace(tokens(realmId=REALM), refresh_expires_at=utcnow() + timedelta(days=15)))
     assert admin.get(f"/api/v1/connections/{books}").json["authorization"]["reauthorise_before"] is None
     assert "re-authorise before" not in browser(app).get("/admin/connections").get_data(as_text=True)
+
+
+def test_tokens_sealed_with_another_key_leave_the_connections_list_readable(app, admin, users, books):
+    authorise_connection(app, books, tokens(realmId=REALM))
+    with app.app_context():
+        unreadable = Fernet(Fernet.generate_key()).encrypt(b"{}").decode()
+        db.session.execute(update(Connection).where(Connection.id == books).values(oauth_sealed=unreadable))
+        db.session.commit()
+    shown = admin.get(f"/api/v1/connections/{books}")
+    assert shown.status_code == 200
+    assert shown.json["authorization"]["reauthorise_before"] is None
+    assert browser(app).get("/admin/connections").status_code == 200
 
 
 @responses.activate

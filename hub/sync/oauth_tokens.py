@@ -25,7 +25,7 @@ from connectors.oauth import ReauthorizationRequired, Tokens, TokenStore
 from hub.extensions import db
 from hub.models import PARKED_FOR_REAUTHORISATION, Authorisation, Connection, OutboxEvent, OutboxState
 from hub.models.base import utcnow
-from hub.secrets_box import seal, unseal
+from hub.secrets_box import SecretsUnreadable, seal, unseal
 from hub.sync import outbox
 
 # Longer than a token request may take (its timeout is 15 s), so a lock is never lost mid-refresh;
@@ -145,7 +145,10 @@ def authorisation_of(connection: Connection) -> Mapping[str, object]:
     connection, QuickBooks' 100 days): an admin authorises again before the pushes stop."""
     reauthorise_before = None
     if connection.oauth_state == Authorisation.AUTHORISED:
-        tokens = unseal_tokens(connection.oauth_sealed)
+        try:
+            tokens = unseal_tokens(connection.oauth_sealed)
+        except SecretsUnreadable:
+            tokens = None  # the pushes say so; the list of connections still shows
         ends = tokens.refresh_expires_at if tokens else None
         if ends is not None and ends - utcnow() < REAUTHORISE_WARNING:
             reauthorise_before = ends
