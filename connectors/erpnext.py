@@ -17,8 +17,12 @@ What the connector does in ERPNext
 - a `Sales Invoice` for the connection's company whose reference field (setting
   `reference_field`, `po_no` by default; a custom field works too) carries the idempotency key:
   `find_invoice` filters on it. Discounts are in the line's rate (the discounted unit price) and
-  named in its description, so ERPNext's totals are the hub's. Submitted in the same call
-  (`docstatus: 1`) when the connection posts: ERPNext then validates and submits, or keeps nothing;
+  named in its description. It is inserted as a draft; ERPNext computes the taxes, and a draft
+  whose `grand_total` is not the hub's total is deleted again and refused. When the connection
+  posts, the draft is then submitted (`PUT` with `docstatus: 1`); if checking or submitting fails,
+  the draft is deleted, so that the retry creates, checks and submits instead of finding a draft
+  (a draft the push's look-up finds for a posting connection, left by an answer that was lost, is
+  deleted for the same reason);
 - status from `docstatus`, `status` and `outstanding_amount` against the (rounded) grand total;
   cancel: a draft is deleted, a submitted one cancelled with `frappe.client.cancel` (refused
   while payments are allocated to it); stock from `Bin` rows of the company's warehouses.
@@ -33,6 +37,8 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import quote
+
+from babel.numbers import get_currency_precision
 
 from connectors.base import ConfigField, Connector
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel, amount_paid
@@ -144,9 +150,24 @@ class ERPNextConnector(Connector):
         return f"ERPNext at {self.config['url']} as {user}, company {company}"
 
     def find_invoice(self, idempotency_key: str) -> ExternalRef | None:
-        return self.find_invoices([idempotency_key]).get(idempotency_key)
+        """The invoice with this key, as it is (a look-up only: cancelling uses it too)."""
+        return self._lookup([idempotency_key]).get(idempotency_key)
 
     def find_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        """The push's look-up. When the connection posts, a draft found here is a push whose answer
+        was lost before its total was checked and it was submitted: it is deleted and left out, so
+        that the push creates, checks and submits it instead of linking a draft. Should the
+        deletion fail, its error is raised and nothing is created."""
+        found = self._lookup(idempotency_keys)
+        if not self.post:
+            return found
+        for key, ref in list(found.items()):
+            if ref.status == ExternalState.DRAFT:
+                self.request("DELETE", _resource(INVOICE, ref.external_id))
+                del found[key]
+        return found
+
+    def _lookup(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
         """One filtered list for all keys. Should two invoices carry a key (one cancelled and
         amended), the oldest that is not cancelled wins."""
         field = self.config["reference_field"]
@@ -164,7 +185,30 @@ class ERPNextConnector(Connector):
 
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
         answer = self.request("POST", _resource(INVOICE), json=self.build_payload(doc))
-        return self._ref(created(answer, "data", f"ERPNext {INVOICE} {doc.number}"))
+        draft = created(answer, "data", f"ERPNext {INVOICE} {doc.number}")
+        try:
+            _check_total(draft, doc)
+            if not self.post:
+                return self._ref(draft)
+            answer = self.request("PUT", _resource(INVOICE, draft["name"]), json={"docstatus": 1})
+            return self._ref(created(answer, "data", f"ERPNext submit of {draft['name']}"))
+        except ConnectorError as exc:
+            # Refused (a total that is not the hub's, a closed period, ...) or not answered: the
+            # draft is taken back, so that the retry creates, checks and submits it instead of
+            # finding a draft. ERPNext deletes only drafts: if the submit did go through, this is
+            # refused and the retry finds the submitted invoice.
+            try:
+                self.request("DELETE", _resource(INVOICE, draft["name"]))
+            except ConnectorError as failed:
+                if isinstance(exc, PermanentError):
+                    # Parked: a retry in draft mode would find this draft and link it as it is.
+                    raise PermanentError(
+                        f"{exc.message}. Deleting the ERPNext draft {draft['name']} failed ({failed.message}): "
+                        "delete it in ERPNext before retrying",
+                        field=exc.field,
+                        detail=exc.detail,
+                    ) from exc
+            raise
 
     def preview_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
         """The Sales Invoice the push sends (Decimals as exact text); a customer the push would
@@ -272,8 +316,6 @@ class ERPNextConnector(Connector):
         for name in ("due_date", "remarks", "taxes_and_charges"):
             if mapped.get(name):
                 payload[name] = mapped[name]
-        if self.post:
-            payload["docstatus"] = 1
         return payload
 
     def _items(self, lines: list[dict[str, Any]], *, dry_run: bool) -> None:
@@ -337,6 +379,26 @@ class ERPNextConnector(Connector):
 def _resource(doctype: str, name: str | None = None) -> str:
     path = f"/api/resource/{quote(doctype)}"
     return f"{path}/{quote(name, safe='')}" if name is not None else path
+
+
+def _check_total(draft: dict[str, Any], doc: InvoiceDocument) -> None:
+    """ERPNext computes the taxes itself (Item Tax Templates, the company's defaults): a draft
+    whose grand total is not the hub's total is refused rather than submitted. The grand total,
+    not the rounded total: ERPNext's rounding adjustment (to whole units by default) is its own
+    way of collecting the amount, not a different invoice. Both are compared to the currency's
+    minor unit, so that 47.360 and 47.36 agree and a cent apart does not."""
+    unit = Decimal(1).scaleb(-get_currency_precision(doc.currency))
+    total = decimal_of(draft.get("grand_total"))
+    if total.quantize(unit, rounding=ROUND_HALF_UP) == doc.total.quantize(unit, rounding=ROUND_HALF_UP):
+        return
+    rounded = draft.get("rounded_total")
+    raise PermanentError(
+        f"ERPNext computes a grand total of {total} {draft.get('currency') or doc.currency} for {doc.number}"
+        + (f" (rounded {decimal_of(rounded)})" if rounded else "")
+        + f", the hub {doc.total}: check the items' Item Tax Templates (table taxes), the Sales Taxes and "
+        "Charges template and the prices in ERPNext",
+        field="total",
+    )
 
 
 def _total(doc: dict[str, Any]) -> Decimal:

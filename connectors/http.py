@@ -5,7 +5,7 @@ translation of transport outcomes into the typed errors of `connectors.errors`.
 | --- | --- |
 | could not connect / connect timeout | RetryableError (nothing was sent) |
 | read timeout or dropped connection after a create was sent | UncertainOutcomeError |
-| 429 | RetryableError with the Retry-After wait |
+| 429 | RetryableError with the Retry-After wait (`unannounced_wait` when there is none) |
 | 401, 403 | AuthError |
 | other 4xx | PermanentError with the target's message |
 | 5xx | RetryableError; UncertainOutcomeError for a request that changes data |
@@ -89,9 +89,13 @@ class JsonHttp:
         record: Callable[[Exchange], None] | None = None,
         session: requests.Session | None = None,
         exact_numbers: bool = False,
+        unannounced_wait: float | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.exact_numbers = exact_numbers
+        # The wait for a 429 without Retry-After (Zoho sends none): the provider's limit window,
+        # so that the pacer holds and the engine waits instead of trying again at once.
+        self.unannounced_wait = unannounced_wait
         self.timeout = timeout
         self.session = session or requests.Session()
         self.session.headers.update({"Accept": "application/json", **(headers or {})})
@@ -132,7 +136,8 @@ class JsonHttp:
             return body
         message = f"{method} {url} → {status}: {_message(body)}"
         if status == 429:
-            raise RetryableError(message, wait=retry_after_seconds(response.headers.get("Retry-After")), detail=body)
+            wait = retry_after_seconds(response.headers.get("Retry-After"))
+            raise RetryableError(message, wait=self.unannounced_wait if wait is None else wait, detail=body)
         if status in (401, 403):
             raise AuthError(message, status=status, detail=body)
         if status >= 500:

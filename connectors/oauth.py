@@ -47,6 +47,10 @@ class OAuthProvider:
     scopes: tuple[str, ...]
     client_auth: str = "basic"  # basic | body
     authorize_params: Mapping[str, str] = field(default_factory=dict)
+    # How long a refresh token lasts when the token answer does not say (QuickBooks does, in
+    # `x_refresh_token_expires_in`): Xero's expire 60 days after they were issued if unused. None:
+    # until revoked (Zoho).
+    refresh_token_lifetime: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,9 @@ class Tokens:
     # What the provider told us besides the tokens and every later call needs: QuickBooks'
     # realmId, Xero's tenant id, Zoho's api_domain.
     extra: Mapping[str, str] = field(default_factory=dict)
+    # When the refresh token stops working unless it is used (rotated) before: after that only an
+    # admin's new authorisation helps. None: the provider sets no end.
+    refresh_expires_at: datetime | None = None
 
     def expiring(self, now: datetime | None = None) -> bool:
         return (now or datetime.now(UTC)) >= self.expires_at - REFRESH_MARGIN
@@ -67,15 +74,18 @@ class Tokens:
             "refresh_token": self.refresh_token,
             "expires_at": self.expires_at.isoformat(),
             "extra": dict(self.extra),
+            "refresh_expires_at": self.refresh_expires_at.isoformat() if self.refresh_expires_at else None,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Tokens:
+        refresh_expires_at = data.get("refresh_expires_at")
         return cls(
             data["access_token"],
             data["refresh_token"],
             datetime.fromisoformat(data["expires_at"]),
             dict(data.get("extra") or {}),
+            datetime.fromisoformat(refresh_expires_at) if refresh_expires_at else None,
         )
 
 
@@ -122,10 +132,14 @@ class MemoryTokenStore(TokenStore):
 
 @dataclass(frozen=True)
 class Limits:
-    """A provider's published limits per connection (company, organisation, tenant)."""
+    """A provider's published limits per connection (company, organisation, tenant). A request
+    counts against `per_minute` and `per_day` with its weight (QuickBooks meters each item of a
+    batch call as one request); a batch call also counts once against `batches_per_minute`."""
 
     per_minute: int
     concurrent: int
+    per_day: int | None = None
+    batches_per_minute: int | None = None
 
 
 class Pacer(ABC):
@@ -133,9 +147,10 @@ class Pacer(ABC):
 
     @abstractmethod
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Held for the duration of one request: waits for a free place in the minute's budget
-        and among the concurrent requests."""
+    def slot(self, weight: int = 1, *, batch: bool = False) -> Iterator[None]:
+        """Held for the duration of one request: waits for `weight` places in the minute's and
+        the day's budget (and, for a `batch` call, one in the batch calls' minute), and for one
+        among the concurrent requests."""
 
     @abstractmethod
     def hold(self, seconds: float) -> None:
@@ -144,7 +159,7 @@ class Pacer(ABC):
 
 class NoPacing(Pacer):
     @contextmanager
-    def slot(self) -> Iterator[None]:
+    def slot(self, weight: int = 1, *, batch: bool = False) -> Iterator[None]:
         yield
 
     def hold(self, seconds: float) -> None:
@@ -191,9 +206,12 @@ class OAuthClient:
         """New tokens for old; a provider that keeps the refresh token (Zoho) sends none back, so
         the old one stays. ReauthorizationRequired when the provider refuses it."""
         fresh = self._grant({"grant_type": "refresh_token", "refresh_token": tokens.refresh_token})
+        if fresh.refresh_token:
+            return replace(fresh, extra={**tokens.extra, **fresh.extra})
         return replace(
             fresh,
-            refresh_token=fresh.refresh_token or tokens.refresh_token,
+            refresh_token=tokens.refresh_token,
+            refresh_expires_at=tokens.refresh_expires_at,
             extra={**tokens.extra, **fresh.extra},
         )
 
@@ -235,13 +253,20 @@ class OAuthClient:
             if form["grant_type"] == "refresh_token":
                 raise ReauthorizationRequired(message)
             raise AuthError(message)
+        now = datetime.now(UTC)
         expires_in = int(body.get("expires_in") or 3600)
         extra = {k: str(body[k]) for k in ("api_domain", "realmId") if body.get(k)}
+        refresh_expires_at = None
+        if body.get("x_refresh_token_expires_in"):
+            refresh_expires_at = now + timedelta(seconds=int(body["x_refresh_token_expires_in"]))
+        elif body.get("refresh_token") and self.provider.refresh_token_lifetime:
+            refresh_expires_at = now + self.provider.refresh_token_lifetime
         return Tokens(
             body["access_token"],
             body.get("refresh_token") or "",
-            datetime.now(UTC) + timedelta(seconds=expires_in),
+            now + timedelta(seconds=expires_in),
             extra,
+            refresh_expires_at,
         )
 
 
@@ -277,19 +302,38 @@ class OAuthHttp(JsonHttp):
             raise ReauthorizationRequired("the connection has not been authorised yet")
         return self._refreshed(tokens) if tokens.expiring() else tokens
 
-    def request(self, method: str, path: str, *, headers: Mapping[str, str] | None = None, **kwargs: Any) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        weight: int = 1,
+        batch: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """One request, paced as `weight` requests (a `batch` call of that many items)."""
         tokens = self.tokens()
+        pacing = {"weight": weight, "batch": batch}
         try:
-            return self._paced(method, path, tokens, headers, kwargs)
+            return self._paced(method, path, tokens, headers, pacing, kwargs)
         except AuthError as exc:
             if exc.status != 401:
                 raise
             # The provider may have revoked the access token early: one refresh, one more try.
-            return self._paced(method, path, self._refreshed(tokens), headers, kwargs)
+            return self._paced(method, path, self._refreshed(tokens), headers, pacing, kwargs)
 
-    def _paced(self, method: str, path: str, tokens: Tokens, headers: Mapping[str, str] | None, kwargs: dict) -> Any:
+    def _paced(
+        self,
+        method: str,
+        path: str,
+        tokens: Tokens,
+        headers: Mapping[str, str] | None,
+        pacing: dict[str, Any],
+        kwargs: dict,
+    ) -> Any:
         authorization = {"Authorization": f"{self.auth_scheme} {tokens.access_token}"}
-        with self.pacer.slot():
+        with self.pacer.slot(**pacing):
             try:
                 return super().request(method, path, headers={**(headers or {}), **authorization}, **kwargs)
             except RetryableError as exc:
@@ -311,6 +355,9 @@ class OAuthConnector(Connector):
     part of the connection's config."""
 
     limits: ClassVar[Limits]
+    # How long to wait after a 429 that says nothing (no Retry-After): the window of the
+    # provider's per-minute limit. Zoho answers its 429s so; for the others it is a safe default.
+    unannounced_429_wait: ClassVar[float] = 60.0
     auth_scheme: ClassVar[str] = "Bearer"
     oauth_fields: ClassVar[tuple[ConfigField, ...]] = (
         ConfigField("client_id", label="Client ID", required=True),
@@ -362,5 +409,6 @@ class OAuthConnector(Connector):
             pacer=self.pacer,
             auth_scheme=self.auth_scheme,
             record=self.exchanges.append,
+            unannounced_wait=self.unannounced_429_wait,
             **kwargs,
         )

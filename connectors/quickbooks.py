@@ -14,7 +14,8 @@
   alone, the others are created once (see `push_invoices`).
 - Stock: inventory items' `QtyOnHand`, paged with STARTPOSITION/MAXRESULTS to the end.
 - Refusals come as `Fault.Error[]` (`Message`, `Detail`, `code`, `element`): a PermanentError
-  naming the `element`. Limits: 500 requests a minute and 10 at once per company.
+  naming the `element`. Limits: 500 requests a minute and 10 at once per company, each item of
+  a batch counting as one request, and 40 batch calls a minute.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ class QuickBooksConnector(OAuthConnector):
     type_name = "quickbooks"
     label = "QuickBooks Online"
     invoices_move_stock = True
-    limits = Limits(per_minute=500, concurrent=10)
+    # Each item of a /batch call is metered as a request; 40 batch calls a minute (Intuit).
+    limits = Limits(per_minute=500, concurrent=10, batches_per_minute=40)
     config_schema = (
         *OAuthConnector.oauth_fields,
         ConfigField(
@@ -168,11 +170,22 @@ class QuickBooksConnector(OAuthConnector):
             self._realm = tokens.extra["realmId"]
         return self._realm
 
-    def call(self, method: str, path: str, *, json: Any = None, params: Mapping[str, Any] | None = None) -> Any:
-        """One API call under the company; QuickBooks' Fault (also in a 200) as a PermanentError."""
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        batch_items: int = 0,
+    ) -> Any:
+        """One API call under the company; QuickBooks' Fault (also in a 200) as a PermanentError.
+        A `/batch` call of `batch_items` items is paced as that many requests, and as one of the
+        batch calls Intuit allows a minute."""
         query = {**(params or {}), "minorversion": self.config["minor_version"]}
+        pacing = {"weight": batch_items, "batch": True} if batch_items else {}
         try:
-            body = self.api.request(method, f"/v3/company/{self.realm()}/{path}", json=json, params=query)
+            body = self.api.request(method, f"/v3/company/{self.realm()}/{path}", json=json, params=query, **pacing)
         except PermanentError as exc:
             raise fault_error(exc.detail, exc.message) from None
         if isinstance(body, Mapping) and body.get("Fault"):
@@ -255,6 +268,7 @@ class QuickBooksConnector(OAuthConnector):
             "batch",
             json={"BatchItemRequest": items},
             params={"requestid": request_id(f"batch-{docs[0].idempotency_key}", items)},
+            batch_items=len(items),
         )
         answered = {item.get("bId"): item for item in answer.get("BatchItemResponse") or []}
         refused = None

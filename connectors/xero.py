@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -71,7 +71,7 @@ def _quoted(text: str) -> str:
 class XeroConnector(OAuthConnector):
     type_name = "xero"
     label = "Xero"
-    limits = Limits(per_minute=60, concurrent=5)
+    limits = Limits(per_minute=60, concurrent=5, per_day=5000)
     # Tracked inventory items on an authorised sales invoice leave Xero's stock.
     invoices_move_stock = True
     config_schema = (
@@ -118,6 +118,8 @@ class XeroConnector(OAuthConnector):
             TOKEN_URL,
             ("offline_access", "accounting.transactions", "accounting.contacts", "accounting.settings"),
             client_auth="basic",
+            # Xero's refresh tokens expire 60 days after they were issued unless used (rotated).
+            refresh_token_lifetime=timedelta(days=60),
         )
 
     def authorised(self, tokens: Tokens, callback: Mapping[str, str]) -> Tokens:

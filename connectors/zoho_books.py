@@ -8,6 +8,7 @@ Where things are
   `organization_id`. A refusal is HTTP 4xx with `{"code": <non-zero>, "message": "..."}`; the
   field the message names is reported (`connectors.refused_field`).
 - Published limits: about 100 requests a minute per organisation; the hub's pacer keeps to them.
+  Zoho's 429 carries no Retry-After: the wait is the minute (`OAuthConnector.unannounced_429_wait`).
 
 What the connector does
 - push: the connection's mapping (`mappings/zoho_books.yaml`) gives the reference, dates,

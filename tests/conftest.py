@@ -111,6 +111,18 @@ def _clean_database(request) -> Iterator[None]:
         app = request.getfixturevalue("app")
         with app.app_context():
             _reset(app)
+        _forget_connection_keys(app)
+
+
+def _forget_connection_keys(app: Flask) -> None:
+    """The embedded queue's store outlives the test: a pause, a spent budget or a token lock left
+    for a connection id must not reach the next test's connection with the same id."""
+    from hub.sync.queue import connection as redis_connection
+
+    embedded = redis_connection(app)
+    for pattern in ("hub:pace:*", "hub:oauth:*"):
+        for key in embedded.scan_iter(pattern):
+            embedded.delete(key)
 
 
 @pytest.fixture

@@ -16,11 +16,13 @@ def tokens(access: str = "A1", *, expires_in: int = 3600, refresh: str = "R1", *
 class RecordingPacer(Pacer):
     def __init__(self) -> None:
         self.slots = 0
+        self.weights: list[tuple[int, bool]] = []  # (weight, batch) of each slot
         self.holds: list[float] = []
 
     @contextmanager
-    def slot(self):
+    def slot(self, weight: int = 1, *, batch: bool = False):
         self.slots += 1
+        self.weights.append((weight, batch))
         yield
 
     def hold(self, seconds: float) -> None:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal
+from dataclasses import replace
+from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -49,7 +50,7 @@ class FakeERPNext:
     def __init__(self, rsps: responses.RequestsMock) -> None:
         self.sent: list[dict] = []
         self.handlers: dict[tuple[str, str], object] = {}
-        for method in (responses.GET, responses.POST, responses.DELETE):
+        for method in (responses.GET, responses.POST, responses.PUT, responses.DELETE):
             rsps.add_callback(method, re.compile(re.escape(URL) + "/api/.*"), callback=self._answer)
 
     def on(self, method: str, path: str, handler) -> None:
@@ -76,6 +77,98 @@ class FakeERPNext:
 
     def requests(self, method: str | None = None, path: str | None = None) -> list[dict]:
         return [s for s in self.sent if method in (None, s["method"]) and path in (None, s["path"])]
+
+
+class ErpInvoices:
+    """Sales Invoices kept as ERPNext keeps them: named from a series, inserted as drafts with the
+    totals ERPNext computes (the line amounts, the company's `tax_rate`, the grand total rounded to
+    whole units with its rounding adjustment), submitted by a PUT of `docstatus: 1`, deleted only
+    while drafts, paid by payment entries that lower `outstanding_amount` (`pay`), cancelled to
+    docstatus 2. `lose_create_answer` / `lose_submit_answer`: the change is made, its answer lost."""
+
+    def __init__(
+        self,
+        erp: FakeERPNext,
+        *,
+        tax_rate: str = "0.19",
+        lose_create_answer: bool = False,
+        lose_submit_answer: bool = False,
+        grand_total: str | None = None,
+    ) -> None:
+        self.erp = erp
+        self.rows: dict[str, dict] = {}
+        self.created = 0
+        self.tax_rate = Decimal(tax_rate)
+        self.grand_total = grand_total
+        self.lose_create_answer = lose_create_answer
+        self.lose_submit_answer = lose_submit_answer
+        erp.on("GET", "/api/resource/Item", rows({"item_code": "PUMP-100"}))
+        erp.on("GET", "/api/resource/Customer", rows({"name": "CUST-00042"}))
+        erp.on("GET", INVOICES, self.search)
+        erp.on("POST", INVOICES, self.create)
+        erp.on("POST", "/api/method/frappe.client.cancel", self.cancel)
+
+    def create(self, query, body):
+        self.created += 1
+        name = f"ACC-SINV-2026-{self.created:05d}"
+        cent = Decimal("0.01")
+        net = sum(Decimal(str(i["qty"])) * Decimal(str(i["rate"])) for i in body["items"]).quantize(cent)
+        grand = Decimal(self.grand_total) if self.grand_total else net + (net * self.tax_rate).quantize(cent)
+        rounded = grand.quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        self.rows[name] = row = {
+            **body,
+            "name": name,
+            "docstatus": 0,
+            "status": "Draft",
+            "net_total": float(net),
+            "total_taxes_and_charges": float(grand - net),
+            "grand_total": float(grand),
+            "rounding_adjustment": float(rounded - grand),
+            "rounded_total": float(rounded),
+            "disable_rounded_total": 0,
+            "outstanding_amount": float(rounded),
+        }
+        path = f"{INVOICES}/{name}"
+        # A test's own handler for this invoice (a refusal) stays.
+        self.erp.handlers.setdefault(("GET", path), self.document(name))
+        self.erp.handlers.setdefault(("PUT", path), lambda q, b: self.update(name, b))
+        self.erp.handlers.setdefault(("DELETE", path), lambda q, b: self.delete(name))
+        if self.lose_create_answer:
+            raise requests.exceptions.ReadTimeout("read timed out")
+        return 200, {"data": row}
+
+    def update(self, name: str, body: dict):
+        row = self.rows[name]
+        if body.get("docstatus") == 1:
+            row.update(docstatus=1, status="Unpaid")
+            if self.lose_submit_answer:
+                raise requests.exceptions.ReadTimeout("read timed out")
+        return 200, {"data": row}
+
+    def delete(self, name: str):
+        if self.rows[name]["docstatus"] != 0:
+            return refusal(
+                417,
+                "ValidationError",
+                f"Sales Invoice {name}: Submitted Record cannot be deleted. You must Cancel it first.",
+            )
+        del self.rows[name]
+        return 202, {"message": "ok"}
+
+    def search(self, query, body):
+        (field, _, keys), _ = json.loads(query["filters"])
+        wanted = json.loads(query["fields"])
+        return 200, {"data": [{k: r[k] for k in wanted} for r in self.rows.values() if r[field] in keys]}
+
+    def document(self, name: str):
+        return lambda query, body: (200, {"data": self.rows[name]})
+
+    def cancel(self, query, body):
+        self.rows[body["name"]].update(docstatus=2, status="Cancelled")
+        return 200, {"message": self.rows[body["name"]]}
+
+    def pay(self, name: str, outstanding: float, status: str) -> None:
+        self.rows[name].update(outstanding_amount=outstanding, status=status)
 
 
 @pytest.fixture
@@ -173,25 +266,20 @@ def test_a_create_answered_without_the_invoice_is_uncertain(erp):
     assert len(erp.requests("POST", INVOICES)) == 1
 
 
-def test_push_creates_the_customer_and_submits_the_invoice(erp):
-    erp.on("GET", "/api/resource/Item", rows({"item_code": "PUMP-100"}))
+def test_push_creates_the_customer_inserts_a_draft_checks_its_total_and_submits_it(erp):
+    invoices = ErpInvoices(erp)
     erp.on("GET", "/api/resource/Customer", rows())
     erp.on("POST", "/api/resource/Customer", lambda q, b: (200, {"data": {"name": "Acme GmbH", **b}}))
-    erp.on(
-        "POST",
-        INVOICES,
-        lambda q, b: (200, {"data": {**b, "name": "ACC-SINV-2026-00012", "status": "Unpaid", "grand_total": 42.63}}),
-    )
     ref = connector(post=True).push_invoice(invoice(discount="10"))
 
     assert ref == ExternalRef(
         "erpnext",
-        "ACC-SINV-2026-00012",
-        "ACC-SINV-2026-00012",
-        f"{URL}/app/sales-invoice/ACC-SINV-2026-00012",
+        "ACC-SINV-2026-00001",
+        "ACC-SINV-2026-00001",
+        f"{URL}/app/sales-invoice/ACC-SINV-2026-00001",
         ExternalState.POSTED,
     )
-    item_list, tax_search, name_search, new_customer, new_invoice = erp.sent
+    item_list, tax_search, name_search, new_customer, new_invoice, submit = erp.sent
     assert item_list["query"] == list_query(["item_code"], [["item_code", "in", ["PUMP-100"]]])
     assert [tax_search["query"], name_search["query"]] == [
         {
@@ -214,6 +302,7 @@ def test_push_creates_the_customer_and_submits_the_invoice(erp):
         "email_id": "ap@acme.example",
     }
     assert (new_invoice["method"], new_invoice["path"]) == ("POST", INVOICES)
+    # A draft (no docstatus): ERPNext computes its totals before anything is submitted.
     assert new_invoice["body"] == {
         "customer": "Acme GmbH",
         "company": "Acme Trading",
@@ -224,27 +313,106 @@ def test_push_creates_the_customer_and_submits_the_invoice(erp):
         "items": [{"item_code": "PUMP-100", "qty": 2, "rate": 17.91, "description": "Pump 100 (10 % discount)"}],
         "due_date": "2026-12-23",
         "remarks": "D-000007",
-        "docstatus": 1,
     }
     # The discounted rate travels as an exact JSON number, never through a float.
     assert b'"rate": 17.9100' in new_invoice["raw"]
+    # ERPNext's grand total 42.63 is the hub's (rounded total 43.00: its rounding adjustment).
+    assert invoices.rows["ACC-SINV-2026-00001"]["rounded_total"] == 43.0
+    assert (submit["method"], submit["path"], submit["body"]) == (
+        "PUT",
+        f"{INVOICES}/ACC-SINV-2026-00001",
+        {"docstatus": 1},
+    )
+    assert invoices.rows["ACC-SINV-2026-00001"]["docstatus"] == 1
 
 
 def test_draft_mode_does_not_submit_and_a_known_customer_is_reused(erp):
-    erp.on("GET", "/api/resource/Item", rows({"item_code": "PUMP-100"}))
-    erp.on("GET", "/api/resource/Customer", rows({"name": "CUST-00042"}))
-    erp.on(
-        "POST",
-        INVOICES,
-        lambda q, b: (200, {"data": {"docstatus": 0, **b, "name": "ACC-SINV-2026-00013", "status": "Draft"}}),
-    )
+    invoices = ErpInvoices(erp)
     ref = connector().push_invoice(invoice())
-    assert ref.status == ExternalState.DRAFT
+    assert (ref.external_id, ref.status) == ("ACC-SINV-2026-00001", ExternalState.DRAFT)
     (body,) = [s["body"] for s in erp.requests("POST")]
     assert body["customer"] == "CUST-00042"
     assert "docstatus" not in body
     assert body["items"][0]["rate"] == 19.9
     assert len(erp.requests("GET", "/api/resource/Customer")) == 1  # found by tax id
+    assert erp.requests("PUT") == erp.requests("DELETE") == []
+    assert invoices.rows["ACC-SINV-2026-00001"]["docstatus"] == 0
+
+
+@pytest.mark.parametrize("post", [False, True])
+def test_a_total_erpnext_computes_otherwise_deletes_the_draft_and_is_refused(erp, post):
+    """ERPNext applies its own taxes (here 20 %, not the hub's 19 %): the draft is taken back, never
+    submitted, and the push is refused naming both totals."""
+    invoices = ErpInvoices(erp, tax_rate="0.20")
+    with pytest.raises(PermanentError) as err:
+        connector(post=post).push_invoice(invoice())
+    assert err.value.field == "total"
+    assert err.value.message.startswith(
+        "ERPNext computes a grand total of 47.76 EUR for INV-000042 (rounded 48.0), the hub 47.36: "
+    )
+    (delete,) = erp.requests("DELETE")
+    assert delete["path"] == f"{INVOICES}/ACC-SINV-2026-00001"
+    assert erp.requests("PUT") == []
+    assert invoices.rows == {}
+
+
+@pytest.mark.parametrize(
+    ("currency", "hub_total", "grand_total", "agrees"),
+    [
+        ("EUR", "47.36", "47.36", True),
+        ("EUR", "47.36", "47.364", True),  # a site with three decimals: the same cents
+        ("EUR", "47.36", "47.37", False),  # a cent apart is another invoice
+        ("EUR", "47.36", "47.0", False),  # the rounded total is not the grand total
+        ("JPY", "4736", "4736.0", True),  # no minor unit
+        ("JPY", "4736", "4737.0", False),
+        ("KWD", "47.362", "47.362", True),  # three decimals
+        ("KWD", "47.362", "47.36", False),
+    ],
+)
+def test_totals_agree_to_the_currencys_minor_unit(erp, currency, hub_total, grand_total, agrees):
+    ErpInvoices(erp, grand_total=grand_total)
+    doc = replace(invoice(), currency=currency, total=Decimal(hub_total))
+    if agrees:
+        assert connector().push_invoice(doc).status == ExternalState.DRAFT
+        assert erp.requests("DELETE") == []
+    else:
+        with pytest.raises(PermanentError, match=f"grand total of {grand_total} {currency} .* the hub {hub_total}:"):
+            connector().push_invoice(doc)
+        assert len(erp.requests("DELETE")) == 1
+
+
+def test_a_wrong_total_whose_draft_cannot_be_deleted_says_to_delete_it(erp):
+    ErpInvoices(erp, tax_rate="0.20")
+    erp.on(
+        "DELETE",
+        f"{INVOICES}/ACC-SINV-2026-00001",
+        lambda q, b: refusal(403, "PermissionError", "No permission to delete Sales Invoice"),
+    )
+    with pytest.raises(PermanentError) as err:
+        connector().push_invoice(invoice())
+    assert err.value.field == "total"
+    assert "the hub 47.36" in err.value.message
+    assert err.value.message.endswith(
+        "Deleting the ERPNext draft ACC-SINV-2026-00001 failed (ERPNext refused DELETE "
+        f"{URL}{INVOICES}/ACC-SINV-2026-00001: PermissionError: No permission to delete Sales Invoice): "
+        "delete it in ERPNext before retrying"
+    )
+
+
+def test_a_refused_submit_deletes_the_draft(erp):
+    invoices = ErpInvoices(erp)
+    erp.on(
+        "PUT",
+        f"{INVOICES}/ACC-SINV-2026-00001",
+        lambda q, b: refusal(417, "ValidationError", "Posting Date 2026-11-23 is in a closed Accounting Period"),
+    )
+    with pytest.raises(PermanentError, match="closed Accounting Period"):
+        connector(post=True).push_invoice(invoice())
+    assert [(s["method"], s["path"]) for s in erp.sent[-2:]] == [
+        ("PUT", f"{INVOICES}/ACC-SINV-2026-00001"),
+        ("DELETE", f"{INVOICES}/ACC-SINV-2026-00001"),
+    ]
+    assert invoices.rows == {}
 
 
 @pytest.mark.parametrize(
@@ -281,14 +449,9 @@ def test_an_unknown_item_is_refused_before_anything_is_written(erp):
 
 
 def test_unknown_items_are_created_when_the_mapping_allows_it(erp):
+    ErpInvoices(erp)
     erp.on("GET", "/api/resource/Item", rows())
     erp.on("POST", "/api/resource/Item", lambda q, b: (200, {"data": b}))
-    erp.on("GET", "/api/resource/Customer", rows({"name": "CUST-00042"}))
-    erp.on(
-        "POST",
-        INVOICES,
-        lambda q, b: (200, {"data": {"docstatus": 0, **b, "name": "ACC-SINV-2026-00014", "status": "Draft"}}),
-    )
     connector(create_items=True, item_group="Pumps").push_invoice(invoice(sku="PUMP-999"))
     assert erp.requests("POST", "/api/resource/Item")[0]["body"] == {
         "item_code": "PUMP-999",
@@ -319,6 +482,35 @@ def test_find_invoices_is_one_filtered_list_on_the_reference_field(erp):
     )
     # Filters travel URL-encoded in the query string.
     assert "filters=%5B%5B%22custom_hub_ref%22%2C+%22in%22%2C+%5B%22INV-1%22" in sent["url"]
+
+
+def test_the_push_look_up_of_a_posting_connection_deletes_drafts_find_invoice_only_reads(erp):
+    """A draft the look-up finds for a connection that submits was left by a push whose answer was
+    lost before its total was checked: it is deleted and the push makes it again. find_invoice
+    (used by cancelling, too) never deletes."""
+    erp.on(
+        "GET",
+        INVOICES,
+        rows(
+            {"name": "ACC-SINV-2026-00001", "po_no": "INV-1", "docstatus": 1, "status": "Unpaid"},
+            {"name": "ACC-SINV-2026-00002", "po_no": "INV-2", "docstatus": 0, "status": "Draft"},
+        ),
+    )
+    erp.on("DELETE", f"{INVOICES}/ACC-SINV-2026-00002", lambda q, b: (202, {"message": "ok"}))
+    assert connector(post=True).find_invoice("INV-2").status == ExternalState.DRAFT
+    assert erp.requests("DELETE") == []
+
+    found = connector(post=True).find_invoices(["INV-1", "INV-2"])
+    assert {k: r.external_id for k, r in found.items()} == {"INV-1": "ACC-SINV-2026-00001"}
+    (delete,) = erp.requests("DELETE")
+    assert delete["path"] == f"{INVOICES}/ACC-SINV-2026-00002"
+
+
+def test_a_draft_the_look_up_cannot_delete_stops_the_push(erp):
+    erp.on("GET", INVOICES, rows({"name": "ACC-SINV-2026-00002", "po_no": "INV-2", "docstatus": 0}))
+    erp.on("DELETE", f"{INVOICES}/ACC-SINV-2026-00002", lambda q, b: (502, {"message": "Bad Gateway"}))
+    with pytest.raises(UncertainOutcomeError):
+        connector(post=True).find_invoices(["INV-2"])
 
 
 # ---- after the push ----------------------------------------------------------------------------------
@@ -463,67 +655,60 @@ def test_stock_pull_pages_through_the_bins_of_the_companys_warehouses(erp):
 # ---- through the sync engine -------------------------------------------------------------------------
 
 
-class ErpInvoices:
-    """Sales Invoices kept as ERPNext keeps them: named from a series, submitted or draft, paid by
-    payment entries that lower `outstanding_amount` (`pay`), cancelled to docstatus 2."""
-
-    def __init__(self, erp: FakeERPNext, *, lose_create_answer: bool = False) -> None:
-        self.rows: dict[str, dict] = {}
-        self.lose_create_answer = lose_create_answer
-        erp.on("GET", "/api/resource/Item", rows({"item_code": "PUMP-100"}))
-        erp.on("GET", "/api/resource/Customer", rows({"name": "CUST-00042"}))
-        erp.on("GET", INVOICES, self.search)
-        erp.on("POST", INVOICES, self.create)
-        erp.on("POST", "/api/method/frappe.client.cancel", self.cancel)
-
-    def create(self, query, body):
-        name = f"ACC-SINV-2026-{len(self.rows) + 1:05d}"
-        docstatus = body.get("docstatus", 0)
-        self.rows[name] = row = {
-            **body,
-            "name": name,
-            "docstatus": docstatus,
-            "status": "Unpaid" if docstatus else "Draft",
-            "grand_total": 47.36,  # 2 × 19.90 + 19 %
-            "rounded_total": 47.0,
-            "disable_rounded_total": 0,
-            "outstanding_amount": 47.0,
-        }
-        if self.lose_create_answer:
-            raise requests.exceptions.ReadTimeout("read timed out")
-        return 200, {"data": row}
-
-    def search(self, query, body):
-        (field, _, keys), _ = json.loads(query["filters"])
-        wanted = json.loads(query["fields"])
-        return 200, {"data": [{k: r[k] for k in wanted} for r in self.rows.values() if r[field] in keys]}
-
-    def document(self, name: str):
-        return lambda query, body: (200, {"data": self.rows[name]})
-
-    def cancel(self, query, body):
-        self.rows[body["name"]].update(docstatus=2, status="Cancelled")
-        return 200, {"message": self.rows[body["name"]]}
-
-    def pay(self, name: str, outstanding: float, status: str) -> None:
-        self.rows[name].update(outstanding_amount=outstanding, status=status)
-
-
 def test_a_lost_create_answer_then_the_retry_finds_the_invoice(app, sales, admin, erp):
-    """The Sales Invoice is created but the answer is lost: the retry's filtered list on `po_no`
-    finds it instead of creating a second one."""
+    """Draft mode: the Sales Invoice is created but the answer is lost; the retry's filtered list on
+    `po_no` finds it instead of creating a second one."""
     invoices = ErpInvoices(erp, lose_create_answer=True)
-    make_connection(app, "ERPNext", "erpnext", CONFIG, document_mode=DocumentMode.POSTED)
+    make_connection(app, "ERPNext", "erpnext", CONFIG)
     won = won_deal(sales, admin)
     number = won["invoices"][0]["number"]
 
     drain(app, rounds=1)
-    assert [(row["po_no"], row["docstatus"]) for row in invoices.rows.values()] == [(number, 1)]
+    assert [(row["po_no"], row["docstatus"]) for row in invoices.rows.values()] == [(number, 0)]
     retry_due_after_one_attempt(app)
     drain(app)
 
     assert len(invoices.rows) == 1
     assert len(erp.requests("POST", INVOICES)) == 1
+    link = linked_once_after_a_lost_answer(app, SECRET)
+    assert (link.external_id, link.state) == ("ACC-SINV-2026-00001", "draft")
+
+
+def test_a_lost_create_answer_of_a_posting_connection_is_made_again_checked_and_submitted(app, sales, admin, erp):
+    """Its total was never checked nor the draft submitted: the retry's look-up deletes the draft,
+    and the push inserts, checks and submits a new one. One invoice in ERPNext, submitted."""
+    invoices = ErpInvoices(erp, lose_create_answer=True)
+    make_connection(app, "ERPNext", "erpnext", CONFIG, document_mode=DocumentMode.POSTED)
+    won = won_deal(sales, admin)
+
+    drain(app, rounds=1)
+    assert [row["docstatus"] for row in invoices.rows.values()] == [0]
+    retry_due_after_one_attempt(app)
+    invoices.lose_create_answer = False
+    drain(app)
+
+    assert [(name, row["po_no"], row["docstatus"]) for name, row in invoices.rows.items()] == [
+        ("ACC-SINV-2026-00002", won["invoices"][0]["number"], 1)
+    ]
+    assert [s["path"] for s in erp.requests("DELETE")] == [f"{INVOICES}/ACC-SINV-2026-00001"]
+    link = linked_once_after_a_lost_answer(app, SECRET)
+    assert (link.external_id, link.state) == ("ACC-SINV-2026-00002", "posted")
+
+
+def test_a_lost_submit_answer_does_not_make_a_second_invoice(app, sales, admin, erp):
+    """The submit went through but its answer was lost: deleting the draft is refused (ERPNext
+    deletes only drafts) and the retry finds the submitted invoice."""
+    invoices = ErpInvoices(erp, lose_submit_answer=True)
+    make_connection(app, "ERPNext", "erpnext", CONFIG, document_mode=DocumentMode.POSTED)
+    won_deal(sales, admin)
+
+    drain(app, rounds=1)
+    retry_due_after_one_attempt(app)
+    drain(app)
+
+    assert [row["docstatus"] for row in invoices.rows.values()] == [1]
+    assert len(erp.requests("POST", INVOICES)) == 1
+    assert len(erp.requests("DELETE")) == 1  # refused: submitted
     link = linked_once_after_a_lost_answer(app, SECRET)
     assert (link.external_id, link.state) == ("ACC-SINV-2026-00001", "posted")
 
@@ -614,7 +799,8 @@ def test_the_preview_looks_up_and_creates_nothing(app, sales, admin, erp):
     assert r.json["valid"] is True, r.json["problems"]
     payload = r.json["payload"]
     assert payload["customer"] == "(new customer 'Acme GmbH', created by the push)"
-    assert (payload["po_no"], payload["docstatus"]) == (won["invoices"][0]["number"], 1)
+    assert payload["po_no"] == won["invoices"][0]["number"]
+    assert "docstatus" not in payload  # inserted as a draft, submitted once its total is checked
     assert payload["items"] == [
         {"item_code": "PUMP-100", "qty": "2.0000", "rate": "19.9000", "description": "Pump 100"}
     ]

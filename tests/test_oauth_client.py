@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -102,6 +103,45 @@ def test_form_auth_refresh_keeps_the_refresh_token_the_provider_did_not_resend()
     assert got.access_token == "A2"
     assert got.refresh_token == "R1"
     assert got.extra == {"realmId": "9130", "api_domain": "https://www.zohoapis.eu"}
+
+
+@responses.activate
+def test_the_refresh_tokens_end_is_kept_as_intuit_states_it_or_as_the_provider_publishes_it():
+    # Intuit answers every grant with the refresh token's remaining life in seconds (101 days here).
+    responses.post(
+        BASIC.token_url,
+        json={
+            "access_token": "A2",
+            "refresh_token": "R2",
+            "expires_in": 3600,
+            "x_refresh_token_expires_in": 8726400,
+            "token_type": "bearer",
+        },
+    )
+    got = client().refresh(tokens())
+    assert (
+        timedelta(days=101) - timedelta(minutes=1) < got.refresh_expires_at - datetime.now(UTC) <= timedelta(days=101)
+    )
+    # Xero says nothing: its refresh tokens last 60 days from when they were issued.
+    xero = OAuthProvider(BASIC.authorize_url, BASIC.token_url, BASIC.scopes, refresh_token_lifetime=timedelta(days=60))
+    responses.replace(responses.POST, BASIC.token_url, json={"access_token": "A3", "refresh_token": "R3"})
+    got = client(xero).exchange_code("the-code")
+    assert timedelta(days=60) - timedelta(minutes=1) < got.refresh_expires_at - datetime.now(UTC) <= timedelta(days=60)
+    # Kept with the sealed tokens; tokens stored before the field existed read as "no end known".
+    assert Tokens.from_json(got.as_json()) == got
+    assert (
+        Tokens.from_json({k: v for k, v in got.as_json().items() if k != "refresh_expires_at"}).refresh_expires_at
+        is None
+    )
+
+
+@responses.activate
+def test_a_refresh_that_sends_no_refresh_token_keeps_the_old_ones_end():
+    ends = datetime(2027, 1, 31, tzinfo=UTC)
+    responses.post(FORM.token_url, json={"access_token": "A2", "expires_in": 3600})
+    got = client(FORM).refresh(replace(tokens(), refresh_expires_at=ends))
+    assert (got.refresh_token, got.refresh_expires_at) == ("R1", ends)
+    assert client(FORM).refresh(tokens()).refresh_expires_at is None  # Zoho's never end
 
 
 @responses.activate

@@ -13,14 +13,15 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import redis
 import responses
-from sqlalchemy import select
+from cryptography.fernet import Fernet
+from sqlalchemy import select, update
 
 from connectors.errors import RetryableError
 from connectors.oauth import Limits, ReauthorizationRequired
@@ -38,9 +39,9 @@ from hub.models import (
     Role,
     User,
 )
+from hub.models.base import utcnow
 from hub.sync.oauth_tokens import ConnectionTokenStore, unseal_tokens
 from hub.sync.pacing import RedisPacer
-from hub.sync.queue import connection as redis_connection
 from hub.sync.status import pull_invoice_status
 from hub.sync.worker import drain
 from tests.conftest import make_connection
@@ -78,14 +79,8 @@ def redis_client(redis_server):
 
 
 @pytest.fixture
-def books(app) -> Iterator[int]:
-    yield make_connection(app, "Books", "quickbooks", CONFIG)
-    # The embedded queue's store outlives the test: a pause or a lock left for this connection id
-    # must not reach the next test's connection with the same id.
-    embedded = redis_connection(app)
-    for pattern in ("hub:pace:*", "hub:oauth:*"):
-        for key in embedded.scan_iter(pattern):
-            embedded.delete(key)
+def books(app) -> int:
+    return make_connection(app, "Books", "quickbooks", CONFIG)
 
 
 def store_tokens(app, connection_id: int, *, expires_in: int = 3600) -> None:
@@ -119,7 +114,12 @@ def connection_row(app, connection_id: int) -> Connection:
 @responses.activate
 def test_authorising_stores_sealed_tokens_and_the_api_shows_only_the_state(app, admin, users, books):
     before = admin.get(f"/api/v1/connections/{books}").json
-    assert before["authorization"] == {"state": "never_authorised", "reason": None, "since": None}
+    assert before["authorization"] == {
+        "state": "never_authorised",
+        "reason": None,
+        "since": None,
+        "reauthorise_before": None,
+    }
 
     r = admin.post(f"/api/v1/connections/{books}/oauth/authorize")
     url = urlsplit(r.json["authorization_url"])
@@ -156,6 +156,8 @@ def test_authorising_stores_sealed_tokens_and_the_api_shows_only_the_state(app, 
         "AB11-refresh-new",
         {"realmId": REALM},
     )
+    # Intuit's x_refresh_token_expires_in (101 days) is kept with the sealed tokens.
+    assert timedelta(days=100) < tokens.refresh_expires_at - utcnow() <= timedelta(days=101)
     assert row.oauth_state == Authorisation.AUTHORISED
     (entry,) = audit
     assert entry.actor == "admin@example.com"
@@ -170,6 +172,7 @@ def test_authorising_stores_sealed_tokens_and_the_api_shows_only_the_state(app, 
 
     shown = admin.get(f"/api/v1/connections/{books}")
     assert shown.json["authorization"]["state"] == "authorised"
+    assert shown.json["authorization"]["reauthorise_before"] is None  # 101 days left
     text = shown.get_data(as_text=True) + admin.get("/api/v1/connections").get_data(as_text=True)
     for hidden in ("eyJ-access-new", "AB11-refresh-new", "oauth_sealed"):
         assert hidden not in text
@@ -187,6 +190,31 @@ def test_the_connections_page_offers_authorise_then_re_authorise(app, users, boo
     r = client.post(f"/admin/connections/{books}/authorize", data={"csrf_token": CSRF_INPUT.search(page).group(1)})
     assert r.status_code == 302
     assert r.headers["Location"].startswith("https://appcenter.intuit.com/connect/oauth2?")
+
+
+def test_a_refresh_token_ending_within_14_days_asks_to_re_authorise_before_then(app, admin, users, books):
+    ends = (utcnow() + timedelta(days=10)).replace(microsecond=0)
+    authorise_connection(app, books, replace(tokens(realmId=REALM), refresh_expires_at=ends))
+    shown = admin.get(f"/api/v1/connections/{books}").json["authorization"]
+    assert shown["state"] == "authorised"
+    assert datetime.fromisoformat(shown["reauthorise_before"]) == ends
+    assert f"re-authorise before {ends:%Y-%m-%d %H:%M}" in browser(app).get("/admin/connections").get_data(as_text=True)
+
+    authorise_connection(app, books, replace(tokens(realmId=REALM), refresh_expires_at=utcnow() + timedelta(days=15)))
+    assert admin.get(f"/api/v1/connections/{books}").json["authorization"]["reauthorise_before"] is None
+    assert "re-authorise before" not in browser(app).get("/admin/connections").get_data(as_text=True)
+
+
+def test_tokens_sealed_with_another_key_leave_the_connections_list_readable(app, admin, users, books):
+    authorise_connection(app, books, tokens(realmId=REALM))
+    with app.app_context():
+        unreadable = Fernet(Fernet.generate_key()).encrypt(b"{}").decode()
+        db.session.execute(update(Connection).where(Connection.id == books).values(oauth_sealed=unreadable))
+        db.session.commit()
+    shown = admin.get(f"/api/v1/connections/{books}")
+    assert shown.status_code == 200
+    assert shown.json["authorization"]["reauthorise_before"] is None
+    assert browser(app).get("/admin/connections").status_code == 200
 
 
 @responses.activate
@@ -585,6 +613,57 @@ def test_a_killed_workers_slot_expires_and_hold_pauses_everyone(redis_client):
         pass  # another connection is not paused
 
 
+def test_a_heavy_request_takes_its_weight_of_the_minutes_budget(redis_client):
+    """A QuickBooks batch of n items is metered as n requests: it needs n places at once."""
+    limits = Limits(per_minute=10, concurrent=5)
+    pacer = RedisPacer(redis_client, "test:pace:w", limits, max_wait=0)
+    with pacer.slot(weight=8):
+        pass
+    with pytest.raises(RetryableError, match="minute's budget") as raised, pacer.slot(weight=3):
+        pass
+    assert 55 < raised.value.wait <= 60
+    with pacer.slot(weight=2):
+        pass
+    with pytest.raises(RetryableError, match="minute's budget"), pacer.slot():
+        pass
+    assert redis_client.zcard("test:pace:w:minute") == 10
+    with pytest.raises(ValueError, match="can never fit"), pacer.slot(weight=11):
+        pass
+
+
+def test_the_days_budget_is_shared_by_all_workers(redis_client):
+    """Xero allows 5,000 calls a day per organisation: once they are spent, every worker is told to
+    come back when the oldest call of the last 24 hours leaves the window, hours later."""
+    limits = Limits(per_minute=100, concurrent=5, per_day=3)
+    first = RedisPacer(redis_client, "test:pace:d", limits, max_wait=0)
+    with first.slot(weight=2):
+        pass
+    with first.slot():
+        pass
+    other_worker = RedisPacer(redis_client, "test:pace:d", limits, max_wait=1)
+    with pytest.raises(RetryableError, match="day's budget") as raised, other_worker.slot():
+        pass
+    assert 86_000 < raised.value.wait <= 86_400
+    assert redis_client.pttl("test:pace:d:day") > 86_000_000
+    with RedisPacer(redis_client, "test:pace:d2", limits).slot():
+        pass  # another organisation has its own day
+
+
+def test_batch_calls_have_their_own_minute(redis_client):
+    """Intuit allows 40 batch calls a minute besides the 500 requests their items count as."""
+    limits = Limits(per_minute=100, concurrent=5, batches_per_minute=2)
+    pacer = RedisPacer(redis_client, "test:pace:b", limits, max_wait=0)
+    for _ in range(2):
+        with pacer.slot(weight=5, batch=True):
+            pass
+    with pytest.raises(RetryableError, match="batch calls") as raised, pacer.slot(weight=1, batch=True):
+        pass
+    assert 55 < raised.value.wait <= 60
+    with pacer.slot():
+        pass  # a single request still goes
+    assert (redis_client.zcard("test:pace:b:minute"), redis_client.zcard("test:pace:b:batch")) == (11, 2)
+
+
 def test_open_connector_gives_oauth_types_the_connection_store_and_pacer(app, books):
     from hub.sync.connectors import open_connector
 
@@ -593,5 +672,5 @@ def test_open_connector_gives_oauth_types_the_connection_store_and_pacer(app, bo
         assert isinstance(connector.token_store, ConnectionTokenStore)
         assert connector.token_store.connection_id == books
         assert isinstance(connector.pacer, RedisPacer)
-        assert connector.pacer.limits == Limits(500, 10)
+        assert connector.pacer.limits == Limits(500, 10, batches_per_minute=40)
         assert connector.pacer.keys[0] == f"hub:pace:{books}:minute"

@@ -379,6 +379,7 @@ def test_a_429_with_retry_after_is_a_retryable_error_with_that_wait_and_pauses_t
     assert pacer.holds == [42]
     assert QuickBooksConnector.limits.per_minute == 500
     assert QuickBooksConnector.limits.concurrent == 10
+    assert QuickBooksConnector.limits.batches_per_minute == 40
 
 
 def test_the_callback_realm_is_kept_with_the_tokens_and_required():
@@ -555,12 +556,15 @@ def test_batches_carry_at_most_30_invoices():
         )
 
     responses.add_callback(responses.POST, f"{BASE}/batch", callback=answer)
-    refs = connector().push_invoices(docs)
+    pacer = RecordingPacer()
+    refs = connector(pacer=pacer).push_invoices(docs)
     assert [r.external_number for r in refs] == [d.idempotency_key for d in docs]
     # The item and the customer are looked up once for the 31 invoices.
     assert len([c for c in responses.calls if c.request.method == "GET"]) == 2
     sizes = [len(json.loads(c.request.body)["BatchItemRequest"]) for c in responses.calls if c.request.method == "POST"]
     assert sizes == [30, 1]
+    # Intuit meters each batch item as a request, and counts the batch calls a minute apart.
+    assert pacer.weights == [(1, False), (1, False), (30, True), (1, True)]
 
 
 @responses.activate

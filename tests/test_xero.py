@@ -17,7 +17,7 @@ import responses
 
 from connectors.documents import Address, ExternalRef, ExternalState, InvoiceDocument, InvoiceLine, Party
 from connectors.errors import AuthError, PermanentError, RetryableError, UncertainOutcomeError
-from connectors.oauth import MemoryTokenStore, ReauthorizationRequired
+from connectors.oauth import Limits, MemoryTokenStore, ReauthorizationRequired
 from connectors.xero import XeroConnector
 from hub.extensions import db
 from hub.models import DocumentMode, HubInvoice
@@ -477,6 +477,8 @@ def test_a_429_waits_as_long_as_xero_says_and_holds_the_pacer():
         connector(pacer=pacer).find_invoice("INV-000042")
     assert raised.value.wait == 41
     assert pacer.holds == [41]
+    # Xero's published limits per organisation, the day's included: the hub's pacer keeps to them.
+    assert XeroConnector.limits == Limits(per_minute=60, concurrent=5, per_day=5000)
 
 
 # ---- after the push ---------------------------------------------------------------------------

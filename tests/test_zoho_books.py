@@ -5,7 +5,7 @@ asserts what the connector sends: URL, query (organization_id), Authorization sc
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,6 +26,7 @@ from connectors.oauth import MemoryTokenStore, ReauthorizationRequired
 from connectors.zoho_books import ZohoBooksConnector
 from hub.extensions import db
 from hub.models import Authorisation, Connection, DocumentMode, OutboxEvent, OutboxState
+from hub.sync.connectors import open_connector
 from hub.sync.worker import drain
 from mappings.defaults import default_document
 from mappings.engine import parse
@@ -454,6 +455,19 @@ def test_a_429_waits_as_long_as_zoho_says_and_holds_the_pacer():
     assert pacer.holds == [30]
 
 
+THROTTLED = {"code": 44, "message": "You have made too many requests continuously. Please try again after some time."}
+
+
+@responses.activate
+def test_a_429_without_retry_after_waits_zohos_minute_and_holds_the_pacer():
+    responses.get(f"{BOOKS}/invoices", status=429, json=THROTTLED)
+    pacer = RecordingPacer()
+    with pytest.raises(RetryableError) as raised:
+        connector(pacer=pacer).find_invoice("INV-000042")
+    assert raised.value.wait == 60  # Zoho's limit is per minute, and its 429 does not say how long
+    assert pacer.holds == [60]
+
+
 # ---- after the push ---------------------------------------------------------------------------
 
 
@@ -595,6 +609,25 @@ def test_a_lost_answer_then_the_retry_gives_one_zoho_invoice(app, sales, admin):
     assert marked.call_count == 1
     link = linked_once_after_a_lost_answer(app, "app-secret")
     assert (link.external_id, link.external_number, link.state) == ("982000000567114", "INV-00003", "posted")
+
+
+@responses.activate
+def test_a_429_without_retry_after_puts_the_push_off_a_minute_for_every_worker(app, sales, admin):
+    conn_id = make_connection(app, "Zoho", "zoho_books", CONFIG)
+    authorise_connection(app, conn_id, tokens(api_domain=API))
+    responses.get(f"{BOOKS}/invoices", status=429, json=THROTTLED)
+    won_deal(sales, admin)
+    drain(app)
+    with app.app_context():
+        event = db.session.query(OutboxEvent).one()
+        assert (event.state, event.attempts) == (OutboxState.PENDING, 1)
+        assert event.available_at - event.created_at >= timedelta(seconds=59)
+        # The next worker to open the connection is told to wait, without calling Zoho.
+        connector = open_connector(db.session.get(Connection, conn_id))
+        with pytest.raises(RetryableError, match="asked to pause") as raised, connector.pacer.slot():
+            pass
+        assert 50 < raised.value.wait <= 60
+    assert len(responses.calls) == 1
 
 
 @responses.activate

@@ -56,6 +56,10 @@ class AuthorizationSchema(ma.Schema):
     state = ma.fields.String()
     reason = ma.fields.String(allow_none=True)
     since = ma.fields.DateTime(allow_none=True)
+    reauthorise_before = ma.fields.DateTime(
+        allow_none=True,
+        metadata={"description": "set when the refresh token expires within 14 days: authorise again before then"},
+    )
 
 
 class AuthorizeStart(ma.Schema):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 
 import redis
 from sqlalchemy import select, update
@@ -24,7 +25,7 @@ from connectors.oauth import ReauthorizationRequired, Tokens, TokenStore
 from hub.extensions import db
 from hub.models import PARKED_FOR_REAUTHORISATION, Authorisation, Connection, OutboxEvent, OutboxState
 from hub.models.base import utcnow
-from hub.secrets_box import seal, unseal
+from hub.secrets_box import SecretsUnreadable, seal, unseal
 from hub.sync import outbox
 
 # Longer than a token request may take (its timeout is 15 s), so a lock is never lost mid-refresh;
@@ -32,6 +33,8 @@ from hub.sync import outbox
 LOCK_SECONDS = 45
 # How long a worker waits for another's refresh before it gives up and retries the job later.
 WAIT_SECONDS = 30
+# How long before the refresh token expires the connection asks to be authorised again.
+REAUTHORISE_WARNING = timedelta(days=14)
 
 
 def seal_tokens(tokens: Tokens) -> str:
@@ -137,9 +140,21 @@ def authorise(connection: Connection, tokens: Tokens) -> list[OutboxEvent]:
 
 
 def authorisation_of(connection: Connection) -> Mapping[str, object]:
-    """What the API and the pages show of an OAuth connection: the state, never the tokens."""
+    """What the API and the pages show of an OAuth connection: the state, never the tokens, and
+    `reauthorise_before` when the refresh token expires within REAUTHORISE_WARNING (an idle Xero
+    connection, QuickBooks' 100 days): an admin authorises again before the pushes stop."""
+    reauthorise_before = None
+    if connection.oauth_state == Authorisation.AUTHORISED:
+        try:
+            tokens = unseal_tokens(connection.oauth_sealed)
+        except SecretsUnreadable:
+            tokens = None  # the pushes say so; the list of connections still shows
+        ends = tokens.refresh_expires_at if tokens else None
+        if ends is not None and ends - utcnow() < REAUTHORISE_WARNING:
+            reauthorise_before = ends
     return {
         "state": connection.oauth_state.value if connection.oauth_state else "never_authorised",
         "reason": connection.oauth_reason,
         "since": connection.oauth_changed_at,
+        "reauthorise_before": reauthorise_before,
     }
