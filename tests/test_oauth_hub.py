@@ -198,11 +198,13 @@ def test_a_refresh_token_ending_within_14_days_asks_to_re_authorise_before_then(
     shown = admin.get(f"/api/v1/connections/{books}").json["authorization"]
     assert shown["state"] == "authorised"
     assert datetime.fromisoformat(shown["reauthorise_before"]) == ends
-    assert f"re-authorise before {ends:%Y-%m-%d %H:%M}" in browser(app).get("/admin/connections").get_data(as_text=True)
+    for page in ("/admin/connections", f"/admin/connections/{books}"):
+        assert f"re-authorise before {ends:%Y-%m-%d %H:%M}" in browser(app).get(page).get_data(as_text=True)
 
     authorise_connection(app, books, replace(tokens(realmId=REALM), refresh_expires_at=utcnow() + timedelta(days=15)))
     assert admin.get(f"/api/v1/connections/{books}").json["authorization"]["reauthorise_before"] is None
-    assert "re-authorise before" not in browser(app).get("/admin/connections").get_data(as_text=True)
+    for page in ("/admin/connections", f"/admin/connections/{books}"):
+        assert "re-authorise before" not in browser(app).get(page).get_data(as_text=True)
 
 
 def test_tokens_sealed_with_another_key_leave_the_connections_list_readable(app, admin, users, books):
