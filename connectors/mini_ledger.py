@@ -3,6 +3,8 @@ demo, the engine's tests and the benchmarks run against. Also the simplest examp
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,8 +18,31 @@ from mappings.engine import storable
 # Rows per stock page: big pages keep a 200,000-row pull to a few dozen round trips (the ledger
 # takes up to 10,000).
 STOCK_PAGE = 5000
+# Pages read ahead of the caller: enough to keep reading while a page is written, few enough to
+# hold (10 × 5,000 levels, some 20 MB).
+PAGES_AHEAD = 10
 
 FIND_CHUNK = 100
+
+
+def _levels(rows: list[dict[str, Any]]) -> list[StockLevel]:
+    """A page's rows as levels. A page shares few distinct times and quantities: each is parsed
+    once per page, not once per row."""
+    times: dict[str, datetime] = {}
+    numbers: dict[Any, Decimal] = {}
+    levels = []
+    for row in rows:
+        stamp, on_hand, reserved = row["updated_at"], row["on_hand"], row.get("reserved", 0)
+        as_of = times.get(stamp)
+        if as_of is None:
+            as_of = times[stamp] = datetime.fromisoformat(stamp).astimezone(UTC)
+        if on_hand not in numbers:
+            numbers[on_hand] = Decimal(str(on_hand))
+        if reserved not in numbers:
+            numbers[reserved] = Decimal(str(reserved))
+        on_hand, reserved = numbers[on_hand], numbers[reserved]
+        levels.append(StockLevel(row["sku"], row["warehouse"], on_hand, reserved, on_hand - reserved, as_of))
+    return levels
 
 
 class MiniLedgerConnector(Connector):
@@ -105,21 +130,49 @@ class MiniLedgerConnector(Connector):
         self.http.post(f"/api/invoices/{ref.external_id}/cancel")
 
     def pull_stock(self, since: datetime | None = None) -> Iterator[StockLevel]:
-        cursor: int | None = 0
+        """The levels page by page. A helper thread reads and parses the next pages while the caller
+        writes the ones before: on a full pull both take seconds, and each mostly waits on another
+        process (the ledger, the database)."""
+        pages: queue.Queue[list[StockLevel] | BaseException | None] = queue.Queue(maxsize=PAGES_AHEAD)
+        stop = threading.Event()
+        reader = threading.Thread(
+            target=self._read_pages, args=(since, pages, stop), name="mini-ledger-stock", daemon=True
+        )
+        reader.start()
+        try:
+            while (page := pages.get()) is not None:
+                if isinstance(page, BaseException):
+                    raise page
+                yield from page
+        finally:
+            stop.set()
+            reader.join()
+
+    def _read_pages(self, since: datetime | None, pages: queue.Queue, stop: threading.Event) -> None:
+        """Put each page's levels on `pages`, then None; an error instead ends it. Gives up when
+        `stop` is set (the caller stopped reading)."""
+
+        def put(item: list[StockLevel] | BaseException | None) -> bool:
+            while not stop.is_set():
+                try:
+                    pages.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
         params: dict[str, Any] = {"since": since.isoformat()} if since else {}
-        while cursor is not None:
-            page = self.http.get("/api/stock", params={**params, "cursor": cursor, "limit": STOCK_PAGE})
-            for row in page["items"]:
-                on_hand, reserved = Decimal(str(row["on_hand"])), Decimal(str(row.get("reserved", 0)))
-                yield StockLevel(
-                    sku=row["sku"],
-                    warehouse=row["warehouse"],
-                    on_hand=on_hand,
-                    reserved=reserved,
-                    available=on_hand - reserved,
-                    as_of=datetime.fromisoformat(row["updated_at"]).astimezone(UTC),
-                )
-            cursor = page["next"]
+        cursor: int | None = 0
+        try:
+            while cursor is not None:
+                page = self.http.get("/api/stock", params={**params, "cursor": cursor, "limit": STOCK_PAGE})
+                if not put(_levels(page["items"])):
+                    return
+                cursor = page["next"]
+        except BaseException as exc:  # handed to the caller's thread, which raises it
+            put(exc)
+            return
+        put(None)
 
     def create_purchase_request(
         self, sku: str, warehouse: str | None, quantity: Decimal, reference: str

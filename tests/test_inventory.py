@@ -5,6 +5,7 @@ resolve by themselves."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 import requests
@@ -370,3 +371,19 @@ def test_stock_belongs_to_its_connections_warehouses_and_goes_with_the_connectio
     with app.app_context():
         assert db.session.query(StockLevel).count() == 0
         assert db.session.query(StockHistory).count() == 0
+
+
+def test_skus_with_tabs_backslashes_and_newlines_and_fractional_levels_are_stored_exactly(app, ledger, connection):
+    # PostgreSQL takes the levels through COPY's text format, where these characters are syntax.
+    odd = ["A\tB", "C\\D", "E\nF", "G\rH", "\\N"]
+    set_stock(ledger, *({"sku": sku, "warehouse": "WH\t1", "on_hand": 2.5, "reserved": 0.25} for sku in odd))
+    from hub.inventory.pull import pull_stock
+
+    with app.app_context():
+        result = pull_stock(connection, full=True)
+        assert (result.rows, result.changed, result.error) == (5, 5, None)
+        stored = {
+            level.sku: (level.warehouse.code, level.on_hand, level.reserved, level.available)
+            for level in db.session.query(StockLevel)
+        }
+        assert stored == {sku: ("WH\t1", Decimal("2.5"), Decimal("0.25"), Decimal("2.25")) for sku in odd}

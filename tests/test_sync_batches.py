@@ -3,6 +3,8 @@ Mini Ledger in one batch call, and each invoice's run history keeps the exchange
 
 from __future__ import annotations
 
+from rq.registry import FinishedJobRegistry
+
 from connectors.base import Exchange
 from hub.extensions import db
 from hub.models import OutboxEvent, OutboxState, SyncRun
@@ -48,3 +50,41 @@ def test_each_run_keeps_the_exchanges_that_name_its_document():
         "http://t/api/invoices/batch",
     ]
     assert "s3cret-pw" not in str([ex.request for ex in redacted])
+
+
+def test_jobs_whose_events_an_earlier_batch_pushed_leave_the_queue(app, sales, admin, ledger, connection, monkeypatch):  # noqa: F811
+    # Won one by one, each event gets its own job; the first job's batch takes all three.
+    monkeypatch.setattr(outbox, "kick", lambda: None)
+    with app.app_context():
+        get_queue().connection.flushall()  # the embedded Redis is shared by the tests: no old job ids
+    numbers = []
+    for _ in range(3):
+        numbers.append(won_deal(sales, admin)["invoices"][0]["number"])
+        with app.app_context():
+            assert outbox.dispatch() == 1
+    with app.app_context():
+        queue = get_queue()
+        assert queue.count == 3
+        job_ids = queue.job_ids
+    drain(app)
+    assert sorted(i["reference"] for i in ledger.ledger.invoices.values()) == numbers
+    with app.app_context():
+        assert {e.state for e in db.session.query(OutboxEvent)} == {OutboxState.DONE}
+        assert len({r.started_at for r in db.session.query(SyncRun)}) == 1  # one batch
+        # Only the first job ran; the other two were taken off the queue, not run.
+        assert set(FinishedJobRegistry(queue=queue).get_job_ids()) & set(job_ids) == {job_ids[0]}
+        assert [queue.fetch_job(jid) for jid in job_ids[1:]] == [None, None]
+
+
+def test_a_job_whose_events_are_not_all_done_stays_queued(app, sales, admin, ledger, connection, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(outbox, "kick", lambda: None)
+    with app.app_context():
+        get_queue().connection.flushall()
+    won_deal(sales, admin)
+    with app.app_context():
+        assert outbox.dispatch() == 1
+        (event,) = db.session.query(OutboxEvent).all()
+        assert outbox.drop_jobs_done_by_others({event.job_id}) == 0
+        assert get_queue().job_ids == [event.job_id]
+    drain(app)
+    assert len(ledger.ledger.invoices) == 1

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 CHUNK = 5000
 # Lists in answers kept for the run history: a page of 5,000 levels says no more than its first few.
 HISTORY_ITEMS = 20
+# What a text value must escape in COPY's text format.
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 @dataclass
@@ -177,14 +179,25 @@ class PostgresCopyWriter(StockWriter):
 
     def add(self, levels: list[Level]) -> None:
         warehouses = _warehouse_ids(self.connection, {lv.warehouse for lv in levels})
+        # COPY's text format written out here, one block per chunk: psycopg's write_row adapted
+        # every value in turn and cost about a second per 200,000 levels.
+        times: dict[datetime, str] = {}
+        lines = []
+        for lv in levels:
+            stamp = times.get(lv.as_of)
+            if stamp is None:
+                stamp = times[lv.as_of] = lv.as_of.isoformat()
+            lines.append(
+                f"{warehouses[lv.warehouse]}\t{lv.sku.translate(COPY_ESCAPES)}\t{lv.on_hand}\t{lv.reserved}"
+                f"\t{lv.available}\t{stamp}\n"
+            )
         with (
             self.raw.cursor() as cursor,
             cursor.copy(
                 "COPY incoming_stock (warehouse_id, sku, on_hand, reserved, available, as_of) FROM STDIN"
             ) as copy,
         ):
-            for lv in levels:
-                copy.write_row((warehouses[lv.warehouse], lv.sku, lv.on_hand, lv.reserved, lv.available, lv.as_of))
+            copy.write("".join(lines).encode())
 
     def finish(self) -> tuple[int, set[int]]:
         params = {"connection_id": self.connection.id, "pulled_at": self.pulled_at}

@@ -202,6 +202,43 @@ def lease_more(connection_id: int, operation: str, owner: str, limit: int) -> li
     return lease(candidates, owner) if candidates else []
 
 
+def drop_jobs_done_by_others(job_ids: set[str]) -> int:
+    """Take out of the queue the jobs, among `job_ids`, still waiting for events that are all done
+    (a batch topped up with their events pushed them). Returns how many. Such a job would only
+    lease nothing and end, but at ~10 ms of worker time each, won deals arriving one by one made
+    most of a busy connection's jobs these. A job a worker took already, or whose events are not
+    all done, is left to run; Redis being unavailable leaves them all."""
+    from rq.job import Job, JobStatus
+
+    queue = get_queue()
+    try:
+        waiting = [
+            job
+            for job in Job.fetch_many(sorted(job_ids), connection=queue.connection)
+            if job is not None
+            and job.get_status(refresh=False) == JobStatus.QUEUED
+            and job.func_name == "hub.sync.jobs.run_events"
+        ]
+        if not waiting:
+            return 0
+        event_ids = {i for job in waiting for i in job.args[0]}
+        done = set(
+            db.session.scalars(
+                select(OutboxEvent.id).where(OutboxEvent.id.in_(event_ids), OutboxEvent.state == OutboxState.DONE)
+            )
+        )
+        dropped = 0
+        for job in waiting:
+            # LREM is atomic: 0 when a worker has taken the job meanwhile, which then runs.
+            if set(job.args[0]) <= done and queue.remove(job):
+                job.delete()
+                dropped += 1
+        return dropped
+    except RedisError as exc:
+        log.warning("could not drop the jobs of events already pushed: %s", exc)
+        return 0
+
+
 def new_owner() -> str:
     return uuid.uuid4().hex
 

@@ -89,8 +89,10 @@ def process_events(event_ids: Sequence[int]) -> str:
         elif operation == "push_invoice":
             if len(events) < size:
                 events = [*events, *outbox.lease_more(connection.id, "push_invoice", owner, size - len(events))]
+            queued_for = {event.job_id for event in events if event.job_id}  # read before the commits expire them
             for k in range(0, len(events), size):
                 push_batch(connection, events[k : k + size])
+            outbox.drop_jobs_done_by_others(queued_for)
             words.append(f"pushed {len(events)}")
         elif operation == "cancel_invoice":
             from hub.sync.cancel import cancel_event
