@@ -101,7 +101,8 @@ class TokenStore(ABC):
         """Store `renew(stale)` and return it, one caller at a time per connection. A caller that
         waited while another refreshed finds newer tokens than its `stale` ones and gets those,
         without calling `renew`: providers that rotate refresh tokens (Xero, QuickBooks) refuse
-        the old one once it has been used."""
+        the old one once it has been used. When `renew` raises ReauthorizationRequired, the store
+        marks itself `revoked` before the next caller may try, then lets the error through."""
 
     @abstractmethod
     def revoked(self, reason: str) -> None:
@@ -123,7 +124,11 @@ class MemoryTokenStore(TokenStore):
         with self._lock:
             if self.tokens is not None and self.tokens.access_token != stale.access_token:
                 return self.tokens
-            self.tokens = renew(stale)
+            try:
+                self.tokens = renew(stale)
+            except ReauthorizationRequired as exc:
+                self.revoked(exc.message)
+                raise
             return self.tokens
 
     def revoked(self, reason: str) -> None:
@@ -342,11 +347,7 @@ class OAuthHttp(JsonHttp):
                 raise
 
     def _refreshed(self, tokens: Tokens) -> Tokens:
-        try:
-            return self.store.replace(tokens, self.client.refresh)
-        except ReauthorizationRequired as exc:
-            self.store.revoked(exc.message)
-            raise
+        return self.store.replace(tokens, self.client.refresh)
 
 
 class OAuthConnector(Connector):
