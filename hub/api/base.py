@@ -3,7 +3,9 @@ arguments (page, sort, search), the list envelope, and look-ups that 404 or 422 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import time
+from collections.abc import Hashable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
@@ -231,9 +233,7 @@ def paginate(
     column = sortable(sortable_fields[key], dialect)
     id_column = query.column_descriptions[0]["entity"].id
     order = (column.desc(), id_column.desc()) if descending else (column.asc(), id_column.asc())
-    counted = db.session.scalar(
-        select(func.count()).select_from(query.order_by(None).limit(COUNT_LIMIT + 1).subquery())
-    )
+    counted = _count_capped(query)
     page, per_page = args["page"], min(args["per_page"], current_app.config.get("HUB_PAGE_SIZE_MAX", 200))
     # The page's ids first, then its rows: the offset walks the sort index alone (an index-only
     # scan), instead of fetching every skipped row and what the query joins to it (20 ms instead
@@ -247,6 +247,41 @@ def paginate(
         "total": min(counted, COUNT_LIMIT),
         "total_exact": counted <= COUNT_LIMIT,
     }
+
+
+# Once a list is known to match more than COUNT_LIMIT, each worker re-counts it at most this often:
+# its answer ("at least 10,000") barely changes, and counting it again cost PostgreSQL 2 ms of
+# every request. A list at or under the limit is counted on every request, exactly.
+OVER_LIMIT_RECOUNT_S = 5.0
+_over_limit_since: dict[Hashable, float] = {}
+
+
+def _count_capped(query: Select) -> int:
+    """How many rows `query` matches, counted up to COUNT_LIMIT + 1."""
+    counting = select(func.count()).select_from(query.order_by(None).limit(COUNT_LIMIT + 1).subquery())
+    key = _statement_key(counting)
+    now = time.monotonic()
+    if key is not None and now - _over_limit_since.get(key, -math.inf) < OVER_LIMIT_RECOUNT_S:
+        return COUNT_LIMIT + 1
+    counted = db.session.scalar(counting)
+    if key is not None and counted > COUNT_LIMIT:
+        if len(_over_limit_since) >= 1024:  # filters are the users' own: keep the memory bounded
+            _over_limit_since.clear()
+        _over_limit_since[key] = now
+    return counted
+
+
+def _statement_key(statement: Select) -> Hashable | None:
+    """The statement and its parameter values on this database, or None when a value is not hashable."""
+    cache_key = statement._generate_cache_key()
+    if cache_key is None:
+        return None
+    try:
+        key = (str(db.engine.url), cache_key.key, tuple(b.effective_value for b in cache_key.bindparams))
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def where_equal(query: Select, model: type, args: Mapping[str, Any], names: tuple[str, ...]) -> Select:

@@ -1,0 +1,148 @@
+"""The board answer is cached per process while nothing it shows changes: two app instances on the
+same database and the same (real, private) Redis stand for two gunicorn workers."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, text
+
+from hub import board_cache, create_app
+from hub.extensions import db
+from hub.models import Stage
+from tests.conftest import Caller
+from tests.services import RedisServer
+from tests.test_deals import new_deal
+
+
+@pytest.fixture
+def customer(sales):
+    return sales.post("/api/v1/customers", json={"name": "Acme GmbH"}).json
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+def _worker(app, redis_url: str):
+    config = {k: app.config[k] for k in ("DATABASE_URL", "SECRET_KEY", "HUB_ENCRYPTION_KEY")}
+    return create_app({**config, "TESTING": True, "REDIS_URL": redis_url})
+
+
+@pytest.fixture
+def workers(app, redis_server, users):
+    """Two workers; `workers[i](role)` calls the API through worker i."""
+    apps = [_worker(app, redis_server.url) for _ in range(2)]
+    yield [lambda role, a=a: Caller(a.test_client(), users[role]["token"]) for a in apps], apps
+    for a in apps:
+        with a.app_context():
+            db.engine.dispose()
+
+
+def _statements(app) -> list[str]:
+    seen: list[str] = []
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", lambda c, cur, statement, *a: seen.append(statement))
+    return seen
+
+
+def _board(caller: Caller, pipeline_id: int, query: str = "") -> dict:
+    answer = caller.get(f"/api/v1/pipelines/{pipeline_id}/board{query}")
+    assert answer.status_code == 200, answer.json
+    return answer.json
+
+
+def _cards(board: dict) -> dict[int, dict]:
+    return {card["id"]: card for column in board["columns"] for card in column["deals"]}
+
+
+def test_a_worker_answers_from_its_cache_until_another_worker_changes_a_deal(workers, customer):
+    (first, second), apps = workers
+    pipeline = first("sales").get("/api/v1/pipelines").json[0]["id"]
+    deal = new_deal(second("sales"), customer, [{"description": "X", "quantity": 1, "unit_price": "10"}])
+    before = _board(first("sales"), pipeline)
+    statements = _statements(apps[0])
+
+    assert _board(first("sales"), pipeline) == before
+    assert not [s for s in statements if "FROM deals" in s]  # the cards were not read again
+
+    second("sales").patch(f"/api/v1/deals/{deal['id']}", json={"title": "Renamed by the other worker"})
+    assert _cards(_board(first("sales"), pipeline))[deal["id"]]["title"] == "Renamed by the other worker"
+
+    second("sales").post(f"/api/v1/deals/{deal['id']}/stage", json={"stage": "Qualified"})
+    columns = {c["stage"]["name"]: c for c in _board(first("sales"), pipeline)["columns"]}
+    assert (columns["New"]["count"], columns["Qualified"]["count"]) == (0, 1)
+
+
+def test_renaming_a_customer_an_owner_or_a_stage_reaches_the_cached_board(workers, customer, users):
+    (first, second), apps = workers
+    pipeline = first("sales").get("/api/v1/pipelines").json[0]
+    deal = new_deal(second("sales"), customer, [{"description": "X", "quantity": 1, "unit_price": "10"}])
+    _board(first("sales"), pipeline["id"])
+
+    assert second("sales").patch(f"/api/v1/customers/{customer['id']}", json={"name": "Acme AG"}).status_code == 200
+    assert _cards(_board(first("sales"), pipeline["id"]))[deal["id"]]["customer"]["name"] == "Acme AG"
+
+    owner = users["sales"]["id"]
+    assert second("admin").patch(f"/api/v1/users/{owner}", json={"name": "Renamed Rep"}).status_code == 200
+    assert _cards(_board(first("sales"), pipeline["id"]))[deal["id"]]["owner"]["name"] == "Renamed Rep"
+
+    with apps[1].app_context():  # stages are set up outside the API; any ORM write counts
+        db.session.get(Stage, pipeline["stages"][0]["id"]).name = "Inbox"
+        db.session.commit()
+    assert _board(first("sales"), pipeline["id"])["columns"][0]["stage"]["name"] == "Inbox"
+
+
+def test_each_owner_filter_and_page_size_is_its_own_answer(workers, customer, users):
+    (first, second), _ = workers
+    pipeline = first("sales").get("/api/v1/pipelines").json[0]["id"]
+    line = [{"description": "X", "quantity": 1, "unit_price": "10"}]
+    new_deal(second("sales"), customer, line)
+    new_deal(second("sales"), customer, line, owner_id=users["admin"]["id"])
+
+    everyone = _board(first("sales"), pipeline)
+    only_admin = _board(first("sales"), pipeline, f"?owner_id={users['admin']['id']}")
+    one_each = _board(first("sales"), pipeline, "?per_column=1")
+
+    assert (everyone["columns"][0]["count"], only_admin["columns"][0]["count"]) == (2, 1)
+    assert [len(c["deals"]) for c in (one_each["columns"][0], everyone["columns"][0])] == [1, 2]
+
+
+def test_without_redis_every_board_is_built_fresh(workers, customer, redis_server):
+    (first, second), _ = workers
+    pipeline = first("sales").get("/api/v1/pipelines").json[0]["id"]
+    deal = new_deal(second("sales"), customer, [{"description": "X", "quantity": 1, "unit_price": "10"}])
+    _board(first("sales"), pipeline)
+    redis_server.stop()
+
+    # The commit cannot set a new epoch; the board must not be served from the cache meanwhile.
+    assert second("sales").patch(f"/api/v1/deals/{deal['id']}", json={"title": "Written while Redis is down"})
+    assert _cards(_board(first("sales"), pipeline))[deal["id"]]["title"] == "Written while Redis is down"
+
+
+def test_a_change_that_bypasses_the_orm_shows_once_the_answer_is_too_old(workers, customer, monkeypatch):
+    (first, second), apps = workers
+    pipeline = first("sales").get("/api/v1/pipelines").json[0]["id"]
+    deal = new_deal(second("sales"), customer, [{"description": "X", "quantity": 1, "unit_price": "10"}])
+    _board(first("sales"), pipeline)
+    with apps[1].app_context():
+        db.session.execute(text("UPDATE deals SET title = 'Raw SQL' WHERE id = :id"), {"id": deal["id"]})
+        db.session.commit()  # no ORM flush: no new epoch
+    assert _cards(_board(first("sales"), pipeline))[deal["id"]]["title"] != "Raw SQL"
+
+    monkeypatch.setattr(board_cache, "MAX_AGE_S", 0.0)
+    assert _cards(_board(first("sales"), pipeline))[deal["id"]]["title"] == "Raw SQL"
+
+
+def test_the_embedded_queue_caches_nothing(app, sales, customer):
+    """Without REDIS_URL each process would keep an epoch of its own: changes made through another
+    process would never reach this one's cache."""
+    pipeline = sales.get("/api/v1/pipelines").json[0]["id"]
+    deal = new_deal(sales, customer, [{"description": "X", "quantity": 1, "unit_price": "10"}])
+    _board(sales, pipeline)
+    with app.app_context():
+        db.session.execute(text("UPDATE deals SET title = 'Raw SQL' WHERE id = :id"), {"id": deal["id"]})
+        db.session.commit()
+    assert _cards(_board(sales, pipeline))[deal["id"]]["title"] == "Raw SQL"
