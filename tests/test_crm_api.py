@@ -7,8 +7,12 @@ from decimal import Decimal
 
 import pytest
 
+from hub.api.base import page_schema
+from hub.api.customers import CustomerSchema
 from hub.extensions import db
 from hub.models import Customer, Product
+
+CustomerPage = page_schema(CustomerSchema, "CustomerPageForTests")
 
 
 def assert_error(response, status: int, field: str | None = None, code: str | None = None) -> dict:
@@ -82,6 +86,29 @@ def test_customer_list_search_filter_sort_page(sales):
 
     assert_error(sales.get("/api/v1/customers?sort=password"), 422, "sort")
     assert_error(sales.get("/api/v1/customers?per_page=0"), 422, "per_page")
+
+
+def test_the_customers_list_shows_each_customer_as_its_schema_says(app, sales, customer, users):
+    full = {
+        "name": "Zeta Foods",
+        "phone": "+49 30 1234",
+        "billing_street": "Hauptstraße 1",
+        "billing_postal_code": "10115",
+        "billing_region": "Berlin",
+        "notes": "Öffnungszeiten: 8–16 Uhr",
+        "owner_id": users["sales"]["id"],
+    }
+    assert sales.post("/api/v1/customers", json=full).status_code == 201
+    assert sales.post("/api/v1/customers", json={"name": "Bare", "tags": []}).status_code == 201
+
+    page = sales.get("/api/v1/customers").json
+
+    with app.app_context():
+        customers = db.session.query(Customer).order_by(Customer.name, Customer.id).all()
+        assert page == CustomerPage().dump(
+            {"items": customers, "page": 1, "per_page": 50, "total": 3, "total_exact": True}
+        )
+    assert [c["name"] for c in page["items"]] == ["Acme GmbH", "Bare", "Zeta Foods"]
 
 
 @pytest.mark.parametrize(

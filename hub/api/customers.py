@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import jsonify
 from flask.views import MethodView
 from sqlalchemy import String, cast, func, select
 
@@ -76,6 +77,28 @@ CUSTOMER_SORT = {"name": Customer.name, "created_at": Customer.created_at, "upda
 CONTACT_SORT = {"name": Contact.name, "email": Contact.email, "created_at": Contact.created_at}
 
 
+def customer_json(customer: Customer) -> dict:
+    """What CustomerSchema dumps for a customer."""
+    return {
+        "id": customer.id,
+        "name": customer.name,
+        "tax_id": customer.tax_id,
+        "email": customer.email,
+        "phone": customer.phone,
+        "billing_street": customer.billing_street,
+        "billing_city": customer.billing_city,
+        "billing_postal_code": customer.billing_postal_code,
+        "billing_region": customer.billing_region,
+        "billing_country": customer.billing_country,
+        "default_currency": customer.default_currency,
+        "tags": list(customer.tags),
+        "notes": customer.notes,
+        "owner_id": customer.owner_id,
+        "created_at": customer.created_at.isoformat(),
+        "updated_at": customer.updated_at.isoformat(),
+    }
+
+
 def _set_owner(customer: Customer, data: dict) -> None:
     if "owner_id" in data:
         customer.owner = get_ref(User, data["owner_id"], "owner_id")
@@ -98,7 +121,10 @@ class Customers(MethodView):
         if args.get("tag"):
             # JSON list membership without dialect-specific operators: a quoted substring match.
             query = query.where(func.lower(cast(Customer.tags, String)).contains(f'"{args["tag"].lower()}"'))
-        return paginate(query, args, CUSTOMER_SORT, "name")
+        page = paginate(query, args, CUSTOMER_SORT, "name")
+        # Written out by hand, as the deals list is: dumping 50 customers through CustomerSchema
+        # was a fifth of the request's CPU. The schema stays the contract (a test compares the two).
+        return jsonify({**page, "items": [customer_json(c) for c in page["items"]]})
 
     @requires("customers", "write")
     @blp.arguments(CustomerSchema)

@@ -8,8 +8,8 @@ from decimal import Decimal
 import marshmallow as ma
 from flask import jsonify
 from flask.views import MethodView
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import Row, select
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from hub import deal_service
 from hub.api.base import (
@@ -217,9 +217,46 @@ DEAL_SORT = {
 }
 
 
-def summary_json(deal: Deal) -> dict:
-    """What DealSummary dumps for a deal whose customer, owner and stage are loaded."""
-    stage, currency = deal.stage, deal.currency
+# What the list shows of each deal, read as plain rows: loading a page of deals with their
+# customer, owner and stage as ORM objects was half of the request's CPU.
+_OWNER = aliased(User, name="owners")
+SUMMARY_ROWS = (
+    select(
+        Deal.id,
+        Deal.number,
+        Deal.title,
+        Deal.customer_id,
+        Customer.name.label("customer_name"),
+        Deal.contact_id,
+        Deal.owner_id,
+        _OWNER.name.label("owner_name"),
+        Deal.pipeline_id,
+        Deal.stage_id,
+        Stage.name.label("stage_name"),
+        Stage.kind.label("stage_kind"),
+        Stage.probability.label("stage_probability"),
+        Deal.currency,
+        Deal.expected_close_date,
+        Deal.probability,
+        Deal.subtotal,
+        Deal.discount_total,
+        Deal.tax_total,
+        Deal.total,
+        Deal.won_at,
+        Deal.lost_at,
+        Deal.lost_reason,
+        Deal.created_at,
+        Deal.updated_at,
+    )
+    .join(Customer, Customer.id == Deal.customer_id)
+    .outerjoin(_OWNER, _OWNER.id == Deal.owner_id)
+    .join(Stage, Stage.id == Deal.stage_id)
+)
+
+
+def summary_json(row: Row) -> dict:
+    """What DealSummary dumps for the deal a SUMMARY_ROWS row describes."""
+    currency = row.currency
 
     def money(amount: Decimal | None) -> str | None:
         return None if amount is None else str(round_money(amount, currency))
@@ -227,29 +264,30 @@ def summary_json(deal: Deal) -> dict:
     def when(value: date | datetime | None) -> str | None:
         return None if value is None else value.isoformat()
 
+    kind = row.stage_kind.value
     return {
-        "id": deal.id,
-        "number": deal.number,
-        "title": deal.title,
-        "customer": {"id": deal.customer.id, "name": deal.customer.name},
-        "contact_id": deal.contact_id,
-        "owner": {"id": deal.owner.id, "name": deal.owner.name} if deal.owner else None,
-        "pipeline_id": deal.pipeline_id,
-        "stage": {"id": stage.id, "name": stage.name, "kind": stage.kind.value},
-        "status": stage.kind.value,
+        "id": row.id,
+        "number": row.number,
+        "title": row.title,
+        "customer": {"id": row.customer_id, "name": row.customer_name},
+        "contact_id": row.contact_id,
+        "owner": None if row.owner_id is None else {"id": row.owner_id, "name": row.owner_name},
+        "pipeline_id": row.pipeline_id,
+        "stage": {"id": row.stage_id, "name": row.stage_name, "kind": kind},
+        "status": kind,
         "currency": currency,
-        "expected_close_date": when(deal.expected_close_date),
-        "probability": deal.effective_probability,
-        "probability_override": deal.probability,
-        "subtotal": money(deal.subtotal),
-        "discount_total": money(deal.discount_total),
-        "tax_total": money(deal.tax_total),
-        "total": money(deal.total),
-        "won_at": when(deal.won_at),
-        "lost_at": when(deal.lost_at),
-        "lost_reason": deal.lost_reason,
-        "created_at": when(deal.created_at),
-        "updated_at": when(deal.updated_at),
+        "expected_close_date": when(row.expected_close_date),
+        "probability": row.stage_probability if row.probability is None else row.probability,
+        "probability_override": row.probability,
+        "subtotal": money(row.subtotal),
+        "discount_total": money(row.discount_total),
+        "tax_total": money(row.tax_total),
+        "total": money(row.total),
+        "won_at": when(row.won_at),
+        "lost_at": when(row.lost_at),
+        "lost_reason": row.lost_reason,
+        "created_at": when(row.created_at),
+        "updated_at": when(row.updated_at),
     }
 
 
@@ -271,13 +309,7 @@ class Deals(MethodView):
     @blp.response(200, page_schema(DealSummary, "DealPage"))
     def get(self, args):
         """List deals; `q` searches title and number."""
-        # Customer, owner and stage joined to the page's rows only (paginate finds the page's ids
-        # first), with just what the summary shows of the customer and the owner.
-        query = select(Deal).options(
-            joinedload(Deal.customer).load_only(Customer.id, Customer.name),
-            joinedload(Deal.owner).load_only(User.id, User.name),
-            joinedload(Deal.stage),
-        )
+        query = select(Deal)
         if args.get("q"):
             query = query.where(search_filter(args["q"], Deal.title, Deal.number))
         if args.get("status"):
@@ -287,10 +319,11 @@ class Deals(MethodView):
             query = query.where(Deal.expected_close_date >= args["close_after"])
         if "close_before" in args:
             query = query.where(Deal.expected_close_date <= args["close_before"])
-        page = paginate(query, args, DEAL_SORT, "-created_at")
-        # Written out by hand: dumping 50 summaries through DealSummary was a quarter of the
-        # request's CPU. The schema stays the contract (documented; a test compares the two).
-        return jsonify({**page, "items": [summary_json(deal) for deal in page["items"]]})
+        # Customer, owner and stage are joined to the page's rows only (paginate finds the page's
+        # ids first). Written out by hand: dumping 50 summaries through DealSummary was a quarter
+        # of the request's CPU. The schema stays the contract (documented; a test compares them).
+        page = paginate(query, args, DEAL_SORT, "-created_at", rows=SUMMARY_ROWS)
+        return jsonify({**page, "items": [summary_json(row) for row in page["items"]]})
 
     @requires("deals", "write")
     @blp.arguments(DealIn)
