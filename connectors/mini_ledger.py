@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import ConfigField, Connector
+from connectors.base import ConfigField
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
-from connectors.http import JsonHttp
+from connectors.rest import RestConnector
 from mappings.engine import storable
 
 # Rows per stock page: big pages keep a 200,000-row pull to a few dozen round trips (the ledger
@@ -45,7 +45,7 @@ def _levels(rows: list[dict[str, Any]]) -> list[StockLevel]:
     return levels
 
 
-class MiniLedgerConnector(Connector):
+class MiniLedgerConnector(RestConnector):
     type_name = "mini_ledger"
     label = "Mini Ledger"
     invoices_move_stock = True
@@ -57,14 +57,10 @@ class MiniLedgerConnector(Connector):
 
     required_targets = ("reference", "customer", "currency", "issue_date", "lines[].quantity", "lines[].total")
 
-    def __init__(self, config, *, post: bool = False, mapping=None) -> None:
-        super().__init__(config, post=post, mapping=mapping)
-        self.http = JsonHttp(
-            self.config["base_url"],
-            timeout=float(self.config["timeout"]),
-            headers={"X-Api-Key": self.config["api_key"]},
-            record=self.exchanges.append,
-        )
+    url_setting = "base_url"
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"X-Api-Key": self.config["api_key"]}
 
     def build_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
         """The connection's mapping applied to the document, in JSON form (Decimals as exact text),
@@ -189,6 +185,3 @@ class MiniLedgerConnector(Connector):
             url=f"{self.config['base_url']}/api/purchase-requests/{created['id']}",
             status=ExternalState(created["status"]),
         )
-
-    def close(self) -> None:
-        self.http.close()

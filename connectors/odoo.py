@@ -34,15 +34,16 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import ConfigField, Connector, Exchange
+from connectors.base import ConfigField, Exchange
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel, amount_paid
 from connectors.errors import AuthError, ConnectorError, PermanentError, RetryableError, UncertainOutcomeError
-from connectors.http import JsonHttp
 from connectors.mapped_types import check_types
+from connectors.rest import RestConnector
 from mappings.engine import MappingSpec, storable
 
 # Quants per stock page: search_read is paged with offset and limit until a short page.
@@ -55,7 +56,7 @@ MASK = "***"
 READS = frozenset({"search_read"})
 
 
-class OdooConnector(Connector):
+class OdooConnector(RestConnector):
     type_name = "odoo"
     label = "Odoo"
     config_schema = (
@@ -88,11 +89,10 @@ class OdooConnector(Connector):
         "lines[].price_unit",
     )
 
+    exact_numbers = True
+
     def __init__(self, config: Mapping[str, Any], *, post: bool = False, mapping: MappingSpec | None = None) -> None:
         super().__init__(config, post=post, mapping=mapping)
-        self.http = JsonHttp(
-            self.config["url"], timeout=float(self.config["timeout"]), record=self._record, exact_numbers=True
-        )
         self.stock_page = STOCK_PAGE
         self._uid: int | None = None
         self._ids = 0
@@ -100,19 +100,9 @@ class OdooConnector(Connector):
 
     # ---- transport ---------------------------------------------------------------------------
 
-    def _record(self, exchange: Exchange) -> None:
+    def record_exchange(self, exchange: Exchange) -> None:
         # The API key travels in every call's arguments: it never reaches the exchange log.
-        self.exchanges.append(
-            Exchange(
-                exchange.method,
-                exchange.url,
-                _masked(exchange.request, self.config["api_key"]),
-                exchange.status,
-                exchange.response,
-                exchange.error,
-                exchange.elapsed_ms,
-            )
-        )
+        super().record_exchange(replace(exchange, request=_masked(exchange.request, self.config["api_key"])))
 
     def rpc(self, service: str, method: str, *args: Any, changes_data: bool = False) -> Any:
         """One JSON-RPC call; the `result`, or the typed error for Odoo's `error`. An answer that is
@@ -174,9 +164,6 @@ class OdooConnector(Connector):
         if context:
             kwargs["context"] = context
         return self.execute(model, "search_read", [domain], kwargs)
-
-    def close(self) -> None:
-        self.http.close()
 
     def _cached(self, key: tuple[str, Any], load):
         if key not in self._cache:

@@ -35,12 +35,10 @@ from connectors.oauth import (
     Limits,
     OAuthConnector,
     OAuthProvider,
-    Pacer,
     ReauthorizationRequired,
     Tokens,
-    TokenStore,
 )
-from mappings.engine import MappingSpec, storable
+from mappings.engine import storable
 
 API = {"sandbox": "https://sandbox-quickbooks.api.intuit.com", "production": "https://quickbooks.api.intuit.com"}
 APP = {"sandbox": "https://app.sandbox.qbo.intuit.com", "production": "https://app.qbo.intuit.com"}
@@ -130,16 +128,8 @@ class QuickBooksConnector(OAuthConnector):
         ),
     )
 
-    def __init__(
-        self,
-        config: Mapping[str, Any],
-        *,
-        post: bool = False,
-        mapping: MappingSpec | None = None,
-        tokens: TokenStore | None = None,
-        pacer: Pacer | None = None,
-    ) -> None:
-        super().__init__(config, post=post, mapping=mapping, tokens=tokens, pacer=pacer)
+    def __init__(self, config: Mapping[str, Any], **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
         environment = self.config["environment"]
         self.api = self.http(API[environment], timeout=float(self.config["timeout"]))
         self.app_url = APP[environment]

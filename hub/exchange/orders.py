@@ -15,13 +15,14 @@ from datetime import datetime
 
 from sqlalchemy import exists, select
 
-from connectors.documents import invoice_from_dict
+from connectors.documents import ExternalState, invoice_from_dict
 from connectors.errors import ConnectorError
 from connectors.onec.commerceml import OrderChange
 from connectors.onec.exchange import OneCExchangeConnector
 from hub.extensions import db
 from hub.models import Activity, ActivityKind, Connection, ExchangeSession, ExternalLink, HubInvoice, InvoiceState
 from hub.models.base import utcnow
+from hub.sync.status import apply_state
 
 DRAFT, POSTED, PAID, CANCELLED = "draft", "posted", "paid", "cancelled"
 RANK = {DRAFT: 0, POSTED: 1, PAID: 2, CANCELLED: 3}
@@ -120,7 +121,9 @@ def apply_changes(connection: Connection, changes: Iterable[OrderChange]) -> Cha
         state = CANCELLED if change.cancelled else PAID if change.paid_on else POSTED if change.posted else None
         # States only move forward (a payment does not undo a cancellation, a repeat changes nothing).
         if state is not None and RANK[state] > RANK.get(link.state, 0):
-            _set_state(invoice, link, state)
+            link.status_checked_at = utcnow()
+            # Only a payment tells an amount: 1C's date of payment means the whole invoice.
+            apply_state(link, ExternalState(state), invoice.total if state == PAID else None)
             words = {
                 CANCELLED: "cancelled in 1C",
                 PAID: f"paid according to 1C on {change.paid_on}",
@@ -135,17 +138,6 @@ def apply_changes(connection: Connection, changes: Iterable[OrderChange]) -> Cha
                 result.applied.append(f"{invoice.number}: shipped")
     db.session.flush()
     return result
-
-
-def _set_state(invoice: HubInvoice, link: ExternalLink, state: str) -> None:
-    link.state = state
-    link.status_checked_at = utcnow()
-    if state == PAID:
-        link.amount_paid = invoice.total
-        invoice.amount_paid = invoice.total
-    if invoice.state == InvoiceState.CANCELLED and state != CANCELLED:
-        return  # cancelled in the hub stays cancelled
-    invoice.state = {POSTED: InvoiceState.POSTED, PAID: InvoiceState.PAID, CANCELLED: InvoiceState.CANCELLED}[state]
 
 
 def _noted(invoice: HubInvoice, subject: str) -> bool:

@@ -13,11 +13,11 @@ import hashlib
 import logging
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from hub.extensions import db
 from hub.models import Connection, OutboxEvent, OutboxState
@@ -237,6 +237,15 @@ def drop_jobs_done_by_others(job_ids: set[str]) -> int:
     except RedisError as exc:
         log.warning("could not drop the jobs of events already pushed: %s", exc)
         return 0
+
+
+def failed_counts(connection_ids: Collection[int] | None = None) -> dict[int, int]:
+    """How many events wait in the failed queue per connection (of the given ones, else of all);
+    a connection with none is not in the answer."""
+    query = select(OutboxEvent.connection_id, func.count()).where(OutboxEvent.state == OutboxState.FAILED)
+    if connection_ids is not None:
+        query = query.where(OutboxEvent.connection_id.in_(connection_ids))
+    return dict(db.session.execute(query.group_by(OutboxEvent.connection_id)).all())
 
 
 def new_owner() -> str:

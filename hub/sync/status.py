@@ -11,7 +11,7 @@ from sqlalchemy import select
 from connectors.documents import ExternalRef, ExternalState
 from connectors.errors import ConnectorError, UnsupportedOperation
 from hub.extensions import db
-from hub.models import Connection, ExternalLink, HubInvoice, InvoiceState, RunOutcome
+from hub.models import Connection, ExternalLink, InvoiceState, RunOutcome
 from hub.models.base import utcnow
 from hub.sync.connectors import open_connector, secret_values
 from hub.sync.history import record_run
@@ -65,11 +65,9 @@ def _pull_one(connection: Connection) -> int:
             exchanges = connector.take_exchanges()
             link.status_checked_at = utcnow()
             if link.state != status.status.value or link.amount_paid != status.amount_paid:
-                link.state = status.status.value
-                link.amount_paid = status.amount_paid
                 if status.external_number:
                     link.external_number = status.external_number
-                _apply_to_invoice(link.invoice, status.status, status.amount_paid)
+                apply_state(link, status.status, status.amount_paid)
                 record_run(
                     connection_id=connection.id,
                     operation="invoice_status",
@@ -87,7 +85,15 @@ def _pull_one(connection: Connection) -> int:
     return changed
 
 
-def _apply_to_invoice(invoice: HubInvoice, state: ExternalState, paid: Decimal) -> None:
-    invoice.amount_paid = paid
+def apply_state(link: ExternalLink, state: ExternalState, paid: Decimal | None) -> None:
+    """What the target says became of an invoice, onto its link and the hub invoice: the target's
+    state maps to a hub state, except that an invoice cancelled in the hub stays cancelled unless
+    the target cancelled it too. `paid` None leaves the amounts paid as they are: 1C's "posted" or
+    "cancelled" says nothing about payments, where a status pull always gives the amount."""
+    invoice = link.invoice
+    link.state = state.value
+    if paid is not None:
+        link.amount_paid = paid
+        invoice.amount_paid = paid
     if invoice.state != InvoiceState.CANCELLED or state == ExternalState.CANCELLED:
         invoice.state = STATE_OF[state]

@@ -67,19 +67,12 @@ def _config_from_form(schema: tuple[ConfigField, ...]) -> dict[str, Any]:
 @page("connections")
 def connections():
     rows = db.session.scalars(select(Connection).order_by(Connection.name)).all()
-    failed_counts = dict(
-        db.session.execute(
-            select(OutboxEvent.connection_id, func.count())
-            .where(OutboxEvent.state == OutboxState.FAILED)
-            .group_by(OutboxEvent.connection_id)
-        ).all()
-    )
     types = {c.type_name: c for c in registry()}
     return render_template(
         "ui/connections.html",
         connections=rows,
         types=types,
-        failed_counts=failed_counts,
+        failed_counts=outbox.failed_counts(),
         keeps_stock=keeps_stock,
         is_oauth=is_oauth,
         authorisation_of=authorisation_of,
@@ -133,11 +126,7 @@ def connection_page(connection_id: int):
         oauth=authorisation_of(connection) if is_oauth(connection.type) else None,
         redirect_uri=redirect_uri(),
         exchange_url=exchange_url(connection) if connection.type == OneCExchangeConnector.type_name else None,
-        failed_count=db.session.scalar(
-            select(func.count())
-            .select_from(OutboxEvent)
-            .where(OutboxEvent.connection_id == connection.id, OutboxEvent.state == OutboxState.FAILED)
-        ),
+        failed_count=outbox.failed_counts([connection.id]).get(connection.id, 0),
     )
 
 
