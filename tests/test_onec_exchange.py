@@ -679,7 +679,7 @@ def test_the_session_may_come_as_sessid_and_stays_out_of_the_history(app, client
     response = one_c.call("sale", "init", sessid=token)
     assert response.get_data(as_text=True) == "zip=yes\nfile_limit=1000"
     with app.app_context():
-        runs = db.session.scalars(select(SyncRun)).all()
+        runs = db.session.scalars(select(SyncRun).order_by(SyncRun.id)).all()
         assert [r.operation for r in runs] == ["1c_sale_checkauth", "1c_sale_init"]
         assert runs[1].request[0]["url"] == "/exchange/1c?type=sale&mode=init"
         assert all(token not in str(r.request) + str(r.response) for r in runs)
