@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import jsonify
 from flask.views import MethodView
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import Row, String, cast, func, select
 
 from hub.api.base import (
     Blueprint,
@@ -77,8 +77,8 @@ CUSTOMER_SORT = {"name": Customer.name, "created_at": Customer.created_at, "upda
 CONTACT_SORT = {"name": Contact.name, "email": Contact.email, "created_at": Contact.created_at}
 
 
-def customer_json(customer: Customer) -> dict:
-    """What CustomerSchema dumps for a customer."""
+def customer_json(customer: Customer | Row) -> dict:
+    """What CustomerSchema dumps for a customer (or a row of its table)."""
     return {
         "id": customer.id,
         "name": customer.name,
@@ -121,9 +121,10 @@ class Customers(MethodView):
         if args.get("tag"):
             # JSON list membership without dialect-specific operators: a quoted substring match.
             query = query.where(func.lower(cast(Customer.tags, String)).contains(f'"{args["tag"].lower()}"'))
-        page = paginate(query, args, CUSTOMER_SORT, "name")
-        # Written out by hand, as the deals list is: dumping 50 customers through CustomerSchema
-        # was a fifth of the request's CPU. The schema stays the contract (a test compares the two).
+        # Read as plain rows and written out by hand, as the deals list is: loading 50 customers as
+        # ORM objects and dumping them through CustomerSchema was half of the request's CPU. The
+        # schema stays the contract (a test compares the two).
+        page = paginate(query, args, CUSTOMER_SORT, "name", rows=select(Customer.__table__))
         return jsonify({**page, "items": [customer_json(c) for c in page["items"]]})
 
     @requires("customers", "write")
