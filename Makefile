@@ -8,7 +8,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install assets browser run test test-sqlite test-postgres lint format services clean bench drill
+.PHONY: install assets browser wrk run test test-sqlite test-postgres lint format services clean bench drill
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -67,7 +67,11 @@ test: lint test-sqlite test-postgres
 BENCHES ?= bench/latency.py bench/throughput.py bench/api_pages.py bench/tryton_push.py bench/stock_pull.py
 DRILL_DEALS ?= 5000
 
-bench: install services
+# wrk (Debian's package) drives the API benchmark.
+wrk:
+	@command -v wrk >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk)
+
+bench: install services wrk
 	@set -e; for b in $(BENCHES); do echo "== $$b"; $(PY) $$b; done
 
 # The chaos drill: exits non-zero if an invoice is missing or doubled.

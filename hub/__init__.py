@@ -40,7 +40,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from hub import api, auth, exchange, web
     from hub.audit import install as install_audit
     from hub.board import install as install_board
-    from hub.board_cache import install as install_board_cache
+    from hub.epochs import install as install_epochs
     from hub.extensions import db, migrate
     from hub.jsonio import DecimalJSONProvider
 
@@ -54,7 +54,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     with app.app_context():
         install_audit(db.session)
         install_board(db.session)
-        install_board_cache(db.session)
+        install_epochs(db.session)
     auth.init_app(app)
     api.init_app(app)
     web.init_app(app)

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import Flask, g, request
 from flask_login import current_user
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
+from hub.epochs import Cache, Epoch
 from hub.errors import Forbidden, Unauthorized
 from hub.extensions import db, login_manager
 from hub.models.base import utcnow
@@ -38,26 +42,64 @@ def _load_session_user(user_id: str) -> User | None:
     return _as_actor(db.session.get(User, int(user_id)), "session")
 
 
+@dataclass
+class _Bearer:
+    """What a request needs of a live API token: its id, when it was last used, and its user as a
+    snapshot that no session holds."""
+
+    token_id: int
+    last_used_at: datetime | None
+    user: User
+
+
+# Live tokens by digest, kept by each worker while no user or token has changed (see hub/epochs.py):
+# the look-up was a fifth of a list request's CPU. A revoked token, a deactivated user or a new role
+# starts a new epoch on commit; without Redis nothing is kept, and nothing is kept for over 10 s.
+TOKEN_EPOCH = Epoch("tokens", (User, ApiToken))
+_BEARERS: Cache[_Bearer | None] = Cache(TOKEN_EPOCH, max_age_s=10.0, max_entries=1024)
+
+
 @login_manager.request_loader
 def _load_token_user(req) -> User | None:
     header = req.headers.get("Authorization", "")
     scheme, _, credential = header.partition(" ")
     if scheme.lower() != "bearer" or not credential:
         return None
-    token = db.session.scalar(
-        select(ApiToken)
-        .where(ApiToken.token_hash == hash_token(credential.strip()))
-        .options(joinedload(ApiToken.user))  # one query per request for token and user
-    )
-    if token is None or token.revoked_at is not None:
+    digest = hash_token(credential.strip())
+    looked_up: list[User] = []
+
+    def look_up() -> _Bearer | None:
+        token = db.session.scalar(
+            select(ApiToken)
+            .where(ApiToken.token_hash == digest)
+            .options(joinedload(ApiToken.user))  # one query for token and user
+        )
+        if token is None or token.revoked_at is not None:
+            return None
+        looked_up.append(token.user)
+        return _Bearer(token.id, token.last_used_at, _snapshot(token.user))
+
+    bearer = _BEARERS.get(digest, look_up)
+    if bearer is None:
         return None
     now = utcnow()
-    if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
+    if bearer.last_used_at is None or now - bearer.last_used_at > TOKEN_TOUCH_INTERVAL:
         # Its own short transaction, outside the request's (a GET never commits, a refused POST rolls
         # back) and outside the audit log; throttled so that reads do not each become a write.
         with db.engine.begin() as conn:
-            conn.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
-    return _as_actor(token.user, "token")
+            conn.execute(update(ApiToken).where(ApiToken.id == bearer.token_id).values(last_used_at=now))
+        bearer.last_used_at = now
+    # A kept user joins this request's session as it was read, without a query.
+    user = looked_up[0] if looked_up else db.session.merge(bearer.user, load=False)
+    return _as_actor(user, "token")
+
+
+def _snapshot(user: User) -> User:
+    copy = User()
+    for column in sa_inspect(User).column_attrs:
+        set_committed_value(copy, column.key, getattr(user, column.key))
+    make_transient_to_detached(copy)
+    return copy
 
 
 def authenticated_user() -> User:

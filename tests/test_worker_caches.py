@@ -1,14 +1,16 @@
-"""The board answer is cached per process while nothing it shows changes: two app instances on the
-same database and the same (real, private) Redis stand for two gunicorn workers."""
+"""What each worker process keeps while nothing behind it changes (hub/epochs.py): the board's
+answers and the API tokens. Two app instances on the same database and the same (real, private)
+Redis stand for two gunicorn workers."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import event, text
 
-from hub import board_cache, create_app
+from hub import create_app
+from hub.board import BOARD_ANSWERS
 from hub.extensions import db
-from hub.models import Stage
+from hub.models import ApiToken, Stage
 from tests.conftest import Caller
 from tests.services import RedisServer
 from tests.test_deals import new_deal
@@ -132,7 +134,7 @@ def test_a_change_that_bypasses_the_orm_shows_once_the_answer_is_too_old(workers
         db.session.commit()  # no ORM flush: no new epoch
     assert _cards(_board(first("sales"), pipeline))[deal["id"]]["title"] != "Raw SQL"
 
-    monkeypatch.setattr(board_cache, "MAX_AGE_S", 0.0)
+    monkeypatch.setattr(BOARD_ANSWERS, "max_age_s", 0.0)
     assert _cards(_board(first("sales"), pipeline))[deal["id"]]["title"] == "Raw SQL"
 
 
@@ -146,3 +148,59 @@ def test_the_embedded_queue_caches_nothing(app, sales, customer):
         db.session.execute(text("UPDATE deals SET title = 'Raw SQL' WHERE id = :id"), {"id": deal["id"]})
         db.session.commit()
     assert _cards(_board(sales, pipeline))[deal["id"]]["title"] == "Raw SQL"
+
+
+# ---- API tokens ---------------------------------------------------------------------------
+
+
+def test_a_kept_token_costs_no_query_and_its_user_can_write(workers, users):
+    (first, _), apps = workers
+    assert first("sales").get("/api/v1/me").status_code == 200
+    statements = _statements(apps[0])
+
+    me = first("sales").get("/api/v1/me")
+    created = first("sales").post("/api/v1/customers", json={"name": "Written by a kept user"})
+
+    assert me.json["email"] == users["sales"]["email"]
+    assert not [s for s in statements if "api_tokens" in s]
+    assert created.status_code == 201, created.json
+    audit = first("admin").get(f"/api/v1/audit?entity=customers&entity_id={created.json['id']}").json["items"]
+    assert [(a["action"], a["actor_id"]) for a in audit] == [("create", users["sales"]["id"])]
+
+
+def test_a_token_revoked_through_one_worker_is_refused_by_the_other_at_once(workers, users):
+    (first, second), _ = workers
+    issued = first("sales").post("/api/v1/tokens", json={"name": "laptop"}).json
+    laptop = Caller(first("sales").client, issued["token"])
+    assert laptop.get("/api/v1/me").status_code == 200
+
+    assert Caller(second("sales").client, issued["token"]).delete(f"/api/v1/tokens/{issued['id']}").status_code == 204
+
+    assert laptop.get("/api/v1/me").status_code == 401
+
+
+def test_a_user_deactivated_or_given_another_role_elsewhere_is_seen_at_once(workers, users):
+    (first, second), _ = workers
+    assert first("sales").get("/api/v1/customers").status_code == 200
+    assert first("finance").get("/api/v1/customers").status_code == 200
+
+    answer = second("admin").patch(f"/api/v1/users/{users['sales']['id']}", json={"role": "operations"})
+    assert answer.status_code == 200, answer.json
+    assert second("admin").patch(f"/api/v1/users/{users['finance']['id']}", json={"active": False}).status_code == 200
+
+    assert first("sales").get("/api/v1/customers").status_code == 403  # operations may not read customers
+    assert first("finance").get("/api/v1/customers").status_code == 401
+
+
+def test_without_redis_every_request_reads_its_token(workers, users, redis_server):
+    (first, _), apps = workers
+    issued = first("sales").post("/api/v1/tokens", json={"name": "laptop"}).json
+    laptop = Caller(first("sales").client, issued["token"])
+    assert laptop.get("/api/v1/me").status_code == 200
+    redis_server.stop()
+
+    with apps[1].app_context():  # revoked while Redis is away: no new epoch can be set
+        db.session.get(ApiToken, issued["id"]).revoke()
+        db.session.commit()
+
+    assert laptop.get("/api/v1/me").status_code == 401

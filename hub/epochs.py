@@ -1,0 +1,115 @@
+"""Epochs: a value in Redis that every commit touching certain tables replaces, so that each worker
+process can keep an answer built from those tables for as long as the epoch it was built under is
+still the current one (the board answers in hub/board.py, the API tokens in hub/auth.py).
+
+Every write goes through the ORM, so a session that flushed an instance of a watched class sets a
+new epoch after its commit, before the writing request answers: whoever made the change sees it
+on their next request. Without REDIS_URL (the embedded queue) there is no epoch and nothing may be
+cached: each process would have an epoch of its own, and a change made through one would never
+reach the others. If Redis cannot be reached there is no epoch either, so a cache is only as old
+as its own `max_age` allows when a new epoch was lost to an outage during a commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Hashable
+from itertools import chain
+from typing import Any, Generic, TypeVar
+
+from flask import current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from hub.sync import queue
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_CHANGED = "hub.epochs.changed"
+_EPOCHS: dict[str, Epoch] = {}
+
+
+class Epoch:
+    def __init__(self, name: str, watched: tuple[type, ...]) -> None:
+        self.name, self.watched, self.key = name, watched, f"crmhub:epoch:{name}"
+        _EPOCHS[name] = self
+
+    def current(self) -> str | None:
+        """The epoch now, or None when nothing may be cached (no Redis, or Redis unreachable)."""
+        if queue.is_embedded():
+            return None
+        redis = queue.connection()
+        try:
+            epoch = redis.get(self.key)
+            if epoch is None:  # a new (or restarted) Redis: start an epoch nobody has cached under
+                redis.set(self.key, uuid.uuid4().hex, nx=True)
+                epoch = redis.get(self.key)
+        except queue.RedisError:
+            return None
+        return epoch.decode() if isinstance(epoch, bytes) else epoch
+
+
+class Cache(Generic[T]):
+    """Values kept in this process under the epoch that was current when they were made."""
+
+    def __init__(self, epoch: Epoch, max_age_s: float, max_entries: int = 256) -> None:
+        self.epoch, self.max_age_s, self.max_entries = epoch, max_age_s, max_entries
+        self.extension = f"hub_cache_{epoch.name}"
+
+    def get(self, key: Hashable, make: Callable[[], T]) -> T:
+        """The value kept for `key` if it was made under the current epoch, else `make()`'s."""
+        epoch = self.epoch.current()
+        entries = self.entries()
+        now = time.monotonic()
+        if epoch is not None:
+            hit = entries.get(key)
+            if hit is not None and hit[0] == epoch and now - hit[1] < self.max_age_s:
+                return hit[2]
+        value = make()
+        if epoch is not None:
+            if len(entries) >= self.max_entries:
+                entries.clear()
+            # Stamped with the epoch read *before* making it: a change committed meanwhile has set
+            # a newer epoch, so this value is never served in its place.
+            entries[key] = (epoch, now, value)
+        return value
+
+    def entries(self) -> dict[Hashable, tuple[str, float, T]]:
+        """This app's entries (one app per worker process; tests make many in one)."""
+        return current_app.extensions.setdefault(self.extension, {})
+
+
+def _note_changes(session: Session, flush_context: Any) -> None:
+    changed: set[str] = session.info.setdefault(_CHANGED, set())
+    for name, epoch in _EPOCHS.items():
+        if name not in changed and any(
+            isinstance(o, epoch.watched) for o in chain(session.new, session.dirty, session.deleted)
+        ):
+            changed.add(name)
+
+
+def _renew(session: Session) -> None:
+    # A flush that was rolled back leaves its mark for the session's next commit: one needless
+    # rebuild, where clearing it on a savepoint's rollback could lose a change committed after.
+    changed = session.info.pop(_CHANGED, None)
+    if not changed or not has_app_context() or queue.is_embedded():
+        return
+    app = current_app._get_current_object()
+    try:
+        with queue.connection(app).pipeline(transaction=False) as pipe:
+            for name in changed:
+                pipe.set(_EPOCHS[name].key, uuid.uuid4().hex)
+            pipe.execute()
+    except queue.RedisError:
+        log.warning("could not renew the epochs %s; other workers' caches may lag", sorted(changed))
+        for name in changed:  # this process at least forgets at once
+            app.extensions.pop(f"hub_cache_{name}", None)
+
+
+def install(session_target: Any) -> None:
+    for name, listener in (("after_flush", _note_changes), ("after_commit", _renew)):
+        if not event.contains(session_target, name, listener):
+            event.listen(session_target, name, listener)
