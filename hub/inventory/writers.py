@@ -20,6 +20,7 @@ the rows the pull wrote. SQLite has one writer at a time.
 from __future__ import annotations
 
 import contextlib
+import re
 from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
@@ -33,6 +34,7 @@ from hub.models import Connection, Product, StockHistory, StockLevel, Warehouse
 
 # What a text value must escape in COPY's text format.
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 NULL = "\\N"
 
 
@@ -96,11 +98,12 @@ class FirstPullWriter(StockWriter):
     def __init__(self, connection: Connection, pulled_at: datetime) -> None:
         super().__init__(connection, pulled_at)
         _hold_warehouses(connection)
+        self.raw = db.session.connection().connection.driver_connection
         # The whole catalogue's ids by SKU, read once (asking per chunk would stop the COPY), and
-        # held for the stored links.
-        self.products: dict[str, int] = dict(
-            db.session.execute(select(Product.sku, Product.id).with_for_update(read=True, key_share=True)).all()
-        )
+        # held for the links stored. Through the driver: 100,000 rows cost the ORM's result 0.3 s.
+        with self.raw.cursor() as cursor:
+            cursor.execute("SELECT sku, id FROM products FOR KEY SHARE")
+            self.products: dict[str, int] = dict(cursor.fetchall())
         self.warehouses: dict[str, int] = {}
         self.seen: dict[int, set[str]] = {}  # the SKUs stored so far, per warehouse id
         self.again: dict[tuple[int, str], Level] = {}  # later reports of levels already stored
@@ -108,7 +111,6 @@ class FirstPullWriter(StockWriter):
         self.stored = 0
         self.suffix = f"\t{self.pulled_at.isoformat()}\n"
         self.prefix = f"{connection.id}\t"
-        self.raw = db.session.connection().connection.driver_connection
         self.copying = contextlib.ExitStack()
         self.copy = None
 
@@ -121,6 +123,7 @@ class FirstPullWriter(StockWriter):
         products, warehouses, seen, prefix, suffix = self.products, self.warehouses, self.seen, self.prefix, self.suffix
         times: dict[datetime, str] = {}
         lines = []
+        escape = _needs_escapes(levels)
         for lv in levels:
             warehouse_id = warehouses[lv.warehouse]
             skus = seen.get(warehouse_id)
@@ -140,7 +143,7 @@ class FirstPullWriter(StockWriter):
                 product = product_id
                 self.touched.add(product_id)
             lines.append(
-                f"{prefix}{warehouse_id}\t{lv.sku.translate(COPY_ESCAPES)}\t{product}"
+                f"{prefix}{warehouse_id}\t{lv.sku.translate(COPY_ESCAPES) if escape else lv.sku}\t{product}"
                 f"\t{lv.on_hand}\t{lv.reserved}\t{lv.available}\t{stamp}{suffix}"
             )
         self.stored += len(lines)
@@ -223,14 +226,13 @@ class StagedWriter(StockWriter):
         # every value in turn and cost about a second per 200,000 levels.
         times: dict[datetime, str] = {}
         lines = []
+        escape = _needs_escapes(levels)
         for lv in levels:
             stamp = times.get(lv.as_of)
             if stamp is None:
                 stamp = times[lv.as_of] = lv.as_of.isoformat()
-            lines.append(
-                f"{warehouses[lv.warehouse]}\t{lv.sku.translate(COPY_ESCAPES)}\t{lv.on_hand}\t{lv.reserved}"
-                f"\t{lv.available}\t{stamp}\n"
-            )
+            sku = lv.sku.translate(COPY_ESCAPES) if escape else lv.sku
+            lines.append(f"{warehouses[lv.warehouse]}\t{sku}\t{lv.on_hand}\t{lv.reserved}\t{lv.available}\t{stamp}\n")
         with (
             self.raw.cursor() as cursor,
             cursor.copy(
@@ -368,6 +370,12 @@ def _upsert(connection: Connection, levels: list[Level], pulled_at: datetime) ->
 
 def _differs(old: tuple[Decimal, Decimal], new: tuple[Decimal, Decimal]) -> bool:
     return any(Decimal(a) != Decimal(b) for a, b in zip(old, new, strict=True))
+
+
+def _needs_escapes(levels: list[Level]) -> bool:
+    """Whether any SKU of the chunk has a character COPY's text format escapes: one scan of them
+    all, where translating each one cost 0.2 s per 200,000 levels for SKUs that never have any."""
+    return COPY_SPECIAL.search("".join(lv.sku for lv in levels)) is not None
 
 
 def _hold_warehouses(connection: Connection) -> None:
