@@ -248,17 +248,19 @@ class StagedWriter(StockWriter):
         # joined to the whole catalogue by hash instead of by index.
         run(text("ANALYZE incoming_stock"))
         # Each level once (the last report wins, should a page boundary have moved and shown a level
-        # twice), with the id of its stored row and whether it changed.
+        # twice), with the id of its stored row, whether it changed, and the product its SKU is now
+        # (joined once here rather than by each statement below).
         run(
             text(
                 "CREATE TEMPORARY TABLE latest_stock ON COMMIT DROP AS "
                 "SELECT i.warehouse_id, i.sku, i.on_hand, i.reserved, i.available, i.as_of, s.id AS level_id, "
-                "s.product_id AS linked_product, "
+                "s.product_id AS linked_product, p.id AS product_id, "
                 "(s.id IS NULL OR s.on_hand <> i.on_hand OR s.available <> i.available) AS changed "
                 "FROM (SELECT DISTINCT ON (warehouse_id, sku) * FROM incoming_stock "
                 "ORDER BY warehouse_id, sku, seq DESC) AS i "
                 "LEFT JOIN stock_levels AS s ON s.connection_id = :connection_id "
-                "AND s.warehouse_id = i.warehouse_id AND s.sku = i.sku"
+                "AND s.warehouse_id = i.warehouse_id AND s.sku = i.sku "
+                "LEFT JOIN products AS p ON p.sku = i.sku"
             ),
             params,
         )
@@ -271,11 +273,12 @@ class StagedWriter(StockWriter):
             params,
         )
         # The products that levels are about to be linked to, held as a foreign key would (links
-        # kept as they were need no check, as with a key).
+        # kept as they were need no check, as with a key). One deleted since the join above makes
+        # the statements below fail their check: the pull fails and the next one links no product.
         run(
             text(
-                "SELECT p.id FROM products AS p JOIN latest_stock AS l ON p.sku = l.sku "
-                "WHERE l.linked_product IS DISTINCT FROM p.id FOR KEY SHARE OF p"
+                "SELECT id FROM products WHERE id IN (SELECT product_id FROM latest_stock "
+                "WHERE product_id IS DISTINCT FROM linked_product) FOR KEY SHARE"
             )
         )
         # New levels by INSERT, known ones by UPDATE on the id found above: no conflict can arise
@@ -284,24 +287,22 @@ class StagedWriter(StockWriter):
             text(
                 "INSERT INTO stock_levels (connection_id, warehouse_id, sku, product_id, on_hand, reserved, "
                 "available, as_of, pulled_at) "
-                "SELECT :connection_id, l.warehouse_id, l.sku, p.id, l.on_hand, l.reserved, l.available, l.as_of, "
-                ":pulled_at FROM latest_stock AS l LEFT JOIN products AS p ON p.sku = l.sku WHERE l.level_id IS NULL"
+                "SELECT :connection_id, warehouse_id, sku, product_id, on_hand, reserved, available, as_of, "
+                ":pulled_at FROM latest_stock WHERE level_id IS NULL"
             ),
             params,
         )
         run(
             text(
-                "UPDATE stock_levels AS s SET product_id = p.id, on_hand = l.on_hand, reserved = l.reserved, "
+                "UPDATE stock_levels AS s SET product_id = l.product_id, on_hand = l.on_hand, reserved = l.reserved, "
                 "available = l.available, as_of = l.as_of, pulled_at = :pulled_at "
-                "FROM latest_stock AS l LEFT JOIN products AS p ON p.sku = l.sku WHERE s.id = l.level_id"
+                "FROM latest_stock AS l WHERE s.id = l.level_id"
             ),
             params,
         )
         changed = run(text("SELECT count(*) FROM latest_stock WHERE changed")).scalar_one()
         products = set(
-            run(
-                text("SELECT DISTINCT p.id FROM latest_stock AS l JOIN products AS p ON p.sku = l.sku WHERE l.changed")
-            ).scalars()
+            run(text("SELECT DISTINCT product_id FROM latest_stock WHERE changed AND product_id IS NOT NULL")).scalars()
         )
         run(text("DROP TABLE latest_stock"))
         run(text("TRUNCATE incoming_stock"))

@@ -2,7 +2,7 @@
 
 Stock rows are keyed by connection × warehouse × SKU, as the target reports them; `product_id`
 links a row to the hub's catalogue when the SKU is known. Pulls write them in bulk (see
-`hub.inventory.pull`), so these tables are not audited row by row; rules and alerts are.
+`hub.inventory.writers`), so these tables are not audited row by row; rules and alerts are.
 
 Alert states: open → acknowledged | snoozed (until a date) → resolved; `open_key` is set while an
 alert is not resolved and is unique, so there is at most one live alert per product × warehouse.
