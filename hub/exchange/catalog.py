@@ -50,7 +50,8 @@ from hub.exchange import orders
 from hub.exchange.files import remove_folder
 from hub.extensions import db
 from hub.inventory.alerts import evaluate
-from hub.inventory.pull import CHUNK, stock_writer
+from hub.inventory.pull import CHUNK
+from hub.inventory.writers import stock_writer
 from hub.models import Connection, ExchangeSession, MappingRow, Product, StockLevel
 from hub.models import Warehouse as HubWarehouse
 from hub.models.base import utcnow
@@ -324,15 +325,15 @@ class _Applier:
         now = utcnow()
         left_out = self._left_out() if self.full_stock and self.reports_stock else []
         if self.levels or left_out:
-            writer = stock_writer(self.connection, now)
             levels = [*self.levels.items(), *((key, Decimal(0)) for key in left_out)]
             rows = [
                 Level(sku=sku, warehouse=warehouse, on_hand=q, reserved=Decimal(0), available=q, as_of=now)
                 for (sku, warehouse), q in levels
             ]
-            for k in range(0, len(rows), CHUNK):
-                writer.add(rows[k : k + CHUNK])
-            changed, product_ids = writer.finish()
+            with stock_writer(self.connection, now) as writer:
+                for k in range(0, len(rows), CHUNK):
+                    writer.add(rows[k : k + CHUNK])
+                changed, product_ids = writer.finish()
             self._name_warehouses()
             self.connection.stock_pulled_at = now
             self.connection.stock_cursor = now

@@ -2,7 +2,7 @@
 
 Stock rows are keyed by connection × warehouse × SKU, as the target reports them; `product_id`
 links a row to the hub's catalogue when the SKU is known. Pulls write them in bulk (see
-`hub.inventory.pull`), so these tables are not audited row by row; rules and alerts are.
+`hub.inventory.writers`), so these tables are not audited row by row; rules and alerts are.
 
 Alert states: open → acknowledged | snoozed (until a date) → resolved; `open_key` is set while an
 alert is not resolved and is unique, so there is at most one live alert per product × warehouse.
@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.extensions import db
@@ -28,10 +28,7 @@ from hub.money import ZERO, DecimalType
 
 class Warehouse(db.Model):
     __tablename__ = "warehouses"
-    __table_args__ = (
-        UniqueConstraint("connection_id", "code"),
-        UniqueConstraint("connection_id", "id"),  # what the stock tables' (connection, warehouse) key refers to
-    )
+    __table_args__ = (UniqueConstraint("connection_id", "code"),)
     __audited__ = False
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -44,47 +41,39 @@ class Warehouse(db.Model):
 
 class StockLevel(db.Model):
     __tablename__ = "stock_levels"
-    # A full pull writes 200,000 rows: one foreign key for connection and warehouse together (the
-    # warehouse's connection is the level's) is one check per row instead of two, and the unique
-    # constraint serves look-ups by connection, so that column has no index of its own to keep up.
-    __table_args__ = (
-        UniqueConstraint("connection_id", "warehouse_id", "sku"),
-        ForeignKeyConstraint(
-            ["connection_id", "warehouse_id"], ["warehouses.connection_id", "warehouses.id"], ondelete="CASCADE"
-        ),
-    )
+    # A full pull writes 200,000 rows, and a foreign key costs a trigger call per row (half of
+    # PostgreSQL's time for them): the stock tables keep none. Their keys are kept by what writes
+    # and deletes them instead (`hub.inventory.writers` takes each referred warehouse and product
+    # FOR KEY SHARE, once per pull, as a foreign key would row by row; migration 0013's triggers
+    # delete a warehouse's stock with it and unlink a deleted product). The unique constraint
+    # serves look-ups by connection, so that column has no index of its own to keep up.
+    __table_args__ = (UniqueConstraint("connection_id", "warehouse_id", "sku"),)
     __audited__ = False
 
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column()
     warehouse_id: Mapped[int] = mapped_column(index=True)
     sku: Mapped[str] = mapped_column(String(64), index=True)
-    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"), index=True)
+    product_id: Mapped[int | None] = mapped_column(index=True)
     on_hand: Mapped[Decimal] = mapped_column(DecimalType(18, 4), default=ZERO)
     reserved: Mapped[Decimal] = mapped_column(DecimalType(18, 4), default=ZERO)
     available: Mapped[Decimal] = mapped_column(DecimalType(18, 4), default=ZERO)
     as_of: Mapped[datetime] = mapped_column(UTCDateTime)
     pulled_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    warehouse: Mapped[Warehouse] = relationship()
+    warehouse: Mapped[Warehouse] = relationship(primaryjoin="foreign(StockLevel.warehouse_id) == Warehouse.id")
     connection: Mapped[Connection] = relationship(
         primaryjoin="foreign(StockLevel.connection_id) == Connection.id", viewonly=True
     )
-    product: Mapped[Product | None] = relationship()
+    product: Mapped[Product | None] = relationship(primaryjoin="foreign(StockLevel.product_id) == Product.id")
 
 
 class StockHistory(db.Model):
     """One row each time a pull saw a level change: the data behind stock charts."""
 
     __tablename__ = "stock_history"
-    # As for stock_levels: one foreign key for connection and warehouse; and a SKU's history
-    # indexed in the order it is read (one index less to keep up on a full pull).
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["connection_id", "warehouse_id"], ["warehouses.connection_id", "warehouses.id"], ondelete="CASCADE"
-        ),
-        Index("ix_stock_history_sku_as_of", "sku", "as_of", "id"),
-    )
+    # No foreign keys, as for stock_levels; a SKU's history indexed in the order it is read.
+    __table_args__ = (Index("ix_stock_history_sku_as_of", "sku", "as_of", "id"),)
     __audited__ = False
 
     id: Mapped[int] = mapped_column(primary_key=True)
