@@ -120,6 +120,9 @@ class Batch:
     which touches no database), then recorded (record_batch)."""
 
     events: list[OutboxEvent]
+    event_ids: list[int]
+    invoice_ids: list[int]
+    job_ids: set[str]  # the queued jobs that carried these events
     # The events' documents, in the same order: what `send` reads (never the ORM objects, which
     # belong to the job thread's session).
     documents: list[InvoiceDocument]
@@ -137,7 +140,14 @@ def prepare_batch(events: Sequence[OutboxEvent]) -> Batch:
     # The batch's invoices in one query; each event's `invoice` then comes from the session.
     invoices = db.session.scalars(select(HubInvoice).where(HubInvoice.id.in_([e.invoice_id for e in events]))).all()
     documents = [invoice_from_dict(event.invoice.snapshot) for event in events]
-    return Batch(events=list(events), documents=documents, invoices=list(invoices))
+    return Batch(
+        events=list(events),
+        event_ids=[e.id for e in events],
+        invoice_ids=[e.invoice_id for e in events],
+        job_ids={e.job_id for e in events if e.job_id},
+        documents=documents,
+        invoices=list(invoices),
+    )
 
 
 def send(connector: Connector, batch: Batch) -> None:
@@ -168,6 +178,10 @@ def push_batch(connection: Connection, events: Sequence[OutboxEvent]) -> None:
 def record_batch(connection: Connection, batch: Batch) -> None:
     """Write what happened to each event of a sent batch: link, states, run history; commit."""
     events, results, started = batch.events, batch.results, batch.started
+    # A commit since the batch was loaded (the batch before it recorded, the next one leased)
+    # expired its events and invoices: reload them in two queries, not two per event.
+    db.session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_(batch.event_ids))).all()
+    db.session.scalars(select(HubInvoice).where(HubInvoice.id.in_(batch.invoice_ids))).all()
     secrets = secret_values(connection)
     redacted = redact_exchanges(batch.exchanges, secrets)
     keys = batch.idempotency_keys()
@@ -177,7 +191,7 @@ def record_batch(connection: Connection, batch: Batch) -> None:
         for link in db.session.scalars(
             select(ExternalLink).where(
                 ExternalLink.connection_id == connection.id,
-                ExternalLink.invoice_id.in_([event.invoice_id for event in events]),
+                ExternalLink.invoice_id.in_(batch.invoice_ids),
             )
         )
     }

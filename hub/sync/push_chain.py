@@ -53,8 +53,9 @@ class _Leases:
         take, self.waiting = self.waiting[: self.size], self.waiting[self.size :]
         if not take:
             return None
-        self.job_ids.update(e.job_id for e in take if e.job_id)  # read before a commit expires them
-        return prepare_batch(take)
+        batch = prepare_batch(take)
+        self.job_ids |= batch.job_ids
+        return batch
 
     def release(self, events: Sequence[OutboxEvent]) -> None:
         """Give back events this chain will not send (due at once: their jobs or the dispatcher)."""
@@ -82,6 +83,7 @@ def push_chain(connection: Connection, events: Sequence[OutboxEvent], owner: str
         sent = _run(current_app._get_current_object(), connection, connector, leases)
     finally:
         connector.close()
+    # All of them once more: a job whose events were split over two batches was not done before.
     outbox.drop_jobs_done_by_others(leases.job_ids)
     return sent
 
@@ -99,6 +101,8 @@ def _run(app: Flask, connection: Connection, connector: Connector, leases: _Leas
             if previous is not None:
                 record_batch(connection, previous)
                 sent += len(previous.events)
+                # While the target works rather than all at the end: jobs whose events are all done.
+                outbox.drop_jobs_done_by_others(previous.job_ids)
             upcoming = leases.next_batch()
             future.result()
             previous, current = current, None
