@@ -172,6 +172,11 @@ class TrytonConnector(Connector):
         self._batch: _BatchLookups | None = None
         # Currency rounding by Tryton currency id, for the total check.
         self._rounding: dict[int, Decimal] = {}
+        # The next push's documents (look_ahead): mapped already, and their keys to look up with
+        # this push's total check; what that found, for the next find_invoices.
+        self._mapped_ahead: dict[str, dict[str, Any]] = {}
+        self._keys_ahead: list[str] | None = None
+        self._found_ahead: tuple[frozenset[str], dict[str, dict[str, Any]]] | None = None
 
     # ---- transport ---------------------------------------------------------------------------
 
@@ -331,7 +336,9 @@ class TrytonConnector(Connector):
         drafts) and left out, so that the push creates, aligns and posts it instead of linking a
         draft. One someone validated by hand stays theirs. Should the deletion fail, its error is
         raised and nothing is created."""
-        rows = self._rows(idempotency_keys)
+        rows = self._rows_ahead(idempotency_keys)
+        if rows is None:
+            rows = self._rows(idempotency_keys)
         drafts = [row["id"] for row in rows.values() if row["state"] == "draft"] if self.post else []
         if drafts:
             self.call("model.account.invoice.delete", drafts, changes_data=True)
@@ -343,11 +350,31 @@ class TrytonConnector(Connector):
             [["reference", "in", list(idempotency_keys)], ["type", "=", "out"]],
             ["id", "number", "state", "reference"],
         )
-        # The oldest wins should two ever exist; the hub links exactly one.
-        found: dict[str, dict[str, Any]] = {}
-        for row in sorted(rows, key=lambda r: r["id"]):
-            found.setdefault(row["reference"], row)
-        return found
+        return _oldest_by_reference(rows)
+
+    # ---- looking ahead -------------------------------------------------------------------------
+    #
+    # In a chain of pushes (hub/sync/push_chain.py) the hub tells the connector the next push's
+    # documents while the current one is out. Their mapping is done then, off Tryton's time, and
+    # their keys are looked up in the same call as the current push's total check: the next push's
+    # find-before-create costs no call of its own. It is still a look-up made after the hub leased
+    # those documents (no other worker pushes them) and before they are created.
+
+    def look_ahead(self, docs: list[InvoiceDocument]) -> None:
+        for doc in docs:
+            with contextlib.suppress(ConnectorError):  # refused again, and reported, by the push
+                self._mapped_ahead[doc.idempotency_key] = self.map_document(doc)
+        self._keys_ahead = [doc.idempotency_key for doc in docs]
+
+    def _rows_ahead(self, idempotency_keys: list[str]) -> dict[str, dict[str, Any]] | None:
+        """What the last total check found for these keys, if it looked them all up."""
+        ahead, self._found_ahead = self._found_ahead, None
+        wanted = set(idempotency_keys)
+        if self._keys_ahead is not None and set(self._keys_ahead) <= wanted:
+            self._keys_ahead = None  # told too late for a check to take them along: asked now
+        if ahead is None or not wanted <= ahead[0]:
+            return None
+        return {key: row for key, row in ahead[1].items() if key in wanted}
 
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
         return self.push_invoices([doc])[0]
@@ -434,8 +461,17 @@ class TrytonConnector(Connector):
         """The drafts with their lines' stored quantities and prices and their tax lines' amounts:
         one read of stored fields, about half the cost of Tryton's computed `total_amount`."""
         fields = ["id", "number", "state", "currency", "lines.type", "lines.quantity", "lines.unit_price"]
-        rows = self.call("model.account.invoice.read", ids, [*fields, "taxes.amount"])
-        return {r["id"]: r for r in rows}
+        keys, self._keys_ahead = self._keys_ahead, None
+        if not keys:
+            rows = self.call("model.account.invoice.read", ids, [*fields, "taxes.amount"])
+            return {r["id"]: r for r in rows}
+        # The next push's keys looked up in the same call (see look_ahead).
+        domain = ["OR", [["id", "in", ids]], [["reference", "in", keys], ["type", "=", "out"]]]
+        rows = self.search_read("account.invoice", domain, [*fields, "taxes.amount", "reference", "type"])
+        mine = set(ids)
+        found = _oldest_by_reference(r for r in rows if r["id"] not in mine and r["type"] == "out")
+        self._found_ahead = (frozenset(keys), {k: v for k, v in found.items() if k in keys})
+        return {r["id"]: r for r in rows if r["id"] in mine}
 
     def _wrong_totals(
         self, rows: dict[int, dict[str, Any]], ids: list[int], docs: list[InvoiceDocument]
@@ -756,7 +792,8 @@ class TrytonConnector(Connector):
         tax_ids: set[str] = set()
         names: set[str] = set()
         for doc in docs:
-            mapped = batch.mapped[doc.idempotency_key] = self.map_document(doc)
+            mapped = self._mapped_ahead.pop(doc.idempotency_key, None) or self.map_document(doc)
+            batch.mapped[doc.idempotency_key] = mapped
             skus.update(line["sku"] for line in mapped.get("lines", []) if isinstance(line.get("sku"), str))
             if mapped.get("party") is None:
                 names.add(doc.customer.name)
@@ -1195,6 +1232,14 @@ def _check_types(mapped: dict[str, Any]) -> None:
 
 class _SessionExpired(Exception):
     """HTTP 401: the session is gone; log in again."""
+
+
+def _oldest_by_reference(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Invoices by reference; the oldest wins should two ever exist (the hub links exactly one)."""
+    found: dict[str, dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda r: r["id"]):
+        found.setdefault(row["reference"], row)
+    return found
 
 
 def _round(amount: Decimal, factor: Decimal) -> Decimal:

@@ -104,6 +104,8 @@ def _run(app: Flask, connection: Connection, connector: Connector, leases: _Leas
                 # While the target works rather than all at the end: jobs whose events are all done.
                 outbox.drop_jobs_done_by_others(previous.job_ids)
             upcoming = leases.next_batch()
+            if upcoming is not None:
+                connector.look_ahead(upcoming.documents)
             future.result()
             previous, current = current, None
             if upcoming is None:
