@@ -49,7 +49,7 @@ from hub.models import (
 from hub.models.base import utcnow
 from hub.sync import outbox
 from hub.sync.connectors import open_connector, secret_values
-from hub.sync.history import exchanges_about, record_run, redact_exchanges
+from hub.sync.history import exchanges_by_document, record_run, redact_exchanges
 from hub.sync.oauth_tokens import reauthorise_attention
 
 log = logging.getLogger(__name__)
@@ -185,6 +185,7 @@ def record_batch(connection: Connection, batch: Batch) -> None:
     secrets = secret_values(connection)
     redacted = redact_exchanges(batch.exchanges, secrets)
     keys = batch.idempotency_keys()
+    about = exchanges_by_document(redacted, keys)
     # One query for the links of the whole batch, not one per invoice.
     links = {
         link.invoice_id: link
@@ -214,7 +215,7 @@ def record_batch(connection: Connection, batch: Batch) -> None:
             object_type="invoice",
             object_id=event.invoice_id,
             attempt=attempt,
-            exchanges=exchanges_about(redacted, key, keys),
+            exchanges=about[key],
             secrets=secrets,
             error=error,
         )
