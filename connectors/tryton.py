@@ -37,7 +37,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 import requests
@@ -52,6 +52,7 @@ from connectors.documents import (
     StockLevel,
 )
 from connectors.errors import AuthError, ConnectorError, PermanentError, RetryableError, UncertainOutcomeError
+from connectors.tryton_cache import LookupCache, cache_for
 
 STATE = {
     "draft": ExternalState.DRAFT,
@@ -62,6 +63,8 @@ STATE = {
 }
 HUNDRED = Decimal(100)
 PRICE_DIGITS = Decimal("0.0001")
+# What the payload's tax lines take from a Tryton tax (account.invoice.tax as Tryton makes them).
+TAX_FIELDS = ["id", "invoice_account", "credit_note_account", "description", "legal_notice"]
 
 
 def _encode(value: Any) -> Any:
@@ -160,9 +163,20 @@ class TrytonConnector(Connector):
         # A session from an earlier connector of this process, if any: it is re-made on a 401.
         self._auth, self._context = _SESSIONS.get(self._session_key, (None, None))
         self._ids = 0
-        self._cache: dict[tuple[str, Any], Any] = {}
+        # Ids this worker process looked up in this database before (tryton_cache.py), and whether
+        # the current push used one that an earlier push looked up (which may have gone stale).
+        self._lookups: LookupCache = cache_for(self._session_key)
+        self._push_started = time.monotonic()
+        self._used_earlier_lookups = False
         # Products and parties a push looked up for all its documents at once (None outside a push).
         self._batch: _BatchLookups | None = None
+        # Currency rounding by Tryton currency id, for the total check.
+        self._rounding: dict[int, Decimal] = {}
+        # The next push's documents (look_ahead): mapped already, and their keys to look up with
+        # this push's total check; what that found, for the next find_invoices.
+        self._mapped_ahead: dict[str, dict[str, Any]] = {}
+        self._keys_ahead: list[str] | None = None
+        self._found_ahead: tuple[frozenset[str], dict[str, dict[str, Any]]] | None = None
 
     # ---- transport ---------------------------------------------------------------------------
 
@@ -249,6 +263,8 @@ class TrytonConnector(Connector):
         raw = f"{self.config['username']}:{user_id}:{token}".encode()
         self._auth = "Session " + base64.b64encode(raw).decode()
         _SESSIONS[self._session_key] = (self._auth, self._context)
+        # A new session may be a restarted or restored server: ids looked up before may not hold.
+        self._lookups.forget()
 
     @property
     def _session_key(self) -> str:
@@ -320,7 +336,9 @@ class TrytonConnector(Connector):
         drafts) and left out, so that the push creates, aligns and posts it instead of linking a
         draft. One someone validated by hand stays theirs. Should the deletion fail, its error is
         raised and nothing is created."""
-        rows = self._rows(idempotency_keys)
+        rows = self._rows_ahead(idempotency_keys)
+        if rows is None:
+            rows = self._rows(idempotency_keys)
         drafts = [row["id"] for row in rows.values() if row["state"] == "draft"] if self.post else []
         if drafts:
             self.call("model.account.invoice.delete", drafts, changes_data=True)
@@ -332,30 +350,53 @@ class TrytonConnector(Connector):
             [["reference", "in", list(idempotency_keys)], ["type", "=", "out"]],
             ["id", "number", "state", "reference"],
         )
-        # The oldest wins should two ever exist; the hub links exactly one.
-        found: dict[str, dict[str, Any]] = {}
-        for row in sorted(rows, key=lambda r: r["id"]):
-            found.setdefault(row["reference"], row)
-        return found
+        return _oldest_by_reference(rows)
+
+    # ---- looking ahead -------------------------------------------------------------------------
+    #
+    # In a chain of pushes (hub/sync/push_chain.py) the hub tells the connector the next push's
+    # documents while the current one is out. Their mapping is done then, off Tryton's time, and
+    # their keys are looked up in the same call as the current push's total check: the next push's
+    # find-before-create costs no call of its own. It is still a look-up made after the hub leased
+    # those documents (no other worker pushes them) and before they are created.
+
+    def look_ahead(self, docs: list[InvoiceDocument]) -> None:
+        for doc in docs:
+            with contextlib.suppress(ConnectorError):  # refused again, and reported, by the push
+                self._mapped_ahead[doc.idempotency_key] = self.map_document(doc)
+        self._keys_ahead = [doc.idempotency_key for doc in docs]
+
+    def _rows_ahead(self, idempotency_keys: list[str]) -> dict[str, dict[str, Any]] | None:
+        """What the last total check found for these keys, if it looked them all up."""
+        ahead, self._found_ahead = self._found_ahead, None
+        wanted = set(idempotency_keys)
+        if self._keys_ahead is not None and set(self._keys_ahead) <= wanted:
+            self._keys_ahead = None  # told too late for a check to take them along: asked now
+        if ahead is None or not wanted <= ahead[0]:
+            return None
+        return {key: row for key, row in ahead[1].items() if key in wanted}
 
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
         return self.push_invoices([doc])[0]
 
     def push_invoices(self, docs: list[InvoiceDocument]) -> list[ExternalRef]:
-        # A batch costs the same dozen calls whatever its size: products and customers are looked
-        # up for every document at once, not one document at a time.
+        # A batch costs the same few calls whatever its size: products and customers are looked up
+        # for every document at once (or found among the process's earlier look-ups).
+        self._start_push()
         self._batch = self._look_up_batch(docs)
         try:
             return self._create_invoices(docs)
         finally:
             self._batch = None
 
+    def _start_push(self) -> None:
+        self._push_started = time.monotonic()
+        self._used_earlier_lookups = False
+
     def _create_invoices(self, docs: list[InvoiceDocument]) -> list[ExternalRef]:
-        values = [self.build_payload(doc) for doc in docs]
-        self._create_new_parties(values)  # only now: every document has passed its checks
-        ids = self.call("model.account.invoice.create", values, changes_data=True)
+        ids = self._create_drafts(docs)
         try:
-            rows = self._align_taxes(ids, docs)
+            rows = self._check_totals(ids, docs)
             if self.post:
                 self.call("model.account.invoice.post", ids, changes_data=True)
         except ConnectorError:
@@ -370,15 +411,97 @@ class TrytonConnector(Connector):
             rows = {r["id"]: r for r in self.call("model.account.invoice.read", ids, ["id", "number", "state"])}
         return [self._ref(rows[i]) for i in ids]
 
-    def _align_taxes(self, ids: list[int], docs: list[InvoiceDocument]) -> dict[int, dict[str, Any]]:
-        """Make Tryton's tax amounts the hub's, then check that the totals agree. Returns the
-        invoices as read for the check (id, number, state, total), by id.
+    def _create_drafts(self, docs: list[InvoiceDocument]) -> list[int]:
+        """One create call for the batch. Refused while using ids an earlier push looked up, it is
+        tried once more with everything looked up afresh: one of them may be stale (a party merged
+        away, a product or tax deleted). A refusal then is the documents' own."""
+        values = [self.build_payload(doc) for doc in docs]
+        self._create_new_parties(values)  # only now: every document has passed its checks
+        try:
+            return self.call("model.account.invoice.create", values, changes_data=True)
+        except PermanentError:
+            if not self._used_earlier_lookups:
+                raise
+        # Nothing was created (Tryton rolls the whole call back); parties this attempt created are
+        # found by the fresh look-up, not made twice.
+        self._lookups.forget()
+        self._start_push()
+        self._batch = self._look_up_batch(docs)
+        values = [self.build_payload(doc) for doc in docs]
+        self._create_new_parties(values)
+        return self.call("model.account.invoice.create", values, changes_data=True)
 
-        Tryton computes taxes itself, rounding half-even (per document by default); the hub rounds
-        half-up per line, which is what the customer was quoted. A cent apart is enough for finance
-        to see two truths, so the draft's tax lines get the document's amounts (Tryton keeps them:
-        it recomputes a tax line only when its base changes). Any other difference is refused
-        rather than posted."""
+    # ---- the total check ---------------------------------------------------------------------
+    #
+    # Tryton computes taxes itself, rounding half-even (per document by default); the hub rounds
+    # half-up per line, which is what the customer was quoted. A cent apart is enough for finance to
+    # see two truths, so the payload carries the hub's tax lines (tax_lines below): Tryton keeps a
+    # draft's tax line as given when it would compute one with the same tax, account and base, and
+    # replaces it with its own otherwise. Then the drafts are read back and their totals compared
+    # with the hub's: any difference is refused rather than posted.
+
+    def _check_totals(self, ids: list[int], docs: list[InvoiceDocument]) -> dict[int, dict[str, Any]]:
+        """The drafts as read back (id, number, state, ...) by id, once their totals are the hub's."""
+        rows = self._read_back(ids)
+        wrong = self._wrong_totals(rows, ids, docs)
+        if wrong and self._write_hub_tax_amounts(ids, docs):
+            # Tryton replaced some tax lines the payload carried (say, a tax's account changed since
+            # it was looked up): the hub's amounts go on the lines it made instead, as before.
+            rows = self._read_back(ids)
+            wrong = self._wrong_totals(rows, ids, docs)
+        if wrong:
+            doc, total = wrong[0]
+            raise PermanentError(
+                f"Tryton computes {total} {doc.currency} for {doc.number}, "
+                f"the hub {doc.total}: check the products' taxes and prices in Tryton"
+            )
+        return rows
+
+    def _read_back(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+        """The drafts with their lines' stored quantities and prices and their tax lines' amounts:
+        one read of stored fields, about half the cost of Tryton's computed `total_amount`."""
+        fields = ["id", "number", "state", "currency", "lines.type", "lines.quantity", "lines.unit_price"]
+        keys, self._keys_ahead = self._keys_ahead, None
+        if not keys:
+            rows = self.call("model.account.invoice.read", ids, [*fields, "taxes.amount"])
+            return {r["id"]: r for r in rows}
+        # The next push's keys looked up in the same call (see look_ahead).
+        domain = ["OR", [["id", "in", ids]], [["reference", "in", keys], ["type", "=", "out"]]]
+        rows = self.search_read("account.invoice", domain, [*fields, "taxes.amount", "reference", "type"])
+        mine = set(ids)
+        found = _oldest_by_reference(r for r in rows if r["id"] not in mine and r["type"] == "out")
+        self._found_ahead = (frozenset(keys), {k: v for k, v in found.items() if k in keys})
+        return {r["id"]: r for r in rows if r["id"] in mine}
+
+    def _wrong_totals(
+        self, rows: dict[int, dict[str, Any]], ids: list[int], docs: list[InvoiceDocument]
+    ) -> list[tuple[InvoiceDocument, Decimal]]:
+        """(document, Tryton's total) of each draft whose total is not the document's."""
+        wrong = []
+        for invoice_id, doc in zip(ids, docs, strict=True):
+            total = self._draft_total(rows[invoice_id])
+            if total != doc.total:
+                wrong.append((doc, total))
+        return wrong
+
+    def _draft_total(self, row: dict[str, Any]) -> Decimal:
+        """A draft's total as Tryton computes it (Invoice.get_amount): each line's quantity × unit
+        price rounded to the currency (half-even), plus its tax lines' amounts."""
+        rounding = self._currency_rounding(row["currency"])
+        untaxed = sum(
+            (
+                _round(Decimal(str(line["quantity"] or 0)) * (line["unit_price"] or Decimal(0)), rounding)
+                for line in row.get("lines.") or []
+                if line["type"] == "line"
+            ),
+            Decimal(0),
+        )
+        taxes = sum((tax["amount"] for tax in row.get("taxes.") or []), Decimal(0))
+        return _round(untaxed, rounding) + _round(taxes, rounding)
+
+    def _write_hub_tax_amounts(self, ids: list[int], docs: list[InvoiceDocument]) -> bool:
+        """Put the hub's amount on each tax line Tryton made for a rate of a document (where it made
+        exactly one); True if any changed."""
         taxes_of = self._batch.taxes_of if self._batch else {}
         wanted = {  # (invoice id, Tryton tax id) → the hub's amount
             (invoice_id, taxes_of.get(doc.idempotency_key, {}).get(t.rate)): t.tax
@@ -386,25 +509,54 @@ class TrytonConnector(Connector):
             for t in doc.taxes
             if t.rate  # lines without tax carry no Tryton tax
         }
+        rows = self.search_read("account.invoice.tax", [["invoice", "in", ids]], ["invoice", "tax", "amount"])
+        per_key: dict[tuple[int, int], list[dict[str, Any]]] = {}
+        for row in rows:
+            per_key.setdefault((row["invoice"], row["tax"]), []).append(row)
         changes: list[Any] = []
-        for row in self.search_read("account.invoice.tax", [["invoice", "in", ids]], ["invoice", "tax", "amount"]):
-            amount = wanted.get((row["invoice"], row["tax"]))
-            if amount is not None and row["amount"] != amount:
-                changes += [[row["id"]], {"amount": amount}]
+        for key, found in per_key.items():
+            amount = wanted.get(key)
+            if amount is not None and len(found) == 1 and found[0]["amount"] != amount:
+                changes += [[found[0]["id"]], {"amount": amount}]
         if changes:
             self.call("model.account.invoice.tax.write", *changes, changes_data=True)
-        invoice_of = dict(zip(ids, docs, strict=True))
-        rows = {
-            r["id"]: r for r in self.call("model.account.invoice.read", ids, ["id", "number", "state", "total_amount"])
-        }
-        for row in rows.values():
-            doc = invoice_of[row["id"]]
-            if row["total_amount"] != doc.total:
-                raise PermanentError(
-                    f"Tryton computes {row['total_amount']} {doc.currency} for {doc.number}, "
-                    f"the hub {doc.total}: check the products' taxes and prices in Tryton"
-                )
-        return rows
+        return bool(changes)
+
+    def _currency_rounding(self, currency_id: int) -> Decimal:
+        if currency_id not in self._rounding:
+
+            def load():
+                (row,) = self.call("model.currency.currency.read", [currency_id], ["rounding"])
+                return row["rounding"]
+
+            self._rounding[currency_id] = self._cached(("currency rounding", currency_id), load)
+        return self._rounding[currency_id]
+
+    def _tax_lines(self, doc: InvoiceDocument, taxes_of: dict[Decimal, int | None]) -> list[dict[str, Any]]:
+        """The invoice's tax lines with the hub's amounts, one per rate, as Tryton would make them
+        (its tax, the tax's invoice or credit-note account, the base). A rate whose lines are partly
+        negative is left to Tryton (it makes a tax line per sign) and aligned after the create."""
+        lines = []
+        for t in doc.taxes:
+            tax = taxes_of.get(t.rate)
+            if not t.rate or tax is None:
+                continue
+            nets = [line.net for line in doc.lines if line.tax_rate == t.rate]
+            if not (all(n >= 0 for n in nets) or all(n < 0 for n in nets)):
+                continue
+            info = self._tax_info(tax)
+            lines.append(
+                {
+                    "tax": tax,
+                    "account": info["invoice_account"] if t.net >= 0 else info["credit_note_account"],
+                    "base": t.net,
+                    "amount": t.tax,
+                    "manual": False,
+                    "description": info["description"],
+                    "legal_notice": info["legal_notice"],
+                }
+            )
+        return lines
 
     # ---- payload -----------------------------------------------------------------------------
 
@@ -465,6 +617,7 @@ class TrytonConnector(Connector):
             party, address = self._party_by_id(mapped["party"])
         else:
             party, address = self.party_for(doc, dry_run=dry_run)
+        tax_lines = self._tax_lines(doc, taxes_of)
         values = {
             "type": "out",
             "party": party,
@@ -477,6 +630,8 @@ class TrytonConnector(Connector):
             "description": (mapped.get("description") or "")[:100],
             "lines": [["create", lines]],
         }
+        if tax_lines:
+            values["taxes"] = [["create", tax_lines]]
         # Without a payment term, Tryton makes the receivable due on this date (and warns at posting
         # when it is past: then it takes the posting day).
         due = mapped.get("payment_term_date")
@@ -505,20 +660,27 @@ class TrytonConnector(Connector):
 
     def _tax_named(self, name: str, index: int) -> int:
         def load():
-            rows = self.search_read("account.tax", [["name", "=", name], ["parent", "=", None]], ["id"], limit=2)
+            rows = self.search_read("account.tax", [["name", "=", name], ["parent", "=", None]], TAX_FIELDS, limit=2)
             if len(rows) != 1:
                 found = "no" if not rows else "more than one"
                 raise PermanentError(
                     f"Tryton has {found} tax named {name!r} (table taxes of the mapping)", field=f"lines[{index}].tax"
                 )
-            return rows[0]["id"]
+            return self._keep_tax_info(rows[0])
 
         return self._cached(("tax name", name), load)
 
     def _cached(self, key: tuple[str, Any], load):
-        if key not in self._cache:
-            self._cache[key] = load()
-        return self._cache[key]
+        """The process's earlier look-up of `key` (tryton_cache.py), else `load()` kept for later."""
+        hit = self._lookups.get(key)
+        if hit is None:
+            value = load()
+            self._lookups.put(key, value)
+            return value
+        looked_up_at, value = hit
+        if looked_up_at < self._push_started:
+            self._used_earlier_lookups = True
+        return value
 
     def _configuration(self) -> dict[str, Any]:
         def load():
@@ -540,12 +702,14 @@ class TrytonConnector(Connector):
 
     def _currency(self, code: str) -> int:
         def load():
-            rows = self.search_read("currency.currency", [["code", "=", code]], ["id"], limit=1)
+            rows = self.search_read("currency.currency", [["code", "=", code]], ["id", "rounding"], limit=1)
             if not rows:
                 raise PermanentError(f"currency {code} is not set up in Tryton", field="currency")
-            return rows[0]["id"]
+            return rows[0]
 
-        return self._cached(("currency", code), load)
+        row = self._cached(("currency", code), load)
+        self._rounding[row["id"]] = row["rounding"]  # for the total check
+        return row["id"]
 
     def _tax_for(self, rate: Decimal, index: int) -> int:
         def load():
@@ -557,21 +721,35 @@ class TrytonConnector(Connector):
                     ["parent", "=", None],
                     ["group.kind", "in", ["sale", "both"]],
                 ],
-                ["id"],
+                TAX_FIELDS,
                 limit=1,
             )
             if not rows:
                 rows = self.search_read(
                     "account.tax",
                     [["rate", "=", rate], ["type", "=", "percentage"], ["parent", "=", None]],
-                    ["id"],
+                    TAX_FIELDS,
                     limit=1,
                 )
             if not rows:
                 raise PermanentError(f"no Tryton customer tax with rate {rate}", field=f"lines[{index}].tax_rate")
-            return rows[0]["id"]
+            return self._keep_tax_info(rows[0])
 
         return self._cached(("tax", rate), load)
+
+    def _keep_tax_info(self, row: dict[str, Any]) -> int:
+        """Keep what the payload's tax lines take from a tax found by a look-up; its id."""
+        self._lookups.put(("tax info", row["id"]), row)
+        return row["id"]
+
+    def _tax_info(self, tax_id: int) -> dict[str, Any]:
+        def load():
+            rows = self.call("model.account.tax.read", [tax_id], TAX_FIELDS)
+            if not rows:
+                raise PermanentError(f"Tryton has no tax {tax_id}")
+            return rows[0]
+
+        return self._cached(("tax info", tax_id), load)
 
     def _products(self, lines: list[dict[str, Any]], doc: InvoiceDocument, *, dry_run: bool = False) -> dict[str, Any]:
         """The mapped lines' products by code; unknown ones created if the connection allows it
@@ -614,13 +792,17 @@ class TrytonConnector(Connector):
         tax_ids: set[str] = set()
         names: set[str] = set()
         for doc in docs:
-            mapped = batch.mapped[doc.idempotency_key] = self.map_document(doc)
+            mapped = self._mapped_ahead.pop(doc.idempotency_key, None) or self.map_document(doc)
+            batch.mapped[doc.idempotency_key] = mapped
             skus.update(line["sku"] for line in mapped.get("lines", []) if isinstance(line.get("sku"), str))
             if mapped.get("party") is None:
                 names.add(doc.customer.name)
                 if doc.customer.tax_id:
                     tax_ids.add(doc.customer.tax_id)
         batch.products = self._find_products(skus)
+        # Parties: those an earlier push found (with an address to invoice), the rest asked for.
+        tax_ids = {t for t in tax_ids if not self._known_party("party tax id", t, batch.by_tax_id)}
+        names = {n for n in names if not self._known_party("party name", n, batch.by_name)}
         if tax_ids:
             identifiers = self.search_read("party.identifier", [["code", "in", sorted(tax_ids)]], ["code", "party"])
             parties = self._parties([["id", "in", sorted({i["party"] for i in identifiers})]])
@@ -629,7 +811,21 @@ class TrytonConnector(Connector):
         if names:
             for party in self._parties([["name", "in", sorted(names)]]).values():
                 batch.by_name.setdefault(party["name"], party)
+        for kind, found in (("party tax id", batch.by_tax_id), ("party name", batch.by_name)):
+            for key, party in found.items():
+                if party["addresses"]:  # one without gets an address from the push first
+                    self._lookups.put((kind, key), party)
         return batch
+
+    def _known_party(self, kind: str, key: str, into: dict[str, Any]) -> bool:
+        """Put the party an earlier push found by this tax id or name into the batch's, if any."""
+        hit = self._lookups.get((kind, key))
+        if hit is None:
+            return False
+        if hit[0] < self._push_started:
+            self._used_earlier_lookups = True
+        into[key] = hit[1]
+        return True
 
     def _parties(self, domain: list[Any]) -> dict[int, dict[str, Any]]:
         rows = self.search_read("party.party", domain, ["id", "name", "addresses"], order=[["id", "ASC"]])
@@ -644,9 +840,19 @@ class TrytonConnector(Connector):
         return {sku: known[sku] for sku in wanted if sku in known}
 
     def _find_products_in_tryton(self, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
-        wanted = sorted(set(skus))
+        """Products by code: those an earlier push found, the others asked for (and kept)."""
+        known: dict[str, dict[str, Any]] = {}
+        wanted = []
+        for sku in sorted(set(skus)):
+            hit = self._lookups.get(("product", sku))
+            if hit is None:
+                wanted.append(sku)
+                continue
+            if hit[0] < self._push_started:
+                self._used_earlier_lookups = True
+            known[sku] = hit[1]
         if not wanted:
-            return {}
+            return known
         rows = self.search_read(
             "product.product", [["code", "in", wanted]], ["id", "code", "default_uom", "account_category"]
         )
@@ -661,9 +867,10 @@ class TrytonConnector(Connector):
                 else []
             )
         }
-        for row in found.values():
+        for code, row in found.items():
             row["account_revenue_used"] = revenue.get(row.get("account_category"))
-        return found
+            self._lookups.put(("product", code), row)
+        return {**known, **found}
 
     def _create_products(self, lines: list[InvoiceLine]) -> None:
         """Goods named like the line, at its price, in the configured category; code = the SKU."""
@@ -696,7 +903,7 @@ class TrytonConnector(Connector):
                 raise PermanentError(f"Tryton has no accounting product category {name!r}", field="product_category")
             return rows[0]["id"]
 
-        return self._cached(("category", None), load)
+        return self._cached(("category", self.config["product_category"]), load)
 
     def _unit(self, name: str) -> int:
         def load():
@@ -767,6 +974,11 @@ class TrytonConnector(Connector):
             )
         ids = self.call("model.party.party.create", values, changes_data=True)
         addresses = {r["id"]: r["addresses"][0] for r in self.call("model.party.party.read", ids, ["addresses"])}
+        for doc, party_id in zip(docs, ids, strict=True):  # the next pushes find them here
+            party = {"id": party_id, "name": doc.customer.name, "addresses": [addresses[party_id]]}
+            self._lookups.put(("party name", doc.customer.name), party)
+            if doc.customer.tax_id:
+                self._lookups.put(("party tax id", doc.customer.tax_id), party)
         return [(i, addresses[i]) for i in ids]
 
     def _create_new_parties(self, values: list[dict[str, Any]]) -> None:
@@ -1020,6 +1232,21 @@ def _check_types(mapped: dict[str, Any]) -> None:
 
 class _SessionExpired(Exception):
     """HTTP 401: the session is gone; log in again."""
+
+
+def _oldest_by_reference(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Invoices by reference; the oldest wins should two ever exist (the hub links exactly one)."""
+    found: dict[str, dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda r: r["id"]):
+        found.setdefault(row["reference"], row)
+    return found
+
+
+def _round(amount: Decimal, factor: Decimal) -> Decimal:
+    """Tryton's Currency.round: to a multiple of the currency's rounding, half-even."""
+    if not factor:
+        return amount
+    return (amount / factor).quantize(Decimal(1), rounding=ROUND_HALF_EVEN) * factor
 
 
 def _model_error(method: str, error: Any) -> Exception:

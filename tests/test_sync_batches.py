@@ -9,7 +9,7 @@ from connectors.base import Exchange
 from hub.extensions import db
 from hub.models import OutboxEvent, OutboxState, SyncRun
 from hub.sync import outbox
-from hub.sync.history import exchanges_about, redact_exchanges
+from hub.sync.history import exchanges_about, exchanges_by_document, redact_exchanges
 from hub.sync.queue import get_queue
 from hub.sync.worker import drain
 from tests.test_sync_engine import connection, ledger, won_deal  # noqa: F401 (fixtures)
@@ -50,6 +50,8 @@ def test_each_run_keeps_the_exchanges_that_name_its_document():
         "http://t/api/invoices/batch",
     ]
     assert "s3cret-pw" not in str([ex.request for ex in redacted])
+    keys = ["INV-1", "INV-2"]
+    assert exchanges_by_document(redacted, keys) == {k: exchanges_about(redacted, k, keys) for k in keys}
 
 
 def test_jobs_whose_events_an_earlier_batch_pushed_leave_the_queue(app, sales, admin, ledger, connection, monkeypatch):  # noqa: F811

@@ -28,6 +28,7 @@ from connectors.documents import (
 )
 from connectors.errors import AuthError, PermanentError
 from connectors.tryton import TrytonConnector
+from connectors.tryton_cache import LookupCache, forget_all
 from hub.demo_erp.tryton import TrytonServer
 
 CENT = Decimal("0.01")
@@ -264,6 +265,32 @@ def test_a_half_cent_of_tax_is_rounded_as_the_hub_quoted_it(posting, tryton):
     )
 
 
+def test_a_line_amount_tryton_rounds_otherwise_is_refused(connector, tryton):
+    # 1 × 0.125: the hub quotes 0.13 (half-up), Tryton's line amount is 0.12 (half-even). The check
+    # sums the lines as Tryton does, so the draft's total (0.14) is not the hub's (0.15).
+    doc = document(line("VALVE-25", "1", "0.125"))
+    assert doc.total == Decimal("0.15")
+
+    with pytest.raises(PermanentError, match=r"Tryton computes 0\.14 EUR .* the hub 0\.15"):
+        connector.push_invoices([doc])
+
+    assert read_invoices(tryton, doc.idempotency_key) == []
+
+
+def test_tax_lines_tryton_made_itself_get_the_hubs_amounts_after_the_create(connector, tryton, monkeypatch):
+    # As when Tryton replaces the payload's tax line (a tax's account changed since it was looked
+    # up): its own line says 27.64, the hub's amount is written over it before the check.
+    monkeypatch.setattr(TrytonConnector, "_tax_lines", lambda self, doc, taxes_of: [])
+    doc = document(line("VALVE-25", "3", "48.50"))
+    connector.take_exchanges()
+
+    connector.push_invoices([doc])
+
+    (invoice,) = read_invoices(tryton, doc.idempotency_key)
+    assert (invoice["tax_amount"], invoice["total_amount"]) == (Decimal("27.65"), Decimal("173.15"))
+    assert "model.account.invoice.tax.write" in [x.url.split()[-1] for x in connector.take_exchanges()]
+
+
 def test_a_total_tryton_computes_otherwise_is_refused_not_posted(posting, tryton):
     good = document(line("VALVE-25", "2", "48.50"))
     doc = replace(good, total=good.total + Decimal("0.01"))  # e.g. a price Tryton rounds otherwise
@@ -317,8 +344,10 @@ def test_a_batch_goes_in_one_create_call(connector, tryton):
 
     methods = [x.url.split()[-1] for x in connector.take_exchanges()]
     assert methods.count("model.account.invoice.create") == 1
-    # Drafts are read back once (for the total check, which also gives number and state).
+    # Drafts are read back once (for the total check, which also gives number and state); their
+    # tax lines came with the create, so none is written after it.
     assert methods[methods.index("model.account.invoice.create") :].count("model.account.invoice.read") == 1
+    assert "model.account.invoice.tax.write" not in methods
     assert len({r.external_id for r in refs}) == 3
     for doc, ref in zip(docs, refs, strict=True):
         (invoice,) = read_invoices(tryton, doc.idempotency_key)
@@ -330,7 +359,7 @@ def test_a_batch_goes_in_one_create_call(connector, tryton):
 
 
 def test_a_batch_costs_the_same_calls_whatever_its_size(connector, tryton):
-    returning = document()
+    returning = document(line("VALVE-25", "1", "48.50"), line("CTRL-X1", "1", "899.00"))
     connector.push_invoices([returning])  # its customer exists in Tryton from now on
 
     def calls_for(count: int) -> list[str]:
@@ -464,3 +493,115 @@ def test_pull_stock_reads_quantities_per_warehouse(connector, tryton_server):
     with pytest.raises(PermanentError, match="NOPE") as unknown:
         list(elsewhere.pull_stock())
     assert unknown.value.field == "warehouse"
+
+
+# ---- look-ups kept across pushes -----------------------------------------------------------------
+
+
+def test_a_second_push_reuses_what_the_first_looked_up(connector, tryton):
+    forget_all()
+    first = document(line("VALVE-25", "1", "48.50"), line("MANUAL-DE", "2", "12.00", tax="0.07"))
+    connector.push_invoices([first])
+    connector.take_exchanges()
+
+    again = document(
+        line("VALVE-25", "2", "48.50"), line("MANUAL-DE", "1", "12.00", tax="0.07"), customer=first.customer.name
+    )
+    (ref,) = connector.push_invoices([again])
+
+    # No configuration, journal, currency, tax, product or party look-up: the create and the check.
+    methods = [x.url.split()[-1] for x in connector.take_exchanges()]
+    assert methods == ["model.account.invoice.create", "model.account.invoice.read"]
+    (invoice,) = read_invoices(tryton, again.idempotency_key)
+    assert (str(invoice["id"]), invoice["total_amount"]) == (ref.external_id, again.total)
+    assert len(tryton.search_read("party.party", [["name", "=", first.customer.name]], ["id"])) == 1
+
+
+def test_a_party_deleted_after_it_was_looked_up_is_looked_up_afresh(connector, posting, tryton):
+    # The first push makes the party, then Tryton refuses to post (no period in 2001): the draft is
+    # taken back, the party stays, and this process remembers it.
+    refused = document(issue_date=date(2001, 5, 1))
+    with pytest.raises(PermanentError, match="period"):
+        posting.push_invoices([refused])
+    (party,) = tryton.search_read("party.party", [["name", "=", refused.customer.name]], ["id"])
+    tryton.call("model.party.party.delete", [party["id"]], changes_data=True)  # gone behind the hub's back
+    doc = document(customer=refused.customer.name)
+    connector.take_exchanges()
+
+    (ref,) = connector.push_invoices([doc])
+
+    methods = [x.url.split()[-1] for x in connector.take_exchanges()]
+    assert methods.count("model.account.invoice.create") == 2  # refused with the stale id, then again
+    assert methods.count("model.party.party.create") == 1
+    (invoice,) = read_invoices(tryton, doc.idempotency_key)
+    assert (str(invoice["id"]), invoice["party."]["name"]) == (ref.external_id, doc.customer.name)
+    assert invoice["total_amount"] == doc.total
+
+
+def test_a_refusal_with_fresh_look_ups_is_not_tried_again(connector, tryton):
+    forget_all()
+    doc = document()
+    real_call = connector.call
+    creates = []
+
+    def refuse_create(method, *args, **kwargs):  # a create Tryton refuses for the document's own sake
+        if method == "model.account.invoice.create":
+            creates.append(args)
+            raise PermanentError("Tryton model.account.invoice.create: UserError: refused")
+        return real_call(method, *args, **kwargs)
+
+    connector.call = refuse_create
+    try:
+        with pytest.raises(PermanentError, match="refused"):
+            connector.push_invoices([doc])
+    finally:
+        del connector.call
+    assert len(creates) == 1  # everything it used was looked up by this push: nothing to refresh
+    assert read_invoices(tryton, doc.idempotency_key) == []
+
+
+def test_a_new_log_in_forgets_the_look_ups(tryton_server):
+    client = TrytonConnector(config(tryton_server))
+    client.push_invoices([document()])
+    client._post("common.db.logout", [], changes_data=False)  # as Tryton's idle timeout, or a restart
+    client.take_exchanges()
+
+    client.push_invoices([document()])
+
+    methods = [x.url.split()[-1] for x in client.take_exchanges()]
+    after_log_in = methods[methods.index("common.db.login") :]
+    assert "model.account.configuration.read" in after_log_in  # looked up again
+    client.close()
+
+
+def test_look_ups_are_kept_for_a_while(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr("connectors.tryton_cache.time.monotonic", lambda: now[0])
+    cache = LookupCache(ttl=300)
+    cache.put(("journal", None), 7)
+
+    now[0] += 299
+    assert cache.get(("journal", None)) == (1000.0, 7)
+    now[0] += 2
+    assert cache.get(("journal", None)) is None
+    assert len(cache) == 0
+
+
+def test_the_next_pushs_keys_are_looked_up_with_this_ones_total_check(connector, tryton):
+    earlier = document()
+    (earlier_ref,) = connector.push_invoices([earlier])
+    first, second = [document(), document()], [earlier, document()]  # `earlier` is in Tryton already
+
+    connector.look_ahead(second)  # as the hub does from its other thread while `first` is out
+    connector.push_invoices(first)
+    connector.take_exchanges()
+    found = connector.find_invoices([d.idempotency_key for d in second])
+
+    assert connector.take_exchanges() == []  # found with the check of `first`: no call of its own
+    assert found == {earlier.idempotency_key: earlier_ref}
+    (ref,) = connector.push_invoices([second[1]])
+    (invoice,) = read_invoices(tryton, second[1].idempotency_key)
+    assert (str(invoice["id"]), invoice["total_amount"]) == (ref.external_id, second[1].total)
+    # What was found ahead serves one look-up only; then Tryton is asked again.
+    assert connector.find_invoices([earlier.idempotency_key]) == {earlier.idempotency_key: earlier_ref}
+    assert [x.url.split()[-1] for x in connector.take_exchanges()][-1] == "model.account.invoice.search_read"

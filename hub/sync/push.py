@@ -18,12 +18,13 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
 
-from connectors.base import Connector
+from connectors.base import Connector, Exchange
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, invoice_from_dict
 from connectors.errors import (
     AuthError,
@@ -48,7 +49,7 @@ from hub.models import (
 from hub.models.base import utcnow
 from hub.sync import outbox
 from hub.sync.connectors import open_connector, secret_values
-from hub.sync.history import exchanges_about, record_run, redact_exchanges
+from hub.sync.history import exchanges_by_document, record_run, redact_exchanges
 from hub.sync.oauth_tokens import reauthorise_attention
 
 log = logging.getLogger(__name__)
@@ -67,13 +68,13 @@ def process_events(event_ids: Sequence[int]) -> str:
     """Run a chunk of outbox events (the RQ job). Returns a short word for the job's result.
 
     Pushes go out per connection in batches of HUB_BATCH_SIZE, topped up with that connection's
-    other due pushes; cancels one by one. Events another worker owns, or that are done, are skipped.
+    other due pushes and followed by more of them for a while (push_chain.py); cancels one by one.
+    Events another worker owns, or that are done, are skipped.
     """
     owner = outbox.new_owner()
     leased = outbox.lease(event_ids, owner)
     if not leased:
         return "skipped: done, taken by another worker, or not due"
-    size = current_app.config["HUB_BATCH_SIZE"]
     groups: dict[tuple[int, str], list[OutboxEvent]] = {}
     for event in leased:
         groups.setdefault((event.connection_id, event.operation), []).append(event)
@@ -87,13 +88,9 @@ def process_events(event_ids: Sequence[int]) -> str:
             db.session.commit()
             words.append("held: connection paused or resting")
         elif operation == "push_invoice":
-            if len(events) < size:
-                events = [*events, *outbox.lease_more(connection.id, "push_invoice", owner, size - len(events))]
-            queued_for = {event.job_id for event in events if event.job_id}  # read before the commits expire them
-            for k in range(0, len(events), size):
-                push_batch(connection, events[k : k + size])
-            outbox.drop_jobs_done_by_others(queued_for)
-            words.append(f"pushed {len(events)}")
+            from hub.sync.push_chain import push_chain
+
+            words.append(f"pushed {push_chain(connection, events, owner)}")
         elif operation == "cancel_invoice":
             from hub.sync.cancel import cancel_event
 
@@ -117,39 +114,91 @@ def hold_until(connection: Connection):
     return None
 
 
-def push_batch(connection: Connection, events: Sequence[OutboxEvent]) -> None:
-    started = utcnow()
-    # Load the batch's invoices in one query; each event's `invoice` then comes from the session
-    # (whose identity map holds them only while `invoices` does).
+@dataclass
+class Batch:
+    """Events pushed together: loaded from the database (prepare_batch), sent to the target (send,
+    which touches no database), then recorded (record_batch)."""
+
+    events: list[OutboxEvent]
+    event_ids: list[int]
+    invoice_ids: list[int]
+    job_ids: set[str]  # the queued jobs that carried these events
+    # The events' documents, in the same order: what `send` reads (never the ORM objects, which
+    # belong to the job thread's session).
+    documents: list[InvoiceDocument]
+    # The batch's invoices: the session's identity map keeps each event's `invoice` while this does.
+    invoices: list[HubInvoice]
+    started: datetime = field(default_factory=utcnow)
+    results: dict[str, Result] = field(default_factory=dict)
+    exchanges: list[Exchange] = field(default_factory=list)
+
+    def idempotency_keys(self) -> list[str]:
+        return [doc.idempotency_key for doc in self.documents]
+
+
+def prepare_batch(events: Sequence[OutboxEvent]) -> Batch:
+    # The batch's invoices in one query; each event's `invoice` then comes from the session.
     invoices = db.session.scalars(select(HubInvoice).where(HubInvoice.id.in_([e.invoice_id for e in events]))).all()
-    docs = {event.id: invoice_from_dict(event.invoice.snapshot) for event in events}
-    connector: Connector | None = None
+    documents = [invoice_from_dict(event.invoice.snapshot) for event in events]
+    return Batch(
+        events=list(events),
+        event_ids=[e.id for e in events],
+        invoice_ids=[e.invoice_id for e in events],
+        job_ids={e.job_id for e in events if e.job_id},
+        documents=documents,
+        invoices=list(invoices),
+    )
+
+
+def send(connector: Connector, batch: Batch) -> None:
+    """Look the batch's documents up in the target and create the missing ones; fills in results
+    and exchanges. Never raises; touches no database (it may run in a thread of its own)."""
+    try:
+        batch.results = _push(connector, list(batch.documents))
+    except Exception as exc:  # a bug, or a connector failing in a way it should have typed
+        log.exception("push to the target failed")
+        batch.results = dict.fromkeys(batch.idempotency_keys(), exc)
+    batch.exchanges = connector.take_exchanges()
+
+
+def push_batch(connection: Connection, events: Sequence[OutboxEvent]) -> None:
+    """Prepare, send and record one batch with a connector of its own."""
+    batch = prepare_batch(events)
     try:
         connector = open_connector(connection, maps_documents=True)
-        results = _push(connector, [docs[e.id] for e in events])
-    except Exception as exc:  # could not even start: config, secrets, a bug
+    except Exception as exc:  # could not even start: config, secrets, the mapping
         log.exception("push to %s failed before it started", connection.name)
-        results = {doc.idempotency_key: exc for doc in docs.values()}
-    exchanges = connector.take_exchanges() if connector else []
-    if connector:
+        batch.results = dict.fromkeys(batch.idempotency_keys(), exc)
+    else:
+        send(connector, batch)
         connector.close()
+    record_batch(connection, batch)
+
+
+def record_batch(connection: Connection, batch: Batch) -> None:
+    """Write what happened to each event of a sent batch: link, states, run history; commit."""
+    events, results, started = batch.events, batch.results, batch.started
+    # A commit since the batch was loaded (the batch before it recorded, the next one leased)
+    # expired its events and invoices: reload them in two queries, not two per event.
+    db.session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_(batch.event_ids))).all()
+    db.session.scalars(select(HubInvoice).where(HubInvoice.id.in_(batch.invoice_ids))).all()
     secrets = secret_values(connection)
-    redacted = redact_exchanges(exchanges, secrets)
-    keys = [doc.idempotency_key for doc in docs.values()]
+    redacted = redact_exchanges(batch.exchanges, secrets)
+    keys = batch.idempotency_keys()
+    about = exchanges_by_document(redacted, keys)
     # One query for the links of the whole batch, not one per invoice.
     links = {
         link.invoice_id: link
         for link in db.session.scalars(
             select(ExternalLink).where(
                 ExternalLink.connection_id == connection.id,
-                ExternalLink.invoice_id.in_([event.invoice_id for event in events]),
+                ExternalLink.invoice_id.in_(batch.invoice_ids),
             )
         )
     }
     any_failure = False
-    for event in events:
+    for event, key in zip(events, keys, strict=True):
         attempt = event.attempts + 1
-        key = docs[event.id].idempotency_key
         result = results[key]
         if isinstance(result, ExternalRef):
             outcome = _succeeded(connection, event, result, links.get(event.invoice_id))
@@ -166,13 +215,19 @@ def push_batch(connection: Connection, events: Sequence[OutboxEvent]) -> None:
             object_type="invoice",
             object_id=event.invoice_id,
             attempt=attempt,
-            exchanges=exchanges_about(redacted, key, keys),
+            exchanges=about[key],
             secrets=secrets,
             error=error,
         )
     _count_for_breaker(connection, failed=any_failure)
     db.session.commit()
-    del invoices
+
+
+def troubled(batch: Batch) -> bool:
+    """Whether the target failed the batch in a way worth a retry later (not a refused document)."""
+    return any(
+        isinstance(r, Exception) and not isinstance(r, PermanentError | AuthError) for r in batch.results.values()
+    )
 
 
 def _push(connector: Connector, docs: list[InvoiceDocument]) -> dict[str, Result]:
