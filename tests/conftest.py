@@ -35,6 +35,16 @@ def _postgres_base() -> str | None:
     return None if url == "sqlite" else url.rstrip("/")
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests of PostgreSQL's own behaviour run in the PostgreSQL run only (`make test` runs both)."""
+    if _postgres_base() is not None:
+        return
+    left_out = [item for item in items if item.get_closest_marker("postgresql")]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not item.get_closest_marker("postgresql")]
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> Iterator[str]:
     base = _postgres_base()

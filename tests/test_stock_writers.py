@@ -22,7 +22,7 @@ from connectors.mini_ledger import MiniLedgerConnector
 from hub.extensions import db
 from hub.inventory import pull as pull_module
 from hub.inventory.pull import pull_stock
-from hub.inventory.writers import FirstPullWriter, StagedWriter, stock_writer
+from hub.inventory.writers import ChunkWriter, FirstPullWriter, StagedWriter, stock_writer
 from hub.models import Connection, Product, StockHistory, StockLevel, SyncRun, Warehouse
 from hub.models.base import utcnow
 from tests.test_inventory import set_stock
@@ -98,16 +98,15 @@ def test_a_first_pull_stores_a_level_reported_twice_once_with_its_last_report(ap
 
 def test_the_writer_is_chosen_by_whether_the_connection_has_levels(app, connection, ledger):
     with app.app_context():
-        if db.engine.dialect.name != "postgresql":
-            pytest.skip("the COPY writers are PostgreSQL's")
+        postgres = db.engine.dialect.name == "postgresql"  # SQLite has no COPY: one upsert per chunk
         connection_row = db.session.get(Connection, connection)
         with stock_writer(connection_row, utcnow()) as writer:
-            assert isinstance(writer, FirstPullWriter)
+            assert isinstance(writer, FirstPullWriter if postgres else ChunkWriter)
         db.session.rollback()
         set_stock(ledger, {"sku": "A", "warehouse": "WH1", "on_hand": 1, "reserved": 0})
         assert pull_stock(connection, full=True).error is None
         with stock_writer(db.session.get(Connection, connection), utcnow()) as writer:
-            assert isinstance(writer, StagedWriter)
+            assert isinstance(writer, StagedWriter if postgres else ChunkWriter)
         db.session.rollback()
 
 
@@ -242,13 +241,12 @@ def _waiting_on_a_lock(dsn: str, pid: int) -> bool:
         return row is not None and row[0] == "Lock"
 
 
+@pytest.mark.postgresql  # SQLite has one writer at a time
 @pytest.mark.parametrize("deleted", ["warehouse", "product"])
 def test_a_delete_running_while_a_pull_writes_waits_for_it_and_then_sees_its_rows(
     app, connection, pump, monkeypatch, deleted
 ):
     with app.app_context():
-        if db.engine.dialect.name != "postgresql":
-            pytest.skip("SQLite has one writer at a time")
         dsn = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         # Known before the pull (a warehouse the pull creates is its own until it commits).
         db.session.add(Warehouse(connection_id=connection, code="WH1", name="WH1"))
