@@ -19,7 +19,7 @@ from collections.abc import Callable, Hashable
 from itertools import chain
 from typing import Any, Generic, TypeVar
 
-from flask import current_app, has_app_context
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,7 @@ _EPOCHS: dict[str, Epoch] = {}
 class Epoch:
     def __init__(self, name: str, watched: tuple[type, ...]) -> None:
         self.name, self.watched, self.key = name, watched, f"crmhub:epoch:{name}"
+        self.caches: list[Cache] = []
         _EPOCHS[name] = self
 
     def current(self) -> str | None:
@@ -57,7 +58,8 @@ class Cache(Generic[T]):
 
     def __init__(self, epoch: Epoch, max_age_s: float, max_entries: int = 256) -> None:
         self.epoch, self.max_age_s, self.max_entries = epoch, max_age_s, max_entries
-        self.extension = f"hub_cache_{epoch.name}"
+        self.extension = f"hub_cache_{epoch.name}_{len(epoch.caches)}"
+        epoch.caches.append(self)
 
     def get(self, key: Hashable, make: Callable[[], T]) -> T:
         """The value kept for `key` if it was made under the current epoch, else `make()`'s."""
@@ -77,9 +79,9 @@ class Cache(Generic[T]):
             entries[key] = (epoch, now, value)
         return value
 
-    def entries(self) -> dict[Hashable, tuple[str, float, T]]:
+    def entries(self, app: Flask | None = None) -> dict[Hashable, tuple[str, float, T]]:
         """This app's entries (one app per worker process; tests make many in one)."""
-        return current_app.extensions.setdefault(self.extension, {})
+        return (app or current_app).extensions.setdefault(self.extension, {})
 
 
 def _note_changes(session: Session, flush_context: Any) -> None:
@@ -106,7 +108,8 @@ def _renew(session: Session) -> None:
     except queue.RedisError:
         log.warning("could not renew the epochs %s; other workers' caches may lag", sorted(changed))
         for name in changed:  # this process at least forgets at once
-            app.extensions.pop(f"hub_cache_{name}", None)
+            for cache in _EPOCHS[name].caches:
+                cache.entries(app).clear()
 
 
 def install(session_target: Any) -> None:
