@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 
 from config.settings import Settings
+from hub.jsonio import loads_stored
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 
@@ -24,7 +25,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     instance_path = os.path.abspath(settings.HUB_INSTANCE_PATH or os.path.join(os.getcwd(), "instance"))
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     app.config.update(
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         JSON_SORT_KEYS=False,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -86,15 +86,26 @@ def _resolve_defaults(app: Flask) -> None:
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     app.config["DATABASE_URL"] = url
     app.config["SQLALCHEMY_DATABASE_URI"] = url
-    if url.startswith("sqlite"):
-        # One writer at a time; wait for the lock instead of failing with "database is locked".
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(url))
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app, "secret_key", lambda: secrets.token_urlsafe(48))
     if not app.config.get("HUB_ENCRYPTION_KEY"):
         app.config["HUB_ENCRYPTION_KEY"] = _instance_secret(
             app, "encryption_key", lambda: Fernet.generate_key().decode()
         )
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # One writer at a time; wait for the lock instead of failing with "database is locked".
+        return {"connect_args": {"timeout": 30}, "json_deserializer": loads_stored}
+    # Sessions in UTC: timestamps then arrive from the driver already as the UTC datetimes the
+    # models hand out, with nothing to convert per value (see UTCDateTime).
+    return {
+        "pool_pre_ping": True,
+        "json_deserializer": loads_stored,
+        "connect_args": {"options": "-c TimeZone=UTC"},
+    }
 
 
 def _instance_secret(app: Flask, name: str, generate) -> str:

@@ -22,6 +22,15 @@ def loads(data: str | bytes) -> Any:
     return json.loads(data, parse_float=Decimal)
 
 
+def loads_stored(data: str | bytes) -> Any:
+    """A JSON column's value, as the json module would read it (floats stay floats); orjson reads
+    it several times faster, and the json module takes what orjson refuses (NaN, huge integers)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
 class DecimalJSONProvider(DefaultJSONProvider):
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         kwargs.setdefault("parse_float", Decimal)

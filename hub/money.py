@@ -27,13 +27,14 @@ def is_currency(code: str) -> bool:
 
 
 @cache
-def _exponent(currency: str) -> Decimal:
+def minor_unit(currency: str) -> Decimal:
+    """The currency's smallest amount: Decimal("0.01") for EUR, Decimal("1") for JPY."""
     return Decimal(1).scaleb(-get_currency_precision(currency))
 
 
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """Round half up to the currency's minor unit (2 decimals for EUR, 0 for JPY, 3 for KWD)."""
-    return amount.quantize(_exponent(currency), rounding=ROUND_HALF_UP)
+    return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
 
 
 class DecimalType(TypeDecorator):
@@ -63,6 +64,12 @@ class DecimalType(TypeDecorator):
         if value is None:
             return None
         return Decimal(value)
+
+    def result_processor(self, dialect, coltype):
+        if dialect.name == "sqlite":
+            return super().result_processor(dialect, coltype)
+        # psycopg returns NUMERIC as Decimal already: no copy per value.
+        return self.load_dialect_impl(dialect).result_processor(dialect, coltype)
 
 
 def sortable(column, dialect_name: str):

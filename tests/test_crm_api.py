@@ -3,9 +3,11 @@ each endpoint's happy path, and its error paths answered with the status and the
 
 from __future__ import annotations
 
+from datetime import UTC
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import text
 
 from hub.api.base import page_schema
 from hub.api.customers import CustomerSchema
@@ -109,6 +111,29 @@ def test_the_customers_list_shows_each_customer_as_its_schema_says(app, sales, c
             {"items": customers, "page": 1, "per_page": 50, "total": 3, "total_exact": True}
         )
     assert [c["name"] for c in page["items"]] == ["Acme GmbH", "Bare", "Zeta Foods"]
+
+
+@pytest.mark.postgresql
+def test_timestamps_are_utc_whatever_time_zone_the_database_is_set_to(app, database_url, sales):
+    """The hub's sessions run in UTC, so the driver's datetimes are UTC without converting each."""
+    name = database_url.rsplit("/", 1)[1]
+    with app.app_context():
+        db.session.execute(text(f'ALTER DATABASE "{name}" SET timezone TO \'Asia/Tokyo\''))
+        db.session.commit()
+        db.engine.dispose()
+        try:
+            made = sales.post("/api/v1/customers", json={"name": "Tokyo Trading"}).json
+            listed = sales.get("/api/v1/customers").json["items"][0]
+            db.session.remove()
+            created_at = db.session.get(Customer, made["id"]).created_at
+        finally:
+            db.session.rollback()
+            db.session.execute(text(f'ALTER DATABASE "{name}" RESET timezone'))
+            db.session.commit()
+            db.engine.dispose()
+    assert created_at.tzinfo is UTC
+    assert listed["created_at"] == made["created_at"] == created_at.isoformat()
+    assert listed["created_at"].endswith("+00:00")
 
 
 @pytest.mark.parametrize(

@@ -26,3 +26,15 @@ def test_decimals_are_written_with_exactly_their_digits():
 def test_what_is_no_json_number_is_refused(value):
     with pytest.raises(ValueError, match="cannot be sent as a JSON number"):
         dumps({"price": value})
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"tags": ["vip", "b2b"], "n": 1.5, "ok": true}', '{"huge": 123456789012345678901234567890}', "[NaN, Infinity]"],
+)
+def test_a_json_column_reads_as_the_json_module_reads_it(text):
+    """Stored JSON is read by orjson when it can and by the json module otherwise (NaN, integers
+    beyond 64 bits): the values are the json module's either way."""
+    from hub.jsonio import loads_stored
+
+    assert repr(loads_stored(text)) == repr(json.loads(text))

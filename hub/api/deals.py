@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import marshmallow as ma
 from flask import jsonify
@@ -31,7 +30,7 @@ from hub.errors import Conflict
 from hub.extensions import db
 from hub.inventory import availability
 from hub.models import Customer, Deal, DealLine, Stage, StageKind, User
-from hub.money import round_money
+from hub.money import minor_unit
 from hub.sync import outbox
 
 blp = Blueprint("deals", __name__, url_prefix="/api/v1", description="Deals, their lines and stage transitions")
@@ -256,38 +255,38 @@ SUMMARY_ROWS = (
 
 def summary_json(row: Row) -> dict:
     """What DealSummary dumps for the deal a SUMMARY_ROWS row describes."""
-    currency = row.currency
-
-    def money(amount: Decimal | None) -> str | None:
-        return None if amount is None else str(round_money(amount, currency))
-
-    def when(value: date | datetime | None) -> str | None:
-        return None if value is None else value.isoformat()
-
-    kind = row.stage_kind.value
+    # Unpacked by position, in SUMMARY_ROWS' order: reading 25 columns by name was a third of
+    # this function's time, and it runs 50 times a page.
+    (
+        deal_id, number, title, customer_id, customer_name, contact_id, owner_id, owner_name, pipeline_id,
+        stage_id, stage_name, stage_kind, stage_probability, currency, expected_close_date, probability,
+        subtotal, discount_total, tax_total, total, won_at, lost_at, lost_reason, created_at, updated_at,
+    ) = row  # fmt: skip
+    cent = minor_unit(currency)
+    kind = stage_kind.value
     return {
-        "id": row.id,
-        "number": row.number,
-        "title": row.title,
-        "customer": {"id": row.customer_id, "name": row.customer_name},
-        "contact_id": row.contact_id,
-        "owner": None if row.owner_id is None else {"id": row.owner_id, "name": row.owner_name},
-        "pipeline_id": row.pipeline_id,
-        "stage": {"id": row.stage_id, "name": row.stage_name, "kind": kind},
+        "id": deal_id,
+        "number": number,
+        "title": title,
+        "customer": {"id": customer_id, "name": customer_name},
+        "contact_id": contact_id,
+        "owner": None if owner_id is None else {"id": owner_id, "name": owner_name},
+        "pipeline_id": pipeline_id,
+        "stage": {"id": stage_id, "name": stage_name, "kind": kind},
         "status": kind,
         "currency": currency,
-        "expected_close_date": when(row.expected_close_date),
-        "probability": row.stage_probability if row.probability is None else row.probability,
-        "probability_override": row.probability,
-        "subtotal": money(row.subtotal),
-        "discount_total": money(row.discount_total),
-        "tax_total": money(row.tax_total),
-        "total": money(row.total),
-        "won_at": when(row.won_at),
-        "lost_at": when(row.lost_at),
-        "lost_reason": row.lost_reason,
-        "created_at": when(row.created_at),
-        "updated_at": when(row.updated_at),
+        "expected_close_date": None if expected_close_date is None else expected_close_date.isoformat(),
+        "probability": stage_probability if probability is None else probability,
+        "probability_override": probability,
+        "subtotal": None if subtotal is None else str(subtotal.quantize(cent, ROUND_HALF_UP)),
+        "discount_total": None if discount_total is None else str(discount_total.quantize(cent, ROUND_HALF_UP)),
+        "tax_total": None if tax_total is None else str(tax_total.quantize(cent, ROUND_HALF_UP)),
+        "total": None if total is None else str(total.quantize(cent, ROUND_HALF_UP)),
+        "won_at": None if won_at is None else won_at.isoformat(),
+        "lost_at": None if lost_at is None else lost_at.isoformat(),
+        "lost_reason": lost_reason,
+        "created_at": created_at.isoformat(),
+        "updated_at": updated_at.isoformat(),
     }
 
 
