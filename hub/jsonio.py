@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -22,13 +23,19 @@ def loads(data: str | bytes) -> Any:
     return json.loads(data, parse_float=Decimal)
 
 
+# 19 digits in a row: perhaps an integer beyond 64 bits, which orjson would read as a float.
+_LONG_NUMBER, _LONG_NUMBER_BYTES = re.compile(r"\d{19}"), re.compile(rb"\d{19}")
+
+
 def loads_stored(data: str | bytes) -> Any:
-    """A JSON column's value, as the json module would read it (floats stay floats); orjson reads
-    it several times faster, and the json module takes what orjson refuses (NaN, huge integers)."""
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)
+    """A JSON column's value, as the json module reads it; orjson reads it several times faster,
+    and the json module takes what orjson refuses (NaN) or would round (huge integers)."""
+    if not (_LONG_NUMBER if isinstance(data, str) else _LONG_NUMBER_BYTES).search(data):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
 
 
 class DecimalJSONProvider(DefaultJSONProvider):

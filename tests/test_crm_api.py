@@ -118,7 +118,7 @@ def test_timestamps_are_utc_whatever_time_zone_the_database_is_set_to(app, datab
     """The hub's sessions run in UTC, so the driver's datetimes are UTC without converting each."""
     name = database_url.rsplit("/", 1)[1]
     with app.app_context():
-        db.session.execute(text(f'ALTER DATABASE "{name}" SET timezone TO \'Asia/Tokyo\''))
+        db.session.execute(text(f"ALTER DATABASE \"{name}\" SET timezone TO 'Asia/Tokyo'"))
         db.session.commit()
         db.engine.dispose()
         try:

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from connectors.http import dumps
+from hub.jsonio import loads_stored
 
 
 def test_decimals_are_written_with_exactly_their_digits():
@@ -32,9 +33,8 @@ def test_what_is_no_json_number_is_refused(value):
     "text",
     ['{"tags": ["vip", "b2b"], "n": 1.5, "ok": true}', '{"huge": 123456789012345678901234567890}', "[NaN, Infinity]"],
 )
-def test_a_json_column_reads_as_the_json_module_reads_it(text):
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_a_json_column_reads_as_the_json_module_reads_it(text, as_bytes):
     """Stored JSON is read by orjson when it can and by the json module otherwise (NaN, integers
-    beyond 64 bits): the values are the json module's either way."""
-    from hub.jsonio import loads_stored
-
-    assert repr(loads_stored(text)) == repr(json.loads(text))
+    beyond 64 bits, which orjson would round to a float): the values are the json module's."""
+    assert repr(loads_stored(text.encode() if as_bytes else text)) == repr(json.loads(text))
