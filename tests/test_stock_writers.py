@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from connectors.documents import StockLevel as Level
@@ -108,6 +108,19 @@ def test_the_writer_is_chosen_by_whether_the_connection_has_levels(app, connecti
         with stock_writer(db.session.get(Connection, connection), utcnow()) as writer:
             assert isinstance(writer, StagedWriter if postgres else ChunkWriter)
         db.session.rollback()
+
+
+@pytest.mark.postgresql  # statistics are PostgreSQL's planner's
+def test_a_first_pull_leaves_statistics_that_count_its_levels(app, connection, ledger):
+    """COPYed in one go, a catalogue would be invisible to the planner until autovacuum came by,
+    and the next pull's joins would be planned for the few levels the statistics counted."""
+    set_stock(ledger, *({"sku": f"S{i}", "warehouse": f"WH{i % 2}", "on_hand": i, "reserved": 0} for i in range(137)))
+    with app.app_context():
+        assert pull_stock(connection, full=True).error is None
+        counted = db.session.execute(
+            text("SELECT reltuples FROM pg_class WHERE oid = 'stock_levels'::regclass")
+        ).scalar_one()
+        assert counted == count(StockLevel) == 137
 
 
 class Killed(BaseException):

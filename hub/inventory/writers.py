@@ -202,6 +202,10 @@ class FirstPullWriter(StockWriter):
             ),
             {"cid": cid},
         )
+        # The table has just grown by a whole catalogue the planner knows nothing of: the next
+        # pull's joins would be planned for the few levels its statistics count (hashing every
+        # level, where a 1 % delta needs an index look-up per changed one).
+        db.session.execute(text("ANALYZE stock_levels"))
         return self.stored, self.touched
 
 
@@ -247,6 +251,10 @@ class StagedWriter(StockWriter):
         # Temporary tables have no statistics until analysed: without them a delta of 2,000 rows is
         # joined to the whole catalogue by hash instead of by index.
         run(text("ANALYZE incoming_stock"))
+        # The levels are read by index from a table every pull keeps in memory; priced as disk
+        # seeks (the default 4), 2,000 look-ups lost to hashing all 200,000 levels and every
+        # product (0.15 s instead of 0.02 s of a 1 % delta).
+        run(text("SET LOCAL random_page_cost = 1.1"))
         # Each level once (the last report wins, should a page boundary have moved and shown a level
         # twice), with the id of its stored row, whether it changed, and the product its SKU is now
         # (joined once here rather than by each statement below).
