@@ -34,7 +34,12 @@ def minor_unit(currency: str) -> Decimal:
 
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """Round half up to the currency's minor unit (2 decimals for EUR, 0 for JPY, 3 for KWD)."""
-    return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+    return round_to(amount, minor_unit(currency))
+
+
+def round_to(amount: Decimal, unit: Decimal) -> Decimal:
+    """Round half up to `unit` (a currency's `minor_unit`, looked up once for many amounts)."""
+    return amount.quantize(unit, rounding=ROUND_HALF_UP)
 
 
 class DecimalType(TypeDecorator):

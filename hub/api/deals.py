@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import marshmallow as ma
 from flask import jsonify
@@ -30,7 +30,7 @@ from hub.errors import Conflict
 from hub.extensions import db
 from hub.inventory import availability
 from hub.models import Customer, Deal, DealLine, Stage, StageKind, User
-from hub.money import minor_unit
+from hub.money import minor_unit, round_to
 from hub.sync import outbox
 
 blp = Blueprint("deals", __name__, url_prefix="/api/v1", description="Deals, their lines and stage transitions")
@@ -278,10 +278,10 @@ def summary_json(row: Row) -> dict:
         "expected_close_date": None if expected_close_date is None else expected_close_date.isoformat(),
         "probability": stage_probability if probability is None else probability,
         "probability_override": probability,
-        "subtotal": None if subtotal is None else str(subtotal.quantize(cent, ROUND_HALF_UP)),
-        "discount_total": None if discount_total is None else str(discount_total.quantize(cent, ROUND_HALF_UP)),
-        "tax_total": None if tax_total is None else str(tax_total.quantize(cent, ROUND_HALF_UP)),
-        "total": None if total is None else str(total.quantize(cent, ROUND_HALF_UP)),
+        "subtotal": None if subtotal is None else str(round_to(subtotal, cent)),
+        "discount_total": None if discount_total is None else str(round_to(discount_total, cent)),
+        "tax_total": None if tax_total is None else str(round_to(tax_total, cent)),
+        "total": None if total is None else str(round_to(total, cent)),
         "won_at": None if won_at is None else won_at.isoformat(),
         "lost_at": None if lost_at is None else lost_at.isoformat(),
         "lost_reason": lost_reason,
