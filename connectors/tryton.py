@@ -672,15 +672,23 @@ class TrytonConnector(Connector):
 
     def _cached(self, key: tuple[str, Any], load):
         """The process's earlier look-up of `key` (tryton_cache.py), else `load()` kept for later."""
-        hit = self._lookups.get(key)
+        hit = self._kept(key)
         if hit is None:
             value = load()
             self._lookups.put(key, value)
             return value
+        return hit[0]
+
+    def _kept(self, key: tuple[str, Any]) -> tuple[Any] | None:
+        """(value,) of the process's earlier look-up of `key`, or None; one made before this push
+        is noted, so that a create Tryton refuses is tried again with fresh ids."""
+        hit = self._lookups.get(key)
+        if hit is None:
+            return None
         looked_up_at, value = hit
         if looked_up_at < self._push_started:
             self._used_earlier_lookups = True
-        return value
+        return (value,)
 
     def _configuration(self) -> dict[str, Any]:
         def load():
@@ -819,12 +827,10 @@ class TrytonConnector(Connector):
 
     def _known_party(self, kind: str, key: str, into: dict[str, Any]) -> bool:
         """Put the party an earlier push found by this tax id or name into the batch's, if any."""
-        hit = self._lookups.get((kind, key))
+        hit = self._kept((kind, key))
         if hit is None:
             return False
-        if hit[0] < self._push_started:
-            self._used_earlier_lookups = True
-        into[key] = hit[1]
+        into[key] = hit[0]
         return True
 
     def _parties(self, domain: list[Any]) -> dict[int, dict[str, Any]]:
@@ -844,13 +850,11 @@ class TrytonConnector(Connector):
         known: dict[str, dict[str, Any]] = {}
         wanted = []
         for sku in sorted(set(skus)):
-            hit = self._lookups.get(("product", sku))
+            hit = self._kept(("product", sku))
             if hit is None:
                 wanted.append(sku)
-                continue
-            if hit[0] < self._push_started:
-                self._used_earlier_lookups = True
-            known[sku] = hit[1]
+            else:
+                known[sku] = hit[0]
         if not wanted:
             return known
         rows = self.search_read(

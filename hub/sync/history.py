@@ -60,16 +60,10 @@ def redact_exchanges(exchanges: Iterable[Exchange], secrets: Sequence[str]) -> l
     return out
 
 
-def exchanges_about(exchanges: Sequence[RedactedExchange], key: str, batch_keys: Sequence[str]):
-    """The exchanges of a batch that concern one document: those that name its key, and those
-    that name no document of the batch (a log-in, a failure before anything was sent)."""
-    return [ex for ex in exchanges if key in ex.text or not any(k in ex.text for k in batch_keys)]
-
-
 def exchanges_by_document(exchanges: Sequence[RedactedExchange], batch_keys: Sequence[str]):
-    """`exchanges_about` for every document of a batch at once: which exchanges name no document
-    of the batch is worked out once per exchange, not once per document (a batch of 50 searched
-    each long exchange for all 50 keys 50 times)."""
+    """The exchanges of a batch that concern each of its documents, by key: those that name its
+    key, and those that name no document of the batch (a log-in, a failure before anything was
+    sent). Which exchanges name none is worked out once per exchange, not once per document."""
     unnamed = [not any(k in ex.text for k in batch_keys) for ex in exchanges]
     return {
         key: [ex for ex, general in zip(exchanges, unnamed, strict=True) if general or key in ex.text]
