@@ -53,6 +53,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Folder for the SQLite file, generated keys and uploads. Unset: `instance/` in the working directory.",
     ),
     Setting("HUB_PAGE_SIZE_MAX", "200", "Largest page a list endpoint returns."),
+    Setting(
+        "HUB_CACHED_ANSWERS",
+        "512",
+        "Answers (board, customer and deal list pages) each web worker keeps while nothing they show has "
+        "changed, per kind; 0 keeps none. Needs REDIS_URL: without it nothing is kept.",
+    ),
     Setting("HUB_RETRY_MAX_ATTEMPTS", "8", "Attempts of a push before it is parked as failed."),
     Setting("HUB_RETRY_BASE_SECONDS", "2", "First retry delay; it doubles per attempt, with jitter."),
     Setting("HUB_RETRY_CAP_SECONDS", "600", "Longest delay between two attempts."),
@@ -97,6 +103,7 @@ SETTINGS: tuple[Setting, ...] = (
 INTEGER_SETTINGS = frozenset(
     {
         "HUB_PAGE_SIZE_MAX",
+        "HUB_CACHED_ANSWERS",
         "HUB_RETRY_MAX_ATTEMPTS",
         "HUB_BREAKER_THRESHOLD",
         "HUB_JOB_LEASE_SECONDS",
@@ -124,6 +131,7 @@ class Settings:
     LOG_LEVEL: str
     HUB_INSTANCE_PATH: str | None
     HUB_PAGE_SIZE_MAX: int
+    HUB_CACHED_ANSWERS: int
     HUB_RETRY_MAX_ATTEMPTS: int
     HUB_RETRY_BASE_SECONDS: float
     HUB_RETRY_CAP_SECONDS: float
@@ -152,6 +160,8 @@ class Settings:
                     values[name] = kind(values[name])  # type: ignore[arg-type]
                 except ValueError:
                     raise SettingsError(f"{name} must be a {kind.__name__}, not {values[name]!r}.") from None
+        if values["HUB_CACHED_ANSWERS"] < 0:  # type: ignore[operator]
+            raise SettingsError("HUB_CACHED_ANSWERS must be 0 or more.")
         if values["HUB_STOCK_CHECK_ON_WON"] not in ("warn", "refuse", "off"):
             raise SettingsError("HUB_STOCK_CHECK_ON_WON must be warn, refuse or off.")
         return cls(**values)  # type: ignore[arg-type]

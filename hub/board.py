@@ -20,16 +20,10 @@ from sqlalchemy import Connection, event, func, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from hub.epochs import Cache, Epoch
 from hub.extensions import db
 from hub.models import Customer, Deal, Pipeline, Stage, StageTotal, User
 
 PER_COLUMN = 50
-
-# The API's board answers, kept by each worker process while nothing they show has changed:
-# everyone opens the same board, and building one costs ten times a look-up (see hub/epochs.py).
-BOARD_EPOCH = Epoch("board", (Deal, Customer, User, Stage, Pipeline))
-BOARD_ANSWERS: Cache[bytes] = Cache(BOARD_EPOCH, max_age_s=30.0)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Epochs: a value in Redis that every commit touching certain tables replaces, so that each worker
 process can keep an answer built from those tables for as long as the epoch it was built under is
-still the current one (the board answers in hub/board.py, the API tokens in hub/auth.py).
+still the current one (the board and list answers in hub/api/answers.py, the API tokens in
+hub/auth.py).
 
 Every write goes through the ORM, so a session that flushed an instance of a watched class sets a
 new epoch after its commit, before the writing request answers: whoever made the change sees it
@@ -61,8 +62,12 @@ class Cache(Generic[T]):
         self.extension = f"hub_cache_{epoch.name}_{len(epoch.caches)}"
         epoch.caches.append(self)
 
-    def get(self, key: Hashable, make: Callable[[], T]) -> T:
-        """The value kept for `key` if it was made under the current epoch, else `make()`'s."""
+    def get(self, key: Hashable, make: Callable[[], T], max_entries: int | None = None) -> T:
+        """The value kept for `key` if it was made under the current epoch, else `make()`'s.
+        `max_entries` overrides the cache's own bound; 0 keeps nothing (and asks Redis nothing)."""
+        limit = self.max_entries if max_entries is None else max_entries
+        if limit <= 0:
+            return make()
         epoch = self.epoch.current()
         entries = self.entries()
         now = time.monotonic()
@@ -72,7 +77,7 @@ class Cache(Generic[T]):
                 return hit[2]
         value = make()
         if epoch is not None:
-            if len(entries) >= self.max_entries:
+            if len(entries) >= limit:
                 entries.clear()
             # Stamped with the epoch read *before* making it: a change committed meanwhile has set
             # a newer epoch, so this value is never served in its place.

@@ -32,3 +32,9 @@ def test_defaults_and_overrides():
 def test_a_bad_number_names_the_variable():
     with pytest.raises(SettingsError, match="HUB_BATCH_SIZE"):
         Settings.from_env({"HUB_BATCH_SIZE": "fifty"})
+
+
+def test_a_negative_number_of_kept_answers_is_refused_by_name():
+    assert Settings.from_env({"HUB_CACHED_ANSWERS": "0"}).HUB_CACHED_ANSWERS == 0
+    with pytest.raises(SettingsError, match="HUB_CACHED_ANSWERS must be 0 or more"):
+        Settings.from_env({"HUB_CACHED_ANSWERS": "-1"})

@@ -1,6 +1,6 @@
 """What each worker process keeps while nothing behind it changes (hub/epochs.py): the board's
-answers and the API tokens. Two app instances on the same database and the same (real, private)
-Redis stand for two gunicorn workers."""
+answers, the pages of the customers and deals lists, and the API tokens. Two app instances on the
+same database and the same (real, private) Redis stand for two gunicorn workers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event, text
 
 from hub import create_app
-from hub.board import BOARD_ANSWERS
+from hub.api.answers import BOARD_ANSWERS
 from hub.extensions import db
 from hub.models import ApiToken, Stage
 from tests.conftest import Caller
@@ -28,9 +28,9 @@ def redis_server(tmp_path):
     server.stop()
 
 
-def _worker(app, redis_url: str):
+def _worker(app, redis_url: str, **settings):
     config = {k: app.config[k] for k in ("DATABASE_URL", "SECRET_KEY", "HUB_ENCRYPTION_KEY")}
-    return create_app({**config, "TESTING": True, "REDIS_URL": redis_url})
+    return create_app({**config, "TESTING": True, "REDIS_URL": redis_url, **settings})
 
 
 @pytest.fixture
@@ -148,6 +148,104 @@ def test_the_embedded_queue_caches_nothing(app, sales, customer):
         db.session.execute(text("UPDATE deals SET title = 'Raw SQL' WHERE id = :id"), {"id": deal["id"]})
         db.session.commit()
     assert _cards(_board(sales, pipeline))[deal["id"]]["title"] == "Raw SQL"
+
+
+# ---- list pages ---------------------------------------------------------------------------
+
+
+def _items(caller: Caller, path: str) -> list[dict]:
+    answer = caller.get(path)
+    assert answer.status_code == 200, answer.json
+    return answer.json["items"]
+
+
+def test_a_customer_page_is_kept_until_another_worker_writes_a_customer(workers, customer):
+    (first, second), apps = workers
+    before = _items(first("sales"), "/api/v1/customers?sort=name")
+    statements = _statements(apps[0])
+
+    assert _items(first("sales"), "/api/v1/customers?sort=name") == before
+    assert not [s for s in statements if "FROM customers" in s]
+
+    created = second("sales").post("/api/v1/customers", json={"name": "Zeta AG"}).json
+    assert [c["name"] for c in _items(first("sales"), "/api/v1/customers?sort=name")] == ["Acme GmbH", "Zeta AG"]
+
+    second("sales").patch(f"/api/v1/customers/{created['id']}", json={"tags": ["key account"]})
+    assert _items(first("sales"), "/api/v1/customers?sort=name")[1]["tags"] == ["key account"]
+
+    assert second("admin").delete(f"/api/v1/customers/{created['id']}").status_code == 204
+    assert [c["name"] for c in _items(first("sales"), "/api/v1/customers?sort=name")] == ["Acme GmbH"]
+
+
+def test_a_deal_page_shows_at_once_what_another_worker_changed_in_its_deals_or_their_names(
+    workers, customer, users
+):
+    (first, second), apps = workers
+    pipeline = first("sales").get("/api/v1/pipelines").json[0]
+    deal = new_deal(second("sales"), customer, [{"description": "X", "quantity": 1, "unit_price": "10"}])
+    before = _items(first("sales"), "/api/v1/deals")
+    statements = _statements(apps[0])
+    assert _items(first("sales"), "/api/v1/deals") == before
+    assert not [s for s in statements if "FROM deals" in s]
+
+    second("sales").patch(f"/api/v1/deals/{deal['id']}", json={"title": "Renamed elsewhere"})
+    assert _items(first("sales"), "/api/v1/deals")[0]["title"] == "Renamed elsewhere"
+
+    second("sales").patch(f"/api/v1/customers/{customer['id']}", json={"name": "Acme AG"})
+    second("admin").patch(f"/api/v1/users/{users['sales']['id']}", json={"name": "Renamed Rep"})
+    with apps[1].app_context():
+        db.session.get(Stage, pipeline["stages"][0]["id"]).name = "Inbox"
+        db.session.commit()
+    [summary] = _items(first("sales"), "/api/v1/deals")
+    assert (summary["customer"]["name"], summary["owner"]["name"], summary["stage"]["name"]) == (
+        "Acme AG",
+        "Renamed Rep",
+        "Inbox",
+    )
+
+    new_deal(second("sales"), customer, [{"description": "Y", "quantity": 2, "unit_price": "5"}])
+    assert len(_items(first("sales"), "/api/v1/deals")) == 2
+
+
+def test_each_page_filter_and_sort_is_its_own_page_in_any_argument_order(workers, customer):
+    (first, second), apps = workers
+    for name in ("Beta KG", "Gamma SE"):
+        second("sales").post("/api/v1/customers", json={"name": name, "default_currency": "USD"})
+    names = lambda path: [c["name"] for c in _items(first("sales"), path)]  # noqa: E731
+
+    assert names("/api/v1/customers?sort=-name&per_page=2") == ["Gamma SE", "Beta KG"]
+    assert names("/api/v1/customers?sort=-name&per_page=2&page=2") == ["Acme GmbH"]
+    assert names("/api/v1/customers?sort=name&per_page=2") == ["Acme GmbH", "Beta KG"]
+    assert names("/api/v1/customers?currency=usd") == ["Beta KG", "Gamma SE"]
+    assert names("/api/v1/customers?q=gam") == ["Gamma SE"]
+    statements = _statements(apps[0])
+    assert names("/api/v1/customers?per_page=2&sort=-name") == ["Gamma SE", "Beta KG"]
+    assert not [s for s in statements if "FROM customers" in s]
+
+
+def test_a_deal_write_leaves_the_customer_pages_kept(workers, customer):
+    (first, second), apps = workers
+    deal = new_deal(second("sales"), customer, [{"description": "X", "quantity": 1, "unit_price": "10"}])
+    _items(first("sales"), "/api/v1/customers")
+    statements = _statements(apps[0])
+
+    second("sales").patch(f"/api/v1/deals/{deal['id']}", json={"title": "Renamed elsewhere"})
+
+    assert [c["name"] for c in _items(first("sales"), "/api/v1/customers")] == ["Acme GmbH"]
+    assert not [s for s in statements if "FROM customers" in s]
+
+
+def test_with_no_answers_to_keep_every_page_is_built(app, redis_server, users, customer):
+    worker = _worker(app, redis_server.url, HUB_CACHED_ANSWERS=0)
+    caller = Caller(worker.test_client(), users["sales"]["token"])
+    _items(caller, "/api/v1/customers")
+    statements = _statements(worker)
+
+    assert [c["name"] for c in _items(caller, "/api/v1/customers")] == ["Acme GmbH"]
+
+    assert [s for s in statements if "FROM customers" in s]
+    with worker.app_context():
+        db.engine.dispose()
 
 
 # ---- API tokens ---------------------------------------------------------------------------

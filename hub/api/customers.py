@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import jsonify
 from flask.views import MethodView
 from sqlalchemy import Row, String, cast, func, select
 
+from hub.api.answers import CUSTOMER_PAGES, args_key, kept_answer
 from hub.api.base import (
     Blueprint,
     Currency,
@@ -90,6 +90,24 @@ def customer_json(row: Row) -> dict:
     return item
 
 
+def _customer_page(args: dict) -> dict:
+    query = select(Customer)
+    if args.get("q"):
+        query = query.where(search_filter(args["q"], Customer.name, Customer.email, Customer.tax_id))
+    if "owner_id" in args:
+        query = query.where(Customer.owner_id == args["owner_id"])
+    if args.get("currency"):
+        query = query.where(Customer.default_currency == args["currency"].upper())
+    if args.get("tag"):
+        # JSON list membership without dialect-specific operators: a quoted substring match.
+        query = query.where(func.lower(cast(Customer.tags, String)).contains(f'"{args["tag"].lower()}"'))
+    # Read as plain rows and written out by hand, as the deals list is: loading 50 customers as
+    # ORM objects and dumping them through CustomerSchema was half of the request's CPU. The
+    # schema stays the contract (a test compares the two).
+    page = paginate(query, args, CUSTOMER_SORT, "name", rows=CUSTOMER_ROWS)
+    return {**page, "items": [customer_json(c) for c in page["items"]]}
+
+
 def _set_owner(customer: Customer, data: dict) -> None:
     if "owner_id" in data:
         customer.owner = get_ref(User, data["owner_id"], "owner_id")
@@ -102,21 +120,7 @@ class Customers(MethodView):
     @blp.response(200, page_schema(CustomerSchema, "CustomerPage"))
     def get(self, args):
         """List customers; `q` searches name, e-mail and tax id."""
-        query = select(Customer)
-        if args.get("q"):
-            query = query.where(search_filter(args["q"], Customer.name, Customer.email, Customer.tax_id))
-        if "owner_id" in args:
-            query = query.where(Customer.owner_id == args["owner_id"])
-        if args.get("currency"):
-            query = query.where(Customer.default_currency == args["currency"].upper())
-        if args.get("tag"):
-            # JSON list membership without dialect-specific operators: a quoted substring match.
-            query = query.where(func.lower(cast(Customer.tags, String)).contains(f'"{args["tag"].lower()}"'))
-        # Read as plain rows and written out by hand, as the deals list is: loading 50 customers as
-        # ORM objects and dumping them through CustomerSchema was half of the request's CPU. The
-        # schema stays the contract (a test compares the two).
-        page = paginate(query, args, CUSTOMER_SORT, "name", rows=CUSTOMER_ROWS)
-        return jsonify({**page, "items": [customer_json(c) for c in page["items"]]})
+        return kept_answer(CUSTOMER_PAGES, args_key(args), lambda: _customer_page(args))
 
     @requires("customers", "write")
     @blp.arguments(CustomerSchema)
