@@ -177,9 +177,7 @@ def test_a_customer_page_is_kept_until_another_worker_writes_a_customer(workers,
     assert [c["name"] for c in _items(first("sales"), "/api/v1/customers?sort=name")] == ["Acme GmbH"]
 
 
-def test_a_deal_page_shows_at_once_what_another_worker_changed_in_its_deals_or_their_names(
-    workers, customer, users
-):
+def test_a_deal_page_shows_at_once_what_another_worker_changed_in_its_deals_or_their_names(workers, customer, users):
     (first, second), apps = workers
     pipeline = first("sales").get("/api/v1/pipelines").json[0]
     deal = new_deal(second("sales"), customer, [{"description": "X", "quantity": 1, "unit_price": "10"}])
