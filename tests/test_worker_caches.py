@@ -205,6 +205,30 @@ def test_a_deal_page_shows_at_once_what_another_worker_changed_in_its_deals_or_t
     assert len(_items(first("sales"), "/api/v1/deals")) == 2
 
 
+def test_references_the_database_clears_on_a_deletion_are_cleared_on_kept_pages(workers, customer, users):
+    """Deleting a contact or a user sets the deals' and customers' references to NULL in the
+    database (ON DELETE SET NULL), where the ORM does not see those rows change."""
+    (first, second), _ = workers
+    contact = second("sales").post("/api/v1/contacts", json={"customer_id": customer["id"], "name": "Ann"}).json
+    leaver = second("admin").post(
+        "/api/v1/users",
+        json={"email": "leaver@example.com", "name": "Leaver", "role": "sales", "password": "pw-123456789"},
+    )
+    assert leaver.status_code == 201, leaver.json
+    second("sales").patch(f"/api/v1/customers/{customer['id']}", json={"owner_id": leaver.json["id"]})
+    new_deal(
+        second("sales"), customer, [{"description": "X", "quantity": 1, "unit_price": "10"}], contact_id=contact["id"]
+    )
+    assert _items(first("sales"), "/api/v1/deals")[0]["contact_id"] == contact["id"]
+    assert _items(first("sales"), "/api/v1/customers")[0]["owner_id"] == leaver.json["id"]
+
+    assert second("sales").delete(f"/api/v1/contacts/{contact['id']}").status_code == 204
+    assert _items(first("sales"), "/api/v1/deals")[0]["contact_id"] is None
+
+    assert second("admin").delete(f"/api/v1/users/{leaver.json['id']}").status_code == 204
+    assert _items(first("sales"), "/api/v1/customers")[0]["owner_id"] is None
+
+
 def test_each_page_filter_and_sort_is_its_own_page_in_any_argument_order(workers, customer):
     (first, second), apps = workers
     for name in ("Beta KG", "Gamma SE"):

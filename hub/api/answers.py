@@ -17,11 +17,13 @@ from typing import Any
 from flask import Response, current_app
 
 from hub.epochs import Cache, Epoch
-from hub.models import Customer, Deal, Pipeline, Stage, User
+from hub.models import Contact, Customer, Deal, Pipeline, Stage, User
 
-# A deal's answers show its customer's, owner's and stage's names; the board its pipeline's too.
-DEALS = Epoch("deals", (Deal, Customer, User, Stage, Pipeline))
-CUSTOMERS = Epoch("customers", (Customer,))
+# A deal's answers show its customer's, owner's and stage's names (the board its pipeline's too)
+# and its contact's id. Deleting a contact or a user clears the deals' and customers' references in
+# the database (ON DELETE SET NULL), out of the ORM's sight: their classes are watched for that.
+DEALS = Epoch("deals", (Deal, Customer, Contact, User, Stage, Pipeline))
+CUSTOMERS = Epoch("customers", (Customer, User))
 
 # No older than this even if a new epoch was lost to a Redis outage during a commit.
 MAX_AGE_S = 30.0
