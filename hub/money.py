@@ -71,7 +71,7 @@ class DecimalType(TypeDecorator):
         return Decimal(value)
 
     def result_processor(self, dialect, coltype):
-        if dialect.name == "sqlite":
+        if dialect.name != "postgresql":
             return super().result_processor(dialect, coltype)
         # psycopg returns NUMERIC as Decimal already: no copy per value.
         return self.load_dialect_impl(dialect).result_processor(dialect, coltype)

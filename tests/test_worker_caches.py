@@ -50,10 +50,14 @@ def _statements(app) -> list[str]:
     return seen
 
 
-def _board(caller: Caller, pipeline_id: int, query: str = "") -> dict:
-    answer = caller.get(f"/api/v1/pipelines/{pipeline_id}/board{query}")
+def _answer(caller: Caller, path: str) -> dict:
+    answer = caller.get(path)
     assert answer.status_code == 200, answer.json
     return answer.json
+
+
+def _board(caller: Caller, pipeline_id: int, query: str = "") -> dict:
+    return _answer(caller, f"/api/v1/pipelines/{pipeline_id}/board{query}")
 
 
 def _cards(board: dict) -> dict[int, dict]:
@@ -154,9 +158,7 @@ def test_the_embedded_queue_caches_nothing(app, sales, customer):
 
 
 def _items(caller: Caller, path: str) -> list[dict]:
-    answer = caller.get(path)
-    assert answer.status_code == 200, answer.json
-    return answer.json["items"]
+    return _answer(caller, path)["items"]
 
 
 def test_a_customer_page_is_kept_until_another_worker_writes_a_customer(workers, customer):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
 
 import marshmallow as ma
@@ -253,6 +254,14 @@ SUMMARY_ROWS = (
 )
 
 
+def _amount(amount: Decimal | None, unit: Decimal) -> str | None:
+    return None if amount is None else str(round_to(amount, unit))
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
 def summary_json(row: Row) -> dict:
     """What DealSummary dumps for the deal a SUMMARY_ROWS row describes."""
     # Unpacked by position, in SUMMARY_ROWS' order: reading 25 columns by name was a third of
@@ -275,15 +284,15 @@ def summary_json(row: Row) -> dict:
         "stage": {"id": stage_id, "name": stage_name, "kind": kind},
         "status": kind,
         "currency": currency,
-        "expected_close_date": None if expected_close_date is None else expected_close_date.isoformat(),
+        "expected_close_date": _iso(expected_close_date),
         "probability": stage_probability if probability is None else probability,
         "probability_override": probability,
-        "subtotal": None if subtotal is None else str(round_to(subtotal, cent)),
-        "discount_total": None if discount_total is None else str(round_to(discount_total, cent)),
-        "tax_total": None if tax_total is None else str(round_to(tax_total, cent)),
-        "total": None if total is None else str(round_to(total, cent)),
-        "won_at": None if won_at is None else won_at.isoformat(),
-        "lost_at": None if lost_at is None else lost_at.isoformat(),
+        "subtotal": _amount(subtotal, cent),
+        "discount_total": _amount(discount_total, cent),
+        "tax_total": _amount(tax_total, cent),
+        "total": _amount(total, cent),
+        "won_at": _iso(won_at),
+        "lost_at": _iso(lost_at),
         "lost_reason": lost_reason,
         "created_at": created_at.isoformat(),
         "updated_at": updated_at.isoformat(),
