@@ -9,7 +9,7 @@ from connectors.base import Exchange
 from hub.extensions import db
 from hub.models import OutboxEvent, OutboxState, SyncRun
 from hub.sync import outbox
-from hub.sync.history import exchanges_by_document, redact_exchanges
+from hub.sync.history import exchanges_by_document, redact, redact_exchanges
 from hub.sync.queue import get_queue
 from hub.sync.worker import drain
 from tests.test_sync_engine import connection, ledger, won_deal  # noqa: F401 (fixtures)
@@ -57,6 +57,23 @@ def test_each_run_keeps_the_exchanges_that_name_its_document():
     assert "s3cret-pw" not in str([ex.request for ex in redacted])
     keys = ["INV-1", "INV-2"]
     assert exchanges_by_document(redacted, keys) == {k: exchanges_about(redacted, k, keys) for k in keys}
+
+
+def test_values_under_secret_looking_keys_are_redacted_wherever_they_stand():
+    value = {
+        "headers": {"X-API-Key": "k-1", "Accept": "json"},
+        "rows": [{"client_secret": "c-1", "name": "a"}, {"Client_Secret": "c-2", "name": "b"}],
+        7: {"refresh_token": "r-1"},
+        "access": "token-free text",
+    }
+    # Twice: a key's verdict is remembered, and must be the same the second time.
+    for _ in range(2):
+        assert redact(value, []) == {
+            "headers": {"X-API-Key": "***", "Accept": "json"},
+            "rows": [{"client_secret": "***", "name": "a"}, {"Client_Secret": "***", "name": "b"}],
+            7: {"refresh_token": "***"},
+            "access": "token-free text",
+        }
 
 
 def test_jobs_whose_events_an_earlier_batch_pushed_leave_the_queue(app, sales, admin, ledger, connection, monkeypatch):  # noqa: F811

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from connectors.base import Exchange
@@ -20,10 +21,7 @@ EXCERPT_CHARS = 4000
 def redact(value: Any, secrets: Sequence[str]) -> Any:
     """Replace secret values wherever they appear, and every value under a secret-looking key."""
     if isinstance(value, dict):
-        return {
-            k: REDACTED if any(s in str(k).lower() for s in SECRET_KEYS) else redact(v, secrets)
-            for k, v in value.items()
-        }
+        return {k: REDACTED if _secret_key(k) else redact(v, secrets) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact(v, secrets) for v in value]
     if isinstance(value, str):
@@ -32,6 +30,12 @@ def redact(value: Any, secrets: Sequence[str]) -> Any:
                 value = value.replace(secret, REDACTED)
         return value
     return value
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _secret_key(key: Any) -> bool:
+    # A batch's payloads repeat the same few keys thousands of times: each is judged once.
+    return any(s in str(key).lower() for s in SECRET_KEYS)
 
 
 @dataclass(frozen=True)
