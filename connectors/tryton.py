@@ -104,6 +104,8 @@ class _BatchLookups:
     mapped: dict[str, dict[str, Any]] = field(default_factory=dict)  # documents by idempotency key
     # The Tryton tax each rate of a document was mapped to (by idempotency key), for _align_taxes.
     taxes_of: dict[str, dict[Decimal, int | None]] = field(default_factory=dict)
+    # Each document's untaxed amount as Tryton computes it from the payload's lines, for the check.
+    untaxed: dict[str, Decimal] = field(default_factory=dict)
     by_tax_id: dict[str, dict[str, Any] | _NewParty] = field(default_factory=dict)  # parties
     by_name: dict[str, dict[str, Any] | _NewParty] = field(default_factory=dict)
 
@@ -437,8 +439,11 @@ class TrytonConnector(Connector):
     # half-up per line, which is what the customer was quoted. A cent apart is enough for finance to
     # see two truths, so the payload carries the hub's tax lines (tax_lines below): Tryton keeps a
     # draft's tax line as given when it would compute one with the same tax, account and base, and
-    # replaces it with its own otherwise. Then the drafts are read back and their totals compared
-    # with the hub's: any difference is refused rather than posted.
+    # replaces it with its own otherwise. Then the drafts' tax lines are read back, and each total
+    # (those taxes plus the untaxed amount) compared with the hub's: any difference is refused rather
+    # than posted. The untaxed amount is not read back: Tryton stores a line's quantity and price as
+    # sent or refuses the create, so it is computed from the payload as Tryton does, which halves
+    # the read (lines are most of it) on every push's clock.
 
     def _check_totals(self, ids: list[int], docs: list[InvoiceDocument]) -> dict[int, dict[str, Any]]:
         """The drafts as read back (id, number, state, ...) by id, once their totals are the hub's."""
@@ -458,16 +463,16 @@ class TrytonConnector(Connector):
         return rows
 
     def _read_back(self, ids: list[int]) -> dict[int, dict[str, Any]]:
-        """The drafts with their lines' stored quantities and prices and their tax lines' amounts:
-        one read of stored fields, about half the cost of Tryton's computed `total_amount`."""
-        fields = ["id", "number", "state", "currency", "lines.type", "lines.quantity", "lines.unit_price"]
+        """The drafts with their tax lines' amounts: one read of stored fields, a fraction of the
+        cost of Tryton's computed `total_amount`."""
+        fields = ["id", "number", "state", "currency", "taxes.amount"]
         keys, self._keys_ahead = self._keys_ahead, None
         if not keys:
-            rows = self.call("model.account.invoice.read", ids, [*fields, "taxes.amount"])
+            rows = self.call("model.account.invoice.read", ids, fields)
             return {r["id"]: r for r in rows}
         # The next push's keys looked up in the same call (see look_ahead).
         domain = ["OR", [["id", "in", ids]], [["reference", "in", keys], ["type", "=", "out"]]]
-        rows = self.search_read("account.invoice", domain, [*fields, "taxes.amount", "reference", "type"])
+        rows = self.search_read("account.invoice", domain, [*fields, "reference", "type"])
         mine = set(ids)
         found = _oldest_by_reference(r for r in rows if r["id"] not in mine and r["type"] == "out")
         self._found_ahead = (frozenset(keys), {k: v for k, v in found.items() if k in keys})
@@ -477,27 +482,17 @@ class TrytonConnector(Connector):
         self, rows: dict[int, dict[str, Any]], ids: list[int], docs: list[InvoiceDocument]
     ) -> list[tuple[InvoiceDocument, Decimal]]:
         """(document, Tryton's total) of each draft whose total is not the document's."""
+        untaxed = self._batch.untaxed if self._batch else {}
         wrong = []
         for invoice_id, doc in zip(ids, docs, strict=True):
-            total = self._draft_total(rows[invoice_id])
+            row = rows[invoice_id]
+            rounding = self._currency_rounding(row["currency"])
+            taxes = sum((tax["amount"] for tax in row.get("taxes.") or []), Decimal(0))
+            # As Invoice.get_amount: the untaxed amount plus the tax lines' amounts, each rounded.
+            total = untaxed[doc.idempotency_key] + _round(taxes, rounding)
             if total != doc.total:
                 wrong.append((doc, total))
         return wrong
-
-    def _draft_total(self, row: dict[str, Any]) -> Decimal:
-        """A draft's total as Tryton computes it (Invoice.get_amount): each line's quantity × unit
-        price rounded to the currency (half-even), plus its tax lines' amounts."""
-        rounding = self._currency_rounding(row["currency"])
-        untaxed = sum(
-            (
-                _round(Decimal(str(line["quantity"] or 0)) * (line["unit_price"] or Decimal(0)), rounding)
-                for line in row.get("lines.") or []
-                if line["type"] == "line"
-            ),
-            Decimal(0),
-        )
-        taxes = sum((tax["amount"] for tax in row.get("taxes.") or []), Decimal(0))
-        return _round(untaxed, rounding) + _round(taxes, rounding)
 
     def _write_hub_tax_amounts(self, ids: list[int], docs: list[InvoiceDocument]) -> bool:
         """Put the hub's amount on each tax line Tryton made for a rate of a document (where it made
@@ -639,6 +634,7 @@ class TrytonConnector(Connector):
             values["payment_term_date"] = due
         if self._batch is not None and not dry_run:
             self._batch.taxes_of[doc.idempotency_key] = taxes_of
+            self._batch.untaxed[doc.idempotency_key] = _untaxed(lines, self._currency_rounding(currency))
         return values
 
     def preview_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
@@ -1244,6 +1240,13 @@ def _oldest_by_reference(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, 
     for row in sorted(rows, key=lambda r: r["id"]):
         found.setdefault(row["reference"], row)
     return found
+
+
+def _untaxed(lines: list[dict[str, Any]], rounding: Decimal) -> Decimal:
+    """The untaxed amount Tryton computes for these invoice lines (InvoiceLine.on_change_with_amount):
+    quantity (a float in Tryton) × unit price, rounded to the currency half-even, line by line."""
+    amounts = (_round(Decimal(str(float(line["quantity"]))) * line["unit_price"], rounding) for line in lines)
+    return _round(sum(amounts, Decimal(0)), rounding)
 
 
 def _round(amount: Decimal, factor: Decimal) -> Decimal:

@@ -277,6 +277,22 @@ def test_a_line_amount_tryton_rounds_otherwise_is_refused(connector, tryton):
     assert read_invoices(tryton, doc.idempotency_key) == []
 
 
+def test_each_line_is_rounded_before_the_lines_are_summed_as_tryton_does(posting, tryton):
+    # 2 × (1 × 0.124): 0.12 a line, 0.24 in all for the hub and for Tryton; summed unrounded, 0.248
+    # would round to 0.25 and the check would refuse a total that is right.
+    doc = document(line("VALVE-25", "1", "0.124"), line("VALVE-25", "1", "0.124"))
+    assert (doc.subtotal, doc.total) == (Decimal("0.24"), Decimal("0.28"))
+
+    posting.push_invoices([doc])
+
+    (invoice,) = read_invoices(tryton, doc.idempotency_key)
+    assert (invoice["state"], invoice["untaxed_amount"], invoice["total_amount"]) == (
+        "posted",
+        Decimal("0.24"),
+        Decimal("0.28"),
+    )
+
+
 def test_tax_lines_tryton_made_itself_get_the_hubs_amounts_after_the_create(connector, tryton, monkeypatch):
     # As when Tryton replaces the payload's tax line (a tax's account changed since it was looked
     # up): its own line says 27.64, the hub's amount is written over it before the check.
