@@ -98,6 +98,8 @@ def test_jobs_whose_events_an_earlier_batch_pushed_leave_the_queue(app, sales, a
         # Only the first job ran; the other two were taken off the queue, not run.
         assert set(FinishedJobRegistry(queue=queue).get_job_ids()) & set(job_ids) == {job_ids[0]}
         assert [queue.fetch_job(jid) for jid in job_ids[1:]] == [None, None]
+        # Nothing of theirs is left in Redis, under any key.
+        assert [k for k in queue.connection.keys("*") if any(jid in k.decode() for jid in job_ids[1:])] == []
 
 
 def test_a_job_whose_events_are_not_all_done_stays_queued(app, sales, admin, ledger, connection, monkeypatch):  # noqa: F811
