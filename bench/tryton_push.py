@@ -10,7 +10,7 @@ time the hub runs. Prints a table and writes
 bench/results/tryton_push.json. The batched client and the hub take turns, `--rounds` times, and
 their ratio is of their summed times.
 
-    .venv/bin/python bench/tryton_push.py [--invoices 200] [--rounds 8]
+    .venv/bin/python bench/tryton_push.py [--invoices 200] [--rounds 12]
 """
 
 from __future__ import annotations
@@ -191,7 +191,7 @@ class HubRig:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--invoices", type=int, default=200, help="per client and round")
-    parser.add_argument("--rounds", type=int, default=8, help="of batched client then hub, alternating")
+    parser.add_argument("--rounds", type=int, default=12, help="of batched client then hub, alternating")
     args = parser.parse_args()
     n = args.invoices
     batched_s, marking_s, pushing_s, worker_s, latencies = [], [], [], [], []
