@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import event, text
 
 from hub import create_app
-from hub.api.answers import BOARD_ANSWERS
+from hub.api.answers import BOARD_ANSWERS, CUSTOMERS
 from hub.extensions import db
-from hub.models import ApiToken, Stage
+from hub.models import ApiToken, Customer, Stage
+from hub.sync.queue import connection as redis_client
 from tests.conftest import Caller
 from tests.services import RedisServer
 from tests.test_deals import new_deal
@@ -177,6 +178,30 @@ def test_a_customer_page_is_kept_until_another_worker_writes_a_customer(workers,
 
     assert second("admin").delete(f"/api/v1/customers/{created['id']}").status_code == 204
     assert [c["name"] for c in _items(first("sales"), "/api/v1/customers?sort=name")] == ["Acme GmbH"]
+
+
+def test_a_kept_page_asks_redis_one_thing_for_its_token_and_its_page(workers, customer, monkeypatch):
+    (first, _), apps = workers
+    before = _items(first("sales"), "/api/v1/customers")
+    commands: list[str] = []
+    client = redis_client(apps[0])
+    sent = client.execute_command
+    monkeypatch.setattr(client, "execute_command", lambda *args, **kw: commands.append(args[0]) or sent(*args, **kw))
+
+    assert _items(first("sales"), "/api/v1/customers") == before
+
+    assert commands == ["MGET"]  # every epoch at once: the token's and the page's
+
+
+def test_a_request_that_writes_reads_the_epochs_again(workers, customer):
+    (_, _), apps = workers
+    with apps[0].test_request_context("/api/v1/customers"):
+        before = CUSTOMERS.current()
+        assert CUSTOMERS.current() == before  # read once per request
+        db.session.add(Customer(name="Written in this request", default_currency="EUR", tags=[]))
+        db.session.commit()
+
+        assert CUSTOMERS.current() not in (None, before)
 
 
 def test_a_deal_page_shows_at_once_what_another_worker_changed_in_its_deals_or_their_names(workers, customer, users):
