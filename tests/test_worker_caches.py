@@ -194,7 +194,7 @@ def test_a_kept_page_asks_redis_one_thing_for_its_token_and_its_page(workers, cu
 
 
 def test_a_request_that_writes_reads_the_epochs_again(workers, customer):
-    (_, _), apps = workers
+    _, apps = workers
     with apps[0].test_request_context("/api/v1/customers"):
         before = CUSTOMERS.current()
         assert CUSTOMERS.current() == before  # read once per request
