@@ -482,7 +482,7 @@ class TrytonConnector(Connector):
         self, rows: dict[int, dict[str, Any]], ids: list[int], docs: list[InvoiceDocument]
     ) -> list[tuple[InvoiceDocument, Decimal]]:
         """(document, Tryton's total) of each draft whose total is not the document's."""
-        untaxed = self._batch.untaxed if self._batch else {}
+        untaxed = self._batch.untaxed  # push_invoices keeps its batch's look-ups for the whole push
         wrong = []
         for invoice_id, doc in zip(ids, docs, strict=True):
             row = rows[invoice_id]

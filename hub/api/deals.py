@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from decimal import Decimal
 
 import marshmallow as ma
@@ -19,6 +18,7 @@ from hub.api.base import (
     ListArgs,
     Money,
     get_or_404,
+    iso_or_none,
     page_schema,
     paginate,
     partial,
@@ -258,10 +258,6 @@ def _amount(amount: Decimal | None, unit: Decimal) -> str | None:
     return None if amount is None else str(round_to(amount, unit))
 
 
-def _iso(value: date | datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
 def summary_json(row: Row) -> dict:
     """What DealSummary dumps for the deal a SUMMARY_ROWS row describes."""
     # Unpacked by position, in SUMMARY_ROWS' order: reading 25 columns by name was a third of
@@ -284,15 +280,15 @@ def summary_json(row: Row) -> dict:
         "stage": {"id": stage_id, "name": stage_name, "kind": kind},
         "status": kind,
         "currency": currency,
-        "expected_close_date": _iso(expected_close_date),
+        "expected_close_date": iso_or_none(expected_close_date),
         "probability": stage_probability if probability is None else probability,
         "probability_override": probability,
         "subtotal": _amount(subtotal, cent),
         "discount_total": _amount(discount_total, cent),
         "tax_total": _amount(tax_total, cent),
         "total": _amount(total, cent),
-        "won_at": _iso(won_at),
-        "lost_at": _iso(lost_at),
+        "won_at": iso_or_none(won_at),
+        "lost_at": iso_or_none(lost_at),
         "lost_reason": lost_reason,
         "created_at": created_at.isoformat(),
         "updated_at": updated_at.isoformat(),

@@ -7,7 +7,7 @@ from flask.views import MethodView
 from sqlalchemy import select
 
 from hub.api.answers import BOARD_ANSWERS, kept_answer
-from hub.api.base import Blueprint, Money, get_or_404, stripped
+from hub.api.base import Blueprint, Money, get_or_404, iso_or_none, stripped
 from hub.api.deals import Ref
 from hub.auth import requires
 from hub.board import PER_COLUMN, Card, Column, board_columns
@@ -151,6 +151,6 @@ def _card(card: Card) -> dict:
         "currency": card.currency,
         "total": str(round_money(card.total, card.currency)),
         "probability": card.probability,
-        "expected_close_date": card.expected_close_date.isoformat() if card.expected_close_date else None,
+        "expected_close_date": iso_or_none(card.expected_close_date),
         "updated_at": card.updated_at.isoformat(),
     }
