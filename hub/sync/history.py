@@ -25,9 +25,8 @@ def redact(value: Any, secrets: Sequence[str]) -> Any:
     if isinstance(value, list | tuple):
         return [redact(v, secrets) for v in value]
     if isinstance(value, str):
-        for secret in secrets:
-            if secret and len(secret) >= 4:
-                value = value.replace(secret, REDACTED)
+        for secret in _redacted_secrets(secrets):
+            value = value.replace(secret, REDACTED)
         return value
     return value
 
@@ -56,12 +55,39 @@ def redact_exchanges(exchanges: Iterable[Exchange], secrets: Sequence[str]) -> l
     O(batch²) — most of a 50-invoice push's time before)."""
     out = []
     for ex in exchanges:
-        request = redact({"method": ex.method, "url": ex.url, "body": ex.request}, secrets)
-        response = redact({"status": ex.status, "body": ex.response, "error": ex.error, "ms": ex.elapsed_ms}, secrets)
-        out.append(
-            RedactedExchange(request, response, json.dumps(request, default=str), json.dumps(response, default=str))
+        request, request_json = _redacted({"method": ex.method, "url": ex.url, "body": ex.request}, secrets)
+        response, response_json = _redacted(
+            {"status": ex.status, "body": ex.response, "error": ex.error, "ms": ex.elapsed_ms}, secrets
         )
+        out.append(RedactedExchange(request, response, request_json, response_json))
     return out
+
+
+def _redacted(value: dict[str, Any], secrets: Sequence[str]) -> tuple[dict[str, Any], str]:
+    """The value redacted, and its JSON. The JSON is written first: when it holds no secret-looking
+    word and no secret, there is nothing to redact, and walking a batch's payloads to find that out
+    was most of the redaction's time."""
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    if _may_hold_secrets(text, secrets):
+        value = redact(value, secrets)
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    return value, text
+
+
+def _may_hold_secrets(text: str, secrets: Sequence[str]) -> bool:
+    lowered = text.lower()
+    if any(word in lowered for word in SECRET_KEYS):
+        return True
+    # Unescaped (ensure_ascii=False), a string's JSON holds every run of its characters as they are,
+    # except quotes, backslashes and control characters: a secret with one of those is not searched.
+    return any(
+        secret in text or json.dumps(secret, ensure_ascii=False)[1:-1] != secret
+        for secret in _redacted_secrets(secrets)
+    )
+
+
+def _redacted_secrets(secrets: Sequence[str]) -> list[str]:
+    return [secret for secret in secrets if secret and len(secret) >= 4]
 
 
 def exchanges_by_document(exchanges: Sequence[RedactedExchange], batch_keys: Sequence[str]):
@@ -90,7 +116,7 @@ def _excerpt_of(items_json: list[str]) -> Any:
     return {"excerpt": text[:EXCERPT_CHARS], "truncated_chars": len(text) - EXCERPT_CHARS}
 
 
-def record_run(
+def run_values(
     *,
     connection_id: int,
     operation: str,
@@ -103,21 +129,27 @@ def record_run(
     exchanges: Iterable[Exchange | RedactedExchange] = (),
     secrets: Sequence[str] = (),
     error: str | None = None,
-) -> SyncRun:
+) -> dict[str, Any]:
+    """A run's row as column values: what `record_run` adds, or a batch inserts many of at once."""
     request, response = exchanges_json(exchanges, secrets)
-    run = SyncRun(
-        connection_id=connection_id,
-        event_id=event_id,
-        operation=operation,
-        object_type=object_type,
-        object_id=object_id,
-        attempt=attempt,
-        started_at=started_at,
-        finished_at=utcnow(),
-        outcome=outcome,
-        request=request or None,
-        response=response or None,
-        error=redact(error, secrets) if error else None,
-    )
+    return {
+        "connection_id": connection_id,
+        "event_id": event_id,
+        "operation": operation,
+        "object_type": object_type,
+        "object_id": object_id,
+        "attempt": attempt,
+        "started_at": started_at,
+        "finished_at": utcnow(),
+        "outcome": outcome,
+        "request": request or None,
+        "response": response or None,
+        "error": redact(error, secrets) if error else None,
+    }
+
+
+def record_run(**fields: Any) -> SyncRun:
+    """Add one run to the session (the arguments are `run_values`')."""
+    run = SyncRun(**run_values(**fields))
     db.session.add(run)
     return run

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 
 from connectors.base import Connector, Exchange
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, invoice_from_dict
@@ -35,6 +35,7 @@ from connectors.errors import (
     UncertainOutcomeError,
 )
 from connectors.oauth import ReauthorizationRequired
+from hub.audit import updated_in_bulk
 from hub.extensions import db
 from hub.models import (
     PARKED_FOR_REAUTHORISATION,
@@ -45,11 +46,12 @@ from hub.models import (
     OutboxEvent,
     OutboxState,
     RunOutcome,
+    SyncRun,
 )
 from hub.models.base import utcnow
 from hub.sync import outbox
 from hub.sync.connectors import open_connector, secret_values
-from hub.sync.history import exchanges_by_document, record_run, redact_exchanges
+from hub.sync.history import exchanges_by_document, redact_exchanges, run_values
 from hub.sync.oauth_tokens import reauthorise_attention
 
 log = logging.getLogger(__name__)
@@ -123,6 +125,7 @@ class Batch:
     event_ids: list[int]
     invoice_ids: list[int]
     job_ids: set[str]  # the queued jobs that carried these events
+    attempts: list[int]  # each event's attempts before this one (leased: nobody else changes them)
     # The events' documents, in the same order: what `send` reads (never the ORM objects, which
     # belong to the job thread's session).
     documents: list[InvoiceDocument]
@@ -145,6 +148,7 @@ def prepare_batch(events: Sequence[OutboxEvent]) -> Batch:
         event_ids=[e.id for e in events],
         invoice_ids=[e.invoice_id for e in events],
         job_ids={e.job_id for e in events if e.job_id},
+        attempts=[e.attempts for e in events],
         documents=documents,
         invoices=list(invoices),
     )
@@ -176,51 +180,119 @@ def push_batch(connection: Connection, events: Sequence[OutboxEvent]) -> None:
 
 
 def record_batch(connection: Connection, batch: Batch) -> None:
-    """Write what happened to each event of a sent batch: link, states, run history; commit."""
-    events, results, started = batch.events, batch.results, batch.started
-    # A commit since the batch was loaded (the batch before it recorded, the next one leased)
-    # expired its events and invoices: reload them in two queries, not two per event.
-    db.session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_(batch.event_ids))).all()
-    db.session.scalars(select(HubInvoice).where(HubInvoice.id.in_(batch.invoice_ids))).all()
+    """Write what happened to each event of a sent batch: link, states, run history; commit.
+
+    This runs beside the target's work on the next batch, on the same two cores, and most batches
+    are all successes: those are written a few statements for the whole batch, not an ORM object
+    per row (which was most of the hub's time beside Tryton's creates). Failures go through the ORM
+    one by one, each with its own backoff, parking and message."""
     secrets = secret_values(connection)
-    redacted = redact_exchanges(batch.exchanges, secrets)
     keys = batch.idempotency_keys()
-    about = exchanges_by_document(redacted, keys)
-    # One query for the links of the whole batch, not one per invoice.
-    links = {
-        link.invoice_id: link
-        for link in db.session.scalars(
-            select(ExternalLink).where(
-                ExternalLink.connection_id == connection.id,
-                ExternalLink.invoice_id.in_(batch.invoice_ids),
+    about = exchanges_by_document(redact_exchanges(batch.exchanges, secrets), keys)
+    done: dict[int, tuple[int, ExternalRef]] = {}
+    for event_id, invoice_id, key in zip(batch.event_ids, batch.invoice_ids, keys, strict=True):
+        result = batch.results[key]
+        if isinstance(result, ExternalRef):
+            done[event_id] = (invoice_id, result)
+    _record_successes(connection, done)
+    failed = {event.id: event for event in _reload([i for i in batch.event_ids if i not in done])}
+    runs, any_failure = [], False
+    for event_id, invoice_id, key, attempts in zip(
+        batch.event_ids, batch.invoice_ids, keys, batch.attempts, strict=True
+    ):
+        if event_id in done:
+            outcome, error = RunOutcome.SUCCESS, None
+        else:
+            outcome, error = apply_failure(connection, failed[event_id], batch.results[key])
+            any_failure = any_failure or outcome in (RunOutcome.RETRY, RunOutcome.UNCERTAIN)
+        runs.append(
+            run_values(
+                connection_id=connection.id,
+                operation="push_invoice",
+                outcome=outcome,
+                started_at=batch.started,
+                event_id=event_id,
+                object_type="invoice",
+                object_id=invoice_id,
+                attempt=attempts + 1,
+                exchanges=about[key],
+                secrets=secrets,
+                error=error,
             )
         )
-    }
-    any_failure = False
-    for event, key in zip(events, keys, strict=True):
-        attempt = event.attempts + 1
-        result = results[key]
-        if isinstance(result, ExternalRef):
-            outcome = _succeeded(connection, event, result, links.get(event.invoice_id))
-            error = None
-        else:
-            outcome, error = apply_failure(connection, event, result)
-            any_failure = any_failure or outcome in (RunOutcome.RETRY, RunOutcome.UNCERTAIN)
-        record_run(
-            connection_id=connection.id,
-            operation="push_invoice",
-            outcome=outcome,
-            started_at=started,
-            event_id=event.id,
-            object_type="invoice",
-            object_id=event.invoice_id,
-            attempt=attempt,
-            exchanges=about[key],
-            secrets=secrets,
-            error=error,
-        )
+    db.session.execute(insert(SyncRun.__table__), runs)
     _count_for_breaker(connection, failed=any_failure)
     db.session.commit()
+
+
+def _record_successes(connection: Connection, done: dict[int, tuple[int, ExternalRef]]) -> None:
+    """Links, invoice states and events of the pushed events, `done` by event id: (invoice id, ref)."""
+    if not done:
+        return
+    refs = dict(done.values())
+    linked = dict(
+        db.session.execute(
+            select(ExternalLink.invoice_id, ExternalLink.id).where(
+                ExternalLink.connection_id == connection.id, ExternalLink.invoice_id.in_(refs)
+            )
+        ).all()
+    )
+    new = [
+        {"connection_id": connection.id, "invoice_id": i, **_link_values(ref)}
+        for i, ref in refs.items()
+        if i not in linked
+    ]
+    if new:
+        db.session.execute(insert(ExternalLink.__table__), new)
+    if len(new) < len(refs):  # found again after an uncertain outcome, or pushed again by an admin
+        db.session.execute(
+            update(ExternalLink.__table__).where(ExternalLink.id == bindparam("link_id")),
+            [{"link_id": linked[i], **_link_values(ref)} for i, ref in refs.items() if i in linked],
+        )
+    _advance_invoices(refs)
+    now = utcnow()
+    db.session.execute(
+        update(OutboxEvent.__table__)
+        .where(OutboxEvent.id.in_(done))
+        .values(state=OutboxState.DONE, locked_until=None, locked_by=None, finished_at=now, last_error=None)
+    )
+
+
+def _link_values(ref: ExternalRef) -> dict[str, str | None]:
+    return {
+        "external_id": ref.external_id,
+        "external_number": ref.external_number,
+        "url": ref.url,
+        "state": ref.status.value,
+    }
+
+
+def _advance_invoices(refs: dict[int, ExternalRef]) -> None:
+    """Invoices not yet further than sent take the state the target reports; audited as the ORM
+    would, from the states each had (an update by state, so a change made meanwhile wins)."""
+    moves: dict[tuple[InvoiceState, InvoiceState], list[int]] = {}
+    for invoice_id, state in db.session.execute(
+        select(HubInvoice.id, HubInvoice.state).where(HubInvoice.id.in_(refs))
+    ).all():
+        new = STATE_OF[refs[invoice_id].status]
+        if state in (InvoiceState.PENDING, InvoiceState.FAILED, InvoiceState.SENT) and state != new:
+            moves.setdefault((state, new), []).append(invoice_id)
+    table = HubInvoice.__table__
+    for (old, new), ids in moves.items():
+        moved = db.session.scalars(
+            update(table).where(table.c.id.in_(ids), table.c.state == old).values(state=new).returning(table.c.id)
+        ).all()
+        updated_in_bulk(db.session, table, {i: {"state": (old, new)} for i in moved})
+
+
+def _reload(event_ids: list[int]) -> list[OutboxEvent]:
+    """Events, fresh (a commit since their batch was prepared expired them), with their invoices."""
+    if not event_ids:
+        return []
+    events = db.session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_(event_ids))).all()
+    invoice_ids = [e.invoice_id for e in events]
+    db.session.scalars(select(HubInvoice).where(HubInvoice.id.in_(invoice_ids))).all()
+    return list(events)
 
 
 def troubled(batch: Batch) -> bool:
@@ -258,24 +330,6 @@ def _push(connector: Connector, docs: list[InvoiceDocument]) -> dict[str, Result
     except ConnectorError as exc:
         results.update({d.idempotency_key: exc for d in missing})
     return results
-
-
-def _succeeded(connection: Connection, event: OutboxEvent, ref: ExternalRef, link: ExternalLink | None) -> RunOutcome:
-    invoice = event.invoice
-    if link is None:
-        # By ids, not through the relationships: nothing here reads the invoice's links, and their
-        # back-reference bookkeeping was most of this function's time in a profile of a chain.
-        link = ExternalLink(connection_id=connection.id, invoice_id=invoice.id, external_id=ref.external_id, state="")
-        db.session.add(link)
-    link.external_id = ref.external_id
-    link.external_number = ref.external_number
-    link.url = ref.url
-    link.state = ref.status.value
-    if invoice.state in (InvoiceState.PENDING, InvoiceState.FAILED, InvoiceState.SENT):
-        invoice.state = STATE_OF[ref.status]
-    event.last_error = None
-    outbox.release(event, OutboxState.DONE)
-    return RunOutcome.SUCCESS
 
 
 def apply_failure(connection: Connection, event: OutboxEvent, exc: Exception) -> tuple[RunOutcome, str]:
