@@ -183,7 +183,7 @@ def record_batch(connection: Connection, batch: Batch) -> None:
     """Write what happened to each event of a sent batch: link, states, run history; commit.
 
     This runs beside the target's work on the next batch, on the same two cores, and most batches
-    are all successes: those are written a few statements for the whole batch, not an ORM object
+    are all successes: those are written with a few statements for the whole batch, not an ORM object
     per row (which was most of the hub's time beside Tryton's creates). Failures go through the ORM
     one by one, each with its own backoff, parking and message."""
     secrets = secret_values(connection)
