@@ -6,10 +6,10 @@ hub/auth.py).
 Every write to a watched table goes through the ORM (the few writes made with Core statements, a
 product import's and a push's records, touch none), so a session that flushed an instance of a
 watched class sets a new epoch after its commit, before the writing request answers: whoever made
-the change sees it on their next request. Without REDIS_URL (the embedded queue) there is no epoch and nothing may be
-cached: each process would have an epoch of its own, and a change made through one would never
-reach the others. If Redis cannot be reached there is no epoch either, so a cache is only as old
-as its own `max_age` allows when a new epoch was lost to an outage during a commit.
+the change sees it on their next request. Without REDIS_URL (the embedded queue) there is no epoch
+and nothing may be cached: each process would have an epoch of its own, and a change made through
+one would never reach the others. If Redis cannot be reached there is no epoch either, so a cache
+is only as old as its own `max_age` allows when a new epoch was lost to an outage during a commit.
 
 A request reads every epoch at once, on its first look (one MGET: a kept page used to wait for two
 round trips, its token's epoch and its own, about a quarter of its time), and reads them again
