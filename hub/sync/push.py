@@ -250,12 +250,7 @@ def _record_successes(connection: Connection, done: dict[int, tuple[int, Externa
             [{"link_id": linked[i], **_link_values(ref)} for i, ref in refs.items() if i in linked],
         )
     _advance_invoices(refs)
-    now = utcnow()
-    db.session.execute(
-        update(OutboxEvent.__table__)
-        .where(OutboxEvent.id.in_(done))
-        .values(state=OutboxState.DONE, locked_until=None, locked_by=None, finished_at=now, last_error=None)
-    )
+    outbox.release_many(done, OutboxState.DONE, last_error=None)
 
 
 def _link_values(ref: ExternalRef) -> dict[str, str | None]:
