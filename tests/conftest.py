@@ -128,11 +128,12 @@ def _clean_database(request) -> Iterator[None]:
 
 def _forget_connection_keys(app: Flask) -> None:
     """The embedded queue's store outlives the test: a pause, a spent budget or a token lock left
-    for a connection id must not reach the next test's connection with the same id."""
+    for a connection id must not reach the next test's connection with the same id, nor a job a
+    test left queued (its events are gone) the next test's queue."""
     from hub.sync.queue import connection as redis_connection
 
     embedded = redis_connection(app)
-    for pattern in ("hub:pace:*", "hub:oauth:*"):
+    for pattern in ("hub:pace:*", "hub:oauth:*", "rq:*"):
         for key in embedded.scan_iter(pattern):
             embedded.delete(key)
 
