@@ -20,12 +20,17 @@ EXCERPT_CHARS = 4000
 
 def redact(value: Any, secrets: Sequence[str]) -> Any:
     """Replace secret values wherever they appear, and every value under a secret-looking key."""
+    return _redact(value, _redacted_secrets(secrets))
+
+
+def _redact(value: Any, secrets: list[str]) -> Any:
+    # `secrets` already filtered, once per walk rather than once per string in it.
     if isinstance(value, dict):
-        return {k: REDACTED if _secret_key(k) else redact(v, secrets) for k, v in value.items()}
+        return {k: REDACTED if _secret_key(k) else _redact(v, secrets) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [redact(v, secrets) for v in value]
+        return [_redact(v, secrets) for v in value]
     if isinstance(value, str):
-        for secret in _redacted_secrets(secrets):
+        for secret in secrets:
             value = value.replace(secret, REDACTED)
         return value
     return value
