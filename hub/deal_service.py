@@ -3,19 +3,27 @@
 The rules live here, not in the views: lines take their defaults from the product, a won deal's
 invoiced content is frozen, a stage must belong to the deal's pipeline, a deal needs lines to be
 won and a reason to be lost, and every stage move is written to the deal's history.
+
+Every change of an existing deal (a stage move, won, lost, its lines, currency or customer, its
+deletion) first takes the deal's row lock (`lock_deal`) and decides from the deal as it is read
+after the lock: two requests for one deal run one after the other, and the later one sees what the
+earlier committed. So a double click, two tabs or a client's retry win a deal once, and a won
+deal's invoice is made of the lines as committed when it was won.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload, selectinload
 
 from hub import invoicing
-from hub.errors import Conflict, ValidationFailed
+from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.inventory import alerts, availability
 from hub.models import (
@@ -32,6 +40,7 @@ from hub.models import (
 )
 from hub.models.base import utcnow
 from hub.money import ZERO
+from hub.sync import outbox
 
 FROZEN_WHEN_WON = ("lines", "currency", "customer_id")
 
@@ -194,8 +203,49 @@ def create_deal(data: Mapping[str, Any], user: User) -> Deal:
     return deal
 
 
-def update_deal(deal: Deal, data: Mapping[str, Any], user: User) -> Deal:
+def load_deal(deal_id: int) -> Deal:
+    """The deal with its lines (and their products), stage and pipeline, to show; 404 if none."""
+    deal = db.session.scalar(
+        select(Deal)
+        .where(Deal.id == deal_id)
+        .options(
+            selectinload(Deal.lines).joinedload(DealLine.product), joinedload(Deal.stage), joinedload(Deal.pipeline)
+        )
+    )
+    if deal is None:
+        raise NotFound(f"No deal with id {deal_id}.")
+    return deal
+
+
+def lock_deal(deal_id: int) -> Deal:
+    """The deal with its lines, stage and pipeline, read after taking its row lock, which is held
+    until the transaction ends. Whatever this session had loaded of it before is read again."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks: the transaction's first write takes the database's write lock
+        # (waiting for the writer that holds it), and everything read after it is current.
+        deals = Deal.__table__
+        db.session.execute(update(deals).where(deals.c.id == deal_id).values(updated_at=deals.c.updated_at))
+    # Only what cannot change under the lock is joined to the locking read: PostgreSQL re-reads
+    # a row it waited for, but not the rows joined to it, and a stage joined by the old stage_id
+    # would come back empty. The stages and lines are read by their own statements, after the lock.
+    deal = db.session.scalar(
+        select(Deal)
+        .where(Deal.id == deal_id)
+        .options(
+            joinedload(Deal.pipeline).selectinload(Pipeline.stages),  # deal.stage is one of them
+            selectinload(Deal.lines).joinedload(DealLine.product),
+        )
+        .with_for_update(of=Deal)
+        .execution_options(populate_existing=True)
+    )
+    if deal is None:
+        raise NotFound(f"No deal with id {deal_id}.")
+    return deal
+
+
+def update_deal(deal_id: int, data: Mapping[str, Any], user: User) -> Deal:
     """Apply validated changes (`DealPatch`); `lines`, when given, replace all lines. Committed."""
+    deal = lock_deal(deal_id)
     apply_fields(deal, data, creating=False, user=user)
     if "lines" in data:
         build_lines(deal, data["lines"])
@@ -203,6 +253,40 @@ def update_deal(deal: Deal, data: Mapping[str, Any], user: User) -> Deal:
         deal.recompute_totals()
     db.session.commit()
     return deal
+
+
+def delete_deal(deal_id: int) -> None:
+    deal = lock_deal(deal_id)
+    if deal.stage.kind == StageKind.WON:
+        raise Conflict(f"Deal {deal.number} is won and invoiced; mark it lost instead of deleting it.")
+    db.session.delete(deal)
+    db.session.commit()
+
+
+@dataclass(frozen=True)
+class StageChange:
+    deal: Deal
+    moved: bool  # False: the deal was in that stage already (a repeated won or lost changes nothing)
+
+
+def change_stage(
+    deal_id: int,
+    user: User | None,
+    *,
+    kind: StageKind | None = None,
+    stage: str | int | None = None,
+    reason: str | None = None,
+    note: str | None = None,
+) -> StageChange:
+    """Move the deal to the pipeline's stage of `kind`, or to the stage named or numbered `stage`,
+    under the deal's lock; committed, and a won or lost deal's outbox events handed to the queue."""
+    deal = lock_deal(deal_id)
+    target = stage_of_kind(deal, kind) if kind is not None else find_stage(deal.pipeline, stage)
+    moved = move_to_stage(deal, target, user, reason=reason, note=note)
+    db.session.commit()
+    if moved and target.kind != StageKind.OPEN:
+        outbox.kick()
+    return StageChange(deal, moved)
 
 
 def move_to_stage(

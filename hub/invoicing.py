@@ -106,6 +106,11 @@ def create_for_won_deal(deal: Deal) -> HubInvoice:
     return invoice
 
 
+def invoice_targets() -> list[str]:
+    """The names of the systems a deal's invoice goes to when it is won (what the UI warns of)."""
+    return [connection.name for connection in enabled_connections("won")]
+
+
 def enabled_connections(trigger: str) -> list[Connection]:
     return list(
         db.session.scalars(

@@ -4,6 +4,7 @@ on the database this run uses (SQLite, or PostgreSQL with HUB_TEST_DATABASE)."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 import psycopg
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy import inspect, select
 
 from hub import MIGRATIONS_DIR, create_app
 from hub.extensions import db
-from hub.models import Pipeline
+from hub.models import AuditEntry, Pipeline
 from tests.conftest import _postgres_base
 
 
@@ -55,5 +56,68 @@ def test_upgrade_from_empty_matches_the_models_and_downgrades(empty_database, tm
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         upgrade(directory=MIGRATIONS_DIR)
         assert set(inspect(db.engine).get_table_names()) == tables
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_one_live_invoice_per_deal_cancels_the_doubles_made_before_it(empty_database, tmp_path, monkeypatch):
+    """Deals won twice at once before 0014 kept several live invoices: the oldest stays, the others
+    are cancelled, a push never tried is discarded and a target that may hold one gets a cancel."""
+    from hub.models import Connection, Customer, Deal, HubInvoice, OutboxEvent, Stage
+
+    monkeypatch.setenv("HUB_INSTANCE_PATH", str(tmp_path))
+    app = create_app(
+        {"DATABASE_URL": empty_database, "SECRET_KEY": "x", "HUB_ENCRYPTION_KEY": Fernet.generate_key().decode()}
+    )
+    with app.app_context():
+        upgrade(directory=MIGRATIONS_DIR, revision="0013_stock_keys_per_pull")
+        with db.engine.begin() as conn:
+            won = conn.scalar(select(Stage.id).where(Stage.kind == "won"))
+            pipeline = conn.scalar(select(Stage.pipeline_id).where(Stage.id == won))
+            conn.execute(Customer.__table__.insert().values(id=1, name="Acme", default_currency="EUR"))
+            conn.execute(Connection.__table__.insert().values(id=1, name="Ledger", type="mini_ledger", config={}))
+            conn.execute(
+                Deal.__table__.insert().values(
+                    id=1, number="D-000001", title="Pumps", customer_id=1, pipeline_id=pipeline, stage_id=won,
+                    currency="EUR",
+                )
+            )  # fmt: skip
+            money = {"subtotal": 10, "tax_total": 0, "total": 10, "currency": "EUR", "snapshot": {}}
+            for number, state in ((1, "posted"), (2, "sent"), (3, "pending"), (4, "cancelled")):
+                conn.execute(
+                    HubInvoice.__table__.insert().values(
+                        id=number, number=f"INV-00000{number}", deal_id=1, customer_id=1, customer_name="Acme",
+                        issue_date=date(2026, 12, 1), state=state, **money,
+                    )
+                )  # fmt: skip
+            for invoice, state, attempts in ((1, "done", 1), (2, "done", 1), (3, "pending", 0)):
+                conn.execute(
+                    OutboxEvent.__table__.insert().values(
+                        operation="push_invoice", connection_id=1, invoice_id=invoice, state=state, attempts=attempts
+                    )
+                )
+        upgrade(directory=MIGRATIONS_DIR)
+
+        states = dict(db.session.execute(select(HubInvoice.number, HubInvoice.state)).all())
+        assert {n: s.value for n, s in states.items()} == {
+            "INV-000001": "posted",
+            "INV-000002": "cancelled",
+            "INV-000003": "cancelled",
+            "INV-000004": "cancelled",
+        }
+        events = db.session.execute(
+            select(OutboxEvent.operation, OutboxEvent.invoice_id, OutboxEvent.state).order_by(OutboxEvent.id)
+        ).all()
+        assert [(op, i, s.value) for op, i, s in events] == [
+            ("push_invoice", 1, "done"),
+            ("push_invoice", 2, "done"),
+            ("push_invoice", 3, "discarded"),
+            ("cancel_invoice", 2, "pending"),
+        ]
+        audited = db.session.execute(select(AuditEntry.entity_id, AuditEntry.changes)).all()
+        assert sorted(audited) == [
+            ("2", {"state": {"old": "sent", "new": "cancelled"}}),
+            ("3", {"state": {"old": "pending", "new": "cancelled"}}),
+        ]
         db.session.remove()
         db.engine.dispose()

@@ -48,13 +48,34 @@ def browser():
         chromium.close()
 
 
+class Dialogs:
+    """The questions the page asked (`confirm`), each answered OK, or Cancel while `accept` is False."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self.accept = True
+
+    def answer(self, dialog) -> None:
+        self.asked.append(dialog.message)
+        if self.accept:
+            dialog.accept()
+        else:
+            dialog.dismiss()
+
+
 @pytest.fixture
-def page(browser, live_server):
+def dialogs() -> Dialogs:
+    return Dialogs()
+
+
+@pytest.fixture
+def page(browser, live_server, dialogs):
     context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900}, accept_downloads=True)
     context.set_default_timeout(10_000)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    context.on("dialog", dialogs.answer)  # every page of the context, also a second tab
     yield page
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"

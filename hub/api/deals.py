@@ -7,7 +7,7 @@ from decimal import Decimal
 import marshmallow as ma
 from flask.views import MethodView
 from sqlalchemy import Row, select
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm import aliased
 
 from hub import deal_service
 from hub.api.answers import DEAL_PAGES, args_key, kept_answer
@@ -27,12 +27,9 @@ from hub.api.base import (
     where_equal,
 )
 from hub.auth import authenticated_user, requires
-from hub.errors import Conflict
-from hub.extensions import db
 from hub.inventory import availability
-from hub.models import Customer, Deal, DealLine, Stage, StageKind, User
+from hub.models import Customer, Deal, Stage, StageKind, User
 from hub.money import minor_unit, round_to
-from hub.sync import outbox
 
 blp = Blueprint("deals", __name__, url_prefix="/api/v1", description="Deals, their lines and stage transitions")
 
@@ -295,17 +292,6 @@ def summary_json(row: Row) -> dict:
     }
 
 
-def _load(deal_id: int) -> Deal:
-    deal = db.session.scalar(
-        select(Deal)
-        .where(Deal.id == deal_id)
-        .options(
-            selectinload(Deal.lines).joinedload(DealLine.product), joinedload(Deal.stage), joinedload(Deal.pipeline)
-        )
-    )
-    return deal if deal is not None else get_or_404(Deal, deal_id)
-
-
 def _deal_page(args: dict) -> dict:
     query = select(Deal)
     if args.get("q"):
@@ -346,7 +332,7 @@ class DealById(MethodView):
     @requires("deals", "read")
     @blp.response(200, DealOut)
     def get(self, deal_id):
-        return _load(deal_id)
+        return deal_service.load_deal(deal_id)
 
     @requires("deals", "write")
     @blp.arguments(partial(DealPatch))
@@ -354,29 +340,12 @@ class DealById(MethodView):
     def patch(self, data, deal_id):
         """Change a deal; `lines`, when given, replace all lines. Refused (409) for a won deal's
         lines, currency and customer."""
-        return deal_service.update_deal(_load(deal_id), data, authenticated_user())
+        return deal_service.update_deal(deal_id, data, authenticated_user())
 
     @requires("deals", "write")
     @blp.response(204)
     def delete(self, deal_id):
-        deal = get_or_404(Deal, deal_id)
-        if deal.stage.kind == StageKind.WON:
-            raise Conflict(f"Deal {deal.number} is won and invoiced; mark it lost instead of deleting it.")
-        db.session.delete(deal)
-        db.session.commit()
-
-
-def _transition(deal_id: int, kind: StageKind | None, ref=None, reason=None, note=None) -> Deal:
-    deal = _load(deal_id)
-    if kind is not None:
-        stage = deal_service.stage_of_kind(deal, kind)
-    else:
-        stage = deal_service.find_stage(deal.pipeline, ref)
-    moved = deal_service.move_to_stage(deal, stage, authenticated_user(), reason=reason, note=note)
-    db.session.commit()
-    if moved and stage.kind != StageKind.OPEN:
-        outbox.kick()
-    return deal
+        deal_service.delete_deal(deal_id)
 
 
 @blp.route("/deals/<int:deal_id>/stage", methods=["POST"])
@@ -385,15 +354,19 @@ def _transition(deal_id: int, kind: StageKind | None, ref=None, reason=None, not
 @blp.response(200, DealOut)
 def move_stage(data, deal_id):
     """Move a deal to a stage by name or id. A won stage wins it, a lost one needs `reason`."""
-    return _transition(deal_id, None, data["stage"], data.get("reason"), data.get("note"))
+    change = deal_service.change_stage(
+        deal_id, authenticated_user(), stage=data["stage"], reason=data.get("reason"), note=data.get("note")
+    )
+    return change.deal
 
 
 @blp.route("/deals/<int:deal_id>/won", methods=["POST"])
 @requires("deals", "write")
 @blp.response(200, DealOut)
 def mark_won(deal_id):
-    """Mark a deal won (idempotent: a won deal stays as it is)."""
-    return _transition(deal_id, StageKind.WON)
+    """Mark a deal won. Idempotent: a won deal stays as it is, with its one invoice; concurrent
+    requests for one deal run one after the other."""
+    return deal_service.change_stage(deal_id, authenticated_user(), kind=StageKind.WON).deal
 
 
 @blp.route("/deals/<int:deal_id>/lost", methods=["POST"])
@@ -402,7 +375,7 @@ def mark_won(deal_id):
 @blp.response(200, DealOut)
 def mark_lost(data, deal_id):
     """Mark a deal lost with the reason."""
-    return _transition(deal_id, StageKind.LOST, reason=data["reason"])
+    return deal_service.change_stage(deal_id, authenticated_user(), kind=StageKind.LOST, reason=data["reason"]).deal
 
 
 @blp.route("/deals/<int:deal_id>/stage-history", methods=["GET"])

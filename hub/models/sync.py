@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.extensions import db
@@ -96,6 +96,17 @@ class InvoiceState(enum.StrEnum):
 
 class HubInvoice(Timestamps, db.Model):
     __tablename__ = "invoices"
+    __table_args__ = (
+        # One live invoice per deal: a second is refused whichever path writes it. A lost deal's
+        # cancelled invoice stays beside the one it gets when won again.
+        Index(
+            "uq_invoices_live_per_deal",
+            "deal_id",
+            unique=True,
+            sqlite_where=text("state != 'cancelled'"),
+            postgresql_where=text("state != 'cancelled'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(String(20), unique=True)

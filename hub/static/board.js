@@ -1,5 +1,6 @@
 // Drag a deal card onto another column: posts the same form as the move buttons, so the server
-// applies the same rules (a lost stage asks for a reason on the deal page).
+// applies the same rules (a lost stage asks for a reason on the deal page). Dropping on the won
+// column asks first, saying what winning does; a drop while a move is being sent does nothing.
 (function () {
   const form = document.getElementById("drop-form");
   if (!form) return;
@@ -26,6 +27,10 @@
         window.location = "/deals/" + dragged.dataset.dealId + "#lost";
         return;
       }
+      const question = column.dataset.confirm;
+      if (question && !window.confirm(question.replace("{deal}", dragged.dataset.dealNumber))) return;
+      if (form.dataset.submitting) return;
+      form.dataset.submitting = "1";
       form.action = "/deals/" + dragged.dataset.dealId + "/move";
       form.elements.stage_id.value = column.dataset.stageId;
       form.submit();

@@ -7,7 +7,8 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from hub.api.deals import _transition
+from hub import deal_service, invoicing
+from hub.auth import authenticated_user
 from hub.board import board_columns
 from hub.deal_service import default_pipeline
 from hub.errors import HubError
@@ -42,6 +43,7 @@ def board():
         columns=columns,
         owners=owners,
         owner=request.args.get("owner", ""),
+        invoice_targets=invoicing.invoice_targets(),
     )
 
 
@@ -55,7 +57,9 @@ def move(deal_id: int):
         flash("Choose a stage to move the deal to.", "error")
         return redirect(back)
     try:
-        deal = _transition(deal_id, None, int(stage_id), reason=request.form.get("reason") or None)
+        deal = deal_service.change_stage(
+            deal_id, authenticated_user(), stage=int(stage_id), reason=request.form.get("reason") or None
+        ).deal
     except HubError as exc:
         db.session.rollback()
         details = "; ".join(m for messages in exc.errors.values() for m in messages)

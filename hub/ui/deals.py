@@ -9,9 +9,9 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from hub import deal_service
+from hub import deal_service, invoicing
 from hub.api.activities import ActivitySchema, TaskSchema, create_activity, create_task
-from hub.api.deals import DealIn, DealPatch, _load, _transition
+from hub.api.deals import DealIn, DealPatch
 from hub.auth import authenticated_user
 from hub.errors import HubError
 from hub.extensions import db
@@ -72,7 +72,7 @@ def new():
 @page("deals", "write")
 def edit(deal_id: int):
     """What PATCH /api/v1/deals/<id> does; a won deal's lines are frozen, so they are not offered."""
-    deal = _load(deal_id)
+    deal = deal_service.load_deal(deal_id)
     frozen = deal.stage.kind == StageKind.WON
     errors: dict[str, list[str]] = {}
     form: Any = _deal_form(deal)
@@ -83,10 +83,10 @@ def edit(deal_id: int):
         if not frozen:
             data["lines"], order = line_rows(request.form, "lines", LINE_FIELDS)
         try:
-            deal_service.update_deal(deal, load(DealPatch(partial=True), data), authenticated_user())
+            deal_service.update_deal(deal_id, load(DealPatch(partial=True), data), authenticated_user())
         except HubError as exc:
             errors = remap_rows(failed(exc), "lines", order)
-            deal = _load(deal_id)
+            deal = deal_service.load_deal(deal_id)
         else:
             flash(f"{deal.number} saved.", "ok")
             return redirect(url_for("ui_deals.show", deal_id=deal.id))
@@ -127,7 +127,7 @@ def _deal_form(deal: Deal) -> dict[str, str]:
 
 
 def _deal_context(deal_id: int) -> dict[str, Any]:
-    deal = _load(deal_id)
+    deal = deal_service.load_deal(deal_id)
     stock = availability.for_products({ln.product_id for ln in deal.lines if ln.product_id}, deal)
     activities = db.session.scalars(
         select(Activity).where(Activity.deal_id == deal.id).order_by(Activity.occurred_at.desc())
@@ -143,6 +143,7 @@ def _deal_context(deal_id: int) -> dict[str, Any]:
         "kinds": list(ActivityKind),
         "today": utcnow().date(),
         "waiting": _waiting(deal),
+        "invoice_targets": invoicing.invoice_targets(),
     }
 
 
@@ -175,12 +176,16 @@ def invoice_panel(deal_id: int):
 @page("deals", "write")
 def won(deal_id: int):
     try:
-        deal = _transition(deal_id, StageKind.WON)
+        change = deal_service.change_stage(deal_id, authenticated_user(), kind=StageKind.WON)
     except HubError as exc:
         return _redisplay(deal_id, failed(exc))
+    deal = change.deal
     for warning in getattr(deal, "stock_warnings", []):
         flash(f"Stock: {warning}", "error")
-    flash(f"{deal.number} is won; invoice {deal.invoices[-1].number} is on its way.", "ok")
+    if change.moved:
+        flash(f"{deal.number} is won; invoice {deal.invoices[-1].number} is on its way.", "ok")
+    else:  # a second click, or another tab, after the deal was won
+        flash(f"{deal.number} was already won; its invoice is {deal.invoices[-1].number}.", "ok")
     return redirect(url_for("ui_deals.show", deal_id=deal_id))
 
 
@@ -188,7 +193,8 @@ def won(deal_id: int):
 @page("deals", "write")
 def lost(deal_id: int):
     try:
-        deal = _transition(deal_id, StageKind.LOST, reason=(request.form.get("reason") or "").strip() or None)
+        reason = (request.form.get("reason") or "").strip() or None
+        deal = deal_service.change_stage(deal_id, authenticated_user(), kind=StageKind.LOST, reason=reason).deal
     except HubError as exc:
         return _redisplay(deal_id, failed(exc))
     flash(f"{deal.number} is marked lost.", "ok")

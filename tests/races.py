@@ -1,0 +1,82 @@
+"""Sending API requests at once, or in a fixed order across a deal's lock: the races users make with
+double clicks, two tabs and client retries."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+from hub import deal_service
+from hub.models import Deal
+from tests.conftest import Caller
+
+
+def send(app, users, request: tuple) -> Any:
+    """One request (method, path, json[, headers]) as the sales user, from a client of its own, as
+    separate browsers or API clients are."""
+    method, path, body, *headers = request
+    caller = Caller(app.test_client(), users["sales"]["token"])
+    return caller.request(method, path, json=body, headers=headers[0] if headers else {})
+
+
+def at_once(app, users, requests: list[tuple]) -> list:
+    """Send the requests (method, path, json[, headers]) from as many threads, released together;
+    the answers in the same order."""
+    barrier = threading.Barrier(len(requests))
+
+    def send_when_all_are_ready(request: tuple) -> Any:
+        barrier.wait()
+        return send(app, users, request)
+
+    with ThreadPoolExecutor(len(requests)) as pool:
+        return list(pool.map(send_when_all_are_ready, requests))
+
+
+@contextmanager
+def holding_the_lock(monkeypatch) -> Iterator[tuple[threading.Event, threading.Event]]:
+    """While the first request that locks a deal holds it: `held` is set, and it waits for
+    `release` before it goes on. Later requests lock as usual."""
+    held, release = threading.Event(), threading.Event()
+    original = deal_service.lock_deal
+    first = threading.Lock()
+
+    def lock_and_wait(deal_id: int) -> Deal:
+        deal = original(deal_id)
+        if first.acquire(blocking=False):
+            held.set()
+            assert release.wait(30)
+        return deal
+
+    monkeypatch.setattr(deal_service, "lock_deal", lock_and_wait)
+    try:
+        yield held, release
+    finally:
+        release.set()
+
+
+def in_order(app, users, monkeypatch, first: tuple, second: tuple) -> tuple[Any, Any]:
+    """`first` takes the deal's lock and keeps it until `second` has been sent and has had time to
+    reach the lock; then both finish. Their answers."""
+    results: dict[str, Any] = {}
+
+    def sender(name: str, request: tuple) -> Callable[[], None]:
+        def run() -> None:
+            results[name] = send(app, users, request)
+
+        return run
+
+    with holding_the_lock(monkeypatch) as (held, release):
+        one = threading.Thread(target=sender("first", first))
+        one.start()
+        assert held.wait(30)
+        two = threading.Thread(target=sender("second", second))
+        two.start()
+        two.join(0.5)
+        assert "second" not in results, "the second request did not wait for the deal's lock"
+        release.set()
+        one.join(30)
+        two.join(30)
+    return results["first"], results["second"]
