@@ -77,6 +77,16 @@ SETTINGS: tuple[Setting, ...] = (
         "`refuse` (409 naming the lines) or `off`.",
     ),
     Setting(
+        "HUB_IDEMPOTENCY_KEEP_SECONDS",
+        "86400",
+        "How long an API request's Idempotency-Key and its answer are kept (a repeat within it gets that answer).",
+    ),
+    Setting(
+        "HUB_IDEMPOTENCY_STALE_SECONDS",
+        "120",
+        "After this, a key whose request never answered and changed nothing may be used again.",
+    ),
+    Setting(
         "OAUTH_REDIRECT_URI",
         None,
         "The redirect URI registered with OAuth providers (QuickBooks, Xero, Zoho), e.g. "
@@ -110,6 +120,8 @@ INTEGER_SETTINGS = frozenset(
         "HUB_BATCH_SIZE",
         "HUB_STATUS_INTERVAL_SECONDS",
         "HUB_PAYMENT_DAYS",
+        "HUB_IDEMPOTENCY_KEEP_SECONDS",
+        "HUB_IDEMPOTENCY_STALE_SECONDS",
         "HUB_EXCHANGE_LOGIN_FAILURES",
         "HUB_EXCHANGE_LOCKOUT_SECONDS",
         "HUB_DEMO_ERP_PORT",
@@ -142,6 +154,8 @@ class Settings:
     HUB_STATUS_INTERVAL_SECONDS: int
     HUB_PAYMENT_DAYS: int
     HUB_STOCK_CHECK_ON_WON: str
+    HUB_IDEMPOTENCY_KEEP_SECONDS: int
+    HUB_IDEMPOTENCY_STALE_SECONDS: int
     OAUTH_REDIRECT_URI: str | None
     HUB_EXCHANGE_LOGIN_FAILURES: int
     HUB_EXCHANGE_LOCKOUT_SECONDS: int

@@ -38,6 +38,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
 
     from hub import api, auth, exchange, web
+    from hub.api import idempotency
     from hub.audit import install as install_audit
     from hub.board import install as install_board
     from hub.epochs import install as install_epochs
@@ -58,6 +59,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     api.init_app(app)
     web.init_app(app)
+    idempotency.init_app(app)  # after web's CSRF check: a forged request claims no key
     exchange.init_app(app)
     return app
 

@@ -12,6 +12,7 @@ from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
+from hub.api import idempotency
 from hub.api.base import INT_MAX
 from hub.errors import HTTP_CODES, HubError, error_body, flatten_messages
 from hub.extensions import db
@@ -100,7 +101,7 @@ def init_app(app: Flask) -> None:
         },
     )
     app.url_map.converters["int"] = IdConverter  # before any route is added
-    api.init_app(app)
+    api.init_app(app, spec_kwargs={"extra_plugins": [idempotency.OpenAPIHeader()]})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.components.security_scheme("cookieAuth", {"type": "apiKey", "in": "cookie", "name": "session"})
 

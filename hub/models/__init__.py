@@ -6,6 +6,7 @@ from hub.models.catalog import Product
 from hub.models.crm import Contact, Customer
 from hub.models.deals import Deal, DealLine, DealStageChange, StageTotal, line_amounts
 from hub.models.exchange import ExchangeLoginFailures, ExchangeSession
+from hub.models.idempotency import IdempotencyKey
 from hub.models.mappings import MappingRow, MappingState, MappingVersion
 from hub.models.notifications import AlertChannel, AlertDelivery, ChannelKind, DeliveryState
 from hub.models.pipeline import DEFAULT_STAGES, Pipeline, Stage, StageKind
@@ -50,6 +51,7 @@ __all__ = [
     "ExchangeSession",
     "ExternalLink",
     "HubInvoice",
+    "IdempotencyKey",
     "InvoiceState",
     "MappingRow",
     "MappingState",

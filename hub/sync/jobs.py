@@ -83,6 +83,14 @@ def deliver_alerts() -> dict[str, int]:
         return deliver_due()
 
 
+def purge_idempotency_keys() -> int:
+    """API idempotency keys past their keep period (the scheduler runs this hourly)."""
+    from hub.api.idempotency import purge_expired
+
+    with _get_app().app_context():
+        return purge_expired()
+
+
 def import_mapping_csv(connection_id: int, table: str, text: str, replace: bool, user_id: int) -> dict:
     """A value table's rows from an uploaded CSV (all or nothing), its progress in the job's meta
     for the page that polls it. Bad lines are an answer, not a failure: {"message", "errors"}."""

@@ -53,6 +53,7 @@ class EmbeddedWorker:
         self._thread = threading.Thread(target=self._loop, name="hub-embedded-worker", daemon=True)
         self._last_status = 0.0
         self._last_stock_check = 0.0
+        self._last_purge = 0.0
 
     def start(self) -> EmbeddedWorker:
         jobs.bind_app(self.app)
@@ -75,6 +76,9 @@ class EmbeddedWorker:
                     self._last_stock_check = time.monotonic()
                     jobs.pull_due_stock()
                     jobs.deliver_alerts()
+                if time.monotonic() - self._last_purge > 3600:
+                    self._last_purge = time.monotonic()
+                    jobs.purge_idempotency_keys()
             except Exception:
                 log.exception("embedded worker round failed")
             self.wakeup.wait(self.interval)
@@ -111,6 +115,7 @@ def run_scheduler(app: Flask, *, dispatch_every: float = 1.0) -> None:
             # Each connection has its own stock interval; this only looks for the ones that are due.
             cron.register(jobs.pull_due_stock, QUEUE_NAME, interval=30)
             cron.register(jobs.deliver_alerts, QUEUE_NAME, interval=15)
+            cron.register(jobs.purge_idempotency_keys, QUEUE_NAME, interval=3600)
             cron.start()
             return  # a shutdown signal ended it
         except RedisError as exc:
