@@ -40,7 +40,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from hub import api, auth, exchange, web
     from hub.api import idempotency
     from hub.audit import install as install_audit
-    from hub.board import install as install_board
     from hub.epochs import install as install_epochs
     from hub.extensions import db, migrate
     from hub.jsonio import DecimalJSONProvider
@@ -54,7 +53,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     with app.app_context():
         install_audit(db.session)
-        install_board(db.session)
         install_epochs(db.session)
     auth.init_app(app)
     api.init_app(app)

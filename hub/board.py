@@ -1,10 +1,10 @@
 """The pipeline board as data: per stage, how many deals and their totals per currency, and the
 deals changed most recently.
 
-Counts and totals come from `stage_totals`, which every flush that writes deals keeps up to date
-(the deals' rows as they were before the flush count out, as they are after it count in), so a
-board over half a million deals reads a few dozen rows. `rebuild_stage_totals` recounts from the
-deals (the migration, and after bulk loads that bypass the ORM).
+Counts and totals come from `stage_totals`, which the database keeps up to date: triggers on
+`deals` count every insert, update and delete out of its old row and into its new one (migration
+0016), so a board over half a million deals reads a few dozen rows. `rebuild_stage_totals`
+recounts from the deals (a check, and after a restore).
 """
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import Connection, event, func, select, union_all
+from sqlalchemy import Connection, func, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from hub.extensions import db
 from hub.models import Customer, Deal, Pipeline, Stage, StageTotal, User
@@ -142,30 +140,6 @@ def _aggregates(pipeline_id: int, owner_id: int | None) -> tuple[dict[int, int],
 # ---- keeping stage_totals -------------------------------------------------------------------------
 
 UNITS = Decimal(10_000)  # stage_totals.total_units per currency unit (deal totals have 4 places)
-_OLD = "hub.board.old_deal_rows"
-
-
-def _deal_rows(session: Session, ids: list[int]) -> list[tuple[tuple[int, int, str], int]]:
-    deals = Deal.__table__
-    rows = session.connection().execute(
-        select(deals.c.stage_id, func.coalesce(deals.c.owner_id, 0), deals.c.currency, deals.c.total).where(
-            deals.c.id.in_(ids)
-        )
-    )
-    return [((stage_id, owner, currency), int(Decimal(total) * UNITS)) for stage_id, owner, currency, total in rows]
-
-
-def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
-    ids = [o.id for o in (*session.dirty, *session.deleted) if isinstance(o, Deal) and o.id is not None]
-    session.info[_OLD] = _deal_rows(session, ids) if ids else []
-
-
-def _after_flush(session: Session, flush_context: Any) -> None:
-    old = session.info.pop(_OLD, [])
-    ids = [o.id for o in (*session.new, *session.dirty) if isinstance(o, Deal) and o.id is not None]
-    new = _deal_rows(session, ids) if ids else []
-    if old or new:
-        _add(session.connection(), [(key, -1, -units) for key, units in old] + [(key, 1, units) for key, units in new])
 
 
 def _add(connection: Connection, changes: Iterable[tuple[tuple[int, int, str], int, int]]) -> None:
@@ -201,9 +175,3 @@ def rebuild_stage_totals(connection: Connection) -> None:
         select(deals.c.stage_id, func.coalesce(deals.c.owner_id, 0), deals.c.currency, deals.c.total)
     )
     _add(connection, (((s, o, c), 1, int(Decimal(str(t)) * UNITS)) for s, o, c, t in rows))
-
-
-def install(session_target: Any) -> None:
-    for name, listener in (("before_flush", _before_flush), ("after_flush", _after_flush)):
-        if not event.contains(session_target, name, listener):
-            event.listen(session_target, name, listener)
