@@ -133,7 +133,7 @@ def _forget_connection_keys(app: Flask) -> None:
     from hub.sync.queue import connection as redis_connection
 
     embedded = redis_connection(app)
-    for pattern in ("hub:pace:*", "hub:oauth:*", "rq:*"):
+    for pattern in ("hub:*", "rq:*"):
         for key in embedded.scan_iter(pattern):
             embedded.delete(key)
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from hub.extensions import db
 from hub.models import Connection, HubInvoice, InvoiceState, StockAlert, StockHistory, StockLevel, SyncRun
 from hub.models.base import utcnow
+from hub.sync import jobs
 from hub.sync.worker import drain
 from tests.conftest import LEDGER_KEY
 from tests.test_crm_api import assert_error
@@ -100,10 +101,15 @@ def test_won_deal_raises_the_alert_before_the_erp_stock_moves(app, call, sales, 
     ).json
     assert inbox(call) == []  # an open deal does not count unless the rule says so
     sales.post(f"/api/v1/deals/{deal['id']}/won")
-    (alert,) = inbox(call)  # at once, without waiting for a pull
+    jobs.bind_app(app)
+    jobs.sweep_alerts()  # the scheduler's sweep, within a second of the won deal
+    (alert,) = inbox(call)  # without waiting for a pull, nor for the invoice
     assert "on hand 20, reserved 0, on won deals 15 → projected 5 < reorder point 10" in alert["explanation"]
 
     drain(app)  # the invoice reaches the ledger, whose invoices take goods out of stock
+    jobs.sweep_alerts()
+    (still,) = inbox(call)  # the hub's stock was read before: the deal still counts until the next pull
+    assert "on won deals 15 → projected 5" in still["explanation"]
     pull(call, connection)
     drain(app)
     (same,) = inbox(call)

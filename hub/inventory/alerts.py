@@ -19,7 +19,7 @@ from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.inventory import delivery, projection
 from hub.inventory.staleness import age_seconds, staleness
-from hub.models import AlertState, ReorderRule, StockAlert, StockLevel, User
+from hub.models import AlertState, DealLine, DealStageChange, ReorderRule, StockAlert, StockLevel, User
 from hub.models.base import utcnow
 
 ZERO = Decimal(0)
@@ -176,6 +176,24 @@ def evaluate(product_ids: Iterable[int] | None = None) -> list[StockAlert]:
     db.session.flush()
     delivery.queue_for(opened)
     return opened
+
+
+def evaluate_moved(since: datetime | None) -> None:
+    """Evaluate the rules of the products on deals whose stage changed at or after `since` (all
+    rules when None): what a won or lost deal does to projected stock, weighed once per sweep of
+    the scheduler instead of inside each deal's request. The caller commits."""
+    if since is None:
+        evaluate(None)
+        return
+    moved = (
+        select(DealLine.product_id)
+        .join(DealStageChange, DealStageChange.deal_id == DealLine.deal_id)
+        .where(DealStageChange.changed_at >= since, DealLine.product_id.is_not(None))
+        .distinct()
+    )
+    products = set(db.session.scalars(moved))
+    if products:
+        evaluate(products)
 
 
 def in_inbox(now: datetime | None = None) -> ColumnElement[bool]:

@@ -1,9 +1,10 @@
 """What sales has sold that the target's stock does not show yet.
 
 A won deal's quantities count against stock until the target's stock reflects them: for targets
-whose invoices take goods out of stock, until its hub invoice is there; for the others (where a
-shipment moves stock, which the hub does not see), until the invoice is paid. Cancelled invoices
-count for nothing. Open deals can count too, weighted by their probability.
+whose invoices take goods out of stock, until its hub invoice is there and a stock pull has begun
+since (the levels the hub holds were read after the goods left); for the others (where a shipment
+moves stock, which the hub does not see), until the invoice is paid. Cancelled invoices count for
+nothing. Open deals can count too, weighted by their probability.
 """
 
 from __future__ import annotations
@@ -18,14 +19,6 @@ from hub.models import Connection, Deal, DealLine, ExternalLink, HubInvoice, Inv
 from hub.sync.connectors import registry
 
 HUNDRED = Decimal(100)
-
-
-def _stock_moving_connections() -> list[int]:
-    return [
-        cid
-        for cid, type_name in db.session.execute(select(Connection.id, Connection.type))
-        if type_name in registry() and registry().get(type_name).invoices_move_stock
-    ]
 
 
 def _lines(product_ids: Iterable[int] | None, kind: StageKind) -> Select:
@@ -43,10 +36,12 @@ def _lines(product_ids: Iterable[int] | None, kind: StageKind) -> Select:
 def on_won_deals(product_ids: Iterable[int] | None = None, *, except_deal: int | None = None) -> dict[int, Decimal]:
     """Quantities per product on won deals that the target's stock does not reflect yet (all but
     `except_deal`, the one being looked at)."""
-    moving = _stock_moving_connections()
+    moving = [cls.type_name for cls in registry() if cls.invoices_move_stock]
     reflected = exists().where(
         ExternalLink.invoice_id == HubInvoice.id,
-        ExternalLink.connection_id.in_(moving) if moving else False,
+        ExternalLink.connection_id == Connection.id,
+        Connection.type.in_(moving),
+        ExternalLink.created_at <= Connection.stock_pulled_at,
     )
     query = (
         _lines(product_ids, StageKind.WON)

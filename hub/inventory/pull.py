@@ -88,7 +88,9 @@ def pull_stock(connection_id: int, *, full: bool = False) -> PullResult:
         return result
     finally:
         connector.close()
-    connection.stock_pulled_at = utcnow()
+    # When the pull began: the stock it read is at least that fresh, and an invoice linked before
+    # then is in it (hub.inventory.projection).
+    connection.stock_pulled_at = started
     connection.stock_cursor = newest
     evaluate(result.product_ids if since is not None else None)
     record_run(

@@ -70,7 +70,7 @@ class Connection(Timestamps, db.Model):
     stock_paused: Mapped[bool] = mapped_column(Boolean, default=False)
     stale_warn_seconds: Mapped[int] = mapped_column(Integer, default=3600)
     stale_stop_seconds: Mapped[int] = mapped_column(Integer, default=86400)
-    # The end of the last good pull, and the newest `as_of` it saw (the next incremental pull's "since").
+    # When the last good pull began, and the newest `as_of` it saw (the next incremental pull's "since").
     stock_pulled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stock_cursor: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # OAuth types: the tokens (sealed like the secrets, written by the token store, never shown)

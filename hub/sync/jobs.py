@@ -3,6 +3,8 @@ does nothing when the work is already done, so a job that runs twice is harmless
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from flask import Flask
 
 _app: Flask | None = None
@@ -28,6 +30,13 @@ def run_events(event_ids: list[int]) -> str:
 
     with _get_app().app_context():
         return process_events(event_ids)
+
+
+def push_due(connection_id: int) -> str:
+    from hub.sync.push import push_due as push
+
+    with _get_app().app_context():
+        return push(connection_id)
 
 
 def run_event(event_id: int) -> str:
@@ -61,6 +70,28 @@ def pull_stock(connection_id: int, full: bool = False) -> str:
         return f"{result.mode}: {result.rows} rows, {result.changed} changed" + (
             f"; failed: {result.error}" if result.error else ""
         )
+
+
+ALERTS_SWEPT_AT = "hub:alerts:swept-at"
+# A stage change is written before its transaction commits; the next sweep looks this far back.
+SWEEP_OVERLAP = timedelta(seconds=10)
+
+
+def sweep_alerts() -> None:
+    """Low-stock rules of the products on deals moved since the last sweep (the scheduler runs it
+    every second); all rules when no sweep is on record (a new Redis)."""
+    from hub.extensions import db
+    from hub.inventory.alerts import evaluate_moved
+    from hub.models.base import utcnow
+    from hub.sync.queue import connection
+
+    with _get_app().app_context():
+        redis = connection()
+        now = utcnow()
+        last = redis.get(ALERTS_SWEPT_AT)
+        evaluate_moved(datetime.fromisoformat(last.decode()) - SWEEP_OVERLAP if last else None)
+        db.session.commit()
+        redis.set(ALERTS_SWEPT_AT, now.isoformat())
 
 
 def pull_due_stock() -> int:

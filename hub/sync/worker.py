@@ -27,9 +27,11 @@ class ThreadWorker(SimpleWorker):
 
 
 def drain(app: Flask, *, rounds: int = 50) -> int:
-    """Dispatch and run jobs until nothing is due (tests and the embedded worker); returns jobs run."""
+    """Weigh the alerts of deals just moved, then dispatch and run jobs until nothing is due (tests
+    and the embedded worker); returns jobs run."""
     ran = 0
     jobs.bind_app(app)
+    jobs.sweep_alerts()
     with app.app_context():
         for _ in range(rounds):
             dispatched = jobs.dispatch_outbox()
@@ -93,18 +95,20 @@ def run_worker(app: Flask, *, burst: bool = False) -> None:
 
 
 def run_scheduler(app: Flask, *, dispatch_every: float = 1.0) -> None:
-    """`crmhub scheduler`: moves due outbox events to the queue every second and enqueues the
-    periodic jobs with RQ's cron. Survives Redis outages: events wait in the database."""
+    """`crmhub scheduler`: every second, moves due outbox events to the queue and weighs the alerts
+    of deals just won or lost; enqueues the periodic jobs with RQ's cron. Survives Redis outages:
+    events wait in the database."""
     from rq.cron import CronScheduler
 
     jobs.bind_app(app)
 
     def dispatch_loop() -> None:
         while True:
-            try:
-                jobs.dispatch_outbox()
-            except Exception:
-                log.exception("dispatch failed")
+            for sweep in (jobs.dispatch_outbox, jobs.sweep_alerts):
+                try:
+                    sweep()
+                except Exception:
+                    log.exception("%s failed", sweep.__name__)
             time.sleep(dispatch_every)
 
     threading.Thread(target=dispatch_loop, name="outbox-dispatcher", daemon=True).start()
