@@ -25,7 +25,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from hub import invoicing
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.extensions import db
-from hub.inventory import alerts, availability
+from hub.inventory import availability
 from hub.models import (
     Contact,
     Customer,
@@ -218,25 +218,33 @@ def load_deal(deal_id: int) -> Deal:
 
 
 def lock_deal(deal_id: int) -> Deal:
-    """The deal with its lines, stage and pipeline, read after taking its row lock, which is held
-    until the transaction ends. Whatever this session had loaded of it before is read again."""
+    """The deal with what its changes need (customer, owner, stage, pipeline with its stages, lines
+    with their products), read after taking its row lock, which is held until the transaction
+    ends. Whatever this session had loaded of it before is read again."""
+    deals = Deal.__table__
     if db.session.get_bind().dialect.name == "sqlite":
         # SQLite has no row locks: the transaction's first write takes the database's write lock
         # (waiting for the writer that holds it), and everything read after it is current.
-        deals = Deal.__table__
         db.session.execute(update(deals).where(deals.c.id == deal_id).values(updated_at=deals.c.updated_at))
-    # Only what cannot change under the lock is joined to the locking read: PostgreSQL re-reads
-    # a row it waited for, but not the rows joined to it, and a stage joined by the old stage_id
-    # would come back empty. The stages and lines are read by their own statements, after the lock.
-    deal = db.session.scalar(
-        select(Deal)
-        .where(Deal.id == deal_id)
-        .options(
-            joinedload(Deal.pipeline).selectinload(Pipeline.stages),  # deal.stage is one of them
-            selectinload(Deal.lines).joinedload(DealLine.product),
+    else:
+        # The lock alone, then the deal read in full: PostgreSQL re-reads a row it waited for, but
+        # not the rows joined to it, so a customer or stage joined by an old id would come back empty.
+        db.session.execute(select(deals.c.id).where(deals.c.id == deal_id).with_for_update())
+    deal = (
+        db.session.scalars(
+            select(Deal)
+            .where(Deal.id == deal_id)
+            .options(
+                joinedload(Deal.customer),
+                joinedload(Deal.owner),
+                joinedload(Deal.stage),
+                joinedload(Deal.pipeline).joinedload(Pipeline.stages),
+                selectinload(Deal.lines).joinedload(DealLine.product),
+            )
+            .execution_options(populate_existing=True)
         )
-        .with_for_update(of=Deal)
-        .execution_options(populate_existing=True)
+        .unique()
+        .one_or_none()
     )
     if deal is None:
         raise NotFound(f"No deal with id {deal_id}.")
@@ -267,6 +275,8 @@ def delete_deal(deal_id: int) -> None:
 class StageChange:
     deal: Deal
     moved: bool  # False: the deal was in that stage already (a repeated won or lost changes nothing)
+    # The outbox events the move wrote: a won deal's pushes, a lost one's cancels.
+    events: tuple[outbox.Written, ...] = ()
 
 
 def change_stage(
@@ -279,27 +289,49 @@ def change_stage(
     note: str | None = None,
 ) -> StageChange:
     """Move the deal to the pipeline's stage of `kind`, or to the stage named or numbered `stage`,
-    under the deal's lock; committed, and a won or lost deal's outbox events handed to the queue."""
+    under the deal's lock; committed, and the outbox events it wrote handed to the queue.
+
+    One short transaction: the lock, the deal and its lines read once, the stock check, then the
+    deal, the invoice, the stage history, the outbox events and their audit entries written in a
+    few statements. What can follow later does: board totals are kept by the database, alerts are
+    evaluated by the scheduler's sweep, and the events reach the queue in one Redis round trip
+    after the commit."""
     deal = lock_deal(deal_id)
     target = stage_of_kind(deal, kind) if kind is not None else find_stage(deal.pipeline, stage)
-    moved = move_to_stage(deal, target, user, reason=reason, note=note)
-    db.session.commit()
-    if moved and target.kind != StageKind.OPEN:
-        outbox.kick()
-    return StageChange(deal, moved)
+    change = move_to_stage(deal, target, user, reason=reason, note=note, enqueue_after_commit=True)
+    # The answer shows the deal as written: reading it back after the commit would cost as many
+    # statements as the change itself.
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+    outbox.hand_over(change.events)
+    return change
 
 
 def move_to_stage(
-    deal: Deal, stage: Stage, user: User | None, *, reason: str | None = None, note: str | None = None
-) -> bool:
-    """Move `deal` to `stage`, applying the won/lost rules. Returns False when nothing changed."""
+    deal: Deal,
+    stage: Stage,
+    user: User | None,
+    *,
+    reason: str | None = None,
+    note: str | None = None,
+    enqueue_after_commit: bool = False,
+) -> StageChange:
+    """Move `deal` to `stage`, applying the won/lost rules; the caller commits. A won deal gets
+    its invoice and a push per connection, a lost one cancels its invoice. With
+    `enqueue_after_commit`, the events are written as dispatched and the caller hands them to the
+    queue after its commit (`outbox.hand_over`); else they wait for the dispatcher."""
     if stage.pipeline_id != deal.pipeline_id:
         raise ValidationFailed({"stage": f"Stage '{stage.name}' is not in this deal's pipeline."})
     current = deal.stage
     if stage.id == current.id and not (stage.kind == StageKind.LOST and reason and reason != deal.lost_reason):
-        return False
+        return StageChange(deal, moved=False)
     if current.kind == StageKind.WON and stage.kind == StageKind.OPEN:
         raise Conflict(f"Deal {deal.number} is won and invoiced; it cannot be reopened. Mark it lost to cancel it.")
+    first_win = deal.won_at is None
     if stage.kind == StageKind.WON:
         if not deal.lines:
             raise ValidationFailed({"lines": "A deal needs at least one line to be won."})
@@ -318,18 +350,25 @@ def move_to_stage(
         deal.lost_at = None
         deal.lost_reason = None
     deal.stage = stage
-    if stage.kind == StageKind.WON:
-        invoicing.create_for_won_deal(deal)
-    elif current.kind == StageKind.WON and stage.kind == StageKind.LOST:
-        invoicing.cancel_for_lost_deal(deal)
-    if StageKind.WON in (stage.kind, current.kind) or current.kind != stage.kind:
-        # What is sold (or no longer is) changes projected stock now, before any pull.
-        db.session.flush()
-        alerts.evaluate({line.product_id for line in deal.lines if line.product_id})
-    deal.stage_changes.append(
-        DealStageChange(from_stage=current, to_stage=stage, changed_by=user, changed_at=utcnow(), note=note)
+    # Added by ids: appending to deal.stage_changes would read the deal's whole history first.
+    db.session.add(
+        DealStageChange(
+            deal_id=deal.id,
+            from_stage_id=current.id,
+            to_stage_id=stage.id,
+            changed_by_id=user.id if user else None,
+            changed_at=utcnow(),
+            note=note,
+        )
     )
-    return True
+    events: list[outbox.Written] = []
+    if stage.kind == StageKind.WON:
+        invoice = invoicing.create_for_won_deal(deal, first_win=first_win)
+        db.session.flush()
+        events = invoicing.queue_pushes(invoice, dispatched=enqueue_after_commit)
+    elif current.kind == StageKind.WON and stage.kind == StageKind.LOST:
+        events = invoicing.cancel_for_lost_deal(deal, dispatched=enqueue_after_commit)
+    return StageChange(deal, moved=True, events=tuple(events))
 
 
 def _check_stock(deal: Deal) -> None:
@@ -337,7 +376,7 @@ def _check_stock(deal: Deal) -> None:
     mode = current_app.config.get("HUB_STOCK_CHECK_ON_WON", "warn")
     if mode == "off":
         return
-    problems = availability.shortages(deal)
+    problems = availability.shortages(deal)  # keeps what it read on the deal, for the answer
     if problems and mode == "refuse":
         raise Conflict(f"Deal {deal.number} asks for more than the stock can cover.", problems)
     deal.stock_warnings = [f"{path}: {message}" for path, message in problems.items()]

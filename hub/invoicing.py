@@ -10,13 +10,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, insert, literal, or_, select, text, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from connectors.documents import Address, InvoiceDocument, InvoiceLine, Party, TaxAmount, invoice_to_dict
 from hub.extensions import db
 from hub.models import Connection, Deal, HubInvoice, InvoiceState, OutboxEvent, OutboxState
-from hub.models.base import utcnow
+from hub.models.base import UTCDateTime, utcnow
 from hub.money import round_money
+from hub.sync import outbox
 from hub.sync.connectors import registry
 
 DEFAULT_PAYMENT_DAYS = 14
@@ -76,34 +78,72 @@ def build_document(deal: Deal, number: str) -> InvoiceDocument:
     )
 
 
-def create_for_won_deal(deal: Deal) -> HubInvoice:
-    """Snapshot the won deal into a hub invoice and queue a push to each enabled connection.
-
-    Runs inside the caller's transaction: the deal, the invoice and the outbox rows commit together.
-    """
+def create_for_won_deal(deal: Deal, *, first_win: bool) -> HubInvoice:
+    """Snapshot the won deal into a hub invoice, in the caller's transaction. `first_win`: the deal
+    was never won before, so this is its only invoice (a deal has invoices only once it has been
+    won), and the deal's answer can list it without reading the others back."""
+    invoice_id = next_invoice_id()
+    number = invoice_number(invoice_id)
+    doc = build_document(deal, number)
     invoice = HubInvoice(
+        id=invoice_id,
+        number=number,
         deal=deal,
         customer=deal.customer,
         customer_name=deal.customer.name,
         currency=deal.currency,
-        issue_date=utcnow().date(),
+        issue_date=doc.issue_date,
+        due_date=doc.due_date,
         subtotal=deal.subtotal,
         tax_total=deal.tax_total,
         total=deal.total,
         state=InvoiceState.PENDING,
-        snapshot={},
+        snapshot=invoice_to_dict(doc),
     )
     db.session.add(invoice)
-    db.session.flush()
-    invoice.number = invoice_number(invoice.id)
-    doc = build_document(deal, invoice.number)
-    invoice.issue_date, invoice.due_date = doc.issue_date, doc.due_date
-    invoice.snapshot = invoice_to_dict(doc)
-    for connection in enabled_connections("won"):
-        if _fetches_invoices(connection):
-            continue  # the target collects it (1C's site exchange asks for orders not yet acknowledged)
-        db.session.add(OutboxEvent(operation="push_invoice", connection=connection, invoice=invoice))
+    if first_win:
+        set_committed_value(invoice, "links", [])
+        set_committed_value(deal, "invoices", [invoice])
     return invoice
+
+
+def next_invoice_id() -> int:
+    """The id the next invoice gets, so that its number and snapshot are written with it. The
+    caller holds the deal's lock, which on SQLite is the database's one write lock: the next id is
+    then the largest plus one, as SQLite would give it."""
+    with db.session.no_autoflush:  # the deal's changes are flushed once, with the invoice
+        if db.session.get_bind().dialect.name == "postgresql":
+            return db.session.scalar(text("SELECT nextval(pg_get_serial_sequence('invoices', 'id'))"))
+        return db.session.scalar(select(func.coalesce(func.max(HubInvoice.id), 0) + 1))
+
+
+def queue_pushes(invoice: HubInvoice, *, dispatched: bool) -> list[outbox.Written]:
+    """A push of the (flushed) invoice to every enabled connection that takes won deals, in one
+    statement; the events' ids. `dispatched`: the caller hands them to the queue after its commit
+    (else the dispatcher does). A target that fetches invoices itself (1C's site exchange asks for
+    orders not yet acknowledged) gets none."""
+    now = utcnow()
+    fetching = [cls.type_name for cls in registry() if cls.fetches_invoices]
+    columns = ("operation", "connection_id", "invoice_id", "state", "attempts", "created_at", "available_at")
+    values = [literal("push_invoice"), Connection.id, literal(invoice.id), literal(_state(dispatched).value)]
+    values += [literal(0), literal(now, UTCDateTime), literal(now, UTCDateTime)]
+    if dispatched:
+        columns += ("dispatched_at",)
+        values.append(literal(now, UTCDateTime))
+    targets = (
+        select(*values)
+        .where(Connection.enabled.is_(True), Connection.trigger == "won", Connection.type.not_in(fetching))
+        .order_by(Connection.id)
+    )
+    table = OutboxEvent.__table__
+    written = db.session.execute(
+        insert(table).from_select(columns, targets).returning(table.c.id, table.c.connection_id)
+    )
+    return [outbox.Written(event_id, connection_id, "push_invoice") for event_id, connection_id in sorted(written)]
+
+
+def _state(dispatched: bool) -> OutboxState:
+    return OutboxState.DISPATCHED if dispatched else OutboxState.PENDING
 
 
 def invoice_targets() -> list[str]:
@@ -121,17 +161,15 @@ def enabled_connections(trigger: str) -> list[Connection]:
     )
 
 
-def _fetches_invoices(connection: Connection) -> bool:
-    return connection.type in registry() and registry().get(connection.type).fetches_invoices
-
-
-def cancel_for_lost_deal(deal: Deal) -> list[HubInvoice]:
+def cancel_for_lost_deal(deal: Deal, *, dispatched: bool) -> list[outbox.Written]:
     """A won deal was lost: cancel its invoices in the hub and queue a cancel in every target
-    that has (or may have) the invoice. Pushes that never started are simply discarded."""
+    that has (or may have) the invoice; the cancel events' ids. Pushes that never started are
+    simply discarded. `dispatched` as for `queue_pushes`."""
     invoices = db.session.scalars(
         select(HubInvoice).where(HubInvoice.deal_id == deal.id, HubInvoice.state != InvoiceState.CANCELLED)
     ).all()
     now = utcnow()
+    cancels = []
     for invoice in invoices:
         invoice.state = InvoiceState.CANCELLED
         pushes = db.session.scalars(
@@ -144,8 +182,18 @@ def cancel_for_lost_deal(deal: Deal) -> list[HubInvoice]:
                 if event.state == OutboxState.DONE or not _discard_if_never_sent(event.id, now):
                     may_exist = True
             if may_exist:
-                db.session.add(OutboxEvent(operation="cancel_invoice", connection_id=connection_id, invoice=invoice))
-    return list(invoices)
+                cancels.append(
+                    OutboxEvent(
+                        operation="cancel_invoice",
+                        connection_id=connection_id,
+                        invoice=invoice,
+                        state=_state(dispatched),
+                        dispatched_at=now if dispatched else None,
+                    )
+                )
+    db.session.add_all(cancels)
+    db.session.flush()
+    return [outbox.Written(event.id, event.connection_id, event.operation) for event in cancels]
 
 
 def _discard_if_never_sent(event_id: int, now) -> bool:

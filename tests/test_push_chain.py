@@ -24,7 +24,7 @@ def test_a_job_goes_on_with_its_connections_due_pushes_batch_after_batch(
     monkeypatch,
 ):
     monkeypatch.setitem(app.config, "HUB_BATCH_SIZE", 2)
-    monkeypatch.setattr(outbox, "kick", lambda: None)
+    monkeypatch.setattr(outbox, "hand_over", outbox.leave_to_dispatcher)
     with app.app_context():
         get_queue().connection.flushall()  # the embedded Redis is shared by the tests: no old job ids
     numbers = []
@@ -59,7 +59,7 @@ def test_a_batch_the_target_fails_ends_the_chain_and_the_rest_is_given_back(
     monkeypatch,
 ):
     monkeypatch.setitem(app.config, "HUB_BATCH_SIZE", 1)
-    monkeypatch.setattr(outbox, "kick", lambda: None)  # the events wait, pending
+    monkeypatch.setattr(outbox, "hand_over", outbox.leave_to_dispatcher)  # the events wait, pending
     for _ in range(3):
         won_deal(sales, admin)
     ledger.ledger.faults["error_rate"] = 1.0

@@ -16,7 +16,7 @@ from tests.test_sync_engine import connection, ledger, won_deal  # noqa: F401 (f
 
 
 def test_due_events_go_out_as_one_job_and_one_batch_call(app, sales, admin, ledger, connection, monkeypatch):  # noqa: F811
-    monkeypatch.setattr(outbox, "kick", lambda: None)  # leave the events pending, as when Redis was down
+    monkeypatch.setattr(outbox, "hand_over", outbox.leave_to_dispatcher)  # pending, as when Redis was down
     numbers = [won_deal(sales, admin)["invoices"][0]["number"] for _ in range(5)]
     with app.app_context():
         assert outbox.dispatch() == 5
@@ -78,7 +78,7 @@ def test_values_under_secret_looking_keys_are_redacted_wherever_they_stand():
 
 def test_jobs_whose_events_an_earlier_batch_pushed_leave_the_queue(app, sales, admin, ledger, connection, monkeypatch):  # noqa: F811
     # Won one by one, each event gets its own job; the first job's batch takes all three.
-    monkeypatch.setattr(outbox, "kick", lambda: None)
+    monkeypatch.setattr(outbox, "hand_over", outbox.leave_to_dispatcher)
     with app.app_context():
         get_queue().connection.flushall()  # the embedded Redis is shared by the tests: no old job ids
     numbers = []
@@ -103,7 +103,7 @@ def test_jobs_whose_events_an_earlier_batch_pushed_leave_the_queue(app, sales, a
 
 
 def test_a_job_whose_events_are_not_all_done_stays_queued(app, sales, admin, ledger, connection, monkeypatch):  # noqa: F811
-    monkeypatch.setattr(outbox, "kick", lambda: None)
+    monkeypatch.setattr(outbox, "hand_over", outbox.leave_to_dispatcher)
     with app.app_context():
         get_queue().connection.flushall()
     won_deal(sales, admin)

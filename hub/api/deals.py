@@ -169,7 +169,8 @@ class DealOut(DealSummary):
 
     @ma.pre_dump
     def _look_up_stock(self, deal, **kwargs):
-        deal.availability = availability.for_products({ln.product_id for ln in deal.lines if ln.product_id}, deal)
+        if not hasattr(deal, "availability"):  # the check when winning found it already
+            deal.availability = availability.for_products({ln.product_id for ln in deal.lines if ln.product_id}, deal)
         return deal
 
 

@@ -60,12 +60,13 @@ def for_products(product_ids: Iterable[int], exclude_deal: Deal | None = None) -
 
 
 def shortages(deal: Deal) -> dict[str, str]:
-    """Lines of `deal` that ask for more than can be promised: {"lines[i].quantity": message}."""
+    """Lines of `deal` that ask for more than can be promised: {"lines[i].quantity": message}.
+    What it found of the products' stock stays on the deal as `availability`."""
     wanted: dict[int, Decimal] = {}
     for line in deal.lines:
         if line.product_id:
             wanted[line.product_id] = wanted.get(line.product_id, ZERO) + Decimal(line.quantity)
-    known = for_products(wanted, exclude_deal=deal)
+    known = deal.availability = for_products(wanted, exclude_deal=deal)  # what the deal's answer shows
     problems = {}
     for i, line in enumerate(deal.lines):
         stock = known.get(line.product_id) if line.product_id else None

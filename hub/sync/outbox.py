@@ -14,16 +14,18 @@ import logging
 import random
 import uuid
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from flask import current_app
+from rq import Queue
 from sqlalchemy import and_, func, or_, select, update
 
 from hub.extensions import db
 from hub.models import Connection, OutboxEvent, OutboxState
 from hub.models.base import utcnow
-from hub.sync.queue import RedisError, enqueue_once, get_queue
+from hub.sync.queue import FAILED_JOBS_KEPT, RedisError, enqueue_once, get_queue
 
 if TYPE_CHECKING:
     from rq.job import Job
@@ -54,6 +56,10 @@ def _due(now: datetime):
     )
 
 
+# Jobs are enqueued by the dotted name of their function (hub.sync.jobs), never by importing it.
+RUN_EVENTS = "hub.sync.jobs.run_events"
+
+
 def dispatch(limit: int = 1000) -> int:
     """Hand due events to the queue; returns how many. If Redis is down they stay pending.
 
@@ -62,8 +68,6 @@ def dispatch(limit: int = 1000) -> int:
     chunk is first claimed with a compare-and-set on its rows, then enqueued: a worker that
     finished an event in between, or another dispatcher, is never overwritten by a stale write.
     """
-    from hub.sync.jobs import run_events
-
     now = utcnow()
     rows = db.session.execute(
         select(
@@ -106,7 +110,7 @@ def dispatch(limit: int = 1000) -> int:
     sent = 0
     for n, (event_ids, jid) in enumerate(claimed):
         try:
-            enqueue_once(queue, jid, run_events, event_ids, timeout=timeout)
+            enqueue_once(queue, jid, RUN_EVENTS, event_ids, timeout=timeout)
         except RedisError as exc:
             waiting = sum(len(ids) for ids, _ in claimed[n:])
             log.warning("queue unavailable, %d outbox event(s) wait: %s", waiting, exc)
@@ -145,6 +149,93 @@ def _unclaim(claimed: Sequence[tuple[list[int], str]]) -> None:
             .execution_options(synchronize_session=False)
         )
     db.session.commit()
+
+
+@dataclass(frozen=True)
+class Written:
+    """An outbox event a transaction wrote as dispatched, for `hand_over` after its commit."""
+
+    id: int
+    connection_id: int
+    operation: str
+
+
+PUSH_JOB = "hub.sync.jobs.push_due"
+# Set while a connection's push job waits in the queue; the job deletes it when it starts, before
+# it looks for due pushes. So a push committed before the deletion is found by that job, and one
+# committed after it finds no flag and enqueues the next job: one job at a time carries all of a
+# connection's pushes, however many deals are won at once. It expires should the job be lost.
+PUSH_FLAG_SECONDS = 60
+
+
+def push_flag(connection_id: int) -> str:
+    return f"hub:push-waiting:{connection_id}"
+
+
+def hand_over(events: Sequence[Written]) -> None:
+    """Hand events that their transaction wrote as dispatched (a won deal's pushes, a lost deal's
+    cancels) to the queue, after that commit. Pushes wake their connection's push job, enqueued
+    unless one already waits (one Redis round trip, a second when it is enqueued); other events get
+    a job of their own. If Redis cannot take them they go back to pending, for the dispatcher's next
+    sweep; should this process die first, the sweep takes them once REDISPATCH_AFTER has passed."""
+    if not events:
+        return
+    queue = get_queue()
+    connections = sorted({e.connection_id for e in events if e.operation == "push_invoice"})
+    others = [_Written(e.id) for e in events if e.operation != "push_invoice"]
+    try:
+        with queue.connection.pipeline(transaction=False) as pipe:
+            for connection_id in connections:
+                pipe.set(push_flag(connection_id), 1, nx=True, ex=PUSH_FLAG_SECONDS)
+            flagged = pipe.execute() if connections else []
+        jobs = [
+            _job(PUSH_JOB, connection_id, job_id=f"push-due-{connection_id}-{uuid.uuid4().hex[:12]}")
+            for connection_id, waiting_now in zip(connections, flagged, strict=True)
+            if waiting_now
+        ]
+        if others:
+            jobs.append(_job(RUN_EVENTS, [e.id for e in others], job_id=_job_id(others, utcnow())))
+        if jobs:
+            queue.enqueue_many(jobs)  # one pipeline
+    except RedisError as exc:
+        log.warning("queue unavailable, %d outbox event(s) wait for the dispatcher: %s", len(events), exc)
+        leave_to_dispatcher(events)
+        return
+    worker = current_app.extensions.get("hub_embedded_worker")
+    if worker is not None:
+        worker.wakeup.set()
+
+
+def leave_to_dispatcher(events: Sequence[Written]) -> None:
+    """Events written as dispatched go back to pending, for the dispatcher's next sweep, unless a
+    worker has leased them meanwhile. Committed."""
+    db.session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.id.in_([e.id for e in events]), OutboxEvent.state == OutboxState.DISPATCHED)
+        .where(OutboxEvent.locked_by.is_(None))
+        .values(state=OutboxState.PENDING)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _job(func: str, *args: object, job_id: str):
+    timeout = int(current_app.config["HUB_JOB_LEASE_SECONDS"] * 0.8)
+    return Queue.prepare_data(func, args, timeout=timeout, job_id=job_id, result_ttl=60, failure_ttl=FAILED_JOBS_KEPT)
+
+
+def push_job_started(connection_id: int) -> None:
+    """The push job of a connection begins: from now on a new push enqueues the next one."""
+    get_queue().connection.delete(push_flag(connection_id))
+
+
+@dataclass(frozen=True)
+class _Written:
+    """An event as `_job_id` reads it: just written, so never tried and never leased."""
+
+    id: int
+    attempts: int = 0
+    locked_until: datetime | None = None
 
 
 def kick() -> None:
@@ -219,9 +310,7 @@ def drop_jobs_done_by_others(job_ids: set[str]) -> int:
         waiting = [
             job
             for job in Job.fetch_many(sorted(job_ids), connection=queue.connection)
-            if job is not None
-            and job.get_status(refresh=False) == JobStatus.QUEUED
-            and job.func_name == "hub.sync.jobs.run_events"
+            if job is not None and job.get_status(refresh=False) == JobStatus.QUEUED and job.func_name == RUN_EVENTS
         ]
         if not waiting:
             return 0

@@ -77,6 +77,22 @@ def process_events(event_ids: Sequence[int]) -> str:
     leased = outbox.lease(event_ids, owner)
     if not leased:
         return "skipped: done, taken by another worker, or not due"
+    return _run_leased(leased, owner)
+
+
+def push_due(connection_id: int) -> str:
+    """A connection's due pushes, for as long as they keep coming (the job `outbox.hand_over`
+    enqueues for won deals). Returns a short word for the job's result."""
+    outbox.push_job_started(connection_id)  # before looking: a push written from now on wakes the next job
+    owner = outbox.new_owner()
+    size = max(1, int(current_app.config["HUB_BATCH_SIZE"]))
+    leased = outbox.lease_more(connection_id, "push_invoice", owner, size)
+    if not leased:
+        return "nothing due: pushed by another job"
+    return _run_leased(leased, owner)
+
+
+def _run_leased(leased: Sequence[OutboxEvent], owner: str) -> str:
     groups: dict[tuple[int, str], list[OutboxEvent]] = {}
     for event in leased:
         groups.setdefault((event.connection_id, event.operation), []).append(event)

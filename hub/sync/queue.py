@@ -13,6 +13,7 @@ from rq import Queue
 from rq.job import JobStatus
 
 QUEUE_NAME = "hub"
+FAILED_JOBS_KEPT = 7 * 86400  # seconds a failed job stays in RQ's registry
 ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED})
 _embedded_server: fakeredis.FakeServer | None = None
 _embedded_lock = threading.Lock()
@@ -52,5 +53,5 @@ def enqueue_once(queue: Queue, job_id: str, func, *args, timeout: int) -> bool:
         if job.get_status(refresh=False) in ACTIVE:
             return False
         job.delete()
-    queue.enqueue(func, *args, job_id=job_id, job_timeout=timeout, result_ttl=60, failure_ttl=7 * 86400)
+    queue.enqueue(func, *args, job_id=job_id, job_timeout=timeout, result_ttl=60, failure_ttl=FAILED_JOBS_KEPT)
     return True
