@@ -68,6 +68,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HUB_BATCH_SIZE", "50", "Most invoices pushed to one connection in one job (one call where the target batches)."
     ),
+    Setting(
+        "HUB_PUSH_LINGER_SECONDS",
+        "0.05",
+        "How long a push batch that is not full waits for more invoices before it goes to the target.",
+    ),
     Setting("HUB_STATUS_INTERVAL_SECONDS", "300", "How often invoice states and payments are read back."),
     Setting("HUB_PAYMENT_DAYS", "14", "Days from issue to due date on hub invoices."),
     Setting(
@@ -127,7 +132,9 @@ INTEGER_SETTINGS = frozenset(
         "HUB_DEMO_ERP_PORT",
     }
 )
-FLOAT_SETTINGS = frozenset({"HUB_RETRY_BASE_SECONDS", "HUB_RETRY_CAP_SECONDS", "HUB_BREAKER_COOLDOWN_SECONDS"})
+FLOAT_SETTINGS = frozenset(
+    {"HUB_RETRY_BASE_SECONDS", "HUB_RETRY_CAP_SECONDS", "HUB_BREAKER_COOLDOWN_SECONDS", "HUB_PUSH_LINGER_SECONDS"}
+)
 
 
 class SettingsError(ValueError):
@@ -151,6 +158,7 @@ class Settings:
     HUB_BREAKER_COOLDOWN_SECONDS: float
     HUB_JOB_LEASE_SECONDS: int
     HUB_BATCH_SIZE: int
+    HUB_PUSH_LINGER_SECONDS: float
     HUB_STATUS_INTERVAL_SECONDS: int
     HUB_PAYMENT_DAYS: int
     HUB_STOCK_CHECK_ON_WON: str

@@ -7,7 +7,8 @@ batch k, the job's thread records batch k − 1 and leases and loads batch k + 1
 hub's share mostly disappears behind the target's.
 
 After the events it was given, a job goes on with its connection's other due pushes (leased as it
-goes) for a tenth of HUB_JOB_LEASE_SECONDS, and stops early when there are none, when a batch fails
+goes) for a tenth of HUB_JOB_LEASE_SECONDS; a batch that is not full waits HUB_PUSH_LINGER_SECONDS
+for more before it goes. It stops early when there are none, when a batch fails
 in a way worth retrying (the target is struggling: the retries' backoff decides), or when the
 connection is paused or its breaker opens. Events it leased but did not send are released, due at
 once. The helper thread touches no database; it runs in an app context of its own only because an
@@ -43,19 +44,31 @@ class _Leases:
         self.owner = owner
         self.size = max(1, int(current_app.config["HUB_BATCH_SIZE"]))
         self.until = time.monotonic() + current_app.config["HUB_JOB_LEASE_SECONDS"] * CHAIN_SHARE_OF_LEASE
+        self.linger = current_app.config["HUB_PUSH_LINGER_SECONDS"]
         self.waiting = list(events)
         self.job_ids: set[str] = set()  # of the events sent: queued jobs that may now have nothing to do
 
     def next_batch(self) -> Batch | None:
         if len(self.waiting) < self.size and time.monotonic() < self.until:
-            more = self.size - len(self.waiting)
-            self.waiting += outbox.lease_more(self.connection_id, "push_invoice", self.owner, more)
+            self.waiting += outbox.lease_more(
+                self.connection_id, "push_invoice", self.owner, self.size - len(self.waiting)
+            )
+            if len(self.waiting) < self.size and self.linger > 0:
+                # Deals won one by one: a moment's wait lets the batch fill, where sending at once
+                # made batches of one or two, each with the whole cost of a call and its records.
+                time.sleep(self.linger)
+                more = self.size - len(self.waiting)
+                self.waiting += outbox.lease_more(self.connection_id, "push_invoice", self.owner, more)
         take, self.waiting = self.waiting[: self.size], self.waiting[self.size :]
         if not take:
             return None
         batch = prepare_batch(take)
         self.job_ids |= batch.job_ids
         return batch
+
+    def _top_up(self) -> None:
+        more = self.size - len(self.waiting)
+        self.waiting += outbox.lease_more(self.connection_id, "push_invoice", self.owner, more)
 
     def release(self, events: Sequence[OutboxEvent]) -> None:
         """Give back events this chain will not send (due at once: their jobs or the dispatcher)."""
