@@ -22,15 +22,13 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import psycopg
-import requests
-from harness import ROOT, RedisServer, free_port, scratch_database, wait_for, write_results
+from harness import Gunicorn, RedisServer, scratch_database, write_results
 
 WORKERS, THREADS = 4, 4
 WRK_SCRIPT = Path(__file__).with_name("wrk") / "pages.lua"
@@ -117,53 +115,17 @@ def generate(url: str, customers: int, deals: int, seed: int = 7) -> tuple[str, 
 NAMES = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Tyrell", "Soylent", "Vandelay")
 
 
-class Gunicorn:
-    def __init__(self, url: str, workdir: str, redis_url: str, cached_answers: int | None = None) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "REDIS_URL": redis_url,
-            "SECRET_KEY": "bench-secret",
-            "HUB_INSTANCE_PATH": workdir,
-            "LOG_LEVEL": "WARNING",
-        }
-        if cached_answers is not None:
-            env["HUB_CACHED_ANSWERS"] = str(cached_answers)
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--workers",
-                str(WORKERS),
-                "--worker-class",
-                "gthread",
-                "--threads",
-                str(THREADS),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--log-level",
-                "warning",
-                "hub:create_app()",
-            ],
-            env=env,
-            cwd=ROOT,
-            stdout=open(os.path.join(workdir, "gunicorn.log"), "ab"),  # noqa: SIM115
-            stderr=subprocess.STDOUT,
-        )
-        wait_for(self._answers, 60, 0.2, "gunicorn to answer")
-
-    def _answers(self) -> bool:
-        try:
-            return requests.get(f"{self.base}/api/v1", timeout=1).status_code < 500
-        except requests.RequestException:
-            return False
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(20)
+def gunicorn(url: str, workdir: str, redis_url: str, cached_answers: int | None = None) -> Gunicorn:
+    env = {
+        "DATABASE_URL": url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "bench-secret",
+        "HUB_INSTANCE_PATH": workdir,
+        "LOG_LEVEL": "WARNING",
+    }
+    if cached_answers is not None:
+        env["HUB_CACHED_ANSWERS"] = str(cached_answers)
+    return Gunicorn("hub:create_app()", env, Path(workdir) / "gunicorn.log", workers=WORKERS, threads=THREADS)
 
 
 def load(base: str, token: str, path: str, pages: int, clients: int, seconds: float, warmup: float = 2.0) -> dict:
@@ -237,11 +199,11 @@ def main() -> None:
             ),
         }
         try:
-            rows = _run(Gunicorn(url, workdir, redis.url), token, scenarios, args)
+            rows = _run(gunicorn(url, workdir, redis.url), token, scenarios, args)
             # The same pages with no answer kept (HUB_CACHED_ANSWERS=0): what each costs to build,
             # as after every write. For comparison; the targets are for the hub as deployed.
             built = {f"{name.split(' (')[0]}, every page built": scenario for name, scenario in lists.items()}
-            rows |= _run(Gunicorn(url, workdir, redis.url, cached_answers=0), token, built, args)
+            rows |= _run(gunicorn(url, workdir, redis.url, cached_answers=0), token, built, args)
             scenarios |= {name: (path, n, None) for name, (path, n, _) in built.items()}
         finally:
             redis.stop()

@@ -6,11 +6,17 @@
   creations, creates the invoice but answers only after the hub has stopped waiting;
 - Redis (its own instance, in memory only: its queue is lost) is stopped and started once.
 
+Deals are won in two phases under these faults: first each once, through the API in this process;
+then `--repeated` more through the hub served by gunicorn, each won request sent 3 times at once
+(a double click and a second tab), one of the three with an Idempotency-Key whose connection is
+cut before the answer for every `--cut-every`-th deal and sent again with the same key until it
+is answered. Every answer for a deal must name the same invoice.
+
 When every deal is won the faults stop; the drill waits until every outbox event is done or
 parked and prints: won deals, invoices in the target, duplicates, missing, parked failures and the
 time to drain after the faults stopped. Exits 1 if any invoice is missing or doubled.
 
-    .venv/bin/python bench/drill.py [--deals 5000] [--kill-every 4] [--seed 7]
+    .venv/bin/python bench/drill.py [--deals 5000] [--repeated 1000] [--kill-every 4] [--seed 7]
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ import argparse
 import random
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
-from harness import create_open_deals, hub_stack, wait_workers, write_results
+import requests
+from harness import Gunicorn, create_open_deals, hub_stack, wait_workers, write_results
 
 LEASE_SECONDS = 10  # how soon a dead worker's events are taken over (default 300)
 
@@ -65,9 +73,42 @@ class Chaos(threading.Thread):
                 self.redis_restarts += 1
 
 
+def won_three_times(base: str, headers: dict[str, str], deal_id: int, cut: bool) -> tuple[set[str], int]:
+    """The won request for one deal sent 3 times at once; with `cut`, the keyed one loses its first
+    connection before the answer and is sent again. The invoice numbers answered, and the retries."""
+    key = {"Idempotency-Key": f"drill-won-{deal_id}"}
+    retries = 0
+
+    def send(extra: dict[str, str], timeout: float) -> str:
+        nonlocal retries
+        while True:
+            try:
+                r = requests.post(f"{base}/api/v1/deals/{deal_id}/won", headers={**headers, **extra}, timeout=timeout)
+            except requests.RequestException:  # cut, or refused while a web process restarts
+                retries += 1
+                timeout = 30.0
+                continue
+            if r.status_code == 409 and extra:  # the same key still in flight: the client waits and retries
+                retries += 1
+                time.sleep(0.2)
+                continue
+            r.raise_for_status()
+            return r.json()["invoices"][-1]["number"]
+
+    with ThreadPoolExecutor(3) as pool:
+        answers = [
+            pool.submit(send, {}, 30.0),
+            pool.submit(send, {}, 30.0),
+            pool.submit(send, key, 0.01 if cut else 30.0),
+        ]
+        return {a.result() for a in answers}, retries
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--deals", type=int, default=5000)
+    parser.add_argument("--repeated", type=int, default=1000, help="deals won with 3 requests each, at once")
+    parser.add_argument("--cut-every", type=int, default=5, help="every n-th of those has a connection cut")
     parser.add_argument("--kill-every", type=float, default=4.0, help="seconds between worker kills")
     parser.add_argument("--drain-timeout", type=float, default=900.0)
     parser.add_argument("--seed", type=int, default=7)
@@ -81,7 +122,8 @@ def main() -> None:
         "HUB_BREAKER_COOLDOWN_SECONDS": "3",
     }
     with hub_stack("drill", ledger_timeout=1.0, **env) as hub:
-        deal_ids = create_open_deals(hub, args.deals)
+        deal_ids = create_open_deals(hub, args.deals + args.repeated)
+        deal_ids, repeated_ids = deal_ids[: args.deals], deal_ids[args.deals :]
         hub.start("worker")
         hub.start("worker")
         hub.start("scheduler")
@@ -104,6 +146,22 @@ def main() -> None:
                 won.append(r.json["invoices"][0]["number"])
             else:
                 refused += 1
+        web = Gunicorn(
+            "hub:create_app()", {**hub.env, "HUB_JOB_LEASE_SECONDS": str(LEASE_SECONDS)}, hub.workdir / "web.log",
+            workers=2, threads=4,
+        )  # fmt: skip
+        disagreed, retries = [], 0
+        with web, ThreadPoolExecutor(8) as clients:
+            sent = [
+                clients.submit(won_three_times, web.base, headers, deal_id, n % args.cut_every == 0)
+                for n, deal_id in enumerate(repeated_ids)
+            ]
+            for deal_id, future in zip(repeated_ids, sent, strict=True):
+                numbers, cut_retries = future.result()
+                retries += cut_retries
+                if len(numbers) != 1:
+                    disagreed.append(deal_id)
+                won.extend(numbers)
         # Redis is restarted once, whatever the pace.
         while not chaos.redis_restarts:
             time.sleep(0.5)
@@ -129,6 +187,9 @@ def main() -> None:
     result = {
         "won_deals": len(won),
         "won_refused": refused,
+        "repeated_deals": len(repeated_ids),
+        "repeated_answers_disagreeing": len(disagreed),
+        "retries_after_cuts_or_in_flight": retries,
         "invoices_in_target": stats["invoices"],
         "duplicates": len(duplicates),
         "duplicate_references": sorted(duplicates)[:20],
@@ -144,13 +205,16 @@ def main() -> None:
         "drained": drained,
         "ledger_requests": stats["requests"],
     }
-    ok = not missing and not duplicates and not unexpected and drained
+    ok = not missing and not duplicates and not unexpected and not disagreed and drained
     print(
         f"chaos drill: {args.deals} deals, a worker SIGKILLed every {args.kill_every:g} s ({chaos.kills} kills), "
         f"Redis restarted {chaos.redis_restarts}×, ledger 10 % errors + 10 % timeouts + 5 % lost answers"
     )
     for label, value in (
         ("won deals", len(won)),
+        ("of them won 3× at once", len(repeated_ids)),
+        ("answers naming 2 invoices", len(disagreed)),
+        ("retries (cut, or key in flight)", retries),
         ("invoices in the target", stats["invoices"]),
         ("duplicates", len(duplicates)),
         ("missing", len(missing)),

@@ -69,6 +69,46 @@ def scratch_database(prefix: str = "crmhub_bench", server: str = PG_BASE) -> Ite
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+class Gunicorn:
+    """An app under gunicorn with gthread workers, as deployed; `app` is gunicorn's app spec."""
+
+    def __init__(
+        self,
+        app: str,
+        env: dict[str, str],
+        log: Path,
+        *,
+        workers: int,
+        threads: int,
+        ready_path: str = "/api/v1",
+    ) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.ready_url = self.base + ready_path
+        command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "gthread"]
+        command += ["--threads", str(threads), "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", app]
+        self.process = subprocess.Popen(
+            command, env={**os.environ, **env}, cwd=ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT
+        )
+        wait_for(self._answers, 60, 0.2, "gunicorn to answer")
+
+    def _answers(self) -> bool:
+        try:
+            return requests.get(self.ready_url, timeout=1).status_code < 500
+        except requests.RequestException:
+            return False
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(20)
+
+    def __enter__(self) -> Gunicorn:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 class LedgerProcess:
     """The Mini Ledger in its own process (so its CPU is not the benchmark's GIL)."""
 
