@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,6 +36,15 @@ RESULTS = ROOT / "bench" / "results"
 PG_BASE = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
 LEDGER_KEY = "bench-ledger-key"
 PRODUCTS = 200
+
+
+def in_threads(target, args: list[tuple]) -> None:
+    """Run `target(*a)` for each `a` in its own thread, all at once, and wait for them."""
+    threads = [threading.Thread(target=target, args=a) for a in args]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import threading
 import time
 
-from harness import create_open_deals, hub_stack, ledger_latencies, percentile, wait_for, wait_workers, write_results
+from harness import (
+    create_open_deals,
+    hub_stack,
+    in_threads,
+    ledger_latencies,
+    percentile,
+    wait_for,
+    wait_workers,
+    write_results,
+)
 
 
 def main() -> None:
@@ -54,11 +62,7 @@ def main() -> None:
                     continue
                 started[r.json["invoices"][0]["number"]] = at
 
-        lanes = [threading.Thread(target=drive, args=(n,)) for n in range(args.lanes)]
-        for t in lanes:
-            t.start()
-        for t in lanes:
-            t.join()
+        in_threads(drive, [(n,) for n in range(args.lanes)])
         if failures:
             raise SystemExit(f"{len(failures)} won request(s) failed, e.g. {failures[0]}")
         offered = count / (time.monotonic() - begin)

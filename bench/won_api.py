@@ -33,6 +33,7 @@ from harness import (
     LedgerProcess,
     create_open_deals,
     hub_stack,
+    in_threads,
     percentile,
     wait_for,
     wait_workers,
@@ -74,11 +75,7 @@ def flat_out(base: str, paths: list[str], clients: int, headers: dict[str, str],
             started[invoice_of(r.json())] = at
 
     begin = time.time()
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(client, [()] * clients)
     if failures:
         raise SystemExit(f"{len(failures)} won request(s) failed, e.g. {failures[0]}")
     return {"begin": begin, "answered": time.time(), "started": started, "durations": durations}
@@ -128,11 +125,7 @@ def paced(base: str, deal_ids: list[int], rate: float, headers: dict[str, str], 
             r.raise_for_status()
             started[r.json()["invoices"][0]["number"]] = at
 
-    threads = [threading.Thread(target=lane, args=(n,)) for n in range(lanes)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(lane, [(n,) for n in range(lanes)])
     return {"offered_per_s": len(deal_ids) / (time.monotonic() - begin), "started": started, "durations": durations}
 
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from hub.api.base import page_schema
 from hub.api.deals import DealSummary
 from hub.api.pipelines import Board
 from hub.board import board_columns, rebuild_stage_totals
 from hub.extensions import db
-from hub.models import Deal, DealLine, HubInvoice, Pipeline, Stage, StageTotal
+from hub.models import Deal, DealLine, HubInvoice, Pipeline, Stage, StageTotal, User
 from tests.test_crm_api import assert_error
 
 DealPage = page_schema(DealSummary, "DealPageCheck")
@@ -424,3 +424,23 @@ def test_stage_totals_follow_every_change_of_a_deal(app, sales, admin, users, cu
         (stages["New"], 0, "CHF"): (1, 29200),  # 2.45 + 0.47
         (stages["Lost"], users["sales"]["id"], "USD"): (1, 12500),
     }
+
+
+def test_stage_totals_follow_changes_made_around_the_orm(app, sales, admin, users, customer):
+    """Kept by the database: a bulk statement and the owner's deletion (ON DELETE SET NULL) count too."""
+    line = {"description": "X", "quantity": 1, "unit_price": "10.00"}
+    deal = new_deal(sales, customer, [line], owner_id=users["admin"]["id"])
+    with app.app_context():
+        new_stage = db.session.scalar(select(Deal.stage_id).where(Deal.id == deal["id"]))
+        proposal = db.session.scalar(select(Stage.id).where(Stage.name == "Proposal"))
+        db.session.execute(update(Deal).where(Deal.id == deal["id"]).values(stage_id=proposal))
+        db.session.commit()
+        db.session.execute(delete(User).where(User.id == users["admin"]["id"]))
+        db.session.commit()
+        totals = {
+            (r.stage_id, r.owner_key): (r.deal_count, r.total_units)
+            for r in db.session.scalars(select(StageTotal))
+            if r.deal_count or r.total_units
+        }
+    assert totals == {(proposal, 0): (1, 100000)}
+    assert new_stage != proposal
