@@ -106,7 +106,7 @@ def reference(deals: int, clients: int, workdir: Path) -> dict:
         return figures(run, _created_at(ledger))
 
 
-def paced(base: str, deal_ids: list[int], rate: float, headers: dict[str, str], lanes: int = 8) -> dict:
+def paced(base: str, deal_ids: list[int], rate: float, headers: dict[str, str], lanes: int = 16) -> dict:
     """Won at a steady `rate`: each lane wins every `lanes`-th deal at its slot."""
     started: dict[str, float] = {}
     durations: list[float] = []

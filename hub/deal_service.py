@@ -237,8 +237,7 @@ def lock_deal(deal_id: int) -> Deal:
             .options(
                 joinedload(Deal.customer),
                 joinedload(Deal.owner),
-                joinedload(Deal.stage),
-                joinedload(Deal.pipeline).joinedload(Pipeline.stages),
+                joinedload(Deal.pipeline).joinedload(Pipeline.stages),  # deal.stage is one of them
                 selectinload(Deal.lines).joinedload(DealLine.product),
             )
             .execution_options(populate_existing=True)
