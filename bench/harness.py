@@ -47,6 +47,38 @@ def in_threads(target, args: list[tuple]) -> None:
         t.join()
 
 
+# What each process of the stack is, by its command line (first match wins).
+PROCESS_KINDS = (
+    ("postgres", "postgres"),
+    ("redis-server", "redis"),
+    ("gunicorn", "gunicorn"),
+    ("hub.cli worker", "workers"),
+    ("hub.cli scheduler", "scheduler"),
+    ("mini_ledger", "ledger"),
+)
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU time (user + system) used so far by the processes of each kind on this machine, and by
+    this one ("clients"): take it before and after a run to see where the run's CPU went."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        kind = "clients" if int(proc.name) == os.getpid() else None
+        kind = kind or next((k for needle, k in PROCESS_KINDS if needle in command), None)
+        if kind:
+            fields = stat[stat.rindex(")") + 2 :].split()
+            used[kind] = used.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile of unsorted values (p in 0..100)."""
     if not values:

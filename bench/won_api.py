@@ -7,6 +7,7 @@ a Mini Ledger of its own and answers (bench/reference_app.py: no database, no qu
 1. Flat out: `--deals` won from `--clients` clients without pause, first through the reference,
    then through the hub. For each: won requests/s, end-to-end invoices/s (first request → last
    invoice created in the ledger), p50 / p99 of the request and of won → invoice.
+   Also the CPU time each kind of process used over the hub's run, per won deal.
 2. Paced: the hub at `--rate` won deals/s for `--seconds`: p99 of won → invoice.
 3. Statements: the SQL statements one won request sends, counted in-process on the same database
    (the same view, service and commit the workers run) over `--counted` deals.
@@ -31,6 +32,7 @@ from harness import (
     LEDGER_KEY,
     Gunicorn,
     LedgerProcess,
+    cpu_seconds,
     create_open_deals,
     hub_stack,
     in_threads,
@@ -184,9 +186,12 @@ def main() -> None:
         with Gunicorn("hub:create_app()", hub.env, hub.workdir / "gunicorn.log", **GUNICORN) as web:
             requests.get(f"{web.base}/api/v1/deals?per_page=1", headers=headers, timeout=10)  # warm both workers
             paths = [f"/api/v1/deals/{i}/won" for i in flat_ids]
+            before = cpu_seconds()
             run = flat_out(web.base, paths, args.clients, headers, lambda answer: answer["invoices"][0]["number"])
             wait_for(lambda: hub.ledger.stats()["invoices"] >= args.deals, 300, 0.1, "every invoice in the ledger")
+            after = cpu_seconds()
             flat = figures(run, _created_at(hub.ledger))
+            cpu_ms = {k: (after[k] - before.get(k, 0)) / args.deals * 1000 for k in after}
 
             slow = paced(web.base, paced_ids, args.rate, headers)
             wanted = args.deals + paced_count
@@ -211,6 +216,7 @@ def main() -> None:
             "request_ms_p99": percentile(slow["durations"], 99) * 1000,
         },
         "statements_per_won": statements,
+        "hub_cpu_ms_per_won": cpu_ms,
         "duplicates": len(stats["duplicates"]),
         "targets": {"hub_to_reference": 0.8, "won_per_s": 250, "statements": 10, "paced_p99_s": 0.5},
     }
@@ -228,6 +234,8 @@ def main() -> None:
         f"  paced at {p['offered_per_s']:.0f}/s: won → invoice p50 {p['won_to_invoice_s']['p50']:.3f} s,"
         f" p99 {paced_p99:.3f} s; request p99 {p['request_ms_p99']:.1f} ms"
     )
+    where = ", ".join(f"{kind} {ms:.1f}" for kind, ms in sorted(cpu_ms.items(), key=lambda kv: -kv[1]) if ms >= 0.05)
+    print(f"  the hub's CPU per won deal, flat out (ms): {where}")
     print(f"  statements per won request: {statements['mean']:.1f} (max {statements['max']})")
     for line in statements["example"]:
         print(f"    {line}")

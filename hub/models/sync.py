@@ -128,6 +128,9 @@ class HubInvoice(Timestamps, db.Model):
     customer: Mapped[Customer] = relationship()
     links: Mapped[list[ExternalLink]] = relationship(back_populates="invoice")
 
+    # The snapshot is written once with the invoice and never changes; the invoice keeps it.
+    __audit_skip__ = ("snapshot",)
+
 
 class ExternalLink(Timestamps, db.Model):
     __tablename__ = "external_links"
