@@ -50,25 +50,17 @@ class _Leases:
 
     def next_batch(self) -> Batch | None:
         if len(self.waiting) < self.size and time.monotonic() < self.until:
-            self.waiting += outbox.lease_more(
-                self.connection_id, "push_invoice", self.owner, self.size - len(self.waiting)
-            )
-            if len(self.waiting) < self.size and self.linger > 0:
-                # Deals won one by one: a moment's wait lets the batch fill, where sending at once
-                # made batches of one or two, each with the whole cost of a call and its records.
-                time.sleep(self.linger)
-                more = self.size - len(self.waiting)
-                self.waiting += outbox.lease_more(self.connection_id, "push_invoice", self.owner, more)
+            # Deals won one by one: a moment's wait lets the batch fill, where sending at once made
+            # batches of one or two, each with the whole cost of a call and its records.
+            time.sleep(self.linger)
+            more = self.size - len(self.waiting)
+            self.waiting += outbox.lease_more(self.connection_id, "push_invoice", self.owner, more)
         take, self.waiting = self.waiting[: self.size], self.waiting[self.size :]
         if not take:
             return None
         batch = prepare_batch(take)
         self.job_ids |= batch.job_ids
         return batch
-
-    def _top_up(self) -> None:
-        more = self.size - len(self.waiting)
-        self.waiting += outbox.lease_more(self.connection_id, "push_invoice", self.owner, more)
 
     def release(self, events: Sequence[OutboxEvent]) -> None:
         """Give back events this chain will not send (due at once: their jobs or the dispatcher)."""
