@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from connectors.arithmetic import LineArithmetic
 from connectors.documents import ExternalRef, InvoiceDocument, InvoiceStatus, StockLevel
 from connectors.errors import MappingRefused, PermanentError, UnsupportedOperation
 from mappings.defaults import default_mapping
@@ -101,6 +102,10 @@ class Connector(ABC):
     # Whether the target fetches invoices from the hub itself (1C's site exchange) instead of the
     # hub pushing them: no push is queued for such a connection when a deal is won.
     fetches_invoices: ClassVar[bool] = False
+    # How the target computes a line's amount from a net unit price it is sent (connectors/
+    # arithmetic.py): the connector sends the price that makes it the hub's, and the hub refuses, at
+    # won time, a line for which no such price exists. None: the target takes the hub's amounts.
+    line_arithmetic: ClassVar[LineArithmetic | None] = None
     # The target fields this connector builds its payload from; a mapping without one of them is
     # refused when it is saved (`lines[].sku` is a line field).
     required_targets: ClassVar[tuple[str, ...]] = ()

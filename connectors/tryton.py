@@ -37,11 +37,12 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import requests
 
+from connectors.arithmetic import LineArithmetic, Unfit
 from connectors.base import ConfigField, Connector, Exchange
 from connectors.documents import (
     ExternalRef,
@@ -61,8 +62,6 @@ STATE = {
     "paid": ExternalState.PAID,
     "cancelled": ExternalState.CANCELLED,
 }
-HUNDRED = Decimal(100)
-PRICE_DIGITS = Decimal("0.0001")
 # What the payload's tax lines take from a Tryton tax (account.invoice.tax as Tryton makes them).
 TAX_FIELDS = ["id", "invoice_account", "credit_note_account", "description", "legal_notice"]
 
@@ -117,9 +116,16 @@ class _NewParty:
         self.doc = doc
 
 
+# Tryton's invoice line amount is currency.round(Decimal(str(quantity)) × unit_price), half-even
+# (account_invoice InvoiceLine.on_change_with_amount, currency Currency.round), and a unit price
+# keeps the product module's price_decimal places (4 by default).
+LINES = LineArithmetic("Tryton", price_places=4, rounding=ROUND_HALF_EVEN)
+
+
 class TrytonConnector(Connector):
     type_name = "tryton"
     label = "Tryton"
+    line_arithmetic = LINES
     config_schema = (
         ConfigField("url", "url", "Server URL", required=True, help="e.g. https://erp.example.com:8000"),
         ConfigField("database", "string", "Database", required=True),
@@ -583,8 +589,13 @@ class TrytonConnector(Connector):
                     field=f"lines[{i}].sku",
                 )
             discount = line.get("discount_percent") or Decimal(0)
-            # Tryton's invoice line has no discount: the line carries the discounted price.
-            price = (line["unit_price"] * (HUNDRED - discount) / HUNDRED).quantize(PRICE_DIGITS, rounding=ROUND_HALF_UP)
+            # Tryton's invoice line has no discount: the line carries a net price, the one for which
+            # Tryton's quantity × price (its float quantity read as text) rounds to the hub's net.
+            quantity = Decimal(str(float(line["quantity"])))
+            try:
+                price = LINES.net_price(quantity, source.net, self._currency_rounding(currency))
+            except Unfit as exc:
+                raise PermanentError(str(exc), field=f"lines[{i}].unit_price") from exc
             description = line.get("description") or ""
             if discount:
                 description = f"{description} ({discount.normalize():f} % discount)"

@@ -336,6 +336,7 @@ def move_to_stage(
             raise ValidationFailed({"lines": "A deal needs at least one line to be won."})
         if deal.total < Decimal(0):
             raise ValidationFailed({"lines": "A won deal cannot have a negative total."})
+        invoicing.refuse_lines_targets_cannot_take(deal)
         _check_stock(deal)
         deal.won_at = utcnow()
         deal.lost_at = None

@@ -13,11 +13,13 @@ from flask import current_app
 from sqlalchemy import func, insert, literal, or_, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from connectors.arithmetic import Unfit
 from connectors.documents import Address, InvoiceDocument, InvoiceLine, Party, TaxAmount, invoice_to_dict
+from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.models import Connection, Deal, HubInvoice, InvoiceState, OutboxEvent, OutboxState
 from hub.models.base import UTCDateTime, utcnow
-from hub.money import round_money
+from hub.money import minor_unit, round_money
 from hub.sync import outbox
 from hub.sync.connectors import registry
 
@@ -144,6 +146,38 @@ def queue_pushes(invoice: HubInvoice, *, dispatched: bool) -> list[outbox.Writte
 
 def _state(dispatched: bool) -> OutboxState:
     return OutboxState.DISPATCHED if dispatched else OutboxState.PENDING
+
+
+def refuse_lines_targets_cannot_take(deal: Deal) -> None:
+    """422 naming each line that an enabled connection's target cannot invoice at the hub's net
+    (connectors/arithmetic.py): refused now, while the salesperson can change it, rather than parked
+    after the fact. Nothing is read unless some line does not fit some kind of target."""
+    unit = minor_unit(deal.currency)
+    unfit: dict[str, dict[int, str]] = {}  # connection type → line index → why
+    for cls in registry():
+        if cls.line_arithmetic is None:
+            continue
+        for i, line in enumerate(deal.lines):
+            try:
+                cls.line_arithmetic.net_price(line.quantity, line.amounts.net, unit)
+            except Unfit as exc:
+                unfit.setdefault(cls.type_name, {})[i] = str(exc)
+    if not unfit:
+        return
+    in_use = db.session.execute(
+        select(Connection.type, Connection.name)
+        .where(Connection.enabled.is_(True), Connection.trigger == "won", Connection.type.in_(unfit))
+        .order_by(Connection.id)
+    ).all()
+    errors: dict[str, list[str]] = {}
+    for type_name, name in in_use:
+        for i, why in unfit[type_name].items():
+            errors.setdefault(f"lines[{i}].unit_price", []).append(
+                f"The invoice for {name} cannot carry this line at {deal.lines[i].amounts.net}: {why}. "
+                "Split the line or change its price."
+            )
+    if errors:
+        raise ValidationFailed(errors)
 
 
 def invoice_targets() -> list[str]:

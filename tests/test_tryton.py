@@ -265,16 +265,16 @@ def test_a_half_cent_of_tax_is_rounded_as_the_hub_quoted_it(posting, tryton):
     )
 
 
-def test_a_line_amount_tryton_rounds_otherwise_is_refused(connector, tryton):
-    # 1 × 0.125: the hub quotes 0.13 (half-up), Tryton's line amount is 0.12 (half-even). The check
-    # sums the lines as Tryton does, so the draft's total (0.14) is not the hub's (0.15).
+def test_a_line_amount_tryton_would_round_otherwise_goes_with_the_price_that_gives_the_hubs(connector, tryton):
+    # 1 × 0.125: the hub quotes 0.13 (half-up); sent as is, Tryton's half-even makes the line 0.12.
+    # The line goes with the unit price 0.1300, for which Tryton computes the hub's 0.13.
     doc = document(line("VALVE-25", "1", "0.125"))
     assert doc.total == Decimal("0.15")
 
-    with pytest.raises(PermanentError, match=r"Tryton computes 0\.14 EUR .* the hub 0\.15"):
-        connector.push_invoices([doc])
+    connector.push_invoices([doc])
 
-    assert read_invoices(tryton, doc.idempotency_key) == []
+    (invoice,) = read_invoices(tryton, doc.idempotency_key)
+    assert (invoice["untaxed_amount"], invoice["total_amount"]) == (Decimal("0.13"), Decimal("0.15"))
 
 
 def test_each_line_is_rounded_before_the_lines_are_summed_as_tryton_does(posting, tryton):
