@@ -35,6 +35,13 @@ def _postgres_base() -> str | None:
     return None if url == "sqlite" else url.rstrip("/")
 
 
+def pytest_terminal_summary(terminalreporter) -> None:
+    from tests.tallies import TALLIES
+
+    for name, counts in TALLIES.items():
+        terminalreporter.write_line(f"{name}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     """Tests of PostgreSQL's own behaviour run in the PostgreSQL run only (`make test` runs both)."""
     if _postgres_base() is not None:

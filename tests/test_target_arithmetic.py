@@ -17,6 +17,7 @@ from hub.extensions import db
 from hub.models import HubInvoice, line_amounts
 from hub.sync.worker import drain
 from tests.conftest import make_connection
+from tests.tallies import tally
 from tests.test_tryton_loop import connect, tryton_invoices, tryton_lines
 
 CENT = Decimal("0.01")
@@ -39,6 +40,7 @@ def test_the_discounted_valve_line_that_tryton_rounded_a_cent_down():
 @settings(max_examples=400, deadline=None)
 @given(quantity=quantities, price=prices, discount=discounts)
 def test_up_to_a_hundred_units_every_line_has_a_price_tryton_rounds_to_the_hubs_net(quantity, price, discount):
+    tally("generated lines against Tryton's arithmetic")["up to 100 units"] += 1
     net = line_amounts(quantity, price, discount, Decimal(0), "EUR").net
     sent = TRYTON.net_price(quantity, net, CENT)
     assert sent == sent.quantize(Decimal("0.0001"))
@@ -61,6 +63,7 @@ def test_beyond_that_a_price_is_found_exactly_when_one_exists(quantity, price, d
     centre = (net / quantity).quantize(step)
     reach = int(CENT / quantity / step) + 2
     exists = any(target.amount(quantity, centre + k * step, CENT) == net for k in range(-reach, reach + 1))
+    tally("generated lines against Tryton's arithmetic")["over 100 units, 2 or 4 places"] += 1
     try:
         sent = target.net_price(quantity, net, CENT)
     except Unfit:
