@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -30,19 +30,17 @@ from connectors.errors import AuthError, PermanentError
 from connectors.tryton import TrytonConnector
 from connectors.tryton_cache import LookupCache, forget_all
 from hub.demo_erp.tryton import TrytonServer
+from hub.models import line_amounts
 
 CENT = Decimal("0.01")
-
-
-def money(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def line(
     sku: str | None, quantity: str, price: str, tax: str = "0.19", discount: str = "0", **more: Any
 ) -> InvoiceLine:
+    """A document line with its amounts as the hub computes them (hub.models.line_amounts)."""
     q, p, d, t = Decimal(quantity), Decimal(price), Decimal(discount), Decimal(tax)
-    net = money(q * p * (100 - d) / 100)
+    amounts = line_amounts(q, p, d, t, "EUR")
     return InvoiceLine(
         sku=sku,
         description=more.pop("description", f"{sku} item"),
@@ -50,9 +48,9 @@ def line(
         unit_price=p,
         discount_percent=d,
         tax_rate=t,
-        net=net,
-        tax=money(net * t),
-        total=net + money(net * t),
+        net=amounts.net,
+        tax=amounts.tax,
+        total=amounts.total,
         **more,
     )
 
