@@ -32,7 +32,6 @@ from connectors.tryton_cache import LookupCache, forget_all
 from hub.demo_erp.tryton import TrytonServer
 from hub.models import line_amounts
 
-CENT = Decimal("0.01")
 
 
 def line(
