@@ -33,7 +33,6 @@ from hub.demo_erp.tryton import TrytonServer
 from hub.models import line_amounts
 
 
-
 def line(
     sku: str | None, quantity: str, price: str, tax: str = "0.19", discount: str = "0", **more: Any
 ) -> InvoiceLine:
