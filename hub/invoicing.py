@@ -21,7 +21,7 @@ from hub.models import Connection, Deal, HubInvoice, InvoiceState, OutboxEvent, 
 from hub.models.base import UTCDateTime, utcnow
 from hub.money import minor_unit, round_money
 from hub.sync import outbox
-from hub.sync.connectors import registry
+from hub.sync.registry import registry
 
 DEFAULT_PAYMENT_DAYS = 14
 

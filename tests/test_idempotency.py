@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from hub.api import idempotency
 from hub.extensions import db
 from hub.models import Customer, HubInvoice, IdempotencyKey
 from hub.models.base import utcnow
+from hub.models.idempotency import purge_expired
 from tests.races import at_once, holding_the_lock, send
 from tests.test_won_races import deal, two_connections  # noqa: F401 (fixtures)
 
@@ -132,8 +132,8 @@ def test_a_key_expires_after_its_keep_period(app, sales):
     assert "Idempotent-Replayed" not in again.headers
     assert customers(app) == 2
     with app.app_context():
-        assert idempotency.purge_expired(utcnow() + timedelta(hours=24, seconds=1)) == 1
-        assert idempotency.purge_expired() == 0
+        assert purge_expired(utcnow() + timedelta(hours=24, seconds=1)) == 1
+        assert purge_expired() == 0
 
 
 def abandon(app, value: str, *, committed: bool) -> None:

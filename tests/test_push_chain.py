@@ -9,8 +9,8 @@ from rq.registry import FinishedJobRegistry
 from hub.extensions import db
 from hub.models import OutboxEvent, OutboxState, SyncRun
 from hub.sync import outbox
-from hub.sync.push import process_events
 from hub.sync.queue import get_queue
+from hub.sync.run import process_events
 from hub.sync.worker import drain
 from tests.test_sync_engine import connection, ledger, won_deal  # noqa: F401 (fixtures)
 

@@ -32,6 +32,7 @@ from hub.errors import error_body
 from hub.extensions import db
 from hub.models import IdempotencyKey
 from hub.models.base import utcnow
+from hub.models.idempotency import keep_period
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
@@ -57,10 +58,6 @@ def _request_hash() -> str:
     return digest.hexdigest()
 
 
-def _keep_for() -> timedelta:
-    return timedelta(seconds=current_app.config["HUB_IDEMPOTENCY_KEEP_SECONDS"])
-
-
 def _claim_new(user_id: int, key: str, digest: str, now: datetime) -> int | None:
     """Insert the claim, or renew an expired one; its id, or None when a live one has the key."""
     table = IdempotencyKey.__table__
@@ -69,7 +66,7 @@ def _claim_new(user_id: int, key: str, digest: str, now: datetime) -> int | None
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.user_id, table.c.key],
         set_={"request_hash": digest, "created_at": now, "committed_at": None, "status": None, "body": None},
-        where=table.c.created_at <= now - _keep_for(),
+        where=table.c.created_at <= now - keep_period(),
     ).returning(table.c.id)
     with db.engine.begin() as conn:
         return conn.execute(statement).scalar()
@@ -139,7 +136,7 @@ def _before() -> Response | None:
     # that holds this very key.
     row = _find(current_user.id, key)
     claim = None
-    if row is None or row.created_at <= now - _keep_for():
+    if row is None or row.created_at <= now - keep_period():
         claim = _claim_new(current_user.id, key, digest, now)
         if claim is None:  # claimed by a request that arrived at the same moment
             row = _find(current_user.id, key)
@@ -189,13 +186,6 @@ def _teardown(error: BaseException | None) -> None:
     table = IdempotencyKey.__table__
     with db.engine.begin() as conn:
         conn.execute(delete(table).where(table.c.id == claim, table.c.committed_at.is_(None), table.c.status.is_(None)))
-
-
-def purge_expired(now: datetime | None = None) -> int:
-    """Delete keys older than the keep period (the scheduler runs this hourly); how many."""
-    cutoff = (now or utcnow()) - _keep_for()
-    with db.engine.begin() as conn:
-        return conn.execute(delete(IdempotencyKey.__table__).where(IdempotencyKey.created_at <= cutoff)).rowcount
 
 
 PARAMETER = {

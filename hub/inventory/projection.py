@@ -16,7 +16,7 @@ from sqlalchemy import Select, and_, exists, func, select
 
 from hub.extensions import db
 from hub.models import Connection, Deal, DealLine, ExternalLink, HubInvoice, InvoiceState, Stage, StageKind
-from hub.sync.connectors import registry
+from hub.sync.registry import registry
 
 HUNDRED = Decimal(100)
 

@@ -25,7 +25,7 @@ from hub.extensions import db
 from hub.inventory.writers import stock_writer
 from hub.models import Connection, RunOutcome
 from hub.models.base import utcnow
-from hub.sync import jobs, outbox
+from hub.sync import outbox
 from hub.sync.connectors import open_connector, registry, secret_values
 from hub.sync.history import record_run
 from hub.sync.queue import enqueue_once, get_queue
@@ -135,7 +135,9 @@ def start_pull(connection: Connection, full: bool = False) -> bool:
     Conflict for a type that keeps no stock."""
     if not keeps_stock(connection.type):
         raise Conflict(f"{connection.name} ({connection.type}) does not keep stock.")
-    queued = enqueue_once(get_queue(), pull_job_id(connection.id), jobs.pull_stock, connection.id, full, timeout=3600)
+    queued = enqueue_once(
+        get_queue(), pull_job_id(connection.id), "hub.sync.jobs.pull_stock", connection.id, full, timeout=3600
+    )
     outbox.kick()  # wakes the embedded worker when there is one
     return queued
 

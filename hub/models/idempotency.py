@@ -7,10 +7,11 @@ for 24 hours."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from flask import current_app
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint, delete
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.extensions import db
@@ -36,3 +37,14 @@ class IdempotencyKey(db.Model):
     headers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __audited__ = False  # machinery: the change it made is audited itself
+
+
+def keep_period() -> timedelta:
+    return timedelta(seconds=current_app.config["HUB_IDEMPOTENCY_KEEP_SECONDS"])
+
+
+def purge_expired(now: datetime | None = None) -> int:
+    """Delete keys older than the keep period (the scheduler runs this hourly); how many."""
+    cutoff = (now or utcnow()) - keep_period()
+    with db.engine.begin() as conn:
+        return conn.execute(delete(IdempotencyKey.__table__).where(IdempotencyKey.created_at <= cutoff)).rowcount

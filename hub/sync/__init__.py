@@ -2,7 +2,10 @@
 
 outbox.py     dispatch pending events to the queue; leases; retry scheduling
 queue.py      RQ on REDIS_URL, or an embedded in-process queue
-push.py       push_invoice / cancel_invoice for a leased batch of events
+run.py        what a job does with the events it leases: pushes to a chain, cancels one by one
+push.py       a push batch: prepared, sent (find before create), recorded
+push_chain.py a job's push batches one after the other, the target working on one while the next is made
+cancel.py     cancel_invoice for one leased event
 status.py     read invoice states and payments back
 history.py    sync runs, with secrets redacted
 connectors.py build a connector from a connection (config + decrypted secrets, OAuth services)

@@ -4,24 +4,18 @@ secret halves."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
 from connectors.base import Connector, validate_config
 from connectors.errors import PermanentError
 from connectors.oauth import OAuthConnector
-from connectors.registry import Registry, default_registry
 from hub.models import Connection, DocumentMode
 from hub.secrets_box import seal, unseal
 from hub.sync.oauth_tokens import ConnectionTokenStore
 from hub.sync.pacing import RedisPacer
 from hub.sync.queue import connection as redis_connection
+from hub.sync.registry import registry
 from mappings.engine import MappingInvalid
-
-
-@cache
-def registry() -> Registry:
-    return default_registry()
 
 
 def split_config(type_name: str, config: Mapping[str, Any], existing_secrets: Mapping[str, str] | None = None):

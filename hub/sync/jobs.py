@@ -26,14 +26,14 @@ def _get_app() -> Flask:
 
 
 def run_events(event_ids: list[int]) -> str:
-    from hub.sync.push import process_events
+    from hub.sync.run import process_events
 
     with _get_app().app_context():
         return process_events(event_ids)
 
 
 def push_due(connection_id: int) -> str:
-    from hub.sync.push import push_due as push
+    from hub.sync.run import push_due as push
 
     with _get_app().app_context():
         return push(connection_id)
@@ -116,7 +116,7 @@ def deliver_alerts() -> dict[str, int]:
 
 def purge_idempotency_keys() -> int:
     """API idempotency keys past their keep period (the scheduler runs this hourly)."""
-    from hub.api.idempotency import purge_expired
+    from hub.models.idempotency import purge_expired
 
     with _get_app().app_context():
         return purge_expired()

@@ -16,7 +16,7 @@ from hub.api.mappings import DiffArgs, ImportArgs, PreviewArgs, RollbackSchema, 
 from hub.errors import Conflict, HubError, ValidationFailed
 from hub.extensions import db
 from hub.models import Connection, MappingState
-from hub.sync import jobs, outbox
+from hub.sync import outbox
 from hub.sync.queue import enqueue_once, get_queue
 from hub.ui.core import blueprint, failed, form_values, load, page
 from mappings.engine import dumps
@@ -206,7 +206,7 @@ def import_csv(connection_id: int, table: str):
     enqueue_once(
         get_queue(),
         job_id,
-        jobs.import_mapping_csv,
+        "hub.sync.jobs.import_mapping_csv",
         connection.id,
         spec.name,
         text,
