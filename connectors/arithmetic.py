@@ -15,7 +15,7 @@ refuses the deal when it is won, naming the line, rather than park the invoice a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 
 class Unfit(ValueError):
@@ -55,5 +55,3 @@ class LineArithmetic:
             f"quantity × price: no such price gives {quantity.normalize():f} × price = {net}"
         )
 
-
-__all__ = ["ROUND_HALF_EVEN", "ROUND_HALF_UP", "LineArithmetic", "Unfit"]

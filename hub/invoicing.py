@@ -121,7 +121,7 @@ def next_invoice_id() -> int:
 
 def queue_pushes(invoice: HubInvoice, *, dispatched: bool) -> list[outbox.Written]:
     """A push of the (flushed) invoice to every enabled connection that takes won deals, in one
-    statement; the events' ids. `dispatched`: the caller hands them to the queue after its commit
+    statement; the events written. `dispatched`: the caller hands them to the queue after its commit
     (else the dispatcher does). A target that fetches invoices itself (1C's site exchange asks for
     orders not yet acknowledged) gets none."""
     now = utcnow()

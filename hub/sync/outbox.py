@@ -153,11 +153,14 @@ def _unclaim(claimed: Sequence[tuple[list[int], str]]) -> None:
 
 @dataclass(frozen=True)
 class Written:
-    """An outbox event a transaction wrote as dispatched, for `hand_over` after its commit."""
+    """An outbox event a transaction wrote as dispatched, for `hand_over` after its commit. Just
+    written, it was never tried nor leased: that is what `_job_id` reads of it."""
 
     id: int
     connection_id: int
     operation: str
+    attempts = 0
+    locked_until = None
 
 
 PUSH_JOB = "hub.sync.jobs.push_due"
@@ -182,7 +185,7 @@ def hand_over(events: Sequence[Written]) -> None:
         return
     queue = get_queue()
     connections = sorted({e.connection_id for e in events if e.operation == "push_invoice"})
-    others = [_Written(e.id) for e in events if e.operation != "push_invoice"]
+    others = [e for e in events if e.operation != "push_invoice"]
     try:
         with queue.connection.pipeline(transaction=False) as pipe:
             for connection_id in connections:
@@ -227,15 +230,6 @@ def _job(func: str, *args: object, job_id: str):
 def push_job_started(connection_id: int) -> None:
     """The push job of a connection begins: from now on a new push enqueues the next one."""
     get_queue().connection.delete(push_flag(connection_id))
-
-
-@dataclass(frozen=True)
-class _Written:
-    """An event as `_job_id` reads it: just written, so never tried and never leased."""
-
-    id: int
-    attempts: int = 0
-    locked_until: datetime | None = None
 
 
 def kick() -> None:
