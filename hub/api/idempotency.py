@@ -123,6 +123,21 @@ def _existing(row, digest: str, now: datetime) -> Response | int:
     )
 
 
+def _claim(user_id: int, key: str, digest: str, now: datetime) -> int | Response:
+    """The claim's id for this request, or the answer it gets instead (a replay or a refusal)."""
+    # Read first: on SQLite a claim waits for the database's one writer, which may be the request
+    # that holds this very key.
+    row = _find(user_id, key)
+    if row is None or row.created_at <= now - keep_period():
+        claim = _claim_new(user_id, key, digest, now)
+        if claim is not None:
+            return claim
+        row = _find(user_id, key)  # claimed by a request that arrived at the same moment
+        if row is None:  # and purged in between
+            return _error(409, "conflict", "This Idempotency-Key was just released; send the request again.")
+    return _existing(row, digest, now)
+
+
 def _before() -> Response | None:
     key = request.headers.get(HEADER)
     if key is None or request.method not in METHODS or not request.path.startswith("/api/"):
@@ -131,23 +146,11 @@ def _before() -> Response | None:
         return None  # the view answers 401
     if not KEY_FORMAT.fullmatch(key):
         return _error(422, "validation_error", "An Idempotency-Key is 1 to 255 visible ASCII characters.")
-    now, digest = utcnow(), _request_hash()
-    # Read first: on SQLite a claim waits for the database's one writer, which may be the request
-    # that holds this very key.
-    row = _find(current_user.id, key)
-    claim = None
-    if row is None or row.created_at <= now - keep_period():
-        claim = _claim_new(current_user.id, key, digest, now)
-        if claim is None:  # claimed by a request that arrived at the same moment
-            row = _find(current_user.id, key)
-    if claim is None and row is None:  # purged in between
-        return _error(409, "conflict", "This Idempotency-Key was just released; send the request again.")
-    if claim is None:
-        found = _existing(row, digest, now)
-        if isinstance(found, Response):
-            return found
-        claim = found
-    g.setdefault(_CLAIM, claim)
+    now = utcnow()
+    claim = _claim(current_user.id, key, _request_hash(), now)
+    if isinstance(claim, Response):
+        return claim
+    setattr(g, _CLAIM, claim)
     # Marked with the request's first commit: a change made under this key is then on record.
     marker = IdempotencyKey(id=claim)
     make_transient_to_detached(marker)
@@ -192,7 +195,7 @@ PARAMETER = {
     "name": HEADER,
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "pattern": r"^[\x21-\x7e]{1,255}$"},
+    "schema": {"type": "string", "pattern": f"^{KEY_FORMAT.pattern}$"},
     "description": "Send the same request again with the same key to get the first answer instead of a "
     "second change (kept 24 h; the answer then carries `Idempotent-Replayed: true`). The same key with "
     "another request: 422; while the first is still running: 409.",
