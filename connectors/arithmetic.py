@@ -54,4 +54,3 @@ class LineArithmetic:
             f"{self.system} keeps unit prices to {self.price_places} decimals and computes a line as "
             f"quantity × price: no such price gives {quantity.normalize():f} × price = {net}"
         )
-
