@@ -698,3 +698,97 @@ def test_zipped_order_changes_are_unpacked_and_applied(app, client, sales, admin
         run = db.session.scalars(select(SyncRun).where(SyncRun.operation == "1c_sale_file")).one()
         # The order 1C names that the hub does not know is reported, not guessed at.
         assert run.response[0]["body"]["orders-7.xml"]["unknown_orders"] == ["INV-999999"]
+
+
+# ---- order changes as real 1C writes them -----------------------------------------------------
+
+# What 1C (Управление торговлей 11) uploads: windows-1251, several documents, an unpaid order whose
+# empty date requisites are written as a bare `T` (Latin here, Cyrillic there), and an order marked
+# for deletion instead of cancelled.
+REAL_CHANGES = """<?xml version="1.0" encoding="windows-1251"?>
+<КоммерческаяИнформация ВерсияСхемы="2.08" ДатаФормирования="2026-11-22T10:15:03">
+  <Документ><Ид>{unpaid}</Ид><Номер>{unpaid}</Номер><Дата>2026-11-20</Дата><ЗначенияРеквизитов>
+    <ЗначениеРеквизита><Наименование>Номер по 1С</Наименование><Значение>ЗК-0050</Значение></ЗначениеРеквизита>
+    <ЗначениеРеквизита><Наименование>Проведен</Наименование><Значение>true</Значение></ЗначениеРеквизита>
+    <ЗначениеРеквизита><Наименование>Дата оплаты по 1С</Наименование><Значение>T</Значение></ЗначениеРеквизита>
+    <ЗначениеРеквизита><Наименование>Дата отгрузки по 1С</Наименование><Значение>Т</Значение></ЗначениеРеквизита>
+    <ЗначениеРеквизита><Наименование>ПометкаУдаления</Наименование><Значение>false</Значение></ЗначениеРеквизита>
+  </ЗначенияРеквизитов></Документ>
+  <Документ><Ид>{paid}</Ид><Номер>{paid}</Номер><ЗначенияРеквизитов>
+    <ЗначениеРеквизита><Наименование>Проведен</Наименование><Значение>true</Значение></ЗначениеРеквизита>
+    <ЗначениеРеквизита>
+      <Наименование>Дата оплаты по 1С</Наименование><Значение>22.11.2026 9:41:00</Значение>
+    </ЗначениеРеквизита>
+    <ЗначениеРеквизита>
+      <Наименование>Дата отгрузки по 1С</Наименование><Значение>0001-01-01T00:00:00</Значение>
+    </ЗначениеРеквизита>
+  </ЗначенияРеквизитов></Документ>
+  <Документ><Ид>{deleted}</Ид><Номер>{deleted}</Номер><ЗначенияРеквизитов>
+    <ЗначениеРеквизита><Наименование>Дата оплаты по 1С</Наименование><Значение>T</Значение></ЗначениеРеквизита>
+    <ЗначениеРеквизита><Наименование>ПометкаУдаления</Наименование><Значение>true</Значение></ЗначениеРеквизита>
+  </ЗначенияРеквизитов></Документ>
+</КоммерческаяИнформация>
+"""
+
+
+def _exported(sales, admin, client, count: int) -> tuple[OneC, list[str]]:
+    numbers = [won_deal(sales, admin)["invoices"][0]["number"] for _ in range(count)]
+    one_c = OneC(client)
+    one_c.start()
+    _orders(one_c.call("sale", "query"))
+    one_c.call("sale", "success")
+    return one_c, numbers
+
+
+def _states(app) -> dict[str, InvoiceState]:
+    with app.app_context():
+        return {i.number: i.state for i in db.session.scalars(select(HubInvoice))}
+
+
+def test_changes_with_empty_dates_as_1c_writes_them_then_import_apply_once(app, client, sales, admin, onec):
+    one_c, (unpaid, paid, deleted) = _exported(sales, admin, client, 3)
+    data = REAL_CHANGES.format(unpaid=unpaid, paid=paid, deleted=deleted).encode("cp1251")
+    one_c.upload("documents___f3a1.xml", data, part=1000, kind="sale")
+    # Newer 1C versions ask to import what they uploaded: it was applied already, once.
+    response = one_c.call("sale", "import", filename="documents___f3a1.xml")
+    assert response.get_data(as_text=True) == "success"
+    assert _states(app) == {unpaid: InvoiceState.POSTED, paid: InvoiceState.PAID, deleted: InvoiceState.CANCELLED}
+    with app.app_context():
+        notes = db.session.scalars(select(Activity.subject)).all()
+        assert sorted(notes) == [
+            f"{unpaid} posted in 1C",
+            f"{paid} paid according to 1C on 2026-11-22",
+            f"{deleted} cancelled in 1C",
+        ]
+        link = db.session.scalar(select(ExternalLink).join(HubInvoice).where(HubInvoice.number == unpaid))
+        assert link.external_number == "ЗК-0050"
+    assert [run for run in _runs(app) if run[1] != "success"] == []
+
+
+def test_a_change_file_whose_last_part_fills_file_limit_is_applied_at_import(app, client, sales, admin, onec):
+    one_c, (paid,) = _exported(sales, admin, client, 1)
+    data = CHANGES.format(paid=paid, cancelled="INV-999999").encode("cp1251")
+    data += b" " * (-len(data) % 1000)  # every part exactly file_limit: none says it is the last
+    one_c.upload("orders-9.xml", data, part=1000, kind="sale")
+    assert _states(app) == {paid: InvoiceState.SENT}
+    assert one_c.call("sale", "import", filename="orders-9.xml").get_data(as_text=True) == "success"
+    assert _states(app) == {paid: InvoiceState.PAID}
+
+
+def test_import_of_a_change_file_never_uploaded_is_refused(app, client, onec):
+    one_c = OneC(client)
+    one_c.start()
+    response = one_c.call("sale", "import", filename="orders-1.xml")
+    assert response.status_code == 404
+    assert response.get_data(as_text=True).startswith("failure\norders-1.xml: no such file")
+
+
+def test_init_with_a_version_answers_the_session_key_and_the_hubs_version(app, client, onec):
+    one_c = OneC(client)
+    assert one_c.checkauth().status_code == 200
+    token = one_c.cookie.split("=", 1)[1]
+    answer = one_c.call("sale", "init", version="3.1").get_data(as_text=True)
+    assert answer.split("\n") == ["zip=yes", "file_limit=1000", f"sessid={token}", "version=2.08"]
+    # 1C then sends the key as `sessid` on every call, which opens the session as the cookie does.
+    one_c.cookie = None
+    assert one_c.call("sale", "query", sessid=token).status_code == 200

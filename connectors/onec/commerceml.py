@@ -452,7 +452,7 @@ def _number(text: str, where: str) -> Decimal:
 
 
 def _date(text: str | None, where: str) -> date | None:
-    if not text or text.startswith("0001-01-01"):  # 1C's empty date
+    if _empty_date(text):
         return None
     try:
         return datetime.fromisoformat(text.strip()).date()
@@ -462,6 +462,14 @@ def _date(text: str | None, where: str) -> date | None:
         return datetime.strptime(text.strip()[:10], "%d.%m.%Y").date()
     except ValueError:
         raise InvalidExchangeFile(f"{where}: {text!r} is not a date") from None
+
+
+def _empty_date(text: str | None) -> bool:
+    """1C's ways of writing a date requisite that has no value: nothing, its zero date
+    (`0001-01-01T00:00:00`, `01.01.0001 0:00:00`), or just the date-time separator `T` (Latin or
+    Cyrillic), as real 1C writes «Дата оплаты по 1С» of an order that is not paid."""
+    cleaned = (text or "").strip()
+    return cleaned in ("", "T", "\u0422") or cleaned.startswith(("0001-01-01", "01.01.0001"))
 
 
 def _yes(text: str | None) -> bool:

@@ -5,10 +5,11 @@
 | call | answer |
 | --- | --- |
 | `mode=checkauth` (HTTP Basic: a connection's user and password) | `success`, the cookie name, its value |
-| `mode=init` | `zip=yes|no`, `file_limit=<bytes>` |
+| `mode=init` | `zip=yes|no`, `file_limit=<bytes>`; with `version=`: also `sessid=<key>`, `version=2.08` |
 | `type=sale&mode=query` | the orders XML: won deals' invoices not yet acknowledged |
 | `type=sale&mode=success` | `success`; only now are the orders of the session's query marked exported |
 | `type=sale&mode=file&filename=…` | `success`: 1C's order changes applied (paid, shipped, cancelled) |
+| `type=sale&mode=import&filename=…` | `success` for changes applied at upload (newer 1C versions ask) |
 | `type=catalog&mode=file&filename=…` | `success`: the part appended to the file (zip archives unpacked at import) |
 | `type=catalog&mode=import&filename=…` | `progress` (call again) until `success`: products, prices, stock |
 | anything refused | `failure`, then the reason (4xx; 429 while log-ins are locked after wrong passwords) |
@@ -31,7 +32,7 @@ from flask import Blueprint, Flask, Response, request
 
 from connectors.base import Exchange
 from connectors.errors import ConnectorError
-from connectors.onec.commerceml import InvalidExchangeFile
+from connectors.onec.commerceml import SCHEMA_VERSION, InvalidExchangeFile
 from connectors.onec.exchange import OneCExchangeConnector
 from hub.audit import acting_as
 from hub.exchange import catalog, orders, throttle
@@ -44,6 +45,7 @@ from hub.exchange.sessions import (
     current_session,
     folder,
     open_session,
+    session_key,
 )
 from hub.extensions import db
 from hub.models import Connection, ExchangeSession, RunOutcome
@@ -167,8 +169,7 @@ def _step(
     config = connector.config
     encoding = config["encoding"]
     if mode == "init":
-        zipped = "yes" if config["zip"] else "no"
-        return _answer(f"zip={zipped}\nfile_limit={config['file_limit']}", encoding=encoding), note
+        return _answer(_init_answer(config), encoding=encoding), note
     if kind == "sale" and mode == "query":
         result = orders.query(session, connector)
         for invoice_id, exc in result.refused.items():
@@ -180,11 +181,24 @@ def _step(
         return _answer("success", encoding=encoding), {**note, "exported": [i.number for i in acknowledged]}
     if mode == "file":
         return _file(session, connector, kind, note)
+    if kind == "sale" and mode == "import":
+        return _import_sale(session, connector, note)
     if mode == "import":
         return _import(session, connector, note)
     if kind == "catalog" and mode in ("deactivate", "complete"):
         return _answer("success", encoding=encoding), note  # newer 1C versions end the exchange so
     raise Refused(f"unknown step type={kind or '(none)'} mode={mode or '(none)'}")
+
+
+def _init_answer(config: dict) -> str:
+    """`zip` and `file_limit`; and when 1C names the CommerceML version it speaks (`version=`, sent
+    by 1C's newer exchange modules), the session key as `sessid=` (1C adds it to every later call)
+    and the version the hub writes: 1C then builds and reads its files in that version, not in
+    its own newer one (the hub's orders are 2.08)."""
+    lines = [f"zip={'yes' if config['zip'] else 'no'}", f"file_limit={config['file_limit']}"]
+    if request.args.get("version"):
+        lines += [f"sessid={session_key()}", f"version={SCHEMA_VERSION}"]
+    return "\n".join(lines)
 
 
 def _file(session: ExchangeSession, connector: OneCExchangeConnector, kind: str, note: dict) -> tuple[Response, dict]:
@@ -233,12 +247,30 @@ def _import_sale_file(session: ExchangeSession, connector: OneCExchangeConnector
     for name in names:
         if not name.lower().endswith(".xml"):
             continue
+        catalog.forget(session, root, name)  # a name applied before in this session: new changes
         step = catalog.import_step(session, root, name, root / name, batch=10**9)
         summary[name] = step.summary
-        # Applied: a later file of the same name (a new set of changes) starts afresh.
+        # Applied, and remembered as applied (session.imports): `mode=import` for it answers
+        # success without applying it twice.
         (root / name).unlink()
-        catalog.forget(session, root, name)
+    if names != [str(relative)]:
+        session.imports = {**session.imports, str(relative): {"done": True, "position": 0, "summary": summary}}
     return summary
+
+
+def _import_sale(session: ExchangeSession, connector: OneCExchangeConnector, note: dict) -> tuple[Response, dict]:
+    """Newer 1C versions follow an order-changes upload with `mode=import`. The hub applies such a
+    file as soon as it is whole (older versions never call import), so this answers success for a
+    file applied at upload, applies one whose last part happened to be exactly `file_limit` long,
+    and refuses a name never uploaded."""
+    filename = request.args.get("filename") or ""
+    relative = safe_relative(filename)
+    root = folder(session)
+    if (root / relative).is_file():
+        note = {**note, **_import_sale_file(session, connector, root, relative)}
+    elif not (session.imports.get(str(relative)) or {}).get("done"):
+        raise Refused(f"{filename}: no such file was uploaded in this exchange session", 404)
+    return _answer("success", encoding=connector.config["encoding"]), note
 
 
 def _budget(session: ExchangeSession, connector: OneCExchangeConnector) -> int:

@@ -110,9 +110,14 @@ def open_session(connection: Connection) -> tuple[ExchangeSession, str]:
     return session, token
 
 
+def session_key() -> str | None:
+    """The session key the request came with: its cookie, else its `sessid` parameter."""
+    return request.cookies.get(COOKIE) or request.args.get("sessid")
+
+
 def current_session(connection_id: int | None) -> ExchangeSession:
     """The session the request's cookie (or `sessid` parameter) names; ExchangeDenied if none."""
-    token = request.cookies.get(COOKIE) or request.args.get("sessid")
+    token = session_key()
     if not token:
         raise ExchangeDenied(f"no exchange session: call mode=checkauth first and send its cookie {COOKIE}")
     session = db.session.scalar(select(ExchangeSession).where(ExchangeSession.token_hash == _hash(token)))
