@@ -99,6 +99,9 @@ class Connector(ABC):
     # items). If not (Tryton, Odoo: shipments move stock), the hub keeps counting a won deal's
     # quantities against stock until its invoice is paid.
     invoices_move_stock: ClassVar[bool] = False
+    # Whether `pull_stock(since)` reports only the levels changed since then. If not, every read
+    # reports everything the target holds, and the hub sets to zero what a read leaves out.
+    incremental_stock: ClassVar[bool] = False
     # Whether the target fetches invoices from the hub itself (1C's site exchange) instead of the
     # hub pushing them: no push is queued for such a connection when a deal is won.
     fetches_invoices: ClassVar[bool] = False

@@ -49,6 +49,7 @@ class MiniLedgerConnector(RestConnector):
     type_name = "mini_ledger"
     label = "Mini Ledger"
     invoices_move_stock = True
+    incremental_stock = True  # pull_stock(since) reads only what changed since then
     config_schema = (
         ConfigField("base_url", "url", "Base URL", required=True, help="e.g. http://127.0.0.1:8765"),
         ConfigField("api_key", "string", "API key", required=True, secret=True),

@@ -94,6 +94,7 @@ class QuickBooksConnector(OAuthConnector):
     type_name = "quickbooks"
     label = "QuickBooks Online"
     invoices_move_stock = True
+    incremental_stock = True  # pull_stock(since) reads only what changed since then
     # Each item of a /batch call is metered as a request; 40 batch calls a minute (Intuit).
     limits = Limits(per_minute=500, concurrent=10, batches_per_minute=40)
     config_schema = (

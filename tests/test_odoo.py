@@ -11,11 +11,13 @@ from decimal import Decimal
 import pytest
 import requests
 import responses
+from sqlalchemy import select
 
 from connectors.documents import ExternalRef, ExternalState
 from connectors.errors import AuthError, PermanentError, RetryableError, UncertainOutcomeError
 from connectors.odoo import OdooConnector
-from hub.models import DocumentMode
+from hub.extensions import db
+from hub.models import DocumentMode, StockHistory
 from hub.sync import jobs
 from hub.sync.worker import drain
 from mappings.defaults import default_document
@@ -780,3 +782,31 @@ def test_a_refused_invoice_is_parked_in_the_failed_queue(app, sales, admin, odoo
     (item,) = admin.get("/api/v1/sync/failed").json["items"]
     assert "Odoo (odoo) refused it" in item["last_error"]
     assert "locked period" in item["last_error"]
+
+
+def test_a_product_whose_quant_odoo_deleted_drops_to_zero_at_the_next_pull(app, admin, call, odoo):
+    quants = {
+        31: {"id": 1, "product_id": [31, "Pump"], "location_id": [8, "WH/Stock"], "quantity": 40.0},
+        32: {"id": 2, "product_id": [32, "Valve"], "location_id": [8, "WH/Stock"], "quantity": 3.0},
+    }
+    odoo.on("stock.quant", "search_read", lambda a, k: [{"reserved_quantity": 0.0, **q} for q in quants.values()])
+    odoo.on(
+        "product.product",
+        "search_read",
+        lambda a, k: [{"id": 31, "default_code": "PUMP-100"}, {"id": 32, "default_code": "VALVE-50"}],
+    )
+    odoo.on("stock.location", "search_read", lambda a, k: [{"id": 8, "warehouse_id": [1, "Main"]}])
+    odoo.on("stock.warehouse", "search_read", lambda a, k: [{"id": 1, "code": "WH"}])
+    connection_id = make_connection(app, "Odoo", "odoo", CONFIG)
+    first = {lv["sku"]: lv["on_hand"] for lv in pulled_stock(app, call("operations"), connection_id)}
+    assert first == {"PUMP-100": "40.0000", "VALVE-50": "3.0000"}
+    # The last valves are sold: Odoo deletes the empty quant instead of keeping it at zero.
+    del quants[32]
+    second = {lv["sku"]: lv["on_hand"] for lv in pulled_stock(app, call("operations"), connection_id)}
+    assert second == {"PUMP-100": "40.0000", "VALVE-50": "0.0000"}
+    with app.app_context():
+        history = db.session.execute(select(StockHistory.sku, StockHistory.on_hand).order_by(StockHistory.id)).all()
+        assert [(sku, on_hand) for sku, on_hand in history if sku == "VALVE-50"] == [
+            ("VALVE-50", Decimal("3")),
+            ("VALVE-50", Decimal("0")),
+        ]

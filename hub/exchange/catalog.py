@@ -27,7 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from connectors.documents import StockLevel as Level
 from connectors.onec.commerceml import (
@@ -51,8 +51,8 @@ from hub.exchange.files import remove_folder
 from hub.extensions import db
 from hub.inventory.alerts import evaluate
 from hub.inventory.pull import CHUNK
-from hub.inventory.writers import stock_writer
-from hub.models import Connection, ExchangeSession, MappingRow, Product, StockLevel
+from hub.inventory.writers import held, stock_writer, zero_levels
+from hub.models import Connection, ExchangeSession, MappingRow, Product
 from hub.models import Warehouse as HubWarehouse
 from hub.models.base import utcnow
 
@@ -323,13 +323,12 @@ class _Applier:
             self._write_prices()
         changed, product_ids = 0, set()
         now = utcnow()
-        left_out = self._left_out() if self.full_stock and self.reports_stock else []
+        left_out = self._left_out() if self.full_stock and self.reports_stock else set()
         if self.levels or left_out:
-            levels = [*self.levels.items(), *((key, Decimal(0)) for key in left_out)]
             rows = [
                 Level(sku=sku, warehouse=warehouse, on_hand=q, reserved=Decimal(0), available=q, as_of=now)
-                for (sku, warehouse), q in levels
-            ]
+                for (sku, warehouse), q in self.levels.items()
+            ] + zero_levels(left_out, now)
             with stock_writer(self.connection, now) as writer:
                 for k in range(0, len(rows), CHUNK):
                     writer.add(rows[k : k + CHUNK])
@@ -350,20 +349,11 @@ class _Applier:
             "skipped": self.skipped,
         }
 
-    def _left_out(self) -> list[tuple[str, str]]:
+    def _left_out(self) -> set[tuple[str, str]]:
         """(SKU, warehouse) of this connection's stock, not zero yet, in the warehouses of a full
         package that the package does not list."""
         warehouses = {w for _, w in self.levels} | {w for w in self.warehouses if not self.wanted or w in self.wanted}
-        stored = db.session.execute(
-            select(StockLevel.sku, HubWarehouse.code)
-            .join(HubWarehouse, HubWarehouse.id == StockLevel.warehouse_id)
-            .where(
-                StockLevel.connection_id == self.connection.id,
-                HubWarehouse.code.in_(list(warehouses)),
-                or_(StockLevel.on_hand != 0, StockLevel.available != 0, StockLevel.reserved != 0),
-            )
-        )
-        return [(sku, code) for sku, code in stored if (sku, code) not in self.levels]
+        return held(self.connection, warehouses) - self.levels.keys()
 
     def _name_warehouses(self) -> None:
         names = {**self.warehouses, ALL_WAREHOUSES: "All warehouses (1C)"}

@@ -1,7 +1,9 @@
 """Pulling stock levels from a connection into the hub, in bulk.
 
 A pull is incremental (levels changed since the newest `as_of` of the last good pull) when the
-connection has pulled before, full otherwise or when asked. History rows are written only for
+connection has pulled before, full otherwise or when asked. A read that reports everything the
+target holds (a full pull, or any pull of a connector without a change feed) sets to zero the
+levels it no longer reports. History rows are written only for
 levels that changed, and alerts are evaluated once at the end: for every rule after a full pull,
 for the products whose levels changed after an incremental one.
 
@@ -22,7 +24,7 @@ from connectors.base import Exchange
 from connectors.errors import ConnectorError, UnsupportedOperation
 from hub.errors import Conflict
 from hub.extensions import db
-from hub.inventory.writers import stock_writer
+from hub.inventory.writers import held, stock_writer, zero_levels
 from hub.models import Connection, RunOutcome
 from hub.models.base import utcnow
 from hub.sync import outbox
@@ -42,6 +44,7 @@ class PullResult:
     mode: str  # "full" | "incremental" | "skipped"
     rows: int = 0
     changed: int = 0
+    zeroed: int = 0  # levels a complete read no longer reported, set to zero
     product_ids: set[int] = field(default_factory=set)
     error: str | None = None
 
@@ -58,6 +61,12 @@ def pull_stock(connection_id: int, *, full: bool = False) -> PullResult:
     started = utcnow()
     connector = open_connector(connection)
     newest: datetime | None = connection.stock_cursor
+    # A read of everything the target holds (every read of a connector that has no change feed)
+    # sets to zero what it no longer reports: Odoo deletes a quant that drops to nothing, so a
+    # sold-out product would otherwise keep its last level for ever.
+    complete = since is None or not connector.incremental_stock
+    before = held(connection) if complete else set()
+    reported: set[tuple[str, str]] = set()
     try:
         with stock_writer(connection, started) as writer:
             levels = iter(connector.pull_stock(since))
@@ -65,6 +74,12 @@ def pull_stock(connection_id: int, *, full: bool = False) -> PullResult:
                 writer.add(chunk)
                 result.rows += len(chunk)
                 newest = max([newest, *(lv.as_of for lv in chunk)] if newest else [lv.as_of for lv in chunk])
+                if complete:
+                    reported.update((lv.sku, lv.warehouse) for lv in chunk)
+            gone = zero_levels(before - reported, started)
+            for k in range(0, len(gone), CHUNK):
+                writer.add(gone[k : k + CHUNK])
+            result.zeroed = len(gone)
             result.changed, result.product_ids = writer.finish()
     except ConnectorError as exc:
         db.session.rollback()

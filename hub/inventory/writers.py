@@ -25,7 +25,7 @@ from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
 
-from sqlalchemy import exists, select, text
+from sqlalchemy import exists, or_, select, text
 from sqlalchemy.dialects import sqlite
 
 from connectors.documents import StockLevel as Level
@@ -409,3 +409,28 @@ def _warehouse_ids(connection: Connection, codes: set[str]) -> dict[str, int]:
         db.session.flush()
         found[code] = warehouse.id
     return found
+
+
+
+def held(connection: Connection, warehouses: set[str] | None = None) -> set[tuple[str, str]]:
+    """(SKU, warehouse code) of the connection's stock that is not zero (in `warehouses` only, if
+    given). What of it a read that reports everything the target holds leaves out, the target
+    holds none of any more (Odoo deletes an empty quant; 1C leaves a product out of a full offers
+    package)."""
+    query = (
+        select(StockLevel.sku, Warehouse.code)
+        .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
+        .where(
+            StockLevel.connection_id == connection.id,
+            or_(StockLevel.on_hand != 0, StockLevel.available != 0, StockLevel.reserved != 0),
+        )
+    )
+    if warehouses is not None:
+        query = query.where(Warehouse.code.in_(list(warehouses)))
+    return {(sku, code) for sku, code in db.session.execute(query)}
+
+
+def zero_levels(keys: set[tuple[str, str]], as_of: datetime) -> list[Level]:
+    """Levels of nothing for these (SKU, warehouse code) keys, in a stable order."""
+    zero = Decimal(0)
+    return [Level(sku, code, zero, zero, zero, as_of) for sku, code in sorted(keys)]
