@@ -411,7 +411,6 @@ def _warehouse_ids(connection: Connection, codes: set[str]) -> dict[str, int]:
     return found
 
 
-
 def held(connection: Connection, warehouses: set[str] | None = None) -> set[tuple[str, str]]:
     """(SKU, warehouse code) of the connection's stock that is not zero (in `warehouses` only, if
     given). What of it a read that reports everything the target holds leaves out, the target
