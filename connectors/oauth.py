@@ -138,13 +138,15 @@ class MemoryTokenStore(TokenStore):
 @dataclass(frozen=True)
 class Limits:
     """A provider's published limits per connection (company, organisation, tenant). A request
-    counts against `per_minute` and `per_day` with its weight (QuickBooks meters each item of a
-    batch call as one request); a batch call also counts once against `batches_per_minute`."""
+    counts once against `per_second`, and against `per_minute` and `per_day` with its weight
+    (QuickBooks meters each item of a batch call as one request); a batch call also counts once
+    against `batches_per_minute`."""
 
     per_minute: int
     concurrent: int
     per_day: int | None = None
     batches_per_minute: int | None = None
+    per_second: int | None = None
 
 
 class Pacer(ABC):

@@ -95,8 +95,9 @@ class QuickBooksConnector(OAuthConnector):
     label = "QuickBooks Online"
     invoices_move_stock = True
     incremental_stock = True  # pull_stock(since) reads only what changed since then
-    # Each item of a /batch call is metered as a request; 40 batch calls a minute (Intuit).
-    limits = Limits(per_minute=500, concurrent=10, batches_per_minute=40)
+    # Intuit's throttles per company (realm) and app: 500 requests a minute and 10 a second, 10
+    # at once, each item of a /batch call metered as a request, 40 batch calls a minute.
+    limits = Limits(per_minute=500, concurrent=10, batches_per_minute=40, per_second=10)
     config_schema = (
         *OAuthConnector.oauth_fields,
         ConfigField(

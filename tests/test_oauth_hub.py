@@ -674,5 +674,25 @@ def test_open_connector_gives_oauth_types_the_connection_store_and_pacer(app, bo
         assert isinstance(connector.token_store, ConnectionTokenStore)
         assert connector.token_store.connection_id == books
         assert isinstance(connector.pacer, RedisPacer)
-        assert connector.pacer.limits == Limits(500, 10, batches_per_minute=40)
+        assert connector.pacer.limits == Limits(500, 10, batches_per_minute=40, per_second=10)
         assert connector.pacer.keys[0] == f"hub:pace:{books}:minute"
+
+
+def test_the_pacer_keeps_a_burst_inside_the_seconds_limit_too(redis_client):
+    # QuickBooks: 500 a minute, and besides that 10 a second; a batch call counts once a second.
+    pacer = RedisPacer(redis_client, "test:pace:5", Limits(per_minute=500, concurrent=10, per_second=4), max_wait=5)
+    started = []
+    for _ in range(9):
+        with pacer.slot(weight=3, batch=False):
+            started.append(time.monotonic())
+    # No window of one second holds more than four starts: the 5th waits for the 1st to leave.
+    assert all(started[k + 4] - started[k] >= 0.99 for k in range(len(started) - 4))
+    assert started[-1] - started[0] >= 2
+    refused = RedisPacer(redis_client, "test:pace:6", Limits(per_minute=500, concurrent=10, per_second=4), max_wait=0)
+    for _ in range(4):
+        with refused.slot():
+            pass
+    with pytest.raises(RetryableError) as exc, refused.slot():
+        pass
+    assert "second's budget" in exc.value.message
+    assert 0 < exc.value.wait <= 1

@@ -8,6 +8,8 @@ workers on several machines agree):
   5,000 a day per organisation);
 - `<key>:batch`, the batch calls of the last 60 s, one entry each (`Limits.batches_per_minute`:
   QuickBooks 40);
+- `<key>:second`, the requests of the last second, one entry each whatever their weight, when the
+  provider also limits bursts (`Limits.per_second`: QuickBooks 10 a second besides 500 a minute);
 - `<key>:active`, a sorted set of the requests in flight, each scored with when its holder expires:
   full at `Limits.concurrent`. A worker killed mid-request stops counting once its entry expires,
   so it never leaks a place for good;
@@ -31,17 +33,19 @@ import redis
 from connectors.errors import RetryableError
 from connectors.oauth import Limits, Pacer
 
-OK, HELD, BUSY, SPENT, DAY_SPENT, BATCHES_SPENT = 0, 1, 2, 3, 4, 5
+OK, HELD, BUSY, SPENT, DAY_SPENT, BATCHES_SPENT, SECOND_SPENT = 0, 1, 2, 3, 4, 5, 6
 WHY = {
     HELD: "the provider asked to pause",
     BUSY: "the concurrent requests are all taken",
     SPENT: "the minute's budget is spent",
     DAY_SPENT: "the day's budget is spent",
     BATCHES_SPENT: "the minute's batch calls are spent",
+    SECOND_SPENT: "the second's budget is spent",
 }
 
-# KEYS: minute, active, hold, day, batch. ARGV: token, per_minute, concurrent, holder_ttl_ms,
-# weight, per_day (0: none), batches_per_minute (0: none), is_batch (0/1). Returns {code, ms to wait}.
+# KEYS: minute, active, hold, day, batch, second. ARGV: token, per_minute, concurrent, holder_ttl_ms,
+# weight, per_day (0: none), batches_per_minute (0: none), is_batch (0/1), per_second (0: none).
+# Returns {code, ms to wait}.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -66,7 +70,13 @@ if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then
   local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
   return {2, math.max(1, math.min(tonumber(first[2]) - now, 100))}
 end
-local wait = room(KEYS[1], tonumber(ARGV[2]), 60000, weight)
+local per_second = tonumber(ARGV[9])
+local wait = 0
+if per_second > 0 then
+  wait = room(KEYS[6], per_second, 1000, 1)
+  if wait > 0 then return {6, wait} end
+end
+wait = room(KEYS[1], tonumber(ARGV[2]), 60000, weight)
 if wait > 0 then return {3, wait} end
 local per_day = tonumber(ARGV[6])
 if per_day > 0 then
@@ -82,6 +92,7 @@ end
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[1])
 redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[4]) + 1000)
 take(KEYS[1], 60000, weight)
+if per_second > 0 then take(KEYS[6], 1000, 1) end
 if per_day > 0 then take(KEYS[4], 86400000, weight) end
 if is_batch then take(KEYS[5], 60000, 1) end
 return {0, 0}
@@ -109,7 +120,7 @@ class RedisPacer(Pacer):
         holder_seconds: float = 60.0,
     ) -> None:
         self.redis = redis_client
-        self.keys = [f"{key}:minute", f"{key}:active", f"{key}:hold", f"{key}:day", f"{key}:batch"]
+        self.keys = [f"{key}:{window}" for window in ("minute", "active", "hold", "day", "batch", "second")]
         self.limits = limits
         self.max_wait = max_wait
         # Longer than any request takes (connector timeouts are 15 s): a live holder never expires.
@@ -133,6 +144,7 @@ class RedisPacer(Pacer):
             limits.per_day or 0,
             limits.batches_per_minute or 0,
             int(batch),
+            limits.per_second or 0,
         ]
         while True:
             code, ms = self._call(self._acquire, args=args)
