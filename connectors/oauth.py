@@ -252,6 +252,10 @@ class OAuthClient:
         error = body.get("error") if isinstance(body, dict) else None
         if response.status_code >= 500:
             raise RetryableError(f"POST {url} → {response.status_code}")
+        if _throttled(response.status_code, body):
+            # Zoho issues at most 10 access tokens per refresh token in 10 minutes and then answers
+            # "Access Denied": the refresh token is fine, the next try after a while gets one.
+            raise RetryableError(f"POST {url}: the provider throttles new access tokens", wait=THROTTLED_REFRESH_WAIT)
         if error or response.status_code >= 400 or not isinstance(body, dict) or "access_token" not in body:
             reason = (body.get("error_description") or error) if isinstance(body, dict) else None
             message = (
@@ -275,6 +279,21 @@ class OAuthClient:
             extra,
             refresh_expires_at,
         )
+
+
+# How long a throttled token request waits: a tenth of Zoho's 10-minute window of 10 tokens.
+THROTTLED_REFRESH_WAIT = 60.0
+
+
+def _throttled(status: int, body: Any) -> bool:
+    """A token answer that says "too many requests" (HTTP 429, or Zoho's "Access Denied" with
+    "too many requests" in its description, sent with 200 or 400), not a refusal of the token."""
+    if status == 429:
+        return True
+    if not isinstance(body, dict):
+        return False
+    said = f"{body.get('error', '')} {body.get('error_description', '')}".lower()
+    return "access denied" in said and "too many requests" in said
 
 
 def _redacted(body: Any) -> Any:
@@ -379,6 +398,12 @@ class OAuthConnector(Connector):
         super().__init__(config, post=post, mapping=mapping)
         self.token_store = tokens or MemoryTokenStore()
         self.pacer = pacer or NoPacing()
+
+    @classmethod
+    def limits_for(cls, config: Mapping[str, Any]) -> Limits:
+        """The limits of a connection with this config: the provider's, unless they depend on the
+        customer's plan (Zoho's daily calls)."""
+        return cls.limits
 
     @classmethod
     @abstractmethod

@@ -7,7 +7,10 @@ Where things are
 - Every call carries `Authorization: Zoho-oauthtoken <access token>` and the query parameter
   `organization_id`. A refusal is HTTP 4xx with `{"code": <non-zero>, "message": "..."}`; the
   field the message names is reported (`connectors.refused_field`).
-- Published limits: about 100 requests a minute per organisation; the hub's pacer keeps to them.
+- Published limits: about 100 requests a minute per organisation, and a number of calls a day that
+  depends on the plan (1,000 on the smallest, up to 10,000: the setting `daily_calls`); the hub's
+  pacer keeps to both. Zoho issues at most 10 access tokens per refresh token in 10 minutes and
+  then answers "Access Denied … too many requests": a wait, not a revoked authorisation.
   Zoho's 429 carries no Retry-After: the wait is the minute (`OAuthConnector.unannounced_429_wait`).
 
 What the connector does
@@ -31,6 +34,7 @@ What the connector does
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -55,6 +59,8 @@ DATA_CENTRES: dict[str, tuple[str, str]] = {
     "ca": ("https://accounts.zohocloud.ca", "https://www.zohoapis.ca"),
     "com.cn": ("https://accounts.zoho.com.cn", "https://www.zohoapis.com.cn"),
     "sa": ("https://accounts.zoho.sa", "https://www.zohoapis.sa"),
+    "uk": ("https://accounts.zoho.uk", "https://www.zohoapis.uk"),
+    "ae": ("https://accounts.zoho.ae", "https://www.zohoapis.ae"),
 }
 STATES = {
     "draft": ExternalState.DRAFT,
@@ -85,7 +91,15 @@ class ZohoBooksConnector(OAuthConnector):
             label="Data centre",
             default="com",
             choices=tuple(DATA_CENTRES),
-            help="where the Zoho account lives: com (US), eu, in, com.au, jp, ca, com.cn, sa",
+            help="where the Zoho account lives: com (US), eu, in, com.au, jp, ca, com.cn, sa, uk, ae",
+        ),
+        ConfigField(
+            "daily_calls",
+            "integer",
+            "API calls a day",
+            default=1000,
+            help="what the organisation's Zoho plan allows (1,000 on the smallest, up to 10,000): "
+            "the hub stops for the day when they are spent",
         ),
         ConfigField(
             "inventory",
@@ -114,6 +128,10 @@ class ZohoBooksConnector(OAuthConnector):
         self.api: OAuthHttp = self.http(api_domain, timeout=float(self.config["timeout"]))
         self._items: dict[str, dict[str, Any]] = {}
         self._taxes: list[dict[str, Any]] | None = None
+
+    @classmethod
+    def limits_for(cls, config: Mapping[str, Any]) -> Limits:
+        return replace(cls.limits, per_day=int(config.get("daily_calls") or 1000))
 
     @classmethod
     def oauth_provider(cls, config: Mapping[str, Any]) -> OAuthProvider:

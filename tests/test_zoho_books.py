@@ -150,6 +150,7 @@ def _contacts(**params):
         ("eu", "https://accounts.zoho.eu", "https://www.zohoapis.eu"),
         ("com.au", "https://accounts.zoho.com.au", "https://www.zohoapis.com.au"),
         ("ca", "https://accounts.zohocloud.ca", "https://www.zohoapis.ca"),
+        ("uk", "https://accounts.zoho.uk", "https://www.zohoapis.uk"),
     ],
 )
 def test_the_data_centre_decides_the_accounts_and_api_servers(centre, accounts, api):
@@ -172,7 +173,7 @@ def test_the_token_answers_api_domain_wins():
 def test_the_config_schema_marks_the_client_secret_and_offers_the_regions():
     fields = {f.name: f for f in ZohoBooksConnector.config_schema}
     assert ZohoBooksConnector.secret_fields() == {"client_secret"}
-    assert fields["data_centre"].choices == ("com", "eu", "in", "com.au", "jp", "ca", "com.cn", "sa")
+    assert fields["data_centre"].choices == ("com", "eu", "in", "com.au", "jp", "ca", "com.cn", "sa", "uk", "ae")
     assert ZohoBooksConnector.mapping_problems(default_document("zoho_books")) == []
 
 
@@ -687,3 +688,32 @@ def test_a_deal_lost_after_it_was_won_voids_the_zoho_invoice(app, sales, admin):
     deal = sales.get(f"/api/v1/deals/{won['id']}").json
     assert deal["invoices"][0]["state"] == "cancelled"
     assert deal["invoices"][0]["links"][0]["state"] == "cancelled"
+
+
+def test_the_pacer_keeps_to_the_calls_a_day_the_zoho_plan_allows(app):
+    smallest = make_connection(app, "Zoho", "zoho_books", CONFIG)
+    larger = make_connection(app, "Zoho 2", "zoho_books", {**CONFIG, "daily_calls": 10000})
+    with app.app_context():
+        limits = [open_connector(db.session.get(Connection, c)).pacer.limits for c in (smallest, larger)]
+    assert [(lim.per_minute, lim.per_day) for lim in limits] == [(100, 1000), (100, 10000)]
+
+
+@responses.activate
+@pytest.mark.parametrize("status", [200, 400])
+def test_a_throttled_token_refresh_is_a_wait_not_a_revoked_authorisation(status):
+    # Zoho: at most 10 access tokens per refresh token in 10 minutes, then "Access Denied".
+    responses.post(
+        TOKEN_URL,
+        status=status,
+        json={
+            "error": "Access Denied",
+            "error_description": "You have made too many requests continuously. Please try again after some time.",
+        },
+    )
+    store = MemoryTokenStore(tokens(expires_in=10))
+    with pytest.raises(RetryableError) as raised:
+        connector(store=store).test_connection()
+    assert not isinstance(raised.value, ReauthorizationRequired)
+    assert raised.value.wait == 60
+    assert store.revoked_reason is None
+    assert store.load().refresh_token == tokens().refresh_token

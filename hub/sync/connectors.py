@@ -74,7 +74,7 @@ def services_for(connection: Connection) -> dict[str, Any]:
     if not is_oauth(connection.type):
         return {}
     redis = redis_connection()
-    limits = registry().get(connection.type).limits
+    limits = registry().get(connection.type).limits_for(connection.config or {})
     return {
         "tokens": ConnectionTokenStore(connection.id, redis),
         "pacer": RedisPacer(redis, f"hub:pace:{connection.id}", limits),
