@@ -6,6 +6,7 @@ paging are read back."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
@@ -464,17 +465,18 @@ def test_stock_follows_the_pages_to_the_end():
         Decimal("2.5"),
         Decimal("2.5"),
     )
-    assert last.as_of == datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
+    # As of the read: the item's LastUpdatedTime says when it was edited, not when its stock moved.
+    assert last.as_of > datetime(2026, 11, 21, tzinfo=UTC)
 
 
 @responses.activate
-def test_an_incremental_stock_pull_asks_for_items_changed_since():
+def test_every_stock_pull_reads_all_items_as_their_change_time_misses_stock_moves():
     responses.get(f"{BASE}/query", json=query_answer("Item", []))
     assert list(connector().pull_stock(datetime(2026, 11, 1, 12, 0, tzinfo=UTC))) == []
     assert query_of(responses.calls[0])["query"] == [
-        "select * from Item where Type = 'Inventory' and MetaData.LastUpdatedTime > '2026-11-01T12:00:00+00:00' "
-        "STARTPOSITION 1 MAXRESULTS 1000"
+        "select * from Item where Type = 'Inventory' STARTPOSITION 1 MAXRESULTS 1000"
     ]
+    assert QuickBooksConnector.incremental_stock is False  # what a pull leaves out drops to zero
 
 
 # ---- batches ------------------------------------------------------------------------------------
@@ -600,3 +602,14 @@ def test_a_void_that_meets_a_stale_sync_token_reads_the_invoice_again_once():
     connector().cancel_invoice(ExternalRef("quickbooks", "130"))
     voids = [json.loads(c.request.body) for c in responses.calls if c.request.method == "POST"]
     assert voids == [{"Id": "130", "SyncToken": "3"}, {"Id": "130", "SyncToken": "4"}]
+
+
+def test_request_ids_are_safe_in_a_query_string_and_tell_bodies_apart():
+    # A customer's name becomes part of the key: Intuit refuses spaces and apostrophes in requestid.
+    first = request_id("C-O'Brien & Söhne GmbH", {"DisplayName": "O'Brien & Söhne GmbH"})
+    second = request_id("C-O'Brien & Söhne GmbH", {"DisplayName": "O'Brien & Söhne GmbH "})
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,50}", first)
+    assert first.startswith("C-OBrienShneGmbH-")
+    assert first != second
+    assert first == request_id("C-O'Brien & Söhne GmbH", {"DisplayName": "O'Brien & Söhne GmbH"})
+    assert len(request_id("C-" + "Ж" * 80 + "x" * 80, {})) == 50
