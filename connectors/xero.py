@@ -31,6 +31,8 @@ What the connector does
 
 from __future__ import annotations
 
+import hashlib
+import json as _json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -63,6 +65,26 @@ STATES = {
 WHERE_CHUNK = 25
 
 
+# What the hub asks Xero for: invoices and credit notes (accounting.invoices), the payments and
+# allocations that settle them (accounting.payments), contacts, and the settings it reads (tax
+# rates, items, the organisation). Apps registered from 2 March 2026 get only these granular
+# scopes; older ones keep the broad accounting.transactions until September 2027 (Xero's FAQ
+# "Granular Scopes").
+SCOPES: dict[str, tuple[str, ...]] = {
+    "granular": (
+        "offline_access",
+        "accounting.invoices",
+        "accounting.payments",
+        "accounting.contacts",
+        "accounting.settings",
+    ),
+    "broad": ("offline_access", "accounting.transactions", "accounting.contacts", "accounting.settings"),
+}
+# Requests whose retry must not create twice: Xero keeps the answer of a request with an
+# `Idempotency-Key` and gives it again for the same key (at most 128 characters).
+CREATES = frozenset({"/Invoices", "/Contacts", "/CreditNotes"})
+
+
 def _quoted(text: str) -> str:
     """A string literal in Xero's `where` syntax."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -82,6 +104,14 @@ class XeroConnector(OAuthConnector):
             help="the Xero organisation's name or tenant id; needed when the app is connected to several",
         ),
         ConfigField("warehouse", label="Warehouse code", default="main", help="what the hub calls Xero's one stock"),
+        ConfigField(
+            "scopes",
+            label="Scopes",
+            default="granular",
+            choices=tuple(SCOPES),
+            help="granular: apps registered from 2 March 2026 (they cannot ask for accounting.transactions); "
+            "broad: older apps, until Xero retires the broad scopes in September 2027",
+        ),
         ConfigField("timeout", "number", "Timeout (seconds)", default=20),
     )
     mapping_options = (
@@ -116,7 +146,7 @@ class XeroConnector(OAuthConnector):
         return OAuthProvider(
             AUTHORIZE_URL,
             TOKEN_URL,
-            ("offline_access", "accounting.transactions", "accounting.contacts", "accounting.settings"),
+            SCOPES[config.get("scopes") or "granular"],
             client_auth="basic",
             # Xero's refresh tokens expire 60 days after they were issued unless used (rotated).
             refresh_token_lifetime=timedelta(days=60),
@@ -172,8 +202,11 @@ class XeroConnector(OAuthConnector):
             raise ReauthorizationRequired(
                 "the Xero authorisation names no organisation: authorise the connection again"
             )
+        headers = {"xero-tenant-id": tenant}
+        if method in ("POST", "PUT") and path in CREATES:
+            headers["Idempotency-Key"] = _idempotency_key(method, path, json)
         try:
-            return self.api.request(method, path, params=params, json=json, headers={"xero-tenant-id": tenant})
+            return self.api.request(method, path, params=params, json=json, headers=headers)
         except PermanentError as exc:
             refusals = _validation_errors(exc.detail, sent or [])
             if not refusals:
@@ -244,7 +277,9 @@ class XeroConnector(OAuthConnector):
 
     def invoice_status(self, ref: ExternalRef) -> InvoiceStatus:
         invoice = self._invoice(ref.external_id)
-        total, paid = decimal_of(invoice.get("Total")), decimal_of(invoice.get("AmountPaid"))
+        # Settled by payments and by credit notes: Xero marks an invoice PAID either way.
+        total = decimal_of(invoice.get("Total"))
+        paid = decimal_of(invoice.get("AmountPaid")) + decimal_of(invoice.get("AmountCredited"))
         state = STATES.get(invoice.get("Status", "DRAFT"), ExternalState.DRAFT)
         if state == ExternalState.POSTED and paid > 0:
             state = ExternalState.PARTIALLY_PAID
@@ -466,3 +501,9 @@ def _validation_errors(body: Any, sent: list[Any]) -> list[tuple[int, str, str |
         payload = sent[index] if index < len(sent) else None
         found += [(index, m, field_in_message(m, payload) if payload else None) for m in messages if m]
     return found
+
+
+def _idempotency_key(method: str, path: str, body: Any) -> str:
+    """The same create, sent again after a lost answer, gets the same key: the request's digest."""
+    sent = _json.dumps([method, path, body], sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(sent.encode()).hexdigest()

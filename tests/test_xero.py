@@ -140,7 +140,12 @@ def test_the_app_authorises_at_xero_identity_with_the_accounting_scopes():
     assert provider.client_auth == "basic"
     url = urlsplit(XeroConnector.oauth_client(CONFIG, redirect_uri="https://hub/cb").authorization_url("st"))
     assert f"{url.scheme}://{url.netloc}{url.path}" == "https://login.xero.com/identity/connect/authorize"
+    # Apps registered from 2 March 2026 can only ask for Xero's granular scopes.
     assert parse_qs(url.query)["scope"] == [
+        "offline_access accounting.invoices accounting.payments accounting.contacts accounting.settings"
+    ]
+    older = XeroConnector.oauth_client({**CONFIG, "scopes": "broad"}, redirect_uri="https://hub/cb")
+    assert parse_qs(urlsplit(older.authorization_url("st")).query)["scope"] == [
         "offline_access accounting.transactions accounting.contacts accounting.settings"
     ]
     assert XeroConnector.secret_fields() == {"client_secret"}
@@ -650,3 +655,39 @@ def test_payments_in_xero_come_back_onto_the_hub_invoice_and_the_deal(app, sales
     assert deal["invoices"][0]["state"] == "paid"
     assert deal["invoices"][0]["amount_paid"] == deal["total"] == "2972.62"
     assert all(c.request.method == "GET" for c in responses.calls)
+
+
+@responses.activate
+def test_a_create_sent_again_after_a_lost_answer_carries_the_same_idempotency_key():
+    responses.get(f"{API}/Contacts", json=answer(Contacts=[ACME]))
+    responses.get(f"{API}/TaxRates", json=answer(**TAX_RATES))
+    lost = responses.post(f"{API}/Invoices", body=requests.ReadTimeout("the answer was lost"))
+    with pytest.raises(RetryableError):
+        connector().push_invoices([document()])
+    responses.replace(responses.POST, f"{API}/Invoices", json=answer(Invoices=[xero_invoice()]))
+    connector().push_invoices([document()])
+    other = connector().push_invoices([document("INV-000043")])
+    keys = [call.request.headers.get("Idempotency-Key") for call in lost.calls] + [
+        c.request.headers.get("Idempotency-Key") for c in responses.calls if c.request.method == "POST"
+    ][1:]
+    # Xero answers a repeated key with the first request's answer instead of creating again.
+    assert keys[0]
+    assert keys[0] == keys[1] != keys[2]
+    assert len(keys[0]) <= 128
+    assert other[0].external_id == "243216c5-369e-4056-ac67-05388f86dc81"
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    ("status", "paid", "credited", "state", "settled"),
+    [
+        ("PAID", "0", "2713.88", ExternalState.PAID, "2713.88"),
+        ("AUTHORISED", "0", "713.88", ExternalState.PARTIALLY_PAID, "713.88"),
+        ("AUTHORISED", "1000.00", "713.88", ExternalState.PARTIALLY_PAID, "1713.88"),
+    ],
+)
+def test_an_invoice_settled_by_a_credit_note_counts_as_paid(status, paid, credited, state, settled):
+    invoice = xero_invoice(Status=status, AmountPaid=float(paid), AmountCredited=float(credited))
+    responses.get(f"{API}/Invoices/243216c5-369e-4056-ac67-05388f86dc81", json=answer(Invoices=[invoice]))
+    got = connector().invoice_status(ExternalRef("xero", "243216c5-369e-4056-ac67-05388f86dc81"))
+    assert (got.status, got.amount_paid) == (state, Decimal(settled))
