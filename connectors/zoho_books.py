@@ -18,10 +18,12 @@ What the connector does
   currency, customer and lines. The customer is the mapped contact id, else the contact with the
   customer's e-mail, else the one with its exact name, else (if the mapping's option
   `create_customers` allows) a new one; an invoice in another currency than the contact's is
-  refused rather than booked at a made-up rate. Each line's item is found by SKU (unknown SKUs
-  are refused, naming the line), its tax is the mapped Zoho tax id or, for a rate, the Zoho tax of
-  that percentage. `POST /books/v3/invoices`; Zoho computes the taxes, so a created invoice whose
-  total is not the hub's is deleted again and refused; in posted mode it is then marked as sent.
+  refused rather than booked at a made-up rate. Each line's item is found by exact SKU: Zoho
+  documents no SKU filter, so by its item search (`search_text`), else among all active items read
+  page by page once per batch (unknown SKUs are refused, naming the line); its tax is the mapped
+  Zoho tax id or, for a rate, the Zoho tax of that percentage. `POST /books/v3/invoices`; Zoho
+  computes the taxes, so a created invoice whose total is not the hub's is deleted again and
+  refused; in posted mode it is then marked as sent.
 - find-before-create by `reference_number` (our idempotency key); a found draft in posted mode is
   marked as sent, completing a push whose answer was lost between the two calls.
 - status from `status`, `total` and `balance`; cancel = `status/void`.
@@ -126,7 +128,8 @@ class ZohoBooksConnector(OAuthConnector):
         tokens = self.token_store.load()
         api_domain = (tokens.extra.get("api_domain") if tokens else None) or DATA_CENTRES[self.config["data_centre"]][1]
         self.api: OAuthHttp = self.http(api_domain, timeout=float(self.config["timeout"]))
-        self._items: dict[str, dict[str, Any]] = {}
+        self._items: dict[str, dict[str, Any]] = {}  # by SKU, for the connector's batch
+        self._all_items_read = False
         self._taxes: list[dict[str, Any]] | None = None
 
     @classmethod
@@ -336,13 +339,34 @@ class ZohoBooksConnector(OAuthConnector):
         if not isinstance(sku, str) or not sku:
             raise PermanentError(f"lines[{index}].sku: the mapping gives no SKU", field=f"lines[{index}].sku")
         if sku not in self._items:
-            found = self._call("GET", "/books/v3/items", params={"sku": sku})["items"]
-            exact = [item for item in found if item.get("sku") == sku]
-            if not exact:
+            # Zoho documents no SKU filter for items: its search (`search_text`, name and
+            # description) usually finds the item; else the active items are read page by page,
+            # once for the whole batch. Only an exact SKU counts.
+            found = self._call("GET", "/books/v3/items", params={"search_text": sku})["items"]
+            self._remember_items(found)
+            if sku not in self._items and not self._all_items_read:
+                self._read_all_items()
+            if sku not in self._items:
                 path = f"lines[{index}].sku"
                 raise PermanentError(f"{path}: Zoho Books has no item with SKU {sku}", field=path)
-            self._items[sku] = exact[0]
         return self._items[sku]
+
+    def _remember_items(self, items: list[dict[str, Any]]) -> None:
+        for item in items:
+            if item.get("sku"):
+                self._items.setdefault(item["sku"], item)
+
+    def _read_all_items(self) -> None:
+        page = 1
+        while True:
+            answer = self._call(
+                "GET", "/books/v3/items", params={"filter_by": "Status.Active", "page": page, "per_page": STOCK_PAGE}
+            )
+            self._remember_items(answer.get("items", []))
+            if not answer.get("page_context", {}).get("has_more_page"):
+                break
+            page += 1
+        self._all_items_read = True
 
     def _tax_id(self, tax: Any, index: int) -> str | None:
         """The mapped tax: a Zoho tax id as it is, a rate as the Zoho tax of that percentage."""

@@ -133,7 +133,7 @@ def catalogue() -> None:
 
 
 def _sku(sku: str):
-    return responses.matchers.query_param_matcher({"organization_id": ORG, "sku": sku})
+    return responses.matchers.query_param_matcher({"organization_id": ORG, "search_text": sku})
 
 
 def _contacts(**params):
@@ -287,11 +287,43 @@ def test_an_unknown_sku_is_refused_naming_the_line():
     responses.get(f"{BOOKS}/items", match=[_sku("PUMP-100")], json=ok(items=[PUMP]))
     # A looser search answer must not pass for the item.
     responses.get(f"{BOOKS}/items", match=[_sku("MANUAL-DE")], json=ok(items=[{**MANUAL, "sku": "MANUAL-DE-2"}]))
+    every = responses.get(
+        f"{BOOKS}/items",
+        match=[_active_items(1)],
+        json=ok(items=[PUMP, {**MANUAL, "sku": "MANUAL-DE-2"}], page_context={"has_more_page": False}),
+    )
     responses.get(f"{BOOKS}/settings/taxes", json=TAXES)
     with pytest.raises(PermanentError) as refused:
         connector().push_invoice(document())
     assert refused.value.field == "lines[1].sku"
+    assert every.call_count == 1
     assert all(c.request.method == "GET" for c in responses.calls)
+
+
+def _active_items(page: int):
+    return responses.matchers.query_param_matcher(
+        {"organization_id": ORG, "filter_by": "Status.Active", "page": str(page), "per_page": "200"}
+    )
+
+
+@responses.activate
+def test_an_item_the_search_misses_is_found_among_all_active_items_read_once_per_batch():
+    # Zoho documents no SKU filter; its search looks at names and descriptions.
+    responses.get(f"{BOOKS}/items", match=[_sku("PUMP-100")], json=ok(items=[]))
+    responses.get(f"{BOOKS}/items", match=[_sku("MANUAL-DE")], json=ok(items=[]))
+    pages = [
+        responses.get(
+            f"{BOOKS}/items", match=[_active_items(1)], json=ok(items=[PUMP], page_context={"has_more_page": True})
+        ),
+        responses.get(
+            f"{BOOKS}/items", match=[_active_items(2)], json=ok(items=[MANUAL], page_context={"has_more_page": False})
+        ),
+    ]
+    responses.get(f"{BOOKS}/settings/taxes", json=TAXES)
+    responses.get(f"{BOOKS}/contacts", match=[_contacts(contact_name="Acme GmbH")], json=ok(contacts=[ACME]))
+    payload = connector().build_payload(document(), dry_run=True)
+    assert [line["item_id"] for line in payload["line_items"]] == [PUMP["item_id"], MANUAL["item_id"]]
+    assert [page.call_count for page in pages] == [1, 1]
 
 
 @responses.activate
