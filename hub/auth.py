@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from flask import Flask, g, request
-from flask_login import current_user
+from flask import Flask, g, request, session
+from flask_login import current_user, login_user, logout_user
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload, make_transient_to_detached
@@ -35,11 +35,31 @@ def _as_actor(user: User | None, via: str) -> User | None:
     return None
 
 
+# The user's session generation when the login session began (see User.session_generation).
+SESSION_GENERATION = "session_generation"
+
+
+def begin_session(user: User) -> None:
+    """Log the user in on this browser, in their current session generation."""
+    login_user(user)
+    session[SESSION_GENERATION] = user.session_generation
+
+
+def end_sessions(user: User) -> None:
+    """Log the user out here and on every browser their session cookie reached."""
+    user.end_sessions()
+    db.session.commit()
+    logout_user()
+
+
 @login_manager.user_loader
 def _load_session_user(user_id: str) -> User | None:
     if request.headers.get("Authorization"):
         return None  # an explicit credential wins over a cookie
-    return _as_actor(db.session.get(User, int(user_id)), "session")
+    user = db.session.get(User, int(user_id))
+    if user is None or session.get(SESSION_GENERATION) != user.session_generation:
+        return None  # logged out, a new password or role since the session began
+    return _as_actor(user, "session")
 
 
 @dataclass

@@ -5,10 +5,11 @@ a browser never attaches a bearer token on its own."""
 from __future__ import annotations
 
 from flask import Blueprint, Flask, flash, jsonify, redirect, render_template, request, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from sqlalchemy import func, select
 
+from hub.auth import begin_session, end_sessions
 from hub.errors import error_body
 from hub.extensions import db
 from hub.models import User
@@ -36,7 +37,7 @@ def login():
         if user is None or not user.active or not user.check_password(request.form.get("password") or ""):
             error = "Wrong e-mail or password."
         else:
-            login_user(user)
+            begin_session(user)
             from hub.ui.core import safe_next
 
             return redirect(safe_next(request.args.get("next"), url_for("web.home")))
@@ -45,7 +46,8 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    logout_user()
+    if current_user.is_authenticated:
+        end_sessions(current_user)
     flash("You are logged out.")
     return redirect(url_for("web.login"))
 

@@ -261,6 +261,68 @@ def test_login_redirects_only_within_the_site(app, users):
         assert log_in(app.test_client(), "sales@example.com", next=target).headers["Location"] == "/"
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/\t/evil.example",  # browsers drop the tab: //evil.example
+        "/\n/evil.example",
+        "/\\evil.example",  # a backslash is a slash to browsers
+        "/%2F/evil.example/".replace("%2F", "/"),
+        "/\r\nSet-Cookie:x=y",  # a line break in a header was a 500
+        " /deals",
+        "javascript:alert(1)",
+        "/deals\x7f",
+    ],
+)
+def test_login_never_redirects_off_the_site_nor_fails_on_a_hostile_next(app, users, target):
+    r = log_in(app.test_client(), "sales@example.com", next=target)
+    assert r.status_code == 302
+    assert r.headers["Location"] == "/"
+    assert "Set-Cookie: x" not in str(r.headers)
+
+
+def _copied(app, client):
+    """Another browser holding the same session cookie (copied, or stolen)."""
+    other = app.test_client()
+    cookie = client.get_cookie("session")
+    other.set_cookie(cookie.key, cookie.value)
+    return other
+
+
+def test_logout_ends_the_session_also_where_its_cookie_was_copied(app, users):
+    client = app.test_client()
+    assert log_in(client, "operations@example.com").status_code == 302
+    copy = _copied(app, client)
+    assert copy.get("/api/v1/me").status_code == 200
+    csrf = client.get("/csrf-token").json["csrf_token"]
+    assert client.post("/logout", data={"csrf_token": csrf}).status_code == 302
+    assert_error(copy.get("/api/v1/me"), 401, "unauthorized")
+    # A new log-in opens a new session; the old cookie stays dead.
+    assert log_in(client, "operations@example.com").status_code == 302
+    assert client.get("/api/v1/me").status_code == 200
+    assert_error(copy.get("/api/v1/me"), 401, "unauthorized")
+
+
+@pytest.mark.parametrize(
+    "change", [{"password": "a-new-password-42"}, {"role": "sales"}, {"active": False}], ids=lambda c: next(iter(c))
+)
+def test_a_new_password_role_or_deactivation_ends_the_users_sessions(app, users, call, change):
+    client = app.test_client()
+    assert log_in(client, "finance@example.com").status_code == 302
+    assert client.get("/api/v1/me").status_code == 200
+    r = call("admin").patch(f"/api/v1/users/{users['finance']['id']}", json=change)
+    assert r.status_code == 200, r.json
+    assert_error(client.get("/api/v1/me"), 401, "unauthorized")
+
+
+def test_saving_a_user_unchanged_keeps_their_sessions(app, users, call):
+    client = app.test_client()
+    assert log_in(client, "finance@example.com").status_code == 302
+    r = call("admin").patch(f"/api/v1/users/{users['finance']['id']}", json={"role": "finance", "name": "Fin"})
+    assert r.status_code == 200
+    assert client.get("/api/v1/me").status_code == 200
+
+
 # ---- the commands -------------------------------------------------------------------------
 
 

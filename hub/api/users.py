@@ -115,9 +115,10 @@ class UserById(MethodView):
         if "email" in data:
             data["email"] = data["email"].strip().lower()
             _ensure_email_free(data["email"], user.id)
-        for name in ("email", "name", "role", "active"):
+        for name in ("email", "name"):
             if name in data:
                 setattr(user, name, data[name])
+        user.set_access(data.get("role", user.role), data.get("active", user.active))
         if "password" in data:
             user.set_password(data["password"])
         db.session.commit()

@@ -354,7 +354,7 @@ def update_user(user_id: int):
     try:
         new_role = load(UserSchema(only=("role",)), {"role": role})["role"]
         refuse_self_lockout(user, current_user, role=new_role, active=active)
-        user.role, user.active = new_role, active
+        user.set_access(new_role, active)
         db.session.commit()
     except HubError as exc:
         messages = failed(exc)

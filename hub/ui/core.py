@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import marshmallow as ma
 from babel.numbers import format_currency, format_decimal
@@ -94,10 +95,16 @@ def landing_url() -> str:
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """Where a form says to go back to, if that is a page of this site (never another host)."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return default
+    """Where a form says to go back to, if that is a path of this site; else `default`. Browsers
+    drop tabs and line breaks from a URL and read a backslash as a slash, so `/<tab>/evil.example`
+    is `//evil.example`, another host: a target with any control character, space or backslash is
+    refused outright, and what is left must parse as a path without scheme or host."""
+    if not target or target.startswith("//") or any(ord(c) <= 0x20 or c in "\\\x7f" for c in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return default
+    return target
 
 
 # ---- forms ----------------------------------------------------------------------------------
