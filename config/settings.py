@@ -10,6 +10,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+from limits import parse_many
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -109,6 +111,17 @@ SETTINGS: tuple[Setting, ...] = (
         "How long such log-ins are refused (429), and how long a wrong password counts.",
     ),
     Setting(
+        "HUB_LOGIN_LIMIT_ACCOUNT",
+        "10 per 15 minutes",
+        "Wrong passwords for one account (from anywhere) after which its log-in answers 429 for the rest of "
+        "the window (Flask-Limiter notation). Counted in Redis when REDIS_URL is set, else per process.",
+    ),
+    Setting(
+        "HUB_LOGIN_LIMIT_ADDRESS",
+        "50 per 15 minutes",
+        "Wrong passwords from one address (for any accounts) after which its log-ins answer 429.",
+    ),
+    Setting(
         "HUB_DEMO_ERP_PORT",
         "8765",
         "Port of the demo Tryton that `crmhub run --demo-erp` serves and the demo data's connection points at.",
@@ -167,6 +180,8 @@ class Settings:
     OAUTH_REDIRECT_URI: str | None
     HUB_EXCHANGE_LOGIN_FAILURES: int
     HUB_EXCHANGE_LOCKOUT_SECONDS: int
+    HUB_LOGIN_LIMIT_ACCOUNT: str
+    HUB_LOGIN_LIMIT_ADDRESS: str
     HUB_DEMO_ERP_PORT: int
 
     @classmethod
@@ -186,6 +201,13 @@ class Settings:
             raise SettingsError("HUB_CACHED_ANSWERS must be 0 or more.")
         if values["HUB_STOCK_CHECK_ON_WON"] not in ("warn", "refuse", "off"):
             raise SettingsError("HUB_STOCK_CHECK_ON_WON must be warn, refuse or off.")
+        for name in ("HUB_LOGIN_LIMIT_ACCOUNT", "HUB_LOGIN_LIMIT_ADDRESS"):
+            try:
+                parse_many(str(values[name]))
+            except ValueError:
+                raise SettingsError(
+                    f"{name} must be a limit such as '10 per 15 minutes', not {values[name]!r}."
+                ) from None
         return cls(**values)  # type: ignore[arg-type]
 
     def as_flask_config(self) -> dict[str, object]:

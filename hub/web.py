@@ -9,6 +9,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from sqlalchemy import func, select
 
+from hub import login_throttle
 from hub.auth import begin_session, end_sessions
 from hub.errors import error_body
 from hub.extensions import db
@@ -29,12 +30,14 @@ def home():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@login_throttle.throttled
 def login():
     error = None
     if request.method == "POST":
-        email = (request.form.get("email") or "").strip().lower()
+        email = login_throttle.login_email()
         user = db.session.scalar(select(User).where(func.lower(User.email) == email))
-        if user is None or not user.active or not user.check_password(request.form.get("password") or ""):
+        password = request.form.get("password") or ""
+        if not login_throttle.password_matches(user, password) or not user.active:
             error = "Wrong e-mail or password."
         else:
             begin_session(user)
@@ -78,6 +81,7 @@ def init_app(app: Flask) -> None:
     from hub import ui
 
     csrf.init_app(app)
+    login_throttle.init_app(app)
     app.before_request(_check_csrf)
     app.register_error_handler(CSRFError, _csrf_failed)
     app.register_blueprint(bp)

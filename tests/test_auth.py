@@ -388,3 +388,68 @@ def test_tokens_create_and_revoke(app, users, crmhub):
 
     assert "no user nobody@example.com" in crmhub("tokens", "create", "--user", "nobody@example.com", ok=False).output
     assert "no token 424242" in crmhub("tokens", "revoke", "--id", "424242", ok=False).output
+
+
+# ---- wrong passwords are throttled ------------------------------------------------------------
+
+
+def _wrong(client, email: str = "sales@example.com"):
+    return log_in(client, email, password="not-the-password")
+
+
+def _from(app, address: str):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_wrong_passwords_for_one_account_are_throttled_from_any_address(app, users):
+    app.config["HUB_LOGIN_LIMIT_ACCOUNT"], saved = "3 per 15 minutes", app.config["HUB_LOGIN_LIMIT_ACCOUNT"]
+    try:
+        for k in range(3):
+            assert _wrong(_from(app, f"10.0.0.{k}")).status_code == 401
+        # Spent: even the right password, from yet another address, is refused for now.
+        refused = log_in(_from(app, "10.0.0.9"), "sales@example.com")
+        assert refused.status_code == 429
+        assert 0 < int(refused.headers["Retry-After"]) <= 15 * 60
+        assert "Too many wrong passwords" in refused.get_data(as_text=True)
+        assert _from(app, "10.0.0.9").get("/api/v1/me").status_code == 401
+        # Another account is not held back by it.
+        assert log_in(_from(app, "10.0.0.9"), "finance@example.com").status_code == 302
+        with app.app_context():
+            entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "throttled")).one()
+            assert (entry.entity, entry.entity_id) == ("users", str(users["sales"]["id"]))
+            assert entry.changes["email"]["new"] == "sales@example.com"
+            assert entry.actor == "log-in from 10.0.0.9"
+    finally:
+        app.config["HUB_LOGIN_LIMIT_ACCOUNT"] = saved
+
+
+def test_wrong_passwords_from_one_address_are_throttled_for_every_account(app, users):
+    app.config["HUB_LOGIN_LIMIT_ADDRESS"], saved = "4 per 15 minutes", app.config["HUB_LOGIN_LIMIT_ADDRESS"]
+    try:
+        for email in ("a@example.com", "b@example.com", "c@example.com", "sales@example.com"):
+            assert _wrong(_from(app, "10.0.1.1"), email).status_code == 401
+        assert log_in(_from(app, "10.0.1.1"), "finance@example.com").status_code == 429
+        assert log_in(_from(app, "10.0.1.2"), "finance@example.com").status_code == 302
+    finally:
+        app.config["HUB_LOGIN_LIMIT_ADDRESS"] = saved
+
+
+def test_right_passwords_are_never_counted(app, users):
+    app.config["HUB_LOGIN_LIMIT_ACCOUNT"], saved = "2 per 15 minutes", app.config["HUB_LOGIN_LIMIT_ACCOUNT"]
+    try:
+        for _ in range(5):
+            assert log_in(app.test_client(), "sales@example.com").status_code == 302
+    finally:
+        app.config["HUB_LOGIN_LIMIT_ACCOUNT"] = saved
+
+
+def test_an_unknown_email_costs_a_password_check_like_a_known_one(app, users, monkeypatch):
+    from hub import login_throttle
+
+    checked = []
+    real = login_throttle.check_password_hash
+    monkeypatch.setattr(login_throttle, "check_password_hash", lambda h, p: checked.append(p) or real(h, p))
+    assert _wrong(app.test_client(), "nobody@example.com").status_code == 401
+    assert checked == ["not-the-password"]
