@@ -219,10 +219,12 @@ def _file(session: ExchangeSession, connector: OneCExchangeConnector, kind: str,
     session.uploaded_bytes += written
     note = {**note, "bytes": written, "file_bytes": target.stat().st_size}
     # Order changes are applied once their file is whole: a part shorter than file_limit is the last.
+    answer = "success"
     if kind == "sale" and written < config["file_limit"]:
         summary = _import_sale_file(session, connector, root, relative)
         note = {**note, **summary}
-    return _answer("success", encoding=config["encoding"]), note
+        answer += _left_alone(summary)
+    return _answer(answer, encoding=config["encoding"]), note
 
 
 def _unpack_archives(session: ExchangeSession, connector: OneCExchangeConnector, root: Path) -> list[str]:
@@ -266,11 +268,20 @@ def _import_sale(session: ExchangeSession, connector: OneCExchangeConnector, not
     filename = request.args.get("filename") or ""
     relative = safe_relative(filename)
     root = folder(session)
+    answer = "success"
     if (root / relative).is_file():
-        note = {**note, **_import_sale_file(session, connector, root, relative)}
+        summary = _import_sale_file(session, connector, root, relative)
+        note, answer = {**note, **summary}, answer + _left_alone(summary)
     elif not (session.imports.get(str(relative)) or {}).get("done"):
         raise Refused(f"{filename}: no such file was uploaded in this exchange session", 404)
-    return _answer("success", encoding=connector.config["encoding"]), note
+    return _answer(answer, encoding=connector.config["encoding"]), note
+
+
+def _left_alone(summary: dict) -> str:
+    """For 1C's exchange log: the orders of the files that changed nothing, as they were never
+    sent to this exchange."""
+    ids = [i for step in summary.values() if isinstance(step, dict) for i in step.get("unknown_orders", [])]
+    return f"\nnot changed, never sent to this exchange: {', '.join(ids)}" if ids else ""
 
 
 def _budget(session: ExchangeSession, connector: OneCExchangeConnector) -> int:

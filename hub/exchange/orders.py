@@ -100,7 +100,9 @@ def _link(connection: Connection, invoice: HubInvoice) -> ExternalLink:
 @dataclass
 class ChangesResult:
     applied: list[str] = field(default_factory=list)  # what changed, in words
-    unknown: list[str] = field(default_factory=list)  # order ids the hub does not know
+    # Order ids this connection was never sent (unknown to the hub, or another system's invoice):
+    # changed nothing.
+    unknown: list[str] = field(default_factory=list)
 
 
 def apply_changes(connection: Connection, changes: Iterable[OrderChange]) -> ChangesResult:
@@ -109,13 +111,13 @@ def apply_changes(connection: Connection, changes: Iterable[OrderChange]) -> Cha
     result = ChangesResult()
     now = utcnow()
     for change in changes:
-        invoice = db.session.scalar(select(HubInvoice).where(HubInvoice.number == change.id))
-        if invoice is None and change.number:
-            invoice = db.session.scalar(select(HubInvoice).where(HubInvoice.number == change.number))
-        if invoice is None:
+        # Only an order this connection was sent (and 1C acknowledged) can change: a file naming
+        # any other invoice, of the hub or of another system, changes nothing.
+        link = _exported(connection, change.id) or (change.number and _exported(connection, change.number))
+        if not link:
             result.unknown.append(change.id)
             continue
-        link = _link(connection, invoice)
+        invoice = link.invoice
         if change.onec_number:
             link.external_number = change.onec_number
         state = CANCELLED if change.cancelled else PAID if change.paid_on else POSTED if change.posted else None
@@ -138,6 +140,15 @@ def apply_changes(connection: Connection, changes: Iterable[OrderChange]) -> Cha
                 result.applied.append(f"{invoice.number}: shipped")
     db.session.flush()
     return result
+
+
+def _exported(connection: Connection, number: str) -> ExternalLink | None:
+    """The link of the invoice with this number to this connection, if 1C acknowledged it."""
+    return db.session.scalar(
+        select(ExternalLink)
+        .join(HubInvoice, HubInvoice.id == ExternalLink.invoice_id)
+        .where(ExternalLink.connection_id == connection.id, HubInvoice.number == number)
+    )
 
 
 def _noted(invoice: HubInvoice, subject: str) -> bool:
