@@ -234,3 +234,52 @@ def test_channel_validation_and_test_send(admin, call, receiver, smtp):
     }
     assert call("operations").get("/api/v1/alert-channels").status_code == 200
     assert call("operations").post("/api/v1/alert-channels", json={}).status_code == 403
+
+
+def test_a_product_name_with_a_line_break_neither_injects_a_header_nor_stops_delivery(
+    app, admin, call, smtp, receiver, ledger, connection
+):
+    controller, mailbox = smtp
+    # Product names also arrive from 1C's catalogue import.
+    pump = admin.post(
+        "/api/v1/products",
+        json={"sku": "PUMP", "name": "Pump\r\nBcc: victim@example.com", "list_price": "1", "currency": "EUR"},
+    ).json
+    config = {"host": "127.0.0.1", "port": controller.port, "sender": "hub@example.com", "recipients": ["ops@x.org"]}
+    channel(admin, name="Ops mail", kind="email", config=config)
+    channel(admin, name="Ops hook", kind="webhook", config={"url": receiver.url}, secret=SECRET)
+
+    alert = open_alert(app, call, ledger, connection, pump)
+
+    (raw,) = mailbox.messages
+    mail = email_parser.message_from_bytes(raw, policy=email_policy.default)
+    assert mail["Subject"] == "Low stock: PUMP Pump Bcc: victim@example.com"
+    assert mail["Bcc"] is None
+    assert len(receiver.requests) == 1
+    detail = call("operations").get(f"/api/v1/alerts/{alert['id']}").json
+    assert sorted((d["channel"], d["state"]) for d in detail["deliveries"]) == [
+        ("Ops hook", "sent"),
+        ("Ops mail", "sent"),
+    ]
+
+
+def test_a_delivery_that_fails_unexpectedly_is_retried_and_holds_back_no_other(
+    app, admin, call, smtp, receiver, ledger, connection, pump, monkeypatch
+):
+    from hub.inventory import delivery
+
+    def broken(*args, **kwargs):
+        raise ValueError("a fault of the hub's while building the message")
+
+    monkeypatch.setattr(delivery, "_send_email", broken)
+    controller, _ = smtp
+    config = {"host": "127.0.0.1", "port": controller.port, "sender": "hub@example.com", "recipients": ["ops@x.org"]}
+    channel(admin, name="Ops mail", kind="email", config=config)  # queued first
+    channel(admin, name="Ops hook", kind="webhook", config={"url": receiver.url}, secret=SECRET)
+
+    alert = open_alert(app, call, ledger, connection, pump)
+
+    assert len(receiver.requests) == 1
+    detail = call("operations").get(f"/api/v1/alerts/{alert['id']}").json
+    states = {d["channel"]: d["state"] for d in detail["deliveries"]}
+    assert states == {"Ops hook": "sent", "Ops mail": "pending"}

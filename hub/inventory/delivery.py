@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import smtplib
 import time
 from collections.abc import Iterable, Mapping
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 
 class DeliveryError(Exception):
     """A channel could not take the message; it is retried."""
+
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 def queue_for(alerts: Iterable[StockAlert]) -> int:
@@ -66,7 +70,9 @@ def deliver_due(limit: int = 200) -> dict[str, int]:
         delivery.attempts += 1
         try:
             send(delivery.channel, payload(delivery.alert, delivery.event))
-        except DeliveryError as exc:
+        except Exception as exc:  # one delivery's fault never holds back the others
+            if not isinstance(exc, DeliveryError):
+                log.exception("alert %s to channel %s could not be built", delivery.alert_id, delivery.channel.name)
             delivery.last_error = str(exc)[:2000]
             if delivery.attempts >= current_app.config["HUB_RETRY_MAX_ATTEMPTS"]:
                 delivery.state = DeliveryState.FAILED
@@ -133,7 +139,8 @@ def _send_email(config: Mapping[str, Any], password: str | None, message: Mappin
     alert = message["alert"]
     mail = EmailMessage()
     where = f" in {alert['warehouse']}" if alert["warehouse"] else ""
-    mail["Subject"] = f"Low stock: {alert['sku']} {alert['product']}{where}"
+    # Names come from users and from 1C's catalogue: a line break in one must not start a header.
+    mail["Subject"] = _one_line(f"Low stock: {alert['sku']} {alert['product']}{where}")
     mail["From"] = config["sender"]
     mail["To"] = ", ".join(config["recipients"])
     mail.set_content(f"{alert['explanation']}\n\nAlert {alert['id']} in the CRM–ERP hub's operations inbox.\n")
@@ -147,3 +154,8 @@ def _send_email(config: Mapping[str, Any], password: str | None, message: Mappin
             smtp.send_message(mail)
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryError(f"mail server refused or unreachable: {exc}") from exc
+
+
+def _one_line(text: str) -> str:
+    """Text for a mail header: control characters (line breaks above all) become spaces."""
+    return CONTROL.sub(" ", text)
