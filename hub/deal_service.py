@@ -39,7 +39,7 @@ from hub.models import (
     User,
 )
 from hub.models.base import utcnow
-from hub.money import ZERO
+from hub.money import MAX_AMOUNT, ZERO
 from hub.sync import outbox
 
 FROZEN_WHEN_WON = ("lines", "currency", "customer_id")
@@ -91,6 +91,10 @@ def build_lines(deal: Deal, lines: Sequence[Mapping[str, Any]]) -> None:
         tax_rate = data.get("tax_rate")
         if tax_rate is None:
             tax_rate = product.tax_rate if product else ZERO
+        if unit_price is not None and data["quantity"] * unit_price > MAX_AMOUNT:
+            errors.setdefault(f"{path}.quantity", []).append(
+                f"Quantity × unit price is {data['quantity'] * unit_price:,.2f}; a line may be at most {MAX_AMOUNT:,}."
+            )
         new_lines.append(
             DealLine(
                 position=i + 1,
@@ -102,6 +106,8 @@ def build_lines(deal: Deal, lines: Sequence[Mapping[str, Any]]) -> None:
                 tax_rate=tax_rate,
             )
         )
+    if not errors and sum(ln.quantity * ln.unit_price for ln in new_lines) > MAX_AMOUNT:
+        errors["lines"] = [f"The lines add up to more than {MAX_AMOUNT:,}, the most a deal may be."]
     if errors:
         raise ValidationFailed(errors)
     deal.lines = new_lines

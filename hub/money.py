@@ -15,6 +15,11 @@ from sqlalchemy.types import TypeDecorator
 
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
+# The documented ranges of what a deal holds: a quantity, a price, and a line's or a deal's amount.
+# Far beyond any real sale, and inside what the amounts' columns and the board's totals can hold.
+MAX_QUANTITY = Decimal("1000000000")
+MAX_PRICE = Decimal("1000000000000")
+MAX_AMOUNT = Decimal("1000000000000")
 
 
 @cache

@@ -4,6 +4,7 @@ arguments (page, sort, search), the list envelope, and look-ups that 404 or 422 
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Hashable, Mapping
 from datetime import date
@@ -19,7 +20,7 @@ from webargs.flaskparser import FlaskParser, is_json_request
 
 from hub.errors import NotFound, ValidationFailed
 from hub.extensions import db
-from hub.jsonio import loads
+from hub.jsonio import MAX_DEPTH, MAX_DIGITS, MAX_EXPONENT, OutOfRange, loads
 from hub.money import is_currency, round_money, sortable
 
 T = TypeVar("T")
@@ -39,7 +40,7 @@ class DecimalParser(FlaskParser):
         return loads(req.get_data(cache=True))
 
     def _process_location_data(self, location_data, schema, req, location, unknown, validators):
-        problems = _nul_characters(location_data)
+        problems = _unusable_values(location_data)
         if problems:
             raise ma.ValidationError(problems)
         data = super()._process_location_data(location_data, schema, req, location, unknown, validators)
@@ -49,20 +50,34 @@ class DecimalParser(FlaskParser):
         return data
 
 
-def _nul_characters(data: Any, path: str = "") -> dict[str, list[str]]:
-    """Text with a NUL character, which PostgreSQL cannot store or even compare (a 500 before)."""
+def _unusable_values(data: Any, path: str = "", depth: int = 0) -> dict[str, list[str]]:
+    """What a request's JSON holds that no field can take, by path: text with a NUL character
+    (PostgreSQL cannot store or even compare it) or a lone surrogate (no valid UTF-8), numbers
+    beyond hub.jsonio's bounds, and nesting deeper than its MAX_DEPTH."""
+    where = path or "_schema"
+    if isinstance(data, OutOfRange):
+        return {where: [f"Out of range: at most {MAX_DIGITS} digits and powers of ten up to {MAX_EXPONENT}."]}
     if isinstance(data, str):
-        return {path or "_schema": ["Must not contain NUL characters."]} if "\x00" in data else {}
+        if "\x00" in data:
+            return {where: ["Must not contain NUL characters."]}
+        if SURROGATE.search(data):
+            return {where: ["Not valid Unicode text (a lone surrogate)."]}
+        return {}
+    if depth > MAX_DEPTH and isinstance(data, Mapping | list | tuple):
+        return {where: [f"Nested more than {MAX_DEPTH} deep."]}
     found: dict[str, list[str]] = {}
     if isinstance(data, Mapping):
         prefix = f"{path}." if path else ""
         for key in data:
-            found.update(_nul_characters(key, f"{prefix}{key}"))
-            found.update(_nul_characters(data[key], f"{prefix}{key}"))
+            found.update(_unusable_values(key, f"{prefix}{key}", depth + 1))
+            found.update(_unusable_values(data[key], f"{prefix}{key}", depth + 1))
     elif isinstance(data, list | tuple):
         for i, item in enumerate(data):
-            found.update(_nul_characters(item, f"{path}[{i}]"))
+            found.update(_unusable_values(item, f"{path}[{i}]", depth + 1))
     return found
+
+
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _integers_out_of_range(schema: ma.Schema, data: Any, path: str = "") -> dict[str, list[str]]:

@@ -29,7 +29,7 @@ from hub.api.base import (
 from hub.auth import authenticated_user, requires
 from hub.inventory import availability
 from hub.models import Customer, Deal, Stage, StageKind, User
-from hub.money import minor_unit, round_to
+from hub.money import MAX_PRICE, MAX_QUANTITY, minor_unit, round_to
 
 blp = Blueprint("deals", __name__, url_prefix="/api/v1", description="Deals, their lines and stage transitions")
 
@@ -47,8 +47,8 @@ class DealLineIn(ma.Schema):
     product_id = ma.fields.Integer(allow_none=True)
     sku = stripped(64, allow_none=True)
     description = stripped(500, allow_none=True)
-    quantity = Amount(places=4, minimum=Decimal(0), exclusive_minimum=True, required=True)
-    unit_price = Amount(places=4, minimum=Decimal(0), allow_none=True)
+    quantity = Amount(places=4, minimum=Decimal(0), maximum=MAX_QUANTITY, exclusive_minimum=True, required=True)
+    unit_price = Amount(places=4, minimum=Decimal(0), maximum=MAX_PRICE, allow_none=True)
     discount_percent = Amount(places=4, minimum=Decimal(0), maximum=Decimal(100), load_default=Decimal(0))
     tax_rate = Amount(
         places=4,

@@ -25,6 +25,7 @@ from hub.auth import requires
 from hub.errors import Conflict
 from hub.extensions import db
 from hub.models import DealLine, Product
+from hub.money import MAX_PRICE
 
 blp = Blueprint("products", __name__, url_prefix="/api/v1", description="The product catalogue")
 
@@ -35,7 +36,7 @@ class ProductSchema(ma.Schema):
     name = stripped(200, required=True)
     description = ma.fields.String(allow_none=True)
     unit = stripped(20, load_default="unit")
-    list_price = Amount(places=4, minimum=Decimal(0), required=True)
+    list_price = Amount(places=4, minimum=Decimal(0), maximum=MAX_PRICE, required=True)
     currency = Currency(required=True)
     tax_rate = Amount(
         places=4,

@@ -26,6 +26,9 @@ class UploadRefused(PermanentError):
         self.too_large = too_large
 
 
+MAX_NAME_BYTES, MAX_PATH_BYTES = 255, 1024
+
+
 def safe_relative(name: str) -> Path:
     """A file name from 1C (it may carry folders: import_files/ab/photo.jpg) as a path that stays
     inside the session's folder; UploadRefused for absolute paths, `..` and drive letters."""
@@ -35,6 +38,9 @@ def safe_relative(name: str) -> Path:
         raise UploadRefused(f"file name {name!r} is not a relative path")
     if any(part in ("..", ".", "") for part in cleaned.split("/")):
         raise UploadRefused(f"file name {name!r} leaves the exchange folder")
+    # What file systems hold: a name of at most 255 bytes, a path well within PATH_MAX.
+    if len(cleaned.encode()) > MAX_PATH_BYTES or any(len(p.encode()) > MAX_NAME_BYTES for p in path.parts):
+        raise UploadRefused(f"file name {name[:60]!r}… is too long")
     return Path(*path.parts)
 
 
