@@ -1,5 +1,5 @@
-"""How a target system computes an invoice line's amount from what it is sent, and the unit price
-that makes it compute the hub's.
+"""How a target system computes an invoice line's amount from what it is sent, and the terms
+(quantity, unit price, discount) that make it compute the hub's.
 
 The hub's line net is quantity × unit price less the discount, rounded half-up to the currency's
 minor unit; that is what the customer was quoted and what finance keeps. A target that has no
@@ -10,38 +10,74 @@ connector sends the unit price, of the target's places, whose product with the q
 rounds to the hub's net. When no such price exists (a large quantity makes each step of the last
 decimal worth more than a cent), the line cannot be invoiced there as the hub computed it: the hub
 refuses the deal when it is won, naming the line, rather than park the invoice afterwards.
+
+Two models of a target:
+- `LineArithmetic`: the line carries a net unit price, amount = quantity × price, rounded;
+- `DiscountArithmetic`: the line carries the hub's price and discount where the target keeps them
+  as they are and its amount is the hub's net; otherwise a net price, as `LineArithmetic`.
+Either may round amounts to fixed places whatever the currency (`amount_places`: ERPNext and Xero
+keep every amount to 2 decimals) and may round ties in a way the hub cannot know (`rounding`
+None: a site setting, or not documented): then only a price whose product is no tie is sent, so
+that half-up and half-even agree.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+
+HUNDRED = Decimal(100)
 
 
 class Unfit(ValueError):
-    """No price the target can keep gives the hub's amount for this line."""
+    """No terms the target can keep give the hub's amount for this line; `field` is the line's
+    field to change (`unit_price` or `quantity`)."""
+
+    def __init__(self, message: str, field: str = "unit_price") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class LineTerms:
+    """What a line is sent as: the target computes quantity × price × (1 − discount / 100)."""
+
+    quantity: Decimal
+    price: Decimal
+    discount: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
 class LineArithmetic:
     """A target's arithmetic for an invoice line that carries a net unit price: the amount is
-    quantity × price, rounded (`rounding`, a decimal module mode) to the currency's minor unit,
-    and a price keeps `price_places` decimals."""
+    quantity × price, rounded (`rounding`, a decimal module mode; None: half-up or half-even, the
+    hub cannot tell) to the currency's minor unit, or to `amount_places` decimals whatever the
+    currency, and a price keeps `price_places` decimals."""
 
     system: str
     price_places: int
-    rounding: str = ROUND_HALF_EVEN
+    rounding: str | None = ROUND_HALF_EVEN
+    amount_places: int | None = None
 
-    def amount(self, quantity: Decimal, price: Decimal, unit: Decimal) -> Decimal:
-        """quantity × price rounded to a multiple of `unit` (the currency's rounding there)."""
-        return (quantity * price / unit).quantize(Decimal(1), rounding=self.rounding) * unit
+    def amount_unit(self, unit: Decimal) -> Decimal:
+        """What amounts are rounded to, for a currency whose minor unit is `unit`."""
+        return unit if self.amount_places is None else Decimal(1).scaleb(-self.amount_places)
+
+    def amount(self, quantity: Decimal, price: Decimal, unit: Decimal) -> Decimal | None:
+        """quantity × price rounded to a multiple of `unit` (the currency's rounding there); None
+        when the rounding is unknown and the product a tie (half-up and half-even differ)."""
+        return _rounded(quantity * price, self.amount_unit(unit), self.rounding)
 
     def net_price(self, quantity: Decimal, net: Decimal, unit: Decimal) -> Decimal:
         """The unit price (of `price_places` decimals) nearest to net / quantity for which this
         target computes `net`; Unfit when there is none."""
         step = Decimal(1).scaleb(-self.price_places)
         if quantity <= 0:
-            raise Unfit(f"{self.system} cannot invoice a quantity of {quantity}")
+            raise Unfit(f"{self.system} cannot invoice a quantity of {quantity}", field="quantity")
+        places = self.amount_unit(unit)
+        if net % places:
+            raise Unfit(f"{self.system} keeps amounts to {_places(places)} decimals, so it cannot carry {net}")
         nearest = (net / quantity).quantize(step, rounding=ROUND_HALF_EVEN)
         # The prices that round to `net` lie in a window `unit` / quantity wide around
         # net / quantity: if one is on the price grid, the nearest grid point or a neighbour is
@@ -54,3 +90,68 @@ class LineArithmetic:
             f"{self.system} keeps unit prices to {self.price_places} decimals and computes a line as "
             f"quantity × price: no such price gives {quantity.normalize():f} × price = {net}"
         )
+
+    def fit(self, quantity: Decimal, price: Decimal, discount: Decimal, net: Decimal, unit: Decimal) -> LineTerms:
+        """The terms to send for a hub line (the hub's quantity, price, discount and net)."""
+        return LineTerms(quantity, self.net_price(quantity, net, unit))
+
+
+@dataclass(frozen=True)
+class DiscountArithmetic(LineArithmetic):
+    """A target whose line has a discount field: amount = quantity × price × (1 − discount / 100),
+    rounded as `LineArithmetic`, with the quantity kept to `quantity_places` decimals and the
+    discount to `discount_places` (the target rounds what it is given to them)."""
+
+    quantity_places: int = 2
+    discount_places: int = 2
+
+    def amount_with_discount(self, terms: LineTerms, unit: Decimal) -> Decimal | None:
+        gross = terms.quantity * terms.price * (HUNDRED - terms.discount) / HUNDRED
+        return _rounded(gross, self.amount_unit(unit), self.rounding)
+
+    def fit(self, quantity: Decimal, price: Decimal, discount: Decimal, net: Decimal, unit: Decimal) -> LineTerms:
+        """The hub's own terms when the target keeps them and computes the hub's net from them;
+        else the quantity and a net price (no discount); Unfit when neither gives the net, or
+        the target would round the quantity."""
+        if quantity != _kept(quantity, self.quantity_places):
+            raise Unfit(
+                f"{self.system} keeps quantities to {self.quantity_places} decimals, "
+                f"so it would change {quantity.normalize():f}",
+                field="quantity",
+            )
+        terms = LineTerms(quantity, price, discount)
+        kept = price == _kept(price, self.price_places) and discount == _kept(discount, self.discount_places)
+        if kept and self.amount_with_discount(terms, unit) == net:
+            return terms
+        return LineTerms(quantity, self.net_price(quantity, net, unit))
+
+
+def _kept(value: Decimal, places: int) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def _places(unit: Decimal) -> int:
+    return max(0, -unit.as_tuple().exponent)
+
+
+def _rounded(value: Decimal, unit: Decimal, rounding: str | None) -> Decimal | None:
+    steps = value / unit
+    if rounding is not None:
+        return steps.quantize(Decimal(1), rounding=rounding) * unit
+    up, even = (steps.quantize(Decimal(1), rounding=mode) for mode in (ROUND_HALF_UP, ROUND_HALF_EVEN))
+    return up * unit if up == even else None
+
+
+def unfit_lines(
+    arithmetic: LineArithmetic, lines: Iterable[tuple[Decimal, Decimal, Decimal, Decimal]], unit: Decimal
+) -> dict[int, Unfit]:
+    """Why the target cannot carry a line at the hub's net, by the line's index, for lines given
+    as (quantity, unit price, discount percent, net): what the hub refuses a won deal for
+    (hub.invoicing), and what the tests expect it to refuse."""
+    unfit = {}
+    for i, (quantity, price, discount, net) in enumerate(lines):
+        try:
+            arithmetic.fit(quantity, price, discount, net, unit)
+        except Unfit as exc:
+            unfit[i] = exc
+    return unfit

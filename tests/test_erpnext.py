@@ -315,7 +315,7 @@ def test_push_creates_the_customer_inserts_a_draft_checks_its_total_and_submits_
         "remarks": "D-000007",
     }
     # The discounted rate travels as an exact JSON number, never through a float.
-    assert b'"rate": 17.9100' in new_invoice["raw"]
+    assert b'"rate": 17.91,' in new_invoice["raw"]
     # ERPNext's grand total 42.63 is the hub's (rounded total 43.00: its rounding adjustment).
     assert invoices.rows["ACC-SINV-2026-00001"]["rounded_total"] == 43.0
     assert (submit["method"], submit["path"], submit["body"]) == (
@@ -801,9 +801,7 @@ def test_the_preview_looks_up_and_creates_nothing(app, sales, admin, erp):
     assert payload["customer"] == "(new customer 'Acme GmbH', created by the push)"
     assert payload["po_no"] == won["invoices"][0]["number"]
     assert "docstatus" not in payload  # inserted as a draft, submitted once its total is checked
-    assert payload["items"] == [
-        {"item_code": "PUMP-100", "qty": "2.0000", "rate": "19.9000", "description": "Pump 100"}
-    ]
+    assert payload["items"] == [{"item_code": "PUMP-100", "qty": "2.0000", "rate": "19.90", "description": "Pump 100"}]
     assert erp.requests("POST") == []
 
 
