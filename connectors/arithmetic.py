@@ -53,16 +53,20 @@ class LineArithmetic:
     """A target's arithmetic for an invoice line that carries a net unit price: the amount is
     quantity × price, rounded (`rounding`, a decimal module mode; None: half-up or half-even, the
     hub cannot tell) to the currency's minor unit, or to `amount_places` decimals whatever the
-    currency, and a price keeps `price_places` decimals."""
+    currency, and a price keeps `price_places` decimals (None: the currency's, as Zoho Books)."""
 
     system: str
-    price_places: int
+    price_places: int | None
     rounding: str | None = ROUND_HALF_EVEN
     amount_places: int | None = None
 
     def amount_unit(self, unit: Decimal) -> Decimal:
         """What amounts are rounded to, for a currency whose minor unit is `unit`."""
         return unit if self.amount_places is None else Decimal(1).scaleb(-self.amount_places)
+
+    def price_step(self, unit: Decimal) -> Decimal:
+        """The last decimal of a price this target keeps, for a currency whose minor unit is `unit`."""
+        return unit if self.price_places is None else Decimal(1).scaleb(-self.price_places)
 
     def amount(self, quantity: Decimal, price: Decimal, unit: Decimal) -> Decimal | None:
         """quantity × price rounded to a multiple of `unit` (the currency's rounding there); None
@@ -72,7 +76,7 @@ class LineArithmetic:
     def net_price(self, quantity: Decimal, net: Decimal, unit: Decimal) -> Decimal:
         """The unit price (of `price_places` decimals) nearest to net / quantity for which this
         target computes `net`; Unfit when there is none."""
-        step = Decimal(1).scaleb(-self.price_places)
+        step = self.price_step(unit)
         if quantity <= 0:
             raise Unfit(f"{self.system} cannot invoice a quantity of {quantity}", field="quantity")
         places = self.amount_unit(unit)
@@ -87,7 +91,7 @@ class LineArithmetic:
             if price >= 0 and self.amount(quantity, price, unit) == net:
                 return price
         raise Unfit(
-            f"{self.system} keeps unit prices to {self.price_places} decimals and computes a line as "
+            f"{self.system} keeps unit prices to {_places(step)} decimals and computes a line as "
             f"quantity × price: no such price gives {quantity.normalize():f} × price = {net}"
         )
 
@@ -120,7 +124,10 @@ class DiscountArithmetic(LineArithmetic):
                 field="quantity",
             )
         terms = LineTerms(quantity, price, discount)
-        kept = price == _kept(price, self.price_places) and discount == _kept(discount, self.discount_places)
+        step = self.price_step(unit)
+        kept = price == price.quantize(step, rounding=ROUND_HALF_UP) and discount == _kept(
+            discount, self.discount_places
+        )
         if kept and self.amount_with_discount(terms, unit) == net:
             return terms
         return LineTerms(quantity, self.net_price(quantity, net, unit))
