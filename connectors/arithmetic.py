@@ -59,6 +59,17 @@ class LineArithmetic:
     price_places: int | None
     rounding: str | None = ROUND_HALF_EVEN
     amount_places: int | None = None
+    # Decimals of a quantity the target keeps (None: as sent); it rounds what it is given to them.
+    quantity_places: int | None = None
+
+    def check_quantity(self, quantity: Decimal) -> None:
+        """Unfit (naming the quantity) when the target would round it."""
+        if self.quantity_places is not None and quantity != _kept(quantity, self.quantity_places):
+            raise Unfit(
+                f"{self.system} keeps quantities to {self.quantity_places} decimals, "
+                f"so it would change {quantity.normalize():f}",
+                field="quantity",
+            )
 
     def amount_unit(self, unit: Decimal) -> Decimal:
         """What amounts are rounded to, for a currency whose minor unit is `unit`."""
@@ -80,8 +91,11 @@ class LineArithmetic:
         if quantity <= 0:
             raise Unfit(f"{self.system} cannot invoice a quantity of {quantity}", field="quantity")
         places = self.amount_unit(unit)
-        if net % places:
-            raise Unfit(f"{self.system} keeps amounts to {_places(places)} decimals, so it cannot carry {net}")
+        if places > unit:
+            # Not only this net: the line's tax, and so the total, would lose the last decimal too.
+            raise Unfit(
+                f"{self.system} keeps amounts to {_places(places)} decimals, fewer than the currency's {_places(unit)}"
+            )
         nearest = (net / quantity).quantize(step, rounding=ROUND_HALF_EVEN)
         # The prices that round to `net` lie in a window `unit` / quantity wide around
         # net / quantity: if one is on the price grid, the nearest grid point or a neighbour is
@@ -97,16 +111,16 @@ class LineArithmetic:
 
     def fit(self, quantity: Decimal, price: Decimal, discount: Decimal, net: Decimal, unit: Decimal) -> LineTerms:
         """The terms to send for a hub line (the hub's quantity, price, discount and net)."""
+        self.check_quantity(quantity)
         return LineTerms(quantity, self.net_price(quantity, net, unit))
 
 
 @dataclass(frozen=True)
 class DiscountArithmetic(LineArithmetic):
     """A target whose line has a discount field: amount = quantity × price × (1 − discount / 100),
-    rounded as `LineArithmetic`, with the quantity kept to `quantity_places` decimals and the
-    discount to `discount_places` (the target rounds what it is given to them)."""
+    rounded as `LineArithmetic`, with the discount kept to `discount_places` decimals (the target
+    rounds what it is given to them)."""
 
-    quantity_places: int = 2
     discount_places: int = 2
 
     def amount_with_discount(self, terms: LineTerms, unit: Decimal) -> Decimal | None:
@@ -117,12 +131,7 @@ class DiscountArithmetic(LineArithmetic):
         """The hub's own terms when the target keeps them and computes the hub's net from them;
         else the quantity and a net price (no discount); Unfit when neither gives the net, or
         the target would round the quantity."""
-        if quantity != _kept(quantity, self.quantity_places):
-            raise Unfit(
-                f"{self.system} keeps quantities to {self.quantity_places} decimals, "
-                f"so it would change {quantity.normalize():f}",
-                field="quantity",
-            )
+        self.check_quantity(quantity)
         terms = LineTerms(quantity, price, discount)
         step = self.price_step(unit)
         kept = price == price.quantize(step, rounding=ROUND_HALF_UP) and discount == _kept(

@@ -32,12 +32,13 @@ ERPNext's arithmetic (erpnext/controllers/taxes_and_totals.py, v14 and v15; frap
 - A line: `round_floats_in(item)` rounds the `rate` to its field's precision, then `amount =
   flt(rate × qty, precision)`. A Currency field's precision is the site's (System Settings
   `currency_precision`, else the number format's: 2 by default), whatever the invoice's currency;
-  quantities are Floats (3 decimals). `flt` rounds half-even ("Banker's Rounding", the default) or
-  half-up ("Commercial Rounding" in v15's System Settings): the hub cannot tell which. So the rate
-  sent is a net price of 2 decimals whose product with the quantity is no tie and rounds to the
-  hub's line net (`LINES`); a line for which none exists (10 × 19.99 less 15 % = 169.915: the hub
-  says 169.92, and no 2-decimal rate times 10 gives it), or whose net has more than 2 decimals
-  (KWD), is refused when the deal is won.
+  quantities are Floats (`float_precision`, 3 decimals by default: a 4th is refused when won).
+  `flt` rounds half-even ("Banker's Rounding", the default) or half-up ("Commercial Rounding" in
+  v15's System Settings): the hub cannot tell which. So the rate sent is a net price of 2
+  decimals whose product with the quantity is no tie and rounds to the hub's line net (`LINES`);
+  a line for which none exists (10 × 19.99 less 15 % = 169.915: the hub says 169.92, and no
+  2-decimal rate times 10 gives it), and every line in a currency of 3 decimals (KWD: its nets and
+  taxes would lose the third), is refused when the deal is won.
 - Taxes: an "On Net Total" row sums rate × net over the items unrounded and rounds once per row
   (v15's Accounts Settings `round_row_wise_tax`, off by default, rounds per item), so two lines of
   10.03 at 19 % are 3.81 there and 3.82 in the hub. An "Actual" row's `tax_amount` is kept as
@@ -74,7 +75,7 @@ INVOICE = "Sales Invoice"
 PAGE = 500
 HUNDRED = Decimal(100)
 # Rates and amounts to the site's currency precision (2 by default), ties rounded by a site setting.
-LINES = LineArithmetic("ERPNext", price_places=2, rounding=None, amount_places=2)
+LINES = LineArithmetic("ERPNext", price_places=2, rounding=None, amount_places=2, quantity_places=3)
 
 
 class ERPNextConnector(RestConnector):
@@ -316,7 +317,7 @@ class ERPNextConnector(RestConnector):
         for i, (line, source) in enumerate(zip(mapped["lines"], doc.lines, strict=True)):
             discount = line.get("discount_percentage") or Decimal(0)
             try:
-                rate = LINES.net_price(line["qty"], source.net, unit)
+                rate = LINES.fit(line["qty"], line["rate"], discount, source.net, unit).price
             except Unfit as exc:
                 raise PermanentError(str(exc), field=f"lines[{i}].{exc.field}") from exc
             item: dict[str, Any] = {"item_code": line["item_code"], "qty": line["qty"], "rate": rate}

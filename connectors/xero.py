@@ -40,8 +40,9 @@ and the LineItem schema of Xero's accounting OpenAPI), and what the hub sends fo
   booked instead (the default mapping gives the hub's).
 - So a line goes with the hub's unit price and discount when Xero's amount is the hub's net
   whichever way a tie goes; else with a net unit price of 4 decimals (no tie either) and the
-  discount named in its description (`LINES`). A line with no such price, or whose net has 3
-  decimals (KWD), is refused when the deal is won.
+  discount named in its description (`LINES`). A line with no such price, and every line in a
+  currency of 3 decimals (KWD: its nets and taxes would lose the third), is refused when the deal
+  is won.
 """
 
 from __future__ import annotations

@@ -82,9 +82,9 @@ STATES = {
 }
 # Zoho Inventory's largest page.
 STOCK_PAGE = 200
-# Rates and amounts to the currency's decimals, ties undocumented; the hub's quantities (3 decimals)
-# and discounts (2) as they are.
-LINES = DiscountArithmetic("Zoho Books", price_places=None, rounding=None, quantity_places=3, discount_places=2)
+# Rates and amounts to the currency's decimals, ties undocumented; discounts of 2 decimals. Zoho
+# documents no precision of quantities: they go as they are, and the total check decides.
+LINES = DiscountArithmetic("Zoho Books", price_places=None, rounding=None, discount_places=2)
 
 
 class ZohoBooksConnector(OAuthConnector):

@@ -102,6 +102,7 @@ def assert_erpnext_computes_the_hubs(doc) -> dict:
 @example(doc=hub_document([hub_line("VALVE-50", "3", "96.90", "5", "0.19", "EUR")], "EUR"))
 @example(doc=hub_document([hub_line("A", "1", "10.03", "0", "0.19", "EUR")] * 2, "EUR"))
 @example(doc=hub_document([hub_line("A", "10", "19.99", "15", "0.19", "EUR")], "EUR"))
+@example(doc=hub_document([hub_line("A", "1", "0.01", "0", "0.07", "KWD")], "KWD"))  # its tax, 0.001, lost
 def test_erpnext_computes_the_hubs_amounts_or_the_deal_is_refused_when_won(doc):
     if refused_when_won(LINES, doc):
         TALLY["refused when won"] += 1
@@ -141,8 +142,9 @@ def test_without_a_template_for_a_taxed_rate_erpnext_keeps_its_own_taxes():
         ("10", "19.99", "15", "EUR", "ERPNext keeps unit prices to 2 decimals"),
         # 3 × 96.90 less 5 % = 276.165 → 276.17, and 3 × 92.06 = 276.18, 3 × 92.05 = 276.15.
         ("3", "96.90", "5", "EUR", "ERPNext keeps unit prices to 2 decimals"),
-        # A net of 1.235 KWD has 3 decimals; ERPNext keeps 2 whatever the currency.
-        ("1", "1.235", "0", "KWD", "ERPNext keeps amounts to 2 decimals"),
+        # KWD has 3 decimals; ERPNext keeps 2 whatever the currency (1.230 would lose its tax's third).
+        ("1", "1.235", "0", "KWD", "ERPNext keeps amounts to 2 decimals, fewer than the currency's 3"),
+        ("1", "1.23", "0", "KWD", "ERPNext keeps amounts to 2 decimals, fewer than the currency's 3"),
     ],
 )
 def test_lines_erpnext_cannot_carry_are_refused_when_won(quantity, price, discount, currency, why):

@@ -41,7 +41,7 @@ def xero_computes(invoice: dict, rounding: str) -> tuple[list[Decimal], Decimal,
         quantity, price = kept(line["Quantity"], 4), kept(line["UnitAmount"], 4)
         discount = kept(line.get("DiscountRate", 0), 2)
         amounts.append((quantity * price * (100 - discount) / 100).quantize(CENT, rounding=rounding))
-        taxes += Decimal(str(line["TaxAmount"]))
+        taxes += kept(line["TaxAmount"], 2)  # an amount: 2 decimals, whatever the currency
     return amounts, taxes, sum(amounts, Decimal(0)) + taxes
 
 
@@ -99,6 +99,6 @@ def test_a_kwd_line_of_3_decimals_is_refused_when_won_naming_it(app, sales):
     assert r.status_code == 422, r.json
     (message,) = r.json["errors"]["lines[0].unit_price"]
     assert message == (
-        "The invoice for Xero cannot carry this line at 1.235: Xero keeps amounts to 2 decimals, so it cannot "
-        "carry 1.235. Split the line or change its price."
+        "The invoice for Xero cannot carry this line at 1.235: Xero keeps amounts to 2 decimals, fewer than the "
+        "currency's 3. Split the line or change its price."
     )
