@@ -62,8 +62,14 @@ class LineArithmetic:
     # Decimals of a quantity the target keeps (None: as sent); it rounds what it is given to them.
     quantity_places: int | None = None
 
-    def check_quantity(self, quantity: Decimal) -> None:
-        """Unfit (naming the quantity) when the target would round it."""
+    def check(self, quantity: Decimal, unit: Decimal) -> None:
+        """Unfit when the target keeps fewer decimals of an amount than the currency has (the
+        line's net and tax would lose the last), or would round the quantity (naming it)."""
+        places = self.amount_unit(unit)
+        if places > unit:
+            raise Unfit(
+                f"{self.system} keeps amounts to {_places(places)} decimals, fewer than the currency's {_places(unit)}"
+            )
         if self.quantity_places is not None and quantity != _kept(quantity, self.quantity_places):
             raise Unfit(
                 f"{self.system} keeps quantities to {self.quantity_places} decimals, "
@@ -90,12 +96,6 @@ class LineArithmetic:
         step = self.price_step(unit)
         if quantity <= 0:
             raise Unfit(f"{self.system} cannot invoice a quantity of {quantity}", field="quantity")
-        places = self.amount_unit(unit)
-        if places > unit:
-            # Not only this net: the line's tax, and so the total, would lose the last decimal too.
-            raise Unfit(
-                f"{self.system} keeps amounts to {_places(places)} decimals, fewer than the currency's {_places(unit)}"
-            )
         nearest = (net / quantity).quantize(step, rounding=ROUND_HALF_EVEN)
         # The prices that round to `net` lie in a window `unit` / quantity wide around
         # net / quantity: if one is on the price grid, the nearest grid point or a neighbour is
@@ -111,7 +111,7 @@ class LineArithmetic:
 
     def fit(self, quantity: Decimal, price: Decimal, discount: Decimal, net: Decimal, unit: Decimal) -> LineTerms:
         """The terms to send for a hub line (the hub's quantity, price, discount and net)."""
-        self.check_quantity(quantity)
+        self.check(quantity, unit)
         return LineTerms(quantity, self.net_price(quantity, net, unit))
 
 
@@ -131,7 +131,7 @@ class DiscountArithmetic(LineArithmetic):
         """The hub's own terms when the target keeps them and computes the hub's net from them;
         else the quantity and a net price (no discount); Unfit when neither gives the net, or
         the target would round the quantity."""
-        self.check_quantity(quantity)
+        self.check(quantity, unit)
         terms = LineTerms(quantity, price, discount)
         step = self.price_step(unit)
         kept = price == price.quantize(step, rounding=ROUND_HALF_UP) and discount == _kept(

@@ -57,6 +57,7 @@ def invoice_of(doc) -> dict:
 @example(doc=hub_document([hub_line("VALVE-50", "3", "96.90", "5", "0.19", "EUR")], "EUR"))
 @example(doc=hub_document([hub_line("A", "1", "10.03", "0", "0.19", "EUR")] * 2, "EUR"))
 @example(doc=hub_document([hub_line("A", "10", "19.99", "15", "0.19", "EUR")], "EUR"))
+@example(doc=hub_document([hub_line("A", "1", "0.01", "0", "0.07", "KWD")], "KWD"))  # its tax, 0.001, lost
 def test_xero_computes_the_hubs_amounts_or_the_deal_is_refused_when_won(doc):
     if refused_when_won(LINES, doc):
         TALLY["refused when won"] += 1
