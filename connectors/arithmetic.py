@@ -31,12 +31,16 @@ HUNDRED = Decimal(100)
 
 
 class Unfit(ValueError):
-    """No terms the target can keep give the hub's amount for this line; `field` is the line's
-    field to change (`unit_price` or `quantity`)."""
+    """No terms the target can keep give the hub's amount for this line; `field` is what to
+    change: the line's `unit_price` or `quantity`, or the deal's `currency`."""
 
     def __init__(self, message: str, field: str = "unit_price") -> None:
         super().__init__(message)
         self.field = field
+
+    def path(self, index: int) -> str:
+        """The field to name for the line at `index` (`lines[2].unit_price`, or `currency`)."""
+        return self.field if self.field == "currency" else f"lines[{index}].{self.field}"
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,8 @@ class LineArithmetic:
         places = self.amount_unit(unit)
         if places > unit:
             raise Unfit(
-                f"{self.system} keeps amounts to {_places(places)} decimals, fewer than the currency's {_places(unit)}"
+                f"{self.system} keeps amounts to {_places(places)} decimals, fewer than the currency's {_places(unit)}",
+                field="currency",
             )
         if self.quantity_places is not None and quantity != _kept(quantity, self.quantity_places):
             raise Unfit(

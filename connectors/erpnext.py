@@ -319,7 +319,7 @@ class ERPNextConnector(RestConnector):
             try:
                 rate = LINES.fit(line["qty"], line["rate"], discount, source.net, unit).price
             except Unfit as exc:
-                raise PermanentError(str(exc), field=f"lines[{i}].{exc.field}") from exc
+                raise PermanentError(str(exc), field=exc.path(i)) from exc
             item: dict[str, Any] = {"item_code": line["item_code"], "qty": line["qty"], "rate": rate}
             description = line.get("description")
             if description:

@@ -373,7 +373,7 @@ class OdooConnector(RestConnector):
             try:
                 terms = LINES.fit(line["quantity"], line["price_unit"], discount, source.net, unit)
             except Unfit as exc:
-                raise PermanentError(str(exc), field=f"lines[{i}].{exc.field}") from exc
+                raise PermanentError(str(exc), field=exc.path(i)) from exc
             values: dict[str, Any] = {
                 "product_id": products[line["sku"]],
                 "quantity": terms.quantity,

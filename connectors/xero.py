@@ -358,7 +358,7 @@ class XeroConnector(OAuthConnector):
             try:
                 terms = LINES.fit(quantity, price, discount, source.net, unit)
             except Unfit as exc:
-                raise PermanentError(str(exc), field=f"lines[{i}].{exc.field}") from exc
+                raise PermanentError(str(exc), field=exc.path(i)) from exc
             description = line.get("description") or ""
             if discount and not terms.discount:
                 # The discount is in the net unit amount: the description says so.

@@ -316,7 +316,7 @@ class ZohoBooksConnector(OAuthConnector):
             try:
                 terms = LINES.fit(quantity, rate, discount, source.net, unit)
             except Unfit as exc:
-                raise PermanentError(str(exc), field=f"lines[{i}].{exc.field}") from exc
+                raise PermanentError(str(exc), field=exc.path(i)) from exc
             description = line.get("description") or ""
             if discount and not terms.discount:
                 # The discount is in the net rate: the description says so.

@@ -170,11 +170,17 @@ def refuse_lines_targets_cannot_take(deal: Deal) -> None:
     errors: dict[str, list[str]] = {}
     for type_name, name in in_use:
         for i, why in unfit[type_name].items():
-            change = "quantity" if why.field == "quantity" else "price"
-            errors.setdefault(f"lines[{i}].{why.field}", []).append(
-                f"The invoice for {name} cannot carry this line at {deal.lines[i].amounts.net}: {why}. "
-                f"Split the line or change its {change}."
-            )
+            path = why.path(i)
+            if why.field == "currency":  # every line: said once, of the deal
+                message = f"The invoice for {name} cannot be in {deal.currency}: {why}. Choose another currency."
+            else:
+                change = "quantity" if why.field == "quantity" else "price"
+                message = (
+                    f"The invoice for {name} cannot carry this line at {deal.lines[i].amounts.net}: {why}. "
+                    f"Split the line or change its {change}."
+                )
+            if message not in errors.get(path, []):
+                errors.setdefault(path, []).append(message)
     if errors:
         raise ValidationFailed(errors)
 

@@ -386,7 +386,7 @@ def test_an_invoice_in_a_currency_of_three_decimals_is_refused_before_anything_i
     doc = replace(invoice(), currency="KWD")
     with pytest.raises(PermanentError) as refused:
         connector().push_invoice(doc)
-    assert refused.value.field == "lines[0].unit_price"
+    assert refused.value.field == "currency"
     assert erp.requests("POST") == []
 
 

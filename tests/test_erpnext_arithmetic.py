@@ -136,23 +136,25 @@ def test_without_a_template_for_a_taxed_rate_erpnext_keeps_its_own_taxes():
 
 
 @pytest.mark.parametrize(
-    ("quantity", "price", "discount", "currency", "why"),
+    ("quantity", "price", "discount", "currency", "field", "why"),
     [
         # 10 × 19.99 less 15 % = 169.915: the hub says 169.92; ERPNext's 2-decimal rate gives 169.90 or 170.00.
-        ("10", "19.99", "15", "EUR", "ERPNext keeps unit prices to 2 decimals"),
+        ("10", "19.99", "15", "EUR", "lines[0].unit_price", "ERPNext keeps unit prices to 2 decimals"),
         # 3 × 96.90 less 5 % = 276.165 → 276.17, and 3 × 92.06 = 276.18, 3 × 92.05 = 276.15.
-        ("3", "96.90", "5", "EUR", "ERPNext keeps unit prices to 2 decimals"),
+        ("3", "96.90", "5", "EUR", "lines[0].unit_price", "ERPNext keeps unit prices to 2 decimals"),
+        # ERPNext's quantities keep 3 decimals.
+        ("1.2345", "10", "0", "EUR", "lines[0].quantity", "ERPNext keeps quantities to 3 decimals"),
         # KWD has 3 decimals; ERPNext keeps 2 whatever the currency (1.230 would lose its tax's third).
-        ("1", "1.235", "0", "KWD", "ERPNext keeps amounts to 2 decimals, fewer than the currency's 3"),
-        ("1", "1.23", "0", "KWD", "ERPNext keeps amounts to 2 decimals, fewer than the currency's 3"),
+        ("1", "1.235", "0", "KWD", "currency", "ERPNext keeps amounts to 2 decimals, fewer than the currency's 3"),
+        ("1", "1.23", "0", "KWD", "currency", "ERPNext keeps amounts to 2 decimals, fewer than the currency's 3"),
     ],
 )
-def test_lines_erpnext_cannot_carry_are_refused_when_won(quantity, price, discount, currency, why):
+def test_lines_erpnext_cannot_carry_are_refused_when_won(quantity, price, discount, currency, field, why):
     doc = hub_document([hub_line("A", quantity, price, discount, "0.19", currency)], currency)
     assert refused_when_won(LINES, doc)
     with pytest.raises(PermanentError) as refused:
         payload_of(doc)
-    assert refused.value.field == "lines[0].unit_price"
+    assert refused.value.field == field
     assert str(refused.value).startswith(why)
 
 

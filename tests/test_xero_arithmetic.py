@@ -87,10 +87,10 @@ def test_a_tie_goes_as_a_net_unit_amount_of_4_decimals():
     assert (line["UnitAmount"], line["DiscountRate"]) == (Decimal("19.99"), Decimal(15))
 
 
-def test_a_kwd_line_of_3_decimals_is_refused_when_won_naming_it(app, sales):
+def test_a_kwd_deal_is_refused_when_won_naming_its_currency(app, sales):
     make_connection(app, "Xero", "xero", CONFIG)
     customer = sales.post("/api/v1/customers", json={"name": "Gulf Co", "default_currency": "KWD"}).json
-    lines = [{"description": "Valve", "quantity": "1", "unit_price": "1.235"}]
+    lines = [{"description": "Valve", "quantity": "1", "unit_price": "1.235"}] * 2
     deal = sales.post(
         "/api/v1/deals", json={"title": "Valve", "customer_id": customer["id"], "currency": "KWD", "lines": lines}
     ).json
@@ -98,8 +98,9 @@ def test_a_kwd_line_of_3_decimals_is_refused_when_won_naming_it(app, sales):
     r = sales.post(f"/api/v1/deals/{deal['id']}/won")
 
     assert r.status_code == 422, r.json
-    (message,) = r.json["errors"]["lines[0].unit_price"]
-    assert message == (
-        "The invoice for Xero cannot carry this line at 1.235: Xero keeps amounts to 2 decimals, fewer than the "
-        "currency's 3. Split the line or change its price."
-    )
+    assert r.json["errors"] == {
+        "currency": [
+            "The invoice for Xero cannot be in KWD: Xero keeps amounts to 2 decimals, fewer than the currency's 3. "
+            "Choose another currency."
+        ]
+    }
