@@ -16,9 +16,13 @@ Two models of a target:
 - `DiscountArithmetic`: the line carries the hub's price and discount where the target keeps them
   as they are and its amount is the hub's net; otherwise a net price, as `LineArithmetic`.
 Either may round amounts to fixed places whatever the currency (`amount_places`: ERPNext and Xero
-keep every amount to 2 decimals) and may round ties in a way the hub cannot know (`rounding`
-None: a site setting, or not documented): then only a price whose product is no tie is sent, so
-that half-up and half-even agree.
+keep every amount to 2 decimals, so a currency of 3 cannot go there at all), keep prices to the
+currency's decimals (`price_places` None: Zoho Books), round quantities (`quantity_places`), and
+round ties in a way the hub cannot know (`rounding` None: a site setting, or not documented): then
+only a price whose product is no tie is sent, so that half-up and half-even agree.
+
+`unfit_lines` is the one check: the hub runs it when a deal is won (hub.invoicing), the connectors
+run `fit` when they build the payload, and the tests ask it what the hub refuses.
 """
 
 from __future__ import annotations

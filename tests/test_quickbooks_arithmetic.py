@@ -40,6 +40,7 @@ def invoice_of(doc) -> dict:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(doc=documents())
 @example(doc=hub_document([hub_line("VALVE-50", "3", "96.90", "5", "0.19", "EUR")], "EUR"))
+@example(doc=hub_document([hub_line("A", "1", "10.03", "0", "0.19", "EUR")] * 2, "EUR"))
 @example(doc=hub_document([hub_line("A", "10", "19.99", "15", "0.19", "EUR")], "EUR"))
 def test_every_line_carries_the_hubs_net_with_a_unit_price_quickbooks_agrees_with(doc):
     unit = unit_of(doc.currency)
