@@ -20,8 +20,9 @@ from hypothesis import HealthCheck, example, given, settings
 from connectors.errors import PermanentError
 from connectors.zoho_books import LINES
 from tests.arithmetic_cases import documents, hub_document, hub_line, refused_when_won, unit_of
+from tests.conftest import make_connection
 from tests.tallies import tally
-from tests.test_zoho_books import BOOKS, connector
+from tests.test_zoho_books import BOOKS, CONFIG, connector
 
 TALLY = tally("generated invoices against Zoho Books' arithmetic")
 TAXES = {"0.19": "tax-19", "0.07": "tax-7", "0": "tax-0"}
@@ -101,3 +102,22 @@ def test_the_discount_deal_is_refused_for_zoho_when_won():
     with pytest.raises(PermanentError) as refused:
         payload_of(doc)
     assert refused.value.field == "lines[0].unit_price"
+
+
+def test_the_discount_deal_is_refused_when_won_for_a_zoho_connection_naming_the_line(app, sales):
+    make_connection(app, "Zoho", "zoho_books", CONFIG)
+    customer = sales.post("/api/v1/customers", json={"name": "Acme", "default_currency": "EUR"}).json
+    lines = [{"description": "Valve", "quantity": "3", "unit_price": "96.90", "discount_percent": "5"}]
+    deal = sales.post("/api/v1/deals", json={"title": "Valves", "customer_id": customer["id"], "lines": lines}).json
+
+    r = sales.post(f"/api/v1/deals/{deal['id']}/won")
+
+    assert r.status_code == 422
+    assert r.json["errors"] == {
+        "lines[0].unit_price": [
+            "The invoice for Zoho cannot carry this line at 276.17: Zoho Books keeps unit prices to 2 decimals and "
+            "computes a line as quantity × price: no such price gives 3 × price = 276.17. "
+            "Split the line or change its price."
+        ]
+    }
+    assert sales.get(f"/api/v1/deals/{deal['id']}").json["status"] == "open"
