@@ -1,5 +1,5 @@
-"""How a target system computes an invoice line's amount from what it is sent, and the unit price
-that makes it compute the hub's.
+"""How a target system computes an invoice line's amount from what it is sent, and the terms
+(quantity, unit price, discount) that make it compute the hub's.
 
 The hub's line net is quantity × unit price less the discount, rounded half-up to the currency's
 minor unit; that is what the customer was quoted and what finance keeps. A target that has no
@@ -10,38 +10,101 @@ connector sends the unit price, of the target's places, whose product with the q
 rounds to the hub's net. When no such price exists (a large quantity makes each step of the last
 decimal worth more than a cent), the line cannot be invoiced there as the hub computed it: the hub
 refuses the deal when it is won, naming the line, rather than park the invoice afterwards.
+
+Two models of a target:
+- `LineArithmetic`: the line carries a net unit price, amount = quantity × price, rounded;
+- `DiscountArithmetic`: the line carries the hub's price and discount where the target keeps them
+  as they are and its amount is the hub's net; otherwise a net price, as `LineArithmetic`.
+Either may round amounts to fixed places whatever the currency (`amount_places`: ERPNext and Xero
+keep every amount to 2 decimals, so a currency of 3 cannot go there at all), keep prices to the
+currency's decimals (`price_places` None: Zoho Books), round quantities (`quantity_places`), and
+round ties in a way the hub cannot know (`rounding` None: a site setting, or not documented): then
+only a price whose product is no tie is sent, so that half-up and half-even agree.
+
+`unfit_lines` is the one check: the hub runs it when a deal is won (hub.invoicing), the connectors
+run `fit` when they build the payload, and the tests ask it what the hub refuses.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+
+HUNDRED = Decimal(100)
 
 
 class Unfit(ValueError):
-    """No price the target can keep gives the hub's amount for this line."""
+    """No terms the target can keep give the hub's amount for this line; `field` is what to
+    change: the line's `unit_price` or `quantity`, or the deal's `currency`."""
+
+    def __init__(self, message: str, field: str = "unit_price") -> None:
+        super().__init__(message)
+        self.field = field
+
+    def path(self, index: int) -> str:
+        """The field to name for the line at `index` (`lines[2].unit_price`, or `currency`)."""
+        return self.field if self.field == "currency" else f"lines[{index}].{self.field}"
+
+
+@dataclass(frozen=True)
+class LineTerms:
+    """What a line is sent as: the target computes quantity × price × (1 − discount / 100)."""
+
+    quantity: Decimal
+    price: Decimal
+    discount: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
 class LineArithmetic:
     """A target's arithmetic for an invoice line that carries a net unit price: the amount is
-    quantity × price, rounded (`rounding`, a decimal module mode) to the currency's minor unit,
-    and a price keeps `price_places` decimals."""
+    quantity × price, rounded (`rounding`, a decimal module mode; None: half-up or half-even, the
+    hub cannot tell) to the currency's minor unit, or to `amount_places` decimals whatever the
+    currency, and a price keeps `price_places` decimals (None: the currency's, as Zoho Books)."""
 
     system: str
-    price_places: int
-    rounding: str = ROUND_HALF_EVEN
+    price_places: int | None
+    rounding: str | None = ROUND_HALF_EVEN
+    amount_places: int | None = None
+    # Decimals of a quantity the target keeps (None: as sent); it rounds what it is given to them.
+    quantity_places: int | None = None
 
-    def amount(self, quantity: Decimal, price: Decimal, unit: Decimal) -> Decimal:
-        """quantity × price rounded to a multiple of `unit` (the currency's rounding there)."""
-        return (quantity * price / unit).quantize(Decimal(1), rounding=self.rounding) * unit
+    def check(self, quantity: Decimal, unit: Decimal) -> None:
+        """Unfit when the target keeps fewer decimals of an amount than the currency has (the
+        line's net and tax would lose the last), or would round the quantity (naming it)."""
+        places = self.amount_unit(unit)
+        if places > unit:
+            raise Unfit(
+                f"{self.system} keeps amounts to {_places(places)} decimals, fewer than the currency's {_places(unit)}",
+                field="currency",
+            )
+        if self.quantity_places is not None and quantity != _kept(quantity, self.quantity_places):
+            raise Unfit(
+                f"{self.system} keeps quantities to {self.quantity_places} decimals, "
+                f"so it would change {quantity.normalize():f}",
+                field="quantity",
+            )
+
+    def amount_unit(self, unit: Decimal) -> Decimal:
+        """What amounts are rounded to, for a currency whose minor unit is `unit`."""
+        return unit if self.amount_places is None else Decimal(1).scaleb(-self.amount_places)
+
+    def price_step(self, unit: Decimal) -> Decimal:
+        """The last decimal of a price this target keeps, for a currency whose minor unit is `unit`."""
+        return unit if self.price_places is None else Decimal(1).scaleb(-self.price_places)
+
+    def amount(self, quantity: Decimal, price: Decimal, unit: Decimal) -> Decimal | None:
+        """quantity × price rounded to a multiple of `unit` (the currency's rounding there); None
+        when the rounding is unknown and the product a tie (half-up and half-even differ)."""
+        return _rounded(quantity * price, self.amount_unit(unit), self.rounding)
 
     def net_price(self, quantity: Decimal, net: Decimal, unit: Decimal) -> Decimal:
         """The unit price (of `price_places` decimals) nearest to net / quantity for which this
         target computes `net`; Unfit when there is none."""
-        step = Decimal(1).scaleb(-self.price_places)
+        step = self.price_step(unit)
         if quantity <= 0:
-            raise Unfit(f"{self.system} cannot invoice a quantity of {quantity}")
+            raise Unfit(f"{self.system} cannot invoice a quantity of {quantity}", field="quantity")
         nearest = (net / quantity).quantize(step, rounding=ROUND_HALF_EVEN)
         # The prices that round to `net` lie in a window `unit` / quantity wide around
         # net / quantity: if one is on the price grid, the nearest grid point or a neighbour is
@@ -51,6 +114,69 @@ class LineArithmetic:
             if price >= 0 and self.amount(quantity, price, unit) == net:
                 return price
         raise Unfit(
-            f"{self.system} keeps unit prices to {self.price_places} decimals and computes a line as "
+            f"{self.system} keeps unit prices to {_places(step)} decimals and computes a line as "
             f"quantity × price: no such price gives {quantity.normalize():f} × price = {net}"
         )
+
+    def fit(self, quantity: Decimal, price: Decimal, discount: Decimal, net: Decimal, unit: Decimal) -> LineTerms:
+        """The terms to send for a hub line (the hub's quantity, price, discount and net)."""
+        self.check(quantity, unit)
+        return LineTerms(quantity, self.net_price(quantity, net, unit))
+
+
+@dataclass(frozen=True)
+class DiscountArithmetic(LineArithmetic):
+    """A target whose line has a discount field: amount = quantity × price × (1 − discount / 100),
+    rounded as `LineArithmetic`, with the discount kept to `discount_places` decimals (the target
+    rounds what it is given to them)."""
+
+    discount_places: int = 2
+
+    def amount_with_discount(self, terms: LineTerms, unit: Decimal) -> Decimal | None:
+        gross = terms.quantity * terms.price * (HUNDRED - terms.discount) / HUNDRED
+        return _rounded(gross, self.amount_unit(unit), self.rounding)
+
+    def fit(self, quantity: Decimal, price: Decimal, discount: Decimal, net: Decimal, unit: Decimal) -> LineTerms:
+        """The hub's own terms when the target keeps them and computes the hub's net from them;
+        else the quantity and a net price (no discount); Unfit when neither gives the net, or
+        the target would round the quantity."""
+        self.check(quantity, unit)
+        terms = LineTerms(quantity, price, discount)
+        step = self.price_step(unit)
+        kept = price == price.quantize(step, rounding=ROUND_HALF_UP) and discount == _kept(
+            discount, self.discount_places
+        )
+        if kept and self.amount_with_discount(terms, unit) == net:
+            return terms
+        return LineTerms(quantity, self.net_price(quantity, net, unit))
+
+
+def _kept(value: Decimal, places: int) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def _places(unit: Decimal) -> int:
+    return max(0, -unit.as_tuple().exponent)
+
+
+def _rounded(value: Decimal, unit: Decimal, rounding: str | None) -> Decimal | None:
+    steps = value / unit
+    if rounding is not None:
+        return steps.quantize(Decimal(1), rounding=rounding) * unit
+    up, even = (steps.quantize(Decimal(1), rounding=mode) for mode in (ROUND_HALF_UP, ROUND_HALF_EVEN))
+    return up * unit if up == even else None
+
+
+def unfit_lines(
+    arithmetic: LineArithmetic, lines: Iterable[tuple[Decimal, Decimal, Decimal, Decimal]], unit: Decimal
+) -> dict[int, Unfit]:
+    """Why the target cannot carry a line at the hub's net, by the line's index, for lines given
+    as (quantity, unit price, discount percent, net): what the hub refuses a won deal for
+    (hub.invoicing), and what the tests expect it to refuse."""
+    unfit = {}
+    for i, (quantity, price, discount, net) in enumerate(lines):
+        try:
+            arithmetic.fit(quantity, price, discount, net, unit)
+        except Unfit as exc:
+            unfit[i] = exc
+    return unfit

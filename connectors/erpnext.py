@@ -16,9 +16,9 @@ What the connector does in ERPNext
   mapping gives them, else ERPNext's own defaults;
 - a `Sales Invoice` for the connection's company whose reference field (setting
   `reference_field`, `po_no` by default; a custom field works too) carries the idempotency key:
-  `find_invoice` filters on it. Discounts are in the line's rate (the discounted unit price) and
-  named in its description. It is inserted as a draft; ERPNext computes the taxes, and a draft
-  whose `grand_total` is not the hub's total is deleted again and refused. When the connection
+  `find_invoice` filters on it. Discounts are in the line's rate (a net unit price, see below) and
+  named in its description. It is inserted as a draft, and a draft whose `grand_total` is not the
+  hub's total is deleted again and refused. When the connection
   posts, the draft is then submitted (`PUT` with `docstatus: 1`); if checking or submitting fails,
   the draft is deleted, so that the retry creates, checks and submits instead of finding a draft
   (a draft the push's look-up finds for a posting connection, left by an answer that was lost, is
@@ -26,6 +26,27 @@ What the connector does in ERPNext
 - status from `docstatus`, `status` and `outstanding_amount` against the (rounded) grand total;
   cancel: a draft is deleted, a submitted one cancelled with `frappe.client.cancel` (refused
   while payments are allocated to it); stock from `Bin` rows of the company's warehouses.
+
+ERPNext's arithmetic (erpnext/controllers/taxes_and_totals.py, v14 and v15; frappe/model/meta.py
+`get_field_precision`), and what the hub sends for it
+- A line: `round_floats_in(item)` rounds the `rate` to its field's precision, then `amount =
+  flt(rate × qty, precision)`. A Currency field's precision is the site's (System Settings
+  `currency_precision`, else the number format's: 2 by default), whatever the invoice's currency;
+  quantities are Floats (`float_precision`, 3 decimals by default: a 4th is refused when won).
+  `flt` rounds half-even ("Banker's Rounding", the default) or half-up ("Commercial Rounding" in
+  v15's System Settings): the hub cannot tell which. So the rate sent is a net price of 2
+  decimals whose product with the quantity is no tie and rounds to the hub's line net (`LINES`);
+  a line for which none exists (10 × 19.99 less 15 % = 169.915: the hub says 169.92, and no
+  2-decimal rate times 10 gives it), and every line in a currency of 3 decimals (KWD: its nets and
+  taxes would lose the third), is refused when the deal is won.
+- Taxes: an "On Net Total" row sums rate × net over the items unrounded and rounds once per row
+  (v15's Accounts Settings `round_row_wise_tax`, off by default, rounds per item), so two lines of
+  10.03 at 19 % are 3.81 there and 3.82 in the hub. An "Actual" row's `tax_amount` is kept as
+  given (only spread over the items). So when every taxed line maps to an Item Tax Template (table
+  taxes), the invoice carries the hub's tax of each rate as an "Actual" row on the template's tax
+  account (read from the template), and ERPNext then neither adds its default taxes (it applies a
+  Sales Taxes and Charges Template only to an invoice without tax rows) nor recomputes them.
+  Without a template for a taxed rate, ERPNext's own taxes apply and the total check decides.
 """
 
 from __future__ import annotations
@@ -40,6 +61,7 @@ from urllib.parse import quote
 
 from babel.numbers import get_currency_precision
 
+from connectors.arithmetic import LineArithmetic, Unfit
 from connectors.base import ConfigField
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel, amount_paid
 from connectors.errors import AuthError, ConnectorError, PermanentError
@@ -52,7 +74,8 @@ INVOICE = "Sales Invoice"
 # Rows per list page (Frappe's own default is 20).
 PAGE = 500
 HUNDRED = Decimal(100)
-RATE_DIGITS = Decimal("0.0001")
+# Rates and amounts to the site's currency precision (2 by default), ties rounded by a site setting.
+LINES = LineArithmetic("ERPNext", price_places=2, rounding=None, amount_places=2, quantity_places=3)
 
 
 class ERPNextConnector(RestConnector):
@@ -96,6 +119,7 @@ class ERPNextConnector(RestConnector):
         "lines[].rate",
     )
 
+    line_arithmetic = LINES
     exact_numbers = True
     page_size = PAGE  # rows per list page (a test lowers it on its connector)
 
@@ -282,11 +306,20 @@ class ERPNextConnector(RestConnector):
         the customer is written."""
         mapped = self.map_document(doc)
         check_types(mapped, _FIELD_TYPES, _LINE_TYPES, "ERPNext")
+        if len(mapped["lines"]) != len(doc.lines):
+            # ERPNext's amounts are checked against the document's: lines map one to one.
+            raise PermanentError(
+                f"the mapping gives {len(mapped['lines'])} lines for {len(doc.lines)} in the document", field="lines"
+            )
         self._items(mapped["lines"], dry_run=dry_run)
+        unit = Decimal(1).scaleb(-get_currency_precision(doc.currency))
         items = []
-        for line in mapped["lines"]:
+        for i, (line, source) in enumerate(zip(mapped["lines"], doc.lines, strict=True)):
             discount = line.get("discount_percentage") or Decimal(0)
-            rate = (line["rate"] * (HUNDRED - discount) / HUNDRED).quantize(RATE_DIGITS, rounding=ROUND_HALF_UP)
+            try:
+                rate = LINES.fit(line["qty"], line["rate"], discount, source.net, unit).price
+            except Unfit as exc:
+                raise PermanentError(str(exc), field=exc.path(i)) from exc
             item: dict[str, Any] = {"item_code": line["item_code"], "qty": line["qty"], "rate": rate}
             description = line.get("description")
             if description:
@@ -308,7 +341,48 @@ class ERPNextConnector(RestConnector):
         for name in ("due_date", "remarks", "taxes_and_charges"):
             if mapped.get(name):
                 payload[name] = mapped[name]
+        taxes = self._hub_taxes(mapped["lines"], doc)
+        if taxes:
+            payload["taxes"] = taxes
         return payload
+
+    def _hub_taxes(self, lines: list[dict[str, Any]], doc: InvoiceDocument) -> list[dict[str, Any]]:
+        """The hub's tax of each rate as an "Actual" row on the tax account of the rate's Item Tax
+        Template (see the module's docstring); none when some taxed line has no template, or one
+        rate has two (ERPNext's own taxes apply then, and the total check decides)."""
+        templates: dict[Decimal, tuple[str, int]] = {}  # rate → (template, first line)
+        for i, (line, source) in enumerate(zip(lines, doc.lines, strict=True)):
+            if not source.tax_rate:
+                continue
+            template = line.get("item_tax_template")
+            if not template or templates.setdefault(source.tax_rate, (template, i))[0] != template:
+                return []
+        rows = []
+        for tax in doc.taxes:
+            if not tax.rate or tax.rate not in templates:
+                continue
+            template, i = templates[tax.rate]
+            rows.append(
+                {
+                    "charge_type": "Actual",
+                    "account_head": self._tax_account(template, tax.rate * HUNDRED, i),
+                    "description": f"{template} ({(tax.rate * HUNDRED).normalize():f} %)",
+                    "tax_amount": tax.tax,
+                }
+            )
+        return rows
+
+    def _tax_account(self, template: str, percent: Decimal, index: int) -> str:
+        """The tax account of an Item Tax Template's row with this percentage (or its only row)."""
+        rows = self.request("GET", _resource("Item Tax Template", template))["data"].get("taxes") or []
+        matching = [r for r in rows if decimal_of(r.get("tax_rate")) == percent] or (rows if len(rows) == 1 else [])
+        if len(matching) != 1:
+            raise PermanentError(
+                f"lines[{index}]: the Item Tax Template {template!r} has {len(matching) or 'no'} tax rows of "
+                f"{percent.normalize():f} %: the hub cannot tell which tax account its tax goes to",
+                field=f"lines[{index}].item_tax_template",
+            )
+        return matching[0]["tax_type"]
 
     def _items(self, lines: list[dict[str, Any]], *, dry_run: bool) -> None:
         """Make sure every item code exists; create the missing ones if the mapping allows it."""

@@ -27,6 +27,20 @@ What the connector does in Odoo
 - status from `state` and `payment_state` with the amount still due (`amount_residual`); cancel
   (`button_draft` first when posted; refused once paid: that needs a credit note); stock from
   `stock.quant` in internal locations, summed per product and warehouse code.
+
+Odoo's arithmetic (16–18: `account.move.line._compute_totals`, `account.tax.compute_all`, the
+`decimal.precision` records of the product module), and what the hub sends for it
+- A line's subtotal is quantity × price_unit × (1 − discount / 100), rounded by the currency
+  (`res.currency.round`: `float_round` half-up, with an epsilon so that a float tie rounds up as
+  the decimal one does). Taxes are rounded per line by default (company setting
+  `tax_calculation_rounding_method` = `round_per_line`) on that rounded base: both as the hub.
+- But Odoo rounds what it is given on write to the field's precision: "Product Price" (price_unit),
+  "Discount" and "Product Unit of Measure" (quantity) keep 2 decimals by default. So a line goes
+  with the hub's price and discount when both have 2 decimals (Odoo then computes the hub's net);
+  else with a net price of 2 decimals whose amount is the hub's net, the discount named in the
+  line's label (`LINES`). A quantity of 3 decimals, or a line no 2-decimal price can carry (3 ×
+  96.905, say), is refused when the deal is won. The total check stays, for a company that rounds
+  taxes globally or a price-included tax.
 """
 
 from __future__ import annotations
@@ -36,9 +50,12 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from babel.numbers import get_currency_precision
+
+from connectors.arithmetic import DiscountArithmetic, Unfit
 from connectors.base import ConfigField, Exchange
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel, amount_paid
 from connectors.errors import AuthError, ConnectorError, PermanentError, RetryableError, UncertainOutcomeError
@@ -52,6 +69,8 @@ MOVE_FIELDS = ["id", "name", "state", "ref", "payment_state"]
 REFUSALS = frozenset({"ValidationError", "UserError", "AccessError", "MissingError", "RedirectWarning", "ValueError"})
 UNCANCELLABLE = frozenset({"paid", "in_payment", "partial", "reversed"})
 MASK = "***"
+# Odoo's default precision of prices, discounts and quantities; its currency rounding is half-up.
+LINES = DiscountArithmetic("Odoo", price_places=2, rounding=ROUND_HALF_UP, quantity_places=2, discount_places=2)
 # The model methods called here that change nothing; every other call may create, post or delete.
 READS = frozenset({"search_read"})
 
@@ -59,6 +78,7 @@ READS = frozenset({"search_read"})
 class OdooConnector(RestConnector):
     type_name = "odoo"
     label = "Odoo"
+    line_arithmetic = LINES
     config_schema = (
         ConfigField("url", "url", "Server URL", required=True, help="e.g. https://erp.example.com"),
         ConfigField("database", "string", "Database", required=True),
@@ -340,18 +360,33 @@ class OdooConnector(RestConnector):
         check_types(mapped, _FIELD_TYPES, _LINE_TYPES, "Odoo")
         currency = self._currency(mapped["currency"])
         journal = self._journal()
+        if len(mapped["lines"]) != len(doc.lines):
+            # Odoo's amounts are checked against the document's: lines map one to one.
+            raise PermanentError(
+                f"the mapping gives {len(mapped['lines'])} lines for {len(doc.lines)} in the document", field="lines"
+            )
         products = self._products(mapped["lines"], dry_run=dry_run)
+        unit = Decimal(1).scaleb(-get_currency_precision(doc.currency))
         lines = []
-        for i, line in enumerate(mapped["lines"]):
+        for i, (line, source) in enumerate(zip(mapped["lines"], doc.lines, strict=True)):
+            discount = line.get("discount") or Decimal(0)
+            try:
+                terms = LINES.fit(line["quantity"], line["price_unit"], discount, source.net, unit)
+            except Unfit as exc:
+                raise PermanentError(str(exc), field=exc.path(i)) from exc
             values: dict[str, Any] = {
                 "product_id": products[line["sku"]],
-                "quantity": line["quantity"],
-                "price_unit": line["price_unit"],
+                "quantity": terms.quantity,
+                "price_unit": terms.price,
             }
-            if line.get("name"):
-                values["name"] = line["name"]
-            if line.get("discount"):
-                values["discount"] = line["discount"]
+            name = line.get("name")
+            if discount and not terms.discount:
+                # The discount is in the net price: the label says so.
+                name = f"{name or line['sku']} ({discount.normalize():f} % discount)"
+            if name:
+                values["name"] = name
+            if terms.discount:
+                values["discount"] = terms.discount
             taxes = self._line_taxes(line.get("tax"), i)
             if taxes is not None:
                 values["tax_ids"] = [[6, 0, taxes]]

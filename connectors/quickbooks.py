@@ -10,6 +10,11 @@
   created when the mapping's option `create_customers` allows; each item by `Sku`, then by `Name`.
 - Status from `Balance` against `TotalAmt` (partial payments); a voided invoice has its amounts
   zeroed and "Voided" at the start of its `PrivateNote`. Cancelling is voiding (`operation=void`).
+- QuickBooks computes the tax (its tax codes, or automated sales tax) and the total itself, and
+  keeps a line's `Amount` as sent (checking it against Qty × UnitPrice: the UnitPrice sent is the
+  net one to 7 decimals, so it holds). So the created invoice's `TotalAmt` is compared with the
+  hub's total: one that differs is deleted again (`operation=delete`, so that its DocNumber is
+  free for the retry) and refused, naming both totals.
 - Several invoices go in one `POST /batch` (up to 30 `BatchItemRequest`s); one refused item fails
   alone, the others are created once (see `push_invoices`).
 - Stock: inventory items' `QtyOnHand`, paged with STARTPOSITION/MAXRESULTS to the end.
@@ -241,7 +246,29 @@ class QuickBooksConnector(OAuthConnector):
             return self._created[doc.idempotency_key]
         body = self.build_invoice(doc)
         created = self.call("POST", "invoice", json=body, params={"requestid": request_id(doc.idempotency_key, body)})
+        wrong = self._wrong_total(created["Invoice"], doc)
+        if wrong is not None:
+            raise wrong
         return self._ref(created["Invoice"])
+
+    def _wrong_total(self, invoice: Mapping[str, Any], doc: InvoiceDocument) -> PermanentError | None:
+        """None when QuickBooks' total is the hub's; else the invoice is deleted and this is the
+        refusal (finance would otherwise see two truths, and a retry would find it by DocNumber)."""
+        total = _money(invoice.get("TotalAmt"))
+        if total == doc.total:
+            return None
+        self.call(
+            "POST",
+            "invoice",
+            json={"Id": str(invoice["Id"]), "SyncToken": str(invoice.get("SyncToken", "0"))},
+            params={"operation": "delete"},
+        )
+        currency = (invoice.get("CurrencyRef") or {}).get("value") or doc.currency
+        return PermanentError(
+            f"QuickBooks computes {total} {currency} for {doc.number}, the hub {doc.total}: check the items' "
+            "tax codes (table taxes) and the company's sales tax settings in QuickBooks",
+            field="total",
+        )
 
     def push_invoices(self, docs: list[InvoiceDocument]) -> list[ExternalRef]:
         """Up to BATCH_ITEMS invoices per /batch call. If QuickBooks refuses one, the others of its
@@ -274,7 +301,10 @@ class QuickBooksConnector(OAuthConnector):
         for doc in docs:
             item = answered.get(doc.idempotency_key) or {}
             if item.get("Invoice"):
-                self._created[doc.idempotency_key] = self._ref(item["Invoice"])
+                wrong = self._wrong_total(item["Invoice"], doc)
+                if wrong is None:
+                    self._created[doc.idempotency_key] = self._ref(item["Invoice"])
+                refused = refused or wrong
             elif refused is None:
                 refused = fault_error(item, f"{doc.idempotency_key}: QuickBooks answered nothing for it in the batch")
         return refused

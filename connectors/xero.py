@@ -22,11 +22,27 @@ What the connector does
   the customer's name, else (if the mapping's option `create_customers` allows) a new one. A line's
   tax is the mapped TaxType or, for a rate, the active revenue tax rate of that percentage.
   Invoices are `ACCREC`, DRAFT or AUTHORISED by the connection's document mode.
+- the invoice's `Total` as Xero answers the create is checked against the hub's: an invoice
+  whose total differs is taken back (a draft DELETED, an authorised one VOIDED) and refused.
 - find-before-create by `Reference` (our idempotency key), deleted drafts left out.
 - status from `Status`, `Total`, `AmountPaid`; cancel = VOIDED for an authorised invoice, DELETED
   for a draft (Xero refuses both once payments are applied).
 - stock: the `QuantityOnHand` of items tracked as inventory (`GET /Items` answers every item at
   once, without pages); Xero keeps one stock location, reported as the setting `warehouse`.
+
+Xero's arithmetic ("Rounding in Xero", developer.xero.com/documentation/api-guides/rounding-in-xero,
+and the LineItem schema of Xero's accounting OpenAPI), and what the hub sends for it
+- "All monetary calculations in Xero are to two decimal places", whatever the currency: a line's
+  LineAmount = Quantity × UnitAmount × (100 − DiscountRate) / 100, rounded to 2 decimals (the
+  guide does not say how ties go). UnitAmount keeps 2 decimals unless the request carries
+  `unitdp=4`, which the create does: 4 decimals. Quantities keep 4 decimals, DiscountRate 2.
+- Tax is computed per line and rounded to 2 decimals, and a line's TaxAmount, when given, is
+  booked instead (the default mapping gives the hub's).
+- So a line goes with the hub's unit price and discount when Xero's amount is the hub's net
+  whichever way a tie goes; else with a net unit price of 4 decimals (no tie either) and the
+  discount named in its description (`LINES`). A line with no such price, and every line in a
+  currency of 3 decimals (KWD: its nets and taxes would lose the third), is refused when the deal
+  is won.
 """
 
 from __future__ import annotations
@@ -39,6 +55,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from babel.numbers import get_currency_precision
+
+from connectors.arithmetic import DiscountArithmetic, Unfit
 from connectors.base import ConfigField
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
 from connectors.errors import AuthError, PermanentError, UncertainOutcomeError
@@ -49,6 +68,8 @@ from connectors.refused_field import field_in_message
 from connectors.tax_codes import tax_code
 from mappings.engine import storable
 
+# With unitdp=4; every amount to 2 decimals; the tie rule is not documented.
+LINES = DiscountArithmetic("Xero", price_places=4, rounding=None, amount_places=2, quantity_places=4, discount_places=2)
 AUTHORIZE_URL = "https://login.xero.com/identity/connect/authorize"
 TOKEN_URL = "https://identity.xero.com/connect/token"
 CONNECTIONS_URL = "https://api.xero.com/connections"
@@ -92,6 +113,7 @@ def _quoted(text: str) -> str:
 
 class XeroConnector(OAuthConnector):
     type_name = "xero"
+    line_arithmetic = LINES
     label = "Xero"
     limits = Limits(per_minute=60, concurrent=5, per_day=5000)
     # Tracked inventory items on an authorised sales invoice leave Xero's stock.
@@ -254,9 +276,8 @@ class XeroConnector(OAuthConnector):
         waiting = [doc for doc in docs if doc.idempotency_key not in self._created]
         if waiting:
             payloads = self.build_payloads(waiting)
-            answer = self._call(
-                "POST", "/Invoices", params={"summarizeErrors": "false"}, json={"Invoices": payloads}, sent=payloads
-            )
+            params = {"summarizeErrors": "false", "unitdp": "4"}  # unit amounts of 4 decimals
+            answer = self._call("POST", "/Invoices", params=params, json={"Invoices": payloads}, sent=payloads)
             invoices = created(answer, "Invoices", "Xero invoices")
             if len(invoices) != len(payloads):
                 # Sent, and maybe applied: the retry looks the references up before creating.
@@ -265,6 +286,7 @@ class XeroConnector(OAuthConnector):
             for doc, invoice in zip(waiting, invoices, strict=True):
                 if not _has_errors(invoice):
                     self._created[doc.idempotency_key] = self._ref(invoice)
+            self._take_back_wrong_totals(waiting, invoices)
             if refusals:
                 index, message, field = refusals[0]
                 raise PermanentError(
@@ -292,15 +314,36 @@ class XeroConnector(OAuthConnector):
             external_number=invoice.get("InvoiceNumber"),
         )
 
+    def _take_back_wrong_totals(self, docs: list[InvoiceDocument], invoices: list[dict[str, Any]]) -> None:
+        """Refuse the first created invoice whose Total is not the hub's, after taking back every
+        such one (deleted or voided, and forgotten): finance would otherwise see two truths."""
+        wrong = []
+        for doc, invoice in zip(docs, invoices, strict=True):
+            if _has_errors(invoice) or decimal_of(invoice.get("Total")) == doc.total:
+                continue
+            del self._created[doc.idempotency_key]
+            self._take_back(invoice["InvoiceID"], invoice.get("Status"))
+            wrong.append((doc, invoice))
+        if wrong:
+            doc, invoice = wrong[0]
+            raise PermanentError(
+                f"Xero computes {decimal_of(invoice.get('Total'))} {invoice.get('CurrencyCode') or doc.currency} "
+                f"for {doc.number}, the hub {doc.total}: check the tax rates (table taxes) and prices in Xero",
+                field="total",
+            )
+
     def cancel_invoice(self, ref: ExternalRef) -> None:
         invoice = self._invoice(ref.external_id)
         status = invoice.get("Status")
         if status in ("VOIDED", "DELETED"):
             return
+        self._take_back(ref.external_id, status)
+
+    def _take_back(self, invoice_id: str, status: str | None) -> None:
         # Xero deletes drafts and voids authorised invoices; it refuses either once paid.
         target = "DELETED" if status in ("DRAFT", "SUBMITTED") else "VOIDED"
-        body = {"Invoices": [{"InvoiceID": ref.external_id, "Status": target}]}
-        self._call("POST", f"/Invoices/{ref.external_id}", json=body, sent=body["Invoices"])
+        body = {"Invoices": [{"InvoiceID": invoice_id, "Status": target}]}
+        self._call("POST", f"/Invoices/{invoice_id}", json=body, sent=body["Invoices"])
 
     def _invoice(self, invoice_id: str) -> dict[str, Any]:
         return self._call("GET", f"/Invoices/{invoice_id}")["Invoices"][0]
@@ -328,24 +371,38 @@ class XeroConnector(OAuthConnector):
         """The invoices as Xero takes them, from the connection's mapping; every document is
         checked before a missing contact is created."""
         mapped = [self.map_document(doc) for doc in docs]
-        payloads = [self._invoice_payload(m) for m in mapped]
+        payloads = [self._invoice_payload(m, doc) for m, doc in zip(mapped, docs, strict=True)]
         contacts = self._contact_ids(docs, mapped, dry_run=dry_run)
         for payload, contact_id in zip(payloads, contacts, strict=True):
             payload["Contact"] = {"ContactID": contact_id}
         return payloads
 
-    def _invoice_payload(self, mapped: Mapping[str, Any]) -> dict[str, Any]:
+    def _invoice_payload(self, mapped: Mapping[str, Any], doc: InvoiceDocument) -> dict[str, Any]:
+        mapped_lines = mapped.get("lines") or []
+        if len(mapped_lines) != len(doc.lines):
+            # Xero's amounts are checked against the document's: lines map one to one.
+            raise PermanentError(
+                f"the mapping gives {len(mapped_lines)} lines for {len(doc.lines)} in the document", field="lines"
+            )
+        unit = Decimal(1).scaleb(-get_currency_precision(doc.currency))
         lines = []
-        for i, line in enumerate(mapped.get("lines") or []):
-            out: dict[str, Any] = {
-                "Description": line.get("description") or "",
-                "Quantity": number(line.get("quantity"), f"lines[{i}].quantity", "Xero"),
-                "UnitAmount": number(line.get("unit_amount"), f"lines[{i}].unit_amount", "Xero"),
-            }
+        for i, (line, source) in enumerate(zip(mapped_lines, doc.lines, strict=True)):
+            quantity = number(line.get("quantity"), f"lines[{i}].quantity", "Xero")
+            price = number(line.get("unit_amount"), f"lines[{i}].unit_amount", "Xero")
+            discount = number(line.get("discount_rate") or 0, f"lines[{i}].discount_rate", "Xero")
+            try:
+                terms = LINES.fit(quantity, price, discount, source.net, unit)
+            except Unfit as exc:
+                raise PermanentError(str(exc), field=exc.path(i)) from exc
+            description = line.get("description") or ""
+            if discount and not terms.discount:
+                # The discount is in the net unit amount: the description says so.
+                description = f"{description} ({discount.normalize():f} % discount)"
+            out: dict[str, Any] = {"Description": description, "Quantity": terms.quantity, "UnitAmount": terms.price}
             if line.get("item_code"):
                 out["ItemCode"] = line["item_code"]
-            if line.get("discount_rate"):
-                out["DiscountRate"] = number(line["discount_rate"], f"lines[{i}].discount_rate", "Xero")
+            if terms.discount:
+                out["DiscountRate"] = terms.discount
             tax_type = self._tax_type(line.get("tax"), i)
             if tax_type:
                 out["TaxType"] = tax_type

@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy import func, insert, literal, or_, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from connectors.arithmetic import Unfit
+from connectors.arithmetic import Unfit, unfit_lines
 from connectors.documents import Address, InvoiceDocument, InvoiceLine, Party, TaxAmount, invoice_to_dict
 from hub.errors import ValidationFailed
 from hub.extensions import db
@@ -153,15 +153,13 @@ def refuse_lines_targets_cannot_take(deal: Deal) -> None:
     (connectors/arithmetic.py): refused now, while the salesperson can change it, rather than parked
     after the fact. Nothing is read unless some line does not fit some kind of target."""
     unit = minor_unit(deal.currency)
-    unfit: dict[str, dict[int, str]] = {}  # connection type → line index → why
+    lines = [(line.quantity, line.unit_price, line.discount_percent, line.amounts.net) for line in deal.lines]
+    unfit: dict[str, dict[int, Unfit]] = {}  # connection type → line index → why
     for cls in registry():
-        if cls.line_arithmetic is None:
-            continue
-        for i, line in enumerate(deal.lines):
-            try:
-                cls.line_arithmetic.net_price(line.quantity, line.amounts.net, unit)
-            except Unfit as exc:
-                unfit.setdefault(cls.type_name, {})[i] = str(exc)
+        if cls.line_arithmetic is not None:
+            refused = unfit_lines(cls.line_arithmetic, lines, unit)
+            if refused:
+                unfit[cls.type_name] = refused
     if not unfit:
         return
     in_use = db.session.execute(
@@ -172,10 +170,17 @@ def refuse_lines_targets_cannot_take(deal: Deal) -> None:
     errors: dict[str, list[str]] = {}
     for type_name, name in in_use:
         for i, why in unfit[type_name].items():
-            errors.setdefault(f"lines[{i}].unit_price", []).append(
-                f"The invoice for {name} cannot carry this line at {deal.lines[i].amounts.net}: {why}. "
-                "Split the line or change its price."
-            )
+            path = why.path(i)
+            if why.field == "currency":  # every line: said once, of the deal
+                message = f"The invoice for {name} cannot be in {deal.currency}: {why}. Choose another currency."
+            else:
+                change = "quantity" if why.field == "quantity" else "price"
+                message = (
+                    f"The invoice for {name} cannot carry this line at {deal.lines[i].amounts.net}: {why}. "
+                    f"Split the line or change its {change}."
+                )
+            if message not in errors.get(path, []):
+                errors.setdefault(path, []).append(message)
     if errors:
         raise ValidationFailed(errors)
 

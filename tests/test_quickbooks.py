@@ -139,7 +139,9 @@ def test_push_sends_the_invoice_intuit_documents_with_requestid_minorversion_and
     qbo = connector()
     expect_lookups()
     expect_customer_and_item()
-    responses.post(f"{BASE}/invoice", json={"Invoice": qbo_invoice(), "time": FAULT_TIME})
+    responses.post(
+        f"{BASE}/invoice", json={"Invoice": qbo_invoice(total="158.26", balance="158.26"), "time": FAULT_TIME}
+    )
 
     assert qbo.find_invoice(doc.idempotency_key) is None
     ref = qbo.push_invoice(doc)
@@ -220,7 +222,10 @@ def test_a_repeated_push_carries_the_same_requestid_and_a_corrected_one_a_new_on
         """The requestid a push by a fresh connector (as each job makes) sends."""
         responses.reset()
         expect_customer_and_item()
-        responses.post(f"{BASE}/invoice", json={"Invoice": qbo_invoice(), "time": FAULT_TIME})
+        responses.post(
+            f"{BASE}/invoice",
+            json={"Invoice": qbo_invoice(total=str(doc.total), balance=str(doc.total)), "time": FAULT_TIME},
+        )
         connector().push_invoice(doc)
         (post,) = [c for c in responses.calls if c.request.method == "POST"]
         return query_of(post)["requestid"][0]
@@ -307,7 +312,9 @@ def test_an_unknown_customer_is_parked_unless_the_mapping_allows_creating_it():
     responses.get(f"{BASE}/query", json=query_answer("Item", [ITEM]))
     responses.get(f"{BASE}/query", json=query_answer("Customer", []))
     responses.post(f"{BASE}/customer", json={"Customer": {"Id": "58", "DisplayName": "Globex"}, "time": FAULT_TIME})
-    responses.post(f"{BASE}/invoice", json={"Invoice": qbo_invoice(), "time": FAULT_TIME})
+    responses.post(
+        f"{BASE}/invoice", json={"Invoice": qbo_invoice(total="115.43", balance="115.43"), "time": FAULT_TIME}
+    )
     connector(mapping=parse(mapping)).push_invoice(document(customer="Globex"))
     create_customer, create_invoice = [c for c in responses.calls if c.request.method == "POST"]
     assert json.loads(create_customer.request.body) == {
@@ -504,9 +511,15 @@ def test_several_invoices_go_in_one_batch_and_a_refused_one_fails_alone_without_
         f"{BASE}/batch",
         json={
             "BatchItemResponse": [
-                {"bId": "INV-000050", "Invoice": qbo_invoice("140", doc_number="INV-000050")},
+                {
+                    "bId": "INV-000050",
+                    "Invoice": qbo_invoice("140", doc_number="INV-000050", total="115.43", balance="115.43"),
+                },
                 {"bId": "INV-000051", "Fault": fault},
-                {"bId": "INV-000052", "Invoice": qbo_invoice("142", doc_number="INV-000052")},
+                {
+                    "bId": "INV-000052",
+                    "Invoice": qbo_invoice("142", doc_number="INV-000052", total="115.43", balance="115.43"),
+                },
             ],
             "time": FAULT_TIME,
         },
@@ -539,6 +552,52 @@ def test_several_invoices_go_in_one_batch_and_a_refused_one_fails_alone_without_
 
 
 @responses.activate
+def test_an_invoice_whose_total_quickbooks_computes_otherwise_is_deleted_and_refused():
+    """QuickBooks applies its own sales tax (97.00 + 7.76 here, not the hub's 19 %): the invoice it
+    made is deleted, so that its DocNumber is free, and the push is refused naming both totals."""
+    expect_customer_and_item()
+    created = qbo_invoice(total="104.76", balance="104.76", sync_token="0")
+    responses.post(f"{BASE}/invoice", json={"Invoice": created, "time": FAULT_TIME})
+
+    with pytest.raises(PermanentError) as refused:
+        connector().push_invoice(document())
+
+    assert refused.value.message == (
+        "QuickBooks computes 104.76 USD for INV-000042, the hub 115.43: check the items' tax codes (table taxes) "
+        "and the company's sales tax settings in QuickBooks"
+    )
+    assert refused.value.field == "total"
+    _, delete = [c for c in responses.calls if c.request.method == "POST"]
+    assert query_of(delete)["operation"] == ["delete"]
+    assert json.loads(delete.request.body) == {"Id": "130", "SyncToken": "0"}
+
+
+@responses.activate
+def test_in_a_batch_only_the_invoice_with_another_total_is_deleted_and_refused():
+    from hub.sync.push import _push
+
+    docs = [document(key="INV-000060"), document(key="INV-000061")]
+    responses.get(f"{BASE}/query", json=query_answer("Invoice", []))
+    expect_customer_and_item()
+    good = qbo_invoice("160", doc_number="INV-000060", total="115.43", balance="115.43")
+    wrong = qbo_invoice("161", doc_number="INV-000061", total="104.76", balance="104.76")
+    responses.post(
+        f"{BASE}/batch",
+        json={"BatchItemResponse": [{"bId": "INV-000060", "Invoice": good}, {"bId": "INV-000061", "Invoice": wrong}]},
+    )
+    # The engine then pushes the refused one alone: QuickBooks computes its total otherwise again.
+    responses.post(f"{BASE}/invoice", json={"Invoice": wrong, "time": FAULT_TIME})
+
+    results = _push(connector(), docs)
+
+    assert results["INV-000060"].external_id == "160"
+    assert isinstance(results["INV-000061"], PermanentError)
+    assert results["INV-000061"].field == "total"
+    deletes = [json.loads(c.request.body) for c in responses.calls if query_of(c).get("operation") == ["delete"]]
+    assert deletes == [{"Id": "161", "SyncToken": "0"}, {"Id": "161", "SyncToken": "0"}]
+
+
+@responses.activate
 def test_batches_carry_at_most_30_invoices():
     docs = [document(key=f"INV-{n:06d}") for n in range(1, 32)]
     expect_customer_and_item()
@@ -551,7 +610,11 @@ def test_batches_carry_at_most_30_invoices():
             json.dumps(
                 {
                     "BatchItemResponse": [
-                        {"bId": i["bId"], "Invoice": qbo_invoice(i["bId"][4:], doc_number=i["bId"])} for i in items
+                        {
+                            "bId": i["bId"],
+                            "Invoice": qbo_invoice(i["bId"][4:], doc_number=i["bId"], total="115.43", balance="115.43"),
+                        }
+                        for i in items
                     ]
                 }
             ),

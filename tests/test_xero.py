@@ -67,6 +67,17 @@ def xero_invoice(**changes) -> dict:
     }
 
 
+def xero_total(invoice: dict) -> float:
+    """An invoice's Total as Xero computes it from what it was sent: each line's Quantity ×
+    UnitAmount × (100 − DiscountRate) / 100 to 2 decimals, plus the lines' TaxAmounts."""
+    total = Decimal(0)
+    for line in invoice["LineItems"]:
+        gross = Decimal(str(line["Quantity"])) * Decimal(str(line["UnitAmount"]))
+        total += (gross * (100 - Decimal(str(line.get("DiscountRate", 0)))) / 100).quantize(Decimal("0.01"))
+        total += Decimal(str(line.get("TaxAmount", 0)))
+    return float(total)
+
+
 def validation_exception(*elements: dict) -> dict:
     """Xero's HTTP 400 body: the refused elements, each with its ValidationErrors."""
     return {
@@ -235,6 +246,7 @@ def test_a_batch_is_one_create_call_with_contacts_found_or_created_in_one_call_e
                     InvoiceNumber="INV-0011",
                     Reference="INV-000043",
                     Status=status,
+                    Total=1486.31,
                 ),
             ]
         ),
@@ -266,7 +278,7 @@ def test_a_batch_is_one_create_call_with_contacts_found_or_created_in_one_call_e
     }
     assert query(rates.calls[0]) == {"where": 'Status=="ACTIVE"'}
     assert created.call_count == 1
-    assert query(created.calls[0]) == {"summarizeErrors": "false"}
+    assert query(created.calls[0]) == {"summarizeErrors": "false", "unitdp": "4"}
     body = sent(created.calls[0])
     assert body["Invoices"][0] == {
         "Type": "ACCREC",
@@ -412,6 +424,35 @@ def test_the_preview_shows_the_payload_without_creating_anything():
     assert preview["Status"] == "AUTHORISED"
     assert preview["LineItems"][0]["UnitAmount"] == "1249.00"
     assert all(c.request.method == "GET" for c in responses.calls)
+
+
+@responses.activate
+@pytest.mark.parametrize(("status", "taken_back"), [("DRAFT", "DELETED"), ("AUTHORISED", "VOIDED")])
+def test_an_invoice_whose_total_xero_computes_otherwise_is_taken_back_and_refused(status, taken_back):
+    """Xero applies its own tax (a TaxType of another rate, say): the invoice it made is deleted
+    or voided, never linked, and the push is refused naming both totals."""
+    responses.get(f"{API}/Contacts", json=answer(Contacts=[ACME]))
+    responses.get(f"{API}/TaxRates", json=answer(**TAX_RATES))
+    created = responses.post(f"{API}/Invoices", json=answer(Invoices=[xero_invoice(Status=status, Total=2720.00)]))
+    voided = responses.post(
+        f"{API}/Invoices/243216c5-369e-4056-ac67-05388f86dc81", json=answer(Invoices=[xero_invoice(Status=taken_back)])
+    )
+    xero = connector(post=status == "AUTHORISED")
+
+    with pytest.raises(PermanentError) as refused:
+        xero.push_invoices([document()])
+
+    assert refused.value.message == (
+        "Xero computes 2720.0 EUR for INV-000042, the hub 2713.88: check the tax rates (table taxes) and prices in Xero"
+    )
+    assert refused.value.field == "total"
+    assert sent(voided.calls[0]) == {
+        "Invoices": [{"InvoiceID": "243216c5-369e-4056-ac67-05388f86dc81", "Status": taken_back}]
+    }
+    # Not remembered as created: a retry sends it again rather than link the wrong one.
+    with pytest.raises(PermanentError):
+        xero.push_invoices([document()])
+    assert created.call_count == 2
 
 
 # ---- find-before-create ---------------------------------------------------------------------
@@ -610,7 +651,10 @@ def test_one_refused_invoice_of_a_batch_is_parked_and_the_other_is_linked_once(a
 
     def create(request):
         invoices = json.loads(request.body)["Invoices"]
-        made = [refused if i["Reference"] == second else xero_invoice(Reference=i["Reference"]) for i in invoices]
+        made = [
+            refused if i["Reference"] == second else xero_invoice(Reference=i["Reference"], Total=xero_total(i))
+            for i in invoices
+        ]
         return 200, {}, json.dumps(answer(Invoices=made))
 
     created = responses.add_callback(responses.POST, f"{API}/Invoices", callback=create)
