@@ -45,7 +45,7 @@ def answer(request):
     url = urlsplit(request.url)
     query = {k: v[0] for k, v in parse_qs(url.query).items()}
     if url.path.endswith("/items"):
-        body = {"items": [{"item_id": f"item-{query['sku']}", "sku": query["sku"]}]}
+        body = {"items": [{"item_id": f"item-{query['search_text']}", "sku": query["search_text"]}]}
     elif url.path.endswith("/settings/taxes"):
         body = {"taxes": [{"tax_id": i, "tax_percentage": float(Decimal(r) * 100)} for r, i in TAXES.items()]}
     else:
