@@ -12,6 +12,7 @@ from hub.api.base import Blueprint, ListArgs, Money, get_or_404, page_schema, pa
 from hub.auth import requires
 from hub.extensions import db
 from hub.models import ExternalLink, HubInvoice, InvoiceState, SyncRun
+from hub.sync import failures
 
 blp = Blueprint("invoices", __name__, url_prefix="/api/v1", description="Invoices the hub generated")
 
@@ -65,6 +66,15 @@ class InvoiceSummary(ma.Schema):
 class InvoiceDetail(InvoiceSummary):
     snapshot = ma.fields.Dict(metadata={"description": "the canonical invoice document taken when the deal was won"})
     sync_runs = ma.fields.Method("runs")
+    problems = ma.fields.Method(
+        "_problems",
+        metadata={
+            "description": "each target whose push failed: the reason in plain words, who to ask, the target's answer"
+        },
+    )
+
+    def _problems(self, invoice):
+        return [p.as_dict() for p in failures.problems_for([invoice], with_detail=True).get(invoice.id, [])]
 
     def runs(self, invoice):
         rows = db.session.scalars(
