@@ -82,6 +82,10 @@ def test_unknown_product_in_real_tryton_is_explained_on_the_deal_page_and_its_ow
     assert "Demo Tryton does not know the product GHOST-1 on line 1 (GHOST-1)." in page
     assert "Ask finance: Finance User &lt;finance@example.com&gt;." in page
     assert "create_products is off" not in page
+    # Finance's invoice page says the same, with Tryton's own words.
+    page = logged_in(app, users["finance"]["email"]).get(f"/invoices/{invoice['id']}").get_data(as_text=True)
+    assert "Demo Tryton does not know the product GHOST-1 on line 1 (GHOST-1)." in page
+    assert "create_products is off" in page
 
 
 def test_total_tryton_refuses_is_explained_and_told_once_per_failure(app, users, sales, admin, tryton_db, monkeypatch):

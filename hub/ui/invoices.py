@@ -17,6 +17,7 @@ from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.models import Connection, HubInvoice, InvoiceState, SyncRun
 from hub.money import round_money
+from hub.sync import failures
 from hub.ui.core import blueprint, form_values, load, page
 from hub.ui.pdf import invoice_pdf
 
@@ -107,7 +108,8 @@ def show(invoice_id: int):
         .where(SyncRun.object_type == "invoice", SyncRun.object_id == invoice.id)
         .order_by(SyncRun.id.desc())
     ).all()
-    return render_template("ui/invoice.html", invoice=invoice, doc=invoice.snapshot, runs=runs)
+    problems = failures.problems_for([invoice], with_detail=True).get(invoice.id, [])
+    return render_template("ui/invoice.html", invoice=invoice, doc=invoice.snapshot, runs=runs, problems=problems)
 
 
 @bp.get("/invoices/<int:invoice_id>.pdf")
