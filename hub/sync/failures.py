@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from connectors.errors import AuthError, ConnectorError, MappingRefused, PermanentError
 from hub.extensions import db
-from hub.models import Connection, HubInvoice, OutboxEvent, OutboxState, Role, User
+from hub.models import Connection, HubInvoice, InvoiceState, OutboxEvent, OutboxState, Role, User
 from hub.models.notices import InvoiceNotice
 from hub.money import round_money
 
@@ -159,7 +159,9 @@ def notify_parked(connection: Connection, event: OutboxEvent, exc: Exception, *,
 def problems_for(invoices: Sequence[HubInvoice], *, with_detail: bool) -> dict[int, list[Problem]]:
     """Per invoice id, each target whose push is parked now, with the newest explanation of it.
     `with_detail`: include the target's own words (finance and admins)."""
-    ids = [inv.id for inv in invoices]
+    # A push that is parked turns a pending invoice failed, and a cancelled one is no longer sent:
+    # neither has a problem to show, and a deal just won (the won answer) is not read again.
+    ids = [inv.id for inv in invoices if inv.state not in (InvoiceState.PENDING, InvoiceState.CANCELLED)]
     if not ids:
         return {}
     parked = db.session.execute(
