@@ -65,7 +65,7 @@ def test_unknown_product_in_real_tryton_is_explained_on_the_deal_page_and_its_ow
     assert invoice["state"] == "failed"
     (problem,) = invoice["problems"]
     assert problem["connection"] == "Demo Tryton"
-    assert problem["reason"] == "Demo Tryton does not know the product GHOST-1 on line 1 (GHOST-1)."
+    assert problem["reason"] == "Demo Tryton does not know the product GHOST-1 (line 1)."
     assert problem["ask"] == "finance"
     assert problem["ask_people"] == ["Finance User <finance@example.com>"]
     assert problem["detail"] is None  # sales does not get Tryton's technical words
@@ -79,12 +79,12 @@ def test_unknown_product_in_real_tryton_is_explained_on_the_deal_page_and_its_ow
 
     page = logged_in(app, users["sales"]["email"]).get(f"/deals/{won['id']}").get_data(as_text=True)
     assert "Not in any connected system" not in page
-    assert "Demo Tryton does not know the product GHOST-1 on line 1 (GHOST-1)." in page
+    assert "Demo Tryton does not know the product GHOST-1 (line 1)." in page
     assert "Ask finance: Finance User &lt;finance@example.com&gt;." in page
     assert "create_products is off" not in page
     # Finance's invoice page says the same, with Tryton's own words.
     page = logged_in(app, users["finance"]["email"]).get(f"/invoices/{invoice['id']}").get_data(as_text=True)
-    assert "Demo Tryton does not know the product GHOST-1 on line 1 (GHOST-1)." in page
+    assert "Demo Tryton does not know the product GHOST-1 (line 1)." in page
     assert "create_products is off" in page
 
 
@@ -169,6 +169,7 @@ def _due_now(app) -> None:
             Role.FINANCE,
         ),
         (PermanentError("x", field="lines[0].tax"), "T has no tax for line 1 (PUMP-100)'s rate of 19 %.", Role.FINANCE),
+        (PermanentError("x", field="lines[1].sku"), "T does not know the product VALVE-50 (line 2).", Role.FINANCE),
         (PermanentError("x", field="contact_name"), "T could not find or create the customer Acme GmbH.", Role.FINANCE),
         (PermanentError("x", field="currency"), "T does not take invoices in EUR.", Role.FINANCE),
         (

@@ -114,7 +114,9 @@ def _line_refused(index: int, part: str, target: str, snapshot: dict[str, Any]) 
     label = line.get("sku") or line.get("description") or ""
     which = f"line {index + 1}" + (f" ({label})" if label else "")
     if part == "sku":
-        return f"{target} does not know the product {label or 'of ' + which} on {which}."
+        if line.get("sku"):
+            return f"{target} does not know the product {line['sku']} (line {index + 1})."
+        return f"{target} does not know the product of {which}."
     if part in ("tax", "tax_rate"):
         rate = Decimal(str(line.get("tax_rate", "0"))) * 100
         return f"{target} has no tax for {which}'s rate of {rate.normalize():f} %."
