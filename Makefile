@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml | $(PY)
 install: $(STAMP)
 
 # The web UI's JavaScript comes from npm (package-lock.json pins it) and is served by the app from
-# hub/static/vendor, never from a CDN.
+# hub/static/vendor, never from a CDN. Tryton's web client (tryton-sao) stays in node_modules: the
+# demo Tryton (hub/demo_erp/tryton.py) serves it from there, so "open in Tryton" links work.
 VENDOR := hub/static/vendor
 ASSETS_STAMP := $(VENDOR)/.installed-$(shell sha1sum package-lock.json | cut -c1-12)
 

@@ -556,7 +556,8 @@ def _check_totals(ids: list[int], docs: list[InvoiceDocument], rows: dict[int, d
         if total != doc.total:
             raise PermanentError(
                 f"Odoo computes {total} {doc.currency} for {doc.number}, the hub {doc.total}: check the taxes "
-                "(table taxes of the mapping), the prices and the company's tax rounding (per line) in Odoo"
+                "(table taxes of the mapping), the prices and the company's tax rounding (per line) in Odoo",
+                field="total",
             )
 
 

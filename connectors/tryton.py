@@ -464,7 +464,8 @@ class TrytonConnector(Connector):
             doc, total = wrong[0]
             raise PermanentError(
                 f"Tryton computes {total} {doc.currency} for {doc.number}, "
-                f"the hub {doc.total}: check the products' taxes and prices in Tryton"
+                f"the hub {doc.total}: check the products' taxes and prices in Tryton",
+                field="total",
             )
         return rows
 

@@ -42,6 +42,7 @@ from hub.models import (
     Customer,
     Deal,
     HubInvoice,
+    InvoiceNotice,
     MappingRow,
     MappingState,
     MappingVersion,
@@ -192,6 +193,20 @@ class World:
         """A second token of the role's user, not the one the request is made with."""
         owner = self._user(role) or db.session.get(User, self.other_user)
         return self._add(ApiToken.issue(owner, "spare")[0]).id
+
+    def notice(self, role: str | None) -> int:
+        """A notice of a failed push to the role's user (to another user's when nobody is logged in)."""
+        owner = self._user(role) or db.session.get(User, self.other_user)
+        invoice = db.session.get(HubInvoice, self.invoice)
+        notice = InvoiceNotice(
+            user_id=owner.id,
+            deal_id=invoice.deal_id,
+            invoice_id=invoice.id,
+            connection_id=self.connection,
+            reason="Ledger refused the invoice.",
+            ask=Role.FINANCE,
+        )
+        return self._add(notice).id
 
     # ---- sync -----------------------------------------------------------------------------
 
@@ -474,6 +489,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", f"{V}/audit"): Row(FINANCE, lambda w, r: Req(f"{V}/audit?entity=customers"), needs=("customer",)),
     ("GET", f"{V}/invoices"): Row(FINANCE, lambda w, r: Req(f"{V}/invoices?state=pending"), needs=("invoice",)),
     ("GET", f"{V}/invoices/<int:invoice_id>"): Row(FINANCE, lambda w, r: Req(f"{V}/invoices/{w.invoice}")),
+    ("GET", f"{V}/invoices/totals"): Row(FINANCE, lambda w, r: Req(f"{V}/invoices/totals"), needs=("invoice",)),
+    # everyone: their own notices
+    ("GET", f"{V}/notices"): Row(EVERYONE, lambda w, r: Req(f"{V}/notices")),
+    ("POST", f"{V}/notices/<int:notice_id>/read"): Row(EVERYONE, lambda w, r: Req(f"{V}/notices/{w.notice(r)}/read")),
     # connections and the sync queue: admins only
     ("GET", f"{V}/connection-types"): Row(ADMIN, lambda w, r: Req(f"{V}/connection-types")),
     ("GET", f"{V}/connections"): Row(ADMIN, lambda w, r: Req(f"{V}/connections"), needs=("connection",)),

@@ -115,6 +115,7 @@ def init_app(app: Flask) -> None:
         inventory,
         invoices,
         mappings,
+        notices,
         pipelines,
         products,
         sync,
@@ -135,6 +136,7 @@ def init_app(app: Flask) -> None:
         sync,
         inventory,
         alert_channels,
+        notices,
     ):
         api.register_blueprint(module.blp)
 

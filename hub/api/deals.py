@@ -30,6 +30,8 @@ from hub.auth import authenticated_user, requires
 from hub.inventory import availability
 from hub.models import Customer, Deal, Stage, StageKind, User
 from hub.money import MAX_PRICE, MAX_QUANTITY, minor_unit, round_to
+from hub.permissions import allowed
+from hub.sync import failures
 
 blp = Blueprint("deals", __name__, url_prefix="/api/v1", description="Deals, their lines and stage transitions")
 
@@ -153,6 +155,22 @@ class InvoiceBrief(ma.Schema):
     total = Money()
     amount_paid = Money()
     links = ma.fields.List(ma.fields.Nested(ExternalLinkBrief))
+    problems = ma.fields.Method(
+        "_problems",
+        metadata={
+            "description": "each target whose push of this invoice failed: the reason in plain words, who to ask "
+            "(role and people) and, for finance and admins, what the target answered (`detail`)"
+        },
+    )
+
+    def _problems(self, invoice):
+        return invoice_problems(invoice)
+
+
+def invoice_problems(invoice) -> list[dict]:
+    """The invoice's failed pushes as the API shows them (the target's words for finance and admins)."""
+    with_detail = allowed(authenticated_user().role, "invoices", "read")
+    return [p.as_dict() for p in failures.problems_for([invoice], with_detail=with_detail).get(invoice.id, [])]
 
 
 class DealOut(DealSummary):

@@ -6,12 +6,13 @@ from __future__ import annotations
 import marshmallow as ma
 from flask.views import MethodView
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
-from hub.api.base import Blueprint, ListArgs, Money, get_or_404, page_schema, paginate, search_filter, where_equal
+from hub import finance
+from hub.api.base import Blueprint, Currency, ListArgs, Money, get_or_404, page_schema, paginate
 from hub.auth import requires
 from hub.extensions import db
-from hub.models import ExternalLink, HubInvoice, InvoiceState, SyncRun
+from hub.models import HubInvoice, InvoiceState, SyncRun
+from hub.sync import failures
 
 blp = Blueprint("invoices", __name__, url_prefix="/api/v1", description="Invoices the hub generated")
 
@@ -65,6 +66,15 @@ class InvoiceSummary(ma.Schema):
 class InvoiceDetail(InvoiceSummary):
     snapshot = ma.fields.Dict(metadata={"description": "the canonical invoice document taken when the deal was won"})
     sync_runs = ma.fields.Method("runs")
+    problems = ma.fields.Method(
+        "_problems",
+        metadata={
+            "description": "each target whose push failed: the reason in plain words, who to ask, the target's answer"
+        },
+    )
+
+    def _problems(self, invoice):
+        return [p.as_dict() for p in failures.problems_for([invoice], with_detail=True).get(invoice.id, [])]
 
     def runs(self, invoice):
         rows = db.session.scalars(
@@ -82,6 +92,7 @@ class InvoiceListArgs(ListArgs):
     deal_id = ma.fields.Integer()
     issued_from = ma.fields.Date(metadata={"description": "issue date on or after"})
     issued_to = ma.fields.Date(metadata={"description": "issue date on or before"})
+    currency = Currency(metadata={"description": "ISO 4217 code"})
 
 
 INVOICE_SORT = {"number": HubInvoice.id, "issue_date": HubInvoice.issue_date, "total": HubInvoice.total}
@@ -93,24 +104,40 @@ class Invoices(MethodView):
     @blp.arguments(InvoiceListArgs, location="query")
     @blp.response(200, page_schema(InvoiceSummary, "InvoicePage"))
     def get(self, args):
-        """Invoices, newest first; `q` searches the number and the customer's name."""
-        query = select(HubInvoice).options(
-            selectinload(HubInvoice.links).joinedload(ExternalLink.connection), selectinload(HubInvoice.deal)
-        )
-        if args.get("q"):
-            query = query.where(search_filter(args["q"], HubInvoice.number, HubInvoice.customer_name))
-        query = where_equal(query, HubInvoice, args, ("state", "customer_id", "deal_id"))
-        if "connection_id" in args:
-            query = query.where(
-                HubInvoice.id.in_(
-                    select(ExternalLink.invoice_id).where(ExternalLink.connection_id == args["connection_id"])
-                )
-            )
-        if "issued_from" in args:
-            query = query.where(HubInvoice.issue_date >= args["issued_from"])
-        if "issued_to" in args:
-            query = query.where(HubInvoice.issue_date <= args["issued_to"])
-        return paginate(query, args, INVOICE_SORT, "-number")
+        """Invoices, newest first; `q` searches the number and the customer's name. A currency that is
+        not ISO 4217 or an `issued_from` after `issued_to` is refused (422 naming the field)."""
+        return paginate(finance.invoice_query(args), args, INVOICE_SORT, "-number")
+
+
+class BucketSchema(ma.Schema):
+    count = ma.fields.Integer()
+    subtotal = Money()
+    tax = Money()
+    total = Money()
+    paid = Money()
+
+
+class PeriodTotalsSchema(ma.Schema):
+    period = ma.fields.String(metadata={"description": "2026-12, 2026-Q4 or 2026"})
+    currency = ma.fields.String()
+    issued = ma.fields.Nested(BucketSchema, metadata={"description": "sent, posted, partially paid or paid"})
+    pending = ma.fields.Nested(BucketSchema, metadata={"description": "not yet in a target"})
+    failed = ma.fields.Nested(BucketSchema, metadata={"description": "refused by a target or not reachable"})
+
+
+class TotalsArgs(InvoiceListArgs):
+    period = ma.fields.String(load_default="month", validate=ma.validate.OneOf(finance.PERIODS))
+
+
+@blp.route("/invoices/totals", methods=["GET"])
+@requires("invoices", "read")
+@blp.arguments(TotalsArgs, location="query")
+@blp.response(200, PeriodTotalsSchema(many=True))
+def invoice_totals(args):
+    """Totals by period and currency of the filtered invoices, issued, pending and failed apart
+    (cancelled left out); amounts rounded to the currency."""
+    invoices = db.session.scalars(finance.invoice_query(args)).unique()
+    return finance.totals(invoices, args["period"])
 
 
 @blp.route("/invoices/<int:invoice_id>", methods=["GET"])

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import requests
 
-SETUP_VERSION = 4
+SETUP_VERSION = 5
 ADMIN_PASSWORD = "admin-demo-pw"
 DATABASE = "crmhub"
 MODULES = ("account_invoice", "account_product", "stock", "sale", "purchase_request", "purchase_requisition")
@@ -72,14 +72,52 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_config(directory: Path, port: int = 0) -> Path:
+def write_config(directory: Path, port: int = 0, web_root: Path | None = None) -> Path:
     conf = directory / "trytond.conf"
+    # With a web root, trytond answers GET requests with its files (sao's index.html at `/`).
+    root = f"root = {web_root}\n" if web_root else ""
     conf.write_text(
         f"[database]\nuri = sqlite://\npath = {directory}\n\n"
-        f"[web]\nlisten = 127.0.0.1:{port}\n\n"
+        f"[web]\nlisten = 127.0.0.1:{port}\n{root}\n"
         "[session]\nmax_attempt = 50\n"
     )
     return conf
+
+
+# Tryton's web client (sao), installed from npm by `make assets` (package.json), so that the hub's
+# "open in Tryton" links (`<url>/#<database>/model/account.invoice/<id>`, the form sao's
+# `Sao.open_url` reads from the URL's fragment) open the invoice in the demo. npm's newest sao is
+# 8.0.11 while the server is trytond 8.2, and sao refuses, at log-in, a server whose major.minor
+# differs from its own ("Version mismatch"). For the demo only, the web root's `custom.js` (which
+# sao's index.html loads after sao) gives sao the server's version; the browser test
+# (tests/test_tryton_links.py) logs in and opens a pushed invoice through it. A production Tryton
+# serves the sao of its own series, and needs none of this.
+SAO = Path(__file__).resolve().parents[2] / "node_modules" / "tryton-sao"
+SAO_PARTS = ("index.html", "dist", "images", "locale", "sounds")
+
+
+def sao_web_root(directory: Path) -> Path | None:
+    """A web root for sao under `directory` (links into node_modules), or None when sao is not
+    installed (`make assets` installs it)."""
+    if not (SAO / "index.html").is_file():
+        return None
+    from importlib.metadata import version
+
+    root = directory / "web"
+    root.mkdir(parents=True, exist_ok=True)
+    for part in SAO_PARTS:
+        _link(root / part, SAO / part)
+    # index.html loads sao's dependencies from node_modules/ beside it; npm puts them beside sao.
+    _link(root / "node_modules", SAO.parent)
+    (root / "custom.js").write_text(f"Sao.__version__ = {json.dumps(version('trytond'))};\n")
+    (root / "custom.css").write_text("")
+    return root
+
+
+def _link(path: Path, target: Path) -> None:
+    if path.is_symlink() or path.exists():
+        path.unlink()
+    path.symlink_to(target)
 
 
 def _cache_dir() -> Path:
@@ -154,7 +192,8 @@ class TrytonServer:
         database = self.workdir / f"{DATABASE}.sqlite"
         if not database.exists():
             _copy(ready_database(), database)
-        self.conf = write_config(self.workdir, self.port)
+        self.web_root = sao_web_root(self.workdir)
+        self.conf = write_config(self.workdir, self.port, self.web_root)
         log = open(self.workdir / "trytond.log", "ab")  # noqa: SIM115 - lives as long as the server
         self.process = subprocess.Popen([_bin("trytond"), "-c", str(self.conf), "-d", DATABASE], stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
@@ -268,6 +307,10 @@ def _setup(conf: str) -> None:
                 template.purchase_uom = unit
             template.save()
         _inventory({sku: item[-1] for sku, item in CATALOGUE.items() if item[-1] is not None})
+        # Configured above: the web client's first log-in would otherwise open the module
+        # configuration wizard over the invoice an "open in Tryton" link asked for.
+        Item = Model.get("ir.module.config_wizard.item")
+        Item.write([item.id for item in Item.find([("state", "!=", "done")])], {"state": "done"}, {})
 
 
 # Units of each currency for one euro; without a rate Tryton refuses a foreign invoice (and so

@@ -8,6 +8,7 @@ from hub.models.deals import Deal, DealLine, DealStageChange, StageTotal, line_a
 from hub.models.exchange import ExchangeLoginFailures, ExchangeSession
 from hub.models.idempotency import IdempotencyKey
 from hub.models.mappings import MappingRow, MappingState, MappingVersion
+from hub.models.notices import InvoiceNotice
 from hub.models.notifications import AlertChannel, AlertDelivery, ChannelKind, DeliveryState
 from hub.models.pipeline import DEFAULT_STAGES, Pipeline, Stage, StageKind
 from hub.models.purchasing import PurchaseRequest, PurchaseRequestState
@@ -52,6 +53,7 @@ __all__ = [
     "ExternalLink",
     "HubInvoice",
     "IdempotencyKey",
+    "InvoiceNotice",
     "InvoiceState",
     "MappingRow",
     "MappingState",

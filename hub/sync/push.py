@@ -49,7 +49,7 @@ from hub.models import (
     SyncRun,
 )
 from hub.models.base import utcnow
-from hub.sync import outbox
+from hub.sync import failures, outbox
 from hub.sync.connectors import open_connector, secret_values
 from hub.sync.history import exchanges_by_document, redact_exchanges, run_values
 from hub.sync.oauth_tokens import reauthorise_attention
@@ -164,6 +164,10 @@ def record_batch(connection: Connection, batch: Batch) -> None:
             outcome, error = RunOutcome.SUCCESS, None
         else:
             outcome, error = apply_failure(connection, failed[event_id], batch.results[key])
+            if outcome == RunOutcome.FAILED:  # parked: the deal's owner is told, once per parking
+                exc = batch.results[key]
+                gave_up = not isinstance(exc, PermanentError | AuthError)
+                failures.notify_parked(connection, failed[event_id], exc, gave_up=gave_up)
             any_failure = any_failure or outcome in (RunOutcome.RETRY, RunOutcome.UNCERTAIN)
         runs.append(
             run_values(

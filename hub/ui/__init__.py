@@ -7,9 +7,22 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from hub.ui import admin, board, customers, dashboard, deals, invoices, mappings, oauth, search, stock, tasks
+    from hub.ui import (
+        admin,
+        board,
+        customers,
+        dashboard,
+        deals,
+        invoices,
+        mappings,
+        notices,
+        oauth,
+        search,
+        stock,
+        tasks,
+    )
     from hub.ui.core import install_template_helpers
 
     install_template_helpers(app)
-    for module in (board, deals, customers, tasks, search, dashboard, invoices, admin, mappings, stock, oauth):
+    for module in (board, deals, customers, tasks, search, dashboard, invoices, admin, mappings, stock, oauth, notices):
         app.register_blueprint(module.bp)

@@ -31,7 +31,8 @@ from hub.models import (
     User,
 )
 from hub.models.base import utcnow
-from hub.ui.core import LINE_FIELD, blueprint, failed, form_patch, form_values, line_rows, load, page, remap_rows
+from hub.sync import failures
+from hub.ui.core import LINE_FIELD, blueprint, can, failed, form_patch, form_values, line_rows, load, page, remap_rows
 
 bp = blueprint("ui_deals", __name__)
 NEW_LINE_ROWS = 4
@@ -144,7 +145,13 @@ def _deal_context(deal_id: int) -> dict[str, Any]:
         "today": utcnow().date(),
         "waiting": _waiting(deal),
         "invoice_targets": invoicing.invoice_targets(),
+        "problems": _problems(deal),
     }
+
+
+def _problems(deal: Deal) -> dict[int, list[failures.Problem]]:
+    """Why each invoice is missing from a target; the target's own words only for finance and admins."""
+    return failures.problems_for(deal.invoices, with_detail=can("invoices"))
 
 
 def _waiting(deal) -> bool:
@@ -169,7 +176,7 @@ def invoice_panel(deal_id: int):
     )
     if deal is None:
         abort(404)
-    return render_template("ui/_invoice_panel.html", deal=deal, waiting=_waiting(deal))
+    return render_template("ui/_invoice_panel.html", deal=deal, waiting=_waiting(deal), problems=_problems(deal))
 
 
 @bp.post("/deals/<int:deal_id>/won")

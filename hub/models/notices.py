@@ -1,0 +1,50 @@
+"""In-app notices to people: today, "your deal's invoice failed in <target>".
+
+One row per parked push (an outbox event given up on), written in the transaction that parks it:
+a retried push that fails again is a new failure and a new row; the attempts before a push is
+parked write none. The row also keeps the explanation the deal page and the API show: the plain
+sentence for sales, the target's own words for finance and admins, and which role to ask.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, Index, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hub.extensions import db
+from hub.models.base import UTCDateTime, utcnow
+from hub.models.deals import Deal
+from hub.models.sync import Connection, HubInvoice, OutboxEvent
+from hub.models.users import Role, User
+
+
+class InvoiceNotice(db.Model):
+    __tablename__ = "invoice_notices"
+    # A user's unread notices, newest first (the top bar's count and the notices page).
+    __table_args__ = (Index("ix_invoice_notices_user_read", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The deal's owner when the push was parked; None when the deal had no owner (the row still
+    # explains the failure on the deal page).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"), index=True)
+    reason: Mapped[str] = mapped_column(Text)  # for the salesperson
+    detail: Mapped[str | None] = mapped_column(Text)  # the target's words, for finance and admins
+    ask: Mapped[Role] = mapped_column(  # who can fix it
+        Enum(Role, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User | None] = relationship()
+    deal: Mapped[Deal] = relationship()
+    invoice: Mapped[HubInvoice] = relationship()
+    connection: Mapped[Connection] = relationship()
+    event: Mapped[OutboxEvent | None] = relationship()
+
+    __audited__ = False  # machinery's message, not a record someone edits
