@@ -117,6 +117,7 @@ def init_app(app: Flask) -> None:
         mappings,
         pipelines,
         products,
+        reconciliations,
         sync,
         users,
     )
@@ -135,6 +136,7 @@ def init_app(app: Flask) -> None:
         sync,
         inventory,
         alert_channels,
+        reconciliations,
     ):
         api.register_blueprint(module.blp)
 
