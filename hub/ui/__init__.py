@@ -7,9 +7,35 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from hub.ui import admin, board, customers, dashboard, deals, invoices, mappings, oauth, search, stock, tasks
+    from hub.ui import (
+        admin,
+        board,
+        customers,
+        dashboard,
+        deals,
+        invoices,
+        mappings,
+        oauth,
+        reconciliations,
+        search,
+        stock,
+        tasks,
+    )
     from hub.ui.core import install_template_helpers
 
     install_template_helpers(app)
-    for module in (board, deals, customers, tasks, search, dashboard, invoices, admin, mappings, stock, oauth):
+    for module in (
+        board,
+        deals,
+        customers,
+        tasks,
+        search,
+        dashboard,
+        invoices,
+        admin,
+        mappings,
+        stock,
+        oauth,
+        reconciliations,
+    ):
         app.register_blueprint(module.bp)
