@@ -177,6 +177,7 @@ def execute(run_id: int) -> str:
         return "nothing to do"
     db.session.execute(delete(ReconciliationLine).where(ReconciliationLine.run_id == run.id))
     run.state, run.started_at, run.progress, run.error = RunState.RUNNING, utcnow(), 0, None
+    run.hub_count = run.target_count = 0
     db.session.commit()
     connector = None
     try:
@@ -211,6 +212,7 @@ def reconcile(connector: Connector, run: ReconciliationRun) -> list[Finding]:
         run.progress = min(LISTING_SHARE, run.target_count * LISTING_SHARE // max(run.hub_count, 1))
         db.session.commit()
     hub.update(_dated_elsewhere(run.connection_id, [ref for ref in listed if ref not in hub]))
+    run.hub_count = len(hub)
     findings = compare(hub, listed)
     return _confirm_missing(connector, hub, findings)
 

@@ -13,7 +13,7 @@ import requests
 
 from connectors.tryton import TrytonConnector
 from hub.extensions import db
-from hub.models import DocumentMode, ReconciliationRun
+from hub.models import Connection, DocumentMode, ReconciliationRun
 from hub.models.base import utcnow
 from hub.reconciliation import start_nightly_runs
 from hub.sync.worker import drain
@@ -145,6 +145,48 @@ def test_a_repush_from_the_report_fixes_the_missing_invoice(app, sales, finance,
     assert clean["matched"] == 3
     (link,) = finance.get(f"{V}/invoices/{invoices[1]['id']}").json["links"]
     assert link["external_id"] == str(target.invoices(gone)[0]["id"])
+
+
+def test_an_invoice_the_target_dates_elsewhere_is_no_missing_one(app, sales, finance, products, connection, ledger):
+    invoices = [win(sales, f"Customer {n}", n) for n in range(1, 3)]
+    drain(app)
+    moved = Ledger(ledger).invoices(invoices[0]["number"])[0]
+    ledger.ledger.invoices[moved["id"]]["issue_date"] = "2020-01-31"  # re-dated in the ledger
+
+    run = reconcile(app, finance, connection)
+
+    today = utcnow().date().isoformat()
+    assert findings(run) == {("mismatched", invoices[0]["number"], "issue_date", today, "outside the period")}
+    (line,) = run["lines"]["items"]
+    assert line["target_external_id"] == str(moved["id"])
+    assert (run["hub_count"], run["target_count"], run["matched"]) == (2, 1, 1)
+
+
+def test_a_cancelled_invoice_the_target_never_got_is_not_expected_there(
+    app, sales, finance, products, connection, ledger
+):
+    kept = win(sales, "Customer", 1)
+    drain(app)
+    with app.app_context():
+        db.session.query(Connection).update({"paused": True})  # the next push waits
+        db.session.commit()
+    customer = sales.post(f"{V}/customers", json={"name": "Lost"}).json
+    deal = sales.post(
+        f"{V}/deals",
+        json={"title": "Lost", "customer_id": customer["id"], "lines": [{"sku": "PUMP-100", "quantity": 1}]},
+    ).json
+    lost = sales.post(f"{V}/deals/{deal['id']}/won").json["invoices"][0]
+    assert sales.post(f"{V}/deals/{deal['id']}/lost", json={"reason": "budget"}).status_code == 200
+    with app.app_context():
+        db.session.query(Connection).update({"paused": False})
+        db.session.commit()
+
+    run = reconcile(app, finance, connection)
+
+    assert run["lines"]["items"] == []
+    assert (run["hub_count"], run["matched"]) == (1, 1)
+    assert Ledger(ledger).invoices(kept["number"])
+    assert Ledger(ledger).invoices(lost["number"]) == []  # its push was discarded before it was sent
 
 
 def test_a_period_without_the_invoices_compares_none(app, sales, finance, products, connection, ledger):

@@ -40,7 +40,12 @@ class ReconciliationRunSchema(ma.Schema):
     period_to = ma.fields.Date(data_key="to")
     state = ma.fields.Function(lambda run: run.state.value, metadata={"description": "queued, running, done, failed"})
     progress = ma.fields.Integer(metadata={"description": "0–100"})
-    hub_count = ma.fields.Integer(metadata={"description": "hub invoices the connection should hold"})
+    hub_count = ma.fields.Integer(
+        metadata={
+            "description": "hub invoices compared: those of the period the connection should hold, "
+            "and any the target holds in the period"
+        }
+    )
     target_count = ma.fields.Integer(metadata={"description": "target invoices listed in the period"})
     matched = ma.fields.Integer(metadata={"description": "hub invoices found once and alike"})
     counts = ma.fields.Nested(ReconciliationCounts, metadata={"description": "lines per kind"})
