@@ -210,16 +210,14 @@ def test_a_target_that_cannot_be_reached_fails_the_run_with_its_reason(app, fina
 
 
 def test_the_nightly_run_starts_one_run_per_connection_that_can_list(app, connection, ledger):
-    erp = make_connection(
-        app, "ERPNext", "erpnext", {"url": "https://erp.example.com", "api_key": "k", "api_secret": "s", "company": "C"}
-    )
+    onec = make_connection(app, "1C", "onec_exchange", {"username": "1c", "password": "exchange-secret"})
     with app.app_context():
         assert start_nightly_runs(date(2026, 12, 6)) == 1
         assert start_nightly_runs(date(2026, 12, 6)) == 0  # one is queued already
         (run,) = db.session.query(ReconciliationRun).all()
         assert (run.connection_id, run.period_from, run.period_to) == (connection, date(2026, 11, 5), date(2026, 12, 6))
         assert run.requested_by_id is None
-        assert erp != run.connection_id
+        assert onec != run.connection_id
 
 
 # ---- the API: bad input, permissions ---------------------------------------------------------
@@ -246,10 +244,8 @@ def test_unknown_connections_and_runs_are_404_and_unlisting_types_422(app, finan
     body = {"from": "2026-12-01", "to": "2026-12-01"}
     assert finance.post(f"{V}/connections/999/reconciliations", json=body).status_code == 404
     assert finance.get(f"{V}/reconciliations/999").status_code == 404
-    erp = make_connection(
-        app, "ERPNext", "erpnext", {"url": "https://erp.example.com", "api_key": "k", "api_secret": "s", "company": "C"}
-    )
-    r = finance.post(f"{V}/connections/{erp}/reconciliations", json=body)
+    onec = make_connection(app, "1C", "onec_exchange", {"username": "1c", "password": "exchange-secret"})
+    r = finance.post(f"{V}/connections/{onec}/reconciliations", json=body)
     assert r.status_code == 422
     assert "cannot list their invoices" in r.json["errors"]["connection_id"][0]
 
