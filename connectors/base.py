@@ -194,6 +194,17 @@ class Connector(ABC):
                 found[key] = ref
         return found
 
+    def look_up_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        """The invoices with these keys, as they are: a read only, unlike the push's `find_invoices`
+        (the reconciliation report asks for those it did not find in a period). Connectors whose
+        target can search many keys at once without side effects override this."""
+        found = {}
+        for key in idempotency_keys:
+            ref = self.find_invoice(key)
+            if ref is not None:
+                found[key] = ref
+        return found
+
     def push_invoices(self, docs: list[InvoiceDocument]) -> list[ExternalRef]:
         """Create several invoices; connectors whose target takes batches override this."""
         return [self.push_invoice(doc) for doc in docs]

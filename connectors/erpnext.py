@@ -171,6 +171,9 @@ class ERPNextConnector(RestConnector):
                 del found[key]
         return found
 
+    def look_up_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        return self._lookup(idempotency_keys)
+
     def _lookup(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
         """One filtered list for all keys. Should two invoices carry a key (one cancelled and
         amended), the oldest that is not cancelled wins."""

@@ -140,6 +140,9 @@ class MiniLedgerConnector(RestConnector):
             issue_date=date.fromisoformat(issued) if issued else None,
         )
 
+    def look_up_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        return self.find_invoices(idempotency_keys)  # a read only here
+
     def push_invoices(self, docs: list[InvoiceDocument]) -> list[ExternalRef]:
         """One call for the whole batch; the ledger creates all of them or, refusing one, none."""
         if len(docs) == 1:

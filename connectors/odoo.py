@@ -211,6 +211,9 @@ class OdooConnector(RestConnector):
         self.execute("account.move", "unlink", [drafts])
         return {key: ref for key, ref in found.items() if ref.status != ExternalState.DRAFT}
 
+    def look_up_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        return self._lookup(idempotency_keys)
+
     def _lookup(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
         """One search for all keys; the oldest invoice wins should two carry one key."""
         rows = self.search_read(

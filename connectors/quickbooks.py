@@ -267,6 +267,9 @@ class QuickBooksConnector(OAuthConnector):
             issue_date=date.fromisoformat(issued) if issued else None,
         )
 
+    def look_up_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        return self.find_invoices(idempotency_keys)  # a read only here
+
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
         if doc.idempotency_key in self._created:
             return self._created[doc.idempotency_key]

@@ -364,6 +364,9 @@ class TrytonConnector(Connector):
             self.call("model.account.invoice.delete", drafts, changes_data=True)
         return {key: self._ref(row) for key, row in rows.items() if row["id"] not in drafts}
 
+    def look_up_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        return {key: self._ref(row) for key, row in self._rows(idempotency_keys).items()}
+
     def _rows(self, idempotency_keys: list[str]) -> dict[str, dict[str, Any]]:
         rows = self.search_read(
             "account.invoice",

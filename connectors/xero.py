@@ -264,6 +264,9 @@ class XeroConnector(OAuthConnector):
             issue_date=date.fromisoformat(issued) if issued else None,
         )
 
+    def look_up_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        return self.find_invoices(idempotency_keys)  # a read only here
+
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
         return self.push_invoices([doc])[0]
 

@@ -65,6 +65,8 @@ RUN_JOB = "hub.sync.jobs.reconcile"
 # The nightly run looks this many days back (today included): a month and a day, so that a month's
 # invoices are compared again after the month's end.
 NIGHTLY_DAYS = 32
+# Hub numbers per read-only look-up of the invoices the period's listing did not show.
+LOOK_UP_CHUNK = 100
 # Share of a run's progress spent listing the target (the rest: comparing and writing the lines).
 LISTING_SHARE = 80
 # The hub's invoice state → the target's state it stands for, when the invoice has no link to read.
@@ -241,7 +243,10 @@ def _dated_elsewhere(connection_id: int, references: list[str]) -> dict[str, Hub
     """Hub invoices of the connection with these references, whatever their date (a target invoice
     in the period whose hub invoice is dated outside it is compared, not called unknown)."""
     hub_like = [ref for ref in references if HUB_REFERENCE.fullmatch(ref)]
-    return _hub_sides(connection_id, HubInvoice.number.in_(hub_like)) if hub_like else {}
+    sides: dict[str, HubSide] = {}
+    for k in range(0, len(hub_like), LOOK_UP_CHUNK):
+        sides.update(_hub_sides(connection_id, HubInvoice.number.in_(hub_like[k : k + LOOK_UP_CHUNK])))
+    return sides
 
 
 def _hub_sides(connection_id: int, condition) -> dict[str, HubSide]:
@@ -354,11 +359,15 @@ def _mismatches(side: HubSide, target: ListedInvoice) -> Iterable[Finding]:
 
 
 def _confirm_missing(connector: Connector, hub: dict[str, HubSide], findings: list[Finding]) -> list[Finding]:
-    """Missing ones looked up by key (read only): one the target dates outside the period is there,
-    and reported as a date mismatch instead."""
+    """Missing ones looked up by key (a read only, in chunks): one the target dates outside the
+    period is there, and reported as a date mismatch instead."""
+    missing = [f.reference for f in findings if f.kind == FindingKind.MISSING]
+    found = {}
+    for k in range(0, len(missing), LOOK_UP_CHUNK):
+        found.update(connector.look_up_invoices(missing[k : k + LOOK_UP_CHUNK]))
     confirmed = []
     for finding in findings:
-        ref = connector.find_invoice(finding.reference) if finding.kind == FindingKind.MISSING else None
+        ref = found.get(finding.reference) if finding.kind == FindingKind.MISSING else None
         if ref is None:
             confirmed.append(finding)
             continue

@@ -837,3 +837,12 @@ def test_invoices_are_listed_by_date_in_pages_by_id(odoo, monkeypatch):
         ["id", ">", 0],
     ]
     assert [d[-1] for d in domains] == [["id", ">", 0], ["id", ">", 11]]
+
+
+def test_the_reports_look_up_takes_no_draft_back_when_posting(odoo):
+    odoo.on("account.move", "search_read", lambda a, k: [listed_move(11, "INV-000002")])
+
+    found = connector(post=True).look_up_invoices(["INV-000002"])
+
+    assert found["INV-000002"].status == ExternalState.DRAFT
+    assert [method for _, method, _, _ in odoo.calls()] == ["search_read"]  # no unlink
