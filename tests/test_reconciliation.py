@@ -117,6 +117,9 @@ def test_each_fault_in_the_ledger_is_reported_once_and_nothing_else(app, sales, 
     assert (run["hub_count"], run["target_count"], run["matched"]) == (5, 6, 2)
     lines = {line["kind"]: line for line in run["lines"]["items"]}
     assert lines["duplicated"]["target_external_id"] == str(second["id"])
+    page = finance.get(f"{V}/reconciliations/{run['id']}?kind=mismatched&per_page=1").json["lines"]
+    assert (page["total"], [line["reference"] for line in page["items"]]) == (1, [changed])
+    assert finance.get(f"{V}/reconciliations/{run['id']}?kind=lost").status_code == 422
     assert lines["unknown"]["target_url"] == f"{ledger.url}/api/invoices/{stranger['id']}"
     assert lines["missing"]["invoice_id"] == invoices[0]["id"]
 
