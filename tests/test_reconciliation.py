@@ -16,6 +16,7 @@ from hub.extensions import db
 from hub.models import Connection, DocumentMode, ReconciliationRun
 from hub.models.base import utcnow
 from hub.reconciliation import start_nightly_runs
+from hub.sync import jobs
 from hub.sync.worker import drain
 from tests.conftest import LEDGER_KEY, make_connection
 
@@ -221,6 +222,19 @@ def test_the_nightly_run_starts_one_run_per_connection_that_can_list(app, connec
         assert (run.connection_id, run.period_from, run.period_to) == (connection, date(2026, 11, 5), date(2026, 12, 6))
         assert run.requested_by_id is None
         assert onec != run.connection_id
+
+
+def test_the_nightly_job_reports_on_the_last_month(app, sales, finance, products, connection, ledger):
+    win(sales, "Customer", 1)
+    drain(app)
+    jobs.bind_app(app)
+
+    assert jobs.reconcile_nightly() == 1
+    drain(app)
+
+    (run,) = finance.get(f"{V}/connections/{connection}/reconciliations").json["items"]
+    assert (run["state"], run["requested_by_id"], run["to"]) == ("done", None, utcnow().date().isoformat())
+    assert (run["hub_count"], run["matched"], run["counts"]["missing"]) == (1, 1, 0)
 
 
 # ---- the API: bad input, permissions ---------------------------------------------------------
