@@ -121,6 +121,8 @@ def test_each_fault_in_the_ledger_is_reported_once_and_nothing_else(app, sales, 
     page = finance.get(f"{V}/reconciliations/{run['id']}?kind=mismatched&per_page=1").json["lines"]
     assert (page["total"], [line["reference"] for line in page["items"]]) == (1, [changed])
     assert finance.get(f"{V}/reconciliations/{run['id']}?kind=lost").status_code == 422
+    searched = finance.get(f"{V}/reconciliations/{run['id']}?q={deleted}").json["lines"]["items"]
+    assert [(line["kind"], line["reference"]) for line in searched] == [("missing", deleted)]
     assert lines["unknown"]["target_url"] == f"{ledger.url}/api/invoices/{stranger['id']}"
     assert lines["missing"]["invoice_id"] == invoices[0]["id"]
 

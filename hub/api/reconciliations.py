@@ -11,7 +11,7 @@ from flask.views import MethodView
 from sqlalchemy import select
 
 from hub import reconciliation
-from hub.api.base import Blueprint, ListArgs, get_or_404, page_schema, paginate
+from hub.api.base import Blueprint, ListArgs, get_or_404, page_schema, paginate, search_filter
 from hub.auth import authenticated_user, requires
 from hub.models import Connection, FindingKind, ReconciliationLine, ReconciliationRun
 
@@ -118,9 +118,13 @@ class ConnectionRuns(MethodView):
 @blp.arguments(ReconciliationLineArgs, location="query")
 @blp.response(200, ReconciliationRunDetail)
 def get_run(args, run_id):
-    """A run with its counts and a page of its lines (`kind` narrows them), in the order found."""
+    """A run with its counts and a page of its lines (`kind` narrows them, `q` searches the
+    reference), in the order found."""
     run = get_or_404(ReconciliationRun, run_id)
-    page = paginate(reconciliation.line_query(run, args.get("kind")), args, {"id": ReconciliationLine.id}, "id")
+    query = reconciliation.line_query(run, args.get("kind"))
+    if args.get("q"):
+        query = query.where(search_filter(args["q"], ReconciliationLine.reference))
+    page = paginate(query, args, {"id": ReconciliationLine.id}, "id")
     return _RunWithLines(run, page)
 
 
