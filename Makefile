@@ -65,7 +65,7 @@ test: lint test-sqlite test-postgres
 
 # Figures, not tests. Each benchmark prints a table and writes bench/results/<name>.json; add one
 # by listing it here. Those on PostgreSQL use scratch databases they create and drop.
-BENCHES ?= bench/won_api.py bench/latency.py bench/throughput.py bench/api_pages.py bench/tryton_push.py bench/stock_pull.py
+BENCHES ?= bench/won_api.py bench/latency.py bench/throughput.py bench/api_pages.py bench/tryton_push.py bench/stock_pull.py bench/reconcile.py
 DRILL_DEALS ?= 5000
 
 # wrk (Debian's package) drives the API benchmark.

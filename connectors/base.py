@@ -8,14 +8,14 @@ retries and history belong to the engine.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from connectors.arithmetic import LineArithmetic
-from connectors.documents import ExternalRef, InvoiceDocument, InvoiceStatus, StockLevel
+from connectors.documents import ExternalRef, InvoiceDocument, InvoiceStatus, ListedInvoice, StockLevel
 from connectors.errors import MappingRefused, PermanentError, UnsupportedOperation
 from mappings.defaults import default_mapping
 from mappings.engine import MappingFailed, MappingSpec, Problem, ProblemKind, apply, missing_targets
@@ -197,6 +197,17 @@ class Connector(ABC):
                 found[key] = ref
         return found
 
+    def look_up_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        """The invoices with these keys, as they are: a read only, unlike the push's `find_invoices`
+        (the reconciliation report asks for those it did not find in a period). Connectors whose
+        target can search many keys at once without side effects override this."""
+        found = {}
+        for key in idempotency_keys:
+            ref = self.find_invoice(key)
+            if ref is not None:
+                found[key] = ref
+        return found
+
     def push_invoices(self, docs: list[InvoiceDocument]) -> list[ExternalRef]:
         """Create several invoices; connectors whose target takes batches override this."""
         return [self.push_invoice(doc) for doc in docs]
@@ -212,6 +223,18 @@ class Connector(ABC):
 
     def cancel_invoice(self, ref: ExternalRef) -> None:
         raise UnsupportedOperation(f"{self.label} invoices cannot be cancelled through the hub")
+
+    def list_invoices(self, issued_from: date, issued_to: date) -> Iterator[list[ListedInvoice]]:
+        """The target's customer invoices dated from `issued_from` to `issued_to` (both included),
+        a page at a time as the target hands them out, for the reconciliation report. Only what is
+        in the period is read where the target can filter by date. Optional: targets that cannot
+        list their invoices raise UnsupportedOperation."""
+        raise UnsupportedOperation(f"{self.label} cannot list its invoices")
+
+    @classmethod
+    def lists_invoices(cls) -> bool:
+        """Whether this connector implements `list_invoices` (the reconciliation report needs it)."""
+        return cls.list_invoices is not Connector.list_invoices
 
     def pull_stock(self, since: datetime | None = None) -> Iterable[StockLevel]:
         raise UnsupportedOperation(f"{self.label} does not keep stock")

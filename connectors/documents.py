@@ -114,6 +114,24 @@ def amount_paid(state: ExternalState, total: Decimal, due: Decimal) -> Decimal:
 
 
 @dataclass(frozen=True)
+class ListedInvoice:
+    """A customer invoice as the target lists it, for the reconciliation report: matched to the
+    hub's invoices by `reference` (the field `find_invoice` searches: the idempotency key, which is
+    the hub number). `tax` is None where the target keeps no tax amount of its own."""
+
+    reference: str | None
+    external_id: str
+    number: str | None
+    total: Decimal
+    tax: Decimal | None
+    currency: str
+    customer: str | None
+    state: ExternalState
+    url: str | None = None
+    issue_date: date | None = None
+
+
+@dataclass(frozen=True)
 class StockLevel:
     sku: str
     warehouse: str  # the target's warehouse code

@@ -23,6 +23,10 @@ What the connector does in ERPNext
   the draft is deleted, so that the retry creates, checks and submits instead of finding a draft
   (a draft the push's look-up finds for a posting connection, left by an answer that was lost, is
   deleted for the same reason);
+- listing (the reconciliation report): Sales Invoices of the company with `posting_date` in the
+  period, returns (`is_return`) left out, page after page (`limit_start`), reading the reference
+  field, `grand_total` (the total the push checks; the rounded total is ERPNext's way of
+  collecting it), `total_taxes_and_charges`, `currency`, `customer_name`, `docstatus` and `status`;
 - status from `docstatus`, `status` and `outstanding_amount` against the (rounded) grand total;
   cancel: a draft is deleted, a submitted one cancelled with `frappe.client.cancel` (refused
   while payments are allocated to it); stock from `Bin` rows of the company's warehouses.
@@ -63,7 +67,15 @@ from babel.numbers import get_currency_precision
 
 from connectors.arithmetic import LineArithmetic, Unfit
 from connectors.base import ConfigField
-from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel, amount_paid
+from connectors.documents import (
+    ExternalRef,
+    ExternalState,
+    InvoiceDocument,
+    InvoiceStatus,
+    ListedInvoice,
+    StockLevel,
+    amount_paid,
+)
 from connectors.errors import AuthError, ConnectorError, PermanentError
 from connectors.http import created, decimal_of
 from connectors.mapped_types import check_types
@@ -183,6 +195,9 @@ class ERPNextConnector(RestConnector):
                 del found[key]
         return found
 
+    def look_up_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        return self._lookup(idempotency_keys)
+
     def _lookup(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
         """One filtered list for all keys. Should two invoices carry a key (one cancelled and
         amended), the oldest that is not cancelled wins."""
@@ -198,6 +213,41 @@ class ERPNextConnector(RestConnector):
             if known is None or (known.status == ExternalState.CANCELLED and row["docstatus"] != 2):
                 found[row[field]] = self._ref(row)
         return found
+
+    def list_invoices(self, issued_from: date, issued_to: date) -> Iterator[list[ListedInvoice]]:
+        field = self.config["reference_field"]
+        fields = ["name", field, "posting_date", "grand_total", "total_taxes_and_charges", "currency"]
+        fields += ["customer_name", "docstatus", "status"]
+        filters = [
+            ["company", "=", self.config["company"]],
+            ["is_return", "=", 0],
+            ["posting_date", ">=", issued_from.isoformat()],
+            ["posting_date", "<=", issued_to.isoformat()],
+        ]
+        page: list[ListedInvoice] = []
+        for row in self.list_all(INVOICE, fields, filters):
+            page.append(self._listed(row, field))
+            if len(page) == self.page_size:
+                yield page
+                page = []
+        if page:
+            yield page
+
+    def _listed(self, row: dict[str, Any], field: str) -> ListedInvoice:
+        ref = self._ref(row)
+        posted = row.get("posting_date")
+        return ListedInvoice(
+            reference=row.get(field) or None,
+            external_id=ref.external_id,
+            number=ref.external_number,
+            total=decimal_of(row.get("grand_total")),
+            tax=decimal_of(row.get("total_taxes_and_charges")),
+            currency=row.get("currency") or "",
+            customer=row.get("customer_name"),
+            state=ref.status,
+            url=ref.url,
+            issue_date=date.fromisoformat(posted) if posted else None,
+        )
 
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
         answer = self.request("POST", _resource(INVOICE), json=self.build_payload(doc))

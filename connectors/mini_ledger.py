@@ -1,17 +1,28 @@
 """Connector for Mini Ledger (`hub.demo_erp.mini_ledger`), the small JSON invoicing service the
-demo, the engine's tests and the benchmarks run against. Also the simplest example of a connector."""
+demo, the engine's tests and the benchmarks run against. Also the simplest example of a connector.
+
+Listing (the reconciliation report): `GET /api/invoices?issued_from=&issued_to=&after=&limit=`
+hands out the invoices dated in a period by id, a page at a time. The ledger keeps no tax amount
+of its own (its total is the sum of the lines' totals), so a listed invoice's tax is None."""
 
 from __future__ import annotations
 
 import queue
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from connectors.base import ConfigField
-from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
+from connectors.documents import (
+    ExternalRef,
+    ExternalState,
+    InvoiceDocument,
+    InvoiceStatus,
+    ListedInvoice,
+    StockLevel,
+)
 from connectors.rest import RestConnector
 from mappings.engine import storable
 
@@ -23,6 +34,8 @@ STOCK_PAGE = 5000
 PAGES_AHEAD = 10
 
 FIND_CHUNK = 100
+# Invoices per listing page (the ledger takes up to 10,000).
+INVOICE_PAGE = 5000
 
 
 def _levels(rows: list[dict[str, Any]]) -> list[StockLevel]:
@@ -96,6 +109,40 @@ class MiniLedgerConnector(RestConnector):
             for item in self.http.get("/api/invoices", params={"reference": chunk})["items"]:
                 found.setdefault(item["reference"], self._ref(item))
         return found
+
+    def list_invoices(self, issued_from: date, issued_to: date) -> Iterator[list[ListedInvoice]]:
+        after: int | None = 0
+        while after is not None:
+            page = self.http.get(
+                "/api/invoices",
+                params={
+                    "issued_from": issued_from.isoformat(),
+                    "issued_to": issued_to.isoformat(),
+                    "after": after,
+                    "limit": INVOICE_PAGE,
+                },
+            )
+            yield [self._listed(item) for item in page["items"]]
+            after = page["next"]
+
+    def _listed(self, invoice: dict[str, Any]) -> ListedInvoice:
+        customer = invoice.get("customer")
+        issued = invoice.get("issue_date")
+        return ListedInvoice(
+            reference=invoice.get("reference"),
+            external_id=str(invoice["id"]),
+            number=invoice.get("number"),
+            total=Decimal(str(invoice["total"])),
+            tax=None,
+            currency=invoice["currency"],
+            customer=customer.get("name") if isinstance(customer, dict) else customer,
+            state=ExternalState(invoice["status"]),
+            url=f"{self.config['base_url']}/api/invoices/{invoice['id']}",
+            issue_date=date.fromisoformat(issued) if issued else None,
+        )
+
+    def look_up_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        return self.find_invoices(idempotency_keys)  # a read only here
 
     def push_invoices(self, docs: list[InvoiceDocument]) -> list[ExternalRef]:
         """One call for the whole batch; the ledger creates all of them or, refusing one, none."""

@@ -24,6 +24,11 @@ What the connector does in Odoo
   connection posts (if checking or posting fails, the drafts just created are deleted again, so
   the retry creates and posts instead of finding drafts; a draft the push's look-up finds for a
   posting connection, left by a create whose answer was lost, is deleted for the same reason);
+- listing (the reconciliation report): `search_read` on `account.move` with `move_type` out_invoice
+  and `invoice_date` in the period, by id in pages of INVOICE_PAGE (`["id", ">", last]`), reading
+  `ref`, `name`, `state`, `payment_state`, `amount_total`, `amount_tax` and the many2one pairs
+  `currency_id` and `partner_id` (`[id, display name]`: a currency's display name is its ISO code);
+  `invoice_date` is the invoice's date field in Odoo 16–18 (`date` is the accounting date);
 - status from `state` and `payment_state` with the amount still due (`amount_residual`); cancel
   (`button_draft` first when posted; refused once paid: that needs a credit note); stock from
   `stock.quant` in internal locations, summed per product and warehouse code.
@@ -57,8 +62,17 @@ from babel.numbers import get_currency_precision
 
 from connectors.arithmetic import DiscountArithmetic, Unfit
 from connectors.base import ConfigField, Exchange
-from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel, amount_paid
+from connectors.documents import (
+    ExternalRef,
+    ExternalState,
+    InvoiceDocument,
+    InvoiceStatus,
+    ListedInvoice,
+    StockLevel,
+    amount_paid,
+)
 from connectors.errors import AuthError, ConnectorError, PermanentError, RetryableError, UncertainOutcomeError
+from connectors.http import decimal_of
 from connectors.mapped_types import check_types
 from connectors.rest import RestConnector
 from mappings.engine import MappingSpec, storable
@@ -66,6 +80,9 @@ from mappings.engine import MappingSpec, storable
 # Quants per stock page: search_read is paged with offset and limit until a short page.
 STOCK_PAGE = 500
 MOVE_FIELDS = ["id", "name", "state", "ref", "payment_state"]
+# Invoices per listing page, and what the reconciliation report reads of each.
+INVOICE_PAGE = 500
+LISTED_FIELDS = [*MOVE_FIELDS, "invoice_date", "amount_total", "amount_tax", "currency_id", "partner_id"]
 REFUSALS = frozenset({"ValidationError", "UserError", "AccessError", "MissingError", "RedirectWarning", "ValueError"})
 UNCANCELLABLE = frozenset({"paid", "in_payment", "partial", "reversed"})
 MASK = "***"
@@ -214,6 +231,9 @@ class OdooConnector(RestConnector):
         self.execute("account.move", "unlink", [drafts])
         return {key: ref for key, ref in found.items() if ref.status != ExternalState.DRAFT}
 
+    def look_up_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        return self._lookup(idempotency_keys)
+
     def _lookup(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
         """One search for all keys; the oldest invoice wins should two carry one key."""
         rows = self.search_read(
@@ -226,6 +246,38 @@ class OdooConnector(RestConnector):
         for row in rows:
             found.setdefault(row["ref"], self._ref(row))
         return found
+
+    def list_invoices(self, issued_from: date, issued_to: date) -> Iterator[list[ListedInvoice]]:
+        last = 0
+        while True:
+            domain = [
+                ["move_type", "=", "out_invoice"],
+                ["invoice_date", ">=", issued_from.isoformat()],
+                ["invoice_date", "<=", issued_to.isoformat()],
+                ["id", ">", last],
+            ]
+            rows = self.search_read("account.move", domain, LISTED_FIELDS, limit=INVOICE_PAGE, order="id asc")
+            if rows:
+                yield [self._listed(row) for row in rows]
+                last = rows[-1]["id"]
+            if len(rows) < INVOICE_PAGE:
+                return
+
+    def _listed(self, row: dict[str, Any]) -> ListedInvoice:
+        ref = self._ref(row)
+        issued = row.get("invoice_date")
+        return ListedInvoice(
+            reference=row.get("ref") or None,
+            external_id=ref.external_id,
+            number=ref.external_number,
+            total=decimal_of(row["amount_total"]),
+            tax=decimal_of(row["amount_tax"]),
+            currency=_display_name(row.get("currency_id")) or "",
+            customer=_display_name(row.get("partner_id")),
+            state=ref.status,
+            url=ref.url,
+            issue_date=date.fromisoformat(issued) if issued else None,
+        )
 
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
         return self.push_invoices([doc])[0]
@@ -559,6 +611,11 @@ def _check_totals(ids: list[int], docs: list[InvoiceDocument], rows: dict[int, d
                 "(table taxes of the mapping), the prices and the company's tax rounding (per line) in Odoo",
                 field="total",
             )
+
+
+def _display_name(many2one: Any) -> str | None:
+    """The name of a many2one as search_read gives it (`[id, "name"]`, or false when empty)."""
+    return many2one[1] if isinstance(many2one, list) and len(many2one) == 2 else None
 
 
 def _number(row: dict[str, Any]) -> str | None:

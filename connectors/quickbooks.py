@@ -17,6 +17,10 @@
   free for the retry) and refused, naming both totals.
 - Several invoices go in one `POST /batch` (up to 30 `BatchItemRequest`s); one refused item fails
   alone, the others are created once (see `push_invoices`).
+- Listing (the reconciliation report): `select * from Invoice where TxnDate >= 'from' and TxnDate
+  <= 'to' STARTPOSITION n MAXRESULTS 1000` (1,000 is the most a query returns) until a short page;
+  the reference is the `DocNumber`, the total `TotalAmt`, the tax `TxnTaxDetail.TotalTax`, the
+  customer `CustomerRef.name`, the currency `CurrencyRef.value`; the state as for status.
 - Stock: inventory items' `QtyOnHand`, paged with STARTPOSITION/MAXRESULTS to the end.
 - Refusals come as `Fault.Error[]` (`Message`, `Detail`, `code`, `element`): a PermanentError
   naming the `element`. Limits: 500 requests a minute and 10 at once per company, each item of
@@ -34,7 +38,14 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.base import ConfigField
-from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
+from connectors.documents import (
+    ExternalRef,
+    ExternalState,
+    InvoiceDocument,
+    InvoiceStatus,
+    ListedInvoice,
+    StockLevel,
+)
 from connectors.errors import AuthError, PermanentError
 from connectors.http import dumps
 from connectors.oauth import (
@@ -56,6 +67,7 @@ PROVIDER = OAuthProvider(
 REQUEST_ID_LENGTH = 50  # QuickBooks' limits
 DOC_NUMBER_LENGTH = 21
 STOCK_PAGE = 1000  # the most a query returns
+INVOICE_PAGE = 1000
 FIND_CHUNK = 30  # references per `DocNumber IN (…)` query
 BATCH_ITEMS = 30  # the most one /batch request carries
 PRICE_PLACES = Decimal("1e-7")  # QuickBooks keeps a line's UnitPrice to 7 decimals
@@ -240,6 +252,37 @@ class QuickBooksConnector(OAuthConnector):
                 if invoice.get("DocNumber") in keys:
                     found.setdefault(invoice["DocNumber"], self._ref(invoice))
         return found
+
+    def list_invoices(self, issued_from: date, issued_to: date) -> Iterator[list[ListedInvoice]]:
+        where = f"TxnDate >= {quoted(issued_from.isoformat())} and TxnDate <= {quoted(issued_to.isoformat())}"
+        position = 1
+        while True:
+            statement = f"select * from Invoice where {where} STARTPOSITION {position} MAXRESULTS {INVOICE_PAGE}"
+            invoices = self.query(statement).get("Invoice") or []
+            if invoices:
+                yield [self._listed(invoice) for invoice in invoices]
+            if len(invoices) < INVOICE_PAGE:
+                return
+            position += INVOICE_PAGE
+
+    def _listed(self, invoice: Mapping[str, Any]) -> ListedInvoice:
+        ref = self._ref(invoice)
+        issued = invoice.get("TxnDate")
+        return ListedInvoice(
+            reference=invoice.get("DocNumber") or None,
+            external_id=ref.external_id,
+            number=ref.external_number,
+            total=_money(invoice.get("TotalAmt")),
+            tax=_money((invoice.get("TxnTaxDetail") or {}).get("TotalTax")),
+            currency=(invoice.get("CurrencyRef") or {}).get("value") or "",
+            customer=(invoice.get("CustomerRef") or {}).get("name"),
+            state=ref.status,
+            url=ref.url,
+            issue_date=date.fromisoformat(issued) if issued else None,
+        )
+
+    def look_up_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        return self.find_invoices(idempotency_keys)  # a read only here
 
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
         if doc.idempotency_key in self._created:

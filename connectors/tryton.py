@@ -22,6 +22,11 @@ What the connector does in Tryton
   payment term date; several invoices go in one create call;
 - posted if the connection's document mode says so (`post` button); if posting fails, the drafts
   just created are deleted again and the error is raised;
+- listing (the reconciliation report): customer invoices (`type` out) whose `invoice_date` is in
+  the period, by id in pages of INVOICE_PAGE (`search_read` with `["id", ">", last]`), with
+  `reference`, `number`, `state`, `total_amount`, `tax_amount`, `amount_to_pay`, the currency's code
+  and the party's name; a posted invoice with part of it paid is listed as partially paid, as
+  `invoice_status` reports it;
 - status with the amount still to pay; cancel (Tryton refuses it for posted customer invoices by
   default); stock of the configured warehouses from `product.product` quantities in each
   warehouse's storage location.
@@ -50,6 +55,7 @@ from connectors.documents import (
     InvoiceDocument,
     InvoiceLine,
     InvoiceStatus,
+    ListedInvoice,
     StockLevel,
 )
 from connectors.errors import AuthError, ConnectorError, PermanentError, RetryableError, UncertainOutcomeError
@@ -62,6 +68,12 @@ STATE = {
     "paid": ExternalState.PAID,
     "cancelled": ExternalState.CANCELLED,
 }
+# Invoices per listing page: Tryton computes the amounts of each (function fields) as it reads.
+INVOICE_PAGE = 500
+LISTED_FIELDS = [
+    "id", "number", "reference", "state", "invoice_date", "total_amount", "tax_amount", "amount_to_pay",
+    "currency.code", "party.name",
+]  # fmt: skip
 # What the payload's tax lines take from a Tryton tax (account.invoice.tax as Tryton makes them).
 TAX_FIELDS = ["id", "invoice_account", "credit_note_account", "description", "legal_notice"]
 
@@ -351,6 +363,9 @@ class TrytonConnector(Connector):
         if drafts:
             self.call("model.account.invoice.delete", drafts, changes_data=True)
         return {key: self._ref(row) for key, row in rows.items() if row["id"] not in drafts}
+
+    def look_up_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        return {key: self._ref(row) for key, row in self._rows(idempotency_keys).items()}
 
     def _rows(self, idempotency_keys: list[str]) -> dict[str, dict[str, Any]]:
         rows = self.search_read(
@@ -1056,6 +1071,41 @@ class TrytonConnector(Connector):
             amount_paid=total if state == ExternalState.PAID else paid,
             currency=row.get("currency.", {}).get("code") if isinstance(row.get("currency."), dict) else None,
             external_number=row.get("number"),
+        )
+
+    def list_invoices(self, issued_from: date, issued_to: date) -> Iterator[list[ListedInvoice]]:
+        last = 0
+        while True:
+            domain = [
+                ["type", "=", "out"],
+                ["invoice_date", ">=", issued_from],
+                ["invoice_date", "<=", issued_to],
+                ["id", ">", last],
+            ]
+            rows = self.search_read("account.invoice", domain, LISTED_FIELDS, limit=INVOICE_PAGE, order=[["id", "ASC"]])
+            if rows:
+                yield [self._listed(row) for row in rows]
+                last = rows[-1]["id"]
+            if len(rows) < INVOICE_PAGE:
+                return
+
+    def _listed(self, row: dict[str, Any]) -> ListedInvoice:
+        total = row["total_amount"]
+        state = STATE.get(row["state"], ExternalState.DRAFT)
+        to_pay = row["amount_to_pay"]
+        if state == ExternalState.POSTED and to_pay is not None and Decimal(0) < total - to_pay < total:
+            state = ExternalState.PARTIALLY_PAID
+        return ListedInvoice(
+            reference=row.get("reference"),
+            external_id=str(row["id"]),
+            number=row.get("number"),
+            total=total,
+            tax=row["tax_amount"],
+            currency=(row.get("currency.") or {}).get("code", ""),
+            customer=(row.get("party.") or {}).get("name"),
+            state=state,
+            url=self._ref(row).url,
+            issue_date=row.get("invoice_date"),
         )
 
     def cancel_invoice(self, ref: ExternalRef) -> None:

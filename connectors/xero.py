@@ -25,6 +25,11 @@ What the connector does
 - the invoice's `Total` as Xero answers the create is checked against the hub's: an invoice
   whose total differs is taken back (a draft DELETED, an authorised one VOIDED) and refused.
 - find-before-create by `Reference` (our idempotency key), deleted drafts left out.
+- listing (the reconciliation report): `GET /Invoices?where=Type=="ACCREC" AND Status!="DELETED" AND
+  Date>=DateTime(y,m,d) AND Date<=DateTime(y,m,d)&page=n`, page after page (Xero answers up to
+  100 invoices per page) until a short one; `Reference`, `InvoiceNumber`, `Status`, `Total`,
+  `TotalTax`, `CurrencyCode`, `Contact.Name`, `AmountPaid` (an authorised invoice with some paid
+  is partially paid, as the status read says), `DateString`;
 - status from `Status`, `Total`, `AmountPaid`; cancel = VOIDED for an authorised invoice, DELETED
   for a draft (Xero refuses both once payments are applied).
 - stock: the `QuantityOnHand` of items tracked as inventory (`GET /Items` answers every item at
@@ -51,7 +56,7 @@ import hashlib
 import json as _json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -59,7 +64,14 @@ from babel.numbers import get_currency_precision
 
 from connectors.arithmetic import DiscountArithmetic, Unfit
 from connectors.base import ConfigField
-from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
+from connectors.documents import (
+    ExternalRef,
+    ExternalState,
+    InvoiceDocument,
+    InvoiceStatus,
+    ListedInvoice,
+    StockLevel,
+)
 from connectors.errors import AuthError, PermanentError, UncertainOutcomeError
 from connectors.http import JsonHttp, created, decimal_of
 from connectors.mapped_types import number
@@ -82,6 +94,8 @@ STATES = {
     "VOIDED": ExternalState.CANCELLED,
     "DELETED": ExternalState.CANCELLED,
 }
+# Invoices per page of `GET /Invoices?page=n`, as Xero pages them.
+INVOICE_PAGE = 100
 # References or contacts per `where` filter: keeps the query string short.
 WHERE_CHUNK = 25
 
@@ -104,6 +118,11 @@ SCOPES: dict[str, tuple[str, ...]] = {
 # Requests whose retry must not create twice: Xero keeps the answer of a request with an
 # `Idempotency-Key` and gives it again for the same key (at most 128 characters).
 CREATES = frozenset({"/Invoices", "/Contacts", "/CreditNotes"})
+
+
+def _date_literal(day: date) -> str:
+    """A date in Xero's `where` syntax."""
+    return f"DateTime({day.year},{day.month:02d},{day.day:02d})"
 
 
 def _quoted(text: str) -> str:
@@ -266,6 +285,42 @@ class XeroConnector(OAuthConnector):
                 if invoice.get("Reference") in chunk:
                     found.setdefault(invoice["Reference"], self._ref(invoice))
         return found
+
+    def list_invoices(self, issued_from: date, issued_to: date) -> Iterator[list[ListedInvoice]]:
+        where = (
+            f'Type=="ACCREC" AND Status!="DELETED" AND Date>={_date_literal(issued_from)} '
+            f"AND Date<={_date_literal(issued_to)}"
+        )
+        page = 1
+        while True:
+            invoices = self._call("GET", "/Invoices", params={"where": where, "page": page})["Invoices"]
+            if invoices:
+                yield [self._listed(invoice) for invoice in invoices]
+            if len(invoices) < INVOICE_PAGE:
+                return
+            page += 1
+
+    def _listed(self, invoice: Mapping[str, Any]) -> ListedInvoice:
+        ref = self._ref(invoice)
+        state = ref.status
+        if state == ExternalState.POSTED and decimal_of(invoice.get("AmountPaid")) > 0:
+            state = ExternalState.PARTIALLY_PAID
+        issued = str(invoice.get("DateString") or "")[:10]
+        return ListedInvoice(
+            reference=invoice.get("Reference") or None,
+            external_id=ref.external_id,
+            number=ref.external_number,
+            total=decimal_of(invoice.get("Total")),
+            tax=decimal_of(invoice.get("TotalTax")),
+            currency=invoice.get("CurrencyCode") or "",
+            customer=(invoice.get("Contact") or {}).get("Name"),
+            state=state,
+            url=ref.url,
+            issue_date=date.fromisoformat(issued) if issued else None,
+        )
+
+    def look_up_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
+        return self.find_invoices(idempotency_keys)  # a read only here
 
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
         return self.push_invoices([doc])[0]

@@ -26,6 +26,10 @@ What the connector does
   refused; in posted mode it is then marked as sent.
 - find-before-create by `reference_number` (our idempotency key); a found draft in posted mode is
   marked as sent, completing a push whose answer was lost between the two calls.
+- listing (the reconciliation report): `GET /books/v3/invoices?date_start=&date_end=&page=&per_page=200`
+  (the invoice date's documented variants), page by page until `page_context.has_more_page` is
+  false; `reference_number`, `invoice_number`, `status`, `total`, `currency_code`, `customer_name`,
+  `date`. The list's rows carry no tax amount, so tax is not compared.
 - status from `status`, `total` and `balance`; cancel = `status/void`.
 - stock from Zoho Inventory (setting `inventory`; else from the items Zoho Books itself tracks as
   inventory): every inventory item, page by page until `page_context.has_more_page` is false, then
@@ -48,7 +52,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -56,7 +60,15 @@ from babel.numbers import get_currency_precision
 
 from connectors.arithmetic import DiscountArithmetic, Unfit
 from connectors.base import ConfigField
-from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel, amount_paid
+from connectors.documents import (
+    ExternalRef,
+    ExternalState,
+    InvoiceDocument,
+    InvoiceStatus,
+    ListedInvoice,
+    StockLevel,
+    amount_paid,
+)
 from connectors.errors import ConnectorError, PermanentError
 from connectors.http import created, decimal_of
 from connectors.mapped_types import number
@@ -93,6 +105,8 @@ STOCK_PAGE = 200
 # Rates and amounts to the currency's decimals, ties undocumented; discounts of 2 decimals. Zoho
 # documents no precision of quantities: they go as they are, and the total check decides.
 LINES = DiscountArithmetic("Zoho Books", price_places=None, rounding=None, discount_places=2)
+# Invoices per page of the invoice list (Zoho Books' largest).
+INVOICE_PAGE = 200
 
 
 class ZohoBooksConnector(OAuthConnector):
@@ -215,6 +229,39 @@ class ZohoBooksConnector(OAuthConnector):
             self._mark_sent(invoice["invoice_id"])
             invoice = {**invoice, "status": "sent"}
         return self._ref(invoice)
+
+    def list_invoices(self, issued_from: date, issued_to: date) -> Iterator[list[ListedInvoice]]:
+        page = 1
+        while True:
+            params = {
+                "date_start": issued_from.isoformat(),
+                "date_end": issued_to.isoformat(),
+                "page": page,
+                "per_page": INVOICE_PAGE,
+            }
+            answer = self._call("GET", "/books/v3/invoices", params=params)
+            invoices = answer.get("invoices", [])
+            if invoices:
+                yield [self._listed(invoice) for invoice in invoices]
+            if not answer.get("page_context", {}).get("has_more_page"):
+                return
+            page += 1
+
+    def _listed(self, invoice: Mapping[str, Any]) -> ListedInvoice:
+        ref = self._ref(invoice)
+        issued = invoice.get("date")
+        return ListedInvoice(
+            reference=invoice.get("reference_number") or None,
+            external_id=ref.external_id,
+            number=ref.external_number,
+            total=decimal_of(invoice.get("total")),
+            tax=None,
+            currency=invoice.get("currency_code") or "",
+            customer=invoice.get("customer_name"),
+            state=ref.status,
+            url=ref.url,
+            issue_date=date.fromisoformat(issued) if issued else None,
+        )
 
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
         payload = self.build_payload(doc)

@@ -25,6 +25,11 @@ POLICY: dict[str, dict[str, frozenset[Role]]] = {
     "audit": {"read": frozenset({Role.ADMIN, Role.FINANCE}), "write": frozenset()},
     "invoices": {"read": frozenset({Role.ADMIN, Role.FINANCE}), "write": frozenset({Role.ADMIN, Role.FINANCE})},
     "connections": {"read": ADMIN, "write": ADMIN},
+    # Comparing the hub's invoices with a target's, and pushing a missing one again: finance's work.
+    "reconciliations": {
+        "read": frozenset({Role.ADMIN, Role.FINANCE}),
+        "write": frozenset({Role.ADMIN, Role.FINANCE}),
+    },
     "sync": {"read": ADMIN, "write": ADMIN},
     # Mappings and their value tables change what is sent to the targets: admins only.
     "mappings": {"read": ADMIN, "write": ADMIN},

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import parse_qs, urlsplit
 
@@ -826,3 +827,61 @@ def test_a_refused_invoice_is_parked_in_the_failed_queue_naming_the_field(app, s
     assert "ERPNext (erpnext) refused it" in item["last_error"]
     assert "Due Date cannot be before Posting Date" in item["last_error"]
     assert item["last_run"]["response"][-1]["status"] == 417
+
+
+# ---- listing for the reconciliation report -----------------------------------------------------
+
+
+def test_invoices_of_the_period_are_listed_page_by_page(erp):
+    def invoice_row(name: str, reference: str, docstatus: int, status: str) -> dict:
+        return {
+            "name": name,
+            "po_no": reference,
+            "posting_date": "2026-12-03",
+            "grand_total": 2713.88,
+            "total_taxes_and_charges": 429.68,
+            "currency": "EUR",
+            "customer_name": "Acme GmbH",
+            "docstatus": docstatus,
+            "status": status,
+        }
+
+    listed = [
+        invoice_row("ACC-SINV-2026-00001", "INV-000001", 1, "Unpaid"),
+        invoice_row("ACC-SINV-2026-00002", "INV-000002", 1, "Partly Paid"),
+        invoice_row("ACC-SINV-2026-00003", "", 0, "Draft"),
+    ]
+    erp.on("GET", "/api/resource/Sales%20Invoice", rows(*listed))
+    client = connector()
+    client.page_size = 2
+
+    pages = list(client.list_invoices(date(2026, 12, 1), date(2026, 12, 31)))
+
+    assert [len(p) for p in pages] == [2, 1]
+    first, second, third = (*pages[0], *pages[1])
+    assert (first.reference, first.external_id, first.total, first.tax, first.currency, first.customer) == (
+        "INV-000001",
+        "ACC-SINV-2026-00001",
+        Decimal("2713.88"),
+        Decimal("429.68"),
+        "EUR",
+        "Acme GmbH",
+    )
+    assert [i.state for i in (first, second, third)] == [
+        ExternalState.POSTED,
+        ExternalState.PARTIALLY_PAID,
+        ExternalState.DRAFT,
+    ]
+    assert (third.reference, first.url) == (None, f"{URL}/app/sales-invoice/ACC-SINV-2026-00001")
+    fields = ["name", "po_no", "posting_date", "grand_total", "total_taxes_and_charges", "currency"]
+    fields += ["customer_name", "docstatus", "status"]
+    filters = [
+        ["company", "=", "Acme Trading"],
+        ["is_return", "=", 0],
+        ["posting_date", ">=", "2026-12-01"],
+        ["posting_date", "<=", "2026-12-31"],
+    ]
+    assert [r["query"] for r in erp.requests("GET", "/api/resource/Sales%20Invoice")] == [
+        list_query(fields, filters, start=0, length=2),
+        list_query(fields, filters, start=2, length=2),
+    ]

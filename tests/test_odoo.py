@@ -6,6 +6,7 @@ Every test asserts what the hub sends."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -810,3 +811,68 @@ def test_a_product_whose_quant_odoo_deleted_drops_to_zero_at_the_next_pull(app, 
             ("VALVE-50", Decimal("3")),
             ("VALVE-50", Decimal("0")),
         ]
+
+
+# ---- listing for the reconciliation report -----------------------------------------------------
+
+
+def listed_move(move_id: int, ref: str | bool, name: str = "/") -> dict:
+    """An account.move as search_read gives it (many2one fields as [id, display name])."""
+    return {
+        "id": move_id,
+        "name": name,
+        "state": "posted" if name != "/" else "draft",
+        "ref": ref,
+        "payment_state": "not_paid",
+        "invoice_date": "2026-12-03",
+        "amount_total": 2713.88,
+        "amount_tax": 429.68,
+        "currency_id": [1, "EUR"],
+        "partner_id": [44, "Acme GmbH"],
+    }
+
+
+def test_invoices_are_listed_by_date_in_pages_by_id(odoo, monkeypatch):
+    monkeypatch.setattr("connectors.odoo.INVOICE_PAGE", 2)
+    moves = [listed_move(10, "INV-000001", "INV/2026/00001"), listed_move(11, "INV-000002"), listed_move(12, False)]
+
+    def page(args, kwargs):
+        last = next(value for field, _, value in args[0] if field == "id")
+        return [m for m in moves if m["id"] > last][: kwargs["limit"]]
+
+    odoo.on("account.move", "search_read", page)
+    pages = list(connector().list_invoices(date(2026, 12, 1), date(2026, 12, 31)))
+
+    assert [len(p) for p in pages] == [2, 1]
+    first = pages[0][0]
+    assert (first.reference, first.external_id, first.number, first.state) == (
+        "INV-000001",
+        "10",
+        "INV/2026/00001",
+        ExternalState.POSTED,
+    )
+    assert (first.total, first.tax, first.currency, first.customer) == (
+        Decimal("2713.88"),
+        Decimal("429.68"),
+        "EUR",
+        "Acme GmbH",
+    )
+    assert first.url == f"{URL}/web#id=10&model=account.move&view_type=form"
+    assert (pages[0][1].number, pages[0][1].state, pages[1][0].reference) == (None, ExternalState.DRAFT, None)
+    domains = [args[0] for _, _, args, _ in odoo.calls("account.move", "search_read")]
+    assert domains[0] == [
+        ["move_type", "=", "out_invoice"],
+        ["invoice_date", ">=", "2026-12-01"],
+        ["invoice_date", "<=", "2026-12-31"],
+        ["id", ">", 0],
+    ]
+    assert [d[-1] for d in domains] == [["id", ">", 0], ["id", ">", 11]]
+
+
+def test_the_reports_look_up_takes_no_draft_back_when_posting(odoo):
+    odoo.on("account.move", "search_read", lambda a, k: [listed_move(11, "INV-000002")])
+
+    found = connector(post=True).look_up_invoices(["INV-000002"])
+
+    assert found["INV-000002"].status == ExternalState.DRAFT
+    assert [method for _, method, _, _ in odoo.calls()] == ["search_read"]  # no unlink

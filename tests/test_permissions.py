@@ -41,6 +41,7 @@ from hub.models import (
     Contact,
     Customer,
     Deal,
+    FindingKind,
     HubInvoice,
     InvoiceNotice,
     MappingRow,
@@ -49,9 +50,12 @@ from hub.models import (
     OutboxEvent,
     OutboxState,
     Product,
+    ReconciliationLine,
+    ReconciliationRun,
     ReorderRule,
     Role,
     RunOutcome,
+    RunState,
     StageKind,
     StockAlert,
     StockHistory,
@@ -230,6 +234,23 @@ class World:
         return self._add(Connection(name="Books", type="quickbooks", config=plain, secrets_sealed=sealed)).id
 
     @cached_property
+    def reconciliation(self) -> int:
+        """A finished reconciliation run of the connection."""
+        today = utcnow().date()
+        run = ReconciliationRun(connection_id=self.connection, period_from=today, period_to=today, state=RunState.DONE)
+        return self._add(run).id
+
+    @cached_property
+    def missing_line(self) -> int:
+        """A run's line saying the invoice is missing in the target. The invoice comes first, while
+        no connection exists: pushing it again queues its first push."""
+        invoice = self.invoice
+        line = ReconciliationLine(
+            run_id=self.reconciliation, kind=FindingKind.MISSING, invoice_id=invoice, reference="INV-000001"
+        )
+        return self._add(line).id
+
+    @cached_property
     def failed_event(self) -> int:
         """A push the target refused, parked with its sync run. The invoice comes first, while no
         connection exists, so that winning the deal queues no push of its own."""
@@ -377,6 +398,12 @@ NEW_PIPELINE = {
 }
 LATER = (utcnow() + timedelta(days=2)).isoformat()
 
+
+def repush_missing(w: World) -> Req:
+    line = w.missing_line  # first: its invoice is made before the run's connection
+    return Req(f"{V}/reconciliations/{w.reconciliation}/lines/{line}/repush", status=202)
+
+
 # (method, rule) → who may, and a request that succeeds for them.
 MATRIX: dict[tuple[str, str], Row] = {
     ("GET", V): Row(PUBLIC, lambda w, r: Req(V)),
@@ -493,6 +520,22 @@ MATRIX: dict[tuple[str, str], Row] = {
     # everyone: their own notices
     ("GET", f"{V}/notices"): Row(EVERYONE, lambda w, r: Req(f"{V}/notices")),
     ("POST", f"{V}/notices/<int:notice_id>/read"): Row(EVERYONE, lambda w, r: Req(f"{V}/notices/{w.notice(r)}/read")),
+    # reconciliation: finance and admins
+    ("GET", f"{V}/connections/<int:connection_id>/reconciliations"): Row(
+        FINANCE, lambda w, r: Req(f"{V}/connections/{w.connection}/reconciliations"), needs=("reconciliation",)
+    ),
+    ("POST", f"{V}/connections/<int:connection_id>/reconciliations"): Row(
+        FINANCE,
+        lambda w, r: Req(
+            f"{V}/connections/{w.connection}/reconciliations", {"from": "2026-12-01", "to": "2026-12-31"}, 202
+        ),
+    ),
+    ("GET", f"{V}/reconciliations/<int:run_id>"): Row(
+        FINANCE, lambda w, r: Req(f"{V}/reconciliations/{w.reconciliation}?kind=missing")
+    ),
+    ("POST", f"{V}/reconciliations/<int:run_id>/lines/<int:line_id>/repush"): Row(
+        FINANCE, lambda w, r: repush_missing(w)
+    ),
     # connections and the sync queue: admins only
     ("GET", f"{V}/connection-types"): Row(ADMIN, lambda w, r: Req(f"{V}/connection-types")),
     ("GET", f"{V}/connections"): Row(ADMIN, lambda w, r: Req(f"{V}/connections"), needs=("connection",)),

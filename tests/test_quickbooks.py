@@ -676,3 +676,42 @@ def test_request_ids_are_safe_in_a_query_string_and_tell_bodies_apart():
     assert first != second
     assert first == request_id("C-O'Brien & Söhne GmbH", {"DisplayName": "O'Brien & Söhne GmbH"})
     assert len(request_id("C-" + "Ж" * 80 + "x" * 80, {})) == 50
+
+
+# ---- listing for the reconciliation report -----------------------------------------------------
+
+
+@responses.activate
+def test_invoices_of_the_period_are_listed_page_by_page(monkeypatch):
+    monkeypatch.setattr("connectors.quickbooks.INVOICE_PAGE", 2)
+    taxed = {"TxnTaxDetail": {"TotalTax": 15.52}}
+    listed = [
+        qbo_invoice("130", total="112.52", balance="112.52", **taxed),
+        qbo_invoice("131", doc_number="INV-000043", total="112.52", balance="50.00", **taxed),
+        qbo_invoice("132", doc_number="1038", total="97.00", balance="0"),
+    ]
+    first_page = responses.get(f"{BASE}/query", json=query_answer("Invoice", listed[:2]))
+    second_page = responses.get(f"{BASE}/query", json=query_answer("Invoice", listed[2:], start=3))
+
+    got = list(connector().list_invoices(date(2026, 11, 1), date(2026, 11, 30)))
+
+    assert [len(p) for p in got] == [2, 1]
+    first, second, third = (*got[0], *got[1])
+    assert (first.reference, first.external_id, first.total, first.tax, first.currency, first.customer) == (
+        "INV-000042",
+        "130",
+        Decimal("112.52"),
+        Decimal("15.52"),
+        "USD",
+        "Amy's Bird Sanctuary",
+    )
+    assert [i.state for i in (first, second, third)] == [
+        ExternalState.POSTED,
+        ExternalState.PARTIALLY_PAID,
+        ExternalState.PAID,
+    ]
+    assert (third.reference, third.tax, first.issue_date) == ("1038", Decimal(0), date(2026, 11, 23))
+    assert first.url == "https://app.sandbox.qbo.intuit.com/app/invoice?txnId=130"
+    where = "select * from Invoice where TxnDate >= '2026-11-01' and TxnDate <= '2026-11-30'"
+    assert query_of(first_page.calls[0])["query"] == [f"{where} STARTPOSITION 1 MAXRESULTS 2"]
+    assert query_of(second_page.calls[0])["query"] == [f"{where} STARTPOSITION 3 MAXRESULTS 2"]

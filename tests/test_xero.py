@@ -735,3 +735,47 @@ def test_an_invoice_settled_by_a_credit_note_counts_as_paid(status, paid, credit
     responses.get(f"{API}/Invoices/243216c5-369e-4056-ac67-05388f86dc81", json=answer(Invoices=[invoice]))
     got = connector().invoice_status(ExternalRef("xero", "243216c5-369e-4056-ac67-05388f86dc81"))
     assert (got.status, got.amount_paid) == (state, Decimal(settled))
+
+
+# ---- listing for the reconciliation report -----------------------------------------------------
+
+DECEMBER = 'Type=="ACCREC" AND Status!="DELETED" AND Date>=DateTime(2026,12,01) AND Date<=DateTime(2026,12,31)'
+
+
+@responses.activate
+def test_invoices_of_the_period_are_listed_page_by_page(monkeypatch):
+    monkeypatch.setattr("connectors.xero.INVOICE_PAGE", 2)
+    listed = [
+        xero_invoice(
+            Status="AUTHORISED", TotalTax=429.68, Contact=ACME, DateString="2026-12-03T00:00:00", AmountPaid=100.0
+        ),
+        xero_invoice(InvoiceID="b", Reference="INV-000043", TotalTax=429.68, Contact=ACME),
+        xero_invoice(InvoiceID="c", Reference="", Status="PAID", TotalTax=0.0, Contact=ACME),
+    ]
+    pages = [
+        responses.get(f"{API}/Invoices", match=[where(where=DECEMBER, page="1")], json=answer(Invoices=listed[:2])),
+        responses.get(f"{API}/Invoices", match=[where(where=DECEMBER, page="2")], json=answer(Invoices=listed[2:])),
+    ]
+
+    got = list(connector().list_invoices(date(2026, 12, 1), date(2026, 12, 31)))
+
+    assert [p.call_count for p in pages] == [1, 1]
+    assert [len(p) for p in got] == [2, 1]
+    first, second, third = (*got[0], *got[1])
+    assert (first.reference, first.external_id, first.number, first.total, first.tax) == (
+        "INV-000042",
+        "243216c5-369e-4056-ac67-05388f86dc81",
+        "INV-0010",
+        Decimal("2713.88"),
+        Decimal("429.68"),
+    )
+    assert (first.currency, first.customer, first.issue_date) == ("EUR", "Acme GmbH", date(2026, 12, 3))
+    assert [i.state for i in (first, second, third)] == [
+        ExternalState.PARTIALLY_PAID,
+        ExternalState.DRAFT,
+        ExternalState.PAID,
+    ]
+    assert third.reference is None
+    assert (
+        first.url == "https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID=243216c5-369e-4056-ac67-05388f86dc81"
+    )

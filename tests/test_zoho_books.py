@@ -749,3 +749,60 @@ def test_a_throttled_token_refresh_is_a_wait_not_a_revoked_authorisation(status)
     assert raised.value.wait == 60
     assert store.revoked_reason is None
     assert store.load().refresh_token == tokens().refresh_token
+
+
+# ---- listing for the reconciliation report -----------------------------------------------------
+
+
+@responses.activate
+def test_invoices_of_the_period_are_listed_page_by_page():
+    listed = [
+        invoice(status="sent", date="2026-12-03", customer_name="Acme GmbH"),
+        invoice(invoice_id="982000000567115", reference_number="INV-000043", status="partially_paid"),
+        invoice(invoice_id="982000000567116", reference_number="", status="void"),
+    ]
+    period = {"date_start": "2026-12-01", "date_end": "2026-12-31"}
+    more, last = (
+        {"page": 1, "per_page": 200, "has_more_page": True},
+        {"page": 2, "per_page": 200, "has_more_page": False},
+    )
+    pages = [
+        responses.get(
+            f"{BOOKS}/invoices",
+            match=[
+                responses.matchers.query_param_matcher(
+                    {**period, "page": "1", "per_page": "200", "organization_id": ORG}
+                )
+            ],
+            json=ok(invoices=listed[:2], page_context=more),
+        ),
+        responses.get(
+            f"{BOOKS}/invoices",
+            match=[
+                responses.matchers.query_param_matcher(
+                    {**period, "page": "2", "per_page": "200", "organization_id": ORG}
+                )
+            ],
+            json=ok(invoices=listed[2:], page_context=last),
+        ),
+    ]
+
+    got = list(connector().list_invoices(date(2026, 12, 1), date(2026, 12, 31)))
+
+    assert [p.call_count for p in pages] == [1, 1]
+    first, second, third = (*got[0], *got[1])
+    assert (first.reference, first.external_id, first.number, first.total, first.tax) == (
+        "INV-000042",
+        "982000000567114",
+        "INV-00003",
+        Decimal("2713.88"),
+        None,
+    )
+    assert (first.currency, first.customer, first.issue_date) == ("EUR", "Acme GmbH", date(2026, 12, 3))
+    assert [i.state for i in (first, second, third)] == [
+        ExternalState.POSTED,
+        ExternalState.PARTIALLY_PAID,
+        ExternalState.CANCELLED,
+    ]
+    assert third.reference is None
+    assert first.url == f"https://books.zoho.eu/app/{ORG}#/invoices/982000000567114"

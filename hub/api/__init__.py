@@ -118,6 +118,7 @@ def init_app(app: Flask) -> None:
         notices,
         pipelines,
         products,
+        reconciliations,
         sync,
         users,
     )
@@ -137,6 +138,7 @@ def init_app(app: Flask) -> None:
         inventory,
         alert_channels,
         notices,
+        reconciliations,
     ):
         api.register_blueprint(module.blp)
 

@@ -8,6 +8,11 @@ API (header `X-Api-Key`):
     POST /api/invoices                    create; 201 {id, number, reference, status, ...}
     POST /api/invoices/batch              {"invoices": [...]} create all or none; 201 {"items": [...]}
     GET  /api/invoices?reference=R        {"items": [...]}; `reference` may repeat (up to 200)
+    GET  /api/invoices?issued_from=D&issued_to=D&after=N&limit=L
+                                          a page of the invoices dated in the period (ISO dates, both
+                                          optional), by id after N: {"items": [...], "next": the
+                                          `after` of the next page, or null}; L ≤ 10000
+    DELETE /api/invoices/<id>             delete an invoice nothing was paid on (as by hand)
     GET  /api/invoices/<id>               one invoice with amount_paid
     POST /api/invoices/<id>/cancel        cancel
     POST /api/invoices/<id>/payments      {"amount": "10.00"} record a payment
@@ -41,6 +46,7 @@ class Ledger:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.invoices: dict[int, dict[str, Any]] = {}
+        self.last_invoice_id = 0  # ids are never reused, also after a deletion
         self.by_reference: dict[str, list[int]] = {}
         self.stock: dict[tuple[str, str], dict[str, Any]] = {}
         # The stock rows in (sku, warehouse) order, kept between pages: sorting 200,000 rows for
@@ -68,7 +74,8 @@ class Ledger:
 
     def add_invoice(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create one invoice from a validated body; the caller holds the lock."""
-        invoice_id = len(self.invoices) + 1
+        self.last_invoice_id += 1
+        invoice_id = self.last_invoice_id
         total = sum((Decimal(str(ln["total"])) for ln in body["lines"]), Decimal(0))
         invoice = {
             "id": invoice_id,
@@ -76,6 +83,7 @@ class Ledger:
             "reference": body["reference"],
             "customer": body["customer"],
             "currency": body["currency"],
+            "issue_date": body.get("issue_date"),
             "lines": body["lines"],
             "total": str(total),
             "amount_paid": "0",
@@ -85,6 +93,32 @@ class Ledger:
         self.invoices[invoice_id] = invoice
         self.by_reference.setdefault(body["reference"], []).append(invoice_id)
         return invoice
+
+    def delete_invoice(self, invoice_id: int) -> None:
+        """Forget an invoice; the caller holds the lock."""
+        invoice = self.invoices.pop(invoice_id)
+        self.by_reference[invoice["reference"]].remove(invoice_id)
+
+    def invoice_page(
+        self, issued_from: str | None, issued_to: str | None, after: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Up to `limit` invoices with an id above `after` dated in the period (ISO dates compare as
+        text), and the `after` of the next page (None after the last). Ids only grow, so a page
+        walks on from its cursor instead of scanning from the start."""
+        items: list[dict[str, Any]] = []
+        with self.lock:
+            for invoice_id in range(after + 1, self.last_invoice_id + 1):
+                invoice = self.invoices.get(invoice_id)
+                if invoice is None:
+                    continue
+                issued = invoice.get("issue_date") or ""
+                if (issued_from and issued < issued_from) or (issued_to and issued > issued_to):
+                    continue
+                items.append(invoice)
+                if len(items) == limit:
+                    more = invoice_id < self.last_invoice_id
+                    return items, invoice_id if more else None
+        return items, None
 
 
 def create_app(api_key: str = "demo-key", ledger: Ledger | None = None) -> Flask:
@@ -171,6 +205,8 @@ def create_app(api_key: str = "demo-key", ledger: Ledger | None = None) -> Flask
     @app.get("/api/invoices")
     def find_invoices():
         references = request.args.getlist("reference")
+        if not references and any(k in request.args for k in ("issued_from", "issued_to", "after", "limit")):
+            return list_invoices()
         if len(references) > 200:
             return jsonify({"error": "at most 200 references per call"}), 400
         with state.lock:
@@ -179,6 +215,17 @@ def create_app(api_key: str = "demo-key", ledger: Ledger | None = None) -> Flask
             else:
                 items = [state.invoices[n] for ref in references for n in state.by_reference.get(ref, ())]
         return jsonify({"items": items})
+
+    def list_invoices():
+        try:
+            after = int(request.args.get("after", 0))
+            limit = min(int(request.args.get("limit", 1000)), 10000)
+        except ValueError:
+            return jsonify({"error": "after and limit must be integers"}), 400
+        items, next_after = state.invoice_page(
+            request.args.get("issued_from"), request.args.get("issued_to"), after, max(limit, 1)
+        )
+        return jsonify({"items": items, "next": next_after})
 
     def _invoice(invoice_id: int) -> dict[str, Any]:
         invoice = state.invoices.get(invoice_id)
@@ -189,6 +236,15 @@ def create_app(api_key: str = "demo-key", ledger: Ledger | None = None) -> Flask
     @app.get("/api/invoices/<int:invoice_id>")
     def get_invoice(invoice_id: int):
         return jsonify(_invoice(invoice_id))
+
+    @app.delete("/api/invoices/<int:invoice_id>")
+    def delete_invoice(invoice_id: int):
+        with state.lock:
+            invoice = _invoice(invoice_id)
+            if Decimal(invoice["amount_paid"]) > 0:
+                return jsonify({"error": "paid invoices cannot be deleted"}), 409
+            state.delete_invoice(invoice_id)
+        return "", 204
 
     @app.post("/api/invoices/<int:invoice_id>/cancel")
     def cancel_invoice(invoice_id: int):

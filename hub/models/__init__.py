@@ -12,6 +12,7 @@ from hub.models.notices import InvoiceNotice
 from hub.models.notifications import AlertChannel, AlertDelivery, ChannelKind, DeliveryState
 from hub.models.pipeline import DEFAULT_STAGES, Pipeline, Stage, StageKind
 from hub.models.purchasing import PurchaseRequest, PurchaseRequestState
+from hub.models.reconciliation import FindingKind, ReconciliationLine, ReconciliationRun, RunState
 from hub.models.stock import AlertState, ReorderRule, StockAlert, StockHistory, StockLevel, Warehouse
 from hub.models.sync import (
     PARKED_FOR_REAUTHORISATION,
@@ -51,6 +52,7 @@ __all__ = [
     "ExchangeLoginFailures",
     "ExchangeSession",
     "ExternalLink",
+    "FindingKind",
     "HubInvoice",
     "IdempotencyKey",
     "InvoiceNotice",
@@ -64,9 +66,12 @@ __all__ = [
     "Product",
     "PurchaseRequest",
     "PurchaseRequestState",
+    "ReconciliationLine",
+    "ReconciliationRun",
     "ReorderRule",
     "Role",
     "RunOutcome",
+    "RunState",
     "Stage",
     "StageKind",
     "StageTotal",

@@ -122,6 +122,23 @@ def purge_idempotency_keys() -> int:
         return purge_expired()
 
 
+def reconcile(run_id: int) -> str:
+    """One reconciliation run (hub/reconciliation.py); its progress is kept on the run's row."""
+    from hub.reconciliation import execute
+
+    with _get_app().app_context():
+        return execute(run_id)
+
+
+def reconcile_nightly() -> int:
+    """A reconciliation run for every connection that can list its invoices (the scheduler runs
+    this nightly)."""
+    from hub.reconciliation import start_nightly_runs
+
+    with _get_app().app_context():
+        return start_nightly_runs()
+
+
 def import_mapping_csv(connection_id: int, table: str, text: str, replace: bool, user_id: int) -> dict:
     """A value table's rows from an uploaded CSV (all or nothing), its progress in the job's meta
     for the page that polls it. Bad lines are an answer, not a failure: {"message", "errors"}."""

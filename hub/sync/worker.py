@@ -15,6 +15,8 @@ from hub.sync import jobs
 from hub.sync.queue import QUEUE_NAME, RedisError, connection, get_queue
 
 log = logging.getLogger(__name__)
+# The nightly reconciliation runs (UTC): after the day's invoices, before the working day.
+RECONCILE_CRON = "30 2 * * *"
 
 
 class ThreadWorker(SimpleWorker):
@@ -56,6 +58,7 @@ class EmbeddedWorker:
         self._last_status = 0.0
         self._last_stock_check = 0.0
         self._last_purge = 0.0
+        self._last_reconcile = time.monotonic()  # the first nightly run a day after start
 
     def start(self) -> EmbeddedWorker:
         jobs.bind_app(self.app)
@@ -81,6 +84,9 @@ class EmbeddedWorker:
                 if time.monotonic() - self._last_purge > 3600:
                     self._last_purge = time.monotonic()
                     jobs.purge_idempotency_keys()
+                if time.monotonic() - self._last_reconcile > 86400:
+                    self._last_reconcile = time.monotonic()
+                    jobs.reconcile_nightly()
             except Exception:
                 log.exception("embedded worker round failed")
             self.wakeup.wait(self.interval)
@@ -120,6 +126,7 @@ def run_scheduler(app: Flask, *, dispatch_every: float = 1.0) -> None:
             cron.register(jobs.pull_due_stock, QUEUE_NAME, interval=30)
             cron.register(jobs.deliver_alerts, QUEUE_NAME, interval=15)
             cron.register(jobs.purge_idempotency_keys, QUEUE_NAME, interval=3600)
+            cron.register(jobs.reconcile_nightly, QUEUE_NAME, cron=RECONCILE_CRON)
             cron.start()
             return  # a shutdown signal ended it
         except RedisError as exc:

@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
         mappings,
         notices,
         oauth,
+        reconciliations,
         search,
         stock,
         tasks,
@@ -24,5 +25,19 @@ def init_app(app: Flask) -> None:
     from hub.ui.core import install_template_helpers
 
     install_template_helpers(app)
-    for module in (board, deals, customers, tasks, search, dashboard, invoices, admin, mappings, stock, oauth, notices):
+    for module in (
+        board,
+        deals,
+        customers,
+        tasks,
+        search,
+        dashboard,
+        invoices,
+        admin,
+        mappings,
+        stock,
+        oauth,
+        reconciliations,
+        notices,
+    ):
         app.register_blueprint(module.bp)

@@ -65,6 +65,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Customers", "ui_customers.index", "customers", frozenset({Role.SALES, Role.ADMIN, Role.FINANCE})),
     NavItem("My tasks", "ui_tasks.mine", "tasks", SALES_SIDE),
     NavItem("Invoices", "ui_invoices.index", "invoices", frozenset({Role.FINANCE, Role.ADMIN})),
+    NavItem("Reconciliation", "ui_reconciliations.index", "reconciliations", frozenset({Role.FINANCE, Role.ADMIN})),
     NavItem("Stock", "ui_stock.stock", "stock", frozenset({Role.OPERATIONS, Role.ADMIN})),
     NavItem("Alerts", "ui_stock.alerts", "alerts", frozenset({Role.OPERATIONS, Role.ADMIN, Role.FINANCE})),
     NavItem("Reorder rules", "ui_stock.rules", "stock", frozenset({Role.OPERATIONS, Role.ADMIN})),

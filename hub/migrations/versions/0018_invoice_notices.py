@@ -1,7 +1,7 @@
 """In-app notices of failed invoice pushes, with the explanation the deal page shows.
 
-Revision ID: 0017_invoice_notices
-Revises: 0016_stage_totals_by_triggers
+Revision ID: 0018_invoice_notices
+Revises: 0017_session_generation
 Create Date: 2026-12-06
 """
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ from alembic import op
 
 from hub.models.base import UTCDateTime
 
-revision = '0017_invoice_notices'
-down_revision = '0016_stage_totals_by_triggers'
+revision = '0018_invoice_notices'
+down_revision = '0017_session_generation'
 branch_labels = None
 depends_on = None
 
