@@ -24,6 +24,9 @@ POLICY: dict[str, dict[str, frozenset[Role]]] = {
     "users": {"read": ADMIN, "write": ADMIN},
     "audit": {"read": frozenset({Role.ADMIN, Role.FINANCE}), "write": frozenset()},
     "invoices": {"read": frozenset({Role.ADMIN, Role.FINANCE}), "write": frozenset({Role.ADMIN, Role.FINANCE})},
+    # A won deal's invoices as the deal shows them (number, state, total, why a push failed): the
+    # salespeople who won it follow them too; operations, who read deals for what was sold, do not.
+    "deal_invoices": {"read": CRM_READERS, "write": frozenset()},
     "connections": {"read": ADMIN, "write": ADMIN},
     # Comparing the hub's invoices with a target's, and pushing a missing one again: finance's work.
     "reconciliations": {

@@ -185,6 +185,12 @@ class DealOut(DealSummary):
         metadata={"description": "set when this request won the deal with lines that stock cannot cover"},
     )
 
+    @ma.post_dump
+    def _only_what_the_reader_may_see(self, data, **kwargs):
+        if "invoices" in data and not allowed(authenticated_user().role, "deal_invoices", "read"):
+            del data["invoices"]
+        return data
+
     @ma.pre_dump
     def _look_up_stock(self, deal, **kwargs):
         if not hasattr(deal, "availability"):  # the check when winning found it already

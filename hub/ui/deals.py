@@ -130,10 +130,19 @@ def _deal_form(deal: Deal) -> dict[str, str]:
 def _deal_context(deal_id: int) -> dict[str, Any]:
     deal = deal_service.load_deal(deal_id)
     stock = availability.for_products({ln.product_id for ln in deal.lines if ln.product_id}, deal)
-    activities = db.session.scalars(
-        select(Activity).where(Activity.deal_id == deal.id).order_by(Activity.occurred_at.desc())
-    ).all()
-    tasks = db.session.scalars(select(Task).where(Task.deal_id == deal.id).order_by(Task.done, Task.due_date)).all()
+    # What the page shows follows the API's policy: what a role may not read is not even read.
+    activities = (
+        db.session.scalars(
+            select(Activity).where(Activity.deal_id == deal.id).order_by(Activity.occurred_at.desc())
+        ).all()
+        if can("activities")
+        else []
+    )
+    tasks = (
+        db.session.scalars(select(Task).where(Task.deal_id == deal.id).order_by(Task.done, Task.due_date)).all()
+        if can("tasks")
+        else []
+    )
     users = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name)).all()
     return {
         "deal": deal,
@@ -165,7 +174,7 @@ def show(deal_id: int):
 
 
 @bp.get("/deals/<int:deal_id>/invoice-panel")
-@page("deals")
+@page("deal_invoices")
 def invoice_panel(deal_id: int):
     """The invoice part alone, for htmx to refresh until the target has numbered the invoice."""
     # Polled every two seconds: only what the panel shows, not the deal page's lines and products.
