@@ -3,6 +3,8 @@ SMTP password, the webhook signing secret) are write-only."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import marshmallow as ma
 from flask.views import MethodView
 from sqlalchemy import select
@@ -58,6 +60,17 @@ class ChannelTestResult(ma.Schema):
     message = ma.fields.String()
 
 
+def _destination(channel: AlertChannel) -> tuple[str, ...] | None:
+    """Where the channel's secret goes: the mail server, or the webhook's scheme and host."""
+    config = channel.config or {}
+    if not config:
+        return None
+    if channel.kind == ChannelKind.WEBHOOK:
+        parts = urlsplit(str(config.get("url") or ""))
+        return ("webhook", parts.scheme.lower(), parts.netloc.rpartition("@")[2].lower())
+    return ("email", str(config.get("host") or "").lower(), str(config.get("port") or ""))
+
+
 def _apply(channel: AlertChannel, data: dict) -> None:
     if "name" in data:
         channel.name = data["name"]
@@ -66,10 +79,14 @@ def _apply(channel: AlertChannel, data: dict) -> None:
     if "enabled" in data:
         channel.enabled = data["enabled"]
     if "config" in data:
+        before = _destination(channel)
         try:
             channel.config = CONFIG_SCHEMA[channel.kind]().load(data["config"])
         except ma.ValidationError as exc:
             raise ValidationFailed(flatten_messages(exc.normalized_messages(), "config")) from exc
+        if channel.secrets_sealed and before and _destination(channel) != before and not data.get("secret"):
+            # A stored password or signing secret never goes to a host it was not typed for.
+            raise ValidationFailed({"secret": "Enter it again: the channel now sends to another host."})
     if data.get("secret"):
         channel.secrets_sealed = seal({SECRET[channel.kind]: data["secret"]})
     if channel.kind == ChannelKind.WEBHOOK and not channel.secrets_sealed:

@@ -17,7 +17,7 @@ from hub.models.base import utcnow
 from hub.oauth_flow import authorization_url, redirect_uri
 from hub.secrets_box import unseal
 from hub.sync.connectors import is_oauth, open_connector, registry, secret_values, split_config
-from hub.sync.history import record_run
+from hub.sync.history import record_run, redact
 from hub.sync.oauth_tokens import authorisation_of
 
 blp = Blueprint("connections", __name__, url_prefix="/api/v1", description="Connections to ERP and accounting systems")
@@ -120,7 +120,7 @@ def _set_config(connection: Connection, type_name: str, config: dict, *, keep_se
     existing = unseal(connection.secrets_sealed) if keep_secrets else {}
     base = {**connection.config, **config} if keep_secrets else config
     try:
-        plain, sealed = split_config(type_name, base, existing)
+        plain, sealed = split_config(type_name, base, existing, previous=connection.config)
     except ConfigInvalid as exc:
         raise ValidationFailed({f"config.{k}": v for k, v in exc.problems.items()}) from exc
     connection.type = type_name
@@ -278,6 +278,8 @@ def run_connection_test(connection: Connection) -> tuple[bool, str]:
         message, ok = connector.test_connection(), True
     except (ConnectorError, ConfigInvalid) as exc:
         message, ok = exc.message, False
+    # A target may echo the request, headers and all: the answer never carries a secret back.
+    message = redact(message, secret_values(connection))
     exchanges = connector.take_exchanges() if connector else []
     if connector:
         connector.close()

@@ -51,7 +51,7 @@ from hub.models import (
 from hub.models.base import utcnow
 from hub.sync import failures, outbox
 from hub.sync.connectors import open_connector, secret_values
-from hub.sync.history import exchanges_by_document, redact_exchanges, run_values
+from hub.sync.history import exchanges_by_document, redact, redact_exchanges, run_values
 from hub.sync.oauth_tokens import reauthorise_attention
 
 log = logging.getLogger(__name__)
@@ -293,6 +293,7 @@ def _push(connector: Connector, docs: list[InvoiceDocument]) -> dict[str, Result
 
 def apply_failure(connection: Connection, event: OutboxEvent, exc: Exception) -> tuple[RunOutcome, str]:
     message = exc.message if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
+    message = redact(message, secret_values(connection))  # a target's answer may echo them
     event.last_error = message
     if isinstance(exc, ReauthorizationRequired):
         # Not lost: parked until an admin authorises the connection again, then requeued by itself.
