@@ -122,6 +122,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Wrong passwords from one address (for any accounts) after which its log-ins answer 429.",
     ),
     Setting(
+        "SESSION_COOKIE_SECURE",
+        "0",
+        "1 when the hub is reached over HTTPS only (production): the session cookie is then never sent "
+        "over plain HTTP, and answers carry HSTS.",
+    ),
+    Setting(
         "HUB_DEMO_ERP_PORT",
         "8765",
         "Port of the demo Tryton that `crmhub run --demo-erp` serves and the demo data's connection points at.",
@@ -182,6 +188,7 @@ class Settings:
     HUB_EXCHANGE_LOCKOUT_SECONDS: int
     HUB_LOGIN_LIMIT_ACCOUNT: str
     HUB_LOGIN_LIMIT_ADDRESS: str
+    SESSION_COOKIE_SECURE: bool
     HUB_DEMO_ERP_PORT: int
 
     @classmethod
@@ -201,6 +208,10 @@ class Settings:
             raise SettingsError("HUB_CACHED_ANSWERS must be 0 or more.")
         if values["HUB_STOCK_CHECK_ON_WON"] not in ("warn", "refuse", "off"):
             raise SettingsError("HUB_STOCK_CHECK_ON_WON must be warn, refuse or off.")
+        secure = str(values["SESSION_COOKIE_SECURE"]).strip().lower()
+        if secure not in ("0", "1", "true", "false", "yes", "no"):
+            raise SettingsError("SESSION_COOKIE_SECURE must be 1 or 0.")
+        values["SESSION_COOKIE_SECURE"] = secure in ("1", "true", "yes")
         for name in ("HUB_LOGIN_LIMIT_ACCOUNT", "HUB_LOGIN_LIMIT_ADDRESS"):
             try:
                 parse_many(str(values[name]))

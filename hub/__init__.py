@@ -27,6 +27,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(
         JSON_SORT_KEYS=False,
         SESSION_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_CHECK_DEFAULT=False,
         WTF_CSRF_TIME_LIMIT=None,
@@ -37,7 +38,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _resolve_defaults(app)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
 
-    from hub import api, auth, exchange, web
+    from hub import api, auth, exchange, security_headers, web
     from hub.api import idempotency
     from hub.audit import install as install_audit
     from hub.epochs import install as install_epochs
@@ -59,6 +60,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     web.init_app(app)
     idempotency.init_app(app)  # after web's CSRF check: a forged request claims no key
     exchange.init_app(app)
+    security_headers.init_app(app)
     return app
 
 
@@ -74,13 +76,18 @@ def _tune_sqlite(engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        # The database holds the sealed secrets and everyone's data: its owner's alone.
+        if engine.url.database and engine.url.database != ":memory:":
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(OSError):
+                    os.chmod(engine.url.database + suffix, 0o600)
 
 
 def _resolve_defaults(app: Flask) -> None:
     """Fill what the environment left unset with working single-machine defaults."""
     url = app.config.get("DATABASE_URL")
     if not url:
-        os.makedirs(app.instance_path, exist_ok=True)
+        os.makedirs(app.instance_path, mode=0o700, exist_ok=True)
         url = "sqlite:///" + os.path.join(app.instance_path, "crmhub.db")
     elif url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -111,10 +118,11 @@ def _engine_options(url: str) -> dict[str, Any]:
 def _instance_secret(app: Flask, name: str, generate) -> str:
     path = Path(app.instance_path) / name
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = path.with_name(f".{name}.{os.getpid()}")
-        tmp.write_text(generate())
-        tmp.chmod(0o600)
+        # Created readable by its owner alone: never, not even for a moment, by anyone else.
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+            out.write(generate())
         # link() fails if another process got there first; then both use the file that won.
         with contextlib.suppress(FileExistsError):
             os.link(tmp, path)

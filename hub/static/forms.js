@@ -1,6 +1,7 @@
 // Every form that posts does so once: while its request runs, a second click, a double click or
 // Enter does nothing and its buttons are disabled. A form (or the button pressed) with
-// data-confirm first asks, saying what will happen; cancelling sends nothing.
+// data-confirm first asks, saying what will happen; cancelling sends nothing. No inline handlers:
+// the Content-Security-Policy allows the app's own scripts only.
 (function () {
   document.addEventListener("submit", (e) => {
     const form = e.target;
@@ -19,6 +20,12 @@
     setTimeout(() => {
       form.querySelectorAll("button, input[type=submit]").forEach((b) => { b.disabled = true; });
     }, 0);
+  });
+  // A filter or a type chosen from a list (data-submit-on-change) applies at once.
+  document.addEventListener("change", (e) => {
+    if (e.target.dataset && e.target.dataset.submitOnChange !== undefined && e.target.form) {
+      e.target.form.requestSubmit();
+    }
   });
   // Back to a page the browser kept: its forms can be used again.
   window.addEventListener("pageshow", (e) => {
