@@ -57,7 +57,10 @@ def moved_hosts(schema, before: Mapping[str, Any], after: Mapping[str, Any]) -> 
     return [
         f.name
         for f in schema
-        if f.type == "url" and before.get(f.name) and _origin(before.get(f.name)) != _origin(after.get(f.name))
+        if f.type == "url"
+        and before.get(f.name)
+        and after.get(f.name)  # none at all is refused as missing, by the settings' check
+        and _origin(before.get(f.name)) != _origin(after.get(f.name))
     ]
 
 
