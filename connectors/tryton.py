@@ -1060,6 +1060,57 @@ class TrytonConnector(Connector):
     def cancel_invoice(self, ref: ExternalRef) -> None:
         self.call("model.account.invoice.cancel", [int(ref.external_id)], changes_data=True)
 
+    # ---- credit notes ------------------------------------------------------------------------
+    #
+    # Tryton (account_invoice 8.2) credits an invoice with its wizard `account.invoice.credit`
+    # (Invoice.credit is not open to RPC): a new customer invoice whose lines are the invoice's
+    # with the quantity negated, each line's `origin` the line it credits. Its "with refund" option
+    # (post the credit note and cancel the invoice against it) is for an invoice nothing was paid
+    # on; the wizard itself turns it off once there are payment lines. So a paid invoice is
+    # credited without it: the credit note is posted and stays open as the customer's credit (the
+    # invoice's receivable is already reconciled with the payment), for finance to refund or set
+    # against a later invoice in Tryton. A partly paid invoice keeps its open rest beside it.
+    # The credit note is found again by its lines' origins, whatever happened to the answers.
+
+    def credit_invoice(self, ref: ExternalRef, doc: InvoiceDocument) -> ExternalRef:
+        invoice_id = int(ref.external_id)
+        note = self._credit_note_of(invoice_id)
+        if note is None:
+            self._run_credit_wizard(invoice_id)
+            note = self._credit_note_of(invoice_id)
+            if note is None:
+                raise PermanentError(f"Tryton made no credit note for invoice {ref.external_number or invoice_id}")
+        if note["state"] in ("draft", "validated"):
+            self.call("model.account.invoice.post", [note["id"]], changes_data=True)
+            note = self._credit_note_of(invoice_id) or note
+        return self._ref(note)
+
+    def _credit_note_of(self, invoice_id: int) -> dict[str, Any] | None:
+        """The oldest credit note whose lines credit this invoice's lines, if any."""
+        rows = self.call("model.account.invoice.read", [invoice_id], ["lines"])
+        if not rows:
+            raise PermanentError(f"Tryton invoice {invoice_id} no longer exists")
+        origins = [f"account.invoice.line,{line_id}" for line_id in rows[0]["lines"]]
+        notes = self.search_read(
+            "account.invoice",
+            [["id", "!=", invoice_id], ["type", "=", "out"], ["lines.origin", "in", origins]],
+            ["id", "number", "state", "total_amount"],
+            order=[["id", "ASC"]],
+            limit=1,
+        )
+        return notes[0] if notes else None
+
+    def _run_credit_wizard(self, invoice_id: int) -> None:
+        wizard = "wizard.account.invoice.credit"
+        active = {"active_model": "account.invoice", "active_id": invoice_id, "active_ids": [invoice_id]}
+        session, _, _ = self.call(f"{wizard}.create")
+        try:
+            start = {"start": {"with_refund": False, "invoice_date": None}}
+            self.call(f"{wizard}.execute", session, start, "credit", changes_data=True, context=active)
+        finally:
+            with contextlib.suppress(ConnectorError):
+                self.call(f"{wizard}.delete", session, context=active)
+
     def pull_stock(self, since: datetime | None = None) -> Iterator[StockLevel]:
         """Full read each time: Tryton has no change feed for stock quantities."""
         codes = [c.strip() for c in (self.config["warehouse"] or "").split(",") if c.strip()]

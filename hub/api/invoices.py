@@ -6,7 +6,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask.views import MethodView
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from hub.api.base import Blueprint, ListArgs, Money, get_or_404, page_schema, paginate, search_filter, where_equal
 from hub.auth import requires
@@ -14,6 +14,14 @@ from hub.extensions import db
 from hub.models import ExternalLink, HubInvoice, InvoiceState, SyncRun
 
 blp = Blueprint("invoices", __name__, url_prefix="/api/v1", description="Invoices the hub generated")
+
+
+class CreditNoteSchema(ma.Schema):
+    external_id = ma.fields.String()
+    external_number = ma.fields.String(allow_none=True)
+    url = ma.fields.String(allow_none=True)
+    amount = Money()
+    created_at = ma.fields.DateTime()
 
 
 class LinkSchema(ma.Schema):
@@ -25,6 +33,11 @@ class LinkSchema(ma.Schema):
     state = ma.fields.String()
     amount_paid = ma.fields.Decimal(as_string=True)
     status_checked_at = ma.fields.DateTime(allow_none=True)
+    credit_note = ma.fields.Nested(
+        CreditNoteSchema,
+        allow_none=True,
+        metadata={"description": "the target's credit note of this invoice, when it was paid there and its deal lost"},
+    )
 
 
 class RunSchema(ma.Schema):
@@ -95,7 +108,10 @@ class Invoices(MethodView):
     def get(self, args):
         """Invoices, newest first; `q` searches the number and the customer's name."""
         query = select(HubInvoice).options(
-            selectinload(HubInvoice.links).joinedload(ExternalLink.connection), selectinload(HubInvoice.deal)
+            selectinload(HubInvoice.links).options(
+                joinedload(ExternalLink.connection), selectinload(ExternalLink.credit_note)
+            ),
+            selectinload(HubInvoice.deal),
         )
         if args.get("q"):
             query = query.where(search_filter(args["q"], HubInvoice.number, HubInvoice.customer_name))
