@@ -10,6 +10,11 @@
   created when the mapping's option `create_customers` allows; each item by `Sku`, then by `Name`.
 - Status from `Balance` against `TotalAmt` (partial payments); a voided invoice has its amounts
   zeroed and "Voided" at the start of its `PrivateNote`. Cancelling is voiding (`operation=void`).
+- Credit note (a paid invoice whose deal was lost): a `CreditMemo` (`POST creditmemo?requestid=…`)
+  for the invoice's customer and currency, with the invoice's item and discount lines as QuickBooks
+  holds them and `DocNumber` the hub's credit reference; found first by
+  `select * from CreditMemo where DocNumber = …`. QuickBooks keeps it as the customer's unapplied
+  credit (developer.intuit.com, API reference, CreditMemo).
 - Several invoices go in one `POST /batch` (up to 30 `BatchItemRequest`s); one refused item fails
   alone, the others are created once (see `push_invoices`).
 - Stock: inventory items' `QtyOnHand`, paged with STARTPOSITION/MAXRESULTS to the end.
@@ -27,7 +32,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import ConfigField
+from connectors.base import ConfigField, credit_reference
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
 from connectors.errors import AuthError, PermanentError
 from connectors.http import dumps
@@ -47,6 +52,10 @@ PROVIDER = OAuthProvider(
     "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
     ("com.intuit.quickbooks.accounting",),
 )
+# What a credit memo copies of the invoice's lines (not their ids or line numbers): the item and
+# discount lines; the subtotal line QuickBooks adds itself.
+CREDITED_LINE_TYPES = ("SalesItemLineDetail", "DiscountLineDetail")
+CREDITED_LINE_FIELDS = ("DetailType", "Amount", "Description", "SalesItemLineDetail", "DiscountLineDetail")
 REQUEST_ID_LENGTH = 50  # QuickBooks' limits
 DOC_NUMBER_LENGTH = 21
 STOCK_PAGE = 1000  # the most a query returns
@@ -399,6 +408,35 @@ class QuickBooksConnector(OAuthConnector):
             except PermanentError as exc:
                 if attempt == 2 or STALE_OBJECT not in _fault_codes(exc.detail):
                     raise
+
+    def credit_invoice(self, ref: ExternalRef, doc: InvoiceDocument) -> ExternalRef:
+        number = credit_reference(doc)
+        earlier = self.query(f"select * from CreditMemo where DocNumber = {quoted(number)}").get("CreditMemo") or []
+        memo = earlier[0] if earlier else None
+        if memo is None:
+            invoice = self._invoice(ref.external_id)
+            body = {
+                "DocNumber": number,
+                "CustomerRef": invoice["CustomerRef"],
+                "Line": [
+                    {k: line[k] for k in CREDITED_LINE_FIELDS if k in line}
+                    for line in invoice.get("Line", [])
+                    if line.get("DetailType") in CREDITED_LINE_TYPES
+                ],
+                "PrivateNote": f"{number}: credits invoice {invoice.get('DocNumber') or ref.external_id}",
+            }
+            if invoice.get("CurrencyRef"):
+                body["CurrencyRef"] = invoice["CurrencyRef"]
+            memo = self.call("POST", "creditmemo", json=body, params={"requestid": request_id(number, body)})[
+                "CreditMemo"
+            ]
+        return ExternalRef(
+            system=self.type_name,
+            external_id=str(memo["Id"]),
+            external_number=memo.get("DocNumber"),
+            url=f"{self.app_url}/app/creditmemo?txnId={memo['Id']}",
+            status=ExternalState.POSTED,
+        )
 
     # ---- stock -----------------------------------------------------------------------------
 

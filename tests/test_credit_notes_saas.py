@@ -1,0 +1,167 @@
+"""Credit notes in the SaaS targets, with `responses` shaped as their public documentation shows
+them: the request that makes the credit note, and the look-up that finds one made earlier (a
+retried cancel after a lost answer) instead of making a second."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import responses
+
+from connectors.documents import ExternalRef, ExternalState
+from tests.recorded_requests import query, sent
+from tests.test_quickbooks import BASE as QBO_BASE
+from tests.test_quickbooks import connector as qbo_connector
+from tests.test_quickbooks import document as qbo_document
+from tests.test_quickbooks import qbo_invoice
+from tests.test_quickbooks import query_answer as qbo_query_answer
+from tests.test_quickbooks import query_of as qbo_query_of
+from tests.test_quickbooks import request_id as qbo_request_id
+from tests.test_xero import API as XERO_API
+from tests.test_xero import answer as xero_answer
+from tests.test_xero import connector as xero_connector
+from tests.test_xero import document as xero_document
+from tests.test_xero import xero_invoice
+
+XERO_INVOICE_ID = "243216c5-369e-4056-ac67-05388f86dc81"
+XERO_NOTE = {
+    "CreditNoteID": "249f15fa-f2a7-4acc-8769-0984103f2225",
+    "CreditNoteNumber": "CN-0005",
+    "Type": "ACCRECCREDIT",
+    "Reference": "INV-000042-CN",
+    "Status": "AUTHORISED",
+    "RemainingCredit": 2713.88,
+    "Total": 2713.88,
+    "CurrencyCode": "EUR",
+    "UpdatedDateUTC": "/Date(1551812346157+0000)/",
+}
+XERO_LINES = [
+    {
+        "LineItemID": "52208ff9-528a-4985-a9ad-b2b1d4210e38",
+        "ItemCode": "PUMP-100",
+        "Description": "Pump",
+        "Quantity": 2.0,
+        "UnitAmount": 1249.0,
+        "DiscountRate": 10.0,
+        "AccountCode": "200",
+        "TaxType": "OUTPUT2",
+        "TaxAmount": 427.16,
+        "LineAmount": 2248.2,
+    },
+    {
+        "LineItemID": "6e2f3a4b-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+        "ItemCode": "MANUAL-DE",
+        "Description": "Manual",
+        "Quantity": 3.0,
+        "UnitAmount": 12.0,
+        "AccountCode": "200",
+        "TaxType": "OUTPUT3",
+        "TaxAmount": 2.52,
+        "LineAmount": 36.0,
+    },
+]
+
+
+@responses.activate
+def test_xero_credits_a_paid_invoice_with_an_authorised_accreccredit_of_its_lines():
+    found = responses.get(f"{XERO_API}/CreditNotes", json=xero_answer(CreditNotes=[]))
+    paid = xero_invoice(
+        Status="PAID", AmountPaid=2713.88, AmountDue=0.0, Contact={"ContactID": "bd2270c3"}, LineItems=XERO_LINES
+    )
+    read = responses.get(f"{XERO_API}/Invoices/{XERO_INVOICE_ID}", json=xero_answer(Invoices=[paid]))
+    made = responses.put(f"{XERO_API}/CreditNotes", json=xero_answer(CreditNotes=[XERO_NOTE]))
+
+    note = xero_connector().credit_invoice(ExternalRef("xero", XERO_INVOICE_ID), xero_document())
+
+    assert query(found.calls[0])["where"] == (
+        'Type=="ACCRECCREDIT" AND Status!="DELETED" AND Reference=="INV-000042-CN"'
+    )
+    assert query(read.calls[0]) == {"unitdp": "4"}
+    assert query(made.calls[0]) == {"unitdp": "4"}
+    assert made.calls[0].request.headers["xero-tenant-id"]
+    body = sent(made.calls[0])
+    (credit,) = body["CreditNotes"]
+    assert {k: credit[k] for k in ("Type", "Contact", "Reference", "CurrencyCode", "Status")} == {
+        "Type": "ACCRECCREDIT",
+        "Contact": {"ContactID": "bd2270c3"},
+        "Reference": "INV-000042-CN",
+        "CurrencyCode": "EUR",
+        "Status": "AUTHORISED",
+    }
+    assert [(i["ItemCode"], i["Quantity"], i["UnitAmount"], i["TaxAmount"]) for i in credit["LineItems"]] == [
+        ("PUMP-100", Decimal("2.0"), Decimal("1249.0"), Decimal("427.16")),
+        ("MANUAL-DE", Decimal("3.0"), Decimal("12.0"), Decimal("2.52")),
+    ]
+    assert "LineItemID" not in credit["LineItems"][0]  # a new line, not the invoice's
+    assert (note.external_id, note.external_number, note.status) == (
+        XERO_NOTE["CreditNoteID"],
+        "CN-0005",
+        ExternalState.POSTED,
+    )
+    assert note.url.endswith(f"creditNoteID={XERO_NOTE['CreditNoteID']}")
+
+
+@responses.activate
+def test_xero_finds_the_credit_note_made_before_and_makes_no_second():
+    responses.get(f"{XERO_API}/CreditNotes", json=xero_answer(CreditNotes=[XERO_NOTE]))
+
+    note = xero_connector().credit_invoice(ExternalRef("xero", XERO_INVOICE_ID), xero_document())
+
+    assert note.external_number == "CN-0005"
+    assert [c.request.method for c in responses.calls] == ["GET"]
+
+
+# ---- QuickBooks Online: CreditMemo ---------------------------------------------------------------
+
+QBO_MEMO = {
+    "Id": "151",
+    "SyncToken": "0",
+    "DocNumber": "INV-000042-CN",
+    "TxnDate": "2026-12-06",
+    "CustomerRef": {"value": "1", "name": "Amy's Bird Sanctuary"},
+    "TotalAmt": 97.0,
+    "Balance": 97.0,
+    "RemainingCredit": 97.0,
+}
+
+
+@responses.activate
+def test_quickbooks_credits_a_paid_invoice_with_a_credit_memo_of_its_lines():
+    found = responses.get(f"{QBO_BASE}/query", json=qbo_query_answer("CreditMemo", []))
+    responses.get(f"{QBO_BASE}/invoice/130", json={"Invoice": qbo_invoice(balance="0"), "time": "t"})
+    made = responses.post(f"{QBO_BASE}/creditmemo", json={"CreditMemo": QBO_MEMO, "time": "t"})
+
+    note = qbo_connector().credit_invoice(ExternalRef("quickbooks", "130"), qbo_document())
+
+    assert qbo_query_of(found.calls[0])["query"] == ["select * from CreditMemo where DocNumber = 'INV-000042-CN'"]
+    body = sent(made.calls[0])
+    assert body == {
+        "DocNumber": "INV-000042-CN",
+        "CustomerRef": {"value": "1", "name": "Amy's Bird Sanctuary"},
+        "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
+        "Line": [  # the item line as QuickBooks holds it; not its id, nor the subtotal line
+            {
+                "DetailType": "SalesItemLineDetail",
+                "Amount": Decimal("97.0"),
+                "SalesItemLineDetail": {
+                    "ItemRef": {"value": "11", "name": "Pump"},
+                    "UnitPrice": Decimal("48.5"),
+                    "Qty": 2,
+                },
+            }
+        ],
+        "PrivateNote": "INV-000042-CN: credits invoice INV-000042",
+    }
+    assert qbo_query_of(made.calls[0])["requestid"] == [qbo_request_id("INV-000042-CN", body)]
+    assert (note.external_id, note.external_number) == ("151", "INV-000042-CN")
+    assert note.url == "https://app.sandbox.qbo.intuit.com/app/creditmemo?txnId=151"
+
+
+@responses.activate
+def test_quickbooks_finds_the_credit_memo_made_before_and_makes_no_second():
+    responses.get(f"{QBO_BASE}/query", json=qbo_query_answer("CreditMemo", [QBO_MEMO]))
+
+    note = qbo_connector().credit_invoice(ExternalRef("quickbooks", "130"), qbo_document())
+
+    assert note.external_id == "151"
+    assert [c.request.method for c in responses.calls] == ["GET"]
