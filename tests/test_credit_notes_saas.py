@@ -4,6 +4,7 @@ retried cancel after a lost answer) instead of making a second."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import responses
@@ -22,6 +23,12 @@ from tests.test_xero import answer as xero_answer
 from tests.test_xero import connector as xero_connector
 from tests.test_xero import document as xero_document
 from tests.test_xero import xero_invoice
+from tests.test_zoho_books import BOOKS as ZOHO_BOOKS
+from tests.test_zoho_books import ORG as ZOHO_ORG
+from tests.test_zoho_books import connector as zoho_connector
+from tests.test_zoho_books import document as zoho_document
+from tests.test_zoho_books import invoice as zoho_invoice
+from tests.test_zoho_books import ok as zoho_ok
 
 XERO_INVOICE_ID = "243216c5-369e-4056-ac67-05388f86dc81"
 XERO_NOTE = {
@@ -165,3 +172,78 @@ def test_quickbooks_finds_the_credit_memo_made_before_and_makes_no_second():
 
     assert note.external_id == "151"
     assert [c.request.method for c in responses.calls] == ["GET"]
+
+
+# ---- Zoho Books: creditnotes --------------------------------------------------------------------
+
+ZOHO_LINES = [
+    {
+        "line_item_id": "982000000567021",
+        "item_id": "460000000027009",
+        "name": "Pump",
+        "description": "Pump",
+        "rate": 1249.0,
+        "quantity": 2.0,
+        "discount": "10.00%",
+        "tax_id": "982000000557028",
+        "item_total": 2248.2,
+    }
+]
+ZOHO_NOTE = {
+    "creditnote_id": "90300000072369",
+    "creditnote_number": "CN-29",
+    "reference_number": "INV-000042-CN",
+    "status": "open",
+    "customer_id": "460000000026049",
+    "total": 2675.36,
+    "balance": 2675.36,
+}
+
+
+@responses.activate
+def test_zoho_books_credits_a_paid_invoice_with_an_open_credit_note_of_its_lines():
+    found = responses.get(f"{ZOHO_BOOKS}/creditnotes", json=zoho_ok(creditnotes=[]))
+    paid = zoho_invoice(status="paid", balance=0, line_items=ZOHO_LINES, is_inclusive_tax=False)
+    responses.get(f"{ZOHO_BOOKS}/invoices/982000000567114", json=zoho_ok(invoice=paid))
+    made = responses.post(f"{ZOHO_BOOKS}/creditnotes", json=zoho_ok(creditnote=ZOHO_NOTE))
+
+    note = zoho_connector().credit_invoice(ExternalRef("zoho_books", "982000000567114"), zoho_document())
+
+    assert query(found.calls[0]) == {"organization_id": ZOHO_ORG, "reference_number": "INV-000042-CN"}
+    assert query(made.calls[0]) == {"organization_id": ZOHO_ORG}
+    body = sent(made.calls[0])
+    assert body.pop("date") == date.today().isoformat()
+    assert body == {
+        "customer_id": "460000000026049",
+        "reference_number": "INV-000042-CN",
+        "is_inclusive_tax": False,
+        "line_items": [
+            {
+                "item_id": "460000000027009",
+                "description": "Pump",
+                "rate": Decimal("1249.0"),
+                "quantity": Decimal("2.0"),
+                "discount": "10.00%",
+                "tax_id": "982000000557028",
+            }
+        ],
+    }
+    assert (note.external_id, note.external_number) == ("90300000072369", "CN-29")
+    assert note.url == f"https://books.zoho.eu/app/{ZOHO_ORG}#/creditnotes/90300000072369"
+
+
+@responses.activate
+def test_zoho_books_finds_the_credit_note_made_before_and_opens_a_draft_one():
+    responses.get(
+        f"{ZOHO_BOOKS}/creditnotes",
+        json=zoho_ok(
+            creditnotes=[{**ZOHO_NOTE, "reference_number": "INV-000042-CN-2"}, {**ZOHO_NOTE, "status": "draft"}]
+        ),
+    )
+    opened = responses.post(f"{ZOHO_BOOKS}/creditnotes/90300000072369/converttoopen", json=zoho_ok())
+
+    note = zoho_connector().credit_invoice(ExternalRef("zoho_books", "982000000567114"), zoho_document())
+
+    assert note.external_number == "CN-29"
+    assert len(opened.calls) == 1
+    assert [c.request.method for c in responses.calls] == ["GET", "POST"]
