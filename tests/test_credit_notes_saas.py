@@ -10,7 +10,15 @@ from decimal import Decimal
 import responses
 
 from connectors.documents import ExternalRef, ExternalState
+from connectors.erpnext import MAKE_RETURN as ERP_MAKE_RETURN
+from tests.erp_documents import invoice as erp_document
 from tests.recorded_requests import query, sent
+from tests.test_erpnext import INVOICES as ERP_INVOICES
+from tests.test_erpnext import connector as erp_connector
+from tests.test_erpnext import erp  # noqa: F401 (the fixture)
+from tests.test_erpnext import invoice_doc as erp_invoice_doc
+from tests.test_erpnext import list_query as erp_list_query
+from tests.test_erpnext import rows as erp_rows
 from tests.test_quickbooks import BASE as QBO_BASE
 from tests.test_quickbooks import connector as qbo_connector
 from tests.test_quickbooks import document as qbo_document
@@ -247,3 +255,57 @@ def test_zoho_books_finds_the_credit_note_made_before_and_opens_a_draft_one():
     assert note.external_number == "CN-29"
     assert len(opened.calls) == 1
     assert [c.request.method for c in responses.calls] == ["GET", "POST"]
+
+
+# ---- ERPNext: a return Sales Invoice (is_return, return_against) ----------------------------------
+
+ERP_RETURN_FIELDS = ["name", "docstatus", "status"]
+ERP_RETURN_FILTERS = [["is_return", "=", 1], ["return_against", "=", "ACC-SINV-2026-00012"], ["docstatus", "!=", 2]]
+# What make_sales_return answers (abridged): the invoice mapped to its return, not saved yet.
+ERP_MAPPED = {
+    "doctype": "Sales Invoice",
+    "customer": "CUST-00042",
+    "company": "Acme Trading",
+    "currency": "EUR",
+    "is_return": 1,
+    "return_against": "ACC-SINV-2026-00012",
+    "po_no": "INV-000042",
+    "items": [{"item_code": "PUMP-100", "qty": -2.0, "rate": 19.9, "sales_invoice_item": "a1b2c3"}],
+    "docstatus": 0,
+}
+
+
+def test_erpnext_credits_a_paid_invoice_with_a_submitted_return(erp):  # noqa: F811
+    erp.on("GET", f"{ERP_INVOICES}/ACC-SINV-2026-00012", erp_invoice_doc(1, 0))
+    erp.on("GET", ERP_INVOICES, erp_rows())
+    erp.on("POST", ERP_MAKE_RETURN, lambda q, b: (200, {"message": ERP_MAPPED}))
+    draft = {**ERP_MAPPED, "po_no": "INV-000042-CN", "name": "ACC-SINV-2026-00013", "status": "Draft"}
+    erp.on("POST", ERP_INVOICES, lambda q, b: (200, {"data": draft}))
+    submitted = {**draft, "docstatus": 1, "status": "Return"}
+    erp.on("PUT", f"{ERP_INVOICES}/ACC-SINV-2026-00013", lambda q, b: (200, {"data": submitted}))
+
+    note = erp_connector().credit_invoice(ExternalRef("erpnext", "ACC-SINV-2026-00012"), erp_document())
+
+    (look_up,) = erp.requests("GET", ERP_INVOICES)
+    assert look_up["query"] == erp_list_query(ERP_RETURN_FIELDS, ERP_RETURN_FILTERS)
+    (make,) = erp.requests("POST", ERP_MAKE_RETURN)
+    assert make["body"] == {"source_name": "ACC-SINV-2026-00012"}
+    (insert,) = erp.requests("POST", ERP_INVOICES)
+    assert insert["body"] == {**ERP_MAPPED, "po_no": "INV-000042-CN"}  # ERPNext's return, our reference
+    (submit,) = erp.requests("PUT")
+    assert submit["body"] == {"docstatus": 1}
+    assert (note.external_id, note.status) == ("ACC-SINV-2026-00013", ExternalState.POSTED)
+    assert note.url == "https://erp.example.com/app/sales-invoice/ACC-SINV-2026-00013"
+
+
+def test_erpnext_finds_the_return_made_before_and_submits_a_draft_one(erp):  # noqa: F811
+    erp.on("GET", f"{ERP_INVOICES}/ACC-SINV-2026-00012", erp_invoice_doc(1, 0))
+    erp.on("GET", ERP_INVOICES, erp_rows({"name": "ACC-SINV-2026-00013", "docstatus": 0, "status": "Draft"}))
+    submitted = {"name": "ACC-SINV-2026-00013", "docstatus": 1, "status": "Return"}
+    erp.on("PUT", f"{ERP_INVOICES}/ACC-SINV-2026-00013", lambda q, b: (200, {"data": submitted}))
+
+    note = erp_connector().credit_invoice(ExternalRef("erpnext", "ACC-SINV-2026-00012"), erp_document())
+
+    assert note.external_id == "ACC-SINV-2026-00013"
+    assert erp.requests("POST") == []  # no second return
+    assert len(erp.requests("PUT")) == 1
