@@ -19,6 +19,8 @@ from tests.test_erpnext import erp  # noqa: F401 (the fixture)
 from tests.test_erpnext import invoice_doc as erp_invoice_doc
 from tests.test_erpnext import list_query as erp_list_query
 from tests.test_erpnext import rows as erp_rows
+from tests.test_odoo import connector as odoo_connector
+from tests.test_odoo import odoo  # noqa: F401 (the fixture)
 from tests.test_quickbooks import BASE as QBO_BASE
 from tests.test_quickbooks import connector as qbo_connector
 from tests.test_quickbooks import document as qbo_document
@@ -309,3 +311,50 @@ def test_erpnext_finds_the_return_made_before_and_submits_a_draft_one(erp):  # n
     assert note.external_id == "ACC-SINV-2026-00013"
     assert erp.requests("POST") == []  # no second return
     assert len(erp.requests("PUT")) == 1
+
+
+# ---- Odoo: the account.move.reversal wizard --------------------------------------------------------
+
+ODOO_REVERSAL_DOMAIN = [["reversed_entry_id", "=", 501], ["move_type", "=", "out_refund"], ["state", "!=", "cancel"]]
+
+
+def test_odoo_credits_a_paid_invoice_by_reversing_it_and_posting_the_credit_note(odoo):  # noqa: F811
+    reversals: list[dict] = []  # what Odoo holds: none until the wizard runs
+    odoo.on("account.move", "search_read", lambda a, k: [dict(r) for r in reversals])
+    odoo.on("account.move.reversal", "create", lambda a, k: 12)
+
+    def reverse(args, kwargs):
+        reversals.append({"id": 502, "name": "/", "state": "draft", "ref": "Reversal of: INV/2026/00012"})
+        return {"type": "ir.actions.act_window", "res_model": "account.move", "res_id": 502}
+
+    def post(args, kwargs):
+        reversals[0].update(name="RINV/2026/00003", state="posted", payment_state="not_paid")
+        return True
+
+    odoo.on("account.move.reversal", "reverse_moves", reverse)
+    odoo.on("account.move", "action_post", post)
+
+    note = odoo_connector().credit_invoice(ExternalRef("odoo", "501", "INV/2026/00012"), erp_document())
+
+    look_up, create, run, found, action_post, read_back = odoo.calls()
+    assert look_up[1:3] == found[1:3] == read_back[1:3] == ("search_read", [ODOO_REVERSAL_DOMAIN])
+    context = {"active_model": "account.move", "active_ids": [501], "active_id": 501}
+    assert create == (
+        "account.move.reversal",
+        "create",
+        [{"move_ids": [[6, 0, [501]]], "reason": "INV-000042: the deal was lost"}],
+        {"context": context},
+    )
+    assert run == ("account.move.reversal", "reverse_moves", [[12]], {"context": context})
+    assert action_post == ("account.move", "action_post", [[502]], {})
+    assert (note.external_id, note.external_number, note.status) == ("502", "RINV/2026/00003", ExternalState.POSTED)
+
+
+def test_odoo_finds_the_credit_note_made_before_and_reverses_no_second_time(odoo):  # noqa: F811
+    posted = {"id": 502, "name": "RINV/2026/00003", "state": "posted", "ref": "", "payment_state": "not_paid"}
+    odoo.on("account.move", "search_read", lambda a, k: [posted])
+
+    note = odoo_connector().credit_invoice(ExternalRef("odoo", "501"), erp_document())
+
+    assert note.external_number == "RINV/2026/00003"
+    assert [name for _, name, _, _ in odoo.calls()] == ["search_read"]
