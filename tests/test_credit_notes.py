@@ -11,9 +11,12 @@ import pytest
 from connectors.documents import ExternalRef
 from connectors.errors import PermanentError
 from hub.extensions import db
-from hub.models import CreditNote, OutboxEvent, OutboxState
+from hub.models import CreditNote, DocumentMode, OutboxEvent, OutboxState
 from hub.sync.worker import drain
+from tests.conftest import make_connection
 from tests.services import TrytonProxy
+from tests.test_onec_soap import onec  # noqa: F401 (the fixture)
+from tests.test_onec_soap import win as onec_win
 from tests.test_sync_engine import won_deal
 from tests.test_tryton_loop import connect, tryton_client, tryton_invoices, win
 
@@ -179,3 +182,33 @@ def test_an_unpaid_ledger_invoice_is_cancelled_not_credited(app, sales, admin, f
     (invoice,) = ledger.ledger.invoices.values()
     assert invoice["status"] == "cancelled"
     assert ledger.ledger.credit_notes == {}
+
+
+@pytest.fixture
+def roubles(admin):
+    r = admin.post(
+        "/api/v1/products",
+        json={"sku": "РК-7", "name": "РК-7", "list_price": "100.00", "currency": "RUB", "tax_rate": "0.10"},
+    )
+    assert r.status_code == 201, r.json
+
+
+def test_a_paid_invoice_in_a_target_without_credit_notes_fails_saying_so(app, sales, finance, roubles, onec):  # noqa: F811
+    make_connection(app, "1С", "onec_soap", onec.config, document_mode=DocumentMode.POSTED)
+    deal = onec_win(sales, [{"sku": "РК-7", "quantity": 1}])  # 110.00
+    drain(app)
+    number = deal["invoices"][0]["number"]
+    onec.pay(number, "110.00")
+    lose(sales, deal)
+    drain(app)
+
+    (event,) = cancel_events(app)
+    assert event.state == OutboxState.FAILED
+    assert event.last_error == (
+        f"{number} is paid in 1С (110.00 RUB), so it cannot be cancelled there, and 1C:Enterprise (web service) "
+        "takes no credit notes through the hub: credit it in 1С by hand"
+    )
+    (created,) = onec.by_reference(number)
+    assert created.state != "ПомеченНаУдаление"  # not cancelled behind finance's back
+    link = finance.get(f"/api/v1/invoices/{deal['invoices'][0]['id']}").json["links"][0]
+    assert link["credit_note"] is None
