@@ -19,7 +19,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from connectors.base import Connector
-from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, invoice_from_dict
+from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, invoice_from_dict
 from connectors.errors import ConnectorError, UnsupportedOperation
 from hub.extensions import db
 from hub.models import Connection, CreditNote, ExternalLink, HubInvoice, OutboxEvent, OutboxState, RunOutcome
@@ -61,9 +61,7 @@ def settle(connector: Connector, ref: ExternalRef, doc: InvoiceDocument, where: 
         status = connector.invoice_status(ref)
     except UnsupportedOperation:
         status = None
-    if status is None or not (
-        status.status in (ExternalState.PAID, ExternalState.PARTIALLY_PAID) or status.amount_paid > 0
-    ):
+    if status is None or not _paid(status):
         connector.cancel_invoice(ref)
         return Settled(ExternalState.CANCELLED)
     try:
@@ -74,6 +72,13 @@ def settle(connector: Connector, ref: ExternalRef, doc: InvoiceDocument, where: 
             f"there, and {connector.label} takes no credit notes through the hub: credit it in {where} by hand"
         ) from None
     return Settled(status.status, note)
+
+
+def _paid(status: InvoiceStatus) -> bool:
+    """Money was paid on the invoice, in part or in full (a cancelled one is left to the cancel)."""
+    if status.status == ExternalState.CANCELLED:
+        return False
+    return status.status in (ExternalState.PAID, ExternalState.PARTIALLY_PAID) or status.amount_paid > 0
 
 
 def _record(
