@@ -23,7 +23,7 @@ What the connector does
   marked as sent, completing a push whose answer was lost between the two calls.
 - status from `status`, `total` and `balance`; cancel = `status/void`.
 - credit note (a paid invoice whose deal was lost; Zoho voids no paid invoice): `POST
-  /books/v3/creditnotes` for the invoice's customer, dated today, with the invoice's line items as
+  /books/v3/creditnotes` for the invoice's customer, dated today (UTC), with the invoice's line items as
   Zoho holds them (item, description, rate, quantity, discount, tax) and `reference_number` the
   hub's credit reference; found first by `GET /books/v3/creditnotes?reference_number=…`. One Zoho
   answers as a draft is converted to open (`converttoopen`). It stays open as the customer's credit,
@@ -37,7 +37,7 @@ What the connector does
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -247,7 +247,7 @@ class ZohoBooksConnector(OAuthConnector):
             invoice = self._call("GET", f"/books/v3/invoices/{ref.external_id}")["invoice"]
             body = {
                 "customer_id": invoice["customer_id"],
-                "date": date.today().isoformat(),
+                "date": datetime.now(UTC).date().isoformat(),
                 "reference_number": reference,
                 "line_items": [
                     {k: item[k] for k in CREDITED_LINE_FIELDS if item.get(k) not in (None, "")}
