@@ -126,6 +126,26 @@ def test_a_partly_paid_tryton_invoice_is_credited_in_full(app, sales, finance, p
     assert (link["state"], link["credit_note"]["amount"]) == ("partially_paid", deal["total"])
 
 
+def test_a_posted_unpaid_tryton_invoice_is_cancelled_against_its_credit_note(app, sales, finance, products, tryton_db):
+    connect(app, tryton_db.config, posted=True)
+    deal = win(sales, "Credit Customer Four", [{"sku": "MANUAL-DE", "quantity": 2}])  # 25.68
+    drain(app)
+    (invoice,) = tryton_invoices(tryton_db, deal["invoices"][0]["number"])
+    assert invoice["state"] == "posted"  # which Tryton refuses to cancel (cancel_invoice_out is off)
+
+    lose(sales, deal)
+    drain(app)
+
+    (cancelled,) = tryton_invoices(tryton_db, deal["invoices"][0]["number"])
+    assert cancelled["state"] == "cancelled"
+    (note,) = credit_notes_in_tryton(tryton_db, invoice)
+    assert (note["state"], note["total_amount"]) == ("paid", Decimal("-25.68"))  # reconciled with the invoice
+    (event,) = cancel_events(app)
+    assert event.state == OutboxState.DONE
+    link = finance.get(f"/api/v1/invoices/{deal['invoices'][0]['id']}").json["links"][0]
+    assert (link["state"], link["credit_note"]["external_number"]) == ("cancelled", note["number"])
+
+
 def test_an_unpaid_tryton_draft_is_still_cancelled_without_a_credit_note(app, sales, finance, products, tryton_db):
     connect(app, tryton_db.config)
     deal = win(sales, "Credit Customer Three", [{"sku": "MANUAL-DE", "quantity": 1}])

@@ -5,7 +5,9 @@ Mini Ledger, Odoo, ERPNext, QuickBooks, Xero and Zoho Books all refuse): it is c
 with a credit note of its whole total, and the credit note is kept with the invoice's link so that
 finance sees it. Which way is decided by the target's own status of the invoice, asked first: its
 refusals are not told apart reliably (Tryton refuses a posted unpaid customer invoice with the same
-error as a paid one). A target that reports no status is asked to cancel.
+error as a paid one). A target that reports no status is asked to cancel. A target that cancels
+no posted invoice at all (Tryton by default: `credits_posted_invoices`) credits those too, paid
+or not.
 
 Nothing is doubled on a retry: the connector finds a credit note it made earlier for the invoice
 before it creates one, and the hub records one credit note per link.
@@ -61,7 +63,8 @@ def settle(connector: Connector, ref: ExternalRef, doc: InvoiceDocument, where: 
         status = connector.invoice_status(ref)
     except UnsupportedOperation:
         status = None
-    if status is None or not _paid(status):
+    posted = status is not None and status.status == ExternalState.POSTED
+    if status is None or not (_paid(status) or (posted and connector.credits_posted_invoices)):
         connector.cancel_invoice(ref)
         return Settled(ExternalState.CANCELLED)
     try:
@@ -71,7 +74,8 @@ def settle(connector: Connector, ref: ExternalRef, doc: InvoiceDocument, where: 
             f"{doc.number} is paid in {where} ({status.amount_paid} {doc.currency}), so it cannot be cancelled "
             f"there, and {connector.label} takes no credit notes through the hub: credit it in {where} by hand"
         ) from None
-    return Settled(status.status, note)
+    # A posted invoice nothing was paid on is cancelled against its credit note (Tryton's refund).
+    return Settled(status.status if _paid(status) else ExternalState.CANCELLED, note)
 
 
 def _paid(status: InvoiceStatus) -> bool:
