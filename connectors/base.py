@@ -89,12 +89,6 @@ def validate_config(schema: Iterable[ConfigField], config: Mapping[str, Any]) ->
     return out
 
 
-def credit_reference(doc: InvoiceDocument) -> str:
-    """The stable reference of the credit note for a document's invoice: what `credit_invoice`
-    looks up before it creates one (short enough for every target's reference field)."""
-    return f"{doc.idempotency_key}-CN"
-
-
 class Connector(ABC):
     """Base of every connector. Subclasses set `type_name`, `label`, `config_schema`."""
 
@@ -216,9 +210,6 @@ class Connector(ABC):
     def invoice_status(self, ref: ExternalRef) -> InvoiceStatus:
         raise UnsupportedOperation(f"{self.label} does not report invoice status")
 
-    def cancel_invoice(self, ref: ExternalRef) -> None:
-        raise UnsupportedOperation(f"{self.label} invoices cannot be cancelled through the hub")
-
     def credit_invoice(self, ref: ExternalRef, doc: InvoiceDocument) -> ExternalRef:
         """Credit the whole invoice `ref` (pushed from `doc`) with a posted credit note: what a
         target does instead of cancelling an invoice that was paid, in part or in full (or any
@@ -227,6 +218,15 @@ class Connector(ABC):
         target's own link to the invoice) is returned instead of a second one being created.
         Targets without credit notes raise UnsupportedOperation."""
         raise UnsupportedOperation(f"{self.label} takes no credit notes through the hub")
+
+    @staticmethod
+    def credit_reference(doc: InvoiceDocument) -> str:
+        """The stable reference of the credit note for a document's invoice: what `credit_invoice`
+        looks up before it creates one (short enough for every target's reference field)."""
+        return f"{doc.idempotency_key}-CN"
+
+    def cancel_invoice(self, ref: ExternalRef) -> None:
+        raise UnsupportedOperation(f"{self.label} invoices cannot be cancelled through the hub")
 
     def pull_stock(self, since: datetime | None = None) -> Iterable[StockLevel]:
         raise UnsupportedOperation(f"{self.label} does not keep stock")

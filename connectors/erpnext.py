@@ -25,13 +25,7 @@ What the connector does in ERPNext
   deleted for the same reason);
 - status from `docstatus`, `status` and `outstanding_amount` against the (rounded) grand total;
   cancel: a draft is deleted, a submitted one cancelled with `frappe.client.cancel` (refused
-  while payments are allocated to it); stock from `Bin` rows of the company's warehouses;
-- credit note (a paid invoice whose deal was lost): ERPNext's own return, a Sales Invoice with
-  `is_return = 1` and `return_against` the invoice, made by the whitelisted
-  `erpnext.accounts.doctype.sales_invoice.sales_invoice.make_sales_return` (it copies the invoice
-  with negative quantities), its reference field set to the hub's credit reference, inserted and
-  submitted. Found first by `return_against` (not cancelled), so a retry submits a draft left by a
-  lost answer instead of making a second. Its negative outstanding amount is the customer's credit.
+  while payments are allocated to it); stock from `Bin` rows of the company's warehouses.
 """
 
 from __future__ import annotations
@@ -46,7 +40,7 @@ from urllib.parse import quote
 
 from babel.numbers import get_currency_precision
 
-from connectors.base import ConfigField, credit_reference
+from connectors.base import ConfigField
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel, amount_paid
 from connectors.errors import AuthError, ConnectorError, PermanentError
 from connectors.http import created, decimal_of
@@ -243,6 +237,12 @@ class ERPNextConnector(RestConnector):
         self.request("POST", "/api/method/frappe.client.cancel", json={"doctype": INVOICE, "name": doc["name"]})
 
     def credit_invoice(self, ref: ExternalRef, doc: InvoiceDocument) -> ExternalRef:
+        """ERPNext's own return: a Sales Invoice with `is_return = 1` and `return_against` the
+        invoice, made by the whitelisted `erpnext.accounts.doctype.sales_invoice.sales_invoice.
+        make_sales_return` (it copies the invoice with negative quantities), its reference field set
+        to the hub's credit reference, inserted and submitted. Found first by `return_against` (not
+        cancelled), so a retry submits a draft left by a lost answer instead of making a second. Its
+        negative outstanding amount is the customer's credit."""
         original = self._invoice(ref)
         returns = self.list_all(
             INVOICE,
@@ -252,7 +252,7 @@ class ERPNextConnector(RestConnector):
         note = next(iter(returns), None)
         if note is None:
             mapped = self.request("POST", MAKE_RETURN, json={"source_name": original["name"]})["message"]
-            mapped[self.config["reference_field"]] = credit_reference(doc)
+            mapped[self.config["reference_field"]] = self.credit_reference(doc)
             note = created(
                 self.request("POST", _resource(INVOICE), json=mapped), "data", f"ERPNext return of {doc.number}"
             )

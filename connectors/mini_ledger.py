@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import ConfigField, credit_reference
+from connectors.base import ConfigField
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
 from connectors.rest import RestConnector
 from mappings.engine import storable
@@ -132,7 +132,7 @@ class MiniLedgerConnector(RestConnector):
         note = earlier[0] if earlier else None
         if note is None:
             note = self.http.post(
-                f"/api/invoices/{ref.external_id}/credit-notes", json={"reference": credit_reference(doc)}
+                f"/api/invoices/{ref.external_id}/credit-notes", json={"reference": self.credit_reference(doc)}
             )
         return ExternalRef(
             system=self.type_name,

@@ -26,15 +26,7 @@ What the connector does in Odoo
   posting connection, left by a create whose answer was lost, is deleted for the same reason);
 - status from `state` and `payment_state` with the amount still due (`amount_residual`); cancel
   (`button_draft` first when posted; refused once paid: that needs a credit note); stock from
-  `stock.quant` in internal locations, summed per product and warehouse code;
-- credit note (a paid invoice whose deal was lost): Odoo's own reversal wizard,
-  `account.move.reversal` created for the invoice (`move_ids`, a reason; journal and date are
-  its defaults, in the invoice's context `active_model`/`active_ids`) and run with
-  `reverse_moves` (a public method from 16 to 18: 16 reads its `refund_method`, 'refund' by
-  default; 17 and 18 take `is_modify`, False by default). It makes a draft `out_refund` with
-  `reversed_entry_id` the invoice, which is then posted (`action_post`). Found first by
-  `reversed_entry_id` (not cancelled), so a retry posts a draft left by a lost answer instead of
-  reversing twice. Posted against a paid invoice, it is the customer's outstanding credit.
+  `stock.quant` in internal locations, summed per product and warehouse code.
 """
 
 from __future__ import annotations
@@ -269,6 +261,14 @@ class OdooConnector(RestConnector):
         self.execute("account.move", "button_cancel", [[row["id"]]])
 
     def credit_invoice(self, ref: ExternalRef, doc: InvoiceDocument) -> ExternalRef:
+        """Odoo's own reversal wizard, `account.move.reversal`, created for the invoice (`move_ids`,
+        a reason; journal and date are its defaults; the invoice as `active_model`/`active_ids` in
+        the context) and run with `reverse_moves` (a public method from 16 to 18: 16 reads its
+        `refund_method`, 'refund' by default; 17 and 18 take `is_modify`, False by default). It
+        makes a draft `out_refund` with `reversed_entry_id` the invoice, which is then posted
+        (`action_post`). Found first by `reversed_entry_id` (not cancelled), so a retry posts a
+        draft left by a lost answer instead of reversing twice. Posted against a paid invoice, it
+        is the customer's outstanding credit."""
         invoice_id = int(ref.external_id)
         note = self._reversal_of(invoice_id)
         if note is None:

@@ -10,11 +10,6 @@
   created when the mapping's option `create_customers` allows; each item by `Sku`, then by `Name`.
 - Status from `Balance` against `TotalAmt` (partial payments); a voided invoice has its amounts
   zeroed and "Voided" at the start of its `PrivateNote`. Cancelling is voiding (`operation=void`).
-- Credit note (a paid invoice whose deal was lost): a `CreditMemo` (`POST creditmemo?requestid=…`)
-  for the invoice's customer and currency, with the invoice's item and discount lines as QuickBooks
-  holds them and `DocNumber` the hub's credit reference; found first by
-  `select * from CreditMemo where DocNumber = …`. QuickBooks keeps it as the customer's unapplied
-  credit (developer.intuit.com, API reference, CreditMemo).
 - Several invoices go in one `POST /batch` (up to 30 `BatchItemRequest`s); one refused item fails
   alone, the others are created once (see `push_invoices`).
 - Stock: inventory items' `QtyOnHand`, paged with STARTPOSITION/MAXRESULTS to the end.
@@ -32,7 +27,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import ConfigField, credit_reference
+from connectors.base import ConfigField
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
 from connectors.errors import AuthError, PermanentError
 from connectors.http import dumps
@@ -52,10 +47,6 @@ PROVIDER = OAuthProvider(
     "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
     ("com.intuit.quickbooks.accounting",),
 )
-# What a credit memo copies of the invoice's lines (not their ids or line numbers): the item and
-# discount lines; the subtotal line QuickBooks adds itself.
-CREDITED_LINE_TYPES = ("SalesItemLineDetail", "DiscountLineDetail")
-CREDITED_LINE_FIELDS = ("DetailType", "Amount", "Description", "SalesItemLineDetail", "DiscountLineDetail")
 REQUEST_ID_LENGTH = 50  # QuickBooks' limits
 DOC_NUMBER_LENGTH = 21
 STOCK_PAGE = 1000  # the most a query returns
@@ -409,8 +400,18 @@ class QuickBooksConnector(OAuthConnector):
                 if attempt == 2 or STALE_OBJECT not in _fault_codes(exc.detail):
                     raise
 
+    # What a credit memo copies of the invoice's lines (not their ids or line numbers): the item
+    # and discount lines; the subtotal line QuickBooks adds itself.
+    credited_line_types = ("SalesItemLineDetail", "DiscountLineDetail")
+    credited_line_fields = ("DetailType", "Amount", "Description", "SalesItemLineDetail", "DiscountLineDetail")
+
     def credit_invoice(self, ref: ExternalRef, doc: InvoiceDocument) -> ExternalRef:
-        number = credit_reference(doc)
+        """A `CreditMemo` (`POST creditmemo?requestid=…`) for the invoice's customer and currency,
+        with the invoice's item and discount lines as QuickBooks holds them and `DocNumber` the
+        hub's credit reference; found first by `select * from CreditMemo where DocNumber = …`.
+        QuickBooks keeps it as the customer's unapplied credit (developer.intuit.com, API
+        reference, CreditMemo)."""
+        number = self.credit_reference(doc)
         earlier = self.query(f"select * from CreditMemo where DocNumber = {quoted(number)}").get("CreditMemo") or []
         memo = earlier[0] if earlier else None
         if memo is None:
@@ -419,9 +420,9 @@ class QuickBooksConnector(OAuthConnector):
                 "DocNumber": number,
                 "CustomerRef": invoice["CustomerRef"],
                 "Line": [
-                    {k: line[k] for k in CREDITED_LINE_FIELDS if k in line}
+                    {k: line[k] for k in self.credited_line_fields if k in line}
                     for line in invoice.get("Line", [])
-                    if line.get("DetailType") in CREDITED_LINE_TYPES
+                    if line.get("DetailType") in self.credited_line_types
                 ],
                 "PrivateNote": f"{number}: credits invoice {invoice.get('DocNumber') or ref.external_id}",
             }

@@ -43,7 +43,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import ConfigField, credit_reference
+from connectors.base import ConfigField
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
 from connectors.errors import AuthError, PermanentError, UncertainOutcomeError
 from connectors.http import JsonHttp, created, decimal_of
@@ -53,19 +53,6 @@ from connectors.refused_field import field_in_message
 from connectors.tax_codes import tax_code
 from mappings.engine import storable
 
-# What a credit note copies of each of the invoice's line items: the same goods, price, discount,
-# account and tax, so Xero computes the invoice's own amounts.
-CREDITED_LINE_FIELDS = (
-    "ItemCode",
-    "Description",
-    "Quantity",
-    "UnitAmount",
-    "DiscountRate",
-    "AccountCode",
-    "TaxType",
-    "TaxAmount",
-    "LineAmount",
-)
 AUTHORIZE_URL = "https://login.xero.com/identity/connect/authorize"
 TOKEN_URL = "https://identity.xero.com/connect/token"
 CONNECTIONS_URL = "https://api.xero.com/connections"
@@ -286,8 +273,22 @@ class XeroConnector(OAuthConnector):
         body = {"Invoices": [{"InvoiceID": ref.external_id, "Status": target}]}
         self._call("POST", f"/Invoices/{ref.external_id}", json=body, sent=body["Invoices"])
 
+    # What a credit note copies of each of the invoice's line items: the same goods, price,
+    # discount, account and tax, so Xero computes the invoice's own amounts.
+    credited_line_fields = (
+        "ItemCode",
+        "Description",
+        "Quantity",
+        "UnitAmount",
+        "DiscountRate",
+        "AccountCode",
+        "TaxType",
+        "TaxAmount",
+        "LineAmount",
+    )
+
     def credit_invoice(self, ref: ExternalRef, doc: InvoiceDocument) -> ExternalRef:
-        reference = credit_reference(doc)
+        reference = self.credit_reference(doc)
         where = f'Type=="ACCRECCREDIT" AND Status!="DELETED" AND Reference=={_quoted(reference)}'
         earlier = self._call("GET", "/CreditNotes", params={"where": where})["CreditNotes"]
         if earlier:
@@ -301,7 +302,8 @@ class XeroConnector(OAuthConnector):
             "LineAmountTypes": invoice.get("LineAmountTypes", "Exclusive"),
             "Status": "AUTHORISED",
             "LineItems": [
-                {k: item[k] for k in CREDITED_LINE_FIELDS if item.get(k) is not None} for item in invoice["LineItems"]
+                {k: item[k] for k in self.credited_line_fields if item.get(k) is not None}
+                for item in invoice["LineItems"]
             ],
         }
         answer = self._call("PUT", "/CreditNotes", params={"unitdp": 4}, json={"CreditNotes": [note]}, sent=[note])

@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import ConfigField, credit_reference
+from connectors.base import ConfigField
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel, amount_paid
 from connectors.errors import ConnectorError, PermanentError
 from connectors.http import created, decimal_of
@@ -238,7 +238,7 @@ class ZohoBooksConnector(OAuthConnector):
         self._call("POST", f"/books/v3/invoices/{ref.external_id}/status/void")
 
     def credit_invoice(self, ref: ExternalRef, doc: InvoiceDocument) -> ExternalRef:
-        reference = credit_reference(doc)
+        reference = self.credit_reference(doc)
         found = self._call("GET", "/books/v3/creditnotes", params={"reference_number": reference})["creditnotes"]
         # Like the invoices' search, it may match more loosely than equality: the oldest exact one.
         exact = sorted((n for n in found if n.get("reference_number") == reference), key=lambda n: n["creditnote_id"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask.views import MethodView
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 
 from hub.api.base import Blueprint, ListArgs, Money, get_or_404, page_schema, paginate, search_filter, where_equal
 from hub.auth import requires
@@ -108,10 +108,7 @@ class Invoices(MethodView):
     def get(self, args):
         """Invoices, newest first; `q` searches the number and the customer's name."""
         query = select(HubInvoice).options(
-            selectinload(HubInvoice.links).options(
-                joinedload(ExternalLink.connection), selectinload(ExternalLink.credit_note)
-            ),
-            selectinload(HubInvoice.deal),
+            selectinload(HubInvoice.links).joinedload(ExternalLink.connection), selectinload(HubInvoice.deal)
         )
         if args.get("q"):
             query = query.where(search_filter(args["q"], HubInvoice.number, HubInvoice.customer_name))

@@ -29,7 +29,10 @@ class CreditNote(Timestamps, db.Model):
     # What it credits, in the invoice's currency: the invoice's whole total.
     amount: Mapped[Decimal] = mapped_column(DecimalType(18, 4))
 
-    link: Mapped[ExternalLink] = relationship(backref=backref("credit_note", uselist=False, passive_deletes=True))
+    # Loaded with the links, in one query per batch of them: every list of invoices shows it.
+    link: Mapped[ExternalLink] = relationship(
+        backref=backref("credit_note", uselist=False, lazy="selectin", passive_deletes=True)
+    )
 
     __audited__ = False
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Response, render_template, request
 from sqlalchemy import Select, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 
 from hub.api.base import get_or_404, search_filter
 from hub.api.invoices import InvoiceListArgs
@@ -31,10 +31,7 @@ def _filtered() -> tuple[Select, dict[str, Any]]:
     raw = form_values(request.args, FILTERS)
     args = load(InvoiceListArgs(), raw)
     query = select(HubInvoice).options(
-        selectinload(HubInvoice.links).options(
-            joinedload(ExternalLink.connection), selectinload(ExternalLink.credit_note)
-        ),
-        selectinload(HubInvoice.deal),
+        selectinload(HubInvoice.links).joinedload(ExternalLink.connection), selectinload(HubInvoice.deal)
     )
     if args.get("q"):
         query = query.where(search_filter(args["q"], HubInvoice.number, HubInvoice.customer_name))
