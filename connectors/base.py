@@ -109,6 +109,9 @@ class Connector(ABC):
     # arithmetic.py): the connector sends the price that makes it the hub's, and the hub refuses, at
     # won time, a line for which no such price exists. None: the target takes the hub's amounts.
     line_arithmetic: ClassVar[LineArithmetic | None] = None
+    # Whether the target refuses to cancel a posted invoice even when nothing was paid on it, so
+    # that a lost deal's posted invoice is credited (`credit_invoice`) rather than cancelled.
+    credits_posted_invoices: ClassVar[bool] = False
     # The target fields this connector builds its payload from; a mapping without one of them is
     # refused when it is saved (`lines[].sku` is a line field).
     required_targets: ClassVar[tuple[str, ...]] = ()
@@ -220,6 +223,21 @@ class Connector(ABC):
 
     def invoice_status(self, ref: ExternalRef) -> InvoiceStatus:
         raise UnsupportedOperation(f"{self.label} does not report invoice status")
+
+    def credit_invoice(self, ref: ExternalRef, doc: InvoiceDocument) -> ExternalRef:
+        """Credit the whole invoice `ref` (pushed from `doc`) with a posted credit note: what a
+        target does instead of cancelling an invoice that was paid, in part or in full (or any
+        posted one, where `credits_posted_invoices`). Idempotent:
+        a credit note made earlier for this invoice (found by `credit_reference(doc)` or by the
+        target's own link to the invoice) is returned instead of a second one being created.
+        Targets without credit notes raise UnsupportedOperation."""
+        raise UnsupportedOperation(f"{self.label} takes no credit notes through the hub")
+
+    @staticmethod
+    def credit_reference(doc: InvoiceDocument) -> str:
+        """The stable reference of the credit note for a document's invoice: what `credit_invoice`
+        looks up before it creates one (short enough for every target's reference field)."""
+        return f"{doc.idempotency_key}-CN"
 
     def cancel_invoice(self, ref: ExternalRef) -> None:
         raise UnsupportedOperation(f"{self.label} invoices cannot be cancelled through the hub")

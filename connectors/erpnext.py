@@ -83,6 +83,7 @@ from connectors.rest import RestConnector
 from mappings.engine import storable
 
 INVOICE = "Sales Invoice"
+MAKE_RETURN = "/api/method/erpnext.accounts.doctype.sales_invoice.sales_invoice.make_sales_return"
 # Rows per list page (Frappe's own default is 20).
 PAGE = 500
 HUNDRED = Decimal(100)
@@ -308,6 +309,31 @@ class ERPNextConnector(RestConnector):
                 "cancel or unlink those payments in ERPNext first"
             )
         self.request("POST", "/api/method/frappe.client.cancel", json={"doctype": INVOICE, "name": doc["name"]})
+
+    def credit_invoice(self, ref: ExternalRef, doc: InvoiceDocument) -> ExternalRef:
+        """ERPNext's own return: a Sales Invoice with `is_return = 1` and `return_against` the
+        invoice, made by the whitelisted `erpnext.accounts.doctype.sales_invoice.sales_invoice.
+        make_sales_return` (it copies the invoice with negative quantities), its reference field set
+        to the hub's credit reference, inserted and submitted. Found first by `return_against` (not
+        cancelled), so a retry submits a draft left by a lost answer instead of making a second. Its
+        negative outstanding amount is the customer's credit."""
+        original = self._invoice(ref)
+        returns = self.list_all(
+            INVOICE,
+            ["name", "docstatus", "status"],
+            [["is_return", "=", 1], ["return_against", "=", original["name"]], ["docstatus", "!=", 2]],
+        )
+        note = next(iter(returns), None)
+        if note is None:
+            mapped = self.request("POST", MAKE_RETURN, json={"source_name": original["name"]})["message"]
+            mapped[self.config["reference_field"]] = self.credit_reference(doc)
+            note = created(
+                self.request("POST", _resource(INVOICE), json=mapped), "data", f"ERPNext return of {doc.number}"
+            )
+        if note["docstatus"] == 0:
+            answer = self.request("PUT", _resource(INVOICE, note["name"]), json={"docstatus": 1})
+            note = created(answer, "data", f"ERPNext submit of {note['name']}")
+        return self._ref(note)
 
     def pull_stock(self, since: datetime | None = None) -> Iterator[StockLevel]:
         """Every Bin (item × warehouse) of the company's warehouses; full read each time."""

@@ -173,6 +173,23 @@ class MiniLedgerConnector(RestConnector):
     def cancel_invoice(self, ref: ExternalRef) -> None:
         self.http.post(f"/api/invoices/{ref.external_id}/cancel")
 
+    def credit_invoice(self, ref: ExternalRef, doc: InvoiceDocument) -> ExternalRef:
+        """The ledger's credit note of the whole invoice (posted). One made earlier for the invoice
+        is found first; the ledger also answers a repeated reference with the first credit note."""
+        earlier = self.http.get("/api/credit-notes", params={"invoice_id": ref.external_id})["items"]
+        note = earlier[0] if earlier else None
+        if note is None:
+            note = self.http.post(
+                f"/api/invoices/{ref.external_id}/credit-notes", json={"reference": self.credit_reference(doc)}
+            )
+        return ExternalRef(
+            system=self.type_name,
+            external_id=str(note["id"]),
+            external_number=note["number"],
+            url=f"{self.config['base_url']}/api/credit-notes?invoice_id={ref.external_id}",
+            status=ExternalState(note["status"]),
+        )
+
     def pull_stock(self, since: datetime | None = None) -> Iterator[StockLevel]:
         """The levels page by page. A helper thread reads and parses the next pages while the caller
         writes the ones before: on a full pull both take seconds, and each mostly waits on another

@@ -332,6 +332,41 @@ class OdooConnector(RestConnector):
             self.execute("account.move", "button_draft", [[row["id"]]])
         self.execute("account.move", "button_cancel", [[row["id"]]])
 
+    def credit_invoice(self, ref: ExternalRef, doc: InvoiceDocument) -> ExternalRef:
+        """Odoo's own reversal wizard, `account.move.reversal`, created for the invoice (`move_ids`,
+        a reason; journal and date are its defaults; the invoice as `active_model`/`active_ids` in
+        the context) and run with `reverse_moves` (a public method from 16 to 18: 16 reads its
+        `refund_method`, 'refund' by default; 17 and 18 take `is_modify`, False by default). It
+        makes a draft `out_refund` with `reversed_entry_id` the invoice, which is then posted
+        (`action_post`). Found first by `reversed_entry_id` (not cancelled), so a retry posts a
+        draft left by a lost answer instead of reversing twice. Posted against a paid invoice, it
+        is the customer's outstanding credit."""
+        invoice_id = int(ref.external_id)
+        note = self._reversal_of(invoice_id)
+        if note is None:
+            context = {"active_model": "account.move", "active_ids": [invoice_id], "active_id": invoice_id}
+            values = {"move_ids": [[6, 0, [invoice_id]]], "reason": f"{doc.number}: the deal was lost"}
+            created = self.execute("account.move.reversal", "create", [values], {"context": context})
+            wizard = created[0] if isinstance(created, list) else created
+            self.execute("account.move.reversal", "reverse_moves", [[wizard]], {"context": context})
+            note = self._reversal_of(invoice_id)
+            if note is None:
+                raise PermanentError(f"Odoo made no credit note for invoice {ref.external_number or invoice_id}")
+        if note["state"] == "draft":
+            self.execute("account.move", "action_post", [[note["id"]]])
+            note = self._reversal_of(invoice_id) or note
+        return self._ref(note)
+
+    def _reversal_of(self, invoice_id: int) -> dict[str, Any] | None:
+        rows = self.search_read(
+            "account.move",
+            [["reversed_entry_id", "=", invoice_id], ["move_type", "=", "out_refund"], ["state", "!=", "cancel"]],
+            MOVE_FIELDS,
+            limit=1,
+            order="id asc",
+        )
+        return rows[0] if rows else None
+
     def pull_stock(self, since: datetime | None = None) -> Iterator[StockLevel]:
         """Every quant in an internal location, summed per product and warehouse (full read each
         time: a quant that drops to zero is deleted, so a change feed would miss it)."""

@@ -482,6 +482,45 @@ class QuickBooksConnector(OAuthConnector):
                 if attempt == 2 or STALE_OBJECT not in _fault_codes(exc.detail):
                     raise
 
+    # What a credit memo copies of the invoice's lines (not their ids or line numbers): the item
+    # and discount lines; the subtotal line QuickBooks adds itself.
+    credited_line_types = ("SalesItemLineDetail", "DiscountLineDetail")
+    credited_line_fields = ("DetailType", "Amount", "Description", "SalesItemLineDetail", "DiscountLineDetail")
+
+    def credit_invoice(self, ref: ExternalRef, doc: InvoiceDocument) -> ExternalRef:
+        """A `CreditMemo` (`POST creditmemo?requestid=…`) for the invoice's customer and currency,
+        with the invoice's item and discount lines as QuickBooks holds them and `DocNumber` the
+        hub's credit reference; found first by `select * from CreditMemo where DocNumber = …`.
+        QuickBooks keeps it as the customer's unapplied credit (developer.intuit.com, API
+        reference, CreditMemo)."""
+        number = self.credit_reference(doc)
+        earlier = self.query(f"select * from CreditMemo where DocNumber = {quoted(number)}").get("CreditMemo") or []
+        memo = earlier[0] if earlier else None
+        if memo is None:
+            invoice = self._invoice(ref.external_id)
+            body = {
+                "DocNumber": number,
+                "CustomerRef": invoice["CustomerRef"],
+                "Line": [
+                    {k: line[k] for k in self.credited_line_fields if k in line}
+                    for line in invoice.get("Line", [])
+                    if line.get("DetailType") in self.credited_line_types
+                ],
+                "PrivateNote": f"{number}: credits invoice {invoice.get('DocNumber') or ref.external_id}",
+            }
+            if invoice.get("CurrencyRef"):
+                body["CurrencyRef"] = invoice["CurrencyRef"]
+            memo = self.call("POST", "creditmemo", json=body, params={"requestid": request_id(number, body)})[
+                "CreditMemo"
+            ]
+        return ExternalRef(
+            system=self.type_name,
+            external_id=str(memo["Id"]),
+            external_number=memo.get("DocNumber"),
+            url=f"{self.app_url}/app/creditmemo?txnId={memo['Id']}",
+            status=ExternalState.POSTED,
+        )
+
     # ---- stock -----------------------------------------------------------------------------
 
     def pull_stock(self, since: datetime | None = None) -> Iterator[StockLevel]:

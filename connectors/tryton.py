@@ -28,8 +28,8 @@ What the connector does in Tryton
   and the party's name; a posted invoice with part of it paid is listed as partially paid, as
   `invoice_status` reports it;
 - status with the amount still to pay; cancel (Tryton refuses it for posted customer invoices by
-  default); stock of the configured warehouses from `product.product` quantities in each
-  warehouse's storage location.
+  default: the hub credits those instead, see `credit_invoice`); stock of the configured
+  warehouses from `product.product` quantities in each warehouse's storage location.
 """
 
 from __future__ import annotations
@@ -138,6 +138,7 @@ class TrytonConnector(Connector):
     type_name = "tryton"
     label = "Tryton"
     line_arithmetic = LINES
+    credits_posted_invoices = True
     config_schema = (
         ConfigField("url", "url", "Server URL", required=True, help="e.g. https://erp.example.com:8000"),
         ConfigField("database", "string", "Database", required=True),
@@ -1110,6 +1111,64 @@ class TrytonConnector(Connector):
 
     def cancel_invoice(self, ref: ExternalRef) -> None:
         self.call("model.account.invoice.cancel", [int(ref.external_id)], changes_data=True)
+
+    # ---- credit notes ------------------------------------------------------------------------
+    #
+    # Tryton (account_invoice 8.2) credits an invoice with its wizard `account.invoice.credit`
+    # (Invoice.credit is not open to RPC): a new customer invoice whose lines are the invoice's
+    # with the quantity negated, each line's `origin` the line it credits. Tryton does not cancel a
+    # posted customer invoice (unless the company allows it: `cancel_invoice_out`), so the hub
+    # credits posted invoices too (`credits_posted_invoices`):
+    # - nothing paid: "with refund", the wizard's default then: the credit note is posted and the
+    #   invoice cancelled against it (their receivables reconciled), all in the one call;
+    # - paid in part or in full: without it (the wizard itself turns it off once there are payment
+    #   lines): the credit note is posted and stays open as the customer's credit (a paid invoice's
+    #   receivable is already reconciled with the payment), for finance to refund or set against a
+    #   later invoice in Tryton. A partly paid invoice keeps its open rest beside it.
+    # The credit note is found again by its lines' origins, whatever happened to the answers.
+
+    def credit_invoice(self, ref: ExternalRef, doc: InvoiceDocument) -> ExternalRef:
+        invoice = self._invoice_for_credit(int(ref.external_id))
+        note = self._credit_note_of(invoice)
+        if note is None:
+            refund = invoice["state"] == "posted" and not invoice["payment_lines"]
+            self._run_credit_wizard(invoice["id"], refund=refund)
+            note = self._credit_note_of(invoice)
+            if note is None:
+                raise PermanentError(f"Tryton made no credit note for invoice {ref.external_number or invoice['id']}")
+        if note["state"] in ("draft", "validated"):
+            self.call("model.account.invoice.post", [note["id"]], changes_data=True)
+            note = self._credit_note_of(invoice) or note
+        return self._ref(note)
+
+    def _invoice_for_credit(self, invoice_id: int) -> dict[str, Any]:
+        rows = self.call("model.account.invoice.read", [invoice_id], ["id", "state", "lines", "payment_lines"])
+        if not rows:
+            raise PermanentError(f"Tryton invoice {invoice_id} no longer exists")
+        return rows[0]
+
+    def _credit_note_of(self, invoice: dict[str, Any]) -> dict[str, Any] | None:
+        """The oldest credit note whose lines credit this invoice's lines, if any."""
+        origins = [f"account.invoice.line,{line_id}" for line_id in invoice["lines"]]
+        notes = self.search_read(
+            "account.invoice",
+            [["id", "!=", invoice["id"]], ["type", "=", "out"], ["lines.origin", "in", origins]],
+            ["id", "number", "state", "total_amount"],
+            order=[["id", "ASC"]],
+            limit=1,
+        )
+        return notes[0] if notes else None
+
+    def _run_credit_wizard(self, invoice_id: int, *, refund: bool) -> None:
+        wizard = "wizard.account.invoice.credit"
+        active = {"active_model": "account.invoice", "active_id": invoice_id, "active_ids": [invoice_id]}
+        session, _, _ = self.call(f"{wizard}.create")
+        try:
+            start = {"start": {"with_refund": refund, "invoice_date": None}}
+            self.call(f"{wizard}.execute", session, start, "credit", changes_data=True, context=active)
+        finally:
+            with contextlib.suppress(ConnectorError):
+                self.call(f"{wizard}.delete", session, context=active)
 
     def pull_stock(self, since: datetime | None = None) -> Iterator[StockLevel]:
         """Full read each time: Tryton has no change feed for stock quantities."""

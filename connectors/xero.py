@@ -32,6 +32,12 @@ What the connector does
   is partially paid, as the status read says), `DateString`;
 - status from `Status`, `Total`, `AmountPaid`; cancel = VOIDED for an authorised invoice, DELETED
   for a draft (Xero refuses both once payments are applied).
+- credit note (a paid invoice whose deal was lost): `PUT /CreditNotes?unitdp=4` with one
+  `ACCRECCREDIT` credit note, AUTHORISED, for the invoice's contact and currency, its line items
+  those of the invoice as Xero holds them (read with `unitdp=4`, so the amounts are Xero's own),
+  `Reference` the hub's credit reference; found first by `GET /CreditNotes?where=Type=="ACCRECCREDIT"
+  AND Reference==...`. It stays as the customer's credit (RemainingCredit): a paid invoice takes no
+  allocation (developer.xero.com/documentation/api/accounting/creditnotes).
 - stock: the `QuantityOnHand` of items tracked as inventory (`GET /Items` answers every item at
   once, without pages); Xero keeps one stock location, reported as the setting `warehouse`.
 
@@ -399,6 +405,54 @@ class XeroConnector(OAuthConnector):
         target = "DELETED" if status in ("DRAFT", "SUBMITTED") else "VOIDED"
         body = {"Invoices": [{"InvoiceID": invoice_id, "Status": target}]}
         self._call("POST", f"/Invoices/{invoice_id}", json=body, sent=body["Invoices"])
+
+    # What a credit note copies of each of the invoice's line items: the same goods, price,
+    # discount, account and tax, so Xero computes the invoice's own amounts.
+    credited_line_fields = (
+        "ItemCode",
+        "Description",
+        "Quantity",
+        "UnitAmount",
+        "DiscountRate",
+        "AccountCode",
+        "TaxType",
+        "TaxAmount",
+        "LineAmount",
+    )
+
+    def credit_invoice(self, ref: ExternalRef, doc: InvoiceDocument) -> ExternalRef:
+        reference = self.credit_reference(doc)
+        where = f'Type=="ACCRECCREDIT" AND Status!="DELETED" AND Reference=={_quoted(reference)}'
+        earlier = self._call("GET", "/CreditNotes", params={"where": where})["CreditNotes"]
+        if earlier:
+            return self._credit_ref(sorted(earlier, key=lambda n: str(n.get("UpdatedDateUTC", "")))[0])
+        invoice = self._call("GET", f"/Invoices/{ref.external_id}", params={"unitdp": 4})["Invoices"][0]
+        note = {
+            "Type": "ACCRECCREDIT",
+            "Contact": {"ContactID": invoice["Contact"]["ContactID"]},
+            "Reference": reference,
+            "CurrencyCode": invoice["CurrencyCode"],
+            "LineAmountTypes": invoice.get("LineAmountTypes", "Exclusive"),
+            "Status": "AUTHORISED",
+            "LineItems": [
+                {k: item[k] for k in self.credited_line_fields if item.get(k) is not None}
+                for item in invoice["LineItems"]
+            ],
+        }
+        answer = self._call("PUT", "/CreditNotes", params={"unitdp": 4}, json={"CreditNotes": [note]}, sent=[note])
+        notes = created(answer, "CreditNotes", "Xero credit notes")
+        if len(notes) != 1 or _has_errors(notes[0]):
+            raise PermanentError(f"Xero refused the credit note of {doc.number}: {notes}", detail=answer)
+        return self._credit_ref(notes[0])
+
+    def _credit_ref(self, note: Mapping[str, Any]) -> ExternalRef:
+        return ExternalRef(
+            system=self.type_name,
+            external_id=note["CreditNoteID"],
+            external_number=note.get("CreditNoteNumber"),
+            url=f"https://go.xero.com/AccountsReceivable/ViewCreditNote.aspx?creditNoteID={note['CreditNoteID']}",
+            status=STATES.get(note.get("Status", "DRAFT"), ExternalState.DRAFT),
+        )
 
     def _invoice(self, invoice_id: str) -> dict[str, Any]:
         return self._call("GET", f"/Invoices/{invoice_id}")["Invoices"][0]

@@ -31,6 +31,12 @@ What the connector does
   false; `reference_number`, `invoice_number`, `status`, `total`, `currency_code`, `customer_name`,
   `date`. The list's rows carry no tax amount, so tax is not compared.
 - status from `status`, `total` and `balance`; cancel = `status/void`.
+- credit note (a paid invoice whose deal was lost; Zoho voids no paid invoice): `POST
+  /books/v3/creditnotes` for the invoice's customer, dated today (UTC), with the invoice's line items as
+  Zoho holds them (item, description, rate, quantity, discount, tax) and `reference_number` the
+  hub's credit reference; found first by `GET /books/v3/creditnotes?reference_number=…`. One Zoho
+  answers as a draft is converted to open (`converttoopen`). It stays open as the customer's credit,
+  to refund or apply in Zoho (zoho.com/books/api/v3/credit-notes).
 - stock from Zoho Inventory (setting `inventory`; else from the items Zoho Books itself tracks as
   inventory): every inventory item, page by page until `page_context.has_more_page` is false, then
   each item's detail for its per-warehouse quantities (`warehouses[]`, or `locations[]` in
@@ -90,6 +96,8 @@ DATA_CENTRES: dict[str, tuple[str, str]] = {
     "uk": ("https://accounts.zoho.uk", "https://www.zohoapis.uk"),
     "ae": ("https://accounts.zoho.ae", "https://www.zohoapis.ae"),
 }
+# What a credit note copies of each of the invoice's line items (Zoho computes its amounts from them).
+CREDITED_LINE_FIELDS = ("item_id", "description", "rate", "quantity", "unit", "discount", "tax_id")
 STATES = {
     "draft": ExternalState.DRAFT,
     "sent": ExternalState.POSTED,
@@ -314,6 +322,39 @@ class ZohoBooksConnector(OAuthConnector):
 
     def cancel_invoice(self, ref: ExternalRef) -> None:
         self._call("POST", f"/books/v3/invoices/{ref.external_id}/status/void")
+
+    def credit_invoice(self, ref: ExternalRef, doc: InvoiceDocument) -> ExternalRef:
+        reference = self.credit_reference(doc)
+        found = self._call("GET", "/books/v3/creditnotes", params={"reference_number": reference})["creditnotes"]
+        # Like the invoices' search, it may match more loosely than equality: the oldest exact one.
+        exact = sorted((n for n in found if n.get("reference_number") == reference), key=lambda n: n["creditnote_id"])
+        note = exact[0] if exact else None
+        if note is None:
+            invoice = self._call("GET", f"/books/v3/invoices/{ref.external_id}")["invoice"]
+            body = {
+                "customer_id": invoice["customer_id"],
+                "date": datetime.now(UTC).date().isoformat(),
+                "reference_number": reference,
+                "line_items": [
+                    {k: item[k] for k in CREDITED_LINE_FIELDS if item.get(k) not in (None, "")}
+                    for item in invoice["line_items"]
+                ],
+            }
+            if "is_inclusive_tax" in invoice:
+                body["is_inclusive_tax"] = invoice["is_inclusive_tax"]
+            note = created(
+                self._call("POST", "/books/v3/creditnotes", json=body), "creditnote", f"Zoho Books {reference}"
+            )
+        if note.get("status") == "draft":
+            self._call("POST", f"/books/v3/creditnotes/{note['creditnote_id']}/converttoopen")
+            note = {**note, "status": "open"}
+        return ExternalRef(
+            system=self.type_name,
+            external_id=str(note["creditnote_id"]),
+            external_number=note.get("creditnote_number"),
+            url=f"{self._web}/app/{self.config['organization_id']}#/creditnotes/{note['creditnote_id']}",
+            status=ExternalState.POSTED,
+        )
 
     def pull_stock(self, since: datetime | None = None) -> Iterator[StockLevel]:
         """Full read each time: Zoho reports no stock changes since a time."""

@@ -99,8 +99,8 @@ class HubProcess:
 
 
 class TrytonProxy:
-    """Forwards JSON-RPC to Tryton. Armed, it lets one invoice creation through and then, instead
-    of Tryton's answer, returns 504 (`stall=0`, as a reverse proxy does when the upstream is slow)
+    """Forwards JSON-RPC to Tryton. Armed, it lets one invoice creation (the `swallow` call) through
+    and then, instead of Tryton's answer, returns 504 (`stall=0`, as a reverse proxy does when the upstream is slow)
     or holds the answer back for `stall` seconds first: sent, done, but no answer for the hub."""
 
     def __init__(self, upstream: str) -> None:
@@ -108,6 +108,8 @@ class TrytonProxy:
         self.armed = False
         self.stall = 0.0
         self.swallowed = 0
+        # The call whose answer is swallowed when armed.
+        self.swallow = b"model.account.invoice.create"
         # Every JSON-RPC call that went through, as sent: what a test compares with a preview.
         self.calls: list[dict] = []
         self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
@@ -121,7 +123,7 @@ class TrytonProxy:
             self.calls.append(json.loads(body))
         headers = {k: v for k, v in request.headers if k.lower() in ("authorization", "content-type")}
         upstream = requests.post(self.upstream + request.full_path.rstrip("?"), data=body, headers=headers, timeout=60)
-        if self.armed and b"model.account.invoice.create" in body:
+        if self.armed and self.swallow in body:
             self.armed = False
             self.swallowed += 1
             time.sleep(self.stall)

@@ -17,6 +17,14 @@ from hub.sync import failures
 blp = Blueprint("invoices", __name__, url_prefix="/api/v1", description="Invoices the hub generated")
 
 
+class CreditNoteSchema(ma.Schema):
+    external_id = ma.fields.String()
+    external_number = ma.fields.String(allow_none=True)
+    url = ma.fields.String(allow_none=True)
+    amount = Money()
+    created_at = ma.fields.DateTime()
+
+
 class LinkSchema(ma.Schema):
     connection_id = ma.fields.Integer()
     connection = ma.fields.Function(lambda link: link.connection.name)
@@ -26,6 +34,11 @@ class LinkSchema(ma.Schema):
     state = ma.fields.String()
     amount_paid = ma.fields.Decimal(as_string=True)
     status_checked_at = ma.fields.DateTime(allow_none=True)
+    credit_note = ma.fields.Nested(
+        CreditNoteSchema,
+        allow_none=True,
+        metadata={"description": "the target's credit note of this invoice, when it was paid there and its deal lost"},
+    )
 
 
 class RunSchema(ma.Schema):

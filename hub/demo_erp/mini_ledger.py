@@ -16,6 +16,10 @@ API (header `X-Api-Key`):
     GET  /api/invoices/<id>               one invoice with amount_paid
     POST /api/invoices/<id>/cancel        cancel
     POST /api/invoices/<id>/payments      {"amount": "10.00"} record a payment
+    POST /api/invoices/<id>/credit-notes  {"reference": R} credit the whole invoice (a posted credit
+                                          note of its total); 201, or 200 with the credit note made
+                                          earlier with the same reference
+    GET  /api/credit-notes?invoice_id=N   {"items": [...]}: the credit notes of an invoice
     GET  /api/stock?since=ISO&cursor=N&limit=L   {"items": [...], "next": cursor or null}; L ≤ 10000
     PUT  /api/stock                       {"items": [{sku, warehouse, on_hand, reserved}]} set stock
     POST /api/purchase-requests           {reference, sku, warehouse, quantity}; 201, or 200 with the
@@ -53,6 +57,7 @@ class Ledger:
         # each page of a pull made the pull quadratic. Rebuilt when a level is set.
         self._ordered: list[dict[str, Any]] | None = None
         self.purchase_requests: dict[str, dict[str, Any]] = {}
+        self.credit_notes: dict[str, dict[str, Any]] = {}  # by reference
         self.faults = {"error_rate": 0.0, "timeout_rate": 0.0, "lost_answer_rate": 0.0, "delay": 0.0}
         self.lost_answer_sleep = 2.0
         self.random = random.Random(7)
@@ -264,6 +269,43 @@ def create_app(api_key: str = "demo-key", ledger: Ledger | None = None) -> Flask
             invoice["amount_paid"] = str(paid)
             invoice["status"] = "paid" if paid >= Decimal(invoice["total"]) else "partially_paid"
         return jsonify(invoice)
+
+    @app.post("/api/invoices/<int:invoice_id>/credit-notes")
+    def credit_invoice(invoice_id: int):
+        """Credit the whole invoice; a repeated reference answers with the credit note made the
+        first time. A draft or a cancelled invoice has nothing to credit."""
+        reference = (request.get_json(silent=True) or {}).get("reference")
+        if not reference:
+            return _refused({"reference": "required"})
+        with state.lock:
+            invoice = _invoice(invoice_id)
+            earlier = state.credit_notes.get(reference)
+            if earlier is not None:
+                return jsonify(earlier), 200
+            if invoice["status"] in ("draft", "cancelled"):
+                return jsonify({"error": f"a {invoice['status']} invoice cannot be credited"}), 409
+            number = len(state.credit_notes) + 1
+            note = {
+                "id": number,
+                "number": f"CN-{number:06d}",
+                "reference": reference,
+                "invoice_id": invoice_id,
+                "currency": invoice["currency"],
+                "total": invoice["total"],
+                "status": "posted",
+                "created_at": datetime.now(UTC).isoformat(),
+            }
+            state.credit_notes[reference] = note
+        if fault("lost_answer_rate"):
+            time.sleep(state.lost_answer_sleep)
+        return jsonify(note), 201
+
+    @app.get("/api/credit-notes")
+    def find_credit_notes():
+        invoice_id = request.args.get("invoice_id", type=int)
+        with state.lock:
+            items = [n for n in state.credit_notes.values() if invoice_id is None or n["invoice_id"] == invoice_id]
+        return jsonify({"items": items})
 
     @app.put("/api/stock")
     def set_stock():

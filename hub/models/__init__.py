@@ -3,6 +3,7 @@
 from hub.models.activities import Activity, ActivityKind, Task
 from hub.models.audit import AuditEntry
 from hub.models.catalog import Product
+from hub.models.credit import CreditNote
 from hub.models.crm import Contact, Customer
 from hub.models.deals import Deal, DealLine, DealStageChange, StageTotal, line_amounts
 from hub.models.exchange import ExchangeLoginFailures, ExchangeSession
@@ -43,6 +44,7 @@ __all__ = [
     "ChannelKind",
     "Connection",
     "Contact",
+    "CreditNote",
     "Customer",
     "Deal",
     "DealLine",

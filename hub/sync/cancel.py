@@ -1,15 +1,30 @@
-"""Cancelling (voiding) an invoice in a target after its deal was lost."""
+"""Cancelling (voiding) an invoice in a target after its deal was lost.
+
+An invoice that was paid in the target, in part or in full, cannot be cancelled there (Tryton, the
+Mini Ledger, Odoo, ERPNext, QuickBooks, Xero and Zoho Books all refuse): it is credited instead,
+with a credit note of its whole total, and the credit note is kept with the invoice's link so that
+finance sees it. Which way is decided by the target's own status of the invoice, asked first: its
+refusals are not told apart reliably (Tryton refuses a posted unpaid customer invoice with the same
+error as a paid one). A target that reports no status is asked to cancel. A target that cancels
+no posted invoice at all (Tryton by default: `credits_posted_invoices`) credits those too, paid
+or not.
+
+Nothing is doubled on a retry: the connector finds a credit note it made earlier for the invoice
+before it creates one, and the hub records one credit note per link.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
 
-from connectors.documents import ExternalRef, ExternalState, invoice_from_dict
+from connectors.base import Connector
+from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, invoice_from_dict
 from connectors.errors import ConnectorError, UnsupportedOperation
 from hub.extensions import db
-from hub.models import Connection, ExternalLink, OutboxEvent, OutboxState, RunOutcome
+from hub.models import Connection, CreditNote, ExternalLink, HubInvoice, OutboxEvent, OutboxState, RunOutcome
 from hub.models.base import utcnow
 from hub.sync import outbox
 from hub.sync.connectors import open_connector, secret_values
@@ -30,6 +45,72 @@ def _push_in_flight(connection: Connection, event: OutboxEvent) -> bool:
         )
         is not None
     )
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What became of the target's invoice: its state afterwards, and the credit note if it was
+    credited rather than cancelled."""
+
+    state: ExternalState
+    credit_note: ExternalRef | None = None
+
+
+def settle(connector: Connector, ref: ExternalRef, doc: InvoiceDocument, where: str) -> Settled:
+    """Cancel the target's invoice, or credit it when the target says money was paid on it.
+    `where` names the connection in the refusal of a target that takes no credit notes."""
+    try:
+        status = connector.invoice_status(ref)
+    except UnsupportedOperation:
+        status = None
+    posted = status is not None and status.status == ExternalState.POSTED
+    if status is None or not (_paid(status) or (posted and connector.credits_posted_invoices)):
+        connector.cancel_invoice(ref)
+        return Settled(ExternalState.CANCELLED)
+    try:
+        note = connector.credit_invoice(ref, doc)
+    except UnsupportedOperation:
+        raise UnsupportedOperation(
+            f"{doc.number} is paid in {where} ({status.amount_paid} {doc.currency}), so it cannot be cancelled "
+            f"there, and {connector.label} takes no credit notes through the hub: credit it in {where} by hand"
+        ) from None
+    # A posted invoice nothing was paid on is cancelled against its credit note (Tryton's refund).
+    return Settled(status.status if _paid(status) else ExternalState.CANCELLED, note)
+
+
+def _paid(status: InvoiceStatus) -> bool:
+    """Money was paid on the invoice, in part or in full (a cancelled one is left to the cancel)."""
+    if status.status == ExternalState.CANCELLED:
+        return False
+    return status.status in (ExternalState.PAID, ExternalState.PARTIALLY_PAID) or status.amount_paid > 0
+
+
+def _record(
+    connection: Connection, invoice: HubInvoice, link: ExternalLink | None, ref: ExternalRef, settled: Settled
+) -> None:
+    """Keep what the target did: the link's state and, when credited, the credit note."""
+    if link is None:
+        link = ExternalLink(
+            connection=connection,
+            invoice=invoice,
+            external_id=ref.external_id,
+            external_number=ref.external_number,
+            url=ref.url,
+            state="",
+        )
+        db.session.add(link)
+    link.state = settled.state.value
+    note = settled.credit_note
+    if note is not None and link.credit_note is None:
+        db.session.add(
+            CreditNote(
+                link=link,
+                external_id=note.external_id,
+                external_number=note.external_number,
+                url=note.url,
+                amount=invoice.total,
+            )
+        )
 
 
 def cancel_event(connection: Connection, event: OutboxEvent) -> str:
@@ -55,19 +136,15 @@ def cancel_event(connection: Connection, event: OutboxEvent) -> str:
         if ref is None:
             outcome, word = RunOutcome.SKIPPED, "nothing to cancel: no invoice was created"
             error = word
+        elif link is not None and link.credit_note is not None:
+            word = f"already credited by {link.credit_note.external_number or link.credit_note.external_id}"
         else:
-            connector.cancel_invoice(ref)
-            if link is None:
-                link = ExternalLink(
-                    connection=connection,
-                    invoice=event.invoice,
-                    external_id=ref.external_id,
-                    external_number=ref.external_number,
-                    url=ref.url,
-                    state="",
-                )
-                db.session.add(link)
-            link.state = ExternalState.CANCELLED.value
+            doc = invoice_from_dict(event.invoice.snapshot)
+            settled = settle(connector, ref, doc, connection.name)
+            _record(connection, event.invoice, link, ref, settled)
+            if settled.credit_note is not None:
+                note = settled.credit_note
+                word = f"credited by {note.external_number or note.external_id}"
         outbox.release(event, OutboxState.DONE)
     except UnsupportedOperation as exc:
         outcome, error, word = RunOutcome.FAILED, exc.message, "cannot cancel"
