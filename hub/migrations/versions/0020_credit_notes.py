@@ -1,8 +1,8 @@
 """Credit notes: a paid invoice whose deal was lost is credited in its target instead of
 cancelled; the credit note is kept with the invoice's link (one per link).
 
-Revision ID: 0017_credit_notes
-Revises: 0016_stage_totals_by_triggers
+Revision ID: 0020_credit_notes
+Revises: 0019_reconciliations
 Create Date: 2026-12-06
 """
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 
 from hub.money import DecimalType
 
-revision = '0017_credit_notes'
-down_revision = '0016_stage_totals_by_triggers'
+revision = '0020_credit_notes'
+down_revision = '0019_reconciliations'
 branch_labels = None
 depends_on = None
 
