@@ -114,7 +114,7 @@ SETTINGS: tuple[Setting, ...] = (
         "HUB_LOGIN_LIMIT_ACCOUNT",
         "10 per 15 minutes",
         "Wrong passwords for one account (from anywhere) after which its log-in answers 429 for the rest of "
-        "the window (Flask-Limiter notation). Counted in Redis when REDIS_URL is set, else per process.",
+        "the window (the `limits` notation). Counted in Redis when REDIS_URL is set, else per process.",
     ),
     Setting(
         "HUB_LOGIN_LIMIT_ADDRESS",

@@ -30,14 +30,18 @@ def home():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@login_throttle.throttled
 def login():
     error = None
     if request.method == "POST":
+        refusal = login_throttle.refused()
+        if refusal is not None:
+            page = render_template("login.html", error=refusal.message)
+            return page, 429, {"Retry-After": str(refusal.retry_after)}
         email = login_throttle.login_email()
         user = db.session.scalar(select(User).where(func.lower(User.email) == email))
         password = request.form.get("password") or ""
         if not login_throttle.password_matches(user, password) or not user.active:
+            login_throttle.count_failure()
             error = "Wrong e-mail or password."
         else:
             begin_session(user)

@@ -20,7 +20,7 @@ from flask_migrate import upgrade
 from sqlalchemy import func, inspect, select, text
 from werkzeug.security import generate_password_hash
 
-from hub import MIGRATIONS_DIR, create_app, login_throttle
+from hub import MIGRATIONS_DIR, create_app
 from hub.api import base
 from hub.extensions import db
 from hub.models import ApiToken, Role, User
@@ -129,7 +129,7 @@ def _clean_database(request) -> Iterator[None]:
         app = request.getfixturevalue("app")
         with app.app_context():
             _reset(app)
-            login_throttle.limiter.reset()  # one test's wrong passwords are not the next's
+            app.extensions["login_throttle"].storage.reset()  # one test's wrong passwords are not the next's
         _forget_connection_keys(app)
     base._over_limit_since.clear()  # "over the limit" of one test's rows is no fact about the next's
 

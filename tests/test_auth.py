@@ -453,3 +453,23 @@ def test_an_unknown_email_costs_a_password_check_like_a_known_one(app, users, mo
     monkeypatch.setattr(login_throttle, "check_password_hash", lambda h, p: checked.append(p) or real(h, p))
     assert _wrong(app.test_client(), "nobody@example.com").status_code == 401
     assert checked == ["not-the-password"]
+
+
+def test_each_app_counts_in_its_own_store(app, users, tmp_path, monkeypatch):
+    # Another app of the process (a worker's, a test's) with its own Redis must not take over
+    # this app's counts: before, the second app's store replaced the first's for both.
+    from cryptography.fernet import Fernet
+
+    from hub import create_app
+
+    monkeypatch.setenv("HUB_INSTANCE_PATH", str(tmp_path))
+    other = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path}/other.db",
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+            "HUB_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        }
+    )
+    assert other.extensions["login_throttle"] is not app.extensions["login_throttle"]
+    assert _wrong(app.test_client()).status_code == 401
+    assert log_in(app.test_client(), "sales@example.com").status_code == 302
