@@ -44,6 +44,9 @@ class ConfigField:
     default: Any = None
     help: str = ""
     choices: tuple[str, ...] = ()
+    # The least value of an integer or a number: by default a count is at least 1 and a number
+    # (a timeout, a rate) more than 0 — a timeout of -1 or a file part of 0 bytes is no setting.
+    minimum: float | None = None
 
 
 class ConfigInvalid(PermanentError):
@@ -83,10 +86,20 @@ def validate_config(schema: Iterable[ConfigField], config: Mapping[str, Any]) ->
             problems[f.name] = "must be an http(s) URL"
         elif f.choices and value not in f.choices:
             problems[f.name] = f"one of {', '.join(f.choices)}"
+        elif f.type in ("integer", "number") and (too_small := _below_minimum(f, value)):
+            problems[f.name] = too_small
         out[f.name] = value
     if problems:
         raise ConfigInvalid(problems)
     return out
+
+
+def _below_minimum(field: ConfigField, value: float) -> str | None:
+    if field.minimum is not None:
+        return f"at least {field.minimum:g}" if value < field.minimum else None
+    if field.type == "integer":
+        return "at least 1" if value < 1 else None
+    return "more than 0" if value <= 0 else None
 
 
 class Connector(ABC):

@@ -75,3 +75,40 @@ def test_a_1c_file_name_beyond_what_a_file_system_holds_is_refused(app):
         with pytest.raises(UploadRefused, match="too long"):
             safe_relative(name)
     assert str(safe_relative("import_files/ab/photo.jpg")) == "import_files/ab/photo.jpg"
+
+
+@pytest.mark.parametrize("quantity", ["1_000", "１２", "١٢", "12,5", " 1e3x"])
+def test_a_quantity_in_other_digits_or_with_separators_is_refused_by_the_api(sales, customer, quantity):
+    line = {"description": "x", "quantity": quantity, "unit_price": "1"}
+    r = sales.post("/api/v1/deals", json={"title": "T", "customer_id": customer, "lines": [line]})
+    assert r.status_code == 422
+    assert "lines[0].quantity" in r.json["errors"]
+
+
+def test_a_whole_number_field_refuses_a_fraction_instead_of_cutting_it(sales, customer):
+    r = sales.post("/api/v1/deals", json={"title": "T", "customer_id": customer, "owner_id": 1.5})
+    assert r.status_code == 422
+    assert r.json["errors"]["owner_id"] == ["Must be a whole number."]
+
+
+def test_skus_that_differ_only_in_case_are_one_sku(admin):
+    body = {"sku": "PUMP-100", "name": "Pump", "list_price": "10", "currency": "EUR"}
+    assert admin.post("/api/v1/products", json=body).status_code == 201
+    r = admin.post("/api/v1/products", json={**body, "sku": "pump-100"})
+    assert r.status_code == 409
+    assert "sku" in r.json["errors"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"), [("timeout", -1), ("timeout", 0), ("file_limit", 0), ("orders_per_query", -5)]
+)
+def test_connection_settings_out_of_their_range_are_refused_by_name(admin, setting, value):
+    kind = "mini_ledger" if setting == "timeout" else "onec_exchange"
+    config = (
+        {"base_url": "http://ledger.example", "api_key": "k-1234"}
+        if kind == "mini_ledger"
+        else {"username": "u", "password": "p-1234"}
+    )
+    r = admin.post("/api/v1/connections", json={"name": "C", "type": kind, "config": {**config, setting: value}})
+    assert r.status_code == 422
+    assert f"config.{setting}" in r.json["errors"]

@@ -811,3 +811,60 @@ def test_a_change_file_changes_only_orders_sent_to_its_own_exchange(app, client,
         assert db.session.scalars(select(ExternalLink).where(ExternalLink.invoice_id == invoice.id)).all() == []
         run = db.session.scalars(select(SyncRun).where(SyncRun.operation == "1c_sale_file")).one()
         assert run.response[0]["body"]["orders-5.xml"]["unknown_orders"] == [other]
+
+
+def test_each_log_in_keeps_only_the_newest_few_sessions_and_their_files(app, client, onec):
+    from hub.exchange.sessions import LIVE_SESSIONS, folder
+
+    cookies = []
+    for _ in range(LIVE_SESSIONS + 3):
+        one_c = OneC(client)
+        one_c.start("catalog")
+        one_c.upload("import.xml", b"<x/>", part=1000)
+        cookies.append(one_c.cookie)
+    with app.app_context():
+        sessions = db.session.scalars(select(ExchangeSession).where(ExchangeSession.connection_id == onec)).all()
+        assert len(sessions) == LIVE_SESSIONS
+        folders = [folder(s) for s in sessions]
+        assert all((f / "import.xml").exists() for f in folders)
+        assert len([p for p in folders[0].parent.iterdir() if p.is_dir()]) == LIVE_SESSIONS
+    # The oldest sessions are over: their cookies open nothing.
+    stale = OneC(client)
+    stale.cookie = cookies[0]
+    assert stale.call("catalog", "init").status_code in (401, 403)
+
+
+def test_a_refused_archive_does_not_poison_the_rest_of_the_session(app, client, admin, onec):
+    one_c = OneC(client)
+    one_c.start("catalog")
+    one_c.upload("broken.zip", b"PK\x03\x04" + b"\x00" * 200, part=1000)
+    refused = one_c.call("catalog", "import", filename="import.xml")
+    assert refused.get_data(as_text=True).startswith("failure")
+    # The same session goes on: the next file imports.
+    one_c.upload("import.xml", IMPORT_XML.format(encoding="UTF-8").encode(), part=1000)
+    assert one_c.import_file("import.xml")[-1] == "success"
+
+
+def test_the_session_key_stays_out_of_the_access_logs(app):
+    import logging
+
+    from hub.exchange.sessions import HideSessionKeys
+
+    line = logging.LogRecord(
+        "werkzeug",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - - "%s" %s',
+        ("127.0.0.1", "GET /exchange/1c?sessid=abc123&mode=init HTTP/1.1", "200"),
+        None,
+    )
+    access = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, '%(h)s "%(r)s"', None, None)
+    access.args = {"h": "127.0.0.1", "r": "GET /exchange/1c?type=sale&sessid=s3cr3t-key HTTP/1.1"}
+    for record in (line, access):
+        assert any(isinstance(f, HideSessionKeys) for f in logging.getLogger(record.name).filters)
+        assert HideSessionKeys().filter(record)
+        text = record.getMessage()
+        assert "sessid=***" in text
+        assert "abc123" not in text
+        assert "s3cr3t-key" not in text

@@ -153,6 +153,7 @@ class OneCODataConnector(Connector):
             "integer",
             "Stock look-back (days)",
             default=31,
+            minimum=0,
             help="products moved this long before the last pull whose balance is gone are set to 0 "
             "(1C leaves zero balances out); cover documents entered with a past date",
         ),

@@ -40,7 +40,9 @@ class DecimalParser(FlaskParser):
         return loads(req.get_data(cache=True))
 
     def _process_location_data(self, location_data, schema, req, location, unknown, validators):
-        problems = _unusable_values(location_data)
+        # Fractions are looked for in the input as sent (the schema cuts 1.5 to 1); ranges in the
+        # loaded values (a query string's numbers are text until then).
+        problems = _unusable_values(location_data) or _integers_out_of_range(schema, location_data, sent=True)
         if problems:
             raise ma.ValidationError(problems)
         data = super()._process_location_data(location_data, schema, req, location, unknown, validators)
@@ -80,31 +82,35 @@ def _unusable_values(data: Any, path: str = "", depth: int = 0) -> dict[str, lis
 SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _integers_out_of_range(schema: ma.Schema, data: Any, path: str = "") -> dict[str, list[str]]:
-    """Integer fields (also in nested schemas and lists) whose loaded value the database cannot hold."""
+def _integers_out_of_range(schema: ma.Schema, data: Any, path: str = "", sent: bool = False) -> dict[str, list[str]]:
+    """Integer fields (also in nested schemas and lists) whose value the database cannot hold, or
+    that is no whole number; `data` as sent (keys as the input names them) or as loaded."""
     problems: dict[str, list[str]] = {}
     if not isinstance(data, Mapping):
         return problems
     for name, field in schema.fields.items():
-        if name in data:
-            problems.update(_field_out_of_range(field, data[name], f"{path}{field.data_key or name}"))
+        key = field.data_key or name if sent else name
+        if key in data:
+            problems.update(_field_out_of_range(field, data[key], f"{path}{field.data_key or name}", sent))
     return problems
 
 
-def _field_out_of_range(field: ma.fields.Field, value: Any, path: str) -> dict[str, list[str]]:
+def _field_out_of_range(field: ma.fields.Field, value: Any, path: str, sent: bool = False) -> dict[str, list[str]]:
     if isinstance(field, ma.fields.Integer) and isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
         return {path: [f"Must be between {INT_MIN} and {INT_MAX}."]}
+    if isinstance(field, ma.fields.Integer) and isinstance(value, Decimal) and value != value.to_integral_value():
+        return {path: ["Must be a whole number."]}  # marshmallow would cut 1.5 to 1
     if isinstance(field, ma.fields.List) and isinstance(value, list):
         found: dict[str, list[str]] = {}
         for i, item in enumerate(value):
-            found.update(_field_out_of_range(field.inner, item, f"{path}[{i}]"))
+            found.update(_field_out_of_range(field.inner, item, f"{path}[{i}]", sent))
         return found
     if isinstance(field, ma.fields.Nested):
         items = value if isinstance(value, list) else [value]
         found = {}
         for i, item in enumerate(items):
             where = f"{path}[{i}]." if isinstance(value, list) else f"{path}."
-            found.update(_integers_out_of_range(field.schema, item, where))
+            found.update(_integers_out_of_range(field.schema, item, where, sent))
         return found
     return {}
 
@@ -131,6 +137,9 @@ class Currency(ma.fields.String):
         return code
 
 
+PLAIN_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?", re.ASCII)
+
+
 class Amount(ma.fields.Decimal):
     """A Decimal dumped as a string, refusing NaN, Infinity and more decimals than `places`."""
 
@@ -152,6 +161,9 @@ class Amount(ma.fields.Decimal):
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool):
             raise ma.ValidationError("Not a valid number.")
+        if isinstance(value, str) and not PLAIN_NUMBER.fullmatch(value.strip()):
+            # Decimal() also reads "1_000", "١٢" and "１２": the API takes numbers as JSON writes them.
+            raise ma.ValidationError("Not a valid number: digits 0-9 with a point for decimals, such as 1234.50.")
         try:
             number = Decimal(str(value)) if not isinstance(value, Decimal) else value
         except InvalidOperation as exc:

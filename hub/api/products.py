@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import marshmallow as ma
 from flask.views import MethodView
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 
 from hub.api.base import (
     Amount,
@@ -68,11 +68,14 @@ PRODUCT_SORT = {
 
 
 def _ensure_sku_free(sku: str, product_id: int | None = None) -> None:
-    query = select(Product.id).where(Product.sku == sku)
+    """SKUs are compared regardless of case: PUMP-100 and pump-100 are one article to the people
+    and systems (1C, ERPs) that read them."""
+    query = select(Product.sku).where(func.lower(Product.sku) == sku.lower())
     if product_id is not None:
         query = query.where(Product.id != product_id)
-    if db.session.scalar(query) is not None:
-        raise Conflict(f"SKU '{sku}' is already used by another product.", {"sku": ["Already used."]})
+    taken = db.session.scalar(query)
+    if taken is not None:
+        raise Conflict(f"SKU '{sku}' is already used by another product ('{taken}').", {"sku": ["Already used."]})
 
 
 @blp.route("/products")

@@ -44,6 +44,7 @@ from hub.exchange.sessions import (
     check_password,
     current_session,
     folder,
+    hide_session_keys_in_access_logs,
     open_session,
     session_key,
 )
@@ -235,7 +236,11 @@ def _unpack_archives(session: ExchangeSession, connector: OneCExchangeConnector,
         if not connector.config["zip"]:
             path.unlink()
             raise UploadRefused(f"{path.name}: zip archives are off for this connection")
-        _, size = unpack(path, root, budget=_budget(session, connector))
+        try:
+            _, size = unpack(path, root, budget=_budget(session, connector))
+        except UploadRefused:
+            path.unlink(missing_ok=True)  # refused once: not again at every later call of the session
+            raise
         session.uploaded_bytes += size
         unpacked.append(path.name)
     return unpacked
@@ -343,3 +348,4 @@ def _record_refused_order(connection: Connection, invoice_id: int, exc: Connecto
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    hide_session_keys_in_access_logs()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import re
 import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -85,13 +87,22 @@ def check_password(connection_id: int | None) -> Connection:
     raise ExchangeDenied("wrong user name or password", found[0] if found else None)
 
 
+# Live exchange sessions kept per connection (with the one being opened).
+LIVE_SESSIONS = 3
+
+
 def open_session(connection: Connection) -> tuple[ExchangeSession, str]:
-    """A new session for the connection (expired ones, and their files, are removed); the
-    session and the cookie value to give 1C."""
+    """A new session for the connection (expired ones and all but the newest live ones are
+    removed, with their files); the session and the cookie value to give 1C."""
     now = utcnow()
-    for old in db.session.scalars(
-        select(ExchangeSession).where(ExchangeSession.connection_id == connection.id, ExchangeSession.expires_at < now)
-    ):
+    live = db.session.scalars(
+        select(ExchangeSession)
+        .where(ExchangeSession.connection_id == connection.id)
+        .order_by(ExchangeSession.expires_at.desc(), ExchangeSession.id.desc())
+    ).all()
+    # Expired sessions go, and so do all but the newest few live ones: each may hold up to
+    # max_total_bytes of files, and 1C works in one exchange at a time.
+    for old in [s for s in live if s.expires_at < now] + [s for s in live if s.expires_at >= now][LIVE_SESSIONS - 1 :]:
         remove_folder(folder(old))
         db.session.delete(old)
     token = secrets.token_urlsafe(32)
@@ -129,3 +140,27 @@ def current_session(connection_id: int | None) -> ExchangeSession:
         raise ExchangeDenied("the exchange session does not belong to this connection", connection)
     session.expires_at = now + IDLE
     return session
+
+
+SESSID = re.compile(r"(sessid=)[^&\s\"']+")
+
+
+class HideSessionKeys(logging.Filter):
+    """Masks `sessid=…` (an exchange session's key, which 1C may send in the query string) in the
+    access log lines of the development server and of gunicorn."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = SESSID.sub(r"\1***", record.msg)
+        if isinstance(record.args, dict):
+            record.args = {k: SESSID.sub(r"\1***", v) if isinstance(v, str) else v for k, v in record.args.items()}
+        elif isinstance(record.args, tuple):
+            record.args = tuple(SESSID.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def hide_session_keys_in_access_logs() -> None:
+    for name in ("werkzeug", "gunicorn.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, HideSessionKeys) for f in logger.filters):
+            logger.addFilter(HideSessionKeys())
