@@ -69,6 +69,7 @@ def test_posted_by_a_status_pull_takes_the_amount_it_tells(app, onec, invoice_id
 def test_cancelled_in_1c_leaves_the_amount_paid_as_it_is(app, onec, invoice_id):
     with app.app_context():
         invoice = _invoice(invoice_id)
+        _link(invoice, onec)  # 1C acknowledged the order: only then may its changes apply
         apply_changes(db.session.get(Connection, onec), [OrderChange(id=invoice.number, number=None, cancelled=True)])
         assert (invoice.state, invoice.amount_paid) == (InvoiceState.CANCELLED, PART)
 
@@ -76,6 +77,7 @@ def test_cancelled_in_1c_leaves_the_amount_paid_as_it_is(app, onec, invoice_id):
 def test_paid_in_1c_pays_the_whole_invoice(app, onec, invoice_id):
     with app.app_context():
         invoice = _invoice(invoice_id)
+        _link(invoice, onec)
         changes = [OrderChange(id=invoice.number, number=None, paid_on=invoice.issue_date)]
         apply_changes(db.session.get(Connection, onec), changes)
         link = db.session.scalar(select(ExternalLink).where(ExternalLink.invoice_id == invoice.id))
@@ -88,6 +90,7 @@ def test_an_invoice_cancelled_in_the_hub_stays_cancelled_but_its_payment_is_kept
     with app.app_context():
         invoice = _invoice(invoice_id, state=InvoiceState.CANCELLED)
         if via_1c:
+            _link(invoice, onec)
             changes = [OrderChange(id=invoice.number, number=None, paid_on=invoice.issue_date)]
             apply_changes(db.session.get(Connection, onec), changes)
         else:
