@@ -1,0 +1,304 @@
+"""Contract tests: every request body the connectors build, checked against the vendors' own
+definitions as this repository writes them down in `tests/contracts/` (one file per vendor, each
+fact group naming its source and version): every field sent exists, has the documented type, an
+enum value is allowed, a required field is there, a documented length or count holds, and a
+field the vendor computes itself (read-only) is not sent.
+
+The requests are built as the connector tests build them (their helpers, `responses` recording
+the bodies); the checker is small and generic: a body against a contract's schema."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import responses
+import yaml
+
+from connectors.documents import ExternalRef
+from tests.recorded_requests import query, sent
+
+CONTRACTS = Path(__file__).parent / "contracts"
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@cache
+def contract(vendor: str) -> dict[str, Any]:
+    return yaml.safe_load((CONTRACTS / f"{vendor}.yaml").read_text(encoding="utf-8"))
+
+
+# ---- the checker -------------------------------------------------------------------------------
+
+
+def problems(value: Any, schema: str, facts: dict[str, Any], path: str = "") -> list[str]:
+    """What in `value` (an object of `schema`) the contract does not allow, each naming its path."""
+    spec = facts["schemas"][schema]
+    found: list[str] = []
+    if not isinstance(value, dict):
+        return [f"{path or schema}: an object of {schema} expected, got {value!r}"]
+    for name in spec.get("required", ()):
+        if name not in value:
+            found.append(f"{path}{name}: required by {schema}, missing")
+    for name, item in value.items():
+        where = f"{path}{name}"
+        field = spec["fields"].get(name)
+        if field is None:
+            found.append(f"{where}: no such field in {schema}")
+            continue
+        if field.get("read_only"):
+            found.append(f"{where}: read-only in {schema}, not to be sent")
+        found += field_problems(item, field, facts, where)
+    for name in spec.get("line_items_without", ()):
+        for i, line in enumerate(value.get("LineItems") or ()):
+            if name in line:
+                found.append(f"{path}LineItems[{i}].{name}: {schema} line items do not take it")
+    return found
+
+
+def field_problems(value: Any, field: dict[str, Any], facts: dict[str, Any], where: str) -> list[str]:
+    """One field's value against its facts: type, enum, format, length, count, nested schema."""
+    kind = field["type"]
+    if value is None:
+        return [] if field.get("nullable") else [f"{where}: null is not a {kind}"]
+    checks = TYPES.get(kind)
+    if checks is None:
+        raise AssertionError(f"the contract names an unknown type {kind!r} at {where}")
+    if not checks(value):
+        return [f"{where}: {value!r} is not of type {kind}"]
+    found = []
+    allowed = field.get("enum") or facts.get("enums", {}).get(field.get("enum_of"))
+    if allowed is not None and value not in allowed:
+        found.append(f"{where}: {value!r} is not one of the documented values")
+    if isinstance(value, str):
+        if field.get("max_length") is not None and len(value) > field["max_length"]:
+            found.append(f"{where}: {len(value)} characters, at most {field['max_length']}")
+        if field.get("min_length") is not None and len(value) < field["min_length"]:
+            found.append(f"{where}: {len(value)} characters, at least {field['min_length']}")
+        if field.get("pattern") and not re.search(field["pattern"], value):
+            found.append(f"{where}: {value!r} does not match {field['pattern']}")
+        if field.get("format") == "uuid" and not UUID.match(value):
+            found.append(f"{where}: {value!r} is not a uuid")
+    if isinstance(value, list):
+        if field.get("max_items") is not None and len(value) > field["max_items"]:
+            found.append(f"{where}: {len(value)} items, at most {field['max_items']}")
+        if field.get("min_items") is not None and len(value) < field["min_items"]:
+            found.append(f"{where}: {len(value)} items, at least {field['min_items']}")
+        if field.get("items"):
+            for i, item in enumerate(value):
+                found += problems(item, field["items"], facts, f"{where}[{i}].")
+    if isinstance(value, dict) and field.get("schema"):
+        found += problems(value, field["schema"], facts, f"{where}.")
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        places = field.get("max_decimals")
+        if places is not None and Decimal(value).as_tuple().exponent < -places:  # type: ignore[operator]
+            found.append(f"{where}: {value} has more than {places} decimals")
+    return found
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+
+
+TYPES = {
+    "string": lambda v: isinstance(v, str),
+    "date": lambda v: isinstance(v, str) and bool(DATE.match(v)),
+    "number": _number,
+    "integer": lambda v: _number(v) and Decimal(v) == Decimal(v).to_integral_value(),
+    "boolean": lambda v: isinstance(v, bool),
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+}
+
+
+def envelope_problems(body: Any, facts: dict[str, Any]) -> list[str]:
+    """A body that wraps arrays of documents under their plural names (Xero's envelopes)."""
+    if not isinstance(body, dict):
+        return [f"body: an object expected, got {body!r}"]
+    found = []
+    for name, items in body.items():
+        schema = facts["envelopes"].get(name)
+        if schema is None:
+            found.append(f"{name}: no such envelope")
+            continue
+        for i, item in enumerate(items):
+            found += problems(item, schema, facts, f"{name}[{i}].")
+    return found
+
+
+def parameter_problems(params: dict[str, str], facts: dict[str, Any]) -> list[str]:
+    """Query parameters (as strings on the wire) against the documented ones and their types."""
+    found = []
+    for name, text in params.items():
+        field = facts["parameters"].get(name)
+        if field is None:
+            found.append(f"?{name}: no such parameter")
+        elif field["type"] == "boolean" and text not in ("true", "false"):
+            found.append(f"?{name}={text}: not a boolean")
+        elif field["type"] == "integer" and not text.isdigit():
+            found.append(f"?{name}={text}: not an integer")
+    return found
+
+
+# ---- the checker catches what it is meant to ---------------------------------------------------
+
+
+def test_the_checker_names_unknown_fields_wrong_types_enums_lengths_read_only_and_missing_ones():
+    facts = contract("xero")
+    good = {
+        "Type": "ACCREC",
+        "Contact": {"ContactID": "bd2270c3-8706-4c11-9cfb-000b551c3f51"},
+        "Date": "2026-11-23",
+        "CurrencyCode": "EUR",
+        "LineItems": [{"Description": "Pump", "Quantity": 2, "UnitAmount": Decimal("1249.00")}],
+    }
+    assert problems(good, "Invoice", facts) == []
+    bad = {
+        **good,
+        "Type": "SALE",
+        "Date": "23/11/2026",
+        "CurrencyCode": "EURO",
+        "Total": 10,
+        "Customer": "Acme",
+        "InvoiceNumber": "N" * 256,
+        "Contact": {"ContactID": "bd2270c3"},
+        "LineItems": [{"Description": "", "Quantity": "2", "Tracking": [{}, {}, {}]}],
+    }
+    assert sorted(problems(bad, "Invoice", facts)) == sorted(
+        [
+            "Type: 'SALE' is not one of the documented values",
+            "Date: '23/11/2026' is not of type date",
+            "CurrencyCode: 'EURO' is not one of the documented values",
+            "Total: read-only in Invoice, not to be sent",
+            "Customer: no such field in Invoice",
+            "InvoiceNumber: 256 characters, at most 255",
+            "Contact.ContactID: 'bd2270c3' is not a uuid",
+            "LineItems[0].Description: 0 characters, at least 1",
+            "LineItems[0].Quantity: '2' is not of type number",
+            "LineItems[0].Tracking: 3 items, at most 2",
+        ]
+    )
+    assert problems({"Name": "Pump"}, "Item", facts) == ["Code: required by Item, missing"]
+    assert problems({"LineItems": [{"DiscountRate": 10}]}, "CreditNote", facts) == [
+        "LineItems[0].DiscountRate: CreditNote line items do not take it"
+    ]
+
+
+# ---- Xero --------------------------------------------------------------------------------------
+
+
+def xero_where_fields(where: str) -> list[str]:
+    """The field names a Xero `where` filter compares (`Name=="x"`, `Date>=DateTime(...)`)."""
+    unquoted = re.sub(r'"(?:[^"\\]|\\.)*"', '""', where)
+    return re.findall(r"([A-Za-z][\w.]*)\s*(?:==|!=|>=|<=|>|<)", unquoted)
+
+
+def assert_xero_call_keeps_the_contract(call) -> None:
+    facts = contract("xero")
+    params = query(call)
+    assert parameter_problems(params, facts) == []
+    if "where" in params:
+        resource = call.request.url.split("?")[0].rsplit("/", 1)[1]
+        schema = facts["where_fields"][resource]
+        fields = xero_where_fields(params["where"])
+        assert fields, params["where"]
+        unknown = [f for f in fields if f.split(".")[0] not in facts["schemas"][schema]["fields"]]
+        assert unknown == [], f"{resource} where names fields {schema} does not have"
+    if call.request.body:
+        assert envelope_problems(sent(call), facts) == []
+
+
+@responses.activate
+def test_xero_invoices_contacts_and_their_look_ups_keep_the_openapi_contract():
+    from tests.test_xero import ACME, API, TAX_RATES, answer, connector, document, line, xero_invoice
+
+    responses.get(f"{API}/Contacts", json=answer(Contacts=[ACME]))
+    made = responses.post(
+        f"{API}/Contacts",
+        json=answer(Contacts=[{"ContactID": "0b2a7a5e-6a8c-4ad7-9b6e-1c0d6c4f6c11", "Name": "Bolt AG"}]),
+    )
+    responses.get(f"{API}/TaxRates", json=answer(**TAX_RATES))
+    created = responses.post(
+        f"{API}/Invoices",
+        json=answer(
+            Invoices=[
+                xero_invoice(),
+                xero_invoice(InvoiceID="5b96e86b-418e-48e8-8949-308c14aec278", Reference="INV-000043", Total=1486.31),
+            ]
+        ),
+    )
+    responses.get(f"{API}/Invoices", json=answer(Invoices=[]))
+    docs = [
+        document(),
+        document("INV-000043", customer="Bolt AG", hub_id=8, lines=[line("PUMP-100", "1249.00", "1", "0.19")]),
+    ]
+    xero = connector()
+    assert xero.find_invoices([d.idempotency_key for d in docs]) == {}
+    xero.push_invoices(docs)
+
+    body = sent(created.calls[0])
+    assert [i["Reference"] for i in body["Invoices"]] == ["INV-000042", "INV-000043"]
+    assert body["Invoices"][0]["LineItems"][0]["DiscountRate"] == 10  # an ACCREC line may carry it
+    sent_contact = sent(made.calls[0])["Contacts"][0]
+    assert sent_contact["Addresses"] == [{"AddressType": "POBOX", "City": "Berlin", "Country": "DE"}]
+    assert sorted(c.request.method for c in responses.calls) == ["GET", "GET", "GET", "POST", "POST"]
+    for call in responses.calls:
+        assert_xero_call_keeps_the_contract(call)
+
+
+@responses.activate
+def test_xero_void_delete_listing_and_stock_requests_keep_the_openapi_contract():
+    from tests.test_xero import API, answer, connector, xero_invoice
+
+    invoice_id = "243216c5-369e-4056-ac67-05388f86dc81"
+    responses.get(f"{API}/Invoices/{invoice_id}", json=answer(Invoices=[xero_invoice(Status="AUTHORISED")]))
+    voided = responses.post(f"{API}/Invoices/{invoice_id}", json=answer(Invoices=[xero_invoice(Status="VOIDED")]))
+    responses.get(f"{API}/Invoices", json=answer(Invoices=[xero_invoice()]))
+    responses.get(f"{API}/Items", json=answer(Items=[{"Code": "PUMP-100", "IsTrackedAsInventory": True}]))
+    xero = connector()
+    xero.cancel_invoice(ExternalRef("xero", invoice_id))
+    from datetime import date
+
+    assert len([row for page in xero.list_invoices(date(2026, 11, 1), date(2026, 11, 30)) for row in page]) == 1
+    assert [s.sku for s in xero.pull_stock()] == ["PUMP-100"]
+
+    assert sent(voided.calls[0]) == {"Invoices": [{"InvoiceID": invoice_id, "Status": "VOIDED"}]}
+    for call in responses.calls:
+        assert_xero_call_keeps_the_contract(call)
+
+
+@responses.activate
+def test_xero_credit_notes_keep_the_openapi_contract_and_carry_no_discount():
+    """Xero's LineItem: discounts are "only supported on ACCREC invoices – ACCPAY invoices and
+    credit notes in Xero do not support discounts". A discounted invoice line is credited by its
+    LineAmount (Xero's own, read with unitdp=4) and quantity, Xero working out the unit amount."""
+    from tests.test_credit_notes_saas import XERO_INVOICE_ID, XERO_LINES, XERO_NOTE
+    from tests.test_xero import API, answer, connector, document, xero_invoice
+
+    contact = {"ContactID": "bd2270c3-8706-4c11-9cfb-000b551c3f51"}
+    responses.get(f"{API}/CreditNotes", json=answer(CreditNotes=[]))
+    paid = xero_invoice(Status="PAID", AmountPaid=2713.88, AmountDue=0.0, Contact=contact, LineItems=XERO_LINES)
+    responses.get(f"{API}/Invoices/{XERO_INVOICE_ID}", json=answer(Invoices=[paid]))
+    made = responses.put(f"{API}/CreditNotes", json=answer(CreditNotes=[XERO_NOTE]))
+
+    connector().credit_invoice(ExternalRef("xero", XERO_INVOICE_ID), document())
+
+    (note,) = sent(made.calls[0])["CreditNotes"]
+    discounted, plain = note["LineItems"]
+    assert "DiscountRate" not in discounted
+    assert "UnitAmount" not in discounted
+    assert (discounted["Quantity"], discounted["LineAmount"], discounted["TaxAmount"]) == (
+        Decimal("2.0"),
+        Decimal("2248.2"),
+        Decimal("427.16"),
+    )
+    assert (plain["Quantity"], plain["UnitAmount"], plain["LineAmount"]) == (
+        Decimal("3.0"),
+        Decimal("12.0"),
+        Decimal("36.0"),
+    )
+    for call in responses.calls:
+        assert_xero_call_keeps_the_contract(call)
