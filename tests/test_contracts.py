@@ -9,7 +9,10 @@ the bodies); the checker is small and generic: a body against a contract's schem
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
+from datetime import date
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -19,6 +22,9 @@ import responses
 import yaml
 
 from connectors.documents import ExternalRef
+from connectors.errors import PermanentError
+from mappings.defaults import default_document
+from mappings.engine import parse
 from tests.recorded_requests import query, sent
 
 CONTRACTS = Path(__file__).parent / "contracts"
@@ -52,6 +58,10 @@ def problems(value: Any, schema: str, facts: dict[str, Any], path: str = "") -> 
         if field.get("read_only"):
             found.append(f"{where}: read-only in {schema}, not to be sent")
         found += field_problems(item, field, facts, where)
+    if spec.get("detail_matches_type") and "DetailType" in value:
+        details = {k for k in value if k.endswith("LineDetail")}
+        if details != {value["DetailType"]}:
+            found.append(f"{path}DetailType: {value['DetailType']!r} with the details {sorted(details)}")
     for name in spec.get("line_items_without", ()):
         for i, line in enumerate(value.get("LineItems") or ()):
             if name in line:
@@ -260,8 +270,6 @@ def test_xero_void_delete_listing_and_stock_requests_keep_the_openapi_contract()
     responses.get(f"{API}/Items", json=answer(Items=[{"Code": "PUMP-100", "IsTrackedAsInventory": True}]))
     xero = connector()
     xero.cancel_invoice(ExternalRef("xero", invoice_id))
-    from datetime import date
-
     assert len([row for page in xero.list_invoices(date(2026, 11, 1), date(2026, 11, 30)) for row in page]) == 1
     assert [s.sku for s in xero.pull_stock()] == ["PUMP-100"]
 
@@ -302,3 +310,152 @@ def test_xero_credit_notes_keep_the_openapi_contract_and_carry_no_discount():
     )
     for call in responses.calls:
         assert_xero_call_keeps_the_contract(call)
+
+
+# ---- QuickBooks Online -------------------------------------------------------------------------
+
+QBO_STATEMENT = re.compile(
+    r"^select \* from (?P<entity>\w+)(?: where (?P<where>.+?))?"
+    r"(?: STARTPOSITION (?P<start>\d+) MAXRESULTS (?P<max>\d+))?$"
+)
+
+
+def qbo_query_problems(statement: str, facts: dict[str, Any]) -> list[str]:
+    """A query of QuickBooks' query language against the filterable fields and the page limit."""
+    match = QBO_STATEMENT.match(statement)
+    if match is None:
+        return [f"not a statement of the documented form: {statement!r}"]
+    entity, where = match["entity"], match["where"] or ""
+    if entity not in facts["filterable"]:
+        return [f"{entity}: not an entity the contract knows"]
+    unquoted = re.sub(r"'(?:[^'\\]|\\.)*'", "''", where)
+    found = []
+    fields = re.findall(r"(\w+)\s*(?:=|<=|>=|<|>|\bin\b|\blike\b)", unquoted, flags=re.IGNORECASE)
+    if where and not fields:
+        found.append(f"{statement!r}: no field compared")
+    found += [f"{entity}.{f}: not filterable" for f in fields if f not in facts["filterable"][entity]]
+    if match["max"] and int(match["max"]) > facts["max_results"]:
+        found.append(f"MAXRESULTS {match['max']}: at most {facts['max_results']}")
+    return found
+
+
+def assert_qbo_call_keeps_the_contract(call) -> None:
+    from tests.test_quickbooks import query_of
+
+    facts = contract("quickbooks")
+    params = query_of(call)
+    resource = call.request.url.split("?")[0].rsplit("/", 1)[1]
+    if resource == "query":
+        assert qbo_query_problems(params["query"][0], facts) == []
+        return
+    if call.request.method != "POST":
+        return
+    body = sent(call)
+    if "operation" in params:
+        assert params["operation"][0] in facts["operations"]
+        schema = "EntityVersion"
+    else:
+        schema = {"invoice": "Invoice", "creditmemo": "CreditMemo", "customer": "Customer", "batch": "Batch"}[resource]
+    assert problems(body, schema, facts) == [], resource
+
+
+@responses.activate
+def test_quickbooks_invoice_customer_and_look_ups_keep_the_xsd_contract():
+    from tests.test_quickbooks import BASE, FAULT_TIME, ITEM, connector, document, line, qbo_invoice, query_answer
+
+    mapping = default_document("quickbooks")
+    mapping["options"] = {"create_customers": True}
+    responses.get(f"{BASE}/query", json=query_answer("Invoice", []))
+    responses.get(f"{BASE}/query", json=query_answer("Item", [ITEM]))
+    responses.get(f"{BASE}/query", json=query_answer("Customer", []))
+    made = responses.post(f"{BASE}/customer", json={"Customer": {"Id": "58", "DisplayName": "Globex"}})
+    created = responses.post(
+        f"{BASE}/invoice", json={"Invoice": qbo_invoice(total="131.65", balance="131.65"), "time": FAULT_TIME}
+    )
+    doc = document(line("PUMP-100", "2", "48.50"), line("PUMP-100", "3", "3.33", "10"), customer="Globex")
+    qbo = connector(mapping=parse(mapping))
+    assert qbo.find_invoice(doc.idempotency_key) is None
+    with contextlib.suppress(PermanentError):  # the total check; the request is what counts here
+        qbo.push_invoice(doc)
+
+    assert sent(made.calls[0])["DisplayName"] == "Globex"
+    invoice = sent(created.calls[0])
+    assert [ln["DetailType"] for ln in invoice["Line"]] == ["SalesItemLineDetail", "SalesItemLineDetail"]
+    assert invoice["CustomerMemo"] == {"value": "Thank you for your business"}
+    for call in responses.calls:
+        assert_qbo_call_keeps_the_contract(call)
+
+
+@responses.activate
+def test_quickbooks_batch_void_listing_and_stock_keep_the_xsd_contract():
+    from tests.test_quickbooks import BASE, FAULT_TIME, ITEM, connector, document, qbo_invoice, query_answer
+
+    docs = [document(key=f"INV-{n:06d}") for n in range(1, 32)]
+    responses.get(f"{BASE}/query", json=query_answer("Item", [ITEM]))
+    responses.get(f"{BASE}/query", json=query_answer("Customer", [{"Id": "1", "DisplayName": "Amy's Bird Sanctuary"}]))
+
+    def batch(request):
+        items = json.loads(request.body)["BatchItemRequest"]
+        made = [
+            {"bId": i["bId"], "Invoice": qbo_invoice(i["bId"][4:], doc_number=i["bId"], total="115.43")} for i in items
+        ]
+        return 200, {}, json.dumps({"BatchItemResponse": made})
+
+    responses.add_callback(responses.POST, f"{BASE}/batch", callback=batch)
+    qbo = connector()
+    qbo.push_invoices(docs)
+    assert [len(sent(c)["BatchItemRequest"]) for c in responses.calls if c.request.method == "POST"] == [30, 1]
+
+    responses.get(f"{BASE}/invoice/130", json={"Invoice": qbo_invoice(sync_token="3"), "time": FAULT_TIME})
+    responses.post(f"{BASE}/invoice", json={"Invoice": qbo_invoice(sync_token="4"), "time": FAULT_TIME})
+    qbo.cancel_invoice(ExternalRef("quickbooks", "130"))
+    responses.get(f"{BASE}/query", json=query_answer("Invoice", []))
+    assert list(qbo.list_invoices(date(2026, 11, 1), date(2026, 11, 30))) == []
+    responses.get(f"{BASE}/query", json=query_answer("Item", [ITEM]))
+    assert [s.sku for s in qbo.pull_stock()] == ["PUMP-100"]
+    for call in responses.calls:
+        assert_qbo_call_keeps_the_contract(call)
+
+
+@responses.activate
+def test_quickbooks_credit_memos_keep_the_xsd_contract():
+    from tests.test_credit_notes_saas import QBO_MEMO
+    from tests.test_quickbooks import BASE, connector, document, qbo_invoice, query_answer
+
+    responses.get(f"{BASE}/query", json=query_answer("CreditMemo", []))
+    discount = {
+        "Amount": 9.7,
+        "DetailType": "DiscountLineDetail",
+        "DiscountLineDetail": {"PercentBased": True, "DiscountPercent": 10, "DiscountAccountRef": {"value": "86"}},
+    }
+    paid = qbo_invoice(balance="0")
+    paid["Line"].append(discount)
+    responses.get(f"{BASE}/invoice/130", json={"Invoice": paid, "time": "t"})
+    made = responses.post(f"{BASE}/creditmemo", json={"CreditMemo": QBO_MEMO, "time": "t"})
+
+    connector().credit_invoice(ExternalRef("quickbooks", "130"), document())
+
+    memo = sent(made.calls[0])
+    assert [ln["DetailType"] for ln in memo["Line"]] == ["SalesItemLineDetail", "DiscountLineDetail"]
+    for call in responses.calls:
+        assert_qbo_call_keeps_the_contract(call)
+
+
+def test_the_quickbooks_checks_catch_a_wrong_detail_an_unfilterable_field_and_a_long_batch():
+    facts = contract("quickbooks")
+    line = {"DetailType": "SalesItemLineDetail", "Amount": 1, "DiscountLineDetail": {}}
+    assert problems(line, "Line", facts) == [
+        "DetailType: 'SalesItemLineDetail' with the details ['DiscountLineDetail']"
+    ]
+    assert qbo_query_problems("select * from Invoice where PrivateNote = 'it\\'s'", facts) == [
+        "Invoice.PrivateNote: not filterable"
+    ]
+    assert qbo_query_problems("select * from Item STARTPOSITION 1 MAXRESULTS 5000", facts) == [
+        "MAXRESULTS 5000: at most 1000"
+    ]
+    items = [{"bId": str(n), "operation": "create"} for n in range(31)]
+    assert problems({"BatchItemRequest": items}, "Batch", facts) == ["BatchItemRequest: 31 items, at most 30"]
+    assert problems({"DocNumber": "X" * 22, "CustomerRef": {"value": "1"}, "Line": []}, "Invoice", facts) == [
+        "DocNumber: 22 characters, at most 21",
+        "Line: 0 items, at least 1",
+    ]
