@@ -26,6 +26,7 @@ from connectors.errors import PermanentError
 from mappings.defaults import default_document
 from mappings.engine import parse
 from tests.recorded_requests import query, sent
+from tests.test_odoo import odoo  # noqa: F401 (the fixture)
 
 CONTRACTS = Path(__file__).parent / "contracts"
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
@@ -459,3 +460,221 @@ def test_the_quickbooks_checks_catch_a_wrong_detail_an_unfilterable_field_and_a_
         "DocNumber: 22 characters, at most 21",
         "Line: 0 items, at least 1",
     ]
+
+
+# ---- Odoo --------------------------------------------------------------------------------------
+
+ODOO_TYPES = {
+    "char": lambda v: isinstance(v, str),
+    "text": lambda v: isinstance(v, str),
+    "html": lambda v: isinstance(v, str),
+    "date": lambda v: isinstance(v, str) and bool(DATE.match(v)),
+    "float": _number,
+    "monetary": _number,
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "selection": lambda v: isinstance(v, str),
+    "many2one": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "one2many": lambda v: isinstance(v, list),
+    "many2many": lambda v: isinstance(v, list),
+}
+
+
+def odoo_value_problems(model: str, values: Any, facts: dict[str, Any], path: str = "") -> list[str]:
+    """create/write values of a model: every field exists, is writable and of its type; x2many
+    commands carry the comodel's values or ids."""
+    if not isinstance(values, dict):
+        return [f"{path or model}: values must be a dict, not {values!r}"]
+    fields = facts["models"][model]["fields"]
+    found = []
+    for name, value in values.items():
+        where = f"{path}{name}"
+        field = fields.get(name)
+        if field is None:
+            found.append(f"{where}: {model} has no field {name}")
+            continue
+        if field.get("readonly"):
+            found.append(f"{where}: read-only on {model}")
+        if not ODOO_TYPES[field["type"]](value):
+            found.append(f"{where}: {value!r} is not a {field['type']}")
+            continue
+        if field["type"] == "selection" and value not in field["values"]:
+            found.append(f"{where}: {value!r} is not one of {field['values']}")
+        if field.get("size") and len(value) > field["size"]:
+            found.append(f"{where}: {len(value)} characters, at most {field['size']}")
+        if field["type"] in ("one2many", "many2many"):
+            for i, command in enumerate(value):
+                found += odoo_command_problems(command, field["comodel"], facts, f"{where}[{i}]")
+    return found
+
+
+def odoo_command_problems(command: Any, comodel: str, facts: dict[str, Any], where: str) -> list[str]:
+    """One x2many command: (0, 0, values) creates, (6, 0, ids) replaces, (4, id) links."""
+    if not isinstance(command, list) or not command or command[0] not in range(7):
+        return [f"{where}: {command!r} is not an x2many command"]
+    if command[0] == 0:
+        if comodel not in facts["models"]:
+            return [f"{where}: creates a {comodel}, which the contract does not know"]
+        return odoo_value_problems(comodel, command[2], facts, f"{where}.")
+    if command[0] == 6 and not all(isinstance(i, int) and not isinstance(i, bool) for i in command[2]):
+        return [f"{where}: (6, 0, ids) with ids {command[2]!r}"]
+    return []
+
+
+def odoo_domain_problems(model: str, domain: list, facts: dict[str, Any]) -> list[str]:
+    """A search domain: each term's field (and a dotted path's next field) exists, the operator is
+    one of Odoo's, a selection is compared with its own values."""
+    found = []
+    for term in domain:
+        if term in ("&", "|", "!"):
+            continue
+        field_path, operator, value = term
+        fields = facts["models"][model]["fields"]
+        first, _, rest = field_path.partition(".")
+        field = fields.get(first)
+        if field is None:
+            found.append(f"{model}.{first}: no such field")
+            continue
+        if rest:
+            comodel = facts["models"].get(field.get("comodel", ""), {}).get("fields", {})
+            field = comodel.get(rest)
+            if field is None:
+                found.append(f"{model}.{field_path}: no such field on {fields[first].get('comodel')}")
+                continue
+        if operator not in facts["operators"]:
+            found.append(f"{model}.{field_path}: operator {operator!r}")
+        if field["type"] == "selection" and operator in ("=", "!=", "in", "not in"):
+            compared = value if isinstance(value, list) else [value]
+            found += [
+                f"{model}.{field_path}: {v!r} is not one of its values" for v in compared if v not in field["values"]
+            ]
+    return found
+
+
+def odoo_call_problems(model: str, method: str, args: list, kwargs: dict, facts: dict[str, Any]) -> list[str]:
+    if model in facts["not_read"]:
+        return []
+    if model not in facts["models"]:
+        return [f"{model}: a model the contract does not know"]
+    if method == "create":
+        rows = args[0] if isinstance(args[0], list) else [args[0]]
+        return [p for row in rows for p in odoo_value_problems(model, row, facts)]
+    if method == "write":
+        return odoo_value_problems(model, args[1], facts)
+    if method == "search_read":
+        fields = facts["models"][model]["fields"]
+        unknown = [f"{model}.{f}: no such field to read" for f in kwargs.get("fields", []) if f not in fields]
+        return unknown + odoo_domain_problems(model, args[0], facts)
+    return []
+
+
+def assert_odoo_calls_keep_the_contract(calls: list[tuple]) -> None:
+    facts = contract("odoo")
+    assert calls
+    for model, method, args, kwargs in calls:
+        assert odoo_call_problems(model, method, args, kwargs, facts) == [], (model, method)
+
+
+def test_the_odoo_checks_catch_unknown_fields_wrong_types_selections_and_commands():
+    facts = contract("odoo")
+    values = {
+        "move_type": "customer_invoice",
+        "partner": 88,
+        "invoice_date": "23.11.2026",
+        "amount_total": 10,
+        "invoice_line_ids": [[0, 0, {"product_id": 31, "qty": 2}], [6, 0, ["5"]], ["x"]],
+    }
+    assert odoo_value_problems("account.move", values, facts) == [
+        "move_type: 'customer_invoice' is not one of "
+        "['entry', 'out_invoice', 'out_refund', 'in_invoice', 'in_refund', 'out_receipt', 'in_receipt']",
+        "partner: account.move has no field partner",
+        "invoice_date: '23.11.2026' is not a date",
+        "amount_total: read-only on account.move",
+        "invoice_line_ids[0].qty: account.move.line has no field qty",
+        "invoice_line_ids[1]: (6, 0, ids) with ids ['5']",
+        "invoice_line_ids[2]: ['x'] is not an x2many command",
+    ]
+    assert odoo_domain_problems(
+        "stock.quant", [["location_id.kind", "=", "internal"], ["product_id", "~", 3]], facts
+    ) == ["stock.quant.location_id.kind: no such field on stock.location", "stock.quant.product_id: operator '~'"]
+    assert odoo_call_problems("account.move", "search_read", [[]], {"fields": ["total"]}, facts) == [
+        "account.move.total: no such field to read"
+    ]
+    assert odoo_call_problems("sale.order", "create", [{}], {}, facts) == [
+        "sale.order: a model the contract does not know"
+    ]
+
+
+def test_odoo_invoice_partner_product_listing_and_cancel_calls_keep_the_model_contract(odoo):  # noqa: F811
+    from connectors.odoo import OdooConnector
+    from tests.erp_documents import invoice
+    from tests.test_odoo import CONFIG, known_catalogue
+
+    known_catalogue(odoo)
+    odoo.on("product.product", "search_read", lambda a, k: [])
+    odoo.on("product.product", "create", lambda a, k: [44])
+    odoo.on("res.country", "search_read", lambda a, k: [{"id": 57}])
+    odoo.on("account.journal", "search_read", lambda a, k: [{"id": 3}])
+    odoo.on("res.partner", "create", lambda a, k: [88])
+    odoo.on("account.move", "create", lambda a, k: [501])
+    odoo.on("account.move", "unlink", lambda a, k: True)
+    row = {
+        "id": 501,
+        "name": "/",
+        "state": "draft",
+        "ref": "INV-1",
+        "payment_state": "not_paid",
+        "amount_total": 1,
+        "amount_tax": 0,
+    }
+    odoo.on("account.move", "search_read", lambda a, k: [row])
+    document = default_document("odoo")
+    document["options"].update(create_products=True, create_partners=True)
+    odoo_connector = OdooConnector({**CONFIG, "journal": "INV"}, mapping=parse(document))
+
+    with contextlib.suppress(PermanentError):  # the total check; the requests are what count here
+        odoo_connector.push_invoice(invoice(sku="PUMP-999"))
+    assert odoo_connector.find_invoices(["INV-1"])
+    assert list(odoo_connector.list_invoices(date(2026, 11, 1), date(2026, 11, 30)))
+    odoo.on("account.move", "button_cancel", lambda a, k: True)
+    odoo_connector.cancel_invoice(ExternalRef("odoo", "501"))
+
+    (created,) = odoo.calls("account.move", "create")
+    assert created[2][0][0]["move_type"] == "out_invoice"
+    assert odoo.calls("res.partner", "create")
+    assert odoo.calls("product.product", "create")
+    assert odoo.calls("account.journal", "search_read")
+    assert_odoo_calls_keep_the_contract(odoo.calls())
+
+
+def test_odoo_credit_note_and_stock_calls_keep_the_model_contract(odoo):  # noqa: F811
+    from tests.erp_documents import invoice
+    from tests.test_odoo import connector
+
+    reversals: list[dict] = []
+    odoo.on("account.move", "search_read", lambda a, k: [dict(r) for r in reversals])
+    odoo.on("account.move.reversal", "create", lambda a, k: 12)
+
+    def reverse(args, kwargs):
+        reversals.append({"id": 502, "name": "RINV/1", "state": "posted", "ref": "", "payment_state": "not_paid"})
+        return {"type": "ir.actions.act_window"}
+
+    odoo.on("account.move.reversal", "reverse_moves", reverse)
+    connector().credit_invoice(ExternalRef("odoo", "501", "INV/2026/00012"), invoice())
+
+    quant = {
+        "id": 1,
+        "product_id": [31, "Pump"],
+        "location_id": [8, "WH/Stock"],
+        "quantity": 4.0,
+        "reserved_quantity": 1.0,
+    }
+    odoo.on("stock.quant", "search_read", lambda a, k: [quant])
+    odoo.on("product.product", "search_read", lambda a, k: [{"id": 31, "default_code": "PUMP-100"}])
+    odoo.on("stock.location", "search_read", lambda a, k: [{"id": 8, "warehouse_id": [1, "WH"]}])
+    odoo.on("stock.warehouse", "search_read", lambda a, k: [{"id": 1, "code": "WH"}])
+    assert [(s.sku, s.warehouse, s.on_hand) for s in connector().pull_stock()] == [("PUMP-100", "WH", Decimal(4))]
+
+    assert odoo.calls("account.move.reversal", "create")
+    assert odoo.calls("stock.quant", "search_read")
+    assert_odoo_calls_keep_the_contract(odoo.calls())
