@@ -26,6 +26,7 @@ from connectors.errors import PermanentError
 from mappings.defaults import default_document
 from mappings.engine import parse
 from tests.recorded_requests import query, sent
+from tests.test_erpnext import erp  # noqa: F401 (the fixture)
 from tests.test_odoo import odoo  # noqa: F401 (the fixture)
 
 CONTRACTS = Path(__file__).parent / "contracts"
@@ -678,3 +679,196 @@ def test_odoo_credit_note_and_stock_calls_keep_the_model_contract(odoo):  # noqa
     assert odoo.calls("account.move.reversal", "create")
     assert odoo.calls("stock.quant", "search_read")
     assert_odoo_calls_keep_the_contract(odoo.calls())
+
+
+# ---- ERPNext -----------------------------------------------------------------------------------
+
+ERP_TYPES = {
+    "Link": lambda v: isinstance(v, str),
+    "Data": lambda v: isinstance(v, str),
+    "Small Text": lambda v: isinstance(v, str),
+    "Text Editor": lambda v: isinstance(v, str),
+    "Read Only": lambda v: isinstance(v, str),
+    "Select": lambda v: isinstance(v, str),
+    "Date": lambda v: isinstance(v, str) and bool(DATE.match(v)),
+    "Datetime": lambda v: isinstance(v, str),
+    "Check": lambda v: v in (0, 1) and not isinstance(v, float),
+    "Int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "Float": lambda v: _number(v) or (isinstance(v, str) and _decimal_text(v)),
+    "Currency": lambda v: _number(v) or (isinstance(v, str) and _decimal_text(v)),
+    "Percent": lambda v: _number(v) or (isinstance(v, str) and _decimal_text(v)),
+    "Table": lambda v: isinstance(v, list),
+}
+
+
+def _decimal_text(text: str) -> bool:
+    """The connector sends Decimals as exact text (connectors.http.dumps); Frappe casts them."""
+    return bool(re.fullmatch(r"-?\d+(\.\d+)?", text))
+
+
+def erp_field(doctype: str, name: str, facts: dict[str, Any]) -> dict[str, Any] | None:
+    return facts["doctypes"][doctype]["fields"].get(name) or facts["standard_fields"].get(name)
+
+
+def erp_body_problems(doctype: str, body: Any, facts: dict[str, Any], *, insert: bool, path: str = "") -> list[str]:
+    """An insert or update body: fields exist, are writable and of their fieldtype, a Select's
+    value is one of its options, child rows keep their doctype, an insert carries the reqd fields
+    ERPNext does not fill itself."""
+    if not isinstance(body, dict):
+        return [f"{path or doctype}: a document must be an object"]
+    found = []
+    if insert:
+        filled = set(facts["filled_by_erpnext"].get(doctype, ()))
+        for name, field in facts["doctypes"][doctype]["fields"].items():
+            if field.get("reqd") and name not in body and name not in filled:
+                found.append(f"{path}{name}: reqd on {doctype}, missing")
+    for name, value in body.items():
+        where = f"{path}{name}"
+        field = erp_field(doctype, name, facts)
+        if field is None:
+            found.append(f"{where}: {doctype} has no field {name}")
+            continue
+        if field.get("read_only") or (field["fieldtype"] == "Read Only" and not (insert and field.get("insert_only"))):
+            found.append(f"{where}: read-only on {doctype}")
+        if not ERP_TYPES[field["fieldtype"]](value):
+            found.append(f"{where}: {value!r} is not a {field['fieldtype']}")
+            continue
+        if (field["fieldtype"] == "Select" or name == "docstatus") and value not in field["options"]:
+            found.append(f"{where}: {value!r} is not one of its options")
+        if field["fieldtype"] == "Table":
+            for i, row in enumerate(value):
+                found += erp_body_problems(field["options"], row, facts, insert=insert, path=f"{where}[{i}].")
+    return found
+
+
+def erp_list_problems(doctype: str, query: dict[str, str], facts: dict[str, Any]) -> list[str]:
+    """A list request: every field asked for and filtered on exists, the operators are Frappe's."""
+    found = []
+    for name in json.loads(query.get("fields", "[]")):
+        if erp_field(doctype, name, facts) is None:
+            found.append(f"{doctype}.{name}: no such field to read")
+    for name, operator, _ in json.loads(query.get("filters", "[]")):
+        if erp_field(doctype, name, facts) is None:
+            found.append(f"{doctype}.{name}: no such field to filter on")
+        if operator not in facts["operators"]:
+            found.append(f"{doctype}.{name}: operator {operator!r}")
+    order = query.get("order_by", "").split(" ")[0]
+    if order and erp_field(doctype, order, facts) is None:
+        found.append(f"{doctype}.{order}: no such field to order by")
+    return found
+
+
+def assert_erp_requests_keep_the_contract(sent: list[dict], *, returns_made_by_erpnext: bool = False) -> None:
+    from urllib.parse import unquote
+
+    facts = contract("erpnext")
+    assert sent
+    for request in sent:
+        parts = unquote(request["path"]).split("/")
+        if parts[2] == "method":
+            assert sorted(request["body"]) == sorted(facts["methods"][parts[3]]), parts[3]
+            continue
+        doctype = parts[3]
+        if doctype not in facts["doctypes"]:
+            # Item Tax Template is read (its tax rows), never written.
+            assert (request["method"], doctype) == ("GET", "Item Tax Template")
+            continue
+        if request["method"] == "GET" and len(parts) == 4:
+            assert erp_list_problems(doctype, request["query"], facts) == [], doctype
+        elif request["method"] == "POST" and not (returns_made_by_erpnext and request["body"].get("is_return")):
+            assert erp_body_problems(doctype, request["body"], facts, insert=True) == [], doctype
+        elif request["method"] == "PUT":
+            assert erp_body_problems(doctype, request["body"], facts, insert=False) == [], doctype
+
+
+def test_the_erpnext_checks_catch_unknown_fields_types_options_read_only_and_missing_reqd():
+    facts = contract("erpnext")
+    body = {
+        "customer": "CUST-1",
+        "posting_date": "23.11.2026",
+        "grand_total": 10,
+        "items": [{"item_code": "PUMP-100", "qty": "two", "price": 3}],
+        "taxes": [{"charge_type": "Flat", "account_head": "VAT - AT", "description": "VAT"}],
+        "docstatus": 3,
+    }
+    assert erp_body_problems("Sales Invoice", body, facts, insert=True) == [
+        "company: reqd on Sales Invoice, missing",
+        "currency: reqd on Sales Invoice, missing",
+        "posting_date: '23.11.2026' is not a Date",
+        "grand_total: read-only on Sales Invoice",
+        "items[0].rate: reqd on Sales Invoice Item, missing",
+        "items[0].qty: 'two' is not a Float",
+        "items[0].price: Sales Invoice Item has no field price",
+        "taxes[0].charge_type: 'Flat' is not one of its options",
+        "docstatus: 3 is not one of its options",
+    ]
+    assert erp_list_problems(
+        "Bin", {"fields": '["item_code", "projected"]', "filters": '[["warehouse", "~", 1]]'}, facts
+    ) == [
+        "Bin.projected: no such field to read",
+        "Bin.warehouse: operator '~'",
+    ]
+    assert erp_body_problems(
+        "Customer", {"customer_name": "A", "customer_type": "Company", "email_id": "a@b"}, facts, insert=False
+    ) == ["email_id: read-only on Customer"]
+
+
+def test_erpnext_invoice_customer_item_submit_listing_and_cancel_requests_keep_the_doctype_contract(erp):  # noqa: F811
+    from tests.erp_documents import invoice
+    from tests.test_erpnext import INVOICES, ErpInvoices, connector, invoice_doc, rows
+
+    ErpInvoices(erp)
+    erp.on("GET", "/api/resource/Customer", rows())
+    erp.on("POST", "/api/resource/Customer", lambda q, b: (200, {"data": {"name": "Acme GmbH", **b}}))
+    erp.on("GET", "/api/resource/Item", rows())
+    erp.on("POST", "/api/resource/Item", lambda q, b: (200, {"data": b}))
+    erp_connector = connector(post=True, create_items=True, item_group="Pumps")
+    ref = erp_connector.push_invoice(invoice(sku="PUMP-999", discount="10"))
+    assert ref.external_id == "ACC-SINV-2026-00001"
+    assert erp_connector.find_invoices(["INV-000042"])
+    listed = {"name": "ACC-SINV-2026-00001", "po_no": "INV-000042", "posting_date": "2026-11-23", "grand_total": 47.0}
+    listed |= {
+        "total_taxes_and_charges": 7.5,
+        "currency": "EUR",
+        "customer_name": "Acme",
+        "docstatus": 1,
+        "status": "Paid",
+    }
+    erp.on("GET", INVOICES, rows(listed))
+    assert (
+        len([row for page in erp_connector.list_invoices(date(2026, 11, 1), date(2026, 11, 30)) for row in page]) == 1
+    )
+    erp.on("GET", f"{INVOICES}/ACC-SINV-2026-00012", invoice_doc(1, 47.36))
+    erp.on("POST", "/api/method/frappe.client.cancel", lambda q, b: (200, {"message": {"docstatus": 2}}))
+    erp_connector.cancel_invoice(ExternalRef("erpnext", "ACC-SINV-2026-00012"))
+
+    methods = [(s["method"], s["path"]) for s in erp.sent]
+    assert ("POST", "/api/resource/Customer") in methods
+    assert ("POST", "/api/resource/Item") in methods
+    assert ("PUT", "/api/resource/Sales%20Invoice/ACC-SINV-2026-00001") in methods
+    assert ("POST", "/api/method/frappe.client.cancel") in methods
+    assert_erp_requests_keep_the_contract(erp.sent)
+
+
+def test_erpnext_return_and_stock_requests_keep_the_doctype_contract(erp):  # noqa: F811
+    from connectors.erpnext import MAKE_RETURN
+    from tests.erp_documents import invoice
+    from tests.test_credit_notes_saas import ERP_MAPPED
+    from tests.test_erpnext import INVOICES, connector, invoice_doc, rows
+
+    erp.on("GET", f"{INVOICES}/ACC-SINV-2026-00012", invoice_doc(1, 0))
+    erp.on("GET", INVOICES, rows())
+    erp.on("POST", MAKE_RETURN, lambda q, b: (200, {"message": dict(ERP_MAPPED)}))
+    draft = {**ERP_MAPPED, "po_no": "INV-000042-CN", "name": "ACC-SINV-2026-00013", "docstatus": 0}
+    erp.on("POST", INVOICES, lambda q, b: (200, {"data": draft}))
+    erp.on("PUT", f"{INVOICES}/ACC-SINV-2026-00013", lambda q, b: (200, {"data": {**draft, "docstatus": 1}}))
+    connector().credit_invoice(ExternalRef("erpnext", "ACC-SINV-2026-00012"), invoice())
+
+    erp.on("GET", "/api/resource/Warehouse", rows({"name": "Stores - AT"}))
+    bins = [{"item_code": "PUMP-100", "warehouse": "Stores - AT", "actual_qty": 4.0, "reserved_qty": 1.0}]
+    erp.on("GET", "/api/resource/Bin", rows(*bins))
+    assert [(s.sku, s.on_hand) for s in connector().pull_stock()] == [("PUMP-100", Decimal(4))]
+
+    (insert,) = erp.requests("POST", INVOICES)
+    assert insert["body"]["po_no"] == "INV-000042-CN"
+    assert_erp_requests_keep_the_contract(erp.sent, returns_made_by_erpnext=True)
