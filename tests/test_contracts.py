@@ -417,6 +417,10 @@ def test_quickbooks_batch_void_listing_and_stock_keep_the_xsd_contract():
     assert [s.sku for s in qbo.pull_stock()] == ["PUMP-100"]
     for call in responses.calls:
         assert_qbo_call_keeps_the_contract(call)
+    # The item the answers carry is the XSD's Item (what the stock read relies on).
+    assert (
+        problems({k: ITEM[k] for k in ("Id", "Name", "Sku", "Type", "QtyOnHand")}, "Item", contract("quickbooks")) == []
+    )
 
 
 @responses.activate
