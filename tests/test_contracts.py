@@ -876,3 +876,20 @@ def test_erpnext_return_and_stock_requests_keep_the_doctype_contract(erp):  # no
     (insert,) = erp.requests("POST", INVOICES)
     assert insert["body"]["po_no"] == "INV-000042-CN"
     assert_erp_requests_keep_the_contract(erp.sent, returns_made_by_erpnext=True)
+
+
+def test_an_erpnext_invoice_with_the_hubs_tax_rows_keeps_the_doctype_contract():
+    """With Item Tax Templates mapped, the Sales Invoice carries the hub's tax as "Actual" rows of
+    Sales Taxes and Charges and each item its template (built as tests/test_erpnext_arithmetic.py)."""
+    from connectors.http import dumps
+    from tests.arithmetic_cases import hub_document, hub_line
+    from tests.test_erpnext_arithmetic import payload_of
+
+    doc = hub_document(
+        [hub_line("A", "1", "10.03", "0", "0.19", "EUR"), hub_line("B", "2", "5", "0", "0.07", "EUR")], "EUR"
+    )
+    payload = json.loads(dumps(payload_of(doc)), parse_float=Decimal)  # as the connector sends it
+
+    assert [row["charge_type"] for row in payload["taxes"]] == ["Actual", "Actual"]
+    assert [item["item_tax_template"] for item in payload["items"]] == ["DE VAT 19", "DE VAT 7"]
+    assert erp_body_problems("Sales Invoice", payload, contract("erpnext"), insert=True) == []
