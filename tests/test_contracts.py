@@ -893,3 +893,26 @@ def test_an_erpnext_invoice_with_the_hubs_tax_rows_keeps_the_doctype_contract():
     assert [row["charge_type"] for row in payload["taxes"]] == ["Actual", "Actual"]
     assert [item["item_tax_template"] for item in payload["items"]] == ["DE VAT 19", "DE VAT 7"]
     assert erp_body_problems("Sales Invoice", payload, contract("erpnext"), insert=True) == []
+
+
+@responses.activate
+def test_a_quickbooks_customer_named_with_a_colon_is_found_and_created_under_a_name_quickbooks_takes():
+    """Intuit's Customer: "The customer name must not contain a colon (:)" (a colon separates a
+    sub-customer from its parent in QuickBooks' fully qualified names)."""
+    from tests.test_quickbooks import BASE, FAULT_TIME, ITEM, connector, document, qbo_invoice, query_answer
+
+    mapping = default_document("quickbooks")
+    mapping["options"] = {"create_customers": True}
+    responses.get(f"{BASE}/query", json=query_answer("Item", [ITEM]))
+    found = responses.get(f"{BASE}/query", json=query_answer("Customer", []))
+    made = responses.post(f"{BASE}/customer", json={"Customer": {"Id": "58", "DisplayName": "Acme - Berlin"}})
+    responses.post(f"{BASE}/invoice", json={"Invoice": qbo_invoice(total="115.43"), "time": FAULT_TIME})
+
+    connector(mapping=parse(mapping)).push_invoice(document(customer="Acme: Berlin"))
+
+    assert query(found.calls[0])["query"] == "select * from Customer where DisplayName = 'Acme - Berlin'"
+    assert sent(made.calls[0])["DisplayName"] == "Acme - Berlin"
+    assert problems(sent(made.calls[0]), "Customer", contract("quickbooks")) == []
+    assert problems({"DisplayName": "Acme: Berlin"}, "Customer", contract("quickbooks")) == [
+        "DisplayName: 'Acme: Berlin' does not match ^[^:]*$"
+    ]
