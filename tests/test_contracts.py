@@ -104,10 +104,6 @@ def field_problems(value: Any, field: dict[str, Any], facts: dict[str, Any], whe
                 found += problems(item, field["items"], facts, f"{where}[{i}].")
     if isinstance(value, dict) and field.get("schema"):
         found += problems(value, field["schema"], facts, f"{where}.")
-    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-        places = field.get("max_decimals")
-        if places is not None and Decimal(value).as_tuple().exponent < -places:  # type: ignore[operator]
-            found.append(f"{where}: {value} has more than {places} decimals")
     return found
 
 
