@@ -6,8 +6,9 @@
   `PrivateNote`. Before creating, the engine finds it by `DocNumber`; the `requestid` makes a
   repeat of a lost request return the first answer instead of a second invoice. It is the key plus
   a digest of the body: a corrected body after a refusal is a new request, not the cached refusal.
-- The customer comes from table `customers` (hub id → QuickBooks id), else by `DisplayName`, else is
-  created when the mapping's option `create_customers` allows; each item by `Sku`, then by `Name`.
+- The customer comes from table `customers` (hub id → QuickBooks id), else by `DisplayName` (a colon,
+  which QuickBooks refuses in a customer name, written " - "), else is created when the mapping's
+  option `create_customers` allows; each item by `Sku`, then by `Name`.
 - Status from `Balance` against `TotalAmt` (partial payments); a voided invoice has its amounts
   zeroed and "Voided" at the start of its `PrivateNote`. Cancelling is voiding (`operation=void`).
 - QuickBooks computes the tax (its tax codes, or automated sales tax) and the total itself, and
@@ -426,7 +427,7 @@ class QuickBooksConnector(OAuthConnector):
     def _customer(self, mapped: Mapping[str, Any], *, dry_run: bool) -> str:
         if mapped.get("customer_id"):
             return str(mapped["customer_id"])
-        name = mapped["customer"]
+        name = display_name(mapped["customer"])
         if name in self._customers:
             return self._customers[name]
         found = self.query(f"select * from Customer where DisplayName = {quoted(name)}").get("Customer") or []
@@ -549,6 +550,13 @@ class QuickBooksConnector(OAuthConnector):
 
     def close(self) -> None:
         self.api.close()
+
+
+def display_name(name: str) -> str:
+    """A customer's DisplayName as QuickBooks takes it: "The customer name must not contain a colon"
+    (Intuit's IntuitNamesTypes.xsd, Customer; a colon separates a sub-customer from its parent),
+    so "Acme: Berlin" is found and created as "Acme - Berlin"."""
+    return re.sub(r"\s*:\s*", " - ", name).strip()
 
 
 def _trimmed(value: Decimal) -> Decimal:

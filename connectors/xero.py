@@ -34,7 +34,8 @@ What the connector does
   for a draft (Xero refuses both once payments are applied).
 - credit note (a paid invoice whose deal was lost): `PUT /CreditNotes?unitdp=4` with one
   `ACCRECCREDIT` credit note, AUTHORISED, for the invoice's contact and currency, its line items
-  those of the invoice as Xero holds them (read with `unitdp=4`, so the amounts are Xero's own),
+  those of the invoice as Xero holds them (read with `unitdp=4`, so the amounts are Xero's own;
+  credit notes take no discount, so a discounted line goes as its quantity and LineAmount),
   `Reference` the hub's credit reference; found first by `GET /CreditNotes?where=Type=="ACCRECCREDIT"
   AND Reference==...`. It stays as the customer's credit (RemainingCredit): a paid invoice takes no
   allocation (developer.xero.com/documentation/api/accounting/creditnotes).
@@ -407,7 +408,7 @@ class XeroConnector(OAuthConnector):
         self._call("POST", f"/Invoices/{invoice_id}", json=body, sent=body["Invoices"])
 
     # What a credit note copies of each of the invoice's line items: the same goods, price,
-    # discount, account and tax, so Xero computes the invoice's own amounts.
+    # account, tax and amount, so Xero computes the invoice's own amounts (a discount as below).
     credited_line_fields = (
         "ItemCode",
         "Description",
@@ -434,10 +435,7 @@ class XeroConnector(OAuthConnector):
             "CurrencyCode": invoice["CurrencyCode"],
             "LineAmountTypes": invoice.get("LineAmountTypes", "Exclusive"),
             "Status": "AUTHORISED",
-            "LineItems": [
-                {k: item[k] for k in self.credited_line_fields if item.get(k) is not None}
-                for item in invoice["LineItems"]
-            ],
+            "LineItems": [_credited_line(item, self.credited_line_fields) for item in invoice["LineItems"]],
         }
         answer = self._call("PUT", "/CreditNotes", params={"unitdp": 4}, json={"CreditNotes": [note]}, sent=[note])
         notes = created(answer, "CreditNotes", "Xero credit notes")
@@ -643,6 +641,18 @@ def _new_contact(doc: InvoiceDocument, mapped: Mapping[str, Any]) -> dict[str, A
     if doc.customer.tax_id:
         contact["TaxNumber"] = doc.customer.tax_id
     return contact
+
+
+def _credited_line(item: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    """A credit note line of an invoice line. Credit notes take no discount (Xero's OpenAPI,
+    LineItem.DiscountRate: "credit notes in Xero do not support discounts"): a discounted line
+    goes as its quantity and LineAmount, the invoice's own, and Xero works out the unit amount."""
+    line = {k: item[k] for k in fields if item.get(k) is not None}
+    if line.pop("DiscountRate", None) or line.pop("DiscountAmount", None):
+        if "LineAmount" not in line:
+            raise PermanentError(f"Xero gave no LineAmount for the discounted line {item.get('Description')!r}")
+        line.pop("UnitAmount", None)
+    return line
 
 
 def _has_errors(element: Mapping[str, Any]) -> bool:

@@ -105,9 +105,13 @@ def test_xero_credits_a_paid_invoice_with_an_authorised_accreccredit_of_its_line
         "CurrencyCode": "EUR",
         "Status": "AUTHORISED",
     }
-    assert [(i["ItemCode"], i["Quantity"], i["UnitAmount"], i["TaxAmount"]) for i in credit["LineItems"]] == [
-        ("PUMP-100", Decimal("2.0"), Decimal("1249.0"), Decimal("427.16")),
-        ("MANUAL-DE", Decimal("3.0"), Decimal("12.0"), Decimal("2.52")),
+    # A credit note takes no discount: the discounted line goes as its quantity and amount.
+    assert [
+        (i["ItemCode"], i["Quantity"], i.get("UnitAmount"), i["LineAmount"], i["TaxAmount"])
+        for i in credit["LineItems"]
+    ] == [
+        ("PUMP-100", Decimal("2.0"), None, Decimal("2248.2"), Decimal("427.16")),
+        ("MANUAL-DE", Decimal("3.0"), Decimal("12.0"), Decimal("36.0"), Decimal("2.52")),
     ]
     assert "LineItemID" not in credit["LineItems"][0]  # a new line, not the invoice's
     assert (note.external_id, note.external_number, note.status) == (
