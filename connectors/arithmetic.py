@@ -31,6 +31,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
+from connectors.errors import PermanentError
+
 HUNDRED = Decimal(100)
 
 
@@ -180,3 +182,17 @@ def unfit_lines(
         except Unfit as exc:
             unfit[i] = exc
     return unfit
+
+
+def fitted(arithmetic: LineArithmetic, index: int, quantity, price, discount, net, unit) -> LineTerms:
+    """`arithmetic.fit` for line `index` of a push: a line the target cannot carry is refused as a
+    PermanentError naming the line's field (the won-time check refuses it before that, normally)."""
+    try:
+        return arithmetic.fit(quantity, price, discount, net, unit)
+    except Unfit as exc:
+        raise PermanentError(str(exc), field=exc.path(index)) from exc
+
+
+def noting_discount(description: str, discount: Decimal) -> str:
+    """A line's description that says its discount, where the discount went into a net price."""
+    return f"{description} ({discount.normalize():f} % discount)".strip()

@@ -65,7 +65,7 @@ from urllib.parse import quote
 
 from babel.numbers import get_currency_precision
 
-from connectors.arithmetic import LineArithmetic, Unfit
+from connectors.arithmetic import LineArithmetic, fitted, noting_discount
 from connectors.base import ConfigField
 from connectors.documents import (
     ExternalRef,
@@ -392,16 +392,11 @@ class ERPNextConnector(RestConnector):
         items = []
         for i, (line, source) in enumerate(zip(mapped["lines"], doc.lines, strict=True)):
             discount = line.get("discount_percentage") or Decimal(0)
-            try:
-                rate = LINES.fit(line["qty"], line["rate"], discount, source.net, unit).price
-            except Unfit as exc:
-                raise PermanentError(str(exc), field=exc.path(i)) from exc
+            rate = fitted(LINES, i, line["qty"], line["rate"], discount, source.net, unit).price
             item: dict[str, Any] = {"item_code": line["item_code"], "qty": line["qty"], "rate": rate}
             description = line.get("description")
             if description:
-                item["description"] = (
-                    f"{description} ({discount.normalize():f} % discount)" if discount else description
-                )
+                item["description"] = noting_discount(description, discount) if discount else description
             if line.get("item_tax_template"):
                 item["item_tax_template"] = line["item_tax_template"]
             items.append(item)

@@ -60,7 +60,7 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 
-from connectors.arithmetic import DiscountArithmetic, Unfit
+from connectors.arithmetic import DiscountArithmetic, fitted, noting_discount
 from connectors.base import ConfigField, Exchange
 from connectors.documents import (
     ExternalRef,
@@ -457,19 +457,15 @@ class OdooConnector(RestConnector):
         lines = []
         for i, (line, source) in enumerate(zip(mapped["lines"], doc.lines, strict=True)):
             discount = line.get("discount") or Decimal(0)
-            try:
-                terms = LINES.fit(line["quantity"], line["price_unit"], discount, source.net, unit)
-            except Unfit as exc:
-                raise PermanentError(str(exc), field=exc.path(i)) from exc
+            terms = fitted(LINES, i, line["quantity"], line["price_unit"], discount, source.net, unit)
             values: dict[str, Any] = {
                 "product_id": products[line["sku"]],
                 "quantity": terms.quantity,
                 "price_unit": terms.price,
             }
             name = line.get("name")
-            if discount and not terms.discount:
-                # The discount is in the net price: the label says so.
-                name = f"{name or line['sku']} ({discount.normalize():f} % discount)"
+            if discount and not terms.discount:  # the discount is in the net price
+                name = noting_discount(name or line["sku"], discount)
             if name:
                 values["name"] = name
             if terms.discount:

@@ -47,7 +47,7 @@ from typing import Any
 
 import requests
 
-from connectors.arithmetic import LineArithmetic, Unfit
+from connectors.arithmetic import LineArithmetic, Unfit, noting_discount
 from connectors.base import ConfigField, Connector, Exchange
 from connectors.documents import (
     ExternalRef,
@@ -615,7 +615,7 @@ class TrytonConnector(Connector):
                 raise PermanentError(str(exc), field=f"lines[{i}].unit_price") from exc
             description = line.get("description") or ""
             if discount:
-                description = f"{description} ({discount.normalize():f} % discount)"
+                description = noting_discount(description, discount)
             tax = self._line_tax(line.get("tax"), i)
             if taxes_of.get(source.tax_rate, tax) != tax:
                 raise PermanentError(

@@ -69,7 +69,7 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 
-from connectors.arithmetic import DiscountArithmetic, Unfit
+from connectors.arithmetic import DiscountArithmetic, fitted, noting_discount
 from connectors.base import ConfigField
 from connectors.documents import (
     ExternalRef,
@@ -497,14 +497,10 @@ class XeroConnector(OAuthConnector):
             quantity = number(line.get("quantity"), f"lines[{i}].quantity", "Xero")
             price = number(line.get("unit_amount"), f"lines[{i}].unit_amount", "Xero")
             discount = number(line.get("discount_rate") or 0, f"lines[{i}].discount_rate", "Xero")
-            try:
-                terms = LINES.fit(quantity, price, discount, source.net, unit)
-            except Unfit as exc:
-                raise PermanentError(str(exc), field=exc.path(i)) from exc
+            terms = fitted(LINES, i, quantity, price, discount, source.net, unit)
             description = line.get("description") or ""
-            if discount and not terms.discount:
-                # The discount is in the net unit amount: the description says so.
-                description = f"{description} ({discount.normalize():f} % discount)"
+            if discount and not terms.discount:  # the discount is in the net unit amount
+                description = noting_discount(description, discount)
             out: dict[str, Any] = {"Description": description, "Quantity": terms.quantity, "UnitAmount": terms.price}
             if line.get("item_code"):
                 out["ItemCode"] = line["item_code"]

@@ -64,7 +64,7 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 
-from connectors.arithmetic import DiscountArithmetic, Unfit
+from connectors.arithmetic import DiscountArithmetic, fitted, noting_discount
 from connectors.base import ConfigField
 from connectors.documents import (
     ExternalRef,
@@ -422,14 +422,10 @@ class ZohoBooksConnector(OAuthConnector):
             quantity = number(line.get("quantity"), f"lines[{i}].quantity", "Zoho")
             rate = number(line.get("rate"), f"lines[{i}].rate", "Zoho")
             discount = number(line.get("discount_percent") or 0, f"lines[{i}].discount_percent", "Zoho")
-            try:
-                terms = LINES.fit(quantity, rate, discount, source.net, unit)
-            except Unfit as exc:
-                raise PermanentError(str(exc), field=exc.path(i)) from exc
+            terms = fitted(LINES, i, quantity, rate, discount, source.net, unit)
             description = line.get("description") or ""
-            if discount and not terms.discount:
-                # The discount is in the net rate: the description says so.
-                description = f"{description} ({discount.normalize():f} % discount)".strip()
+            if discount and not terms.discount:  # the discount is in the net rate
+                description = noting_discount(description, discount)
             out: dict[str, Any] = {
                 "item_id": self._item(line.get("sku"), i)["item_id"],
                 "description": description,
