@@ -134,6 +134,15 @@ class QuickBooksConnector(OAuthConnector):
             choices=("sandbox", "production"),
             help="sandbox companies of the Intuit developer account, or real ones",
         ),
+        ConfigField(
+            "tax_model",
+            "string",
+            "Tax model",
+            default="us",
+            choices=("us", "vat"),
+            help="us: US sales tax, QuickBooks taxes by the item and the customer; vat: a company outside the US "
+            "(VAT or GST), where every line must carry a tax code (table tax_codes)",
+        ),
         ConfigField("minor_version", "integer", "API minor version", default=75),
         ConfigField(
             "warehouse",
@@ -369,6 +378,16 @@ class QuickBooksConnector(OAuthConnector):
         items = self._find_items([line["sku"] for line in lines])
         # Lines first: an unknown item is refused before a customer is looked up or created.
         invoice_lines = [self._line(line, items, i) for i, line in enumerate(lines)]
+        if self.config["tax_model"] == "vat":
+            # Outside the US QuickBooks refuses a line without its VAT or GST code: refused here,
+            # before a customer is looked up or created, naming the rate that has no code.
+            for i, (line, source) in enumerate(zip(lines, doc.lines, strict=False)):
+                if not line.get("tax_code"):
+                    raise PermanentError(
+                        f"lines[{i}].tax_code: a QuickBooks company outside the US needs a tax code on every "
+                        f"line; add the rate {source.tax_rate.normalize():f} to table tax_codes",
+                        field=f"lines[{i}].tax_code",
+                    )
         body: dict[str, Any] = {
             "DocNumber": mapped["reference"],
             "TxnDate": _iso(mapped["issue_date"]),

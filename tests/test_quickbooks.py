@@ -715,3 +715,24 @@ def test_invoices_of_the_period_are_listed_page_by_page(monkeypatch):
     where = "select * from Invoice where TxnDate >= '2026-11-01' and TxnDate <= '2026-11-30'"
     assert query_of(first_page.calls[0])["query"] == [f"{where} STARTPOSITION 1 MAXRESULTS 2"]
     assert query_of(second_page.calls[0])["query"] == [f"{where} STARTPOSITION 3 MAXRESULTS 2"]
+
+
+@responses.activate
+def test_a_company_outside_the_us_gets_a_tax_code_on_every_line_or_the_push_is_refused():
+    # Outside the US (VAT, GST) QuickBooks refuses a line without a TaxCodeRef.
+    expect_customer_and_item()
+    with pytest.raises(PermanentError) as refused:
+        connector(tax_model="vat").build_invoice(document())
+    assert refused.value.field == "lines[0].tax_code"
+    assert "add the rate 0.19 to table tax_codes" in refused.value.message
+    assert not [c for c in responses.calls if "Customer" in (query_of(c).get("query") or [""])[0]]
+
+    responses.reset()
+    expect_customer_and_item()
+    mapping = parse(default_document("quickbooks")).with_rows({"tax_codes": {"0.19": "7"}})
+    body = connector(tax_model="vat", mapping=mapping).build_invoice(document())
+    assert body["Line"][0]["SalesItemLineDetail"]["TaxCodeRef"] == {"value": "7"}
+    # A US company's lines may go without one: QuickBooks then taxes by the item and the customer.
+    responses.reset()
+    expect_customer_and_item()
+    assert "TaxCodeRef" not in connector().build_invoice(document())["Line"][0]["SalesItemLineDetail"]
