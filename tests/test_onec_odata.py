@@ -10,7 +10,7 @@ import base64
 import copy
 import json
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import unquote
 
@@ -495,7 +495,10 @@ def test_test_connection_reaches_the_published_entities_and_names_a_missing_one(
     onec.on("GET", f"{DOC}?$format=json&$top=1&$select=Ref_Key", listing(DOC))
     onec.on("GET", "Catalog_Контрагенты?$format=json&$top=1&$select=Ref_Key", listing("Catalog_Контрагенты"))
     onec.on("GET", "Catalog_Номенклатура?$format=json&$top=1&$select=Ref_Key", listing("Catalog_Номенклатура"))
-    assert "answered for Document_СчетНаОплатуПокупателю" in connector(base_url=f"{ROOT}/").test_connection()
+    onec.on("GET", "AccumulationRegister_ТоварыНаСкладах/Balance?$format=json&$top=1", listing("Balance"))
+    said = connector(base_url=f"{ROOT}/").test_connection()
+    assert "answered for Document_СчетНаОплатуПокупателю" in said
+    assert "payments are not read (no paid_field)" in said  # said plainly, not left to be found out
 
     onec.routes[("GET", f"{ROOT}/Catalog_Номенклатура?$format=json&$top=1&$select=Ref_Key")] = [
         (400, {"odata.error": {"code": "14", "message": {"value": "Не найден сегмент 'Catalog_Номенклатура'"}}})
@@ -710,3 +713,57 @@ def test_a_deal_lost_after_its_invoice_was_posted_in_1c_cancels_it_there(app, ad
     ]
     invoice = sales.get(f"/api/v1/deals/{won['id']}").json["invoices"][0]
     assert (invoice["state"], invoice["links"][0]["state"]) == ("cancelled", "cancelled")
+
+
+@pytest.mark.parametrize(
+    ("configuration", "register", "quantity", "reserved"),
+    [
+        ("trade_11", "AccumulationRegister_СвободныеОстатки", "ВНаличии", "ВРезервеСоСклада"),
+        ("erp_2", "AccumulationRegister_СвободныеОстатки", "ВНаличии", "ВРезервеСоСклада"),
+        ("custom", "AccumulationRegister_ТоварыНаСкладах", "Количество", ""),
+    ],
+)
+def test_a_named_configuration_reads_stock_where_it_keeps_it(onec, configuration, register, quantity, reserved):
+    document = copy.deepcopy(default_document("onec_odata"))
+    document["options"]["configuration"] = configuration
+    got = OneCODataConnector(CONFIG, mapping=parse(document)).options
+    assert (got["stock_register"], got["stock_quantity"], got["stock_reserved"]) == (register, quantity, reserved)
+    assert OneCODataConnector.mapping_problems(parse(document)) == []
+
+
+def test_accounting_3_says_plainly_that_it_keeps_no_stock_to_read(app, onec):
+    from connectors.errors import UnsupportedOperation
+
+    document = copy.deepcopy(default_document("onec_odata"))
+    document["options"]["configuration"] = "accounting_3"
+    bp = OneCODataConnector(CONFIG, mapping=parse(document))
+    with pytest.raises(UnsupportedOperation, match="account 41"):
+        list(bp.pull_stock())
+    assert onec.sent == []
+    onec.on("GET", f"{DOC}?$format=json&$top=1&$select=Ref_Key", listing(DOC))
+    onec.on("GET", "Catalog_Контрагенты?$format=json&$top=1&$select=Ref_Key", listing("Catalog_Контрагенты"))
+    onec.on("GET", "Catalog_Номенклатура?$format=json&$top=1&$select=Ref_Key", listing("Catalog_Номенклатура"))
+    assert "stock is not read" in bp.test_connection()
+
+
+def test_where_1c_cannot_filter_by_the_reference_the_recent_documents_are_matched_instead(onec):
+    # Комментарий is a string of unlimited length in most configurations: 1C refuses to filter by it.
+    unlimited = {"odata.error": {"code": "6", "message": {"value": "Сравнение значений неограниченной длины"}}}
+    onec.on("GET", find_invoice_url("INV-000042"), unlimited, status=400)
+    since = (datetime.now(UTC) - timedelta(days=62)).date().isoformat()
+    recent = (
+        f"{DOC}?$format=json&$filter=Date ge datetime'{since}T00:00:00'"
+        "&$select=Ref_Key,Number,Date,Posted,DeletionMark,Комментарий"
+    )
+    other = {
+        "Ref_Key": ZERO.replace("0", "1"),
+        "Number": "ТД00-000040",
+        "Date": "2026-11-01T00:00:00",
+        "Posted": True,
+        "DeletionMark": False,
+        "Комментарий": "INV-000040",
+    }
+    ours = {**other, "Ref_Key": DOC_KEY, "Number": "ТД00-000042", "Комментарий": "INV-000042"}
+    onec.on("GET", recent, {"value": [other, ours]})
+    ref = connector().find_invoice("INV-000042")
+    assert (ref.external_id, ref.external_number, ref.status) == (DOC_KEY, "ТД00-000042", ExternalState.POSTED)

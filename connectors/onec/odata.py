@@ -45,7 +45,7 @@ import requests
 
 from connectors.base import ConfigField, ConfigInvalid, Connector, validate_config
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
-from connectors.errors import ConnectorError, PermanentError, UncertainOutcomeError
+from connectors.errors import ConnectorError, PermanentError, UncertainOutcomeError, UnsupportedOperation
 from connectors.http import JsonHttp
 from mappings.engine import MappingInvalid, MappingSpec, Problem, ProblemKind, missing_targets, parse, storable
 
@@ -71,6 +71,28 @@ FIELD_OPTIONS = (
     "stock_reserved",
 )
 LIST_OPTIONS = ("counterparty_match", "product_match")
+# Where the common configurations keep stock, by the `configuration` mapping option; `custom` reads
+# the stock options as the mapping gives them (their defaults, ТоварыНаСкладах / Количество, are
+# the registers of Управление торговлей 10.3 and Комплексная автоматизация 1.1).
+# - Управление торговлей 11 and 1C:ERP 2 (built on it): free stock by product and warehouse is the
+#   register СвободныеОстатки, resources ВНаличии and ВРезервеСоСклада.
+# - Бухгалтерия предприятия 3.0 keeps quantities on account 41 of its accounting register (by
+#   subconto), in no accumulation register: stock is not read from it (`stock_register` empty).
+STOCK_OF_TRADE_11 = {
+    "stock_register": "AccumulationRegister_СвободныеОстатки",
+    "stock_product": "Номенклатура",
+    "stock_warehouse": "Склад",
+    "stock_quantity": "ВНаличии",
+    "stock_reserved": "ВРезервеСоСклада",
+}
+CONFIGURATIONS: dict[str, dict[str, str]] = {
+    "custom": {},
+    "accounting_3": {"stock_register": ""},
+    "trade_11": STOCK_OF_TRADE_11,
+    "erp_2": STOCK_OF_TRADE_11,
+}
+# How far back documents are read when the reference field cannot be filtered by (see _lookup).
+LOOKUP_DAYS = 62
 # Keys per $filter of `or`-ed conditions: keeps URLs well under the web server's limits.
 FILTER_CHUNK = 20
 # Characters left as they are in URLs (everything else is percent-encoded, Cyrillic as UTF-8).
@@ -168,6 +190,13 @@ class OneCODataConnector(Connector):
     # The reference travels in the field the mapping's `reference_field` names, checked in build_payload.
     idempotency_target = None
     mapping_options = (
+        ConfigField(
+            "configuration",
+            default="custom",
+            choices=tuple(CONFIGURATIONS),
+            help="the 1C configuration, for where it keeps stock: custom (the stock options below), accounting_3 "
+            "(Бухгалтерия 3.0: no stock read), trade_11 (Управление торговлей 11), erp_2 (1C:ERP 2)",
+        ),
         ConfigField("document", default="Document_СчетНаОплатуПокупателю", help="the document entity invoices become"),
         ConfigField("reference_field", default="Комментарий", help="document field with the hub's reference"),
         ConfigField("counterparty_catalog", default="Catalog_Контрагенты"),
@@ -189,6 +218,7 @@ class OneCODataConnector(Connector):
 
     def __init__(self, config: Mapping[str, Any], *, post: bool = False, mapping: MappingSpec | None = None) -> None:
         super().__init__(config, post=post, mapping=mapping)
+        self.options = {**self.options, **CONFIGURATIONS[self.options["configuration"]]}
         base = self.config["base_url"].rstrip("/").removesuffix("/" + ODATA_ROOT)
         self.root = f"{base}/{ODATA_ROOT}"
         session = requests.Session()
@@ -359,15 +389,21 @@ class OneCODataConnector(Connector):
 
     def test_connection(self) -> str:
         o = self.options
-        entities = (o["document"], o["counterparty_catalog"], o["product_catalog"])
-        for entity in entities:
+        entities = [o["document"], o["counterparty_catalog"], o["product_catalog"]]
+        probes = [(entity, {"$top": "1", "$select": "Ref_Key"}) for entity in entities]
+        if o["stock_register"]:
+            entities.append(o["stock_register"])
+            probes.append((f"{o['stock_register']}/Balance", {"$top": "1"}))
+        for entity, query in probes:
             try:
-                self._get_all(entity, {"$top": "1", "$select": "Ref_Key"})
+                self.http.get(odata_url(self.root, entity, {"$format": "json", **query}))
             except PermanentError as exc:
                 raise PermanentError(
                     f"{entity}: {exc.message} (is it in the composition of the standard OData interface?)"
                 ) from exc
-        return f"1C:Enterprise at {self.root} answered for {', '.join(entities)}"
+        stock = "" if o["stock_register"] else "; stock is not read (Бухгалтерия 3.0 keeps it in no register)"
+        paid = f"; payments from {o['paid_field']}" if o["paid_field"] else "; payments are not read (no paid_field)"
+        return f"1C:Enterprise at {self.root} answered for {', '.join(entities)}{stock}{paid}"
 
     def _document_url(self, ref_key: str, suffix: str = "", query: Mapping[str, str] | None = None) -> str:
         return odata_url(self.root, f"{self.options['document']}({guid_literal(ref_key)}){suffix}", query)
@@ -409,16 +445,22 @@ class OneCODataConnector(Connector):
         """Documents whose reference field holds these keys, a few dozen keys per request."""
         o = self.options
         field = o["reference_field"]
+        fields = f"Ref_Key,Number,Date,Posted,DeletionMark,{field}"
         rows: list[dict[str, Any]] = []
-        for k in range(0, len(idempotency_keys), FILTER_CHUNK):
-            chunk = idempotency_keys[k : k + FILTER_CHUNK]
-            rows += self._get_all(
-                o["document"],
-                {
-                    "$filter": " or ".join(f"{field} eq {string_literal(key)}" for key in chunk),
-                    "$select": f"Ref_Key,Number,Date,Posted,DeletionMark,{field}",
-                },
-            )
+        try:
+            for k in range(0, len(idempotency_keys), FILTER_CHUNK):
+                chunk = idempotency_keys[k : k + FILTER_CHUNK]
+                condition = " or ".join(f"{field} eq {string_literal(key)}" for key in chunk)
+                rows += self._get_all(o["document"], {"$filter": condition, "$select": fields})
+        except PermanentError as refused:
+            # 1C cannot filter by a string of unlimited length (Комментарий is one in most
+            # configurations): the documents of the last LOOKUP_DAYS, filtered by their date, which
+            # every configuration can, are read and matched here instead.
+            since = (datetime.now(UTC) - timedelta(days=LOOKUP_DAYS)).strftime("%Y-%m-%dT00:00:00")
+            try:
+                rows = self._get_all(o["document"], {"$filter": f"Date ge datetime'{since}'", "$select": fields})
+            except PermanentError:
+                raise refused from None
         found: dict[str, ExternalRef] = {}
         # Should two ever exist, the one not marked for deletion wins, then the posted, then the oldest.
         rows.sort(key=lambda r: (bool(r.get("DeletionMark")), not r.get("Posted"), str(r.get("Date")), r["Ref_Key"]))
@@ -504,6 +546,11 @@ class OneCODataConnector(Connector):
         also reads which products moved from `stock_lookback_days` before it (`Turnovers`): those
         without a balance any more are reported as 0 instead of keeping their last level."""
         o = self.options
+        if not o["stock_register"]:
+            raise UnsupportedOperation(
+                "Бухгалтерия 3.0 keeps stock on account 41 of its accounting register, in no accumulation "
+                "register: stock is not pulled from it"
+            )
         product_key, warehouse_key = f"{o['stock_product']}_Key", f"{o['stock_warehouse']}_Key"
         dimensions = string_literal(f"{o['stock_product']},{o['stock_warehouse']}")
         rows = self._get_all(f"{o['stock_register']}/Balance(Dimensions={dimensions})", {})
