@@ -152,6 +152,7 @@ def requires(resource: str, action: str) -> Callable[[F], F]:
                 raise Forbidden(f"The {user.role.value} role may not {action} {resource}.")
             return view(*args, **kwargs)
 
+        wrapper.permission = (resource, action)  # type: ignore[attr-defined]  # read by the permission tests
         return wrapper  # type: ignore[return-value]
 
     return decorator

@@ -796,3 +796,66 @@ def test_exchange_routes_refuse_hub_users(app, users, method, rule, via):
     assert response.status_code == 401
     assert response.get_data(as_text=True).startswith("failure\n")
     assert _writes(app) == before
+
+
+# ---- one policy: the matrix and the pages against hub/permissions.py ----------------------------
+
+
+def _permission(app, method: str, rule) -> tuple[str, str] | None:
+    """The (resource, action) the view of this route asks for, as `requires` or `page` set it."""
+    view = app.view_functions[rule.endpoint]
+    handler = getattr(getattr(view, "view_class", None), method.lower(), None) or view
+    return getattr(handler, "permission", None)
+
+
+def test_every_row_of_the_matrix_is_what_the_policy_says(app):
+    from hub.permissions import POLICY
+
+    rules = {(m, r.rule): r for r in app.url_map.iter_rules() for m in r.methods - {"HEAD", "OPTIONS"}}
+    differ, compared = {}, 0
+    for (method, rule), row in MATRIX.items():
+        permission = _permission(app, method, rules[(method, rule)])
+        if permission is None:
+            continue  # a view without a role check of its own (the caller's own notices, /me)
+        compared += 1
+        resource, action = permission
+        if set(row.allowed) != set(POLICY[resource][action]):
+            differ[f"{method} {rule}"] = (sorted(row.allowed), sorted(POLICY[resource][action]))
+    assert differ == {}
+    assert compared > len(MATRIX) * 0.8  # the views' permissions were found
+
+
+def _pages(app) -> list[tuple[str, tuple[str, str]]]:
+    """Every web page without a parameter in its address, with the permission it asks for."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.arguments or rule.rule.startswith(("/api", "/exchange", "/static")):
+            continue
+        permission = _permission(app, "GET", rule)
+        if permission is not None:
+            found.append((rule.rule, permission))
+    return sorted(found)
+
+
+def test_every_page_follows_the_policy_for_every_role(app, users):
+    from hub.models import Role
+    from hub.permissions import allowed
+    from tests.test_auth import log_in
+
+    pages = _pages(app)
+    assert len(pages) > 10  # the pages were found
+    for role in ROLES:
+        browser = app.test_client()
+        assert log_in(browser, f"{role}@example.com").status_code == 302
+        for path, (resource, action) in pages:
+            status = browser.get(path).status_code
+            if allowed(Role(role), resource, action):
+                # Shown (a page that needs more, such as the OAuth callback's code, says 400 instead).
+                assert status in (200, 400), (role, path, status)
+            else:
+                assert status == 403, (role, path, status)
+    anonymous = app.test_client()
+    for path, _ in pages:
+        r = anonymous.get(path)
+        assert r.status_code == 302
+        assert r.headers["Location"].startswith("/login")

@@ -40,6 +40,7 @@ def page(resource: str, action: str = "read") -> Callable[[F], F]:
                 abort(403)
             return view(*args, **kwargs)
 
+        wrapper.permission = (resource, action)  # type: ignore[attr-defined]  # read by the permission tests
         return wrapper  # type: ignore[return-value]
 
     return decorator
