@@ -69,3 +69,36 @@ def test_text_with_a_nul_character_is_refused_by_name(sales):
     r = sales.post("/api/v1/customers", json={"name": "Acme\x00"})
     assert r.status_code == 422
     assert "name" in r.json["errors"]
+
+
+# The probe's hostile values, sent to every operation that takes a JSON body: each a 4xx, never a 5xx.
+HOSTILE_BODIES = [
+    "[" * 5000 + "]" * 5000,
+    '{"name": ' + "[" * 40 + "]" * 40 + "}",
+    '{"name": 1' + "0" * 5000 + "}",
+    '{"name": 1e999999, "quantity": 1e999999, "unit_price": -1e999999}',
+    '{"name": "\\ud800", "title": "\\ud800", "sku": "\\ud800", "email": "\\ud800@x.org"}',
+    '{"quantity": "99999999999999", "unit_price": "99999999999999", "lines": [{"quantity": 1e30}]}',
+    '{"owner_id": 1.5, "customer_id": 1e300, "stage_id": "1_000"}',
+]
+
+
+def test_hostile_bodies_to_every_operation_are_never_a_server_error(app, users):
+    import re
+
+    spec = app.test_client().get("/api/openapi.json").json
+    admin = app.test_client()
+    headers = {"Authorization": f"Bearer {users['admin']['token']}", "Content-Type": "application/json"}
+    sent, failures = 0, []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if "requestBody" not in operation:
+                continue
+            url = re.sub(r"\{[^}]+\}", "1", path)
+            for body in HOSTILE_BODIES:
+                r = admin.open(url, method=method.upper(), data=body, headers=headers)
+                sent += 1
+                if r.status_code >= 500:
+                    failures.append(f"{method.upper()} {url} {body[:40]!r} → {r.status_code}")
+    assert sent > 100
+    assert failures == []
