@@ -38,20 +38,10 @@ What the connector does
   answers as a draft is converted to open (`converttoopen`). It stays open as the customer's credit,
   to refund or apply in Zoho (zoho.com/books/api/v3/credit-notes).
 - stock from Zoho Inventory (setting `inventory`; else from the items Zoho Books itself tracks as
-  inventory): every inventory item, page by page until `page_context.has_more_page` is false, then
-  each item's detail for its per-warehouse quantities (`warehouses[]`, or `locations[]` in
-  organisations that moved to locations).
-
-Zoho Books' arithmetic, and what the hub sends for it. Zoho documents no formula; what its
-community threads show ("TAX calculation based on actual price not the rounded price", Zoho Books
-forum; "half a cent off when creating an invoice", joellipman.com) and what this connector relies
-on: a line's `rate` is kept to the currency's decimal places (54.54545 becomes 54.55), its amount
-is quantity × rate less an item-level percentage discount (2 decimals), rounded to the currency's
-decimal places, ties not documented. So a line goes with the hub's rate and discount when Zoho's
-amount is the hub's net whichever way a tie goes; else with a net rate of the currency's decimals
-(no tie either), the discount named in its description (`LINES`); a line with no such rate (3 ×
-96.90 less 5 %: 276.165) is refused when the deal is won. Taxes are Zoho's, rounded per line or per
-invoice by the organisation's setting: the total check above decides.
+  inventory): every inventory item, page by page until `page_context.has_more_page` is false, its
+  stock in all (`stock_on_hand`, `available_stock`) under the setting `warehouse`; with
+  `stock_per_warehouse`, each item's detail for its per-warehouse quantities (`warehouses[]`, or
+  `locations[]` in organisations that moved to locations), a call per item.
 """
 
 from __future__ import annotations
@@ -150,6 +140,15 @@ class ZohoBooksConnector(OAuthConnector):
             default=False,
             help="on: stock per warehouse is pulled from Zoho Inventory; off: from Zoho Books' tracked items",
         ),
+        ConfigField(
+            "stock_per_warehouse",
+            "boolean",
+            "Stock per warehouse",
+            default=False,
+            help="on: each item's stock per warehouse (one call per item and pull, within the calls a day); "
+            "off: each item's stock in all, from the item list (one call per 200 items)",
+        ),
+        ConfigField("warehouse", label="Warehouse code", default="main", help="what the hub calls Zoho's stock in all"),
         ConfigField("timeout", "number", "Timeout (seconds)", default=20),
     )
     mapping_options = (
@@ -357,13 +356,26 @@ class ZohoBooksConnector(OAuthConnector):
         )
 
     def pull_stock(self, since: datetime | None = None) -> Iterator[StockLevel]:
-        """Full read each time: Zoho reports no stock changes since a time."""
+        """Full read each time: Zoho reports no stock changes since a time. The item list gives each
+        item's stock in all (one call per 200 items); per warehouse, each item's detail is read
+        too, a call per item, which the setting `stock_per_warehouse` asks for knowingly."""
         page = 1
+        now = datetime.now(UTC)
         while True:
             answer = self._call("GET", self._items_path, params={"page": page, "per_page": STOCK_PAGE})
             for item in answer.get("items", []):
-                if item.get("sku") and item.get("item_type", "inventory") == "inventory":
+                if not (item.get("sku") and item.get("item_type", "inventory") == "inventory"):
+                    continue
+                if self.config["stock_per_warehouse"]:
                     yield from self._item_stock(item)
+                else:
+                    yield _level(
+                        item["sku"],
+                        self.config["warehouse"],
+                        item.get("stock_on_hand"),
+                        item.get("available_stock"),
+                        now,
+                    )
             if not answer.get("page_context", {}).get("has_more_page"):
                 return
             page += 1
@@ -393,16 +405,7 @@ class ZohoBooksConnector(OAuthConnector):
             for loc in detail.get("locations") or []
         ]
         for warehouse, on_hand_value, available_value in places:
-            on_hand = decimal_of(on_hand_value)
-            available = decimal_of(available_value) if available_value not in (None, "") else on_hand
-            yield StockLevel(
-                sku=item["sku"],
-                warehouse=str(warehouse),
-                on_hand=on_hand,
-                reserved=max(Decimal(0), on_hand - available),
-                available=available,
-                as_of=now,
-            )
+            yield _level(item["sku"], str(warehouse), on_hand_value, available_value, now)
 
     # ---- payload -----------------------------------------------------------------------------
 
@@ -560,3 +563,17 @@ def _refusal(body: Any, message: str, payload: Any) -> PermanentError:
     said = body.get("message") if isinstance(body, dict) and body.get("message") else message
     field = field_in_message(str(said), payload) if payload is not None else None
     return PermanentError(f"Zoho Books refused it: {said}", field=field, detail=body)
+
+
+def _level(sku: str, warehouse: str, on_hand_value: Any, available_value: Any, now: datetime) -> StockLevel:
+    """A stock level from Zoho's on-hand and available figures (available missing: all of it)."""
+    on_hand = decimal_of(on_hand_value)
+    available = decimal_of(available_value) if available_value not in (None, "") else on_hand
+    return StockLevel(
+        sku=sku,
+        warehouse=warehouse,
+        on_hand=on_hand,
+        reserved=max(Decimal(0), on_hand - available),
+        available=available,
+        as_of=now,
+    )

@@ -601,7 +601,9 @@ def test_stock_follows_the_pages_to_the_end_and_reads_each_warehouse(inventory, 
         ),
     )
     zoho = ZohoBooksConnector(
-        {**CONFIG, "inventory": inventory}, tokens=MemoryTokenStore(tokens(api_domain=API)), pacer=RecordingPacer()
+        {**CONFIG, "inventory": inventory, "stock_per_warehouse": True},
+        tokens=MemoryTokenStore(tokens(api_domain=API)),
+        pacer=RecordingPacer(),
     )
     levels = list(zoho.pull_stock())
     assert [(s.sku, s.warehouse, s.on_hand, s.reserved, s.available) for s in levels] == [
@@ -809,3 +811,30 @@ def test_invoices_of_the_period_are_listed_page_by_page():
     ]
     assert third.reference is None
     assert first.url == f"https://books.zoho.eu/app/{ORG}#/invoices/982000000567114"
+
+
+@responses.activate
+def test_stock_in_all_costs_one_call_per_page_of_200_items():
+    # 1,000 calls a day on the smallest plan: a call per item and pull would spend them on stock.
+    items = [
+        {"item_id": str(n), "sku": f"SKU-{n}", "item_type": "inventory", "stock_on_hand": n, "available_stock": n - 1}
+        for n in range(1, 251)
+    ]
+    for page, chunk in ((1, items[:200]), (2, items[200:])):
+        responses.get(
+            f"{API}/inventory/v1/items",
+            match=[
+                responses.matchers.query_param_matcher({"organization_id": ORG, "page": str(page), "per_page": "200"})
+            ],
+            json=ok(items=chunk, page_context={"page": page, "has_more_page": page == 1}),
+        )
+    zoho = ZohoBooksConnector(CONFIG, tokens=MemoryTokenStore(tokens(api_domain=API)), pacer=RecordingPacer())
+    levels = list(zoho.pull_stock())
+    assert len(responses.calls) == 2
+    assert len(levels) == 250
+    assert (levels[9].sku, levels[9].warehouse, levels[9].on_hand, levels[9].reserved) == (
+        "SKU-10",
+        "main",
+        Decimal(10),
+        Decimal(1),
+    )
