@@ -13,7 +13,9 @@ reach whatever the address names: its own loopback, the cloud's metadata service
 - a URL with credentials in it (`https://user:pass@host/`) is refused: credentials belong in the
   connection's secret fields;
 - a host that does not resolve is left alone: the request fails as unreachable, as it would
-  anyway.
+  anyway;
+- a direct connection checks the address it reached as well, so that a name resolving to a public
+  address for the check and to an internal one for the connection (DNS rebinding) gets nowhere.
 
 A refusal is an `OutboundRefused` (a PermanentError: retrying cannot help) that names the host as
 it was written and nothing else: not what answered there, nor whether anything listens.
@@ -32,6 +34,8 @@ from collections.abc import Iterable
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
@@ -84,6 +88,11 @@ def _public(address: Address) -> bool:
     return address.is_global and not address.is_multicast
 
 
+def resolve(host: str, port: int | None) -> list[str]:
+    """Every address `host` resolves to, as text (OSError when it does not resolve)."""
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+
+
 class OutboundPolicy:
     def __init__(self, allow: Iterable[Network] = ()) -> None:
         self.allow = tuple(allow)
@@ -100,12 +109,12 @@ class OutboundPolicy:
         resolve passes: connecting to it fails as unreachable."""
         name = host.strip("[]").split("%", 1)[0]
         try:
-            found = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+            found = resolve(name, port)
         except (OSError, UnicodeError, ValueError):
             return
-        for _family, _type, _proto, _canon, sockaddr in found:
+        for text in found:
             try:
-                address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+                address = ipaddress.ip_address(text.split("%", 1)[0])
             except ValueError:
                 raise OutboundRefused(name) from None
             if not self.allowed_address(address):
@@ -150,9 +159,48 @@ def check_host(host: str, port: int | None = None) -> None:
     _policy.check_host(host, port)
 
 
+class _CheckedPeer:
+    """A connection that checks the address it actually connected to: the name may resolve
+    differently now than when the request was checked (a short-lived DNS answer, "rebinding")."""
+
+    host: str
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()  # type: ignore[misc]
+        try:
+            address = ipaddress.ip_address(str(sock.getpeername()[0]).split("%", 1)[0])
+        except (OSError, ValueError):
+            address = None
+        if address is None or not _policy.allowed_address(address):
+            sock.close()
+            raise OutboundRefused(self.host)
+        return sock
+
+
+class _HTTPConnection(_CheckedPeer, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_CheckedPeer, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
 class PolicyAdapter(HTTPAdapter):
     """Checks each request against the process's policy before it is sent (each hop of a redirect
-    is a request of its own)."""
+    is a request of its own), and, for direct connections, the address each connection reached.
+    Through a proxy the proxy resolves the name: only the request's check applies."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
     def send(self, request: requests.PreparedRequest, *args, **kwargs) -> requests.Response:
         check_url(request.url or "")

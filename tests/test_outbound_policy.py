@@ -265,6 +265,18 @@ def test_a_redirect_to_a_refused_address_is_not_followed(policy, peers):
         JsonHttp(one.url).get("/start")
 
 
+def test_the_address_connected_to_is_checked_too(policy, peers, monkeypatch):
+    """A name may resolve to a public address for the check and to an internal one a moment later
+    for the connection (DNS rebinding): the connection checks where it arrived."""
+    _, two = peers
+    policy("127.0.0.1/32")
+    monkeypatch.setattr(outbound, "resolve", lambda host, port: ["93.184.215.14"])  # what the check hears
+    with pytest.raises(outbound.OutboundRefused) as refused:
+        JsonHttp(two.url).get("/inside")
+    assert refused.value.message == refusal("127.0.0.2")
+    assert two.seen == []
+
+
 def test_the_setting_names_a_bad_network():
     assert Settings.from_env({}).HUB_OUTBOUND_ALLOW == ""
     assert Settings.from_env({"HUB_OUTBOUND_ALLOW": "10.0.0.0/8, 192.168.5.7"}).HUB_OUTBOUND_ALLOW
