@@ -29,9 +29,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from connectors import outbound  # noqa: E402
 from tests.services import HubProcess, RedisServer, free_port, wait_for  # noqa: E402
 
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+# The Mini Ledger, Tryton and the hubs of a benchmark are on this machine: the outbound policy
+# must let the hub (here and in every process started from here) reach them.
+os.environ.setdefault("HUB_OUTBOUND_ALLOW", "127.0.0.0/8")
+outbound.configure(os.environ["HUB_OUTBOUND_ALLOW"])  # for connectors a benchmark builds itself
 RESULTS = ROOT / "bench" / "results"
 PG_BASE = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
 LEDGER_KEY = "bench-ledger-key"

@@ -6,6 +6,7 @@ network: resolving the instance folder and generating development keys is `hub.c
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -128,6 +129,14 @@ SETTINGS: tuple[Setting, ...] = (
         "over plain HTTP, and answers carry HSTS.",
     ),
     Setting(
+        "HUB_OUTBOUND_ALLOW",
+        "",
+        "Networks (comma-separated CIDRs, e.g. `10.20.0.0/16,192.168.5.7/32`) that connections, webhooks and "
+        "the mail server may be in although they are not public: the hub refuses loopback, link-local "
+        "(169.254.169.254), private, unique-local, multicast and reserved addresses after DNS resolution. "
+        "Empty: public addresses only. `crmhub run --demo-erp` allows 127.0.0.1/32 for its demo Tryton unless set.",
+    ),
+    Setting(
         "HUB_DEMO_ERP_PORT",
         "8765",
         "Port of the demo Tryton that `crmhub run --demo-erp` serves and the demo data's connection points at.",
@@ -189,6 +198,7 @@ class Settings:
     HUB_LOGIN_LIMIT_ACCOUNT: str
     HUB_LOGIN_LIMIT_ADDRESS: str
     SESSION_COOKIE_SECURE: bool
+    HUB_OUTBOUND_ALLOW: str
     HUB_DEMO_ERP_PORT: int
 
     @classmethod
@@ -219,6 +229,15 @@ class Settings:
                 raise SettingsError(
                     f"{name} must be a limit such as '10 per 15 minutes', not {values[name]!r}."
                 ) from None
+        allow = str(values["HUB_OUTBOUND_ALLOW"] or "")
+        for item in filter(None, (part.strip() for part in allow.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"HUB_OUTBOUND_ALLOW must be comma-separated networks such as 10.0.0.0/8, not {item!r}."
+                ) from None
+        values["HUB_OUTBOUND_ALLOW"] = allow
         return cls(**values)  # type: ignore[arg-type]
 
     def as_flask_config(self) -> dict[str, object]:

@@ -79,6 +79,7 @@ from connectors.documents import (
 from connectors.errors import AuthError, ConnectorError, PermanentError
 from connectors.http import created, decimal_of
 from connectors.mapped_types import check_types
+from connectors.outbound import OutboundRefused
 from connectors.rest import RestConnector
 from mappings.engine import storable
 
@@ -145,6 +146,8 @@ class ERPNextConnector(RestConnector):
         """One REST call; ERPNext's refusals with its own message and, if it tells, the field."""
         try:
             return self.http.request(method, path, **kwargs)
+        except OutboundRefused:
+            raise  # the hub's own refusal, not ERPNext's: its words stand
         except (PermanentError, AuthError) as exc:
             raise _refusal(exc) from None
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import requests
 
+from connectors import outbound
 from connectors.base import Exchange
 from connectors.errors import AuthError, PermanentError, RetryableError, UncertainOutcomeError
 
@@ -97,7 +98,8 @@ class JsonHttp:
         # so that the pacer holds and the engine waits instead of trying again at once.
         self.unannounced_wait = unannounced_wait
         self.timeout = timeout
-        self.session = session or requests.Session()
+        # The headers given here are the connector's credentials: they stay with their host.
+        self.session = session or outbound.session(credential_headers=(headers or {}).keys())
         self.session.headers.update({"Accept": "application/json", **(headers or {})})
         self.record = record or (lambda exchange: None)
 

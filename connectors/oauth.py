@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 
 import requests
 
+from connectors import outbound
 from connectors.base import ConfigField, Connector, Exchange
 from connectors.errors import AuthError, RetryableError
 from connectors.http import JsonHttp
@@ -191,7 +192,7 @@ class OAuthClient:
         self.client_id = client_id
         self.client_secret = client_secret
         self.redirect_uri = redirect_uri
-        self.session = session or requests.Session()
+        self.session = session or outbound.session()
         self.timeout = timeout
         self.record = record or (lambda exchange: None)
 

@@ -56,6 +56,7 @@ from connectors.oauth import (
     ReauthorizationRequired,
     Tokens,
 )
+from connectors.outbound import OutboundRefused
 from mappings.engine import storable
 
 API = {"sandbox": "https://sandbox-quickbooks.api.intuit.com", "production": "https://quickbooks.api.intuit.com"}
@@ -212,6 +213,8 @@ class QuickBooksConnector(OAuthConnector):
         pacing = {"weight": batch_items, "batch": True} if batch_items else {}
         try:
             body = self.api.request(method, f"/v3/company/{self.realm()}/{path}", json=json, params=query, **pacing)
+        except OutboundRefused:
+            raise  # the hub's own refusal, not Intuit's: its words stand
         except PermanentError as exc:
             raise fault_error(exc.detail, exc.message) from None
         if isinstance(body, Mapping) and body.get("Fault"):

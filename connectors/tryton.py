@@ -47,6 +47,7 @@ from typing import Any
 
 import requests
 
+from connectors import outbound
 from connectors.arithmetic import LineArithmetic, Unfit, noting_discount
 from connectors.base import ConfigField, Connector, Exchange
 from connectors.documents import (
@@ -179,7 +180,7 @@ class TrytonConnector(Connector):
 
     def __init__(self, config, *, post: bool = False, mapping=None) -> None:
         super().__init__(config, post=post, mapping=mapping)
-        self.session = requests.Session()
+        self.session = outbound.session()
         self.session.headers["Content-Type"] = "application/json"
         # A session from an earlier connector of this process, if any: it is re-made on a 401.
         self._auth, self._context = _SESSIONS.get(self._session_key, (None, None))

@@ -69,6 +69,7 @@ from connectors.errors import ConnectorError, PermanentError
 from connectors.http import created, decimal_of
 from connectors.mapped_types import number
 from connectors.oauth import Limits, OAuthConnector, OAuthHttp, OAuthProvider
+from connectors.outbound import OutboundRefused
 from connectors.refused_field import field_in_message
 from connectors.tax_codes import tax_code
 from mappings.engine import storable
@@ -197,6 +198,8 @@ class ZohoBooksConnector(OAuthConnector):
         query = {"organization_id": self.config["organization_id"], **(params or {})}
         try:
             body = self.api.request(method, path, params=query, json=json)
+        except OutboundRefused:
+            raise  # the hub's own refusal, not Zoho's: its words stand
         except PermanentError as exc:
             raise _refusal(exc.detail, exc.message, json) from None
         if isinstance(body, dict) and body.get("code", 0) != 0:

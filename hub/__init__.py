@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 
 from config.settings import Settings
+from connectors import outbound
 from hub.jsonio import loads_stored
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
@@ -36,6 +37,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     _resolve_defaults(app)
+    # Where connectors, webhooks and the mail server may reach: one policy per process.
+    outbound.configure(app.config.get("HUB_OUTBOUND_ALLOW"))
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
 
     from hub import api, auth, exchange, security_headers, web

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import signal
 import sys
@@ -15,6 +16,9 @@ from hub import create_app
 from hub.audit import acting_as
 from hub.extensions import db
 from hub.models import ApiToken, Role, User
+
+# What `run --demo-erp` lets the hub reach when HUB_OUTBOUND_ALLOW is unset: the demo Tryton's address.
+DEMO_OUTBOUND_ALLOW = "127.0.0.1/32"
 
 
 @click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False, add_default_commands=False)
@@ -44,7 +48,14 @@ def run(host: str, port: int, demo_erp: bool) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     tryton = None
     if demo_erp:
+        from connectors import outbound
         from hub.demo_erp.tryton import TrytonServer
+
+        if not app.config.get("HUB_OUTBOUND_ALLOW"):
+            # The demo Tryton is on this machine: the outbound policy must let its connection reach
+            # it (here, in the embedded worker's threads and in any process started from here).
+            app.config["HUB_OUTBOUND_ALLOW"] = os.environ["HUB_OUTBOUND_ALLOW"] = DEMO_OUTBOUND_ALLOW
+            outbound.configure(DEMO_OUTBOUND_ALLOW)
 
         click.echo("starting the demo Tryton (the first time it builds its database: about a minute)")
         tryton = TrytonServer(Path(app.instance_path) / "tryton", app.config["HUB_DEMO_ERP_PORT"]).start()

@@ -20,12 +20,19 @@ from flask_migrate import upgrade
 from sqlalchemy import func, inspect, select, text
 from werkzeug.security import generate_password_hash
 
+from connectors import outbound
 from hub import MIGRATIONS_DIR, create_app
 from hub.api import base
 from hub.extensions import db
 from hub.models import ApiToken, Role, User
 
 PASSWORD = "correct-horse-battery"
+# The tests' peers (Mini Ledger, Tryton, SOAP and webhook servers) listen on this machine: the
+# outbound policy lets the hub reach loopback, in every app and process the tests start and for the
+# connectors they build directly. tests/test_outbound_policy.py narrows it for its own tests.
+TEST_OUTBOUND_ALLOW = "127.0.0.0/8,::1/128"
+os.environ["HUB_OUTBOUND_ALLOW"] = TEST_OUTBOUND_ALLOW
+outbound.configure(TEST_OUTBOUND_ALLOW)
 # The browser tests' fixtures (a live server, chromium, a page per test).
 pytest_plugins = ("tests.ui_fixtures",)
 

@@ -21,8 +21,9 @@ from tests.services import free_port, wait_for
 
 @pytest.fixture
 def operator_env(tmp_path):
-    """Environment of a fresh installation: its own instance folder and an empty database."""
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    """Environment of a fresh installation: its own instance folder and an empty database, and no
+    outbound policy of the suite's (`run --demo-erp` lets the hub reach its demo Tryton itself)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "HUB_OUTBOUND_ALLOW")}
     env |= {
         "HUB_INSTANCE_PATH": str(tmp_path / "instance"),
         "HUB_ENCRYPTION_KEY": Fernet.generate_key().decode(),

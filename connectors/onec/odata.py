@@ -41,12 +41,12 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-import requests
-
+from connectors import outbound
 from connectors.base import ConfigField, ConfigInvalid, Connector, validate_config
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
 from connectors.errors import ConnectorError, PermanentError, UncertainOutcomeError, UnsupportedOperation
 from connectors.http import JsonHttp
+from connectors.outbound import OutboundRefused
 from mappings.engine import MappingInvalid, MappingSpec, Problem, ProblemKind, missing_targets, parse, storable
 
 ODATA_ROOT = "odata/standard.odata"
@@ -221,7 +221,7 @@ class OneCODataConnector(Connector):
         self.options = {**self.options, **CONFIGURATIONS[self.options["configuration"]]}
         base = self.config["base_url"].rstrip("/").removesuffix("/" + ODATA_ROOT)
         self.root = f"{base}/{ODATA_ROOT}"
-        session = requests.Session()
+        session = outbound.session()
         # Basic credentials as UTF-8: 1C user names are often Cyrillic (Администратор), which
         # requests' own Basic auth (Latin-1) cannot encode.
         credentials = f"{self.config['username']}:{self.config['password'] or ''}".encode()
@@ -397,6 +397,8 @@ class OneCODataConnector(Connector):
         for entity, query in probes:
             try:
                 self.http.get(odata_url(self.root, entity, {"$format": "json", **query}))
+            except OutboundRefused:
+                raise  # the hub's own refusal: no entity is missing
             except PermanentError as exc:
                 raise PermanentError(
                     f"{entity}: {exc.message} (is it in the composition of the standard OData interface?)"

@@ -44,6 +44,7 @@ from lxml import etree
 from zeep.helpers import serialize_object
 from zeep.wsdl.bindings.soap import Soap11Binding, Soap12Binding
 
+from connectors import outbound
 from connectors.base import ConfigField, Connector, Exchange
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
 from connectors.errors import (
@@ -192,7 +193,7 @@ class OnecSoapConnector(Connector):
         super().__init__(config, post=post, mapping=mapping)
         # The create argument find_invoice searches by: it must carry the idempotency key.
         self.idempotency_target = self.options["reference_field"]
-        self.session = requests.Session()
+        self.session = outbound.session()
         self.session.auth = (self.config["username"].encode("utf-8"), self.config["password"].encode("utf-8"))
         self._transport = _Transport(self.session, float(self.config["timeout"]), self.exchanges.append)
         self._client: zeep.Client | None = None

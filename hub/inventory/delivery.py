@@ -27,6 +27,7 @@ import requests
 from flask import current_app
 from sqlalchemy import select
 
+from connectors import outbound
 from hub.extensions import db
 from hub.models import AlertChannel, AlertDelivery, ChannelKind, DeliveryState, StockAlert
 from hub.models.base import utcnow
@@ -128,7 +129,11 @@ def _post_webhook(config: Mapping[str, Any], secret: str, message: Mapping[str, 
         "X-Hub-Signature-256": signature(secret, timestamp, body),
     }
     try:
-        response = requests.post(config["url"], data=body, headers=headers, timeout=float(config.get("timeout", 5)))
+        # The policy's session: the address may not be internal, and no redirect leaves with the signature.
+        with outbound.session(credential_headers=("X-Hub-Signature-256",)) as session:
+            response = session.post(config["url"], data=body, headers=headers, timeout=float(config.get("timeout", 5)))
+    except outbound.OutboundRefused as exc:
+        raise DeliveryError(exc.message) from None
     except requests.RequestException as exc:
         raise DeliveryError(f"webhook unreachable: {exc.__class__.__name__}") from exc
     if not 200 <= response.status_code < 300:
@@ -145,6 +150,10 @@ def _send_email(config: Mapping[str, Any], password: str | None, message: Mappin
     mail["To"] = ", ".join(config["recipients"])
     mail.set_content(f"{alert['explanation']}\n\nAlert {alert['id']} in the CRM–ERP hub's operations inbox.\n")
     timeout = float(config.get("timeout", 10))
+    try:
+        outbound.check_host(config["host"], int(config.get("port", 25)))
+    except outbound.OutboundRefused as exc:
+        raise DeliveryError(exc.message) from None
     try:
         with smtplib.SMTP(config["host"], int(config.get("port", 25)), timeout=timeout) as smtp:
             if config.get("starttls"):
