@@ -10,6 +10,7 @@ of an answer does not tell which accounts exist.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -18,12 +19,14 @@ from flask import Flask, current_app, request
 from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from hub.extensions import db
 from hub.models import AuditEntry, User
 
+log = logging.getLogger(__name__)
 # Checked against when the e-mail is unknown, so that both cost one password hash.
 _NOBODY = generate_password_hash("no one logs in with this")
 NAMESPACE = "hub:login"
@@ -63,21 +66,29 @@ class Refusal:
 
 
 def refused() -> Refusal | None:
-    """Whether this log-in is refused before its password is looked at (and audited if so)."""
+    """Whether this log-in is refused before its password is looked at (and audited if so). With
+    the counts' store out of reach (Redis down), log-ins go on unthrottled, and the log says so:
+    people keep working, and the password checks themselves still hold."""
     limiter = _limiter()
-    for limit, key in _counts():
-        if not limiter.test(limit, NAMESPACE, key):
-            reset_at = limiter.get_window_stats(limit, NAMESPACE, key).reset_time
-            refusal = Refusal(max(1, math.ceil(reset_at - time.time())), str(limit))
-            _audit(refusal)
-            return refusal
+    try:
+        for limit, key in _counts():
+            if not limiter.test(limit, NAMESPACE, key):
+                reset_at = limiter.get_window_stats(limit, NAMESPACE, key).reset_time
+                refusal = Refusal(max(1, math.ceil(reset_at - time.time())), str(limit))
+                _audit(refusal)
+                return refusal
+    except (ConnectionError, OSError, RedisError) as exc:
+        log.warning("log-in throttling unavailable: %s", exc)
     return None
 
 
 def count_failure() -> None:
     limiter = _limiter()
-    for limit, key in _counts():
-        limiter.hit(limit, NAMESPACE, key)
+    try:
+        for limit, key in _counts():
+            limiter.hit(limit, NAMESPACE, key)
+    except (ConnectionError, OSError, RedisError) as exc:
+        log.warning("a wrong password could not be counted: %s", exc)
 
 
 def _audit(refusal: Refusal) -> None:
