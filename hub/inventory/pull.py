@@ -29,7 +29,7 @@ from hub.models import Connection, RunOutcome
 from hub.models.base import utcnow
 from hub.sync import outbox
 from hub.sync.connectors import open_connector, registry, secret_values
-from hub.sync.history import record_run
+from hub.sync.history import record_run, redact
 from hub.sync.queue import enqueue_once, get_queue
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def pull_stock(connection_id: int, *, full: bool = False) -> PullResult:
             result.changed, result.product_ids = writer.finish()
     except ConnectorError as exc:
         db.session.rollback()
-        result.error = exc.message
+        result.error = redact(exc.message, secret_values(connection))  # the log line too
         if isinstance(exc, UnsupportedOperation):
             # The type keeps stock but this connection's setup does not (a 1C service whose mapping
             # names no stock operation): stop the schedule instead of failing every round.
