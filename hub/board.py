@@ -3,8 +3,10 @@ deals changed most recently.
 
 Counts and totals come from `stage_totals`, which the database keeps up to date: triggers on
 `deals` count every insert, update and delete out of its old row and into its new one (migration
-0016), so a board over half a million deals reads a few dozen rows. `rebuild_stage_totals`
-recounts from the deals (a check, and after a restore).
+0016), whoever writes it (the ORM, hub/bulk.py, COPY, a foreign key's ON DELETE SET NULL), so a
+board over half a million deals reads a few dozen rows. A row brought down to no deals is deleted
+(0021): none outlives its deals under an id SQLite may give the next user. No session hook takes
+part. `rebuild_stage_totals` recounts from the deals (a check, and after a restore).
 """
 
 from __future__ import annotations

@@ -121,3 +121,49 @@ def test_one_live_invoice_per_deal_cancels_the_doubles_made_before_it(empty_data
         ]
         db.session.remove()
         db.engine.dispose()
+
+
+def test_stage_totals_keep_no_row_at_zero_from_0021_on(empty_database, tmp_path, monkeypatch):
+    """Up to 0020 a deleted owner's rows stayed at zero under their id; 0021 drops those and its
+    triggers drop every row a change empties. Going down brings 0016's triggers back."""
+    from hub.models import Customer, Deal, Stage, StageTotal, User
+
+    monkeypatch.setenv("HUB_INSTANCE_PATH", str(tmp_path))
+    app = create_app(
+        {"DATABASE_URL": empty_database, "SECRET_KEY": "x", "HUB_ENCRYPTION_KEY": Fernet.generate_key().decode()}
+    )
+
+    def totals() -> dict:
+        with db.engine.connect() as conn:
+            return {(r.stage_id, r.owner_key): (r.deal_count, r.total_units) for r in conn.execute(select(StageTotal))}
+
+    with app.app_context():
+        upgrade(directory=MIGRATIONS_DIR, revision="0020_credit_notes")
+        with db.engine.begin() as conn:
+            first, second = conn.scalars(select(Stage.id).order_by(Stage.position).limit(2)).all()
+            pipeline = conn.scalar(select(Stage.pipeline_id).where(Stage.id == first))
+            conn.execute(Customer.__table__.insert().values(id=1, name="Acme", default_currency="EUR"))
+            conn.execute(
+                User.__table__.insert().values(id=7, email="o@example.com", name="O", password_hash="x", role="sales")
+            )
+            conn.execute(
+                Deal.__table__.insert().values(
+                    id=1, title="Pumps", customer_id=1, owner_id=7, pipeline_id=pipeline, stage_id=first,
+                    currency="EUR", total=100,
+                )
+            )  # fmt: skip
+            conn.execute(User.__table__.delete().where(User.__table__.c.id == 7))
+        assert totals() == {(first, 7): (0, 0), (first, 0): (1, 1_000_000)}
+
+        upgrade(directory=MIGRATIONS_DIR)
+        assert totals() == {(first, 0): (1, 1_000_000)}
+        with db.engine.begin() as conn:
+            conn.execute(Deal.__table__.update().values(stage_id=second))
+        assert totals() == {(second, 0): (1, 1_000_000)}
+
+        downgrade(directory=MIGRATIONS_DIR, revision="0020_credit_notes")
+        with db.engine.begin() as conn:
+            conn.execute(Deal.__table__.update().values(stage_id=first))
+        assert totals() == {(second, 0): (0, 0), (first, 0): (1, 1_000_000)}
+        db.session.remove()
+        db.engine.dispose()
