@@ -1,7 +1,21 @@
-"""Writes an audit entry for every insert, update and delete the ORM flushes.
+"""Who changed what: an audit entry for every row the hub's code creates, updates or deletes.
 
-One session listener sees every change, so no view can forget to log. The actor is the user the
-request authenticated as (`g.actor`), or whatever `acting_as` set (the CLI, jobs).
+Every write takes exactly one of two ways in, so nothing is audited twice or left out:
+
+- Through the ORM: one session listener (`install`) writes the entries of each flush. Dozens of
+  views, services and jobs write through the session; one listener means none of them can forget
+  its entry, where an explicit call at each would be a place to forget it.
+- With a Core statement (a catalogue import's thousands of products, a push's invoice states),
+  which no session listener sees: the code that writes it calls `created_in_bulk` or
+  `updated_in_bulk` with what it wrote, in the same transaction. Tables whose Core writes are
+  machinery (sync runs, stock levels, links) are `__audited__ = False`.
+
+What the database does by itself (ON DELETE SET NULL or CASCADE, the stage_totals triggers) has no
+entry of its own: the deletion that caused it has. This log records what was done, not derived
+data, which DESIGN.md keeps out of session hooks.
+
+The actor is the user the request authenticated as (`g.actor`), or whatever `acting_as` set (the
+CLI, jobs).
 """
 
 from __future__ import annotations

@@ -3,13 +3,19 @@ process can keep an answer built from those tables for as long as the epoch it w
 still the current one (the board and list answers in hub/api/answers.py, the API tokens in
 hub/auth.py).
 
-Every write to a watched table goes through the ORM (the few writes made with Core statements, a
-product import's and a push's records, touch none), so a session that flushed an instance of a
-watched class sets a new epoch after its commit, before the writing request answers: whoever made
-the change sees it on their next request. Without REDIS_URL (the embedded queue) there is no epoch
-and nothing may be cached: each process would have an epoch of its own, and a change made through
-one would never reach the others. If Redis cannot be reached there is no epoch either, so a cache
-is only as old as its own `max_age` allows when a new epoch was lost to an outage during a commit.
+Every change to a watched table goes through the ORM (the few writes made with Core statements, a
+product import's and a push's records, touch none; a token's `last_used_at`, stamped with Core by
+hub/auth.py, is kept by its cache itself), so a session that flushed an instance of a watched
+class sets a new epoch after its commit, before the writing request answers: whoever made the
+change sees it on their next request. What the database changes by itself comes with a watched
+row's change too: a deleted user's deals (ON DELETE SET NULL) with the User, a deleted stage's
+totals with the Stage, stage_totals (kept by triggers) with the deals. One listener rather than a
+call at each write, for the reason hub/audit.py gives for its own.
+
+Without REDIS_URL (the embedded queue) there is no epoch and nothing may be cached: each process
+would have an epoch of its own, and a change made through one would never reach the others. If
+Redis cannot be reached there is no epoch either, so a cache is only as old as its own `max_age`
+allows when a new epoch was lost to an outage during a commit.
 
 A request reads every epoch at once, on its first look (one MGET: a kept page used to wait for two
 round trips, its token's epoch and its own, about a quarter of its time), and reads them again
