@@ -6,9 +6,11 @@ Every write takes exactly one of two ways in, so nothing is audited twice or lef
   views, services and jobs write through the session; one listener means none of them can forget
   its entry, where an explicit call at each would be a place to forget it.
 - With a Core statement (a catalogue import's thousands of products, a push's invoice states),
-  which no session listener sees: the code that writes it calls `created_in_bulk` or
-  `updated_in_bulk` with what it wrote, in the same transaction. Tables whose Core writes are
-  machinery (sync runs, stock levels, links) are `__audited__ = False`.
+  which no session listener sees: written by `insert_audited` or `update_audited`, which audit
+  what they write in the same transaction, or followed by `updated_in_bulk` when the statement
+  is the caller's own (a push moves invoice states only from the state each was read in).
+  Tables whose Core writes are machinery (sync runs, stock levels, links) are
+  `__audited__ = False`.
 
 What the database does by itself (ON DELETE SET NULL or CASCADE, the stage_totals triggers) has no
 entry of its own: the deletion that caused it has. This log records what was done, not derived
@@ -32,7 +34,7 @@ from flask import g, has_app_context
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
 
-from hub.bulk import insert_rows
+from hub.bulk import insert_rows, update_rows
 from hub.models.audit import AuditEntry
 from hub.models.base import utcnow
 
@@ -127,26 +129,53 @@ def _after_flush(session: Session, flush_context: Any) -> None:
         session.connection().execute(insert(AuditEntry.__table__), rows)
 
 
-def created_in_bulk(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
-    """Audit rows inserted with one Core statement (imports of thousands, which the ORM would
-    flush one by one): a `create` entry each, with its values, as the listener writes them.
-    Each row carries its `id`."""
+def insert_audited(session: Session, table: Any, rows: list[dict[str, Any]], key: str) -> dict[Any, int]:
+    """Insert `rows` with one statement (hub/bulk.py: imports of thousands, which the ORM would
+    flush one by one), each audited as created with its values, as the listener audits a flush;
+    the new ids by the rows' `key` column (unique among them)."""
+    if not rows:
+        return {}
+    now = utcnow()
+    stamps = {name: now for name in ("created_at", "updated_at") if name in table.c}
+    rows = [{**row, **stamps} for row in rows]
+    ids = dict(insert_rows(session, table, rows, returning=(key, "id")))
     _insert_entries(
         session,
         table,
         "create",
         {
-            row["id"]: {
+            ids[row[key]]: {
                 k: {"old": None, "new": _plain(v)} for k, v in row.items() if k not in SKIPPED and v is not None
             }
             for row in rows
         },
     )
+    return ids
+
+
+def update_audited(session: Session, table: Any, changes: Mapping[int, Mapping[str, tuple[Any, Any]]]) -> int:
+    """Set, with one statement, each row's changed fields, `changes` by row id: {field: (old, new)};
+    each row audited with them, as the listener audits a flush. How many rows."""
+    if not changes:
+        return 0
+    stamps = {"updated_at": utcnow()} if "updated_at" in table.c else {}
+    columns = sorted({c for change in changes.values() for c in change})
+    update_rows(
+        session,
+        table,
+        [
+            {"id": row_id, **stamps, **{c: change[c][1] if c in change else None for c in columns}}
+            for row_id, change in changes.items()
+        ],
+    )
+    updated_in_bulk(session, table, changes)
+    return len(changes)
 
 
 def updated_in_bulk(session: Session, table: Any, changes: Mapping[int, Mapping[str, tuple[Any, Any]]]) -> None:
-    """Audit rows updated with one Core statement: an `update` entry per row id, with each
-    changed field's (old, new) values, as the listener writes them."""
+    """Audit rows updated with a Core statement of the caller's own (`update_audited` when it can
+    be one of hub/bulk.py's): an `update` entry per row id, with each changed field's (old, new)
+    values, as the listener writes them."""
     _insert_entries(
         session,
         table,

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import delete, func, select
 
+from hub.audit import acting_as, insert_audited, update_audited
 from hub.board import UNITS
 from hub.bulk import insert_rows, update_rows
 from hub.extensions import db
@@ -183,24 +184,31 @@ def test_stage_totals_equal_a_recount_after_every_kind_of_write(app, admin, sale
 
 
 def test_bulk_writes_are_audited_once_each(app, users):
-    """The bulk paths audit what they write themselves (the session's listener never sees a Core
-    statement); an ORM write is audited by the listener, once."""
-    from hub.audit import acting_as, created_in_bulk, updated_in_bulk
-
+    """The bulk writers audit what they write themselves (no session listener sees a Core
+    statement), with the values the listener would record; an ORM write in the same transaction
+    is audited by the listener, once."""
     with app.app_context(), acting_as(users["admin"]["id"], "tests"):
         table = Customer.__table__
         rows = [{"name": f"Bulk {i}", "default_currency": "EUR", "tags": []} for i in range(3)]
-        ids = [i for (i,) in insert_rows(db.session, table, rows, returning=("id",))]
-        created_in_bulk(db.session, table, [{**row, "id": i} for row, i in zip(rows, ids, strict=True)])
-        update_rows(db.session, table, [{"id": i, "name": f"Renamed {i}"} for i in ids])
-        updated_in_bulk(db.session, table, {i: {"name": ("x", f"Renamed {i}")} for i in ids})
+        ids = insert_audited(db.session, table, rows, "name")
+        renamed = update_audited(db.session, table, {i: {"name": (n, f"Renamed {n}")} for n, i in ids.items()})
         db.session.add(Customer(name="One by one", default_currency="EUR"))
         db.session.commit()
-        entries = Counter(
-            (e.entity_id, e.action)
+        entries = {
+            (e.entity_id, e.action): e.changes
             for e in db.session.scalars(select(AuditEntry).where(AuditEntry.entity == "customers"))
-        )
+        }
         one = db.session.scalar(select(Customer.id).where(Customer.name == "One by one"))
-    assert entries == Counter(
-        {**{(str(i), "create"): 1 for i in ids}, **{(str(i), "update"): 1 for i in ids}, (str(one), "create"): 1}
-    )
+        names = set(db.session.scalars(select(Customer.name)))
+        count = db.session.scalar(select(func.count()).where(AuditEntry.entity == "customers"))
+    assert renamed == 3
+    assert names == {"Renamed Bulk 0", "Renamed Bulk 1", "Renamed Bulk 2", "One by one"}
+    assert count == len(entries) == 7
+    for name, i in ids.items():
+        assert entries[(str(i), "create")] == {
+            "name": {"old": None, "new": name},
+            "default_currency": {"old": None, "new": "EUR"},
+            "tags": {"old": None, "new": []},
+        }
+        assert entries[(str(i), "update")] == {"name": {"old": name, "new": f"Renamed {name}"}}
+    assert entries[(str(one), "create")]["name"] == {"old": None, "new": "One by one"}

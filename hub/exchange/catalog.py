@@ -44,8 +44,7 @@ from connectors.onec.commerceml import (
     item_to_json,
     read_batch,
 )
-from hub.audit import created_in_bulk, updated_in_bulk
-from hub.bulk import insert_rows, update_rows
+from hub.audit import insert_audited, update_audited
 from hub.exchange import orders
 from hub.exchange.files import remove_folder
 from hub.extensions import db
@@ -142,33 +141,6 @@ def apply_staged(connection: Connection, staged: Path) -> dict[str, Any]:
     return summary
 
 
-def _insert_audited(table: Any, rows: list[dict[str, Any]], key: str) -> dict[str, int]:
-    """Insert rows in bulk, each audited as created; the new ids by the rows' `key` column
-    (unique among them)."""
-    if not rows:
-        return {}
-    now = utcnow()
-    rows = [{**row, "created_at": now, "updated_at": now} for row in rows]
-    ids = dict(insert_rows(db.session, table, rows, returning=(key, "id")))
-    created_in_bulk(db.session, table, [{**row, "id": ids[row[key]]} for row in rows])
-    return ids
-
-
-def _update_audited(table: Any, changes: dict[int, dict[str, tuple[Any, Any]]]) -> int:
-    """Update rows in bulk, each audited with its (old, new) values; how many."""
-    if not changes:
-        return 0
-    now = utcnow()
-    columns = sorted({c for change in changes.values() for c in change})
-    rows = [
-        {"id": row_id, "updated_at": now, **{c: change[c][1] if c in change else None for c in columns}}
-        for row_id, change in changes.items()
-    ]
-    update_rows(db.session, table, rows)
-    updated_in_bulk(db.session, table, changes)
-    return len(changes)
-
-
 class _Applier:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -250,11 +222,11 @@ class _Applier:
                 self.rows[sku] = (row[0], item.id)
             self.sku_of[item.id] = sku
             self.products += 1
-        self.created += len(_insert_audited(Product.__table__, new_products, "sku"))
-        self.renamed += _update_audited(Product.__table__, renamed)
-        added = _insert_audited(MappingRow.__table__, new_rows, "key")
+        self.created += len(insert_audited(db.session, Product.__table__, new_products, "sku"))
+        self.renamed += update_audited(db.session, Product.__table__, renamed)
+        added = insert_audited(db.session, MappingRow.__table__, new_rows, "key")
         self.rows.update((row["key"], (added[row["key"]], row["value"])) for row in new_rows)
-        _update_audited(MappingRow.__table__, moved)
+        update_audited(db.session, MappingRow.__table__, moved)
 
     def offer(self, offer: Offer) -> None:
         sku = offer.sku or self.sku_of.get(offer.id) or self.sku_of.get(offer.product_id)
@@ -297,7 +269,7 @@ class _Applier:
                 change["currency"] = (currency, new_currency)
             if change:
                 changes[product_id] = change
-        self.priced += _update_audited(Product.__table__, changes)
+        self.priced += update_audited(db.session, Product.__table__, changes)
 
     def _price(self, offer: Offer) -> Price | None:
         if not offer.prices:
