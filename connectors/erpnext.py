@@ -81,7 +81,7 @@ from connectors.http import created, decimal_of
 from connectors.mapped_types import check_types
 from connectors.outbound import OutboundRefused
 from connectors.rest import RestConnector
-from mappings.engine import storable
+from mappings.values import storable
 
 INVOICE = "Sales Invoice"
 MAKE_RETURN = "/api/method/erpnext.accounts.doctype.sales_invoice.sales_invoice.make_sales_return"

@@ -75,7 +75,8 @@ from connectors.errors import AuthError, ConnectorError, PermanentError, Retryab
 from connectors.http import decimal_of
 from connectors.mapped_types import check_types
 from connectors.rest import RestConnector
-from mappings.engine import MappingSpec, storable
+from mappings.spec import MappingSpec
+from mappings.values import storable
 
 # Quants per stock page: search_read is paged with offset and limit until a short page.
 STOCK_PAGE = 500

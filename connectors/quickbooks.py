@@ -57,7 +57,7 @@ from connectors.oauth import (
     Tokens,
 )
 from connectors.outbound import OutboundRefused
-from mappings.engine import storable
+from mappings.values import storable
 
 API = {"sandbox": "https://sandbox-quickbooks.api.intuit.com", "production": "https://quickbooks.api.intuit.com"}
 APP = {"sandbox": "https://app.sandbox.qbo.intuit.com", "production": "https://app.qbo.intuit.com"}

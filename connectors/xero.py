@@ -85,7 +85,7 @@ from connectors.mapped_types import number
 from connectors.oauth import Limits, OAuthConnector, OAuthHttp, OAuthProvider, ReauthorizationRequired, Tokens
 from connectors.refused_field import field_in_message
 from connectors.tax_codes import tax_code
-from mappings.engine import storable
+from mappings.values import storable
 
 # With unitdp=4; every amount to 2 decimals; the tie rule is not documented.
 LINES = DiscountArithmetic("Xero", price_places=4, rounding=None, amount_places=2, quantity_places=4, discount_places=2)

@@ -72,7 +72,7 @@ from connectors.oauth import Limits, OAuthConnector, OAuthHttp, OAuthProvider
 from connectors.outbound import OutboundRefused
 from connectors.refused_field import field_in_message
 from connectors.tax_codes import tax_code
-from mappings.engine import storable
+from mappings.values import storable
 
 # Data centre → (accounts server, API server). Canada's accounts server is zohocloud.ca.
 DATA_CENTRES: dict[str, tuple[str, str]] = {

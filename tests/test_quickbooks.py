@@ -26,7 +26,7 @@ from connectors.errors import AuthError, PermanentError, RetryableError
 from connectors.oauth import MemoryTokenStore, Pacer, Tokens
 from connectors.quickbooks import PROVIDER, QuickBooksConnector, request_id
 from mappings.defaults import default_document
-from mappings.engine import parse
+from mappings.parse import parse
 from tests.hosted_fixtures import RecordingPacer
 
 REALM = "9130357766215456"
