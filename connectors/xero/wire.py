@@ -14,7 +14,6 @@ from connectors.refused_field import field_in_message
 # References or contacts per `where` filter: keeps the query string short.
 WHERE_CHUNK = 25
 
-
 # Requests whose retry must not create twice: Xero keeps the answer of a request with an
 # `Idempotency-Key` and gives it again for the same key (at most 128 characters).
 CREATES = frozenset({"/Invoices", "/Contacts", "/CreditNotes"})

@@ -9,9 +9,7 @@ from typing import Any
 from babel.numbers import get_currency_precision
 
 from connectors.arithmetic import DiscountArithmetic, fitted, noting_discount
-from connectors.documents import (
-    InvoiceDocument,
-)
+from connectors.documents import InvoiceDocument
 from connectors.errors import PermanentError
 from connectors.http import created, decimal_of
 from connectors.mapped_types import number

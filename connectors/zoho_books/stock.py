@@ -7,9 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from connectors.documents import (
-    StockLevel,
-)
+from connectors.documents import StockLevel
 from connectors.http import decimal_of
 
 # Zoho Inventory's largest page.
