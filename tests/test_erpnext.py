@@ -382,7 +382,7 @@ def test_totals_agree_to_the_currencys_minor_unit(erp, currency, hub_total, gran
 
 def test_an_invoice_in_a_currency_of_three_decimals_is_refused_before_anything_is_sent(erp):
     """ERPNext keeps every amount to the site's currency precision (2 by default): a KWD invoice
-    would lose its third decimal (connectors/erpnext.py); the hub refuses such a deal when it is won."""
+    would lose its third decimal (connectors/erpnext/payload.py); the hub refuses such a deal when it is won."""
     ErpInvoices(erp)
     doc = replace(invoice(), currency="KWD")
     with pytest.raises(PermanentError) as refused:

@@ -17,7 +17,8 @@ import pytest
 import responses
 from hypothesis import HealthCheck, example, given, settings
 
-from connectors.erpnext import LINES, ERPNextConnector
+from connectors.erpnext import ERPNextConnector
+from connectors.erpnext.payload import LINES
 from connectors.errors import PermanentError
 from mappings.defaults import default_document
 from mappings.parse import parse
