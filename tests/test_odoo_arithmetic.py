@@ -16,7 +16,8 @@ import responses
 from hypothesis import HealthCheck, example, given, settings
 
 from connectors.errors import PermanentError
-from connectors.odoo import LINES, OdooConnector
+from connectors.odoo import OdooConnector
+from connectors.odoo.payload import LINES
 from mappings.defaults import default_document
 from mappings.parse import parse
 from tests.arithmetic_cases import documents, hub_document, hub_line, refused_when_won, unit_of
