@@ -58,6 +58,7 @@ from connectors.erpnext.wire import refusal, resource
 from connectors.errors import AuthError, ConnectorError, PermanentError
 from connectors.http import created, decimal_of
 from connectors.outbound import OutboundRefused
+from connectors.paging import listed_invoice
 from connectors.rest import RestConnector
 from mappings.values import storable
 
@@ -213,19 +214,14 @@ class ERPNextConnector(ERPNextPayloads, RestConnector):
             yield page
 
     def _listed(self, row: dict[str, Any], field: str) -> ListedInvoice:
-        ref = self._ref(row)
-        posted = row.get("posting_date")
-        return ListedInvoice(
-            reference=row.get(field) or None,
-            external_id=ref.external_id,
-            number=ref.external_number,
+        return listed_invoice(
+            self._ref(row),
+            reference=row.get(field),
             total=decimal_of(row.get("grand_total")),
             tax=decimal_of(row.get("total_taxes_and_charges")),
-            currency=row.get("currency") or "",
+            currency=row.get("currency"),
             customer=row.get("customer_name"),
-            state=ref.status,
-            url=ref.url,
-            issue_date=date.fromisoformat(posted) if posted else None,
+            issued=row.get("posting_date"),
         )
 
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:

@@ -29,13 +29,12 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from babel.numbers import get_currency_precision
-
 from connectors.arithmetic import LineArithmetic, fitted, noting_discount
 from connectors.documents import InvoiceDocument
 from connectors.erpnext.wire import resource
 from connectors.errors import PermanentError
 from connectors.http import created, decimal_of
+from connectors.mapped_lines import minor_unit, paired_lines
 from connectors.mapped_types import check_types
 
 HUNDRED = Decimal(100)
@@ -52,15 +51,11 @@ class ERPNextPayloads:
         the customer is written."""
         mapped = self.map_document(doc)
         check_types(mapped, _FIELD_TYPES, _LINE_TYPES, "ERPNext")
-        if len(mapped["lines"]) != len(doc.lines):
-            # ERPNext's amounts are checked against the document's: lines map one to one.
-            raise PermanentError(
-                f"the mapping gives {len(mapped['lines'])} lines for {len(doc.lines)} in the document", field="lines"
-            )
+        paired = paired_lines(mapped["lines"], doc)
         self._items(mapped["lines"], dry_run=dry_run)
-        unit = Decimal(1).scaleb(-get_currency_precision(doc.currency))
+        unit = minor_unit(doc.currency)
         items = []
-        for i, (line, source) in enumerate(zip(mapped["lines"], doc.lines, strict=True)):
+        for i, (line, source) in enumerate(paired):
             discount = line.get("discount_percentage") or Decimal(0)
             rate = fitted(LINES, i, line["qty"], line["rate"], discount, source.net, unit).price
             item: dict[str, Any] = {"item_code": line["item_code"], "qty": line["qty"], "rate": rate}
@@ -189,7 +184,7 @@ def check_total(draft: dict[str, Any], doc: InvoiceDocument) -> None:
     not the rounded total: ERPNext's rounding adjustment (to whole units by default) is its own
     way of collecting the amount, not a different invoice. Both are compared to the currency's
     minor unit, so that 47.360 and 47.36 agree and a cent apart does not."""
-    unit = Decimal(1).scaleb(-get_currency_precision(doc.currency))
+    unit = minor_unit(doc.currency)
     total = decimal_of(draft.get("grand_total"))
     if total.quantize(unit, rounding=ROUND_HALF_UP) == doc.total.quantize(unit, rounding=ROUND_HALF_UP):
         return

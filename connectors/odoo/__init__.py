@@ -48,6 +48,7 @@ from connectors.http import decimal_of
 from connectors.odoo.payload import LINES, OdooPayloads, check_totals
 from connectors.odoo.stock import OdooStock
 from connectors.odoo.wire import masked, odoo_error
+from connectors.paging import listed_invoice
 from connectors.rest import RestConnector
 from mappings.spec import MappingSpec
 from mappings.values import storable
@@ -235,19 +236,14 @@ class OdooConnector(OdooPayloads, OdooStock, RestConnector):
                 return
 
     def _listed(self, row: dict[str, Any]) -> ListedInvoice:
-        ref = self._ref(row)
-        issued = row.get("invoice_date")
-        return ListedInvoice(
-            reference=row.get("ref") or None,
-            external_id=ref.external_id,
-            number=ref.external_number,
+        return listed_invoice(
+            self._ref(row),
+            reference=row.get("ref"),
             total=decimal_of(row["amount_total"]),
             tax=decimal_of(row["amount_tax"]),
-            currency=_display_name(row.get("currency_id")) or "",
+            currency=_display_name(row.get("currency_id")),
             customer=_display_name(row.get("partner_id")),
-            state=ref.status,
-            url=ref.url,
-            issue_date=date.fromisoformat(issued) if issued else None,
+            issued=row.get("invoice_date"),
         )
 
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:

@@ -22,11 +22,10 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from babel.numbers import get_currency_precision
-
 from connectors.arithmetic import DiscountArithmetic, fitted, noting_discount
 from connectors.documents import InvoiceDocument
 from connectors.errors import PermanentError
+from connectors.mapped_lines import minor_unit, paired_lines
 from connectors.mapped_types import check_types
 
 # Odoo's default precision of prices, discounts and quantities; its currency rounding is half-up.
@@ -44,15 +43,11 @@ class OdooPayloads:
         check_types(mapped, _FIELD_TYPES, _LINE_TYPES, "Odoo")
         currency = self._currency(mapped["currency"])
         journal = self._journal()
-        if len(mapped["lines"]) != len(doc.lines):
-            # Odoo's amounts are checked against the document's: lines map one to one.
-            raise PermanentError(
-                f"the mapping gives {len(mapped['lines'])} lines for {len(doc.lines)} in the document", field="lines"
-            )
+        paired = paired_lines(mapped["lines"], doc)
         products = self._products(mapped["lines"], dry_run=dry_run)
-        unit = Decimal(1).scaleb(-get_currency_precision(doc.currency))
+        unit = minor_unit(doc.currency)
         lines = []
-        for i, (line, source) in enumerate(zip(mapped["lines"], doc.lines, strict=True)):
+        for i, (line, source) in enumerate(paired):
             discount = line.get("discount") or Decimal(0)
             terms = fitted(LINES, i, line["quantity"], line["price_unit"], discount, source.net, unit)
             values: dict[str, Any] = {

@@ -54,7 +54,7 @@ from connectors.oauth import (
     Tokens,
 )
 from connectors.outbound import OutboundRefused
-from connectors.paging import listed_pages
+from connectors.paging import listed_invoice, listed_pages
 from connectors.quickbooks.payload import QuickBooksPayloads
 from connectors.quickbooks.wire import STALE_OBJECT, fault_codes, fault_error, money, quoted, request_id
 from mappings.values import storable
@@ -233,19 +233,14 @@ class QuickBooksConnector(QuickBooksPayloads, OAuthConnector):
         return listed_pages(read_page, self._listed)
 
     def _listed(self, invoice: Mapping[str, Any]) -> ListedInvoice:
-        ref = self._ref(invoice)
-        issued = invoice.get("TxnDate")
-        return ListedInvoice(
-            reference=invoice.get("DocNumber") or None,
-            external_id=ref.external_id,
-            number=ref.external_number,
+        return listed_invoice(
+            self._ref(invoice),
+            reference=invoice.get("DocNumber"),
             total=money(invoice.get("TotalAmt")),
             tax=money((invoice.get("TxnTaxDetail") or {}).get("TotalTax")),
-            currency=(invoice.get("CurrencyRef") or {}).get("value") or "",
+            currency=(invoice.get("CurrencyRef") or {}).get("value"),
             customer=(invoice.get("CustomerRef") or {}).get("name"),
-            state=ref.status,
-            url=ref.url,
-            issue_date=date.fromisoformat(issued) if issued else None,
+            issued=invoice.get("TxnDate"),
         )
 
     def look_up_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:

@@ -65,7 +65,7 @@ from connectors.documents import (
 from connectors.errors import AuthError, PermanentError, UncertainOutcomeError
 from connectors.http import JsonHttp, created, decimal_of
 from connectors.oauth import Limits, OAuthConnector, OAuthHttp, OAuthProvider, ReauthorizationRequired, Tokens
-from connectors.paging import listed_pages
+from connectors.paging import listed_invoice, listed_pages
 from connectors.xero.payload import LINES, XeroPayloads, credited_line
 from connectors.xero.wire import (
     CREATES,
@@ -284,18 +284,15 @@ class XeroConnector(XeroPayloads, OAuthConnector):
         state = ref.status
         if state == ExternalState.POSTED and decimal_of(invoice.get("AmountPaid")) > 0:
             state = ExternalState.PARTIALLY_PAID
-        issued = str(invoice.get("DateString") or "")[:10]
-        return ListedInvoice(
-            reference=invoice.get("Reference") or None,
-            external_id=ref.external_id,
-            number=ref.external_number,
+        return listed_invoice(
+            ref,
+            reference=invoice.get("Reference"),
             total=decimal_of(invoice.get("Total")),
             tax=decimal_of(invoice.get("TotalTax")),
-            currency=invoice.get("CurrencyCode") or "",
+            currency=invoice.get("CurrencyCode"),
             customer=(invoice.get("Contact") or {}).get("Name"),
+            issued=str(invoice.get("DateString") or "")[:10],
             state=state,
-            url=ref.url,
-            issue_date=date.fromisoformat(issued) if issued else None,
         )
 
     def look_up_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:

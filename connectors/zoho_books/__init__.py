@@ -57,7 +57,7 @@ from connectors.errors import ConnectorError, PermanentError
 from connectors.http import created, decimal_of
 from connectors.oauth import Limits, OAuthConnector, OAuthHttp, OAuthProvider
 from connectors.outbound import OutboundRefused
-from connectors.paging import listed_pages
+from connectors.paging import listed_invoice, listed_pages
 from connectors.refused_field import field_in_message
 from connectors.zoho_books.payload import LINES, ZohoPayloads
 from connectors.zoho_books.stock import ZohoStock
@@ -239,19 +239,14 @@ class ZohoBooksConnector(ZohoPayloads, ZohoStock, OAuthConnector):
         return listed_pages(read_page, self._listed)
 
     def _listed(self, invoice: Mapping[str, Any]) -> ListedInvoice:
-        ref = self._ref(invoice)
-        issued = invoice.get("date")
-        return ListedInvoice(
-            reference=invoice.get("reference_number") or None,
-            external_id=ref.external_id,
-            number=ref.external_number,
+        return listed_invoice(
+            self._ref(invoice),
+            reference=invoice.get("reference_number"),
             total=decimal_of(invoice.get("total")),
             tax=None,
-            currency=invoice.get("currency_code") or "",
+            currency=invoice.get("currency_code"),
             customer=invoice.get("customer_name"),
-            state=ref.status,
-            url=ref.url,
-            issue_date=date.fromisoformat(issued) if issued else None,
+            issued=invoice.get("date"),
         )
 
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:

@@ -6,12 +6,11 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from babel.numbers import get_currency_precision
-
 from connectors.arithmetic import DiscountArithmetic, fitted, noting_discount
 from connectors.documents import InvoiceDocument
 from connectors.errors import PermanentError
 from connectors.http import created, decimal_of
+from connectors.mapped_lines import minor_unit, paired_lines
 from connectors.mapped_types import number
 from connectors.tax_codes import tax_code
 from connectors.zoho_books.stock import STOCK_PAGE
@@ -30,14 +29,10 @@ class ZohoPayloads:
         the document is checked before a customer is created."""
         mapped = self.map_document(doc)
         mapped_lines = mapped.get("lines") or []
-        if len(mapped_lines) != len(doc.lines):
-            # Zoho's total is checked against the document's: lines map one to one.
-            raise PermanentError(
-                f"the mapping gives {len(mapped_lines)} lines for {len(doc.lines)} in the document", field="lines"
-            )
-        unit = Decimal(1).scaleb(-get_currency_precision(doc.currency))
+        paired = paired_lines(mapped_lines, doc)
+        unit = minor_unit(doc.currency)
         lines = []
-        for i, (line, source) in enumerate(zip(mapped_lines, doc.lines, strict=True)):
+        for i, (line, source) in enumerate(paired):
             quantity = number(line.get("quantity"), f"lines[{i}].quantity", "Zoho")
             rate = number(line.get("rate"), f"lines[{i}].rate", "Zoho")
             discount = number(line.get("discount_percent") or 0, f"lines[{i}].discount_percent", "Zoho")
