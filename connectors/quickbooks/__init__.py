@@ -6,9 +6,7 @@
   `PrivateNote`. Before creating, the engine finds it by `DocNumber`; the `requestid` makes a
   repeat of a lost request return the first answer instead of a second invoice. It is the key plus
   a digest of the body: a corrected body after a refusal is a new request, not the cached refusal.
-- The customer comes from table `customers` (hub id → QuickBooks id), else by `DisplayName` (a colon,
-  which QuickBooks refuses in a customer name, written " - "), else is created when the mapping's
-  option `create_customers` allows; each item by `Sku`, then by `Name`.
+- The customer and the items: `connectors.quickbooks.payload`.
 - Status from `Balance` against `TotalAmt` (partial payments); a voided invoice has its amounts
   zeroed and "Voided" at the start of its `PrivateNote`. Cancelling is voiding (`operation=void`).
 - QuickBooks computes the tax (its tax codes, or automated sales tax) and the total itself, and

@@ -1,4 +1,9 @@
-"""The Invoice body the hub sends QuickBooks, from the connection's mapping, with QuickBooks' ids found."""
+"""The Invoice body the hub sends QuickBooks, from the connection's mapping, with QuickBooks' ids found.
+
+The customer comes from table `customers` (hub id → QuickBooks id), else by `DisplayName` (a colon,
+which QuickBooks refuses in a customer name, written " - "), else is created when the mapping's
+option `create_customers` allows; each item by `Sku`, then by `Name`.
+"""
 
 from __future__ import annotations
 
