@@ -18,7 +18,9 @@ from connectors.arithmetic import LineArithmetic
 from connectors.documents import ExternalRef, InvoiceDocument, InvoiceStatus, ListedInvoice, StockLevel
 from connectors.errors import MappingRefused, PermanentError, UnsupportedOperation
 from mappings.defaults import default_mapping
-from mappings.engine import MappingFailed, MappingSpec, Problem, ProblemKind, apply, missing_targets
+from mappings.evaluate import apply
+from mappings.parse import missing_targets
+from mappings.spec import MappingFailed, MappingSpec, Problem, ProblemKind
 
 
 @dataclass(frozen=True)

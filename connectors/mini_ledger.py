@@ -24,7 +24,7 @@ from connectors.documents import (
     StockLevel,
 )
 from connectors.rest import RestConnector
-from mappings.engine import storable
+from mappings.values import storable
 
 # Rows per stock page: big pages keep a 200,000-row pull to a few dozen round trips (the ledger
 # takes up to 10,000).

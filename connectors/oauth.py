@@ -26,7 +26,7 @@ from connectors import outbound
 from connectors.base import ConfigField, Connector, Exchange
 from connectors.errors import AuthError, RetryableError
 from connectors.http import JsonHttp
-from mappings.engine import MappingSpec
+from mappings.spec import MappingSpec
 
 # Refreshed this long before the provider says the access token expires, so that a request never
 # leaves with a token that expires on the way.

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from connectors.base import Connector
-from mappings.engine import MappingSpec
+from mappings.spec import MappingSpec
 
 
 class UnknownConnectorType(KeyError):

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from connectors.base import Connector, Exchange
 from connectors.http import JsonHttp
-from mappings.engine import MappingSpec
+from mappings.spec import MappingSpec
 
 
 class RestConnector(Connector):

@@ -27,22 +27,11 @@ from hub.models import Connection, Deal, HubInvoice, InvoiceState, MappingRow, M
 from hub.models.base import utcnow
 from hub.sync.connectors import open_connector, registry
 from mappings.defaults import NoDefaultMapping, default_document
-from mappings.engine import (
-    MappingInvalid,
-    MappingSpec,
-    Problem,
-    ProblemKind,
-    Table,
-    convert_value,
-    decimal_text,
-    diff,
-    dumps,
-    evaluate,
-    loads,
-    normalise_key,
-    parse,
-    storable,
-)
+from mappings.diff import diff
+from mappings.evaluate import evaluate
+from mappings.parse import dumps, loads, parse
+from mappings.spec import MappingInvalid, MappingSpec, Problem, ProblemKind, Table
+from mappings.values import convert_value, decimal_text, normalise_key, storable
 
 CSV_HEADER = ("key", "value")
 MAX_CSV_ROWS = 50_000

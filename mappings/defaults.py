@@ -8,7 +8,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from mappings.engine import MappingSpec, loads, parse
+from mappings.parse import loads, parse
+from mappings.spec import MappingSpec
 
 
 class NoDefaultMapping(LookupError):

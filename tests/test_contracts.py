@@ -24,7 +24,7 @@ import yaml
 from connectors.documents import ExternalRef
 from connectors.errors import PermanentError
 from mappings.defaults import default_document
-from mappings.engine import parse
+from mappings.parse import parse
 from tests.recorded_requests import query, sent
 from tests.test_erpnext import erp  # noqa: F401 (the fixture)
 from tests.test_odoo import odoo  # noqa: F401 (the fixture)

@@ -23,7 +23,7 @@ from hub.models import DocumentMode
 from hub.sync import jobs
 from hub.sync.worker import drain
 from mappings.defaults import default_document
-from mappings.engine import parse
+from mappings.parse import parse
 from tests.conftest import make_connection
 from tests.erp_documents import invoice, won_deal
 from tests.through_engine import linked_once_after_a_lost_answer, pulled_stock, retry_due_after_one_attempt
@@ -382,7 +382,7 @@ def test_totals_agree_to_the_currencys_minor_unit(erp, currency, hub_total, gran
 
 def test_an_invoice_in_a_currency_of_three_decimals_is_refused_before_anything_is_sent(erp):
     """ERPNext keeps every amount to the site's currency precision (2 by default): a KWD invoice
-    would lose its third decimal (connectors/erpnext.py); the hub refuses such a deal when it is won."""
+    would lose its third decimal (connectors/erpnext/payload.py); the hub refuses such a deal when it is won."""
     ErpInvoices(erp)
     doc = replace(invoice(), currency="KWD")
     with pytest.raises(PermanentError) as refused:

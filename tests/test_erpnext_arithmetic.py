@@ -17,10 +17,11 @@ import pytest
 import responses
 from hypothesis import HealthCheck, example, given, settings
 
-from connectors.erpnext import LINES, ERPNextConnector
+from connectors.erpnext import ERPNextConnector
+from connectors.erpnext.payload import LINES
 from connectors.errors import PermanentError
 from mappings.defaults import default_document
-from mappings.engine import parse
+from mappings.parse import parse
 from tests.arithmetic_cases import documents, hub_document, hub_line, refused_when_won
 from tests.conftest import make_connection
 from tests.tallies import tally

@@ -194,7 +194,7 @@ def test_each_kind_of_failure_has_its_sentence_and_whom_to_ask(exc, reason, ask)
 
 
 def test_a_mapping_without_a_row_names_the_values(app):
-    from mappings.engine import Problem, ProblemKind
+    from mappings.spec import Problem, ProblemKind
 
     problem = Problem("lines[0].tax", "no row", ProblemKind.UNMAPPED, table="taxes", value="0.19")
     explanation = explain(MappingRefused((problem,)), "T", SNAPSHOT)

@@ -22,7 +22,7 @@ from hub.models import DocumentMode, StockHistory
 from hub.sync import jobs
 from hub.sync.worker import drain
 from mappings.defaults import default_document
-from mappings.engine import parse
+from mappings.parse import parse
 from tests.conftest import make_connection
 from tests.erp_documents import invoice, won_deal
 from tests.through_engine import linked_once_after_a_lost_answer, pulled_stock, retry_due_after_one_attempt

@@ -16,9 +16,10 @@ import responses
 from hypothesis import HealthCheck, example, given, settings
 
 from connectors.errors import PermanentError
-from connectors.odoo import LINES, OdooConnector
+from connectors.odoo import OdooConnector
+from connectors.odoo.payload import LINES
 from mappings.defaults import default_document
-from mappings.engine import parse
+from mappings.parse import parse
 from tests.arithmetic_cases import documents, hub_document, hub_line, refused_when_won, unit_of
 from tests.conftest import make_connection
 from tests.tallies import tally

@@ -26,7 +26,7 @@ from hub.models import Connection, DocumentMode, StockLevel
 from hub.sync.status import pull_invoice_status
 from hub.sync.worker import drain
 from mappings.defaults import default_document
-from mappings.engine import parse
+from mappings.parse import parse
 from tests.conftest import make_connection
 from tests.through_engine import linked_once_after_a_lost_answer, retry_due_after_one_attempt
 

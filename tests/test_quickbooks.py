@@ -24,9 +24,10 @@ from connectors.documents import (
 )
 from connectors.errors import AuthError, PermanentError, RetryableError
 from connectors.oauth import MemoryTokenStore, Pacer, Tokens
-from connectors.quickbooks import PROVIDER, QuickBooksConnector, request_id
+from connectors.quickbooks import PROVIDER, QuickBooksConnector
+from connectors.quickbooks.wire import request_id
 from mappings.defaults import default_document
-from mappings.engine import parse
+from mappings.parse import parse
 from tests.hosted_fixtures import RecordingPacer
 
 REALM = "9130357766215456"

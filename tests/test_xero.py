@@ -23,7 +23,7 @@ from hub.extensions import db
 from hub.models import DocumentMode, HubInvoice
 from hub.sync.worker import drain
 from mappings.defaults import default_document
-from mappings.engine import parse
+from mappings.parse import parse
 from tests.conftest import make_connection
 from tests.hosted_fixtures import RecordingPacer, authorise_connection, tokens, won_deal
 from tests.recorded_requests import query, sent

@@ -15,7 +15,7 @@ import responses
 from hypothesis import HealthCheck, example, given, settings
 
 from connectors.errors import PermanentError
-from connectors.xero import LINES
+from connectors.xero.payload import LINES
 from tests.arithmetic_cases import documents, hub_document, hub_line, refused_when_won
 from tests.conftest import make_connection
 from tests.tallies import tally

@@ -1,7 +1,7 @@
 """Zoho Books computes the hub's line amounts from what the hub sends, or the deal is refused when
 it is won; its taxes are the hub's too unless a line's tax is a tie, which Zoho's undocumented
 rounding may take either way (then the push's total check decides). The oracle is what
-connectors/zoho_books.py writes down of Zoho's arithmetic: a line's rate kept to the currency's
+connectors/zoho_books/payload.py writes down of Zoho's arithmetic: a line's rate kept to the currency's
 decimals, its amount = quantity × rate × (1 − discount / 100) rounded to them; tax rounded per line
 (the organisation's default). Payloads come from the connector with Zoho's API answered by
 `responses` (as tests/test_zoho_books.py)."""
@@ -18,7 +18,7 @@ import responses
 from hypothesis import HealthCheck, example, given, settings
 
 from connectors.errors import PermanentError
-from connectors.zoho_books import LINES
+from connectors.zoho_books.payload import LINES
 from tests.arithmetic_cases import documents, hub_document, hub_line, refused_when_won, unit_of
 from tests.conftest import make_connection
 from tests.tallies import tally

@@ -19,7 +19,7 @@ from connectors.base import ConfigField, Connector
 from connectors.documents import ExternalRef, InvoiceDocument
 from connectors.errors import ConnectorError, UnsupportedOperation
 from connectors.onec.commerceml import orders_xml
-from mappings.engine import storable
+from mappings.values import storable
 
 ENCODINGS = ("utf-8", "windows-1251")
 

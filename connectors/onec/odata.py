@@ -47,7 +47,9 @@ from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, In
 from connectors.errors import ConnectorError, PermanentError, UncertainOutcomeError, UnsupportedOperation
 from connectors.http import JsonHttp
 from connectors.outbound import OutboundRefused
-from mappings.engine import MappingInvalid, MappingSpec, Problem, ProblemKind, missing_targets, parse, storable
+from mappings.parse import missing_targets, parse
+from mappings.spec import MappingInvalid, MappingSpec, Problem, ProblemKind
+from mappings.values import storable
 
 ODATA_ROOT = "odata/standard.odata"
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"

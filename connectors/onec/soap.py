@@ -56,7 +56,9 @@ from connectors.errors import (
     UnsupportedOperation,
 )
 from connectors.http import elapsed_ms, may_have_arrived, retry_after_seconds
-from mappings.engine import MappingSpec, Problem, ProblemKind, missing_targets, normalise_key, storable
+from mappings.parse import missing_targets
+from mappings.spec import MappingSpec, Problem, ProblemKind
+from mappings.values import normalise_key, storable
 
 # WSDLs and answers are parsed without DTDs, entities or external references.
 SETTINGS = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True)

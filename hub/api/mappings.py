@@ -15,13 +15,15 @@ from hub.auth import requires
 from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.models import Connection, Deal
-from mappings.engine import Problem, dumps, evaluate
+from mappings.evaluate import evaluate
+from mappings.parse import dumps
+from mappings.spec import Problem
 
 blp = Blueprint(
     "mappings", __name__, url_prefix="/api/v1", description="Field and value mappings per connection, versioned"
 )
 BASE = "/connections/<int:connection_id>/mapping"
-DOCUMENT_HELP = "the mapping document (see mappings/engine.py); or send `yaml` instead"
+DOCUMENT_HELP = "the mapping document (see mappings/parse.py); or send `yaml` instead"
 
 
 class ProblemSchema(ma.Schema):

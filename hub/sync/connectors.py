@@ -18,7 +18,7 @@ from hub.sync.oauth_tokens import ConnectionTokenStore
 from hub.sync.pacing import RedisPacer
 from hub.sync.queue import connection as redis_connection
 from hub.sync.registry import registry
-from mappings.engine import MappingInvalid
+from mappings.spec import MappingInvalid
 
 
 def split_config(

@@ -19,7 +19,7 @@ from hub.models import Connection, MappingState
 from hub.sync import outbox
 from hub.sync.queue import enqueue_once, get_queue
 from hub.ui.core import blueprint, failed, form_values, load, page
-from mappings.engine import dumps
+from mappings.parse import dumps
 
 CSV_JOB = "csv-import-"  # the ids of CSV import jobs; the progress page shows no other job
 

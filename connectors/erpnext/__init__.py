@@ -31,41 +31,18 @@ What the connector does in ERPNext
   cancel: a draft is deleted, a submitted one cancelled with `frappe.client.cancel` (refused
   while payments are allocated to it); stock from `Bin` rows of the company's warehouses.
 
-ERPNext's arithmetic (erpnext/controllers/taxes_and_totals.py, v14 and v15; frappe/model/meta.py
-`get_field_precision`), and what the hub sends for it
-- A line: `round_floats_in(item)` rounds the `rate` to its field's precision, then `amount =
-  flt(rate × qty, precision)`. A Currency field's precision is the site's (System Settings
-  `currency_precision`, else the number format's: 2 by default), whatever the invoice's currency;
-  quantities are Floats (`float_precision`, 3 decimals by default: a 4th is refused when won).
-  `flt` rounds half-even ("Banker's Rounding", the default) or half-up ("Commercial Rounding" in
-  v15's System Settings): the hub cannot tell which. So the rate sent is a net price of 2
-  decimals whose product with the quantity is no tie and rounds to the hub's line net (`LINES`);
-  a line for which none exists (10 × 19.99 less 15 % = 169.915: the hub says 169.92, and no
-  2-decimal rate times 10 gives it), and every line in a currency of 3 decimals (KWD: its nets and
-  taxes would lose the third), is refused when the deal is won.
-- Taxes: an "On Net Total" row sums rate × net over the items unrounded and rounds once per row
-  (v15's Accounts Settings `round_row_wise_tax`, off by default, rounds per item), so two lines of
-  10.03 at 19 % are 3.81 there and 3.82 in the hub. An "Actual" row's `tax_amount` is kept as
-  given (only spread over the items). So when every taxed line maps to an Item Tax Template (table
-  taxes), the invoice carries the hub's tax of each rate as an "Actual" row on the template's tax
-  account (read from the template), and ERPNext then neither adds its default taxes (it applies a
-  Sales Taxes and Charges Template only to an invoice without tax rows) nor recomputes them.
-  Without a template for a taxed rate, ERPNext's own taxes apply and the total check decides.
+ERPNext's arithmetic, and what the hub sends for it: `connectors.erpnext.payload`.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from babel.numbers import get_currency_precision
-
-from connectors.arithmetic import LineArithmetic, fitted, noting_discount
 from connectors.base import ConfigField
 from connectors.documents import (
     ExternalRef,
@@ -76,23 +53,22 @@ from connectors.documents import (
     StockLevel,
     amount_paid,
 )
+from connectors.erpnext.payload import LINES, ERPNextPayloads, check_total
+from connectors.erpnext.wire import refusal, resource
 from connectors.errors import AuthError, ConnectorError, PermanentError
 from connectors.http import created, decimal_of
-from connectors.mapped_types import check_types
 from connectors.outbound import OutboundRefused
+from connectors.paging import listed_invoice
 from connectors.rest import RestConnector
-from mappings.engine import storable
+from mappings.values import storable
 
 INVOICE = "Sales Invoice"
 MAKE_RETURN = "/api/method/erpnext.accounts.doctype.sales_invoice.sales_invoice.make_sales_return"
 # Rows per list page (Frappe's own default is 20).
 PAGE = 500
-HUNDRED = Decimal(100)
-# Rates and amounts to the site's currency precision (2 by default), ties rounded by a site setting.
-LINES = LineArithmetic("ERPNext", price_places=2, rounding=None, amount_places=2, quantity_places=3)
 
 
-class ERPNextConnector(RestConnector):
+class ERPNextConnector(ERPNextPayloads, RestConnector):
     type_name = "erpnext"
     label = "ERPNext"
     config_schema = (
@@ -149,7 +125,7 @@ class ERPNextConnector(RestConnector):
         except OutboundRefused:
             raise  # the hub's own refusal, not ERPNext's: its words stand
         except (PermanentError, AuthError) as exc:
-            raise _refusal(exc) from None
+            raise refusal(exc) from None
 
     def list_all(
         self, doctype: str, fields: list[str], filters: list[Any], *, order_by: str = "creation asc"
@@ -164,7 +140,7 @@ class ERPNextConnector(RestConnector):
                 "limit_start": start,
                 "limit_page_length": self.page_size,
             }
-            rows = self.request("GET", _resource(doctype), params=params)["data"]
+            rows = self.request("GET", resource(doctype), params=params)["data"]
             yield from rows
             if len(rows) < self.page_size:
                 return
@@ -176,7 +152,7 @@ class ERPNextConnector(RestConnector):
         user = self.request("GET", "/api/method/frappe.auth.get_logged_user")["message"]
         company = self.config["company"]
         try:
-            self.request("GET", _resource("Company", company))
+            self.request("GET", resource("Company", company))
         except PermanentError:
             raise PermanentError(f"ERPNext has no company {company!r}", field="company") from None
         return f"ERPNext at {self.config['url']} as {user}, company {company}"
@@ -195,7 +171,7 @@ class ERPNextConnector(RestConnector):
             return found
         for key, ref in list(found.items()):
             if ref.status == ExternalState.DRAFT:
-                self.request("DELETE", _resource(INVOICE, ref.external_id))
+                self.request("DELETE", resource(INVOICE, ref.external_id))
                 del found[key]
         return found
 
@@ -238,29 +214,24 @@ class ERPNextConnector(RestConnector):
             yield page
 
     def _listed(self, row: dict[str, Any], field: str) -> ListedInvoice:
-        ref = self._ref(row)
-        posted = row.get("posting_date")
-        return ListedInvoice(
-            reference=row.get(field) or None,
-            external_id=ref.external_id,
-            number=ref.external_number,
+        return listed_invoice(
+            self._ref(row),
+            reference=row.get(field),
             total=decimal_of(row.get("grand_total")),
             tax=decimal_of(row.get("total_taxes_and_charges")),
-            currency=row.get("currency") or "",
+            currency=row.get("currency"),
             customer=row.get("customer_name"),
-            state=ref.status,
-            url=ref.url,
-            issue_date=date.fromisoformat(posted) if posted else None,
+            issued=row.get("posting_date"),
         )
 
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
-        answer = self.request("POST", _resource(INVOICE), json=self.build_payload(doc))
+        answer = self.request("POST", resource(INVOICE), json=self.build_payload(doc))
         draft = created(answer, "data", f"ERPNext {INVOICE} {doc.number}")
         try:
-            _check_total(draft, doc)
+            check_total(draft, doc)
             if not self.post:
                 return self._ref(draft)
-            answer = self.request("PUT", _resource(INVOICE, draft["name"]), json={"docstatus": 1})
+            answer = self.request("PUT", resource(INVOICE, draft["name"]), json={"docstatus": 1})
             return self._ref(created(answer, "data", f"ERPNext submit of {draft['name']}"))
         except ConnectorError as exc:
             # Refused (a total that is not the hub's, a closed period, ...) or not answered: the
@@ -268,7 +239,7 @@ class ERPNextConnector(RestConnector):
             # finding a draft. ERPNext deletes only drafts: if the submit did go through, this is
             # refused and the retry finds the submitted invoice.
             try:
-                self.request("DELETE", _resource(INVOICE, draft["name"]))
+                self.request("DELETE", resource(INVOICE, draft["name"]))
             except ConnectorError as failed:
                 if isinstance(exc, PermanentError):
                     # Parked: a retry in draft mode would find this draft and link it as it is.
@@ -303,7 +274,7 @@ class ERPNextConnector(RestConnector):
         if doc["docstatus"] == 2:
             return
         if doc["docstatus"] == 0:
-            self.request("DELETE", _resource(INVOICE, doc["name"]))
+            self.request("DELETE", resource(INVOICE, doc["name"]))
             return
         paid = _total(doc) - decimal_of(doc.get("outstanding_amount"))
         if paid > 0:
@@ -331,10 +302,10 @@ class ERPNextConnector(RestConnector):
             mapped = self.request("POST", MAKE_RETURN, json={"source_name": original["name"]})["message"]
             mapped[self.config["reference_field"]] = self.credit_reference(doc)
             note = created(
-                self.request("POST", _resource(INVOICE), json=mapped), "data", f"ERPNext return of {doc.number}"
+                self.request("POST", resource(INVOICE), json=mapped), "data", f"ERPNext return of {doc.number}"
             )
         if note["docstatus"] == 0:
-            answer = self.request("PUT", _resource(INVOICE, note["name"]), json={"docstatus": 1})
+            answer = self.request("PUT", resource(INVOICE, note["name"]), json={"docstatus": 1})
             note = created(answer, "data", f"ERPNext submit of {note['name']}")
         return self._ref(note)
 
@@ -363,7 +334,7 @@ class ERPNextConnector(RestConnector):
 
     def _invoice(self, ref: ExternalRef) -> dict[str, Any]:
         try:
-            return self.request("GET", _resource(INVOICE, ref.external_id))["data"]
+            return self.request("GET", resource(INVOICE, ref.external_id))["data"]
         except PermanentError as exc:
             if not isinstance(exc.detail, dict) or exc.detail.get("exc_type") != "DoesNotExistError":
                 raise
@@ -377,168 +348,6 @@ class ERPNextConnector(RestConnector):
             url=f"{self.config['url'].rstrip('/')}/app/sales-invoice/{quote(row['name'], safe='')}",
             status=_state(row),
         )
-
-    # ---- payload -----------------------------------------------------------------------------
-
-    def build_payload(self, doc: InvoiceDocument, *, dry_run: bool = False) -> dict[str, Any]:
-        """The Sales Invoice for a document. Items are checked (and created, if allowed) before
-        the customer is written."""
-        mapped = self.map_document(doc)
-        check_types(mapped, _FIELD_TYPES, _LINE_TYPES, "ERPNext")
-        if len(mapped["lines"]) != len(doc.lines):
-            # ERPNext's amounts are checked against the document's: lines map one to one.
-            raise PermanentError(
-                f"the mapping gives {len(mapped['lines'])} lines for {len(doc.lines)} in the document", field="lines"
-            )
-        self._items(mapped["lines"], dry_run=dry_run)
-        unit = Decimal(1).scaleb(-get_currency_precision(doc.currency))
-        items = []
-        for i, (line, source) in enumerate(zip(mapped["lines"], doc.lines, strict=True)):
-            discount = line.get("discount_percentage") or Decimal(0)
-            rate = fitted(LINES, i, line["qty"], line["rate"], discount, source.net, unit).price
-            item: dict[str, Any] = {"item_code": line["item_code"], "qty": line["qty"], "rate": rate}
-            description = line.get("description")
-            if description:
-                item["description"] = noting_discount(description, discount) if discount else description
-            if line.get("item_tax_template"):
-                item["item_tax_template"] = line["item_tax_template"]
-            items.append(item)
-        payload: dict[str, Any] = {
-            "customer": mapped.get("customer") or self._customer(mapped, dry_run=dry_run),
-            "company": self.config["company"],
-            "currency": mapped["currency"],
-            "posting_date": mapped["posting_date"],
-            "set_posting_time": 1,  # else ERPNext books it today, whatever posting_date says
-            self.config["reference_field"]: mapped["reference"],
-            "items": items,
-        }
-        for name in ("due_date", "remarks", "taxes_and_charges"):
-            if mapped.get(name):
-                payload[name] = mapped[name]
-        taxes = self._hub_taxes(mapped["lines"], doc)
-        if taxes:
-            payload["taxes"] = taxes
-        return payload
-
-    def _hub_taxes(self, lines: list[dict[str, Any]], doc: InvoiceDocument) -> list[dict[str, Any]]:
-        """The hub's tax of each rate as an "Actual" row on the tax account of the rate's Item Tax
-        Template (see the module's docstring); none when some taxed line has no template, or one
-        rate has two (ERPNext's own taxes apply then, and the total check decides)."""
-        templates: dict[Decimal, tuple[str, int]] = {}  # rate → (template, first line)
-        for i, (line, source) in enumerate(zip(lines, doc.lines, strict=True)):
-            if not source.tax_rate:
-                continue
-            template = line.get("item_tax_template")
-            if not template or templates.setdefault(source.tax_rate, (template, i))[0] != template:
-                return []
-        rows = []
-        for tax in doc.taxes:
-            if not tax.rate or tax.rate not in templates:
-                continue
-            template, i = templates[tax.rate]
-            rows.append(
-                {
-                    "charge_type": "Actual",
-                    "account_head": self._tax_account(template, tax.rate * HUNDRED, i),
-                    "description": f"{template} ({(tax.rate * HUNDRED).normalize():f} %)",
-                    "tax_amount": tax.tax,
-                }
-            )
-        return rows
-
-    def _tax_account(self, template: str, percent: Decimal, index: int) -> str:
-        """The tax account of an Item Tax Template's row with this percentage (or its only row)."""
-        rows = self.request("GET", _resource("Item Tax Template", template))["data"].get("taxes") or []
-        matching = [r for r in rows if decimal_of(r.get("tax_rate")) == percent] or (rows if len(rows) == 1 else [])
-        if len(matching) != 1:
-            raise PermanentError(
-                f"lines[{index}]: the Item Tax Template {template!r} has {len(matching) or 'no'} tax rows of "
-                f"{percent.normalize():f} %: the hub cannot tell which tax account its tax goes to",
-                field=f"lines[{index}].item_tax_template",
-            )
-        return matching[0]["tax_type"]
-
-    def _items(self, lines: list[dict[str, Any]], *, dry_run: bool) -> None:
-        """Make sure every item code exists; create the missing ones if the mapping allows it."""
-        codes = sorted({line["item_code"] for line in lines})
-        known = {row["item_code"] for row in self.list_all("Item", ["item_code"], [["item_code", "in", codes]])}
-        missing: dict[str, tuple[int, dict[str, Any]]] = {}
-        for i, line in enumerate(lines):
-            if line["item_code"] not in known:
-                missing.setdefault(line["item_code"], (i, line))
-        if not missing:
-            return
-        if not self.options["create_items"]:
-            i, line = next(iter(missing.values()))
-            raise PermanentError(
-                f"lines[{i}]: item {line['item_code']} is not in ERPNext (the mapping's option create_items is off)",
-                field=f"lines[{i}].item_code",
-            )
-        if dry_run:
-            return
-        for code, (_, line) in missing.items():
-            body = {
-                "item_code": code,
-                "item_name": line.get("description") or code,
-                "item_group": self.options["item_group"],
-            }
-            self.request("POST", _resource("Item"), json=body)
-
-    def _customer(self, mapped: dict[str, Any], *, dry_run: bool) -> str:
-        """The Customer with this tax id, else with this customer name, else a new one."""
-        for field in ("tax_id", "customer_name"):
-            if mapped.get(field):
-                params = {
-                    "fields": json.dumps(["name"]),
-                    "filters": json.dumps([[field, "=", mapped[field]]]),
-                    "order_by": "creation asc",
-                    "limit_page_length": 1,
-                }
-                rows = self.request("GET", _resource("Customer"), params=params)["data"]
-                if rows:
-                    return rows[0]["name"]
-        name = mapped["customer_name"]
-        if not self.options["create_customers"]:
-            raise PermanentError(
-                f"customer {name!r} is not in ERPNext (by tax id or name) and the mapping's option "
-                "create_customers is off",
-                field="customer",
-            )
-        if dry_run:
-            return f"(new customer {name!r}, created by the push)"
-        body: dict[str, Any] = {"customer_name": name, "customer_type": "Company"}
-        for field in ("tax_id", "email_id"):
-            if mapped.get(field):
-                body[field] = mapped[field]
-        if self.options["customer_group"]:
-            body["customer_group"] = self.options["customer_group"]
-        answer = self.request("POST", _resource("Customer"), json=body)
-        return created(answer, "data", f"ERPNext Customer {name}")["name"]
-
-
-def _resource(doctype: str, name: str | None = None) -> str:
-    path = f"/api/resource/{quote(doctype)}"
-    return f"{path}/{quote(name, safe='')}" if name is not None else path
-
-
-def _check_total(draft: dict[str, Any], doc: InvoiceDocument) -> None:
-    """ERPNext computes the taxes itself (Item Tax Templates, the company's defaults): a draft
-    whose grand total is not the hub's total is refused rather than submitted. The grand total,
-    not the rounded total: ERPNext's rounding adjustment (to whole units by default) is its own
-    way of collecting the amount, not a different invoice. Both are compared to the currency's
-    minor unit, so that 47.360 and 47.36 agree and a cent apart does not."""
-    unit = Decimal(1).scaleb(-get_currency_precision(doc.currency))
-    total = decimal_of(draft.get("grand_total"))
-    if total.quantize(unit, rounding=ROUND_HALF_UP) == doc.total.quantize(unit, rounding=ROUND_HALF_UP):
-        return
-    rounded = draft.get("rounded_total")
-    raise PermanentError(
-        f"ERPNext computes a grand total of {total} {draft.get('currency') or doc.currency} for {doc.number}"
-        + (f" (rounded {decimal_of(rounded)})" if rounded else "")
-        + f", the hub {doc.total}: check the items' Item Tax Templates (table taxes), the Sales Taxes and "
-        "Charges template and the prices in ERPNext",
-        field="total",
-    )
 
 
 def _total(doc: dict[str, Any]) -> Decimal:
@@ -562,84 +371,3 @@ def _state(doc: dict[str, Any], outstanding: Decimal | None = None, total: Decim
     if outstanding <= 0:
         return ExternalState.PAID
     return ExternalState.PARTIALLY_PAID if outstanding < total else ExternalState.POSTED
-
-
-# What the payload code needs from the mapping (see connectors.mapped_types).
-_FIELD_TYPES: dict[str, tuple[type, ...]] = {
-    "reference": (str,),
-    "customer": (str, type(None)),
-    "customer_name": (str,),
-    "tax_id": (str, type(None)),
-    "email_id": (str, type(None)),
-    "currency": (str,),
-    "posting_date": (date,),
-    "due_date": (date, type(None)),
-    "remarks": (str, type(None)),
-    "taxes_and_charges": (str, type(None)),
-}
-_LINE_TYPES: dict[str, tuple[type, ...]] = {
-    "item_code": (str,),
-    "description": (str, type(None)),
-    "qty": (Decimal,),
-    "rate": (Decimal,),
-    "discount_percentage": (Decimal, type(None)),
-    "item_tax_template": (str, type(None)),
-}
-
-# Field labels as ERPNext's messages name them → the field; "Row #2" names the line.
-LABELS = {
-    "Customer": "customer",
-    "Item Code": "item_code",
-    "Item": "item_code",
-    "Currency": "currency",
-    "Company": "company",
-    "Due Date": "due_date",
-    "Posting Date": "posting_date",
-    "Quantity": "qty",
-    "Rate": "rate",
-    "Item Tax Template": "item_tax_template",
-    "Sales Taxes and Charges Template": "taxes_and_charges",
-    "Customer Group": "customer_group",
-    "Item Group": "item_group",
-}
-LINE_FIELDS = frozenset({"item_code", "qty", "rate", "item_tax_template"})
-_LABEL = re.compile(r"\b(" + "|".join(sorted(map(re.escape, LABELS), key=len, reverse=True)) + r")\b")
-_ROW = re.compile(r"Row\s*#?\s*(\d+)")
-# "frappe.exceptions.MandatoryError: [Sales Invoice, new-sales-invoice-1]: customer, due_date"
-_MANDATORY = re.compile(r"\]:\s*([a-z_][a-z0-9_]*)")
-
-
-def _refusal(exc: PermanentError | AuthError) -> ConnectorError:
-    body = exc.detail if isinstance(exc.detail, dict) else {}
-    messages = _server_messages(body)
-    exception = str(body.get("exception") or "")
-    last_line = exception.strip().splitlines()[-1] if exception.strip() else ""
-    text = "; ".join(messages) or last_line or exc.message
-    request_line = exc.message.split(" → ")[0]
-    message = f"ERPNext refused {request_line}: {body.get('exc_type') or 'error'}: {text}"
-    # Frappe's traceback stays out of the run history.
-    detail = {k: v for k, v in body.items() if k != "exc"} if body else exc.detail
-    if isinstance(exc, AuthError):
-        return AuthError(message, status=exc.status, detail=detail)
-    return PermanentError(message, field=_field(str(body.get("exc_type") or ""), exception, text), detail=detail)
-
-
-def _server_messages(body: dict[str, Any]) -> list[str]:
-    """The messages of `_server_messages`: a JSON list of JSON objects, each with a `message`."""
-    try:
-        items = json.loads(body.get("_server_messages") or "[]")
-        messages = [json.loads(item).get("message", "") if isinstance(item, str) else "" for item in items]
-    except (ValueError, AttributeError):
-        return []
-    return [re.sub(r"<[^>]+>", "", str(m)).strip() for m in messages if m]
-
-
-def _field(exc_type: str, exception: str, text: str) -> str | None:
-    if exc_type == "MandatoryError" and (m := _MANDATORY.search(exception)):
-        return m.group(1)
-    label = _LABEL.search(text)
-    if label is None:
-        return None
-    field = LABELS[label.group(1)]
-    row = _ROW.search(text)
-    return f"lines[{int(row.group(1)) - 1}].{field}" if row and field in LINE_FIELDS else field

@@ -6,9 +6,7 @@
   `PrivateNote`. Before creating, the engine finds it by `DocNumber`; the `requestid` makes a
   repeat of a lost request return the first answer instead of a second invoice. It is the key plus
   a digest of the body: a corrected body after a refusal is a new request, not the cached refusal.
-- The customer comes from table `customers` (hub id → QuickBooks id), else by `DisplayName` (a colon,
-  which QuickBooks refuses in a customer name, written " - "), else is created when the mapping's
-  option `create_customers` allows; each item by `Sku`, then by `Name`.
+- The customer and the items: `connectors.quickbooks.payload`.
 - Status from `Balance` against `TotalAmt` (partial payments); a voided invoice has its amounts
   zeroed and "Voided" at the start of its `PrivateNote`. Cancelling is voiding (`operation=void`).
 - QuickBooks computes the tax (its tax codes, or automated sales tax) and the total itself, and
@@ -30,8 +28,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -48,7 +44,6 @@ from connectors.documents import (
     StockLevel,
 )
 from connectors.errors import AuthError, PermanentError
-from connectors.http import dumps
 from connectors.oauth import (
     Limits,
     OAuthConnector,
@@ -57,7 +52,10 @@ from connectors.oauth import (
     Tokens,
 )
 from connectors.outbound import OutboundRefused
-from mappings.engine import storable
+from connectors.paging import listed_invoice, listed_pages
+from connectors.quickbooks.payload import QuickBooksPayloads
+from connectors.quickbooks.wire import STALE_OBJECT, fault_codes, fault_error, money, quoted, request_id
+from mappings.values import storable
 
 API = {"sandbox": "https://sandbox-quickbooks.api.intuit.com", "production": "https://quickbooks.api.intuit.com"}
 APP = {"sandbox": "https://app.sandbox.qbo.intuit.com", "production": "https://app.qbo.intuit.com"}
@@ -66,58 +64,13 @@ PROVIDER = OAuthProvider(
     "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
     ("com.intuit.quickbooks.accounting",),
 )
-REQUEST_ID_LENGTH = 50  # QuickBooks' limits
-DOC_NUMBER_LENGTH = 21
 STOCK_PAGE = 1000  # the most a query returns
 INVOICE_PAGE = 1000
 FIND_CHUNK = 30  # references per `DocNumber IN (…)` query
 BATCH_ITEMS = 30  # the most one /batch request carries
-PRICE_PLACES = Decimal("1e-7")  # QuickBooks keeps a line's UnitPrice to 7 decimals
-STALE_OBJECT = "5010"  # the SyncToken sent is not the invoice's current one
 
 
-def quoted(value: str) -> str:
-    """A string literal of QuickBooks' query language."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-UNSAFE_IN_REQUEST_ID = re.compile(r"[^A-Za-z0-9_-]")
-
-
-def request_id(key: str, body: Any) -> str:
-    """A `requestid` for this request: the key (a customer's name, an invoice number) kept to
-    letters, digits, `-` and `_` (a space or an apostrophe in the query string makes Intuit refuse
-    the call) and the digest of the body as sent (Decimals digit for digit, keys in the order they
-    are built), which keeps two requests apart whatever the key loses."""
-    digest = hashlib.sha256(dumps(body).encode()).hexdigest()[:16]
-    safe = UNSAFE_IN_REQUEST_ID.sub("", key)
-    return f"{safe[: REQUEST_ID_LENGTH - len(digest) - 1]}-{digest}"
-
-
-def fault_error(body: Any, fallback: str) -> PermanentError:
-    """QuickBooks' Fault as a PermanentError naming the field it names (`element`)."""
-    errors = _fault_errors(body)
-    if not errors:
-        return PermanentError(fallback, detail=body)
-    first = errors[0]
-    field = first.get("element") or None
-    parts = "; ".join(f"{e.get('Message', '')} ({e.get('code', '?')}): {e.get('Detail', '')}".strip() for e in errors)
-    return PermanentError(f"QuickBooks refused it{f' ({field})' if field else ''}: {parts}", field=field, detail=body)
-
-
-def _fault_errors(body: Any) -> list[Mapping[str, Any]]:
-    return (body.get("Fault") or {}).get("Error") or [] if isinstance(body, Mapping) else []
-
-
-def _fault_codes(body: Any) -> set[str]:
-    return {str(e.get("code")) for e in _fault_errors(body)}
-
-
-def _money(value: Any) -> Decimal:
-    return Decimal(str(value if value is not None else 0))
-
-
-class QuickBooksConnector(OAuthConnector):
+class QuickBooksConnector(QuickBooksPayloads, OAuthConnector):
     type_name = "quickbooks"
     label = "QuickBooks Online"
     invoices_move_stock = True
@@ -231,7 +184,7 @@ class QuickBooksConnector(OAuthConnector):
         return f"QuickBooks Online company {info.get('CompanyName', self.realm())} answered"
 
     def _state(self, invoice: Mapping[str, Any]) -> ExternalState:
-        total, balance = _money(invoice.get("TotalAmt")), _money(invoice.get("Balance"))
+        total, balance = money(invoice.get("TotalAmt")), money(invoice.get("Balance"))
         if (invoice.get("PrivateNote") or "").startswith("Voided") and total == 0:
             return ExternalState.CANCELLED
         if total > 0 and balance == 0:
@@ -268,30 +221,24 @@ class QuickBooksConnector(OAuthConnector):
 
     def list_invoices(self, issued_from: date, issued_to: date) -> Iterator[list[ListedInvoice]]:
         where = f"TxnDate >= {quoted(issued_from.isoformat())} and TxnDate <= {quoted(issued_to.isoformat())}"
-        position = 1
-        while True:
+
+        def read_page(page: int) -> tuple[list[dict[str, Any]], bool]:
+            position = 1 + (page - 1) * INVOICE_PAGE
             statement = f"select * from Invoice where {where} STARTPOSITION {position} MAXRESULTS {INVOICE_PAGE}"
             invoices = self.query(statement).get("Invoice") or []
-            if invoices:
-                yield [self._listed(invoice) for invoice in invoices]
-            if len(invoices) < INVOICE_PAGE:
-                return
-            position += INVOICE_PAGE
+            return invoices, len(invoices) >= INVOICE_PAGE
+
+        return listed_pages(read_page, self._listed)
 
     def _listed(self, invoice: Mapping[str, Any]) -> ListedInvoice:
-        ref = self._ref(invoice)
-        issued = invoice.get("TxnDate")
-        return ListedInvoice(
-            reference=invoice.get("DocNumber") or None,
-            external_id=ref.external_id,
-            number=ref.external_number,
-            total=_money(invoice.get("TotalAmt")),
-            tax=_money((invoice.get("TxnTaxDetail") or {}).get("TotalTax")),
-            currency=(invoice.get("CurrencyRef") or {}).get("value") or "",
+        return listed_invoice(
+            self._ref(invoice),
+            reference=invoice.get("DocNumber"),
+            total=money(invoice.get("TotalAmt")),
+            tax=money((invoice.get("TxnTaxDetail") or {}).get("TotalTax")),
+            currency=(invoice.get("CurrencyRef") or {}).get("value"),
             customer=(invoice.get("CustomerRef") or {}).get("name"),
-            state=ref.status,
-            url=ref.url,
-            issue_date=date.fromisoformat(issued) if issued else None,
+            issued=invoice.get("TxnDate"),
         )
 
     def look_up_invoices(self, idempotency_keys: list[str]) -> dict[str, ExternalRef]:
@@ -310,7 +257,7 @@ class QuickBooksConnector(OAuthConnector):
     def _wrong_total(self, invoice: Mapping[str, Any], doc: InvoiceDocument) -> PermanentError | None:
         """None when QuickBooks' total is the hub's; else the invoice is deleted and this is the
         refusal (finance would otherwise see two truths, and a retry would find it by DocNumber)."""
-        total = _money(invoice.get("TotalAmt"))
+        total = money(invoice.get("TotalAmt"))
         if total == doc.total:
             return None
         self.call(
@@ -368,115 +315,12 @@ class QuickBooksConnector(OAuthConnector):
     def preview_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
         return storable(self.build_invoice(doc, dry_run=True))
 
-    def build_invoice(self, doc: InvoiceDocument, *, dry_run: bool = False) -> dict[str, Any]:
-        """The Invoice body for the document: the mapping's values with QuickBooks' ids found."""
-        mapped = self.map_document(doc)
-        if len(mapped["reference"]) > DOC_NUMBER_LENGTH:
-            raise PermanentError(
-                f"reference: {mapped['reference']!r} is longer than the {DOC_NUMBER_LENGTH} characters of a "
-                "QuickBooks DocNumber, which the hub looks the invoice up by",
-                field="reference",
-            )
-        lines = mapped.get("lines") or []
-        items = self._find_items([line["sku"] for line in lines])
-        # Lines first: an unknown item is refused before a customer is looked up or created.
-        invoice_lines = [self._line(line, items, i) for i, line in enumerate(lines)]
-        if self.config["tax_model"] == "vat":
-            # Outside the US QuickBooks refuses a line without its VAT or GST code: refused here,
-            # before a customer is looked up or created, naming the rate that has no code.
-            for i, (line, source) in enumerate(zip(lines, doc.lines, strict=False)):
-                if not line.get("tax_code"):
-                    raise PermanentError(
-                        f"lines[{i}].tax_code: a QuickBooks company outside the US needs a tax code on every "
-                        f"line; add the rate {source.tax_rate.normalize():f} to table tax_codes",
-                        field=f"lines[{i}].tax_code",
-                    )
-        body: dict[str, Any] = {
-            "DocNumber": mapped["reference"],
-            "TxnDate": _iso(mapped["issue_date"]),
-            "CustomerRef": {"value": self._customer(mapped, dry_run=dry_run)},
-            "Line": invoice_lines,
-        }
-        if mapped.get("due_date"):
-            body["DueDate"] = _iso(mapped["due_date"])
-        if mapped.get("currency"):
-            body["CurrencyRef"] = {"value": mapped["currency"]}
-        body["PrivateNote"] = " ".join(str(p) for p in (mapped["reference"], mapped.get("private_note")) if p)
-        if mapped.get("memo"):
-            body["CustomerMemo"] = {"value": mapped["memo"]}
-        if mapped.get("customer_email"):
-            body["BillEmail"] = {"Address": mapped["customer_email"]}
-        return body
-
-    def _line(self, line: Mapping[str, Any], items: Mapping[str, Mapping[str, Any]], index: int) -> dict[str, Any]:
-        sku = line["sku"]
-        if sku not in items:
-            raise PermanentError(
-                f"lines[{index}].sku: QuickBooks has no item with Sku or Name {sku!r}; add a row to table items",
-                field=f"lines[{index}].sku",
-            )
-        quantity, amount = Decimal(line["quantity"]), Decimal(line["amount"])
-        unit_price = Decimal(line.get("unit_price") if line.get("unit_price") is not None else amount)
-        if quantity and quantity * unit_price != amount:
-            # A discounted line: QuickBooks checks Amount = Qty × UnitPrice, so the price is the net
-            # one, to the 7 decimals QuickBooks keeps for a rate.
-            unit_price = _trimmed((amount / quantity).quantize(PRICE_PLACES))
-        detail: dict[str, Any] = {
-            "ItemRef": {"value": str(items[sku]["Id"]), "name": items[sku].get("Name")},
-            "Qty": quantity,
-            "UnitPrice": unit_price,
-        }
-        if line.get("tax_code"):
-            detail["TaxCodeRef"] = {"value": line["tax_code"]}
-        out: dict[str, Any] = {"DetailType": "SalesItemLineDetail", "Amount": amount, "SalesItemLineDetail": detail}
-        if line.get("description"):
-            out["Description"] = line["description"]
-        return out
-
-    def _find_items(self, skus: list[str]) -> dict[str, dict[str, Any]]:
-        """Items by Sku, then by Name for those no Sku matched; remembered for the connector's life."""
-        missing = [s for s in dict.fromkeys(skus) if s not in self._items]
-        for field in ("Sku", "Name"):
-            if not missing:
-                break
-            statement = f"select * from Item where {field} in ({', '.join(quoted(s) for s in missing)})"
-            for item in self.query(statement).get("Item") or []:
-                if item.get(field) in missing:
-                    self._items.setdefault(item[field], item)
-            missing = [s for s in missing if s not in self._items]
-        return {s: self._items[s] for s in skus if s in self._items}
-
-    def _customer(self, mapped: Mapping[str, Any], *, dry_run: bool) -> str:
-        if mapped.get("customer_id"):
-            return str(mapped["customer_id"])
-        name = display_name(mapped["customer"])
-        if name in self._customers:
-            return self._customers[name]
-        found = self.query(f"select * from Customer where DisplayName = {quoted(name)}").get("Customer") or []
-        if found:
-            self._customers[name] = str(found[0]["Id"])
-            return self._customers[name]
-        if not self.options["create_customers"]:
-            raise PermanentError(
-                f"customer: QuickBooks has no customer named {name!r}; add a row to table customers, "
-                "or set the mapping option create_customers",
-                field="customer",
-            )
-        if dry_run:
-            return f"(a new customer {name!r} would be created)"
-        body: dict[str, Any] = {"DisplayName": name}
-        if mapped.get("customer_email"):
-            body["PrimaryEmailAddr"] = {"Address": mapped["customer_email"]}
-        created = self.call("POST", "customer", json=body, params={"requestid": request_id(f"C-{name}", body)})
-        self._customers[name] = str(created["Customer"]["Id"])
-        return self._customers[name]
-
     def _invoice(self, external_id: str) -> dict[str, Any]:
         return self.call("GET", f"invoice/{external_id}")["Invoice"]
 
     def invoice_status(self, ref: ExternalRef) -> InvoiceStatus:
         invoice = self._invoice(ref.external_id)
-        total, balance = _money(invoice.get("TotalAmt")), _money(invoice.get("Balance"))
+        total, balance = money(invoice.get("TotalAmt")), money(invoice.get("Balance"))
         return InvoiceStatus(
             external_id=str(invoice["Id"]),
             status=self._state(invoice),
@@ -502,7 +346,7 @@ class QuickBooksConnector(OAuthConnector):
                 )
                 return
             except PermanentError as exc:
-                if attempt == 2 or STALE_OBJECT not in _fault_codes(exc.detail):
+                if attempt == 2 or STALE_OBJECT not in fault_codes(exc.detail):
                     raise
 
     # What a credit memo copies of the invoice's lines (not their ids or line numbers): the item
@@ -557,7 +401,7 @@ class QuickBooksConnector(OAuthConnector):
             page = self.query(f"select * from Item where {where} STARTPOSITION {position} MAXRESULTS {STOCK_PAGE}")
             items = page.get("Item") or []
             for item in items:
-                on_hand = _money(item.get("QtyOnHand"))
+                on_hand = money(item.get("QtyOnHand"))
                 yield StockLevel(
                     sku=item.get("Sku") or item["Name"],
                     warehouse=self.config["warehouse"],
@@ -572,19 +416,3 @@ class QuickBooksConnector(OAuthConnector):
 
     def close(self) -> None:
         self.api.close()
-
-
-def display_name(name: str) -> str:
-    """A customer's DisplayName as QuickBooks takes it: "The customer name must not contain a colon"
-    (Intuit's IntuitNamesTypes.xsd, Customer; a colon separates a sub-customer from its parent),
-    so "Acme: Berlin" is found and created as "Acme - Berlin"."""
-    return re.sub(r"\s*:\s*", " - ", name).strip()
-
-
-def _trimmed(value: Decimal) -> Decimal:
-    """Without trailing zeros, never in exponent form (9.0000000 → 9, 1.2500000 → 1.25)."""
-    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
-
-
-def _iso(value: Any) -> str:
-    return value.isoformat() if isinstance(value, date) else str(value)

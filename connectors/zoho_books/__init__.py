@@ -49,30 +49,19 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
-from babel.numbers import get_currency_precision
-
-from connectors.arithmetic import DiscountArithmetic, fitted, noting_discount
 from connectors.base import ConfigField
-from connectors.documents import (
-    ExternalRef,
-    ExternalState,
-    InvoiceDocument,
-    InvoiceStatus,
-    ListedInvoice,
-    StockLevel,
-    amount_paid,
-)
+from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, ListedInvoice, amount_paid
 from connectors.errors import ConnectorError, PermanentError
 from connectors.http import created, decimal_of
-from connectors.mapped_types import number
 from connectors.oauth import Limits, OAuthConnector, OAuthHttp, OAuthProvider
 from connectors.outbound import OutboundRefused
+from connectors.paging import listed_invoice, listed_pages
 from connectors.refused_field import field_in_message
-from connectors.tax_codes import tax_code
-from mappings.engine import storable
+from connectors.zoho_books.payload import LINES, ZohoPayloads
+from connectors.zoho_books.stock import ZohoStock
+from mappings.values import storable
 
 # Data centre → (accounts server, API server). Canada's accounts server is zohocloud.ca.
 DATA_CENTRES: dict[str, tuple[str, str]] = {
@@ -99,16 +88,11 @@ STATES = {
     "paid": ExternalState.PAID,
     "void": ExternalState.CANCELLED,
 }
-# Zoho Inventory's largest page.
-STOCK_PAGE = 200
-# Rates and amounts to the currency's decimals, ties undocumented; discounts of 2 decimals. Zoho
-# documents no precision of quantities: they go as they are, and the total check decides.
-LINES = DiscountArithmetic("Zoho Books", price_places=None, rounding=None, discount_places=2)
 # Invoices per page of the invoice list (Zoho Books' largest).
 INVOICE_PAGE = 200
 
 
-class ZohoBooksConnector(OAuthConnector):
+class ZohoBooksConnector(ZohoPayloads, ZohoStock, OAuthConnector):
     type_name = "zoho_books"
     line_arithmetic = LINES
     label = "Zoho Books"
@@ -241,8 +225,8 @@ class ZohoBooksConnector(OAuthConnector):
         return self._ref(invoice)
 
     def list_invoices(self, issued_from: date, issued_to: date) -> Iterator[list[ListedInvoice]]:
-        page = 1
-        while True:
+
+        def read_page(page: int) -> tuple[list[dict[str, Any]], bool]:
             params = {
                 "date_start": issued_from.isoformat(),
                 "date_end": issued_to.isoformat(),
@@ -250,27 +234,19 @@ class ZohoBooksConnector(OAuthConnector):
                 "per_page": INVOICE_PAGE,
             }
             answer = self._call("GET", "/books/v3/invoices", params=params)
-            invoices = answer.get("invoices", [])
-            if invoices:
-                yield [self._listed(invoice) for invoice in invoices]
-            if not answer.get("page_context", {}).get("has_more_page"):
-                return
-            page += 1
+            return answer.get("invoices", []), bool(answer.get("page_context", {}).get("has_more_page"))
+
+        return listed_pages(read_page, self._listed)
 
     def _listed(self, invoice: Mapping[str, Any]) -> ListedInvoice:
-        ref = self._ref(invoice)
-        issued = invoice.get("date")
-        return ListedInvoice(
-            reference=invoice.get("reference_number") or None,
-            external_id=ref.external_id,
-            number=ref.external_number,
+        return listed_invoice(
+            self._ref(invoice),
+            reference=invoice.get("reference_number"),
             total=decimal_of(invoice.get("total")),
             tax=None,
-            currency=invoice.get("currency_code") or "",
+            currency=invoice.get("currency_code"),
             customer=invoice.get("customer_name"),
-            state=ref.status,
-            url=ref.url,
-            issue_date=date.fromisoformat(issued) if issued else None,
+            issued=invoice.get("date"),
         )
 
     def push_invoice(self, doc: InvoiceDocument) -> ExternalRef:
@@ -358,205 +334,6 @@ class ZohoBooksConnector(OAuthConnector):
             status=ExternalState.POSTED,
         )
 
-    def pull_stock(self, since: datetime | None = None) -> Iterator[StockLevel]:
-        """Full read each time: Zoho reports no stock changes since a time. The item list gives each
-        item's stock in all (one call per 200 items); per warehouse, each item's detail is read
-        too, a call per item, which the setting `stock_per_warehouse` asks for knowingly."""
-        page = 1
-        now = datetime.now(UTC)
-        while True:
-            answer = self._call("GET", self._items_path, params={"page": page, "per_page": STOCK_PAGE})
-            for item in answer.get("items", []):
-                if not (item.get("sku") and item.get("item_type", "inventory") == "inventory"):
-                    continue
-                if self.config["stock_per_warehouse"]:
-                    yield from self._item_stock(item)
-                else:
-                    yield _level(
-                        item["sku"],
-                        self.config["warehouse"],
-                        item.get("stock_on_hand"),
-                        item.get("available_stock"),
-                        now,
-                    )
-            if not answer.get("page_context", {}).get("has_more_page"):
-                return
-            page += 1
-
-    @property
-    def _items_path(self) -> str:
-        """Where stock is read: Zoho Inventory when the organisation uses it, else the stock
-        Zoho Books keeps itself for items it tracks as inventory."""
-        return "/inventory/v1/items" if self.config["inventory"] else "/books/v3/items"
-
-    def _item_stock(self, item: Mapping[str, Any]) -> Iterator[StockLevel]:
-        detail = self._call("GET", f"{self._items_path}/{item['item_id']}")["item"]
-        now = datetime.now(UTC)
-        places = [
-            (
-                w.get("warehouse_name") or w.get("warehouse_id"),
-                w.get("warehouse_stock_on_hand"),
-                w.get("warehouse_available_stock"),
-            )
-            for w in detail.get("warehouses") or []
-        ] or [
-            (
-                loc.get("location_name") or loc.get("location_id"),
-                loc.get("location_stock_on_hand"),
-                loc.get("location_available_stock"),
-            )
-            for loc in detail.get("locations") or []
-        ]
-        for warehouse, on_hand_value, available_value in places:
-            yield _level(item["sku"], str(warehouse), on_hand_value, available_value, now)
-
-    # ---- payload -----------------------------------------------------------------------------
-
-    def build_payload(self, doc: InvoiceDocument, *, dry_run: bool = False) -> dict[str, Any]:
-        """The invoice as Zoho takes it, from the connection's mapping; everything that can refuse
-        the document is checked before a customer is created."""
-        mapped = self.map_document(doc)
-        mapped_lines = mapped.get("lines") or []
-        if len(mapped_lines) != len(doc.lines):
-            # Zoho's total is checked against the document's: lines map one to one.
-            raise PermanentError(
-                f"the mapping gives {len(mapped_lines)} lines for {len(doc.lines)} in the document", field="lines"
-            )
-        unit = Decimal(1).scaleb(-get_currency_precision(doc.currency))
-        lines = []
-        for i, (line, source) in enumerate(zip(mapped_lines, doc.lines, strict=True)):
-            quantity = number(line.get("quantity"), f"lines[{i}].quantity", "Zoho")
-            rate = number(line.get("rate"), f"lines[{i}].rate", "Zoho")
-            discount = number(line.get("discount_percent") or 0, f"lines[{i}].discount_percent", "Zoho")
-            terms = fitted(LINES, i, quantity, rate, discount, source.net, unit)
-            description = line.get("description") or ""
-            if discount and not terms.discount:  # the discount is in the net rate
-                description = noting_discount(description, discount)
-            out: dict[str, Any] = {
-                "item_id": self._item(line.get("sku"), i)["item_id"],
-                "description": description,
-                "quantity": terms.quantity,
-                "rate": terms.price,
-            }
-            if terms.discount:
-                # Zoho reads a line discount as an amount, or with % as a percentage.
-                out["discount"] = f"{terms.discount:f}%"
-            tax_id = self._tax_id(line.get("tax"), i)
-            if tax_id:
-                out["tax_id"] = tax_id
-            lines.append(out)
-        if not lines:
-            raise PermanentError("the mapping gives no lines", field="lines")
-        payload: dict[str, Any] = {
-            "customer_id": self._customer_id(doc, mapped, dry_run=dry_run),
-            "reference_number": mapped["reference"],
-            "date": mapped["date"],
-            "line_items": lines,
-        }
-        if any("discount" in line for line in lines):
-            payload["discount_type"] = "item_level"
-        for name in ("due_date", "notes"):
-            if mapped.get(name):
-                payload[name] = mapped[name]
-        return payload
-
-    def _item(self, sku: Any, index: int) -> dict[str, Any]:
-        if not isinstance(sku, str) or not sku:
-            raise PermanentError(f"lines[{index}].sku: the mapping gives no SKU", field=f"lines[{index}].sku")
-        if sku not in self._items:
-            # Zoho documents no SKU filter for items: its search (`search_text`, name and
-            # description) usually finds the item; else the active items are read page by page,
-            # once for the whole batch. Only an exact SKU counts.
-            found = self._call("GET", "/books/v3/items", params={"search_text": sku})["items"]
-            self._remember_items(found)
-            if sku not in self._items and not self._all_items_read:
-                self._read_all_items()
-            if sku not in self._items:
-                path = f"lines[{index}].sku"
-                raise PermanentError(f"{path}: Zoho Books has no item with SKU {sku}", field=path)
-        return self._items[sku]
-
-    def _remember_items(self, items: list[dict[str, Any]]) -> None:
-        for item in items:
-            if item.get("sku"):
-                self._items.setdefault(item["sku"], item)
-
-    def _read_all_items(self) -> None:
-        page = 1
-        while True:
-            answer = self._call(
-                "GET", "/books/v3/items", params={"filter_by": "Status.Active", "page": page, "per_page": STOCK_PAGE}
-            )
-            self._remember_items(answer.get("items", []))
-            if not answer.get("page_context", {}).get("has_more_page"):
-                break
-            page += 1
-        self._all_items_read = True
-
-    def _tax_id(self, tax: Any, index: int) -> str | None:
-        """The mapped tax: a Zoho tax id as it is, a rate as the Zoho tax of that percentage."""
-        return tax_code(tax, f"lines[{index}].tax", system="Zoho Books", code="Zoho tax id", rates=self._tax_rates)
-
-    def _tax_rates(self) -> list[tuple[Decimal, str]]:
-        """(percentage, tax id) of the organisation's taxes, read once."""
-        if self._taxes is None:
-            self._taxes = self._call("GET", "/books/v3/settings/taxes")["taxes"]
-        return [(decimal_of(t.get("tax_percentage")), str(t["tax_id"])) for t in self._taxes]
-
-    def _customer_id(self, doc: InvoiceDocument, mapped: Mapping[str, Any], *, dry_run: bool) -> str:
-        if mapped.get("customer_id"):
-            return str(mapped["customer_id"])
-        customer = doc.customer
-        contact = None
-        if customer.email:
-            contact = self._contact({"email": customer.email}, lambda c: c.get("email") == customer.email)
-        contact = contact or self._contact(
-            {"contact_name": customer.name}, lambda c: c.get("contact_name") == customer.name
-        )
-        if contact is None:
-            if not self.options["create_customers"]:
-                raise PermanentError(
-                    f"Zoho Books has no customer {customer.name!r} and the mapping does not create customers",
-                    field="customer",
-                )
-            if dry_run:
-                return f"(new customer {customer.name!r}, created by the push)"
-            contact = self._create_contact(doc)
-        if contact.get("currency_code") and contact["currency_code"] != mapped["currency"]:
-            raise PermanentError(
-                f"currency: Zoho customer {contact.get('contact_name')!r} is billed in {contact['currency_code']}, "
-                f"the invoice is in {mapped['currency']}",
-                field="currency",
-            )
-        return str(contact["contact_id"])
-
-    def _contact(self, query: Mapping[str, str], matches) -> dict[str, Any] | None:
-        found = self._call("GET", "/books/v3/contacts", params={"contact_type": "customer", **query})["contacts"]
-        exact = sorted((c for c in found if matches(c)), key=lambda c: c["contact_id"])
-        return exact[0] if exact else None
-
-    def _create_contact(self, doc: InvoiceDocument) -> dict[str, Any]:
-        customer, address = doc.customer, doc.customer.address
-        body: dict[str, Any] = {"contact_name": customer.name, "contact_type": "customer"}
-        person = {k: v for k, v in (("email", customer.email), ("phone", customer.phone)) if v}
-        if person:
-            body["contact_persons"] = [{**person, "is_primary_contact": True}]
-        billing = {
-            k: v
-            for k, v in (
-                ("address", address.street),
-                ("city", address.city),
-                ("zip", address.postal_code),
-                ("state", address.region),
-                ("country", address.country),
-            )
-            if v
-        }
-        if billing:
-            body["billing_address"] = billing
-        answer = self._call("POST", "/books/v3/contacts", json=body)
-        return created(answer, "contact", f"Zoho Books contact {customer.name}")
-
     def close(self) -> None:
         self.api.close()
 
@@ -566,17 +343,3 @@ def _refusal(body: Any, message: str, payload: Any) -> PermanentError:
     said = body.get("message") if isinstance(body, dict) and body.get("message") else message
     field = field_in_message(str(said), payload) if payload is not None else None
     return PermanentError(f"Zoho Books refused it: {said}", field=field, detail=body)
-
-
-def _level(sku: str, warehouse: str, on_hand_value: Any, available_value: Any, now: datetime) -> StockLevel:
-    """A stock level from Zoho's on-hand and available figures (available missing: all of it)."""
-    on_hand = decimal_of(on_hand_value)
-    available = decimal_of(available_value) if available_value not in (None, "") else on_hand
-    return StockLevel(
-        sku=sku,
-        warehouse=warehouse,
-        on_hand=on_hand,
-        reserved=max(Decimal(0), on_hand - available),
-        available=available,
-        as_of=now,
-    )
