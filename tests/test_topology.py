@@ -25,6 +25,7 @@ from tests.conftest import Caller
 from tests.services import RedisServer, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
+STARTING = 90  # seconds: a deadline, not a wait
 
 
 @pytest.fixture
@@ -146,14 +147,15 @@ def test_two_schedulers_one_dispatches_and_the_other_takes_over_when_it_is_kille
     two = machines("scheduler-two", ["scheduler"], env)
     conn = redis.Redis.from_url(redis_server.url)
 
-    # Both schedulers up: one took the lock, the other waits for it, naming the holder.
-    wait_for(lambda: _took(one) or _took(two), 30, 0.1, "a scheduler to take the lock")
+    # Both schedulers up: one took the lock, the other waits for it, naming the holder. (Deadlines
+    # for starting are generous: each process imports the whole app, on cores the suite shares.)
+    wait_for(lambda: _took(one) or _took(two), STARTING, 0.1, "a scheduler to take the lock")
     holder, standby = (one, two) if _took(one) else (two, one)
     token = _took(holder)
     assert _holder(conn) == token
     wait_for(
         lambda: any(f"waiting for the scheduler lock held by {token}" in line for line in standby.scheduler_lines()),
-        30,
+        STARTING,
         0.1,
         "the other scheduler to wait for the lock",
     )
@@ -161,13 +163,13 @@ def test_two_schedulers_one_dispatches_and_the_other_takes_over_when_it_is_kille
 
     # The web answers the load balancer's probes.
     base = f"http://127.0.0.1:{web.port}"
-    wait_for(lambda: _answers(base + "/healthz"), 30, 0.1, "gunicorn to answer")
+    wait_for(lambda: _answers(base + "/healthz"), STARTING, 0.1, "gunicorn to answer")
     ready = requests.get(base + "/readyz", timeout=5)
     assert (ready.status_code, ready.json()["checks"]) == (200, {"database": "ok", "redis": "ok"})
 
     # Events waiting in the outbox: the holder dispatches them, the other does not.
     _win_deals_while_redis_is_out_of_reach(app, users, 3, first=0)
-    wait_for(lambda: _states(app) == [OutboxState.DONE] * 3, 30, 0.1, "the first events to be done")
+    wait_for(lambda: _states(app) == [OutboxState.DONE] * 3, STARTING, 0.1, "the worker to do the first events")
     assert _dispatches(holder) >= 1
     assert _dispatches(standby) == 0
 

@@ -68,8 +68,8 @@ class SchedulerLock:
                     log.info("took the scheduler lock (%s)", self.token)
                     return True
                 holder = self.conn.get(self.key)
-                holder = holder.decode() if isinstance(holder, bytes) else str(holder)
-                if holder != reported:
+                holder = holder.decode() if isinstance(holder, bytes) else holder
+                if holder is not None and holder != reported:  # None: it expired just now
                     log.info("waiting for the scheduler lock held by %s", holder)
                     reported = holder
             except RedisError as exc:
