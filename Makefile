@@ -8,7 +8,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install assets browser wrk run test test-sqlite test-postgres lint format services clean bench drill
+.PHONY: install assets browser wrk run serve test test-sqlite test-postgres lint format services clean bench drill
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -43,6 +43,16 @@ run: install assets
 	$(VENV)/bin/crmhub seed-demo
 	@echo "CRM–ERP Hub on http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/docs)"
 	$(VENV)/bin/crmhub run --demo-erp --host $(HOST) --port $(PORT)
+
+# The production topology on this machine (Procfile, docs/operations.md): gunicorn, $(WORKERS) RQ
+# workers and one scheduler, against the PostgreSQL and Redis that DATABASE_URL and REDIS_URL name
+# (in the environment or in .env, which wins, as honcho reads it). Migrates first.
+WORKERS ?= 2
+serve: install assets
+	@$(VENV)/bin/honcho run sh -c 'test -n "$$DATABASE_URL" && test -n "$$REDIS_URL"' || \
+		(echo "make serve needs DATABASE_URL and REDIS_URL, in the environment or in .env" >&2; exit 1)
+	$(VENV)/bin/honcho run $(VENV)/bin/crmhub db upgrade
+	PATH="$(abspath $(VENV))/bin:$$PATH" HOST=$(HOST) $(VENV)/bin/honcho start -p $(PORT) -c worker=$(WORKERS)
 
 services:
 	@bash tests/start_services.sh

@@ -41,7 +41,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     outbound.configure(app.config.get("HUB_OUTBOUND_ALLOW"))
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
 
-    from hub import api, auth, exchange, security_headers, web
+    from hub import api, auth, exchange, health, security_headers, web
     from hub.api import idempotency
     from hub.audit import install as install_audit
     from hub.epochs import install as install_epochs
@@ -63,6 +63,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     web.init_app(app)
     idempotency.init_app(app)  # after web's CSRF check: a forged request claims no key
     exchange.init_app(app)
+    health.init_app(app)
     security_headers.init_app(app)
     return app
 

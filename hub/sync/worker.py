@@ -1,18 +1,23 @@
 """Running the jobs: `crmhub worker` (RQ on Redis), `crmhub scheduler` (the outbox dispatcher and
-RQ cron for periodic jobs) and, without Redis, the embedded worker thread that does both."""
+RQ cron for periodic jobs, one at a time under a Redis lock) and, without Redis, the embedded
+worker thread that does both."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import threading
 import time
 
 from flask import Flask
 from rq import SimpleWorker
+from rq.cron import CronScheduler
 from rq.timeouts import TimerDeathPenalty
 
 from hub.sync import jobs
 from hub.sync.queue import QUEUE_NAME, RedisError, connection, get_queue
+from hub.sync.scheduler_lock import SchedulerLock
 
 log = logging.getLogger(__name__)
 # The nightly reconciliation runs (UTC): after the day's invoices, before the working day.
@@ -101,34 +106,70 @@ def run_worker(app: Flask, *, burst: bool = False) -> None:
 
 
 def run_scheduler(app: Flask, *, dispatch_every: float = 1.0) -> None:
-    """`crmhub scheduler`: every second, moves due outbox events to the queue and weighs the alerts
-    of deals just won or lost; enqueues the periodic jobs with RQ's cron. Survives Redis outages:
-    events wait in the database."""
-    from rq.cron import CronScheduler
-
+    """`crmhub scheduler`: while it holds the scheduler lock (hub.sync.scheduler_lock), every second
+    moves due outbox events to the queue, weighs the alerts of deals just won or lost, and enqueues
+    the periodic jobs that are due (RQ's cron). Without the lock it waits: start one per machine
+    and one dispatches. Survives Redis outages: events wait in the database. SIGTERM or SIGINT
+    ends it after the round, letting go of the lock."""
     jobs.bind_app(app)
-
-    def dispatch_loop() -> None:
-        while True:
-            for sweep in (jobs.dispatch_outbox, jobs.sweep_alerts):
-                try:
-                    sweep()
-                except Exception:
-                    log.exception("%s failed", sweep.__name__)
-            time.sleep(dispatch_every)
-
-    threading.Thread(target=dispatch_loop, name="outbox-dispatcher", daemon=True).start()
-    while True:
+    stop = _stop_on_signals()
+    lock = SchedulerLock(connection(app))
+    cron = _cron(app)
+    while lock.acquire(stop):
         try:
-            cron = CronScheduler(connection=connection(app), logging_level="INFO")
-            cron.register(jobs.pull_invoice_status, QUEUE_NAME, interval=int(app.config["HUB_STATUS_INTERVAL_SECONDS"]))
-            # Each connection has its own stock interval; this only looks for the ones that are due.
-            cron.register(jobs.pull_due_stock, QUEUE_NAME, interval=30)
-            cron.register(jobs.deliver_alerts, QUEUE_NAME, interval=15)
-            cron.register(jobs.purge_idempotency_keys, QUEUE_NAME, interval=3600)
-            cron.register(jobs.reconcile_nightly, QUEUE_NAME, cron=RECONCILE_CRON)
-            cron.start()
-            return  # a shutdown signal ended it
-        except RedisError as exc:
-            log.warning("Redis unavailable for the cron scheduler (%s); retrying in 5 s", exc)
-            time.sleep(5)
+            _schedule(cron, lock, stop, dispatch_every)
+        finally:
+            lock.release()
+
+
+def _cron(app: Flask) -> CronScheduler:
+    cron = CronScheduler(connection=connection(app), logging_level="INFO")
+    cron.register(jobs.pull_invoice_status, QUEUE_NAME, interval=int(app.config["HUB_STATUS_INTERVAL_SECONDS"]))
+    # Each connection has its own stock interval; this only looks for the ones that are due.
+    cron.register(jobs.pull_due_stock, QUEUE_NAME, interval=30)
+    cron.register(jobs.deliver_alerts, QUEUE_NAME, interval=15)
+    cron.register(jobs.purge_idempotency_keys, QUEUE_NAME, interval=3600)
+    cron.register(jobs.reconcile_nightly, QUEUE_NAME, cron=RECONCILE_CRON)
+    return cron
+
+
+def _schedule(cron: CronScheduler, lock: SchedulerLock, stop: threading.Event, every: float) -> None:
+    """Rounds of dispatch and cron while the lock is ours. CronScheduler.start() is not used: its
+    loop sleeps up to a minute and would not notice a lost lock."""
+    born = False
+    try:
+        while lock.held.is_set() and not stop.is_set():
+            try:
+                dispatched = jobs.dispatch_outbox()
+                if dispatched:
+                    log.info("dispatched %d event(s)", dispatched)
+            except Exception:
+                log.exception("dispatch_outbox failed")
+            try:
+                jobs.sweep_alerts()
+            except Exception:
+                log.exception("sweep_alerts failed")
+            try:
+                if not born:
+                    cron.register_birth()
+                    born = True
+                if cron.enqueue_jobs():
+                    cron.save()
+                cron.heartbeat()
+            except RedisError as exc:
+                log.warning("Redis unavailable for the cron scheduler (%s); retrying", exc)
+            stop.wait(every)
+    finally:
+        if born:
+            with contextlib.suppress(RedisError):
+                cron.register_death()
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM (a process manager stopping it) or SIGINT: the loop ends its round
+    and releases the lock, where Python's default would die holding it until the TTL."""
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+    return stop
