@@ -90,7 +90,8 @@ def worker(burst: bool) -> None:
 @main.command("scheduler")
 @with_appcontext
 def scheduler() -> None:
-    """Move due outbox events to the queue and enqueue periodic jobs. Run exactly one."""
+    """Move due outbox events to the queue and enqueue periodic jobs. One scheduler dispatches at a
+    time (a Redis lock); more stand by and take over when it dies."""
     from flask import current_app
 
     from hub.sync.worker import run_scheduler
