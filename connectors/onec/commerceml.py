@@ -6,7 +6,8 @@
 - `read_batch` / `read_items`: a streaming reader (expat) of what 1C sends: the catalogue
   (import.xml: Каталог/Товары/Товар), the offers package (offers.xml: ПакетПредложений, full or
   changes only, with its Склады, ТипыЦены and Предложения; the prices.xml and rests.xml of newer
-  setups too) and order changes (sale files: КоммерческаяИнформация/Документ), as typed
+  setups too) and order changes (sale files: КоммерческаяИнформация/Документ, or the Документы of
+  a Контейнер: an order and the payments made on it, each a Документ of its own), as typed
   dataclasses. A batch of items ends at the next item's start tag, and its `ReadPosition` lets the
   next batch start reading right there: a file of any size is read in bounded memory and time
   per batch.
@@ -36,6 +37,10 @@ HUNDRED = Decimal(100)
 CENTS = Decimal("0.01")
 # Values of ЗначенияРеквизитов that mean "yes" (1C writes true/false, older setups истина/ложь).
 TRUE_WORDS = frozenset({"true", "истина", "да", "1"})
+# ХозОперация of the documents 1C sends for the payments of an order, one per payment, each naming
+# the order in its Основание (1C's exchange with partial payments, as 1C-Bitrix's sale module 16 and
+# the 1C module for it from version 6 write it: ПлатежноеПоручение, ПКО, acquiring).
+PAYMENT_OPERATIONS = frozenset({"Выплата безналичных денег", "Выплата наличных денег", "Эквайринговая операция"})
 
 
 class InvalidExchangeFile(PermanentError):
@@ -119,6 +124,20 @@ class OrderChange:
     cancelled: bool = False  # «Отменен», or «ПометкаУдаления» (marked for deletion)
     status: str | None = None  # «Статус заказа», as 1C words it
     attributes: Mapping[str, str] = field(default_factory=dict)
+    operation: str | None = None  # ХозОперация: «Заказ товара», or one of PAYMENT_OPERATIONS
+    amount: Decimal | None = None  # Сумма: of the order, or of the payment
+    basis: str | None = None  # Основание: the order a payment is for (its number)
+    paid: bool = False  # «Оплачен»
+
+    @property
+    def is_payment(self) -> bool:
+        """A payment document of an order (`basis`), not the order itself."""
+        return self.operation in PAYMENT_OPERATIONS
+
+    @property
+    def payment_received(self) -> bool:
+        """A payment 1C says was made (Оплачен, or a date of payment) and not undone."""
+        return (self.paid or self.paid_on is not None) and not self.cancelled
 
 
 @dataclass(frozen=True)
@@ -393,6 +412,7 @@ def _order_change(el: Any) -> OrderChange:
         if name:
             attributes[name] = _text(attribute, "Значение") or ""
     where = f"Документ {order_id}"
+    amount = _text(el, "Сумма")
     return OrderChange(
         id=order_id,
         number=_text(el, "Номер"),
@@ -403,6 +423,10 @@ def _order_change(el: Any) -> OrderChange:
         cancelled=_yes(attributes.get("Отменен")) or _yes(attributes.get("ПометкаУдаления")),
         status=attributes.get("Статус заказа") or None,
         attributes=attributes,
+        operation=_text(el, "ХозОперация"),
+        amount=_number(amount, f"{where}: Сумма") if amount is not None else None,
+        basis=_text(el, "Основание"),
+        paid=_yes(attributes.get("Оплачен")),
     )
 
 
@@ -497,6 +521,8 @@ def item_from_json(data: Mapping[str, Any]) -> Item:
     if kind == "order_change":
         for key in ("paid_on", "shipped_on"):
             values[key] = date.fromisoformat(values[key]) if values[key] else None
+        if values.get("amount") is not None:
+            values["amount"] = Decimal(values["amount"])
     return _KINDS[kind](**values)
 
 
