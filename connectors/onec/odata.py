@@ -24,6 +24,10 @@ What the connector does in 1C
   `Ref_Key`s resolved to SKU and warehouse code through their catalogs; products that moved lately
   (`Turnovers`) and have no balance left are reported as 0 (Balance leaves zeros out).
 
+Lines: 1C computes a line as Окр(Количество × Цена, 2) with a 2-decimal price; each line goes with
+the net price that makes it the hub's net, or the deal is refused when won (`ODATA_LINES`, the rule
+and its sources in connectors/onec/arithmetic.py).
+
 Errors: 1C's `odata.error` message becomes the PermanentError's text (400), 401/403 an AuthError,
 5xx and timeouts retryable (uncertain for a create), as `connectors.http` translates them.
 """
@@ -46,6 +50,7 @@ from connectors.base import ConfigField, ConfigInvalid, Connector, validate_conf
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
 from connectors.errors import ConnectorError, PermanentError, UncertainOutcomeError, UnsupportedOperation
 from connectors.http import JsonHttp
+from connectors.onec.arithmetic import ODATA_LINES, fit_mapped_lines
 from connectors.outbound import OutboundRefused
 from mappings.engine import MappingInvalid, MappingSpec, Problem, ProblemKind, missing_targets, parse, storable
 
@@ -189,6 +194,7 @@ class OneCODataConnector(Connector):
     )
     # The reference travels in the field the mapping's `reference_field` names, checked in build_payload.
     idempotency_target = None
+    line_arithmetic = ODATA_LINES
     mapping_options = (
         ConfigField(
             "configuration",
@@ -295,6 +301,7 @@ class OneCODataConnector(Connector):
         lines = body.get(self.lines_target) if self.lines_target else None
         if not isinstance(lines, list) or not lines:
             raise PermanentError("the mapping gives the document no lines", field="lines")
+        fit_mapped_lines(ODATA_LINES, self.mapping, lines, doc)
         for i, line in enumerate(lines):
             product = line.pop("product", None)
             found = self._find(o["product_catalog"], product, o["product_match"])

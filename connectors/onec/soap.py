@@ -13,6 +13,10 @@ differ from one installation to the next. So nothing about them is written here:
   amounts and stock rows: dotted paths from the response element, as its XML reads (`return.Ид`);
 - the mapping's table `states` turns 1C's state words into the hub's (`Оплачен` → paid).
 
+Lines: 1C computes a line as Окр(Количество × Цена × (1 − ПроцентСкидки / 100), 2), Цена and the
+percent of 2 decimals; the mapping's price and discount fields get what makes it the hub's net, or
+the deal is refused when won (`SOAP_LINES`, connectors/onec/arithmetic.py).
+
 The WSDL is loaded at first use, with HTTP Basic (user and password sent as UTF-8, as 1C reads them,
 so Cyrillic user names work) over one `requests.Session`; the port of the configured SOAP version
 (1C publishes 1.1 and 1.2) is called; non-ASCII SOAPAction headers are sent percent-encoded. Every
@@ -56,6 +60,7 @@ from connectors.errors import (
     UnsupportedOperation,
 )
 from connectors.http import elapsed_ms, may_have_arrived, retry_after_seconds
+from connectors.onec.arithmetic import SOAP_LINES, fit_mapped_lines
 from mappings.engine import MappingSpec, Problem, ProblemKind, missing_targets, normalise_key, storable
 
 # WSDLs and answers are parsed without DTDs, entities or external references.
@@ -188,6 +193,7 @@ class OnecSoapConnector(Connector):
         ),
     )
     mapping_options = MAPPING_OPTIONS
+    line_arithmetic = SOAP_LINES
 
     def __init__(self, config: Mapping[str, Any], *, post: bool = False, mapping: MappingSpec | None = None) -> None:
         super().__init__(config, post=post, mapping=mapping)
@@ -431,6 +437,8 @@ class OnecSoapConnector(Connector):
         declares, empty values left out."""
         operation = self._operation("create_operation")
         payload: dict[str, Any] = self.map_document(doc)
+        if self.mapping.lines is not None and isinstance(payload.get(self.mapping.lines.target), list):
+            fit_mapped_lines(SOAP_LINES, self.mapping, payload[self.mapping.lines.target], doc)
         if self.options["post_argument"]:
             payload[self.options["post_argument"]] = self.post
         if self.options["create_parameter"]:
