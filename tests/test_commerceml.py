@@ -1,4 +1,4 @@
-"""The CommerceML reader and writer alone (connectors/onec/commerceml.py): no hub, no database."""
+"""The CommerceML reader and writer alone (connectors/onec/commerceml*.py): no hub, no database."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from lxml import etree
 
-from connectors.onec import commerceml
+from connectors.onec import commerceml_reader
 from connectors.onec.commerceml import (
     CatalogItem,
     HostileXml,
@@ -20,15 +20,13 @@ from connectors.onec.commerceml import (
     OrderChange,
     Price,
     PriceType,
-    ReadPosition,
     Warehouse,
     WarehouseQuantity,
     item_from_json,
     item_to_json,
-    orders_xml,
-    read_batch,
-    read_items,
 )
+from connectors.onec.commerceml_orders import orders_xml
+from connectors.onec.commerceml_reader import ReadPosition, read_batch, read_items
 
 IMPORT_XML = """<?xml version="1.0" encoding="{encoding}"?>
 <КоммерческаяИнформация xmlns="urn:1C.ru:commerceml_2" ВерсияСхемы="2.08" ДатаФормирования="2026-11-20T10:00:00">
@@ -297,7 +295,7 @@ def test_an_element_inside_an_item_that_looks_like_an_item_stays_inside_it():
 
 
 def test_an_oversized_item_is_refused_before_it_is_held(monkeypatch):
-    monkeypatch.setattr(commerceml, "MAX_ITEM_BYTES", 500)
+    monkeypatch.setattr(commerceml_reader, "MAX_ITEM_BYTES", 500)
     small = IMPORT_XML.format(encoding="UTF-8")
     assert len(list(read_items(io.BytesIO(small.encode())))) == 3
     big = small.replace("<Наименование>Стул офисный", "<Наименование>" + "Стул " * 100)

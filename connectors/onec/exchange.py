@@ -23,7 +23,7 @@ from connectors.base import ConfigField, Connector
 from connectors.documents import ExternalRef, InvoiceDocument
 from connectors.errors import ConnectorError, PermanentError, UnsupportedOperation
 from connectors.onec.arithmetic import EXCHANGE_LINES, currency_unit
-from connectors.onec.commerceml import orders_xml
+from connectors.onec.commerceml_orders import orders_xml
 from mappings.engine import storable
 
 ENCODINGS = ("utf-8", "windows-1251")

@@ -32,7 +32,8 @@ from flask import Blueprint, Flask, Response, request
 
 from connectors.base import Exchange
 from connectors.errors import ConnectorError
-from connectors.onec.commerceml import SCHEMA_VERSION, InvalidExchangeFile
+from connectors.onec.commerceml import InvalidExchangeFile
+from connectors.onec.commerceml_orders import SCHEMA_VERSION
 from connectors.onec.exchange import OneCExchangeConnector
 from hub.audit import acting_as
 from hub.exchange import catalog, orders, throttle
