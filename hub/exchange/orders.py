@@ -190,7 +190,7 @@ def _apply_payment(connection: Connection, payment: OrderChange, result: Changes
                     undone,
                     payment,
                     now,
-                    "The hub's amount paid still counts it: correct it in 1C's next change.",
+                    "The hub still counts it in the invoice's amount paid, which keeps no payments of its own.",
                 )
                 result.applied.append(f"{invoice.number}: payment {label} undone in 1C, amount paid left as it was")
         return
