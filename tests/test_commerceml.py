@@ -1,4 +1,4 @@
-"""The CommerceML reader and writer alone (connectors/onec/commerceml.py): no hub, no database."""
+"""The CommerceML reader and writer alone (connectors/onec/commerceml*.py): no hub, no database."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from lxml import etree
 
-from connectors.onec import commerceml
+from connectors.onec import commerceml_reader
 from connectors.onec.commerceml import (
     CatalogItem,
     HostileXml,
@@ -20,15 +20,13 @@ from connectors.onec.commerceml import (
     OrderChange,
     Price,
     PriceType,
-    ReadPosition,
     Warehouse,
     WarehouseQuantity,
     item_from_json,
     item_to_json,
-    orders_xml,
-    read_batch,
-    read_items,
 )
+from connectors.onec.commerceml_orders import orders_xml
+from connectors.onec.commerceml_reader import ReadPosition, read_batch, read_items
 
 IMPORT_XML = """<?xml version="1.0" encoding="{encoding}"?>
 <КоммерческаяИнформация xmlns="urn:1C.ru:commerceml_2" ВерсияСхемы="2.08" ДатаФормирования="2026-11-20T10:00:00">
@@ -222,6 +220,37 @@ def test_order_changes_paid_shipped_cancelled():
     assert (second.id, second.cancelled, second.paid_on, second.posted) == ("INV-000002", True, None, False)
 
 
+@pytest.mark.parametrize("encoding", ["UTF-8", "windows-1251"])
+def test_payments_of_an_order_in_a_container(encoding):
+    # 1C with partial payments: the order and a Документ per payment, naming it in Основание.
+    data = f"""<?xml version="1.0" encoding="{encoding}"?>
+<КоммерческаяИнформация ВерсияСхемы="2.08"><Контейнер>
+  <Документ><Ид>INV-000001</Ид><Номер>INV-000001</Номер><ХозОперация>Заказ товара</ХозОперация>
+    <Сумма>2159.76</Сумма></Документ>
+  <Документ><Ид>8c1e-01</Ид><Номер>ПП-0001</Номер><ХозОперация>Выплата безналичных денег</ХозОперация>
+    <Сумма>1 000,00</Сумма><Основание>INV-000001</Основание><ЗначенияРеквизитов>
+    <ЗначениеРеквизита><Наименование>Оплачен</Наименование><Значение>true</Значение></ЗначениеРеквизита>
+    <ЗначениеРеквизита><Наименование>Дата оплаты по 1С</Наименование><Значение>T</Значение></ЗначениеРеквизита>
+  </ЗначенияРеквизитов></Документ>
+  <Документ><Ид>8c1e-02</Ид><ХозОперация>Выплата наличных денег</ХозОперация><Сумма>500</Сумма>
+    <Основание>INV-000001</Основание><ЗначенияРеквизитов>
+    <ЗначениеРеквизита><Наименование>Оплачен</Наименование><Значение>false</Значение></ЗначениеРеквизита>
+  </ЗначенияРеквизитов></Документ>
+</Контейнер></КоммерческаяИнформация>
+""".encode(encoding)
+    order, bank, cash = read_items(io.BytesIO(data))
+    assert (order.is_payment, order.amount, order.basis) == (False, Decimal("2159.76"), None)
+    assert (bank.is_payment, bank.amount, bank.basis, bank.payment_received) == (
+        True,
+        Decimal("1000.00"),
+        "INV-000001",
+        True,
+    )
+    assert (cash.is_payment, cash.amount, cash.payment_received) == (True, Decimal(500), False)
+    for item in (order, bank, cash):
+        assert item_from_json(item_to_json(item)) == item
+
+
 @pytest.mark.parametrize(
     ("data", "error", "says"),
     [
@@ -266,7 +295,7 @@ def test_an_element_inside_an_item_that_looks_like_an_item_stays_inside_it():
 
 
 def test_an_oversized_item_is_refused_before_it_is_held(monkeypatch):
-    monkeypatch.setattr(commerceml, "MAX_ITEM_BYTES", 500)
+    monkeypatch.setattr(commerceml_reader, "MAX_ITEM_BYTES", 500)
     small = IMPORT_XML.format(encoding="UTF-8")
     assert len(list(read_items(io.BytesIO(small.encode())))) == 3
     big = small.replace("<Наименование>Стул офисный", "<Наименование>" + "Стул " * 100)

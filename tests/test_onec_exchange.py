@@ -813,6 +813,152 @@ def test_a_change_file_changes_only_orders_sent_to_its_own_exchange(app, client,
         assert run.response[0]["body"]["orders-5.xml"]["unknown_orders"] == [other]
 
 
+# ---- partial payments -------------------------------------------------------------------------
+
+# 1C with partial payments (1C-Bitrix's exchange from the 1C module's version 6) sends an order in a
+# Контейнер with a Документ per payment: ХозОперация «Выплата безналичных денег» (or наличных, or
+# «Эквайринговая операция»), its Сумма, and the order's number in Основание. Each invoice here is
+# 2 × 899.90 + 20 % = 2159.76.
+CONTAINER = """<Контейнер>
+  <Документ><Ид>{order}</Ид><Номер>{order}</Номер><ХозОперация>Заказ товара</ХозОперация><Сумма>2159.76</Сумма>
+    <ЗначенияРеквизитов>
+      <ЗначениеРеквизита><Наименование>Проведен</Наименование><Значение>true</Значение></ЗначениеРеквизита>
+      <ЗначениеРеквизита>
+        <Наименование>Дата оплаты по 1С</Наименование><Значение>{paid_on}</Значение>
+      </ЗначениеРеквизита>
+    </ЗначенияРеквизитов></Документ>
+{payments}</Контейнер>
+"""
+PAYMENT = """  <Документ><Ид>{id}</Ид><Номер>{number}</Номер><Дата>2026-11-23</Дата>
+    <ХозОперация>{operation}</ХозОперация>
+    <Валюта>RUB</Валюта><Сумма>{amount}</Сумма><Основание>{order}</Основание><ЗначенияРеквизитов>
+      <ЗначениеРеквизита><Наименование>Оплачен</Наименование><Значение>{paid}</Значение></ЗначениеРеквизита>
+      <ЗначениеРеквизита>
+        <Наименование>Номер оплаты по 1С</Наименование><Значение>{number}</Значение>
+      </ЗначениеРеквизита>
+      <ЗначениеРеквизита><Наименование>Дата оплаты по 1С</Наименование><Значение>{date}</Значение></ЗначениеРеквизита>
+    </ЗначенияРеквизитов></Документ>
+"""
+
+
+def _payment(order: str, number: str, amount: str, paid: bool = True, operation: str = "Выплата безналичных денег"):
+    date = "2026-11-23T10:00:00" if paid else "T"
+    return PAYMENT.format(
+        id=f"5f0c-{number}",
+        number=number,
+        amount=amount,
+        order=order,
+        paid=str(paid).lower(),
+        date=date,
+        operation=operation,
+    )
+
+
+def _payments_file(containers: list[str], encoding: str) -> bytes:
+    head = f'<?xml version="1.0" encoding="{encoding}"?>\n<КоммерческаяИнформация ВерсияСхемы="2.08">\n'
+    return (head + "".join(containers) + "</КоммерческаяИнформация>\n").encode(encoding)
+
+
+def _paid(app) -> dict[str, tuple[InvoiceState, Decimal, str]]:
+    with app.app_context():
+        return {
+            i.number: (
+                i.state,
+                i.amount_paid,
+                db.session.scalars(select(ExternalLink.state).where(ExternalLink.invoice_id == i.id)).one(),
+            )
+            for i in db.session.scalars(select(HubInvoice))
+        }
+
+
+def test_partial_payments_from_1c_add_up_to_the_amount_paid_then_to_paid(app, client, sales, admin, onec):
+    one_c, (a, b, c) = _exported(sales, admin, client, 3)
+    # windows-1251, several orders: `a` paid in part (1C dates the order's payment all the same),
+    # `b` paid off by two payments of one file (by bank, by card), `c`'s payment not made yet.
+    first = _payments_file(
+        [
+            CONTAINER.format(order=a, paid_on="2026-11-23T10:00:00", payments=_payment(a, "ПП-0001", "1000.00")),
+            CONTAINER.format(
+                order=b,
+                paid_on="T",
+                payments=_payment(b, "ПП-0002", "1000")
+                + _payment(b, "ЭК-0001", "1159,76", operation="Эквайринговая операция"),
+            ),
+            CONTAINER.format(
+                order=c,
+                paid_on="T",
+                payments=_payment(c, "ПКО-0001", "500.00", paid=False, operation="Выплата наличных денег"),
+            ),
+        ],
+        "windows-1251",
+    )
+    one_c.upload("documents___1.xml", first, part=1000, kind="sale")
+    assert _paid(app) == {
+        a: (InvoiceState.PARTIALLY_PAID, Decimal("1000"), "partially_paid"),
+        b: (InvoiceState.PAID, Decimal("2159.76"), "paid"),
+        c: (InvoiceState.POSTED, Decimal(0), "posted"),
+    }
+    # UTF-8, later: 1C sends `a`'s first payment again with the second; the first counts once.
+    second = _payments_file(
+        [
+            CONTAINER.format(
+                order=a,
+                paid_on="2026-11-24T09:00:00",
+                payments=_payment(a, "ПП-0001", "1000.00") + _payment(a, "ПП-0003", "1159.76"),
+            )
+        ],
+        "UTF-8",
+    )
+    one_c.upload("documents___2.xml", second, part=1000, kind="sale")
+    assert _paid(app)[a] == (InvoiceState.PAID, Decimal("2159.76"), "paid")
+    one_c.upload("documents___3.xml", second, part=1000, kind="sale")  # again: nothing more
+    assert _paid(app)[a] == (InvoiceState.PAID, Decimal("2159.76"), "paid")
+    with app.app_context():
+        invoice = db.session.scalars(select(HubInvoice).where(HubInvoice.number == a)).one()
+        notes = db.session.scalars(
+            select(Activity.subject).where(Activity.deal_id == invoice.deal_id).order_by(Activity.id)
+        ).all()
+        assert notes == [
+            f"{a} posted in 1C",
+            f"{a} payment ПП-0001 according to 1C",
+            f"{a} payment ПП-0003 according to 1C",
+        ]
+        body = db.session.scalar(
+            select(Activity.body).where(Activity.subject == f"{a} payment ПП-0003 according to 1C")
+        )
+        assert body.startswith("1159.76 paid on 2026-11-23: 2159.76 of 2159.76.")
+
+
+def test_a_payment_1c_undoes_after_it_was_counted_is_noted_and_left(app, client, sales, admin, onec):
+    one_c, (a,) = _exported(sales, admin, client, 1)
+    paid = _payments_file([CONTAINER.format(order=a, paid_on="T", payments=_payment(a, "ПП-0001", "500.00"))], "UTF-8")
+    one_c.upload("documents___1.xml", paid, part=1000, kind="sale")
+    undone = _payments_file(
+        [CONTAINER.format(order=a, paid_on="T", payments=_payment(a, "ПП-0001", "500.00", paid=False))], "UTF-8"
+    )
+    one_c.upload("documents___2.xml", undone, part=1000, kind="sale")
+    assert _paid(app)[a] == (InvoiceState.PARTIALLY_PAID, Decimal("500"), "partially_paid")
+    with app.app_context():
+        assert (
+            db.session.scalar(
+                select(func.count())
+                .select_from(Activity)
+                .where(Activity.subject == f"{a} payment ПП-0001 undone in 1C")
+            )
+            == 1
+        )
+
+
+def test_a_payment_for_an_order_never_sent_here_changes_nothing(app, client, sales, admin, onec):
+    one_c, (a,) = _exported(sales, admin, client, 1)
+    data = _payments_file([_payment("INV-999999", "ПП-0009", "100.00")], "UTF-8")
+    one_c.upload("documents___1.xml", data, part=1000, kind="sale")
+    with app.app_context():
+        runs = db.session.scalars(select(SyncRun).where(SyncRun.operation == "1c_sale_file").order_by(SyncRun.id))
+        assert runs.all()[-1].response[0]["body"]["documents___1.xml"]["unknown_orders"] == ["INV-999999"]
+    assert _paid(app)[a] == (InvoiceState.SENT, Decimal(0), "draft")
+
+
 def test_each_log_in_keeps_only_the_newest_few_sessions_and_their_files(app, client, onec):
     from hub.exchange.sessions import LIVE_SESSIONS, folder
 

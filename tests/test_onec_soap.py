@@ -23,6 +23,7 @@ from connectors.errors import (
     UnsupportedOperation,
 )
 from connectors.onec.soap import OnecSoapConnector
+from connectors.onec.soap_answers import at
 from hub.extensions import db
 from hub.models import DocumentMode, OutboxEvent, OutboxState
 from hub.sync import jobs
@@ -305,15 +306,13 @@ def test_connection_test_names_the_service_and_its_operations(onec):
 
 
 def test_answer_paths_follow_the_response_element_and_take_a_lists_first_item():
-    from connectors.onec.soap import _at
-
     answer = {"return": {"Счет": [{"Ид": "a-1"}, {"Ид": "a-2"}], "Пусто": None}}
-    assert _at(answer, "") is answer
-    assert _at(answer, "return.Счет.Ид") == "a-1"  # a find that answers every match: the first
-    assert _at(answer, "return.Счет")[1] == {"Ид": "a-2"}
-    assert _at(answer, "return.Пусто.Ид") is None
-    assert _at({"return": []}, "return.Ид") is None
-    assert _at({"return": "a-3"}, "return.Ид") is None
+    assert at(answer, "") is answer
+    assert at(answer, "return.Счет.Ид") == "a-1"  # a find that answers every match: the first
+    assert at(answer, "return.Счет")[1] == {"Ид": "a-2"}
+    assert at(answer, "return.Пусто.Ид") is None
+    assert at({"return": []}, "return.Ид") is None
+    assert at({"return": "a-3"}, "return.Ид") is None
 
 
 def test_the_soap_1_2_port_with_its_own_faults(onec):

@@ -1,41 +1,31 @@
-"""CommerceML 2 documents of 1C's site exchange ("Обмен с сайтом"), as pure functions.
+"""CommerceML 2 documents of 1C's site exchange ("Обмен с сайтом"): what 1C sends, as typed
+dataclasses, and their JSON form.
 
-- `orders_xml`: the orders document the hub answers `type=sale&mode=query` with
-  (КоммерческаяИнформация / Документ per order), from mapped order payloads (see
-  `mappings/onec_exchange.yaml`: what the mapping makes of an InvoiceDocument).
-- `read_batch` / `read_items`: a streaming reader (expat) of what 1C sends: the catalogue
-  (import.xml: Каталог/Товары/Товар), the offers package (offers.xml: ПакетПредложений, full or
-  changes only, with its Склады, ТипыЦены and Предложения; the prices.xml and rests.xml of newer
-  setups too) and order changes (sale files: КоммерческаяИнформация/Документ), as typed
-  dataclasses. A batch of items ends at the next item's start tag, and its `ReadPosition` lets the
-  next batch start reading right there: a file of any size is read in bounded memory and time
-  per batch.
-
-XML from 1C is parsed without a DTD, without entity expansion and without the network; a document
-with a DOCTYPE (where entity declarations live) is refused outright, as defusedxml does. UTF-8 and
-windows-1251 both work: the XML declaration says which. Namespaces (`urn:1C.ru:commerceml_2`) are
-ignored: elements are matched by their local names.
+1C sends the catalogue (import.xml: Каталог/Товары/Товар), the offers package (offers.xml:
+ПакетПредложений, full or changes only, with its Склады, ТипыЦены and Предложения; the prices.xml
+and rests.xml of newer setups too) and order changes (sale files: КоммерческаяИнформация/Документ,
+or the Документы of a Контейнер: an order and the payments made on it, each a Документ of its
+own). `commerceml_reader` reads those files into the items below; the hub stages them between
+import calls as JSON lines (`item_to_json`, `item_from_json`). `commerceml_orders` writes what the
+hub answers (the orders document).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
-from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import IO, Any
-from xml.parsers import expat
-from xml.sax.saxutils import quoteattr
-
-from lxml import etree
+from datetime import date
+from decimal import Decimal
+from typing import Any
 
 from connectors.errors import PermanentError
 
-SCHEMA_VERSION = "2.08"
-HUNDRED = Decimal(100)
-CENTS = Decimal("0.01")
 # Values of ЗначенияРеквизитов that mean "yes" (1C writes true/false, older setups истина/ложь).
 TRUE_WORDS = frozenset({"true", "истина", "да", "1"})
+# ХозОперация of the documents 1C sends for the payments of an order, one per payment, each naming
+# the order in its Основание (1C's exchange with partial payments, as 1C-Bitrix's sale module 16 and
+# the 1C module for it from version 6 write it: ПлатежноеПоручение, ПКО, acquiring).
+PAYMENT_OPERATIONS = frozenset({"Выплата безналичных денег", "Выплата наличных денег", "Эквайринговая операция"})
 
 
 class InvalidExchangeFile(PermanentError):
@@ -119,6 +109,20 @@ class OrderChange:
     cancelled: bool = False  # «Отменен», or «ПометкаУдаления» (marked for deletion)
     status: str | None = None  # «Статус заказа», as 1C words it
     attributes: Mapping[str, str] = field(default_factory=dict)
+    operation: str | None = None  # ХозОперация: «Заказ товара», or one of PAYMENT_OPERATIONS
+    amount: Decimal | None = None  # Сумма: of the order, or of the payment
+    basis: str | None = None  # Основание: the order a payment is for (its number)
+    paid: bool = False  # «Оплачен»
+
+    @property
+    def is_payment(self) -> bool:
+        """A payment document of an order (`basis`), not the order itself."""
+        return self.operation in PAYMENT_OPERATIONS
+
+    @property
+    def payment_received(self) -> bool:
+        """A payment 1C says was made (Оплачен, or a date of payment) and not undone."""
+        return (self.paid or self.paid_on is not None) and not self.cancelled
 
 
 @dataclass(frozen=True)
@@ -144,338 +148,6 @@ _KINDS: dict[str, type] = {
 _KIND_OF = {cls: kind for kind, cls in _KINDS.items()}
 
 
-@dataclass(frozen=True)
-class ReadPosition:
-    """Where a `read_batch` stopped: the byte offset of the next item's start tag, the encoding the
-    file declared and the elements open around that item (name, attributes), outermost first. With
-    these a later call goes on from there without reading the file from its start again."""
-
-    offset: int
-    encoding: str
-    open_elements: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"offset": self.offset, "encoding": self.encoding, "open": [[n, list(a)] for n, a in self.open_elements]}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ReadPosition:
-        opened = tuple((name, tuple((k, v) for k, v in attrs)) for name, attrs in data["open"])
-        return cls(int(data["offset"]), str(data["encoding"]), opened)
-
-    def prologue(self) -> bytes:
-        """An XML declaration and the open elements' start tags: what the file says before `offset`."""
-        tags = "".join(
-            f"<{name}" + "".join(f" {k}={quoteattr(v)}" for k, v in attrs) + ">" for name, attrs in self.open_elements
-        )
-        try:
-            return f'<?xml version="1.0" encoding="{self.encoding}"?>{tags}'.encode(self.encoding)
-        except (LookupError, UnicodeEncodeError):
-            raise InvalidExchangeFile(f"the file's encoding {self.encoding!r} is not one the hub reads") from None
-
-
-def read_batch(
-    source: IO[bytes], limit: int, start: ReadPosition | None = None
-) -> tuple[list[Item], ReadPosition | None]:
-    """Up to `limit` items of a CommerceML file, in document order, from `start` (the file's
-    beginning when None), and where the next item begins: None when the file ended, read to its
-    end and well-formed. InvalidExchangeFile (HostileXml for a DOCTYPE) when it is not readable:
-    a caller that staged earlier batches must discard them."""
-    reader = _Reader(limit, start)
-    if start is not None:
-        source.seek(start.offset)
-    try:
-        if start is not None:
-            reader.parser.Parse(reader.prologue, False)
-        while block := source.read(BLOCK):
-            reader.parser.Parse(block, False)
-        reader.parser.Parse(b"", True)
-    except _Stop:
-        return reader.items, reader.stopped_at
-    except expat.ExpatError as exc:
-        raise InvalidExchangeFile(
-            f"not well-formed XML: {expat.ErrorString(exc.code)} ({_where(exc, start)})"
-        ) from None
-    return reader.items, None
-
-
-def read_items(source: IO[bytes]) -> Iterator[Item]:
-    """Every item of a (seekable) CommerceML file, a thousand at a time in memory."""
-    position: ReadPosition | None = None
-    while True:
-        items, position = read_batch(source, 1000, position)
-        yield from items
-        if position is None:
-            return
-
-
-BLOCK = 256 * 1024
-# An item bigger than this is no product or offer: refused before it fills the memory.
-MAX_ITEM_BYTES = 16 * 1024 * 1024
-
-
-class _Stop(Exception):
-    """The batch is full: the reader stops at the next item's start tag."""
-
-
-class _Reader:
-    """expat's callbacks: the path of open elements, and each item built as a small lxml tree
-    (local names, no namespaces) for the functions below to read. expat gives every event's byte
-    offset, which is what lets a batch end at an item's start tag and the next one begin there."""
-
-    def __init__(self, limit: int, start: ReadPosition | None) -> None:
-        self.limit = limit
-        self.items: list[Item] = []
-        self.stopped_at: ReadPosition | None = None
-        self.encoding = start.encoding if start else "utf-8"
-        self.prologue = start.prologue() if start else b""
-        # Byte offsets: expat counts from the first byte it was given (the prologue, if any).
-        self.shift = (start.offset if start else 0) - len(self.prologue)
-        self.path: list[str] = []
-        self.open: list[tuple[str, tuple[tuple[str, str], ...]]] = []
-        self.builder: Any = None  # an item's tree while it is being read
-        self.item_kind, self.item_depth, self.item_start = "", 0, 0
-        parser = expat.ParserCreate()
-        parser.buffer_text = True
-        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-        parser.XmlDeclHandler = self._declaration
-        parser.StartDoctypeDeclHandler = self._doctype
-        parser.EntityDeclHandler = self._doctype
-        parser.StartElementHandler = self._start
-        parser.EndElementHandler = self._end
-        parser.CharacterDataHandler = self._data
-        self.parser = parser
-
-    def _declaration(self, version: str, encoding: str | None, standalone: int) -> None:
-        self.encoding = encoding or "utf-8"
-
-    def _doctype(self, *args: Any) -> None:
-        raise HostileXml("a DOCTYPE (DTD, entity declarations) is not accepted in exchange files")
-
-    def _start(self, name: str, attributes: dict[str, str]) -> None:
-        local = name.rpartition(":")[2]
-        self.path.append(local)
-        if self.builder is not None:
-            self._check_size()
-            self.builder.start(local, _local(attributes) if attributes else attributes)
-            return
-        offset = self.parser.CurrentByteIndex
-        replayed = offset < len(self.prologue)  # an open element of the prologue: seen by an earlier batch
-        if len(self.path) == 1 and not replayed and local != "КоммерческаяИнформация":
-            raise InvalidExchangeFile(f"the document is <{local}>, not <КоммерческаяИнформация>")
-        kind = None if replayed else _kind(self.path)
-        if kind:
-            if len(self.items) >= self.limit:
-                self.stopped_at = ReadPosition(offset + self.shift, self.encoding, tuple(self.open))
-                raise _Stop
-            self.builder = etree.TreeBuilder()
-            self.builder.start(local, _local(attributes) if attributes else attributes)
-            self.item_kind, self.item_depth, self.item_start = kind, len(self.path), offset
-            return
-        if len(self.path) == 2 and local in PACKAGES and not replayed:
-            self.items.append(_package(local, attributes))
-        self.open.append((name, tuple(attributes.items())))
-
-    def _end(self, name: str) -> None:
-        if self.builder is None:
-            self.path.pop()
-            self.open.pop()
-            return
-        self.builder.end(self.path[-1])
-        if len(self.path) == self.item_depth:  # the item's own end, not that of an element inside it
-            self.items.append(_BUILDERS[self.item_kind](self.builder.close()))
-            self.builder = None
-        self.path.pop()
-
-    def _data(self, text: str) -> None:
-        if self.builder is not None:
-            self._check_size()
-            self.builder.data(text)
-
-    def _check_size(self) -> None:
-        if self.parser.CurrentByteIndex - self.item_start > MAX_ITEM_BYTES:
-            raise InvalidExchangeFile(f"an item of more than {MAX_ITEM_BYTES} bytes (in <{self.path[-1]}>)")
-
-
-def _local(attributes: dict[str, str]) -> dict[str, str]:
-    return {k.rpartition(":")[2]: v for k, v in attributes.items() if k != "xmlns" and not k.startswith("xmlns:")}
-
-
-def _where(exc: expat.ExpatError, start: ReadPosition | None) -> str:
-    if start is None:
-        return f"line {exc.lineno}, column {exc.offset}"
-    return f"after byte {start.offset}"
-
-
-def _kind(path: list[str]) -> str | None:
-    """Which item an element at this place in the document is, if any."""
-    name = path[-1]
-    parent = path[-2] if len(path) > 1 else ""
-    grand = path[-3] if len(path) > 2 else ""
-    if name == "Товар" and parent == "Товары" and grand == "Каталог":
-        return "product"
-    if name == "Склад" and parent == "Склады" and (grand in PACKAGES or grand == "Классификатор"):
-        return "warehouse"
-    if name == "ТипЦены" and parent == "ТипыЦен":
-        return "price_type"
-    if name == "Предложение" and parent == "Предложения":
-        return "offer"
-    if name == "Документ" and parent in ("КоммерческаяИнформация", "Контейнер"):
-        return "order_change"
-    return None
-
-
-def _product(el: Any) -> CatalogItem:
-    return CatalogItem(id=_required(el, "Ид", "Товар"), sku=_text(el, "Артикул"), name=_text(el, "Наименование") or "")
-
-
-def _warehouse(el: Any) -> Warehouse:
-    return Warehouse(id=_required(el, "Ид", "Склад"), name=_text(el, "Наименование") or "")
-
-
-def _price_type(el: Any) -> PriceType:
-    return PriceType(_required(el, "Ид", "ТипЦены"), _text(el, "Наименование") or "", _text(el, "Валюта"))
-
-
-def _package(name: str, attributes: Mapping[str, str]) -> OffersPackage:
-    flag = (attributes.get("СодержитТолькоИзменения") or "").strip().lower()
-    return OffersPackage(changes_only=flag in TRUE_WORDS if flag else PACKAGES[name])
-
-
-def _offer(el: Any) -> Offer:
-    offer_id = _required(el, "Ид", "Предложение")
-    where = f"Предложение {offer_id}"
-    prices = []
-    for price in _children(_child(el, "Цены"), "Цена"):
-        value = _text(price, "ЦенаЗаЕдиницу")
-        if value is None:
-            continue
-        prices.append(
-            Price(
-                price_type_id=_text(price, "ИдТипаЦены"),
-                unit_price=_number(value, f"{where}: ЦенаЗаЕдиницу"),
-                currency=_text(price, "Валюта"),
-            )
-        )
-    stocks = []
-    for stock in (*_children(el, "Склад"), *_children(_child(el, "Склады"), "Склад")):
-        # 2.08 writes <Склад ИдСклада="…" КоличествоНаСкладе="…"/>; older files nest Ид and Количество.
-        warehouse = stock.get("ИдСклада") or _text(stock, "Ид")
-        quantity = stock.get("КоличествоНаСкладе") or _text(stock, "Количество")
-        if not warehouse or quantity is None:
-            raise InvalidExchangeFile(f"{where}: Склад needs ИдСклада and КоличествоНаСкладе")
-        stocks.append(WarehouseQuantity(warehouse.strip(), _number(quantity, f"{where}: Склад {warehouse}")))
-    quantity = _text(el, "Количество")
-    # rests.xml of CommerceML 2.10: Остатки/Остаток, each with a Склад (Ид, Количество) or a total.
-    for rest in _children(_child(el, "Остатки"), "Остаток"):
-        store = _child(rest, "Склад")
-        if store is None:
-            quantity = _text(rest, "Количество") or quantity
-            continue
-        warehouse, amount = _text(store, "Ид"), _text(store, "Количество")
-        if not warehouse or amount is None:
-            raise InvalidExchangeFile(f"{where}: Остаток/Склад needs Ид and Количество")
-        stocks.append(WarehouseQuantity(warehouse, _number(amount, f"{where}: Склад {warehouse}")))
-    return Offer(
-        id=offer_id,
-        sku=_text(el, "Артикул"),
-        name=_text(el, "Наименование"),
-        prices=tuple(prices),
-        quantity=_number(quantity, f"{where}: Количество") if quantity is not None else None,
-        warehouses=tuple(stocks),
-    )
-
-
-def _order_change(el: Any) -> OrderChange:
-    order_id = _required(el, "Ид", "Документ")
-    attributes: dict[str, str] = {}
-    for attribute in _children(_child(el, "ЗначенияРеквизитов"), "ЗначениеРеквизита"):
-        name = _text(attribute, "Наименование")
-        if name:
-            attributes[name] = _text(attribute, "Значение") or ""
-    where = f"Документ {order_id}"
-    return OrderChange(
-        id=order_id,
-        number=_text(el, "Номер"),
-        onec_number=attributes.get("Номер по 1С") or None,
-        posted=_yes(attributes.get("Проведен")),
-        paid_on=_date(attributes.get("Дата оплаты по 1С"), f"{where}: Дата оплаты по 1С"),
-        shipped_on=_date(attributes.get("Дата отгрузки по 1С"), f"{where}: Дата отгрузки по 1С"),
-        cancelled=_yes(attributes.get("Отменен")) or _yes(attributes.get("ПометкаУдаления")),
-        status=attributes.get("Статус заказа") or None,
-        attributes=attributes,
-    )
-
-
-_BUILDERS = {
-    "product": _product,
-    "warehouse": _warehouse,
-    "price_type": _price_type,
-    "offer": _offer,
-    "order_change": _order_change,
-}
-
-
-def _children(el: Any, name: str) -> list[Any]:
-    # Items are built with local names only (see _Reader): a tag is compared as it is.
-    return [] if el is None else [c for c in el if c.tag == name]
-
-
-def _child(el: Any, name: str) -> Any:
-    found = _children(el, name)
-    return found[0] if found else None
-
-
-def _text(el: Any, name: str) -> str | None:
-    child = _child(el, name)
-    if child is None or child.text is None:
-        return None
-    return child.text.strip() or None
-
-
-def _required(el: Any, name: str, what: str) -> str:
-    value = _text(el, name)
-    if value is None:
-        raise InvalidExchangeFile(f"a {what} without {name}")
-    return value
-
-
-def _number(text: str, where: str) -> Decimal:
-    # 1C writes "1 234,50" in some setups: spaces (also non-breaking) and a decimal comma.
-    cleaned = text.strip().replace("\xa0", "").replace(" ", "").replace(",", ".")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise InvalidExchangeFile(f"{where}: {text!r} is not a number") from None
-    if not value.is_finite() or abs(value) >= Decimal("1e14"):
-        raise InvalidExchangeFile(f"{where}: {text!r} is not a number of a sensible size")
-    return value
-
-
-def _date(text: str | None, where: str) -> date | None:
-    if _empty_date(text):
-        return None
-    try:
-        return datetime.fromisoformat(text.strip()).date()
-    except ValueError:
-        pass
-    try:
-        return datetime.strptime(text.strip()[:10], "%d.%m.%Y").date()
-    except ValueError:
-        raise InvalidExchangeFile(f"{where}: {text!r} is not a date") from None
-
-
-def _empty_date(text: str | None) -> bool:
-    """1C's ways of writing a date requisite that has no value: nothing, its zero date
-    (`0001-01-01T00:00:00`, `01.01.0001 0:00:00`), or just the date-time separator `T` (Latin or
-    Cyrillic), as real 1C writes «Дата оплаты по 1С» of an order that is not paid."""
-    cleaned = (text or "").strip()
-    return cleaned in ("", "T", "\u0422") or cleaned.startswith(("0001-01-01", "01.01.0001"))
-
-
-def _yes(text: str | None) -> bool:
-    return text is not None and text.strip().lower() in TRUE_WORDS
-
-
 # ---- items as JSON lines (what the hub stages between import calls) -----------------------------
 
 
@@ -497,6 +169,8 @@ def item_from_json(data: Mapping[str, Any]) -> Item:
     if kind == "order_change":
         for key in ("paid_on", "shipped_on"):
             values[key] = date.fromisoformat(values[key]) if values[key] else None
+        if values.get("amount") is not None:
+            values["amount"] = Decimal(values["amount"])
     return _KINDS[kind](**values)
 
 
@@ -513,134 +187,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
-
-
-# ---- what the hub answers -----------------------------------------------------------------------
-
-
-def orders_xml(orders: Sequence[Mapping[str, Any]], generated_at: datetime, encoding: str = "utf-8") -> bytes:
-    """The orders document for `type=sale&mode=query`, with its XML declaration in `encoding`.
-
-    Each order is a mapped payload (`mappings/onec_exchange.yaml`): reference (its Ид), number,
-    date, currency, rate, total, tax_total, tax_name, comment, deal, customer.{id,name,tax_id,email,phone,address}
-    and lines[] of id, sku, name, unit, unit_price, quantity, net, tax, tax_rate (a fraction);
-    `cancelled` (true) sends the order marked «Отменен».
-    Tax is on top of the prices (УчтеноВСумме false), as hub deals carry net prices."""
-    root = etree.Element("КоммерческаяИнформация", ВерсияСхемы=SCHEMA_VERSION, ДатаФормирования=_stamp(generated_at))
-    for order in orders:
-        root.append(_order(order))
-    return etree.tostring(root, xml_declaration=True, encoding=encoding, pretty_print=True)
-
-
-def _order(order: Mapping[str, Any]) -> Any:
-    doc = etree.Element("Документ")
-    _add(doc, "Ид", order["reference"])
-    _add(doc, "Номер", order.get("number") or order["reference"])
-    issued = order["date"]
-    _add(doc, "Дата", issued.isoformat() if isinstance(issued, date) else issued)
-    _add(doc, "ХозОперация", "Заказ товара")
-    _add(doc, "Роль", "Продавец")
-    _add(doc, "Валюта", order["currency"])
-    if order.get("rate") is not None:  # unknown: 1C takes its own rate of the day, never a made-up 1
-        _add(doc, "Курс", _money_text(order["rate"], None))
-    _add(doc, "Сумма", _money_text(order["total"]))
-    customer = order.get("customer") or {}
-    parties = etree.SubElement(doc, "Контрагенты")
-    party = etree.SubElement(parties, "Контрагент")
-    _add(party, "Ид", customer.get("id"))
-    _add(party, "Наименование", customer.get("name"))
-    _add(party, "Роль", "Покупатель")
-    _add(party, "ПолноеНаименование", customer.get("name"))
-    _add(party, "ИНН", customer.get("tax_id"))
-    if customer.get("address"):
-        address = etree.SubElement(party, "АдресРегистрации")
-        _add(address, "Представление", customer["address"])
-    contacts = [("Почта", customer.get("email")), ("Телефон рабочий", customer.get("phone"))]
-    if any(value for _, value in contacts):
-        box = etree.SubElement(party, "Контакты")
-        for kind, value in contacts:
-            if value:
-                contact = etree.SubElement(box, "Контакт")
-                _add(contact, "Тип", kind)
-                _add(contact, "Значение", value)
-    _add(doc, "Комментарий", order.get("comment"))
-    tax_name = order.get("tax_name") or "НДС"
-    if order.get("tax_total") is not None:
-        taxes = etree.SubElement(doc, "Налоги")
-        _tax(taxes, tax_name, order["tax_total"], None)
-    goods = etree.SubElement(doc, "Товары")
-    for line in order.get("lines") or ():
-        goods.append(_line(line, tax_name))
-    values = etree.SubElement(doc, "ЗначенияРеквизитов")
-    attributes = [("Сделка", order.get("deal")), ("Номер счета в хабе", order.get("number"))]
-    if order.get("cancelled"):
-        attributes.append(("Отменен", "true"))
-    for name, value in attributes:
-        if value:
-            attribute = etree.SubElement(values, "ЗначениеРеквизита")
-            _add(attribute, "Наименование", name)
-            _add(attribute, "Значение", value)
-    return doc
-
-
-def _line(line: Mapping[str, Any], tax_name: str) -> Any:
-    item = etree.Element("Товар")
-    _add(item, "Ид", line.get("id") or line.get("sku"))
-    _add(item, "Артикул", line.get("sku"))
-    _add(item, "Наименование", line.get("name"))
-    unit = etree.SubElement(item, "БазоваяЕдиница")
-    unit.text = line.get("unit") or "шт"
-    quantity, price, net = Decimal(line["quantity"]), Decimal(line["unit_price"]), Decimal(line["net"])
-    _add(item, "ЦенаЗаЕдиницу", _money_text(price, None))
-    _add(item, "Количество", _money_text(quantity, None))
-    _add(item, "Сумма", _money_text(net))
-    discount = (quantity * price).quantize(CENTS, ROUND_HALF_UP) - net
-    if discount > 0:
-        discounts = etree.SubElement(item, "Скидки")
-        entry = etree.SubElement(discounts, "Скидка")
-        _add(entry, "Наименование", "Скидка")
-        _add(entry, "Сумма", _money_text(discount))
-        _add(entry, "УчтеноВСумме", "true")
-    rate = Decimal(line.get("tax_rate") or 0) * HUNDRED
-    rates = etree.SubElement(item, "СтавкиНалогов")
-    entry = etree.SubElement(rates, "СтавкаНалога")
-    _add(entry, "Наименование", tax_name)
-    _add(entry, "Ставка", _money_text(rate, None) if rate else "Без НДС")
-    taxes = etree.SubElement(item, "Налоги")
-    _tax(taxes, tax_name, Decimal(line.get("tax") or 0), rate)
-    values = etree.SubElement(item, "ЗначенияРеквизитов")
-    for name, value in (("ВидНоменклатуры", "Товар"), ("ТипНоменклатуры", "Товар")):
-        attribute = etree.SubElement(values, "ЗначениеРеквизита")
-        _add(attribute, "Наименование", name)
-        _add(attribute, "Значение", value)
-    return item
-
-
-def _tax(parent: Any, name: str, amount: Decimal, rate: Decimal | None) -> None:
-    tax = etree.SubElement(parent, "Налог")
-    _add(tax, "Наименование", name)
-    _add(tax, "УчтеноВСумме", "false")
-    _add(tax, "Сумма", _money_text(Decimal(amount)))
-    if rate is not None:
-        _add(tax, "Ставка", _money_text(rate, None))
-
-
-def _add(parent: Any, name: str, value: Any) -> None:
-    if value is None or value == "":
-        return
-    child = etree.SubElement(parent, name)
-    child.text = value if isinstance(value, str) else str(value)
-
-
-def _money_text(value: Any, places: Decimal | None = CENTS) -> str:
-    """Exact text, never a float: money to the cent, quantities and rates as they are."""
-    number = Decimal(value)
-    if places is not None:
-        number = number.quantize(places, ROUND_HALF_UP)
-    else:
-        number = number.normalize()
-    return format(number, "f")
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.replace(microsecond=0, tzinfo=None).isoformat()

@@ -5,6 +5,9 @@ catalogue, prices and stock (`type=catalog`). The endpoint lives in the hub (`hu
 class holds what a connection of this type is: its settings (the admin form), the mapping that
 makes an order of an invoice, and the orders document built with it.
 
+Each order line carries the price as 1C keeps it (2 decimals) and the discount amount that makes
+1C's Окр(Количество × Цена, 2) the hub's net (`EXCHANGE_LINES`, connectors/onec/arithmetic.py).
+
 Nothing is pushed: `push_invoice` is unsupported, and the hub queues no pushes for this type
 (`fetches_invoices`); an invoice counts as exported once 1C has acknowledged the query it came in.
 """
@@ -15,10 +18,12 @@ from collections.abc import Sequence, Set
 from datetime import datetime
 from typing import Any, ClassVar
 
+from connectors.arithmetic import fitted
 from connectors.base import ConfigField, Connector
 from connectors.documents import ExternalRef, InvoiceDocument
-from connectors.errors import ConnectorError, UnsupportedOperation
-from connectors.onec.commerceml import orders_xml
+from connectors.errors import ConnectorError, PermanentError, UnsupportedOperation
+from connectors.onec.arithmetic import EXCHANGE_LINES, currency_unit
+from connectors.onec.commerceml_orders import orders_xml
 from mappings.values import storable
 
 ENCODINGS = ("utf-8", "windows-1251")
@@ -28,6 +33,7 @@ class OneCExchangeConnector(Connector):
     type_name = "onec_exchange"
     label = "1C:Enterprise (site exchange, CommerceML)"
     fetches_invoices: ClassVar[bool] = True
+    line_arithmetic = EXCHANGE_LINES
     required_targets = (
         "reference",
         "number",
@@ -99,8 +105,23 @@ class OneCExchangeConnector(Connector):
         )
 
     def order_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
-        """The order the mapping makes of an invoice (MappingRefused naming what it cannot map)."""
-        return self.map_document(doc)
+        """The order the mapping makes of an invoice (MappingRefused naming what it cannot map),
+        each line's price as 1C keeps it (connectors/onec/arithmetic.py: the discount that takes
+        1C's amount to the net is written with the line)."""
+        payload = self.map_document(doc)
+        lines = payload.get("lines") or []
+        if len(lines) != len(doc.lines):
+            raise PermanentError(
+                f"the mapping gives {len(lines)} lines for {len(doc.lines)} in the document", field="lines"
+            )
+        unit = currency_unit(doc.currency)
+        for i, (line, source) in enumerate(zip(lines, doc.lines, strict=True)):
+            price = fitted(
+                EXCHANGE_LINES, i, source.quantity, source.unit_price, source.discount_percent, source.net, unit
+            ).price
+            if line["unit_price"] != price:
+                line["unit_price"] = price
+        return payload
 
     def preview_payload(self, doc: InvoiceDocument) -> Any:
         return storable(self.order_payload(doc))

@@ -24,131 +24,52 @@ What the connector does in 1C
   `Ref_Key`s resolved to SKU and warehouse code through their catalogs; products that moved lately
   (`Turnovers`) and have no balance left are reported as 0 (Balance leaves zeros out).
 
+Lines: 1C computes a line as Окр(Количество × Цена, 2) with a 2-decimal price; each line goes with
+the net price that makes it the hub's net, or the deal is refused when won (`ODATA_LINES`, the rule
+and its sources in connectors/onec/arithmetic.py).
+
 Errors: 1C's `odata.error` message becomes the PermanentError's text (400), 401/403 an AuthError,
 5xx and timeouts retryable (uncertain for a create), as `connectors.http` translates them.
+
+Beside this module: `odata_urls` (addresses and literals), `odata_options` (the mapping's options,
+where each configuration keeps stock, the mapping's checks), `odata_payload` (catalog items a push
+creates, and the body's clean-up).
 """
 
 from __future__ import annotations
 
 import base64
-import json
-import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote
 
 from connectors import outbound
-from connectors.base import ConfigField, ConfigInvalid, Connector, validate_config
+from connectors.base import ConfigField, Connector
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
 from connectors.errors import ConnectorError, PermanentError, UncertainOutcomeError, UnsupportedOperation
 from connectors.http import JsonHttp
+from connectors.onec.arithmetic import ODATA_LINES, fit_mapped_lines
+from connectors.onec.odata_options import CONFIGURATIONS, MAPPING_OPTIONS, names
+from connectors.onec.odata_options import mapping_problems as odata_mapping_problems
+from connectors.onec.odata_payload import NewItem, shown, with_notes, without_nulls
+from connectors.onec.odata_urls import (
+    FILTER_CHUNK,
+    ODATA_ROOT,
+    ZERO_GUID,
+    guid_literal,
+    is_guid,
+    literal,
+    odata_url,
+    string_literal,
+)
 from connectors.outbound import OutboundRefused
-from mappings.parse import missing_targets, parse
-from mappings.spec import MappingInvalid, MappingSpec, Problem, ProblemKind
+from mappings.spec import MappingSpec
 from mappings.values import storable
 
-ODATA_ROOT = "odata/standard.odata"
-ZERO_GUID = "00000000-0000-0000-0000-000000000000"
-IDENTIFIER = re.compile(r"^[^\W\d]\w*$")
-ENTITY_PREFIXES = {
-    "document": "Document_",
-    "counterparty_catalog": "Catalog_",
-    "product_catalog": "Catalog_",
-    "warehouse_catalog": "Catalog_",
-    "stock_register": "AccumulationRegister_",
-}
-FIELD_OPTIONS = (
-    "reference_field",
-    "counterparty_field",
-    "product_field",
-    "total_field",
-    "paid_field",
-    "stock_product",
-    "stock_warehouse",
-    "stock_quantity",
-    "stock_reserved",
-)
-LIST_OPTIONS = ("counterparty_match", "product_match")
-# Where the common configurations keep stock, by the `configuration` mapping option; `custom` reads
-# the stock options as the mapping gives them (their defaults, ТоварыНаСкладах / Количество, are
-# the registers of Управление торговлей 10.3 and Комплексная автоматизация 1.1).
-# - Управление торговлей 11 and 1C:ERP 2 (built on it): free stock by product and warehouse is the
-#   register СвободныеОстатки, resources ВНаличии and ВРезервеСоСклада.
-# - Бухгалтерия предприятия 3.0 keeps quantities on account 41 of its accounting register (by
-#   subconto), in no accumulation register: stock is not read from it (`stock_register` empty).
-STOCK_OF_TRADE_11 = {
-    "stock_register": "AccumulationRegister_СвободныеОстатки",
-    "stock_product": "Номенклатура",
-    "stock_warehouse": "Склад",
-    "stock_quantity": "ВНаличии",
-    "stock_reserved": "ВРезервеСоСклада",
-}
-CONFIGURATIONS: dict[str, dict[str, str]] = {
-    "custom": {},
-    "accounting_3": {"stock_register": ""},
-    "trade_11": STOCK_OF_TRADE_11,
-    "erp_2": STOCK_OF_TRADE_11,
-}
 # How far back documents are read when the reference field cannot be filtered by (see _lookup).
 LOOKUP_DAYS = 62
-# Keys per $filter of `or`-ed conditions: keeps URLs well under the web server's limits.
-FILTER_CHUNK = 20
-# Characters left as they are in URLs (everything else is percent-encoded, Cyrillic as UTF-8).
-SAFE_PATH = "/()',=_-"
-SAFE_VALUE = "'(),_-"
-
-
-def string_literal(value: str) -> str:
-    """An OData string literal: in single quotes, a quote inside doubled."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def guid_literal(value: str) -> str:
-    """`guid'…'` of a GUID; ValueError for anything that is not one (it goes into a URL)."""
-    return f"guid'{uuid.UUID(str(value))}'"
-
-
-def literal(value: Any) -> str:
-    """A mapped value as an OData literal: booleans and numbers bare, anything else a string."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | Decimal):
-        return format(Decimal(value), "f")
-    return string_literal(str(value))
-
-
-def odata_url(root: str, path: str, query: Mapping[str, str] | None = None) -> str:
-    """`root/path?query` with the path and the values percent-encoded as UTF-8; `$` names, quotes,
-    parentheses and commas stay as they are (1C's own examples write them so)."""
-    url = f"{root}/{quote(path, safe=SAFE_PATH)}"
-    if query:
-        url += "?" + "&".join(f"{name}={quote(value, safe=SAFE_VALUE)}" for name, value in query.items())
-    return url
-
-
-def _names(text: str) -> list[str]:
-    return [name.strip() for name in text.split(",") if name.strip()]
-
-
-@dataclass(frozen=True)
-class _New:
-    """A catalog item the push creates (after every document of the batch passed its checks)."""
-
-    catalog: str
-    fields: dict[str, Any]
-    match: str
-
-    @property
-    def key(self) -> str:
-        """The same item wanted twice in a batch (one new customer, two invoices) is created once."""
-        return self.catalog + json.dumps(storable(self.fields), sort_keys=True, ensure_ascii=False)
-
-    def note(self) -> str:
-        return f"(new {self.catalog} item, created by the push: {_shown(self.fields, self.match)})"
 
 
 class OneCODataConnector(Connector):
@@ -191,32 +112,8 @@ class OneCODataConnector(Connector):
     )
     # The reference travels in the field the mapping's `reference_field` names, checked in build_payload.
     idempotency_target = None
-    mapping_options = (
-        ConfigField(
-            "configuration",
-            default="custom",
-            choices=tuple(CONFIGURATIONS),
-            help="the 1C configuration, for where it keeps stock: custom (the stock options below), accounting_3 "
-            "(Бухгалтерия 3.0: no stock read), trade_11 (Управление торговлей 11), erp_2 (1C:ERP 2)",
-        ),
-        ConfigField("document", default="Document_СчетНаОплатуПокупателю", help="the document entity invoices become"),
-        ConfigField("reference_field", default="Комментарий", help="document field with the hub's reference"),
-        ConfigField("counterparty_catalog", default="Catalog_Контрагенты"),
-        ConfigField("counterparty_field", default="Контрагент_Key", help="document field the counterparty goes in"),
-        ConfigField("counterparty_match", default="ИНН,Code,Description", help="fields a counterparty is found by"),
-        ConfigField("product_catalog", default="Catalog_Номенклатура"),
-        ConfigField("product_field", default="Номенклатура_Key", help="line field the product goes in"),
-        ConfigField("product_match", default="Артикул,Code", help="fields a product is found by; the first is its SKU"),
-        ConfigField("create_products", "boolean", default=False, help="off: an unknown SKU refuses the invoice"),
-        ConfigField("total_field", default="СуммаДокумента"),
-        ConfigField("paid_field", default="", help="document field with the amount paid, if the configuration has one"),
-        ConfigField("stock_register", default="AccumulationRegister_ТоварыНаСкладах"),
-        ConfigField("stock_product", default="Номенклатура", help="the register's product dimension"),
-        ConfigField("stock_warehouse", default="Склад", help="the register's warehouse dimension"),
-        ConfigField("stock_quantity", default="Количество", help="the register's quantity resource"),
-        ConfigField("stock_reserved", default="", help="a resource with the reserved quantity, if any"),
-        ConfigField("warehouse_catalog", default="Catalog_Склады"),
-    )
+    line_arithmetic = ODATA_LINES
+    mapping_options = MAPPING_OPTIONS
 
     def __init__(self, config: Mapping[str, Any], *, post: bool = False, mapping: MappingSpec | None = None) -> None:
         super().__init__(config, post=post, mapping=mapping)
@@ -234,7 +131,7 @@ class OneCODataConnector(Connector):
         self.lines_target = self.mapping.lines.target if self.mapping.lines else None
         # Catalog look-ups of this connector's life (a job's batch): (catalog, field, value) → Ref_Key | None.
         self._refs: dict[tuple[str, str, str], str | None] = {}
-        self._made: dict[str, str] = {}  # by _New.key
+        self._made: dict[str, str] = {}  # by NewItem.key
         # Documents this connector created (the engine may push a refused batch again one by one),
         # and drafts find_invoices found but could not post (pushing them must not create another).
         self._created: dict[str, ExternalRef] = {}
@@ -244,50 +141,17 @@ class OneCODataConnector(Connector):
 
     @classmethod
     def mapping_problems(cls, mapping: MappingSpec | Mapping[str, Any]) -> list:
-        problems = super().mapping_problems(mapping)
-        if not isinstance(mapping, MappingSpec):
-            try:
-                mapping = parse(mapping)
-            except MappingInvalid:
-                return problems  # the engine reports what is wrong with the document itself
-        try:
-            options = validate_config(cls.mapping_options, mapping.options)
-        except ConfigInvalid:
-            return problems
-
-        def bad(path: str, message: str) -> None:
-            problems.append(Problem(path, message, ProblemKind.MAPPING))
-
-        for name, prefix in ENTITY_PREFIXES.items():
-            value = options[name]
-            if not (value.startswith(prefix) and IDENTIFIER.fullmatch(value)):
-                bad(f"options.{name}", f"an entity name such as {prefix}Имя")
-        for name in FIELD_OPTIONS:
-            if options[name] and not IDENTIFIER.fullmatch(options[name]):
-                bad(f"options.{name}", "a field name of the 1C configuration")
-        for name in LIST_OPTIONS:
-            if not _names(options[name]) or not all(IDENTIFIER.fullmatch(n) for n in _names(options[name])):
-                bad(f"options.{name}", "field names separated by commas")
-        if IDENTIFIER.fullmatch(options["reference_field"]):
-            problems += missing_targets(mapping, [options["reference_field"]])
-        targets = mapping.target_names()
-        if not any(f"counterparty.{n}" in targets for n in _names(options["counterparty_match"])):
-            bad("fields.counterparty", f"give counterparty.<field> for one of {options['counterparty_match']}")
-        if mapping.lines is None:
-            bad("lines", "the document's tabular section: target (e.g. Товары) and the fields of its rows")
-        elif not any(f"{mapping.lines.target}[].product.{n}" in targets for n in _names(options["product_match"])):
-            bad("lines.fields.product", f"give product.<field> for one of {options['product_match']}")
-        return problems
+        return super().mapping_problems(mapping) + odata_mapping_problems(mapping)
 
     def build_payload(self, doc: InvoiceDocument, *, dry_run: bool = False) -> dict[str, Any]:
         """The document body for 1C: the mapping applied, counterparty and products looked up.
 
-        What the push would create is a `_New` in place of its Ref_Key; a dry run (the preview)
+        What the push would create is a `NewItem` in place of its Ref_Key; a dry run (the preview)
         writes a note there instead. An unknown SKU is refused here, before anything is created."""
         o = self.options
         # A field the mapping gives no value is left out: 1C keeps its own default (an empty Ref_Key
         # would be a null, which 1C refuses for a reference).
-        body = _without_nulls(self.map_document(doc))
+        body = without_nulls(self.map_document(doc))
         if body.get(o["reference_field"]) != doc.idempotency_key:
             raise PermanentError(
                 f"{o['reference_field']}: the mapping gives {body.get(o['reference_field'])!r}, but it must be the "
@@ -297,6 +161,7 @@ class OneCODataConnector(Connector):
         lines = body.get(self.lines_target) if self.lines_target else None
         if not isinstance(lines, list) or not lines:
             raise PermanentError("the mapping gives the document no lines", field="lines")
+        fit_mapped_lines(ODATA_LINES, self.mapping, lines, doc)
         for i, line in enumerate(lines):
             product = line.pop("product", None)
             found = self._find(o["product_catalog"], product, o["product_match"])
@@ -304,20 +169,20 @@ class OneCODataConnector(Connector):
                 sku = doc.lines[i].sku if i < len(doc.lines) else None
                 raise PermanentError(
                     f"lines[{i}]: SKU {sku!r} is not in 1C's {o['product_catalog']} (looked up by "
-                    f"{o['product_match']}: {_shown(product, o['product_match'])}); create it there, map the "
+                    f"{o['product_match']}: {shown(product, o['product_match'])}); create it there, map the "
                     "SKU in the products table, or let the mapping create products",
                     field=f"lines[{i}].sku",
                 )
-            line[o["product_field"]] = found or _New(o["product_catalog"], product, o["product_match"])
+            line[o["product_field"]] = found or NewItem(o["product_catalog"], product, o["product_match"])
             line.setdefault("LineNumber", str(i + 1))
         counterparty = body.pop("counterparty", None)
         body[o["counterparty_field"]] = self._find(
             o["counterparty_catalog"], counterparty, o["counterparty_match"]
-        ) or _New(o["counterparty_catalog"], counterparty, o["counterparty_match"])
+        ) or NewItem(o["counterparty_catalog"], counterparty, o["counterparty_match"])
         if self.config["organization_key"] and "Организация_Key" not in body:
             body["Организация_Key"] = self._guid(self.config["organization_key"], "organization_key")
         if dry_run:
-            return _with_notes(body)
+            return with_notes(body)
         return body
 
     def preview_payload(self, doc: InvoiceDocument) -> dict[str, Any]:
@@ -332,7 +197,7 @@ class OneCODataConnector(Connector):
         equals the mapped value; the fields are tried in order."""
         if not isinstance(fields, dict):
             raise PermanentError(f"the mapping gives no fields to find a {catalog} item by", field=catalog)
-        for name in _names(match):
+        for name in names(match):
             value = fields.get(name)
             if value is None or value == "":
                 continue
@@ -347,12 +212,12 @@ class OneCODataConnector(Connector):
                 return self._refs[key]
         return None
 
-    def _make(self, new: _New) -> str:
+    def _make(self, new: NewItem) -> str:
         """Create a catalog item (once per batch) and remember it under its match values."""
         if new.key not in self._made:
             created = self.http.post(odata_url(self.root, new.catalog, {"$format": "json"}), json=new.fields)
             self._made[new.key] = self._ref_key(created, new.catalog)
-            for name in _names(new.match):
+            for name in names(new.match):
                 if new.fields.get(name) not in (None, ""):
                     self._refs[(new.catalog, name, str(new.fields[name]))] = self._made[new.key]
         return self._made[new.key]
@@ -365,7 +230,7 @@ class OneCODataConnector(Connector):
 
     def _by_refs(self, entity: str, refs: Iterable[str], select: str) -> dict[str, dict[str, Any]]:
         """Items of a catalog by Ref_Key, a few dozen per request."""
-        wanted = sorted({r for r in refs if _is_guid(r) and r != ZERO_GUID})
+        wanted = sorted({r for r in refs if is_guid(r) and r != ZERO_GUID})
         found: dict[str, dict[str, Any]] = {}
         for k in range(0, len(wanted), FILTER_CHUNK):
             condition = " or ".join(f"Ref_Key eq {guid_literal(r)}" for r in wanted[k : k + FILTER_CHUNK])
@@ -493,10 +358,10 @@ class OneCODataConnector(Connector):
 
     def _create(self, body: dict[str, Any]) -> ExternalRef:
         o = self.options
-        if isinstance(body[o["counterparty_field"]], _New):
+        if isinstance(body[o["counterparty_field"]], NewItem):
             body[o["counterparty_field"]] = self._make(body[o["counterparty_field"]])
         for line in body[self.lines_target]:
-            if isinstance(line[o["product_field"]], _New):
+            if isinstance(line[o["product_field"]], NewItem):
                 line[o["product_field"]] = self._make(line[o["product_field"]])
         created = self.http.post(odata_url(self.root, o["document"], {"$format": "json"}), json=body)
         ref = self._ref({**created, "Ref_Key": self._ref_key(created, o["document"])})
@@ -566,10 +431,10 @@ class OneCODataConnector(Connector):
                 {product_key: r.get(product_key), warehouse_key: r.get(warehouse_key)}
                 for r in self._get_all(turnovers, {})
             ]
-        match = _names(o["product_match"])
+        match = names(o["product_match"])
         products = self._by_refs(o["product_catalog"], (r.get(product_key) for r in rows), ",".join(match))
         warehouses = self._by_refs(o["warehouse_catalog"], (r.get(warehouse_key) for r in rows), "Code,Description")
-        wanted = set(_names(self.config["warehouses"] or ""))
+        wanted = set(names(self.config["warehouses"] or ""))
         totals: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
         for row in rows:
             product, warehouse = products.get(row.get(product_key)), warehouses.get(row.get(warehouse_key))
@@ -591,44 +456,8 @@ class OneCODataConnector(Connector):
         self.http.close()
 
 
-def _is_guid(value: Any) -> bool:
-    """Whether a register row's key is a GUID (a dimension of a composite type may hold other values)."""
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
-
-
 def _decimal(value: Any) -> Decimal | None:
     """A number of 1C's JSON answer as Decimal (through its text: 19.9 is 19.9, never 19.899…)."""
     if value is None or value == "" or isinstance(value, bool):
         return None
     return Decimal(str(value))
-
-
-def _shown(fields: Any, match: str) -> str:
-    if not isinstance(fields, dict):
-        return "nothing mapped"
-    return ", ".join(f"{n} {fields[n]!r}" for n in _names(match) if fields.get(n) not in (None, "")) or "no values"
-
-
-def _without_nulls(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
-    return value
-
-
-def _with_notes(body: dict[str, Any]) -> dict[str, Any]:
-    def note(value: Any) -> Any:
-        if isinstance(value, _New):
-            return value.note()
-        if isinstance(value, dict):
-            return {k: note(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [note(v) for v in value]
-        return value
-
-    return note(body)

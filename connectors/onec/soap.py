@@ -13,6 +13,13 @@ differ from one installation to the next. So nothing about them is written here:
   amounts and stock rows: dotted paths from the response element, as its XML reads (`return.Ид`);
 - the mapping's table `states` turns 1C's state words into the hub's (`Оплачен` → paid).
 
+Lines: 1C computes a line as Окр(Количество × Цена × (1 − ПроцентСкидки / 100), 2), Цена and the
+percent of 2 decimals; the mapping's price and discount fields get what makes it the hub's net, or
+the deal is refused when won (`SOAP_LINES`, connectors/onec/arithmetic.py).
+
+Beside this module: `soap_options` (what the mapping names), `soap_transport` (zeep's transport
+and 1C's HTTP answers as errors), `soap_answers` (reading answers, wrapping arguments).
+
 The WSDL is loaded at first use, with HTTP Basic (user and password sent as UTF-8, as 1C reads them,
 so Cyrillic user names work) over one `requests.Session`; the port of the configured SOAP version
 (1C publishes 1.1 and 1.2) is called; non-ASCII SOAPAction headers are sent percent-encoded. Every
@@ -30,133 +37,41 @@ request and answer is kept in `exchanges` for the run history.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import quote
 
 import requests
 import zeep
 import zeep.exceptions
 from lxml import etree
 from zeep.helpers import serialize_object
-from zeep.wsdl.bindings.soap import Soap11Binding, Soap12Binding
 
 from connectors import outbound
-from connectors.base import ConfigField, Connector, Exchange
+from connectors.base import ConfigField, Connector
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
 from connectors.errors import (
-    AuthError,
     ConnectorError,
     PermanentError,
     RetryableError,
     UncertainOutcomeError,
     UnsupportedOperation,
 )
-from connectors.http import elapsed_ms, may_have_arrived, retry_after_seconds
+from connectors.http import may_have_arrived, retry_after_seconds
+from connectors.onec.arithmetic import SOAP_LINES, fit_mapped_lines
+from connectors.onec.soap_answers import at, is_empty, wrapped
+from connectors.onec.soap_options import MAPPING_OPTIONS
+from connectors.onec.soap_transport import BINDINGS, SETTINGS, Transport, http_error
 from mappings.parse import missing_targets
 from mappings.spec import MappingSpec, Problem, ProblemKind
 from mappings.values import normalise_key, storable
 
-# WSDLs and answers are parsed without DTDs, entities or external references.
-SETTINGS = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-BINDINGS = {"1.1": Soap11Binding, "1.2": Soap12Binding}
 # What 1C writes for an empty reference (`Справочники.X.ПустаяСсылка().УникальныйИдентификатор()`):
 # a find that answers it found nothing.
 EMPTY_REF = "00000000-0000-0000-0000-000000000000"
 # The mapping table that turns 1C's state words into the hub's states.
 STATES_TABLE = "states"
-EXCERPT = 20000
-
-
-def _operation(name: str, label: str, *, required: bool = False) -> ConfigField:
-    return ConfigField(name, "string", label, required=required, default="")
-
-
-MAPPING_OPTIONS = (
-    _operation("create_operation", "Operation that creates an invoice", required=True),
-    ConfigField(
-        "create_parameter",
-        "string",
-        "Its one parameter holding the whole invoice",
-        default="",
-        help="for an operation such as ЗаписатьСчет(Счет); empty: the mapping's fields are its parameters",
-    ),
-    ConfigField(
-        "reference_field",
-        "string",
-        "Argument carrying the hub's reference",
-        required=True,
-        help="a field of this mapping, sent to the create operation; the find operation looks invoices up by it",
-    ),
-    ConfigField(
-        "post_argument",
-        "string",
-        "Argument asking 1C to post",
-        default="",
-        help="a boolean argument of the create operation, true when the connection posts documents",
-    ),
-    _operation("find_operation", "Operation that finds an invoice by the hub's reference", required=True),
-    ConfigField("find_argument", "string", "Its argument for the reference", default="", help="empty: its only one"),
-    _operation("status_operation", "Operation that returns an invoice's state (by 1C id)"),
-    ConfigField("status_argument", "string", "Its argument for the 1C id", default="", help="empty: its only one"),
-    _operation("cancel_operation", "Operation that cancels an invoice (by 1C id)"),
-    ConfigField("cancel_argument", "string", "Its argument for the 1C id", default="", help="empty: its only one"),
-    _operation("stock_operation", "Operation that returns stock balances"),
-    ConfigField("answer_id", "string", "Invoice answer: the 1C id", default="", help="a dotted path such as return.Ид"),
-    ConfigField("answer_number", "string", "Invoice answer: the 1C number", default=""),
-    ConfigField("answer_state", "string", "Invoice answer: the state (see table states)", default=""),
-    ConfigField("answer_total", "string", "Invoice answer: the document total", default=""),
-    ConfigField("answer_paid", "string", "Invoice answer: the amount paid", default=""),
-    ConfigField("answer_currency", "string", "Invoice answer: the currency", default=""),
-    ConfigField("stock_rows", "string", "Stock answer: the list of rows", default="", help="empty: the answer"),
-    ConfigField("stock_sku", "string", "Stock row: the SKU", default=""),
-    ConfigField("stock_warehouse", "string", "Stock row: the warehouse", default=""),
-    ConfigField("stock_on_hand", "string", "Stock row: the quantity on hand", default=""),
-    ConfigField("stock_reserved", "string", "Stock row: the quantity reserved", default="", help="empty: none"),
-)
-
-
-class _Transport(zeep.Transport):
-    """zeep's transport over the connector's session, keeping every exchange for the run history."""
-
-    def __init__(self, session: requests.Session, timeout: float, record) -> None:
-        super().__init__(timeout=timeout, operation_timeout=timeout, session=session)
-        self.record = record
-        self.operation = ""  # what the next POST calls, for the history
-        self.last_status: int | None = None
-        self.retry_after: str | None = None
-
-    def load(self, url: str) -> bytes:
-        started = time.monotonic()
-        try:
-            content = super().load(url)
-        except requests.RequestException as exc:
-            status = exc.response.status_code if exc.response is not None else None
-            self.record(Exchange("GET", url, None, status, None, f"{type(exc).__name__}: {exc}", elapsed_ms(started)))
-            raise
-        self.record(Exchange("GET", url, None, 200, f"WSDL, {len(content)} bytes", None, elapsed_ms(started)))
-        return content
-
-    def post(self, address: str, message: bytes | str, headers: Mapping[str, str]) -> requests.Response:
-        # HTTP headers are Latin-1; 1C's soapAction names Russian operations: send it as a URI.
-        headers = {k: _ascii(v) for k, v in headers.items()}
-        sent = message.decode("utf-8") if isinstance(message, bytes) else message
-        url = f"{address} {self.operation}"
-        started = time.monotonic()
-        self.last_status = self.retry_after = None
-        try:
-            response = super().post(address, message, headers)
-        except requests.RequestException as exc:
-            self.record(Exchange("POST", url, sent, None, None, f"{type(exc).__name__}: {exc}", elapsed_ms(started)))
-            raise
-        self.last_status = response.status_code
-        self.retry_after = response.headers.get("Retry-After")
-        answer = response.content.decode(response.encoding or "utf-8", errors="replace")[:EXCERPT]
-        self.record(Exchange("POST", url, sent, response.status_code, answer, None, elapsed_ms(started)))
-        return response
 
 
 class OnecSoapConnector(Connector):
@@ -190,6 +105,7 @@ class OnecSoapConnector(Connector):
         ),
     )
     mapping_options = MAPPING_OPTIONS
+    line_arithmetic = SOAP_LINES
 
     def __init__(self, config: Mapping[str, Any], *, post: bool = False, mapping: MappingSpec | None = None) -> None:
         super().__init__(config, post=post, mapping=mapping)
@@ -197,7 +113,7 @@ class OnecSoapConnector(Connector):
         self.idempotency_target = self.options["reference_field"]
         self.session = outbound.session()
         self.session.auth = (self.config["username"].encode("utf-8"), self.config["password"].encode("utf-8"))
-        self._transport = _Transport(self.session, float(self.config["timeout"]), self.exchanges.append)
+        self._transport = Transport(self.session, float(self.config["timeout"]), self.exchanges.append)
         self._client: zeep.Client | None = None
         self._service: Any = None
 
@@ -231,7 +147,7 @@ class OnecSoapConnector(Connector):
                 self._client = zeep.Client(url, transport=self._transport, settings=SETTINGS)
                 port = self._port()
             except requests.HTTPError as exc:
-                raise _http_error(exc.response.status_code, f"1C WSDL {url}", field="wsdl_url") from None
+                raise http_error(exc.response.status_code, f"1C WSDL {url}", field="wsdl_url") from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 raise RetryableError(f"1C WSDL {url}: {type(exc).__name__}") from exc
             except requests.RequestException as exc:
@@ -355,7 +271,7 @@ class OnecSoapConnector(Connector):
         message = f"1C {operation}"
         wait = retry_after_seconds(self._transport.retry_after)
         if 400 <= status < 500:
-            return _http_error(status, message, wait=wait)
+            return http_error(status, message, wait=wait)
         # 5xx without a fault, or a 200 that is no SOAP answer: a create may have been applied.
         if changes_data and status != 503:
             return UncertainOutcomeError(f"{message}: HTTP {status}: {text[:300]}")
@@ -364,10 +280,10 @@ class OnecSoapConnector(Connector):
     # ---- reading answers ---------------------------------------------------------------------
 
     def _ref(self, answer: Any) -> ExternalRef | None:
-        external_id = _at(answer, self.options["answer_id"])
+        external_id = at(answer, self.options["answer_id"])
         if external_id in (None, "", EMPTY_REF):
             return None
-        number = _at(answer, self.options["answer_number"]) if self.options["answer_number"] else None
+        number = at(answer, self.options["answer_number"]) if self.options["answer_number"] else None
         state = self._state(answer, strict=False)
         return ExternalRef(
             system=self.type_name,
@@ -383,7 +299,7 @@ class OnecSoapConnector(Connector):
         assumed = ExternalState.POSTED if self.post else ExternalState.DRAFT
         if not self.options["answer_state"]:
             return assumed
-        raw = _at(answer, self.options["answer_state"])
+        raw = at(answer, self.options["answer_state"])
         table = self.mapping.tables.get(STATES_TABLE)
         try:
             value = table.rows.get(normalise_key("string", raw), raw) if table is not None else raw
@@ -403,7 +319,7 @@ class OnecSoapConnector(Connector):
     def _amount(self, answer: Any, option: str) -> Decimal | None:
         if not self.options[option]:
             return None
-        raw = _at(answer, self.options[option])
+        raw = at(answer, self.options[option])
         if raw in (None, ""):
             return None
         try:
@@ -433,13 +349,15 @@ class OnecSoapConnector(Connector):
         declares, empty values left out."""
         operation = self._operation("create_operation")
         payload: dict[str, Any] = self.map_document(doc)
+        if self.mapping.lines is not None and isinstance(payload.get(self.mapping.lines.target), list):
+            fit_mapped_lines(SOAP_LINES, self.mapping, payload[self.mapping.lines.target], doc)
         if self.options["post_argument"]:
             payload[self.options["post_argument"]] = self.post
         if self.options["create_parameter"]:
             payload = {self.options["create_parameter"]: payload}
         parameters = dict(self._parameters(operation))
         return {
-            name: _wrapped(parameters[name], value) if name in parameters else value
+            name: wrapped(parameters[name], value) if name in parameters else value
             for name, value in payload.items()
             if value is not None
         }
@@ -480,7 +398,7 @@ class OnecSoapConnector(Connector):
         self._operation("status_operation")
         argument = self._argument("status_operation", "status_argument")
         answer = self._call("status_operation", {argument: ref.external_id})
-        if _is_empty(answer):  # {"return": None}: deleted in 1C
+        if is_empty(answer):  # {"return": None}: deleted in 1C
             raise PermanentError(f"1C no longer knows invoice {ref.external_id}")
         state = self._state(answer, strict=True)
         total = self._amount(answer, "answer_total")
@@ -489,8 +407,8 @@ class OnecSoapConnector(Connector):
             paid = total if state == ExternalState.PAID and total is not None else Decimal(0)
         if state in (ExternalState.DRAFT, ExternalState.POSTED, ExternalState.PARTIALLY_PAID) and paid > 0:
             state = ExternalState.PAID if total is not None and paid >= total else ExternalState.PARTIALLY_PAID
-        currency = _at(answer, self.options["answer_currency"]) if self.options["answer_currency"] else None
-        number = _at(answer, self.options["answer_number"]) if self.options["answer_number"] else None
+        currency = at(answer, self.options["answer_currency"]) if self.options["answer_currency"] else None
+        number = at(answer, self.options["answer_number"]) if self.options["answer_number"] else None
         return InvoiceStatus(
             external_id=ref.external_id,
             status=state,
@@ -512,11 +430,11 @@ class OnecSoapConnector(Connector):
     def pull_stock(self, since: datetime | None = None) -> Iterator[StockLevel]:
         """The whole balance each time: a 1C web service has no change feed unless it writes one."""
         answer = self._call("stock_operation", {})
-        rows = _at(answer, self.options["stock_rows"])
+        rows = at(answer, self.options["stock_rows"])
         rows = [rows] if isinstance(rows, dict) else rows or []
         now = datetime.now(UTC)
         for i, row in enumerate(rows):
-            sku, warehouse = _at(row, self.options["stock_sku"]), _at(row, self.options["stock_warehouse"])
+            sku, warehouse = at(row, self.options["stock_sku"]), at(row, self.options["stock_warehouse"])
             if sku in (None, "") or warehouse in (None, ""):
                 raise PermanentError(
                     f"stock row {i}: no SKU at {self.options['stock_sku']} or no warehouse at "
@@ -535,55 +453,3 @@ class OnecSoapConnector(Connector):
 
     def close(self) -> None:
         self.session.close()
-
-
-def _at(answer: Any, path: str) -> Any:
-    """The value at a dotted path of an answer (plain dicts); the answer itself for an empty path.
-    A list met on the way stands for its first item (a find that answers every match)."""
-    value = answer
-    for name in path.split(".") if path else ():
-        if isinstance(value, list):
-            value = value[0] if value else None
-        if not isinstance(value, dict):
-            return None
-        value = value.get(name)
-    return value
-
-
-def _is_empty(answer: Any) -> bool:
-    if isinstance(answer, dict):
-        return all(_is_empty(v) for v in answer.values())
-    return answer in (None, "", [])
-
-
-def _wrapped(element: Any, value: Any) -> Any:
-    """A value as zeep takes it for this WSDL element: a list given for an array type (a complex type
-    whose only child repeats) becomes `{child: [...]}`, the way 1C declares its arrays."""
-    if isinstance(value, list) and element.accepts_multiple:
-        return [_wrapped_type(element.type, item) for item in value]
-    return _wrapped_type(element.type, value)
-
-
-def _wrapped_type(xsd_type: Any, value: Any) -> Any:
-    children = list(getattr(xsd_type, "elements", None) or [])
-    if isinstance(value, list) and len(children) == 1 and children[0][1].accepts_multiple:
-        name, child = children[0]
-        return {name: [_wrapped_type(child.type, item) for item in value]}
-    if isinstance(value, dict):
-        known = dict(children)
-        return {k: _wrapped(known[k], v) if k in known else v for k, v in value.items() if v is not None}
-    return value
-
-
-def _http_error(status: int, message: str, *, field: str | None = None, wait: float | None = None) -> ConnectorError:
-    if status in (401, 403):
-        return AuthError(f"{message}: HTTP {status}, 1C refused the user or password", status=status)
-    if status == 429 or status >= 500:
-        return RetryableError(f"{message}: HTTP {status}", wait=wait)
-    return PermanentError(f"{message}: HTTP {status}", field=field)
-
-
-def _ascii(header: str) -> str:
-    """A header value with its non-ASCII characters percent-encoded as UTF-8, the way an IRI becomes
-    a URI (SOAP 1.1's SOAPAction header, SOAP 1.2's action in the Content-Type)."""
-    return "".join(c if c.isascii() else quote(c) for c in header)

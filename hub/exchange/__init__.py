@@ -8,7 +8,7 @@
 | `mode=init` | `zip=yes|no`, `file_limit=<bytes>`; with `version=`: also `sessid=<key>`, `version=2.08` |
 | `type=sale&mode=query` | the orders XML: won deals' invoices not yet acknowledged |
 | `type=sale&mode=success` | `success`; only now are the orders of the session's query marked exported |
-| `type=sale&mode=file&filename=…` | `success`: 1C's order changes applied (paid, shipped, cancelled) |
+| `type=sale&mode=file&filename=…` | `success`: 1C's order changes applied (paid, partly paid, shipped, cancelled) |
 | `type=sale&mode=import&filename=…` | `success` for changes applied at upload (newer 1C versions ask) |
 | `type=catalog&mode=file&filename=…` | `success`: the part appended to the file (zip archives unpacked at import) |
 | `type=catalog&mode=import&filename=…` | `progress` (call again) until `success`: products, prices, stock |
@@ -32,7 +32,8 @@ from flask import Blueprint, Flask, Response, request
 
 from connectors.base import Exchange
 from connectors.errors import ConnectorError
-from connectors.onec.commerceml import SCHEMA_VERSION, InvalidExchangeFile
+from connectors.onec.commerceml import InvalidExchangeFile
+from connectors.onec.commerceml_orders import SCHEMA_VERSION
 from connectors.onec.exchange import OneCExchangeConnector
 from hub.audit import acting_as
 from hub.exchange import catalog, orders, throttle

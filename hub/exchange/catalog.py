@@ -38,12 +38,11 @@ from connectors.onec.commerceml import (
     OrderChange,
     Price,
     PriceType,
-    ReadPosition,
     Warehouse,
     item_from_json,
     item_to_json,
-    read_batch,
 )
+from connectors.onec.commerceml_reader import ReadPosition, read_batch
 from hub.audit import insert_audited, update_audited
 from hub.exchange import orders
 from hub.exchange.files import remove_folder

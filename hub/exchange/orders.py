@@ -5,13 +5,25 @@ An invoice is exported to a connection once it has an ExternalLink there: writte
 `mode=success` for the invoices the session's last query sent. A query without a success leaves
 them unmarked, so the next session sends them again (1C matches orders by their Ид). An exported
 invoice the hub cancels (its deal was lost) is sent once more, marked «Отменен».
+
+What 1C says was paid: an order's «Дата оплаты по 1С» alone means the whole invoice (1C sets it
+once the order is paid off). 1C with partial payments (the exchange 1C-Bitrix's sale module 16 and
+1C's module for it from version 6 speak) sends each payment as a Документ of its own, ХозОперация
+«Выплата безналичных денег», «Выплата наличных денег» or «Эквайринговая операция», its Сумма, and
+the order's number in Основание; those add up to the amount paid, partially paid below the total,
+and an order of the same file with a date of payment is not taken as paid in full on its own word.
+A payment is counted once, by its 1C number (or Ид), the note on the deal recording that it was;
+one 1C undoes after it was counted is logged and noted, and the amount paid stays as it was, since
+the hub keeps no payments of its own to take it from.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import exists, select
 
@@ -24,8 +36,9 @@ from hub.models import Activity, ActivityKind, Connection, ExchangeSession, Exte
 from hub.models.base import utcnow
 from hub.sync.status import apply_state
 
-DRAFT, POSTED, PAID, CANCELLED = "draft", "posted", "paid", "cancelled"
-RANK = {DRAFT: 0, POSTED: 1, PAID: 2, CANCELLED: 3}
+log = logging.getLogger(__name__)
+DRAFT, POSTED, PARTIALLY_PAID, PAID, CANCELLED = "draft", "posted", "partially_paid", "paid", "cancelled"
+RANK = {DRAFT: 0, POSTED: 1, PARTIALLY_PAID: 2, PAID: 3, CANCELLED: 4}
 
 
 @dataclass
@@ -107,39 +120,111 @@ class ChangesResult:
 
 def apply_changes(connection: Connection, changes: Iterable[OrderChange]) -> ChangesResult:
     """What 1C says became of the orders, onto the hub invoices (state, amount paid, 1C's number)
-    and their deals (a note for sales). Flushes; the caller commits or rolls back all of it."""
+    and their deals (a note for sales): the orders first, then the payments on them. Flushes; the
+    caller commits or rolls back all of it."""
     result = ChangesResult()
     now = utcnow()
+    changes = list(changes)
+    payments = [c for c in changes if c.is_payment]
+    paid_in_parts = {p.basis for p in payments if p.basis}
     for change in changes:
-        # Only an order this connection was sent (and 1C acknowledged) can change: a file naming
-        # any other invoice, of the hub or of another system, changes nothing.
-        link = _exported(connection, change.id) or (change.number and _exported(connection, change.number))
-        if not link:
-            result.unknown.append(change.id)
-            continue
-        invoice = link.invoice
-        if change.onec_number:
-            link.external_number = change.onec_number
-        state = CANCELLED if change.cancelled else PAID if change.paid_on else POSTED if change.posted else None
-        # States only move forward (a payment does not undo a cancellation, a repeat changes nothing).
-        if state is not None and RANK[state] > RANK.get(link.state, 0):
-            link.status_checked_at = utcnow()
-            # Only a payment tells an amount: 1C's date of payment means the whole invoice.
-            apply_state(link, ExternalState(state), invoice.total if state == PAID else None)
-            words = {
-                CANCELLED: "cancelled in 1C",
-                PAID: f"paid according to 1C on {change.paid_on}",
-                POSTED: "posted in 1C",
-            }[state]
-            _note(invoice, f"{invoice.number} {words}", change, now)
-            result.applied.append(f"{invoice.number}: {state}")
-        if change.shipped_on:
-            subject = f"{invoice.number} shipped according to 1C"
-            if not _noted(invoice, subject):
-                _note(invoice, subject, change, now, f"Shipped on {change.shipped_on}.")
-                result.applied.append(f"{invoice.number}: shipped")
+        if not change.is_payment:
+            _apply_order(connection, change, change.id in paid_in_parts or change.number in paid_in_parts, result, now)
+    for payment in payments:
+        _apply_payment(connection, payment, result, now)
     db.session.flush()
     return result
+
+
+def _apply_order(
+    connection: Connection, change: OrderChange, paid_in_parts: bool, result: ChangesResult, now: datetime
+) -> None:
+    # Only an order this connection was sent (and 1C acknowledged) can change: a file naming
+    # any other invoice, of the hub or of another system, changes nothing.
+    link = _exported(connection, change.id) or (change.number and _exported(connection, change.number))
+    if not link:
+        result.unknown.append(change.id)
+        return
+    invoice = link.invoice
+    if change.onec_number:
+        link.external_number = change.onec_number
+    # With payment documents in the file, they say how much was paid (see _apply_payment).
+    paid = change.paid_on and not paid_in_parts
+    state = CANCELLED if change.cancelled else PAID if paid else POSTED if change.posted else None
+    # States only move forward (a payment does not undo a cancellation, a repeat changes nothing).
+    if state is not None and RANK[state] > RANK.get(link.state, 0):
+        link.status_checked_at = utcnow()
+        # Only a payment tells an amount: 1C's date of payment means the whole invoice.
+        apply_state(link, ExternalState(state), invoice.total if state == PAID else None)
+        words = {
+            CANCELLED: "cancelled in 1C",
+            PAID: f"paid according to 1C on {change.paid_on}",
+            POSTED: "posted in 1C",
+        }[state]
+        _note(invoice, f"{invoice.number} {words}", change, now)
+        result.applied.append(f"{invoice.number}: {state}")
+    if change.shipped_on:
+        subject = f"{invoice.number} shipped according to 1C"
+        if not _noted(invoice, subject):
+            _note(invoice, subject, change, now, f"Shipped on {change.shipped_on}.")
+            result.applied.append(f"{invoice.number}: shipped")
+
+
+def _apply_payment(connection: Connection, payment: OrderChange, result: ChangesResult, now: datetime) -> None:
+    """One payment document: its amount added to what was paid on its order, once."""
+    link = _exported(connection, payment.basis) if payment.basis else None
+    if not link:
+        result.unknown.append(payment.basis or payment.id)
+        return
+    invoice = link.invoice
+    label = payment.attributes.get("Номер оплаты по 1С") or payment.number or payment.id
+    subject = f"{invoice.number} payment {label} according to 1C"
+    counted = _noted(invoice, subject)
+    if not payment.payment_received:
+        if counted:
+            log.warning("1C undid payment %s of %s, counted before; the amount paid is left", label, invoice.number)
+            undone = f"{invoice.number} payment {label} undone in 1C"
+            if not _noted(invoice, undone):
+                _note(
+                    invoice,
+                    undone,
+                    payment,
+                    now,
+                    "The hub still counts it in the invoice's amount paid, which keeps no payments of its own.",
+                )
+                result.applied.append(f"{invoice.number}: payment {label} undone in 1C, amount paid left as it was")
+        return
+    if counted:
+        return
+    if payment.amount is None or payment.amount <= 0 or link.state in (PAID, CANCELLED):
+        # Nothing to add: no amount, or the order is settled already (paid in full, cancelled).
+        log.warning("1C payment %s of %s (%s) not counted: order %s", label, invoice.number, payment.amount, link.state)
+        _note(
+            invoice,
+            subject,
+            payment,
+            now,
+            f"{payment.amount or 0} not counted: the invoice is {link.state} in the hub.",
+        )
+        result.applied.append(f"{invoice.number}: payment {label} not counted ({link.state})")
+        return
+    paid = link.amount_paid + payment.amount
+    state = PAID if paid >= invoice.total else PARTIALLY_PAID
+    link.status_checked_at = utcnow()
+    apply_state(link, ExternalState(state), paid)
+    when = f" on {payment.paid_on}" if payment.paid_on else ""
+    _note(
+        invoice,
+        subject,
+        payment,
+        now,
+        f"{_amount(payment.amount)} paid{when}: {_amount(paid)} of {_amount(invoice.total)}.",
+    )
+    result.applied.append(f"{invoice.number}: {state} ({_amount(paid)} of {_amount(invoice.total)})")
+
+
+def _amount(value: Decimal) -> str:
+    return format(value.normalize(), "f")
 
 
 def _exported(connection: Connection, number: str) -> ExternalLink | None:
