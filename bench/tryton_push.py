@@ -28,8 +28,8 @@ from cryptography.fernet import Fernet
 from harness import RedisServer, write_results
 
 from connectors.documents import Address, InvoiceDocument, InvoiceLine, Party, TaxAmount
-from connectors.tryton import TrytonConnector
-from connectors.tryton_cache import forget_all
+from connectors.tryton.cache import forget_all
+from connectors.tryton.connector import TrytonConnector
 from hub.demo_erp.tryton import TrytonServer
 
 

@@ -65,7 +65,7 @@ def default_registry() -> Registry:
     from connectors.onec.odata import OneCODataConnector
     from connectors.onec.soap import OnecSoapConnector
     from connectors.quickbooks import QuickBooksConnector
-    from connectors.tryton import TrytonConnector
+    from connectors.tryton.connector import TrytonConnector
     from connectors.xero import XeroConnector
     from connectors.zoho_books import ZohoBooksConnector
 

@@ -97,7 +97,7 @@ def test_total_tryton_refuses_is_explained_and_told_once_per_failure(app, users,
             json={"sku": sku, "name": sku, "list_price": "96.90", "currency": "EUR", "tax_rate": "0.19"},
         )
     make_connection(app, "Demo Tryton", "tryton", tryton_db.config)
-    from connectors import tryton as tryton_module
+    from connectors.tryton import connector as tryton_module
 
     wrong_totals = tryton_module.TrytonConnector._wrong_totals
     monkeypatch.setattr(

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from connectors.tryton import TrytonConnector
+from connectors.tryton.connector import TrytonConnector
 from hub.sync.worker import drain
 from tests.conftest import make_connection
 from tests.services import TrytonProxy

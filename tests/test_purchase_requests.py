@@ -11,7 +11,7 @@ import requests
 
 from connectors.base import Connector
 from connectors.errors import PermanentError, UnsupportedOperation
-from connectors.tryton import TrytonConnector
+from connectors.tryton.connector import TrytonConnector
 from hub.extensions import db
 from hub.models import PurchaseRequest, SyncRun
 from hub.sync.worker import drain

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 import requests
 
-from connectors.tryton import TrytonConnector
+from connectors.tryton.connector import TrytonConnector
 from hub.extensions import db
 from hub.models import Connection, DocumentMode, ReconciliationRun
 from hub.models.base import utcnow

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.tryton import TrytonConnector
+from connectors.tryton.connector import TrytonConnector
 from hub import create_app
 from hub.demo_erp.mini_ledger import LedgerServer
 from hub.extensions import db

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.arithmetic import LineArithmetic, Unfit
-from connectors.tryton import LINES as TRYTON
+from connectors.tryton.payload import LINES as TRYTON
 from hub.extensions import db
 from hub.models import HubInvoice, line_amounts
 from hub.sync.worker import drain

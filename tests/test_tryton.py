@@ -27,8 +27,8 @@ from connectors.documents import (
     TaxAmount,
 )
 from connectors.errors import AuthError, PermanentError
-from connectors.tryton import TrytonConnector
-from connectors.tryton_cache import LookupCache, forget_all
+from connectors.tryton.cache import LookupCache, forget_all
+from connectors.tryton.connector import TrytonConnector
 from hub.demo_erp.tryton import TrytonServer
 from hub.models import line_amounts
 
@@ -588,7 +588,7 @@ def test_a_new_log_in_forgets_the_look_ups(tryton_server):
 
 def test_look_ups_are_kept_for_a_while(monkeypatch):
     now = [1000.0]
-    monkeypatch.setattr("connectors.tryton_cache.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("connectors.tryton.cache.time.monotonic", lambda: now[0])
     cache = LookupCache(ttl=300)
     cache.put(("journal", None), 7)
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from connectors.tryton import TrytonConnector
+from connectors.tryton.connector import TrytonConnector
 from hub.extensions import db
 from hub.models import DocumentMode, HubInvoice, OutboxEvent, OutboxState, SyncRun
 from hub.sync import jobs

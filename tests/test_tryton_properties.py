@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from connectors.arithmetic import Unfit
 from connectors.documents import InvoiceDocument, InvoiceLine
-from connectors.tryton import LINES, TrytonConnector
+from connectors.tryton.connector import TrytonConnector
+from connectors.tryton.payload import LINES
 from hub.demo_erp.tryton import CATALOGUE, TrytonServer
 from tests.tallies import tally
 from tests.test_tryton import config, document, line
