@@ -27,7 +27,7 @@ from connectors.documents import InvoiceDocument, InvoiceLine
 from connectors.errors import PermanentError
 from connectors.tryton.cache import LookupCache, cache_for
 from connectors.tryton.rpc import TrytonRpc
-from mappings.engine import MappingSpec
+from mappings.spec import MappingSpec
 
 # What the payload's tax lines take from a Tryton tax (account.invoice.tax as Tryton makes them).
 TAX_FIELDS = ["id", "invoice_account", "credit_note_account", "description", "legal_notice"]

@@ -20,7 +20,7 @@ from typing import Any
 from connectors.documents import InvoiceDocument
 from connectors.errors import PermanentError
 from connectors.tryton.lookups import BatchLookups, NewParty, TrytonLookups
-from mappings.engine import MappingSpec
+from mappings.spec import MappingSpec
 
 
 class TrytonParties(TrytonLookups):

@@ -28,7 +28,7 @@ import requests
 from connectors import outbound
 from connectors.base import Connector, Exchange
 from connectors.errors import AuthError, PermanentError, RetryableError, UncertainOutcomeError
-from mappings.engine import MappingSpec
+from mappings.spec import MappingSpec
 
 
 def _encode(value: Any) -> Any:

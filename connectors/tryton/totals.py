@@ -21,7 +21,7 @@ from connectors.documents import InvoiceDocument
 from connectors.errors import PermanentError
 from connectors.tryton.lookups import TrytonLookups, oldest_by_reference
 from connectors.tryton.payload import tryton_round
-from mappings.engine import MappingSpec
+from mappings.spec import MappingSpec
 
 
 class TrytonTotals(TrytonLookups):
