@@ -283,7 +283,7 @@ def _prepare(hub: Hub, customers: int, ledger_timeout: float) -> None:
     from hub import MIGRATIONS_DIR
     from hub.extensions import db
     from hub.models import ApiToken, Connection, Customer, Product, Role, User
-    from hub.sync.connectors import split_config
+    from hub.sync.factory import split_config
 
     app = hub.app()
     with app.app_context():

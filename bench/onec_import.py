@@ -57,7 +57,7 @@ def run(url: str, products: int, warehouses: int, batch: int) -> dict:
     from hub import MIGRATIONS_DIR, create_app
     from hub.extensions import db
     from hub.models import Connection, StockLevel
-    from hub.sync.connectors import split_config
+    from hub.sync.factory import split_config
 
     os.environ["HUB_INSTANCE_PATH"] = tempfile.mkdtemp(prefix="onec-bench-")
     app = create_app({"DATABASE_URL": url, "HUB_ENCRYPTION_KEY": Fernet.generate_key().decode()})

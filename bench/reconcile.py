@@ -58,7 +58,7 @@ def seed_hub(app, count: int, ledger_url: str, external_ids: dict[int, int]) -> 
 
     from hub.extensions import db
     from hub.models import Connection, Customer, Deal, ExternalLink, HubInvoice, InvoiceState, Pipeline, StageKind
-    from hub.sync.connectors import split_config
+    from hub.sync.factory import split_config
 
     now = datetime.now(UTC)
     with app.app_context():

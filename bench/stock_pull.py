@@ -44,7 +44,7 @@ def seed_hub(app, skus: int, rules: int, ledger_url: str) -> int:
 
     from hub.extensions import db
     from hub.models import Connection, Product, ReorderRule
-    from hub.sync.connectors import split_config
+    from hub.sync.factory import split_config
 
     now = datetime.now(UTC)
     with app.app_context():

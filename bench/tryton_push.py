@@ -97,7 +97,7 @@ class HubRig:
         from hub import MIGRATIONS_DIR, create_app
         from hub.extensions import db
         from hub.models import ApiToken, Connection, Customer, Product, Role, User
-        from hub.sync.connectors import split_config
+        from hub.sync.factory import split_config
 
         self.app = app = create_app(
             {

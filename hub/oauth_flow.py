@@ -14,19 +14,21 @@ from collections.abc import Mapping
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
 
 from connectors.base import Exchange
 from connectors.errors import ConnectorError
-from connectors.oauth import MemoryTokenStore, OAuthConnector
+from connectors.oauth import MemoryTokenStore, OAuthConnector, Tokens
 from hub.errors import Conflict, HubError
 from hub.extensions import db
-from hub.models import Connection, RunOutcome, User
+from hub.models import PARKED_FOR_REAUTHORISATION, Authorisation, Connection, OutboxEvent, OutboxState, RunOutcome, User
 from hub.models.base import utcnow
 from hub.secrets_box import unseal
 from hub.sync import outbox
-from hub.sync.connectors import is_oauth, registry, secret_values, services_for
+from hub.sync.factory import is_oauth, secret_values, services_for
 from hub.sync.history import record_run
-from hub.sync.oauth_tokens import authorise
+from hub.sync.oauth_tokens import seal_tokens
+from hub.sync.registry import registry
 
 STATE_MAX_AGE = 600
 
@@ -62,6 +64,26 @@ def authorization_url(connection: Connection, user: User) -> str:
     config = {**connection.config, **unseal(connection.secrets_sealed)}
     state = _states().dumps({"connection": connection.id, "user": user.id})
     return cls.oauth_client(config, redirect_uri=redirect_uri()).authorization_url(state)
+
+
+def authorise(connection: Connection, tokens: Tokens) -> list[OutboxEvent]:
+    """Store freshly obtained tokens on the connection (through the session: the change is audited,
+    the tokens redacted) and requeue the pushes parked while it waited for this. The caller commits."""
+    connection.oauth_sealed = seal_tokens(tokens)
+    connection.oauth_state = Authorisation.AUTHORISED
+    connection.oauth_reason = None
+    connection.oauth_changed_at = utcnow()
+    connection.attention = None
+    parked = db.session.scalars(
+        select(OutboxEvent).where(
+            OutboxEvent.connection_id == connection.id,
+            OutboxEvent.state == OutboxState.FAILED,
+            OutboxEvent.parked_for == PARKED_FOR_REAUTHORISATION,
+        )
+    ).all()
+    for event in parked:
+        outbox.requeue(event)
+    return list(parked)
 
 
 def finish(callback: Mapping[str, str], user: User) -> tuple[Connection, int]:

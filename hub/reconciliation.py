@@ -52,7 +52,7 @@ from hub.models import (
 from hub.models.base import utcnow
 from hub.money import minor_unit, round_to
 from hub.sync import outbox
-from hub.sync.connectors import open_connector
+from hub.sync.factory import open_connector
 from hub.sync.queue import RedisError, enqueue_once, get_queue
 from hub.sync.registry import registry
 

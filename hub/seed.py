@@ -36,7 +36,7 @@ from hub.models import (
     User,
 )
 from hub.models.base import utcnow
-from hub.sync.connectors import split_config
+from hub.sync.factory import split_config
 
 CUSTOMERS = [
     ("Acme Maschinenbau GmbH", "DE811234567", "Berlin", "10115", "DE", "EUR", ["manufacturing", "key-account"]),

@@ -262,7 +262,7 @@ def tryton_db(tmp_path):
 
 def make_connection(app, name: str, type_name: str, config: dict[str, Any], **fields: Any) -> int:
     from hub.models import Connection
-    from hub.sync.connectors import split_config
+    from hub.sync.factory import split_config
 
     with app.app_context():
         plain, sealed = split_config(type_name, config)

@@ -33,7 +33,7 @@ def authorise_connection(app, connection_id: int, given: Tokens) -> None:
     """The connection as the OAuth callback leaves it: `given` sealed on it, state authorised."""
     from hub.extensions import db
     from hub.models import Connection
-    from hub.sync.oauth_tokens import authorise
+    from hub.oauth_flow import authorise
 
     with app.app_context():
         authorise(db.session.get(Connection, connection_id), given)

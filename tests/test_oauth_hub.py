@@ -525,7 +525,7 @@ def test_a_429_puts_the_push_off_as_long_as_intuit_asks_and_pauses_every_worker(
         assert (event.state, event.attempts) == (OutboxState.PENDING, 1)
         assert event.available_at - event.created_at >= timedelta(seconds=119)
         # The pause is shared: the next worker to open this connection is told to wait, unsent.
-        from hub.sync.connectors import open_connector
+        from hub.sync.factory import open_connector
 
         connector = open_connector(db.session.get(Connection, books))
         with pytest.raises(RetryableError, match="asked to pause") as raised, connector.pacer.slot():
@@ -667,7 +667,7 @@ def test_batch_calls_have_their_own_minute(redis_client):
 
 
 def test_open_connector_gives_oauth_types_the_connection_store_and_pacer(app, books):
-    from hub.sync.connectors import open_connector
+    from hub.sync.factory import open_connector
 
     with app.app_context():
         connector = open_connector(db.session.get(Connection, books))

@@ -67,7 +67,7 @@ from hub.models import (
 )
 from hub.models.base import utcnow
 from hub.secrets_box import seal
-from hub.sync.connectors import split_config
+from hub.sync.factory import split_config
 from hub.sync.queue import get_queue
 from mappings.defaults import default_document
 from tests.conftest import LEDGER_KEY, Caller, make_connection

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Request, Response
 
 from hub.extensions import db
 from hub.models import Connection, SyncRun
-from hub.sync.connectors import secret_values
+from hub.sync.factory import secret_values
 from hub.sync.history import redact
 from tests.conftest import make_connection
 

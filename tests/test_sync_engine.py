@@ -10,7 +10,7 @@ import pytest
 from hub.demo_erp.mini_ledger import LedgerServer
 from hub.extensions import db
 from hub.models import Connection, HubInvoice, OutboxEvent, OutboxState, SyncRun
-from hub.sync.connectors import split_config
+from hub.sync.factory import split_config
 from hub.sync.worker import drain
 
 

@@ -10,7 +10,7 @@ from hub import create_app
 from hub.demo_erp.mini_ledger import LedgerServer
 from hub.extensions import db
 from hub.models import Connection, OutboxEvent, OutboxState
-from hub.sync.connectors import split_config
+from hub.sync.factory import split_config
 from tests.conftest import Caller, make_connection
 from tests.services import HubProcess, RedisServer, TrytonProxy, wait_for
 

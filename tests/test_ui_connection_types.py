@@ -16,7 +16,7 @@ from connectors.registry import default_registry
 from hub.extensions import db
 from hub.models import Connection
 from hub.secrets_box import unseal
-from hub.sync.connectors import is_oauth
+from hub.sync.factory import is_oauth
 from tests.ui_fixtures import log_in, screenshot
 
 TYPES = [cls.type_name for cls in default_registry()]

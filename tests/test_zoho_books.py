@@ -26,7 +26,7 @@ from connectors.oauth import MemoryTokenStore, ReauthorizationRequired
 from connectors.zoho_books import ZohoBooksConnector
 from hub.extensions import db
 from hub.models import Authorisation, Connection, DocumentMode, OutboxEvent, OutboxState
-from hub.sync.connectors import open_connector
+from hub.sync.factory import open_connector
 from hub.sync.worker import drain
 from mappings.defaults import default_document
 from mappings.parse import parse

@@ -16,9 +16,10 @@ from hub.models import Connection, DocumentMode, ExternalLink, OutboxEvent, Outb
 from hub.models.base import utcnow
 from hub.oauth_flow import authorization_url, redirect_uri
 from hub.secrets_box import unseal
-from hub.sync.connectors import is_oauth, open_connector, registry, secret_values, split_config
+from hub.sync.factory import is_oauth, open_connector, secret_values, split_config
 from hub.sync.history import record_run, redact
 from hub.sync.oauth_tokens import authorisation_of
+from hub.sync.registry import registry
 
 blp = Blueprint("connections", __name__, url_prefix="/api/v1", description="Connections to ERP and accounting systems")
 

@@ -9,7 +9,8 @@ import marshmallow as ma
 from flask import Response, request
 from flask.views import MethodView
 
-from hub import mapping_service as service
+from hub import mapping_preview
+from hub import mapping_store as service
 from hub.api.base import Blueprint, get_or_404, get_ref
 from hub.auth import requires
 from hub.errors import ValidationFailed
@@ -273,7 +274,7 @@ def validate(data, connection_id):
     problems = []
     if "deal_id" in data:
         deal = get_ref(Deal, data["deal_id"], "deal_id")
-        doc = service.document_for_deal(deal).document
+        doc = mapping_preview.document_for_deal(deal).document
         spec = service.with_stored_rows(connection, spec)  # the stored rows apply as in a push
         problems = [_problem(p) for p in evaluate(spec, doc).problems]
     return {"valid": not problems, "problems": problems}
@@ -288,7 +289,7 @@ def preview(data, connection_id):
     without sending anything (the target is only asked to look ids up)."""
     connection = _connection(connection_id)
     deal = get_ref(Deal, data["deal_id"], "deal_id")
-    return service.preview(connection, deal, data.get("version"))
+    return mapping_preview.preview(connection, deal, data.get("version"))
 
 
 # ---- value tables -------------------------------------------------------------------------------

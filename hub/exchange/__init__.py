@@ -52,7 +52,7 @@ from hub.exchange.sessions import (
 from hub.extensions import db
 from hub.models import Connection, ExchangeSession, RunOutcome
 from hub.models.base import utcnow
-from hub.sync.connectors import open_connector, secret_values
+from hub.sync.factory import open_connector, secret_values
 from hub.sync.history import record_run
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ from hub.extensions import db
 from hub.models import AlertChannel, AlertDelivery, ChannelKind, DeliveryState, StockAlert
 from hub.models.base import utcnow
 from hub.secrets_box import unseal
-from hub.sync.outbox import retry_delay
+from hub.sync.backoff import retry_delay
 
 log = logging.getLogger(__name__)
 

@@ -24,13 +24,15 @@ from connectors.base import Exchange
 from connectors.errors import ConnectorError, UnsupportedOperation
 from hub.errors import Conflict
 from hub.extensions import db
+from hub.inventory.alerts import evaluate
 from hub.inventory.writers import held, stock_writer, zero_levels
 from hub.models import Connection, RunOutcome
 from hub.models.base import utcnow
 from hub.sync import outbox
-from hub.sync.connectors import open_connector, registry, secret_values
+from hub.sync.factory import open_connector, secret_values
 from hub.sync.history import record_run, redact
 from hub.sync.queue import enqueue_once, get_queue
+from hub.sync.registry import registry
 
 log = logging.getLogger(__name__)
 CHUNK = 5000
@@ -51,8 +53,6 @@ class PullResult:
 
 def pull_stock(connection_id: int, *, full: bool = False) -> PullResult:
     """Pull one connection's stock and evaluate the alerts it affects. Commits."""
-    from hub.inventory.alerts import evaluate
-
     connection = db.session.get(Connection, connection_id)
     if connection is None or not connection.enabled or connection.stock_paused:
         return PullResult(connection_id, "skipped")

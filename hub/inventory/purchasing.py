@@ -27,8 +27,9 @@ from hub.models import (
     Warehouse,
 )
 from hub.models.base import utcnow
-from hub.sync.connectors import open_connector, registry, secret_values
+from hub.sync.factory import open_connector, secret_values
 from hub.sync.history import record_run
+from hub.sync.registry import registry
 
 # A pending link older than this was left by a call that died while asking: it may be asked again.
 PENDING_SECONDS = 120

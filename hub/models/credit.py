@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from hub.extensions import db
 from hub.models.base import Timestamps
-from hub.models.sync import ExternalLink
+from hub.models.invoicing import ExternalLink
 from hub.money import DecimalType
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -22,9 +21,6 @@ from hub.models.crm import Contact, Customer
 from hub.models.pipeline import Pipeline, Stage, StageKind
 from hub.models.users import User
 from hub.money import HUNDRED, ZERO, DecimalType, round_money
-
-if TYPE_CHECKING:
-    from hub.models.sync import HubInvoice
 
 
 @dataclass(frozen=True)
@@ -86,7 +82,7 @@ class Deal(Timestamps, db.Model):
     stage_changes: Mapped[list[DealStageChange]] = relationship(
         back_populates="deal", order_by="DealStageChange.id", cascade="all, delete-orphan"
     )
-    invoices: Mapped[list[HubInvoice]] = relationship(viewonly=True, order_by="HubInvoice.id")
+    # `invoices` (the deal's invoices, oldest first) is declared in invoicing.py, with HubInvoice.
 
     @property
     def status(self) -> StageKind:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.extensions import db
 from hub.models.base import UTCDateTime, utcnow
-from hub.models.sync import Connection
+from hub.models.connections import Connection
 
 
 class ExchangeSession(db.Model):

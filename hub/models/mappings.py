@@ -18,8 +18,8 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.extensions import db
-from hub.models.base import Timestamps, UTCDateTime, utcnow
-from hub.models.sync import Connection, _enum
+from hub.models.base import Timestamps, UTCDateTime, enum_column, utcnow
+from hub.models.connections import Connection
 
 
 class MappingState(enum.StrEnum):
@@ -35,7 +35,7 @@ class MappingVersion(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
     version: Mapped[int] = mapped_column(Integer)
-    state: Mapped[MappingState] = mapped_column(_enum(MappingState), default=MappingState.DRAFT)
+    state: Mapped[MappingState] = mapped_column(enum_column(MappingState), default=MappingState.DRAFT)
     # The mapping document in its stored form (JSON-safe: Decimals as text), as validated at saving.
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     note: Mapped[str | None] = mapped_column(Text)

@@ -15,8 +15,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.extensions import db
 from hub.models.base import UTCDateTime, utcnow
+from hub.models.connections import Connection
 from hub.models.deals import Deal
-from hub.models.sync import Connection, HubInvoice, OutboxEvent
+from hub.models.invoicing import HubInvoice
+from hub.models.sync import OutboxEvent
 from hub.models.users import Role, User
 
 

@@ -15,9 +15,8 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.extensions import db
-from hub.models.base import Timestamps, UTCDateTime, utcnow
+from hub.models.base import Timestamps, UTCDateTime, enum_column, utcnow
 from hub.models.stock import StockAlert
-from hub.models.sync import _enum
 
 
 class ChannelKind(enum.StrEnum):
@@ -30,7 +29,7 @@ class AlertChannel(Timestamps, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
-    kind: Mapped[ChannelKind] = mapped_column(_enum(ChannelKind))
+    kind: Mapped[ChannelKind] = mapped_column(enum_column(ChannelKind))
     # email: host, port, starttls, username, sender, recipients; webhook: url, timeout.
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # email: password; webhook: signing secret. Encrypted like connector secrets.
@@ -55,7 +54,7 @@ class AlertDelivery(db.Model):
     alert_id: Mapped[int] = mapped_column(ForeignKey("stock_alerts.id", ondelete="CASCADE"), index=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("alert_channels.id", ondelete="CASCADE"), index=True)
     event: Mapped[str] = mapped_column(String(20), default="opened")
-    state: Mapped[DeliveryState] = mapped_column(_enum(DeliveryState), default=DeliveryState.PENDING, index=True)
+    state: Mapped[DeliveryState] = mapped_column(enum_column(DeliveryState), default=DeliveryState.PENDING, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

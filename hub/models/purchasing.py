@@ -17,9 +17,9 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from hub.extensions import db
-from hub.models.base import Timestamps
+from hub.models.base import Timestamps, enum_column
+from hub.models.connections import Connection
 from hub.models.stock import StockAlert
-from hub.models.sync import Connection, _enum
 from hub.models.users import User
 from hub.money import DecimalType
 
@@ -43,7 +43,7 @@ class PurchaseRequest(Timestamps, db.Model):
     # What the target is told, stable across retries: how it recognises a repeated request.
     reference: Mapped[str] = mapped_column(String(100))
     state: Mapped[PurchaseRequestState] = mapped_column(
-        _enum(PurchaseRequestState), default=PurchaseRequestState.PENDING
+        enum_column(PurchaseRequestState), default=PurchaseRequestState.PENDING
     )
     external_id: Mapped[str | None] = mapped_column(String(100))
     external_number: Mapped[str | None] = mapped_column(String(100))

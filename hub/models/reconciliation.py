@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.extensions import db
 from hub.models.base import UTCDateTime, utcnow
-from hub.models.sync import Connection
+from hub.models.connections import Connection
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:

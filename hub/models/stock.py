@@ -19,9 +19,9 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.extensions import db
-from hub.models.base import Timestamps, UTCDateTime, utcnow
+from hub.models.base import Timestamps, UTCDateTime, enum_column, utcnow
 from hub.models.catalog import Product
-from hub.models.sync import Connection, _enum
+from hub.models.connections import Connection
 from hub.models.users import User
 from hub.money import ZERO, DecimalType
 
@@ -122,7 +122,7 @@ class StockAlert(Timestamps, db.Model):
     warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id", ondelete="CASCADE"), index=True)
     # "<product>:<warehouse or *>" while the alert is live, NULL once resolved: unique.
     open_key: Mapped[str | None] = mapped_column(String(40), unique=True)
-    state: Mapped[AlertState] = mapped_column(_enum(AlertState), default=AlertState.OPEN, index=True)
+    state: Mapped[AlertState] = mapped_column(enum_column(AlertState), default=AlertState.OPEN, index=True)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -27,7 +27,7 @@ from hub.extensions import db
 from hub.models import Connection, CreditNote, ExternalLink, HubInvoice, OutboxEvent, OutboxState, RunOutcome
 from hub.models.base import utcnow
 from hub.sync import outbox
-from hub.sync.connectors import open_connector, secret_values
+from hub.sync.factory import open_connector, secret_values
 from hub.sync.history import record_run
 from hub.sync.push import apply_failure
 

@@ -8,7 +8,8 @@ State transitions of `Connection.oauth_state`
 - None (never authorised) → authorised: the admin completed the authorization (`authorise`).
 - authorised → reauthorize: the provider refused the refresh token (`revoked`); every request then
   fails at once with ReauthorizationRequired, without calling the provider.
-- reauthorize → authorised: the admin authorised again; the pushes parked meanwhile are requeued.
+- reauthorize → authorised: the admin authorised again (oauth_flow.authorise); the pushes parked
+  meanwhile are requeued.
 """
 
 from __future__ import annotations
@@ -23,10 +24,9 @@ from sqlalchemy import select, update
 from connectors.errors import RetryableError
 from connectors.oauth import ReauthorizationRequired, Tokens, TokenStore
 from hub.extensions import db
-from hub.models import PARKED_FOR_REAUTHORISATION, Authorisation, Connection, OutboxEvent, OutboxState
+from hub.models import Authorisation, Connection
 from hub.models.base import utcnow
 from hub.secrets_box import SecretsUnreadable, seal, unseal
-from hub.sync import outbox
 
 # Longer than a token request may take (its timeout is 15 s), so a lock is never lost mid-refresh;
 # short enough that a worker killed while holding it blocks the others for less than a minute.
@@ -117,26 +117,6 @@ def reauthorise_attention(reason: str) -> str:
         f"Re-authorisation needed: {reason}. Authorise the connection again on the connections page; "
         "the pushes parked meanwhile are then sent again by themselves."
     )
-
-
-def authorise(connection: Connection, tokens: Tokens) -> list[OutboxEvent]:
-    """Store freshly obtained tokens on the connection (through the session: the change is audited,
-    the tokens redacted) and requeue the pushes parked while it waited for this. The caller commits."""
-    connection.oauth_sealed = seal_tokens(tokens)
-    connection.oauth_state = Authorisation.AUTHORISED
-    connection.oauth_reason = None
-    connection.oauth_changed_at = utcnow()
-    connection.attention = None
-    parked = db.session.scalars(
-        select(OutboxEvent).where(
-            OutboxEvent.connection_id == connection.id,
-            OutboxEvent.state == OutboxState.FAILED,
-            OutboxEvent.parked_for == PARKED_FOR_REAUTHORISATION,
-        )
-    ).all()
-    for event in parked:
-        outbox.requeue(event)
-    return list(parked)
 
 
 def authorisation_of(connection: Connection) -> Mapping[str, object]:

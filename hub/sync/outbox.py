@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import random
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -387,12 +386,3 @@ def requeue(event: OutboxEvent) -> None:
     event.locked_until = None
     event.locked_by = None
     event.parked_for = None
-
-
-def retry_delay(attempts: int, wait: float | None = None) -> float:
-    """Exponential backoff with jitter; the target's own wait (Retry-After) when it gave one."""
-    config = current_app.config
-    if wait is not None:
-        return wait + random.uniform(0, min(1.0, wait * 0.1))
-    ceiling = min(config["HUB_RETRY_CAP_SECONDS"], config["HUB_RETRY_BASE_SECONDS"] * 2 ** max(0, attempts - 1))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)

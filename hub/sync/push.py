@@ -50,7 +50,8 @@ from hub.models import (
 )
 from hub.models.base import utcnow
 from hub.sync import failures, outbox
-from hub.sync.connectors import open_connector, secret_values
+from hub.sync.backoff import retry_delay
+from hub.sync.factory import open_connector, secret_values
 from hub.sync.history import exchanges_by_document, redact, redact_exchanges, run_values
 from hub.sync.oauth_tokens import reauthorise_attention
 
@@ -337,7 +338,7 @@ def apply_failure(connection: Connection, event: OutboxEvent, exc: Exception) ->
         _park(event)
         return RunOutcome.FAILED, f"gave up after {event.attempts} attempts: {message}"
     wait = exc.wait if isinstance(exc, RetryableError) else None
-    delay = outbox.retry_delay(event.attempts, wait)
+    delay = retry_delay(event.attempts, wait)
     outbox.release(event, OutboxState.PENDING, available_at=utcnow() + timedelta(seconds=delay))
     return (RunOutcome.UNCERTAIN if isinstance(exc, UncertainOutcomeError) else RunOutcome.RETRY), message
 

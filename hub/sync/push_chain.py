@@ -29,7 +29,7 @@ from hub.extensions import db
 from hub.models import Connection, OutboxEvent, OutboxState
 from hub.models.base import utcnow
 from hub.sync import outbox
-from hub.sync.connectors import open_connector
+from hub.sync.factory import open_connector
 from hub.sync.push import Batch, hold_until, prepare_batch, push_batch, record_batch, send, troubled
 
 log = logging.getLogger(__name__)

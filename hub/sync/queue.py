@@ -46,8 +46,9 @@ def get_queue(app: Flask | None = None) -> Queue:
     return Queue(QUEUE_NAME, connection=connection(app))
 
 
-def enqueue_once(queue: Queue, job_id: str, func, *args, timeout: int) -> bool:
-    """Enqueue unless a job with this id is already queued or running. True if enqueued."""
+def enqueue_once(queue: Queue, job_id: str, func: str, *args: object, timeout: int) -> bool:
+    """Enqueue unless a job with this id is already queued or running. True if enqueued. `func` is
+    the job's dotted name ("hub.sync.jobs.pull_stock"): whoever enqueues need not import the jobs."""
     job = queue.fetch_job(job_id)
     if job is not None:
         if job.get_status(refresh=False) in ACTIVE:

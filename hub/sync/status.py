@@ -13,7 +13,7 @@ from connectors.errors import ConnectorError, UnsupportedOperation
 from hub.extensions import db
 from hub.models import Connection, ExternalLink, InvoiceState, RunOutcome
 from hub.models.base import utcnow
-from hub.sync.connectors import open_connector, secret_values
+from hub.sync.factory import open_connector, secret_values
 from hub.sync.history import record_run
 from hub.sync.push import STATE_OF
 

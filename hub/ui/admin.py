@@ -25,9 +25,10 @@ from hub.models import Connection, OutboxEvent, OutboxState, Role, SyncRun, User
 from hub.oauth_flow import redirect_uri
 from hub.secrets_box import unseal
 from hub.sync import outbox
-from hub.sync.connectors import is_oauth, registry
+from hub.sync.factory import is_oauth
 from hub.sync.oauth_tokens import authorisation_of
 from hub.sync.queue import get_queue
+from hub.sync.registry import registry
 from hub.ui.core import blueprint, failed, form_values, load, page
 
 bp = blueprint("ui_admin", __name__, url_prefix="/admin")

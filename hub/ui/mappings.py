@@ -1,6 +1,6 @@
 """The mapping editor of a connection (admin): versions (save a draft, activate, roll back, diff),
 the document as YAML with its problems next to it, a preview on a chosen deal, and the value tables
-row by row or as CSV. Every decision is mapping_service's; these views read forms and render."""
+row by row or as CSV. Every decision is mapping_store's or mapping_preview's; these views read forms and render."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from hub import mapping_service as service
+from hub import mapping_preview
+from hub import mapping_store as service
 from hub.api.base import get_or_404
 from hub.api.mappings import DiffArgs, ImportArgs, PreviewArgs, RollbackSchema, SaveSchema
 from hub.errors import Conflict, HubError, ValidationFailed
@@ -130,9 +131,9 @@ def preview(connection_id: int):
     """Read-only, but a POST: it asks the target to look ids up, which a prefetched link must not do."""
     connection = _connection(connection_id)
     try:
-        deal = service.find_deal(request.form.get("deal", ""))
+        deal = mapping_preview.find_deal(request.form.get("deal", ""))
         args = load(PreviewArgs(), {"deal_id": deal.id} | form_values(request.form, ("version",)))
-        result = service.preview(connection, deal, args.get("version"))
+        result = mapping_preview.preview(connection, deal, args.get("version"))
     except ValidationFailed as exc:
         return _render(connection, 422, preview_errors=failed(exc))
     db.session.rollback()  # a preview writes nothing, whatever the connector touched

@@ -12,6 +12,7 @@ from urllib.parse import quote, quote_plus, urlsplit
 from connectors.base import ConfigInvalid, Connector, validate_config
 from connectors.errors import PermanentError
 from connectors.oauth import OAuthConnector
+from hub.mapping_store import resolved
 from hub.models import Connection, DocumentMode
 from hub.secrets_box import seal, unseal
 from hub.sync.oauth_tokens import ConnectionTokenStore
@@ -80,9 +81,6 @@ def open_connector(
     register), which status and stock use as much as a push."""
     mapping = None
     if maps_documents or registry().get(connection.type).mapping_options:
-        # Imported here: the mapping service builds on this module's registry.
-        from hub.mapping_service import resolved
-
         try:
             mapping = resolved(connection, mapping_version)
         except MappingInvalid as exc:
