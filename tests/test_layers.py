@@ -64,6 +64,7 @@ LAYER_OF = {
     "hub.web": "web",
     "hub.login_throttle": "web",
     "hub.security_headers": "web",
+    "hub.health": "web",
     # app: create_app, the CLI and what only it starts (worker, scheduler, demo data and demo ERP)
     "hub": "app",
     "hub.cli": "app",
