@@ -6,9 +6,10 @@ import marshmallow as ma
 from flask.views import MethodView
 from sqlalchemy import select
 
-from hub.api.base import Blueprint, ListArgs, page_schema, paginate, where_equal
+from hub.api.base import Blueprint, ListArgs, page_schema
 from hub.auth import requires
 from hub.models import AuditEntry
+from hub.services.queries import paginate, where_equal
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="The audit log")
 

@@ -8,7 +8,7 @@ from sqlalchemy import exists, select
 
 from connectors.base import ConfigInvalid
 from connectors.errors import ConnectorError
-from hub.api.base import Blueprint, get_or_404, partial, stripped
+from hub.api.base import Blueprint, partial, stripped
 from hub.auth import authenticated_user, requires
 from hub.errors import Conflict, ValidationFailed
 from hub.extensions import db
@@ -16,6 +16,7 @@ from hub.models import Connection, DocumentMode, ExternalLink, OutboxEvent, Outb
 from hub.models.base import utcnow
 from hub.oauth_flow import authorization_url, redirect_uri
 from hub.secrets_box import unseal
+from hub.services.queries import get_or_404
 from hub.sync.connectors import is_oauth, open_connector, registry, secret_values, split_config
 from hub.sync.history import record_run, redact
 from hub.sync.oauth_tokens import authorisation_of

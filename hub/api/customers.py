@@ -7,23 +7,12 @@ from flask.views import MethodView
 from sqlalchemy import Row, String, cast, func, select
 
 from hub.api.answers import CUSTOMER_PAGES, args_key, kept_answer
-from hub.api.base import (
-    Blueprint,
-    Currency,
-    ListArgs,
-    apply,
-    get_or_404,
-    get_ref,
-    page_schema,
-    paginate,
-    partial,
-    search_filter,
-    stripped,
-)
+from hub.api.base import Blueprint, Currency, ListArgs, page_schema, partial, stripped
 from hub.auth import requires
 from hub.errors import Conflict
 from hub.extensions import db
 from hub.models import Contact, Customer, Deal, User
+from hub.services.queries import apply, get_or_404, get_ref, paginate, search_filter
 
 blp = Blueprint("customers", __name__, url_prefix="/api/v1", description="Customers and their contacts")
 

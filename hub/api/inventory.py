@@ -9,18 +9,7 @@ from flask.views import MethodView
 from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
 
-from hub.api.base import (
-    Amount,
-    Blueprint,
-    ListArgs,
-    apply,
-    get_or_404,
-    get_ref,
-    page_schema,
-    paginate,
-    partial,
-    where_equal,
-)
+from hub.api.base import Amount, Blueprint, ListArgs, page_schema, partial
 from hub.auth import authenticated_user, requires
 from hub.errors import Conflict, ValidationFailed
 from hub.extensions import db
@@ -40,6 +29,7 @@ from hub.models import (
     Warehouse,
 )
 from hub.models.base import utcnow
+from hub.services.queries import apply, get_or_404, get_ref, paginate, where_equal
 
 blp = Blueprint("inventory", __name__, url_prefix="/api/v1", description="Stock, reorder rules and low-stock alerts")
 

@@ -7,14 +7,15 @@ from flask.views import MethodView
 from sqlalchemy import select
 
 from hub.api.answers import BOARD_ANSWERS, kept_answer
-from hub.api.base import Blueprint, Money, get_or_404, iso_or_none, stripped
+from hub.api.base import Blueprint, Money, iso_or_none, stripped
 from hub.api.deals import Ref
 from hub.auth import requires
-from hub.board import PER_COLUMN, Card, Column, board_columns
 from hub.errors import Conflict, ValidationFailed
 from hub.extensions import db
 from hub.models import Pipeline, Stage, StageKind
 from hub.money import round_money
+from hub.services.board import PER_COLUMN, Card, Column, board_columns
+from hub.services.queries import get_or_404
 
 blp = Blueprint("pipelines", __name__, url_prefix="/api/v1", description="Pipelines and stages")
 

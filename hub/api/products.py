@@ -8,24 +8,13 @@ import marshmallow as ma
 from flask.views import MethodView
 from sqlalchemy import exists, func, select
 
-from hub.api.base import (
-    Amount,
-    Blueprint,
-    Currency,
-    ListArgs,
-    apply,
-    get_or_404,
-    page_schema,
-    paginate,
-    partial,
-    search_filter,
-    stripped,
-)
+from hub.api.base import Amount, Blueprint, Currency, ListArgs, page_schema, partial, stripped
 from hub.auth import requires
 from hub.errors import Conflict
 from hub.extensions import db
 from hub.models import DealLine, Product
 from hub.money import MAX_PRICE
+from hub.services.queries import apply, get_or_404, paginate, search_filter
 
 blp = Blueprint("products", __name__, url_prefix="/api/v1", description="The product catalogue")
 

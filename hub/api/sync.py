@@ -6,12 +6,13 @@ import marshmallow as ma
 from flask.views import MethodView
 from sqlalchemy import select
 
-from hub.api.base import Blueprint, ListArgs, get_or_404, page_schema, paginate, where_equal
+from hub.api.base import Blueprint, ListArgs, page_schema
 from hub.api.invoices import RunSchema
 from hub.auth import requires
 from hub.errors import Conflict
 from hub.extensions import db
 from hub.models import OutboxEvent, OutboxState, RunOutcome, SyncRun
+from hub.services.queries import get_or_404, paginate, where_equal
 from hub.sync import outbox
 
 blp = Blueprint("sync", __name__, url_prefix="/api/v1", description="Sync runs and the failed queue")

@@ -6,21 +6,12 @@ import marshmallow as ma
 from flask.views import MethodView
 from sqlalchemy import func, select
 
-from hub.api.base import (
-    Blueprint,
-    ListArgs,
-    get_or_404,
-    page_schema,
-    paginate,
-    partial,
-    search_filter,
-    stripped,
-    where_equal,
-)
+from hub.api.base import Blueprint, ListArgs, page_schema, partial, stripped
 from hub.auth import authenticated, authenticated_user, requires
 from hub.errors import Conflict, NotFound
 from hub.extensions import db
 from hub.models import ApiToken, Role, User
+from hub.services.queries import get_or_404, paginate, search_filter, where_equal
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1", description="Users, roles and API tokens")
 

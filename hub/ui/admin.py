@@ -14,7 +14,6 @@ from sqlalchemy.orm import joinedload
 from connectors.base import ConfigField, Connector
 from connectors.onec.exchange import OneCExchangeConnector
 from hub.api.audit import AuditListArgs, audit_page
-from hub.api.base import get_or_404
 from hub.api.connections import ConnectionSchema, _ensure_name_free, _set_config, run_connection_test, set_paused
 from hub.api.sync import RunListArgs, _failed_event, run_page
 from hub.api.users import UserSchema, create_user, refuse_self_lockout
@@ -24,6 +23,7 @@ from hub.inventory.pull import keeps_stock, pull_job_id, start_pull
 from hub.models import Connection, OutboxEvent, OutboxState, Role, SyncRun, User
 from hub.oauth_flow import redirect_uri
 from hub.secrets_box import unseal
+from hub.services.queries import get_or_404
 from hub.sync import outbox
 from hub.sync.connectors import is_oauth, registry
 from hub.sync.oauth_tokens import authorisation_of

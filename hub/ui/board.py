@@ -7,13 +7,14 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from hub import deal_service, invoicing
+from hub import invoicing
 from hub.auth import authenticated_user
-from hub.board import board_columns
-from hub.deal_service import default_pipeline
 from hub.errors import HubError
 from hub.extensions import db
 from hub.models import Pipeline, Role, User
+from hub.services import deals as deal_service
+from hub.services.board import board_columns
+from hub.services.deals import default_pipeline
 from hub.ui.core import blueprint, page, safe_next
 
 bp = blueprint("ui_board", __name__)

@@ -9,14 +9,16 @@ from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from hub.api.activities import ActivitySchema, TaskSchema, create_activity, create_task
-from hub.api.base import ListArgs, apply, get_or_404, paginate, search_filter
+from hub.api.activities import ActivitySchema, TaskSchema
+from hub.api.base import ListArgs
 from hub.api.customers import CUSTOMER_FIELDS, ContactSchema, CustomerSchema
 from hub.auth import authenticated_user
 from hub.errors import HubError
 from hub.extensions import db
 from hub.models import Activity, ActivityKind, Contact, Customer, Deal, Task, User
 from hub.models.base import utcnow
+from hub.services.activities import create_activity, create_task
+from hub.services.queries import apply, get_or_404, paginate, search_filter
 from hub.ui.core import blueprint, failed, form_patch, form_values, load, page
 
 bp = blueprint("ui_customers", __name__)
@@ -134,7 +136,7 @@ def add_activity(customer_id: int):
     get_or_404(Customer, customer_id)
     data = form_values(request.form, ("kind", "subject", "body")) | {"customer_id": customer_id}
     try:
-        create_activity(load(ActivitySchema(), data))
+        create_activity(load(ActivitySchema(), data), authenticated_user())
     except HubError as exc:
         return show(customer_id, errors={f"activity.{k}": v for k, v in failed(exc).items()}), 422
     flash("Activity logged.", "ok")
@@ -148,7 +150,7 @@ def add_task(customer_id: int):
     get_or_404(Customer, customer_id)
     data = form_values(request.form, ("title", "due_date", "assignee_id")) | {"customer_id": customer_id}
     try:
-        create_task(load(TaskSchema(), data))
+        create_task(load(TaskSchema(), data), authenticated_user())
     except HubError as exc:
         return show(customer_id, errors={f"task.{k}": v for k, v in failed(exc).items()}), 422
     flash("Task added.", "ok")

@@ -13,7 +13,6 @@ from flask_login import current_user
 from sqlalchemy import false, select
 from sqlalchemy.orm import joinedload
 
-from hub.api.base import get_or_404
 from hub.api.inventory import RuleSchema, SnoozeIn, _check_rule, _live
 from hub.errors import HubError
 from hub.extensions import db
@@ -22,6 +21,7 @@ from hub.inventory.pull import keeps_stock
 from hub.inventory.staleness import staleness
 from hub.models import AlertState, Connection, Product, ReorderRule, StockAlert, StockHistory, StockLevel, Warehouse
 from hub.models.base import utcnow
+from hub.services.queries import get_or_404
 from hub.ui.core import blueprint, can, failed, form_values, load, page
 
 bp = blueprint("ui_stock", __name__)
