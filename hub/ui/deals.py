@@ -1,5 +1,6 @@
 """The deal page (lines with availability, invoice and payment, activities, tasks, won / lost) and
-the new-deal and edit forms. Everything goes through `deal_service` and the API's schemas and helpers."""
+the new-deal and edit forms. Each action is one call of `hub.services` (deals, activities), its
+input read with the API's schemas."""
 
 from __future__ import annotations
 
