@@ -41,9 +41,9 @@ def generate(url: str, customers: int, deals: int, seed: int = 7) -> tuple[str, 
     from flask_migrate import upgrade
 
     from hub import MIGRATIONS_DIR, create_app
-    from hub.board import rebuild_stage_totals
     from hub.extensions import db
     from hub.models import ApiToken, Pipeline, Role, User
+    from hub.services.board import rebuild_stage_totals
 
     app = create_app({"DATABASE_URL": url, "HUB_ENCRYPTION_KEY": Fernet.generate_key().decode()})
     with app.app_context():

@@ -318,9 +318,9 @@ def _prepare(hub: Hub, customers: int, ledger_timeout: float) -> None:
 
 def create_open_deals(hub: Hub, count: int) -> list[int]:
     """Open deals with one line each, made through the deal service (the API's own code path)."""
-    from hub import deal_service
     from hub.extensions import db
     from hub.models import Deal, User
+    from hub.services import deals as deal_service
 
     app = hub.app()
     ids: list[int] = []
@@ -345,9 +345,9 @@ def create_open_deals(hub: Hub, count: int) -> list[int]:
 def win_without_dispatch(hub: Hub, deal_ids: list[int]) -> None:
     """Win deals through the deal service and commit, without handing the outbox to the queue
     (the API's won request would dispatch at once): their push events wait as pending."""
-    from hub import deal_service
     from hub.extensions import db
     from hub.models import Deal, StageKind, User
+    from hub.services import deals as deal_service
 
     app = hub.app()
     with app.app_context():

@@ -17,7 +17,6 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import func, select
 
-from hub import deal_service
 from hub.demo_erp import tryton
 from hub.extensions import db
 from hub.models import (
@@ -36,6 +35,7 @@ from hub.models import (
     User,
 )
 from hub.models.base import utcnow
+from hub.services import deals as deal_service
 from hub.sync.factory import split_config
 
 CUSTOMERS = [

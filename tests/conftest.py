@@ -22,9 +22,9 @@ from werkzeug.security import generate_password_hash
 
 from connectors import outbound
 from hub import MIGRATIONS_DIR, create_app
-from hub.api import base
 from hub.extensions import db
 from hub.models import ApiToken, Role, User
+from hub.services import queries
 
 PASSWORD = "correct-horse-battery"
 # The tests' peers (Mini Ledger, Tryton, SOAP and webhook servers) listen on this machine: the
@@ -138,7 +138,7 @@ def _clean_database(request) -> Iterator[None]:
             _reset(app)
             app.extensions["login_throttle"].storage.reset()  # one test's wrong passwords are not the next's
         _forget_connection_keys(app)
-    base._over_limit_since.clear()  # "over the limit" of one test's rows is no fact about the next's
+    queries._over_limit_since.clear()  # "over the limit" of one test's rows is no fact about the next's
 
 
 def _forget_connection_keys(app: Flask) -> None:

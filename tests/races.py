@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-from hub import deal_service
 from hub.models import Deal
+from hub.services import deals as deal_service
 from tests.conftest import Caller
 
 

@@ -15,10 +15,10 @@ from flask import Flask
 from sqlalchemy import delete, func, select
 
 from hub.audit import acting_as, insert_audited, update_audited
-from hub.board import UNITS
 from hub.bulk import insert_rows, update_rows
 from hub.extensions import db
 from hub.models import AuditEntry, Customer, Deal, Pipeline, Stage, StageTotal
+from hub.services.board import UNITS
 from tests.conftest import PASSWORD
 
 LINE = {"description": "Pump", "quantity": 1, "unit_price": "100.00"}

@@ -11,9 +11,9 @@ from sqlalchemy import delete, select, update
 from hub.api.base import page_schema
 from hub.api.deals import DealSummary
 from hub.api.pipelines import Board
-from hub.board import board_columns, rebuild_stage_totals
 from hub.extensions import db
 from hub.models import Deal, DealLine, HubInvoice, Pipeline, Stage, StageTotal, User
+from hub.services.board import board_columns, rebuild_stage_totals
 from tests.test_crm_api import assert_error
 
 DealPage = page_schema(DealSummary, "DealPageCheck")

@@ -86,12 +86,12 @@ def test_a_refusal_is_kept_and_replayed_but_marks_no_change(app, sales):
 
 @pytest.mark.parametrize("propagated", [True, False], ids=["exception", "500 answer"])
 def test_a_server_error_that_changed_nothing_frees_the_key(app, sales, monkeypatch, propagated):
-    from hub.api import customers as customers_api
+    from hub.services import customers as customer_service
 
     def broken(*args, **kwargs):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(customers_api, "_set_owner", broken)
+    monkeypatch.setattr(customer_service, "_set_owner", broken)
     monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", propagated)
     if propagated:
         with pytest.raises(RuntimeError):

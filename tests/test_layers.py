@@ -47,8 +47,7 @@ LAYER_OF = {
     "hub.inventory": "services",
     "hub.invoicing": "services",
     "hub.mapping_preview": "services",
-    "hub.deal_service": "services",
-    "hub.board": "services",
+    "hub.services": "services",
     "hub.finance": "services",
     "hub.notices": "services",
     "hub.reconciliation": "services",
@@ -71,18 +70,6 @@ LAYER_OF = {
     "hub.sync.worker": "app",
     "hub.seed": "app",
     "hub.demo_erp": "app",
-}
-
-# Private helpers of API views that pages import today. The service layer (issue 25) moves what
-# they do into services that both call; until that branch is merged these are tolerated, and only
-# these. Empty this set when it is.
-KNOWN_UNTIL_SERVICE_LAYER = {
-    "hub.ui.admin imports hub.api.connections._ensure_name_free",
-    "hub.ui.admin imports hub.api.connections._set_config",
-    "hub.ui.admin imports hub.api.sync._failed_event",
-    "hub.ui.stock imports hub.api.inventory._check_rule",
-    "hub.ui.stock imports hub.api.inventory._live",
-    "hub.ui.tasks imports hub.api.activities._set_done",
 }
 
 
@@ -208,21 +195,8 @@ def test_imports_go_down_the_layers_only():
 
 
 def test_no_module_imports_another_ones_private_names():
-    private = [
-        i
-        for i in all_imports()
-        if i.name
-        and i.name.startswith("_")
-        and not i.name.startswith("__")
-        and f"{i.importer} imports {i.imported}.{i.name}" not in KNOWN_UNTIL_SERVICE_LAYER
-    ]
+    private = [i for i in all_imports() if i.name and i.name.startswith("_") and not i.name.startswith("__")]
     assert not private, "\n".join(map(str, private))
-
-
-def test_the_tolerated_private_imports_still_exist():
-    # Each one the service layer removes leaves this list, so that it can never hide a new one.
-    found = {f"{i.importer} imports {i.imported}.{i.name}" for i in all_imports() if i.name}
-    assert not KNOWN_UNTIL_SERVICE_LAYER - found
 
 
 def test_the_check_reads_imports_inside_functions_and_relative_ones(tmp_path):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.api import base
+from hub.services import queries
 
 
 def test_list_counts_up_to_the_limit_then_says_the_total_is_a_floor(sales, monkeypatch):
@@ -11,14 +11,14 @@ def test_list_counts_up_to_the_limit_then_says_the_total_is_a_floor(sales, monke
     page = sales.get("/api/v1/customers?per_page=2").json
     assert (page["total"], page["total_exact"], len(page["items"])) == (5, True, 2)
 
-    monkeypatch.setattr(base, "COUNT_LIMIT", 3)
+    monkeypatch.setattr(queries, "COUNT_LIMIT", 3)
     page = sales.get("/api/v1/customers?per_page=2&page=3").json
     assert (page["total"], page["total_exact"]) == (3, False)
     assert [c["name"] for c in page["items"]] == ["Customer 4"]  # paging goes on past the count
 
 
 def test_a_list_over_the_limit_is_recounted_only_now_and_then_and_each_filter_on_its_own(sales, monkeypatch):
-    monkeypatch.setattr(base, "COUNT_LIMIT", 3)
+    monkeypatch.setattr(queries, "COUNT_LIMIT", 3)
     ids = [sales.post("/api/v1/customers", json={"name": f"Customer {i}"}).json["id"] for i in range(5)]
     assert sales.get("/api/v1/customers").json["total_exact"] is False
     for customer_id in ids[:4]:
@@ -32,6 +32,6 @@ def test_a_list_over_the_limit_is_recounted_only_now_and_then_and_each_filter_on
     )
     assert sales.get("/api/v1/customers?q=Customer 4").json["total"] == 1
 
-    monkeypatch.setattr(base, "OVER_LIMIT_RECOUNT_S", 0.0)
+    monkeypatch.setattr(queries, "OVER_LIMIT_RECOUNT_S", 0.0)
     page = sales.get("/api/v1/customers").json
     assert (page["total"], page["total_exact"]) == (1, True)

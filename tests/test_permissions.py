@@ -26,7 +26,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from hub import deal_service
 from hub.audit import acting_as
 from hub.extensions import db
 from hub.inventory import alerts as alert_rules
@@ -67,6 +66,7 @@ from hub.models import (
 )
 from hub.models.base import utcnow
 from hub.secrets_box import seal
+from hub.services import deals as deal_service
 from hub.sync.factory import split_config
 from hub.sync.queue import get_queue
 from mappings.defaults import default_document

@@ -8,22 +8,11 @@ import marshmallow as ma
 from flask.views import MethodView
 from sqlalchemy import select
 
-from hub.api.base import (
-    Blueprint,
-    ListArgs,
-    get_or_404,
-    page_schema,
-    paginate,
-    partial,
-    search_filter,
-    stripped,
-    where_equal,
-)
+from hub.api.base import Blueprint, ListArgs, page_schema, partial, stripped
 from hub.auth import authenticated_user, requires
-from hub.errors import ValidationFailed
-from hub.extensions import db
-from hub.models import Activity, ActivityKind, Customer, Deal, Task, User
-from hub.models.base import utcnow
+from hub.models import Activity, ActivityKind, Task
+from hub.services import activities
+from hub.services.queries import get_or_404, paginate, search_filter, where_equal
 
 blp = Blueprint("activities", __name__, url_prefix="/api/v1", description="Activities and tasks")
 
@@ -75,71 +64,6 @@ ACTIVITY_SORT = {"occurred_at": Activity.occurred_at, "created_at": Activity.cre
 TASK_SORT = {"due_date": Task.due_date, "created_at": Task.created_at, "title": Task.title}
 
 
-def _link(obj: Activity | Task, data: dict, *, creating: bool) -> None:
-    """Resolve deal/customer links: a deal implies its customer; at least one is needed."""
-    errors: dict[str, list[str]] = {}
-    if "deal_id" in data:
-        obj.deal = None if data["deal_id"] is None else db.session.get(Deal, data["deal_id"])
-        if data["deal_id"] is not None and obj.deal is None:
-            errors["deal_id"] = [f"No deal with id {data['deal_id']}."]
-    if "customer_id" in data:
-        obj.customer = None if data["customer_id"] is None else db.session.get(Customer, data["customer_id"])
-        if data["customer_id"] is not None and obj.customer is None:
-            errors["customer_id"] = [f"No customer with id {data['customer_id']}."]
-    if errors:
-        raise ValidationFailed(errors)
-    if obj.deal is not None and obj.customer is None:
-        obj.customer = obj.deal.customer
-    if obj.deal is not None and obj.customer is not obj.deal.customer:
-        raise ValidationFailed({"customer_id": f"Deal {obj.deal.number} is with another customer."})
-    if isinstance(obj, Activity) and obj.deal is None and obj.customer is None:
-        raise ValidationFailed({"deal_id": "Link the activity to a deal or a customer."})
-
-
-def create_activity(data: dict) -> Activity:
-    """Log an activity (validated input) by the caller, on its deal and/or customer; committed."""
-    activity = Activity(
-        kind=data["kind"],
-        subject=data["subject"],
-        body=data.get("body"),
-        occurred_at=data.get("occurred_at") or utcnow(),
-        author=authenticated_user(),
-    )
-    _link(activity, data, creating=True)
-    db.session.add(activity)
-    db.session.commit()
-    return activity
-
-
-def create_task(data: dict) -> Task:
-    """A task (validated input), the caller's unless assigned; committed."""
-    task = Task(title=data["title"], notes=data.get("notes"), due_date=data.get("due_date"), done=False)
-    _set_assignee(task, data, creating=True)
-    _set_done(task, data)
-    _link(task, data, creating=True)
-    db.session.add(task)
-    db.session.commit()
-    return task
-
-
-def _set_assignee(task: Task, data: dict, *, creating: bool) -> None:
-    if "assignee_id" in data:
-        if data["assignee_id"] is None:
-            task.assignee = None
-            return
-        task.assignee = db.session.get(User, data["assignee_id"])
-        if task.assignee is None:
-            raise ValidationFailed({"assignee_id": f"No user with id {data['assignee_id']}."})
-    elif creating:
-        task.assignee = authenticated_user()
-
-
-def _set_done(task: Task, data: dict) -> None:
-    if "done" in data and data["done"] != task.done:
-        task.done = data["done"]
-        task.done_at = utcnow() if task.done else None
-
-
 @blp.route("/activities")
 class Activities(MethodView):
     @requires("activities", "read")
@@ -157,7 +81,7 @@ class Activities(MethodView):
     @blp.arguments(ActivitySchema)
     @blp.response(201, ActivitySchema)
     def post(self, data):
-        return create_activity(data)
+        return activities.create_activity(data, authenticated_user())
 
 
 @blp.route("/activities/<int:activity_id>")
@@ -171,19 +95,12 @@ class ActivityById(MethodView):
     @blp.arguments(partial(ActivitySchema))
     @blp.response(200, ActivitySchema)
     def patch(self, data, activity_id):
-        activity = get_or_404(Activity, activity_id)
-        for name in ("kind", "subject", "body", "occurred_at"):
-            if name in data and data[name] is not None:
-                setattr(activity, name, data[name])
-        _link(activity, data, creating=False)
-        db.session.commit()
-        return activity
+        return activities.update_activity(activity_id, data)
 
     @requires("activities", "write")
     @blp.response(204)
     def delete(self, activity_id):
-        db.session.delete(get_or_404(Activity, activity_id))
-        db.session.commit()
+        activities.delete_activity(activity_id)
 
 
 @blp.route("/tasks")
@@ -207,7 +124,7 @@ class Tasks(MethodView):
     @blp.arguments(TaskSchema)
     @blp.response(201, TaskSchema)
     def post(self, data):
-        return create_task(data)
+        return activities.create_task(data, authenticated_user())
 
 
 @blp.route("/tasks/<int:task_id>")
@@ -221,18 +138,9 @@ class TaskById(MethodView):
     @blp.arguments(partial(TaskSchema))
     @blp.response(200, TaskSchema)
     def patch(self, data, task_id):
-        task = get_or_404(Task, task_id)
-        for name in ("title", "notes", "due_date"):
-            if name in data:
-                setattr(task, name, data[name])
-        _set_assignee(task, data, creating=False)
-        _set_done(task, data)
-        _link(task, data, creating=False)
-        db.session.commit()
-        return task
+        return activities.update_task(task_id, data)
 
     @requires("tasks", "write")
     @blp.response(204)
     def delete(self, task_id):
-        db.session.delete(get_or_404(Task, task_id))
-        db.session.commit()
+        activities.delete_task(task_id)

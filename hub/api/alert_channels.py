@@ -9,13 +9,14 @@ import marshmallow as ma
 from flask.views import MethodView
 from sqlalchemy import select
 
-from hub.api.base import Blueprint, get_or_404, partial, stripped
+from hub.api.base import Blueprint, partial, stripped
 from hub.auth import requires
 from hub.errors import Conflict, ValidationFailed, flatten_messages
 from hub.extensions import db
 from hub.inventory import delivery
 from hub.models import AlertChannel, ChannelKind
 from hub.secrets_box import seal, unseal
+from hub.services.queries import get_or_404
 
 blp = Blueprint("alert_channels", __name__, url_prefix="/api/v1", description="Where low-stock alerts are sent")
 

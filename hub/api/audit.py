@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
-from sqlalchemy import select
 
-from hub.api.base import Blueprint, ListArgs, page_schema, paginate, where_equal
+from hub.api.base import Blueprint, ListArgs, page_schema
 from hub.auth import requires
-from hub.models import AuditEntry
+from hub.services import history
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="The audit log")
 
@@ -42,11 +41,4 @@ class Audit(MethodView):
     @blp.response(200, page_schema(AuditEntrySchema, "AuditPage"))
     def get(self, args):
         """Audit entries, newest first."""
-        return audit_page(args)
-
-
-def audit_page(args: dict) -> dict:
-    """The page of audit entries `AuditListArgs` asks for (the API and the admin page)."""
-    query = select(AuditEntry)
-    query = where_equal(query, AuditEntry, args, ("entity", "entity_id", "actor_id", "action"))
-    return paginate(query, args, {"at": AuditEntry.at}, "-at")
+        return history.audit_page(args)

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
-from sqlalchemy import exists, select
+from sqlalchemy import select
 
-from connectors.base import ConfigInvalid
-from connectors.errors import ConnectorError
-from hub.api.base import Blueprint, get_or_404, partial, stripped
+from hub.api.base import Blueprint, partial, stripped
 from hub.auth import authenticated_user, requires
-from hub.errors import Conflict, ValidationFailed
 from hub.extensions import db
-from hub.models import Connection, DocumentMode, ExternalLink, OutboxEvent, OutboxState, RunOutcome
-from hub.models.base import utcnow
+from hub.models import Connection, DocumentMode
 from hub.oauth_flow import authorization_url, redirect_uri
 from hub.secrets_box import unseal
-from hub.sync.factory import is_oauth, open_connector, secret_values, split_config
-from hub.sync.history import record_run, redact
+from hub.services import connections
+from hub.services.queries import get_or_404
+from hub.sync.factory import is_oauth
 from hub.sync.oauth_tokens import authorisation_of
 from hub.sync.registry import registry
 
@@ -115,64 +112,6 @@ class TestResult(ma.Schema):
     message = ma.fields.String(required=True)
 
 
-def _set_config(connection: Connection, type_name: str, config: dict, *, keep_secrets: bool) -> None:
-    if type_name not in registry():
-        raise ValidationFailed({"type": f"Unknown connection type '{type_name}'; one of: {', '.join(_type_names())}."})
-    existing = unseal(connection.secrets_sealed) if keep_secrets else {}
-    base = {**connection.config, **config} if keep_secrets else config
-    try:
-        plain, sealed = split_config(type_name, base, existing, previous=connection.config)
-    except ConfigInvalid as exc:
-        raise ValidationFailed({f"config.{k}": v for k, v in exc.problems.items()}) from exc
-    connection.type = type_name
-    connection.config = plain
-    connection.secrets_sealed = sealed
-
-
-STOCK_SETTINGS = ("stock_interval_seconds", "stock_paused", "stale_warn_seconds", "stale_stop_seconds")
-
-
-def _set_stock_settings(connection: Connection, data: dict) -> None:
-    """Apply the stock settings sent, then check them together with the stored ones: the error
-    names a field the request sent, since that is the one the admin can change."""
-    for name in STOCK_SETTINGS:
-        if name in data:
-            setattr(connection, name, data[name])
-    interval, warn, stop = (
-        connection.stock_interval_seconds,
-        connection.stale_warn_seconds,
-        connection.stale_stop_seconds,
-    )
-    if warn <= interval:
-        # Otherwise stock would be flagged stale between two regular pulls.
-        field = "stale_warn_seconds" if "stale_warn_seconds" in data else "stock_interval_seconds"
-        raise ValidationFailed(
-            {field: f"stale_warn_seconds ({warn}) must be more than stock_interval_seconds ({interval})."}
-        )
-    if stop <= warn:
-        field = "stale_stop_seconds" if "stale_stop_seconds" in data else "stale_warn_seconds"
-        raise ValidationFailed({field: f"stale_stop_seconds ({stop}) must be more than stale_warn_seconds ({warn})."})
-
-
-def set_paused(connection: Connection, paused: bool) -> None:
-    """Pause pushes, or resume them: resuming also closes the breaker, so they are tried at once."""
-    connection.paused = paused
-    if not paused:
-        connection.breaker_open_until = None
-
-
-def _type_names() -> list[str]:
-    return sorted(c.type_name for c in registry())
-
-
-def _ensure_name_free(name: str, connection_id: int | None = None) -> None:
-    query = select(Connection.id).where(Connection.name == name)
-    if connection_id is not None:
-        query = query.where(Connection.id != connection_id)
-    if db.session.scalar(query) is not None:
-        raise Conflict(f"A connection named '{name}' exists already.", {"name": ["Already used."]})
-
-
 @blp.route("/connection-types", methods=["GET"])
 @requires("connections", "read")
 @blp.response(200, ConnectionTypeSchema(many=True))
@@ -192,19 +131,7 @@ class Connections(MethodView):
     @blp.arguments(ConnectionSchema)
     @blp.response(201, ConnectionSchema)
     def post(self, data):
-        _ensure_name_free(data["name"])
-        connection = Connection(
-            name=data["name"],
-            enabled=data["enabled"],
-            paused=data["paused"],
-            document_mode=data["document_mode"],
-            config={},
-        )
-        _set_config(connection, data["type"], data["config"], keep_secrets=False)
-        _set_stock_settings(connection, data)
-        db.session.add(connection)
-        db.session.commit()
-        return connection
+        return connections.create_connection(data)
 
 
 @blp.route("/connections/<int:connection_id>")
@@ -221,42 +148,13 @@ class ConnectionById(MethodView):
         """Change settings; secrets left out keep their stored value. `paused` stops pushes (they wait),
         `stock_paused` scheduled stock pulls. The stock settings must keep stock_interval_seconds <
         stale_warn_seconds < stale_stop_seconds; a change that breaks it is refused naming the field."""
-        connection = get_or_404(Connection, connection_id)
-        if "name" in data:
-            _ensure_name_free(data["name"], connection.id)
-            connection.name = data["name"]
-        if "type" in data and data["type"] != connection.type:
-            raise ValidationFailed({"type": "The type of a connection cannot change; create a new connection."})
-        if "config" in data:
-            _set_config(connection, connection.type, data["config"], keep_secrets=True)
-        for name in ("enabled", "document_mode"):
-            if name in data:
-                setattr(connection, name, data[name])
-        if "paused" in data:
-            set_paused(connection, data["paused"])
-        _set_stock_settings(connection, data)
-        db.session.commit()
-        return connection
+        return connections.update_connection(connection_id, data)
 
     @requires("connections", "write")
     @blp.response(204)
     def delete(self, connection_id):
         """Delete a connection that never synced anything; otherwise disable it."""
-        connection = get_or_404(Connection, connection_id)
-        used = db.session.scalar(select(exists().where(ExternalLink.connection_id == connection.id))) or (
-            db.session.scalar(
-                select(
-                    exists().where(
-                        OutboxEvent.connection_id == connection.id,
-                        OutboxEvent.state.in_([OutboxState.PENDING, OutboxState.DISPATCHED, OutboxState.FAILED]),
-                    )
-                )
-            )
-        )
-        if used:
-            raise Conflict(f"Connection '{connection.name}' has invoices or pending work; disable it instead.")
-        db.session.delete(connection)
-        db.session.commit()
+        connections.delete_connection(connection_id)
 
 
 @blp.route("/connections/<int:connection_id>/test", methods=["POST"])
@@ -264,38 +162,8 @@ class ConnectionById(MethodView):
 @blp.response(200, TestResult)
 def test_connection(connection_id):
     """Reach the target with the stored settings; the answer is recorded as a sync run."""
-    ok, message = run_connection_test(get_or_404(Connection, connection_id))
-    db.session.commit()
-    return {"ok": ok, "message": message}
-
-
-def run_connection_test(connection: Connection) -> tuple[bool, str]:
-    """Try the connection and record the attempt as a sync run (the caller commits); the API and
-    the connections page both use it."""
-    started = utcnow()
-    connector = None
-    try:
-        connector = open_connector(connection)
-        message, ok = connector.test_connection(), True
-    except (ConnectorError, ConfigInvalid) as exc:
-        message, ok = exc.message, False
-    # A target may echo the request, headers and all: the answer never carries a secret back.
-    message = redact(message, secret_values(connection))
-    exchanges = connector.take_exchanges() if connector else []
-    if connector:
-        connector.close()
-    if ok:
-        connection.attention = None
-    record_run(
-        connection_id=connection.id,
-        operation="test_connection",
-        outcome=RunOutcome.SUCCESS if ok else RunOutcome.FAILED,
-        started_at=started,
-        exchanges=exchanges,
-        secrets=secret_values(connection),
-        error=None if ok else message,
-    )
-    return ok, message
+    outcome = connections.test_connection(connection_id)
+    return {"ok": outcome.ok, "message": outcome.message}
 
 
 @blp.route("/connections/<int:connection_id>/oauth/authorize", methods=["POST"])

@@ -7,23 +7,11 @@ from flask.views import MethodView
 from sqlalchemy import Row, String, cast, func, select
 
 from hub.api.answers import CUSTOMER_PAGES, args_key, kept_answer
-from hub.api.base import (
-    Blueprint,
-    Currency,
-    ListArgs,
-    apply,
-    get_or_404,
-    get_ref,
-    page_schema,
-    paginate,
-    partial,
-    search_filter,
-    stripped,
-)
+from hub.api.base import Blueprint, Currency, ListArgs, page_schema, partial, stripped
 from hub.auth import requires
-from hub.errors import Conflict
-from hub.extensions import db
-from hub.models import Contact, Customer, Deal, User
+from hub.models import Contact, Customer
+from hub.services import customers
+from hub.services.queries import get_or_404, paginate, search_filter
 
 blp = Blueprint("customers", __name__, url_prefix="/api/v1", description="Customers and their contacts")
 
@@ -47,9 +35,6 @@ class CustomerSchema(ma.Schema):
     owner_id = ma.fields.Integer(allow_none=True)
     created_at = ma.fields.DateTime(dump_only=True)
     updated_at = ma.fields.DateTime(dump_only=True)
-
-
-CUSTOMER_FIELDS = tuple(n for n, f in CustomerSchema().fields.items() if not f.dump_only and n != "owner_id")
 
 
 class CustomerListArgs(ListArgs):
@@ -108,11 +93,6 @@ def _customer_page(args: dict) -> dict:
     return {**page, "items": [customer_json(c) for c in page["items"]]}
 
 
-def _set_owner(customer: Customer, data: dict) -> None:
-    if "owner_id" in data:
-        customer.owner = get_ref(User, data["owner_id"], "owner_id")
-
-
 @blp.route("/customers")
 class Customers(MethodView):
     @requires("customers", "read")
@@ -127,12 +107,7 @@ class Customers(MethodView):
     @blp.response(201, CustomerSchema)
     def post(self, data):
         """Create a customer."""
-        customer = Customer()
-        apply(customer, data, CUSTOMER_FIELDS)
-        _set_owner(customer, data)
-        db.session.add(customer)
-        db.session.commit()
-        return customer
+        return customers.create_customer(data)
 
 
 @blp.route("/customers/<int:customer_id>")
@@ -146,24 +121,13 @@ class CustomerById(MethodView):
     @blp.arguments(partial(CustomerSchema))
     @blp.response(200, CustomerSchema)
     def patch(self, data, customer_id):
-        customer = get_or_404(Customer, customer_id)
-        apply(customer, data, CUSTOMER_FIELDS)
-        _set_owner(customer, data)
-        db.session.commit()
-        return customer
+        return customers.update_customer(customer_id, data)
 
     @requires("customers", "write")
     @blp.response(204)
     def delete(self, customer_id):
         """Delete a customer with its contacts; refused while deals refer to it."""
-        customer = get_or_404(Customer, customer_id)
-        deals = db.session.scalar(select(func.count()).where(Deal.customer_id == customer.id))
-        if deals:
-            raise Conflict(f"Customer {customer.id} has {deals} deal(s); delete or reassign them first.")
-        for contact in customer.contacts:
-            db.session.delete(contact)
-        db.session.delete(customer)
-        db.session.commit()
+        customers.delete_customer(customer_id)
 
 
 @blp.route("/contacts")
@@ -184,10 +148,7 @@ class Contacts(MethodView):
     @blp.arguments(ContactSchema)
     @blp.response(201, ContactSchema)
     def post(self, data):
-        contact = Contact(customer=get_ref(Customer, data.pop("customer_id"), "customer_id"), **data)
-        db.session.add(contact)
-        db.session.commit()
-        return contact
+        return customers.create_contact(data)
 
 
 @blp.route("/contacts/<int:contact_id>")
@@ -201,15 +162,9 @@ class ContactById(MethodView):
     @blp.arguments(partial(ContactSchema))
     @blp.response(200, ContactSchema)
     def patch(self, data, contact_id):
-        contact = get_or_404(Contact, contact_id)
-        if "customer_id" in data:
-            contact.customer = get_ref(Customer, data.pop("customer_id"), "customer_id")
-        apply(contact, data, ("name", "email", "phone", "role"))
-        db.session.commit()
-        return contact
+        return customers.update_contact(contact_id, data)
 
     @requires("contacts", "write")
     @blp.response(204)
     def delete(self, contact_id):
-        db.session.delete(get_or_404(Contact, contact_id))
-        db.session.commit()
+        customers.delete_contact(contact_id)

@@ -9,28 +9,15 @@ from flask.views import MethodView
 from sqlalchemy import Row, select
 from sqlalchemy.orm import aliased
 
-from hub import deal_service
 from hub.api.answers import DEAL_PAGES, args_key, kept_answer
-from hub.api.base import (
-    Amount,
-    Blueprint,
-    Currency,
-    ListArgs,
-    Money,
-    get_or_404,
-    iso_or_none,
-    page_schema,
-    paginate,
-    partial,
-    search_filter,
-    stripped,
-    where_equal,
-)
+from hub.api.base import Amount, Blueprint, Currency, ListArgs, Money, iso_or_none, page_schema, partial, stripped
 from hub.auth import authenticated_user, requires
 from hub.inventory import availability
 from hub.models import Customer, Deal, Stage, StageKind, User
 from hub.money import MAX_PRICE, MAX_QUANTITY, minor_unit, round_to
 from hub.permissions import allowed
+from hub.services import deals as deal_service
+from hub.services.queries import get_or_404, paginate, search_filter, where_equal
 from hub.sync import failures
 
 blp = Blueprint("deals", __name__, url_prefix="/api/v1", description="Deals, their lines and stage transitions")

@@ -9,37 +9,24 @@ from flask.views import MethodView
 from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
 
-from hub.api.base import (
-    Amount,
-    Blueprint,
-    ListArgs,
-    apply,
-    get_or_404,
-    get_ref,
-    page_schema,
-    paginate,
-    partial,
-    where_equal,
-)
+from hub.api.base import Amount, Blueprint, ListArgs, page_schema, partial
 from hub.auth import authenticated_user, requires
-from hub.errors import Conflict, ValidationFailed
 from hub.extensions import db
 from hub.inventory import alerts as alert_rules
-from hub.inventory.pull import pull_job_id, start_pull
 from hub.inventory.purchasing import request_purchase
 from hub.inventory.staleness import staleness
 from hub.models import (
     AlertDelivery,
     AlertState,
     Connection,
-    Product,
     ReorderRule,
     StockAlert,
     StockHistory,
     StockLevel,
     Warehouse,
 )
-from hub.models.base import utcnow
+from hub.services import stock
+from hub.services.queries import get_or_404, paginate, where_equal
 
 blp = Blueprint("inventory", __name__, url_prefix="/api/v1", description="Stock, reorder rules and low-stock alerts")
 
@@ -241,34 +228,11 @@ def list_warehouses():
 @blp.response(202, PullOut)
 def pull_now(data, connection_id):
     """Pull this connection's stock now (in the background)."""
-    queued = start_pull(get_or_404(Connection, connection_id), data["full"])
-    return {"job_id": pull_job_id(connection_id), "queued": queued}
+    pull = stock.pull_now(connection_id, data["full"])
+    return {"job_id": pull.job_id, "queued": pull.queued}
 
 
 # ---- reorder rules ------------------------------------------------------------------------
-
-
-def _check_rule(rule: ReorderRule, data: dict) -> None:
-    if "product_id" in data:
-        rule.product = get_ref(Product, data["product_id"], "product_id")
-    if "warehouse_id" in data:
-        rule.warehouse = get_ref(Warehouse, data["warehouse_id"], "warehouse_id")
-    apply(rule, data, ("reorder_point", "target_level", "margin", "count_open_deals"))
-    if rule.target_level < rule.reorder_point:
-        raise ValidationFailed({"target_level": "Must be at least the reorder point."})
-    clash = db.session.scalar(
-        select(ReorderRule.id).where(
-            ReorderRule.product_id == rule.product.id,
-            ReorderRule.warehouse_id.is_(None)
-            if rule.warehouse is None
-            else ReorderRule.warehouse_id == rule.warehouse.id,
-            ReorderRule.id != (rule.id or 0),
-        )
-    )
-    if clash:
-        raise Conflict(
-            f"Rule {clash} already covers this product and warehouse.", {"product_id": ["Already has a rule."]}
-        )
 
 
 @blp.route("/reorder-rules")
@@ -285,12 +249,7 @@ class Rules(MethodView):
     @blp.response(201, RuleSchema)
     def post(self, data):
         """Create a rule; alerts are evaluated against the stock known now."""
-        rule = ReorderRule()
-        _check_rule(rule, data)
-        db.session.add(rule)
-        db.session.flush()
-        alert_rules.evaluate({rule.product_id})
-        db.session.commit()
+        rule, _opened = stock.save_rule(None, data)
         return rule
 
 
@@ -305,23 +264,14 @@ class RuleById(MethodView):
     @blp.arguments(partial(RuleSchema))
     @blp.response(200, RuleSchema)
     def patch(self, data, rule_id):
-        rule = get_or_404(ReorderRule, rule_id)
-        _check_rule(rule, data)
-        db.session.flush()
-        alert_rules.evaluate({rule.product_id})
-        db.session.commit()
+        rule, _opened = stock.save_rule(rule_id, data)
         return rule
 
     @requires("stock", "write")
     @blp.response(204)
     def delete(self, rule_id):
         """Delete a rule; its live alert is resolved."""
-        rule = get_or_404(ReorderRule, rule_id)
-        for alert in db.session.scalars(select(StockAlert).where(StockAlert.rule_id == rule.id)):
-            if alert.open_key:
-                alert.state, alert.open_key, alert.resolved_at = AlertState.RESOLVED, None, utcnow()
-        db.session.delete(rule)
-        db.session.commit()
+        stock.delete_rule(rule_id)
 
 
 # ---- alerts -------------------------------------------------------------------------------
@@ -350,21 +300,12 @@ def get_alert(alert_id):
     return get_or_404(StockAlert, alert_id)
 
 
-def _live(alert_id: int) -> StockAlert:
-    alert = get_or_404(StockAlert, alert_id)
-    if alert.open_key is None:
-        raise Conflict(f"Alert {alert.id} is resolved.")
-    return alert
-
-
 @blp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])
 @requires("alerts", "write")
 @blp.response(200, AlertSchema)
 def acknowledge(alert_id):
     """Say someone is on it; the alert stays until stock recovers, and is not raised again."""
-    alert = _live(alert_id)
-    alert_rules.acknowledge(alert, authenticated_user())
-    return alert
+    return stock.acknowledge_alert(alert_id, authenticated_user())
 
 
 @blp.route("/alerts/<int:alert_id>/snooze", methods=["POST"])
@@ -373,9 +314,7 @@ def acknowledge(alert_id):
 @blp.response(200, AlertSchema)
 def snooze(data, alert_id):
     """Hide the alert from the inbox until a time; it comes back then if stock has not recovered."""
-    alert = _live(alert_id)
-    alert_rules.snooze(alert, data["until"])
-    return alert
+    return stock.snooze_alert(alert_id, data["until"])
 
 
 @blp.route("/alerts/<int:alert_id>/purchase-request", methods=["POST"])

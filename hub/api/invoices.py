@@ -8,10 +8,11 @@ from flask.views import MethodView
 from sqlalchemy import select
 
 from hub import finance
-from hub.api.base import Blueprint, Currency, ListArgs, Money, get_or_404, page_schema, paginate
+from hub.api.base import Blueprint, Currency, ListArgs, Money, page_schema
 from hub.auth import requires
 from hub.extensions import db
 from hub.models import HubInvoice, InvoiceState, SyncRun
+from hub.services.queries import get_or_404, paginate
 from hub.sync import failures
 
 blp = Blueprint("invoices", __name__, url_prefix="/api/v1", description="Invoices the hub generated")

@@ -11,11 +11,12 @@ from flask.views import MethodView
 
 from hub import mapping_preview
 from hub import mapping_store as service
-from hub.api.base import Blueprint, get_or_404, get_ref
+from hub.api.base import Blueprint
 from hub.auth import requires
 from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.models import Connection, Deal
+from hub.services.queries import get_or_404, get_ref
 from mappings.evaluate import evaluate
 from mappings.parse import dumps
 from mappings.spec import Problem

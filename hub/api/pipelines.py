@@ -7,14 +7,15 @@ from flask.views import MethodView
 from sqlalchemy import select
 
 from hub.api.answers import BOARD_ANSWERS, kept_answer
-from hub.api.base import Blueprint, Money, get_or_404, iso_or_none, stripped
+from hub.api.base import Blueprint, Money, iso_or_none, stripped
 from hub.api.deals import Ref
 from hub.auth import requires
-from hub.board import PER_COLUMN, Card, Column, board_columns
-from hub.errors import Conflict, ValidationFailed
 from hub.extensions import db
-from hub.models import Pipeline, Stage, StageKind
+from hub.models import Pipeline, StageKind
 from hub.money import round_money
+from hub.services import catalogue
+from hub.services.board import PER_COLUMN, Card, Column, board_columns
+from hub.services.queries import get_or_404
 
 blp = Blueprint("pipelines", __name__, url_prefix="/api/v1", description="Pipelines and stages")
 
@@ -46,24 +47,7 @@ class Pipelines(MethodView):
     @blp.response(201, PipelineSchema)
     def post(self, data):
         """Create a pipeline; its stages in order, with at least one open, one won and one lost."""
-        kinds = [s["kind"] for s in data["stages"]]
-        missing = [k.value for k in StageKind if k not in kinds]
-        if missing:
-            raise ValidationFailed({"stages": f"Needs at least one stage of kind: {', '.join(missing)}."})
-        names = [s["name"].lower() for s in data["stages"]]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValidationFailed({"stages": f"Stage names repeat: {', '.join(dupes)}."})
-        if db.session.scalar(select(Pipeline.id).where(Pipeline.name == data["name"])) is not None:
-            raise Conflict(f"A pipeline named '{data['name']}' exists already.", {"name": ["Already used."]})
-        if data["is_default"]:
-            for other in db.session.scalars(select(Pipeline).where(Pipeline.is_default.is_(True))):
-                other.is_default = False
-        pipeline = Pipeline(name=data["name"], is_default=data["is_default"])
-        pipeline.stages = [Stage(position=i + 1, **s) for i, s in enumerate(data["stages"])]
-        db.session.add(pipeline)
-        db.session.commit()
-        return pipeline
+        return catalogue.create_pipeline(data)
 
 
 @blp.route("/pipelines/<int:pipeline_id>")

@@ -6,26 +6,14 @@ from decimal import Decimal
 
 import marshmallow as ma
 from flask.views import MethodView
-from sqlalchemy import exists, func, select
+from sqlalchemy import select
 
-from hub.api.base import (
-    Amount,
-    Blueprint,
-    Currency,
-    ListArgs,
-    apply,
-    get_or_404,
-    page_schema,
-    paginate,
-    partial,
-    search_filter,
-    stripped,
-)
+from hub.api.base import Amount, Blueprint, Currency, ListArgs, page_schema, partial, stripped
 from hub.auth import requires
-from hub.errors import Conflict
-from hub.extensions import db
-from hub.models import DealLine, Product
+from hub.models import Product
 from hub.money import MAX_PRICE
+from hub.services import catalogue
+from hub.services.queries import get_or_404, paginate, search_filter
 
 blp = Blueprint("products", __name__, url_prefix="/api/v1", description="The product catalogue")
 
@@ -50,9 +38,6 @@ class ProductSchema(ma.Schema):
     updated_at = ma.fields.DateTime(dump_only=True)
 
 
-PRODUCT_FIELDS = tuple(n for n, f in ProductSchema().fields.items() if not f.dump_only)
-
-
 class ProductListArgs(ListArgs):
     active = ma.fields.Boolean()
     currency = ma.fields.String()
@@ -65,17 +50,6 @@ PRODUCT_SORT = {
     "list_price": Product.list_price,
     "created_at": Product.created_at,
 }
-
-
-def _ensure_sku_free(sku: str, product_id: int | None = None) -> None:
-    """SKUs are compared regardless of case: PUMP-100 and pump-100 are one article to the people
-    and systems (1C, ERPs) that read them."""
-    query = select(Product.sku).where(func.lower(Product.sku) == sku.lower())
-    if product_id is not None:
-        query = query.where(Product.id != product_id)
-    taken = db.session.scalar(query)
-    if taken is not None:
-        raise Conflict(f"SKU '{sku}' is already used by another product ('{taken}').", {"sku": ["Already used."]})
 
 
 @blp.route("/products")
@@ -100,12 +74,7 @@ class Products(MethodView):
     @blp.arguments(ProductSchema)
     @blp.response(201, ProductSchema)
     def post(self, data):
-        _ensure_sku_free(data["sku"])
-        product = Product()
-        apply(product, data, PRODUCT_FIELDS)
-        db.session.add(product)
-        db.session.commit()
-        return product
+        return catalogue.create_product(data)
 
 
 @blp.route("/products/<int:product_id>")
@@ -119,19 +88,10 @@ class ProductById(MethodView):
     @blp.arguments(partial(ProductSchema))
     @blp.response(200, ProductSchema)
     def patch(self, data, product_id):
-        product = get_or_404(Product, product_id)
-        if "sku" in data:
-            _ensure_sku_free(data["sku"], product.id)
-        apply(product, data, PRODUCT_FIELDS)
-        db.session.commit()
-        return product
+        return catalogue.update_product(product_id, data)
 
     @requires("products", "write")
     @blp.response(204)
     def delete(self, product_id):
         """Delete a product no deal uses; otherwise deactivate it instead."""
-        product = get_or_404(Product, product_id)
-        if db.session.scalar(select(exists().where(DealLine.product_id == product.id))):
-            raise Conflict(f"Product {product.sku} is on deal lines; set active=false instead of deleting it.")
-        db.session.delete(product)
-        db.session.commit()
+        catalogue.delete_product(product_id)

@@ -11,9 +11,10 @@ from flask.views import MethodView
 from sqlalchemy import select
 
 from hub import reconciliation
-from hub.api.base import Blueprint, ListArgs, get_or_404, page_schema, paginate, search_filter
+from hub.api.base import Blueprint, ListArgs, page_schema
 from hub.auth import authenticated_user, requires
 from hub.models import Connection, FindingKind, ReconciliationLine, ReconciliationRun
+from hub.services.queries import get_or_404, paginate, search_filter
 
 blp = Blueprint(
     "reconciliations", __name__, url_prefix="/api/v1", description="Reconciliation of the hub's invoices with a target"

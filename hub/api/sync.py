@@ -6,13 +6,13 @@ import marshmallow as ma
 from flask.views import MethodView
 from sqlalchemy import select
 
-from hub.api.base import Blueprint, ListArgs, get_or_404, page_schema, paginate, where_equal
+from hub.api.base import Blueprint, ListArgs, page_schema
 from hub.api.invoices import RunSchema
 from hub.auth import requires
-from hub.errors import Conflict
 from hub.extensions import db
 from hub.models import OutboxEvent, OutboxState, RunOutcome, SyncRun
-from hub.sync import outbox
+from hub.services import failed_events, history
+from hub.services.queries import paginate
 
 blp = Blueprint("sync", __name__, url_prefix="/api/v1", description="Sync runs and the failed queue")
 
@@ -56,13 +56,6 @@ class BulkResult(ma.Schema):
     retried = ma.fields.Integer(required=True)
 
 
-def _failed_event(event_id: int) -> OutboxEvent:
-    event = get_or_404(OutboxEvent, event_id)
-    if event.state != OutboxState.FAILED:
-        raise Conflict(f"Event {event.id} is {event.state.value}, not failed.")
-    return event
-
-
 @blp.route("/sync/failed", methods=["GET"])
 @requires("sync", "read")
 @blp.arguments(FailedListArgs, location="query")
@@ -79,11 +72,7 @@ def failed(args):
 @requires("sync", "write")
 @blp.response(200, EventSchema)
 def retry(event_id):
-    event = _failed_event(event_id)
-    outbox.requeue(event)
-    db.session.commit()
-    outbox.kick()
-    return event
+    return failed_events.retry(event_id)
 
 
 @blp.route("/sync/failed/<int:event_id>/discard", methods=["POST"])
@@ -91,10 +80,7 @@ def retry(event_id):
 @blp.response(200, EventSchema)
 def discard(event_id):
     """Give up on the event: nothing more is sent for it."""
-    event = _failed_event(event_id)
-    outbox.release(event, OutboxState.DISCARDED)
-    db.session.commit()
-    return event
+    return failed_events.discard(event_id)
 
 
 @blp.route("/sync/failed/retry", methods=["POST"])
@@ -103,16 +89,7 @@ def discard(event_id):
 @blp.response(200, BulkResult)
 def retry_many(data):
     """Retry many failed events at once (all, a connection's, or the listed ids)."""
-    query = select(OutboxEvent).where(OutboxEvent.state == OutboxState.FAILED)
-    if data.get("ids"):
-        query = query.where(OutboxEvent.id.in_(data["ids"]))
-    if "connection_id" in data:
-        query = query.where(OutboxEvent.connection_id == data["connection_id"])
-    events = db.session.scalars(query).all()
-    for event in events:
-        outbox.requeue(event)
-    db.session.commit()
-    outbox.kick()
+    events = failed_events.retry_many(data.get("ids"), data.get("connection_id"))
     return {"retried": len(events)}
 
 
@@ -123,11 +100,4 @@ class Runs(MethodView):
     @blp.response(200, page_schema(RunSchema, "SyncRunPage"))
     def get(self, args):
         """Every attempt, newest first, with the request and the answer (secrets redacted)."""
-        return run_page(args)
-
-
-def run_page(args: dict) -> dict:
-    """The page of sync runs `RunListArgs` asks for (the API and the admin page)."""
-    query = select(SyncRun)
-    query = where_equal(query, SyncRun, args, ("connection_id", "outcome", "operation", "object_id"))
-    return paginate(query, args, {"started_at": SyncRun.started_at, "id": SyncRun.id}, "-id")
+        return history.run_page(args)

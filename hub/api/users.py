@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from hub.api.base import (
-    Blueprint,
-    ListArgs,
-    get_or_404,
-    page_schema,
-    paginate,
-    partial,
-    search_filter,
-    stripped,
-    where_equal,
-)
+from hub.api.base import Blueprint, ListArgs, page_schema, partial, stripped
 from hub.auth import authenticated, authenticated_user, requires
-from hub.errors import Conflict, NotFound
 from hub.extensions import db
 from hub.models import ApiToken, Role, User
+from hub.services import users
+from hub.services.queries import get_or_404, paginate, search_filter, where_equal
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1", description="Users, roles and API tokens")
 
@@ -59,14 +50,6 @@ class NewTokenSchema(TokenSchema):
 USER_SORT = {"email": User.email, "name": User.name, "created_at": User.created_at}
 
 
-def _ensure_email_free(email: str, user_id: int | None = None) -> None:
-    query = select(User.id).where(func.lower(User.email) == email.lower())
-    if user_id is not None:
-        query = query.where(User.id != user_id)
-    if db.session.scalar(query) is not None:
-        raise Conflict(f"A user with e-mail {email} exists already.", {"email": ["Already used."]})
-
-
 @blp.route("/users")
 class Users(MethodView):
     @requires("users", "read")
@@ -83,18 +66,7 @@ class Users(MethodView):
     @blp.arguments(UserSchema)
     @blp.response(201, UserSchema)
     def post(self, data):
-        return create_user(data)
-
-
-def create_user(data: dict) -> User:
-    """A new user from validated `UserSchema` input; the e-mail is kept lower-case and unique."""
-    email = data["email"].strip().lower()
-    _ensure_email_free(email)
-    user = User(email=email, name=data["name"], role=data["role"], active=data["active"])
-    user.set_password(data["password"])
-    db.session.add(user)
-    db.session.commit()
-    return user
+        return users.create_user(data)
 
 
 @blp.route("/users/<int:user_id>")
@@ -108,31 +80,13 @@ class UserById(MethodView):
     @blp.arguments(partial(UserSchema))
     @blp.response(200, UserSchema)
     def patch(self, data, user_id):
-        user = get_or_404(User, user_id)
-        refuse_self_lockout(
-            user, authenticated_user(), role=data.get("role", user.role), active=data.get("active", user.active)
-        )
-        if "email" in data:
-            data["email"] = data["email"].strip().lower()
-            _ensure_email_free(data["email"], user.id)
-        for name in ("email", "name"):
-            if name in data:
-                setattr(user, name, data[name])
-        user.set_access(data.get("role", user.role), data.get("active", user.active))
-        if "password" in data:
-            user.set_password(data["password"])
-        db.session.commit()
-        return user
+        return users.update_user(user_id, data, authenticated_user())
 
     @requires("users", "write")
     @blp.response(204)
     def delete(self, user_id):
         """Delete a user; what they owned keeps existing without an owner."""
-        user = get_or_404(User, user_id)
-        if user.id == authenticated_user().id:
-            raise Conflict("You cannot delete yourself.")
-        db.session.delete(user)
-        db.session.commit()
+        users.delete_user(user_id, authenticated_user())
 
 
 @blp.route("/me", methods=["GET"])
@@ -155,9 +109,7 @@ class Tokens(MethodView):
     @blp.response(201, NewTokenSchema)
     def post(self, data):
         """Issue a token for the caller; its clear text is in this answer only."""
-        token, clear = ApiToken.issue(authenticated_user(), data["name"])
-        db.session.add(token)
-        db.session.commit()
+        token, clear = users.issue_token(authenticated_user(), data["name"])
         return {**{name: getattr(token, name) for name in TokenSchema().fields}, "token": clear}
 
 
@@ -165,16 +117,4 @@ class Tokens(MethodView):
 @blp.response(204)
 def revoke_token(token_id):
     """Revoke one of the caller's tokens (admins may revoke anyone's)."""
-    user = authenticated_user()
-    token = db.session.get(ApiToken, token_id)
-    if token is None or (token.user_id != user.id and user.role != Role.ADMIN):
-        raise NotFound(f"No token with id {token_id}.")
-    if token.revoked_at is None:
-        token.revoke()
-    db.session.commit()
-
-
-def refuse_self_lockout(user: User, actor: User, *, role: Role, active: bool) -> None:
-    """Nobody deactivates themselves or changes their own role: the last admin could lock all out."""
-    if user.id == actor.id and (not active or role != actor.role):
-        raise Conflict("You cannot deactivate yourself or change your own role.")
+    users.revoke_token(token_id, authenticated_user())

@@ -150,7 +150,7 @@ class DealStageChange(db.Model):
 
 class StageTotal(db.Model):
     """Per stage, owner and currency: how many deals and their total, kept up to date as deals change
-    (hub.board), so the board never sums every deal. The total is in 1/10,000 of the currency: an
+    (hub.services.board), so the board never sums every deal. The total is in 1/10,000 of the currency: an
     integer, which both databases add exactly."""
 
     __tablename__ = "stage_totals"

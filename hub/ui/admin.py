@@ -7,27 +7,29 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from connectors.base import ConfigField, Connector
 from connectors.onec.exchange import OneCExchangeConnector
-from hub.api.audit import AuditListArgs, audit_page
-from hub.api.base import get_or_404
-from hub.api.connections import ConnectionSchema, _ensure_name_free, _set_config, run_connection_test, set_paused
-from hub.api.sync import RunListArgs, _failed_event, run_page
-from hub.api.users import UserSchema, create_user, refuse_self_lockout
+from hub.api.audit import AuditListArgs
+from hub.api.connections import ConnectionSchema
+from hub.api.sync import RunListArgs
+from hub.api.users import UserSchema
+from hub.auth import authenticated_user
 from hub.errors import HubError
 from hub.extensions import db
-from hub.inventory.pull import keeps_stock, pull_job_id, start_pull
+from hub.inventory.pull import keeps_stock
 from hub.models import Connection, OutboxEvent, OutboxState, Role, SyncRun, User
 from hub.oauth_flow import redirect_uri
 from hub.secrets_box import unseal
+from hub.services import connections as connection_service
+from hub.services import failed_events, history, stock
+from hub.services import users as user_service
+from hub.services.queries import get_or_404
 from hub.sync import outbox
 from hub.sync.factory import is_oauth
 from hub.sync.oauth_tokens import authorisation_of
-from hub.sync.queue import get_queue
 from hub.sync.registry import registry
 from hub.ui.core import blueprint, failed, form_values, load, page
 
@@ -146,25 +148,20 @@ def edit_connection(connection_id: int | None = None):
     if request.method == "POST" and request.form.get("save"):
         data = form_values(request.form, ("name", "document_mode")) | {"type": type_name}
         data["enabled"] = request.form.get("enabled") == "on"
-        target = connection or Connection(config={})
         # The connection's fields and its settings are checked together, so that one round shows
         # the admin every field to correct.
+        fields, field_errors = None, {}
         try:
-            valid = load(ConnectionSchema(), data)
-            _ensure_name_free(valid["name"], connection.id if connection else None)
-            target.name, target.enabled, target.document_mode = valid["name"], valid["enabled"], valid["document_mode"]
+            fields = load(ConnectionSchema(), data)
         except HubError as exc:
-            errors |= exc.errors or {"_form": [exc.message]}
+            field_errors = exc.errors
         try:
-            _set_config(target, type_name, _config_from_form(cls.config_schema), keep_secrets=connection is not None)
+            target = connection_service.save_from_form(
+                connection_id, type_name, _config_from_form(cls.config_schema), fields, field_errors=field_errors
+            )
         except HubError as exc:
-            errors |= exc.errors or {"_form": [exc.message]}
-        if errors:
-            db.session.rollback()
+            errors = failed(exc)
         else:
-            if connection is None:
-                db.session.add(target)
-            db.session.commit()
             flash(f"Connection {target.name} saved. {_next_step(cls)}", "ok")
             return redirect(url_for("ui_admin.connection_page", connection_id=target.id))
     values = request.form if request.method == "POST" else {}
@@ -193,10 +190,9 @@ def _next_step(cls: type[Connector]) -> str:
 @bp.post("/connections/<int:connection_id>/test")
 @page("connections", "write")
 def test_connection(connection_id: int):
-    connection = get_or_404(Connection, connection_id)
-    ok, message = run_connection_test(connection)
-    db.session.commit()
-    flash(f"{connection.name}: {'OK' if ok else 'failed'} — {message}", "ok" if ok else "error")
+    outcome = connection_service.test_connection(connection_id)
+    connection, ok = outcome.connection, outcome.ok
+    flash(f"{connection.name}: {'OK' if ok else 'failed'} — {outcome.message}", "ok" if ok else "error")
     if request.form.get("back") == "page":
         return redirect(url_for("ui_admin.connection_page", connection_id=connection.id))
     return redirect(url_for("ui_admin.connections") + f"#connection-{connection.id}")
@@ -205,11 +201,7 @@ def test_connection(connection_id: int):
 @bp.post("/connections/<int:connection_id>/pause")
 @page("connections", "write")
 def pause(connection_id: int):
-    connection = get_or_404(Connection, connection_id)
-    set_paused(connection, request.form.get("paused") == "1")
-    db.session.commit()
-    if not connection.paused:
-        outbox.kick()
+    connection = connection_service.pause(connection_id, request.form.get("paused") == "1")
     flash(f"{connection.name} {'paused: pushes wait' if connection.paused else 'resumed'}.", "ok")
     return redirect(url_for("ui_admin.connections"))
 
@@ -217,11 +209,10 @@ def pause(connection_id: int):
 @bp.post("/connections/<int:connection_id>/pull")
 @page("stock", "write")
 def pull_now(connection_id: int):
-    connection = get_or_404(Connection, connection_id)
-    start_pull(connection)
+    pull = stock.pull_now(connection_id)
     if request.headers.get("HX-Request"):
         return pull_progress(connection_id)
-    flash(f"Pulling stock from {connection.name}; the stock page shows it when done.", "ok")
+    flash(f"Pulling stock from {pull.connection.name}; the stock page shows it when done.", "ok")
     return redirect(url_for("ui_stock.stock"))
 
 
@@ -229,11 +220,10 @@ def pull_now(connection_id: int):
 @page("stock")
 def pull_progress(connection_id: int):
     """The pull's job state, polled by the page until it has finished."""
-    connection = get_or_404(Connection, connection_id)
-    job = get_queue().fetch_job(pull_job_id(connection.id))
-    status = job.get_status(refresh=True).value if job is not None else "none"
-    result = job.return_value() if job is not None and status == "finished" else None
-    return render_template("ui/_pull_progress.html", connection=connection, status=status, result=result)
+    progress = stock.pull_progress(connection_id)
+    return render_template(
+        "ui/_pull_progress.html", connection=progress.connection, status=progress.status, result=progress.result
+    )
 
 
 # ---- sync runs and the failed queue ----------------------------------------------------------
@@ -243,7 +233,7 @@ def pull_progress(connection_id: int):
 @page("sync")
 def runs():
     raw = form_values(request.args, ("connection_id", "outcome", "operation", "object_id", "page"))
-    result = run_page(load(RunListArgs(), raw | {"per_page": "50"}))
+    result = history.run_page(load(RunListArgs(), raw | {"per_page": "50"}))
     connections = db.session.scalars(select(Connection).order_by(Connection.name)).all()
     raw.pop("page", None)
     return render_template("ui/runs.html", result=result, filters=raw, connections=connections)
@@ -280,18 +270,15 @@ def failed_queue():
 @bp.post("/sync/failed/<int:event_id>/<action>")
 @page("sync", "write")
 def act_on_failed(event_id: int, action: str):
-    event = _failed_event(event_id)
     if action == "retry":
-        outbox.requeue(event)
-        db.session.commit()
-        outbox.kick()
+        event = failed_events.retry(event_id)
         flash(f"Event {event.id} ({event.invoice.number if event.invoice else event.operation}) is queued again.", "ok")
         return redirect(url_for("ui_admin.failed_queue", watch=event.id))
     if action == "discard":
-        outbox.release(event, OutboxState.DISCARDED)
-        db.session.commit()
+        event = failed_events.discard(event_id)
         flash(f"Event {event.id} discarded: nothing more is sent for it.", "ok")
         return redirect(url_for("ui_admin.failed_queue"))
+    failed_events.failed_event(event_id)  # an unknown action on a missing or settled event says so
     return redirect(url_for("ui_admin.failed_queue"))
 
 
@@ -299,14 +286,7 @@ def act_on_failed(event_id: int, action: str):
 @page("sync", "write")
 def retry_many():
     ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
-    query = select(OutboxEvent).where(OutboxEvent.state == OutboxState.FAILED)
-    if ids:
-        query = query.where(OutboxEvent.id.in_(ids))
-    events = db.session.scalars(query).all()
-    for event in events:
-        outbox.requeue(event)
-    db.session.commit()
-    outbox.kick()
+    events = failed_events.retry_many(ids)
     flash(f"{len(events)} event(s) queued again.", "ok")
     return redirect(url_for("ui_admin.failed_queue", watch=",".join(str(e.id) for e in events)))
 
@@ -334,7 +314,7 @@ def users():
     if request.method == "POST":
         data = form_values(request.form, ("email", "name", "role", "password"))
         try:
-            user = create_user(load(UserSchema(), data))
+            user = user_service.create_user(load(UserSchema(), data))
         except HubError as exc:
             errors = failed(exc)
         else:
@@ -354,9 +334,7 @@ def update_user(user_id: int):
     active = request.form.get("active") == "on"
     try:
         new_role = load(UserSchema(only=("role",)), {"role": role})["role"]
-        refuse_self_lockout(user, current_user, role=new_role, active=active)
-        user.set_access(new_role, active)
-        db.session.commit()
+        user = user_service.set_access(user.id, authenticated_user(), role=new_role, active=active)
     except HubError as exc:
         messages = failed(exc)
         flash("; ".join(m for ms in messages.values() for m in ms), "error")
@@ -369,7 +347,7 @@ def update_user(user_id: int):
 @page("audit")
 def audit():
     raw = form_values(request.args, ("entity", "entity_id", "action", "actor_id", "page"))
-    result = audit_page(load(AuditListArgs(), raw | {"per_page": "50"}))
+    result = history.audit_page(load(AuditListArgs(), raw | {"per_page": "50"}))
     raw.pop("page", None)
     entities = sorted(t.name for t in db.metadata.sorted_tables)
     return render_template("ui/audit.html", result=result, filters=raw, entities=entities)

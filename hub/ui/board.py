@@ -7,13 +7,13 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from hub import deal_service, invoicing
+from hub import invoicing
 from hub.auth import authenticated_user
-from hub.board import board_columns
-from hub.deal_service import default_pipeline
 from hub.errors import HubError
 from hub.extensions import db
 from hub.models import Pipeline, Role, User
+from hub.services import deals as deal_service
+from hub.services.board import board_columns
 from hub.ui.core import blueprint, page, safe_next
 
 bp = blueprint("ui_board", __name__)
@@ -31,7 +31,7 @@ def _owner_filter() -> int | None:
 def board():
     pipelines = db.session.scalars(select(Pipeline).order_by(Pipeline.is_default.desc(), Pipeline.id)).all()
     raw_pipeline = request.args.get("pipeline", "")
-    pipeline = next((p for p in pipelines if str(p.id) == raw_pipeline), None) or default_pipeline()
+    pipeline = next((p for p in pipelines if str(p.id) == raw_pipeline), None) or deal_service.default_pipeline()
     columns = board_columns(pipeline, owner_id=_owner_filter())
     owners = db.session.scalars(
         select(User).where(User.role.in_([Role.SALES, Role.ADMIN]), User.active.is_(True)).order_by(User.name)

@@ -9,14 +9,17 @@ from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from hub.api.activities import ActivitySchema, TaskSchema, create_activity, create_task
-from hub.api.base import ListArgs, apply, get_or_404, paginate, search_filter
-from hub.api.customers import CUSTOMER_FIELDS, ContactSchema, CustomerSchema
+from hub.api.activities import ActivitySchema, TaskSchema
+from hub.api.base import ListArgs
+from hub.api.customers import ContactSchema, CustomerSchema
 from hub.auth import authenticated_user
 from hub.errors import HubError
 from hub.extensions import db
 from hub.models import Activity, ActivityKind, Contact, Customer, Deal, Task, User
 from hub.models.base import utcnow
+from hub.services import customers as customer_service
+from hub.services.activities import create_activity, create_task
+from hub.services.queries import get_or_404, paginate, search_filter
 from hub.ui.core import blueprint, failed, form_patch, form_values, load, page
 
 bp = blueprint("ui_customers", __name__)
@@ -63,10 +66,10 @@ def edit(customer_id: int | None = None):
             data["billing_country"] = data["billing_country"].upper()
         try:
             valid = load(CustomerSchema(partial=customer is not None), data)
-            target = customer or Customer(owner=authenticated_user())
-            apply(target, valid, CUSTOMER_FIELDS)
-            db.session.add(target)
-            db.session.commit()
+            if customer is None:
+                target = customer_service.create_customer(valid, owner=authenticated_user())
+            else:
+                target = customer_service.update_customer(customer.id, valid)
         except HubError as exc:
             errors = failed(exc)
         else:
@@ -117,10 +120,7 @@ def add_contact(customer_id: int):
     data = form_values(request.form, ("name", "email", "phone", "role"))
     data["customer_id"] = customer_id
     try:
-        valid = load(ContactSchema(), data)
-        valid.pop("customer_id")
-        db.session.add(Contact(customer=get_or_404(Customer, customer_id), **valid))
-        db.session.commit()
+        customer_service.create_contact(load(ContactSchema(), data))
     except HubError as exc:
         return show(customer_id, errors=failed(exc)), 422
     flash("Contact added.", "ok")
@@ -134,7 +134,7 @@ def add_activity(customer_id: int):
     get_or_404(Customer, customer_id)
     data = form_values(request.form, ("kind", "subject", "body")) | {"customer_id": customer_id}
     try:
-        create_activity(load(ActivitySchema(), data))
+        create_activity(load(ActivitySchema(), data), authenticated_user())
     except HubError as exc:
         return show(customer_id, errors={f"activity.{k}": v for k, v in failed(exc).items()}), 422
     flash("Activity logged.", "ok")
@@ -148,7 +148,7 @@ def add_task(customer_id: int):
     get_or_404(Customer, customer_id)
     data = form_values(request.form, ("title", "due_date", "assignee_id")) | {"customer_id": customer_id}
     try:
-        create_task(load(TaskSchema(), data))
+        create_task(load(TaskSchema(), data), authenticated_user())
     except HubError as exc:
         return show(customer_id, errors={f"task.{k}": v for k, v in failed(exc).items()}), 422
     flash("Task added.", "ok")

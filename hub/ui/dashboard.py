@@ -14,10 +14,10 @@ from flask import render_template
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from hub.deal_service import default_pipeline
 from hub.extensions import db
 from hub.models import AuditEntry, Deal, ExternalLink, HubInvoice, StageKind
 from hub.money import round_money
+from hub.services.deals import default_pipeline
 from hub.ui.core import blueprint, page
 
 bp = blueprint("ui_dashboard", __name__)

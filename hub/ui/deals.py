@@ -1,5 +1,6 @@
 """The deal page (lines with availability, invoice and payment, activities, tasks, won / lost) and
-the new-deal and edit forms. Everything goes through `deal_service` and the API's schemas and helpers."""
+the new-deal and edit forms. Each action is one call of `hub.services` (deals, activities), its
+input read with the API's schemas."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from hub import deal_service, invoicing
-from hub.api.activities import ActivitySchema, TaskSchema, create_activity, create_task
+from hub import invoicing
+from hub.api.activities import ActivitySchema, TaskSchema
 from hub.api.deals import DealIn, DealPatch
 from hub.auth import authenticated_user
 from hub.errors import HubError
@@ -31,6 +32,8 @@ from hub.models import (
     User,
 )
 from hub.models.base import utcnow
+from hub.services import deals as deal_service
+from hub.services.activities import create_activity, create_task
 from hub.sync import failures
 from hub.ui.core import LINE_FIELD, blueprint, can, failed, form_patch, form_values, line_rows, load, page, remap_rows
 
@@ -227,7 +230,7 @@ def add_activity(deal_id: int):
     data = form_values(request.form, ("kind", "subject", "body"))
     data["deal_id"] = deal_id
     try:
-        create_activity(load(ActivitySchema(), data))
+        create_activity(load(ActivitySchema(), data), authenticated_user())
     except HubError as exc:
         return _redisplay(deal_id, {f"activity.{k}": v for k, v in failed(exc).items()})
     flash("Activity logged.", "ok")
@@ -240,7 +243,7 @@ def add_task(deal_id: int):
     data = form_values(request.form, ("title", "due_date", "assignee_id", "notes"))
     data["deal_id"] = deal_id
     try:
-        create_task(load(TaskSchema(), data))
+        create_task(load(TaskSchema(), data), authenticated_user())
     except HubError as exc:
         return _redisplay(deal_id, {f"task.{k}": v for k, v in failed(exc).items()})
     flash("Task added.", "ok")

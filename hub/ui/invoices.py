@@ -11,12 +11,12 @@ from flask import Response, render_template, request
 from sqlalchemy import Select, select
 
 from hub import finance
-from hub.api.base import get_or_404
 from hub.api.invoices import InvoiceListArgs
 from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.models import Connection, HubInvoice, InvoiceState, SyncRun
 from hub.money import round_money
+from hub.services.queries import get_or_404
 from hub.sync import failures
 from hub.ui.core import blueprint, form_values, load, page
 from hub.ui.pdf import invoice_pdf

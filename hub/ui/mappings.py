@@ -12,11 +12,11 @@ from flask_login import current_user
 
 from hub import mapping_preview
 from hub import mapping_store as service
-from hub.api.base import get_or_404
 from hub.api.mappings import DiffArgs, ImportArgs, PreviewArgs, RollbackSchema, SaveSchema
 from hub.errors import Conflict, HubError, ValidationFailed
 from hub.extensions import db
 from hub.models import Connection, MappingState
+from hub.services.queries import get_or_404
 from hub.sync import outbox
 from hub.sync.queue import enqueue_once, get_queue
 from hub.ui.core import blueprint, failed, form_values, load, page

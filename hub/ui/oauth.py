@@ -6,10 +6,10 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from hub.api.base import get_or_404
 from hub.errors import HubError
 from hub.models import Connection
 from hub.oauth_flow import OAuthRefused, authorization_url, finish
+from hub.services.queries import get_or_404
 from hub.ui.core import blueprint, page
 
 bp = blueprint("ui_oauth", __name__)

@@ -9,12 +9,12 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from hub import reconciliation
-from hub.api.base import get_or_404
 from hub.api.reconciliations import ReconciliationStart
 from hub.errors import HubError, ValidationFailed
 from hub.extensions import db
 from hub.models import Connection, FindingKind, ReconciliationLine, ReconciliationRun, RunState
 from hub.models.base import utcnow
+from hub.services.queries import get_or_404
 from hub.ui.core import blueprint, failed, load, page
 
 bp = blueprint("ui_reconciliations", __name__)

@@ -6,9 +6,9 @@ from flask import render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from hub.api.base import search_filter
 from hub.extensions import db
 from hub.models import Contact, Customer, Deal, Product
+from hub.services.queries import search_filter
 from hub.ui.core import blueprint, can, page
 
 bp = blueprint("ui_search", __name__)

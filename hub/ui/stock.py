@@ -9,12 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from sqlalchemy import false, select
 from sqlalchemy.orm import joinedload
 
-from hub.api.base import get_or_404
-from hub.api.inventory import RuleSchema, SnoozeIn, _check_rule, _live
+from hub.api.inventory import RuleSchema, SnoozeIn
+from hub.auth import authenticated_user
 from hub.errors import HubError
 from hub.extensions import db
 from hub.inventory import alerts as alert_rules
@@ -22,6 +21,7 @@ from hub.inventory.pull import keeps_stock
 from hub.inventory.staleness import staleness
 from hub.models import AlertState, Connection, Product, ReorderRule, StockAlert, StockHistory, StockLevel, Warehouse
 from hub.models.base import utcnow
+from hub.services import stock as stock_service
 from hub.ui.core import blueprint, can, failed, form_values, load, page
 
 bp = blueprint("ui_stock", __name__)
@@ -91,14 +91,7 @@ def rules():
         rule_id = request.form.get("rule_id", "")
         try:
             valid = load(RuleSchema(partial=bool(rule_id)), data)
-            rule = get_or_404(ReorderRule, int(rule_id)) if rule_id.isdigit() else ReorderRule()
-            _check_rule(rule, valid)
-            if rule.id is None:
-                db.session.add(rule)
-            db.session.flush()
-            # As the API does: the rule is measured against the stock known now.
-            opened = alert_rules.evaluate({rule.product_id})
-            db.session.commit()
+            rule, opened = stock_service.save_rule(int(rule_id) if rule_id.isdigit() else None, valid)
         except HubError as exc:
             errors = failed(exc)
         else:
@@ -149,8 +142,7 @@ def alerts():
 @bp.post("/alerts/<int:alert_id>/acknowledge")
 @page("alerts", "write")
 def acknowledge(alert_id: int):
-    alert = _live(alert_id)
-    alert_rules.acknowledge(alert, current_user._get_current_object())
+    alert = stock_service.acknowledge_alert(alert_id, authenticated_user())
     flash(f"Alert for {alert.product.sku} acknowledged; it stays until stock recovers.", "ok")
     return redirect(url_for("ui_stock.alerts"))
 
@@ -163,7 +155,6 @@ def snooze(alert_id: int):
         flash("Choose how long to snooze.", "error")
         return redirect(url_for("ui_stock.alerts"))
     until = load(SnoozeIn(), {"until": (utcnow() + span).isoformat()})["until"]
-    alert = _live(alert_id)
-    alert_rules.snooze(alert, until)
+    alert = stock_service.snooze_alert(alert_id, until)
     flash(f"Alert for {alert.product.sku} snoozed until {until:%Y-%m-%d %H:%M} UTC.", "ok")
     return redirect(url_for("ui_stock.alerts"))

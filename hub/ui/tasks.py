@@ -7,11 +7,10 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from hub.api.activities import _set_done
-from hub.api.base import get_or_404
 from hub.extensions import db
 from hub.models import Task
 from hub.models.base import utcnow
+from hub.services.activities import set_task_done
 from hub.ui.core import blueprint, page, safe_next
 
 bp = blueprint("ui_tasks", __name__)
@@ -37,8 +36,6 @@ def mine():
 @bp.post("/tasks/<int:task_id>/done")
 @page("tasks", "write")
 def toggle(task_id: int):
-    task = get_or_404(Task, task_id)
-    _set_done(task, {"done": request.form.get("done") == "1"})
-    db.session.commit()
+    task = set_task_done(task_id, request.form.get("done") == "1")
     flash(f"“{task.title}” is {'done' if task.done else 'open again'}.", "ok")
     return redirect(safe_next(request.form.get("next"), url_for("ui_tasks.mine")))

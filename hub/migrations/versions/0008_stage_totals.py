@@ -25,7 +25,7 @@ def upgrade():
         sa.ForeignKeyConstraint(['stage_id'], ['stages.id'], name=op.f('fk_stage_totals_stage_id_stages'), ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('stage_id', 'owner_key', 'currency', name=op.f('pk_stage_totals')),
     )
-    from hub.board import rebuild_stage_totals
+    from hub.services.board import rebuild_stage_totals
 
     rebuild_stage_totals(op.get_bind())
 

@@ -1,0 +1,124 @@
+"""Activities (calls, e-mails, meetings, notes) and tasks, linked to a deal or a customer: logged,
+changed, ticked off and deleted here for the API and the pages alike; each change is committed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hub.errors import ValidationFailed
+from hub.extensions import db
+from hub.models import Activity, Customer, Deal, Task, User
+from hub.models.base import utcnow
+from hub.services.queries import get_or_404
+
+ACTIVITY_FIELDS = ("kind", "subject", "body", "occurred_at")
+TASK_FIELDS = ("title", "notes", "due_date")
+
+
+def _link(obj: Activity | Task, data: Mapping[str, Any]) -> None:
+    """Resolve deal/customer links: a deal implies its customer; an activity needs one of them."""
+    errors: dict[str, list[str]] = {}
+    if "deal_id" in data:
+        obj.deal = None if data["deal_id"] is None else db.session.get(Deal, data["deal_id"])
+        if data["deal_id"] is not None and obj.deal is None:
+            errors["deal_id"] = [f"No deal with id {data['deal_id']}."]
+    if "customer_id" in data:
+        obj.customer = None if data["customer_id"] is None else db.session.get(Customer, data["customer_id"])
+        if data["customer_id"] is not None and obj.customer is None:
+            errors["customer_id"] = [f"No customer with id {data['customer_id']}."]
+    if errors:
+        raise ValidationFailed(errors)
+    if obj.deal is not None and obj.customer is None:
+        obj.customer = obj.deal.customer
+    if obj.deal is not None and obj.customer is not obj.deal.customer:
+        raise ValidationFailed({"customer_id": f"Deal {obj.deal.number} is with another customer."})
+    if isinstance(obj, Activity) and obj.deal is None and obj.customer is None:
+        raise ValidationFailed({"deal_id": "Link the activity to a deal or a customer."})
+
+
+def create_activity(data: Mapping[str, Any], author: User) -> Activity:
+    """Log an activity (validated input) by `author`, on its deal and/or customer; committed."""
+    activity = Activity(
+        kind=data["kind"],
+        subject=data["subject"],
+        body=data.get("body"),
+        occurred_at=data.get("occurred_at") or utcnow(),
+        author=author,
+    )
+    _link(activity, data)
+    db.session.add(activity)
+    db.session.commit()
+    return activity
+
+
+def update_activity(activity_id: int, data: Mapping[str, Any]) -> Activity:
+    """Apply validated changes; a field sent as null keeps its value. Committed."""
+    activity = get_or_404(Activity, activity_id)
+    for name in ACTIVITY_FIELDS:
+        if name in data and data[name] is not None:
+            setattr(activity, name, data[name])
+    _link(activity, data)
+    db.session.commit()
+    return activity
+
+
+def delete_activity(activity_id: int) -> None:
+    db.session.delete(get_or_404(Activity, activity_id))
+    db.session.commit()
+
+
+def create_task(data: Mapping[str, Any], user: User) -> Task:
+    """A task (validated input), `user`'s unless assigned; committed."""
+    task = Task(title=data["title"], notes=data.get("notes"), due_date=data.get("due_date"), done=False)
+    _set_assignee(task, data, default=user)
+    _set_done(task, data)
+    _link(task, data)
+    db.session.add(task)
+    db.session.commit()
+    return task
+
+
+def update_task(task_id: int, data: Mapping[str, Any]) -> Task:
+    """Apply validated changes; `done` stamps or clears when it was done. Committed."""
+    task = get_or_404(Task, task_id)
+    for name in TASK_FIELDS:
+        if name in data:
+            setattr(task, name, data[name])
+    _set_assignee(task, data)
+    _set_done(task, data)
+    _link(task, data)
+    db.session.commit()
+    return task
+
+
+def set_task_done(task_id: int, done: bool) -> Task:
+    """Tick a task off, or open it again; committed."""
+    task = get_or_404(Task, task_id)
+    _set_done(task, {"done": done})
+    db.session.commit()
+    return task
+
+
+def delete_task(task_id: int) -> None:
+    db.session.delete(get_or_404(Task, task_id))
+    db.session.commit()
+
+
+def _set_assignee(task: Task, data: Mapping[str, Any], *, default: User | None = None) -> None:
+    """The assignee sent (none for null); else, for a new task, `default`."""
+    if "assignee_id" in data:
+        if data["assignee_id"] is None:
+            task.assignee = None
+            return
+        task.assignee = db.session.get(User, data["assignee_id"])
+        if task.assignee is None:
+            raise ValidationFailed({"assignee_id": f"No user with id {data['assignee_id']}."})
+    elif default is not None:
+        task.assignee = default
+
+
+def _set_done(task: Task, data: Mapping[str, Any]) -> None:
+    if "done" in data and data["done"] != task.done:
+        task.done = data["done"]
+        task.done_at = utcnow() if task.done else None

@@ -1,0 +1,77 @@
+"""The product catalogue and the pipelines deals move through (admins and sales managers, through
+the API); each change is committed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import exists, func, select
+
+from hub.errors import Conflict, ValidationFailed
+from hub.extensions import db
+from hub.models import DealLine, Pipeline, Product, Stage, StageKind
+from hub.services.queries import apply, get_or_404
+
+PRODUCT_FIELDS = ("sku", "name", "description", "unit", "list_price", "currency", "tax_rate", "active")
+
+
+def create_product(data: Mapping[str, Any]) -> Product:
+    _ensure_sku_free(data["sku"])
+    product = Product()
+    apply(product, data, PRODUCT_FIELDS)
+    db.session.add(product)
+    db.session.commit()
+    return product
+
+
+def update_product(product_id: int, data: Mapping[str, Any]) -> Product:
+    product = get_or_404(Product, product_id)
+    if "sku" in data:
+        _ensure_sku_free(data["sku"], product.id)
+    apply(product, data, PRODUCT_FIELDS)
+    db.session.commit()
+    return product
+
+
+def delete_product(product_id: int) -> None:
+    """Delete a product no deal uses; 409 otherwise (it is deactivated instead)."""
+    product = get_or_404(Product, product_id)
+    if db.session.scalar(select(exists().where(DealLine.product_id == product.id))):
+        raise Conflict(f"Product {product.sku} is on deal lines; set active=false instead of deleting it.")
+    db.session.delete(product)
+    db.session.commit()
+
+
+def _ensure_sku_free(sku: str, product_id: int | None = None) -> None:
+    """SKUs are compared regardless of case: PUMP-100 and pump-100 are one article to the people
+    and systems (1C, ERPs) that read them."""
+    query = select(Product.sku).where(func.lower(Product.sku) == sku.lower())
+    if product_id is not None:
+        query = query.where(Product.id != product_id)
+    taken = db.session.scalar(query)
+    if taken is not None:
+        raise Conflict(f"SKU '{sku}' is already used by another product ('{taken}').", {"sku": ["Already used."]})
+
+
+def create_pipeline(data: Mapping[str, Any]) -> Pipeline:
+    """A pipeline with its stages in order: at least one open, one won and one lost, no name twice.
+    Made the default, it takes that over from the one that was."""
+    kinds = [s["kind"] for s in data["stages"]]
+    missing = [k.value for k in StageKind if k not in kinds]
+    if missing:
+        raise ValidationFailed({"stages": f"Needs at least one stage of kind: {', '.join(missing)}."})
+    names = [s["name"].lower() for s in data["stages"]]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValidationFailed({"stages": f"Stage names repeat: {', '.join(dupes)}."})
+    if db.session.scalar(select(Pipeline.id).where(Pipeline.name == data["name"])) is not None:
+        raise Conflict(f"A pipeline named '{data['name']}' exists already.", {"name": ["Already used."]})
+    if data["is_default"]:
+        for other in db.session.scalars(select(Pipeline).where(Pipeline.is_default.is_(True))):
+            other.is_default = False
+    pipeline = Pipeline(name=data["name"], is_default=data["is_default"])
+    pipeline.stages = [Stage(position=i + 1, **s) for i, s in enumerate(data["stages"])]
+    db.session.add(pipeline)
+    db.session.commit()
+    return pipeline
