@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -50,28 +51,48 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """Tests of PostgreSQL's own behaviour run in the PostgreSQL run only (`make test` runs both)."""
-    if _postgres_base() is not None:
-        return
-    left_out = [item for item in items if item.get_closest_marker("postgresql")]
+    """The SQLite run runs every test but those of PostgreSQL's own behaviour. The PostgreSQL run
+    runs those whose fixtures reach a database (`postgres_base`): a test that never touches the
+    hub's database (a connector against its peer, the mapping engine, arithmetic) would learn
+    nothing new the second time, and such tests are a third of the suite's minutes."""
+    if _postgres_base() is None:
+        left_out = [item for item in items if item.get_closest_marker("postgresql")]
+    else:
+        left_out = [item for item in items if "postgres_base" not in getattr(item, "fixturenames", ())]
     if left_out:
         config.hook.pytest_deselected(items=left_out)
-        items[:] = [item for item in items if not item.get_closest_marker("postgresql")]
+        dropped = set(map(id, left_out))
+        items[:] = [item for item in items if id(item) not in dropped]
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> Iterator[str]:
-    base = _postgres_base()
-    if base is None:
-        yield "sqlite:///" + str(tmp_path_factory.mktemp("db") / "hub.db")
-        return
-    name = f"crmhub_test_{uuid.uuid4().hex[:10]}"
+@contextmanager
+def scratch_database(base: str, prefix: str) -> Iterator[str]:
+    """A PostgreSQL database of its own on the server `base`, dropped afterwards: its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield base + "/" + name
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_base() -> str | None:
+    """The PostgreSQL server this run tests on, or None in the SQLite run. Every fixture that
+    makes a database asks for this one, which is how the PostgreSQL run knows a test needs it."""
+    return _postgres_base()
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_base, tmp_path_factory) -> Iterator[str]:
+    if postgres_base is None:
+        yield "sqlite:///" + str(tmp_path_factory.mktemp("db") / "hub.db")
+        return
+    with scratch_database(postgres_base, "crmhub_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

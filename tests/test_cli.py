@@ -8,19 +8,17 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 
-import psycopg
 import pytest
 import requests
 from cryptography.fernet import Fernet
 
-from tests.conftest import _postgres_base
+from tests.conftest import scratch_database
 from tests.services import free_port, wait_for
 
 
 @pytest.fixture
-def operator_env(tmp_path):
+def operator_env(postgres_base, tmp_path):
     """Environment of a fresh installation: its own instance folder and an empty database, and no
     outbound policy of the suite's (`run --demo-erp` lets the hub reach its demo Tryton itself)."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "HUB_OUTBOUND_ALLOW")}
@@ -30,17 +28,11 @@ def operator_env(tmp_path):
         "HUB_DEMO_ERP_PORT": str(free_port()),
         "LOG_LEVEL": "WARNING",
     }
-    base = _postgres_base()
-    if base is None:
+    if postgres_base is None:
         yield env  # the default: a SQLite file in the instance folder
         return
-    name = f"crmhub_cli_{uuid.uuid4().hex[:10]}"
-    admin = base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield env | {"DATABASE_URL": f"{base}/{name}"}
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(postgres_base, "crmhub_cli") as url:
+        yield env | {"DATABASE_URL": url}
 
 
 def crmhub(env, *args: str) -> str:

@@ -3,10 +3,8 @@ on the database this run uses (SQLite, or PostgreSQL with HUB_TEST_DATABASE)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -17,22 +15,16 @@ from sqlalchemy import inspect, select
 from hub import MIGRATIONS_DIR, create_app
 from hub.extensions import db
 from hub.models import AuditEntry, Pipeline
-from tests.conftest import _postgres_base
+from tests.conftest import scratch_database
 
 
 @pytest.fixture
-def empty_database(tmp_path):
-    base = _postgres_base()
-    if base is None:
+def empty_database(postgres_base, tmp_path):
+    if postgres_base is None:
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    name = f"crmhub_mig_{uuid.uuid4().hex[:10]}"
-    admin = base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"{base}/{name}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(postgres_base, "crmhub_mig") as url:
+        yield url
 
 
 def test_upgrade_from_empty_matches_the_models_and_downgrades(empty_database, tmp_path, monkeypatch):
