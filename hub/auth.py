@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from flask import Flask, g, request, session
+from flask import Flask, Response, g, request, session
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select, update
@@ -158,7 +159,19 @@ def requires(resource: str, action: str) -> Callable[[F], F]:
     return decorator
 
 
+class _NoSessionForTokens(SecureCookieSessionInterface):
+    """A request made with an API token gets no session cookie. The token is its credential; a
+    cookie it was handed (a page's CSRF token, say) would come back on its client's next request
+    as a session that never logged in, which strong session protection refuses before the token
+    is read: a machine reading two pages with one cookie jar was sent to the log-in page."""
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if g.get("auth_via") != "token":
+            super().save_session(app, session, response)
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = _NoSessionForTokens()
     login_manager.init_app(app)
     login_manager.login_view = "web.login"
     login_manager.session_protection = "strong"

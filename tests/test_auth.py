@@ -233,6 +233,18 @@ def test_an_explicit_token_wins_over_the_session_cookie(app, users):
     assert client.get("/api/v1/users").status_code == 200  # the session alone is still the admin
 
 
+def test_a_token_client_with_a_cookie_jar_reads_page_after_page(app, users):
+    # A page hands out a CSRF token in the session; a token client that kept that cookie was sent
+    # to the log-in page on its next request (strong session protection saw a session never
+    # logged in). Token requests get no session cookie at all.
+    client = app.test_client()  # keeps cookies, as requests.Session does
+    bearer = {"Authorization": f"Bearer {users['finance']['token']}"}
+    for _ in range(3):
+        r = client.get("/invoices", headers=bearer)
+        assert (r.status_code, r.headers.get("Set-Cookie")) == (200, None)
+    assert client.get("/api/v1/invoices", headers=bearer).status_code == 200
+
+
 def test_a_session_ends_when_the_user_is_deactivated(app, users):
     client = app.test_client()
     assert log_in(client, "finance@example.com").status_code == 302
