@@ -4,6 +4,8 @@ more when the cancel runs again after a lost answer."""
 
 from __future__ import annotations
 
+import csv
+import io
 from decimal import Decimal
 
 import pytest
@@ -191,6 +193,11 @@ def test_a_paid_ledger_invoice_of_a_lost_deal_gets_one_credit_note(app, sales, a
         assert db.session.query(CreditNote).count() == 1
     page = finance.get("/invoices")
     assert f"credited by {note['number']}" in page.text
+    # Sales sees it on the deal, finance in the CSV beside the invoice it credits.
+    deal_page = sales.get(f"/deals/{deal['id']}")
+    assert f"Credited by credit note <strong>{note['number']}</strong> of" in deal_page.text
+    (row,) = csv.DictReader(io.StringIO(finance.get("/invoices.csv").text))
+    assert row["credit_notes"] == f"Ledger:{note['number']}:39.80"
 
 
 def test_an_unpaid_ledger_invoice_is_cancelled_not_credited(app, sales, admin, finance, ledger, connection):

@@ -67,7 +67,7 @@ def index():
 
 
 CSV_COLUMNS = ("number", "issue_date", "due_date", "deal", "customer", "currency", "subtotal", "tax_total", "total",
-               "amount_paid", "state", "target_numbers")  # fmt: skip
+               "amount_paid", "state", "target_numbers", "credit_notes")  # fmt: skip
 
 
 @bp.get("/invoices.csv")
@@ -90,6 +90,13 @@ def export_csv():
                 *(str(round_money(v, inv.currency)) for v in (inv.subtotal, inv.tax_total, inv.total, inv.amount_paid)),
                 inv.state.value,
                 " ".join(f"{link.connection.name}:{link.external_number or link.external_id}" for link in inv.links),
+                # A credited invoice stays issued in its target: finance needs the note beside it.
+                " ".join(
+                    f"{link.connection.name}:{note.external_number or note.external_id}:"
+                    f"{round_money(note.amount, inv.currency)}"
+                    for link in inv.links
+                    if (note := link.credit_note)
+                ),
             ]
         )
     return Response(
