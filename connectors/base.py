@@ -248,6 +248,12 @@ class Connector(ABC):
         Targets without credit notes raise UnsupportedOperation."""
         raise UnsupportedOperation(f"{self.label} takes no credit notes through the hub")
 
+    def credit_note_of(self, ref: ExternalRef) -> ExternalRef | None:
+        """The credit note an earlier `credit_invoice` made for the invoice `ref`, if any: how the
+        hub learns the note of a posted invoice the target cancelled against it (where
+        `credits_posted_invoices`) when the answer to that credit was lost."""
+        return None
+
     @staticmethod
     def credit_reference(doc: InvoiceDocument) -> str:
         """The stable reference of the credit note for a document's invoice: what `credit_invoice`

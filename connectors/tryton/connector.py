@@ -304,6 +304,10 @@ class TrytonConnector(TrytonPayload, TrytonTotals, TrytonPurchasing, TrytonStock
             note = self._credit_note_of(invoice) or note
         return self._ref(note)
 
+    def credit_note_of(self, ref: ExternalRef) -> ExternalRef | None:
+        note = self._credit_note_of(self._invoice_for_credit(int(ref.external_id)))
+        return self._ref(note) if note else None
+
     def _invoice_for_credit(self, invoice_id: int) -> dict[str, Any]:
         rows = self.call("model.account.invoice.read", [invoice_id], ["id", "state", "lines", "payment_lines"])
         if not rows:

@@ -63,6 +63,10 @@ def settle(connector: Connector, ref: ExternalRef, doc: InvoiceDocument, where: 
         status = connector.invoice_status(ref)
     except UnsupportedOperation:
         status = None
+    if status is not None and status.status == ExternalState.CANCELLED and connector.credits_posted_invoices:
+        # Cancelled already: against the credit note an earlier attempt made, whose answer was
+        # lost (Tryton's refund cancels and credits in one call), or by hand there. Keep the note.
+        return Settled(ExternalState.CANCELLED, connector.credit_note_of(ref))
     posted = status is not None and status.status == ExternalState.POSTED
     if status is None or not (_paid(status) or (posted and connector.credits_posted_invoices)):
         connector.cancel_invoice(ref)
