@@ -62,7 +62,7 @@ from connectors.documents import (
     ListedInvoice,
     StockLevel,
 )
-from connectors.errors import AuthError, PermanentError, UncertainOutcomeError
+from connectors.errors import AuthError, ConnectorError, PermanentError, UncertainOutcomeError
 from connectors.http import JsonHttp, created, decimal_of
 from connectors.oauth import Limits, OAuthConnector, OAuthHttp, OAuthProvider, ReauthorizationRequired, Tokens
 from connectors.paging import listed_invoice, listed_pages
@@ -201,9 +201,26 @@ class XeroConnector(XeroPayloads, OAuthConnector):
                 field="tenant",
             )
         tenant = tenants[0]
-        return replace(
-            tokens, extra={**tokens.extra, "tenant_id": tenant["tenantId"], "tenant_name": tenant.get("tenantName", "")}
+        extra = {"tenant_id": tenant["tenantId"], "tenant_name": tenant.get("tenantName", "")}
+        return replace(tokens, extra={**tokens.extra, **extra, **self._short_code(tokens, tenant["tenantId"])})
+
+    def _short_code(self, tokens: Tokens, tenant_id: str) -> dict[str, str]:
+        """The organisation's ShortCode, which Xero's links take to open a document in that
+        organisation (without it, go.xero.com opens whichever the user last used). Links are a
+        convenience: an organisation that does not answer leaves them without it."""
+        http = JsonHttp(
+            API_URL,
+            timeout=float(self.config["timeout"]),
+            headers={"Authorization": f"Bearer {tokens.access_token}", "xero-tenant-id": tenant_id},
+            record=self.exchanges.append,
         )
+        try:
+            organisation = http.get(f"{API_URL}/Organisation")["Organisations"][0]
+        except (ConnectorError, KeyError, IndexError, TypeError):
+            return {}
+        finally:
+            http.close()
+        return {"short_code": organisation["ShortCode"]} if organisation.get("ShortCode") else {}
 
     # ---- transport ---------------------------------------------------------------------------
 
@@ -224,6 +241,7 @@ class XeroConnector(XeroPayloads, OAuthConnector):
             raise ReauthorizationRequired(
                 "the Xero authorisation names no organisation: authorise the connection again"
             )
+        self._link_code = tokens.extra.get("short_code")
         headers = {"xero-tenant-id": tenant}
         if method in ("POST", "PUT") and path in CREATES:
             headers["Idempotency-Key"] = idempotency_key(method, path, json)
@@ -242,12 +260,21 @@ class XeroConnector(XeroPayloads, OAuthConnector):
         organisation = self._call("GET", "/Organisation")["Organisations"][0]
         return f"Xero organisation {organisation.get('Name')} ({organisation.get('BaseCurrency')})"
 
+    _link_code: str | None = None
+
+    def _link(self, page: str) -> str:
+        """Xero's address of a page, in the connection's organisation when its ShortCode is known
+        (Xero's own deep links: organisationlogin with the shortcode and the page to go to)."""
+        if not self._link_code:
+            return f"https://go.xero.com{page}"
+        return f"https://go.xero.com/organisationlogin/default.aspx?shortcode={self._link_code}&redirecturl={page}"
+
     def _ref(self, invoice: Mapping[str, Any]) -> ExternalRef:
         return ExternalRef(
             system=self.type_name,
             external_id=invoice["InvoiceID"],
             external_number=invoice.get("InvoiceNumber"),
-            url=f"https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID={invoice['InvoiceID']}",
+            url=self._link(f"/AccountsReceivable/View.aspx?InvoiceID={invoice['InvoiceID']}"),
             status=STATES.get(invoice.get("Status", "DRAFT"), ExternalState.DRAFT),
         )
 
@@ -417,7 +444,7 @@ class XeroConnector(XeroPayloads, OAuthConnector):
             system=self.type_name,
             external_id=note["CreditNoteID"],
             external_number=note.get("CreditNoteNumber"),
-            url=f"https://go.xero.com/AccountsReceivable/ViewCreditNote.aspx?creditNoteID={note['CreditNoteID']}",
+            url=self._link(f"/AccountsReceivable/ViewCreditNote.aspx?creditNoteID={note['CreditNoteID']}"),
             status=STATES.get(note.get("Status", "DRAFT"), ExternalState.DRAFT),
         )
 
