@@ -24,7 +24,7 @@ from connectors.base import Exchange
 from connectors.errors import ConnectorError, UnsupportedOperation
 from hub.errors import Conflict
 from hub.extensions import db
-from hub.inventory.alerts import evaluate
+from hub.inventory import alerts
 from hub.inventory.writers import held, stock_writer, zero_levels
 from hub.models import Connection, RunOutcome
 from hub.models.base import utcnow
@@ -107,7 +107,7 @@ def pull_stock(connection_id: int, *, full: bool = False) -> PullResult:
     # then is in it (hub.inventory.projection).
     connection.stock_pulled_at = started
     connection.stock_cursor = newest
-    evaluate(result.product_ids if since is not None else None)
+    alerts.evaluate(result.product_ids if since is not None else None)
     record_run(
         connection_id=connection_id,
         operation="pull_stock",
