@@ -71,7 +71,10 @@ test-sqlite: install assets browser
 test-postgres: install assets browser services
 	HUB_TEST_DATABASE=$(PG_TEST_URL) $(VENV)/bin/pytest -q -p no:cacheprovider
 
-test: lint test-sqlite test-postgres
+# The two runs share nothing (each has its own databases, ports and temporary folders), so they run
+# side by side on the machine's two cores; each one's output is printed whole when it ends.
+test: lint install assets browser services
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 # Figures, not tests. Each benchmark prints a table and writes bench/results/<name>.json; add one
 # by listing it here. Those on PostgreSQL use scratch databases they create and drop.
