@@ -78,7 +78,7 @@ def test_migrate_seed_serve_and_use_the_api(operator_env, tmp_path):
         assert len({d["stage"]["name"] for d in deals["items"]}) == 6  # every stage has deals
         assert api.get(f"{base}/customers").json()["total"] >= 10
 
-        # what docs/using.md promises a token holder can do
+        # what docs/api.md promises a token holder can do
         customer = api.post(f"{base}/customers", json={"name": "Walk-in Ltd", "default_currency": "EUR"}).json()
         product = api.get(f"{base}/products?sku=PUMP-100").json()["items"][0]
         deal = api.post(

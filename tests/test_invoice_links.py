@@ -1,4 +1,4 @@
-""" "Open in <target>" links have the form of each system's own invoice page (docs/connectors.md
+""" "Open in <target>" links have the form of each system's own invoice page (docs/connectors/README.md
 says where each form comes from): what `find_invoices` answers, from the API shapes the connector
 tests already use (`responses`, from the vendors' documentation)."""
 
