@@ -27,7 +27,7 @@ from hub.models.base import utcnow
 from hub.sync.queue import FAILED_JOBS_KEPT, RedisError, enqueue_once, get_queue
 
 if TYPE_CHECKING:
-    from rq.job import Job
+    pass
 
 log = logging.getLogger(__name__)
 REDISPATCH_AFTER = timedelta(minutes=2)
@@ -324,22 +324,14 @@ def drop_jobs_done_by_others(job_ids: set[str]) -> int:
                 queue.remove(job, pipeline=pipe)
             removed = pipe.execute()
         dropped = [job for job, count in zip(candidates, removed, strict=True) if count]
-        if dropped:
-            # Their keys, deleted in one round trip: Job.delete asks Redis three things per job
-            # outside any pipeline (its status and executions), which made this most of a chain's
-            # own work. A job taken off the queue before any worker took it is in no registry.
-            queue.connection.delete(*(key for job in dropped for key in _job_keys(job)))
+        with queue.connection.pipeline(transaction=False) as pipe:
+            for job in dropped:
+                job.delete(pipeline=pipe, remove_from_queue=False)
+            pipe.execute()
         return len(dropped)
     except RedisError as exc:
         log.warning("could not drop the jobs of events already pushed: %s", exc)
         return 0
-
-
-def _job_keys(job: Job) -> tuple[str, ...]:
-    """Everything Redis holds for a job that is in no queue or registry (what Job.delete deletes)."""
-    from rq.results import Result
-
-    return (job.key, job.dependents_key, job.dependencies_key, Result.get_key(job.id), job.execution_registry.key)
 
 
 def failed_counts(connection_ids: Collection[int] | None = None) -> dict[int, int]:
