@@ -35,7 +35,7 @@ TEST_OUTBOUND_ALLOW = "127.0.0.0/8,::1/128"
 os.environ["HUB_OUTBOUND_ALLOW"] = TEST_OUTBOUND_ALLOW
 outbound.configure(TEST_OUTBOUND_ALLOW)
 # The browser tests' fixtures (a live server, chromium, a page per test).
-pytest_plugins = ("tests.support.ui_fixtures",)
+pytest_plugins = ("tests.support.ui_fixtures", "tests.support.erpnext_api", "tests.support.odoo_api")
 
 
 def _postgres_base() -> str | None:

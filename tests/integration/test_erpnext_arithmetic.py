@@ -8,28 +8,18 @@ ERPNext's REST API answered by `responses` (as tests/integration/test_erpnext.py
 
 from __future__ import annotations
 
-import json
-import re
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import responses
 from hypothesis import HealthCheck, example, given, settings
 
-from connectors.erpnext import ERPNextConnector
 from connectors.erpnext.payload import LINES
 from connectors.errors import PermanentError
-from mappings.defaults import default_document
-from mappings.parse import parse
 from tests.conftest import make_connection
 from tests.support.arithmetic_cases import documents, hub_document, hub_line, refused_when_won
+from tests.support.erpnext_templates import ACCOUNTS, CONFIG, payload_of
 from tests.support.tallies import tally
 
-URL = "https://erp.example.com"
-CONFIG = {"url": URL, "api_key": "k", "api_secret": "s", "company": "Acme Trading", "timeout": 5}
-TEMPLATES = {"0.19": "DE VAT 19", "0.07": "DE VAT 7"}
-ACCOUNTS = {"DE VAT 19": ("VAT 19 - AT", 19), "DE VAT 7": ("VAT 7 - AT", 7)}
 TALLY = tally("generated invoices against ERPNext's arithmetic")
 CENT = Decimal("0.01")
 
@@ -53,40 +43,6 @@ def erpnext_computes(payload: dict, rounding: str) -> tuple[list[Decimal], Decim
                 per_row[item["item_tax_template"]] = per_row.get(item["item_tax_template"], 0) + amount * percent / 100
         taxes = sum((flt(t, rounding) for t in per_row.values()), Decimal(0))
     return amounts, taxes, net_total + taxes
-
-
-class ERPNext:
-    """The look-ups a payload needs: items, the customer, Item Tax Templates."""
-
-    def __init__(self, rsps: responses.RequestsMock) -> None:
-        rsps.add_callback(responses.GET, re.compile(re.escape(URL) + "/api/.*"), callback=self.answer)
-
-    def answer(self, request):
-        url = urlsplit(request.url)
-        query = {k: v[0] for k, v in parse_qs(url.query).items()}
-        if url.path == "/api/resource/Item":
-            (_, _, codes), *_ = json.loads(query["filters"])
-            body = {"data": [{"item_code": code} for code in codes]}
-        elif url.path == "/api/resource/Customer":
-            body = {"data": [{"name": "CUST-00042"}]}
-        else:
-            name = url.path.rsplit("/", 1)[1].replace("%20", " ")
-            account, percent = ACCOUNTS[name]
-            body = {"data": {"name": name, "taxes": [{"tax_type": account, "tax_rate": percent}]}}
-        return 200, {"Content-Type": "application/json"}, json.dumps(body)
-
-
-def connector(templates: bool = True) -> ERPNextConnector:
-    document = default_document("erpnext")
-    if templates:
-        document["tables"]["taxes"]["rows"] = dict(TEMPLATES)
-    return ERPNextConnector(CONFIG, mapping=parse(document))
-
-
-def payload_of(doc, templates: bool = True) -> dict:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        ERPNext(rsps)
-        return connector(templates).build_payload(doc)
 
 
 def assert_erpnext_computes_the_hubs(doc) -> dict:

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, example, given, settings
 from connectors.errors import PermanentError
 from connectors.xero.payload import LINES
 from tests.conftest import make_connection
-from tests.integration.test_xero import ACME, API, CONFIG, answer, connector
 from tests.support.arithmetic_cases import documents, hub_document, hub_line, refused_when_won
 from tests.support.tallies import tally
+from tests.support.xero_api import ACME, API, CONFIG, answer, connector
 
 TALLY = tally("generated invoices against Xero's arithmetic")
 CENT = Decimal("0.01")

@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, example, given, settings
 from connectors.errors import PermanentError
 from connectors.zoho_books.payload import LINES
 from tests.conftest import make_connection
-from tests.integration.test_zoho_books import BOOKS, CONFIG, connector
 from tests.support.arithmetic_cases import documents, hub_document, hub_line, refused_when_won, unit_of
 from tests.support.tallies import tally
+from tests.support.zoho_books_api import BOOKS, CONFIG, connector
 
 TALLY = tally("generated invoices against Zoho Books' arithmetic")
 TAXES = {"0.19": "tax-19", "0.07": "tax-7", "0": "tax-0"}

@@ -25,8 +25,6 @@ from connectors.documents import ExternalRef
 from connectors.errors import PermanentError
 from mappings.defaults import default_document
 from mappings.parse import parse
-from tests.integration.test_erpnext import erp  # noqa: F401 (the fixture)
-from tests.integration.test_odoo import odoo  # noqa: F401 (the fixture)
 from tests.support.recorded_requests import query, sent
 
 CONTRACTS = Path(__file__).resolve().parents[1] / "support" / "contracts"
@@ -221,7 +219,7 @@ def assert_xero_call_keeps_the_contract(call) -> None:
 
 @responses.activate
 def test_xero_invoices_contacts_and_their_look_ups_keep_the_openapi_contract():
-    from tests.integration.test_xero import ACME, API, TAX_RATES, answer, connector, document, line, xero_invoice
+    from tests.support.xero_api import ACME, API, TAX_RATES, answer, connector, document, line, xero_invoice
 
     responses.get(f"{API}/Contacts", json=answer(Contacts=[ACME]))
     made = responses.post(
@@ -259,7 +257,7 @@ def test_xero_invoices_contacts_and_their_look_ups_keep_the_openapi_contract():
 
 @responses.activate
 def test_xero_void_delete_listing_and_stock_requests_keep_the_openapi_contract():
-    from tests.integration.test_xero import API, answer, connector, xero_invoice
+    from tests.support.xero_api import API, answer, connector, xero_invoice
 
     invoice_id = "243216c5-369e-4056-ac67-05388f86dc81"
     responses.get(f"{API}/Invoices/{invoice_id}", json=answer(Invoices=[xero_invoice(Status="AUTHORISED")]))
@@ -281,7 +279,7 @@ def test_xero_credit_notes_keep_the_openapi_contract_and_carry_no_discount():
     """Xero's LineItem: discounts are "only supported on ACCREC invoices – ACCPAY invoices and
     credit notes in Xero do not support discounts". A discounted invoice line is credited by its
     LineAmount (Xero's own, read with unitdp=4) and quantity, Xero working out the unit amount."""
-    from tests.integration.test_xero import API, answer, connector, document, xero_invoice
+    from tests.support.xero_api import API, answer, connector, document, xero_invoice
     from tests.unit.test_credit_notes_saas import XERO_INVOICE_ID, XERO_LINES, XERO_NOTE
 
     contact = {"ContactID": "bd2270c3-8706-4c11-9cfb-000b551c3f51"}
@@ -338,7 +336,7 @@ def qbo_query_problems(statement: str, facts: dict[str, Any]) -> list[str]:
 
 
 def assert_qbo_call_keeps_the_contract(call) -> None:
-    from tests.unit.test_quickbooks import query_of
+    from tests.support.quickbooks_api import query_of
 
     facts = contract("quickbooks")
     params = query_of(call)
@@ -359,7 +357,16 @@ def assert_qbo_call_keeps_the_contract(call) -> None:
 
 @responses.activate
 def test_quickbooks_invoice_customer_and_look_ups_keep_the_xsd_contract():
-    from tests.unit.test_quickbooks import BASE, FAULT_TIME, ITEM, connector, document, line, qbo_invoice, query_answer
+    from tests.support.quickbooks_api import (
+        BASE,
+        FAULT_TIME,
+        ITEM,
+        connector,
+        document,
+        line,
+        qbo_invoice,
+        query_answer,
+    )
 
     mapping = default_document("quickbooks")
     mapping["options"] = {"create_customers": True}
@@ -386,7 +393,7 @@ def test_quickbooks_invoice_customer_and_look_ups_keep_the_xsd_contract():
 
 @responses.activate
 def test_quickbooks_batch_void_listing_and_stock_keep_the_xsd_contract():
-    from tests.unit.test_quickbooks import BASE, FAULT_TIME, ITEM, connector, document, qbo_invoice, query_answer
+    from tests.support.quickbooks_api import BASE, FAULT_TIME, ITEM, connector, document, qbo_invoice, query_answer
 
     docs = [document(key=f"INV-{n:06d}") for n in range(1, 32)]
     responses.get(f"{BASE}/query", json=query_answer("Item", [ITEM]))
@@ -421,8 +428,8 @@ def test_quickbooks_batch_void_listing_and_stock_keep_the_xsd_contract():
 
 @responses.activate
 def test_quickbooks_credit_memos_keep_the_xsd_contract():
+    from tests.support.quickbooks_api import BASE, connector, document, qbo_invoice, query_answer
     from tests.unit.test_credit_notes_saas import QBO_MEMO
-    from tests.unit.test_quickbooks import BASE, connector, document, qbo_invoice, query_answer
 
     responses.get(f"{BASE}/query", json=query_answer("CreditMemo", []))
     discount = {
@@ -606,10 +613,10 @@ def test_the_odoo_checks_catch_unknown_fields_wrong_types_selections_and_command
     ]
 
 
-def test_odoo_invoice_partner_product_listing_and_cancel_calls_keep_the_model_contract(odoo):  # noqa: F811
+def test_odoo_invoice_partner_product_listing_and_cancel_calls_keep_the_model_contract(odoo):
     from connectors.odoo import OdooConnector
-    from tests.integration.test_odoo import CONFIG, known_catalogue
     from tests.support.erp_documents import invoice
+    from tests.support.odoo_api import CONFIG, known_catalogue
 
     known_catalogue(odoo)
     odoo.on("product.product", "search_read", lambda a, k: [])
@@ -648,9 +655,9 @@ def test_odoo_invoice_partner_product_listing_and_cancel_calls_keep_the_model_co
     assert_odoo_calls_keep_the_contract(odoo.calls())
 
 
-def test_odoo_credit_note_and_stock_calls_keep_the_model_contract(odoo):  # noqa: F811
-    from tests.integration.test_odoo import connector
+def test_odoo_credit_note_and_stock_calls_keep_the_model_contract(odoo):
     from tests.support.erp_documents import invoice
+    from tests.support.odoo_api import connector
 
     reversals: list[dict] = []
     odoo.on("account.move", "search_read", lambda a, k: [dict(r) for r in reversals])
@@ -813,9 +820,9 @@ def test_the_erpnext_checks_catch_unknown_fields_types_options_read_only_and_mis
     ) == ["email_id: read-only on Customer"]
 
 
-def test_erpnext_invoice_customer_item_submit_listing_and_cancel_requests_keep_the_doctype_contract(erp):  # noqa: F811
-    from tests.integration.test_erpnext import INVOICES, ErpInvoices, connector, invoice_doc, rows
+def test_erpnext_invoice_customer_item_submit_listing_and_cancel_requests_keep_the_doctype_contract(erp):
     from tests.support.erp_documents import invoice
+    from tests.support.erpnext_api import INVOICES, ErpInvoices, connector, invoice_doc, rows
 
     ErpInvoices(erp)
     erp.on("GET", "/api/resource/Customer", rows())
@@ -850,10 +857,10 @@ def test_erpnext_invoice_customer_item_submit_listing_and_cancel_requests_keep_t
     assert_erp_requests_keep_the_contract(erp.sent)
 
 
-def test_erpnext_return_and_stock_requests_keep_the_doctype_contract(erp):  # noqa: F811
+def test_erpnext_return_and_stock_requests_keep_the_doctype_contract(erp):
     from connectors.erpnext import MAKE_RETURN
-    from tests.integration.test_erpnext import INVOICES, connector, invoice_doc, rows
     from tests.support.erp_documents import invoice
+    from tests.support.erpnext_api import INVOICES, connector, invoice_doc, rows
     from tests.unit.test_credit_notes_saas import ERP_MAPPED
 
     erp.on("GET", f"{INVOICES}/ACC-SINV-2026-00012", invoice_doc(1, 0))
@@ -878,8 +885,8 @@ def test_an_erpnext_invoice_with_the_hubs_tax_rows_keeps_the_doctype_contract():
     """With Item Tax Templates mapped, the Sales Invoice carries the hub's tax as "Actual" rows of
     Sales Taxes and Charges and each item its template (built as tests/integration/test_erpnext_arithmetic.py)."""
     from connectors.http import dumps
-    from tests.integration.test_erpnext_arithmetic import payload_of
     from tests.support.arithmetic_cases import hub_document, hub_line
+    from tests.support.erpnext_templates import payload_of
 
     doc = hub_document(
         [hub_line("A", "1", "10.03", "0", "0.19", "EUR"), hub_line("B", "2", "5", "0", "0.07", "EUR")], "EUR"
@@ -895,7 +902,7 @@ def test_an_erpnext_invoice_with_the_hubs_tax_rows_keeps_the_doctype_contract():
 def test_a_quickbooks_customer_named_with_a_colon_is_found_and_created_under_a_name_quickbooks_takes():
     """Intuit's Customer: "The customer name must not contain a colon (:)" (a colon separates a
     sub-customer from its parent in QuickBooks' fully qualified names)."""
-    from tests.unit.test_quickbooks import BASE, FAULT_TIME, ITEM, connector, document, qbo_invoice, query_answer
+    from tests.support.quickbooks_api import BASE, FAULT_TIME, ITEM, connector, document, qbo_invoice, query_answer
 
     mapping = default_document("quickbooks")
     mapping["options"] = {"create_customers": True}

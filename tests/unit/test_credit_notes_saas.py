@@ -11,34 +11,32 @@ import responses
 
 from connectors.documents import ExternalRef, ExternalState
 from connectors.erpnext import MAKE_RETURN as ERP_MAKE_RETURN
-from tests.integration.test_erpnext import INVOICES as ERP_INVOICES
-from tests.integration.test_erpnext import connector as erp_connector
-from tests.integration.test_erpnext import erp  # noqa: F401 (the fixture)
-from tests.integration.test_erpnext import invoice_doc as erp_invoice_doc
-from tests.integration.test_erpnext import list_query as erp_list_query
-from tests.integration.test_erpnext import rows as erp_rows
-from tests.integration.test_odoo import connector as odoo_connector
-from tests.integration.test_odoo import odoo  # noqa: F401 (the fixture)
-from tests.integration.test_xero import API as XERO_API
-from tests.integration.test_xero import answer as xero_answer
-from tests.integration.test_xero import connector as xero_connector
-from tests.integration.test_xero import document as xero_document
-from tests.integration.test_xero import xero_invoice
-from tests.integration.test_zoho_books import BOOKS as ZOHO_BOOKS
-from tests.integration.test_zoho_books import ORG as ZOHO_ORG
-from tests.integration.test_zoho_books import connector as zoho_connector
-from tests.integration.test_zoho_books import document as zoho_document
-from tests.integration.test_zoho_books import invoice as zoho_invoice
-from tests.integration.test_zoho_books import ok as zoho_ok
+from connectors.quickbooks.wire import request_id as qbo_request_id
 from tests.support.erp_documents import invoice as erp_document
+from tests.support.erpnext_api import INVOICES as ERP_INVOICES
+from tests.support.erpnext_api import connector as erp_connector
+from tests.support.erpnext_api import invoice_doc as erp_invoice_doc
+from tests.support.erpnext_api import list_query as erp_list_query
+from tests.support.erpnext_api import rows as erp_rows
+from tests.support.odoo_api import connector as odoo_connector
+from tests.support.quickbooks_api import BASE as QBO_BASE
+from tests.support.quickbooks_api import connector as qbo_connector
+from tests.support.quickbooks_api import document as qbo_document
+from tests.support.quickbooks_api import qbo_invoice
+from tests.support.quickbooks_api import query_answer as qbo_query_answer
+from tests.support.quickbooks_api import query_of as qbo_query_of
 from tests.support.recorded_requests import query, sent
-from tests.unit.test_quickbooks import BASE as QBO_BASE
-from tests.unit.test_quickbooks import connector as qbo_connector
-from tests.unit.test_quickbooks import document as qbo_document
-from tests.unit.test_quickbooks import qbo_invoice
-from tests.unit.test_quickbooks import query_answer as qbo_query_answer
-from tests.unit.test_quickbooks import query_of as qbo_query_of
-from tests.unit.test_quickbooks import request_id as qbo_request_id
+from tests.support.xero_api import API as XERO_API
+from tests.support.xero_api import answer as xero_answer
+from tests.support.xero_api import connector as xero_connector
+from tests.support.xero_api import document as xero_document
+from tests.support.xero_api import xero_invoice
+from tests.support.zoho_books_api import BOOKS as ZOHO_BOOKS
+from tests.support.zoho_books_api import ORG as ZOHO_ORG
+from tests.support.zoho_books_api import connector as zoho_connector
+from tests.support.zoho_books_api import document as zoho_document
+from tests.support.zoho_books_api import invoice as zoho_invoice
+from tests.support.zoho_books_api import ok as zoho_ok
 
 XERO_INVOICE_ID = "243216c5-369e-4056-ac67-05388f86dc81"
 XERO_NOTE = {
@@ -283,7 +281,7 @@ ERP_MAPPED = {
 }
 
 
-def test_erpnext_credits_a_paid_invoice_with_a_submitted_return(erp):  # noqa: F811
+def test_erpnext_credits_a_paid_invoice_with_a_submitted_return(erp):
     erp.on("GET", f"{ERP_INVOICES}/ACC-SINV-2026-00012", erp_invoice_doc(1, 0))
     erp.on("GET", ERP_INVOICES, erp_rows())
     erp.on("POST", ERP_MAKE_RETURN, lambda q, b: (200, {"message": ERP_MAPPED}))
@@ -306,7 +304,7 @@ def test_erpnext_credits_a_paid_invoice_with_a_submitted_return(erp):  # noqa: F
     assert note.url == "https://erp.example.com/app/sales-invoice/ACC-SINV-2026-00013"
 
 
-def test_erpnext_finds_the_return_made_before_and_submits_a_draft_one(erp):  # noqa: F811
+def test_erpnext_finds_the_return_made_before_and_submits_a_draft_one(erp):
     erp.on("GET", f"{ERP_INVOICES}/ACC-SINV-2026-00012", erp_invoice_doc(1, 0))
     erp.on("GET", ERP_INVOICES, erp_rows({"name": "ACC-SINV-2026-00013", "docstatus": 0, "status": "Draft"}))
     submitted = {"name": "ACC-SINV-2026-00013", "docstatus": 1, "status": "Return"}
@@ -324,7 +322,7 @@ def test_erpnext_finds_the_return_made_before_and_submits_a_draft_one(erp):  # n
 ODOO_REVERSAL_DOMAIN = [["reversed_entry_id", "=", 501], ["move_type", "=", "out_refund"], ["state", "!=", "cancel"]]
 
 
-def test_odoo_credits_a_paid_invoice_by_reversing_it_and_posting_the_credit_note(odoo):  # noqa: F811
+def test_odoo_credits_a_paid_invoice_by_reversing_it_and_posting_the_credit_note(odoo):
     reversals: list[dict] = []  # what Odoo holds: none until the wizard runs
     odoo.on("account.move", "search_read", lambda a, k: [dict(r) for r in reversals])
     odoo.on("account.move.reversal", "create", lambda a, k: 12)
@@ -356,7 +354,7 @@ def test_odoo_credits_a_paid_invoice_by_reversing_it_and_posting_the_credit_note
     assert (note.external_id, note.external_number, note.status) == ("502", "RINV/2026/00003", ExternalState.POSTED)
 
 
-def test_odoo_finds_the_credit_note_made_before_and_reverses_no_second_time(odoo):  # noqa: F811
+def test_odoo_finds_the_credit_note_made_before_and_reverses_no_second_time(odoo):
     posted = {"id": 502, "name": "RINV/2026/00003", "state": "posted", "ref": "", "payment_state": "not_paid"}
     odoo.on("account.move", "search_read", lambda a, k: [posted])
 

@@ -15,8 +15,8 @@ import responses
 from hypothesis import HealthCheck, example, given, settings
 
 from tests.support.arithmetic_cases import documents, hub_document, hub_line, unit_of
+from tests.support.quickbooks_api import BASE, connector
 from tests.support.tallies import tally
-from tests.unit.test_quickbooks import BASE, connector
 
 TALLY = tally("generated invoices against QuickBooks' line check")
 
