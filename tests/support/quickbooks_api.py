@@ -8,12 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
-from connectors.documents import (
-    Address,
-    InvoiceDocument,
-    InvoiceLine,
-    Party,
-)
+from connectors.documents import Address, InvoiceDocument, InvoiceLine, Party
 from connectors.oauth import MemoryTokenStore, Pacer, Tokens
 from connectors.quickbooks import QuickBooksConnector
 

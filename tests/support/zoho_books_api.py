@@ -6,12 +6,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from connectors.documents import (
-    Address,
-    InvoiceDocument,
-    InvoiceLine,
-    Party,
-)
+from connectors.documents import Address, InvoiceDocument, InvoiceLine, Party
 from connectors.oauth import MemoryTokenStore
 from connectors.zoho_books import ZohoBooksConnector
 from tests.support.hosted_fixtures import RecordingPacer, tokens
