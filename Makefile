@@ -55,7 +55,7 @@ serve: install assets
 	PATH="$(abspath $(VENV))/bin:$$PATH" HOST=$(HOST) $(VENV)/bin/honcho start -p $(PORT) -c worker=$(WORKERS)
 
 services:
-	@bash tests/start_services.sh
+	@bash tests/support/start_services.sh
 
 lint: install
 	$(VENV)/bin/ruff check .

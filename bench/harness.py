@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from connectors import outbound  # noqa: E402
-from tests.services import HubProcess, RedisServer, free_port, wait_for  # noqa: E402
+from tests.support.services import HubProcess, RedisServer, free_port, wait_for  # noqa: E402
 
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 # The Mini Ledger, Tryton and the hubs of a benchmark are on this machine: the outbound policy

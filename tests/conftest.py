@@ -30,12 +30,12 @@ from hub.services import queries
 PASSWORD = "correct-horse-battery"
 # The tests' peers (Mini Ledger, Tryton, SOAP and webhook servers) listen on this machine: the
 # outbound policy lets the hub reach loopback, in every app and process the tests start and for the
-# connectors they build directly. tests/test_outbound_policy.py narrows it for its own tests.
+# connectors they build directly. tests/integration/test_outbound_policy.py narrows it for its own tests.
 TEST_OUTBOUND_ALLOW = "127.0.0.0/8,::1/128"
 os.environ["HUB_OUTBOUND_ALLOW"] = TEST_OUTBOUND_ALLOW
 outbound.configure(TEST_OUTBOUND_ALLOW)
 # The browser tests' fixtures (a live server, chromium, a page per test).
-pytest_plugins = ("tests.ui_fixtures",)
+pytest_plugins = ("tests.support.ui_fixtures", "tests.support.erpnext_api", "tests.support.odoo_api")
 
 
 def _postgres_base() -> str | None:
@@ -44,7 +44,7 @@ def _postgres_base() -> str | None:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    from tests.tallies import TALLIES
+    from tests.support.tallies import TALLIES
 
     for name, counts in TALLIES.items():
         terminalreporter.write_line(f"{name}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))

@@ -90,7 +90,7 @@ def write_config(directory: Path, port: int = 0, web_root: Path | None = None) -
 # 8.0.11 while the server is trytond 8.2, and sao refuses, at log-in, a server whose major.minor
 # differs from its own ("Version mismatch"). For the demo only, the web root's `custom.js` (which
 # sao's index.html loads after sao) gives sao the server's version; the browser test
-# (tests/test_tryton_links.py) logs in and opens a pushed invoice through it. A production Tryton
+# (tests/browser/test_tryton_links.py) logs in and opens a pushed invoice through it. A production Tryton
 # serves the sao of its own series, and needs none of this.
 SAO = Path(__file__).resolve().parents[2] / "node_modules" / "tryton-sao"
 SAO_PARTS = ("index.html", "dist", "images", "locale", "sounds")

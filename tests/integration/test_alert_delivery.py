@@ -1,0 +1,285 @@
+"""Low-stock alerts delivered by e-mail (to a real local SMTP server) and by signed webhook (to a
+real local HTTP receiver), each channel retried on its own, never holding up a pull."""
+
+from __future__ import annotations
+
+import email as email_parser
+import json
+import threading
+from email import policy as email_policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from hub.extensions import db
+from hub.inventory.delivery import signature
+from hub.models import AlertDelivery
+from hub.models.base import utcnow
+from hub.sync.worker import drain
+from tests.integration.test_crm_api import assert_error
+from tests.integration.test_inventory import pull, rule, set_stock
+from tests.support.services import free_port
+
+SECRET = "whsec-123456"
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        self.messages.append(envelope.content)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, mailbox
+    controller.stop()
+
+
+class Receiver:
+    """An HTTP endpoint that records what it is sent and answers `status`."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.status = 200
+        self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}/hook"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def _app(self, environ, start_response):
+        request = Request(environ)
+        self.requests.append((dict(request.headers), request.get_data()))
+        return Response("ok", status=self.status)(environ, start_response)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def pump(admin):
+    return admin.post(
+        "/api/v1/products", json={"sku": "PUMP", "name": "Pump", "list_price": "1", "currency": "EUR"}
+    ).json
+
+
+def channel(admin, **body):
+    r = admin.post("/api/v1/alert-channels", json=body)
+    assert r.status_code == 201, r.json
+    return r.json
+
+
+def open_alert(app, call, ledger, connection, pump):
+    set_stock(ledger, {"sku": "PUMP", "warehouse": "WH1", "on_hand": 2, "reserved": 0})
+    rule(call, pump["id"], 10, 30)
+    pull(call, connection)
+    drain(app)  # the pull, then the delivery job it enqueues
+    (alert,) = call("operations").get("/api/v1/alerts").json["items"]
+    return alert
+
+
+def test_email_and_signed_webhook(app, admin, call, smtp, receiver, ledger, connection, pump):
+    controller, mailbox = smtp
+    email = channel(
+        admin,
+        name="Ops mail",
+        kind="email",
+        config={
+            "host": "127.0.0.1",
+            "port": controller.port,
+            "sender": "hub@example.com",
+            "recipients": ["ops@example.com"],
+        },
+    )
+    hook = channel(admin, name="Ops hook", kind="webhook", config={"url": receiver.url}, secret=SECRET)
+    assert hook["secret_set"] is True
+    assert "secret" not in hook
+    assert SECRET not in json.dumps(admin.get("/api/v1/alert-channels").json)
+    assert email["config"]["port"] == controller.port
+
+    alert = open_alert(app, call, ledger, connection, pump)
+
+    (raw,) = mailbox.messages
+    mail = email_parser.message_from_bytes(raw, policy=email_policy.default)
+    assert mail["Subject"] == "Low stock: PUMP Pump"  # the rule covers all warehouses: none named
+    assert mail["To"] == "ops@example.com"
+    assert "on hand 2, reserved 0 → projected 2 < reorder point 10" in mail.get_content()
+
+    (headers, body) = receiver.requests[0]
+    assert headers["X-Hub-Signature-256"] == signature(SECRET, headers["X-Hub-Timestamp"], body)
+    sent = json.loads(body)
+    assert (sent["event"], sent["alert"]["id"], sent["alert"]["sku"]) == ("stock_alert.opened", alert["id"], "PUMP")
+    detail = call("operations").get(f"/api/v1/alerts/{alert['id']}").json
+    assert sorted((d["channel"], d["state"]) for d in detail["deliveries"]) == [
+        ("Ops hook", "sent"),
+        ("Ops mail", "sent"),
+    ]
+
+
+def test_a_broken_mail_server_does_not_stop_the_webhook_or_the_pull(
+    app, admin, call, receiver, ledger, connection, pump
+):
+    dead_port = free_port()
+    channel(
+        admin,
+        name="Broken mail",
+        kind="email",
+        config={
+            "host": "127.0.0.1",
+            "port": dead_port,
+            "sender": "hub@example.com",
+            "recipients": ["ops@example.com"],
+            "timeout": 1,
+        },
+    )
+    channel(admin, name="Ops hook", kind="webhook", config={"url": receiver.url}, secret=SECRET)
+    alert = open_alert(app, call, ledger, connection, pump)
+    assert len(receiver.requests) == 1
+    detail = call("operations").get(f"/api/v1/alerts/{alert['id']}").json
+    states = {d["channel"]: d for d in detail["deliveries"]}
+    assert states["Ops hook"]["state"] == "sent"
+    assert states["Broken mail"]["state"] == "pending"
+    assert states["Broken mail"]["attempts"] == 1
+    assert "unreachable" in states["Broken mail"]["last_error"]
+    stock = call("operations").get("/api/v1/stock?sku=PUMP").json["items"]
+    assert stock[0]["on_hand"] == "2.0000"  # the pull itself went through
+
+    # the mail server comes up; the retry delivers, the webhook is not sent twice
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=dead_port)
+    controller.start()
+    try:
+        with app.app_context():
+            for d in db.session.query(AlertDelivery):
+                d.next_attempt_at = utcnow()
+            db.session.commit()
+        from hub.sync.jobs import deliver_alerts
+
+        deliver_alerts()
+        assert len(mailbox.messages) == 1
+        assert len(receiver.requests) == 1
+    finally:
+        controller.stop()
+
+
+def test_webhook_error_is_retried_until_it_gives_up(app, admin, call, receiver, ledger, connection, pump):
+    receiver.status = 500
+    channel(admin, name="Hook", kind="webhook", config={"url": receiver.url}, secret=SECRET)
+    open_alert(app, call, ledger, connection, pump)
+    from hub.sync.jobs import deliver_alerts
+
+    app.config["HUB_RETRY_MAX_ATTEMPTS"], saved = 3, app.config["HUB_RETRY_MAX_ATTEMPTS"]
+    try:
+        for _ in range(2):
+            with app.app_context():
+                for d in db.session.query(AlertDelivery):
+                    d.next_attempt_at = utcnow()
+                db.session.commit()
+            deliver_alerts()
+    finally:
+        app.config["HUB_RETRY_MAX_ATTEMPTS"] = saved
+    with app.app_context():
+        (delivery,) = db.session.query(AlertDelivery).all()
+        assert (delivery.state.value, delivery.attempts, delivery.last_error) == (
+            "failed",
+            3,
+            "webhook answered HTTP 500",
+        )
+    assert len(receiver.requests) == 3
+
+
+def test_channel_validation_and_test_send(admin, call, receiver, smtp):
+    assert_error(
+        admin.post("/api/v1/alert-channels", json={"name": "H", "kind": "webhook", "config": {"url": receiver.url}}),
+        422,
+        "secret",
+    )
+    assert_error(
+        admin.post(
+            "/api/v1/alert-channels",
+            json={"name": "M", "kind": "email", "config": {"host": "x", "sender": "a@b.c", "recipients": ["nope"]}},
+        ),
+        422,
+        "config.recipients[0]",
+    )
+    assert_error(admin.post("/api/v1/alert-channels", json={"name": "K", "kind": "pigeon", "config": {}}), 422, "kind")
+    hook = channel(admin, name="Hook", kind="webhook", config={"url": receiver.url}, secret=SECRET)
+    assert_error(
+        admin.post(
+            "/api/v1/alert-channels",
+            json={"name": "Hook", "kind": "webhook", "config": {"url": receiver.url}, "secret": "s"},
+        ),
+        409,
+        "name",
+    )
+    r = admin.post(f"/api/v1/alert-channels/{hook['id']}/test")
+    assert r.json == {"ok": True, "message": "sent"}
+    receiver.status = 404
+    assert admin.post(f"/api/v1/alert-channels/{hook['id']}/test").json == {
+        "ok": False,
+        "message": "webhook answered HTTP 404",
+    }
+    assert call("operations").get("/api/v1/alert-channels").status_code == 200
+    assert call("operations").post("/api/v1/alert-channels", json={}).status_code == 403
+
+
+def test_a_product_name_with_a_line_break_neither_injects_a_header_nor_stops_delivery(
+    app, admin, call, smtp, receiver, ledger, connection
+):
+    controller, mailbox = smtp
+    # Product names also arrive from 1C's catalogue import.
+    pump = admin.post(
+        "/api/v1/products",
+        json={"sku": "PUMP", "name": "Pump\r\nBcc: victim@example.com", "list_price": "1", "currency": "EUR"},
+    ).json
+    config = {"host": "127.0.0.1", "port": controller.port, "sender": "hub@example.com", "recipients": ["ops@x.org"]}
+    channel(admin, name="Ops mail", kind="email", config=config)
+    channel(admin, name="Ops hook", kind="webhook", config={"url": receiver.url}, secret=SECRET)
+
+    alert = open_alert(app, call, ledger, connection, pump)
+
+    (raw,) = mailbox.messages
+    mail = email_parser.message_from_bytes(raw, policy=email_policy.default)
+    assert mail["Subject"] == "Low stock: PUMP Pump Bcc: victim@example.com"
+    assert mail["Bcc"] is None
+    assert len(receiver.requests) == 1
+    detail = call("operations").get(f"/api/v1/alerts/{alert['id']}").json
+    assert sorted((d["channel"], d["state"]) for d in detail["deliveries"]) == [
+        ("Ops hook", "sent"),
+        ("Ops mail", "sent"),
+    ]
+
+
+def test_a_delivery_that_fails_unexpectedly_is_retried_and_holds_back_no_other(
+    app, admin, call, smtp, receiver, ledger, connection, pump, monkeypatch
+):
+    from hub.inventory import delivery
+
+    def broken(*args, **kwargs):
+        raise ValueError("a fault of the hub's while building the message")
+
+    monkeypatch.setattr(delivery, "_send_email", broken)
+    controller, _ = smtp
+    config = {"host": "127.0.0.1", "port": controller.port, "sender": "hub@example.com", "recipients": ["ops@x.org"]}
+    channel(admin, name="Ops mail", kind="email", config=config)  # queued first
+    channel(admin, name="Ops hook", kind="webhook", config={"url": receiver.url}, secret=SECRET)
+
+    alert = open_alert(app, call, ledger, connection, pump)
+
+    assert len(receiver.requests) == 1
+    detail = call("operations").get(f"/api/v1/alerts/{alert['id']}").json
+    states = {d["channel"]: d["state"] for d in detail["deliveries"]}
+    assert states == {"Ops hook": "sent", "Ops mail": "pending"}
