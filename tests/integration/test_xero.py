@@ -112,6 +112,19 @@ def test_authorised_keeps_the_named_organisation_of_the_connections():
 
 
 @responses.activate
+def test_authorised_keeps_the_organisations_short_code_for_links_when_it_answers():
+    responses.get("https://api.xero.com/connections", json=CONNECTIONS[:1])
+    organisation = responses.get(
+        f"{API}/Organisation", json=answer(Organisations=[{"Name": "Maple Florists", "ShortCode": "!mN2pq"}])
+    )
+    got = connector().authorised(tokens("NEW"), {})
+    assert organisation.calls[0].request.headers["xero-tenant-id"] == TENANT
+    assert got.extra == {"tenant_id": TENANT, "tenant_name": "Maple Florists", "short_code": "!mN2pq"}
+    responses.replace(responses.GET, f"{API}/Organisation", status=503)
+    assert "short_code" not in connector().authorised(tokens("NEW"), {}).extra  # links then go without it
+
+
+@responses.activate
 def test_one_connected_organisation_needs_no_setting_and_several_do():
     responses.get("https://api.xero.com/connections", json=CONNECTIONS[:1])
     assert connector().authorised(tokens("NEW"), {}).extra["tenant_id"] == TENANT

@@ -8,6 +8,7 @@ import pytest
 import responses
 
 from tests.support import erpnext_api, odoo_api, quickbooks_api, xero_api, zoho_books_api
+from tests.support.hosted_fixtures import tokens
 
 
 @responses.activate
@@ -19,6 +20,14 @@ def test_xero_links_the_invoice_in_xeros_web_app():
     )
     ref = xero_api.connector().find_invoice("INV-000042")
     assert ref.url == f"https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID={invoice_id}"
+    # Authorised once Organisation answered with its ShortCode: the link opens that organisation
+    # (go.xero.com alone opens whichever one the user last used).
+    store = xero_api.MemoryTokenStore(tokens(tenant_id=xero_api.TENANT, short_code="!mN2pq"))
+    ref = xero_api.connector(store=store).find_invoice("INV-000042")
+    assert ref.url == (
+        "https://go.xero.com/organisationlogin/default.aspx?shortcode=!mN2pq"
+        f"&redirecturl=/AccountsReceivable/View.aspx?InvoiceID={invoice_id}"
+    )
 
 
 @pytest.mark.parametrize(
