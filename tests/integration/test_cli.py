@@ -119,7 +119,7 @@ def test_migrate_seed_serve_and_use_the_api(operator_env, tmp_path):
         def alerted() -> bool:  # by the embedded worker's sweep, woken by the won deal
             return "PUMP-250" in [a["sku"] for a in ops.get(f"{base}/alerts").json()["items"]]
 
-        wait_for(alerted, timeout=10, what="the low-stock alert")
+        wait_for(alerted, timeout=60, what="the low-stock alert")
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -101,14 +101,14 @@ def test_worker_killed_mid_push_then_new_worker_gives_one_invoice(app, redis_app
     (deal,) = _win_deals(sales, admin, 1)
 
     first = processes("worker", worker_env)
-    wait_for(lambda: len(ledger.ledger.invoices) == 1, 30, what="the first worker to create the invoice")
+    wait_for(lambda: len(ledger.ledger.invoices) == 1, 90, what="the first worker to create the invoice")
     first.kill()
     ledger.ledger.faults["lost_answer_rate"] = 0.0
     assert _events(app)[0].state == OutboxState.DISPATCHED  # the dead worker still holds the lease
 
     processes("worker", worker_env)
     processes("scheduler", worker_env)
-    wait_for(lambda: _events(app)[0].state == OutboxState.DONE, 30, what="the event to be done")
+    wait_for(lambda: _events(app)[0].state == OutboxState.DONE, 90, what="the event to be done")
 
     assert len(ledger.ledger.invoices) == 1
     detail = admin.get(f"/api/v1/deals/{deal['id']}").json
@@ -150,7 +150,7 @@ def test_worker_killed_mid_push_into_tryton_then_new_worker_gives_one_invoice(
 
         first = processes("worker", worker_env)
         wait_for(lambda: proxy.swallowed == 1, 60, what="the first worker to send the invoice")
-        wait_for(lambda: bool(client.find_invoices([reference])), 30, what="Tryton to create it")
+        wait_for(lambda: bool(client.find_invoices([reference])), 90, what="Tryton to create it")
         first.kill()
 
         processes("worker", worker_env)
