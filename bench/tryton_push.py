@@ -192,9 +192,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--invoices", type=int, default=200, help="per client and round")
     parser.add_argument("--rounds", type=int, default=12, help="of batched client then hub, alternating")
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="each round also pushes with the chain's plain path (HUB_PLAIN_PATHS=look_ahead: batches in turn)",
+    )
     args = parser.parse_args()
     n = args.invoices
-    batched_s, marking_s, pushing_s, worker_s, latencies = [], [], [], [], []
+    batched_s, marking_s, pushing_s, worker_s, latencies, plain_s = [], [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp, TrytonServer(Path(tmp) / "tryton") as server:
         naive = direct(server, n, 1, "NAIVE")
         # Alternating, so that neither side always meets the fuller Tryton database or the same
@@ -210,9 +215,16 @@ def main() -> None:
                 pushing_s.append(pushing)
                 worker_s.append(worker)
                 latencies += waited
+                if args.plain:
+                    os.environ["HUB_PLAIN_PATHS"] = "look_ahead"
+                    try:
+                        plain_s.append(hub.push(n)[1])
+                    finally:
+                        os.environ.pop("HUB_PLAIN_PATHS")
                 print(
                     f"  round {r + 1}: batched client {batched_s[-1]:.2f} s, hub pushing {pushing:.2f} s "
-                    f"(its worker done after {worker:.2f} s)"
+                    f"(its worker done after {worker:.2f} s)" + (f", in turn {plain_s[-1]:.2f} s" if plain_s else ""),
+                    flush=True,
                 )
         finally:
             hub.stop()
@@ -233,6 +245,11 @@ def main() -> None:
     per_round = ", ".join(f"{b / p:.2f}" for b, p in zip(batched_s, pushing_s, strict=True))
     print(f"  hub pushing / batched client: {ratio:.2f}× (rounds: {per_round})")
     print(f"  hub pushing / naive client: {naive * total / (n * sum(pushing_s)):.1f}×")
+    if plain_s:
+        print(
+            f"  hub pushing batches in turn (no look-ahead) / batched client: {sum(batched_s) / sum(plain_s):.2f}×, "
+            f"/ naive: {naive * total / (n * sum(plain_s)):.1f}×"
+        )
     print(f"  (a cold worker's first batch also looks Tryton's ids up: {cold:.2f} s, once per 5 minutes)")
     latencies.sort()
     p50 = statistics.median(latencies)
@@ -249,6 +266,9 @@ def main() -> None:
         "latency_p50_s": p50,
         "latency_p95_s": p95,
     }
+    if plain_s:
+        result["in_turn_vs_batched"] = round(sum(batched_s) / sum(plain_s), 3)
+        result["in_turn_vs_naive"] = round(naive * total / (n * sum(plain_s)), 3)
     print(f"  → {write_results('tryton_push', result)}")
 
 

@@ -22,6 +22,7 @@ from hub.extensions import db, login_manager
 from hub.models.base import utcnow
 from hub.models.users import ApiToken, User, hash_token
 from hub.permissions import POLICY, allowed
+from hub.plain_paths import plain
 
 F = TypeVar("F", bound=Callable[..., Any])
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
@@ -99,7 +100,7 @@ def _load_token_user(req) -> User | None:
         looked_up.append(token.user)
         return _Bearer(token.id, token.last_used_at, _snapshot(token.user))
 
-    bearer = _BEARERS.get(digest, look_up)
+    bearer = _BEARERS.get(digest, look_up, max_entries=0 if plain("tokens") else None)
     if bearer is None:
         return None
     now = utcnow()

@@ -28,6 +28,7 @@ from connectors.base import Connector
 from hub.extensions import db
 from hub.models import Connection, OutboxEvent, OutboxState
 from hub.models.base import utcnow
+from hub.plain_paths import plain
 from hub.sync import outbox
 from hub.sync.factory import open_connector
 from hub.sync.push import Batch, hold_until, prepare_batch, push_batch, record_batch, send, troubled
@@ -85,7 +86,10 @@ def push_chain(connection: Connection, events: Sequence[OutboxEvent], owner: str
             sent += len(batch.events)
         return sent
     try:
-        sent = _run(current_app._get_current_object(), connection, connector, leases)
+        if plain("look_ahead"):
+            sent = _run_in_turn(connection, connector, leases)
+        else:
+            sent = _run(current_app._get_current_object(), connection, connector, leases)
     finally:
         connector.close()
     # All of them once more: a job whose events were split over two batches was not done before.
@@ -124,6 +128,22 @@ def _run(app: Flask, connection: Connection, connector: Connector, leases: _Leas
         if previous is not None:
             record_batch(connection, previous)
             sent += len(previous.events)
+    if leases.waiting:
+        leases.release(leases.waiting)
+    return sent
+
+
+def _run_in_turn(connection: Connection, connector: Connector, leases: _Leases) -> int:
+    """Each batch prepared, sent and recorded before the next: no thread, no look-ahead."""
+    sent = 0
+    while (batch := leases.next_batch()) is not None:
+        batch.started = utcnow()
+        send(connector, batch)
+        record_batch(connection, batch)
+        sent += len(batch.events)
+        outbox.drop_jobs_done_by_others(batch.job_ids)
+        if troubled(batch) or hold_until(connection) is not None:
+            break
     if leases.waiting:
         leases.release(leases.waiting)
     return sent
