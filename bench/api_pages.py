@@ -171,9 +171,9 @@ VARIANTS = {
     "fast (as deployed)": (None, ""),
     "schema serializer": (None, "schema"),
     "no token cache": (None, "tokens"),
+    "schema, no token cache": (None, "schema,tokens"),
     "no kept answers, by hand": (0, ""),
     "no kept answers, schema": (0, "schema"),
-    "all plain": (0, "schema,tokens"),
 }
 
 
