@@ -113,7 +113,7 @@ def _run(app: Flask, connection: Connection, connector: Connector, leases: _Leas
                 # While the target works rather than all at the end: jobs whose events are all done.
                 outbox.drop_jobs_done_by_others(previous.job_ids)
             upcoming = leases.next_batch()
-            if upcoming is not None:
+            if upcoming is not None and not plain("connector_look_ahead"):
                 connector.look_ahead(upcoming.documents)
             future.result()
             previous, current = current, None
