@@ -34,6 +34,7 @@ LAYER_OF = {
     "hub.bulk": "infrastructure",
     "hub.audit": "infrastructure",
     "hub.epochs": "infrastructure",
+    "hub.plain_paths": "infrastructure",
     # connection types: the registry (a leaf), the connector factory, secrets, the mapping store,
     # and what the factory hands an OAuth connector (its tokens, its pacer)
     "hub.sync.registry": "connection types",
