@@ -6,7 +6,7 @@ scenario. Prints a table and writes bench/results/api_pages.json.
 The board is `GET /api/v1/pipelines/{id}/board`: every stage column of the default pipeline with
 its count, its totals per currency and its 20 most recently changed deals, in one request.
 
-Each worker keeps the answers it built until a write changes what they show (hub/api/answers.py),
+Each worker keeps the answers it built until a write changes what they show (hub/kept_answers.py),
 as deployed; the lists are then loaded again with nothing kept (HUB_CACHED_ANSWERS=0), to show
 what building every page costs, as it does for a while after each write.
 
