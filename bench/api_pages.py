@@ -169,11 +169,8 @@ def _run(server: Gunicorn, token: str, scenarios: dict, args: argparse.Namespace
 # (kept answers per kind, plain paths).
 VARIANTS = {
     "fast (as deployed)": (None, ""),
-    "schema serializer": (None, "schema"),
     "no token cache": (None, "tokens"),
-    "schema, no token cache": (None, "schema,tokens"),
-    "no kept answers, by hand": (0, ""),
-    "no kept answers, schema": (0, "schema"),
+    "no kept answers": (0, ""),
 }
 
 

@@ -1,6 +1,8 @@
-"""The kept answers (hub/kept_answers.py) against the plain path: every list page, sort, filter and
+"""What workers keep (hub/kept_answers.py) against the plain path: every list page, sort, filter and
 board a worker that keeps answers gives, when it builds one and when it serves what it kept, equals
-what a worker that keeps none (HUB_CACHED_ANSWERS=0) gives, before and after a write."""
+what a worker that keeps none (HUB_CACHED_ANSWERS=0) gives, before and after a write; a kept token
+answers as a token looked up every time (HUB_PLAIN_PATHS=tokens) does, before and after its
+revocation and its user's change of role."""
 
 from __future__ import annotations
 
@@ -85,3 +87,20 @@ def test_kept_answers_equal_the_answers_built_with_nothing_kept(workers, users):
     deals = _json(writer, "/api/v1/deals")["items"]
     writer.patch(f"/api/v1/deals/{deals[0]['id']}", json={"title": "Renamed deal"})
     compare()
+
+
+@pytest.mark.parametrize("plain_paths", ["", "tokens"], ids=["kept tokens", "tokens looked up"])
+def test_a_kept_token_answers_as_a_token_looked_up_each_time(workers, users, monkeypatch, plain_paths):
+    monkeypatch.setenv("HUB_PLAIN_PATHS", plain_paths)
+    keeping, _ = workers
+    issued = keeping("sales").post("/api/v1/tokens", json={"name": "laptop"}).json
+    laptop = Caller(keeping("sales").client, issued["token"])
+    seen = [(laptop.get("/api/v1/me").json["role"], laptop.get("/api/v1/customers").status_code) for _ in range(2)]
+    assert seen == [("sales", 200)] * 2
+
+    assert (
+        keeping("admin").patch(f"/api/v1/users/{users['sales']['id']}", json={"role": "operations"}).status_code == 200
+    )
+    assert (laptop.get("/api/v1/me").json["role"], laptop.get("/api/v1/customers").status_code) == ("operations", 403)
+    assert laptop.delete(f"/api/v1/tokens/{issued['id']}").status_code == 204
+    assert laptop.get("/api/v1/me").status_code == 401
