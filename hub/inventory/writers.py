@@ -97,7 +97,9 @@ class FirstPullWriter(StockWriter):
     transaction; pulls of one connection never overlap). A level reported twice (a page boundary
     that moved while the pages were read) is stored once, with its last report, as the staged path
     does. Everything is in the pull's one transaction: a pull that dies leaves nothing, and its
-    re-run is a first pull again."""
+    re-run is a first pull again. It stores what `StagedWriter` would (`HUB_PLAIN_PATHS=copy`
+    takes that path), in two thirds of its time (docs/performance.md, "Mechanisms and what they
+    pay")."""
 
     def __init__(self, connection: Connection, pulled_at: datetime) -> None:
         super().__init__(connection, pulled_at)

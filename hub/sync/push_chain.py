@@ -13,6 +13,13 @@ in a way worth retrying (the target is struggling: the retries' backoff decides)
 connection is paused or its breaker opens. Events it leased but did not send are released, due at
 once. The helper thread touches no database; it runs in an app context of its own only because an
 OAuth connector's token store reads its tokens through the app's engine.
+
+What it keeps true: the target gets the same batches, and the hub records the same links, states
+and runs, as when each batch is prepared, sent and recorded in turn (`HUB_PLAIN_PATHS=look_ahead`,
+the plain path; tests/test_push_chain_paths.py compares them). The connector's `look_ahead` only
+moves work earlier: a document it could not map is refused again by the push itself, and the next
+batch's find-before-create is still made after its events were leased. Measured against the
+batched Tryton client in docs/performance.md ("Mechanisms and what they pay").
 """
 
 from __future__ import annotations
