@@ -6,7 +6,7 @@ scenario. Prints a table and writes bench/results/api_pages.json.
 The board is `GET /api/v1/pipelines/{id}/board`: every stage column of the default pipeline with
 its count, its totals per currency and its 20 most recently changed deals, in one request.
 
-Each worker keeps the answers it built until a write changes what they show (hub/api/answers.py),
+Each worker keeps the answers it built until a write changes what they show (hub/kept_answers.py),
 as deployed; the lists are then loaded again with nothing kept (HUB_CACHED_ANSWERS=0), to show
 what building every page costs, as it does for a while after each write.
 
@@ -115,7 +115,9 @@ def generate(url: str, customers: int, deals: int, seed: int = 7) -> tuple[str, 
 NAMES = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Tyrell", "Soylent", "Vandelay")
 
 
-def gunicorn(url: str, workdir: str, redis_url: str, cached_answers: int | None = None) -> Gunicorn:
+def gunicorn(
+    url: str, workdir: str, redis_url: str, cached_answers: int | None = None, plain_paths: str = ""
+) -> Gunicorn:
     env = {
         "DATABASE_URL": url,
         "REDIS_URL": redis_url,
@@ -125,6 +127,8 @@ def gunicorn(url: str, workdir: str, redis_url: str, cached_answers: int | None 
     }
     if cached_answers is not None:
         env["HUB_CACHED_ANSWERS"] = str(cached_answers)
+    if plain_paths:
+        env["HUB_PLAIN_PATHS"] = plain_paths
     return Gunicorn("hub:create_app()", env, Path(workdir) / "gunicorn.log", workers=WORKERS, threads=THREADS)
 
 
@@ -161,6 +165,45 @@ def _run(server: Gunicorn, token: str, scenarios: dict, args: argparse.Namespace
         server.stop()
 
 
+# Each performance mechanism of the API left out in turn (HUB_PLAIN_PATHS, hub/plain_paths.py):
+# (kept answers per kind, plain paths).
+VARIANTS = {
+    "fast (as deployed)": (None, ""),
+    "no token cache": (None, "tokens"),
+    "no kept answers": (0, ""),
+}
+
+
+def compare_mechanisms(url: str, workdir: str, redis_url: str, token: str, scenarios: dict, args) -> None:
+    """Every variant in turn, `args.mechanisms` times, so that none always meets the same stretch of a
+    noisy machine; prints each round's p95 and the median per variant, writes api_mechanisms.json."""
+    import statistics
+
+    figures: dict[str, dict[str, list[dict]]] = {v: {name: [] for name in scenarios} for v in VARIANTS}
+    for r in range(args.mechanisms):
+        for variant, (kept, plain_paths) in VARIANTS.items():
+            rows = _run(gunicorn(url, workdir, redis_url, kept, plain_paths), token, scenarios, args)
+            for name, row in rows.items():
+                figures[variant][name].append(row)
+            shown = ", ".join(f"{n.split(' (')[0]} p95 {row['p95_ms']:.1f} ms" for n, row in rows.items())
+            print(f"  round {r + 1}, {variant}: {shown}", flush=True)
+    print(f"p95 ms, median of {args.mechanisms} rounds (target: lists ≤ 50, board ≤ 150):")
+    summary = {}
+    for variant, by_scenario in figures.items():
+        summary[variant] = {
+            name: {
+                "p95_ms": statistics.median(r["p95_ms"] for r in rows),
+                "per_s": statistics.median(r["per_s"] for r in rows),
+                "p95_ms_rounds": [r["p95_ms"] for r in rows],
+                "errors": sum(r["errors"] for r in rows),
+            }
+            for name, rows in by_scenario.items()
+        }
+        shown = "  ".join(f"{n.split(' (')[0]} {v['p95_ms']:6.1f}" for n, v in summary[variant].items())
+        print(f"  {variant:28} {shown}")
+    print(f"  → {write_results('api_mechanisms', {'clients': args.clients, 'seconds': args.seconds, **summary})}")
+
+
 def ensure_wrk() -> None:
     """wrk (Debian's package; `make bench` installs it) is the load generator: a C program, so that
     the clients do not take the CPU the server is measured on, as 16 Python threads did."""
@@ -174,6 +217,13 @@ def main() -> None:
     parser.add_argument("--deals", type=int, default=500_000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=15.0, help="per scenario, after a 2 s warm-up")
+    parser.add_argument(
+        "--mechanisms",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="instead: each mechanism's plain path against the fast one, alternating for ROUNDS rounds",
+    )
     args = parser.parse_args()
 
     import tempfile
@@ -198,6 +248,12 @@ def main() -> None:
                 150,
             ),
         }
+        if args.mechanisms:
+            try:
+                compare_mechanisms(url, workdir, redis.url, token, scenarios, args)
+            finally:
+                redis.stop()
+            return
         try:
             rows = _run(gunicorn(url, workdir, redis.url), token, scenarios, args)
             # The same pages with no answer kept (HUB_CACHED_ANSWERS=0): what each costs to build,

@@ -130,6 +130,87 @@ def counts(app) -> dict[str, int]:
         }
 
 
+# Each mechanism of a pull left out in turn (HUB_PLAIN_PATHS, hub/plain_paths.py): the first pull
+# staged like every later one instead of COPYed straight in ("copy"), and the stock tables' foreign
+# keys as they were before migration 0013 instead of its statement triggers ("keys").
+VARIANTS = {"fast (as deployed)": "", "staged first pull": "copy", "real foreign keys": "keys"}
+STOCK_TRIGGERS = ("stock_levels_keys_insert", "stock_levels_keys_update", "stock_history_keys_insert",
+                  "stock_history_keys_update")  # fmt: skip
+FOREIGN_KEYS = (
+    "ALTER TABLE warehouses ADD CONSTRAINT uq_warehouses_connection_id_id UNIQUE (connection_id, id)",
+    "ALTER TABLE stock_levels ADD CONSTRAINT fk_stock_levels_connection_id_warehouses FOREIGN KEY "
+    "(connection_id, warehouse_id) REFERENCES warehouses (connection_id, id) ON DELETE CASCADE",
+    "ALTER TABLE stock_levels ADD CONSTRAINT fk_stock_levels_product_id_products FOREIGN KEY (product_id) "
+    "REFERENCES products (id) ON DELETE SET NULL",
+    "ALTER TABLE stock_history ADD CONSTRAINT fk_stock_history_connection_id_warehouses FOREIGN KEY "
+    "(connection_id, warehouse_id) REFERENCES warehouses (connection_id, id) ON DELETE CASCADE",
+)
+
+
+def reset(app, connection_id: int, real_keys: bool) -> None:
+    """Empty stock tables (a connection's first pull again), keyed by foreign keys or by 0013's triggers."""
+    from hub.extensions import db
+    from hub.models import Connection
+
+    with app.app_context():
+        connection = db.session.get(Connection, connection_id)
+        connection.stock_cursor = connection.stock_pulled_at = None
+        db.session.commit()
+        with db.engine.begin() as conn:
+            run = conn.exec_driver_sql
+            run("TRUNCATE stock_levels, stock_history, stock_alerts CASCADE")
+            for name in ("fk_stock_levels_connection_id_warehouses", "fk_stock_levels_product_id_products"):
+                run(f"ALTER TABLE stock_levels DROP CONSTRAINT IF EXISTS {name}")
+            run("ALTER TABLE stock_history DROP CONSTRAINT IF EXISTS fk_stock_history_connection_id_warehouses")
+            run("ALTER TABLE warehouses DROP CONSTRAINT IF EXISTS uq_warehouses_connection_id_id")
+            for trigger in STOCK_TRIGGERS:
+                table = trigger.split("_keys_")[0]
+                run(f"ALTER TABLE {table} {'DISABLE' if real_keys else 'ENABLE'} TRIGGER {trigger}")
+            if real_keys:
+                for statement in FOREIGN_KEYS:
+                    run(statement)
+        with db.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql("VACUUM ANALYZE stock_levels, stock_history")
+
+
+def compare_mechanisms(app, connection_id: int, ledger, levels: dict, rng: random.Random, args) -> None:
+    import statistics
+
+    figures: dict[str, dict[str, list[float]]] = {v: {"first": [], "delta": []} for v in VARIANTS}
+    try:
+        for r in range(args.mechanisms):
+            for variant, plain_paths in VARIANTS.items():
+                reset(app, connection_id, real_keys="keys" in plain_paths)
+                os.environ["HUB_PLAIN_PATHS"] = plain_paths
+                first_s, first = timed_pull(app, connection_id, True, False)
+                if first.rows != len(levels):
+                    raise SystemExit(f"{variant}: the first pull read {first.rows} rows")
+                changed = rng.sample(sorted(levels), int(len(levels) * args.delta))
+                for key in changed:
+                    levels[key]["on_hand"] += 7
+                ledger.set_stock([levels[key] for key in changed])
+                delta_s, delta = timed_pull(app, connection_id, False, False)
+                if delta.rows != len(changed):
+                    raise SystemExit(f"{variant}: the delta pull read {delta.rows} rows, not {len(changed)}")
+                figures[variant]["first"].append(first_s)
+                figures[variant]["delta"].append(delta_s)
+                print(f"  round {r + 1}, {variant}: first pull {first_s:.2f} s, delta {delta_s:.2f} s", flush=True)
+    finally:
+        os.environ.pop("HUB_PLAIN_PATHS", None)
+        reset(app, connection_id, real_keys=False)
+    print(f"seconds, median of {args.mechanisms} rounds (target: first pull ≤ 5, 1 % delta ≤ 0.3):")
+    summary = {}
+    for variant, by_pull in figures.items():
+        summary[variant] = {
+            pull: {"median_s": statistics.median(times), "rounds_s": times} for pull, times in by_pull.items()
+        }
+        print(f"  {variant:22} first {summary[variant]['first']['median_s']:6.2f}  "
+              f"delta {summary[variant]['delta']['median_s']:6.2f}")  # fmt: skip
+    written = write_results("stock_mechanisms", {"skus": args.skus, "load_average": os.getloadavg()[0], **summary})
+    print(f"  → {written}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skus", type=int, default=100_000)
@@ -142,6 +223,13 @@ def main() -> None:
         help="PostgreSQL server URL; a scratch database is created on it and dropped",
     )
     parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of each pull")
+    parser.add_argument(
+        "--mechanisms",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="instead: a first pull and a delta with each mechanism's plain path and the fast one, ROUNDS rounds",
+    )
     args = parser.parse_args()
 
     warehouses = [f"WH-{chr(ord('A') + w)}" for w in range(args.warehouses)]
@@ -170,6 +258,13 @@ def main() -> None:
         with app.app_context():
             upgrade(directory=MIGRATIONS_DIR)
         connection_id = seed_hub(app, args.skus, args.rules, ledger.url)
+        if args.mechanisms:
+            compare_mechanisms(app, connection_id, ledger, levels, rng, args)
+            with app.app_context():
+                from hub.extensions import db
+
+                db.engine.dispose()
+            return
 
         full_s, full = timed_pull(app, connection_id, True, args.profile)
         full_rss = peak_rss_mb()

@@ -85,6 +85,12 @@ def cold_look_ups(server: TrytonServer) -> float:
     return time.perf_counter() - started
 
 
+# The push chain's mechanisms left out (HUB_PLAIN_PATHS, hub/plain_paths.py): every batch prepared,
+# sent and recorded in turn; or sent beside the job's thread but without telling the connector the
+# next batch (no mapping ahead, no find-before-create riding on the total check).
+PLAIN_VARIANTS = {"in turn": "look_ahead", "no connector look-ahead": "connector_look_ahead"}
+
+
 class HubRig:
     """The hub as deployed: its jobs on a (private) Redis, run by an in-process RQ worker, the
     direct clients' 20 customers and product. Each `push` wins `n` new deals, then drains."""
@@ -192,9 +198,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--invoices", type=int, default=200, help="per client and round")
     parser.add_argument("--rounds", type=int, default=12, help="of batched client then hub, alternating")
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="each round also pushes with the chain's plain paths (PLAIN_VARIANTS)",
+    )
     args = parser.parse_args()
     n = args.invoices
     batched_s, marking_s, pushing_s, worker_s, latencies = [], [], [], [], []
+    plain_s: dict[str, list[float]] = {name: [] for name in PLAIN_VARIANTS} if args.plain else {}
     with tempfile.TemporaryDirectory() as tmp, TrytonServer(Path(tmp) / "tryton") as server:
         naive = direct(server, n, 1, "NAIVE")
         # Alternating, so that neither side always meets the fuller Tryton database or the same
@@ -210,9 +222,17 @@ def main() -> None:
                 pushing_s.append(pushing)
                 worker_s.append(worker)
                 latencies += waited
+                for name, plain_paths in PLAIN_VARIANTS.items() if args.plain else ():
+                    os.environ["HUB_PLAIN_PATHS"] = plain_paths
+                    try:
+                        plain_s[name].append(hub.push(n)[1])
+                    finally:
+                        os.environ.pop("HUB_PLAIN_PATHS")
                 print(
                     f"  round {r + 1}: batched client {batched_s[-1]:.2f} s, hub pushing {pushing:.2f} s "
                     f"(its worker done after {worker:.2f} s)"
+                    + "".join(f", {name} {times[-1]:.2f} s" for name, times in plain_s.items()),
+                    flush=True,
                 )
         finally:
             hub.stop()
@@ -233,6 +253,11 @@ def main() -> None:
     per_round = ", ".join(f"{b / p:.2f}" for b, p in zip(batched_s, pushing_s, strict=True))
     print(f"  hub pushing / batched client: {ratio:.2f}× (rounds: {per_round})")
     print(f"  hub pushing / naive client: {naive * total / (n * sum(pushing_s)):.1f}×")
+    for name, times in plain_s.items():
+        print(
+            f"  hub pushing, {name} / batched client: {sum(batched_s) / sum(times):.2f}×, "
+            f"/ naive: {naive * total / (n * sum(times)):.1f}×"
+        )
     print(f"  (a cold worker's first batch also looks Tryton's ids up: {cold:.2f} s, once per 5 minutes)")
     latencies.sort()
     p50 = statistics.median(latencies)
@@ -248,6 +273,14 @@ def main() -> None:
         "cold_look_ups_s": round(cold, 3),
         "latency_p50_s": p50,
         "latency_p95_s": p95,
+    }
+    result["plain_paths"] = {
+        name: {
+            "vs_batched": round(sum(batched_s) / sum(times), 3),
+            "vs_naive": round(naive * total / (n * sum(times)), 3),
+            "per_round": [round(b / p, 3) for b, p in zip(batched_s, times, strict=True)],
+        }
+        for name, times in plain_s.items()
     }
     print(f"  → {write_results('tryton_push', result)}")
 

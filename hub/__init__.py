@@ -44,9 +44,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from hub import api, auth, exchange, health, security_headers, web
     from hub.api import idempotency
     from hub.audit import install as install_audit
-    from hub.epochs import install as install_epochs
     from hub.extensions import db, migrate
     from hub.jsonio import DecimalJSONProvider
+    from hub.kept_answers import install as install_kept_answers
 
     app.json_provider_class = DecimalJSONProvider
     app.json = DecimalJSONProvider(app)
@@ -57,7 +57,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     with app.app_context():
         install_audit(db.session)
-        install_epochs(db.session)
+        install_kept_answers(db.session)
     auth.init_app(app)
     api.init_app(app)
     web.init_app(app)

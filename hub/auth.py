@@ -17,12 +17,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from hub.epochs import Cache, Epoch
 from hub.errors import Forbidden, Unauthorized
 from hub.extensions import db, login_manager
+from hub.kept_answers import TOKENS, Cache
 from hub.models.base import utcnow
 from hub.models.users import ApiToken, User, hash_token
 from hub.permissions import POLICY, allowed
+from hub.plain_paths import plain
 
 F = TypeVar("F", bound=Callable[..., Any])
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
@@ -73,11 +74,9 @@ class _Bearer:
     user: User
 
 
-# Live tokens by digest, kept by each worker while no user or token has changed (see hub/epochs.py):
-# the look-up was a fifth of a list request's CPU. A revoked token, a deactivated user or a new role
-# starts a new epoch on commit; without Redis nothing is kept, and nothing is kept for over 10 s.
-TOKEN_EPOCH = Epoch("tokens", (User, ApiToken))
-_BEARERS: Cache[_Bearer | None] = Cache(TOKEN_EPOCH, max_age_s=10.0, max_entries=1024)
+# Live tokens by digest, kept by each worker under the tokens epoch (hub/kept_answers.py), for 10 s at
+# most; HUB_PLAIN_PATHS=tokens looks every one up.
+_BEARERS: Cache[_Bearer | None] = Cache(TOKENS, max_age_s=10.0, max_entries=1024)
 
 
 @login_manager.request_loader
@@ -100,7 +99,7 @@ def _load_token_user(req) -> User | None:
         looked_up.append(token.user)
         return _Bearer(token.id, token.last_used_at, _snapshot(token.user))
 
-    bearer = _BEARERS.get(digest, look_up)
+    bearer = _BEARERS.get(digest, look_up, max_entries=0 if plain("tokens") else None)
     if bearer is None:
         return None
     now = utcnow()

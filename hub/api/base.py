@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -200,12 +199,6 @@ class Text(ma.fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         return super()._deserialize(value, attr, data, **kwargs).strip()
-
-
-def iso_or_none(value: date | None) -> str | None:
-    """A date or datetime as the schemas dump it (ISO 8601), None as None: for answers written out
-    by hand."""
-    return None if value is None else value.isoformat()
 
 
 def stripped(max_length: int, required: bool = False, **kwargs: Any) -> ma.fields.String:

@@ -31,6 +31,7 @@ from sqlalchemy.dialects import sqlite
 from connectors.documents import StockLevel as Level
 from hub.extensions import db
 from hub.models import Connection, Product, StockHistory, StockLevel, Warehouse
+from hub.plain_paths import plain
 
 # What a text value must escape in COPY's text format.
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -64,7 +65,10 @@ class StockWriter:
 def stock_writer(connection: Connection, pulled_at: datetime) -> StockWriter:
     if db.engine.dialect.name != "postgresql":
         return ChunkWriter(connection, pulled_at)
-    if db.session.scalar(select(exists().where(StockLevel.connection_id == connection.id))):
+    known = db.session.scalar(select(exists().where(StockLevel.connection_id == connection.id)))
+    if plain("copy"):
+        return StagedWriter(connection, pulled_at, analyse=not known)
+    if known:
         return StagedWriter(connection, pulled_at)
     return FirstPullWriter(connection, pulled_at)
 
@@ -93,7 +97,9 @@ class FirstPullWriter(StockWriter):
     transaction; pulls of one connection never overlap). A level reported twice (a page boundary
     that moved while the pages were read) is stored once, with its last report, as the staged path
     does. Everything is in the pull's one transaction: a pull that dies leaves nothing, and its
-    re-run is a first pull again."""
+    re-run is a first pull again. It stores what `StagedWriter` would (`HUB_PLAIN_PATHS=copy`
+    takes that path), in two thirds of its time (docs/performance.md, "Mechanisms and what they
+    pay")."""
 
     def __init__(self, connection: Connection, pulled_at: datetime) -> None:
         super().__init__(connection, pulled_at)
@@ -102,7 +108,7 @@ class FirstPullWriter(StockWriter):
         # The whole catalogue's ids by SKU, read once (asking per chunk would stop the COPY), and
         # held for the links stored. Through the driver: 100,000 rows cost the ORM's result 0.3 s.
         with self.raw.cursor() as cursor:
-            cursor.execute("SELECT sku, id FROM products FOR KEY SHARE")
+            cursor.execute("SELECT sku, id FROM products" + ("" if plain("keys") else " FOR KEY SHARE"))
             self.products: dict[str, int] = dict(cursor.fetchall())
         self.warehouses: dict[str, int] = {}
         self.seen: dict[int, set[str]] = {}  # the SKUs stored so far, per warehouse id
@@ -212,8 +218,9 @@ class FirstPullWriter(StockWriter):
 class StagedWriter(StockWriter):
     """COPY into a temporary table while the pages come in, then set-based SQL once at the end."""
 
-    def __init__(self, connection: Connection, pulled_at: datetime) -> None:
+    def __init__(self, connection: Connection, pulled_at: datetime, analyse: bool = False) -> None:
         super().__init__(connection, pulled_at)
+        self.analyse = analyse
         _hold_warehouses(connection)
         session_connection = db.session.connection()
         session_connection.exec_driver_sql(
@@ -314,6 +321,8 @@ class StagedWriter(StockWriter):
         )
         run(text("DROP TABLE latest_stock"))
         run(text("TRUNCATE incoming_stock"))
+        if self.analyse:
+            run(text("ANALYZE stock_levels"))
         return changed, products
 
 
@@ -390,6 +399,8 @@ def _needs_escapes(levels: list[Level]) -> bool:
 def _hold_warehouses(connection: Connection) -> None:
     """Take the connection's warehouses FOR KEY SHARE until the pull commits (those it creates are
     its own until then)."""
+    if plain("keys"):
+        return
     db.session.execute(
         select(Warehouse.id).where(Warehouse.connection_id == connection.id).with_for_update(read=True, key_share=True)
     ).all()

@@ -31,12 +31,9 @@ def paginate(
     args: Mapping[str, Any],
     sortable_fields: Mapping[str, Any],
     default_sort: str,
-    *,
-    rows: Select | None = None,
 ) -> dict[str, Any]:
-    """Sort (whitelisted fields, id as tie-break), count and slice a select of one entity. The
-    items are its objects, or with `rows` (a select of columns of the entity and what it joins),
-    those rows for the page's entities."""
+    """Sort (whitelisted fields, id as tie-break), count and slice a select of one entity; the
+    items are its objects."""
     sort = args.get("sort") or default_sort
     descending = sort.startswith("-")
     key = sort.lstrip("-")
@@ -52,11 +49,7 @@ def paginate(
     # scan), instead of fetching every skipped row and what the query joins to it (20 ms instead
     # of 2 at page 200 of 500k deals on PostgreSQL).
     page_ids = query.with_only_columns(id_column).order_by(*order).offset((page - 1) * per_page).limit(per_page)
-    if rows is None:
-        items = db.session.scalars(query.where(id_column.in_(page_ids)).order_by(*order)).unique().all()
-    else:
-        # On the session's connection: plain rows need none of the ORM's result handling.
-        items = db.session.connection().execute(rows.where(id_column.in_(page_ids)).order_by(*order)).all()
+    items = db.session.scalars(query.where(id_column.in_(page_ids)).order_by(*order)).unique().all()
     return {
         "items": items,
         "page": page,

@@ -13,6 +13,13 @@ in a way worth retrying (the target is struggling: the retries' backoff decides)
 connection is paused or its breaker opens. Events it leased but did not send are released, due at
 once. The helper thread touches no database; it runs in an app context of its own only because an
 OAuth connector's token store reads its tokens through the app's engine.
+
+What it keeps true: the target gets the same batches, and the hub records the same links, states
+and runs, as when each batch is prepared, sent and recorded in turn (`HUB_PLAIN_PATHS=look_ahead`,
+the plain path; tests/test_push_chain_paths.py compares them). The connector's `look_ahead` only
+moves work earlier: a document it could not map is refused again by the push itself, and the next
+batch's find-before-create is still made after its events were leased. Measured against the
+batched Tryton client in docs/performance.md ("Mechanisms and what they pay").
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from connectors.base import Connector
 from hub.extensions import db
 from hub.models import Connection, OutboxEvent, OutboxState
 from hub.models.base import utcnow
+from hub.plain_paths import plain
 from hub.sync import outbox
 from hub.sync.factory import open_connector
 from hub.sync.push import Batch, hold_until, prepare_batch, push_batch, record_batch, send, troubled
@@ -85,7 +93,10 @@ def push_chain(connection: Connection, events: Sequence[OutboxEvent], owner: str
             sent += len(batch.events)
         return sent
     try:
-        sent = _run(current_app._get_current_object(), connection, connector, leases)
+        if plain("look_ahead"):
+            sent = _run_in_turn(connection, connector, leases)
+        else:
+            sent = _run(current_app._get_current_object(), connection, connector, leases)
     finally:
         connector.close()
     # All of them once more: a job whose events were split over two batches was not done before.
@@ -109,7 +120,7 @@ def _run(app: Flask, connection: Connection, connector: Connector, leases: _Leas
                 # While the target works rather than all at the end: jobs whose events are all done.
                 outbox.drop_jobs_done_by_others(previous.job_ids)
             upcoming = leases.next_batch()
-            if upcoming is not None:
+            if upcoming is not None and not plain("connector_look_ahead"):
                 connector.look_ahead(upcoming.documents)
             future.result()
             previous, current = current, None
@@ -124,6 +135,22 @@ def _run(app: Flask, connection: Connection, connector: Connector, leases: _Leas
         if previous is not None:
             record_batch(connection, previous)
             sent += len(previous.events)
+    if leases.waiting:
+        leases.release(leases.waiting)
+    return sent
+
+
+def _run_in_turn(connection: Connection, connector: Connector, leases: _Leases) -> int:
+    """Each batch prepared, sent and recorded before the next: no thread, no look-ahead."""
+    sent = 0
+    while (batch := leases.next_batch()) is not None:
+        batch.started = utcnow()
+        send(connector, batch)
+        record_batch(connection, batch)
+        sent += len(batch.events)
+        outbox.drop_jobs_done_by_others(batch.job_ids)
+        if troubled(batch) or hold_until(connection) is not None:
+            break
     if leases.waiting:
         leases.release(leases.waiting)
     return sent

@@ -1,4 +1,4 @@
-"""What each worker process keeps while nothing behind it changes (hub/epochs.py): the board's
+"""What each worker process keeps while nothing behind it changes (hub/kept_answers.py): the board's
 answers, the pages of the customers and deals lists, and the API tokens. Two app instances on the
 same database and the same (real, private) Redis stand for two gunicorn workers."""
 
@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import event, text
 
 from hub import create_app
-from hub.api.answers import BOARD_ANSWERS, CUSTOMERS
 from hub.extensions import db
+from hub.kept_answers import BOARD_ANSWERS, CUSTOMERS
 from hub.models import ApiToken, Customer, Stage
 from hub.sync.queue import connection as redis_client
 from tests.conftest import Caller

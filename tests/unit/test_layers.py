@@ -36,7 +36,8 @@ LAYER_OF = {
     "hub.sync.backoff": "infrastructure",
     "hub.bulk": "infrastructure",
     "hub.audit": "infrastructure",
-    "hub.epochs": "infrastructure",
+    "hub.kept_answers": "infrastructure",
+    "hub.plain_paths": "infrastructure",
     # connection types: the registry (a leaf), the connector factory, secrets, the mapping store,
     # and what the factory hands an OAuth connector (its tokens, its pacer)
     "hub.sync.registry": "connection types",

@@ -1,25 +1,32 @@
-"""Epochs: a value in Redis that every commit touching certain tables replaces, so that each worker
-process can keep an answer built from those tables for as long as the epoch it was built under is
-still the current one (the board and list answers in hub/api/answers.py, the API tokens in
-hub/auth.py).
+"""What each web worker keeps while nothing behind it has changed: the answers everyone opens over
+and over (the pipeline board, the pages of the customers and deals lists) and the API tokens of
+the requests (hub/auth.py).
+
+What it keeps true: a kept value is the value the worker would build now (tests/
+test_kept_answers_match_built.py compares them, page by page, before and after writes), because
+- each table a value is made from is watched by an *epoch*, a value in Redis that every commit
+  whose flushes touched an instance of a watched class replaces, after the commit and before the
+  writing request answers: whoever made the change sees it on their next request, on any worker;
+- a value is stamped with the epoch read *before* it was made, and served only while that epoch is
+  current, and never after its cache's `max_age_s` (a change the ORM did not see, an epoch lost to
+  a Redis outage during a commit);
+- without REDIS_URL (the embedded queue) nothing is kept: each process would have an epoch of its
+  own. If Redis cannot be reached there is no epoch, and nothing is served from what was kept.
+
+Why it is here: built afresh on every request, the lists miss their target at 100k customers and
+500k deals, and looking a token up costs a kept page three times its CPU (docs/performance.md,
+"Mechanisms and what they pay"). HUB_CACHED_ANSWERS bounds how many answers each worker keeps of
+each kind (0: none, the plain path); a page of 50 is 20–30 KB, so the default 512 is about 15 MB a
+kind.
 
 Every change to a watched table goes through the ORM (the few writes made with Core statements, a
 product import's and a push's records, touch none; a token's `last_used_at`, stamped with Core by
-hub/auth.py, is kept by its cache itself), so a session that flushed an instance of a watched
-class sets a new epoch after its commit, before the writing request answers: whoever made the
-change sees it on their next request. What the database changes by itself comes with a watched
+hub/auth.py, is kept by its cache itself). What the database changes by itself comes with a watched
 row's change too: a deleted user's deals (ON DELETE SET NULL) with the User, a deleted stage's
 totals with the Stage, stage_totals (kept by triggers) with the deals. One listener rather than a
-call at each write, for the reason hub/audit.py gives for its own.
-
-Without REDIS_URL (the embedded queue) there is no epoch and nothing may be cached: each process
-would have an epoch of its own, and a change made through one would never reach the others. If
-Redis cannot be reached there is no epoch either, so a cache is only as old as its own `max_age`
-allows when a new epoch was lost to an outage during a commit.
-
-A request reads every epoch at once, on its first look (one MGET: a kept page used to wait for two
-round trips, its token's epoch and its own, about a quarter of its time), and reads them again
-after a commit of its own has renewed any.
+call at each write, for the reason hub/audit.py gives for its own. A request reads every epoch at
+once, on its first look (one MGET: a kept page used to wait for two round trips, its token's epoch
+and its own, about a quarter of its time), and again after a commit of its own has renewed any.
 """
 
 from __future__ import annotations
@@ -27,23 +34,25 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from itertools import chain
 from typing import Any, Generic, TypeVar
 
-from flask import Flask, current_app, has_app_context, has_request_context, request
+import marshmallow as ma
+from flask import Flask, Response, current_app, has_app_context, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from hub.models import ApiToken, Contact, Customer, Deal, Pipeline, Stage, User
 from hub.sync import queue
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-_CHANGED = "hub.epochs.changed"
+_CHANGED = "hub.kept_answers.changed"
 # In the request's WSGI environ (never shared, unlike flask.g when a test's app context is reused):
 # this request's reading of every epoch.
-_SEEN = "hub.epochs"
+_SEEN = "hub.kept_answers"
 _EPOCHS: dict[str, Epoch] = {}
 
 
@@ -151,3 +160,34 @@ def install(session_target: Any) -> None:
     for name, listener in (("after_flush", _note_changes), ("after_commit", _renew)):
         if not event.contains(session_target, name, listener):
             event.listen(session_target, name, listener)
+
+
+# A deal's answers show its customer's, owner's and stage's names (the board its pipeline's too)
+# and its contact's id. Deleting a contact or a user clears the deals' and customers' references in
+# the database (ON DELETE SET NULL), out of the ORM's sight: their classes are watched for that.
+DEALS = Epoch("deals", (Deal, Customer, Contact, User, Stage, Pipeline))
+CUSTOMERS = Epoch("customers", (Customer, User))
+# A revoked token, a deactivated user or a new role starts a new one.
+TOKENS = Epoch("tokens", (User, ApiToken))
+
+# No older than this even if a new epoch was lost to a Redis outage during a commit.
+MAX_AGE_S = 30.0
+BOARD_ANSWERS: Cache[bytes] = Cache(DEALS, MAX_AGE_S)
+DEAL_PAGES: Cache[bytes] = Cache(DEALS, MAX_AGE_S)
+CUSTOMER_PAGES: Cache[bytes] = Cache(CUSTOMERS, MAX_AGE_S)
+
+
+def kept_answer(cache: Cache[bytes], key: Hashable, schema: ma.Schema, build: Callable[[], Any]) -> Response:
+    """The JSON answer kept in `cache` under `key`, else `build()`'s object dumped by `schema` (the
+    view's `@blp.response` schema: one serializer for the answer and its documentation) and kept."""
+    body = cache.get(
+        key,
+        lambda: current_app.json.dump_bytes(schema.dump(build())),
+        max_entries=current_app.config["HUB_CACHED_ANSWERS"],
+    )
+    return current_app.response_class(body, mimetype="application/json")
+
+
+def args_key(args: Mapping[str, Any]) -> Hashable:
+    """A list's parsed query arguments as a cache key: the same filters, sort and page in any order."""
+    return tuple(sorted(args.items()))
