@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from flask import current_app
 from sqlalchemy import and_, delete, insert, or_, select
 
 from connectors.base import Connector
@@ -53,7 +52,7 @@ from hub.models.base import utcnow
 from hub.money import minor_unit, round_to
 from hub.sync import outbox
 from hub.sync.factory import open_connector
-from hub.sync.queue import RedisError, enqueue_once, get_queue
+from hub.sync.queue import RedisError, enqueue_once, get_queue, wake_embedded_worker
 from hub.sync.registry import registry
 
 log = logging.getLogger(__name__)
@@ -145,9 +144,7 @@ def _enqueue(run: ReconciliationRun) -> None:
         run.error = f"The job queue is unavailable ({exc}); start the run again later."
         db.session.commit()
         return
-    worker = current_app.extensions.get("hub_embedded_worker")
-    if worker is not None:
-        worker.wakeup.set()
+    wake_embedded_worker()
 
 
 def start_nightly_runs(today: date | None = None) -> int:

@@ -28,10 +28,9 @@ from hub.inventory import alerts
 from hub.inventory.writers import held, stock_writer, zero_levels
 from hub.models import Connection, RunOutcome
 from hub.models.base import utcnow
-from hub.sync import outbox
 from hub.sync.factory import open_connector, secret_values
 from hub.sync.history import record_run, redact
-from hub.sync.queue import enqueue_once, get_queue
+from hub.sync.queue import enqueue_once, get_queue, wake_embedded_worker
 from hub.sync.registry import registry
 
 log = logging.getLogger(__name__)
@@ -153,7 +152,9 @@ def start_pull(connection: Connection, full: bool = False) -> bool:
     queued = enqueue_once(
         get_queue(), pull_job_id(connection.id), "hub.sync.jobs.pull_stock", connection.id, full, timeout=3600
     )
-    outbox.kick()  # wakes the embedded worker when there is one
+    # Only a wake-up: a pull writes no outbox events, and dispatching here would make every
+    # worker that runs the scheduler's pull_due_stock a second dispatcher beside the lock holder.
+    wake_embedded_worker()
     return queued
 
 

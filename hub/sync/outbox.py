@@ -24,7 +24,7 @@ from sqlalchemy import and_, func, or_, select, update
 from hub.extensions import db
 from hub.models import Connection, OutboxEvent, OutboxState
 from hub.models.base import utcnow
-from hub.sync.queue import FAILED_JOBS_KEPT, RedisError, enqueue_once, get_queue
+from hub.sync.queue import FAILED_JOBS_KEPT, RedisError, enqueue_once, get_queue, wake_embedded_worker
 
 if TYPE_CHECKING:
     pass
@@ -203,9 +203,7 @@ def hand_over(events: Sequence[Written]) -> None:
         log.warning("queue unavailable, %d outbox event(s) wait for the dispatcher: %s", len(events), exc)
         leave_to_dispatcher(events)
         return
-    worker = current_app.extensions.get("hub_embedded_worker")
-    if worker is not None:
-        worker.wakeup.set()
+    wake_embedded_worker()
 
 
 def leave_to_dispatcher(events: Sequence[Written]) -> None:
@@ -239,9 +237,7 @@ def kick() -> None:
     except Exception:
         db.session.rollback()
         log.exception("immediate dispatch failed; the next sweep retries")
-    worker = current_app.extensions.get("hub_embedded_worker")
-    if worker is not None:
-        worker.wakeup.set()
+    wake_embedded_worker()
 
 
 def lease(event_ids: Sequence[int], owner: str) -> list[OutboxEvent]:

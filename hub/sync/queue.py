@@ -46,6 +46,14 @@ def get_queue(app: Flask | None = None) -> Queue:
     return Queue(QUEUE_NAME, connection=connection(app))
 
 
+def wake_embedded_worker() -> None:
+    """After enqueueing: the embedded worker, when this process runs one, looks now rather than at
+    its next round. (With RQ on Redis, workers block on the queue and need no wake-up.)"""
+    worker = current_app.extensions.get("hub_embedded_worker")
+    if worker is not None:
+        worker.wakeup.set()
+
+
 def enqueue_once(queue: Queue, job_id: str, func: str, *args: object, timeout: int) -> bool:
     """Enqueue unless a job with this id is already queued or running. True if enqueued. `func` is
     the job's dotted name ("hub.sync.jobs.pull_stock"): whoever enqueues need not import the jobs."""

@@ -7,7 +7,8 @@ from __future__ import annotations
 from rq.job import Job
 
 from hub.extensions import db
-from hub.models import OutboxEvent, OutboxState
+from hub.inventory.pull import start_pull
+from hub.models import Connection, OutboxEvent, OutboxState
 from hub.sync import outbox
 from hub.sync.queue import RedisError, get_queue
 from hub.sync.worker import drain
@@ -88,3 +89,29 @@ def test_a_lost_deals_cancels_get_a_job_of_their_own(app, sales, admin, ledger, 
     drain(app)
     (invoice,) = ledger.ledger.invoices.values()
     assert invoice["status"] == "cancelled"
+
+
+def test_a_stock_pull_started_by_a_worker_dispatches_no_outbox_events(
+    app, sales, admin, ledger, connection, monkeypatch
+):
+    """Only the scheduler holding the lock dispatches: a worker running the scheduler's
+    pull_due_stock (which starts pulls) leaves pending events where they are."""
+    won_deal(sales, admin)
+    drain(app)
+    customer = sales.get("/api/v1/customers").json["items"][0]["id"]
+    lines = [{"sku": "W-1", "quantity": 1}]
+    deal = sales.post("/api/v1/deals", json={"title": "More", "customer_id": customer, "lines": lines}).json
+
+    def down(*args, **kwargs):
+        raise RedisError("connection refused")
+
+    with app.app_context():
+        monkeypatch.setattr(type(get_queue().connection), "pipeline", down)
+    sales.post(f"/api/v1/deals/{deal['id']}/won")
+    monkeypatch.undo()
+    assert states(app) == [OutboxState.DONE, OutboxState.PENDING]
+
+    with app.app_context():
+        start_pull(db.session.get(Connection, connection))
+    assert states(app) == [OutboxState.DONE, OutboxState.PENDING]
+    assert [job.func_name for job in queued(app)] == ["hub.sync.jobs.pull_stock"]
