@@ -12,9 +12,9 @@ once the order is paid off). 1C with partial payments (the exchange 1C-Bitrix's 
 «Выплата безналичных денег», «Выплата наличных денег» or «Эквайринговая операция», its Сумма, and
 the order's number in Основание; those add up to the amount paid, partially paid below the total,
 and an order of the same file with a date of payment is not taken as paid in full on its own word.
-A payment is counted once, by its 1C number (or Ид), the note on the deal recording that it was;
-one 1C undoes after it was counted is logged and noted, and the amount paid stays as it was, since
-the hub keeps no payments of its own to take it from.
+A payment counts once, by its 1C number (else its Номер or Ид): the hub keeps each one it was sent
+(onec_payments), not a note that a user may delete. One 1C undoes after it was counted is taken off
+the amount paid again (paid becomes partially paid, or posted), and noted on the deal.
 """
 
 from __future__ import annotations
@@ -32,7 +32,16 @@ from connectors.errors import ConnectorError
 from connectors.onec.commerceml import OrderChange
 from connectors.onec.exchange import OneCExchangeConnector
 from hub.extensions import db
-from hub.models import Activity, ActivityKind, Connection, ExchangeSession, ExternalLink, HubInvoice, InvoiceState
+from hub.models import (
+    Activity,
+    ActivityKind,
+    Connection,
+    ExchangeSession,
+    ExternalLink,
+    HubInvoice,
+    InvoiceState,
+    OneCPayment,
+)
 from hub.models.base import utcnow
 from hub.sync.status import apply_state
 
@@ -171,56 +180,57 @@ def _apply_order(
 
 
 def _apply_payment(connection: Connection, payment: OrderChange, result: ChangesResult, now: datetime) -> None:
-    """One payment document: its amount added to what was paid on its order, once."""
+    """One payment document: its amount added to what was paid on its order once (its row in
+    onec_payments says it was), and taken off again if 1C undoes it."""
     link = _exported(connection, payment.basis) if payment.basis else None
     if not link:
         result.unknown.append(payment.basis or payment.id)
         return
     invoice = link.invoice
-    label = payment.attributes.get("Номер оплаты по 1С") or payment.number or payment.id
-    subject = f"{invoice.number} payment {label} according to 1C"
-    counted = _noted(invoice, subject)
+    label = (payment.attributes.get("Номер оплаты по 1С") or payment.number or payment.id)[:100]
+    kept = db.session.scalar(
+        select(OneCPayment).where(OneCPayment.link_id == link.id, OneCPayment.payment_key == label)
+    )
     if not payment.payment_received:
-        if counted:
-            log.warning("1C undid payment %s of %s, counted before; the amount paid is left", label, invoice.number)
-            undone = f"{invoice.number} payment {label} undone in 1C"
-            if not _noted(invoice, undone):
-                _note(
-                    invoice,
-                    undone,
-                    payment,
-                    now,
-                    "The hub still counts it in the invoice's amount paid, which keeps no payments of its own.",
-                )
-                result.applied.append(f"{invoice.number}: payment {label} undone in 1C, amount paid left as it was")
+        if kept is not None and kept.counted and kept.undone_at is None:
+            kept.undone_at = now
+            paid = max(link.amount_paid - kept.amount, Decimal(0))
+            state = _paid_state(paid, invoice.total)
+            link.status_checked_at = utcnow()
+            apply_state(link, ExternalState(state), paid)
+            body = f"{_amount(kept.amount)} taken off: {_amount(paid)} of {_amount(invoice.total)} paid."
+            _note(invoice, f"{invoice.number} payment {label} undone in 1C", payment, now, body)
+            result.applied.append(f"{invoice.number}: payment {label} undone in 1C, {state}")
         return
-    if counted:
-        return
-    if payment.amount is None or payment.amount <= 0 or link.state in (PAID, CANCELLED):
+    if kept is not None and kept.undone_at is None:
+        return  # counted (or set aside) before: 1C sends a payment again with each change
+    subject = f"{invoice.number} payment {label} according to 1C"
+    amount = payment.amount if payment.amount is not None else Decimal(0)
+    if amount <= 0 or link.state in (PAID, CANCELLED):
         # Nothing to add: no amount, or the order is settled already (paid in full, cancelled).
         log.warning("1C payment %s of %s (%s) not counted: order %s", label, invoice.number, payment.amount, link.state)
-        _note(
-            invoice,
-            subject,
-            payment,
-            now,
-            f"{payment.amount or 0} not counted: the invoice is {link.state} in the hub.",
-        )
+        if kept is None:
+            db.session.add(OneCPayment(link_id=link.id, payment_key=label, amount=amount, counted=False))
+        else:
+            kept.undone_at, kept.counted = None, False
+        _note(invoice, subject, payment, now, f"{_amount(amount)} not counted: the invoice is {link.state} in the hub.")
         result.applied.append(f"{invoice.number}: payment {label} not counted ({link.state})")
         return
-    paid = link.amount_paid + payment.amount
-    state = PAID if paid >= invoice.total else PARTIALLY_PAID
+    if kept is None:
+        db.session.add(OneCPayment(link_id=link.id, payment_key=label, amount=amount, counted=True))
+    else:  # undone before, paid again
+        kept.undone_at, kept.counted, kept.amount = None, True, amount
+    paid = link.amount_paid + amount
+    state = _paid_state(paid, invoice.total)
     link.status_checked_at = utcnow()
     apply_state(link, ExternalState(state), paid)
     when = f" on {payment.paid_on}" if payment.paid_on else ""
-    _note(
-        invoice,
-        subject,
-        payment,
-        now,
-        f"{_amount(payment.amount)} paid{when}: {_amount(paid)} of {_amount(invoice.total)}.",
-    )
+    _note(invoice, subject, payment, now, f"{_amount(amount)} paid{when}: {_amount(paid)} of {_amount(invoice.total)}.")
     result.applied.append(f"{invoice.number}: {state} ({_amount(paid)} of {_amount(invoice.total)})")
+
+
+def _paid_state(paid: Decimal, total: Decimal) -> str:
+    return PAID if paid >= total else PARTIALLY_PAID if paid > 0 else POSTED
 
 
 def _amount(value: Decimal) -> str:

@@ -7,7 +7,7 @@ from hub.models.connections import Authorisation, Connection, DocumentMode
 from hub.models.credit import CreditNote
 from hub.models.crm import Contact, Customer
 from hub.models.deals import Deal, DealLine, DealStageChange, StageTotal, line_amounts
-from hub.models.exchange import ExchangeLoginFailures, ExchangeSession
+from hub.models.exchange import ExchangeLoginFailures, ExchangeSession, OneCPayment
 from hub.models.idempotency import IdempotencyKey
 from hub.models.invoicing import ExternalLink, HubInvoice, InvoiceState
 from hub.models.mappings import MappingRow, MappingState, MappingVersion
@@ -52,6 +52,7 @@ __all__ = [
     "MappingRow",
     "MappingState",
     "MappingVersion",
+    "OneCPayment",
     "OutboxEvent",
     "OutboxState",
     "Pipeline",

@@ -9,14 +9,16 @@ Wrong passwords at `checkauth` are counted per connection and per calling addres
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.extensions import db
 from hub.models.base import UTCDateTime, utcnow
 from hub.models.connections import Connection
+from hub.money import DecimalType
 
 
 class ExchangeSession(db.Model):
@@ -52,3 +54,23 @@ class ExchangeLoginFailures(db.Model):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     first_failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OneCPayment(db.Model):
+    """A payment 1C sent for an exported order (a Документ of its own in a change file), kept so
+    that each one counts once however often 1C sends it, and an undone one can be taken off again.
+    `counted`: whether its amount went into the invoice's amount paid (not when the order was
+    settled already); `undone_at`: 1C took it back after it was counted."""
+
+    __tablename__ = "onec_payments"
+    __table_args__ = (UniqueConstraint("link_id", "payment_key"),)
+    __audited__ = False  # each change is a note on the deal and in the run history
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("external_links.id", ondelete="CASCADE"), index=True)
+    # 1C's payment number («Номер оплаты по 1С»), else the document's Номер, else its Ид.
+    payment_key: Mapped[str] = mapped_column(String(100))
+    amount: Mapped[Decimal] = mapped_column(DecimalType(18, 4))
+    counted: Mapped[bool] = mapped_column(Boolean)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -929,24 +929,58 @@ def test_partial_payments_from_1c_add_up_to_the_amount_paid_then_to_paid(app, cl
         assert body.startswith("1159.76 paid on 2026-11-23: 2159.76 of 2159.76.")
 
 
-def test_a_payment_1c_undoes_after_it_was_counted_is_noted_and_left(app, client, sales, admin, onec):
+def test_a_payment_1c_undoes_after_it_was_counted_is_taken_off_and_noted(app, client, sales, admin, onec):
+    one_c, (a,) = _exported(sales, admin, client, 1)
+    paid = _payments_file(
+        [
+            CONTAINER.format(
+                order=a,
+                paid_on="T",
+                payments=_payment(a, "ПП-0001", "500.00") + _payment(a, "ПП-0002", "1659.76"),
+            )
+        ],
+        "UTF-8",
+    )
+    one_c.upload("documents___1.xml", paid, part=1000, kind="sale")
+    assert _paid(app)[a] == (InvoiceState.PAID, Decimal("2159.76"), "paid")
+    undone = _payments_file(
+        [
+            CONTAINER.format(
+                order=a,
+                paid_on="T",
+                payments=_payment(a, "ПП-0001", "500.00", paid=False) + _payment(a, "ПП-0002", "1659.76"),
+            )
+        ],
+        "UTF-8",
+    )
+    one_c.upload("documents___2.xml", undone, part=1000, kind="sale")
+    assert _paid(app)[a] == (InvoiceState.PARTIALLY_PAID, Decimal("1659.76"), "partially_paid")
+    one_c.upload("documents___3.xml", undone, part=1000, kind="sale")  # again: taken off once
+    assert _paid(app)[a] == (InvoiceState.PARTIALLY_PAID, Decimal("1659.76"), "partially_paid")
+    with app.app_context():
+        (body,) = db.session.scalars(
+            select(Activity.body).where(Activity.subject == f"{a} payment ПП-0001 undone in 1C")
+        ).all()
+        assert body.startswith("500 taken off: 1659.76 of 2159.76 paid.")
+    # 1C marks it paid again: it counts again.
+    one_c.upload("documents___4.xml", paid, part=1000, kind="sale")
+    assert _paid(app)[a] == (InvoiceState.PAID, Decimal("2159.76"), "paid")
+
+
+def test_a_payment_counts_once_even_after_its_note_on_the_deal_was_deleted(app, client, sales, admin, onec):
+    """The deal's note tells sales; it is not the record that the payment was counted."""
     one_c, (a,) = _exported(sales, admin, client, 1)
     paid = _payments_file([CONTAINER.format(order=a, paid_on="T", payments=_payment(a, "ПП-0001", "500.00"))], "UTF-8")
     one_c.upload("documents___1.xml", paid, part=1000, kind="sale")
-    undone = _payments_file(
-        [CONTAINER.format(order=a, paid_on="T", payments=_payment(a, "ПП-0001", "500.00", paid=False))], "UTF-8"
-    )
-    one_c.upload("documents___2.xml", undone, part=1000, kind="sale")
-    assert _paid(app)[a] == (InvoiceState.PARTIALLY_PAID, Decimal("500"), "partially_paid")
     with app.app_context():
-        assert (
-            db.session.scalar(
-                select(func.count())
-                .select_from(Activity)
-                .where(Activity.subject == f"{a} payment ПП-0001 undone in 1C")
-            )
-            == 1
-        )
+        note = db.session.scalars(
+            select(Activity).where(Activity.subject == f"{a} payment ПП-0001 according to 1C")
+        ).one()
+        note_id = note.id
+        db.session.remove()
+    assert sales.delete(f"/api/v1/activities/{note_id}").status_code == 204
+    one_c.upload("documents___2.xml", paid, part=1000, kind="sale")  # 1C sends it again
+    assert _paid(app)[a] == (InvoiceState.PARTIALLY_PAID, Decimal("500"), "partially_paid")
 
 
 def test_a_payment_for_an_order_never_sent_here_changes_nothing(app, client, sales, admin, onec):
