@@ -20,6 +20,11 @@ class Address:
     region: str | None = None
     country: str | None = None  # ISO 3166 alpha-2
 
+    def named(self, street: str, city: str, postal_code: str, region: str, country: str) -> dict[str, str]:
+        """The parts that are filled in, under the target's names for them."""
+        names = {street: self.street, city: self.city, postal_code: self.postal_code, region: self.region}
+        return {name: value for name, value in {**names, country: self.country}.items() if value}
+
 
 @dataclass(frozen=True)
 class Party:

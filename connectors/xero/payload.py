@@ -177,18 +177,7 @@ def new_contact(doc: InvoiceDocument, mapped: Mapping[str, Any]) -> dict[str, An
     for key, name in (("contact_number", "ContactNumber"), ("contact_email", "EmailAddress")):
         if mapped.get(key):
             contact[name] = mapped[key]
-    address = doc.customer.address
-    lines = {
-        k: v
-        for k, v in (
-            ("AddressLine1", address.street),
-            ("City", address.city),
-            ("PostalCode", address.postal_code),
-            ("Region", address.region),
-            ("Country", address.country),
-        )
-        if v
-    }
+    lines = doc.customer.address.named("AddressLine1", "City", "PostalCode", "Region", "Country")
     if lines:
         contact["Addresses"] = [{"AddressType": "POBOX", **lines}]
     if doc.customer.tax_id:

@@ -144,22 +144,12 @@ class ZohoPayloads:
         return exact[0] if exact else None
 
     def _create_contact(self, doc: InvoiceDocument) -> dict[str, Any]:
-        customer, address = doc.customer, doc.customer.address
+        customer = doc.customer
         body: dict[str, Any] = {"contact_name": customer.name, "contact_type": "customer"}
         person = {k: v for k, v in (("email", customer.email), ("phone", customer.phone)) if v}
         if person:
             body["contact_persons"] = [{**person, "is_primary_contact": True}]
-        billing = {
-            k: v
-            for k, v in (
-                ("address", address.street),
-                ("city", address.city),
-                ("zip", address.postal_code),
-                ("state", address.region),
-                ("country", address.country),
-            )
-            if v
-        }
+        billing = customer.address.named("address", "city", "zip", "state", "country")
         if billing:
             body["billing_address"] = billing
         answer = self._call("POST", "/books/v3/contacts", json=body)
