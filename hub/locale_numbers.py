@@ -4,11 +4,11 @@ stays canonical, with a point and ISO dates).
 Shown: through Babel's patterns for the locale (grouping, decimal mark, currency position), always in
 Latin digits, Bengali too (12,34,567.50৳): the deal and invoice numbers, SKUs, counts and the target
 systems' numbers beside them are Latin, and an amount copied into a spreadsheet or a bank's form
-stays a number (docs/languages.md). English shows dates as ISO 8601: "en" serves US, UK and
+stays a number (docs/numbers-and-dates.md). English shows dates as ISO 8601: "en" serves US, UK and
 international readers alike, and 3/9/2026 is a different day to each of them.
 
 Read: `parse_decimal` takes what the locale writes, in Latin digits or the locale's own (০-৯ from a
-Bengali keyboard), and refuses what could mean two things (the rules and why: docs/languages.md).
+Bengali keyboard), and refuses what could mean two things (the rules and why: docs/numbers-and-dates.md).
 A refusal is a `NumberRefused` whose message says what is wrong and shows the number as the locale
 writes it; the caller names the field.
 """

@@ -1,6 +1,6 @@
 // Draws the charts whose data the page embeds as JSON (amounts arrive as exact decimal strings;
 // Chart.js reads them as numbers for drawing only). Ticks and tooltips are written in the page's
-// language (<html lang>), in Latin digits as the server writes every number (docs/languages.md).
+// language (<html lang>), in Latin digits as the server writes every number (docs/numbers-and-dates.md).
 (function () {
   const palette = ["#1d5fbf", "#1f7a3a", "#a15c00", "#7a2eb8", "#b42318", "#0e7490"];
   const lang = document.documentElement.lang || "en";

@@ -250,11 +250,6 @@ def when(value: datetime | date | None) -> str:
     return locale_numbers.date_text(value)
 
 
-def in_field(value: Decimal | str | None) -> str:
-    """A number put back into a form's field as the user's locale writes it (read back by `load`)."""
-    return locale_numbers.input_text(value)
-
-
 def html_lang() -> str:
     """The page's language for `<html lang>`: screen readers, hyphenation, and the charts' Intl."""
     return str(locale_numbers.locale_of()).replace("_", "-")
@@ -318,7 +313,6 @@ def install_template_helpers(app: Flask) -> None:
         percent=percent,
         number=number,
         when=when,
-        in_field=in_field,
         ago=ago,
         options=options,
         pretty_json=pretty_json,
