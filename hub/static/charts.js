@@ -11,7 +11,8 @@
   const month = (label) => (/^\d{4}-\d{2}$/.test(label) ? monthNames.format(new Date(label + "-01T00:00:00Z")) : label);
   // Numeric dates as the server writes them: ISO in English (3/9 is a different day in the US and the UK).
   const stamps = new Intl.DateTimeFormat(locale, { dateStyle: "short", timeStyle: "short", timeZone: "UTC" });
-  const stamp = (v) => (lang === "en" ? new Date(v).toISOString().slice(0, 16).replace("T", " ") : stamps.format(new Date(v)));
+  const stamp = (v) =>
+    lang === "en" ? new Date(v).toISOString().slice(0, 16).replace("T", " ") : stamps.format(new Date(v));
 
   function dashboard() {
     const node = document.getElementById("dashboard-data");

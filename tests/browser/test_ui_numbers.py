@@ -1,6 +1,6 @@
 """A browser set to Russian or Bengali: the deal form takes numbers as that language writes them
 (typed by a person, through the real page), the deal page shows them back its way, and the charts
-draw their ticks in the page's language with Latin digits (docs/languages.md). Elements are found
+draw their ticks in the page's language with Latin digits (docs/numbers-and-dates.md). Elements are found
 by id, not label: the labels are translated."""
 
 from __future__ import annotations

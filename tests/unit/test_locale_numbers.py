@@ -1,5 +1,5 @@
 """Numbers and dates as each language writes them (hub.locale_numbers): shown through Babel's
-patterns, read back by the rules of docs/languages.md. The properties: what the hub writes reads
+patterns, read back by the rules of docs/numbers-and-dates.md. The properties: what the hub writes reads
 back to the same Decimal in every language, in every form a person may type it (grouped, plain,
 Bengali digits, any kind of space); text written for another language is refused rather than read
 as another number, unless this language's own rules read it; and no garbage becomes a number."""
@@ -169,7 +169,7 @@ def test_what_the_hub_writes_reads_back_to_the_same_number(value, locale):
 @example(value=Decimal("1234.5"), written="ru", read="en")
 def test_a_number_written_for_another_language_is_never_read_as_another_number_by_guessing(value, written, read):
     """Refused, or the same number; the one exception is text that is exactly how the reading
-    language writes the number it read (1,234 is 1.234 in Russian): docs/languages.md."""
+    language writes the number it read (1,234 is 1.234 in Russian): docs/numbers-and-dates.md."""
     text = quantity_text(value, written)
     try:
         got = parse_decimal(text, read)
