@@ -62,6 +62,12 @@ def test_the_deal_page_shows_money_quantities_and_dates_in_the_browsers_language
     assert f"expected close {closes}" in page
 
 
+@pytest.mark.parametrize("language", ["en", "ru", "bn"])
+def test_the_log_in_page_says_its_language(app, language):
+    page = app.test_client().get("/login", headers={"Accept-Language": LANGUAGE[language]}).get_data(as_text=True)
+    assert f'<html lang="{language}">' in page
+
+
 def test_a_language_the_hub_does_not_speak_falls_back_to_english(app, users, deal):
     client = logged_in(app, users["sales"]["email"])
     page = client.get(f"/deals/{deal['id']}", headers={"Accept-Language": "de-DE,fr;q=0.8"}).get_data(as_text=True)

@@ -24,6 +24,7 @@ from hub.locale_numbers import (
     input_text,
     money_text,
     native_digits,
+    number_text,
     parse_date_text,
     parse_decimal,
     percent_text,
@@ -72,6 +73,12 @@ def test_quantities_and_percentages_keep_every_decimal_they_have_and_no_more():
     assert quantity_text(Decimal("1.2345"), "en") == "1.2345"
     assert quantity_text(Decimal("2.500"), "ru") == "2,5"
     assert percent_text(Decimal("0.075"), "en") == "7.5%"
+
+
+@pytest.mark.parametrize(("locale", "shown"), [("en", "1,234.6"), ("ru", "1\xa0234,6"), ("bn", "1,234.6")])
+def test_a_measured_figure_shows_the_decimals_asked_for(locale, shown):
+    assert number_text(1234.56, 1, locale) == shown  # the dashboard's hours and days
+    assert number_text(2, 1, locale).endswith(("2.0", "2,0"))
 
 
 # ---- reading: the rules, case by case -------------------------------------------------------
