@@ -196,20 +196,22 @@ def _latin_digits(text: str, locale: Locale) -> str:
 
 
 def _foreign_decimal(raw: str, digits: str, sym: Symbols, locale: Locale) -> tuple[str, str]:
-    """The point in ru (a comma where a locale would use one): no separator of the locale's own, and
-    said once; with exactly three digits after it, it could as well separate thousands: refused."""
+    """The point in ru (the point or comma a locale does not use): read as the decimal mark when
+    said once, beside no decimal mark of the locale's own (1 234.50 is read); with exactly three
+    digits after it and no grouping before, it could as well separate thousands: refused."""
     assert sym.foreign is not None
-    if sym.decimal in digits or any(g in digits for g in sym.groups):
+    if sym.decimal in digits:
         raise NumberRefused(_mixed(raw, locale))
     whole, _, fraction = digits.partition(sym.foreign)
     if sym.foreign in fraction:  # 1.234.567: thousands as another language separates them
         raise NumberRefused(_not_a_number(raw, locale))
-    if re.fullmatch(r"[1-9][0-9]{0,2}", whole) and len(fraction) == 3:
-        grouped, point = Decimal(whole + fraction), Decimal(f"{whole}.{fraction}")
-        raise NumberRefused(_ambiguous(raw, grouped, point, locale))
     if not fraction:
         raise NumberRefused(_not_a_number(raw, locale))
-    return whole, fraction
+    pieces = _whole_groups(raw, whole, fraction, sym, locale)
+    if len(pieces) == 1 and re.fullmatch(r"[1-9][0-9]{0,2}", whole) and len(fraction) == 3:
+        grouped, point = Decimal(whole + fraction), Decimal(f"{whole}.{fraction}")
+        raise NumberRefused(_ambiguous(raw, grouped, point, locale))
+    return "".join(pieces), fraction
 
 
 def _own_separators(raw: str, digits: str, sym: Symbols, locale: Locale) -> tuple[str, str]:
@@ -218,12 +220,18 @@ def _own_separators(raw: str, digits: str, sym: Symbols, locale: Locale) -> tupl
     whole, mark, fraction = digits.partition(sym.decimal)
     if mark and not fraction:
         raise NumberRefused(_not_a_number(raw, locale))
+    return "".join(_whole_groups(raw, whole, fraction, sym, locale)), fraction
+
+
+def _whole_groups(raw: str, whole: str, fraction: str, sym: Symbols, locale: Locale) -> list[str]:
+    """The groups of digits before the decimal mark, refused unless grouped as the locale groups."""
     if any(g in fraction for g in sym.groups):
-        raise NumberRefused(_mixed(raw, locale))
+        # 1.234,5 in en mixes the two marks; 1,2 3 in ru groups decimals
+        raise NumberRefused(_groups(raw, locale) if sym.groups == SPACES else _mixed(raw, locale))
     pieces = re.split("[" + re.escape("".join(sym.groups)) + "]", whole)
     if len(pieces) > 1 and not _grouped_right(pieces, sym.grouping):
         raise NumberRefused(_groups(raw, locale))
-    return "".join(pieces), fraction
+    return pieces
 
 
 def _grouped_right(pieces: list[str], grouping: tuple[int, int]) -> bool:
@@ -250,8 +258,8 @@ def date_pattern(locale: Locale) -> str:
 
 
 def parse_date_text(text: str, locale: Locale | str | None = None) -> str:
-    """A date typed as the locale writes it (09.03.2026 in ru, 9/3/2026 or ৯/৩/২০২৬ in bn) as ISO text; anything
-    else is handed on as typed (ISO from a date picker, or what the form's schema will refuse)."""
+    """A date typed as the locale writes it (09.03.2026 in ru, 9/3/2026 or ৯/৩/২০২৬ in bn) as ISO
+    text; anything else is handed on as typed (ISO from a date picker, or what the schema refuses)."""
     where = locale_of(locale)
     try:
         latin = _latin_digits(text.strip(), where)
@@ -265,8 +273,8 @@ def parse_date_text(text: str, locale: Locale | str | None = None) -> str:
             separator = token
     if separator is None or where.language == "en":
         return text
-    match = re.fullmatch(r"(\d{1,4})" + re.escape(separator) + r"(\d{1,2}|\d{4})" + re.escape(separator) + r"(\d{1,4})",
-                         latin)  # fmt: skip
+    part = "([0-9]{1,4})"
+    match = re.fullmatch(part + re.escape(separator) + part + re.escape(separator) + part, latin)
     if match is None:
         return text
     parts = dict(zip(order, map(int, match.groups()), strict=True))
