@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
-from flask import Flask
+from flask import Flask, request
 
 from config.settings import Settings
 from connectors import outbound
 from hub.jsonio import loads_stored
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
+LANGUAGES = ("en", "ru", "bn")
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -44,12 +45,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from hub import api, auth, exchange, health, security_headers, web
     from hub.api import idempotency
     from hub.audit import install as install_audit
-    from hub.extensions import db, migrate
+    from hub.extensions import babel, db, migrate
     from hub.jsonio import DecimalJSONProvider
     from hub.kept_answers import install as install_kept_answers
 
     app.json_provider_class = DecimalJSONProvider
     app.json = DecimalJSONProvider(app)
+    # The browser's language among those the hub speaks (the user's own setting comes with hub.i18n).
+    babel.init_app(app, locale_selector=lambda: request.accept_languages.best_match(LANGUAGES) or "en")
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():

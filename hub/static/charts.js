@@ -1,8 +1,18 @@
 // Draws the charts whose data the page embeds as JSON (amounts arrive as exact decimal strings;
-// Chart.js reads them as numbers for drawing only).
+// Chart.js reads them as numbers for drawing only). Ticks and tooltips are written in the page's
+// language (<html lang>), in Latin digits as the server writes every number (docs/numbers-and-dates.md).
 (function () {
   const palette = ["#1d5fbf", "#1f7a3a", "#a15c00", "#7a2eb8", "#b42318", "#0e7490"];
-  const common = { responsive: true, maintainAspectRatio: false, animation: false };
+  const lang = document.documentElement.lang || "en";
+  const locale = lang + "-u-nu-latn";
+  const common = { responsive: true, maintainAspectRatio: false, animation: false, locale };
+  const monthNames = new Intl.DateTimeFormat(locale, { year: "numeric", month: "short", timeZone: "UTC" });
+  // "2026-03" → "Mar 2026", "мар. 2026 г.", "মার্চ 2026".
+  const month = (label) => (/^\d{4}-\d{2}$/.test(label) ? monthNames.format(new Date(label + "-01T00:00:00Z")) : label);
+  // Numeric dates as the server writes them: ISO in English (3/9 is a different day in the US and the UK).
+  const stamps = new Intl.DateTimeFormat(locale, { dateStyle: "short", timeStyle: "short", timeZone: "UTC" });
+  const stamp = (v) =>
+    lang === "en" ? new Date(v).toISOString().slice(0, 16).replace("T", " ") : stamps.format(new Date(v));
 
   function dashboard() {
     const node = document.getElementById("dashboard-data");
@@ -16,13 +26,13 @@
     });
     new Chart(document.getElementById("chart-forecast"), {
       type: "bar",
-      data: { labels: data.forecast.labels, datasets: data.forecast.datasets.map(colour) },
+      data: { labels: data.forecast.labels.map(month), datasets: data.forecast.datasets.map(colour) },
       options: common,  // grouped, never stacked: amounts in different currencies do not add up
     });
     new Chart(document.getElementById("chart-won-lost"), {
       type: "bar",
       data: {
-        labels: data.won_lost.labels,
+        labels: data.won_lost.labels.map(month),
         datasets: [
           { label: "won", data: data.won_lost.won, backgroundColor: "#1f7a3a" },
           { label: "lost", data: data.won_lost.lost, backgroundColor: "#b42318" },
@@ -37,7 +47,7 @@
     new Chart(document.getElementById("chart-loop"), {
       type: "line",
       data: {
-        labels: data.loop.labels,
+        labels: data.loop.labels.map(month),
         datasets: [
           { label: "won → invoice (h)", data: data.loop.to_invoice, borderColor: "#1d5fbf", backgroundColor: "#1d5fbf", spanGaps: true },
           { label: "invoice → paid (h)", data: data.loop.to_paid, borderColor: "#1f7a3a", backgroundColor: "#1f7a3a", spanGaps: true },
@@ -69,7 +79,7 @@
       type: "line",
       data: { datasets },
       options: Object.assign({
-        scales: { y: { beginAtZero: true }, x: { type: "linear", ticks: { callback: (v) => new Date(v).toISOString().slice(0, 16).replace("T", " ") } } },
+        scales: { y: { beginAtZero: true }, x: { type: "linear", ticks: { callback: stamp } } },
       }, common),
     });
   }

@@ -1,5 +1,6 @@
 """What every page module shares: the access decorator (the API's POLICY, read for pages),
-navigation by role, reading forms through the API's own marshmallow schemas, and display filters."""
+navigation by role, reading forms through the API's own marshmallow schemas (numbers and dates
+first read as the user's locale writes them), and display filters in the user's locale."""
 
 from __future__ import annotations
 
@@ -13,15 +14,15 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import marshmallow as ma
-from babel.numbers import format_currency, format_decimal
 from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
+from hub import locale_numbers
 from hub.errors import HubError, ValidationFailed, flatten_messages
 from hub.extensions import db
+from hub.locale_numbers import NumberRefused
 from hub.models import Role
-from hub.money import round_money
 from hub.permissions import allowed
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -156,12 +157,54 @@ def remap_rows(errors: Mapping[str, list[str]], prefix: str, order: list[int]) -
     return out
 
 
-def load(schema: ma.Schema, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate with the API's schema; ValidationFailed names each field as the API would."""
+def load(
+    schema: ma.Schema, data: Mapping[str, Any], numbers: Iterable[str] = (), dates: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Validate with the API's schema; ValidationFailed names each field as the API would.
+
+    `numbers` and `dates` name the fields the user typed as their locale writes them ("12,50",
+    "09.03.2026" in ru; `lines[].quantity` for a field of each row): they reach the schema in its
+    canonical form, and one that cannot be read is refused by name, beside the schema's own errors."""
+    data, refused = localised(data, numbers, dates)
     try:
-        return schema.load(data)
+        loaded = schema.load(data)
     except ma.ValidationError as exc:
-        raise ValidationFailed(flatten_messages(exc.messages)) from exc
+        raise ValidationFailed(flatten_messages(exc.messages) | refused) from exc
+    if refused:
+        raise ValidationFailed(refused)
+    return loaded
+
+
+def localised(
+    data: Mapping[str, Any], numbers: Iterable[str], dates: Iterable[str] = ()
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """`data` with the named fields' text in canonical form (1234.5, 2026-03-09), and what could not
+    be read, by field. A refused field is left out, so the schema has nothing else to say of it."""
+    out = dict(data)
+    refused: dict[str, list[str]] = {}
+
+    def read(target: dict[str, Any], key: str, path: str, parse: Callable[[str], str]) -> None:
+        if isinstance(target.get(key), str):
+            try:
+                target[key] = parse(target[key])
+            except NumberRefused as exc:
+                refused[path] = [exc.message]
+                del target[key]
+
+    def number(text: str) -> str:
+        return format(locale_numbers.parse_decimal(text), "f")
+
+    for names, parse in ((numbers, number), (dates, locale_numbers.parse_date_text)):
+        for name in names:
+            rows, _, field = name.partition("[].")
+            if not field:
+                read(out, name, name, parse)
+                continue
+            if isinstance(out.get(rows), list):
+                out[rows] = [dict(row) for row in out[rows]]
+                for i, row in enumerate(out[rows]):
+                    read(row, field, f"{rows}[{i}].{field}", parse)
+    return out, refused
 
 
 def failed(error: HubError) -> dict[str, list[str]]:
@@ -176,28 +219,40 @@ def failed(error: HubError) -> dict[str, list[str]]:
 def money(amount: Decimal | str | None, currency: str) -> str:
     if amount is None:
         return "–"
-    return format_currency(round_money(Decimal(amount), currency), currency, locale="en_US")
+    return locale_numbers.money_text(amount, currency)
 
 
 def quantity(value: Decimal | str | None) -> str:
     if value is None:
         return "–"
-    return format_decimal(Decimal(value).normalize(), locale="en_US")
+    return locale_numbers.quantity_text(value)
 
 
 def percent(rate: Decimal | str | None) -> str:
-    """A fraction as people read it: 0.19 → "19 %"."""
+    """A fraction as people read it: 0.19 → "19%" (en), "19 %" (ru)."""
     if rate is None:
         return "–"
-    return f"{format_decimal((Decimal(rate) * 100).normalize(), locale='en_US')} %"
+    return locale_numbers.percent_text(rate)
+
+
+def number(value: Decimal | float | int | None, places: int = 1) -> str:
+    """A measured figure such as hours, to `places` decimals."""
+    if value is None:
+        return "–"
+    return locale_numbers.number_text(value, places)
 
 
 def when(value: datetime | date | None) -> str:
     if value is None:
         return "–"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    return value.isoformat()
+        return locale_numbers.datetime_text(value)
+    return locale_numbers.date_text(value)
+
+
+def html_lang() -> str:
+    """The page's language for `<html lang>`: screen readers, hyphenation, and the charts' Intl."""
+    return str(locale_numbers.locale_of()).replace("_", "-")
 
 
 def ago(value: datetime | None) -> str:
@@ -256,13 +311,14 @@ def install_template_helpers(app: Flask) -> None:
         money=money,
         quantity=quantity,
         percent=percent,
+        number=number,
         when=when,
         ago=ago,
         options=options,
         pretty_json=pretty_json,
         text_blocks=text_blocks,
     )
-    app.jinja_env.globals.update(nav_items=nav_items, can=can)
+    app.jinja_env.globals.update(nav_items=nav_items, can=can, html_lang=html_lang)
 
     from hub.api import api
 

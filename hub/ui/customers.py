@@ -148,7 +148,7 @@ def add_task(customer_id: int):
     get_or_404(Customer, customer_id)
     data = form_values(request.form, ("title", "due_date", "assignee_id")) | {"customer_id": customer_id}
     try:
-        create_task(load(TaskSchema(), data), authenticated_user())
+        create_task(load(TaskSchema(), data, dates=("due_date",)), authenticated_user())
     except HubError as exc:
         return show(customer_id, errors={f"task.{k}": v for k, v in failed(exc).items()}), 422
     flash("Task added.", "ok")

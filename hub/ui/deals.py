@@ -17,6 +17,7 @@ from hub.auth import authenticated_user
 from hub.errors import HubError
 from hub.extensions import db
 from hub.inventory import availability
+from hub.locale_numbers import input_text
 from hub.models import (
     Activity,
     ActivityKind,
@@ -40,6 +41,9 @@ from hub.ui.core import LINE_FIELD, blueprint, can, failed, form_patch, form_val
 bp = blueprint("ui_deals", __name__)
 NEW_LINE_ROWS = 4
 LINE_FIELDS = ("product_id", "description", "quantity", "discount_percent", "unit_price")
+# Typed as the user's locale writes numbers and dates (12,50 and 09.03.2026 in ru).
+LINE_NUMBERS = ("lines[].quantity", "lines[].discount_percent", "lines[].unit_price")
+DATES = ("expected_close_date",)
 EDIT_FIELDS = ("title", "contact_id", "owner_id", "expected_close_date", "probability", "notes")
 # While an invoice waits for its target's number, the panel refreshes itself.
 WAITING = frozenset({InvoiceState.PENDING, InvoiceState.SENT})
@@ -60,7 +64,9 @@ def new():
         lines, order = line_rows(request.form, "lines", LINE_FIELDS)
         data = form_values(request.form, ("title", "customer_id", "expected_close_date", "notes", "currency"))
         try:
-            deal = deal_service.create_deal(load(DealIn(), data | {"lines": lines}), authenticated_user())
+            deal = deal_service.create_deal(
+                load(DealIn(), data | {"lines": lines}, LINE_NUMBERS, DATES), authenticated_user()
+            )
         except HubError as exc:
             # Blank rows were left out: name each problem on the row the user typed it in.
             errors = remap_rows(failed(exc), "lines", order)
@@ -87,7 +93,8 @@ def edit(deal_id: int):
         if not frozen:
             data["lines"], order = line_rows(request.form, "lines", LINE_FIELDS)
         try:
-            deal_service.update_deal(deal_id, load(DealPatch(partial=True), data), authenticated_user())
+            valid = load(DealPatch(partial=True), data, LINE_NUMBERS, DATES)
+            deal_service.update_deal(deal_id, valid, authenticated_user())
         except HubError as exc:
             errors = remap_rows(failed(exc), "lines", order)
             deal = deal_service.load_deal(deal_id)
@@ -123,9 +130,9 @@ def _deal_form(deal: Deal) -> dict[str, str]:
         values |= {
             f"lines[{i}].product_id": str(line.product_id or ""),
             f"lines[{i}].description": line.description,
-            f"lines[{i}].quantity": format(line.quantity.normalize(), "f"),
-            f"lines[{i}].discount_percent": format(line.discount_percent.normalize(), "f"),
-            f"lines[{i}].unit_price": format(line.unit_price.normalize(), "f"),
+            f"lines[{i}].quantity": input_text(line.quantity),
+            f"lines[{i}].discount_percent": input_text(line.discount_percent),
+            f"lines[{i}].unit_price": input_text(line.unit_price),
         }
     return values
 
@@ -243,7 +250,7 @@ def add_task(deal_id: int):
     data = form_values(request.form, ("title", "due_date", "assignee_id", "notes"))
     data["deal_id"] = deal_id
     try:
-        create_task(load(TaskSchema(), data), authenticated_user())
+        create_task(load(TaskSchema(), data, dates=("due_date",)), authenticated_user())
     except HubError as exc:
         return _redisplay(deal_id, {f"task.{k}": v for k, v in failed(exc).items()})
     flash("Task added.", "ok")

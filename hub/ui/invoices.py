@@ -30,7 +30,7 @@ def _filtered() -> tuple[Select, dict[str, Any]]:
     """The API's list arguments and checks (finance.invoice_query), from the page's query string;
     the filters as typed, for the form. A bad filter raises ValidationFailed naming it."""
     raw = form_values(request.args, FILTERS)
-    return finance.invoice_query(load(InvoiceListArgs(), raw)).order_by(
+    return finance.invoice_query(load(InvoiceListArgs(), raw, dates=("issued_from", "issued_to"))).order_by(
         HubInvoice.issue_date.desc(), HubInvoice.id.desc()
     ), raw
 

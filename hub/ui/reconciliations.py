@@ -47,7 +47,7 @@ def start():
     try:
         if not form["connection_id"].isdigit():
             raise ValidationFailed({"connection_id": "Choose a connection."})
-        period = load(ReconciliationStart(), {"from": form["from"], "to": form["to"]})
+        period = load(ReconciliationStart(), {"from": form["from"], "to": form["to"]}, dates=("from", "to"))
         run = reconciliation.start_run(
             int(form["connection_id"]), period["period_from"], period["period_to"], current_user.id
         )

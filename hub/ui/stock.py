@@ -19,6 +19,7 @@ from hub.extensions import db
 from hub.inventory import alerts as alert_rules
 from hub.inventory.pull import keeps_stock
 from hub.inventory.staleness import staleness
+from hub.locale_numbers import datetime_text, input_text
 from hub.models import AlertState, Connection, Product, ReorderRule, StockAlert, StockHistory, StockLevel, Warehouse
 from hub.models.base import utcnow
 from hub.services import stock as stock_service
@@ -90,7 +91,7 @@ def rules():
         data["count_open_deals"] = "true" if request.form.get("count_open_deals") == "on" else "false"
         rule_id = request.form.get("rule_id", "")
         try:
-            valid = load(RuleSchema(partial=bool(rule_id)), data)
+            valid = load(RuleSchema(partial=bool(rule_id)), data, ("reorder_point", "target_level", "margin"))
             rule, opened = stock_service.save_rule(int(rule_id) if rule_id.isdigit() else None, valid)
         except HubError as exc:
             errors = failed(exc)
@@ -116,7 +117,7 @@ def _rule_form(rule_id: str) -> dict[str, str]:
         "rule_id": str(rule.id),
         "product_id": str(rule.product_id),
         "warehouse_id": str(rule.warehouse_id or ""),
-        **{k: format(getattr(rule, k).normalize(), "f") for k in ("reorder_point", "target_level", "margin")},
+        **{k: input_text(getattr(rule, k)) for k in ("reorder_point", "target_level", "margin")},
     }
     return values | ({"count_open_deals": "on"} if rule.count_open_deals else {})
 
@@ -156,5 +157,5 @@ def snooze(alert_id: int):
         return redirect(url_for("ui_stock.alerts"))
     until = load(SnoozeIn(), {"until": (utcnow() + span).isoformat()})["until"]
     alert = stock_service.snooze_alert(alert_id, until)
-    flash(f"Alert for {alert.product.sku} snoozed until {until:%Y-%m-%d %H:%M} UTC.", "ok")
+    flash(f"Alert for {alert.product.sku} snoozed until {datetime_text(until)} UTC.", "ok")
     return redirect(url_for("ui_stock.alerts"))
