@@ -5,10 +5,10 @@ Every write takes exactly one of two ways in, so nothing is audited twice or lef
 - Through the ORM: one session listener (`install`) writes the entries of each flush. Dozens of
   views, services and jobs write through the session; one listener means none of them can forget
   its entry, where an explicit call at each would be a place to forget it.
-- With a Core statement (a catalogue import's thousands of products, a push's invoice states),
+- With a Core statement (a catalogue import's thousands of products, the sync results' invoice states),
   which no session listener sees: written by `insert_audited` or `update_audited`, which audit
   what they write in the same transaction, or followed by `updated_in_bulk` when the statement
-  is the caller's own (a push moves invoice states only from the state each was read in).
+  is the caller's own (hub.sync.results moves invoice states only from the state each was read in).
   Tables whose Core writes are machinery (sync runs, stock levels, links) are
   `__audited__ = False`.
 

@@ -8,6 +8,7 @@ push.py       a push batch: prepared, sent (find before create), recorded
 push_chain.py a job's push batches one after the other, the target working on one while the next is made
 cancel.py     cancel_invoice for one leased event
 status.py     read invoice states and payments back
+results.py    the one recorder of what a target did with an invoice (links, states, events, audit, runs)
 history.py    sync runs, with secrets redacted
 registry.py   the connector types the hub ships (a leaf: nothing of the hub)
 factory.py    build a connector from a connection (config + decrypted secrets, OAuth services)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import select
 
@@ -24,12 +25,10 @@ from connectors.base import Connector
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, invoice_from_dict
 from connectors.errors import ConnectorError, UnsupportedOperation
 from hub.extensions import db
-from hub.models import Connection, CreditNote, ExternalLink, HubInvoice, OutboxEvent, OutboxState, RunOutcome
+from hub.models import Connection, ExternalLink, OutboxEvent, OutboxState
 from hub.models.base import utcnow
-from hub.sync import outbox
+from hub.sync import outbox, results
 from hub.sync.factory import open_connector, secret_values
-from hub.sync.history import record_run
-from hub.sync.push import apply_failure
 
 
 def _push_in_flight(connection: Connection, event: OutboxEvent) -> bool:
@@ -89,34 +88,6 @@ def _paid(status: InvoiceStatus) -> bool:
     return status.status in (ExternalState.PAID, ExternalState.PARTIALLY_PAID) or status.amount_paid > 0
 
 
-def _record(
-    connection: Connection, invoice: HubInvoice, link: ExternalLink | None, ref: ExternalRef, settled: Settled
-) -> None:
-    """Keep what the target did: the link's state and, when credited, the credit note."""
-    if link is None:
-        link = ExternalLink(
-            connection=connection,
-            invoice=invoice,
-            external_id=ref.external_id,
-            external_number=ref.external_number,
-            url=ref.url,
-            state="",
-        )
-        db.session.add(link)
-    link.state = settled.state.value
-    note = settled.credit_note
-    if note is not None and link.credit_note is None:
-        db.session.add(
-            CreditNote(
-                link=link,
-                external_id=note.external_id,
-                external_number=note.external_number,
-                url=note.url,
-                amount=invoice.total,
-            )
-        )
-
-
 def cancel_event(connection: Connection, event: OutboxEvent) -> str:
     if _push_in_flight(connection, event):
         # Let the push finish first; then there is something to cancel (or nothing was created).
@@ -130,7 +101,9 @@ def cancel_event(connection: Connection, event: OutboxEvent) -> str:
         )
     )
     connector = open_connector(connection)
-    outcome, error, word = RunOutcome.SUCCESS, None, "cancelled"
+    run = {"operation": "cancel_invoice", "started_at": started, "secrets": secret_values(connection)}
+    what = (connection.id, event.id, event.invoice_id)
+    # Each branch names its result's maker (hub.sync.results); it is made once the exchanges are in.
     try:
         if link is not None:
             ref = ExternalRef(connection.type, link.external_id, link.external_number, link.url)
@@ -138,39 +111,28 @@ def cancel_event(connection: Connection, event: OutboxEvent) -> str:
             # A push that ended uncertain may still have created it: ask the target.
             ref = connector.find_invoice(invoice_from_dict(event.invoice.snapshot).idempotency_key)
         if ref is None:
-            outcome, word = RunOutcome.SKIPPED, "nothing to cancel: no invoice was created"
-            error = word
+            word = "nothing to cancel: no invoice was created"
+            outcome = partial(results.cancelled, *what, None, None, error=word)
         elif link is not None and link.credit_note is not None:
             word = f"already credited by {link.credit_note.external_number or link.credit_note.external_id}"
+            outcome = partial(results.cancelled, *what, ref, None)
         else:
-            doc = invoice_from_dict(event.invoice.snapshot)
-            settled = settle(connector, ref, doc, connection.name)
-            _record(connection, event.invoice, link, ref, settled)
-            if settled.credit_note is not None:
-                note = settled.credit_note
-                word = f"credited by {note.external_number or note.external_id}"
-        outbox.release(event, OutboxState.DONE)
+            settled = settle(connector, ref, invoice_from_dict(event.invoice.snapshot), connection.name)
+            note = settled.credit_note
+            word = "cancelled" if note is None else f"credited by {note.external_number or note.external_id}"
+            outcome = partial(
+                results.cancelled, *what, ref, settled.state, credit_note=note, amount=event.invoice.total
+            )
     except UnsupportedOperation as exc:
-        outcome, error, word = RunOutcome.FAILED, exc.message, "cannot cancel"
-        event.last_error = exc.message
-        outbox.release(event, OutboxState.FAILED)
+        word = "cannot cancel"
+        outcome = partial(results.not_cancelled, *what, exc)
     except ConnectorError as exc:
-        outcome, error = apply_failure(connection, event, exc)
-        word = outcome.value
+        outcome = partial(results.failed, connection, event.id, event.invoice_id, event.attempts, exc)
+        word = ""
     finally:
         exchanges = connector.take_exchanges()
         connector.close()
-    record_run(
-        connection_id=connection.id,
-        operation="cancel_invoice",
-        outcome=outcome,
-        started_at=started,
-        event_id=event.id,
-        object_type="invoice",
-        object_id=event.invoice_id,
-        exchanges=exchanges,
-        secrets=secret_values(connection),
-        error=error,
-    )
+    result = outcome(**run, exchanges=exchanges)
+    results.record([result])
     db.session.commit()
-    return word
+    return word or result.outcome.value

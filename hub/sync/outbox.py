@@ -344,23 +344,19 @@ def new_owner() -> str:
 
 
 def release(event: OutboxEvent, state: OutboxState, *, available_at: datetime | None = None) -> None:
-    for name, value in _released(state, available_at).items():
+    for name, value in released(state, available_at=available_at).items():
         setattr(event, name, value)
 
 
-def release_many(event_ids: Collection[int], state: OutboxState, **columns: object) -> None:
-    """`release` for many events in one UPDATE, setting `columns` too (a batch's pushed events)."""
-    db.session.execute(
-        update(OutboxEvent.__table__).where(OutboxEvent.id.in_(event_ids)).values(**_released(state, None), **columns)
-    )
-
-
-def _released(state: OutboxState, available_at: datetime | None) -> dict[str, object]:
+def released(
+    state: OutboxState, *, available_at: datetime | None = None, now: datetime | None = None
+) -> dict[str, object]:
+    """The columns of an event let go in `state` (finished at `now` if that ends it)."""
     values: dict[str, object] = {"state": state, "locked_until": None, "locked_by": None}
     if available_at is not None:
         values["available_at"] = available_at
     if state in (OutboxState.DONE, OutboxState.FAILED, OutboxState.DISCARDED):
-        values["finished_at"] = utcnow()
+        values["finished_at"] = now or utcnow()
     return values
 
 

@@ -16,55 +16,26 @@ Outcomes per event
 from __future__ import annotations
 
 import logging
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select
 
 from connectors.base import Connector, Exchange
-from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, invoice_from_dict
-from connectors.errors import (
-    AuthError,
-    ConnectorError,
-    MappingRefused,
-    PermanentError,
-    RetryableError,
-    UncertainOutcomeError,
-)
-from connectors.oauth import ReauthorizationRequired
-from hub.audit import updated_in_bulk
+from connectors.documents import ExternalRef, InvoiceDocument, invoice_from_dict
+from connectors.errors import AuthError, ConnectorError, PermanentError
 from hub.extensions import db
-from hub.models import (
-    PARKED_FOR_REAUTHORISATION,
-    Connection,
-    ExternalLink,
-    HubInvoice,
-    InvoiceState,
-    OutboxEvent,
-    OutboxState,
-    RunOutcome,
-    SyncRun,
-)
+from hub.models import Connection, HubInvoice, OutboxEvent, RunOutcome
 from hub.models.base import utcnow
-from hub.sync import failures, outbox
-from hub.sync.backoff import retry_delay
+from hub.sync import failures, results
 from hub.sync.factory import open_connector, secret_values
-from hub.sync.history import exchanges_by_document, redact, redact_exchanges, run_values
-from hub.sync.oauth_tokens import reauthorise_attention
+from hub.sync.history import exchanges_by_document, redact_exchanges
 
 log = logging.getLogger(__name__)
 
 Result = ExternalRef | Exception
-STATE_OF = {
-    ExternalState.DRAFT: InvoiceState.SENT,
-    ExternalState.POSTED: InvoiceState.POSTED,
-    ExternalState.PARTIALLY_PAID: InvoiceState.PARTIALLY_PAID,
-    ExternalState.PAID: InvoiceState.PAID,
-    ExternalState.CANCELLED: InvoiceState.CANCELLED,
-}
 
 
 def hold_until(connection: Connection):
@@ -141,118 +112,34 @@ def push_batch(connection: Connection, events: Sequence[OutboxEvent]) -> None:
 
 
 def record_batch(connection: Connection, batch: Batch) -> None:
-    """Write what happened to each event of a sent batch: link, states, run history; commit.
-
-    This runs beside the target's work on the next batch, on the same two cores, and most batches
-    are all successes: those are written with a few statements for the whole batch, not an ORM object
-    per row (which was most of the hub's time beside Tryton's creates). Failures go through the ORM
-    one by one, each with its own backoff, parking and message."""
+    """Write what happened to each event of a sent batch (hub.sync.results: links, states, events,
+    audit, run history), tell the owners of invoices parked, count for the breaker; commit."""
     secrets = secret_values(connection)
     keys = batch.idempotency_keys()
     about = exchanges_by_document(redact_exchanges(batch.exchanges, secrets), keys)
-    done: dict[int, tuple[int, ExternalRef]] = {}
-    for event_id, invoice_id, key in zip(batch.event_ids, batch.invoice_ids, keys, strict=True):
-        result = batch.results[key]
-        if isinstance(result, ExternalRef):
-            done[event_id] = (invoice_id, result)
-    _record_successes(connection, done)
-    failed = {event.id: event for event in _reload([i for i in batch.event_ids if i not in done])}
-    runs, any_failure = [], False
+    recorded = []
     for event_id, invoice_id, key, attempts in zip(
         batch.event_ids, batch.invoice_ids, keys, batch.attempts, strict=True
     ):
-        if event_id in done:
-            outcome, error = RunOutcome.SUCCESS, None
+        result = batch.results[key]
+        run = {
+            "operation": "push_invoice",
+            "started_at": batch.started,
+            "attempt": attempts + 1,
+            "exchanges": about[key],
+            "secrets": secrets,
+        }
+        if isinstance(result, ExternalRef):
+            recorded.append(results.pushed(connection.id, event_id, invoice_id, result, **run))
         else:
-            outcome, error = apply_failure(connection, failed[event_id], batch.results[key])
-            if outcome == RunOutcome.FAILED:  # parked: the deal's owner is told, once per parking
-                exc = batch.results[key]
-                gave_up = not isinstance(exc, PermanentError | AuthError)
-                failures.notify_parked(connection, failed[event_id], exc, gave_up=gave_up)
-            any_failure = any_failure or outcome in (RunOutcome.RETRY, RunOutcome.UNCERTAIN)
-        runs.append(
-            run_values(
-                connection_id=connection.id,
-                operation="push_invoice",
-                outcome=outcome,
-                started_at=batch.started,
-                event_id=event_id,
-                object_type="invoice",
-                object_id=invoice_id,
-                attempt=attempts + 1,
-                exchanges=about[key],
-                secrets=secrets,
-                error=error,
-            )
-        )
-    db.session.execute(insert(SyncRun.__table__), runs)
-    _count_for_breaker(connection, failed=any_failure)
+            recorded.append(results.failed(connection, event_id, invoice_id, attempts, result, **run))
+    results.record(recorded)
+    for event, key, result in zip(batch.events, keys, recorded, strict=True):
+        if result.outcome == RunOutcome.FAILED:  # parked: the deal's owner is told, once per parking
+            exc = batch.results[key]
+            failures.notify_parked(connection, event, exc, gave_up=not isinstance(exc, PermanentError | AuthError))
+    _count_for_breaker(connection, failed=any(r.outcome in (RunOutcome.RETRY, RunOutcome.UNCERTAIN) for r in recorded))
     db.session.commit()
-
-
-def _record_successes(connection: Connection, done: dict[int, tuple[int, ExternalRef]]) -> None:
-    """Links, invoice states and events of the pushed events, `done` by event id: (invoice id, ref)."""
-    if not done:
-        return
-    refs = dict(done.values())
-    linked = dict(
-        db.session.execute(
-            select(ExternalLink.invoice_id, ExternalLink.id).where(
-                ExternalLink.connection_id == connection.id, ExternalLink.invoice_id.in_(refs)
-            )
-        ).all()
-    )
-    new = [
-        {"connection_id": connection.id, "invoice_id": i, **_link_values(ref)}
-        for i, ref in refs.items()
-        if i not in linked
-    ]
-    if new:
-        db.session.execute(insert(ExternalLink.__table__), new)
-    if len(new) < len(refs):  # found again after an uncertain outcome, or pushed again by an admin
-        db.session.execute(
-            update(ExternalLink.__table__).where(ExternalLink.id == bindparam("link_id")),
-            [{"link_id": linked[i], **_link_values(ref)} for i, ref in refs.items() if i in linked],
-        )
-    _advance_invoices(refs)
-    outbox.release_many(done, OutboxState.DONE, last_error=None)
-
-
-def _link_values(ref: ExternalRef) -> dict[str, str | None]:
-    return {
-        "external_id": ref.external_id,
-        "external_number": ref.external_number,
-        "url": ref.url,
-        "state": ref.status.value,
-    }
-
-
-def _advance_invoices(refs: dict[int, ExternalRef]) -> None:
-    """Invoices not yet further than sent take the state the target reports; audited as the ORM
-    would, from the states each had (an update by state, so a change made meanwhile wins)."""
-    moves: dict[tuple[InvoiceState, InvoiceState], list[int]] = {}
-    for invoice_id, state in db.session.execute(
-        select(HubInvoice.id, HubInvoice.state).where(HubInvoice.id.in_(refs))
-    ).all():
-        new = STATE_OF[refs[invoice_id].status]
-        if state in (InvoiceState.PENDING, InvoiceState.FAILED, InvoiceState.SENT) and state != new:
-            moves.setdefault((state, new), []).append(invoice_id)
-    table = HubInvoice.__table__
-    for (old, new), ids in moves.items():
-        moved = db.session.scalars(
-            update(table).where(table.c.id.in_(ids), table.c.state == old).values(state=new).returning(table.c.id)
-        ).all()
-        updated_in_bulk(db.session, table, {i: {"state": (old, new)} for i in moved})
-
-
-def _reload(event_ids: list[int]) -> list[OutboxEvent]:
-    """Events, fresh (a commit since their batch was prepared expired them), with their invoices."""
-    if not event_ids:
-        return []
-    events = db.session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_(event_ids))).all()
-    invoice_ids = [e.invoice_id for e in events]
-    db.session.scalars(select(HubInvoice).where(HubInvoice.id.in_(invoice_ids))).all()
-    return list(events)
 
 
 def troubled(batch: Batch) -> bool:
@@ -290,64 +177,6 @@ def _push(connector: Connector, docs: list[InvoiceDocument]) -> dict[str, Result
     except ConnectorError as exc:
         results.update({d.idempotency_key: exc for d in missing})
     return results
-
-
-def apply_failure(connection: Connection, event: OutboxEvent, exc: Exception) -> tuple[RunOutcome, str]:
-    message = exc.message if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
-    message = redact(message, secret_values(connection))  # a target's answer may echo them
-    event.last_error = message
-    if isinstance(exc, ReauthorizationRequired):
-        # Not lost: parked until an admin authorises the connection again, then requeued by itself.
-        message = (
-            f"{connection.name} ({connection.type}): not sent, re-authorisation needed ({message}). "
-            "Re-authorise the connection on the connections page; this push is then sent again by itself."
-        )
-        event.last_error = message
-        connection.attention = reauthorise_attention(exc.message)
-        event.parked_for = PARKED_FOR_REAUTHORISATION
-        _park(event)
-        return RunOutcome.FAILED, message
-    if isinstance(exc, AuthError):
-        connection.attention = f"The target refused the credentials: {message}"
-        _park(event)
-        return RunOutcome.FAILED, message
-    if isinstance(exc, MappingRefused):
-        # Nothing was sent: the mapping has no row for a value. Name the connection, the tables and
-        # the values, so that whoever reads the failed queue knows which row to add before retrying.
-        tables = sorted({p.table for p in exc.problems if getattr(p, "table", None)})
-        hint = (
-            f" Add the missing rows to table {', '.join(tables)} of connection '{connection.name}' "
-            f"(PUT /api/v1/connections/{connection.id}/mapping/tables/<table>/rows/<value>), then retry."
-            if tables
-            else f" Fix the mapping of connection '{connection.name}', then retry."
-        )
-        message = f"{connection.name} ({connection.type}): not sent, the mapping cannot map it: {message}.{hint}"
-        event.last_error = message
-        _park(event)
-        return RunOutcome.FAILED, message
-    if isinstance(exc, PermanentError):
-        # Parked until someone fixes the data: say where, so the failed queue reads on its own.
-        message = f"{connection.name} ({connection.type}) refused it: {message}"
-        event.last_error = message
-        _park(event)
-        return RunOutcome.FAILED, message
-    if not isinstance(exc, ConnectorError):
-        message = f"{message}\n{''.join(traceback.format_exception(exc)[-3:])}"
-    event.attempts += 1
-    if event.attempts >= current_app.config["HUB_RETRY_MAX_ATTEMPTS"]:
-        _park(event)
-        return RunOutcome.FAILED, f"gave up after {event.attempts} attempts: {message}"
-    wait = exc.wait if isinstance(exc, RetryableError) else None
-    delay = retry_delay(event.attempts, wait)
-    outbox.release(event, OutboxState.PENDING, available_at=utcnow() + timedelta(seconds=delay))
-    return (RunOutcome.UNCERTAIN if isinstance(exc, UncertainOutcomeError) else RunOutcome.RETRY), message
-
-
-def _park(event: OutboxEvent) -> None:
-    outbox.release(event, OutboxState.FAILED)
-    invoice: HubInvoice | None = event.invoice
-    if invoice is not None and invoice.state == InvoiceState.PENDING:
-        invoice.state = InvoiceState.FAILED
 
 
 def _count_for_breaker(connection: Connection, *, failed: bool) -> None:

@@ -1,12 +1,13 @@
 """One `crmhub scheduler` dispatches at a time, however many run: the others stand by.
 
-The lock is a Redis key holding its holder's token (host:pid:random) with a TTL, which a thread
-renews every third of the TTL while the process lives. A scheduler that finds the key taken
+The lock is redis-py's `Lock`: a Redis key holding its holder's token (host:pid:random) with a TTL,
+taken with SET NX PX, renewed and deleted by its scripts only while it holds that token. A thread
+renews it every third of the TTL while the process lives. A scheduler that finds the key taken
 waits, polling every second. When the holder dies without letting go (SIGKILL, a lost machine),
 nothing renews the key: it expires and a waiter takes it within about TTL + a poll. A clean exit
 deletes the key, so a waiter takes over at its next poll.
 
-    waiting --SET NX succeeds--> holding --release()--> released
+    waiting --acquire succeeds--> holding --release()--> released
                                  holding --key gone or another's, or Redis out of reach for a TTL--> lost
 
 A scheduler that lost the lock stops dispatching and waits again. Two dispatching for a moment
@@ -24,6 +25,7 @@ import threading
 import time
 
 import redis
+from redis.exceptions import LockError, LockNotOwnedError
 
 from hub.sync.queue import RedisError
 
@@ -32,10 +34,6 @@ log = logging.getLogger(__name__)
 LOCK_KEY = "hub:scheduler:lock"
 TTL_SECONDS = 5.0
 POLL_SECONDS = 1.0
-
-# Renew and release only our own key: after an expiry the key may be another scheduler's.
-_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
 class SchedulerLock:
@@ -50,6 +48,8 @@ class SchedulerLock:
         self.key = key
         self.token = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.held = threading.Event()
+        # Not thread-local: the renewing thread uses the token the scheduler's thread took.
+        self._lock = conn.lock(key, timeout=ttl, blocking=False, thread_local=False)
         self._renewed_at = 0.0
         self._wake = threading.Event()
         self._renewer: threading.Thread | None = None
@@ -59,7 +59,7 @@ class SchedulerLock:
         reported: str | None = None
         while not stop.is_set():
             try:
-                if self.conn.set(self.key, self.token, nx=True, px=int(self.ttl * 1000)):
+                if self._lock.acquire(token=self.token):
                     self._renewed_at = time.monotonic()
                     self.held.set()
                     self._wake.clear()
@@ -88,19 +88,25 @@ class SchedulerLock:
             self._renewer.join(timeout=self.ttl)
             self._renewer = None
         try:
-            if self.conn.eval(_RELEASE, 1, self.key, self.token) and was_held:
-                log.info("released the scheduler lock (%s)", self.token)
+            self._lock.release()
+        except LockError:
+            pass  # never taken, expired, or another scheduler's now: nothing of ours to delete
         except RedisError as exc:
             log.warning("could not release the scheduler lock (%s); it expires within %s s", exc, self.ttl)
+        else:
+            if was_held:
+                log.info("released the scheduler lock (%s)", self.token)
 
     def _renew(self) -> None:
         while not self._wake.wait(self.ttl / 3):
             try:
-                if self.conn.eval(_RENEW, 1, self.key, self.token, int(self.ttl * 1000)):
-                    self._renewed_at = time.monotonic()
-                    continue
+                self._lock.reacquire()  # the TTL back to its whole length
+                self._renewed_at = time.monotonic()
+            except LockNotOwnedError:
                 self._lose("the key expired or another scheduler holds it")
                 return
+            except LockError:
+                return  # released meanwhile
             except RedisError as exc:
                 if time.monotonic() - self._renewed_at >= self.ttl:
                     self._lose(f"Redis out of reach for {self.ttl} s: {exc}")

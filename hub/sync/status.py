@@ -11,11 +11,10 @@ from sqlalchemy import select
 from connectors.documents import ExternalRef, ExternalState
 from connectors.errors import ConnectorError, UnsupportedOperation
 from hub.extensions import db
-from hub.models import Connection, ExternalLink, InvoiceState, RunOutcome
+from hub.models import Connection, ExternalLink
 from hub.models.base import utcnow
+from hub.sync import results
 from hub.sync.factory import open_connector, secret_values
-from hub.sync.history import record_run
-from hub.sync.push import STATE_OF
 
 log = logging.getLogger(__name__)
 FINAL = (ExternalState.PAID.value, ExternalState.CANCELLED.value)
@@ -42,43 +41,29 @@ def _pull_one(connection: Connection) -> int:
     changed = 0
     try:
         for link in links:
-            started = utcnow()
+            run = {"operation": "invoice_status", "started_at": utcnow(), "secrets": secret_values(connection)}
             ref = ExternalRef(connection.type, link.external_id, link.external_number, link.url)
             try:
                 status = connector.invoice_status(ref)
             except UnsupportedOperation:
                 return changed
             except ConnectorError as exc:
-                record_run(
-                    connection_id=connection.id,
-                    operation="invoice_status",
-                    outcome=RunOutcome.FAILED,
-                    started_at=started,
-                    object_type="invoice",
-                    object_id=link.invoice_id,
-                    exchanges=connector.take_exchanges(),
-                    secrets=secret_values(connection),
-                    error=exc.message,
-                )
+                run["exchanges"] = connector.take_exchanges()
+                results.record([results.status_unknown(connection.id, link.invoice_id, exc, **run)])
                 db.session.commit()
                 continue
-            exchanges = connector.take_exchanges()
-            link.status_checked_at = utcnow()
+            run["exchanges"] = connector.take_exchanges()
+            checked = {"status_checked_at": utcnow()}
             if link.state != status.status.value or link.amount_paid != status.amount_paid:
                 if status.external_number:
-                    link.external_number = status.external_number
-                apply_state(link, status.status, status.amount_paid)
-                record_run(
-                    connection_id=connection.id,
-                    operation="invoice_status",
-                    outcome=RunOutcome.SUCCESS,
-                    started_at=started,
-                    object_type="invoice",
-                    object_id=link.invoice_id,
-                    exchanges=exchanges,
-                    secrets=secret_values(connection),
+                    checked["external_number"] = status.external_number
+                result = results.status_changed(
+                    connection.id, link.invoice_id, status.status, status.amount_paid, checked, **run
                 )
+                results.record([result])
                 changed += 1
+            else:
+                link.status_checked_at = checked["status_checked_at"]
             db.session.commit()
     finally:
         connector.close()
@@ -86,14 +71,7 @@ def _pull_one(connection: Connection) -> int:
 
 
 def apply_state(link: ExternalLink, state: ExternalState, paid: Decimal | None) -> None:
-    """What the target says became of an invoice, onto its link and the hub invoice: the target's
-    state maps to a hub state, except that an invoice cancelled in the hub stays cancelled unless
-    the target cancelled it too. `paid` None leaves the amounts paid as they are: 1C's "posted" or
-    "cancelled" says nothing about payments, where a status pull always gives the amount."""
-    invoice = link.invoice
-    link.state = state.value
-    if paid is not None:
-        link.amount_paid = paid
-        invoice.amount_paid = paid
-    if invoice.state != InvoiceState.CANCELLED or state == ExternalState.CANCELLED:
-        invoice.state = STATE_OF[state]
+    """What the target says became of an invoice, onto its link and the hub invoice (the rule:
+    hub.sync.results.status_changed), without a sync run: 1C's order changes keep their own."""
+    db.session.flush()  # a link just made has its ids then
+    results.record([results.status_changed(link.connection_id, link.invoice_id, state, paid, {})])

@@ -5,6 +5,7 @@ the other takes over and dispatches. And the scheduler lock alone, without proce
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -237,6 +238,20 @@ def test_a_holder_that_cannot_renew_for_a_ttl_stops(redis_server):
     redis_server.stop()
     wait_for(lambda: not lock.held.is_set(), 5, 0.05, "the holder to give up the lock")
     lock.release()  # Redis down: logged, not raised
+
+
+def test_a_holder_whose_key_another_took_stops_and_leaves_that_key_alone(redis_server, caplog):
+    caplog.set_level(logging.INFO, logger="hub.sync.scheduler_lock")
+    conn = redis.Redis.from_url(redis_server.url)
+    lock = SchedulerLock(conn, ttl=1.0, poll=0.05)
+    assert lock.acquire(threading.Event())
+    assert f"took the scheduler lock ({lock.token})" in caplog.text
+    conn.set(LOCK_KEY, "elsewhere:1:beef", px=5000)  # as after an expiry the holder did not see
+    wait_for(lambda: not lock.held.is_set(), 5, 0.05, "the holder to give up the lock")
+    assert "lost the scheduler lock" in caplog.text
+    lock.release()
+    assert _holder(conn) == "elsewhere:1:beef"
+    assert "released the scheduler lock" not in caplog.text
 
 
 def test_make_serve_checks_the_settings_and_migrates_before_it_starts_the_procfile():

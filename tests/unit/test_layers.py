@@ -49,6 +49,7 @@ LAYER_OF = {
     "hub.mapping_store": "connection types",
     # services: CRM rules, invoicing, sync, inventory, reconciliation, notifications
     "hub.sync": "services",
+    "hub.sync.results": "services",  # the one recorder of push, cancel and status results
     "hub.inventory": "services",
     "hub.invoicing": "services",
     "hub.mapping_preview": "services",
