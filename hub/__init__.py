@@ -41,7 +41,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     outbound.configure(app.config.get("HUB_OUTBOUND_ALLOW"))
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
 
-    from hub import api, auth, exchange, health, security_headers, web
+    from hub import api, auth, exchange, health, i18n, security_headers, web
     from hub.api import idempotency
     from hub.audit import install as install_audit
     from hub.extensions import db, migrate
@@ -58,6 +58,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     with app.app_context():
         install_audit(db.session)
         install_kept_answers(db.session)
+    i18n.init_app(app)
     auth.init_app(app)
     api.init_app(app)
     web.init_app(app)

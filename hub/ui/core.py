@@ -15,11 +15,13 @@ from urllib.parse import urlsplit
 import marshmallow as ma
 from babel.numbers import format_currency, format_decimal
 from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from hub.errors import HubError, ValidationFailed, flatten_messages
 from hub.extensions import db
+from hub.i18n import N_, translated
 from hub.models import Role
 from hub.money import round_money
 from hub.permissions import allowed
@@ -52,29 +54,31 @@ def can(resource: str, action: str = "read") -> bool:
 
 @dataclass(frozen=True)
 class NavItem:
-    label: str
+    label: str  # English, marked for the catalogue; the menu shows it translated
     endpoint: str
     resource: str
     # Who sees it in the menu (a page may be readable by more roles than need it every day).
     audience: frozenset[Role]
 
 
+# The roles as pages name them (role.value, translated where shown).
+ROLE_NAMES = (N_("admin"), N_("sales"), N_("finance"), N_("operations"))
 SALES_SIDE = frozenset({Role.SALES, Role.ADMIN})
 NAV: tuple[NavItem, ...] = (
-    NavItem("Board", "ui_board.board", "deals", SALES_SIDE),
-    NavItem("Dashboard", "ui_dashboard.dashboard", "deals", frozenset({Role.SALES, Role.ADMIN, Role.FINANCE})),
-    NavItem("Customers", "ui_customers.index", "customers", frozenset({Role.SALES, Role.ADMIN, Role.FINANCE})),
-    NavItem("My tasks", "ui_tasks.mine", "tasks", SALES_SIDE),
-    NavItem("Invoices", "ui_invoices.index", "invoices", frozenset({Role.FINANCE, Role.ADMIN})),
-    NavItem("Reconciliation", "ui_reconciliations.index", "reconciliations", frozenset({Role.FINANCE, Role.ADMIN})),
-    NavItem("Stock", "ui_stock.stock", "stock", frozenset({Role.OPERATIONS, Role.ADMIN})),
-    NavItem("Alerts", "ui_stock.alerts", "alerts", frozenset({Role.OPERATIONS, Role.ADMIN, Role.FINANCE})),
-    NavItem("Reorder rules", "ui_stock.rules", "stock", frozenset({Role.OPERATIONS, Role.ADMIN})),
-    NavItem("Connections", "ui_admin.connections", "connections", frozenset({Role.ADMIN})),
-    NavItem("Sync runs", "ui_admin.runs", "sync", frozenset({Role.ADMIN})),
-    NavItem("Failed queue", "ui_admin.failed_queue", "sync", frozenset({Role.ADMIN})),
-    NavItem("Users", "ui_admin.users", "users", frozenset({Role.ADMIN})),
-    NavItem("Audit log", "ui_admin.audit", "audit", frozenset({Role.ADMIN, Role.FINANCE})),
+    NavItem(N_("Board"), "ui_board.board", "deals", SALES_SIDE),
+    NavItem(N_("Dashboard"), "ui_dashboard.dashboard", "deals", frozenset({Role.SALES, Role.ADMIN, Role.FINANCE})),
+    NavItem(N_("Customers"), "ui_customers.index", "customers", frozenset({Role.SALES, Role.ADMIN, Role.FINANCE})),
+    NavItem(N_("My tasks"), "ui_tasks.mine", "tasks", SALES_SIDE),
+    NavItem(N_("Invoices"), "ui_invoices.index", "invoices", frozenset({Role.FINANCE, Role.ADMIN})),
+    NavItem(N_("Reconciliation"), "ui_reconciliations.index", "reconciliations", frozenset({Role.FINANCE, Role.ADMIN})),
+    NavItem(N_("Stock"), "ui_stock.stock", "stock", frozenset({Role.OPERATIONS, Role.ADMIN})),
+    NavItem(N_("Alerts"), "ui_stock.alerts", "alerts", frozenset({Role.OPERATIONS, Role.ADMIN, Role.FINANCE})),
+    NavItem(N_("Reorder rules"), "ui_stock.rules", "stock", frozenset({Role.OPERATIONS, Role.ADMIN})),
+    NavItem(N_("Connections"), "ui_admin.connections", "connections", frozenset({Role.ADMIN})),
+    NavItem(N_("Sync runs"), "ui_admin.runs", "sync", frozenset({Role.ADMIN})),
+    NavItem(N_("Failed queue"), "ui_admin.failed_queue", "sync", frozenset({Role.ADMIN})),
+    NavItem(N_("Users"), "ui_admin.users", "users", frozenset({Role.ADMIN})),
+    NavItem(N_("Audit log"), "ui_admin.audit", "audit", frozenset({Role.ADMIN, Role.FINANCE})),
 )
 
 LANDING = {
@@ -234,7 +238,7 @@ def text_blocks(value: Any) -> tuple[Any, list[tuple[str, str]]]:
 
 
 def error_page(code: int, message: str):
-    return render_template("ui/error.html", code=code, message=message), code
+    return render_template("ui/error.html", code=code, message=translated(message)), code
 
 
 def _hub_error(error: HubError):
@@ -272,10 +276,10 @@ def install_template_helpers(app: Flask) -> None:
     def _forbidden(error):
         if request.path.startswith("/api"):
             return api.handle_http_exception(error)
-        return error_page(403, "Your role may not open this page.")
+        return error_page(403, _("Your role may not open this page."))
 
     @app.errorhandler(404)
     def _not_found(error):
         if request.path.startswith("/api"):
             return api.handle_http_exception(error)
-        return error_page(404, "There is no such page.")
+        return error_page(404, _("There is no such page."))
