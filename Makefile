@@ -33,7 +33,7 @@ translations: $(CATALOGUES:.po=.mo)
 
 messages: $(STAMP)
 	$(VENV)/bin/pybabel -q extract -F babel.cfg $(BABEL_KEYWORDS) --no-location --omit-header --sort-output -o hub/translations/messages.pot .
-	$(VENV)/bin/pybabel -q update -i hub/translations/messages.pot -d hub/translations --no-location --no-fuzzy-matching
+	$(VENV)/bin/pybabel -q update -i hub/translations/messages.pot -d hub/translations --no-fuzzy-matching --ignore-obsolete
 
 # The web UI's JavaScript comes from npm (package-lock.json pins it) and is served by the app from
 # hub/static/vendor, never from a CDN. Tryton's web client (tryton-sao) stays in node_modules: the

@@ -4,6 +4,8 @@ speaks English unless asked, and keeps its codes. The texts asserted here are th
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 import pytest
@@ -172,3 +174,29 @@ def test_the_instance_default_applies_when_the_browser_names_no_language_the_hub
     assert f">{LOG_IN['ru']}</button>" in _text(client.get("/login", headers={"Accept-Language": "de, ru;q=0.5"}))
     with pytest.raises(UnknownLocale, match="HUB_DEFAULT_LOCALE"):
         create_app(config | {"HUB_DEFAULT_LOCALE": "xx"})
+
+
+def test_the_invoice_csv_keeps_every_script_and_names_its_columns_in_the_readers_language(app, users, call):
+    sales, finance = call("sales"), call("finance")
+    admin = call("admin")
+    product = {"sku": "W-1", "name": "Насос পাম্প", "list_price": "10.00", "currency": "EUR", "tax_rate": "0.19"}
+    assert admin.post("/api/v1/products", json=product).status_code == 201
+    name = "ООО «Ромашка» · রহিম ট্রেডার্স · Müller"
+    customer = sales.post("/api/v1/customers", json={"name": name, "default_currency": "EUR"}).json
+    deal = sales.post(
+        "/api/v1/deals",
+        json={"title": "Насосы", "customer_id": customer["id"], "lines": [{"sku": "W-1", "quantity": 2}]},
+    ).json
+    assert sales.post(f"/api/v1/deals/{deal['id']}/won").status_code == 200
+    client = _logged_in(app, users["finance"]["email"])
+
+    english = client.get("/invoices.csv").data
+    assert english.startswith(b"\xef\xbb\xbf")  # the byte order mark Excel needs to read UTF-8
+    rows = list(csv.DictReader(io.StringIO(english.decode("utf-8-sig"))))
+    assert [r["customer"] for r in rows] == [name]
+
+    russian = client.get("/invoices.csv", headers={"Accept-Language": "ru"}).data.decode("utf-8-sig")
+    header, row = list(csv.reader(io.StringIO(russian)))
+    assert header[:5] == ["Номер", "Дата выставления", "Срок оплаты", "Сделка", "Клиент"]
+    assert row[4] == name
+    assert finance.get("/api/v1/invoices").json["items"][0]["customer_name"] == name
