@@ -24,7 +24,10 @@ install: $(STAMP) translations
 # app reads; those are build output, not in git. `make messages` re-extracts the texts into
 # messages.pot and merges new ones into every catalogue (docs/languages.md).
 CATALOGUES := $(wildcard hub/translations/*/LC_MESSAGES/messages.po)
-BABEL_KEYWORDS := -k lazy_gettext -k lazy_ngettext:1,2
+# The typed errors' messages (hub/errors.py) are English where raised and translated where shown
+# (hub/i18n.py, translated()): their literal first arguments are texts of the catalogue too.
+BABEL_KEYWORDS := -k lazy_gettext -k lazy_ngettext:1,2 -k HubError -k NotFound -k Conflict -k UpstreamFailed \
+	-k Unauthorized -k Forbidden -k ValidationError -k OAuthRefused
 
 %.mo: %.po | $(STAMP)
 	$(VENV)/bin/pybabel -q compile -i $< -o $@

@@ -32,7 +32,8 @@ def _read(path: Path, locale: str | None = None) -> Catalog:
 
 def _keywords() -> list[str]:
     """The extraction keywords the Makefile's `messages` target uses, so that both agree."""
-    line = next(x for x in (ROOT / "Makefile").read_text().splitlines() if x.startswith("BABEL_KEYWORDS"))
+    text = (ROOT / "Makefile").read_text().replace("\\\n", " ")
+    line = next(x for x in text.splitlines() if x.startswith("BABEL_KEYWORDS"))
     return line.split(":=", 1)[1].split()
 
 
