@@ -16,7 +16,7 @@ from hub import mapping_store as service
 from hub.api.mappings import DiffArgs, ImportArgs, PreviewArgs, RollbackSchema, SaveSchema
 from hub.errors import Conflict, HubError, ValidationFailed
 from hub.extensions import db
-from hub.i18n import translated
+from hub.i18n import N_, translated
 from hub.models import Connection, MappingState
 from hub.services.queries import get_or_404
 from hub.sync import outbox
@@ -205,11 +205,11 @@ def import_csv(connection_id: int, table: str):
         args = load(ImportArgs(), {"replace": request.form.get("replace") == "on"})
         spec = service.table_spec(connection, table)
         if upload is None or not upload.filename:
-            raise ValidationFailed({"csv": "Choose a CSV file to import."})
+            raise ValidationFailed({"csv": N_("Choose a CSV file to import.")})
         try:
             text = upload.read().decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise ValidationFailed({"csv": "The CSV must be UTF-8 text."}) from None
+            raise ValidationFailed({"csv": N_("The CSV must be UTF-8 text.")}) from None
     except ValidationFailed as exc:
         return _table_failed(connection, table, exc)
     # Up to 50,000 rows are checked in a job, so the page can show how far it has got.

@@ -13,7 +13,7 @@ from hub import reconciliation
 from hub.api.reconciliations import ReconciliationStart
 from hub.errors import HubError, ValidationFailed
 from hub.extensions import db
-from hub.i18n import translated
+from hub.i18n import N_, translated
 from hub.models import Connection, FindingKind, ReconciliationLine, ReconciliationRun, RunState
 from hub.models.base import utcnow
 from hub.services.queries import get_or_404
@@ -48,7 +48,7 @@ def start():
     form = {name: request.form.get(name, "") for name in ("connection_id", "from", "to")}
     try:
         if not form["connection_id"].isdigit():
-            raise ValidationFailed({"connection_id": "Choose a connection."})
+            raise ValidationFailed({"connection_id": N_("Choose a connection.")})
         period = load(ReconciliationStart(), {"from": form["from"], "to": form["to"]})
         run = reconciliation.start_run(
             int(form["connection_id"]), period["period_from"], period["period_to"], current_user.id
