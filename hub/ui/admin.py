@@ -295,7 +295,7 @@ def act_on_failed(event_id: int, action: str):
 def retry_many():
     ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
     events = failed_events.retry_many(ids)
-    flash(ngettext("%(num)s event queued again.", "%(num)s events queued again.", len(events)), "ok")
+    flash(ngettext("%(num)s event(s) queued again.", "%(num)s event(s) queued again.", len(events)), "ok")
     return redirect(url_for("ui_admin.failed_queue", watch=",".join(str(e.id) for e in events)))
 
 

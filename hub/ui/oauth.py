@@ -39,8 +39,8 @@ def callback():
     message = _("%(name)s is authorised.", name=connection.name)
     if requeued:
         message += " " + ngettext(
-            "%(num)s push parked for the re-authorisation is sent again.",
-            "%(num)s pushes parked for the re-authorisation are sent again.",
+            "%(num)s push(es) parked for the re-authorisation are sent again.",
+            "%(num)s push(es) parked for the re-authorisation are sent again.",
             requeued,
         )
     flash(message, "ok")
