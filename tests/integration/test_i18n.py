@@ -9,6 +9,7 @@ import io
 import re
 
 import pytest
+from flask_babel import ngettext
 
 from hub import create_app
 from hub.i18n import TRANSLATIONS, UnknownLocale
@@ -233,3 +234,22 @@ def test_the_invoice_csv_keeps_every_script_and_names_its_columns_in_the_readers
     assert header[:5] == ["Номер", "Дата выставления", "Срок оплаты", "Сделка", "Клиент"]
     assert row[4] == name
     assert finance.get("/api/v1/invoices").json["items"][0]["customer_name"] == name
+
+
+@pytest.mark.parametrize(
+    ("code", "counts"),
+    [
+        # Russian: one (1, 21), few (2–4, 22), many (5–20, 11, 0)
+        ("ru", {1: "просроченная задача", 21: "просроченная задача", 3: "просроченные задачи",
+                22: "просроченные задачи", 5: "просроченных задач", 11: "просроченных задач", 0: "просроченных задач"}),
+        # Bengali: one form for 0 and 1, the other for more (the same words: Bengali does not inflect them)
+        ("bn", {1: "ফলো-আপের সময় পেরিয়ে গেছে", 2: "ফলো-আপের সময় পেরিয়ে গেছে"}),
+        ("en", {1: "overdue follow-up.", 2: "overdue follow-ups.", 0: "overdue follow-ups."}),
+    ],
+)  # fmt: skip
+def test_plural_forms_follow_each_languages_rules(app, code, counts):
+    with app.test_request_context("/tasks", headers={"Accept-Language": code}):
+        for n, words in counts.items():
+            text = ngettext("%(num)s overdue follow-up.", "%(num)s overdue follow-ups.", n)
+            assert text.startswith(f"{n}")
+            assert words in text
