@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from flask import Flask, current_app, has_request_context, request, session
+from flask import Flask, Response, current_app, has_request_context, request, session
 from flask_babel import get_locale, gettext
 from flask_login import current_user
 
@@ -113,6 +113,13 @@ def translated_errors(errors: Mapping[str, list[str]]) -> dict[str, list[str]]:
     return {field: [translated(m) for m in messages] for field, messages in errors.items()}
 
 
+def _vary(response: Response) -> Response:
+    # The same address answers in the language Accept-Language asks for: a shared cache must not
+    # hand one visitor's Russian page to the next.
+    response.vary.add("Accept-Language")
+    return response
+
+
 def init_app(app: Flask) -> None:
     default = supported(app.config.get("HUB_DEFAULT_LOCALE") or "en")
     if default is None:
@@ -130,4 +137,5 @@ def init_app(app: Flask) -> None:
     # changes no msgid.
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, get_locale=get_locale)
+    app.after_request(_vary)
     app.jinja_env.filters.update(t=translated)

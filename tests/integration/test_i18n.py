@@ -63,7 +63,9 @@ def _text(response) -> str:
 def test_a_page_follows_the_browsers_language(app, users, code):
     client = _logged_in(app)
     headers = {} if code == "en" else {"Accept-Language": f"{code}-XX,{code};q=0.9,en;q=0.5"}
-    page = _text(client.get("/customers/new", headers=headers))
+    response = client.get("/customers/new", headers=headers)
+    assert "Accept-Language" in response.vary  # caches keep the languages apart
+    page = _text(response)
     assert f'<html lang="{code}">' in page
     assert f">{BOARD[code]}</a>" in page
     for other in {"en", "ru", "bn"} - {code}:

@@ -67,6 +67,10 @@ def test_every_text_is_translated(code):
             problems.append(("plural forms", message.id))
         if not all(s and s.strip() for s in strings):
             problems.append(("empty", message.id))
+        # Templates put translations into attributes (aria-label, placeholder, data-confirm) as markup:
+        # a quote or angle bracket the English does not have would break the page.
+        if any(c in s and c not in str(message.id) for s in strings for c in '"<>'):
+            problems.append(("markup characters", message.id))
         errors = message.check(catalog)  # the same %(name)s placeholders as the English
         if errors:
             problems.append(("placeholders: " + "; ".join(map(str, errors)), message.id))
