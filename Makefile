@@ -8,7 +8,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install assets browser wrk run serve test test-sqlite test-postgres lint format services clean bench drill
+.PHONY: install translations messages assets browser wrk run serve test test-sqlite test-postgres lint format services clean bench drill
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -18,7 +18,25 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,tryton,bench]'
 	rm -f $(VENV)/.installed-* && touch $@
 
-install: $(STAMP)
+install: $(STAMP) translations
+
+# The catalogues (hub/translations/<lang>/LC_MESSAGES/messages.po) are compiled to the .mo files the
+# app reads; those are build output, not in git. `make messages` re-extracts the texts into
+# messages.pot and merges new ones into every catalogue (docs/languages.md).
+CATALOGUES := $(wildcard hub/translations/*/LC_MESSAGES/messages.po)
+# The typed errors' messages (hub/errors.py) are English where raised and translated where shown
+# (hub/i18n.py, translated()): their literal first arguments are texts of the catalogue too.
+BABEL_KEYWORDS := -k lazy_gettext -k lazy_ngettext:1,2 -k HubError -k NotFound -k Conflict -k UpstreamFailed \
+	-k Unauthorized -k Forbidden -k ValidationError -k OAuthRefused
+
+%.mo: %.po | $(STAMP)
+	$(VENV)/bin/pybabel -q compile -i $< -o $@
+
+translations: $(CATALOGUES:.po=.mo)
+
+messages: $(STAMP)
+	$(VENV)/bin/pybabel -q extract -F babel.cfg $(BABEL_KEYWORDS) --no-location --omit-header --sort-output -o hub/translations/messages.pot .
+	$(VENV)/bin/pybabel -q update -i hub/translations/messages.pot -d hub/translations --no-fuzzy-matching --ignore-obsolete
 
 # The web UI's JavaScript comes from npm (package-lock.json pins it) and is served by the app from
 # hub/static/vendor, never from a CDN. Tryton's web client (tryton-sao) stays in node_modules: the

@@ -141,6 +141,12 @@ SETTINGS: tuple[Setting, ...] = (
         "8765",
         "Port of the demo Tryton that `crmhub run --demo-erp` serves and the demo data's connection points at.",
     ),
+    Setting(
+        "HUB_DEFAULT_LOCALE",
+        "en",
+        "Language of the pages for a user who chose none and whose browser asks for none the hub speaks: "
+        "`en`, `ru` or `bn`.",
+    ),
 )
 
 INTEGER_SETTINGS = frozenset(
@@ -200,6 +206,7 @@ class Settings:
     SESSION_COOKIE_SECURE: bool
     HUB_OUTBOUND_ALLOW: str
     HUB_DEMO_ERP_PORT: int
+    HUB_DEFAULT_LOCALE: str
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
-from flask import Flask, request
+from flask import Flask
 
 from config.settings import Settings
 from connectors import outbound
 from hub.jsonio import loads_stored
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
-LANGUAGES = ("en", "ru", "bn")
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -42,17 +41,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     outbound.configure(app.config.get("HUB_OUTBOUND_ALLOW"))
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
 
-    from hub import api, auth, exchange, health, security_headers, web
+    from hub import api, auth, exchange, health, i18n, security_headers, web
     from hub.api import idempotency
     from hub.audit import install as install_audit
-    from hub.extensions import babel, db, migrate
+    from hub.extensions import db, migrate
     from hub.jsonio import DecimalJSONProvider
     from hub.kept_answers import install as install_kept_answers
 
     app.json_provider_class = DecimalJSONProvider
     app.json = DecimalJSONProvider(app)
-    # The browser's language among those the hub speaks (the user's own setting comes with hub.i18n).
-    babel.init_app(app, locale_selector=lambda: request.accept_languages.best_match(LANGUAGES) or "en")
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():
@@ -61,6 +58,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     with app.app_context():
         install_audit(db.session)
         install_kept_answers(db.session)
+    i18n.init_app(app)
     auth.init_app(app)
     api.init_app(app)
     web.init_app(app)

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 
 from flask import Flask, current_app, request
+from flask_babel import ngettext
 from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -62,7 +63,11 @@ class Refusal:
     @property
     def message(self) -> str:
         minutes = math.ceil(self.retry_after / 60)
-        return f"Too many wrong passwords. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+        return ngettext(
+            "Too many wrong passwords. Try again in %(num)s minute.",
+            "Too many wrong passwords. Try again in %(num)s minutes.",
+            minutes,
+        )
 
 
 def refused() -> Refusal | None:

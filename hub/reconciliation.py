@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from flask_babel import pgettext
 from sqlalchemy import and_, delete, insert, or_, select
 
 from connectors.base import Connector
@@ -394,11 +395,26 @@ def line_query(run: ReconciliationRun, kind: FindingKind | None = None):
 CSV_COLUMNS = ("kind", "reference", "field", "hub_value", "target_value", "target_external_id", "target_url")
 
 
+def csv_header() -> list[str]:
+    """CSV_COLUMNS in the reader's language; in English, the names scripts read them by."""
+    return [
+        pgettext("reconciliation.csv", "kind"),
+        pgettext("reconciliation.csv", "reference"),
+        pgettext("reconciliation.csv", "field"),
+        pgettext("reconciliation.csv", "hub_value"),
+        pgettext("reconciliation.csv", "target_value"),
+        pgettext("reconciliation.csv", "target_external_id"),
+        pgettext("reconciliation.csv", "target_url"),
+    ]
+
+
 def lines_csv(run: ReconciliationRun) -> str:
-    """Every line of the run as CSV, in the order they were found."""
-    out = io.StringIO()
+    """Every line of the run as CSV, in the order they were found; UTF-8 with a byte order mark, so
+    that Excel reads names in any script as they are."""
+    out = io.StringIO("\ufeff")
+    out.seek(0, io.SEEK_END)
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(csv_header())
     for line in db.session.scalars(line_query(run).order_by(ReconciliationLine.id)):
         writer.writerow(["" if getattr(line, c) is None else str(getattr(line, c)) for c in CSV_COLUMNS])
     return out.getvalue()

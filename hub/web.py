@@ -4,12 +4,13 @@ a browser never attaches a bearer token on its own."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, flash, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from sqlalchemy import func, select
 
-from hub import login_throttle
+from hub import i18n, login_throttle
 from hub.auth import begin_session, end_sessions
 from hub.errors import error_body
 from hub.extensions import db
@@ -42,7 +43,7 @@ def login():
         password = request.form.get("password") or ""
         if not login_throttle.password_matches(user, password) or not user.active:
             login_throttle.count_failure()
-            error = "Wrong e-mail or password."
+            error = _("Wrong e-mail or password.")
         else:
             begin_session(user)
             from hub.ui.core import safe_next
@@ -55,8 +56,24 @@ def login():
 def logout():
     if current_user.is_authenticated:
         end_sessions(current_user)
-    flash("You are logged out.")
+    flash(_("You are logged out."))
     return redirect(url_for("web.login"))
+
+
+@bp.post("/language")
+def choose_language():
+    """The switcher (menu and log-in page): a logged-in user's choice is their setting, a visitor's
+    is kept in the session for the log-in page and what follows it."""
+    from hub.ui.core import safe_next
+
+    code = i18n.supported(request.form.get("locale"))
+    if code is None:
+        return render_template("ui/error.html", code=400, message=_("There is no such language.")), 400
+    session[i18n.SESSION_KEY] = code
+    if current_user.is_authenticated:
+        current_user.locale = code
+        db.session.commit()
+    return redirect(safe_next(request.form.get("next"), url_for("web.home")))
 
 
 @bp.get("/csrf-token")
@@ -78,7 +95,7 @@ def _check_csrf() -> None:
 def _csrf_failed(error: CSRFError):
     if request.path.startswith("/api"):
         return jsonify(error_body("csrf_failed", f"{error.description} Send the X-CSRFToken header.")), 400
-    return render_template("login.html", error="Your session expired; please log in again."), 400
+    return render_template("login.html", error=_("Your session expired; please log in again.")), 400
 
 
 def init_app(app: Flask) -> None:

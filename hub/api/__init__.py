@@ -16,6 +16,7 @@ from hub.api import idempotency
 from hub.api.base import INT_MAX
 from hub.errors import HTTP_CODES, HubError, error_body, flatten_messages
 from hub.extensions import db
+from hub.i18n import translated, translated_errors
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,8 @@ class HubApi(Api):
         message = data.get("message") or (
             "The input is not valid." if error.code == 422 else error.description or error.name
         )
-        response = jsonify(error_body(HTTP_CODES.get(error.code or 500, "error"), message, errors))
+        body = error_body(HTTP_CODES.get(error.code or 500, "error"), translated(message), translated_errors(errors))
+        response = jsonify(body)
         response.status_code = error.code or 500
         for name, value in (data.get("headers") or {}).items():
             response.headers[name] = value
@@ -73,14 +75,15 @@ class IdConverter(IntegerConverter):
 
 def _hub_error(error: HubError):
     db.session.rollback()
-    return jsonify(error_body(error.code, error.message, error.errors)), error.status
+    # English unless the client sent Accept-Language (hub.i18n.select_locale); the code never changes.
+    return jsonify(error_body(error.code, translated(error.message), translated_errors(error.errors))), error.status
 
 
 def _integrity_error(error: IntegrityError):
     # The checks in the views name the field; this is the backstop for a race between two requests.
     db.session.rollback()
     log.info("integrity error: %s", error.orig)
-    return jsonify(error_body("conflict", "The change conflicts with existing data (a duplicate?).")), 409
+    return jsonify(error_body("conflict", translated("The change conflicts with existing data (a duplicate?)."))), 409
 
 
 def init_app(app: Flask) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 import requests
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from connectors import outbound
@@ -143,12 +144,18 @@ def _post_webhook(config: Mapping[str, Any], secret: str, message: Mapping[str, 
 def _send_email(config: Mapping[str, Any], password: str | None, message: Mapping[str, Any]) -> None:
     alert = message["alert"]
     mail = EmailMessage()
-    where = f" in {alert['warehouse']}" if alert["warehouse"] else ""
+    what = {"sku": alert["sku"], "product": alert["product"], "warehouse": alert["warehouse"]}
+    # In the instance's language (HUB_DEFAULT_LOCALE): a channel's recipients are no user of the hub.
+    if alert["warehouse"]:
+        subject = _("Low stock: %(sku)s %(product)s in %(warehouse)s", **what)
+    else:
+        subject = _("Low stock: %(sku)s %(product)s", **what)
     # Names come from users and from 1C's catalogue: a line break in one must not start a header.
-    mail["Subject"] = _one_line(f"Low stock: {alert['sku']} {alert['product']}{where}")
+    mail["Subject"] = _one_line(subject)
     mail["From"] = config["sender"]
     mail["To"] = ", ".join(config["recipients"])
-    mail.set_content(f"{alert['explanation']}\n\nAlert {alert['id']} in the CRM–ERP hub's operations inbox.\n")
+    inbox = _("Alert %(id)s in the CRM–ERP hub's operations inbox.", id=alert["id"])
+    mail.set_content(f"{alert['explanation']}\n\n{inbox}\n")
     timeout = float(config.get("timeout", 10))
     try:
         outbound.check_host(config["host"], int(config.get("port", 25)))

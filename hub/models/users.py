@@ -37,6 +37,8 @@ class User(UserMixin, Timestamps, db.Model):
     # A login session remembers the generation it began in; bumping it ends every session of the
     # user (log-out, a new password, a new role, deactivation), wherever its cookie was copied to.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The language of the user's pages (hub.i18n.LANGUAGES); None: the browser's, else the instance's.
+    locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
 

@@ -8,6 +8,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from hub.ui import (
+        account,
         admin,
         board,
         customers,
@@ -39,5 +40,6 @@ def init_app(app: Flask) -> None:
         oauth,
         reconciliations,
         notices,
+        account,
     ):
         app.register_blueprint(module.bp)

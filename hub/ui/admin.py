@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
@@ -19,6 +21,7 @@ from hub.api.users import UserSchema
 from hub.auth import authenticated_user
 from hub.errors import HubError
 from hub.extensions import db
+from hub.i18n import translated
 from hub.inventory.pull import keeps_stock
 from hub.models import Connection, OutboxEvent, OutboxState, Role, SyncRun, User
 from hub.oauth_flow import redirect_uri
@@ -162,7 +165,7 @@ def edit_connection(connection_id: int | None = None):
         except HubError as exc:
             errors = failed(exc)
         else:
-            flash(f"Connection {target.name} saved. {_next_step(cls)}", "ok")
+            flash(_("Connection %(name)s saved.", name=target.name) + " " + _next_step(cls), "ok")
             return redirect(url_for("ui_admin.connection_page", connection_id=target.id))
     values = request.form if request.method == "POST" else {}
     stored = unseal(connection.secrets_sealed) if connection else {}
@@ -181,10 +184,10 @@ def edit_connection(connection_id: int | None = None):
 def _next_step(cls: type[Connector]) -> str:
     """What the admin does after saving, on the connection's page they land on."""
     if is_oauth(cls.type_name):
-        return f"Authorise it with {cls.label} to let it send."
+        return _("Authorise it with %(system)s to let it send.", system=cls.label)
     if cls.type_name == OneCExchangeConnector.type_name:
-        return "Enter the address and user below in 1C."
-    return "Test it to check the settings."
+        return _("Enter the address and user below in 1C.")
+    return _("Test it to check the settings.")
 
 
 @bp.post("/connections/<int:connection_id>/test")
@@ -192,7 +195,8 @@ def _next_step(cls: type[Connector]) -> str:
 def test_connection(connection_id: int):
     outcome = connection_service.test_connection(connection_id)
     connection, ok = outcome.connection, outcome.ok
-    flash(f"{connection.name}: {'OK' if ok else 'failed'} — {outcome.message}", "ok" if ok else "error")
+    result = _("OK") if ok else _("failed")
+    flash(f"{connection.name}: {result} — {translated(outcome.message)}", "ok" if ok else "error")
     if request.form.get("back") == "page":
         return redirect(url_for("ui_admin.connection_page", connection_id=connection.id))
     return redirect(url_for("ui_admin.connections") + f"#connection-{connection.id}")
@@ -202,7 +206,10 @@ def test_connection(connection_id: int):
 @page("connections", "write")
 def pause(connection_id: int):
     connection = connection_service.pause(connection_id, request.form.get("paused") == "1")
-    flash(f"{connection.name} {'paused: pushes wait' if connection.paused else 'resumed'}.", "ok")
+    if connection.paused:
+        flash(_("%(name)s paused: pushes wait.", name=connection.name), "ok")
+    else:
+        flash(_("%(name)s resumed.", name=connection.name), "ok")
     return redirect(url_for("ui_admin.connections"))
 
 
@@ -212,7 +219,7 @@ def pull_now(connection_id: int):
     pull = stock.pull_now(connection_id)
     if request.headers.get("HX-Request"):
         return pull_progress(connection_id)
-    flash(f"Pulling stock from {pull.connection.name}; the stock page shows it when done.", "ok")
+    flash(_("Pulling stock from %(name)s; the stock page shows it when done.", name=pull.connection.name), "ok")
     return redirect(url_for("ui_stock.stock"))
 
 
@@ -272,11 +279,12 @@ def failed_queue():
 def act_on_failed(event_id: int, action: str):
     if action == "retry":
         event = failed_events.retry(event_id)
-        flash(f"Event {event.id} ({event.invoice.number if event.invoice else event.operation}) is queued again.", "ok")
+        what = event.invoice.number if event.invoice else event.operation
+        flash(_("Event %(id)s (%(what)s) is queued again.", id=event.id, what=what), "ok")
         return redirect(url_for("ui_admin.failed_queue", watch=event.id))
     if action == "discard":
         event = failed_events.discard(event_id)
-        flash(f"Event {event.id} discarded: nothing more is sent for it.", "ok")
+        flash(_("Event %(id)s discarded: nothing more is sent for it.", id=event.id), "ok")
         return redirect(url_for("ui_admin.failed_queue"))
     failed_events.failed_event(event_id)  # an unknown action on a missing or settled event says so
     return redirect(url_for("ui_admin.failed_queue"))
@@ -287,7 +295,7 @@ def act_on_failed(event_id: int, action: str):
 def retry_many():
     ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
     events = failed_events.retry_many(ids)
-    flash(f"{len(events)} event(s) queued again.", "ok")
+    flash(ngettext("%(num)s event(s) queued again.", "%(num)s event(s) queued again.", len(events)), "ok")
     return redirect(url_for("ui_admin.failed_queue", watch=",".join(str(e.id) for e in events)))
 
 
@@ -318,7 +326,7 @@ def users():
         except HubError as exc:
             errors = failed(exc)
         else:
-            flash(f"User {user.email} ({user.role.value}) created.", "ok")
+            flash(_("User %(email)s (%(role)s) created.", email=user.email, role=translated(user.role.value)), "ok")
             return redirect(url_for("ui_admin.users"))
     rows = db.session.scalars(select(User).order_by(User.email)).all()
     return render_template(
@@ -337,9 +345,13 @@ def update_user(user_id: int):
         user = user_service.set_access(user.id, authenticated_user(), role=new_role, active=active)
     except HubError as exc:
         messages = failed(exc)
-        flash("; ".join(m for ms in messages.values() for m in ms), "error")
+        flash("; ".join(translated(m) for ms in messages.values() for m in ms), "error")
     else:
-        flash(f"{user.email} is now {user.role.value}{'' if user.active else ', inactive'}.", "ok")
+        role = translated(user.role.value)
+        if user.active:
+            flash(_("%(email)s is now %(role)s.", email=user.email, role=role), "ok")
+        else:
+            flash(_("%(email)s is now %(role)s, inactive.", email=user.email, role=role), "ok")
     return redirect(url_for("ui_admin.users"))
 
 

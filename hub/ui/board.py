@@ -4,6 +4,7 @@ drag and drop (both post the same form), filtered by owner."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -11,6 +12,7 @@ from hub import invoicing
 from hub.auth import authenticated_user
 from hub.errors import HubError
 from hub.extensions import db
+from hub.i18n import translated
 from hub.models import Pipeline, Role, User
 from hub.services import deals as deal_service
 from hub.services.board import board_columns
@@ -54,7 +56,7 @@ def move(deal_id: int):
     back = safe_next(request.form.get("next"), url_for("ui_board.board"))
     stage_id = request.form.get("stage_id", "")
     if not stage_id.isdigit():
-        flash("Choose a stage to move the deal to.", "error")
+        flash(_("Choose a stage to move the deal to."), "error")
         return redirect(back)
     try:
         deal = deal_service.change_stage(
@@ -62,8 +64,9 @@ def move(deal_id: int):
         ).deal
     except HubError as exc:
         db.session.rollback()
-        details = "; ".join(m for messages in exc.errors.values() for m in messages)
-        flash(f"Not moved: {details or exc.message}", "error")
+        details = "; ".join(translated(m) for messages in exc.errors.values() for m in messages)
+        flash(_("Not moved: %(why)s", why=details or translated(exc.message)), "error")
         return redirect(back)
-    flash(f"{deal.number} {deal.title} is now in {deal.stage.name}.", "ok")
+    moved = f"{deal.number} {deal.title}"
+    flash(_("%(deal)s is now in %(stage)s.", deal=moved, stage=translated(deal.stage.name)), "ok")
     return redirect(back)

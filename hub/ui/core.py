@@ -15,12 +15,14 @@ from urllib.parse import urlsplit
 
 import marshmallow as ma
 from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from hub import locale_numbers
 from hub.errors import HubError, ValidationFailed, flatten_messages
 from hub.extensions import db
+from hub.i18n import N_, translated
 from hub.locale_numbers import NumberRefused
 from hub.models import Role
 from hub.permissions import allowed
@@ -53,29 +55,53 @@ def can(resource: str, action: str = "read") -> bool:
 
 @dataclass(frozen=True)
 class NavItem:
-    label: str
+    label: str  # English, marked for the catalogue; the menu shows it translated
     endpoint: str
     resource: str
     # Who sees it in the menu (a page may be readable by more roles than need it every day).
     audience: frozenset[Role]
 
 
+# The roles as pages name them (role.value, translated where shown).
+ROLE_NAMES = (N_("admin"), N_("sales"), N_("finance"), N_("operations"))
+# What badges, filters and progress lines show of the product's states and kinds (enum values with
+# "_" read as a space), and the default pipeline's stage names: translated where shown (`|t`).
+STATE_NAMES = (
+    # deal stages (the default pipeline) and stage kinds
+    N_("New"), N_("Qualified"), N_("Proposal"), N_("Negotiation"), N_("Won"), N_("Lost"),
+    N_("open"), N_("won"), N_("lost"), N_("done"), N_("overdue"),
+    # invoices, links, deliveries, outbox events, purchase requests
+    N_("pending"), N_("sent"), N_("posted"), N_("partially paid"), N_("paid"), N_("cancelled"), N_("failed"),
+    N_("draft"), N_("dispatched"), N_("discarded"), N_("requested"),
+    # sync runs, reconciliation runs and their findings, background jobs
+    N_("success"), N_("retry"), N_("uncertain"), N_("skipped"), N_("running"),
+    N_("queued"), N_("started"), N_("scheduled"), N_("deferred"), N_("finished"),
+    N_("missing"), N_("duplicated"), N_("mismatched"), N_("unknown"),
+    # stock, alerts, mappings, connections, users
+    N_("never"), N_("fresh"), N_("stale"), N_("expired"), N_("low"), N_("short"), N_("in stock"),
+    N_("inbox"), N_("acknowledged"), N_("snoozed"), N_("resolved"),
+    N_("active"), N_("retired"), N_("inactive"), N_("disabled"), N_("paused"),
+    N_("authorised"), N_("Authorised"), N_("re-authorisation needed"), N_("Re-authorisation needed"),
+    N_("not authorised yet"), N_("Not authorised"), N_("the shipped default"), N_("ready to send"),
+    # activities and the audit log
+    N_("call"), N_("email"), N_("meeting"), N_("note"), N_("create"), N_("update"), N_("delete"),
+)  # fmt: skip
 SALES_SIDE = frozenset({Role.SALES, Role.ADMIN})
 NAV: tuple[NavItem, ...] = (
-    NavItem("Board", "ui_board.board", "deals", SALES_SIDE),
-    NavItem("Dashboard", "ui_dashboard.dashboard", "deals", frozenset({Role.SALES, Role.ADMIN, Role.FINANCE})),
-    NavItem("Customers", "ui_customers.index", "customers", frozenset({Role.SALES, Role.ADMIN, Role.FINANCE})),
-    NavItem("My tasks", "ui_tasks.mine", "tasks", SALES_SIDE),
-    NavItem("Invoices", "ui_invoices.index", "invoices", frozenset({Role.FINANCE, Role.ADMIN})),
-    NavItem("Reconciliation", "ui_reconciliations.index", "reconciliations", frozenset({Role.FINANCE, Role.ADMIN})),
-    NavItem("Stock", "ui_stock.stock", "stock", frozenset({Role.OPERATIONS, Role.ADMIN})),
-    NavItem("Alerts", "ui_stock.alerts", "alerts", frozenset({Role.OPERATIONS, Role.ADMIN, Role.FINANCE})),
-    NavItem("Reorder rules", "ui_stock.rules", "stock", frozenset({Role.OPERATIONS, Role.ADMIN})),
-    NavItem("Connections", "ui_admin.connections", "connections", frozenset({Role.ADMIN})),
-    NavItem("Sync runs", "ui_admin.runs", "sync", frozenset({Role.ADMIN})),
-    NavItem("Failed queue", "ui_admin.failed_queue", "sync", frozenset({Role.ADMIN})),
-    NavItem("Users", "ui_admin.users", "users", frozenset({Role.ADMIN})),
-    NavItem("Audit log", "ui_admin.audit", "audit", frozenset({Role.ADMIN, Role.FINANCE})),
+    NavItem(N_("Board"), "ui_board.board", "deals", SALES_SIDE),
+    NavItem(N_("Dashboard"), "ui_dashboard.dashboard", "deals", frozenset({Role.SALES, Role.ADMIN, Role.FINANCE})),
+    NavItem(N_("Customers"), "ui_customers.index", "customers", frozenset({Role.SALES, Role.ADMIN, Role.FINANCE})),
+    NavItem(N_("My tasks"), "ui_tasks.mine", "tasks", SALES_SIDE),
+    NavItem(N_("Invoices"), "ui_invoices.index", "invoices", frozenset({Role.FINANCE, Role.ADMIN})),
+    NavItem(N_("Reconciliation"), "ui_reconciliations.index", "reconciliations", frozenset({Role.FINANCE, Role.ADMIN})),
+    NavItem(N_("Stock"), "ui_stock.stock", "stock", frozenset({Role.OPERATIONS, Role.ADMIN})),
+    NavItem(N_("Alerts"), "ui_stock.alerts", "alerts", frozenset({Role.OPERATIONS, Role.ADMIN, Role.FINANCE})),
+    NavItem(N_("Reorder rules"), "ui_stock.rules", "stock", frozenset({Role.OPERATIONS, Role.ADMIN})),
+    NavItem(N_("Connections"), "ui_admin.connections", "connections", frozenset({Role.ADMIN})),
+    NavItem(N_("Sync runs"), "ui_admin.runs", "sync", frozenset({Role.ADMIN})),
+    NavItem(N_("Failed queue"), "ui_admin.failed_queue", "sync", frozenset({Role.ADMIN})),
+    NavItem(N_("Users"), "ui_admin.users", "users", frozenset({Role.ADMIN})),
+    NavItem(N_("Audit log"), "ui_admin.audit", "audit", frozenset({Role.ADMIN, Role.FINANCE})),
 )
 
 LANDING = {
@@ -257,19 +283,21 @@ def html_lang() -> str:
 
 def ago(value: datetime | None) -> str:
     if value is None:
-        return "never"
+        return _("never")
     from hub.models.base import utcnow
 
     seconds = (utcnow() - value).total_seconds()
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+    for size, text in ((86400, N_("%(count)s d ago")), (3600, N_("%(count)s h ago")), (60, N_("%(count)s min ago"))):
         if seconds >= size:
-            return f"{int(seconds // size)} {unit} ago"
-    return "just now"
+            return _(text, count=int(seconds // size))
+    return _("just now")
 
 
-def options(items: Iterable[Any], value: str, text: str) -> list[tuple[Any, Any]]:
-    """(value, text) pairs for a select, e.g. customers|options('id', 'name')."""
-    return [(getattr(item, value), getattr(item, text)) for item in items]
+def options(items: Iterable[Any], value: str, text: str, translate: bool = False) -> list[tuple[Any, Any]]:
+    """(value, text) pairs for a select, e.g. customers|options('id', 'name'); `translate` for texts
+    of the product (roles, kinds), not of the data."""
+    pairs = [(getattr(item, value), getattr(item, text)) for item in items]
+    return [(v, translated(t)) for v, t in pairs] if translate else pairs
 
 
 def pretty_json(value: Any, indent: int | None = 2) -> str:
@@ -285,11 +313,11 @@ def text_blocks(value: Any) -> tuple[Any, list[tuple[str, str]]]:
         return value, []
     blocks = [(k, v) for k, v in value.items() if isinstance(v, str) and "\n" in v.strip()]
     apart = {k for k, _ in blocks}
-    return {k: f"(the {k} is shown below)" if k in apart else v for k, v in value.items()}, blocks
+    return {k: _("(the %(key)s is shown below)", key=k) if k in apart else v for k, v in value.items()}, blocks
 
 
 def error_page(code: int, message: str):
-    return render_template("ui/error.html", code=code, message=message), code
+    return render_template("ui/error.html", code=code, message=translated(message)), code
 
 
 def _hub_error(error: HubError):
@@ -328,10 +356,10 @@ def install_template_helpers(app: Flask) -> None:
     def _forbidden(error):
         if request.path.startswith("/api"):
             return api.handle_http_exception(error)
-        return error_page(403, "Your role may not open this page.")
+        return error_page(403, _("Your role may not open this page."))
 
     @app.errorhandler(404)
     def _not_found(error):
         if request.path.startswith("/api"):
             return api.handle_http_exception(error)
-        return error_page(404, "There is no such page.")
+        return error_page(404, _("There is no such page."))

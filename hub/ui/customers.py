@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -73,7 +74,10 @@ def edit(customer_id: int | None = None):
         except HubError as exc:
             errors = failed(exc)
         else:
-            flash(f"Customer {target.name} {'saved' if customer else 'created'}.", "ok")
+            if customer:
+                flash(_("Customer %(name)s saved.", name=target.name), "ok")
+            else:
+                flash(_("Customer %(name)s created.", name=target.name), "ok")
             return redirect(url_for("ui_customers.show", customer_id=target.id))
     return render_template("ui/customer_form.html", errors=errors, form=form, customer=customer), (
         422 if errors else 200
@@ -123,7 +127,7 @@ def add_contact(customer_id: int):
         customer_service.create_contact(load(ContactSchema(), data))
     except HubError as exc:
         return show(customer_id, errors=failed(exc)), 422
-    flash("Contact added.", "ok")
+    flash(_("Contact added."), "ok")
     return redirect(url_for("ui_customers.show", customer_id=customer_id) + "#contacts")
 
 
@@ -137,7 +141,7 @@ def add_activity(customer_id: int):
         create_activity(load(ActivitySchema(), data), authenticated_user())
     except HubError as exc:
         return show(customer_id, errors={f"activity.{k}": v for k, v in failed(exc).items()}), 422
-    flash("Activity logged.", "ok")
+    flash(_("Activity logged."), "ok")
     return redirect(url_for("ui_customers.show", customer_id=customer_id) + "#activities")
 
 
@@ -151,7 +155,7 @@ def add_task(customer_id: int):
         create_task(load(TaskSchema(), data, dates=("due_date",)), authenticated_user())
     except HubError as exc:
         return show(customer_id, errors={f"task.{k}": v for k, v in failed(exc).items()}), 422
-    flash("Task added.", "ok")
+    flash(_("Task added."), "ok")
     return redirect(url_for("ui_customers.show", customer_id=customer_id) + "#tasks")
 
 

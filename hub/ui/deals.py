@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -16,6 +17,7 @@ from hub.api.deals import DealIn, DealPatch
 from hub.auth import authenticated_user
 from hub.errors import HubError
 from hub.extensions import db
+from hub.i18n import translated
 from hub.inventory import availability
 from hub.locale_numbers import input_text
 from hub.models import (
@@ -71,7 +73,7 @@ def new():
             # Blank rows were left out: name each problem on the row the user typed it in.
             errors = remap_rows(failed(exc), "lines", order)
         else:
-            flash(f"Deal {deal.number} created.", "ok")
+            flash(_("Deal %(number)s created.", number=deal.number), "ok")
             return redirect(url_for("ui_deals.show", deal_id=deal.id))
     rows = max(NEW_LINE_ROWS, 1 + max((int(m.group(2)) for k in form if (m := LINE_FIELD.match(k))), default=-1))
     page_html = render_template("ui/deal_new.html", errors=errors, form=form, rows=rows, **_form_choices())
@@ -99,7 +101,7 @@ def edit(deal_id: int):
             errors = remap_rows(failed(exc), "lines", order)
             deal = deal_service.load_deal(deal_id)
         else:
-            flash(f"{deal.number} saved.", "ok")
+            flash(_("%(number)s saved.", number=deal.number), "ok")
             return redirect(url_for("ui_deals.show", deal_id=deal.id))
     users = db.session.scalars(
         select(User).where(User.role.in_([Role.SALES, Role.ADMIN]), User.active.is_(True)).order_by(User.name)
@@ -207,11 +209,19 @@ def won(deal_id: int):
         return _redisplay(deal_id, failed(exc))
     deal = change.deal
     for warning in getattr(deal, "stock_warnings", []):
-        flash(f"Stock: {warning}", "error")
+        flash(_("Stock: %(warning)s", warning=translated(warning)), "error")
     if change.moved:
-        flash(f"{deal.number} is won; invoice {deal.invoices[-1].number} is on its way.", "ok")
+        flash(
+            _(
+                "%(deal)s is won; invoice %(invoice)s is on its way.",
+                deal=deal.number,
+                invoice=deal.invoices[-1].number,
+            ),
+            "ok",
+        )
     else:  # a second click, or another tab, after the deal was won
-        flash(f"{deal.number} was already won; its invoice is {deal.invoices[-1].number}.", "ok")
+        invoice = deal.invoices[-1].number
+        flash(_("%(deal)s was already won; its invoice is %(invoice)s.", deal=deal.number, invoice=invoice), "ok")
     return redirect(url_for("ui_deals.show", deal_id=deal_id))
 
 
@@ -223,7 +233,7 @@ def lost(deal_id: int):
         deal = deal_service.change_stage(deal_id, authenticated_user(), kind=StageKind.LOST, reason=reason).deal
     except HubError as exc:
         return _redisplay(deal_id, failed(exc))
-    flash(f"{deal.number} is marked lost.", "ok")
+    flash(_("%(number)s is marked lost.", number=deal.number), "ok")
     return redirect(url_for("ui_deals.show", deal_id=deal_id))
 
 
@@ -240,7 +250,7 @@ def add_activity(deal_id: int):
         create_activity(load(ActivitySchema(), data), authenticated_user())
     except HubError as exc:
         return _redisplay(deal_id, {f"activity.{k}": v for k, v in failed(exc).items()})
-    flash("Activity logged.", "ok")
+    flash(_("Activity logged."), "ok")
     return redirect(url_for("ui_deals.show", deal_id=deal_id) + "#activities")
 
 
@@ -253,5 +263,5 @@ def add_task(deal_id: int):
         create_task(load(TaskSchema(), data, dates=("due_date",)), authenticated_user())
     except HubError as exc:
         return _redisplay(deal_id, {f"task.{k}": v for k, v in failed(exc).items()})
-    flash("Task added.", "ok")
+    flash(_("Task added."), "ok")
     return redirect(url_for("ui_deals.show", deal_id=deal_id) + "#tasks")

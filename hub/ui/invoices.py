@@ -8,6 +8,7 @@ import io
 from typing import Any
 
 from flask import Response, render_template, request
+from flask_babel import pgettext
 from sqlalchemy import Select, select
 
 from hub import finance
@@ -66,8 +67,23 @@ def index():
     )
 
 
-CSV_COLUMNS = ("number", "issue_date", "due_date", "deal", "customer", "currency", "subtotal", "tax_total", "total",
-               "amount_paid", "state", "target_numbers", "credit_notes")  # fmt: skip
+def csv_header() -> list[str]:
+    """The columns in the user's language; in English, the names scripts read them by."""
+    return [
+        pgettext("invoices.csv", "number"),
+        pgettext("invoices.csv", "issue_date"),
+        pgettext("invoices.csv", "due_date"),
+        pgettext("invoices.csv", "deal"),
+        pgettext("invoices.csv", "customer"),
+        pgettext("invoices.csv", "currency"),
+        pgettext("invoices.csv", "subtotal"),
+        pgettext("invoices.csv", "tax_total"),
+        pgettext("invoices.csv", "total"),
+        pgettext("invoices.csv", "amount_paid"),
+        pgettext("invoices.csv", "state"),
+        pgettext("invoices.csv", "target_numbers"),
+        pgettext("invoices.csv", "credit_notes"),
+    ]
 
 
 @bp.get("/invoices.csv")
@@ -75,9 +91,11 @@ CSV_COLUMNS = ("number", "issue_date", "due_date", "deal", "customer", "currency
 def export_csv():
     """The filtered invoices as CSV; amounts as exact decimals rounded to their currency."""
     query, _ = _filtered()
-    out = io.StringIO()
+    # UTF-8 with a byte order mark: Excel then reads Cyrillic and Bengali names as they are.
+    out = io.StringIO("\ufeff")
+    out.seek(0, io.SEEK_END)
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(csv_header())
     for inv in db.session.scalars(query).unique():
         writer.writerow(
             [

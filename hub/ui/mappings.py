@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from flask import Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from hub import mapping_preview
@@ -15,6 +16,7 @@ from hub import mapping_store as service
 from hub.api.mappings import DiffArgs, ImportArgs, PreviewArgs, RollbackSchema, SaveSchema
 from hub.errors import Conflict, HubError, ValidationFailed
 from hub.extensions import db
+from hub.i18n import N_, translated
 from hub.models import Connection, MappingState
 from hub.services.queries import get_or_404
 from hub.sync import outbox
@@ -94,7 +96,7 @@ def save_draft(connection_id: int):
     except ValidationFailed as exc:
         # Nothing is saved: the page comes back with the text as typed and every problem by path.
         return _render(connection, 422, yaml=text, note=note, problems=_problems(failed(exc)))
-    flash(f"Version {version.version} saved as a draft. Preview it, then activate it.", "ok")
+    flash(_("Version %(version)s saved as a draft. Preview it, then activate it.", version=version.version), "ok")
     return redirect(url_for("ui_mappings.editor", connection_id=connection.id, version=version.version))
 
 
@@ -104,7 +106,7 @@ def activate(connection_id: int, number: int):
     connection = _connection(connection_id)
     version = service.activate(connection, service.get_version(connection, number))
     db.session.commit()
-    flash(f"Version {version.version} is active: the next pushes use it.", "ok")
+    flash(_("Version %(version)s is active: the next pushes use it.", version=version.version), "ok")
     return redirect(url_for("ui_mappings.editor", connection_id=connection.id))
 
 
@@ -119,9 +121,16 @@ def rollback(connection_id: int):
     except Conflict as exc:
         # Nothing to go back to is a message on the page, not a dead end.
         failed(exc)
-        flash(exc.message, "error")
+        flash(translated(exc.message), "error")
         return redirect(url_for("ui_mappings.editor", connection_id=connection.id))
-    flash(f"Rolled back: version {version.version} (a copy of version {version.based_on}) is active.", "ok")
+    flash(
+        _(
+            "Rolled back: version %(version)s (a copy of version %(based_on)s) is active.",
+            version=version.version,
+            based_on=version.based_on,
+        ),
+        "ok",
+    )
     return redirect(url_for("ui_mappings.editor", connection_id=connection.id))
 
 
@@ -158,7 +167,8 @@ def put_row(connection_id: int, table: str):
         db.session.commit()
     except ValidationFailed as exc:
         return _table_failed(connection, table, exc)
-    flash(f"Table {table}: {row.key} → {row.value if row.value is not None else 'nothing'} saved.", "ok")
+    value = row.value if row.value is not None else _("nothing")
+    flash(_("Table %(table)s: %(key)s → %(value)s saved.", table=table, key=row.key, value=value), "ok")
     return redirect(url_for("ui_mappings.editor", connection_id=connection.id) + f"#table-{table}")
 
 
@@ -170,7 +180,7 @@ def delete_row(connection_id: int, table: str):
     key = request.form.get("key", "")
     service.delete_row(connection, service.table_spec(connection, table), key)
     db.session.commit()
-    flash(f"Table {table}: row {key} removed.", "ok")
+    flash(_("Table %(table)s: row %(key)s removed.", table=table, key=key), "ok")
     return redirect(url_for("ui_mappings.editor", connection_id=connection.id) + f"#table-{table}")
 
 
@@ -195,11 +205,11 @@ def import_csv(connection_id: int, table: str):
         args = load(ImportArgs(), {"replace": request.form.get("replace") == "on"})
         spec = service.table_spec(connection, table)
         if upload is None or not upload.filename:
-            raise ValidationFailed({"csv": "Choose a CSV file to import."})
+            raise ValidationFailed({"csv": N_("Choose a CSV file to import.")})
         try:
             text = upload.read().decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise ValidationFailed({"csv": "The CSV must be UTF-8 text."}) from None
+            raise ValidationFailed({"csv": N_("The CSV must be UTF-8 text.")}) from None
     except ValidationFailed as exc:
         return _table_failed(connection, table, exc)
     # Up to 50,000 rows are checked in a job, so the page can show how far it has got.
@@ -228,7 +238,8 @@ def import_progress(connection_id: int, job_id: str):
     status = job.get_status(refresh=True).value if job is not None else "none"
     result = job.return_value() if status == "finished" else None
     if result is not None and "added" in result:
-        flash(f"CSV imported: {result['added']} added, {result['changed']} changed, {result['removed']} removed.", "ok")
+        counts = {"added": result["added"], "changed": result["changed"], "removed": result["removed"]}
+        flash(_("CSV imported: %(added)s added, %(changed)s changed, %(removed)s removed.", **counts), "ok")
         answer = Response(status=204)
         answer.headers["HX-Redirect"] = url_for("ui_mappings.editor", connection_id=connection.id)
         return answer

@@ -5,6 +5,7 @@ invoice again or open the target's document. The same service as the API (hub/re
 from __future__ import annotations
 
 from flask import Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -12,6 +13,7 @@ from hub import reconciliation
 from hub.api.reconciliations import ReconciliationStart
 from hub.errors import HubError, ValidationFailed
 from hub.extensions import db
+from hub.i18n import N_, translated
 from hub.models import Connection, FindingKind, ReconciliationLine, ReconciliationRun, RunState
 from hub.models.base import utcnow
 from hub.services.queries import get_or_404
@@ -46,7 +48,7 @@ def start():
     form = {name: request.form.get(name, "") for name in ("connection_id", "from", "to")}
     try:
         if not form["connection_id"].isdigit():
-            raise ValidationFailed({"connection_id": "Choose a connection."})
+            raise ValidationFailed({"connection_id": N_("Choose a connection.")})
         period = load(ReconciliationStart(), {"from": form["from"], "to": form["to"]}, dates=("from", "to"))
         run = reconciliation.start_run(
             int(form["connection_id"]), period["period_from"], period["period_to"], current_user.id
@@ -101,8 +103,10 @@ def repush(run_id: int, line_id: int):
     try:
         event = reconciliation.repush(line_id, run_id)
     except HubError as exc:
-        flash(failed(exc).get("_form", [exc.message])[0], "error")
+        flash(translated(failed(exc).get("_form", [exc.message])[0]), "error")
     else:
         invoice = event.invoice.number if event.invoice else line_id
-        flash(f"{invoice} is queued to be pushed again. Start a new run to check it arrived.", "ok")
+        flash(
+            _("%(invoice)s is queued to be pushed again. Start a new run to check it arrived.", invoice=invoice), "ok"
+        )
     return redirect(url_for("ui_reconciliations.show", run_id=run_id))

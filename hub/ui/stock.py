@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import false, select
 from sqlalchemy.orm import joinedload
 
@@ -96,7 +97,8 @@ def rules():
         except HubError as exc:
             errors = failed(exc)
         else:
-            flash(f"Rule for {rule.product.sku} saved." + (" It raised an alert." if opened else ""), "ok")
+            message = _("Rule for %(sku)s saved.", sku=rule.product.sku)
+            flash(message + " " + _("It raised an alert.") if opened else message, "ok")
             return redirect(url_for("ui_stock.rules"))
     query = select(ReorderRule).options(joinedload(ReorderRule.product), joinedload(ReorderRule.warehouse))
     rows = db.session.scalars(query.order_by(ReorderRule.id)).all()
@@ -144,7 +146,7 @@ def alerts():
 @page("alerts", "write")
 def acknowledge(alert_id: int):
     alert = stock_service.acknowledge_alert(alert_id, authenticated_user())
-    flash(f"Alert for {alert.product.sku} acknowledged; it stays until stock recovers.", "ok")
+    flash(_("Alert for %(sku)s acknowledged; it stays until stock recovers.", sku=alert.product.sku), "ok")
     return redirect(url_for("ui_stock.alerts"))
 
 
@@ -153,9 +155,9 @@ def acknowledge(alert_id: int):
 def snooze(alert_id: int):
     span = SNOOZES.get(request.form.get("for", ""))
     if span is None:
-        flash("Choose how long to snooze.", "error")
+        flash(_("Choose how long to snooze."), "error")
         return redirect(url_for("ui_stock.alerts"))
     until = load(SnoozeIn(), {"until": (utcnow() + span).isoformat()})["until"]
     alert = stock_service.snooze_alert(alert_id, until)
-    flash(f"Alert for {alert.product.sku} snoozed until {datetime_text(until)} UTC.", "ok")
+    flash(_("Alert for %(sku)s snoozed until %(until)s UTC.", sku=alert.product.sku, until=datetime_text(until)), "ok")
     return redirect(url_for("ui_stock.alerts"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -37,5 +38,8 @@ def mine():
 @page("tasks", "write")
 def toggle(task_id: int):
     task = set_task_done(task_id, request.form.get("done") == "1")
-    flash(f"“{task.title}” is {'done' if task.done else 'open again'}.", "ok")
+    if task.done:
+        flash(_("“%(title)s” is done.", title=task.title), "ok")
+    else:
+        flash(_("“%(title)s” is open again.", title=task.title), "ok")
     return redirect(safe_next(request.form.get("next"), url_for("ui_tasks.mine")))

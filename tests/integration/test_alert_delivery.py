@@ -283,3 +283,27 @@ def test_a_delivery_that_fails_unexpectedly_is_retried_and_holds_back_no_other(
     detail = call("operations").get(f"/api/v1/alerts/{alert['id']}").json
     states = {d["channel"]: d["state"] for d in detail["deliveries"]}
     assert states == {"Ops hook": "sent", "Ops mail": "pending"}
+
+
+def test_the_alert_email_is_in_the_instances_language_and_keeps_names_in_any_script(
+    app, admin, call, smtp, receiver, ledger, connection, monkeypatch
+):
+    """A channel's recipients are no user of the hub: the mail speaks HUB_DEFAULT_LOCALE."""
+    monkeypatch.setitem(app.config, "HUB_DEFAULT_LOCALE", "ru")
+    controller, mailbox = smtp
+    config = {
+        "host": "127.0.0.1",
+        "port": controller.port,
+        "sender": "hub@example.com",
+        "recipients": ["o@example.com"],
+    }
+    channel(admin, name="Склад", kind="email", config=config)
+    pump = admin.post(
+        "/api/v1/products", json={"sku": "PUMP", "name": "Насос পাম্প", "list_price": "1", "currency": "EUR"}
+    ).json
+    alert = open_alert(app, call, ledger, connection, pump)
+
+    (raw,) = mailbox.messages
+    mail = email_parser.message_from_bytes(raw, policy=email_policy.default)
+    assert mail["Subject"] == "Низкий остаток: PUMP Насос পাম্প"
+    assert f"Оповещение {alert['id']} во входящих склада в CRM–ERP Hub." in mail.get_content()

@@ -206,7 +206,7 @@ def test_a_paid_ledger_invoice_of_a_lost_deal_gets_one_credit_note(app, sales, a
     # Sales sees it on the deal, finance in the CSV beside the invoice it credits.
     deal_page = sales.get(f"/deals/{deal['id']}")
     assert f"Credited by credit note <strong>{note['number']}</strong> of" in deal_page.text
-    (row,) = csv.DictReader(io.StringIO(finance.get("/invoices.csv").text))
+    (row,) = csv.DictReader(io.StringIO(finance.get("/invoices.csv").data.decode("utf-8-sig")))
     assert row["credit_notes"] == f"Ledger:{note['number']}:39.80"
 
 

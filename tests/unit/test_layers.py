@@ -31,6 +31,7 @@ LAYER_OF = {
     "hub.errors": "core",
     "hub.extensions": "core",
     "hub.jsonio": "core",
+    "hub.i18n": "core",
     "hub.locale_numbers": "core",
     # infrastructure: queue, backoff, bulk writes, and what the session does on every write
     "hub.sync.queue": "infrastructure",
