@@ -38,7 +38,7 @@ def create_app() -> Flask:
             "customer": {"name": f"Bench customer {deal_id % 20}"},
             "currency": "EUR",
             "lines": [{"sku": f"BENCH-{deal_id % 200:03d}", "quantity": str(quantity), "unit_price": "19.90",
-                       "total": str((quantity * PRICE * TAX).quantize(CENT))}],
+                       "tax_rate": "0.19", "total": str((quantity * PRICE * TAX).quantize(CENT))}],
         }  # fmt: skip
         answer = _session().post(f"{ledger}/api/invoices", json=invoice, timeout=10)
         answer.raise_for_status()

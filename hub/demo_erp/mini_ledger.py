@@ -4,6 +4,11 @@ created) so that "never lost, never twice" can be shown against a real HTTP peer
 
     python -m hub.demo_erp.mini_ledger --port 8765 --api-key secret
 
+It checks the amounts it is sent, as a real ledger would: each line states quantity, unit_price,
+tax_rate (discount_percent optional) and total; the ledger works the line out itself and refuses
+(422, naming the field) a stated net, tax or total, or a document subtotal, tax_total or total, that
+disagrees (`checked_amounts`).
+
 API (header `X-Api-Key`):
     POST /api/invoices                    create; 201 {id, number, reference, status, ...}
     POST /api/invoices/batch              {"invoices": [...]} create all or none; 201 {"items": [...]}
@@ -44,6 +49,7 @@ from flask import Flask, abort, jsonify, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from hub.jsonio import DecimalJSONProvider
+from hub.money import is_currency, minor_unit, round_to
 
 
 class Ledger:
@@ -126,6 +132,76 @@ class Ledger:
         return items, None
 
 
+# What a line's amounts are made of; each line must state them, and its stated amounts must agree.
+LINE_FIELDS = ("quantity", "unit_price", "tax_rate", "total")
+# The document's totals, each the sum of the lines' amount of that name; stating them is optional.
+DOCUMENT_TOTALS = {"subtotal": "net", "tax_total": "tax", "total": "total"}
+
+
+def _number(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    return number if number.is_finite() else None
+
+
+def checked_amounts(body: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """The ledger books amounts it works out itself, as accountants' software does: each line's net
+    is quantity × unit price less its discount, its tax the net at its rate, both rounded half up
+    to the currency's minor unit. An amount the sender states (a line's net, tax and total, the
+    document's subtotal, tax total and total) that disagrees is refused, naming the field and both
+    amounts: what the sender computed differently is a bug to see, not to book."""
+    if not isinstance(body["currency"], str) or not is_currency(body["currency"]):
+        return {f"{prefix}currency": "an ISO 4217 currency code"}
+    if not isinstance(body["lines"], list):
+        return {f"{prefix}lines": "a list"}
+    unit = minor_unit(body["currency"])
+    problems: dict[str, str] = {}
+    sums = {"net": Decimal(0), "tax": Decimal(0), "total": Decimal(0)}
+    for i, line in enumerate(body["lines"]):
+        where = f"{prefix}lines[{i}]"
+        if not isinstance(line, dict):
+            problems[where] = "an object"
+            continue
+        values = {name: _number(line.get(name)) for name in (*LINE_FIELDS, "discount_percent")}
+        missing = [name for name in LINE_FIELDS if values[name] is None]
+        for name in missing:
+            problems[f"{where}.{name}"] = "required, a number"
+        if values["quantity"] is not None and values["quantity"] <= 0:
+            problems[f"{where}.quantity"] = "must be positive"
+        discount = values["discount_percent"] if values["discount_percent"] is not None else Decimal(0)
+        if missing or not Decimal(0) <= discount <= 100:
+            if not missing:
+                problems[f"{where}.discount_percent"] = "between 0 and 100"
+            continue
+        quantity, price, rate = values["quantity"], values["unit_price"], values["tax_rate"]
+        net = round_to(quantity * price * (100 - discount) / 100, unit)
+        tax = round_to(net * rate, unit)
+        made = {"net": net, "tax": tax, "total": net + tax}
+        percent = f"{(rate * 100).normalize():f}"
+        how = f"{quantity} × {price}" + (f" less {discount} %" if discount else "") + f" at {percent} % tax"
+        for name, amount in made.items():
+            stated = _number(line.get(name)) if name in line else amount
+            if stated is None:
+                problems[f"{where}.{name}"] = "a number"
+            elif stated != amount:
+                problems[f"{where}.{name}"] = f"is {stated}, but {how} makes {amount}"
+            sums[name] += amount
+    if problems:
+        return problems
+    for name, of in DOCUMENT_TOTALS.items():
+        if name in body:
+            stated = _number(body[name])
+            if stated is None:
+                problems[f"{prefix}{name}"] = "a number"
+            elif stated != sums[of]:
+                problems[f"{prefix}{name}"] = f"is {stated}, but the lines make {sums[of]}"
+    return problems
+
+
 def create_app(api_key: str = "demo-key", ledger: Ledger | None = None) -> Flask:
     app = Flask(__name__)
     app.json_provider_class = DecimalJSONProvider
@@ -169,10 +245,9 @@ def create_app(api_key: str = "demo-key", ledger: Ledger | None = None) -> Flask
             return {prefix or "body": "an object"}
         required = ("reference", "customer", "currency", "lines")
         problems = {f"{prefix}{k}": "required" for k in required if not body.get(k)}
-        for i, line in enumerate(body.get("lines") or []):
-            if Decimal(str(line.get("quantity", 0))) <= 0:
-                problems[f"{prefix}lines[{i}].quantity"] = "must be positive"
-        return problems
+        if problems:
+            return problems
+        return checked_amounts(body, prefix)
 
     def _refused(problems: dict[str, str]):
         return jsonify({"error": "validation failed", "message": str(problems), "fields": problems}), 422

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 
 from connectors.base import ConfigInvalid
 from connectors.errors import ConnectorError
@@ -54,9 +54,10 @@ def update_connection(connection_id: int, data: Mapping[str, Any]) -> Connection
         raise ValidationFailed({"type": "The type of a connection cannot change; create a new connection."})
     if "config" in data:
         _set_config(connection, connection.type, data["config"], keep_secrets=True)
-    for name in ("enabled", "document_mode"):
-        if name in data:
-            setattr(connection, name, data[name])
+    if "enabled" in data:
+        _set_enabled(connection, data["enabled"])
+    if "document_mode" in data:
+        connection.document_mode = data["document_mode"]
     if "paused" in data:
         _set_paused(connection, data["paused"])
     _set_stock_settings(connection, data)
@@ -81,7 +82,8 @@ def save_from_form(
     if fields is not None:
         try:
             _ensure_name_free(fields["name"], connection_id)
-            target.name, target.enabled = fields["name"], fields["enabled"]
+            target.name = fields["name"]
+            _set_enabled(target, fields["enabled"])
             target.document_mode = fields["document_mode"]
         except HubError as exc:
             errors |= exc.errors or {"_form": [exc.message]}
@@ -201,9 +203,33 @@ def _set_stock_settings(connection: Connection, data: Mapping[str, Any]) -> None
 
 def _set_paused(connection: Connection, paused: bool) -> None:
     """Resuming also closes the breaker, so the waiting pushes are tried at once."""
+    if connection.paused and not paused:
+        _wake_waiting_events(connection)
     connection.paused = paused
     if not paused:
         connection.breaker_open_until = None
+
+
+def _set_enabled(connection: Connection, enabled: bool) -> None:
+    if connection.id is not None and not connection.enabled and enabled:
+        _wake_waiting_events(connection)
+    connection.enabled = enabled
+
+
+def _wake_waiting_events(connection: Connection) -> None:
+    """A job that found the connection paused or disabled put its events back for later (30 s,
+    `hold_until`): switched on again, they are due now, not when that wait runs out."""
+    now = utcnow()
+    db.session.execute(
+        update(OutboxEvent)
+        .where(
+            OutboxEvent.connection_id == connection.id,
+            OutboxEvent.state == OutboxState.PENDING,
+            OutboxEvent.available_at > now,
+        )
+        .values(available_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _type_names() -> list[str]:

@@ -16,6 +16,7 @@ import responses
 from connectors.erpnext import ERPNextConnector
 from mappings.defaults import default_document
 from mappings.parse import parse
+from tests.support.complaints import Complaints
 
 URL = "https://erp.example.com"
 SECRET = "f3b2a1c0d9e8f7a6"
@@ -40,8 +41,11 @@ class FakeERPNext:
     def __init__(self, rsps: responses.RequestsMock) -> None:
         self.sent: list[dict] = []
         self.handlers: dict[tuple[str, str], object] = {}
+        self.complaints = Complaints("the fake ERPNext")
         for method in (responses.GET, responses.POST, responses.PUT, responses.DELETE):
-            rsps.add_callback(method, re.compile(re.escape(URL) + "/api/.*"), callback=self._answer)
+            rsps.add_callback(
+                method, re.compile(re.escape(URL) + "/api/.*"), callback=self.complaints.guard(self._answer)
+            )
 
     def on(self, method: str, path: str, handler) -> None:
         """`handler(query, body)` gives (status, JSON body[, headers]), or raises (a lost answer)."""
@@ -164,7 +168,9 @@ class ErpInvoices:
 @pytest.fixture
 def erp():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield FakeERPNext(rsps)
+        fake = FakeERPNext(rsps)
+        yield fake
+    fake.complaints.check()
 
 
 def connector(post: bool = False, config: dict | None = None, **options) -> ERPNextConnector:

@@ -12,6 +12,7 @@ import responses
 from connectors.odoo import OdooConnector
 from mappings.defaults import default_document
 from mappings.parse import parse
+from tests.support.complaints import Complaints
 
 URL = "https://odoo.example.com"
 KEY = "0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3"
@@ -52,7 +53,8 @@ class FakeOdoo:
             ("common", "version"): lambda args: {"server_version": "17.0", "protocol_version": 1},
             ("common", "authenticate"): lambda args: UID if args[2] == KEY else False,
         }
-        rsps.add_callback(responses.POST, f"{URL}/jsonrpc", callback=self._answer)
+        self.complaints = Complaints("the fake Odoo")
+        rsps.add_callback(responses.POST, f"{URL}/jsonrpc", callback=self.complaints.guard(self._answer))
 
     def on(self, model: str, method: str, handler) -> None:
         """`handler(args, kwargs)` gives the result, a Fault, a ProxyPage, or raises (a lost answer)."""
@@ -90,7 +92,9 @@ class FakeOdoo:
 @pytest.fixture
 def odoo():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield FakeOdoo(rsps)
+        fake = FakeOdoo(rsps)
+        yield fake
+    fake.complaints.check()
 
 
 def connector(post: bool = False, **options) -> OdooConnector:
