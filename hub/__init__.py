@@ -44,13 +44,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from hub import api, auth, exchange, health, security_headers, web
     from hub.api import idempotency
     from hub.audit import install as install_audit
-    from hub.extensions import db, migrate
+    from hub.extensions import babel, db, migrate
     from hub.jsonio import DecimalJSONProvider
     from hub.kept_answers import install as install_kept_answers
 
     app.json_provider_class = DecimalJSONProvider
     app.json = DecimalJSONProvider(app)
     db.init_app(app)
+    babel.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():
             _tune_sqlite(db.engine)

@@ -10,6 +10,7 @@ def init_app(app: Flask) -> None:
     from hub.ui import (
         admin,
         board,
+        company,
         customers,
         dashboard,
         deals,
@@ -34,6 +35,7 @@ def init_app(app: Flask) -> None:
         dashboard,
         invoices,
         admin,
+        company,
         mappings,
         stock,
         oauth,

@@ -74,6 +74,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Sync runs", "ui_admin.runs", "sync", frozenset({Role.ADMIN})),
     NavItem("Failed queue", "ui_admin.failed_queue", "sync", frozenset({Role.ADMIN})),
     NavItem("Users", "ui_admin.users", "users", frozenset({Role.ADMIN})),
+    NavItem("Company", "ui_company.edit", "company", frozenset({Role.ADMIN})),
     NavItem("Audit log", "ui_admin.audit", "audit", frozenset({Role.ADMIN, Role.FINANCE})),
 )
 
