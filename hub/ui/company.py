@@ -50,15 +50,15 @@ def edit():
         if request.method == "POST"
         else {n: getattr(profile, n) or "" for n in company_service.PROFILE_FIELDS}
     )
-    return render_template("ui/company.html", form=form, errors=errors, has_logo=profile.logo is not None), (
-        422 if errors else 200
-    )
+    version = int(profile.updated_at.timestamp()) if profile.logo is not None and profile.updated_at else None
+    return render_template("ui/company.html", form=form, errors=errors, logo_version=version), (422 if errors else 200)
 
 
-@bp.get("/company/logo")
+@bp.get("/company/logo/<int:version>")
 @page("company")
-def logo():
+def logo(version: int):
+    """The stored logo; `version` (the profile's last change) makes a new logo a new address."""
     profile = company_service.profile()
     if profile.logo is None:
         abort(404)
-    return Response(profile.logo, mimetype=profile.logo_type, headers={"Cache-Control": "no-store"})
+    return Response(profile.logo, mimetype=profile.logo_type, headers={"Cache-Control": "private, max-age=86400"})

@@ -54,8 +54,7 @@ def upgrade():
         sa.Column('updated_at', UTCDateTime(), server_default=sa.func.now(), nullable=False),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_company_profile')),
     )
-    with op.batch_alter_table('customers', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('preferred_language', sa.String(length=5), nullable=True))
+    op.add_column('customers', sa.Column('preferred_language', sa.String(length=5), nullable=True))
     if _has_icu():
         _collate_names(ICU)
 
@@ -63,6 +62,7 @@ def upgrade():
 def downgrade():
     if _has_icu():
         _collate_names(None)
-    with op.batch_alter_table('customers', schema=None) as batch_op:
-        batch_op.drop_column('preferred_language')
+    # ALTER TABLE … DROP COLUMN in place (SQLite 3.35+): a batch copy of customers would drop the
+    # table that deals and invoices point at, which SQLite's enforced foreign keys refuse.
+    op.drop_column('customers', 'preferred_language')
     op.drop_table('company_profile')
