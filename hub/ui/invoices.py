@@ -21,6 +21,7 @@ from hub.services.company import invoice_language
 from hub.services.queries import get_or_404
 from hub.sync import failures
 from hub.ui.core import blueprint, form_values, load, page
+from hub.ui.downloads import csv_download
 from hub.ui.pdf import Seller, TargetNumber, invoice_pdf
 
 bp = blueprint("ui_invoices", __name__)
@@ -101,11 +102,7 @@ def export_csv():
                 ),
             ]
         )
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="invoices.csv"'},
-    )
+    return csv_download(out.getvalue(), "invoices.csv")
 
 
 @bp.get("/invoices/<int:invoice_id>")

@@ -63,7 +63,7 @@ def test_finance_finds_the_invoice_and_downloads_csv_and_pdf(app, users, page, a
 
     with page.expect_download() as csv_download:
         page.get_by_role("link", name="Download CSV").click()
-    rows_csv = list(csv.DictReader(io.StringIO(Path(csv_download.value.path()).read_text(encoding="utf-8"))))
+    rows_csv = list(csv.DictReader(io.StringIO(Path(csv_download.value.path()).read_text(encoding="utf-8-sig"))))
     assert [(r["number"], r["customer"], r["total"], r["currency"], r["state"]) for r in rows_csv] == [
         (number, "Müller Anlagenbau GmbH", "4458.93", "EUR", "sent")
     ]

@@ -73,7 +73,7 @@ def test_finance_reconciles_and_pushes_a_missing_invoice_again(app, users, page,
 
     with page.expect_download() as download:
         page.get_by_role("link", name="Download CSV").click()
-    lines = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    lines = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
     assert {(r["kind"], r["reference"], r["field"], r["hub_value"], r["target_value"]) for r in lines} == {
         ("missing", gone["number"], "", gone["total"], ""),
         ("mismatched", edited["number"], "total", edited["total"], "99.00"),

@@ -283,3 +283,25 @@ def test_a_delivery_that_fails_unexpectedly_is_retried_and_holds_back_no_other(
     detail = call("operations").get(f"/api/v1/alerts/{alert['id']}").json
     states = {d["channel"]: d["state"] for d in detail["deliveries"]}
     assert states == {"Ops hook": "sent", "Ops mail": "pending"}
+
+
+def test_an_alert_mail_keeps_cyrillic_and_bengali_names_whole_through_a_7bit_path(
+    app, admin, call, smtp, ledger, connection
+):
+    controller, mailbox = smtp
+    name = "Насос «Ёлка» পাম্প"
+    pump = admin.post("/api/v1/products", json={"sku": "PUMP", "name": name, "list_price": "1", "currency": "EUR"}).json
+    config = {"host": "127.0.0.1", "port": controller.port, "sender": "hub@example.com", "recipients": ["ops@x.org"]}
+    channel(admin, name="Ops mail", kind="email", config=config)
+
+    open_alert(app, call, ledger, connection, pump)
+
+    (raw,) = mailbox.messages
+    # Every byte 7-bit: the names survive a relay without 8BITMIME (the e-mail policy encodes the
+    # subject by RFC 2047 and the body as quoted-printable).
+    assert raw.isascii()
+    mail = email_parser.message_from_bytes(raw, policy=email_policy.default)
+    assert mail["Subject"] == f"Low stock: PUMP {name}"
+    assert mail.get_content_charset() == "utf-8"
+    assert mail["Content-Transfer-Encoding"] in ("quoted-printable", "base64")
+    assert "projected 2 < reorder point 10" in mail.get_content()

@@ -31,6 +31,7 @@ LAYER_OF = {
     "hub.errors": "core",
     "hub.extensions": "core",
     "hub.jsonio": "core",
+    "hub.unicode_text": "core",
     # infrastructure: queue, backoff, bulk writes, and what the session does on every write
     "hub.sync.queue": "infrastructure",
     "hub.sync.backoff": "infrastructure",
