@@ -42,16 +42,19 @@ class ContainsText(ColumnElement[bool]):
 
     type = Boolean()
     inherit_cache = True
-    # The statement cache keys on both parts; the pattern stays a bound parameter.
+    # The statement cache keys on every part; the patterns stay bound parameters.
     _traverse_internals = [
         ("column", InternalTraversal.dp_clauseelement),
         ("pattern", InternalTraversal.dp_clauseelement),
+        ("folded", InternalTraversal.dp_clauseelement),
     ]
 
     def __init__(self, column: Any, text: str) -> None:
         self.column = column
         escaped = text.replace(ESCAPE, ESCAPE * 2).replace("%", ESCAPE + "%").replace("_", ESCAPE + "_")
         self.pattern = literal("%" + escaped + "%", String())
+        # Folded here once, not by SQLite for every row (a Python call each: a fifth of the search).
+        self.folded = literal(("%" + escaped + "%").casefold(), String())
 
 
 @compiles(ContainsText)
@@ -62,5 +65,5 @@ def _contains_default(element: ContainsText, compiler: Any, **kw: Any) -> str:
 @compiles(ContainsText, "sqlite")
 def _contains_sqlite(element: ContainsText, compiler: Any, **kw: Any) -> str:
     column = compiler.process(element.column, **kw)
-    pattern = compiler.process(element.pattern, **kw)
-    return f"{SQLITE_CASEFOLD}({column}) LIKE {SQLITE_CASEFOLD}({pattern}) ESCAPE '{ESCAPE}'"
+    pattern = compiler.process(element.folded, **kw)
+    return f"{SQLITE_CASEFOLD}({column}) LIKE {pattern} ESCAPE '{ESCAPE}'"
