@@ -292,3 +292,15 @@ def test_an_admin_saves_the_profile_with_a_jpeg_logo_and_removes_it(app, users):
     blank = _company_form(browser, name="")
     assert blank.status_code == 422
     assert 'id="err-name"' in blank.get_data(as_text=True)
+
+
+def test_without_its_fonts_the_pdf_is_refused_naming_the_missing_file(app, sales, admin, call, tmp_path):
+    invoice = win(sales, admin, {"name": "Иванов"}, "Стул")
+    app.config["HUB_PDF_FONT_DIR"] = str(tmp_path)  # no fonts there: never a PDF of "?"
+    try:
+        response = call("finance").get(f"/invoices/{invoice['id']}.pdf")
+    finally:
+        app.config.pop("HUB_PDF_FONT_DIR")
+    assert response.status_code == 503
+    assert f"{tmp_path}/NotoSans-Regular.ttf" in response.get_data(as_text=True)
+    assert "fonts-noto-core" in response.get_data(as_text=True)
