@@ -304,3 +304,31 @@ def test_without_its_fonts_the_pdf_is_refused_naming_the_missing_file(app, sales
     assert response.status_code == 503
     assert f"{tmp_path}/NotoSans-Regular.ttf" in response.get_data(as_text=True)
     assert "fonts-noto-core" in response.get_data(as_text=True)
+
+
+def test_a_long_invoice_runs_over_pages_with_its_heads_and_never_splits_a_line(app, sales, admin, call):
+    long = "Очень длинное описание товара " * 8 + "কাঠের চেয়ার " * 6
+    descriptions = [f"Стул {n}" for n in range(60)]
+    descriptions[33] = long  # where page 1 runs out
+    win(sales, admin, {"name": "Иванов"}, "seed")  # the product exists
+    customer = sales.post("/api/v1/customers", json={"name": "ООО «Много»"}).json
+    lines = [{"sku": "W-1", "quantity": 1, "description": d} for d in descriptions]
+    deal = sales.post("/api/v1/deals", json={"title": "Many", "customer_id": customer["id"], "lines": lines}).json
+    invoice = sales.post(f"/api/v1/deals/{deal['id']}/won").json["invoices"][0]
+
+    data = pdf_of(call("finance"), invoice)
+
+    pages = len(PdfReader(io.BytesIO(data)).pages)
+    assert pages >= 2
+    texts = []
+    for number in range(1, pages + 1):
+        done = subprocess.run(
+            ["pdftotext", "-f", str(number), "-l", str(number), "-enc", "UTF-8", "-", "-"],
+            input=data, capture_output=True, check=True,
+        )  # fmt: skip
+        texts.append("".join(done.stdout.decode().split()))
+    assert [squeezed(long) in text for text in texts].count(True) == 1  # whole, on one page
+    for text in texts:
+        if "Стул" in text:
+            assert "DescriptionQtyUnitpriceDisc.%TaxNet" in text  # the heads on every page of lines
+    assert all(any(f"Стул{n}(W-1)" in text for text in texts) for n in range(60) if n != 33)
