@@ -25,6 +25,7 @@ from flask import current_app
 from flask_babel import force_locale, gettext
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from PIL import Image
 
 from hub.errors import HubError
 from hub.money import round_money
@@ -183,6 +184,14 @@ def _lines_table(pdf: InvoicePDF, heads: Sequence[str], rows: Sequence[Sequence[
         pdf.set_xy(x, bottom)
 
 
+def _logo_size(logo: bytes, max_width: float) -> tuple[float, float]:
+    """Width and height in mm: LOGO_HEIGHT_MM high, unless that makes it wider than `max_width`."""
+    with Image.open(io.BytesIO(logo)) as image:
+        ratio = image.width / image.height
+    width = min(LOGO_HEIGHT_MM * ratio, max_width)
+    return width, width / ratio
+
+
 def _draw(doc: dict[str, Any], seller: Seller, language: str, target_numbers: Sequence[TargetNumber]) -> bytes:
     fmt = _Format(language, doc["currency"])
     title = gettext("Invoice %(number)s", number=doc["number"])
@@ -197,7 +206,8 @@ def _draw(doc: dict[str, Any], seller: Seller, language: str, target_numbers: Se
 
     # The seller, left: logo, name, address, tax id.
     if seller.logo:
-        pdf.image(io.BytesIO(seller.logo), h=LOGO_HEIGHT_MM, keep_aspect_ratio=True)
+        logo_width, logo_height = _logo_size(seller.logo, width / 2)
+        pdf.image(io.BytesIO(seller.logo), w=logo_width, h=logo_height)
         pdf.ln(2)
     if seller.name:
         pdf.set_font(BODY, "B", 12)

@@ -332,3 +332,18 @@ def test_a_long_invoice_runs_over_pages_with_its_heads_and_never_splits_a_line(a
         if "Стул" in text:
             assert "DescriptionQtyUnitpriceDisc.%TaxNet" in text  # the heads on every page of lines
     assert all(any(f"Стул{n}(W-1)" in text for text in texts) for n in range(60) if n != 33)
+
+
+@pytest.mark.parametrize(
+    ("size", "expected_mm"), [((120, 40), (54, 18)), ((4000, 10), (95, 0.2375)), ((10, 4000), (0.045, 18))]
+)
+def test_the_logo_is_18_mm_high_or_half_the_text_width_wide(app, users, sales, admin, call, size, expected_mm):
+    browser = logged_in(app, users["admin"]["email"])
+    assert _company_form(browser, name="Hub Ltd", logo=(io.BytesIO(_png(*size)), "logo.png")).status_code == 302
+    invoice = win(sales, admin, {"name": "Acme"}, "Widget")
+
+    page = PdfReader(io.BytesIO(pdf_of(call("finance"), invoice))).pages[0]
+
+    placed = re.search(rb"([\d.]+) 0 0 ([\d.]+) [\d.]+ [\d.]+ cm /I", page.get_contents().get_data())
+    width_mm, height_mm = (float(v) / 72 * 25.4 for v in placed.groups())
+    assert (round(width_mm, 1), round(height_mm, 3)) == pytest.approx(expected_mm, abs=0.1)
