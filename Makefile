@@ -8,7 +8,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install translations messages assets browser wrk run serve test test-sqlite test-postgres lint format services clean bench drill
+.PHONY: install translations messages assets browser fonts wrk run serve test test-sqlite test-postgres lint format services clean bench drill
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -56,7 +56,14 @@ assets: $(ASSETS_STAMP)
 browser:
 	@test -x /usr/bin/chromium || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
 
-run: install assets
+# The PDFs embed Debian's Noto fonts (Latin, Cyrillic and Bengali; hub/ui/pdf.py looks for them
+# there, or in HUB_PDF_FONT_DIR). The tests read the PDFs back with poppler's pdftotext.
+NOTO_DIR := /usr/share/fonts/truetype/noto
+fonts:
+	@test -f $(NOTO_DIR)/NotoSans-Regular.ttf -a -f $(NOTO_DIR)/NotoSansBengali-Regular.ttf -a -x /usr/bin/pdftotext || \
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-noto-core poppler-utils)
+
+run: install assets fonts
 	$(VENV)/bin/crmhub db upgrade
 	$(VENV)/bin/crmhub seed-demo
 	@echo "CRM–ERP Hub on http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/docs)"
@@ -66,7 +73,7 @@ run: install assets
 # workers and one scheduler, against the PostgreSQL and Redis that DATABASE_URL and REDIS_URL name
 # (in the environment or in .env, which wins, as honcho reads it). Migrates first.
 WORKERS ?= 2
-serve: install assets
+serve: install assets fonts
 	@$(VENV)/bin/honcho run sh -c 'test -n "$$DATABASE_URL" && test -n "$$REDIS_URL"' || \
 		(echo "make serve needs DATABASE_URL and REDIS_URL, in the environment or in .env" >&2; exit 1)
 	$(VENV)/bin/honcho run $(VENV)/bin/crmhub db upgrade
@@ -83,15 +90,15 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test-sqlite: install assets browser
+test-sqlite: install assets browser fonts
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
-test-postgres: install assets browser services
+test-postgres: install assets browser fonts services
 	HUB_TEST_DATABASE=$(PG_TEST_URL) $(VENV)/bin/pytest -q -p no:cacheprovider
 
 # The two runs share nothing (each has its own databases, ports and temporary folders), so they run
 # side by side on the machine's two cores; each one's output is printed whole when it ends.
-test: lint install assets browser services
+test: lint install assets browser fonts services
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 # Figures, not tests. Each benchmark prints a table and writes bench/results/<name>.json; add one

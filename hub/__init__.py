@@ -44,13 +44,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from hub import api, auth, exchange, health, i18n, security_headers, web
     from hub.api import idempotency
     from hub.audit import install as install_audit
-    from hub.extensions import db, migrate
+    from hub.extensions import babel, db, migrate
     from hub.jsonio import DecimalJSONProvider
     from hub.kept_answers import install as install_kept_answers
 
     app.json_provider_class = DecimalJSONProvider
     app.json = DecimalJSONProvider(app)
     db.init_app(app)
+    babel.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():
             _tune_sqlite(db.engine)
@@ -71,8 +72,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def _tune_sqlite(engine) -> None:
     """WAL lets the web app and workers read while one writes; SQLite enforces foreign keys only
-    when asked."""
+    when asked; its own LIKE folds ASCII only, so the hub brings a Unicode case fold."""
     from sqlalchemy import event
+
+    from hub.unicode_text import register_sqlite_functions
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
@@ -81,6 +84,7 @@ def _tune_sqlite(engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        register_sqlite_functions(dbapi_connection)
         # The database holds the sealed secrets and everyone's data: its owner's alone.
         if engine.url.database and engine.url.database != ":memory:":
             for suffix in ("", "-wal", "-shm"):

@@ -25,6 +25,7 @@ from sqlalchemy.orm import selectinload
 from hub.errors import ValidationFailed
 from hub.models import ExternalLink, HubInvoice, InvoiceState
 from hub.money import ZERO
+from hub.unicode_text import ContainsText
 
 ISSUED = frozenset({InvoiceState.SENT, InvoiceState.POSTED, InvoiceState.PARTIALLY_PAID, InvoiceState.PAID})
 BUCKET_OF = dict.fromkeys(ISSUED, "issued") | {InvoiceState.PENDING: "pending", InvoiceState.FAILED: "failed"}
@@ -61,9 +62,8 @@ def invoice_query(args: dict[str, Any]) -> Select:
 
 
 def _containing(text: str):
-    """Number or customer name contains the text, case-insensitively (% and _ taken literally)."""
-    pattern = "%" + text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return or_(*(column.ilike(pattern, escape="\\") for column in (HubInvoice.number, HubInvoice.customer_name)))
+    """Number or customer name contains the text, case-insensitively in any script (% and _ taken literally)."""
+    return or_(*(ContainsText(column, text.strip()) for column in (HubInvoice.number, HubInvoice.customer_name)))
 
 
 @dataclass

@@ -28,6 +28,8 @@ POLICY: dict[str, dict[str, frozenset[Role]]] = {
     # salespeople who won it follow them too; operations, who read deals for what was sold, do not.
     "deal_invoices": {"read": CRM_READERS, "write": frozenset()},
     "connections": {"read": ADMIN, "write": ADMIN},
+    # The seller on every invoice PDF (name, bank details, logo): admins keep it.
+    "company": {"read": ADMIN, "write": ADMIN},
     # Comparing the hub's invoices with a target's, and pushing a missing one again: finance's work.
     "reconciliations": {
         "read": frozenset({Role.ADMIN, Role.FINANCE}),

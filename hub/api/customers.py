@@ -9,7 +9,7 @@ from sqlalchemy import String, cast, func, select
 from hub.api.base import Blueprint, Currency, ListArgs, page_schema, partial, stripped
 from hub.auth import requires
 from hub.kept_answers import CUSTOMER_PAGES, args_key, kept_answer
-from hub.models import Contact, Customer
+from hub.models import INVOICE_LANGUAGES, Contact, Customer
 from hub.services import customers
 from hub.services.queries import get_or_404, paginate, search_filter
 
@@ -30,6 +30,11 @@ class CustomerSchema(ma.Schema):
         allow_none=True, validate=ma.validate.Regexp(r"^[A-Z]{2}$", error="An ISO 3166 alpha-2 code, e.g. DE.")
     )
     default_currency = Currency(load_default="EUR")
+    preferred_language = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.OneOf(INVOICE_LANGUAGES, error="One of: {choices}; none for the instance's default."),
+        metadata={"description": "the language of the customer's invoices (en, ru, bn); null: the instance default"},
+    )
     tags = ma.fields.List(stripped(50, required=True), load_default=list, validate=ma.validate.Length(max=50))
     notes = ma.fields.String(allow_none=True)
     owner_id = ma.fields.Integer(allow_none=True)

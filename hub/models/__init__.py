@@ -3,6 +3,7 @@
 from hub.models.activities import Activity, ActivityKind, Task
 from hub.models.audit import AuditEntry
 from hub.models.catalog import Product
+from hub.models.company import INVOICE_LANGUAGES, CompanyProfile
 from hub.models.connections import Authorisation, Connection, DocumentMode
 from hub.models.credit import CreditNote
 from hub.models.crm import Contact, Customer
@@ -22,6 +23,7 @@ from hub.models.users import ApiToken, Role, User
 
 __all__ = [
     "DEFAULT_STAGES",
+    "INVOICE_LANGUAGES",
     "PARKED_FOR_REAUTHORISATION",
     "Activity",
     "ActivityKind",
@@ -32,6 +34,7 @@ __all__ = [
     "AuditEntry",
     "Authorisation",
     "ChannelKind",
+    "CompanyProfile",
     "Connection",
     "Contact",
     "CreditNote",

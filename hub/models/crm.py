@@ -25,6 +25,8 @@ class Customer(Timestamps, db.Model):
     billing_region: Mapped[str | None] = mapped_column(String(100))
     billing_country: Mapped[str | None] = mapped_column(String(2))
     default_currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    # The language of the customer's invoices (INVOICE_LANGUAGES); None: the instance's default.
+    preferred_language: Mapped[str | None] = mapped_column(String(5))
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     notes: Mapped[str | None] = mapped_column(Text)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)

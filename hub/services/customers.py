@@ -14,7 +14,8 @@ from hub.models import Contact, Customer, Deal, User
 from hub.services.queries import apply, get_or_404, get_ref
 
 CUSTOMER_FIELDS = ("name", "tax_id", "email", "phone", "billing_street", "billing_city", "billing_postal_code",
-                   "billing_region", "billing_country", "default_currency", "tags", "notes")  # fmt: skip
+                   "billing_region", "billing_country", "default_currency", "preferred_language", "tags",
+                   "notes")  # fmt: skip
 CONTACT_FIELDS = ("name", "email", "phone", "role")
 
 

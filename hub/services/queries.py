@@ -17,6 +17,7 @@ from sqlalchemy import Select, func, or_, select
 from hub.errors import NotFound, ValidationFailed
 from hub.extensions import db
 from hub.money import sortable
+from hub.unicode_text import ContainsText
 
 T = TypeVar("T")
 
@@ -104,9 +105,9 @@ def where_equal(query: Select, model: type, args: Mapping[str, Any], names: tupl
 
 
 def search_filter(text: str, *columns: Any):
-    pattern = "%" + text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-    return or_(*(c.ilike(pattern, escape="\\") for c in columns))
+    """Rows where any of `columns` contains `text`, case-insensitively in any script."""
+    needle = text.strip()
+    return or_(*(ContainsText(c, needle) for c in columns))
 
 
 # ---- look-ups -----------------------------------------------------------------------------

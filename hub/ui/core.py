@@ -101,6 +101,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem(N_("Sync runs"), "ui_admin.runs", "sync", frozenset({Role.ADMIN})),
     NavItem(N_("Failed queue"), "ui_admin.failed_queue", "sync", frozenset({Role.ADMIN})),
     NavItem(N_("Users"), "ui_admin.users", "users", frozenset({Role.ADMIN})),
+    NavItem(N_("Company"), "ui_company.edit", "company", frozenset({Role.ADMIN})),
     NavItem(N_("Audit log"), "ui_admin.audit", "audit", frozenset({Role.ADMIN, Role.FINANCE})),
 )
 

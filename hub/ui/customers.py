@@ -16,6 +16,7 @@ from hub.api.customers import ContactSchema, CustomerSchema
 from hub.auth import authenticated_user
 from hub.errors import HubError
 from hub.extensions import db
+from hub.i18n import LANGUAGES
 from hub.models import Activity, ActivityKind, Contact, Customer, Deal, Task, User
 from hub.models.base import utcnow
 from hub.services import customers as customer_service
@@ -24,8 +25,10 @@ from hub.services.queries import get_or_404, paginate, search_filter
 from hub.ui.core import blueprint, failed, form_patch, form_values, load, page
 
 bp = blueprint("ui_customers", __name__)
+# Each language under its own name, as a reader of it looks for it.
+INVOICE_LANGUAGE_NAMES = tuple(LANGUAGES.items())
 CUSTOMER_FORM = ("name", "tax_id", "email", "phone", "billing_street", "billing_city", "billing_postal_code",
-                 "billing_region", "billing_country", "default_currency", "notes")  # fmt: skip
+                 "billing_region", "billing_country", "default_currency", "preferred_language", "notes")  # fmt: skip
 
 
 @bp.get("/customers")
@@ -79,9 +82,9 @@ def edit(customer_id: int | None = None):
             else:
                 flash(_("Customer %(name)s created.", name=target.name), "ok")
             return redirect(url_for("ui_customers.show", customer_id=target.id))
-    return render_template("ui/customer_form.html", errors=errors, form=form, customer=customer), (
-        422 if errors else 200
-    )
+    return render_template(
+        "ui/customer_form.html", errors=errors, form=form, customer=customer, languages=INVOICE_LANGUAGE_NAMES
+    ), (422 if errors else 200)
 
 
 def _customer_form(customer: Customer | None) -> dict[str, str]:

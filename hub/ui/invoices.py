@@ -17,10 +17,13 @@ from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.models import Connection, HubInvoice, InvoiceState, SyncRun
 from hub.money import round_money
+from hub.services import company
+from hub.services.company import invoice_language
 from hub.services.queries import get_or_404
 from hub.sync import failures
 from hub.ui.core import blueprint, form_values, load, page
-from hub.ui.pdf import invoice_pdf
+from hub.ui.downloads import csv_download
+from hub.ui.pdf import Seller, TargetNumber, invoice_pdf
 
 bp = blueprint("ui_invoices", __name__)
 FILTERS = ("q", "state", "connection_id", "currency", "issued_from", "issued_to")
@@ -117,11 +120,7 @@ def export_csv():
                 ),
             ]
         )
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="invoices.csv"'},
-    )
+    return csv_download(out.getvalue(), "invoices.csv")
 
 
 @bp.get("/invoices/<int:invoice_id>")
@@ -141,8 +140,15 @@ def show(invoice_id: int):
 @page("invoices")
 def pdf(invoice_id: int):
     invoice = get_or_404(HubInvoice, invoice_id)
+    profile = company.profile()
+    seller = Seller(**{name: getattr(profile, name) for name in (*company.PROFILE_FIELDS, "logo")})
+    numbers = [
+        TargetNumber(link.connection.name, link.external_number or link.external_id)
+        for link in invoice.links
+        if link.external_number or link.external_id
+    ]
     return Response(
-        invoice_pdf(invoice.snapshot),
+        invoice_pdf(invoice.snapshot, seller, invoice_language(invoice.customer), numbers),
         mimetype="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{invoice.number}.pdf"'},
     )

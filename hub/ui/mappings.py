@@ -22,6 +22,7 @@ from hub.services.queries import get_or_404
 from hub.sync import outbox
 from hub.sync.queue import enqueue_once, get_queue
 from hub.ui.core import blueprint, failed, form_values, load, page
+from hub.ui.downloads import csv_download
 from mappings.parse import dumps
 
 CSV_JOB = "csv-import-"  # the ids of CSV import jobs; the progress page shows no other job
@@ -189,11 +190,7 @@ def delete_row(connection_id: int, table: str):
 def export_csv(connection_id: int, table: str):
     connection = _connection(connection_id)
     spec = service.table_spec(connection, table)
-    return Response(
-        service.export_csv(connection, spec),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{connection.id}-{spec.name}.csv"'},
-    )
+    return csv_download(service.export_csv(connection, spec), f"{connection.id}-{spec.name}.csv")
 
 
 @bp.post("/tables/<table>/csv")

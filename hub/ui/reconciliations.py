@@ -18,6 +18,7 @@ from hub.models import Connection, FindingKind, ReconciliationLine, Reconciliati
 from hub.models.base import utcnow
 from hub.services.queries import get_or_404
 from hub.ui.core import blueprint, failed, load, page
+from hub.ui.downloads import csv_download
 
 bp = blueprint("ui_reconciliations", __name__)
 LINES_SHOWN = 500
@@ -90,11 +91,7 @@ def progress(run_id: int):
 @page("reconciliations")
 def export_csv(run_id: int):
     run = get_or_404(ReconciliationRun, run_id)
-    return Response(
-        reconciliation.lines_csv(run),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="reconciliation-{run.id}.csv"'},
-    )
+    return csv_download(reconciliation.lines_csv(run), f"reconciliation-{run.id}.csv")
 
 
 @bp.post("/reconciliations/<int:run_id>/lines/<int:line_id>/repush")

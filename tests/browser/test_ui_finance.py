@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import zlib
 from pathlib import Path
 
 import requests
@@ -15,7 +14,8 @@ from playwright.sync_api import expect
 from hub.sync import jobs
 from hub.sync.worker import drain
 from tests.conftest import LEDGER_KEY
-from tests.support.ui_fixtures import log_in, nav, screenshot
+from tests.integration.test_invoice_pdf import squeezed, text_of
+from tests.support.ui_fixtures import log_in, nav, pdf_screenshot, screenshot
 
 
 def won_deal(admin, sales) -> dict:
@@ -29,17 +29,6 @@ def won_deal(admin, sales) -> dict:
         json={"title": "Pumps", "customer_id": customer["id"], "lines": [{"sku": "PUMP-100", "quantity": 3}]},
     ).json
     return sales.post(f"/api/v1/deals/{deal['id']}/won").json
-
-
-def pdf_text(data: bytes) -> bytes:
-    """The page content streams of a PDF, inflated (fpdf2 compresses them)."""
-    out = b""
-    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
-        try:
-            out += zlib.decompress(stream)
-        except zlib.error:
-            out += stream
-    return out
 
 
 def test_finance_finds_the_invoice_and_downloads_csv_and_pdf(app, users, page, admin, sales, connection, ledger):
@@ -82,9 +71,10 @@ def test_finance_finds_the_invoice_and_downloads_csv_and_pdf(app, users, page, a
     assert pdf_download.value.suggested_filename == f"{number}.pdf"
     data = Path(pdf_download.value.path()).read_bytes()
     assert data.startswith(b"%PDF-")
-    text = pdf_text(data)
-    for expected in (f"Invoice {number}".encode(), b"M\xfcller Anlagenbau GmbH", b"EUR 4,458.93", b"PUMP-100"):
-        assert expected in text, expected
+    text = text_of(data)
+    for expected in (f"Invoice {number}", "Müller Anlagenbau GmbH", "€4,458.93", "PUMP-100", "Ledger: ML-000001"):
+        assert squeezed(expected) in text, expected
+    assert pdf_screenshot(data, "finance-invoice-pdf").stat().st_size > 0
 
     # paid in the target: the status pull brings it back to the invoice and the dashboard
     pay_url = f"{ledger.url}/api/invoices/1/payments"
@@ -97,3 +87,38 @@ def test_finance_finds_the_invoice_and_downloads_csv_and_pdf(app, users, page, a
     nav(page, "Dashboard")
     expect(page.get_by_test_id("invoice-to-paid")).not_to_have_text("–")
     screenshot(page, "finance-dashboard")
+
+
+def test_invoice_pdfs_in_russian_and_bengali_come_from_the_invoice_page(app, users, page, admin, sales):
+    """The PDF link of an invoice for a Russian and a Bengali customer, each in their language,
+    drawn to PNG for a look at the shaping (test-artifacts/invoice-pdf-ru.png, -bn.png)."""
+    admin.post(
+        "/api/v1/products",
+        json={"sku": "CHAIR-1", "name": "Chair", "list_price": "899.90", "currency": "EUR", "tax_rate": "0.2"},
+    )
+    customers = {
+        "ru": {"name": "ООО «Ромашка»", "billing_city": "Москва", "billing_street": "ул. Тверская, 7"},
+        "bn": {"name": "রবীন্দ্রনাথ ঠাকুর ট্রেডার্স", "billing_city": "ঢাকা", "billing_street": "মিরপুর রোড ১২"},
+    }
+    lines = {"ru": "Стул офисный", "bn": "কাঠের চেয়ার"}
+    log_in(page, users["finance"]["email"])
+    for language, customer in customers.items():
+        made = sales.post("/api/v1/customers", json={**customer, "preferred_language": language}).json
+        deal = sales.post(
+            "/api/v1/deals",
+            json={
+                "title": "Chairs",
+                "customer_id": made["id"],
+                "lines": [{"sku": "CHAIR-1", "quantity": 4, "description": lines[language]}],
+            },
+        ).json
+        number = sales.post(f"/api/v1/deals/{deal['id']}/won").json["invoices"][0]["number"]
+        page.goto("/invoices")
+        page.get_by_role("link", name=number).click()
+        with page.expect_download() as pdf_download:
+            page.get_by_role("link", name="Download PDF").click()
+        data = Path(pdf_download.value.path()).read_bytes()
+        text = text_of(data)
+        for expected in (customer["name"], customer["billing_city"], customer["billing_street"], lines[language]):
+            assert squeezed(expected) in text, expected
+        assert pdf_screenshot(data, f"invoice-pdf-{language}").stat().st_size > 0

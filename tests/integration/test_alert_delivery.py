@@ -307,3 +307,25 @@ def test_the_alert_email_is_in_the_instances_language_and_keeps_names_in_any_scr
     mail = email_parser.message_from_bytes(raw, policy=email_policy.default)
     assert mail["Subject"] == "Низкий остаток: PUMP Насос পাম্প"
     assert f"Оповещение {alert['id']} во входящих склада в CRM–ERP Hub." in mail.get_content()
+
+
+def test_an_alert_mail_keeps_cyrillic_and_bengali_names_whole_through_a_7bit_path(
+    app, admin, call, smtp, ledger, connection
+):
+    controller, mailbox = smtp
+    name = "Насос «Ёлка» পাম্প"
+    pump = admin.post("/api/v1/products", json={"sku": "PUMP", "name": name, "list_price": "1", "currency": "EUR"}).json
+    config = {"host": "127.0.0.1", "port": controller.port, "sender": "hub@example.com", "recipients": ["ops@x.org"]}
+    channel(admin, name="Ops mail", kind="email", config=config)
+
+    open_alert(app, call, ledger, connection, pump)
+
+    (raw,) = mailbox.messages
+    # Every byte 7-bit: the names survive a relay without 8BITMIME (the e-mail policy encodes the
+    # subject by RFC 2047 and the body as quoted-printable).
+    assert raw.isascii()
+    mail = email_parser.message_from_bytes(raw, policy=email_policy.default)
+    assert mail["Subject"] == f"Low stock: PUMP {name}"
+    assert mail.get_content_charset() == "utf-8"
+    assert mail["Content-Transfer-Encoding"] in ("quoted-printable", "base64")
+    assert "projected 2 < reorder point 10" in mail.get_content()

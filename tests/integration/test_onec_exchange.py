@@ -1048,3 +1048,33 @@ def test_the_session_key_stays_out_of_the_access_logs(app):
         assert "sessid=***" in text
         assert "abc123" not in text
         assert "s3cr3t-key" not in text
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "windows-1251"])
+def test_a_bengali_name_reaches_1c_whole_in_either_encoding(app, client, sales, admin, encoding):
+    """windows-1251 has no Bengali: the XML writes what it cannot hold as character references
+    (&#2480;…), which every XML reader, 1C's included, turns back into the name, instead of "?"."""
+    make_connection(app, "1C", "onec_exchange", {"username": USER, "password": PASSWORD, "encoding": encoding})
+    name, line = "রবীন্দ্রনাথ ঠাকুর ООО", "কাঠের চেয়ার"
+    customer = sales.post("/api/v1/customers", json={"name": name, "default_currency": "RUB"}).json
+    admin.post(
+        "/api/v1/products",
+        json={"sku": "CHAIR-1", "name": line, "list_price": "899.90", "currency": "RUB", "tax_rate": "0.2"},
+    )
+    deal = sales.post(
+        "/api/v1/deals",
+        json={"title": "Office", "customer_id": customer["id"], "lines": [{"sku": "CHAIR-1", "quantity": 1}]},
+    ).json
+    assert sales.post(f"/api/v1/deals/{deal['id']}/won").status_code == 200
+    one_c = OneC(client)
+    assert one_c.checkauth().status_code == 200
+
+    response = one_c.call("sale", "query")
+
+    assert b"?" * 3 not in response.data
+    if encoding == "windows-1251":
+        assert b"&#2480;" in response.data  # র
+        assert "ООО".encode("cp1251") in response.data  # what the code page holds, it holds as itself
+    (order,) = _orders(response)
+    assert order.findtext("Контрагенты/Контрагент/Наименование") == name
+    assert order.findtext("Товары/Товар/Наименование") == line

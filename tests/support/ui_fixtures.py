@@ -5,6 +5,7 @@ helpers to log in and save screenshots to test-artifacts/."""
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,6 +94,14 @@ def log_in(page, email: str, password: str = PASSWORD) -> None:
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def pdf_screenshot(data: bytes, name: str) -> Path:
+    """The first page of a PDF as a PNG in test-artifacts/, drawn by poppler's pdftoppm (`make fonts`)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    target = ARTIFACTS / name
+    subprocess.run(["pdftoppm", "-png", "-r", "100", "-singlefile", "-", str(target)], input=data, check=True)
+    return target.with_suffix(".png")
 
 
 def nav(page, name: str) -> None:

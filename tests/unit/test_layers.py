@@ -33,6 +33,7 @@ LAYER_OF = {
     "hub.jsonio": "core",
     "hub.i18n": "core",
     "hub.locale_numbers": "core",
+    "hub.unicode_text": "core",
     # infrastructure: queue, backoff, bulk writes, and what the session does on every write
     "hub.sync.queue": "infrastructure",
     "hub.sync.backoff": "infrastructure",

@@ -2,7 +2,7 @@
 an undone one can be taken off the amount paid (before, a note on the deal was the only record).
 
 Revision ID: 0024_onec_payments
-Revises: 0022_user_locale
+Revises: 0023_company_profile
 Create Date: 2026-12-07
 """
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 from hub.money import DecimalType
 
 revision = '0024_onec_payments'
-down_revision = '0022_user_locale'
+down_revision = '0023_company_profile'
 branch_labels = None
 depends_on = None
 
