@@ -65,11 +65,16 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# The tests run in a random order (pytest-randomly, from the test extra), a new one each run, so that a
+# test leaning on what an earlier one left behind fails; the run's first line prints the seed.
+# `make test-sqlite SEED=N` replays the order of a run that printed N.
+ORDER := $(if $(SEED),--randomly-seed=$(SEED))
+
 test-sqlite: install assets browser
-	$(VENV)/bin/pytest -q -p no:cacheprovider
+	$(VENV)/bin/pytest -q -p no:cacheprovider $(ORDER)
 
 test-postgres: install assets browser services
-	HUB_TEST_DATABASE=$(PG_TEST_URL) $(VENV)/bin/pytest -q -p no:cacheprovider
+	HUB_TEST_DATABASE=$(PG_TEST_URL) $(VENV)/bin/pytest -q -p no:cacheprovider $(ORDER)
 
 # The two runs share nothing (each has its own databases, ports and temporary folders), so they run
 # side by side on the machine's two cores; each one's output is printed whole when it ends.
