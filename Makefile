@@ -65,10 +65,11 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# The tests run in a random order (pytest-randomly, from the test extra), a new one each run, so that a
-# test leaning on what an earlier one left behind fails; the run's first line prints the seed.
-# `make test-sqlite SEED=N` replays the order of a run that printed N.
-ORDER := $(if $(SEED),--randomly-seed=$(SEED))
+# pytest-randomly (from the test extra) takes the tests in a new random order each run, so that a test
+# leaning on what an earlier one left behind fails; the run's first line prints the seed. It is OFF in
+# CI for now: the suite has not yet passed two whole runs in random order (issue 26). Turn it on with
+# `make test-sqlite RANDOM_ORDER=1`; `SEED=N` replays the order of a run that printed N.
+ORDER := $(if $(RANDOM_ORDER)$(SEED),$(if $(SEED),--randomly-seed=$(SEED)),-p no:randomly)
 
 test-sqlite: install assets browser
 	$(VENV)/bin/pytest -q -p no:cacheprovider $(ORDER)

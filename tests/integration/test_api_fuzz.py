@@ -4,7 +4,8 @@ input, no 5xx, and every answer (status, content type, body) is one the document
 Two searches per operation: input the document allows (every check), and input it forbids (a bad
 value, a missing field, a wrong type: it must be a 4xx, never a 5xx). Each run draws new examples:
 the seed of every search is the run's order seed (pytest-randomly, printed first), so a failure is
-replayed with `--randomly-seed=N`. Hypothesis' health checks are on: a strategy that cannot make
+replayed with `--randomly-seed=N`; with the plugin off (`-p no:randomly`) the examples are the same
+each run. Hypothesis' health checks are on: a strategy that cannot make
 valid input fails the test instead of silently testing less. Bounded so the walk stays a few minutes.
 
 One test walks every operation (schemathesis' pytest fixture loader does not run on pytest 9),
