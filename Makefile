@@ -90,11 +90,17 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# pytest-randomly (from the test extra) takes the tests in a new random order each run, so that a test
+# leaning on what an earlier one left behind fails; the run's first line prints the seed. It is OFF in
+# CI for now: the suite has not yet passed two whole runs in random order (issue 26). Turn it on with
+# `make test-sqlite RANDOM_ORDER=1`; `SEED=N` replays the order of a run that printed N.
+ORDER := $(if $(RANDOM_ORDER)$(SEED),$(if $(SEED),--randomly-seed=$(SEED)),-p no:randomly)
+
 test-sqlite: install assets browser fonts
-	$(VENV)/bin/pytest -q -p no:cacheprovider
+	$(VENV)/bin/pytest -q -p no:cacheprovider $(ORDER)
 
 test-postgres: install assets browser fonts services
-	HUB_TEST_DATABASE=$(PG_TEST_URL) $(VENV)/bin/pytest -q -p no:cacheprovider
+	HUB_TEST_DATABASE=$(PG_TEST_URL) $(VENV)/bin/pytest -q -p no:cacheprovider $(ORDER)
 
 # The two runs share nothing (each has its own databases, ports and temporary folders), so they run
 # side by side on the machine's two cores; each one's output is printed whole when it ends.

@@ -67,7 +67,9 @@ class DecimalType(TypeDecorator):
             return None
         value = Decimal(value)
         if dialect.name == "sqlite":
-            return str(value.quantize(Decimal(1).scaleb(-self.scale)))
+            # Half up, as PostgreSQL's NUMERIC rounds what has more places than the scale (a pulled
+            # stock level, say): the same value is stored on both databases.
+            return str(value.quantize(Decimal(1).scaleb(-self.scale), rounding=ROUND_HALF_UP))
         return value
 
     def process_result_value(self, value, dialect):

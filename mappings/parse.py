@@ -87,7 +87,24 @@ class _Loader(yaml.SafeLoader):
 
 def dumps(document: Mapping[str, Any]) -> str:
     """YAML text of a stored mapping document, keys in their order (what a diff compares)."""
-    return yaml.safe_dump(storable(document), sort_keys=False, allow_unicode=True, width=120)
+    return yaml.dump(storable(document), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
+
+
+# Unicode's own line breaks: PyYAML writes them raw into a quoted scalar, and reading it back folds a
+# NEL into a space, so a value edited in the YAML editor would change without anyone touching it.
+_UNICODE_BREAKS = frozenset("\x85\u2028\u2029")
+
+
+class _Dumper(yaml.SafeDumper):
+    """YAML's safe dumper, writing text with a Unicode line break double-quoted (as \\N, \\L, \\P)."""
+
+
+def _text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    style = '"' if _UNICODE_BREAKS.intersection(text) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_Dumper.add_representer(str, _text)
 
 
 def check(document: Any) -> list[Problem]:

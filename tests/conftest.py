@@ -43,9 +43,28 @@ def _postgres_base() -> str | None:
     return None if url == "sqlite" else url.rstrip("/")
 
 
+def _order_seed(config) -> str | None:
+    """pytest-randomly's seed (the run's order, and the `random` module's seed in each test), or None
+    when the plugin is off (`-p no:randomly`)."""
+    seed = getattr(config.option, "randomly_seed", None)
+    return None if seed is None else f"tests in random order: rerun this order with --randomly-seed={seed}"
+
+
+def pytest_sessionstart(session) -> None:
+    # `-q` hides pytest's header, where pytest-randomly prints its seed; a failure that only one order
+    # shows is reproduced from this line.
+    line = _order_seed(session.config)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if line and reporter:
+        reporter.write_line(line)
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     from tests.support.tallies import TALLIES
 
+    line = _order_seed(terminalreporter.config)
+    if line:
+        terminalreporter.write_line(line)
     for name, counts in TALLIES.items():
         terminalreporter.write_line(f"{name}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
 

@@ -77,7 +77,8 @@ def test_finance_finds_the_invoice_and_downloads_csv_and_pdf(app, users, page, a
     assert pdf_screenshot(data, "finance-invoice-pdf").stat().st_size > 0
 
     # paid in the target: the status pull brings it back to the invoice and the dashboard
-    pay_url = f"{ledger.url}/api/invoices/1/payments"
+    (ledger_id,) = ledger.ledger.invoices
+    pay_url = f"{ledger.url}/api/invoices/{ledger_id}/payments"
     paid = requests.post(pay_url, json={"amount": "4458.93"}, headers={"X-Api-Key": LEDGER_KEY}, timeout=5)
     assert paid.status_code == 200
     jobs.pull_invoice_status()

@@ -175,22 +175,20 @@ def test_a_broken_mail_server_does_not_stop_the_webhook_or_the_pull(
         controller.stop()
 
 
-def test_webhook_error_is_retried_until_it_gives_up(app, admin, call, receiver, ledger, connection, pump):
+def test_webhook_error_is_retried_until_it_gives_up(app, admin, call, receiver, ledger, connection, pump, monkeypatch):
     receiver.status = 500
     channel(admin, name="Hook", kind="webhook", config={"url": receiver.url}, secret=SECRET)
     open_alert(app, call, ledger, connection, pump)
     from hub.sync.jobs import deliver_alerts
 
-    app.config["HUB_RETRY_MAX_ATTEMPTS"], saved = 3, app.config["HUB_RETRY_MAX_ATTEMPTS"]
-    try:
+    with monkeypatch.context() as patched:
+        patched.setitem(app.config, "HUB_RETRY_MAX_ATTEMPTS", 3)
         for _ in range(2):
             with app.app_context():
                 for d in db.session.query(AlertDelivery):
                     d.next_attempt_at = utcnow()
                 db.session.commit()
             deliver_alerts()
-    finally:
-        app.config["HUB_RETRY_MAX_ATTEMPTS"] = saved
     with app.app_context():
         (delivery,) = db.session.query(AlertDelivery).all()
         assert (delivery.state.value, delivery.attempts, delivery.last_error) == (

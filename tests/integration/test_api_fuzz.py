@@ -1,14 +1,26 @@
 """The API fuzzed against its own OpenAPI document with schemathesis, as an admin: whatever the
 input, no 5xx, and every answer (status, content type, body) is one the document describes.
-Bounded: a few examples per operation, so the whole run takes about a minute.
+
+Two searches per operation: input the document allows (every check), and input it forbids (a bad
+value, a missing field, a wrong type: it must be a 4xx, never a 5xx). Each run draws new examples:
+the seed of every search is the run's order seed (pytest-randomly, printed first), so a failure is
+replayed with `--randomly-seed=N`; with the plugin off (`-p no:randomly`) the examples are the same
+each run. Hypothesis' health checks are on: a strategy that cannot make
+valid input fails the test instead of silently testing less. Bounded so the walk stays a few minutes.
 
 One test walks every operation (schemathesis' pytest fixture loader does not run on pytest 9),
 and reports every operation that failed, each with its first failure."""
 
 from __future__ import annotations
 
+import os
+import zlib
+
+import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, seed, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -16,30 +28,58 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-EXAMPLES = 25
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# Examples per operation and search; HUB_FUZZ_EXAMPLES=allowed,forbidden for a longer hunt.
+ALLOWED, FORBIDDEN = (int(n) for n in os.environ.get("HUB_FUZZ_EXAMPLES", "40,25").split(","))
+SEARCHES = [
+    (
+        GenerationMode.POSITIVE,
+        ALLOWED,
+        [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance],
+    ),
+    # The document's own 4xx bodies are checked by the allowed search; here the API may refuse more
+    # than the document forbids (an unknown header, say), so only "no 5xx" and the content type.
+    (GenerationMode.NEGATIVE, FORBIDDEN, [not_a_server_error, content_type_conformance]),
+]
 
 
-def test_every_operation_answers_as_documented(app, users):
+def test_every_operation_answers_as_documented(app, users, request: pytest.FixtureRequest):
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
     headers = {"Authorization": f"Bearer {users['admin']['token']}"}
+    run_seed = getattr(request.config.option, "randomly_seed", 0)
     failures: dict[str, str] = {}
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 40
 
     for operation in operations:
-
-        @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-        def fuzz(case) -> None:
-            case.call_and_validate(headers=headers, checks=CHECKS)
-
-        try:
-            fuzz()
-        except Exception as exc:
-            failures[operation.label] = str(exc)[:1500]
+        for mode, examples, checks in SEARCHES:
+            try:
+                search(
+                    operation,
+                    mode,
+                    examples,
+                    checks,
+                    headers,
+                    zlib.crc32(f"{run_seed}:{mode}:{operation.label}".encode()),
+                )
+            except Unsatisfiable:
+                # Nothing in this operation can be made invalid (no parameters, no body).
+                assert mode is GenerationMode.NEGATIVE, operation.label
+            except (Exception, BaseExceptionGroup) as exc:  # schemathesis' FailureGroup is a BaseExceptionGroup
+                failures[f"{operation.label} ({mode})"] = str(exc)[:1500]
 
     assert not failures, "\n\n".join(f"{label}:\n{text}" for label, text in failures.items())
+
+
+def search(operation, mode: GenerationMode, examples: int, checks: list, headers: dict[str, str], run: int) -> None:
+    # No example database: every search is this one function, so all would share one key; the seed
+    # replays a failure instead.
+    @seed(run)
+    @given(case=operation.as_strategy(mode))
+    @settings(max_examples=examples, deadline=None, database=None)
+    def fuzz(case) -> None:
+        case.call_and_validate(headers=headers, checks=checks)
+
+    fuzz()
 
 
 # What the fuzzing found (each was a 500), pinned down.

@@ -415,9 +415,9 @@ def _from(app, address: str):
     return client
 
 
-def test_wrong_passwords_for_one_account_are_throttled_from_any_address(app, users):
-    app.config["HUB_LOGIN_LIMIT_ACCOUNT"], saved = "3 per 15 minutes", app.config["HUB_LOGIN_LIMIT_ACCOUNT"]
-    try:
+def test_wrong_passwords_for_one_account_are_throttled_from_any_address(app, users, monkeypatch):
+    with monkeypatch.context() as patched:
+        patched.setitem(app.config, "HUB_LOGIN_LIMIT_ACCOUNT", "3 per 15 minutes")
         for k in range(3):
             assert _wrong(_from(app, f"10.0.0.{k}")).status_code == 401
         # Spent: even the right password, from yet another address, is refused for now.
@@ -433,28 +433,22 @@ def test_wrong_passwords_for_one_account_are_throttled_from_any_address(app, use
             assert (entry.entity, entry.entity_id) == ("users", str(users["sales"]["id"]))
             assert entry.changes["email"]["new"] == "sales@example.com"
             assert entry.actor == "log-in from 10.0.0.9"
-    finally:
-        app.config["HUB_LOGIN_LIMIT_ACCOUNT"] = saved
 
 
-def test_wrong_passwords_from_one_address_are_throttled_for_every_account(app, users):
-    app.config["HUB_LOGIN_LIMIT_ADDRESS"], saved = "4 per 15 minutes", app.config["HUB_LOGIN_LIMIT_ADDRESS"]
-    try:
+def test_wrong_passwords_from_one_address_are_throttled_for_every_account(app, users, monkeypatch):
+    with monkeypatch.context() as patched:
+        patched.setitem(app.config, "HUB_LOGIN_LIMIT_ADDRESS", "4 per 15 minutes")
         for email in ("a@example.com", "b@example.com", "c@example.com", "sales@example.com"):
             assert _wrong(_from(app, "10.0.1.1"), email).status_code == 401
         assert log_in(_from(app, "10.0.1.1"), "finance@example.com").status_code == 429
         assert log_in(_from(app, "10.0.1.2"), "finance@example.com").status_code == 302
-    finally:
-        app.config["HUB_LOGIN_LIMIT_ADDRESS"] = saved
 
 
-def test_right_passwords_are_never_counted(app, users):
-    app.config["HUB_LOGIN_LIMIT_ACCOUNT"], saved = "2 per 15 minutes", app.config["HUB_LOGIN_LIMIT_ACCOUNT"]
-    try:
+def test_right_passwords_are_never_counted(app, users, monkeypatch):
+    with monkeypatch.context() as patched:
+        patched.setitem(app.config, "HUB_LOGIN_LIMIT_ACCOUNT", "2 per 15 minutes")
         for _ in range(5):
             assert log_in(app.test_client(), "sales@example.com").status_code == 302
-    finally:
-        app.config["HUB_LOGIN_LIMIT_ACCOUNT"] = saved
 
 
 def test_an_unknown_email_costs_a_password_check_like_a_known_one(app, users, monkeypatch):
@@ -487,16 +481,11 @@ def test_each_app_counts_in_its_own_store(app, users, tmp_path, monkeypatch):
     assert log_in(app.test_client(), "sales@example.com").status_code == 302
 
 
-def test_log_ins_go_on_when_the_throttles_store_is_out_of_reach(app, users):
+def test_log_ins_go_on_when_the_throttles_store_is_out_of_reach(app, users, monkeypatch):
     from limits.storage import storage_from_string
     from limits.strategies import MovingWindowRateLimiter
 
-    saved = app.extensions["login_throttle"]
-    app.extensions["login_throttle"] = MovingWindowRateLimiter(
-        storage_from_string("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
-    )
-    try:
-        assert _wrong(app.test_client()).status_code == 401
-        assert log_in(app.test_client(), "sales@example.com").status_code == 302
-    finally:
-        app.extensions["login_throttle"] = saved
+    unreachable = storage_from_string("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    monkeypatch.setitem(app.extensions, "login_throttle", MovingWindowRateLimiter(unreachable))
+    assert _wrong(app.test_client()).status_code == 401
+    assert log_in(app.test_client(), "sales@example.com").status_code == 302

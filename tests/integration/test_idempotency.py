@@ -49,9 +49,9 @@ def test_the_same_request_again_replays_the_first_answer(app, sales):
 
 
 def test_another_request_under_a_used_key_is_refused_and_changes_nothing(app, sales):
-    sales.post("/api/v1/customers", json=ACME, headers=key("k-2"))
+    created = sales.post("/api/v1/customers", json=ACME, headers=key("k-2")).json
     other = sales.post("/api/v1/customers", json={**ACME, "name": "Other Ltd"}, headers=key("k-2"))
-    other_path = sales.patch("/api/v1/customers/1", json=ACME, headers=key("k-2"))
+    other_path = sales.patch(f"/api/v1/customers/{created['id']}", json=ACME, headers=key("k-2"))
 
     assert (other.status_code, other_path.status_code) == (422, 422)
     assert list(other.json["errors"]) == ["Idempotency-Key"]

@@ -337,7 +337,7 @@ def test_a_deal_whose_own_lines_no_longer_count_still_sees_the_other_won_deals(a
     assert (seen["on_won_deals"], seen["projected"]) == ("3.0000", "7.0000")
 
 
-def test_winning_more_than_stock_warns_or_refuses(app, sales, stocked):
+def test_winning_more_than_stock_warns_or_refuses(app, sales, stocked, monkeypatch):
     deal = deal_for(sales, 11)
     won = sales.post(f"/api/v1/deals/{deal['id']}/won").json
     assert won["status"] == "won"
@@ -346,14 +346,12 @@ def test_winning_more_than_stock_warns_or_refuses(app, sales, stocked):
     ]
     assert sales.get(f"/api/v1/deals/{deal['id']}").json["warnings"] == []
 
-    app.config["HUB_STOCK_CHECK_ON_WON"] = "refuse"
-    try:
+    with monkeypatch.context() as patched:
+        patched.setitem(app.config, "HUB_STOCK_CHECK_ON_WON", "refuse")
         refused = deal_for(sales, 2)  # 11 are promised already: nothing is left
         body = assert_error(sales.post(f"/api/v1/deals/{refused['id']}/won"), 409, "lines[0].quantity")
         assert "0 can be promised" in body["errors"]["lines[0].quantity"][0]
         assert sales.get(f"/api/v1/deals/{refused['id']}").json["status"] == "open"
-    finally:
-        app.config["HUB_STOCK_CHECK_ON_WON"] = "warn"
 
 
 def test_stock_belongs_to_its_connections_warehouses_and_goes_with_the_connection(app, call, ledger, connection, pump):

@@ -128,17 +128,17 @@ def _cent_more(doc):
     return replace(doc, total=doc.total + Decimal("0.01"))
 
 
-def test_retries_before_giving_up_tell_the_owner_once(app, users, sales, admin, ledger, connection):
+def test_retries_before_giving_up_tell_the_owner_once(app, users, sales, admin, ledger, connection, monkeypatch):
     ledger.ledger.faults["error_rate"] = 1.0
-    app.config["HUB_RETRY_MAX_ATTEMPTS"] = 3
-    try:
-        won = win_with_product(sales, admin)
-        for _ in range(3):
-            drain(app)
-            _due_now(app)
-    finally:
-        app.config["HUB_RETRY_MAX_ATTEMPTS"] = 8
-        ledger.ledger.faults["error_rate"] = 0.0
+    with monkeypatch.context() as patched:
+        patched.setitem(app.config, "HUB_RETRY_MAX_ATTEMPTS", 3)
+        try:
+            won = win_with_product(sales, admin)
+            for _ in range(3):
+                drain(app)
+                _due_now(app)
+        finally:
+            ledger.ledger.faults["error_rate"] = 0.0
     (invoice,) = sales.get(f"/api/v1/deals/{won['id']}").json["invoices"]
     assert invoice["state"] == "failed"
     assert invoice["problems"][0]["reason"] == "Ledger could not be reached, so the invoice was not sent."
@@ -240,15 +240,17 @@ def logged_in(app, email: str):
     return browser
 
 
-def test_the_api_lists_the_callers_notices_and_marks_one_read(app, users, sales, admin, call, ledger, connection):
+def test_the_api_lists_the_callers_notices_and_marks_one_read(
+    app, users, sales, admin, call, ledger, connection, monkeypatch
+):
     ledger.ledger.faults["error_rate"] = 1.0
-    app.config["HUB_RETRY_MAX_ATTEMPTS"] = 1
-    try:
-        won = win_with_product(sales, admin)
-        drain(app)
-    finally:
-        app.config["HUB_RETRY_MAX_ATTEMPTS"] = 8
-        ledger.ledger.faults["error_rate"] = 0.0
+    with monkeypatch.context() as patched:
+        patched.setitem(app.config, "HUB_RETRY_MAX_ATTEMPTS", 1)
+        try:
+            won = win_with_product(sales, admin)
+            drain(app)
+        finally:
+            ledger.ledger.faults["error_rate"] = 0.0
     (notice,) = sales.get("/api/v1/notices?unread=true").json
     assert notice["deal_number"] == won["number"]
     assert notice["invoice_number"] == won["invoices"][0]["number"]

@@ -30,12 +30,10 @@ def test_pages_and_api_answers_carry_the_security_headers(app, users):
     assert "unsafe-inline" not in CSP
 
 
-def test_hsts_when_the_session_cookie_is_https_only(app):
-    app.config["SESSION_COOKIE_SECURE"] = True
-    try:
+def test_hsts_when_the_session_cookie_is_https_only(app, monkeypatch):
+    with monkeypatch.context() as patched:
+        patched.setitem(app.config, "SESSION_COOKIE_SECURE", True)
         assert app.test_client().get("/login").headers["Strict-Transport-Security"].startswith("max-age=")
-    finally:
-        app.config["SESSION_COOKIE_SECURE"] = False
 
 
 def test_no_template_has_an_inline_script_handler_or_style():

@@ -112,14 +112,12 @@ def test_refused_invoice_is_parked_with_the_targets_message_then_retried(app, sa
     assert [run["outcome"] for run in invoice["sync_runs"]] == ["failed", "success"]
 
 
-def test_discarded_event_is_not_sent(app, sales, admin, ledger, connection):
+def test_discarded_event_is_not_sent(app, sales, admin, ledger, connection, monkeypatch):
     ledger.ledger.faults["error_rate"] = 1.0
-    app.config["HUB_RETRY_MAX_ATTEMPTS"] = 1
-    try:
+    with monkeypatch.context() as patched:
+        patched.setitem(app.config, "HUB_RETRY_MAX_ATTEMPTS", 1)
         won_deal(sales, admin)
         drain(app)
-    finally:
-        app.config["HUB_RETRY_MAX_ATTEMPTS"] = 8
     (item,) = admin.get("/api/v1/sync/failed").json["items"]
     assert "gave up after 1 attempts" not in item["last_error"]  # the event keeps the target's own words
     assert "503" in item["last_error"]
@@ -130,16 +128,14 @@ def test_discarded_event_is_not_sent(app, sales, admin, ledger, connection):
     assert admin.post(f"/api/v1/sync/failed/{item['id']}/retry").status_code == 409
 
 
-def test_breaker_rests_the_connection_and_delays_instead_of_failing(app, sales, admin, ledger, connection):
+def test_breaker_rests_the_connection_and_delays_instead_of_failing(app, sales, admin, ledger, connection, monkeypatch):
     ledger.ledger.faults["error_rate"] = 1.0
-    app.config["HUB_BREAKER_THRESHOLD"] = 2
-    try:
+    with monkeypatch.context() as patched:
+        patched.setitem(app.config, "HUB_BREAKER_THRESHOLD", 2)
         won_deal(sales, admin)
         drain(app, rounds=1)
         _due_now(app)
         drain(app, rounds=1)
-    finally:
-        app.config["HUB_BREAKER_THRESHOLD"] = 5
     with app.app_context():
         conn = db.session.get(Connection, connection)
         assert conn.breaker_open_until is not None
