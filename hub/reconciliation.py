@@ -409,10 +409,9 @@ def csv_header() -> list[str]:
 
 
 def lines_csv(run: ReconciliationRun) -> str:
-    """Every line of the run as CSV, in the order they were found; UTF-8 with a byte order mark, so
-    that Excel reads names in any script as they are."""
-    out = io.StringIO("\ufeff")
-    out.seek(0, io.SEEK_END)
+    """Every line of the run as CSV, in the order they were found (the page hands it out with the
+    byte order mark Excel needs: hub.ui.downloads)."""
+    out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(csv_header())
     for line in db.session.scalars(line_query(run).order_by(ReconciliationLine.id)):

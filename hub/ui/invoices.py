@@ -94,9 +94,7 @@ def csv_header() -> list[str]:
 def export_csv():
     """The filtered invoices as CSV; amounts as exact decimals rounded to their currency."""
     query, _ = _filtered()
-    # UTF-8 with a byte order mark: Excel then reads Cyrillic and Bengali names as they are.
-    out = io.StringIO("\ufeff")
-    out.seek(0, io.SEEK_END)
+    out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(csv_header())
     for inv in db.session.scalars(query).unique():
