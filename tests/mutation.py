@@ -104,6 +104,8 @@ def _toml_list(items: list[str]) -> str:
 def prepare(module: Module, left_out: frozenset[str] = frozenset()) -> Path:
     """A fresh working folder for `module`: links to the repository's entries and its own pyproject."""
     folder = WORK / module.path.replace("/", "_").removesuffix(".py")
+    if left_out:  # a run of the score before some tests must not share the folder of a full one
+        folder = folder.with_name(folder.name + "-without-" + "-".join(sorted(Path(t).stem for t in left_out)))
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
