@@ -195,3 +195,19 @@ def test_when_redis_fails_mid_dispatch_the_unsent_chunks_go_back_to_pending(app,
             "a-worker",
         )
     assert _queued_event_ids(app) == [sent]
+
+
+def test_kick_hands_over_now_and_a_failing_dispatch_is_logged_not_raised(app, target, monkeypatch, caplog):
+    (event,) = _events(app, target, {})
+    with app.app_context():
+        outbox.kick()
+    assert _queued_event_ids(app) == [[event]]
+
+    def broken(limit: int = 1000) -> int:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(outbox, "dispatch", broken)
+    with app.app_context(), caplog.at_level("ERROR", logger=outbox.__name__):
+        outbox.kick()
+        assert db.session.get(OutboxEvent, event).state == OutboxState.DISPATCHED  # the session still works
+    assert [r.getMessage() for r in caplog.records] == ["immediate dispatch failed; the next sweep retries"]
