@@ -211,3 +211,41 @@ def test_kick_hands_over_now_and_a_failing_dispatch_is_logged_not_raised(app, ta
         outbox.kick()
         assert db.session.get(OutboxEvent, event).state == OutboxState.DISPATCHED  # the session still works
     assert [r.getMessage() for r in caplog.records] == ["immediate dispatch failed; the next sweep retries"]
+
+
+def test_leave_to_dispatcher_puts_back_only_events_no_worker_has_taken_or_finished(app, target):
+    waiting, finished, leased = _events(
+        app,
+        target,
+        {"state": OutboxState.DISPATCHED},
+        {"state": OutboxState.DONE},
+        {"state": OutboxState.DISPATCHED, "locked_by": "a-worker", "locked_until": utcnow() + timedelta(minutes=1)},
+    )
+    with app.app_context():
+        outbox.leave_to_dispatcher([outbox.Written(i, target, "push_invoice") for i in (waiting, finished, leased)])
+        states = dict(db.session.execute(select(OutboxEvent.id, OutboxEvent.state)).all())
+    assert [states[i] for i in (waiting, finished, leased)] == [
+        OutboxState.PENDING,
+        OutboxState.DONE,
+        OutboxState.DISPATCHED,
+    ]
+
+
+class _Row:
+    def __init__(self, id: int, attempts: int = 0, locked_until=None) -> None:
+        self.id, self.attempts, self.locked_until = id, attempts, locked_until
+
+
+def test_job_ids_name_the_events_and_attempts_they_carry():
+    now = utcnow()
+    assert outbox._job_id([_Row(7, 2)], now) == "outbox-7-2"
+    pair = outbox._job_id([_Row(7, 2), _Row(8, 0)], now)
+    assert pair.startswith("outbox-7-2-2-")
+    assert len(pair.rsplit("-", 1)[1]) == 10
+    # The same events at the same attempts: the same job, queued once. Any other chunk: another job.
+    assert outbox._job_id([_Row(7, 2), _Row(8, 0)], now) == pair
+    assert outbox._job_id([_Row(7, 2), _Row(9, 0)], now) != pair
+    assert outbox._job_id([_Row(7, 2), _Row(8, 1)], now) != pair
+    assert outbox._job_id([_Row(7, 2), _Row(8, 0), _Row(9, 0)], now).startswith("outbox-7-2-3-")
+    # A chunk that a dead worker held a lease on: RQ may still list its old job as started.
+    assert outbox._job_id([_Row(7, 2, now)], now) == f"outbox-7-2-r{int(now.timestamp())}"
