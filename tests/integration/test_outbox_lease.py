@@ -170,8 +170,8 @@ def test_released_events_are_unowned_and_finished_ones_stamped(app, target):
 def test_when_redis_fails_mid_dispatch_the_unsent_chunks_go_back_to_pending(app, target, monkeypatch):
     second = make_connection(app, "Second", "mini_ledger", CONFIG)
     sent = _events(app, target, {}, {})
-    unsent = _events(app, second, {}, {})
-    taken_meanwhile = unsent[1]
+    unsent = _events(app, second, {}, {}, {}, {})
+    _, taken, finished, redispatched = unsent  # the first goes back to pending
     real = outbox.enqueue_once
     calls = []
 
@@ -179,21 +179,28 @@ def test_when_redis_fails_mid_dispatch_the_unsent_chunks_go_back_to_pending(app,
         calls.append(event_ids)
         if len(calls) == 1:
             return real(queue, job_id, func, event_ids, timeout=timeout)
-        outbox.lease([taken_meanwhile], "a-worker")  # a worker took one of these between claim and failure
+        # Between the claim and the failure: a worker took one event and finished another, and
+        # another dispatcher claimed a third for a job of its own.
+        outbox.lease([taken, finished], "a-worker")
+        outbox.release(db.session.get(OutboxEvent, finished), OutboxState.DONE)
+        db.session.get(OutboxEvent, redispatched).job_id = "another-dispatchers-job"
+        db.session.commit()
         raise outbox.RedisError("connection refused")
 
     monkeypatch.setattr(outbox, "enqueue_once", fails_after_the_first)
     with app.app_context():
         assert outbox.dispatch() == 2
         db.session.expire_all()
-        states = {i: db.session.get(OutboxEvent, i) for i in sent + unsent}
+        events = {i: db.session.get(OutboxEvent, i) for i in sent + unsent}
         assert calls == [sent, unsent]
-        assert [states[i].state for i in sent] == [OutboxState.DISPATCHED] * 2
-        assert states[unsent[0]].state == OutboxState.PENDING
-        assert (states[taken_meanwhile].state, states[taken_meanwhile].locked_by) == (
+        assert [events[i].state for i in sent] == [OutboxState.DISPATCHED] * 2
+        assert [events[i].state for i in unsent] == [
+            OutboxState.PENDING,
             OutboxState.DISPATCHED,
-            "a-worker",
-        )
+            OutboxState.DONE,
+            OutboxState.DISPATCHED,
+        ]
+        assert events[taken].locked_by == "a-worker"
     assert _queued_event_ids(app) == [sent]
 
 
