@@ -256,3 +256,24 @@ def test_job_ids_name_the_events_and_attempts_they_carry():
     assert outbox._job_id([_Row(7, 2), _Row(8, 0), _Row(9, 0)], now).startswith("outbox-7-2-3-")
     # A chunk that a dead worker held a lease on: RQ may still list its old job as started.
     assert outbox._job_id([_Row(7, 2, now)], now) == f"outbox-7-2-r{int(now.timestamp())}"
+
+
+def test_the_push_flag_expires_should_its_job_be_lost(app, target):
+    (event,) = _events(app, target, {"state": OutboxState.DISPATCHED})
+    with app.app_context():
+        outbox.hand_over([outbox.Written(event, target, "push_invoice")])
+        ttl = get_queue().connection.ttl(outbox.push_flag(target))
+    assert 0 < ttl <= outbox.PUSH_FLAG_SECONDS
+
+
+def test_a_handed_over_cancel_is_not_queued_twice_by_a_later_sweep(app, target):
+    (event,) = _events(
+        app, target, {"state": OutboxState.DISPATCHED, "dispatched_at": utcnow() - outbox.REDISPATCH_AFTER * 2}
+    )
+    with app.app_context():
+        db.session.get(OutboxEvent, event).operation = "cancel_invoice"
+        db.session.commit()
+        outbox.hand_over([outbox.Written(event, target, "cancel_invoice")])
+        # Its job still waits when the sweep finds the event overdue: the sweep names it alike.
+        outbox.dispatch()
+    assert _queued_event_ids(app) == [[event]]
