@@ -13,7 +13,7 @@ from hub.extensions import db
 from hub.models import Connection, OutboxEvent, OutboxState
 from hub.models.base import utcnow
 from hub.sync import outbox
-from hub.sync.queue import get_queue
+from hub.sync.queue import FAILED_JOBS_KEPT, get_queue
 from tests.conftest import make_connection
 
 CONFIG = {"base_url": "http://127.0.0.1:9", "api_key": "k-123456"}
@@ -277,3 +277,16 @@ def test_a_handed_over_cancel_is_not_queued_twice_by_a_later_sweep(app, target):
         # Its job still waits when the sweep finds the event overdue: the sweep names it alike.
         outbox.dispatch()
     assert _queued_event_ids(app) == [[event]]
+
+
+def test_handed_over_jobs_end_before_the_lease_and_keep_their_results_as_configured(app, target):
+    (event,) = _events(app, target, {"state": OutboxState.DISPATCHED})
+    with app.app_context():
+        outbox.hand_over([outbox.Written(event, target, "push_invoice")])
+        queue = get_queue()
+        (job,) = [queue.fetch_job(job_id) for job_id in queue.job_ids]
+        lease_seconds = app.config["HUB_JOB_LEASE_SECONDS"]
+    assert job.id.startswith(f"push-due-{target}-")
+    # Killed before its lease runs out, so no second worker takes its events while it still runs.
+    assert job.timeout == int(lease_seconds * 0.8)
+    assert (job.result_ttl, job.failure_ttl) == (60, FAILED_JOBS_KEPT)
