@@ -1,17 +1,19 @@
 """`make mutate`: mutation testing (mutmut 3) of the modules that carry the product's promises.
 
-Each module runs on its own, against the few test files that guard it (SQLite, no browser), so one
-module takes minutes. A module works in `.mutation/<module>/`: a folder whose entries link to the
-repository's, with a pyproject.toml that adds mutmut's settings for this module only (mutmut reads
-them from the working folder and copies the sources into `mutants/` there, so the checkout is never
-touched). Every run starts fresh: a test added since the last run counts.
+Each module runs on its own, against the few test files that guard it (SQLite, no browser): a small
+module takes minutes, a large one (hub/sync/outbox.py, ~490 mutants) an hour or more. A module works
+in `.mutation/<module>/`: a folder whose entries link to the repository's, with a pyproject.toml
+that adds mutmut's settings for this module only (mutmut reads them from the working folder and
+copies the sources into `mutants/` there, so the checkout is never touched). Every run starts fresh:
+a test added since the last run counts.
 
     python tests/mutation.py                      # every module in MODULES, in order
     python tests/mutation.py hub/money.py         # one module (`make mutate MODULE=hub/money.py`)
     python tests/mutation.py --list               # the table of modules and their tests
 
-It prints each module's score (killed / mutants that have tests) and the diff of every surviving
-mutant; docs/testing.md keeps the scores and explains the survivors that no test can kill.
+It prints each module's score (killed, timeouts included, out of all its mutants: one that no
+selected test reaches counts as a survivor) and the diff of every surviving mutant; docs/testing.md
+keeps the scores and explains the survivors that no test can kill.
 
 This file is also a pytest plugin, loaded (`-p tests.mutation`) in those runs only: every mutant
 is a new pytest session, and migrating its SQLite database from scratch cost more than its tests,
