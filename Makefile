@@ -8,7 +8,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install translations messages assets browser fonts wrk run serve test test-sqlite test-postgres lint format services clean bench drill
+.PHONY: install translations messages assets browser fonts wrk run serve test test-sqlite test-postgres lint format services clean bench drill mutate
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -123,5 +123,19 @@ bench: install services wrk
 drill: install services
 	$(PY) bench/drill.py --deals $(DRILL_DEALS)
 
+# Mutation testing of the modules that carry the product's promises (docs/testing.md): not part of
+# `make test`. Each module runs against the tests that guard it (tests/mutation.py); one module:
+# `make mutate MODULE=hub/money.py`. mutmut runs niced, with MUTATE_CHILDREN parallel test runs.
+MODULE ?=
+MUTATE_CHILDREN ?= 1
+MUTATE_STAMP := $(VENV)/.mutate-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+$(MUTATE_STAMP): $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,tryton,bench,mutate]'
+	rm -f $(VENV)/.mutate-* && touch $@
+
+mutate: $(MUTATE_STAMP) assets
+	$(PY) tests/mutation.py --max-children $(MUTATE_CHILDREN) $(MODULE)
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache node_modules $(VENDOR) test-artifacts
+	rm -rf $(VENV) instance .pytest_cache node_modules $(VENDOR) test-artifacts .mutation

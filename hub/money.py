@@ -55,12 +55,13 @@ class DecimalType(TypeDecorator):
 
     def __init__(self, precision: int = 18, scale: int = 4) -> None:
         super().__init__(precision=precision, scale=scale, asdecimal=True)
+        # Kept here too: on SQLite the dialect's copy of this type has String(40) as its impl.
         self.scale = scale
 
     def load_dialect_impl(self, dialect):
         if dialect.name == "sqlite":
             return dialect.type_descriptor(String(40))
-        return dialect.type_descriptor(Numeric(self.impl.precision, self.scale, asdecimal=True))
+        return dialect.type_descriptor(self.impl)
 
     def process_bind_param(self, value, dialect):
         if value is None:

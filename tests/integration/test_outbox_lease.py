@@ -1,0 +1,292 @@
+"""The outbox lease: one worker at a time owns an event, until it releases it or its lease runs
+out; `lease_more` tops a batch up with the connection's other due events only; `dispatch` hands
+over the due events of free connections and nothing else."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from hub.extensions import db
+from hub.models import Connection, OutboxEvent, OutboxState
+from hub.models.base import utcnow
+from hub.sync import outbox
+from hub.sync.queue import FAILED_JOBS_KEPT, get_queue
+from tests.conftest import make_connection
+
+CONFIG = {"base_url": "http://127.0.0.1:9", "api_key": "k-123456"}
+
+
+def _events(app, connection_id: int, *rows: dict) -> list[int]:
+    with app.app_context():
+        events = [OutboxEvent(operation="push_invoice", connection_id=connection_id, **row) for row in rows]
+        db.session.add_all(events)
+        db.session.commit()
+        return [e.id for e in events]
+
+
+@pytest.fixture
+def target(app) -> int:
+    return make_connection(app, "Target", "mini_ledger", CONFIG)
+
+
+def test_a_live_lease_keeps_the_event_from_a_second_worker_until_it_runs_out(app, target):
+    (event,) = _events(app, target, {})
+    first, second = outbox.new_owner(), outbox.new_owner()
+    with app.app_context():
+        before = utcnow()
+        (taken,) = outbox.lease([event], first)
+        lease_seconds = app.config["HUB_JOB_LEASE_SECONDS"]
+        assert (taken.id, taken.locked_by, taken.state) == (event, first, OutboxState.DISPATCHED)
+        assert before + timedelta(seconds=lease_seconds) <= taken.locked_until
+        assert taken.locked_until <= utcnow() + timedelta(seconds=lease_seconds)
+
+        assert outbox.lease([event], second) == []
+        assert db.session.get(OutboxEvent, event).locked_by == first
+
+        # The first worker died: once its lease has run out the event is the second one's.
+        db.session.get(OutboxEvent, event).locked_until = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+        assert [e.locked_by for e in outbox.lease([event], second)] == [second]
+
+
+def test_only_live_events_are_leased(app, target):
+    ids = _events(
+        app,
+        target,
+        {"state": OutboxState.PENDING},
+        {"state": OutboxState.DISPATCHED},
+        {"state": OutboxState.DONE},
+        {"state": OutboxState.FAILED},
+        {"state": OutboxState.DISCARDED},
+    )
+    with app.app_context():
+        assert [e.id for e in outbox.lease(ids, outbox.new_owner())] == ids[:2]
+        assert outbox.lease([], outbox.new_owner()) == []
+
+
+def test_lease_more_takes_only_due_unowned_events_of_the_same_connection_and_operation(app, target):
+    other = make_connection(app, "Other", "mini_ledger", CONFIG)
+    now = utcnow()
+    due = _events(app, target, {}, {"available_at": now - timedelta(minutes=1)}, {})
+    _events(app, target, {"available_at": now + timedelta(hours=1)})  # not due yet
+    _events(app, target, {"locked_until": now + timedelta(hours=1), "locked_by": "someone"})  # owned
+    expired = _events(app, target, {"locked_until": now - timedelta(seconds=1), "locked_by": "dead"})
+    _events(app, target, {"state": OutboxState.DONE})
+    cancel = _events(app, target, {})
+    with app.app_context():
+        db.session.get(OutboxEvent, cancel[0]).operation = "cancel_invoice"
+        db.session.commit()
+    _events(app, other, {})  # another connection's
+
+    owner = outbox.new_owner()
+    with app.app_context():
+        assert outbox.lease_more(target, "push_invoice", owner, 0) == []
+        assert [e.id for e in outbox.lease_more(target, "push_invoice", owner, 2)] == due[:2]
+        rest = outbox.lease_more(target, "push_invoice", owner, 10)
+        assert [e.id for e in rest] == [due[2], *expired]
+        assert {e.locked_by for e in rest} == {owner}
+        assert [e.id for e in outbox.lease_more(target, "cancel_invoice", owner, 10)] == cancel
+
+
+def _queued_event_ids(app) -> list[list[int]]:
+    with app.app_context():
+        queue = get_queue()
+        return [queue.fetch_job(job_id).args[0] for job_id in queue.job_ids]
+
+
+def test_dispatch_hands_over_due_events_of_free_connections_only(app, target):
+    now = utcnow()
+    disabled, paused, tripped, healed = (
+        make_connection(app, name, "mini_ledger", CONFIG) for name in ("Disabled", "Paused", "Tripped", "Healed")
+    )
+    with app.app_context():
+        db.session.get(Connection, disabled).enabled = False
+        db.session.get(Connection, paused).paused = True
+        db.session.get(Connection, tripped).breaker_open_until = now + timedelta(minutes=5)
+        db.session.get(Connection, healed).breaker_open_until = now - timedelta(seconds=1)
+        db.session.commit()
+    pending = _events(app, target, {})
+    waiting = _events(app, target, {"available_at": now + timedelta(hours=1)})
+    running = _events(app, target, {"state": OutboxState.DISPATCHED, "locked_until": now + timedelta(hours=1)})
+    dead_worker = _events(app, target, {"state": OutboxState.DISPATCHED, "locked_until": now - timedelta(seconds=1)})
+    lost_job = _events(
+        app, target, {"state": OutboxState.DISPATCHED, "dispatched_at": now - outbox.REDISPATCH_AFTER * 2}
+    )
+    just_sent = _events(app, target, {"state": OutboxState.DISPATCHED, "dispatched_at": now})
+    for connection_id in (disabled, paused, tripped):
+        _events(app, connection_id, {})
+    after_breaker = _events(app, healed, {})
+
+    with app.app_context():
+        assert outbox.dispatch() == 4
+    assert sorted(i for ids in _queued_event_ids(app) for i in ids) == sorted(
+        pending + dead_worker + lost_job + after_breaker
+    )
+    with app.app_context():
+        states = dict(db.session.execute(select(OutboxEvent.id, OutboxEvent.state)).all())
+        assert {states[i] for i in waiting} == {OutboxState.PENDING}
+        assert {states[i] for i in running + just_sent} == {OutboxState.DISPATCHED}
+
+
+def test_released_events_are_unowned_and_finished_ones_stamped(app, target):
+    ids = _events(app, target, {}, {}, {})
+    owner = outbox.new_owner()
+    with app.app_context():
+        done, retry, failed = outbox.lease(ids, owner)
+        later = utcnow() + timedelta(minutes=3)
+        outbox.release(done, OutboxState.DONE)
+        outbox.release(retry, OutboxState.PENDING, available_at=later)
+        db.session.commit()
+        outbox.release_many([failed.id], OutboxState.FAILED, last_error="refused")
+        db.session.commit()
+        rows = {e.id: e for e in db.session.scalars(select(OutboxEvent)).all()}
+        for event in rows.values():
+            db.session.refresh(event)
+        assert [(rows[i].locked_by, rows[i].locked_until) for i in ids] == [(None, None)] * 3
+        assert rows[done.id].finished_at is not None
+        assert (rows[retry.id].state, rows[retry.id].finished_at, rows[retry.id].available_at) == (
+            OutboxState.PENDING,
+            None,
+            later,
+        )
+        assert (rows[failed.id].state, rows[failed.id].last_error) == (OutboxState.FAILED, "refused")
+        assert rows[failed.id].finished_at is not None
+
+        outbox.requeue(rows[failed.id])
+        db.session.commit()
+        event = db.session.get(OutboxEvent, failed.id)
+        assert (event.state, event.attempts, event.finished_at, event.locked_by, event.parked_for) == (
+            OutboxState.PENDING,
+            0,
+            None,
+            None,
+            None,
+        )
+
+
+def test_when_redis_fails_mid_dispatch_the_unsent_chunks_go_back_to_pending(app, target, monkeypatch):
+    second = make_connection(app, "Second", "mini_ledger", CONFIG)
+    sent = _events(app, target, {}, {})
+    unsent = _events(app, second, {}, {}, {}, {})
+    _, taken, finished, redispatched = unsent  # the first goes back to pending
+    real = outbox.enqueue_once
+    calls = []
+
+    def fails_after_the_first(queue, job_id, func, event_ids, *, timeout):
+        calls.append(event_ids)
+        if len(calls) == 1:
+            return real(queue, job_id, func, event_ids, timeout=timeout)
+        # Between the claim and the failure: a worker took one event and finished another, and
+        # another dispatcher claimed a third for a job of its own.
+        outbox.lease([taken, finished], "a-worker")
+        outbox.release(db.session.get(OutboxEvent, finished), OutboxState.DONE)
+        db.session.get(OutboxEvent, redispatched).job_id = "another-dispatchers-job"
+        db.session.commit()
+        raise outbox.RedisError("connection refused")
+
+    monkeypatch.setattr(outbox, "enqueue_once", fails_after_the_first)
+    with app.app_context():
+        assert outbox.dispatch() == 2
+        db.session.expire_all()
+        events = {i: db.session.get(OutboxEvent, i) for i in sent + unsent}
+        assert calls == [sent, unsent]
+        assert [events[i].state for i in sent] == [OutboxState.DISPATCHED] * 2
+        assert [events[i].state for i in unsent] == [
+            OutboxState.PENDING,
+            OutboxState.DISPATCHED,
+            OutboxState.DONE,
+            OutboxState.DISPATCHED,
+        ]
+        assert events[taken].locked_by == "a-worker"
+    assert _queued_event_ids(app) == [sent]
+
+
+def test_kick_hands_over_now_and_a_failing_dispatch_is_logged_not_raised(app, target, monkeypatch, caplog):
+    (event,) = _events(app, target, {})
+    with app.app_context():
+        outbox.kick()
+    assert _queued_event_ids(app) == [[event]]
+
+    def broken(limit: int = 1000) -> int:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(outbox, "dispatch", broken)
+    with app.app_context(), caplog.at_level("ERROR", logger=outbox.__name__):
+        outbox.kick()
+        assert db.session.get(OutboxEvent, event).state == OutboxState.DISPATCHED  # the session still works
+    assert [r.getMessage() for r in caplog.records] == ["immediate dispatch failed; the next sweep retries"]
+
+
+def test_leave_to_dispatcher_puts_back_only_events_no_worker_has_taken_or_finished(app, target):
+    waiting, finished, leased = _events(
+        app,
+        target,
+        {"state": OutboxState.DISPATCHED},
+        {"state": OutboxState.DONE},
+        {"state": OutboxState.DISPATCHED, "locked_by": "a-worker", "locked_until": utcnow() + timedelta(minutes=1)},
+    )
+    with app.app_context():
+        outbox.leave_to_dispatcher([outbox.Written(i, target, "push_invoice") for i in (waiting, finished, leased)])
+        states = dict(db.session.execute(select(OutboxEvent.id, OutboxEvent.state)).all())
+    assert [states[i] for i in (waiting, finished, leased)] == [
+        OutboxState.PENDING,
+        OutboxState.DONE,
+        OutboxState.DISPATCHED,
+    ]
+
+
+class _Row:
+    def __init__(self, id: int, attempts: int = 0, locked_until=None) -> None:
+        self.id, self.attempts, self.locked_until = id, attempts, locked_until
+
+
+def test_job_ids_name_the_events_and_attempts_they_carry():
+    now = utcnow()
+    assert outbox._job_id([_Row(7, 2)], now) == "outbox-7-2"
+    pair = outbox._job_id([_Row(7, 2), _Row(8, 0)], now)
+    assert pair.startswith("outbox-7-2-2-")
+    assert len(pair.rsplit("-", 1)[1]) == 10
+    # The same events at the same attempts: the same job, queued once. Any other chunk: another job.
+    assert outbox._job_id([_Row(7, 2), _Row(8, 0)], now) == pair
+    assert outbox._job_id([_Row(7, 2), _Row(9, 0)], now) != pair
+    assert outbox._job_id([_Row(7, 2), _Row(8, 1)], now) != pair
+    assert outbox._job_id([_Row(7, 2), _Row(8, 0), _Row(9, 0)], now).startswith("outbox-7-2-3-")
+    # A chunk that a dead worker held a lease on: RQ may still list its old job as started.
+    assert outbox._job_id([_Row(7, 2, now)], now) == f"outbox-7-2-r{int(now.timestamp())}"
+
+
+def test_the_push_flag_expires_should_its_job_be_lost(app, target):
+    (event,) = _events(app, target, {"state": OutboxState.DISPATCHED})
+    with app.app_context():
+        outbox.hand_over([outbox.Written(event, target, "push_invoice")])
+        ttl = get_queue().connection.ttl(outbox.push_flag(target))
+    assert 0 < ttl <= outbox.PUSH_FLAG_SECONDS
+
+
+def test_a_handed_over_cancel_is_not_queued_twice_by_a_later_sweep(app, target):
+    (event,) = _events(
+        app, target, {"state": OutboxState.DISPATCHED, "dispatched_at": utcnow() - outbox.REDISPATCH_AFTER * 2}
+    )
+    with app.app_context():
+        db.session.get(OutboxEvent, event).operation = "cancel_invoice"
+        db.session.commit()
+        outbox.hand_over([outbox.Written(event, target, "cancel_invoice")])
+        # Its job still waits when the sweep finds the event overdue: the sweep names it alike.
+        outbox.dispatch()
+    assert _queued_event_ids(app) == [[event]]
+
+
+def test_handed_over_jobs_end_before_the_lease_and_keep_their_results_as_configured(app, target):
+    (event,) = _events(app, target, {"state": OutboxState.DISPATCHED})
+    with app.app_context():
+        outbox.hand_over([outbox.Written(event, target, "push_invoice")])
+        queue = get_queue()
+        (job,) = [queue.fetch_job(job_id) for job_id in queue.job_ids]
+        lease_seconds = app.config["HUB_JOB_LEASE_SECONDS"]
+    assert job.id.startswith(f"push-due-{target}-")
+    # Killed before its lease runs out, so no second worker takes its events while it still runs.
+    assert job.timeout == int(lease_seconds * 0.8)
+    assert (job.result_ttl, job.failure_ttl) == (60, FAILED_JOBS_KEPT)

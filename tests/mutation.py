@@ -1,0 +1,378 @@
+"""`make mutate`: mutation testing (mutmut 3) of the modules that carry the product's promises.
+
+Each module runs on its own, against the few test files that guard it (SQLite, no browser): a small
+module takes minutes, a large one (hub/sync/outbox.py, ~490 mutants) an hour or more. A module works
+in `.mutation/<module>/`: a folder whose entries link to the repository's, with a pyproject.toml
+that adds mutmut's settings for this module only (mutmut reads them from the working folder and
+copies the sources into `mutants/` there, so the checkout is never touched). Every run starts fresh:
+a test added since the last run counts.
+
+    python tests/mutation.py                      # every module in MODULES, in order
+    python tests/mutation.py hub/money.py         # one module (`make mutate MODULE=hub/money.py`)
+    python tests/mutation.py --list               # the table of modules and their tests
+
+It prints each module's score (killed, timeouts included, out of all its mutants: one that no
+selected test reaches counts as a survivor) and the diff of every surviving mutant; docs/testing.md
+keeps the scores and explains the survivors that no test can kill.
+
+This file is also a pytest plugin, loaded (`-p tests.mutation`) in those runs only: every mutant
+is a new pytest session, and migrating its SQLite database from scratch cost more than its tests,
+so the first session's migrated database is copied instead (`pytest_sessionstart` below).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / ".mutation"
+# Copied into mutants/ as sources (mutmut only mutates the one module named in `only_mutate`).
+SOURCES = ("hub", "connectors", "mappings", "config")
+# Left out of a module's folder: the git data, the virtualenv and the mutation runs themselves.
+NOT_LINKED = {".git", ".venv", ".mutation", "pyproject.toml", "mutants"}
+# Where a module's run keeps its migrated SQLite database (set for mutmut by `run`).
+TEMPLATE_ENV = "HUB_MUTATION_DB_TEMPLATE"
+
+
+@dataclass(frozen=True)
+class Module:
+    path: str
+    tests: tuple[str, ...]
+
+
+# Each module and the tests that guard it: the files that call it directly or through the routes
+# built on it. Kept small on purpose; a survivor is killed by a test in one of these files. The
+# order is the order of `make mutate` (docs/testing.md says which have been run and their scores).
+MODULES: tuple[Module, ...] = (
+    Module(
+        "hub/money.py",
+        (
+            "tests/integration/test_deals.py",
+            "tests/integration/test_finance_totals.py",
+            "tests/unit/test_money.py",
+        ),
+    ),
+    Module(
+        "hub/sync/outbox.py",
+        (
+            "tests/integration/test_hand_over.py",
+            "tests/integration/test_sync_batches.py",
+            "tests/integration/test_failed_counts.py",
+            "tests/integration/test_record_batch.py",
+            "tests/integration/test_idempotency.py",
+            "tests/integration/test_outbox_lease.py",
+        ),
+    ),
+    Module(
+        "hub/invoicing.py",
+        (
+            "tests/integration/test_deals.py",
+            "tests/integration/test_sync_engine.py",
+            "tests/integration/test_invoice_state.py",
+            "tests/integration/test_target_arithmetic.py",
+            "tests/integration/test_won_races.py",
+        ),
+    ),
+    Module(
+        "hub/services/deals.py",
+        (
+            "tests/integration/test_deals.py",
+            "tests/integration/test_crm_api.py",
+            "tests/integration/test_won_races.py",
+        ),
+    ),
+    Module(
+        "hub/sync/push.py",
+        (
+            "tests/integration/test_record_batch.py",
+            "tests/integration/test_sync_engine.py",
+            "tests/integration/test_sync_batches.py",
+        ),
+    ),
+    Module(
+        "hub/sync/push_chain.py",
+        (
+            "tests/integration/test_push_chain.py",
+            "tests/integration/test_push_chain_paths.py",
+        ),
+    ),
+    Module(
+        "hub/sync/status.py",
+        (
+            "tests/integration/test_invoice_state.py",
+            "tests/integration/test_sync_engine.py",
+        ),
+    ),
+    Module(
+        "hub/sync/cancel.py",
+        (
+            "tests/integration/test_credit_notes.py",
+            "tests/integration/test_sync_engine.py",
+            "tests/integration/test_hand_over.py",
+        ),
+    ),
+    Module(
+        "hub/inventory/writers.py",
+        (
+            "tests/integration/test_stock_writers.py",
+            "tests/integration/test_first_pull_paths.py",
+            "tests/integration/test_inventory.py",
+        ),
+    ),
+    Module(
+        "hub/inventory/alerts.py",
+        (
+            "tests/integration/test_stock_writers.py",
+            "tests/integration/test_inventory.py",
+            "tests/integration/test_alert_delivery.py",
+        ),
+    ),
+    Module(
+        "hub/auth.py",
+        (
+            "tests/integration/test_auth.py",
+            "tests/integration/test_permissions.py",
+        ),
+    ),
+    Module(
+        "hub/login_throttle.py",
+        ("tests/integration/test_auth.py",),
+    ),
+    Module(
+        "hub/permissions.py",
+        (
+            "tests/integration/test_permissions.py",
+            "tests/integration/test_one_policy.py",
+            "tests/integration/test_auth.py",
+        ),
+    ),
+    Module(
+        "hub/security_headers.py",
+        ("tests/integration/test_security_headers.py",),
+    ),
+    Module(
+        "hub/exchange/__init__.py",
+        (
+            "tests/integration/test_onec_exchange.py",
+            "tests/integration/test_hostile_input.py",
+        ),
+    ),
+    Module(
+        "hub/exchange/catalog.py",
+        ("tests/integration/test_onec_exchange.py",),
+    ),
+    Module(
+        "hub/exchange/orders.py",
+        (
+            "tests/integration/test_onec_exchange.py",
+            "tests/integration/test_invoice_state.py",
+        ),
+    ),
+    Module(
+        "hub/exchange/files.py",
+        (
+            "tests/unit/test_exchange_files.py",
+            "tests/integration/test_onec_exchange.py",
+        ),
+    ),
+    Module(
+        "hub/exchange/sessions.py",
+        ("tests/integration/test_onec_exchange.py",),
+    ),
+    Module(
+        "connectors/onec/commerceml_reader.py",
+        (
+            "tests/unit/test_commerceml.py",
+            "tests/integration/test_onec_exchange.py",
+        ),
+    ),
+    Module(
+        "connectors/onec/commerceml.py",
+        (
+            "tests/unit/test_commerceml.py",
+            "tests/integration/test_onec_exchange.py",
+        ),
+    ),
+    Module(
+        "connectors/onec/commerceml_orders.py",
+        (
+            "tests/unit/test_commerceml.py",
+            "tests/integration/test_onec_exchange.py",
+        ),
+    ),
+    Module(
+        "connectors/onec/exchange.py",
+        (
+            "tests/unit/test_commerceml.py",
+            "tests/integration/test_onec_exchange.py",
+        ),
+    ),
+)
+
+
+def module_named(path: str) -> Module:
+    for module in MODULES:
+        if module.path == path:
+            return module
+    known = ", ".join(m.path for m in MODULES)
+    raise SystemExit(f"{path} is not in tests/mutation.py MODULES ({known})")
+
+
+def _toml_list(items: list[str]) -> str:
+    return "[" + ", ".join(json.dumps(i) for i in items) + "]"
+
+
+def prepare(module: Module, left_out: frozenset[str] = frozenset()) -> Path:
+    """A fresh working folder for `module`: links to the repository's entries and its own pyproject."""
+    folder = WORK / module.path.replace("/", "_").removesuffix(".py")
+    if left_out:  # a run of the score before some tests must not share the folder of a full one
+        folder = folder.with_name(folder.name + "-without-" + "-".join(sorted(Path(t).stem for t in left_out)))
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    for entry in ROOT.iterdir():
+        if entry.name not in NOT_LINKED:
+            (folder / entry.name).symlink_to(entry)
+    missing = [t for t in module.tests if not (ROOT / t).exists()]
+    if missing:
+        raise SystemExit(f"{module.path}: no such test file {missing} (tests/mutation.py MODULES)")
+    tests = [t for t in module.tests if t not in left_out]
+    settings = "\n".join(
+        [
+            "",
+            "[tool.mutmut]",
+            f"source_paths = {_toml_list([s for s in SOURCES if (ROOT / s).is_dir()])}",
+            f"only_mutate = {_toml_list([module.path])}",
+            # docs/ and the like: tests read them relative to the repository root, which is mutants/.
+            f"also_copy = {_toml_list(sorted(e.name for e in ROOT.iterdir() if _also_copied(e)))}",
+            f"pytest_add_cli_args_test_selection = {_toml_list(tests)}",
+            'pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "tests.mutation"]',
+            "",
+        ]
+    )
+    (folder / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + settings)
+    # mutmut adds mutants/ to sys.path before it copies the tests there; Python's cached listing of
+    # the then empty folder would hide the `tests` package from the conftest, so they go in first.
+    shutil.copytree(ROOT / "tests", folder / "mutants" / "tests")
+    return folder
+
+
+def _also_copied(entry: Path) -> bool:
+    if entry.name in NOT_LINKED or entry.name in SOURCES or entry.name.startswith("."):
+        return False
+    # node_modules and the like are large and only the browser tests (never selected here) use them.
+    return entry.name not in {"node_modules", "instance", "test-artifacts", "bench"}
+
+
+def run(module: Module, max_children: int, left_out: frozenset[str] = frozenset()) -> dict[str, int]:
+    folder = prepare(module, left_out)
+    env = dict(os.environ, PYTHONPATH=str(folder / "mutants"), **{TEMPLATE_ENV: str(folder / "migrated.db")})
+    mutmut = [str(Path(sys.executable).with_name("mutmut"))]
+    print(f"== {module.path}: {len(module.tests)} test files", flush=True)
+    subprocess.run(
+        ["nice", "-n", "15", *mutmut, "run", "--max-children", str(max_children)],
+        cwd=folder,
+        env=env,
+        check=False,
+    )
+    return report(module, folder, mutmut, env)
+
+
+def report(module: Module, folder: Path, mutmut: list[str], env: dict[str, str]) -> dict[str, int]:
+    meta = folder / "mutants" / (module.path + ".meta")
+    if not meta.exists():
+        print(f"   {module.path}: no results (mutmut failed before running mutants)")
+        return {}
+    codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
+    counts = {"killed": 0, "survived": 0, "no tests": 0, "timeout": 0, "other": 0}
+    survivors = []
+    for name, code in sorted(codes.items()):
+        if code in (1, 3):
+            counts["killed"] += 1
+        elif code == 0:
+            counts["survived"] += 1
+            survivors.append(name)
+        elif code in (5, 33):
+            counts["no tests"] += 1
+            survivors.append(name)
+        elif code in (24, -24, 36, 152, 255):
+            # A mutant that makes the tests hang is caught: the run would never finish green.
+            counts["timeout"] += 1
+        else:
+            counts["other"] += 1
+    for name in survivors:
+        shown = subprocess.run([*mutmut, "show", name], cwd=folder, env=env, capture_output=True, text=True)
+        print(shown.stdout.rstrip())
+    caught = counts["killed"] + counts["timeout"]
+    total = sum(counts.values())
+    score = 100 * caught / total if total else 0
+    details = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+    print(f"   {module.path}: {score:.1f} % killed ({caught}/{total}; {details})", flush=True)
+    return counts | {"total": total}
+
+
+def pytest_sessionstart(session) -> None:
+    """In a mutation run: the conftest's `upgrade` migrates once, then copies that database."""
+    template = os.environ.get(TEMPLATE_ENV)
+    if not template:
+        return
+    from tests import conftest
+
+    if not getattr(conftest.upgrade, "copies_template", False):
+        conftest.upgrade = _migrated_once(conftest.upgrade, Path(template))
+
+
+def _migrated_once(upgrade, template: Path):
+    def upgrade_or_copy(directory: str) -> None:
+        from hub.extensions import db
+
+        if db.engine.dialect.name != "sqlite":
+            upgrade(directory=directory)
+            return
+        target = Path(db.engine.url.database)
+        db.engine.dispose()
+        if template.exists():
+            shutil.copyfile(template, target)
+            return
+        upgrade(directory=directory)
+        db.engine.dispose()  # the last connection's close folds the WAL into the file
+        shutil.copyfile(target, template)
+
+    upgrade_or_copy.copies_template = True
+    return upgrade_or_copy
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help="module paths as in MODULES (default: all)")
+    parser.add_argument("--max-children", type=int, default=1, help="mutmut's parallel test runs (machine is shared)")
+    parser.add_argument("--list", action="store_true", help="print the modules and their tests")
+    parser.add_argument(
+        "--leave-out", action="append", default=[], help="a test file not to run (the score before it was written)"
+    )
+    args = parser.parse_args()
+    if args.list:
+        for module in MODULES:
+            print(module.path, *module.tests, sep="\n    ")
+        return 0
+    chosen = [module_named(p) for p in args.modules] if args.modules else list(MODULES)
+    scores = {m.path: run(m, args.max_children, frozenset(args.leave_out)) for m in chosen}
+    print("\n== mutation scores")
+    for path, counts in scores.items():
+        if not counts:
+            print(f"{path:40} failed")
+            continue
+        caught = counts["killed"] + counts["timeout"]
+        print(f"{path:40} {100 * caught / counts['total']:5.1f} %  ({caught}/{counts['total']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
