@@ -140,7 +140,8 @@ def test_released_events_are_unowned_and_finished_ones_stamped(app, target):
         outbox.release(done, OutboxState.DONE)
         outbox.release(retry, OutboxState.PENDING, available_at=later)
         db.session.commit()
-        outbox.release_many([failed.id], OutboxState.FAILED, last_error="refused")
+        outbox.release(failed, OutboxState.FAILED)
+        failed.last_error = "refused"
         db.session.commit()
         rows = {e.id: e for e in db.session.scalars(select(OutboxEvent)).all()}
         for event in rows.values():
