@@ -26,6 +26,25 @@ def states(app) -> list[OutboxState]:
         return [e.state for e in db.session.query(OutboxEvent).order_by(OutboxEvent.id)]
 
 
+def won_while_redis_refuses(app, sales, admin, monkeypatch) -> dict:
+    """A first deal won and pushed (the customer and product exist), then a second won while Redis
+    refuses the hand-over: its answer."""
+    won_deal(sales, admin)
+    drain(app)
+    customer = sales.get("/api/v1/customers").json["items"][0]["id"]
+    lines = [{"sku": "W-1", "quantity": 1}]
+    deal = sales.post("/api/v1/deals", json={"title": "More", "customer_id": customer, "lines": lines}).json
+
+    def down(*args, **kwargs):
+        raise RedisError("connection refused")
+
+    with app.app_context():
+        monkeypatch.setattr(type(get_queue().connection), "pipeline", down)
+    won = sales.post(f"/api/v1/deals/{deal['id']}/won").json
+    monkeypatch.undo()
+    return won
+
+
 def test_deals_won_while_a_push_job_waits_ride_on_it(app, sales, admin, ledger, connection):
     numbers = [won_deal(sales, admin)["invoices"][0]["number"] for _ in range(5)]
 
@@ -58,19 +77,7 @@ def test_when_redis_cannot_take_them_the_pushes_wait_for_the_dispatcher(
     connection,
     monkeypatch,
 ):
-    won_deal(sales, admin)  # the customer and product exist; the next deal is won while Redis is down
-    drain(app)
-    customer = sales.get("/api/v1/customers").json["items"][0]["id"]
-    lines = [{"sku": "W-1", "quantity": 1}]
-    deal = sales.post("/api/v1/deals", json={"title": "More", "customer_id": customer, "lines": lines}).json
-
-    def down(*args, **kwargs):
-        raise RedisError("connection refused")
-
-    with app.app_context():
-        monkeypatch.setattr(type(get_queue().connection), "pipeline", down)
-    won = sales.post(f"/api/v1/deals/{deal['id']}/won").json
-    monkeypatch.undo()
+    won = won_while_redis_refuses(app, sales, admin, monkeypatch)
 
     assert won["status"] == "won"
     assert states(app) == [OutboxState.DONE, OutboxState.PENDING]
@@ -96,19 +103,7 @@ def test_a_stock_pull_started_by_a_worker_dispatches_no_outbox_events(
 ):
     """Only the scheduler holding the lock dispatches: a worker running the scheduler's
     pull_due_stock (which starts pulls) leaves pending events where they are."""
-    won_deal(sales, admin)
-    drain(app)
-    customer = sales.get("/api/v1/customers").json["items"][0]["id"]
-    lines = [{"sku": "W-1", "quantity": 1}]
-    deal = sales.post("/api/v1/deals", json={"title": "More", "customer_id": customer, "lines": lines}).json
-
-    def down(*args, **kwargs):
-        raise RedisError("connection refused")
-
-    with app.app_context():
-        monkeypatch.setattr(type(get_queue().connection), "pipeline", down)
-    sales.post(f"/api/v1/deals/{deal['id']}/won")
-    monkeypatch.undo()
+    won_while_redis_refuses(app, sales, admin, monkeypatch)
     assert states(app) == [OutboxState.DONE, OutboxState.PENDING]
 
     with app.app_context():
