@@ -32,7 +32,7 @@ def test_a_visitor_chooses_russian_on_the_log_in_page_and_a_user_bengali_in_the_
     expect(page.locator("#err-name")).to_have_text("Обязательное поле не заполнено.")
     screenshot(page, "form-errors-ru")
 
-    page.get_by_label("Язык").select_option("bn")
+    page.get_by_label("Язык", exact=True).select_option("bn")
     expect(page).to_have_url(re.compile(r"/customers/new$"))  # back on the same page
     menu = page.get_by_role("navigation", name="প্রধান মেনু")
     expect(menu.get_by_role("link", name="বোর্ড", exact=True)).to_be_visible()

@@ -98,7 +98,7 @@ def test_admin_edits_previews_activates_and_diffs_a_mapping(
 
     with page.expect_download() as download:
         products.get_by_role("link", name="Export products as CSV").click()
-    assert download.value.path().read_text() == "key,value\nW-1,ITEM-2\n"
+    assert download.value.path().read_text(encoding="utf-8-sig") == "key,value\nW-1,ITEM-2\n"
 
     bad = tmp_path / "bad.csv"
     bad.write_text("key,value\nW-2,ITEM-3\nW-2,ITEM-4\n")
