@@ -134,22 +134,11 @@ def counts(app) -> dict[str, int]:
 # staged like every later one instead of COPYed straight in ("copy"), and the stock tables' foreign
 # keys as they were before migration 0013 instead of its statement triggers ("keys").
 VARIANTS = {"fast (as deployed)": "", "staged first pull": "copy", "real foreign keys": "keys"}
-STOCK_TRIGGERS = ("stock_levels_keys_insert", "stock_levels_keys_update", "stock_history_keys_insert",
-                  "stock_history_keys_update")  # fmt: skip
-FOREIGN_KEYS = (
-    "ALTER TABLE warehouses ADD CONSTRAINT uq_warehouses_connection_id_id UNIQUE (connection_id, id)",
-    "ALTER TABLE stock_levels ADD CONSTRAINT fk_stock_levels_connection_id_warehouses FOREIGN KEY "
-    "(connection_id, warehouse_id) REFERENCES warehouses (connection_id, id) ON DELETE CASCADE",
-    "ALTER TABLE stock_levels ADD CONSTRAINT fk_stock_levels_product_id_products FOREIGN KEY (product_id) "
-    "REFERENCES products (id) ON DELETE SET NULL",
-    "ALTER TABLE stock_history ADD CONSTRAINT fk_stock_history_connection_id_warehouses FOREIGN KEY "
-    "(connection_id, warehouse_id) REFERENCES warehouses (connection_id, id) ON DELETE CASCADE",
-)
-
 
 def reset(app, connection_id: int, real_keys: bool) -> None:
     """Empty stock tables (a connection's first pull again), keyed by foreign keys or by 0013's triggers."""
     from hub.extensions import db
+    from hub.inventory.stock_keys import use_foreign_keys
     from hub.models import Connection
 
     with app.app_context():
@@ -157,18 +146,8 @@ def reset(app, connection_id: int, real_keys: bool) -> None:
         connection.stock_cursor = connection.stock_pulled_at = None
         db.session.commit()
         with db.engine.begin() as conn:
-            run = conn.exec_driver_sql
-            run("TRUNCATE stock_levels, stock_history, stock_alerts CASCADE")
-            for name in ("fk_stock_levels_connection_id_warehouses", "fk_stock_levels_product_id_products"):
-                run(f"ALTER TABLE stock_levels DROP CONSTRAINT IF EXISTS {name}")
-            run("ALTER TABLE stock_history DROP CONSTRAINT IF EXISTS fk_stock_history_connection_id_warehouses")
-            run("ALTER TABLE warehouses DROP CONSTRAINT IF EXISTS uq_warehouses_connection_id_id")
-            for trigger in STOCK_TRIGGERS:
-                table = trigger.split("_keys_")[0]
-                run(f"ALTER TABLE {table} {'DISABLE' if real_keys else 'ENABLE'} TRIGGER {trigger}")
-            if real_keys:
-                for statement in FOREIGN_KEYS:
-                    run(statement)
+            conn.exec_driver_sql("TRUNCATE stock_levels, stock_history, stock_alerts CASCADE")
+            use_foreign_keys(conn, real_keys)
         with db.engine.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             conn.exec_driver_sql("VACUUM ANALYZE stock_levels, stock_history")

@@ -85,10 +85,9 @@ def cold_look_ups(server: TrytonServer) -> float:
     return time.perf_counter() - started
 
 
-# The push chain's mechanisms left out (HUB_PLAIN_PATHS, hub/plain_paths.py): every batch prepared,
-# sent and recorded in turn; or sent beside the job's thread but without telling the connector the
-# next batch (no mapping ahead, no find-before-create riding on the total check).
-PLAIN_VARIANTS = {"in turn": "look_ahead", "no connector look-ahead": "connector_look_ahead"}
+# The push chain's mechanism left out (HUB_PLAIN_PATHS, hub/plain_paths.py): every batch prepared,
+# sent and recorded in turn.
+PLAIN_VARIANTS = {"in turn": "look_ahead"}
 
 
 class HubRig:

@@ -230,12 +230,6 @@ class Connector(ABC):
         """Create several invoices; connectors whose target takes batches override this."""
         return [self.push_invoice(doc) for doc in docs]
 
-    def look_ahead(self, docs: list[InvoiceDocument]) -> None:
-        """The documents of the next push, told while the current one is out (from another
-        thread): a connector may do now what needs no call (mapping them), or look their keys up
-        along with a call the current push makes anyway. By default, nothing."""
-        return
-
     def invoice_status(self, ref: ExternalRef) -> InvoiceStatus:
         raise UnsupportedOperation(f"{self.label} does not report invoice status")
 

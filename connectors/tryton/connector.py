@@ -113,9 +113,7 @@ class TrytonConnector(TrytonPayload, TrytonTotals, TrytonPurchasing, TrytonStock
         drafts) and left out, so that the push creates, aligns and posts it instead of linking a
         draft. One someone validated by hand stays theirs. Should the deletion fail, its error is
         raised and nothing is created."""
-        rows = self._rows_ahead(idempotency_keys)
-        if rows is None:
-            rows = self._rows(idempotency_keys)
+        rows = self._rows(idempotency_keys)
         drafts = [row["id"] for row in rows.values() if row["state"] == "draft"] if self.post else []
         if drafts:
             self.call("model.account.invoice.delete", drafts, changes_data=True)
@@ -131,32 +129,6 @@ class TrytonConnector(TrytonPayload, TrytonTotals, TrytonPurchasing, TrytonStock
             ["id", "number", "state", "reference"],
         )
         return oldest_by_reference(rows)
-
-    # ---- looking ahead -------------------------------------------------------------------------
-    #
-    # In a chain of pushes (hub/sync/push_chain.py) the hub tells the connector the next push's
-    # documents while the current one is out. Their mapping is done then, off Tryton's time, and
-    # their keys are looked up in the same call as the current push's total check: the next push's
-    # find-before-create costs no call of its own. It is still a look-up made after the hub leased
-    # those documents (no other worker pushes them) and before they are created. The mapped
-    # documents wait in `_mapped_ahead` for the batch look-up (parties.py), the keys in
-    # `_keys_ahead` for the read-back of the total check (totals.py).
-
-    def look_ahead(self, docs: list[InvoiceDocument]) -> None:
-        for doc in docs:
-            with contextlib.suppress(ConnectorError):  # refused again, and reported, by the push
-                self._mapped_ahead[doc.idempotency_key] = self.map_document(doc)
-        self._keys_ahead = [doc.idempotency_key for doc in docs]
-
-    def _rows_ahead(self, idempotency_keys: list[str]) -> dict[str, dict[str, Any]] | None:
-        """What the last total check found for these keys, if it looked them all up."""
-        ahead, self._found_ahead = self._found_ahead, None
-        wanted = set(idempotency_keys)
-        if self._keys_ahead is not None and set(self._keys_ahead) <= wanted:
-            self._keys_ahead = None  # told too late for a check to take them along: asked now
-        if ahead is None or not wanted <= ahead[0]:
-            return None
-        return {key: row for key, row in ahead[1].items() if key in wanted}
 
     # ---- pushing -----------------------------------------------------------------------------
 

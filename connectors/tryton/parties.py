@@ -14,22 +14,15 @@ and creates the customers Tryton lacks in one call once every document has passe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from connectors.documents import InvoiceDocument
 from connectors.errors import PermanentError
 from connectors.tryton.lookups import BatchLookups, NewParty, TrytonLookups
-from mappings.spec import MappingSpec
 
 
 class TrytonParties(TrytonLookups):
     """Parties found, kept and created; the push's look-ups of its products and parties."""
-
-    def __init__(self, config: Mapping[str, Any], *, post: bool = False, mapping: MappingSpec | None = None) -> None:
-        super().__init__(config, post=post, mapping=mapping)
-        # The next push's documents, mapped already by the connector's look_ahead.
-        self._mapped_ahead: dict[str, dict[str, Any]] = {}
 
     def _look_up_batch(self, docs: list[InvoiceDocument]) -> BatchLookups:
         batch = BatchLookups()
@@ -37,7 +30,7 @@ class TrytonParties(TrytonLookups):
         tax_ids: set[str] = set()
         names: set[str] = set()
         for doc in docs:
-            mapped = self._mapped_ahead.pop(doc.idempotency_key, None) or self.map_document(doc)
+            mapped = self.map_document(doc)
             batch.mapped[doc.idempotency_key] = mapped
             skus.update(line["sku"] for line in mapped.get("lines", []) if isinstance(line.get("sku"), str))
             if mapped.get("party") is None:

@@ -13,26 +13,17 @@ lines cuts about a third of the read, which is on every push's clock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from connectors.documents import InvoiceDocument
 from connectors.errors import PermanentError
-from connectors.tryton.lookups import TrytonLookups, oldest_by_reference
+from connectors.tryton.lookups import TrytonLookups
 from connectors.tryton.payload import tryton_round
-from mappings.spec import MappingSpec
 
 
 class TrytonTotals(TrytonLookups):
     """Reads the drafts back and compares their totals; aligns Tryton's tax lines once if needed."""
-
-    def __init__(self, config: Mapping[str, Any], *, post: bool = False, mapping: MappingSpec | None = None) -> None:
-        super().__init__(config, post=post, mapping=mapping)
-        # The next push's keys (told by the connector's look_ahead) to look up with this push's
-        # read-back, and what that found, for the next find_invoices.
-        self._keys_ahead: list[str] | None = None
-        self._found_ahead: tuple[frozenset[str], dict[str, dict[str, Any]]] | None = None
 
     def _check_totals(self, ids: list[int], docs: list[InvoiceDocument]) -> dict[int, dict[str, Any]]:
         """The drafts as read back (id, number, state, ...) by id, once their totals are the hub's."""
@@ -55,18 +46,8 @@ class TrytonTotals(TrytonLookups):
     def _read_back(self, ids: list[int]) -> dict[int, dict[str, Any]]:
         """The drafts with their tax lines' amounts: one read of stored fields, a fraction of the
         cost of Tryton's computed `total_amount`."""
-        fields = ["id", "number", "state", "currency", "taxes.amount"]
-        keys, self._keys_ahead = self._keys_ahead, None
-        if not keys:
-            rows = self.call("model.account.invoice.read", ids, fields)
-            return {r["id"]: r for r in rows}
-        # The next push's keys looked up in the same call (see look_ahead).
-        domain = ["OR", [["id", "in", ids]], [["reference", "in", keys], ["type", "=", "out"]]]
-        rows = self.search_read("account.invoice", domain, [*fields, "reference", "type"])
-        mine = set(ids)
-        found = oldest_by_reference(r for r in rows if r["id"] not in mine and r["type"] == "out")
-        self._found_ahead = (frozenset(keys), {k: v for k, v in found.items() if k in keys})
-        return {r["id"]: r for r in rows if r["id"] in mine}
+        rows = self.call("model.account.invoice.read", ids, ["id", "number", "state", "currency", "taxes.amount"])
+        return {r["id"]: r for r in rows}
 
     def _wrong_totals(
         self, rows: dict[int, dict[str, Any]], ids: list[int], docs: list[InvoiceDocument]

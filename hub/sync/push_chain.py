@@ -16,9 +16,7 @@ OAuth connector's token store reads its tokens through the app's engine.
 
 What it keeps true: the target gets the same batches, and the hub records the same links, states
 and runs, as when each batch is prepared, sent and recorded in turn (`HUB_PLAIN_PATHS=look_ahead`,
-the plain path; tests/test_push_chain_paths.py compares them). The connector's `look_ahead` only
-moves work earlier: a document it could not map is refused again by the push itself, and the next
-batch's find-before-create is still made after its events were leased. Measured against the
+the plain path; tests/integration/test_push_chain_paths.py compares them). Measured against the
 batched Tryton client in docs/performance.md ("Mechanisms and what they pay").
 """
 
@@ -120,8 +118,6 @@ def _run(app: Flask, connection: Connection, connector: Connector, leases: _Leas
                 # While the target works rather than all at the end: jobs whose events are all done.
                 outbox.drop_jobs_done_by_others(previous.job_ids)
             upcoming = leases.next_batch()
-            if upcoming is not None and not plain("connector_look_ahead"):
-                connector.look_ahead(upcoming.documents)
             future.result()
             previous, current = current, None
             if upcoming is None:

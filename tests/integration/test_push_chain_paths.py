@@ -1,5 +1,5 @@
-"""The push chain's look-ahead (hub/sync/push_chain.py: the next batch leased, loaded and shown to
-the connector while the target works on the current one) against its plain path, every batch
+"""The push chain's look-ahead (hub/sync/push_chain.py: the next batch leased and loaded, and the
+last one recorded, while the target works on the current one) against its plain path, every batch
 prepared, sent and recorded in turn (HUB_PLAIN_PATHS=look_ahead): the same deals won give the same
 invoices in the target, the same batches, states and runs."""
 

@@ -597,23 +597,3 @@ def test_look_ups_are_kept_for_a_while(monkeypatch):
     now[0] += 2
     assert cache.get(("journal", None)) is None
     assert len(cache) == 0
-
-
-def test_the_next_pushs_keys_are_looked_up_with_this_ones_total_check(connector, tryton):
-    earlier = document()
-    (earlier_ref,) = connector.push_invoices([earlier])
-    first, second = [document(), document()], [earlier, document()]  # `earlier` is in Tryton already
-
-    connector.look_ahead(second)  # as the hub does from its other thread while `first` is out
-    connector.push_invoices(first)
-    connector.take_exchanges()
-    found = connector.find_invoices([d.idempotency_key for d in second])
-
-    assert connector.take_exchanges() == []  # found with the check of `first`: no call of its own
-    assert found == {earlier.idempotency_key: earlier_ref}
-    (ref,) = connector.push_invoices([second[1]])
-    (invoice,) = read_invoices(tryton, second[1].idempotency_key)
-    assert (str(invoice["id"]), invoice["total_amount"]) == (ref.external_id, second[1].total)
-    # What was found ahead serves one look-up only; then Tryton is asked again.
-    assert connector.find_invoices([earlier.idempotency_key]) == {earlier.idempotency_key: earlier_ref}
-    assert [x.url.split()[-1] for x in connector.take_exchanges()][-1] == "model.account.invoice.search_read"
