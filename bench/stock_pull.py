@@ -135,6 +135,7 @@ def counts(app) -> dict[str, int]:
 # keys as they were before migration 0013 instead of its statement triggers ("keys").
 VARIANTS = {"fast (as deployed)": "", "staged first pull": "copy", "real foreign keys": "keys"}
 
+
 def reset(app, connection_id: int, real_keys: bool) -> None:
     """Empty stock tables (a connection's first pull again), keyed by foreign keys or by 0013's triggers."""
     from hub.extensions import db
