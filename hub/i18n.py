@@ -21,14 +21,8 @@ from flask_babel import get_locale, gettext
 from flask_login import current_user
 
 from hub.extensions import babel
+from hub.languages import LANGUAGES
 
-# code → the language's own name, as the switcher shows it. Adding a language: one line here and
-# one catalogue in hub/translations (docs/languages.md).
-LANGUAGES: dict[str, str] = {
-    "en": "English",
-    "ru": "Русский",
-    "bn": "বাংলা",
-}
 TRANSLATIONS = Path(__file__).parent / "translations"
 # The anonymous visitor's choice (the log-in page's switcher), kept in the signed session cookie.
 SESSION_KEY = "locale"

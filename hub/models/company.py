@@ -6,7 +6,7 @@ from sqlalchemy import LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.extensions import db
-from hub.i18n import LANGUAGES
+from hub.languages import LANGUAGES
 from hub.models.base import Timestamps
 
 # The languages an invoice can be printed in (a customer's preferred language): the product's.

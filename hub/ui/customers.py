@@ -16,7 +16,7 @@ from hub.api.customers import ContactSchema, CustomerSchema
 from hub.auth import authenticated_user
 from hub.errors import HubError
 from hub.extensions import db
-from hub.i18n import LANGUAGES
+from hub.languages import LANGUAGES
 from hub.models import Activity, ActivityKind, Contact, Customer, Deal, Task, User
 from hub.models.base import utcnow
 from hub.services import customers as customer_service

@@ -32,6 +32,7 @@ LAYER_OF = {
     "hub.extensions": "core",
     "hub.jsonio": "core",
     "hub.i18n": "core",
+    "hub.languages": "core",
     "hub.locale_numbers": "core",
     "hub.unicode_text": "core",
     # infrastructure: queue, backoff, bulk writes, and what the session does on every write
