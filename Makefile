@@ -8,7 +8,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install translations messages assets browser fonts wrk run serve test test-sqlite test-postgres lint format services clean bench drill mutate
+.PHONY: install translations messages assets browser fonts wrk run serve test test-sqlite test-postgres lint format services clean bench drill mutate screenshots
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -78,6 +78,11 @@ serve: install assets fonts
 		(echo "make serve needs DATABASE_URL and REDIS_URL, in the environment or in .env" >&2; exit 1)
 	$(VENV)/bin/honcho run $(VENV)/bin/crmhub db upgrade
 	PATH="$(abspath $(VENV))/bin:$$PATH" HOST=$(HOST) $(VENV)/bin/honcho start -p $(PORT) -c worker=$(WORKERS)
+
+# The README's pictures (docs/images/): the demo data's board in English, Russian and Bengali and a
+# Bengali invoice PDF, drawn by chromium from a scratch database (tests/support/readme_screenshots.py).
+screenshots: install assets browser fonts
+	$(PY) -m tests.support.readme_screenshots
 
 services:
 	@bash tests/support/start_services.sh

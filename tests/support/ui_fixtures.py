@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from werkzeug.serving import make_server
 
 from tests.conftest import PASSWORD
@@ -25,6 +26,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# Every page's browser context: a laptop's window, downloads kept for the tests to read.
+CONTEXT_OPTIONS = {"viewport": {"width": 1280, "height": 900}, "accept_downloads": True}
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +74,7 @@ def dialogs() -> Dialogs:
 
 @pytest.fixture
 def page(browser, live_server, dialogs):
-    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    context = browser.new_context(base_url=live_server, **CONTEXT_OPTIONS)
     context.set_default_timeout(10_000)
     page = context.new_page()
     errors: list[str] = []
@@ -92,17 +95,28 @@ def log_in(page, email: str, password: str = PASSWORD) -> None:
     assert "/login" not in page.url, page.content()
 
 
-def screenshot(page, name: str) -> None:
+def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    target = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(target), full_page=True)
+    return target
 
 
-def pdf_screenshot(data: bytes, name: str) -> Path:
-    """The first page of a PDF as a PNG in test-artifacts/, drawn by poppler's pdftoppm (`make fonts`)."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    target = ARTIFACTS / name
-    subprocess.run(["pdftoppm", "-png", "-r", "100", "-singlefile", "-", str(target)], input=data, check=True)
+def pdf_screenshot(data: bytes, name: str, folder: Path = ARTIFACTS, dpi: int = 100) -> Path:
+    """The first page of a PDF as a PNG in `folder`, drawn by poppler's pdftoppm (`make fonts`)."""
+    folder.mkdir(exist_ok=True)
+    target = folder / name
+    subprocess.run(["pdftoppm", "-png", "-r", str(dpi), "-singlefile", "-", str(target)], input=data, check=True)
     return target.with_suffix(".png")
+
+
+def assert_drawn(png: Path) -> None:
+    """The PNG shows something: at least 1 pixel in 500 is dark (text, borders), where a blank
+    capture (a page not yet drawn, an empty PDF page) has none."""
+    with Image.open(png) as image:
+        grey = image.convert("L")
+    dark = sum(grey.histogram()[:128])
+    assert dark * 500 >= grey.width * grey.height, f"{png.name}: {dark} dark pixels of {grey.width}x{grey.height}"
 
 
 def nav(page, name: str) -> None:
