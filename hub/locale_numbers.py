@@ -113,6 +113,20 @@ def datetime_text(value: datetime, locale: Locale | str | None = None) -> str:
     return pattern.format(format_time(value, "short", locale=where), date_text(value, where))
 
 
+def period_text(key: str, period: str, locale: Locale | str | None = None) -> str:
+    """A period of the finance totals by its key ("2026-12", "2026-Q4", "2026"), named as the locale
+    names months and quarters ("декабрь 2026 г.", "ডিসেম্বর 2026"); English keeps the key, as it
+    keeps ISO dates."""
+    where = locale_of(locale)
+    if where.language == "en" or period not in ("month", "quarter"):
+        return key
+    year, part = key.split("-")
+    if period == "quarter":
+        first_month = (int(part.removeprefix("Q")) - 1) * 3 + 1
+        return format_skeleton("yQQQ", date(int(year), first_month, 1), locale=where)
+    return format_skeleton("yMMMM", date(int(year), int(part), 1), locale=where)
+
+
 def input_text(value: Decimal | str | None, locale: Locale | str | None = None) -> str:
     """A number to put back into a form's field: the locale's decimal mark, no grouping
     (easier to edit), every decimal it has. Reads back through `parse_decimal` to the same value."""

@@ -7,8 +7,10 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import date
 
 import pytest
+from babel.dates import format_skeleton
 from flask_babel import ngettext
 
 from hub import create_app
@@ -236,6 +238,19 @@ def test_the_invoice_csv_keeps_every_script_and_names_its_columns_in_the_readers
     assert header[:5] == ["Номер", "Дата выставления", "Срок оплаты", "Сделка", "Клиент"]
     assert row[4] == name
     assert finance.get("/api/v1/invoices").json["items"][0]["customer_name"] == name
+
+
+def test_the_invoice_totals_name_their_months_and_quarters_in_the_readers_language(app, users, call):
+    _won_deal(call)
+    client = _logged_in(app, users["finance"]["email"])
+    today = date.today()
+    month = client.get("/invoices", headers={"Accept-Language": "ru"})
+    quarter = client.get("/invoices?period=quarter", headers={"Accept-Language": "ru"})
+    english = client.get("/invoices")
+
+    assert f">{format_skeleton('yMMMM', today, locale='ru')}</td>" in _text(month)
+    assert f">{format_skeleton('yQQQ', today, locale='ru')}</td>" in _text(quarter)
+    assert f">{today:%Y-%m}</td>" in _text(english)
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ from hub.locale_numbers import (
     parse_date_text,
     parse_decimal,
     percent_text,
+    period_text,
     quantity_text,
 )
 
@@ -66,6 +67,22 @@ def test_each_language_shows_money_quantities_percentages_and_dates_its_way(
     assert percent_text(Decimal("0.19"), locale) == pct
     assert date_text(date(2026, 3, 9), locale) == day
     assert datetime_text(datetime(2026, 3, 9, 14, 5), locale) == stamp
+
+
+@pytest.mark.parametrize(
+    ("locale", "month", "quarter", "year"),
+    [
+        ("en", "2026-12", "2026-Q4", "2026"),
+        ("ru", "декабрь 2026\u202fг.", "4-й кв. 2026\u202fг.", "2026"),
+        ("bn", "ডিসেম্বর 2026", "৪র্থ ত্রৈমাসিক 2026", "2026"),
+    ],
+)
+def test_the_totals_periods_are_named_as_each_language_names_months_and_quarters(locale, month, quarter, year):
+    assert period_text("2026-12", "month", locale) == month
+    assert period_text("2026-Q4", "quarter", locale) == quarter
+    assert period_text("2026", "year", locale) == year
+    assert period_text("2026-01", "month", "ru") == "январь 2026\u202fг."  # the month is the key's, not a fixed one
+    assert period_text("2026-Q1", "quarter", "ru") == "1-й кв. 2026\u202fг."
 
 
 def test_quantities_and_percentages_keep_every_decimal_they_have_and_no_more():
