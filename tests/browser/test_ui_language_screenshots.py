@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.integration.test_invoice_pdf import squeezed, text_of
-from tests.support.ui_fixtures import CONTEXT_OPTIONS, assert_drawn, log_in, pdf_screenshot, screenshot
+from tests.support.ui_fixtures import assert_drawn, browser_page, log_in, pdf_screenshot, screenshot
 
 
 @dataclass(frozen=True)
@@ -60,14 +60,8 @@ LANGUAGES = [
 @pytest.fixture
 def language_page(lang, browser, live_server):
     """A page of a browser whose language is `lang`'s."""
-    context = browser.new_context(base_url=live_server, locale=lang.browser, **CONTEXT_OPTIONS)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
+    with browser_page(browser, live_server, locale=lang.browser) as page:
+        yield page
 
 
 def won_invoice(admin, sales, lang: Language) -> str:

@@ -8,20 +8,14 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.ui_fixtures import log_in, screenshot
+from tests.support.ui_fixtures import browser_page, log_in, screenshot
 
 
 @pytest.fixture
 def localised_page(request, browser, live_server):
     """A page of a browser whose language is request.param (Accept-Language and navigator.language)."""
-    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900}, locale=request.param)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
+    with browser_page(browser, live_server, locale=request.param) as page:
+        yield page
 
 
 @pytest.mark.parametrize(

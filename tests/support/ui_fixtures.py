@@ -8,6 +8,7 @@ import os
 import subprocess
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -72,17 +73,26 @@ def dialogs() -> Dialogs:
     return Dialogs()
 
 
-@pytest.fixture
-def page(browser, live_server, dialogs):
-    context = browser.new_context(base_url=live_server, **CONTEXT_OPTIONS)
+@contextmanager
+def browser_page(browser, live_server: str, dialogs: Dialogs | None = None, **options) -> Iterator:
+    """A page in a fresh browser context (CONTEXT_OPTIONS, overridden by `options`, e.g. a
+    `locale`); fails the test on any JavaScript error the page raised."""
+    context = browser.new_context(base_url=live_server, **{**CONTEXT_OPTIONS, **options})
     context.set_default_timeout(10_000)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    context.on("dialog", dialogs.answer)  # every page of the context, also a second tab
+    if dialogs is not None:
+        context.on("dialog", dialogs.answer)  # every page of the context, also a second tab
     yield page
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def page(browser, live_server, dialogs):
+    with browser_page(browser, live_server, dialogs) as page:
+        yield page
 
 
 def log_in(page, email: str, password: str = PASSWORD) -> None:
