@@ -34,6 +34,7 @@ LAYER_OF = {
     "hub.i18n": "core",
     "hub.locale_numbers": "core",
     "hub.unicode_text": "core",
+    "hub.sentences": "core",
     # infrastructure: queue, backoff, bulk writes, and what the session does on every write
     "hub.sync.queue": "infrastructure",
     "hub.sync.backoff": "infrastructure",
