@@ -23,6 +23,12 @@ from mappings.parse import missing_targets
 from mappings.spec import MappingFailed, MappingSpec, Problem, ProblemKind
 
 
+def N_(text: str) -> str:  # noqa: N802 - the name gettext tools look for
+    """Marks a text people read (a setting's label or help) for the hub's catalogue; connectors
+    know no language, the hub translates the text where it shows it."""
+    return text
+
+
 @dataclass(frozen=True)
 class Exchange:
     """One request to the target and its answer (bodies as sent and received, not yet redacted)."""
