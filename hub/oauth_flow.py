@@ -73,7 +73,7 @@ def authorise(connection: Connection, tokens: Tokens) -> list[OutboxEvent]:
     connection.oauth_state = Authorisation.AUTHORISED
     connection.oauth_reason = None
     connection.oauth_changed_at = utcnow()
-    connection.attention = None
+    connection.needs_attention(None)
     parked = db.session.scalars(
         select(OutboxEvent).where(
             OutboxEvent.connection_id == connection.id,

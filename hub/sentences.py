@@ -101,7 +101,7 @@ def _say(stored: Mapping[str, Any], locale: Locale) -> str:
     msgid = stored["id"]
     if not has_app_context():  # no catalogue to ask: the English template
         template = stored.get("plural") if stored.get("plural") and _count(stored) != 1 else msgid
-        return template % params
+        return template % params if params else template
     if stored.get("plural"):
         return ngettext(msgid, stored["plural"], _count(stored), **params)
     return gettext(msgid, **params)

@@ -151,7 +151,7 @@ def test_connection(connection_id: int) -> TestOutcome:
     if connector:
         connector.close()
     if ok:
-        connection.attention = None
+        connection.needs_attention(None)
     record_run(
         connection_id=connection.id,
         operation="test_connection",

@@ -16,9 +16,9 @@ from sqlalchemy import select, update
 from connectors.errors import PermanentError
 from connectors.mini_ledger import MiniLedgerConnector
 from hub.extensions import db
-from hub.models import InvoiceNotice, StockAlert, User
+from hub.models import Connection, InvoiceNotice, StockAlert, User
 from hub.sync.worker import drain
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, make_connection
 from tests.integration.test_alert_delivery import Mailbox, channel
 from tests.integration.test_inventory import pull, rule, set_stock
 from tests.support.services import free_port
@@ -278,3 +278,35 @@ def test_the_users_service_says_its_messages_in_the_language_asked_for(admin, us
         assert r.json["errors"] == {"email": [used[code]]}
         r = admin.delete("/api/v1/tokens/99999", headers=headers)
         assert (r.status_code, r.json["message"]) == (404, no_token[code])
+
+
+# ---- what an admin must know of a connection -------------------------------------------------------
+
+
+def test_a_connections_attention_is_said_in_the_readers_language(app, users, sales, admin, ledger):
+    connection_id = make_connection(
+        app, "Ledger", "mini_ledger", {"base_url": ledger.url, "api_key": "not-the-key", "timeout": 2}
+    )
+    admin.post("/api/v1/products", json={"sku": "W-1", "name": "Widget", "list_price": "19.90", "currency": "EUR"})
+    customer = sales.post("/api/v1/customers", json={"name": "Acme GmbH"}).json
+    lines = [{"sku": "W-1", "quantity": 1}]
+    deal = sales.post("/api/v1/deals", json={"title": "W", "customer_id": customer["id"], "lines": lines}).json
+    assert sales.post(f"/api/v1/deals/{deal['id']}/won").status_code == 200
+    drain(app)
+    said = {
+        code: admin.get(f"/api/v1/connections/{connection_id}", headers=headers).json["attention"]
+        for code, headers in (("en", {}), ("ru", RU), ("bn", BN))
+    }
+    assert said["en"].startswith("The target refused the credentials: ")
+    target_words = said["en"].removeprefix("The target refused the credentials: ")
+    assert said["ru"] == f"Целевая система отклонила учётные данные: {target_words}"
+    assert said["bn"] == f"লক্ষ্য সিস্টেম পরিচয়পত্র প্রত্যাখ্যান করেছে: {target_words}"
+    client = logged_in(app, users["admin"]["email"], "ru")
+    assert "Целевая система отклонила учётные данные: " in text(client.get("/connections"))
+    # Text set without its sentence (a row from before 0025) is shown as it is.
+    with app.app_context():
+        db.session.execute(update(Connection).values(attention="Look at the ledger (old words)."))
+        db.session.commit()
+    assert admin.get(f"/api/v1/connections/{connection_id}", headers=RU).json["attention"] == (
+        "Look at the ledger (old words)."
+    )

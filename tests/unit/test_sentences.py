@@ -106,6 +106,32 @@ def test_a_parked_reason_names_its_amount_as_the_reader_writes_money(app):
     assert said(tax, "en") == "Ledger has no tax for the rate of 19% on line 1 (PUMP-100)."
 
 
+@pytest.mark.parametrize(
+    ("field", "snapshot", "english_text", "ru"),
+    [
+        (
+            "lines[0].sku",
+            {"lines": [{"description": "Pump"}]},
+            "T does not know the product of line 1 (Pump).",
+            "T не знает товар строки 1 (Pump).",
+        ),
+        ("lines[3].sku", {"lines": []}, "T does not know the product of line 4.", "T не знает товар строки 4."),
+        (
+            "lines[0].quantity",
+            {"currency": "EUR", "lines": [{"net": "1500"}]},
+            "T cannot invoice line 1 at the hub's amount of €1,500.00.",
+            f"T не может выставить строку 1 на сумму хаба 1{NBSP}500,00{NBSP}€.",
+        ),
+        ("lines[0].note", {"lines": [{"sku": "A-1"}]}, "T refused line 1 (A-1).", "T отклонила строку 1 (A-1)."),
+        ("customer.name", {}, "T could not find or create the customer.", "T не смогла найти или создать клиента."),
+    ],
+)
+def test_each_refusal_of_a_line_or_customer_has_its_sentence(app, field, snapshot, english_text, ru):
+    stored = explain_failure(PermanentError("x", field=field), "T", snapshot).reason
+    assert english(stored) == english_text
+    assert said(stored, "ru") == ru
+
+
 def test_a_counted_sentence_takes_the_form_of_its_number(app):
     # The plural forms come from the catalogue: Russian has three, Bengali two.
     one = counted("At most %(num)s decimal place.", "At most %(num)s decimal places.", "num", num=number(1))
