@@ -22,7 +22,7 @@ from functools import cache
 from pathlib import Path
 
 from flask import Flask, Response, current_app, has_request_context, request, session
-from flask_babel import get_locale, gettext, ngettext
+from flask_babel import get_locale, get_translations, gettext
 from flask_login import current_user
 
 from hub.extensions import babel
@@ -139,14 +139,19 @@ class FilledIn:
     count: str | None = None
 
     def say(self, values: dict[str, str]) -> str:
-        shown = {name: _number(value) if name in NUMBERS else value for name, value in values.items()}
+        locale = get_locale()
+        shown = {
+            name: quantity_text(Decimal(value), locale) if name in NUMBERS else value for name, value in values.items()
+        }
         if self.plural and self.count:
-            return ngettext(self.singular, self.plural, int(Decimal(values[self.count])), **shown)
+            return counted_text(self.singular, self.plural, int(Decimal(values[self.count])), **shown)
         return gettext(self.singular, **shown)
 
 
-def _number(value: str) -> str:
-    return quantity_text(Decimal(value))
+def counted_text(singular: str, plural: str, count: int, **values: str) -> str:
+    """ngettext with the number already written as the locale writes it (flask_babel's ngettext
+    would put the bare count in `%(num)s`)."""
+    return get_translations().ungettext(singular, plural, count) % values
 
 
 def _regex(template: str) -> str:

@@ -25,8 +25,9 @@ from typing import Any
 
 from babel import Locale
 from flask import has_app_context
-from flask_babel import force_locale, get_locale, gettext, ngettext
+from flask_babel import force_locale, get_locale, gettext
 
+from hub.i18n import counted_text
 from hub.locale_numbers import datetime_text, money_text, number_text, percent_text, quantity_text
 
 Stored = dict[str, Any]
@@ -103,7 +104,7 @@ def _say(stored: Mapping[str, Any], locale: Locale) -> str:
         template = stored.get("plural") if stored.get("plural") and _count(stored) != 1 else msgid
         return template % params if params else template
     if stored.get("plural"):
-        return ngettext(msgid, stored["plural"], _count(stored), **params)
+        return counted_text(msgid, stored["plural"], int(_count(stored)), **params)
     return gettext(msgid, **params)
 
 

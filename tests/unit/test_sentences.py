@@ -32,7 +32,7 @@ SNAPSHOT = {
 
 
 @pytest.fixture
-def app() -> Iterator[Flask]:
+def babel_app() -> Iterator[Flask]:
     app = Flask(__name__)
     Babel(app, default_translation_directories=str(TRANSLATIONS))
     po = TRANSLATIONS / "ru" / "LC_MESSAGES" / "messages.po"
@@ -61,7 +61,7 @@ def figures(*, stale: bool = False, unusable: bool = False, won: str = "0") -> F
     )
 
 
-def test_an_alerts_explanation_is_said_in_each_language_with_its_figures(app):
+def test_an_alerts_explanation_is_said_in_each_language_with_its_figures(babel_app):
     stored = explain(figures(won="12"), below=True)
     assert (
         said(stored, "en")
@@ -80,7 +80,7 @@ def test_an_alerts_explanation_is_said_in_each_language_with_its_figures(app):
     )
 
 
-def test_a_stale_alert_says_how_old_its_stock_is_in_the_readers_numbers(app):
+def test_a_stale_alert_says_how_old_its_stock_is_in_the_readers_numbers(babel_app):
     stale = explain(figures(stale=True), below=False)
     assert said(stale, "en").endswith(
         "≥ reorder point 2,000; stock as of 2026-03-09 10:05 UTC from Ledger — STALE: the last good pull is 2.1 h old"
@@ -92,7 +92,7 @@ def test_a_stale_alert_says_how_old_its_stock_is_in_the_readers_numbers(app):
     )
 
 
-def test_a_parked_reason_names_its_amount_as_the_reader_writes_money(app):
+def test_a_parked_reason_names_its_amount_as_the_reader_writes_money(babel_app):
     stored = explain_failure(PermanentError("x", field="total"), "Ledger", SNAPSHOT).reason
     assert said(stored, "en") == (
         "Ledger works out a different total than the hub's €12,345.60, so the invoice was not booked there."
@@ -126,13 +126,13 @@ def test_a_parked_reason_names_its_amount_as_the_reader_writes_money(app):
         ("customer.name", {}, "T could not find or create the customer.", "T не смогла найти или создать клиента."),
     ],
 )
-def test_each_refusal_of_a_line_or_customer_has_its_sentence(app, field, snapshot, english_text, ru):
+def test_each_refusal_of_a_line_or_customer_has_its_sentence(babel_app, field, snapshot, english_text, ru):
     stored = explain_failure(PermanentError("x", field=field), "T", snapshot).reason
     assert english(stored) == english_text
     assert said(stored, "ru") == ru
 
 
-def test_a_counted_sentence_takes_the_form_of_its_number(app):
+def test_a_counted_sentence_takes_the_form_of_its_number(babel_app):
     # The plural forms come from the catalogue: Russian has three, Bengali two.
     one = counted("At most %(num)s decimal place.", "At most %(num)s decimal places.", "num", num=number(1))
     four = counted("At most %(num)s decimal place.", "At most %(num)s decimal places.", "num", num=number(4))
@@ -145,7 +145,7 @@ def test_a_counted_sentence_takes_the_form_of_its_number(app):
     ]
 
 
-def test_a_row_without_a_stored_sentence_shows_its_text(app):
+def test_a_row_without_a_stored_sentence_shows_its_text(babel_app):
     assert said(None, "ru") == ""
     with force_locale("ru"):
         assert render(None, "Ledger refused the invoice.") == "Ledger refused the invoice."
@@ -204,7 +204,7 @@ def messages_of(field: ma.fields.Field, value) -> list[str]:
         ),
     ],
 )
-def test_marshmallows_messages_with_numbers_are_translated(app, field, value, ru, bn):
+def test_marshmallows_messages_with_numbers_are_translated(babel_app, field, value, ru, bn):
     (message,) = messages_of(field, value)
     with force_locale("ru"):
         assert translated(message) == ru
@@ -214,7 +214,7 @@ def test_marshmallows_messages_with_numbers_are_translated(app, field, value, ru
         assert translated(message) == message
 
 
-def test_the_api_amounts_messages_are_translated_with_the_right_plural(app):
+def test_the_api_amounts_messages_are_translated_with_the_right_plural(babel_app):
     from hub.api.base import Amount
 
     (places,) = messages_of(Amount(places=4), "1.23456")
@@ -233,7 +233,7 @@ def test_the_api_amounts_messages_are_translated_with_the_right_plural(app):
         assert translated(minimum) == "কমপক্ষে 1,000.5 হতে হবে।"
 
 
-def test_what_was_typed_is_not_read_as_a_number(app):
+def test_what_was_typed_is_not_read_as_a_number(babel_app):
     from hub.api.base import Currency
 
     (message,) = messages_of(Currency(), "1234")
@@ -241,7 +241,7 @@ def test_what_was_typed_is_not_read_as_a_number(app):
         assert translated(message) == "'1234' — не код валюты ISO 4217."
 
 
-def test_a_text_no_pattern_knows_stays_as_it_is(app):
+def test_a_text_no_pattern_knows_stays_as_it_is(babel_app):
     with force_locale("ru"):
         assert translated("Must be greater than a lot.") == "Must be greater than a lot."
         assert translated("") == ""
