@@ -25,6 +25,7 @@ from flask import Flask, Response, current_app, has_request_context, request, se
 from flask_babel import get_locale, get_translations, gettext
 from flask_login import current_user
 
+from connectors import base as config_messages
 from hub.extensions import babel
 from hub.locale_numbers import quantity_text
 
@@ -122,6 +123,10 @@ FILLED_IN: tuple[str | tuple[str, str, str], ...] = (
     BETWEEN,
     NESTED,
     NOT_A_CURRENCY,
+    # a connector's settings (connectors.base.validate_config)
+    config_messages.AT_LEAST,
+    config_messages.MUST_BE_TYPE,
+    config_messages.ONE_OF,
     # (singular, plural, the value that counts)
     (*OUT_OF_RANGE, "digits"),
     (*PLACES, "num"),

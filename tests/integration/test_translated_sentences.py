@@ -260,6 +260,16 @@ def test_the_connection_form_shows_the_connectors_labels_in_the_users_language(a
     assert "Timeout (seconds)" not in page
 
 
+def test_the_connection_form_says_what_is_wrong_with_a_setting_in_the_users_language(app, users):
+    client = logged_in(app, users["admin"]["email"], "ru")
+    page = text(client.get("/admin/connections/new?type=odoo"))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    form = {"csrf_token": token, "type": "odoo", "name": "Odoo", "config.timeout": "0", "save": "1"}
+    page = text(client.post("/admin/connections/new", data=form))
+    assert 'id="err-config-url">обязательно</p>' in page
+    assert 'id="err-config-timeout">больше 0</p>' in page
+
+
 # ---- the users service's messages -----------------------------------------------------------------
 
 

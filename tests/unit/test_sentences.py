@@ -15,6 +15,7 @@ from babel.messages.pofile import read_po
 from flask import Flask
 from flask_babel import Babel, force_locale
 
+from connectors.base import ConfigField, ConfigInvalid, validate_config
 from connectors.errors import PermanentError
 from connectors.registry import default_registry
 from hub.i18n import TRANSLATIONS, translated
@@ -239,6 +240,23 @@ def test_what_was_typed_is_not_read_as_a_number(babel_app):
     (message,) = messages_of(Currency(), "1234")
     with force_locale("ru"):
         assert translated(message) == "'1234' — не код валюты ISO 4217."
+
+
+def test_a_connectors_setting_problems_are_translated_with_their_numbers(babel_app):
+    fields = (
+        ConfigField("parts", "integer"),
+        ConfigField("size", "integer", minimum=1000),
+        ConfigField("mode", choices=("a", "b")),
+    )
+    with pytest.raises(ConfigInvalid) as caught:
+        validate_config(fields, {"parts": 0, "size": 5, "mode": "c", "extra": 1})
+    with force_locale("ru"):
+        assert {name: translated(m) for name, m in caught.value.problems.items()} == {
+            "parts": "не меньше 1",
+            "size": f"не меньше 1{NBSP}000",
+            "mode": "одно из: a, b",
+            "extra": "неизвестная настройка",
+        }
 
 
 def test_a_text_no_pattern_knows_stays_as_it_is(babel_app):
