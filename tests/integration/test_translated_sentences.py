@@ -321,3 +321,25 @@ def test_a_connections_attention_is_said_in_the_readers_language(app, users, sal
     assert admin.get(f"/api/v1/connections/{connection_id}", headers=RU).json["attention"] == (
         "Look at the ledger (old words)."
     )
+
+
+def test_the_services_count_in_the_language_asked_for(sales, admin):
+    """A conflict with a number in it takes the plural form of its language."""
+    customer = sales.post("/api/v1/customers", json={"name": "Acme GmbH"}).json
+    said = {}
+    for count in (1, 2, 5):
+        while len(sales.get(f"/api/v1/deals?customer_id={customer['id']}").json["items"]) < count:
+            sales.post("/api/v1/deals", json={"title": "D", "customer_id": customer["id"]})
+        for code, headers in (("en", {}), ("ru", RU), ("bn", BN)):
+            r = admin.delete(f"/api/v1/customers/{customer['id']}", headers=headers)
+            assert (r.status_code, r.json["code"]) == (409, "conflict")
+            said[code, count] = r.json["message"]
+    id_ = customer["id"]
+    assert said["en", 1] == f"Customer {id_} has 1 deal; delete or reassign it first."
+    assert said["en", 2] == f"Customer {id_} has 2 deals; delete or reassign them first."
+    assert said["ru", 1] == f"У клиента {id_} 1 сделка; сначала удалите или переназначьте её."
+    assert said["ru", 2] == f"У клиента {id_} 2 сделки; сначала удалите или переназначьте их."
+    assert said["ru", 5] == f"У клиента {id_} 5 сделок; сначала удалите или переназначьте их."
+    assert said["bn", 2] == f"গ্রাহক {id_}-এর 2টি ডিল আছে; আগে সেগুলো মুছুন বা অন্যকে দিন।"
+    r = sales.get("/api/v1/deals/999999", headers=RU)
+    assert (r.status_code, r.json["message"]) == (404, "Нет сделки с id 999999.")
