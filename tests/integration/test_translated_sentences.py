@@ -343,3 +343,14 @@ def test_the_services_count_in_the_language_asked_for(sales, admin):
     assert said["bn", 2] == f"গ্রাহক {id_}-এর 2টি ডিল আছে; আগে সেগুলো মুছুন বা অন্যকে দিন।"
     r = sales.get("/api/v1/deals/999999", headers=RU)
     assert (r.status_code, r.json["message"]) == (404, "Нет сделки с id 999999.")
+
+
+def test_a_refused_period_names_its_date_as_the_reader_writes_it(call, connection):
+    body = {"from": "2026-03-09", "to": "2026-03-01"}
+    said = {
+        code: call("finance").post(f"/api/v1/connections/{connection}/reconciliations", json=body, headers=headers)
+        for code, headers in (("en", {}), ("ru", RU), ("bn", BN))
+    }
+    assert said["en"].json["errors"]["to"] == ["Must be on or after from (2026-03-09)."]
+    assert said["ru"].json["errors"]["to"] == ["Должно быть не раньше начала периода (09.03.2026)."]
+    assert said["bn"].json["errors"]["to"] == ["শুরুর তারিখের (9/3/2026) দিন বা তার পরে হতে হবে।"]
