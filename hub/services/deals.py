@@ -66,13 +66,17 @@ def build_lines(deal: Deal, lines: Sequence[Mapping[str, Any]]) -> None:
         if data.get("product_id") is not None:
             product = db.session.get(Product, data["product_id"])
             if product is None:
-                errors.setdefault(f"{path}.product_id", []).append(f"No product with id {data['product_id']}.")
+                errors.setdefault(f"{path}.product_id", []).append(
+                    gettext("No product with id %(id)s.", id=data["product_id"])
+                )
         elif data.get("sku"):
             product = by_sku.get(data["sku"])
             if product is None:
-                errors.setdefault(f"{path}.sku", []).append(f"No product with SKU '{data['sku']}'.")
+                errors.setdefault(f"{path}.sku", []).append(gettext("No product with SKU '%(sku)s'.", sku=data["sku"]))
         if product is not None and product.sku != data.get("sku", product.sku):
-            errors.setdefault(f"{path}.sku", []).append(f"Product {product.id} has SKU '{product.sku}'.")
+            errors.setdefault(f"{path}.sku", []).append(
+                gettext("Product %(id)s has SKU '%(sku)s'.", id=product.id, sku=product.sku)
+            )
         unit_price = data.get("unit_price")
         if referenced and product is None:
             pass  # the unknown product is the one error worth naming on this line
@@ -81,8 +85,12 @@ def build_lines(deal: Deal, lines: Sequence[Mapping[str, Any]]) -> None:
                 errors.setdefault(f"{path}.unit_price", []).append("Required when the line has no product.")
             elif product.currency != deal.currency:
                 errors.setdefault(f"{path}.unit_price", []).append(
-                    f"The product's list price is in {product.currency} and the deal in {deal.currency}; "
-                    "give the unit price in the deal's currency."
+                    gettext(
+                        "The product's list price is in %(product)s and the deal in %(deal)s; "
+                        "give the unit price in the deal's currency.",
+                        product=product.currency,
+                        deal=deal.currency,
+                    )
                 )
             else:
                 unit_price = product.list_price

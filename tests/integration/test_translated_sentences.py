@@ -354,3 +354,16 @@ def test_a_refused_period_names_its_date_as_the_reader_writes_it(call, connectio
     assert said["en"].json["errors"]["to"] == ["Must be on or after from (2026-03-09)."]
     assert said["ru"].json["errors"]["to"] == ["Должно быть не раньше начала периода (09.03.2026)."]
     assert said["bn"].json["errors"]["to"] == ["শুরুর তারিখের (9/3/2026) দিন বা তার পরে হতে হবে।"]
+
+
+def test_a_deal_lines_unknown_product_is_named_in_the_language_asked_for(sales):
+    customer = sales.post("/api/v1/customers", json={"name": "Acme GmbH"}).json
+    body = {"title": "D", "customer_id": customer["id"], "lines": [{"sku": "NOPE", "quantity": 1}]}
+    for code, expected in (
+        ("en", "No product with SKU 'NOPE'."),
+        ("ru", "Нет товара с артикулом 'NOPE'."),
+        ("bn", "'NOPE' SKU-র কোনো পণ্য নেই।"),
+    ):
+        r = sales.post("/api/v1/deals", json=body, headers={"en": {}, "ru": RU, "bn": BN}[code])
+        assert r.status_code == 422
+        assert r.json["errors"]["lines[0].sku"] == [expected]
