@@ -25,9 +25,10 @@ install: $(STAMP) translations
 # messages.pot and merges new ones into every catalogue (docs/languages.md).
 CATALOGUES := $(wildcard hub/translations/*/LC_MESSAGES/messages.po)
 # The typed errors' messages (hub/errors.py) are English where raised and translated where shown
-# (hub/i18n.py, translated()): their literal first arguments are texts of the catalogue too.
+# (hub/i18n.py, translated()): their literal first arguments are texts of the catalogue too. N_plural
+# marks a text with a counted number in its two English forms (hub.i18n).
 BABEL_KEYWORDS := -k lazy_gettext -k lazy_ngettext:1,2 -k HubError -k NotFound -k Conflict -k UpstreamFailed \
-	-k Unauthorized -k Forbidden -k ValidationError -k OAuthRefused
+	-k Unauthorized -k Forbidden -k ValidationError -k OAuthRefused -k N_plural:1,2
 
 %.mo: %.po | $(STAMP)
 	$(VENV)/bin/pybabel -q compile -i $< -o $@

@@ -23,6 +23,12 @@ from mappings.parse import missing_targets
 from mappings.spec import MappingFailed, MappingSpec, Problem, ProblemKind
 
 
+def N_(text: str) -> str:  # noqa: N802 - the name gettext tools look for
+    """Marks a text people read (a setting's label or help) for the hub's catalogue; connectors
+    know no language, the hub translates the text where it shows it."""
+    return text
+
+
 @dataclass(frozen=True)
 class Exchange:
     """One request to the target and its answer (bodies as sent and received, not yet redacted)."""
@@ -66,6 +72,13 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+# What validate_config says of a bad setting, in English; the hub says it again in the reader's
+# language (hub.i18n.FILLED_IN has the ones with values).
+MUST_BE_TYPE = N_("must be %(type)s")
+ONE_OF = N_("one of %(choices)s")
+AT_LEAST = N_("at least %(min)s")
+
+
 def validate_config(schema: Iterable[ConfigField], config: Mapping[str, Any]) -> dict[str, Any]:
     """The config with defaults filled in; ConfigInvalid names every bad field."""
     fields = {f.name: f for f in schema}
@@ -73,21 +86,21 @@ def validate_config(schema: Iterable[ConfigField], config: Mapping[str, Any]) ->
     out: dict[str, Any] = {}
     for name in config:
         if name not in fields:
-            problems[name] = "unknown setting"
+            problems[name] = N_("unknown setting")
     for f in fields.values():
         value = config.get(f.name, f.default)
         if value is None or value == "":
             if f.required:
-                problems[f.name] = "required"
+                problems[f.name] = N_("required")
             out[f.name] = f.default
             continue
         ok_types = _TYPES.get(f.type, (str,))
         if not isinstance(value, ok_types) or (f.type in ("integer", "number") and isinstance(value, bool)):
-            problems[f.name] = f"must be {f.type}"
+            problems[f.name] = MUST_BE_TYPE % {"type": f.type}
         elif f.type == "url" and not value.startswith(("http://", "https://")):
-            problems[f.name] = "must be an http(s) URL"
+            problems[f.name] = N_("must be an http(s) URL")
         elif f.choices and value not in f.choices:
-            problems[f.name] = f"one of {', '.join(f.choices)}"
+            problems[f.name] = ONE_OF % {"choices": ", ".join(f.choices)}
         elif f.type in ("integer", "number") and (too_small := _below_minimum(f, value)):
             problems[f.name] = too_small
         out[f.name] = value
@@ -98,10 +111,10 @@ def validate_config(schema: Iterable[ConfigField], config: Mapping[str, Any]) ->
 
 def _below_minimum(field: ConfigField, value: float) -> str | None:
     if field.minimum is not None:
-        return f"at least {field.minimum:g}" if value < field.minimum else None
+        return AT_LEAST % {"min": f"{field.minimum:g}"} if value < field.minimum else None
     if field.type == "integer":
-        return "at least 1" if value < 1 else None
-    return "more than 0" if value <= 0 else None
+        return AT_LEAST % {"min": 1} if value < 1 else None
+    return N_("more than 0") if value <= 0 else None
 
 
 class Connector(ABC):

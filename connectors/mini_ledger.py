@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import ConfigField
+from connectors.base import N_, ConfigField
 from connectors.documents import (
     ExternalRef,
     ExternalState,
@@ -64,9 +64,9 @@ class MiniLedgerConnector(RestConnector):
     invoices_move_stock = True
     incremental_stock = True  # pull_stock(since) reads only what changed since then
     config_schema = (
-        ConfigField("base_url", "url", "Base URL", required=True, help="e.g. http://127.0.0.1:8765"),
-        ConfigField("api_key", "string", "API key", required=True, secret=True),
-        ConfigField("timeout", "number", "Timeout (seconds)", default=10),
+        ConfigField("base_url", "url", N_("Base URL"), required=True, help=N_("e.g. http://127.0.0.1:8765")),
+        ConfigField("api_key", "string", N_("API key"), required=True, secret=True),
+        ConfigField("timeout", "number", N_("Timeout (seconds)"), default=10),
     )
 
     required_targets = ("reference", "customer", "currency", "issue_date", "lines[].quantity", "lines[].total")

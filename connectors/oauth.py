@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 import requests
 
 from connectors import outbound
-from connectors.base import ConfigField, Connector, Exchange
+from connectors.base import N_, ConfigField, Connector, Exchange
 from connectors.errors import AuthError, RetryableError
 from connectors.http import JsonHttp
 from mappings.spec import MappingSpec
@@ -383,8 +383,8 @@ class OAuthConnector(Connector):
     unannounced_429_wait: ClassVar[float] = 60.0
     auth_scheme: ClassVar[str] = "Bearer"
     oauth_fields: ClassVar[tuple[ConfigField, ...]] = (
-        ConfigField("client_id", label="Client ID", required=True),
-        ConfigField("client_secret", label="Client secret", required=True, secret=True),
+        ConfigField("client_id", label=N_("Client ID"), required=True),
+        ConfigField("client_secret", label=N_("Client secret"), required=True, secret=True),
     )
 
     def __init__(

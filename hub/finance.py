@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
 
 from hub.errors import ValidationFailed
+from hub.locale_numbers import date_text
 from hub.models import ExternalLink, HubInvoice, InvoiceState
 from hub.money import ZERO
 from hub.unicode_text import ContainsText
@@ -37,7 +39,9 @@ def check_period(args: dict[str, Any]) -> None:
     """Refuse a period that ends before it starts (the schemas check each date and the currency)."""
     start, end = args.get("issued_from"), args.get("issued_to")
     if start and end and start > end:
-        raise ValidationFailed({"issued_to": [f"Must be on or after issued_from ({start.isoformat()})."]})
+        raise ValidationFailed(
+            {"issued_to": [gettext("Must be on or after issued_from (%(date)s).", date=date_text(start))]}
+        )
 
 
 def invoice_query(args: dict[str, Any]) -> Select:

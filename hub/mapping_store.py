@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import gettext, ngettext
 from sqlalchemy import func, select
 
 from hub.audit import current_actor
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.extensions import db
+from hub.locale_numbers import quantity_text
 from hub.models import Connection, MappingRow, MappingState, MappingVersion
 from hub.models.base import utcnow
 from hub.sync.registry import registry
@@ -394,7 +396,10 @@ def import_csv(
         if progress is not None and number % 1000 == 0:
             progress(number, lines)
         if len(wanted) >= MAX_CSV_ROWS:
-            errors[f"line {number}"] = [f"More than {MAX_CSV_ROWS} rows."]
+            rows = quantity_text(MAX_CSV_ROWS)  # the count itself, as the locale writes it
+            errors[f"line {number}"] = [
+                ngettext("More than %(rows)s row.", "More than %(rows)s rows.", MAX_CSV_ROWS, rows=rows)
+            ]
             break
         if not record or all(not cell.strip() for cell in record):
             continue
@@ -408,11 +413,18 @@ def import_csv(
             errors[f"line {number}"] = [m for msgs in exc.errors.values() for m in msgs]
             continue
         if normal in wanted:
-            errors[f"line {number}"] = [f"Key {normal} appears twice."]
+            errors[f"line {number}"] = [gettext("Key %(key)s appears twice.", key=normal)]
             continue
         wanted[normal] = converted
     if errors:
-        raise ValidationFailed(errors, f"The CSV has {len(errors)} bad lines; nothing was imported.")
+        raise ValidationFailed(
+            errors,
+            ngettext(
+                "The CSV has %(num)s bad line; nothing was imported.",
+                "The CSV has %(num)s bad lines; nothing was imported.",
+                len(errors),
+            ),
+        )
     existing = {r.key: r for r in stored_rows(connection, table.name)}
     added = changed = removed = 0
     for key, value in wanted.items():

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -42,7 +43,7 @@ def mark_read(user_id: int, notice_id: int) -> InvoiceNotice:
     """Mark the user's notice read (a second time changes nothing); 404 for anyone else's."""
     notice = db.session.get(InvoiceNotice, notice_id)
     if notice is None or notice.user_id != user_id:
-        raise NotFound(f"You have no notice {notice_id}.")
+        raise NotFound(gettext("You have no notice %(id)s.", id=notice_id))
     if notice.read_at is None:
         notice.read_at = utcnow()
     db.session.commit()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from flask import current_app, url_for
+from flask_babel import gettext, ngettext
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
@@ -54,7 +55,13 @@ def _states() -> URLSafeTimedSerializer:
 
 def _oauth_type(connection: Connection) -> type[OAuthConnector]:
     if not is_oauth(connection.type):
-        raise Conflict(f"Connection '{connection.name}' ({connection.type}) does not use OAuth: nothing to authorise.")
+        raise Conflict(
+            gettext(
+                "Connection '%(name)s' (%(type)s) does not use OAuth: nothing to authorise.",
+                name=connection.name,
+                type=connection.type,
+            )
+        )
     return registry().get(connection.type)  # type: ignore[return-value]
 
 
@@ -73,7 +80,7 @@ def authorise(connection: Connection, tokens: Tokens) -> list[OutboxEvent]:
     connection.oauth_state = Authorisation.AUTHORISED
     connection.oauth_reason = None
     connection.oauth_changed_at = utcnow()
-    connection.attention = None
+    connection.needs_attention(None)
     parked = db.session.scalars(
         select(OutboxEvent).where(
             OutboxEvent.connection_id == connection.id,
@@ -94,7 +101,11 @@ def finish(callback: Mapping[str, str], user: User) -> tuple[Connection, int]:
         claims = _states().loads(state, max_age=STATE_MAX_AGE)
     except SignatureExpired:
         raise OAuthRefused(
-            f"The authorisation took more than {STATE_MAX_AGE // 60} minutes; start it again from the connections page."
+            ngettext(
+                "The authorisation took more than %(num)s minute; start it again from the connections page.",
+                "The authorisation took more than %(num)s minutes; start it again from the connections page.",
+                STATE_MAX_AGE // 60,
+            )
         ) from None
     except BadSignature:
         raise OAuthRefused(
@@ -106,15 +117,29 @@ def finish(callback: Mapping[str, str], user: User) -> tuple[Connection, int]:
         raise OAuthRefused("The connection this authorisation was started for no longer exists.")
     if claims.get("user") != user.id:
         raise OAuthRefused(
-            f"The authorisation of '{connection.name}' was started by another user; start it again yourself.",
+            gettext(
+                "The authorisation of '%(name)s' was started by another user; start it again yourself.",
+                name=connection.name,
+            ),
             connection,
         )
     cls = _oauth_type(connection)
     if callback.get("error"):
         detail = callback.get("error_description") or callback["error"]
-        raise OAuthRefused(f"{cls.label} did not authorise '{connection.name}': {detail}. Nothing changed.", connection)
+        raise OAuthRefused(
+            gettext(
+                "%(system)s did not authorise '%(name)s': %(detail)s. Nothing changed.",
+                system=cls.label,
+                name=connection.name,
+                detail=detail,
+            ),
+            connection,
+        )
     if not callback.get("code"):
-        raise OAuthRefused(f"{cls.label} sent no authorization code for '{connection.name}'.", connection)
+        raise OAuthRefused(
+            gettext("%(system)s sent no authorization code for '%(name)s'.", system=cls.label, name=connection.name),
+            connection,
+        )
     started = utcnow()
     config = {**connection.config, **unseal(connection.secrets_sealed)}
     exchanges: list[Exchange] = []
@@ -131,7 +156,15 @@ def finish(callback: Mapping[str, str], user: User) -> tuple[Connection, int]:
             exchanges += connector.take_exchanges()
             connector.close()
     except ConnectorError as exc:
-        raise OAuthRefused(f"{cls.label} refused to authorise '{connection.name}': {exc.message}", connection) from None
+        raise OAuthRefused(
+            gettext(
+                "%(system)s refused to authorise '%(name)s': %(reason)s",
+                system=cls.label,
+                name=connection.name,
+                reason=exc.message,
+            ),
+            connection,
+        ) from None
     requeued = authorise(connection, tokens)
     record_run(
         connection_id=connection.id,

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from flask_babel import pgettext
+from flask_babel import gettext, pgettext
 from sqlalchemy import and_, delete, insert, or_, select
 
 from connectors.base import Connector
@@ -38,6 +38,7 @@ from connectors.documents import ExternalState, ListedInvoice
 from connectors.errors import ConnectorError
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.extensions import db
+from hub.locale_numbers import date_text
 from hub.models import (
     Connection,
     ExternalLink,
@@ -116,13 +117,17 @@ def start_run(connection_id: int, period_from: date, period_to: date, requested_
     invoices)."""
     connection = db.session.get(Connection, connection_id)
     if connection is None:
-        raise NotFound(f"No connection with id {connection_id}.")
+        raise NotFound(gettext("No connection with id %(id)s.", id=connection_id))
     if period_from > period_to:
-        raise ValidationFailed({"to": f"Must be on or after from ({period_from.isoformat()})."})
+        raise ValidationFailed({"to": gettext("Must be on or after from (%(date)s).", date=date_text(period_from))})
     if not can_reconcile(connection):
         label = registry().get(connection.type).label
         raise ValidationFailed(
-            {"connection_id": f"{label} connections cannot list their invoices, so they cannot be reconciled."}
+            {
+                "connection_id": gettext(
+                    "%(system)s connections cannot list their invoices, so they cannot be reconciled.", system=label
+                )
+            }
         )
     run = ReconciliationRun(
         connection=connection, period_from=period_from, period_to=period_to, requested_by_id=requested_by_id
@@ -426,13 +431,17 @@ def repush(line_id: int, run_id: int | None = None) -> OutboxEvent:
     run); 409 when the line is no missing invoice, it is cancelled, or its push is under way."""
     line = db.session.get(ReconciliationLine, line_id)
     if line is None or (run_id is not None and line.run_id != run_id):
-        raise NotFound(f"No reconciliation line with id {line_id}.")
+        raise NotFound(gettext("No reconciliation line with id %(id)s.", id=line_id))
     if line.kind != FindingKind.MISSING or line.invoice_id is None:
-        raise Conflict(f"Line {line.id} is {line.kind.value}: only a missing invoice can be pushed again.")
+        raise Conflict(
+            gettext(
+                "Line %(id)s is %(kind)s: only a missing invoice can be pushed again.", id=line.id, kind=line.kind.value
+            )
+        )
     run = db.session.get(ReconciliationRun, line.run_id)
     invoice = db.session.get(HubInvoice, line.invoice_id)
     if invoice is None or invoice.state == InvoiceState.CANCELLED:
-        raise Conflict(f"Invoice {line.reference} is cancelled: it is not pushed again.")
+        raise Conflict(gettext("Invoice %(reference)s is cancelled: it is not pushed again.", reference=line.reference))
     event = db.session.scalar(
         select(OutboxEvent)
         .where(
@@ -443,7 +452,9 @@ def repush(line_id: int, run_id: int | None = None) -> OutboxEvent:
         .order_by(OutboxEvent.id.desc())
     )
     if event is not None and event.state in outbox.LIVE:
-        raise Conflict(f"{invoice.number} is already on its way to {run.connection.name}.")
+        raise Conflict(
+            gettext("%(number)s is already on its way to %(name)s.", number=invoice.number, name=run.connection.name)
+        )
     if event is None:
         event = OutboxEvent(operation="push_invoice", connection_id=run.connection_id, invoice_id=invoice.id)
         db.session.add(event)

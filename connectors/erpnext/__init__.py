@@ -43,7 +43,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from connectors.base import ConfigField
+from connectors.base import N_, ConfigField
 from connectors.documents import (
     ExternalRef,
     ExternalState,
@@ -72,32 +72,38 @@ class ERPNextConnector(ERPNextPayloads, RestConnector):
     type_name = "erpnext"
     label = "ERPNext"
     config_schema = (
-        ConfigField("url", "url", "Site URL", required=True, help="e.g. https://erp.example.com"),
-        ConfigField("api_key", "string", "API key", required=True, help="User → Settings → API Access"),
-        ConfigField("api_secret", "string", "API secret", required=True, secret=True),
-        ConfigField("company", "string", "Company", required=True, help="the ERPNext company the invoices belong to"),
+        ConfigField("url", "url", N_("Site URL"), required=True, help=N_("e.g. https://erp.example.com")),
+        ConfigField("api_key", "string", N_("API key"), required=True, help=N_("User → Settings → API Access")),
+        ConfigField("api_secret", "string", N_("API secret"), required=True, secret=True),
+        ConfigField(
+            "company", "string", N_("Company"), required=True, help=N_("the ERPNext company the invoices belong to")
+        ),
         ConfigField(
             "reference_field",
             "string",
-            "Reference field",
+            N_("Reference field"),
             default="po_no",
-            help="the Sales Invoice field that carries the hub's invoice number (po_no, or a custom field)",
+            help=N_("the Sales Invoice field that carries the hub's invoice number (po_no, or a custom field)"),
         ),
-        ConfigField("timeout", "number", "Timeout (seconds)", default=30),
+        ConfigField("timeout", "number", N_("Timeout (seconds)"), default=30),
     )
     mapping_options = (
-        ConfigField("create_customers", "boolean", "Create unknown customers", default=True),
+        ConfigField("create_customers", "boolean", N_("Create unknown customers"), default=True),
         ConfigField(
             "create_items",
             "boolean",
-            "Create unknown items",
+            N_("Create unknown items"),
             default=False,
-            help="off: an invoice with an unknown item code is refused and parked",
+            help=N_("off: an invoice with an unknown item code is refused and parked"),
         ),
         ConfigField(
-            "customer_group", "string", "Group of created customers", default="", help="empty: ERPNext's default"
+            "customer_group",
+            "string",
+            N_("Group of created customers"),
+            default="",
+            help=N_("empty: ERPNext's default"),
         ),
-        ConfigField("item_group", "string", "Group of created items", default="Products"),
+        ConfigField("item_group", "string", N_("Group of created items"), default="Products"),
     )
     required_targets = (
         "reference",

@@ -41,7 +41,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import ConfigField, Exchange
+from connectors.base import N_, ConfigField, Exchange
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, ListedInvoice, amount_paid
 from connectors.errors import AuthError, ConnectorError, PermanentError, RetryableError, UncertainOutcomeError
 from connectors.http import decimal_of
@@ -69,23 +69,32 @@ class OdooConnector(OdooPayloads, OdooStock, RestConnector):
     label = "Odoo"
     line_arithmetic = LINES
     config_schema = (
-        ConfigField("url", "url", "Server URL", required=True, help="e.g. https://erp.example.com"),
-        ConfigField("database", "string", "Database", required=True),
-        ConfigField("username", "string", "Login", required=True, help="the login of the user the API key belongs to"),
+        ConfigField("url", "url", N_("Server URL"), required=True, help=N_("e.g. https://erp.example.com")),
+        ConfigField("database", "string", N_("Database"), required=True),
         ConfigField(
-            "api_key", "string", "API key", required=True, secret=True, help="Preferences → Account Security → API Keys"
+            "username", "string", N_("Login"), required=True, help=N_("the login of the user the API key belongs to")
         ),
-        ConfigField("timeout", "number", "Timeout (seconds)", default=30),
-        ConfigField("journal", "string", "Sales journal code", default="", help="empty: Odoo's default sales journal"),
+        ConfigField(
+            "api_key",
+            "string",
+            N_("API key"),
+            required=True,
+            secret=True,
+            help=N_("Preferences → Account Security → API Keys"),
+        ),
+        ConfigField("timeout", "number", N_("Timeout (seconds)"), default=30),
+        ConfigField(
+            "journal", "string", N_("Sales journal code"), default="", help=N_("empty: Odoo's default sales journal")
+        ),
     )
     mapping_options = (
-        ConfigField("create_partners", "boolean", "Create unknown customers", default=True),
+        ConfigField("create_partners", "boolean", N_("Create unknown customers"), default=True),
         ConfigField(
             "create_products",
             "boolean",
-            "Create unknown products",
+            N_("Create unknown products"),
             default=False,
-            help="off: an invoice with an SKU that is no product's internal reference is refused and parked",
+            help=N_("off: an invoice with an SKU that is no product's internal reference is refused and parked"),
         ),
     )
     required_targets = (

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from connectors.arithmetic import fitted
-from connectors.base import ConfigField, Connector
+from connectors.base import N_, ConfigField, Connector
 from connectors.documents import ExternalRef, InvoiceDocument
 from connectors.errors import ConnectorError, PermanentError, UnsupportedOperation
 from connectors.onec.arithmetic import EXCHANGE_LINES, currency_unit
@@ -46,55 +46,55 @@ class OneCExchangeConnector(Connector):
         "lines[].net",
     )
     config_schema = (
-        ConfigField("username", "string", "User 1C logs in as", required=True),
-        ConfigField("password", "string", "Password 1C logs in with", required=True, secret=True),
+        ConfigField("username", "string", N_("User 1C logs in as"), required=True),
+        ConfigField("password", "string", N_("Password 1C logs in with"), required=True, secret=True),
         ConfigField(
-            "zip", "boolean", "Accept zip archives", default=True, help="1C then packs its files before sending"
+            "zip", "boolean", N_("Accept zip archives"), default=True, help=N_("1C then packs its files before sending")
         ),
         ConfigField(
             "file_limit",
             "integer",
-            "Largest part of a file per request (bytes)",
+            N_("Largest part of a file per request (bytes)"),
             default=8_000_000,
-            help="1C cuts bigger files into parts of this size",
+            help=N_("1C cuts bigger files into parts of this size"),
         ),
         ConfigField(
             "max_total_bytes",
             "integer",
-            "Most bytes one exchange may upload and unpack",
+            N_("Most bytes one exchange may upload and unpack"),
             default=500_000_000,
-            help="uploads and unpacked archives beyond this are refused",
+            help=N_("uploads and unpacked archives beyond this are refused"),
         ),
         ConfigField(
             "warehouses",
             "string",
-            "1C warehouses whose stock is imported",
+            N_("1C warehouses whose stock is imported"),
             default="",
-            help="their Ид, comma-separated; empty for all",
+            help=N_("their Ид, comma-separated; empty for all"),
         ),
         ConfigField(
             "price_type",
             "string",
-            "1C price type for list prices",
+            N_("1C price type for list prices"),
             default="",
-            help="its Ид or name; empty for the first price an offer carries",
+            help=N_("its Ид or name; empty for the first price an offer carries"),
         ),
         ConfigField(
             "currency",
             "string",
-            "Currency of products 1C sends without a price",
+            N_("Currency of products 1C sends without a price"),
             default="RUB",
-            help="ISO 4217; 1C's 'руб' is read as RUB",
+            help=N_("ISO 4217; 1C's 'руб' is read as RUB"),
         ),
         ConfigField(
             "import_batch",
             "integer",
-            "Items read per import call",
+            N_("Items read per import call"),
             default=5000,
-            help="a bigger file is read over several calls (1C is answered 'progress')",
+            help=N_("a bigger file is read over several calls (1C is answered 'progress')"),
         ),
-        ConfigField("orders_per_query", "integer", "Most orders per query", default=500),
-        ConfigField("encoding", "string", "Encoding of the answers", default="utf-8", choices=ENCODINGS),
+        ConfigField("orders_per_query", "integer", N_("Most orders per query"), default=500),
+        ConfigField("encoding", "string", N_("Encoding of the answers"), default="utf-8", choices=ENCODINGS),
     )
 
     def test_connection(self) -> str:

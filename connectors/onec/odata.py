@@ -46,7 +46,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors import outbound
-from connectors.base import ConfigField, Connector
+from connectors.base import N_, ConfigField, Connector
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
 from connectors.errors import ConnectorError, PermanentError, UncertainOutcomeError, UnsupportedOperation
 from connectors.http import JsonHttp
@@ -79,35 +79,39 @@ class OneCODataConnector(Connector):
         ConfigField(
             "base_url",
             "url",
-            "Infobase publication URL",
+            N_("Infobase publication URL"),
             required=True,
-            help="e.g. http://server/base; the hub adds /odata/standard.odata",
+            help=N_("e.g. http://server/base; the hub adds /odata/standard.odata"),
         ),
-        ConfigField("username", "string", "User", required=True),
-        ConfigField("password", "string", "Password", secret=True),
-        ConfigField("timeout", "number", "Timeout (seconds)", default=30),
+        ConfigField("username", "string", N_("User"), required=True),
+        ConfigField("password", "string", N_("Password"), secret=True),
+        ConfigField("timeout", "number", N_("Timeout (seconds)"), default=30),
         ConfigField(
             "organization_key",
             "string",
-            "Organisation Ref_Key",
+            N_("Organisation Ref_Key"),
             default="",
-            help="the Catalog_Организации item invoices are issued by (Организация_Key), unless the mapping sets it",
+            help=N_(
+                "the Catalog_Организации item invoices are issued by (Организация_Key), unless the mapping sets it"
+            ),
         ),
         ConfigField(
             "stock_lookback_days",
             "integer",
-            "Stock look-back (days)",
+            N_("Stock look-back (days)"),
             default=31,
             minimum=0,
-            help="products moved this long before the last pull whose balance is gone are set to 0 "
-            "(1C leaves zero balances out); cover documents entered with a past date",
+            help=N_(
+                "products moved this long before the last pull whose balance is gone are set to 0 "
+                "(1C leaves zero balances out); cover documents entered with a past date"
+            ),
         ),
         ConfigField(
             "warehouses",
             "string",
-            "Warehouse codes",
+            N_("Warehouse codes"),
             default="",
-            help="codes (of the warehouse catalog) whose stock is pulled, comma-separated; empty for all",
+            help=N_("codes (of the warehouse catalog) whose stock is pulled, comma-separated; empty for all"),
         ),
     )
     # The reference travels in the field the mapping's `reference_field` names, checked in build_payload.

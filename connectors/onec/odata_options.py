@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.base import ConfigField, ConfigInvalid, validate_config
+from connectors.base import N_, ConfigField, ConfigInvalid, validate_config
 from mappings.parse import missing_targets, parse
 from mappings.spec import MappingInvalid, MappingSpec, Problem, ProblemKind
 
@@ -58,25 +58,27 @@ MAPPING_OPTIONS = (
         "configuration",
         default="custom",
         choices=tuple(CONFIGURATIONS),
-        help="the 1C configuration, for where it keeps stock: custom (the stock options below), accounting_3 "
-        "(Бухгалтерия 3.0: no stock read), trade_11 (Управление торговлей 11), erp_2 (1C:ERP 2)",
+        help=N_(
+            "the 1C configuration, for where it keeps stock: custom (the stock options below), accounting_3 "
+            "(Бухгалтерия 3.0: no stock read), trade_11 (Управление торговлей 11), erp_2 (1C:ERP 2)"
+        ),
     ),
-    ConfigField("document", default="Document_СчетНаОплатуПокупателю", help="the document entity invoices become"),
-    ConfigField("reference_field", default="Комментарий", help="document field with the hub's reference"),
+    ConfigField("document", default="Document_СчетНаОплатуПокупателю", help=N_("the document entity invoices become")),
+    ConfigField("reference_field", default="Комментарий", help=N_("document field with the hub's reference")),
     ConfigField("counterparty_catalog", default="Catalog_Контрагенты"),
-    ConfigField("counterparty_field", default="Контрагент_Key", help="document field the counterparty goes in"),
-    ConfigField("counterparty_match", default="ИНН,Code,Description", help="fields a counterparty is found by"),
+    ConfigField("counterparty_field", default="Контрагент_Key", help=N_("document field the counterparty goes in")),
+    ConfigField("counterparty_match", default="ИНН,Code,Description", help=N_("fields a counterparty is found by")),
     ConfigField("product_catalog", default="Catalog_Номенклатура"),
-    ConfigField("product_field", default="Номенклатура_Key", help="line field the product goes in"),
-    ConfigField("product_match", default="Артикул,Code", help="fields a product is found by; the first is its SKU"),
-    ConfigField("create_products", "boolean", default=False, help="off: an unknown SKU refuses the invoice"),
+    ConfigField("product_field", default="Номенклатура_Key", help=N_("line field the product goes in")),
+    ConfigField("product_match", default="Артикул,Code", help=N_("fields a product is found by; the first is its SKU")),
+    ConfigField("create_products", "boolean", default=False, help=N_("off: an unknown SKU refuses the invoice")),
     ConfigField("total_field", default="СуммаДокумента"),
-    ConfigField("paid_field", default="", help="document field with the amount paid, if the configuration has one"),
+    ConfigField("paid_field", default="", help=N_("document field with the amount paid, if the configuration has one")),
     ConfigField("stock_register", default="AccumulationRegister_ТоварыНаСкладах"),
-    ConfigField("stock_product", default="Номенклатура", help="the register's product dimension"),
-    ConfigField("stock_warehouse", default="Склад", help="the register's warehouse dimension"),
-    ConfigField("stock_quantity", default="Количество", help="the register's quantity resource"),
-    ConfigField("stock_reserved", default="", help="a resource with the reserved quantity, if any"),
+    ConfigField("stock_product", default="Номенклатура", help=N_("the register's product dimension")),
+    ConfigField("stock_warehouse", default="Склад", help=N_("the register's warehouse dimension")),
+    ConfigField("stock_quantity", default="Количество", help=N_("the register's quantity resource")),
+    ConfigField("stock_reserved", default="", help=N_("a resource with the reserved quantity, if any")),
     ConfigField("warehouse_catalog", default="Catalog_Склады"),
 )
 

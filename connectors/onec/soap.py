@@ -49,7 +49,7 @@ from lxml import etree
 from zeep.helpers import serialize_object
 
 from connectors import outbound
-from connectors.base import ConfigField, Connector
+from connectors.base import N_, ConfigField, Connector
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
 from connectors.errors import (
     ConnectorError,
@@ -81,27 +81,27 @@ class OnecSoapConnector(Connector):
         ConfigField(
             "wsdl_url",
             "url",
-            "WSDL URL",
+            N_("WSDL URL"),
             required=True,
-            help="http://server/<publication>/ws/<name>.1cws?wsdl",
+            help=N_("http://server/<publication>/ws/<name>.1cws?wsdl"),
         ),
-        ConfigField("username", "string", "1C user", required=True),
-        ConfigField("password", "string", "Password", required=True, secret=True),
-        ConfigField("timeout", "number", "Timeout (seconds)", default=30),
+        ConfigField("username", "string", N_("1C user"), required=True),
+        ConfigField("password", "string", N_("Password"), required=True, secret=True),
+        ConfigField("timeout", "number", N_("Timeout (seconds)"), default=30),
         ConfigField(
             "soap_version",
             "string",
-            "SOAP version",
+            N_("SOAP version"),
             default="1.1",
             choices=("1.1", "1.2"),
-            help="1C publishes a port for each; the hub calls the one of this version",
+            help=N_("1C publishes a port for each; the hub calls the one of this version"),
         ),
         ConfigField(
             "endpoint_url",
             "url",
-            "Service address",
+            N_("Service address"),
             default="",
-            help="only if the address in the WSDL is not reachable from the hub (1C writes its own host name)",
+            help=N_("only if the address in the WSDL is not reachable from the hub (1C writes its own host name)"),
         ),
     )
     mapping_options = MAPPING_OPTIONS

@@ -34,7 +34,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import ConfigField
+from connectors.base import N_, ConfigField
 from connectors.documents import (
     ExternalRef,
     ExternalState,
@@ -82,39 +82,43 @@ class QuickBooksConnector(QuickBooksPayloads, OAuthConnector):
         ConfigField(
             "environment",
             "string",
-            "Environment",
+            N_("Environment"),
             required=True,
             default="sandbox",
             choices=("sandbox", "production"),
-            help="sandbox companies of the Intuit developer account, or real ones",
+            help=N_("sandbox companies of the Intuit developer account, or real ones"),
         ),
         ConfigField(
             "tax_model",
             "string",
-            "Tax model",
+            N_("Tax model"),
             default="us",
             choices=("us", "vat"),
-            help="us: US sales tax, QuickBooks taxes by the item and the customer; vat: a company outside the US "
-            "(VAT or GST), where every line must carry a tax code (table tax_codes)",
+            help=N_(
+                "us: US sales tax, QuickBooks taxes by the item and the customer; vat: a company outside the US "
+                "(VAT or GST), where every line must carry a tax code (table tax_codes)"
+            ),
         ),
-        ConfigField("minor_version", "integer", "API minor version", default=75),
+        ConfigField("minor_version", "integer", N_("API minor version"), default=75),
         ConfigField(
             "warehouse",
             "string",
-            "Warehouse code",
+            N_("Warehouse code"),
             default="QBO",
-            help="the hub warehouse QuickBooks quantities are reported for (QuickBooks keeps one stock per company)",
+            help=N_(
+                "the hub warehouse QuickBooks quantities are reported for (QuickBooks keeps one stock per company)"
+            ),
         ),
-        ConfigField("timeout", "number", "Timeout (seconds)", default=15),
+        ConfigField("timeout", "number", N_("Timeout (seconds)"), default=15),
     )
     required_targets = ("reference", "customer", "issue_date", "lines[].sku", "lines[].quantity", "lines[].amount")
     mapping_options = (
         ConfigField(
             "create_customers",
             "boolean",
-            "Create customers",
+            N_("Create customers"),
             default=False,
-            help="create a customer QuickBooks does not know by its display name (otherwise the push is parked)",
+            help=N_("create a customer QuickBooks does not know by its display name (otherwise the push is parked)"),
         ),
     )
 

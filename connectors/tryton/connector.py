@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import ConfigField
+from connectors.base import N_, ConfigField
 from connectors.documents import (
     ExternalRef,
     ExternalState,
@@ -54,31 +54,31 @@ class TrytonConnector(TrytonPayload, TrytonTotals, TrytonPurchasing, TrytonStock
     line_arithmetic = LINES
     credits_posted_invoices = True
     config_schema = (
-        ConfigField("url", "url", "Server URL", required=True, help="e.g. https://erp.example.com:8000"),
-        ConfigField("database", "string", "Database", required=True),
-        ConfigField("username", "string", "User", required=True),
-        ConfigField("password", "string", "Password", required=True, secret=True),
-        ConfigField("timeout", "number", "Timeout (seconds)", default=30),
+        ConfigField("url", "url", N_("Server URL"), required=True, help=N_("e.g. https://erp.example.com:8000")),
+        ConfigField("database", "string", N_("Database"), required=True),
+        ConfigField("username", "string", N_("User"), required=True),
+        ConfigField("password", "string", N_("Password"), required=True, secret=True),
+        ConfigField("timeout", "number", N_("Timeout (seconds)"), default=30),
         ConfigField(
             "warehouse",
             "string",
-            "Warehouse codes",
+            N_("Warehouse codes"),
             default="WH",
-            help="the warehouses whose stock is pulled, comma-separated; empty for all",
+            help=N_("the warehouses whose stock is pulled, comma-separated; empty for all"),
         ),
         ConfigField(
             "create_products",
             "boolean",
-            "Create unknown products",
+            N_("Create unknown products"),
             default=False,
-            help="off: an invoice with an unknown SKU is refused and parked",
+            help=N_("off: an invoice with an unknown SKU is refused and parked"),
         ),
         ConfigField(
             "product_category",
             "string",
-            "Category of created products",
+            N_("Category of created products"),
             default="",
-            help="the Tryton product category (with accounting) that products created from invoices get",
+            help=N_("the Tryton product category (with accounting) that products created from invoices get"),
         ),
     )
 

@@ -53,7 +53,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import ConfigField
+from connectors.base import N_, ConfigField
 from connectors.documents import (
     ExternalRef,
     ExternalState,
@@ -122,27 +122,31 @@ class XeroConnector(XeroPayloads, OAuthConnector):
         *OAuthConnector.oauth_fields,
         ConfigField(
             "tenant",
-            label="Organisation",
-            help="the Xero organisation's name or tenant id; needed when the app is connected to several",
+            label=N_("Organisation"),
+            help=N_("the Xero organisation's name or tenant id; needed when the app is connected to several"),
         ),
-        ConfigField("warehouse", label="Warehouse code", default="main", help="what the hub calls Xero's one stock"),
+        ConfigField(
+            "warehouse", label=N_("Warehouse code"), default="main", help=N_("what the hub calls Xero's one stock")
+        ),
         ConfigField(
             "scopes",
-            label="Scopes",
+            label=N_("Scopes"),
             default="granular",
             choices=tuple(SCOPES),
-            help="granular: apps registered from 2 March 2026 (they cannot ask for accounting.transactions); "
-            "broad: older apps, until Xero retires the broad scopes in September 2027",
+            help=N_(
+                "granular: apps registered from 2 March 2026 (they cannot ask for accounting.transactions); "
+                "broad: older apps, until Xero retires the broad scopes in September 2027"
+            ),
         ),
-        ConfigField("timeout", "number", "Timeout (seconds)", default=20),
+        ConfigField("timeout", "number", N_("Timeout (seconds)"), default=20),
     )
     mapping_options = (
         ConfigField(
             "create_customers",
             "boolean",
-            "Create unknown contacts",
+            N_("Create unknown contacts"),
             default=True,
-            help="off: an invoice for a customer Xero does not know is refused",
+            help=N_("off: an invoice for a customer Xero does not know is refused"),
         ),
     )
     required_targets = (

@@ -51,7 +51,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from connectors.base import ConfigField
+from connectors.base import N_, ConfigField
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, ListedInvoice, amount_paid
 from connectors.errors import ConnectorError, PermanentError
 from connectors.http import created, decimal_of
@@ -102,47 +102,55 @@ class ZohoBooksConnector(ZohoPayloads, ZohoStock, OAuthConnector):
     invoices_move_stock = True
     config_schema = (
         *OAuthConnector.oauth_fields,
-        ConfigField("organization_id", label="Organization ID", required=True, help="Zoho Books → Settings → Profile"),
+        ConfigField(
+            "organization_id", label=N_("Organization ID"), required=True, help=N_("Zoho Books → Settings → Profile")
+        ),
         ConfigField(
             "data_centre",
-            label="Data centre",
+            label=N_("Data centre"),
             default="com",
             choices=tuple(DATA_CENTRES),
-            help="where the Zoho account lives: com (US), eu, in, com.au, jp, ca, com.cn, sa, uk, ae",
+            help=N_("where the Zoho account lives: com (US), eu, in, com.au, jp, ca, com.cn, sa, uk, ae"),
         ),
         ConfigField(
             "daily_calls",
             "integer",
-            "API calls a day",
+            N_("API calls a day"),
             default=1000,
-            help="what the organisation's Zoho plan allows (1,000 on the smallest, up to 10,000): "
-            "the hub stops for the day when they are spent",
+            help=N_(
+                "what the organisation's Zoho plan allows (1,000 on the smallest, up to 10,000): "
+                "the hub stops for the day when they are spent"
+            ),
         ),
         ConfigField(
             "inventory",
             "boolean",
-            "Zoho Inventory",
+            N_("Zoho Inventory"),
             default=False,
-            help="on: stock per warehouse is pulled from Zoho Inventory; off: from Zoho Books' tracked items",
+            help=N_("on: stock per warehouse is pulled from Zoho Inventory; off: from Zoho Books' tracked items"),
         ),
         ConfigField(
             "stock_per_warehouse",
             "boolean",
-            "Stock per warehouse",
+            N_("Stock per warehouse"),
             default=False,
-            help="on: each item's stock per warehouse (one call per item and pull, within the calls a day); "
-            "off: each item's stock in all, from the item list (one call per 200 items)",
+            help=N_(
+                "on: each item's stock per warehouse (one call per item and pull, within the calls a day); "
+                "off: each item's stock in all, from the item list (one call per 200 items)"
+            ),
         ),
-        ConfigField("warehouse", label="Warehouse code", default="main", help="what the hub calls Zoho's stock in all"),
-        ConfigField("timeout", "number", "Timeout (seconds)", default=20),
+        ConfigField(
+            "warehouse", label=N_("Warehouse code"), default="main", help=N_("what the hub calls Zoho's stock in all")
+        ),
+        ConfigField("timeout", "number", N_("Timeout (seconds)"), default=20),
     )
     mapping_options = (
         ConfigField(
             "create_customers",
             "boolean",
-            "Create unknown customers",
+            N_("Create unknown customers"),
             default=True,
-            help="off: an invoice for a customer Zoho does not know is refused",
+            help=N_("off: an invoice for a customer Zoho does not know is refused"),
         ),
     )
     required_targets = ("reference", "date", "currency", "lines[].sku", "lines[].quantity", "lines[].rate")

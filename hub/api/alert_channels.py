@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import marshmallow as ma
 from flask.views import MethodView
+from flask_babel import gettext
 from sqlalchemy import select
 
 from hub.api.base import Blueprint, partial, stripped
@@ -96,7 +97,9 @@ def _apply(channel: AlertChannel, data: dict) -> None:
         select(AlertChannel.id).where(AlertChannel.name == channel.name, AlertChannel.id != (channel.id or 0))
     )
     if clash:
-        raise Conflict(f"A channel named '{channel.name}' exists.", {"name": "Already used."})
+        raise Conflict(
+            gettext("A channel named '%(name)s' exists.", name=channel.name), {"name": gettext("Already used.")}
+        )
 
 
 @blp.route("/alert-channels")

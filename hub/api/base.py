@@ -14,6 +14,17 @@ import marshmallow as ma
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
+from hub.i18n import (
+    AT_LEAST,
+    AT_MOST,
+    BETWEEN,
+    GREATER,
+    NESTED,
+    NOT_A_CURRENCY,
+    OUT_OF_RANGE,
+    PLACES,
+    english_form,
+)
 from hub.jsonio import MAX_DEPTH, MAX_DIGITS, MAX_EXPONENT, OutOfRange, loads
 from hub.money import is_currency, round_money
 from hub.services.queries import COUNT_LIMIT
@@ -50,7 +61,7 @@ def _unusable_values(data: Any, path: str = "", depth: int = 0) -> dict[str, lis
     beyond hub.jsonio's bounds, and nesting deeper than its MAX_DEPTH."""
     where = path or "_schema"
     if isinstance(data, OutOfRange):
-        return {where: [f"Out of range: at most {MAX_DIGITS} digits and powers of ten up to {MAX_EXPONENT}."]}
+        return {where: [_filled(english_form(OUT_OF_RANGE, MAX_DIGITS), digits=MAX_DIGITS, exponent=MAX_EXPONENT)]}
     if isinstance(data, str):
         if "\x00" in data:
             return {where: ["Must not contain NUL characters."]}
@@ -58,7 +69,7 @@ def _unusable_values(data: Any, path: str = "", depth: int = 0) -> dict[str, lis
             return {where: ["Not valid Unicode text (a lone surrogate)."]}
         return {}
     if depth > MAX_DEPTH and isinstance(data, Mapping | list | tuple):
-        return {where: [f"Nested more than {MAX_DEPTH} deep."]}
+        return {where: [_filled(NESTED, depth=MAX_DEPTH)]}
     found: dict[str, list[str]] = {}
     if isinstance(data, Mapping):
         prefix = f"{path}." if path else ""
@@ -72,6 +83,11 @@ def _unusable_values(data: Any, path: str = "", depth: int = 0) -> dict[str, lis
 
 
 SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _filled(template: str, **values: Any) -> str:
+    """An English message with its values (hub.i18n.FILLED_IN says it again in the reader's language)."""
+    return template % values
 
 
 def _integers_out_of_range(schema: ma.Schema, data: Any, path: str = "", sent: bool = False) -> dict[str, list[str]]:
@@ -89,7 +105,7 @@ def _integers_out_of_range(schema: ma.Schema, data: Any, path: str = "", sent: b
 
 def _field_out_of_range(field: ma.fields.Field, value: Any, path: str, sent: bool = False) -> dict[str, list[str]]:
     if isinstance(field, ma.fields.Integer) and isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
-        return {path: [f"Must be between {INT_MIN} and {INT_MAX}."]}
+        return {path: [_filled(BETWEEN, min=INT_MIN, max=INT_MAX)]}
     if isinstance(field, ma.fields.Integer) and isinstance(value, Decimal) and value != value.to_integral_value():
         return {path: ["Must be a whole number."]}  # marshmallow would cut 1.5 to 1
     if isinstance(field, ma.fields.List) and isinstance(value, list):
@@ -125,7 +141,7 @@ class Currency(ma.fields.String):
     def _deserialize(self, value, attr, data, **kwargs):
         code = super()._deserialize(value, attr, data, **kwargs).strip().upper()
         if not is_currency(code):
-            raise ma.ValidationError(f"'{value}' is not an ISO 4217 currency code.")
+            raise ma.ValidationError(_filled(NOT_A_CURRENCY, value=value))
         return code
 
 
@@ -163,16 +179,16 @@ class Amount(ma.fields.Decimal):
         if not number.is_finite():
             raise ma.ValidationError("Special numeric values (nan or infinity) are not permitted.")
         if number.as_tuple().exponent < -self.max_places:  # type: ignore[operator]
-            raise ma.ValidationError(f"At most {self.max_places} decimal places.")
+            raise ma.ValidationError(_filled(english_form(PLACES, self.max_places), num=self.max_places))
         if abs(number) >= Decimal(10) ** 14:
             raise ma.ValidationError("Too large.")
         if self.minimum is not None:
             if self.exclusive_minimum and number <= self.minimum:
-                raise ma.ValidationError(f"Must be greater than {self.minimum}.")
+                raise ma.ValidationError(_filled(GREATER, min=self.minimum))
             if not self.exclusive_minimum and number < self.minimum:
-                raise ma.ValidationError(f"Must be at least {self.minimum}.")
+                raise ma.ValidationError(_filled(AT_LEAST, min=self.minimum))
         if self.maximum is not None and number > self.maximum:
-            raise ma.ValidationError(f"Must be at most {self.maximum}.")
+            raise ma.ValidationError(_filled(AT_MOST, max=self.maximum))
         return number
 
 

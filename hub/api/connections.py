@@ -92,7 +92,12 @@ class ConnectionSchema(ma.Schema):
     )
     stock_pulled_at = ma.fields.DateTime(dump_only=True, allow_none=True, metadata={"description": "last good pull"})
     trigger = ma.fields.String(dump_only=True)
-    attention = ma.fields.String(dump_only=True, allow_none=True)
+    attention = ma.fields.String(
+        attribute="attention_text",
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "what an admin must know (in the Accept-Language's language)"},
+    )
     authorization = ma.fields.Function(
         lambda c: AuthorizationSchema().dump(authorisation_of(c)) if is_oauth(c.type) else None,
         dump_only=True,

@@ -126,7 +126,10 @@ class AlertSchema(ma.Schema):
     state = ma.fields.Function(lambda a: a.state.value)
     projected = Amount()
     figures = ma.fields.Dict()
-    explanation = ma.fields.String()
+    explanation = ma.fields.String(
+        attribute="explanation_text",
+        metadata={"description": "the figures in words (in the Accept-Language's language)"},
+    )
     stale = ma.fields.Boolean()
     opened_at = ma.fields.DateTime()
     resolved_at = ma.fields.DateTime(allow_none=True)

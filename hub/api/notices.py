@@ -18,7 +18,9 @@ class NoticeSchema(ma.Schema):
     invoice_id = ma.fields.Integer()
     invoice_number = ma.fields.Function(lambda n: n.invoice.number)
     connection = ma.fields.Function(lambda n: n.connection.name)
-    reason = ma.fields.String(metadata={"description": "why, in plain words"})
+    reason = ma.fields.String(
+        attribute="reason_text", metadata={"description": "why, in plain words (in the Accept-Language's language)"}
+    )
     ask = ma.fields.Function(lambda n: n.ask.value, metadata={"description": "the role that can fix it"})
     created_at = ma.fields.DateTime()
     read_at = ma.fields.DateTime(allow_none=True)

@@ -50,15 +50,17 @@ from hub.exchange.sessions import (
     session_key,
 )
 from hub.extensions import db
+from hub.i18n import N_
 from hub.models import Connection, ExchangeSession, RunOutcome
 from hub.models.base import utcnow
+from hub.sentences import sentence
 from hub.sync.factory import open_connector, secret_values
 from hub.sync.history import record_run
 
 log = logging.getLogger(__name__)
 bp = Blueprint("onec_exchange", __name__, url_prefix="/exchange/1c")
 STEP_NAME_LENGTH = 40  # SyncRun.operation
-REFUSED = "1C exchange refused"
+REFUSED = "1C exchange refused"  # how the English of the refusal's attention begins (_denied)
 
 
 class Refused(Exception):
@@ -116,7 +118,9 @@ def exchange(connection_id: int | None = None) -> Response:
             _start_over(db.session.get(ExchangeSession, session_id), request.args.get("filename") or "")
         connection = db.session.get(Connection, connection.id)
         if mode in ("import", "file"):
-            connection.attention = f"1C exchange: {step} failed: {reason}"
+            connection.needs_attention(
+                sentence(N_("1C exchange: %(step)s failed: %(reason)s"), step=step, reason=reason)
+            )
         _record(connection, step, started, RunOutcome.FAILED, note, status, reason)
         db.session.commit()
         return _answer(f"failure\n{reason}", status, encoding)
@@ -145,7 +149,7 @@ def _checkauth(connection_id: int | None, step: str, started) -> Response:
         return _denied(denied, step, started)
     _, token = open_session(connection)
     if (connection.attention or "").startswith(REFUSED):
-        connection.attention = None  # 1C has the right credentials now
+        connection.needs_attention(None)  # 1C has the right credentials now
     _record(connection, step, started, RunOutcome.SUCCESS, {"mode": "checkauth"}, 200, None)
     db.session.commit()
     return _answer(f"success\n{COOKIE}\n{token}", encoding=connection.config.get("encoding") or "utf-8")
@@ -153,7 +157,7 @@ def _checkauth(connection_id: int | None, step: str, started) -> Response:
 
 def _denied(denied: ExchangeDenied, step: str, started) -> Response:
     if denied.connection is not None:
-        denied.connection.attention = f"{REFUSED}: {denied.reason}"
+        denied.connection.needs_attention(sentence(N_("1C exchange refused: %(reason)s"), reason=denied.reason))
         note = {"mode": request.args.get("mode")}
         _record(denied.connection, step, started, RunOutcome.FAILED, note, denied.status, denied.reason)
     db.session.commit()  # the run, and the wrong password counted (also for an unknown user)
@@ -306,7 +310,7 @@ def _import(session: ExchangeSession, connector: OneCExchangeConnector, note: di
     note = {**note, "unpacked": unpacked, "items_read": step.position}
     if not step.done:
         return _answer(f"progress\n{step.position} items read", encoding=connector.config["encoding"]), note
-    session.connection.attention = None
+    session.connection.needs_attention(None)
     return _answer("success", encoding=connector.config["encoding"]), {**note, **step.summary}
 
 

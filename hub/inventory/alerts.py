@@ -17,10 +17,12 @@ from sqlalchemy import ColumnElement, and_, or_, select
 
 from hub.errors import ValidationFailed
 from hub.extensions import db
+from hub.i18n import N_
 from hub.inventory import delivery, projection
 from hub.inventory.staleness import age_seconds, staleness
 from hub.models import AlertState, DealLine, DealStageChange, ReorderRule, StockAlert, StockLevel, User
 from hub.models.base import utcnow
+from hub.sentences import Stored, english, joined, moment, number, sentence
 
 ZERO = Decimal(0)
 
@@ -60,29 +62,43 @@ class Figures:
         }
 
 
-def number_text(value: Decimal) -> str:
-    """12.0000 → "12", 2.5000 → "2.5": quantities as people write them."""
-    return format(value.normalize(), "f")
-
-
-def explain(figures: Figures, below: bool) -> str:
-    parts = [f"on hand {number_text(figures.on_hand)}", f"reserved {number_text(figures.reserved)}"]
+def explain(figures: Figures, below: bool) -> Stored:
+    """The figures in words, as a sentence (hub.sentences) said in the reader's language."""
+    parts = [
+        sentence(N_("on hand %(quantity)s"), quantity=number(figures.on_hand)),
+        sentence(N_("reserved %(quantity)s"), quantity=number(figures.reserved)),
+    ]
     if figures.on_won_deals:
-        parts.append(f"on won deals {number_text(figures.on_won_deals)}")
+        parts.append(sentence(N_("on won deals %(quantity)s"), quantity=number(figures.on_won_deals)))
     if figures.on_open_deals:
-        parts.append(f"on open deals (weighted) {number_text(figures.on_open_deals)}")
-    relation = "<" if below else "≥"
+        parts.append(sentence(N_("on open deals (weighted) %(quantity)s"), quantity=number(figures.on_open_deals)))
     fresh = figures.freshness
-    text = (
-        f"{', '.join(parts)} → projected {number_text(figures.projected)} {relation} reorder point "
-        f"{number_text(figures.reorder_point)}; stock as of {fresh.as_of:%Y-%m-%d %H:%M} UTC from {fresh.sources}"
+    measured = sentence(
+        N_(
+            "%(figures)s → projected %(projected)s %(relation)s reorder point %(point)s; "
+            "stock as of %(as_of)s UTC from %(sources)s"
+        ),
+        figures=joined(parts),
+        projected=number(figures.projected),
+        relation="<" if below else "≥",
+        point=number(figures.reorder_point),
+        as_of=moment(fresh.as_of),
+        sources=fresh.sources,
     )
-    if fresh.stale:
-        hours = fresh.age_seconds / 3600
-        text += f" — STALE: the last good pull is {hours:.1f} h old"
-        if fresh.unusable:
-            text += ", past the connection's stop threshold; check the connection before acting"
-    return text
+    if not fresh.stale:
+        return measured
+    hours = number(Decimal(str(fresh.age_seconds)) / 3600, places=1)
+    if fresh.unusable:
+        stale = sentence(
+            N_(
+                "STALE: the last good pull is %(hours)s h old, past the connection's stop threshold; "
+                "check the connection before acting"
+            ),
+            hours=hours,
+        )
+    else:
+        stale = sentence(N_("STALE: the last good pull is %(hours)s h old"), hours=hours)
+    return joined([measured, stale], " — ")
 
 
 def freshness(levels: list[StockLevel], now: datetime) -> Freshness:
@@ -172,7 +188,8 @@ def evaluate(product_ids: Iterable[int] | None = None) -> list[StockAlert]:
         alert.projected = figures.projected
         alert.figures = figures.as_json()
         alert.stale = figures.freshness.stale
-        alert.explanation = explain(figures, below)
+        alert.explanation_message = explain(figures, below)
+        alert.explanation = english(alert.explanation_message)
     db.session.flush()
     delivery.queue_for(opened)
     return opened

@@ -7,12 +7,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from hub.extensions import db
 from hub.inventory import projection
-from hub.inventory.alerts import freshness, number_text
+from hub.inventory.alerts import freshness
+from hub.locale_numbers import quantity_text
 from hub.models import Deal, StockLevel
 from hub.models.base import utcnow
 
@@ -72,10 +74,25 @@ def shortages(deal: Deal) -> dict[str, str]:
         stock = known.get(line.product_id) if line.product_id else None
         if stock is not None and wanted[line.product_id] > stock.projected:
             sku = line.product.sku if line.product else line.product_id
-            want, can = number_text(wanted[line.product_id]), number_text(max(stock.projected, ZERO))
-            problems[f"lines[{i}].quantity"] = (
-                f"{want} of {sku} wanted, {can} can be promised (available {number_text(stock.available)}, "
-                f"on other won deals {number_text(stock.on_won_deals)})"
-                + ("; the stock figures are stale" if stock.stale else "")
-            )
+            # Said now, in the request's language: the message is shown once, in the answer.
+            figures = {
+                "wanted": quantity_text(wanted[line.product_id]),
+                "sku": str(sku),
+                "promised": quantity_text(max(stock.projected, ZERO)),
+                "available": quantity_text(stock.available),
+                "won": quantity_text(stock.on_won_deals),
+            }
+            if stock.stale:
+                message = gettext(
+                    "%(wanted)s of %(sku)s wanted, %(promised)s can be promised (available %(available)s, "
+                    "on other won deals %(won)s); the stock figures are stale",
+                    **figures,
+                )
+            else:
+                message = gettext(
+                    "%(wanted)s of %(sku)s wanted, %(promised)s can be promised (available %(available)s, "
+                    "on other won deals %(won)s)",
+                    **figures,
+                )
+            problems[f"lines[{i}].quantity"] = message
     return problems

@@ -71,7 +71,7 @@ def deliver_due(limit: int = 200) -> dict[str, int]:
     for delivery in due:
         delivery.attempts += 1
         try:
-            send(delivery.channel, payload(delivery.alert, delivery.event))
+            send(delivery.channel, payload(delivery.alert, delivery.event), delivery.alert.explanation_text)
         except Exception as exc:  # one delivery's fault never holds back the others
             if not isinstance(exc, DeliveryError):
                 log.exception("alert %s to channel %s could not be built", delivery.alert_id, delivery.channel.name)
@@ -108,12 +108,14 @@ def payload(alert: StockAlert, event: str) -> dict[str, Any]:
     }
 
 
-def send(channel: AlertChannel, message: Mapping[str, Any]) -> None:
+def send(channel: AlertChannel, message: Mapping[str, Any], explanation: str | None = None) -> None:
+    """`message` as a webhook's body (its explanation in English, as the API's), or as an e-mail
+    saying `explanation` (the alert's, in the instance's language) or else the message's."""
     secrets = unseal(channel.secrets_sealed)
     if channel.kind == ChannelKind.WEBHOOK:
         _post_webhook(channel.config, secrets.get("secret", ""), message)
     else:
-        _send_email(channel.config, secrets.get("password"), message)
+        _send_email(channel.config, secrets.get("password"), message, explanation)
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -141,7 +143,9 @@ def _post_webhook(config: Mapping[str, Any], secret: str, message: Mapping[str, 
         raise DeliveryError(f"webhook answered HTTP {response.status_code}")
 
 
-def _send_email(config: Mapping[str, Any], password: str | None, message: Mapping[str, Any]) -> None:
+def _send_email(
+    config: Mapping[str, Any], password: str | None, message: Mapping[str, Any], explanation: str | None
+) -> None:
     alert = message["alert"]
     mail = EmailMessage()
     what = {"sku": alert["sku"], "product": alert["product"], "warehouse": alert["warehouse"]}
@@ -155,7 +159,7 @@ def _send_email(config: Mapping[str, Any], password: str | None, message: Mappin
     mail["From"] = config["sender"]
     mail["To"] = ", ".join(config["recipients"])
     inbox = _("Alert %(id)s in the CRM–ERP hub's operations inbox.", id=alert["id"])
-    mail.set_content(f"{alert['explanation']}\n\n{inbox}\n")
+    mail.set_content(f"{explanation or alert['explanation']}\n\n{inbox}\n")
     timeout = float(config.get("timeout", 10))
     try:
         outbound.check_host(config["host"], int(config.get("port", 25)))

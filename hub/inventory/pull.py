@@ -18,6 +18,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from connectors.base import Exchange
@@ -148,7 +149,7 @@ def start_pull(connection: Connection, full: bool = False) -> bool:
     """Queue a pull of the connection's stock now; False when one is already queued or running.
     Conflict for a type that keeps no stock."""
     if not keeps_stock(connection.type):
-        raise Conflict(f"{connection.name} ({connection.type}) does not keep stock.")
+        raise Conflict(gettext("%(name)s (%(type)s) does not keep stock.", name=connection.name, type=connection.type))
     queued = enqueue_once(
         get_queue(), pull_job_id(connection.id), "hub.sync.jobs.pull_stock", connection.id, full, timeout=3600
     )

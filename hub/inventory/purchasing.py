@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -90,14 +91,18 @@ def request_purchase(
         return link, False
     pending = link is not None and link.state == PurchaseRequestState.PENDING
     if pending and (utcnow() - link.updated_at).total_seconds() < PENDING_SECONDS:
-        raise Conflict(f"A purchase request for alert {alert.id} is being made already.")
+        raise Conflict(gettext("A purchase request for alert %(id)s is being made already.", id=alert.id))
     made = link is None
     if link is None:
         if alert.open_key is None:
-            raise Conflict(f"Alert {alert.id} is resolved; stock has recovered.")
+            raise Conflict(gettext("Alert %(id)s is resolved; stock has recovered.", id=alert.id))
         connection, warehouse_code = _target(alert, connection_id)
         if not takes_purchase_requests(connection.type):
-            raise Conflict(f"{connection.name} ({connection.type}) does not take purchase requests.")
+            raise Conflict(
+                gettext(
+                    "%(name)s (%(type)s) does not take purchase requests.", name=connection.name, type=connection.type
+                )
+            )
         link = PurchaseRequest(
             alert_id=alert.id,
             connection_id=connection.id,
@@ -113,7 +118,7 @@ def request_purchase(
             db.session.commit()  # claims the alert: a concurrent call now finds this row
         except IntegrityError:
             db.session.rollback()
-            raise Conflict(f"A purchase request for alert {alert.id} is being made already.") from None
+            raise Conflict(gettext("A purchase request for alert %(id)s is being made already.", id=alert.id)) from None
     _ask(link)
     return link, made
 
@@ -154,6 +159,14 @@ def _ask(link: PurchaseRequest) -> None:
         raise Conflict(error.message)
     if isinstance(error, PermanentError):
         field = error.field or "purchase_request"
-        raise ValidationFailed({field: error.message}, f"{connection.name} refused the purchase request.")
+        raise ValidationFailed(
+            {field: error.message}, gettext("%(name)s refused the purchase request.", name=connection.name)
+        )
     if error is not None:
-        raise UpstreamFailed(f"{connection.name} did not take the purchase request: {error.message}; try again.")
+        raise UpstreamFailed(
+            gettext(
+                "%(name)s did not take the purchase request: %(error)s; try again.",
+                name=connection.name,
+                error=error.message,
+            )
+        )

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.extensions import db
 from hub.models.base import Timestamps, UTCDateTime, enum_column
+from hub.sentences import english, render
 
 
 class DocumentMode(enum.StrEnum):
@@ -44,7 +45,9 @@ class Connection(Timestamps, db.Model):
     breaker_open_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     # What an admin must know: e.g. "credentials refused: re-enter the password".
-    attention: Mapped[str | None] = mapped_column(Text)
+    attention: Mapped[str | None] = mapped_column(Text)  # in English; set with `needs_attention`
+    # The same words as template and values (hub.sentences), said in the reader's language (0025).
+    attention_message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Stock pulls: how often, whether paused, and the age thresholds after which stock is stale
     # (warn) or no longer used for alerts without saying so (stop).
     stock_interval_seconds: Mapped[int] = mapped_column(Integer, default=900)
@@ -62,4 +65,27 @@ class Connection(Timestamps, db.Model):
     oauth_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __audit_redact__ = ("secrets_sealed", "oauth_sealed")
-    __audit_skip__ = ("breaker_open_until", "consecutive_failures", "attention", "stock_pulled_at", "stock_cursor")
+    __audit_skip__ = (
+        "breaker_open_until",
+        "consecutive_failures",
+        "attention",
+        "attention_message",
+        "stock_pulled_at",
+        "stock_cursor",
+    )
+
+    def needs_attention(self, stored: dict[str, Any] | None) -> None:
+        """What an admin must know, as a sentence (hub.sentences); None: nothing any more."""
+        self.attention = english(stored) if stored else None
+        self.attention_message = stored
+
+    @property
+    def attention_text(self) -> str | None:
+        """`attention` in the reader's language: what the pages and the API show."""
+        if not self.attention:
+            return None
+        # A sentence written with the text it says; text set without one (an older row, a writer
+        # that knows no sentence) is shown as it is, never an earlier sentence.
+        if self.attention_message and english(self.attention_message) == self.attention:
+            return render(self.attention_message, self.attention)
+        return render(None, self.attention)

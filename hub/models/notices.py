@@ -9,8 +9,9 @@ sentence for sales, the target's own words for finance and admins, and which rol
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, Text
+from sqlalchemy import JSON, Enum, ForeignKey, Index, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.extensions import db
@@ -20,6 +21,7 @@ from hub.models.deals import Deal
 from hub.models.invoicing import HubInvoice
 from hub.models.sync import OutboxEvent
 from hub.models.users import Role, User
+from hub.sentences import render
 
 
 class InvoiceNotice(db.Model):
@@ -35,7 +37,10 @@ class InvoiceNotice(db.Model):
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"), index=True)
-    reason: Mapped[str] = mapped_column(Text)  # for the salesperson
+    reason: Mapped[str] = mapped_column(Text)  # for the salesperson, in English
+    # The same sentence as its template and values (hub.sentences), said in the reader's language;
+    # None in rows written before it was kept (0025): they show `reason`.
+    reason_message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     detail: Mapped[str | None] = mapped_column(Text)  # the target's words, for finance and admins
     ask: Mapped[Role] = mapped_column(  # who can fix it
         Enum(Role, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
@@ -50,3 +55,8 @@ class InvoiceNotice(db.Model):
     event: Mapped[OutboxEvent | None] = relationship()
 
     __audited__ = False  # machinery's message, not a record someone edits
+
+    @property
+    def reason_text(self) -> str:
+        """`reason` in the reader's language: what the pages and the API show."""
+        return render(self.reason_message, self.reason)

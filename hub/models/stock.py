@@ -24,6 +24,7 @@ from hub.models.catalog import Product
 from hub.models.connections import Connection
 from hub.models.users import User
 from hub.money import ZERO, DecimalType
+from hub.sentences import render
 
 
 class Warehouse(db.Model):
@@ -114,7 +115,7 @@ class AlertState(enum.StrEnum):
 
 class StockAlert(Timestamps, db.Model):
     __tablename__ = "stock_alerts"
-    __audit_skip__ = ("figures", "explanation")
+    __audit_skip__ = ("figures", "explanation", "explanation_message")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     rule_id: Mapped[int | None] = mapped_column(ForeignKey("reorder_rules.id", ondelete="SET NULL"), index=True)
@@ -132,9 +133,17 @@ class StockAlert(Timestamps, db.Model):
     projected: Mapped[Decimal] = mapped_column(DecimalType(18, 4))
     # The numbers behind `projected`, refreshed at each evaluation; `explanation` says them in words.
     figures: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    explanation: Mapped[str] = mapped_column(Text, default="")
+    explanation: Mapped[str] = mapped_column(Text, default="")  # in English
+    # The same words as templates and figures (hub.sentences), said in the reader's language;
+    # None in alerts last evaluated before it was kept (0025): they show `explanation`.
+    explanation_message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     product: Mapped[Product] = relationship()
     warehouse: Mapped[Warehouse | None] = relationship()
     rule: Mapped[ReorderRule | None] = relationship()
     acknowledged_by: Mapped[User | None] = relationship()
+
+    @property
+    def explanation_text(self) -> str:
+        """`explanation` in the reader's language: what the pages, the API and e-mails show."""
+        return render(self.explanation_message, self.explanation)

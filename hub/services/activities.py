@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import gettext
+
 from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.models import Activity, Customer, Deal, Task, User
@@ -32,7 +34,9 @@ def _link(obj: Activity | Task, data: Mapping[str, Any]) -> None:
     if obj.deal is not None and obj.customer is None:
         obj.customer = obj.deal.customer
     if obj.deal is not None and obj.customer is not obj.deal.customer:
-        raise ValidationFailed({"customer_id": f"Deal {obj.deal.number} is with another customer."})
+        raise ValidationFailed(
+            {"customer_id": gettext("Deal %(number)s is with another customer.", number=obj.deal.number)}
+        )
     if isinstance(obj, Activity) and obj.deal is None and obj.customer is None:
         raise ValidationFailed({"deal_id": "Link the activity to a deal or a customer."})
 
@@ -113,7 +117,7 @@ def _set_assignee(task: Task, data: Mapping[str, Any], *, default: User | None =
             return
         task.assignee = db.session.get(User, data["assignee_id"])
         if task.assignee is None:
-            raise ValidationFailed({"assignee_id": f"No user with id {data['assignee_id']}."})
+            raise ValidationFailed({"assignee_id": gettext("No user with id %(id)s.", id=data["assignee_id"])})
     elif default is not None:
         task.assignee = default
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import exists, func, select
 
 from hub.errors import Conflict, ValidationFailed
@@ -38,7 +39,9 @@ def delete_product(product_id: int) -> None:
     """Delete a product no deal uses; 409 otherwise (it is deactivated instead)."""
     product = get_or_404(Product, product_id)
     if db.session.scalar(select(exists().where(DealLine.product_id == product.id))):
-        raise Conflict(f"Product {product.sku} is on deal lines; set active=false instead of deleting it.")
+        raise Conflict(
+            gettext("Product %(sku)s is on deal lines; set active=false instead of deleting it.", sku=product.sku)
+        )
     db.session.delete(product)
     db.session.commit()
 
@@ -51,7 +54,10 @@ def _ensure_sku_free(sku: str, product_id: int | None = None) -> None:
         query = query.where(Product.id != product_id)
     taken = db.session.scalar(query)
     if taken is not None:
-        raise Conflict(f"SKU '{sku}' is already used by another product ('{taken}').", {"sku": ["Already used."]})
+        raise Conflict(
+            gettext("SKU '%(sku)s' is already used by another product ('%(taken)s').", sku=sku, taken=taken),
+            {"sku": [gettext("Already used.")]},
+        )
 
 
 def create_pipeline(data: Mapping[str, Any]) -> Pipeline:
@@ -60,13 +66,18 @@ def create_pipeline(data: Mapping[str, Any]) -> Pipeline:
     kinds = [s["kind"] for s in data["stages"]]
     missing = [k.value for k in StageKind if k not in kinds]
     if missing:
-        raise ValidationFailed({"stages": f"Needs at least one stage of kind: {', '.join(missing)}."})
+        raise ValidationFailed(
+            {"stages": gettext("Needs at least one stage of kind: %(kinds)s.", kinds=", ".join(missing))}
+        )
     names = [s["name"].lower() for s in data["stages"]]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise ValidationFailed({"stages": f"Stage names repeat: {', '.join(dupes)}."})
+        raise ValidationFailed({"stages": gettext("Stage names repeat: %(names)s.", names=", ".join(dupes))})
     if db.session.scalar(select(Pipeline.id).where(Pipeline.name == data["name"])) is not None:
-        raise Conflict(f"A pipeline named '{data['name']}' exists already.", {"name": ["Already used."]})
+        raise Conflict(
+            gettext("A pipeline named '%(name)s' exists already.", name=data["name"]),
+            {"name": [gettext("Already used.")]},
+        )
     if data["is_default"]:
         for other in db.session.scalars(select(Pipeline).where(Pipeline.is_default.is_(True))):
             other.is_default = False

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import exists, select, update
 
 from connectors.base import ConfigInvalid
@@ -113,7 +114,9 @@ def delete_connection(connection_id: int) -> None:
         )
     )
     if used:
-        raise Conflict(f"Connection '{connection.name}' has invoices or pending work; disable it instead.")
+        raise Conflict(
+            gettext("Connection '%(name)s' has invoices or pending work; disable it instead.", name=connection.name)
+        )
     db.session.delete(connection)
     db.session.commit()
 
@@ -151,7 +154,7 @@ def test_connection(connection_id: int) -> TestOutcome:
     if connector:
         connector.close()
     if ok:
-        connection.attention = None
+        connection.needs_attention(None)
     record_run(
         connection_id=connection.id,
         operation="test_connection",
@@ -167,7 +170,15 @@ def test_connection(connection_id: int) -> TestOutcome:
 
 def _set_config(connection: Connection, type_name: str, config: Mapping[str, Any], *, keep_secrets: bool) -> None:
     if type_name not in registry():
-        raise ValidationFailed({"type": f"Unknown connection type '{type_name}'; one of: {', '.join(_type_names())}."})
+        raise ValidationFailed(
+            {
+                "type": gettext(
+                    "Unknown connection type '%(type)s'; one of: %(types)s.",
+                    type=type_name,
+                    types=", ".join(_type_names()),
+                )
+            }
+        )
     existing = unseal(connection.secrets_sealed) if keep_secrets else {}
     base = {**connection.config, **config} if keep_secrets else config
     try:
@@ -194,11 +205,25 @@ def _set_stock_settings(connection: Connection, data: Mapping[str, Any]) -> None
         # Otherwise stock would be flagged stale between two regular pulls.
         field = "stale_warn_seconds" if "stale_warn_seconds" in data else "stock_interval_seconds"
         raise ValidationFailed(
-            {field: f"stale_warn_seconds ({warn}) must be more than stock_interval_seconds ({interval})."}
+            {
+                field: gettext(
+                    "stale_warn_seconds (%(warn)s) must be more than stock_interval_seconds (%(interval)s).",
+                    warn=warn,
+                    interval=interval,
+                )
+            }
         )
     if stop <= warn:
         field = "stale_stop_seconds" if "stale_stop_seconds" in data else "stale_warn_seconds"
-        raise ValidationFailed({field: f"stale_stop_seconds ({stop}) must be more than stale_warn_seconds ({warn})."})
+        raise ValidationFailed(
+            {
+                field: gettext(
+                    "stale_stop_seconds (%(stop)s) must be more than stale_warn_seconds (%(warn)s).",
+                    stop=stop,
+                    warn=warn,
+                )
+            }
+        )
 
 
 def _set_paused(connection: Connection, paused: bool) -> None:
@@ -241,4 +266,7 @@ def _ensure_name_free(name: str, connection_id: int | None = None) -> None:
     if connection_id is not None:
         query = query.where(Connection.id != connection_id)
     if db.session.scalar(query) is not None:
-        raise Conflict(f"A connection named '{name}' exists already.", {"name": ["Already used."]})
+        raise Conflict(
+            gettext("A connection named '%(name)s' exists already.", name=name),
+            {"name": [gettext("Already used.")]},
+        )

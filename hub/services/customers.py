@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from hub.errors import Conflict
@@ -44,7 +45,14 @@ def delete_customer(customer_id: int) -> None:
     customer = get_or_404(Customer, customer_id)
     deals = db.session.scalar(select(func.count()).where(Deal.customer_id == customer.id))
     if deals:
-        raise Conflict(f"Customer {customer.id} has {deals} deal(s); delete or reassign them first.")
+        raise Conflict(
+            ngettext(
+                "Customer %(id)s has %(num)s deal; delete or reassign it first.",
+                "Customer %(id)s has %(num)s deals; delete or reassign them first.",
+                deals,
+                id=customer.id,
+            )
+        )
     for contact in customer.contacts:
         db.session.delete(contact)
     db.session.delete(customer)

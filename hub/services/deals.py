@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -65,13 +66,17 @@ def build_lines(deal: Deal, lines: Sequence[Mapping[str, Any]]) -> None:
         if data.get("product_id") is not None:
             product = db.session.get(Product, data["product_id"])
             if product is None:
-                errors.setdefault(f"{path}.product_id", []).append(f"No product with id {data['product_id']}.")
+                errors.setdefault(f"{path}.product_id", []).append(
+                    gettext("No product with id %(id)s.", id=data["product_id"])
+                )
         elif data.get("sku"):
             product = by_sku.get(data["sku"])
             if product is None:
-                errors.setdefault(f"{path}.sku", []).append(f"No product with SKU '{data['sku']}'.")
+                errors.setdefault(f"{path}.sku", []).append(gettext("No product with SKU '%(sku)s'.", sku=data["sku"]))
         if product is not None and product.sku != data.get("sku", product.sku):
-            errors.setdefault(f"{path}.sku", []).append(f"Product {product.id} has SKU '{product.sku}'.")
+            errors.setdefault(f"{path}.sku", []).append(
+                gettext("Product %(id)s has SKU '%(sku)s'.", id=product.id, sku=product.sku)
+            )
         unit_price = data.get("unit_price")
         if referenced and product is None:
             pass  # the unknown product is the one error worth naming on this line
@@ -80,8 +85,12 @@ def build_lines(deal: Deal, lines: Sequence[Mapping[str, Any]]) -> None:
                 errors.setdefault(f"{path}.unit_price", []).append("Required when the line has no product.")
             elif product.currency != deal.currency:
                 errors.setdefault(f"{path}.unit_price", []).append(
-                    f"The product's list price is in {product.currency} and the deal in {deal.currency}; "
-                    "give the unit price in the deal's currency."
+                    gettext(
+                        "The product's list price is in %(product)s and the deal in %(deal)s; "
+                        "give the unit price in the deal's currency.",
+                        product=product.currency,
+                        deal=deal.currency,
+                    )
                 )
             else:
                 unit_price = product.list_price
@@ -168,7 +177,7 @@ def _pipeline_for(data: Mapping[str, Any]) -> Pipeline:
         return default_pipeline()
     pipeline = db.session.get(Pipeline, data["pipeline_id"])
     if pipeline is None:
-        raise ValidationFailed({"pipeline_id": f"No pipeline with id {data['pipeline_id']}."})
+        raise ValidationFailed({"pipeline_id": gettext("No pipeline with id %(id)s.", id=data["pipeline_id"])})
     return pipeline
 
 
@@ -189,7 +198,16 @@ def find_stage(pipeline: Pipeline, ref: str | int) -> Stage:
         if isinstance(ref, str) and ref.isdigit() and stage.id == int(ref):
             return stage
     names = ", ".join(s.name for s in pipeline.stages)
-    raise ValidationFailed({"stage": f"No stage '{ref}' in pipeline '{pipeline.name}'; stages: {names}."})
+    raise ValidationFailed(
+        {
+            "stage": gettext(
+                "No stage '%(stage)s' in pipeline '%(pipeline)s'; stages: %(names)s.",
+                stage=ref,
+                pipeline=pipeline.name,
+                names=names,
+            )
+        }
+    )
 
 
 def assign_number(deal: Deal) -> None:
@@ -219,7 +237,7 @@ def load_deal(deal_id: int) -> Deal:
         )
     )
     if deal is None:
-        raise NotFound(f"No deal with id {deal_id}.")
+        raise NotFound(gettext("No deal with id %(id)s.", id=deal_id))
     return deal
 
 
@@ -252,7 +270,7 @@ def lock_deal(deal_id: int) -> Deal:
         .one_or_none()
     )
     if deal is None:
-        raise NotFound(f"No deal with id {deal_id}.")
+        raise NotFound(gettext("No deal with id %(id)s.", id=deal_id))
     return deal
 
 
@@ -271,7 +289,9 @@ def update_deal(deal_id: int, data: Mapping[str, Any], user: User) -> Deal:
 def delete_deal(deal_id: int) -> None:
     deal = lock_deal(deal_id)
     if deal.stage.kind == StageKind.WON:
-        raise Conflict(f"Deal {deal.number} is won and invoiced; mark it lost instead of deleting it.")
+        raise Conflict(
+            gettext("Deal %(number)s is won and invoiced; mark it lost instead of deleting it.", number=deal.number)
+        )
     db.session.delete(deal)
     db.session.commit()
 
@@ -330,12 +350,19 @@ def move_to_stage(
     `enqueue_after_commit`, the events are written as dispatched and the caller hands them to the
     queue after its commit (`outbox.hand_over`); else they wait for the dispatcher."""
     if stage.pipeline_id != deal.pipeline_id:
-        raise ValidationFailed({"stage": f"Stage '{stage.name}' is not in this deal's pipeline."})
+        raise ValidationFailed(
+            {"stage": gettext("Stage '%(stage)s' is not in this deal's pipeline.", stage=stage.name)}
+        )
     current = deal.stage
     if stage.id == current.id and not (stage.kind == StageKind.LOST and reason and reason != deal.lost_reason):
         return StageChange(deal, moved=False)
     if current.kind == StageKind.WON and stage.kind == StageKind.OPEN:
-        raise Conflict(f"Deal {deal.number} is won and invoiced; it cannot be reopened. Mark it lost to cancel it.")
+        raise Conflict(
+            gettext(
+                "Deal %(number)s is won and invoiced; it cannot be reopened. Mark it lost to cancel it.",
+                number=deal.number,
+            )
+        )
     first_win = deal.won_at is None
     if stage.kind == StageKind.WON:
         if not deal.lines:
@@ -384,12 +411,14 @@ def _check_stock(deal: Deal) -> None:
         return
     problems = availability.shortages(deal)  # keeps what it read on the deal, for the answer
     if problems and mode == "refuse":
-        raise Conflict(f"Deal {deal.number} asks for more than the stock can cover.", problems)
+        raise Conflict(gettext("Deal %(number)s asks for more than the stock can cover.", number=deal.number), problems)
     deal.stock_warnings = [f"{path}: {message}" for path, message in problems.items()]
 
 
 def stage_of_kind(deal: Deal, kind: StageKind) -> Stage:
     stage = deal.pipeline.stage_of_kind(kind)
     if stage is None:
-        raise Conflict(f"Pipeline '{deal.pipeline.name}' has no {kind.value} stage.")
+        raise Conflict(
+            gettext("Pipeline '%(pipeline)s' has no %(kind)s stage.", pipeline=deal.pipeline.name, kind=kind.value)
+        )
     return stage

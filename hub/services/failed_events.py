@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from hub.errors import Conflict
@@ -51,5 +52,5 @@ def failed_event(event_id: int) -> OutboxEvent:
     """The event, parked as failed; 404 when there is none, 409 when it is not failed (any more)."""
     event = get_or_404(OutboxEvent, event_id)
     if event.state != OutboxState.FAILED:
-        raise Conflict(f"Event {event.id} is {event.state.value}, not failed.")
+        raise Conflict(gettext("Event %(id)s is %(state)s, not failed.", id=event.id, state=event.state.value))
     return event

@@ -12,6 +12,7 @@ from collections.abc import Hashable, Mapping
 from typing import Any, TypeVar
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import Select, func, or_, select
 
 from hub.errors import NotFound, ValidationFailed
@@ -116,7 +117,7 @@ def search_filter(text: str, *columns: Any):
 def get_or_404(model: type[T], ident: int) -> T:
     obj = db.session.get(model, ident)
     if obj is None:
-        raise NotFound(f"No {model.__name__.lower()} with id {ident}.")
+        raise NotFound(gettext("No %(thing)s with id %(id)s.", thing=model.__name__.lower(), id=ident))
     return obj
 
 
@@ -126,7 +127,7 @@ def get_ref(model: type[T], ident: int | None, field: str) -> T | None:
         return None
     obj = db.session.get(model, ident)
     if obj is None:
-        raise ValidationFailed({field: f"No {model.__name__.lower()} with id {ident}."})
+        raise ValidationFailed({field: gettext("No %(thing)s with id %(id)s.", thing=model.__name__.lower(), id=ident)})
     return obj
 
 

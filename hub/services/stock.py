@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from hub.errors import Conflict, ValidationFailed
@@ -100,7 +101,8 @@ def _check_rule(rule: ReorderRule, data: Mapping[str, Any]) -> None:
     )
     if clash:
         raise Conflict(
-            f"Rule {clash} already covers this product and warehouse.", {"product_id": ["Already has a rule."]}
+            gettext("Rule %(rule)s already covers this product and warehouse.", rule=clash),
+            {"product_id": [gettext("Already has a rule.")]},
         )
 
 
@@ -124,5 +126,5 @@ def snooze_alert(alert_id: int, until: datetime) -> StockAlert:
 def _live(alert_id: int) -> StockAlert:
     alert = get_or_404(StockAlert, alert_id)
     if alert.open_key is None:
-        raise Conflict(f"Alert {alert.id} is resolved.")
+        raise Conflict(gettext("Alert %(id)s is resolved.", id=alert.id))
     return alert

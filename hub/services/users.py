@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from hub.errors import Conflict, NotFound
@@ -73,7 +74,7 @@ def revoke_token(token_id: int, user: User) -> None:
     """Revoke one of `user`'s tokens (an admin, anyone's); 404 for a token they may not see."""
     token = db.session.get(ApiToken, token_id)
     if token is None or (token.user_id != user.id and user.role != Role.ADMIN):
-        raise NotFound(f"No token with id {token_id}.")
+        raise NotFound(gettext("No token with id %(id)s.", id=token_id))
     if token.revoked_at is None:
         token.revoke()
     db.session.commit()
@@ -90,4 +91,6 @@ def _ensure_email_free(email: str, user_id: int | None = None) -> None:
     if user_id is not None:
         query = query.where(User.id != user_id)
     if db.session.scalar(query) is not None:
-        raise Conflict(f"A user with e-mail {email} exists already.", {"email": ["Already used."]})
+        raise Conflict(
+            gettext("A user with e-mail %(email)s exists already.", email=email), {"email": [gettext("Already used.")]}
+        )

@@ -21,13 +21,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from connectors.errors import AuthError, ConnectorError, MappingRefused, PermanentError
 from hub.extensions import db
+from hub.i18n import N_
 from hub.models import Connection, HubInvoice, InvoiceState, OutboxEvent, OutboxState, Role, User
 from hub.models.notices import InvoiceNotice
 from hub.money import round_money
+from hub.sentences import Stored, english, money, number, percent, sentence
 
 LINE_FIELD = re.compile(r"^lines\[(\d+)\](?:\.(\w+))?")
 CUSTOMER_FIELDS = ("customer", "party", "contact", "contact_name")
@@ -35,8 +38,12 @@ CUSTOMER_FIELDS = ("customer", "party", "contact", "contact_name")
 
 @dataclass(frozen=True)
 class Explanation:
-    reason: str
+    reason: Stored  # a sentence (hub.sentences): said in the reader's language where it is shown
     ask: Role
+
+    @property
+    def english(self) -> str:
+        return english(self.reason)
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,7 @@ class Problem:
 
     invoice_id: int
     connection: str
-    reason: str
+    reason: str  # in the reader's language
     ask: Role
     ask_people: list[str]
     detail: str | None  # None unless the reader may see the target's own words
@@ -67,19 +74,41 @@ def explain(exc: Exception, target: str, snapshot: dict[str, Any], *, gave_up: b
     `gave_up`: the push was parked after its last retry, not refused."""
     if isinstance(exc, AuthError):
         return Explanation(
-            f"{target} did not accept the hub's log-in, so the invoice was not sent. "
-            "An admin must renew the connection's access; the invoice can then be sent again.",
+            sentence(
+                N_(
+                    "%(target)s did not accept the hub's log-in, so the invoice was not sent. "
+                    "An admin must renew the connection's access; the invoice can then be sent again."
+                ),
+                target=target,
+            ),
             Role.ADMIN,
         )
     if isinstance(exc, MappingRefused):
         values = sorted({p.value for p in exc.problems if getattr(p, "value", None)})
-        what = f"no match for {', '.join(values)}" if values else "no way to fill in every field"
-        return Explanation(f"The hub's settings for {target} have {what}, so the invoice was not sent.", Role.ADMIN)
+        if values:
+            reason = sentence(
+                N_("The hub's settings for %(target)s have no match for %(values)s, so the invoice was not sent."),
+                target=target,
+                values=", ".join(values),
+            )
+        else:
+            reason = sentence(
+                N_(
+                    "The hub's settings for %(target)s have no way to fill in every field, so the invoice was not sent."
+                ),
+                target=target,
+            )
+        return Explanation(reason, Role.ADMIN)
     if isinstance(exc, PermanentError):
         return _refused(exc.field, target, snapshot)
     if gave_up and isinstance(exc, ConnectorError):
-        return Explanation(f"{target} could not be reached, so the invoice was not sent.", Role.ADMIN)
-    return Explanation(f"Sending the invoice to {target} failed because of a fault in the hub.", Role.ADMIN)
+        return Explanation(
+            sentence(N_("%(target)s could not be reached, so the invoice was not sent."), target=target), Role.ADMIN
+        )
+    return Explanation(
+        sentence(N_("Sending the invoice to %(target)s failed because of a fault in the hub."), target=target),
+        Role.ADMIN,
+    )
 
 
 def _refused(field: str | None, target: str, snapshot: dict[str, Any]) -> Explanation:
@@ -88,48 +117,92 @@ def _refused(field: str | None, target: str, snapshot: dict[str, Any]) -> Explan
     if field and (match := LINE_FIELD.match(field)):
         return Explanation(_line_refused(int(match.group(1)), match.group(2) or "", target, snapshot), Role.FINANCE)
     if field == "total":
-        total = _amount(snapshot.get("total"), currency)
         return Explanation(
-            f"{target} works out a different total than the hub's {total} {currency}, "
-            "so the invoice was not booked there.",
+            sentence(
+                N_(
+                    "%(target)s works out a different total than the hub's %(total)s, "
+                    "so the invoice was not booked there."
+                ),
+                target=target,
+                total=_amount(snapshot.get("total"), currency),
+            ),
             Role.FINANCE,
         )
     if field and field.split(".")[0] in CUSTOMER_FIELDS:
-        name = (snapshot.get("customer") or {}).get("name", "the customer")
-        return Explanation(f"{target} could not find or create the customer {name}.", Role.FINANCE)
+        name = (snapshot.get("customer") or {}).get("name")
+        if name:
+            reason = sentence(
+                N_("%(target)s could not find or create the customer %(name)s."), target=target, name=name
+            )
+        else:
+            reason = sentence(N_("%(target)s could not find or create the customer."), target=target)
+        return Explanation(reason, Role.FINANCE)
     if field == "currency":
-        return Explanation(f"{target} does not take invoices in {currency}.", Role.FINANCE)
+        return Explanation(
+            sentence(N_("%(target)s does not take invoices in %(currency)s."), target=target, currency=currency),
+            Role.FINANCE,
+        )
     if field == "lines":
-        return Explanation(f"{target} could not take the invoice's lines.", Role.FINANCE)
+        return Explanation(sentence(N_("%(target)s could not take the invoice's lines."), target=target), Role.FINANCE)
     if field:
         return Explanation(
-            f"The connection to {target} is not set up to take invoices (its setting '{field}').", Role.ADMIN
+            sentence(
+                N_("The connection to %(target)s is not set up to take invoices (its setting '%(field)s')."),
+                target=target,
+                field=field,
+            ),
+            Role.ADMIN,
         )
-    return Explanation(f"{target} refused the invoice.", Role.FINANCE)
+    return Explanation(sentence(N_("%(target)s refused the invoice."), target=target), Role.FINANCE)
 
 
-def _line_refused(index: int, part: str, target: str, snapshot: dict[str, Any]) -> str:
+# What a target refused on one line, with the line's SKU or description (`label`) and without.
+LINE_REFUSED = {
+    "sku": (
+        N_("%(target)s does not know the product of line %(line)s (%(label)s)."),
+        N_("%(target)s does not know the product of line %(line)s."),
+    ),
+    "tax": (
+        N_("%(target)s has no tax for the rate of %(rate)s on line %(line)s (%(label)s)."),
+        N_("%(target)s has no tax for the rate of %(rate)s on line %(line)s."),
+    ),
+    "amount": (
+        N_("%(target)s cannot invoice line %(line)s (%(label)s) at the hub's amount of %(amount)s."),
+        N_("%(target)s cannot invoice line %(line)s at the hub's amount of %(amount)s."),
+    ),
+    "other": (
+        N_("%(target)s refused line %(line)s (%(label)s)."),
+        N_("%(target)s refused line %(line)s."),
+    ),
+}
+
+
+def _line_refused(index: int, part: str, target: str, snapshot: dict[str, Any]) -> Stored:
     lines = snapshot.get("lines") or []
     line = lines[index] if index < len(lines) else {}
     label = line.get("sku") or line.get("description") or ""
-    which = f"line {index + 1}" + (f" ({label})" if label else "")
-    if part == "sku":
-        if line.get("sku"):
-            return f"{target} does not know the product {line['sku']} (line {index + 1})."
-        return f"{target} does not know the product of {which}."
+    # The line's number is a position, not a quantity: written as it is in every language.
+    values: dict[str, Any] = {"target": target, "line": str(index + 1)}
+    if part == "sku" and line.get("sku"):
+        return sentence(N_("%(target)s does not know the product %(sku)s (line %(line)s)."), sku=line["sku"], **values)
     if part in ("tax", "tax_rate"):
-        rate = Decimal(str(line.get("tax_rate", "0"))) * 100
-        return f"{target} has no tax for {which}'s rate of {rate.normalize():f} %."
-    if part in ("unit_price", "quantity", "discount_percent"):
-        net = _amount(line.get("net"), snapshot.get("currency", ""))
-        return f"{target} cannot invoice {which} at the hub's amount of {net} {snapshot.get('currency', '')}."
-    return f"{target} refused {which}."
+        kind = "tax"
+        values["rate"] = percent(Decimal(str(line.get("tax_rate", "0"))))
+    elif part in ("unit_price", "quantity", "discount_percent"):
+        kind = "amount"
+        values["amount"] = _amount(line.get("net"), snapshot.get("currency", ""))
+    else:
+        kind = "sku" if part == "sku" else "other"
+    with_label, without = LINE_REFUSED[kind]
+    return sentence(with_label, label=label, **values) if label else sentence(without, **values)
 
 
-def _amount(value: Any, currency: str) -> str:
+def _amount(value: Any, currency: str) -> Stored | str:
     if value is None:
         return ""
-    return str(round_money(Decimal(str(value)), currency)) if currency else str(value)
+    if not currency:
+        return number(Decimal(str(value)))
+    return money(round_money(Decimal(str(value)), currency), currency)
 
 
 # ---- writing: when a push is parked -------------------------------------------------------------
@@ -147,7 +220,8 @@ def notify_parked(connection: Connection, event: OutboxEvent, exc: Exception, *,
         invoice_id=invoice.id,
         connection_id=connection.id,
         event_id=event.id,
-        reason=explanation.reason,
+        reason=explanation.english,
+        reason_message=explanation.reason,
         detail=event.last_error,
         ask=explanation.ask,
     )
@@ -188,7 +262,7 @@ def problems_for(invoices: Sequence[HubInvoice], *, with_detail: bool) -> dict[i
     for event_id, invoice_id, last_error, finished_at, name in parked:
         notice = notices.get(event_id)
         # A push parked before notices existed: its words are all there is.
-        reason = notice.reason if notice else f"{name} did not take the invoice."
+        reason = notice.reason_text if notice else gettext("%(target)s did not take the invoice.", target=name)
         ask = notice.ask if notice else Role.FINANCE
         out.setdefault(invoice_id, []).append(
             Problem(

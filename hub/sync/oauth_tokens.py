@@ -24,9 +24,11 @@ from sqlalchemy import select, update
 from connectors.errors import RetryableError
 from connectors.oauth import ReauthorizationRequired, Tokens, TokenStore
 from hub.extensions import db
+from hub.i18n import N_
 from hub.models import Authorisation, Connection
 from hub.models.base import utcnow
 from hub.secrets_box import SecretsUnreadable, seal, unseal
+from hub.sentences import Stored, english, sentence
 
 # Longer than a token request may take (its timeout is 15 s), so a lock is never lost mid-refresh;
 # short enough that a worker killed while holding it blocks the others for less than a minute.
@@ -107,15 +109,19 @@ class ConnectionTokenStore(TokenStore):
                     oauth_state=Authorisation.REAUTHORIZE,
                     oauth_reason=reason,
                     oauth_changed_at=utcnow(),
-                    attention=reauthorise_attention(reason),
+                    attention=english(reauthorise_attention(reason)),
+                    attention_message=reauthorise_attention(reason),
                 )
             )
 
 
-def reauthorise_attention(reason: str) -> str:
-    return (
-        f"Re-authorisation needed: {reason}. Authorise the connection again on the connections page; "
-        "the pushes parked meanwhile are then sent again by themselves."
+def reauthorise_attention(reason: str) -> Stored:
+    return sentence(
+        N_(
+            "Re-authorisation needed: %(reason)s. Authorise the connection again on the connections page; "
+            "the pushes parked meanwhile are then sent again by themselves."
+        ),
+        reason=reason,
     )
 
 

@@ -43,6 +43,7 @@ from connectors.errors import (
 from connectors.oauth import ReauthorizationRequired
 from hub.audit import updated_in_bulk
 from hub.extensions import db
+from hub.i18n import N_
 from hub.models import (
     PARKED_FOR_REAUTHORISATION,
     Connection,
@@ -56,6 +57,7 @@ from hub.models import (
     SyncRun,
 )
 from hub.models.base import utcnow
+from hub.sentences import sentence
 from hub.sync import outbox
 from hub.sync.backoff import retry_delay
 from hub.sync.factory import secret_values
@@ -366,10 +368,10 @@ def _judge(connection: Connection, attempts: int, exc: Exception) -> tuple[RunOu
             f"{connection.name} ({connection.type}): not sent, re-authorisation needed ({message}). "
             "Re-authorise the connection on the connections page; this push is then sent again by itself."
         )
-        connection.attention = reauthorise_attention(exc.message)
+        connection.needs_attention(reauthorise_attention(exc.message))
         return RunOutcome.FAILED, message, {**parked, "last_error": message, "parked_for": PARKED_FOR_REAUTHORISATION}
     if isinstance(exc, AuthError):
-        connection.attention = f"The target refused the credentials: {message}"
+        connection.needs_attention(sentence(N_("The target refused the credentials: %(message)s"), message=message))
         return RunOutcome.FAILED, message, parked
     if isinstance(exc, MappingRefused):
         # Nothing was sent: the mapping has no row for a value. Name the connection, the tables and

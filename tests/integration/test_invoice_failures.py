@@ -111,7 +111,7 @@ def test_total_tryton_refuses_is_explained_and_told_once_per_failure(app, users,
     (invoice,) = sales.get(f"/api/v1/deals/{won['id']}").json["invoices"]
     (problem,) = invoice["problems"]
     assert problem["reason"] == (
-        "Demo Tryton works out a different total than the hub's 230.62 EUR, so the invoice was not booked there."
+        "Demo Tryton works out a different total than the hub's €230.62, so the invoice was not booked there."
     )
     assert len(notices_of(app, users["sales"]["id"])) == 1
 
@@ -165,10 +165,14 @@ def _due_now(app) -> None:
     [
         (
             PermanentError("x", field="lines[1].unit_price"),
-            "T cannot invoice line 2 (VALVE-50) at the hub's amount of 276.17 EUR.",
+            "T cannot invoice line 2 (VALVE-50) at the hub's amount of €276.17.",
             Role.FINANCE,
         ),
-        (PermanentError("x", field="lines[0].tax"), "T has no tax for line 1 (PUMP-100)'s rate of 19 %.", Role.FINANCE),
+        (
+            PermanentError("x", field="lines[0].tax"),
+            "T has no tax for the rate of 19% on line 1 (PUMP-100).",
+            Role.FINANCE,
+        ),
         (PermanentError("x", field="lines[1].sku"), "T does not know the product VALVE-50 (line 2).", Role.FINANCE),
         (PermanentError("x", field="contact_name"), "T could not find or create the customer Acme GmbH.", Role.FINANCE),
         (PermanentError("x", field="currency"), "T does not take invoices in EUR.", Role.FINANCE),
@@ -190,7 +194,7 @@ def _due_now(app) -> None:
 )
 def test_each_kind_of_failure_has_its_sentence_and_whom_to_ask(exc, reason, ask):
     explanation = explain(exc, "T", SNAPSHOT, gave_up=not isinstance(exc, PermanentError | AuthError))
-    assert (explanation.reason, explanation.ask) == (reason, ask)
+    assert (explanation.english, explanation.ask) == (reason, ask)
 
 
 def test_a_mapping_without_a_row_names_the_values(app):
@@ -198,7 +202,7 @@ def test_a_mapping_without_a_row_names_the_values(app):
 
     problem = Problem("lines[0].tax", "no row", ProblemKind.UNMAPPED, table="taxes", value="0.19")
     explanation = explain(MappingRefused((problem,)), "T", SNAPSHOT)
-    assert explanation.reason == "The hub's settings for T have no match for 0.19, so the invoice was not sent."
+    assert explanation.english == "The hub's settings for T have no match for 0.19, so the invoice was not sent."
     assert explanation.ask == Role.ADMIN
 
 

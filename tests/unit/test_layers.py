@@ -35,6 +35,7 @@ LAYER_OF = {
     "hub.languages": "core",
     "hub.locale_numbers": "core",
     "hub.unicode_text": "core",
+    "hub.sentences": "core",
     # infrastructure: queue, backoff, bulk writes, and what the session does on every write
     "hub.sync.queue": "infrastructure",
     "hub.sync.backoff": "infrastructure",
