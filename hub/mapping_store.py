@@ -70,7 +70,9 @@ def get_version(connection: Connection, number: int) -> MappingVersion:
         select(MappingVersion).where(MappingVersion.connection_id == connection.id, MappingVersion.version == number)
     )
     if found is None:
-        raise NotFound(f"Connection '{connection.name}' has no mapping version {number}.")
+        raise NotFound(
+            gettext("Connection '%(name)s' has no mapping version %(version)s.", name=connection.name, version=number)
+        )
     return found
 
 
@@ -181,8 +183,16 @@ def rollback(connection: Connection, to: int | None) -> MappingVersion:
         )
         if previous is None:
             raise Conflict(
-                f"Connection '{connection.name}' has no earlier active mapping to roll back to"
-                + (f" (version {current.version} is the only one activated)." if current else ".")
+                gettext(
+                    "Connection '%(name)s' has no earlier active mapping to roll back to "
+                    "(version %(version)s is the only one activated).",
+                    name=connection.name,
+                    version=current.version,
+                )
+                if current
+                else gettext(
+                    "Connection '%(name)s' has no earlier active mapping to roll back to.", name=connection.name
+                )
             )
         source_document, source_version = previous.document, previous.version
     elif to == 0:
@@ -309,7 +319,11 @@ def table_spec(connection: Connection, name: str) -> Table:
             continue
         if name in tables:
             return tables[name]
-    raise NotFound(f"The mapping of connection '{connection.name}' has no value table '{name}'.")
+    raise NotFound(
+        gettext(
+            "The mapping of connection '%(name)s' has no value table '%(table)s'.", name=connection.name, table=name
+        )
+    )
 
 
 def _checked_row(table: Table, key: Any, value: Any, where: str) -> tuple[str, str | None]:
@@ -358,7 +372,14 @@ def delete_row(connection: Connection, table: Table, key: str) -> None:
         )
     )
     if row is None:
-        raise NotFound(f"Table {table.name} of connection '{connection.name}' has no row {key!r}.")
+        raise NotFound(
+            gettext(
+                "Table %(table)s of connection '%(name)s' has no row %(key)s.",
+                table=table.name,
+                name=connection.name,
+                key=repr(key),
+            )
+        )
     db.session.delete(row)
 
 

@@ -291,6 +291,20 @@ def test_the_users_service_says_its_messages_in_the_language_asked_for(admin, us
         assert (r.status_code, r.json["message"]) == (404, no_token[code])
 
 
+def test_the_mapping_store_says_what_is_missing_in_the_language_asked_for(app, admin, ledger):
+    connection_id = make_connection(
+        app, "Ledger", "mini_ledger", {"base_url": ledger.url, "api_key": "k", "timeout": 2}
+    )
+    expected = {
+        "en": "Connection 'Ledger' has no mapping version 42.",
+        "ru": "У подключения 'Ledger' нет версии сопоставления 42.",
+        "bn": "সংযোগ 'Ledger'-এর ম্যাপিং সংস্করণ 42 নেই।",
+    }
+    for code, headers in (("en", {}), ("ru", RU), ("bn", BN)):
+        r = admin.get(f"/api/v1/connections/{connection_id}/mapping/versions/42", headers=headers)
+        assert (r.status_code, r.json["message"]) == (404, expected[code])
+
+
 # ---- what an admin must know of a connection -------------------------------------------------------
 
 
