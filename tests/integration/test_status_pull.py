@@ -99,7 +99,7 @@ def test_each_open_invoice_is_asked_by_its_whole_reference_and_each_answer_is_re
         assert (invoice.state.value, invoice.amount_paid) == ("partially_paid", Decimal("10.00"))
 
 
-def test_an_amount_alone_or_a_state_alone_is_a_change_and_each_counts(app, sales, admin, ledger, connection):
+def test_an_amount_alone_or_a_state_alone_is_a_change_and_each_counts(app, sales, admin, ledger, connection, asked):
     more, cancelled, unchanged = _pushed(app, sales, admin, 3)
     with app.app_context():
         links = {name: _link(i, connection) for name, i in (("more", more), ("cancelled", cancelled))}
@@ -116,7 +116,10 @@ def test_an_amount_alone_or_a_state_alone_is_a_change_and_each_counts(app, sales
         # Asked and unchanged: no run, but the link says when it was last asked.
         assert unchanged_link.status_checked_at is not None
         assert {run[2] for run in _runs()} == {more, cancelled}
+        asked.clear()
         assert status.pull_invoice_status() == 0
+        # Cancelled is final: not asked again.
+        assert sorted(ref.external_id for ref in asked) == sorted([more_link.external_id, unchanged_link.external_id])
 
 
 @pytest.fixture
