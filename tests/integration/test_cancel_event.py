@@ -285,3 +285,22 @@ def test_a_cancel_goes_on_when_no_worker_pushes_this_invoice_here(
         assert process_events([event_id]) == "cancelled"
         (cancelled,) = [i for i in ledger.ledger.invoices.values() if i["reference"] == won["invoices"][0]["number"]]
         assert cancelled["status"] == "cancelled"
+
+
+def test_another_connections_link_is_not_this_ones(app, sales, admin, ledger, connection, second, asked):
+    """The invoice's link here was lost (a push whose answer never came); the second connection's
+    link to its own target tells nothing about this one: the target is asked by the invoice's key."""
+    _, other = second
+    won = _pushed(app, sales, admin)
+    invoice_id = won["invoices"][0]["id"]
+    with app.app_context():
+        db.session.execute(
+            delete(ExternalLink).where(ExternalLink.invoice_id == invoice_id, ExternalLink.connection_id == connection)
+        )
+        db.session.commit()
+    event_id = _lose(app, sales, won, connection)
+    with app.app_context():
+        assert process_events([event_id]) == "cancelled"
+        assert asked.calls[0] == ("find_invoice", won["invoices"][0]["number"])
+        assert _link(invoice_id, connection).state == "cancelled"
+        assert _link(invoice_id, other).state == "draft"  # its own cancel is its own event

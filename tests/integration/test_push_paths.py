@@ -7,9 +7,11 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
-from connectors.errors import PermanentError
+from connectors.documents import ExternalRef
+from connectors.errors import AuthError, PermanentError, RetryableError, UncertainOutcomeError
 from hub.extensions import db
 from hub.models import Connection, HubInvoice, InvoiceNotice, InvoiceState, OutboxEvent, OutboxState, SyncRun
 from hub.models.base import utcnow
@@ -169,3 +171,19 @@ def test_the_breaker_opens_after_its_threshold_of_failed_batches_and_counts_afre
         _push(connection, event_ids)
         assert failures()[0] == 0  # a batch that went through starts the count again
         assert _events(event_ids)[0][0] == OutboxState.DONE
+
+
+@pytest.mark.parametrize(
+    ("results", "troubled"),
+    [
+        ({"a": ExternalRef("mini_ledger", "1")}, False),
+        ({"a": ExternalRef("mini_ledger", "1"), "b": PermanentError("refused")}, False),
+        ({"a": AuthError("log-in refused")}, False),
+        ({"a": ExternalRef("mini_ledger", "1"), "b": RetryableError("busy")}, True),
+        ({"a": UncertainOutcomeError("no answer")}, True),
+        ({"a": ValueError("a bug")}, True),
+    ],
+)
+def test_a_batch_is_troubled_when_the_target_failed_it_in_a_way_worth_a_retry(results, troubled):
+    batch = push.Batch([], [], [], set(), [], [], [], results=results)
+    assert push.troubled(batch) is troubled
