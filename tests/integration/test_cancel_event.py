@@ -304,3 +304,13 @@ def test_another_connections_link_is_not_this_ones(app, sales, admin, ledger, co
         assert asked.calls[0] == ("find_invoice", won["invoices"][0]["number"])
         assert _link(invoice_id, connection).state == "cancelled"
         assert _link(invoice_id, other).state == "draft"  # its own cancel is its own event
+
+
+def test_only_the_lost_deals_invoice_is_cancelled(app, sales, admin, ledger, connection, asked):
+    kept = won_deal(sales, admin)
+    lost = _pushed(app, sales, admin)
+    event_id = _lose(app, sales, lost, connection)
+    with app.app_context():
+        assert process_events([event_id]) == "cancelled"
+    states = {i["reference"]: i["status"] for i in ledger.ledger.invoices.values()}
+    assert states == {kept["invoices"][0]["number"]: "draft", lost["invoices"][0]["number"]: "cancelled"}
