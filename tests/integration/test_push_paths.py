@@ -8,6 +8,7 @@ import logging
 from datetime import timedelta
 
 import pytest
+from flask import request
 from sqlalchemy import select
 
 from connectors.documents import ExternalRef
@@ -97,6 +98,7 @@ def test_a_connector_that_fails_with_a_bug_has_the_whole_batch_retried(
         assert _events(event_ids) == [(OutboxState.PENDING, 1, "ValueError: unexpected answer shape", None)] * 2
         runs = db.session.scalars(select(SyncRun).order_by(SyncRun.id)).all()
         assert [(run.outcome.value, run.event_id) for run in runs] == [("retry", i) for i in event_ids]
+        assert {run.operation for run in runs} == {"push_invoice"}
         assert all("raise ValueError" in run.error for run in runs)  # the traceback's last lines
         assert all(run.request[-1]["url"].startswith(f"{ledger.url}/api/invoices") for run in runs)
     logged = [(r.getMessage(), r.exc_info[0]) for r in caplog.records if r.name == "hub.sync.push"]
@@ -187,3 +189,34 @@ def test_the_breaker_opens_after_its_threshold_of_failed_batches_and_counts_afre
 def test_a_batch_is_troubled_when_the_target_failed_it_in_a_way_worth_a_retry(results, troubled):
     batch = push.Batch([], [], [], set(), [], [], [], results=results)
     assert push.troubled(batch) is troubled
+
+
+def test_one_refused_document_parks_only_itself(app, sales, admin, ledger, connection):
+    """The ledger refuses a whole batch for one bad document: the documents then go one by one, and
+    only the refused one is parked."""
+    event_ids = _leased(app, sales, admin, 3)
+    with app.app_context():
+        refused = db.session.get(OutboxEvent, event_ids[1]).invoice.number
+    views = ledger.app.view_functions
+    one, many = views["create_invoice"], views["create_invoices"]
+
+    def refusing(bodies: list[dict]):
+        if any(body.get("reference") == refused for body in bodies):
+            return {"error": "validation failed", "problems": {"customer": "blocked"}}, 422
+        return None
+
+    views["create_invoices"] = lambda: refusing(request.get_json()["invoices"]) or many()
+    views["create_invoice"] = lambda: refusing([request.get_json()]) or one()
+    with app.app_context():
+        _push(connection, event_ids)
+        states = [(state, attempts) for state, attempts, *_ in _events(event_ids)]
+        assert states == [(OutboxState.DONE, 0), (OutboxState.FAILED, 0), (OutboxState.DONE, 0)]
+        assert "422" in _events(event_ids)[1][2]
+    assert sorted(i["reference"] for i in ledger.ledger.invoices.values()) == sorted(
+        number for number in _numbers(app, event_ids) if number != refused
+    )
+
+
+def _numbers(app, event_ids: list[int]) -> list[str]:
+    with app.app_context():
+        return [db.session.get(OutboxEvent, i).invoice.number for i in event_ids]
