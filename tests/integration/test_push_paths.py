@@ -194,9 +194,9 @@ def test_a_batch_is_troubled_when_the_target_failed_it_in_a_way_worth_a_retry(re
 def test_one_refused_document_parks_only_itself(app, sales, admin, ledger, connection):
     """The ledger refuses a whole batch for one bad document: the documents then go one by one, and
     only the refused one is parked."""
-    event_ids = _leased(app, sales, admin, 3)
+    event_ids = _leased(app, sales, admin, 2)
     with app.app_context():
-        refused = db.session.get(OutboxEvent, event_ids[1]).invoice.number
+        refused = db.session.get(OutboxEvent, event_ids[0]).invoice.number
     views = ledger.app.view_functions
     one, many = views["create_invoice"], views["create_invoices"]
 
@@ -210,8 +210,8 @@ def test_one_refused_document_parks_only_itself(app, sales, admin, ledger, conne
     with app.app_context():
         _push(connection, event_ids)
         states = [(state, attempts) for state, attempts, *_ in _events(event_ids)]
-        assert states == [(OutboxState.DONE, 0), (OutboxState.FAILED, 0), (OutboxState.DONE, 0)]
-        assert "422" in _events(event_ids)[1][2]
+        assert states == [(OutboxState.FAILED, 0), (OutboxState.DONE, 0)]
+        assert "422" in _events(event_ids)[0][2]
     assert sorted(i["reference"] for i in ledger.ledger.invoices.values()) == sorted(
         number for number in _numbers(app, event_ids) if number != refused
     )
