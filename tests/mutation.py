@@ -94,6 +94,7 @@ MODULES: tuple[Module, ...] = (
             "tests/integration/test_record_batch.py",
             "tests/integration/test_sync_engine.py",
             "tests/integration/test_sync_batches.py",
+            "tests/integration/test_push_paths.py",
         ),
     ),
     Module(
@@ -108,6 +109,9 @@ MODULES: tuple[Module, ...] = (
         (
             "tests/integration/test_invoice_state.py",
             "tests/integration/test_sync_engine.py",
+            "tests/integration/test_status_pull.py",
+            "tests/integration/test_state_changes.py",
+            "tests/integration/test_switched_off_connections.py",
         ),
     ),
     Module(
@@ -116,6 +120,8 @@ MODULES: tuple[Module, ...] = (
             "tests/integration/test_credit_notes.py",
             "tests/integration/test_sync_engine.py",
             "tests/integration/test_hand_over.py",
+            "tests/unit/test_settle.py",
+            "tests/integration/test_cancel_event.py",
         ),
     ),
     Module(

@@ -43,7 +43,7 @@ from hub.models import (
     OneCPayment,
 )
 from hub.models.base import utcnow
-from hub.sync.status import apply_state
+from hub.sync.status import StateChanges
 
 log = logging.getLogger(__name__)
 DRAFT, POSTED, PARTIALLY_PAID, PAID, CANCELLED = "draft", "posted", "partially_paid", "paid", "cancelled"
@@ -129,24 +129,32 @@ class ChangesResult:
 
 def apply_changes(connection: Connection, changes: Iterable[OrderChange]) -> ChangesResult:
     """What 1C says became of the orders, onto the hub invoices (state, amount paid, 1C's number)
-    and their deals (a note for sales): the orders first, then the payments on them. Flushes; the
-    caller commits or rolls back all of it."""
+    and their deals (a note for sales): the orders first, then the payments on them. The file's
+    changes are recorded together at its end. Flushes; the caller commits or rolls back all of it."""
     result = ChangesResult()
+    states = StateChanges()
     now = utcnow()
     changes = list(changes)
     payments = [c for c in changes if c.is_payment]
     paid_in_parts = {p.basis for p in payments if p.basis}
     for change in changes:
         if not change.is_payment:
-            _apply_order(connection, change, change.id in paid_in_parts or change.number in paid_in_parts, result, now)
+            in_parts = change.id in paid_in_parts or change.number in paid_in_parts
+            _apply_order(connection, change, in_parts, states, result, now)
     for payment in payments:
-        _apply_payment(connection, payment, result, now)
+        _apply_payment(connection, payment, states, result, now)
+    states.record()
     db.session.flush()
     return result
 
 
 def _apply_order(
-    connection: Connection, change: OrderChange, paid_in_parts: bool, result: ChangesResult, now: datetime
+    connection: Connection,
+    change: OrderChange,
+    paid_in_parts: bool,
+    states: StateChanges,
+    result: ChangesResult,
+    now: datetime,
 ) -> None:
     # Only an order this connection was sent (and 1C acknowledged) can change: a file naming
     # any other invoice, of the hub or of another system, changes nothing.
@@ -164,7 +172,7 @@ def _apply_order(
     if state is not None and RANK[state] > RANK.get(link.state, 0):
         link.status_checked_at = utcnow()
         # Only a payment tells an amount: 1C's date of payment means the whole invoice.
-        apply_state(link, ExternalState(state), invoice.total if state == PAID else None)
+        states.apply(link, ExternalState(state), invoice.total if state == PAID else None)
         words = {
             CANCELLED: "cancelled in 1C",
             PAID: f"paid according to 1C on {change.paid_on}",
@@ -179,7 +187,9 @@ def _apply_order(
             result.applied.append(f"{invoice.number}: shipped")
 
 
-def _apply_payment(connection: Connection, payment: OrderChange, result: ChangesResult, now: datetime) -> None:
+def _apply_payment(
+    connection: Connection, payment: OrderChange, states: StateChanges, result: ChangesResult, now: datetime
+) -> None:
     """One payment document: its amount added to what was paid on its order once (its row in
     onec_payments says it was), and taken off again if 1C undoes it."""
     link = _exported(connection, payment.basis) if payment.basis else None
@@ -197,7 +207,7 @@ def _apply_payment(connection: Connection, payment: OrderChange, result: Changes
             paid = max(link.amount_paid - kept.amount, Decimal(0))
             state = _paid_state(paid, invoice.total)
             link.status_checked_at = utcnow()
-            apply_state(link, ExternalState(state), paid)
+            states.apply(link, ExternalState(state), paid)
             body = f"{_amount(kept.amount)} taken off: {_amount(paid)} of {_amount(invoice.total)} paid."
             _note(invoice, f"{invoice.number} payment {label} undone in 1C", payment, now, body)
             result.applied.append(f"{invoice.number}: payment {label} undone in 1C, {state}")
@@ -223,7 +233,7 @@ def _apply_payment(connection: Connection, payment: OrderChange, result: Changes
     paid = link.amount_paid + amount
     state = _paid_state(paid, invoice.total)
     link.status_checked_at = utcnow()
-    apply_state(link, ExternalState(state), paid)
+    states.apply(link, ExternalState(state), paid)
     when = f" on {payment.paid_on}" if payment.paid_on else ""
     _note(invoice, subject, payment, now, f"{_amount(amount)} paid{when}: {_amount(paid)} of {_amount(invoice.total)}.")
     result.applied.append(f"{invoice.number}: {state} ({_amount(paid)} of {_amount(invoice.total)})")
