@@ -96,11 +96,11 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# pytest-randomly (from the test extra) takes the tests in a new random order each run, so that a test
-# leaning on what an earlier one left behind fails; the run's first line prints the seed. It is OFF in
-# CI for now: the suite has not yet passed two whole runs in random order (issue 26). Turn it on with
-# `make test-sqlite RANDOM_ORDER=1`; `SEED=N` replays the order of a run that printed N.
-ORDER := $(if $(RANDOM_ORDER)$(SEED),$(if $(SEED),--randomly-seed=$(SEED)),-p no:randomly)
+# pytest-randomly (from the test extra) takes the tests in a new random order each run, here and in
+# CI, so that a test leaning on what an earlier one left behind fails; the run's first and last lines
+# print the seed. `SEED=N` replays the order of a run that printed N (`make test-sqlite SEED=N`);
+# `RANDOM_ORDER=0` keeps the file order, to tell an order dependence from a plain failure.
+ORDER := $(if $(SEED),--randomly-seed=$(SEED),$(if $(filter 0,$(RANDOM_ORDER)),-p no:randomly))
 
 test-sqlite: install assets browser fonts
 	$(VENV)/bin/pytest -q -p no:cacheprovider $(ORDER)

@@ -261,13 +261,10 @@ def test_an_admin_saves_the_profile_with_a_jpeg_logo_and_removes_it(app, users):
     assert 'id="err-name"' in blank.get_data(as_text=True)
 
 
-def test_without_its_fonts_the_pdf_is_refused_naming_the_missing_file(app, sales, admin, call, tmp_path):
+def test_without_its_fonts_the_pdf_is_refused_naming_the_missing_file(app, sales, admin, call, tmp_path, monkeypatch):
     invoice = win(sales, admin, {"name": "Иванов"}, "Стул")
-    app.config["HUB_PDF_FONT_DIR"] = str(tmp_path)  # no fonts there: never a PDF of "?"
-    try:
-        response = call("finance").get(f"/invoices/{invoice['id']}.pdf")
-    finally:
-        app.config.pop("HUB_PDF_FONT_DIR")
+    monkeypatch.setitem(app.config, "HUB_PDF_FONT_DIR", str(tmp_path))  # no fonts there: never a PDF of "?"
+    response = call("finance").get(f"/invoices/{invoice['id']}.pdf")
     assert response.status_code == 503
     assert f"{tmp_path}/NotoSans-Regular.ttf" in response.get_data(as_text=True)
     assert "fonts-noto-core" in response.get_data(as_text=True)

@@ -24,7 +24,7 @@ from connectors.oauth import OAuthClient, OAuthProvider
 from hub.extensions import db
 from hub.models import AlertDelivery
 from hub.sync.worker import drain
-from tests.conftest import LEDGER_KEY, TEST_OUTBOUND_ALLOW, make_connection
+from tests.conftest import LEDGER_KEY, make_connection
 from tests.integration.test_alert_delivery import SECRET, channel, open_alert
 from tests.integration.test_sync_engine import won_deal
 from tests.support.services import free_port
@@ -35,10 +35,11 @@ def refusal(host: str) -> str:
 
 
 @pytest.fixture
-def policy() -> Iterator[Callable[[str], None]]:
-    """`policy("127.0.0.1/32")` sets this process's outbound policy for the test."""
-    yield outbound.configure
-    outbound.configure(TEST_OUTBOUND_ALLOW)
+def policy(monkeypatch) -> Callable[[str], None]:
+    """`policy("127.0.0.1/32")` sets this process's outbound policy for the test; the policy in force
+    before (the run's, conftest.py) is put back after it."""
+    monkeypatch.setattr(outbound, "_policy", outbound.current())
+    return outbound.configure
 
 
 class Peer:
