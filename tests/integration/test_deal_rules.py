@@ -225,6 +225,20 @@ def test_a_new_customer_must_come_with_a_contact_of_theirs(sales, customer):
     assert (r.status_code, r.json["customer"]["id"], r.json["contact_id"]) == (200, other["id"], bob["id"])
 
 
+def test_a_change_of_other_fields_leaves_the_contact_unchecked(sales, customer):
+    """apply_fields checks the contact only when it or the customer changes: a contact who has
+    since moved to another customer does not stop a deal's title from changing."""
+    eve = sales.post("/api/v1/contacts", json={"customer_id": customer["id"], "name": "Eve"}).json
+    deal = new_deal(sales, customer, contact_id=eve["id"])
+    other = sales.post("/api/v1/customers", json={"name": "Other"}).json
+    assert sales.patch(f"/api/v1/contacts/{eve['id']}", json={"customer_id": other["id"]}).status_code == 200
+
+    r = sales.patch(f"/api/v1/deals/{deal['id']}", json={"title": "Valves"})
+
+    assert r.status_code == 200, r.json
+    assert (r.json["title"], r.json["contact_id"]) == ("Valves", eve["id"])
+
+
 def test_unknown_references_are_named_with_their_ids(sales, users, customer):
     """apply_fields' refusals in their own words."""
     deal = new_deal(sales, customer)
