@@ -271,6 +271,7 @@ def test_a_won_deal_says_what_is_frozen_and_is_not_deleted(sales, customer):
     r = sales.patch(path, json={"lines": [LINE], "currency": "USD"})
     assert r.status_code == 409
     assert r.json["message"] == f"Deal {deal['number']} is won and invoiced; its lines, currency can no longer change."
+    assert r.json["errors"] == {"lines": ["Frozen on a won deal."], "currency": ["Frozen on a won deal."]}
     r = sales.delete(path)
     assert r.status_code == 409
     assert r.json["message"] == f"Deal {deal['number']} is won and invoiced; mark it lost instead of deleting it."
