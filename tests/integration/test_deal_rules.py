@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from hub.errors import ValidationFailed
 from hub.extensions import db
@@ -286,6 +286,24 @@ def test_an_unknown_deal_is_404_whether_read_or_changed(sales, customer):
         sales.post(f"/api/v1/deals/{missing}/won"),
     ):
         assert (r.status_code, r.json["message"]) == (404, f"No deal with id {missing}.")
+
+
+def test_a_deal_read_before_its_lock_is_read_again_under_it(app, sales, customer):
+    """lock_deal reads the deal again once it holds the lock, even when the session has it already
+    (the edit form reads the deal, then saves it): what another request committed in between is
+    what the change starts from."""
+    deal = new_deal(sales, customer)
+    deals = Deal.__table__
+    with app.app_context():
+        before = deal_service.load_deal(deal["id"])
+        assert before.title == "Pumps"
+        with db.engine.begin() as other:
+            other.execute(update(deals).where(deals.c.id == deal["id"]).values(title="Valves"))
+
+        locked = deal_service.lock_deal(deal["id"])
+
+        assert (locked is before, locked.title) == (True, "Valves")
+        db.session.rollback()
 
 
 # ---- move_to_stage, change_stage, stage_of_kind --------------------------------------------------
