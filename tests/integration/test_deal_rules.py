@@ -28,7 +28,8 @@ from hub.models import (
 )
 from hub.models.base import utcnow
 from hub.services import deals as deal_service
-from hub.sync.outbox import Written
+from hub.sync.outbox import PUSH_JOB, RUN_EVENTS, Written
+from hub.sync.queue import get_queue
 from tests.conftest import make_connection
 from tests.integration.test_crm_api import assert_error
 
@@ -252,14 +253,17 @@ def test_unknown_references_are_named_with_their_ids(sales, users, customer):
 
 
 def test_a_new_currency_recomputes_the_totals(sales, customer):
-    """update_deal: the lines stay, their amounts round to the new currency's minor unit."""
-    line = {"description": "X", "quantity": 3, "unit_price": "0.35", "tax_rate": "0.19"}
-    deal = new_deal(sales, customer, [line])
-    assert (deal["subtotal"], deal["tax_total"], deal["total"]) == ("1.05", "0.20", "1.25")
+    """update_deal: the lines stay, each line's amounts round to the new currency's minor unit
+    (the totals shown round too, so the lines are chosen for the two to differ)."""
+    line = {"description": "X", "quantity": 1, "unit_price": "0.40"}
+    deal = new_deal(sales, customer, [line, line])
+    assert (deal["subtotal"], deal["total"]) == ("0.80", "0.80")
 
     r = sales.patch(f"/api/v1/deals/{deal['id']}", json={"currency": "JPY"})
 
-    assert (r.json["currency"], r.json["subtotal"], r.json["tax_total"], r.json["total"]) == ("JPY", "1", "0", "1")
+    # Each line is 0 yen (0.40 rounds down); 0.80 rounded as a whole would show 1.
+    shown = (r.json["currency"], r.json["lines"][0]["total"], r.json["subtotal"], r.json["total"])
+    assert shown == ("JPY", "0", "0", "0")
 
 
 def test_a_won_deal_says_what_is_frozen_and_is_not_deleted(sales, customer):
@@ -405,7 +409,12 @@ def test_a_move_says_whether_it_moved_and_which_events_it_wrote(app, sales, cust
         assert (lost.moved, lost.events) == (True, (Written(cancel.id, ledger, "cancel_invoice"),))
         assert cancel.state == OutboxState.DISPATCHED
         changes = db.session.scalars(select(DealStageChange).order_by(DealStageChange.id)).all()
-        assert [(c.changed_by_id, c.note) for c in changes] == [(None, None), (None, "by the sweep")]
+        assert [(c.changed_by_id, c.note, c.changed_at is not None) for c in changes] == [
+            (None, None, True),
+            (None, "by the sweep", True),
+        ]
+        # Handed to the queue by the move itself: the push's job, then the cancel's.
+        assert [job.func_name for job in get_queue().get_jobs()] == [PUSH_JOB, RUN_EVENTS]
 
 
 def test_a_stage_of_another_pipeline_is_refused(app, sales, admin, customer):
