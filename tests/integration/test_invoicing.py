@@ -17,6 +17,7 @@ from hub.extensions import db
 from hub.models import Deal, HubInvoice, InvoiceState, OutboxEvent, OutboxState
 from hub.sync.outbox import Written
 from tests.conftest import make_connection
+from tests.support.races import at_once
 
 # A fixed clock for hub/invoicing.py (issue and due dates, discard and cancel times).
 NOW = datetime(2031, 1, 30, 9, 15, tzinfo=UTC)
@@ -318,3 +319,21 @@ def test_a_second_loss_cancels_only_the_invoice_of_the_second_win(app, sales, cu
         ).all()
         assert (first.state, second.state) == (InvoiceState.CANCELLED, InvoiceState.CANCELLED)
         assert cancels == [(first.id, connection), (second.id, connection)]
+
+
+# ---- next_invoice_id: numbers under concurrent wins -------------------------------------------
+
+
+def test_deals_won_at_once_each_get_an_invoice_with_a_number_of_its_own(app, users, sales, customer):
+    """next_invoice_id: the number is taken from the database's own counter (PostgreSQL's sequence;
+    SQLite's one write lock), so deals won at the same moment never reach for the same number."""
+    line = {"description": "X", "quantity": 1, "unit_price": "10"}
+    deals = [new_deal(sales, customer, [line]) for _ in range(8)]
+
+    answers = at_once(app, users, [("POST", f"/api/v1/deals/{deal['id']}/won", None) for deal in deals])
+
+    assert [r.status_code for r in answers] == [200] * len(deals), [r.json for r in answers if r.status_code != 200]
+    with app.app_context():
+        invoices = db.session.execute(select(HubInvoice.id, HubInvoice.number, HubInvoice.deal_id)).all()
+    assert sorted(deal_id for _, _, deal_id in invoices) == sorted(deal["id"] for deal in deals)
+    assert all(number == f"INV-{invoice_id:06d}" for invoice_id, number, _ in invoices)
