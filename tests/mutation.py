@@ -78,6 +78,7 @@ MODULES: tuple[Module, ...] = (
             "tests/integration/test_invoice_state.py",
             "tests/integration/test_target_arithmetic.py",
             "tests/integration/test_won_races.py",
+            "tests/integration/test_invoicing.py",
         ),
     ),
     Module(
@@ -86,6 +87,7 @@ MODULES: tuple[Module, ...] = (
             "tests/integration/test_deals.py",
             "tests/integration/test_crm_api.py",
             "tests/integration/test_won_races.py",
+            "tests/integration/test_deal_rules.py",
         ),
     ),
     Module(

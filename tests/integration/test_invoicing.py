@@ -1,0 +1,339 @@
+"""Hub invoices (hub/invoicing.py): every field of the snapshot a won deal's invoice keeps, the
+systems it goes to, and what a lost deal does with the pushes already written: a push no worker
+has tried is discarded, any other gets a cancel.
+
+Written against the mutants that survived `make mutate MODULE=hub/invoicing.py` (docs/testing.md):
+each test names the function whose mutants it kills."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from hub import invoicing
+from hub.extensions import db
+from hub.models import Deal, HubInvoice, InvoiceState, OutboxEvent, OutboxState
+from hub.sync.outbox import Written
+from tests.conftest import make_connection
+from tests.support.races import at_once
+
+# A fixed clock for hub/invoicing.py (issue and due dates, discard and cancel times).
+NOW = datetime(2031, 1, 30, 9, 15, tzinfo=UTC)
+NOWHERE = {"base_url": "http://127.0.0.1:9", "api_key": "k", "timeout": 1}  # nothing is pushed here
+
+
+@pytest.fixture
+def frozen(monkeypatch) -> datetime:
+    monkeypatch.setattr(invoicing, "utcnow", lambda: NOW)
+    return NOW
+
+
+@pytest.fixture
+def customer(sales) -> dict:
+    """A customer with every field an invoice names filled in, each with a value of its own."""
+    r = sales.post(
+        "/api/v1/customers",
+        json={
+            "name": "Acme GmbH",
+            "tax_id": "DE123456789",
+            "email": "billing@acme.example",
+            "phone": "+49 30 1234567",
+            "billing_street": "Hauptstraße 1",
+            "billing_city": "Potsdam",
+            "billing_postal_code": "14467",
+            "billing_region": "Brandenburg",
+            "billing_country": "DE",
+            "default_currency": "EUR",
+        },
+    )
+    assert r.status_code == 201, r.json
+    return r.json
+
+
+def new_deal(sales, customer: dict, lines: list[dict], **fields) -> dict:
+    body = {"title": "Pumps for Acme", "customer_id": customer["id"], "lines": lines, **fields}
+    r = sales.post("/api/v1/deals", json=body)
+    assert r.status_code == 201, r.json
+    return r.json
+
+
+def won(sales, deal: dict) -> dict:
+    r = sales.post(f"/api/v1/deals/{deal['id']}/won")
+    assert r.status_code == 200, r.json
+    return r.json
+
+
+# ---- build_document: the snapshot -------------------------------------------------------------
+
+
+def test_the_snapshot_keeps_every_field_of_the_customer_the_lines_and_the_dates(
+    app, sales, admin, customer, frozen, monkeypatch
+):
+    """build_document: each field of the customer and their address, the lines with and without a
+    product, the totals, the tax breakdown, the dates (HUB_PAYMENT_DAYS) and the notes."""
+    monkeypatch.setitem(app.config, "HUB_PAYMENT_DAYS", 30)
+    product = {"sku": "PUMP-9", "name": "Pump", "unit": "pcs", "list_price": "1249.00", "currency": "EUR"}
+    assert admin.post("/api/v1/products", json={**product, "tax_rate": "0.19"}).status_code == 201
+    deal = new_deal(
+        sales,
+        customer,
+        [
+            {"sku": "PUMP-9", "quantity": 2, "discount_percent": "10"},
+            {"description": "Installation", "quantity": "1.5", "unit_price": "80.00", "tax_rate": "0.07"},
+        ],
+    )
+
+    (answer,) = won(sales, deal)["invoices"]
+
+    with app.app_context():
+        invoice = db.session.scalar(select(HubInvoice).where(HubInvoice.deal_id == deal["id"]))
+        snapshot = invoice.snapshot
+        assert invoice.number == answer["number"] == f"INV-{invoice.id:06d}"
+        assert (invoice.issue_date, invoice.due_date) == (date(2031, 1, 30), date(2031, 3, 1))
+    # By hand: 2 × 1249.00 less 10 % = 2248.20, tax 19 % 427.158 → 427.16; 1.5 × 80.00 = 120.00, tax 8.40.
+    assert snapshot == {
+        "number": answer["number"],
+        "idempotency_key": answer["number"],
+        "deal_reference": deal["number"],
+        "customer": {
+            "name": "Acme GmbH",
+            "tax_id": "DE123456789",
+            "email": "billing@acme.example",
+            "phone": "+49 30 1234567",
+            "address": {
+                "street": "Hauptstraße 1",
+                "city": "Potsdam",
+                "postal_code": "14467",
+                "region": "Brandenburg",
+                "country": "DE",
+            },
+            "hub_id": customer["id"],
+            "external_ids": {},
+        },
+        "currency": "EUR",
+        "issue_date": "2031-01-30",
+        "due_date": "2031-03-01",  # 30 days on
+        "lines": [
+            {
+                "sku": "PUMP-9",
+                "description": "Pump",
+                "quantity": "2.0000",
+                "unit_price": "1249.0000",
+                "discount_percent": "10.0000",
+                "tax_rate": "0.1900",
+                "net": "2248.20",
+                "tax": "427.16",
+                "total": "2675.36",
+                "unit": "pcs",
+            },
+            {
+                "sku": None,
+                "description": "Installation",
+                "quantity": "1.5000",
+                "unit_price": "80.0000",
+                "discount_percent": "0.0000",
+                "tax_rate": "0.0700",
+                "net": "120.00",
+                "tax": "8.40",
+                "total": "128.40",
+                "unit": "unit",
+            },
+        ],
+        "subtotal": "2368.20",
+        "tax_total": "435.56",
+        "total": "2803.76",
+        "taxes": [
+            {"rate": "0.07", "net": "120.00", "tax": "8.40"},
+            {"rate": "0.19", "net": "2248.20", "tax": "427.16"},
+        ],
+        "notes": f"{deal['number']} Pumps for Acme",
+    }
+
+
+def test_a_document_is_due_fourteen_days_on_by_default_and_rounds_to_the_currency(
+    app, sales, customer, frozen, monkeypatch
+):
+    """build_document: the payment days' default when HUB_PAYMENT_DAYS is not set, totals rounded
+    to the deal currency's minor unit (yen: none), and a deal not numbered yet referred to by ""."""
+    monkeypatch.delitem(app.config, "HUB_PAYMENT_DAYS")
+    line = {"description": "Consulting", "quantity": 3, "unit_price": "1234", "discount_percent": 5, "tax_rate": "0.1"}
+    deal = new_deal(sales, customer, [line], currency="JPY")
+
+    with app.app_context():
+        stored = db.session.get(Deal, deal["id"])
+        stored.number = None  # as between a new deal's first flush and its number
+        doc = invoicing.build_document(stored, "INV-PREVIEW")
+        db.session.rollback()
+
+    assert (doc.issue_date, doc.due_date) == (date(2031, 1, 30), date(2031, 2, 13))
+    assert doc.deal_reference == ""
+    # 3 × 1234 less 5 % = 3516.9 → 3517; tax 10 % 351.7 → 352 (test_deals' yen deal).
+    assert [str(a) for a in (doc.subtotal, doc.tax_total, doc.total)] == ["3517", "352", "3869"]
+    assert [(str(t.rate), str(t.net), str(t.tax)) for t in doc.taxes] == [("0.1", "3517", "352")]
+
+
+# ---- invoice_targets, enabled_connections, queue_pushes: where an invoice goes ------------------
+
+
+def test_only_enabled_connections_of_the_trigger_are_targets_and_get_pushes(app, sales, customer):
+    """enabled_connections and invoice_targets (what the deal page warns of), and queue_pushes: a
+    disabled connection, or one of another trigger, is no target and gets no push."""
+    first = make_connection(app, "Ledger Z", "mini_ledger", NOWHERE)
+    make_connection(app, "Ledger off", "mini_ledger", NOWHERE, enabled=False)
+    manual = make_connection(app, "Ledger by hand", "mini_ledger", NOWHERE, trigger="manual")
+    second = make_connection(app, "Ledger A", "mini_ledger", NOWHERE)
+
+    with app.app_context():
+        assert invoicing.invoice_targets() == ["Ledger Z", "Ledger A"]  # in the order they were set up
+        assert [c.id for c in invoicing.enabled_connections("won")] == [first, second]
+        assert [c.id for c in invoicing.enabled_connections("manual")] == [manual]
+
+    deal = new_deal(sales, customer, [{"description": "X", "quantity": 1, "unit_price": "10"}])
+    won(sales, deal)
+    with app.app_context():
+        pushes = db.session.execute(
+            select(OutboxEvent.connection_id, OutboxEvent.operation, OutboxEvent.state).order_by(OutboxEvent.id)
+        ).all()
+    assert pushes == [(first, "push_invoice", OutboxState.DISPATCHED), (second, "push_invoice", OutboxState.DISPATCHED)]
+
+
+# ---- cancel_for_lost_deal, _discard_if_never_sent: a won deal lost --------------------------------
+
+# How each connection's push stands when the deal is lost: (state, attempts, lease until).
+PUSHES = {
+    "dispatched, never tried": (OutboxState.DISPATCHED, 0, None),
+    "pending, never tried": (OutboxState.PENDING, 0, None),
+    "pending, its lease ran out untried": (OutboxState.PENDING, 0, NOW - timedelta(seconds=1)),
+    "sent": (OutboxState.DONE, 1, None),
+    "tried once, to be retried": (OutboxState.PENDING, 1, None),
+    "leased until this very moment": (OutboxState.DISPATCHED, 0, NOW),
+    "parked before any try": (OutboxState.FAILED, 0, None),
+}
+DISCARDED = {"dispatched, never tried", "pending, never tried", "pending, its lease ran out untried"}
+
+
+@pytest.fixture
+def lost_deal_setup(app, sales, customer, frozen) -> dict:
+    """A won deal with a push to each of seven connections, set as PUSHES says, and another won
+    deal (its invoice and pushes are none of the lost deal's business)."""
+    connections = {name: make_connection(app, f"Ledger {i}", "mini_ledger", NOWHERE) for i, name in enumerate(PUSHES)}
+    line = {"description": "X", "quantity": 1, "unit_price": "10"}
+    deal, other = new_deal(sales, customer, [line]), new_deal(sales, customer, [line])
+    won(sales, deal)
+    won(sales, other)
+    with app.app_context():
+        invoice, other_invoice = db.session.scalars(select(HubInvoice.id).order_by(HubInvoice.deal_id)).all()
+        for name, (state, attempts, locked_until) in PUSHES.items():
+            db.session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.invoice_id == invoice, OutboxEvent.connection_id == connections[name])
+                .values(state=state, attempts=attempts, locked_until=locked_until)
+            )
+        db.session.commit()
+    return {"deal": deal, "invoice": invoice, "other_invoice": other_invoice, "connections": connections}
+
+
+def events_of(invoice_id: int) -> list[OutboxEvent]:
+    return list(
+        db.session.scalars(select(OutboxEvent).where(OutboxEvent.invoice_id == invoice_id).order_by(OutboxEvent.id))
+    )
+
+
+def test_a_lost_deal_discards_the_pushes_never_tried_and_cancels_wherever_the_invoice_may_be(app, lost_deal_setup):
+    """cancel_for_lost_deal and _discard_if_never_sent, each condition of the compare-and-set: a
+    push pending or dispatched, never tried and not leased now is discarded; one sent, tried, leased
+    to this very moment or parked gets a cancel. The other deal's invoice and pushes stay as they are."""
+    setup = lost_deal_setup
+    connections = setup["connections"]
+    with app.app_context():
+        others_before = [(e.id, e.state, e.finished_at) for e in events_of(setup["other_invoice"])]
+
+        written = invoicing.cancel_for_lost_deal(db.session.get(Deal, setup["deal"]["id"]), dispatched=False)
+        db.session.commit()
+
+        cancels = [e for e in events_of(setup["invoice"]) if e.operation == "cancel_invoice"]
+        pushes = {e.connection_id: e for e in events_of(setup["invoice"]) if e.operation == "push_invoice"}
+        invoices = dict(db.session.execute(select(HubInvoice.id, HubInvoice.state)).all())
+        others_after = [(e.id, e.state, e.finished_at) for e in events_of(setup["other_invoice"])]
+
+    cancelled = sorted(connections[name] for name in PUSHES if name not in DISCARDED)
+    assert [(e.connection_id, e.state, e.dispatched_at) for e in cancels] == [
+        (c, OutboxState.PENDING, None) for c in cancelled
+    ]
+    assert written == [Written(e.id, e.connection_id, "cancel_invoice") for e in cancels]
+    for name, (state, _, _) in PUSHES.items():
+        push = pushes[connections[name]]
+        if name in DISCARDED:
+            assert (push.state, push.finished_at, push.last_error) == (
+                OutboxState.DISCARDED,
+                NOW,
+                "discarded: the deal was lost before the invoice was sent",
+            ), name
+        else:
+            assert (push.state, push.finished_at, push.last_error) == (state, None, None), name
+    assert invoices == {setup["invoice"]: InvoiceState.CANCELLED, setup["other_invoice"]: InvoiceState.PENDING}
+    assert others_after == others_before
+
+
+def test_a_deal_lost_through_the_api_writes_its_cancels_dispatched(app, sales, lost_deal_setup):
+    """cancel_for_lost_deal with `dispatched`: the lost request hands its cancels to the queue
+    itself, so they are written as dispatched, at the time of the loss."""
+    setup = lost_deal_setup
+    r = sales.post(f"/api/v1/deals/{setup['deal']['id']}/lost", json={"reason": "went elsewhere"})
+    assert r.status_code == 200, r.json
+    with app.app_context():
+        cancels = [e for e in events_of(setup["invoice"]) if e.operation == "cancel_invoice"]
+    assert [(e.state, e.dispatched_at) for e in cancels] == [(OutboxState.DISPATCHED, NOW)] * (
+        len(PUSHES) - len(DISCARDED)
+    )
+
+
+def test_a_second_loss_cancels_only_the_invoice_of_the_second_win(app, sales, customer):
+    """cancel_for_lost_deal looks at the deal's invoices not cancelled yet: the first win's
+    invoice, cancelled by the first loss, gets no second cancel."""
+    connection = make_connection(app, "Ledger", "mini_ledger", NOWHERE)
+    deal = new_deal(sales, customer, [{"description": "X", "quantity": 1, "unit_price": "10"}])
+    path = f"/api/v1/deals/{deal['id']}"
+    won(sales, deal)
+    with app.app_context():  # the first invoice reached the target
+        db.session.execute(update(OutboxEvent).values(state=OutboxState.DONE, attempts=1))
+        db.session.commit()
+    assert sales.post(f"{path}/lost", json={"reason": "no budget"}).status_code == 200
+    won(sales, deal)
+    with app.app_context():
+        db.session.execute(
+            update(OutboxEvent).where(OutboxEvent.state != OutboxState.DONE).values(state=OutboxState.DONE, attempts=1)
+        )
+        db.session.commit()
+
+    assert sales.post(f"{path}/lost", json={"reason": "no budget after all"}).status_code == 200
+
+    with app.app_context():
+        first, second = db.session.scalars(select(HubInvoice).order_by(HubInvoice.id)).all()
+        cancels = db.session.execute(
+            select(OutboxEvent.invoice_id, OutboxEvent.connection_id)
+            .where(OutboxEvent.operation == "cancel_invoice")
+            .order_by(OutboxEvent.id)
+        ).all()
+        assert (first.state, second.state) == (InvoiceState.CANCELLED, InvoiceState.CANCELLED)
+        assert cancels == [(first.id, connection), (second.id, connection)]
+
+
+# ---- next_invoice_id: numbers under concurrent wins -------------------------------------------
+
+
+def test_deals_won_at_once_each_get_an_invoice_with_a_number_of_its_own(app, users, sales, customer):
+    """next_invoice_id: the number is taken from the database's own counter (PostgreSQL's sequence;
+    SQLite's one write lock), so deals won at the same moment never reach for the same number."""
+    line = {"description": "X", "quantity": 1, "unit_price": "10"}
+    deals = [new_deal(sales, customer, [line]) for _ in range(8)]
+
+    answers = at_once(app, users, [("POST", f"/api/v1/deals/{deal['id']}/won", None) for deal in deals])
+
+    assert [r.status_code for r in answers] == [200] * len(deals), [r.json for r in answers if r.status_code != 200]
+    with app.app_context():
+        invoices = db.session.execute(select(HubInvoice.id, HubInvoice.number, HubInvoice.deal_id)).all()
+    assert sorted(deal_id for _, _, deal_id in invoices) == sorted(deal["id"] for deal in deals)
+    assert all(number == f"INV-{invoice_id:06d}" for invoice_id, number, _ in invoices)
