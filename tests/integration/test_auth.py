@@ -639,6 +639,22 @@ def test_a_throttled_log_in_is_audited_with_the_email_typed_and_the_limit_spent(
         }
 
 
+def test_retry_after_counts_from_the_oldest_wrong_password(app, users, monkeypatch):
+    # The account's one wrong password was typed ten minutes ago (by the store's clock): five of
+    # the window's fifteen minutes are left, not fifteen (mutants reading another key's window).
+    import limits.storage.memory
+
+    with monkeypatch.context() as patched:
+        patched.setitem(app.config, "HUB_LOGIN_LIMIT_ACCOUNT", "1 per 15 minutes")
+        earlier = time.time() - 600
+        with monkeypatch.context() as store_clock:
+            store_clock.setattr(limits.storage.memory, "time", SimpleNamespace(time=lambda: earlier))
+            assert _wrong(app.test_client()).status_code == 401
+        refused = log_in(app.test_client(), "sales@example.com")
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 5 * 60
+
+
 def test_retry_after_is_at_least_a_second_as_the_window_runs_out(app, users, monkeypatch):
     # The store still counts the wrong password while the clock says its window is over (the
     # answer is made in that last moment): the client is told to wait a second, not 0 or less.
