@@ -99,6 +99,18 @@ def test_projected_at_the_reorder_point_opens_nothing_and_at_point_plus_margin_r
     put_level(shop, "PUMP", "WH1", 9)
     (opened,) = alerts.evaluate()
     assert (opened.state, opened.open_key, opened.projected) == (AlertState.OPEN, f"{shop.products['PUMP']}:*", 9)
+    # The numbers behind it, each under its name (Figures.as_json).
+    figures = opened.figures
+    assert {k: Decimal(v) for k, v in figures.items() if k not in ("as_of", "sources", "stale")} == {
+        "on_hand": 9,
+        "reserved": 0,
+        "available": 9,
+        "on_won_deals": 0,
+        "on_open_deals": 0,
+        "projected": 9,
+        "reorder_point": 10,
+    }
+    assert (figures["as_of"], figures["sources"], figures["stale"]) == (NOW.isoformat(), "Ledger", False)
     put_level(shop, "PUMP", "WH1", 11)
     assert alerts.evaluate() == []
     assert opened.state == AlertState.OPEN
