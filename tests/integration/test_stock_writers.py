@@ -370,3 +370,34 @@ def test_levels_of_nothing_come_in_a_stable_order():
         Level("A", "WH2", zero, zero, zero, T0),
         Level("B", "WH2", zero, zero, zero, T0),
     ]
+
+
+def test_a_later_pull_counts_and_records_only_the_levels_that_changed(app, pump):
+    # A level reported again as it was is no change; one whose available moved alone is (the
+    # stored levels compared by warehouse, SKU, on hand and available: `_upsert`'s look-up of
+    # them). The products come from every chunk, not the last one only.
+    with app.app_context():
+        first = _connection("First")
+        valve = Product(sku="VALVE", name="Valve", list_price=Decimal(10), currency="EUR")
+        db.session.add(valve)
+        db.session.commit()
+        with stock_writer(first, T0) as writer:
+            writer.add([level("PUMP", "WH1", 5), level("VALVE", "WH1", 5)])
+            writer.add([level("A", "WH2", 1)])
+            assert writer.finish() == (3, {pump, valve.id})
+        db.session.commit()
+        later = T0 + timedelta(hours=1)
+        with stock_writer(first, later) as writer:
+            writer.add([level("PUMP", "WH1", 5, minutes=60)])  # as it was
+            writer.add([Level("VALVE", "WH1", Decimal(5), Decimal(1), Decimal(4), later)])  # 1 reserved now
+            writer.add([level("A", "WH2", 1, minutes=60)])
+            assert writer.finish() == (1, {valve.id})
+        db.session.commit()
+        history = db.session.execute(select(StockHistory.sku, StockHistory.available).order_by(StockHistory.id))
+        assert [(sku, Decimal(q)) for sku, q in history] == [
+            ("PUMP", Decimal(5)),
+            ("VALVE", Decimal(5)),
+            ("A", Decimal(1)),
+            ("VALVE", Decimal(4)),
+        ]
+        assert stored(first.id)[("WH1", "VALVE")] == (Decimal(5), Decimal(1), Decimal(4))
