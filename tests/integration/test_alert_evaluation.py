@@ -6,7 +6,7 @@ weighs. Each test names in its comments the mutants of docs/testing.md it was wr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -265,3 +265,34 @@ def test_quantities_are_written_as_people_write_them():
         "1000",
         "-0.5",
     ]
+
+
+def test_the_explanation_says_every_number_and_how_old_the_stock_is():
+    # Whole sentences (mutants that drop their start or their end), and hours to one place:
+    # 7,381 s is 2.05 h, shown as 2.1 (mutant `/ 3601`: 2.0).
+    old = alerts.Freshness(as_of=NOW, sources="Archive, Ledger", age_seconds=7381, stale=True, unusable=True)
+    figures = alerts.Figures(
+        on_hand=Decimal("12.0000"),
+        reserved=Decimal("3.0000"),
+        available=Decimal("9.0000"),
+        on_won_deals=Decimal("2.5000"),
+        on_open_deals=Decimal("1.0000"),
+        projected=Decimal("5.5000"),
+        reorder_point=Decimal("10.0000"),
+        freshness=old,
+    )
+    assert alerts.explain(figures, True) == (
+        "on hand 12, reserved 3, on won deals 2.5, on open deals (weighted) 1 → projected 5.5 < reorder point 10;"
+        " stock as of 2026-12-01 09:30 UTC from Archive, Ledger — STALE: the last good pull is 2.1 h old,"
+        " past the connection's stop threshold; check the connection before acting"
+    )
+    stale = replace(old, unusable=False)
+    assert alerts.explain(replace(figures, freshness=stale), True).endswith(
+        "from Archive, Ledger — STALE: the last good pull is 2.1 h old"
+    )
+    fresh = replace(old, stale=False, unusable=False)
+    calm = replace(figures, on_won_deals=Decimal(0), on_open_deals=Decimal(0), projected=Decimal(11), freshness=fresh)
+    assert alerts.explain(calm, False) == (
+        "on hand 12, reserved 3 → projected 11 ≥ reorder point 10;"
+        " stock as of 2026-12-01 09:30 UTC from Archive, Ledger"
+    )
