@@ -224,15 +224,18 @@ def test_a_snooze_must_end_in_the_future(ctx, shop, monkeypatch):
 
 
 def test_open_deals_count_only_for_a_rule_that_says_so(ctx, shop, sales):
-    # `on_open ... if rule.count_open_deals else ZERO` (mutant: always counted).
+    # `on_open ... if rule.count_open_deals else ZERO` (mutant: always counted; or None when
+    # the product is on no open deal).
     customer = sales.post("/api/v1/customers", json={"name": "Acme"}).json
     deal = {"title": "P", "customer_id": customer["id"], "probability": 100, "lines": [{"sku": "PUMP", "quantity": 8}]}
     assert sales.post("/api/v1/deals", json=deal).status_code == 201
     put_level(shop, "PUMP", "WH1", 12)
     put_level(shop, "VALVE", "WH1", 12)
     add_rule(shop, "PUMP", 10)
+    add_rule(shop, "VALVE", 10, count_open_deals=True)  # counts them, has none: nothing to subtract
     assert alerts.evaluate() == []
-    db.session.scalars(select(ReorderRule)).one().count_open_deals = True
+    pump_rule = db.session.scalars(select(ReorderRule).where(ReorderRule.product_id == shop.products["PUMP"])).one()
+    pump_rule.count_open_deals = True
     (opened,) = alerts.evaluate()
     assert "on open deals (weighted) 8 → projected 4 < reorder point 10" in opened.explanation
 
