@@ -160,7 +160,7 @@ def test_only_the_products_asked_for_are_evaluated(ctx, shop):
     assert [a.product_id for a in alerts.evaluate(None)] == [shop.products["PUMP"]]
 
 
-def test_stock_from_two_connections_is_added_and_its_age_is_the_oldest(ctx, shop):
+def test_stock_from_two_connections_is_added_and_its_age_is_the_oldest(ctx, shop, monkeypatch):
     # freshness(): the sources sorted and joined, the oldest stock, the oldest pull, each
     # connection's staleness at the `now` given (mutant: at the clock's).
     db.session.get(Connection, shop.connection).stock_pulled_at = NOW - timedelta(minutes=1)
@@ -179,9 +179,12 @@ def test_stock_from_two_connections_is_added_and_its_age_is_the_oldest(ctx, shop
     assert figures.freshness == alerts.Freshness(
         as_of=NOW - timedelta(hours=3), sources="Archive, Ledger", age_seconds=3 * 3600, stale=True, unusable=False
     )
+    # An evaluation at NOW measures and stamps everything at NOW (`evaluate` 56, 75, 80: the clock's
+    # own time instead, days later, where the archive is past its stop threshold).
+    monkeypatch.setattr(alerts, "utcnow", lambda: NOW)
     (opened,) = alerts.evaluate()
-    assert opened.stale is True
-    assert "UTC from Archive, Ledger — STALE: the last good pull is " in opened.explanation
+    assert (opened.stale, opened.opened_at) == (True, NOW)
+    assert opened.explanation.endswith("UTC from Archive, Ledger — STALE: the last good pull is 3.0 h old")
 
 
 def test_a_snooze_that_ends_at_the_evaluation_reopens_the_alert(ctx, shop, monkeypatch):
