@@ -172,5 +172,4 @@ class _NoSessionForTokens(SecureCookieSessionInterface):
 def init_app(app: Flask) -> None:
     app.session_interface = _NoSessionForTokens()
     login_manager.init_app(app)
-    login_manager.login_view = "web.login"
     login_manager.session_protection = "strong"

@@ -4,6 +4,8 @@ and the `crmhub users` / `crmhub tokens` commands an operator uses to let people
 from __future__ import annotations
 
 import re
+import time
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
@@ -42,6 +44,36 @@ def set_active(app, user_id: int, active: bool) -> None:
 def customers(app) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(Customer))
+
+
+@pytest.fixture
+def fresh_app(tmp_path, monkeypatch, password_hash):
+    """An app the test builds itself, on a database of its own, with one user: what create_app's
+    `init_app` calls set up is then the test's to see (the shared `app` is built once per run)."""
+    from cryptography.fernet import Fernet
+
+    from hub import MIGRATIONS_DIR, create_app
+    from hub.models import Role
+    from tests import conftest
+
+    monkeypatch.setenv("HUB_INSTANCE_PATH", str(tmp_path))
+    fresh = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path}/fresh.db",
+            "SECRET_KEY": "fresh-secret",
+            "HUB_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        }
+    )
+    with fresh.app_context():
+        conftest.upgrade(directory=MIGRATIONS_DIR)  # (a mutation run copies its migrated database)
+        user = User(email="fresh@example.com", name="Fresh", role=Role.SALES, password_hash=password_hash, active=True)
+        db.session.add(user)
+        db.session.commit()
+    yield fresh
+    with fresh.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 # ---- API tokens ---------------------------------------------------------------------------
@@ -335,6 +367,87 @@ def test_saving_a_user_unchanged_keeps_their_sessions(app, users, call):
     assert client.get("/api/v1/me").status_code == 200
 
 
+def test_a_session_cookie_replayed_from_another_browser_is_refused(fresh_app):
+    # Strong session protection: the session is bound to the browser (address and user agent) that
+    # logged in; its cookie sent by another is a session that never logged in.
+    client = fresh_app.test_client()
+    assert log_in(client, "fresh@example.com").status_code == 302
+    assert _copied(fresh_app, client).get("/api/v1/me").status_code == 200  # the same browser
+    thief = _copied(fresh_app, client)
+    thief.environ_base["HTTP_USER_AGENT"] = "another browser"
+    assert_error(thief.get("/api/v1/me"), 401, "unauthorized")
+    assert client.get("/api/v1/me").json["email"] == "fresh@example.com"
+
+
+def test_a_fresh_app_refuses_a_form_without_its_csrf_token(fresh_app):
+    # What hub/web.py's init_app sets up, in an app made by the test: the check before every
+    # request, and the page that says why.
+    client = fresh_app.test_client()
+    r = client.post("/logout")
+    assert r.status_code == 400
+    assert 'role="alert">Your session expired; please log in again.</p>' in r.get_data(as_text=True)
+    assert_error(client.post("/api/v1/customers", json={"name": "Anon"}), 401, "unauthorized")
+
+
+# ---- the decorators every view wears --------------------------------------------------------
+# They run when the views are defined, at import: these tests apply them to views of their own.
+
+
+def _bearer(users, role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {users[role]['token']}"}
+
+
+def test_requires_lets_in_the_roles_the_policy_names_and_passes_the_views_arguments(app, users):
+    from hub.auth import requires
+    from hub.errors import Forbidden, Unauthorized
+
+    view = requires("users", "write")(lambda *args, **kwargs: (args, kwargs))
+    assert view.permission == ("users", "write")  # what the permission matrix reads
+    with app.test_request_context(headers=_bearer(users, "admin")):
+        assert view(1, key=2) == ((1,), {"key": 2})
+    with app.test_request_context(headers=_bearer(users, "sales")), pytest.raises(Forbidden) as refused:
+        view(1, key=2)
+    assert refused.value.message == "The sales role may not write users."
+    with app.test_request_context(), pytest.raises(Unauthorized) as anonymous:
+        view()
+    assert anonymous.value.message == "Log in, or send an API token as 'Authorization: Bearer <token>'."
+
+
+def test_requires_refuses_a_permission_the_policy_does_not_have(app):
+    from hub.auth import requires
+
+    with pytest.raises(KeyError, match=r"^'no permission stock\.delete'$"):
+        requires("stock", "delete")
+    with pytest.raises(KeyError, match=r"^'no permission warehouses\.read'$"):
+        requires("warehouses", "read")
+
+
+def test_authenticated_needs_a_user_of_any_role(app, users):
+    from hub.auth import authenticated
+    from hub.errors import Unauthorized
+
+    view = authenticated(lambda *args, **kwargs: (args, kwargs))
+    with app.test_request_context(headers=_bearer(users, "operations")):
+        assert view(1, key=2) == ((1,), {"key": 2})
+    with app.test_request_context(), pytest.raises(Unauthorized):
+        view()
+
+
+def test_a_kept_token_user_is_a_detached_copy_of_every_column(app, users):
+    # What a worker keeps for a token (with Redis; the tests run without, so no request reads one).
+    from sqlalchemy import inspect as sa_inspect
+
+    from hub.auth import _snapshot
+
+    with app.app_context():
+        user = db.session.get(User, users["finance"]["id"])
+        copy = _snapshot(user)
+        columns = [c.key for c in sa_inspect(User).column_attrs]
+        assert {k: getattr(copy, k) for k in columns} == {k: getattr(user, k) for k in columns}
+        assert copy is not user
+        assert sa_inspect(copy).detached
+
+
 # ---- the commands -------------------------------------------------------------------------
 
 
@@ -465,6 +578,7 @@ def test_each_app_counts_in_its_own_store(app, users, tmp_path, monkeypatch):
     # Another app of the process (a worker's, a test's) with its own Redis must not take over
     # this app's counts: before, the second app's store replaced the first's for both.
     from cryptography.fernet import Fernet
+    from limits.storage import RedisStorage
 
     from hub import create_app
 
@@ -477,15 +591,80 @@ def test_each_app_counts_in_its_own_store(app, users, tmp_path, monkeypatch):
         }
     )
     assert other.extensions["login_throttle"] is not app.extensions["login_throttle"]
+    assert isinstance(other.extensions["login_throttle"].storage, RedisStorage)  # REDIS_URL's, not memory
     assert _wrong(app.test_client()).status_code == 401
     assert log_in(app.test_client(), "sales@example.com").status_code == 302
 
 
-def test_log_ins_go_on_when_the_throttles_store_is_out_of_reach(app, users, monkeypatch):
+def test_log_ins_go_on_when_the_throttles_store_is_out_of_reach(app, users, monkeypatch, caplog):
     from limits.storage import storage_from_string
     from limits.strategies import MovingWindowRateLimiter
 
     unreachable = storage_from_string("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     monkeypatch.setitem(app.extensions, "login_throttle", MovingWindowRateLimiter(unreachable))
-    assert _wrong(app.test_client()).status_code == 401
-    assert log_in(app.test_client(), "sales@example.com").status_code == 302
+    with caplog.at_level("WARNING", logger="hub.login_throttle"):
+        assert _wrong(app.test_client()).status_code == 401
+        assert log_in(app.test_client(), "sales@example.com").status_code == 302
+    # The log says why nobody is throttled, with the store's own error.
+    said = [
+        (r.levelname, r.msg, [type(a).__name__ for a in r.args])
+        for r in caplog.records
+        if r.name == "hub.login_throttle"
+    ]
+    unavailable = ("WARNING", "log-in throttling unavailable: %s", ["ConnectionError"])
+    not_counted = ("WARNING", "a wrong password could not be counted: %s", ["ConnectionError"])
+    assert said == [unavailable, not_counted, unavailable]
+
+
+def test_a_throttled_log_in_is_audited_with_the_email_typed_and_the_limit_spent(app, users, monkeypatch):
+    # An e-mail nobody has (and longer than any address): the entry names no user, and keeps the
+    # e-mail as typed, up to an address's 254 characters.
+    typed = "x" * 300 + "@example.com"
+    with monkeypatch.context() as patched:
+        patched.setitem(app.config, "HUB_LOGIN_LIMIT_ACCOUNT", "2 per 15 minutes")
+        for _ in range(2):
+            assert _wrong(_from(app, "10.0.2.1"), typed).status_code == 401
+        assert _wrong(_from(app, "10.0.2.1"), typed).status_code == 429
+    with app.app_context():
+        entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "throttled")).one()
+        assert (entry.actor_id, entry.actor, entry.entity, entry.entity_id) == (
+            None,
+            "log-in from 10.0.2.1",
+            "users",
+            "-",
+        )
+        assert entry.changes == {
+            "email": {"old": None, "new": typed[:254]},
+            "limit": {"old": None, "new": "2 per 15 minute"},
+        }
+
+
+def test_retry_after_counts_from_the_oldest_wrong_password(app, users, monkeypatch):
+    # The account's one wrong password was typed ten minutes ago (by the store's clock): five of
+    # the window's fifteen minutes are left, not fifteen (mutants reading another key's window).
+    import limits.storage.memory
+
+    with monkeypatch.context() as patched:
+        patched.setitem(app.config, "HUB_LOGIN_LIMIT_ACCOUNT", "1 per 15 minutes")
+        earlier = time.time() - 600
+        with monkeypatch.context() as store_clock:
+            store_clock.setattr(limits.storage.memory, "time", SimpleNamespace(time=lambda: earlier))
+            assert _wrong(app.test_client()).status_code == 401
+        refused = log_in(app.test_client(), "sales@example.com")
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 5 * 60
+
+
+def test_retry_after_is_at_least_a_second_as_the_window_runs_out(app, users, monkeypatch):
+    # The store still counts the wrong password while the clock says its window is over (the
+    # answer is made in that last moment): the client is told to wait a second, not 0 or less.
+    from hub import login_throttle
+
+    with monkeypatch.context() as patched:
+        patched.setitem(app.config, "HUB_LOGIN_LIMIT_ACCOUNT", "1 per 15 minutes")
+        assert _wrong(app.test_client()).status_code == 401
+        later = time.time() + 3600
+        patched.setattr(login_throttle, "time", SimpleNamespace(time=lambda: later))
+        refused = log_in(app.test_client(), "sales@example.com")
+    assert (refused.status_code, refused.headers["Retry-After"]) == (429, "1")
+    assert "Try again in 1 minute." in refused.get_data(as_text=True)

@@ -118,7 +118,16 @@ def test_the_refusal_says_what_is_missing(app, users, browser):
     assert "X-CSRFToken" in r.json["message"]
     page = browser.post("/deals/new", data={"title": "Forged"})
     assert page.status_code == 400
-    assert "log in again" in page.get_data(as_text=True)
+    assert 'role="alert">Your session expired; please log in again.</p>' in page.get_data(as_text=True)
+
+
+def test_the_exempt_routes_take_a_session_request_without_a_token(app, users, browser, reached):
+    """The exemptions are real: EXEMPT's routes reach their view without a CSRF token."""
+    exempt = [(method, url, endpoint) for method, url, endpoint in _unsafe_routes(app) if endpoint in EXEMPT]
+    assert exempt
+    for method, url, _ in exempt:
+        assert browser.open(url, method=method, data={"name": "x"}).status_code == 200, url
+    assert reached == [endpoint for _, _, endpoint in exempt]
 
 
 def test_with_its_token_a_session_request_is_served(app, users, browser, request):

@@ -22,7 +22,7 @@ from connectors.mini_ledger import MiniLedgerConnector
 from hub.extensions import db
 from hub.inventory import pull as pull_module
 from hub.inventory.pull import pull_stock
-from hub.inventory.writers import ChunkWriter, FirstPullWriter, StagedWriter, stock_writer
+from hub.inventory.writers import ChunkWriter, FirstPullWriter, StagedWriter, held, stock_writer, zero_levels
 from hub.models import Connection, Product, StockHistory, StockLevel, SyncRun, Warehouse
 from hub.models.base import utcnow
 from tests.integration.test_inventory import set_stock
@@ -304,3 +304,100 @@ def test_a_delete_running_while_a_pull_writes_waits_for_it_and_then_sees_its_row
         else:
             assert count(StockLevel) == 2
             assert count(StockLevel, StockLevel.product_id.is_not(None)) == 0
+
+
+def _connection(name: str) -> Connection:
+    row = Connection(name=name, type="mini_ledger", config={})
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def test_each_connection_stores_its_levels_in_warehouses_of_its_own(app, pump):
+    # Two connections with a warehouse of the same code: each gets its own (mutants of
+    # `_warehouse_ids`' look-up that find another connection's warehouse).
+    with app.app_context():
+        first, second = _connection("First"), _connection("Second")
+        for connection, on_hand in ((first, 5), (second, 7)):
+            with stock_writer(connection, T0) as writer:
+                writer.add([level("PUMP", "WH1", on_hand)])
+                assert writer.finish() == (1, {pump})
+            db.session.commit()
+        owners = dict(
+            db.session.execute(select(Warehouse.id, Warehouse.connection_id).where(Warehouse.code == "WH1")).all()
+        )
+        assert sorted(owners.values()) == [first.id, second.id]
+        placed = db.session.execute(select(StockLevel.connection_id, StockLevel.warehouse_id, StockLevel.on_hand))
+        assert sorted((c, owners[w], Decimal(q)) for c, w, q in placed) == [
+            (first.id, first.id, Decimal(5)),
+            (second.id, second.id, Decimal(7)),
+        ]
+
+
+def test_what_a_connection_holds_is_its_stock_that_is_not_zero(app):
+    # held(): each of on hand, reserved and available counts alone; another connection's stock
+    # and other warehouses (when asked for some) do not.
+    zero, one = Decimal(0), Decimal(1)
+    with app.app_context():
+        first, second = _connection("First"), _connection("Second")
+        for connection, levels in (
+            (
+                first,
+                [
+                    Level("NOTHING", "WH1", zero, zero, zero, T0),
+                    Level("ON-HAND", "WH1", one, zero, zero, T0),
+                    Level("RESERVED", "WH1", zero, one, zero, T0),
+                    Level("AVAILABLE", "WH1", zero, zero, one, T0),
+                    Level("ALL", "WH2", one, one, one, T0),
+                ],
+            ),
+            (second, [Level("ELSEWHERE", "WH1", one, one, one, T0)]),
+        ):
+            with stock_writer(connection, T0) as writer:
+                writer.add(levels)
+                writer.finish()
+            db.session.commit()
+        assert held(first) == {("ON-HAND", "WH1"), ("RESERVED", "WH1"), ("AVAILABLE", "WH1"), ("ALL", "WH2")}
+        assert held(first, {"WH2"}) == {("ALL", "WH2")}
+        assert held(first, set()) == set()
+        assert held(second) == {("ELSEWHERE", "WH1")}
+
+
+def test_levels_of_nothing_come_in_a_stable_order():
+    zero = Decimal(0)
+    assert zero_levels({("B", "WH2"), ("A", "WH2"), ("A", "WH1")}, T0) == [
+        Level("A", "WH1", zero, zero, zero, T0),
+        Level("A", "WH2", zero, zero, zero, T0),
+        Level("B", "WH2", zero, zero, zero, T0),
+    ]
+
+
+def test_a_later_pull_counts_and_records_only_the_levels_that_changed(app, pump):
+    # A level reported again as it was is no change; one whose available moved alone is (the
+    # stored levels compared by warehouse, SKU, on hand and available: `_upsert`'s look-up of
+    # them). The products come from every chunk, not the last one only.
+    with app.app_context():
+        first = _connection("First")
+        valve = Product(sku="VALVE", name="Valve", list_price=Decimal(10), currency="EUR")
+        db.session.add(valve)
+        db.session.commit()
+        with stock_writer(first, T0) as writer:
+            writer.add([level("PUMP", "WH1", 5), level("VALVE", "WH1", 5)])
+            writer.add([level("A", "WH2", 1)])
+            assert writer.finish() == (3, {pump, valve.id})
+        db.session.commit()
+        later = T0 + timedelta(hours=1)
+        with stock_writer(first, later) as writer:
+            writer.add([level("PUMP", "WH1", 5, minutes=60)])  # as it was
+            writer.add([Level("VALVE", "WH1", Decimal(5), Decimal(1), Decimal(4), later)])  # 1 reserved now
+            writer.add([level("A", "WH2", 1, minutes=60)])
+            assert writer.finish() == (1, {valve.id})
+        db.session.commit()
+        history = db.session.execute(select(StockHistory.sku, StockHistory.available).order_by(StockHistory.id))
+        assert [(sku, Decimal(q)) for sku, q in history] == [
+            ("PUMP", Decimal(5)),
+            ("VALVE", Decimal(5)),
+            ("A", Decimal(1)),
+            ("VALVE", Decimal(4)),
+        ]
+        assert stored(first.id)[("WH1", "VALVE")] == (Decimal(5), Decimal(1), Decimal(4))
