@@ -18,6 +18,7 @@ from hub.extensions import db
 from hub.inventory import alerts
 from hub.models import AlertState, Connection, DealStageChange, Product, ReorderRule, StockAlert, StockLevel, Warehouse
 from hub.models.base import utcnow
+from hub.sentences import english, number, sentence
 
 NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 
@@ -256,13 +257,8 @@ def test_a_sweep_weighs_the_products_of_deals_moved_at_or_after_its_start(ctx, s
 
 
 def test_quantities_are_written_as_people_write_them():
-    assert [alerts.number_text(Decimal(v)) for v in ("12.0000", "2.5000", "0.0000", "1E+3", "-0.50")] == [
-        "12",
-        "2.5",
-        "0",
-        "1000",
-        "-0.5",
-    ]
+    said = [english(sentence("%(q)s", q=number(Decimal(v)))) for v in ("12.0000", "2.5000", "0.0000", "1E+3", "-0.50")]
+    assert said == ["12", "2.5", "0", "1,000", "-0.5"]
 
 
 def test_the_explanation_says_every_number_and_how_old_the_stock_is():
@@ -279,18 +275,18 @@ def test_the_explanation_says_every_number_and_how_old_the_stock_is():
         reorder_point=Decimal("10.0000"),
         freshness=old,
     )
-    assert alerts.explain(figures, True) == (
+    assert english(alerts.explain(figures, True)) == (
         "on hand 12, reserved 3, on won deals 2.5, on open deals (weighted) 1 → projected 5.5 < reorder point 10;"
         " stock as of 2026-12-01 09:30 UTC from Archive, Ledger — STALE: the last good pull is 2.1 h old,"
         " past the connection's stop threshold; check the connection before acting"
     )
     stale = replace(old, unusable=False)
-    assert alerts.explain(replace(figures, freshness=stale), True).endswith(
+    assert english(alerts.explain(replace(figures, freshness=stale), True)).endswith(
         "from Archive, Ledger — STALE: the last good pull is 2.1 h old"
     )
     fresh = replace(old, stale=False, unusable=False)
     calm = replace(figures, on_won_deals=Decimal(0), on_open_deals=Decimal(0), projected=Decimal(11), freshness=fresh)
-    assert alerts.explain(calm, False) == (
+    assert english(alerts.explain(calm, False)) == (
         "on hand 12, reserved 3 → projected 11 ≥ reorder point 10;"
         " stock as of 2026-12-01 09:30 UTC from Archive, Ledger"
     )
