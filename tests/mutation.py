@@ -162,17 +162,22 @@ MODULES: tuple[Module, ...] = (
         (
             "tests/integration/test_onec_exchange.py",
             "tests/integration/test_hostile_input.py",
+            "tests/integration/test_onec_endpoint.py",
         ),
     ),
     Module(
         "hub/exchange/catalog.py",
-        ("tests/integration/test_onec_exchange.py",),
+        (
+            "tests/integration/test_onec_exchange.py",
+            "tests/integration/test_onec_catalog_apply.py",
+        ),
     ),
     Module(
         "hub/exchange/orders.py",
         (
             "tests/integration/test_onec_exchange.py",
             "tests/integration/test_invoice_state.py",
+            "tests/integration/test_onec_orders_apply.py",
         ),
     ),
     Module(
@@ -184,12 +189,16 @@ MODULES: tuple[Module, ...] = (
     ),
     Module(
         "hub/exchange/sessions.py",
-        ("tests/integration/test_onec_exchange.py",),
+        (
+            "tests/integration/test_onec_exchange.py",
+            "tests/integration/test_onec_sessions.py",
+        ),
     ),
     Module(
         "connectors/onec/commerceml_reader.py",
         (
             "tests/unit/test_commerceml.py",
+            "tests/unit/test_commerceml_reader.py",
             "tests/integration/test_onec_exchange.py",
         ),
     ),
@@ -197,6 +206,7 @@ MODULES: tuple[Module, ...] = (
         "connectors/onec/commerceml.py",
         (
             "tests/unit/test_commerceml.py",
+            "tests/unit/test_commerceml_reader.py",
             "tests/integration/test_onec_exchange.py",
         ),
     ),
@@ -204,6 +214,7 @@ MODULES: tuple[Module, ...] = (
         "connectors/onec/commerceml_orders.py",
         (
             "tests/unit/test_commerceml.py",
+            "tests/unit/test_commerceml_orders.py",
             "tests/integration/test_onec_exchange.py",
         ),
     ),
@@ -211,6 +222,7 @@ MODULES: tuple[Module, ...] = (
         "connectors/onec/exchange.py",
         (
             "tests/unit/test_commerceml.py",
+            "tests/unit/test_onec_exchange_connector.py",
             "tests/integration/test_onec_exchange.py",
         ),
     ),
