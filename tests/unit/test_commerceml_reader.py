@@ -483,6 +483,12 @@ def test_a_date_that_is_no_date_is_refused_saying_which(name):
     assert _refusal(_document(body)) == f"Документ INV-3: {name}: 'вчера' is not a date"
 
 
+def test_an_amount_that_is_no_number_is_refused_saying_where():
+    """Kills the Сумма's place left out of its refusal (`_number(amount, None)`)."""
+    body = "<Документ><Ид>INV-4</Ид><Сумма>много</Сумма></Документ>"
+    assert _refusal(_document(body)) == "Документ INV-4: Сумма: 'много' is not a number"
+
+
 def test_a_payment_1c_cancelled_is_not_received():
     payment = OrderChange("p1", None, paid=True, cancelled=True, operation="Эквайринговая операция")
     dated = OrderChange("p2", None, paid_on=date(2026, 11, 23), operation="Выплата наличных денег")

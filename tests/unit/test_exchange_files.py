@@ -105,6 +105,9 @@ def test_names_and_paths_up_to_what_a_file_system_holds_are_kept():
     for refused in (name + "y", path + "c", "/".join(["dir"] * 400)):
         with pytest.raises(UploadRefused, match="is too long"):
             safe_relative(refused)
+    with pytest.raises(UploadRefused) as long:
+        safe_relative("x" * 300)
+    assert long.value.message == f"file name {'x' * 60!r}… is too long"  # its first 60 characters
 
 
 def test_a_part_exactly_at_the_limits_is_kept_and_the_refusals_say_which_limit(tmp_path):
@@ -117,6 +120,9 @@ def test_a_part_exactly_at_the_limits_is_kept_and_the_refusals_say_which_limit(t
         append_part(target, Stream(b"y" * 101), part_limit=1000, budget=100)
     assert session.value.message == "photo.jpg: the part is larger than the session's upload limit (100 bytes)"
     assert session.value.too_large is True
+    with pytest.raises(UploadRefused) as both:  # as long as the part may be, but beyond the session's
+        append_part(target, Stream(b"y" * 100), part_limit=100, budget=99)
+    assert both.value.message == "photo.jpg: the part is larger than the session's upload limit (99 bytes)"
     assert target.read_bytes() == b"x" * 100
 
 
