@@ -20,10 +20,10 @@ FULL = {
     "comment": "Доставка до 10:00 & подъём",
     "deal": "D-000008",
     "customer": {
-        "id": "C-3",
+        "id": 3,  # the hub's customer id, a number: written as text
         "name": "ООО «Ромашка»",
         "tax_id": "7701234567",
-        "email": None,
+        "email": "buh@romashka.ru",
         "phone": "+7 495 000-00-00",
         "address": "Москва, ул. Тверская, 1",
     },
@@ -32,9 +32,9 @@ FULL = {
             "sku": "CHAIR-1",
             "name": "Стул",
             "unit_price": Decimal("10.005"),
-            "quantity": Decimal("3.000"),
-            "net": Decimal("27.00"),
-            "tax": Decimal("5.40"),
+            "quantity": Decimal("1.000"),  # 10.005 → 10.01 half up (10.00 half even), less 0.99
+            "net": Decimal("9.02"),
+            "tax": Decimal("1.80"),
             "tax_rate": Decimal("0.20"),
         },
         {
@@ -84,7 +84,7 @@ EXPECTED = f"""<?xml version='1.0' encoding='utf-8'?>
     <Сумма>100.01</Сумма>
     <Контрагенты>
       <Контрагент>
-        <Ид>C-3</Ид>
+        <Ид>3</Ид>
         <Наименование>ООО «Ромашка»</Наименование>
         <Роль>Покупатель</Роль>
         <ПолноеНаименование>ООО «Ромашка»</ПолноеНаименование>
@@ -93,6 +93,10 @@ EXPECTED = f"""<?xml version='1.0' encoding='utf-8'?>
           <Представление>Москва, ул. Тверская, 1</Представление>
         </АдресРегистрации>
         <Контакты>
+          <Контакт>
+            <Тип>Почта</Тип>
+            <Значение>buh@romashka.ru</Значение>
+          </Контакт>
           <Контакт>
             <Тип>Телефон рабочий</Тип>
             <Значение>+7 495 000-00-00</Значение>
@@ -115,12 +119,12 @@ EXPECTED = f"""<?xml version='1.0' encoding='utf-8'?>
         <Наименование>Стул</Наименование>
         <БазоваяЕдиница>шт</БазоваяЕдиница>
         <ЦенаЗаЕдиницу>10.005</ЦенаЗаЕдиницу>
-        <Количество>3</Количество>
-        <Сумма>27.00</Сумма>
+        <Количество>1</Количество>
+        <Сумма>9.02</Сумма>
         <Скидки>
           <Скидка>
             <Наименование>Скидка</Наименование>
-            <Сумма>3.02</Сумма>
+            <Сумма>0.99</Сумма>
             <УчтеноВСумме>true</УчтеноВСумме>
           </Скидка>
         </Скидки>
@@ -134,7 +138,7 @@ EXPECTED = f"""<?xml version='1.0' encoding='utf-8'?>
           <Налог>
             <Наименование>НДС</Наименование>
             <УчтеноВСумме>false</УчтеноВСумме>
-            <Сумма>5.40</Сумма>
+            <Сумма>1.80</Сумма>
             <Ставка>20</Ставка>
           </Налог>
         </Налоги>
@@ -199,8 +203,8 @@ EXPECTED = f"""<?xml version='1.0' encoding='utf-8'?>
 
 def test_the_orders_document_whole():
     """Everything 1C reads of an order, compared as text: the number apart from the reference, a
-    date given as text, the rate normalised, money half up to the cent, the customer's Ид,
-    address and phone, the comment, the default tax name, a discount and its elements, a line
+    date given as text, the rate normalised, money half up to the cent, the customer's Ид (a number),
+    address, e-mail and phone, the comment, the default tax name, a discount and its elements, a line
     without Ид (its SKU), unit (шт) or tax (Без НДС, 0.00), the requisites with «Отменен»; and an
     order with nothing optional, whose empty comment and missing customer write nothing. The
     stamp drops microseconds and the time zone."""
