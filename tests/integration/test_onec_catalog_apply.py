@@ -28,7 +28,7 @@ from connectors.onec.commerceml import (
 from hub.exchange import catalog
 from hub.exchange.sessions import open_session
 from hub.extensions import db
-from hub.models import Connection, MappingRow, Product, StockLevel
+from hub.models import AuditEntry, Connection, MappingRow, Product, StockLevel
 from hub.models import Warehouse as HubWarehouse
 from tests.conftest import make_connection
 from tests.unit.test_commerceml import IMPORT_XML, OFFERS_XML
@@ -95,6 +95,7 @@ def test_catalogue_products_created_renamed_moved_and_skipped(app, tmp_path):
         CatalogItem("g2", None, ""),
         CatalogItem("g3", "S" * 64, "N" * 250),
         CatalogItem("g4", "T" * 65, "too long a SKU"),
+        CatalogItem("g6", "U" * 70, "too long a SKU too"),
         CatalogItem("g5", "SAME", "Same"),
     ]
     summary = _apply(app, one_c, items, tmp_path / "staged")
@@ -106,13 +107,29 @@ def test_catalogue_products_created_renamed_moved_and_skipped(app, tmp_path):
         "stock_levels": 0,
         "stock_changed": 0,
         "stock_zeroed": 0,
-        "skipped": 1,
+        "skipped": 2,
     }
     products = _products(app)
     assert set(products) == {"KEEP-1", "SAME", "g2", "S" * 64}
     assert products["g2"] == ("g2", Decimal(0), "EUR", "unit", Decimal(0), True)
     assert products["S" * 64][0] == "N" * 200
     assert products["KEEP-1"][:3] == ("New name", Decimal(5), "RUB")
+    with app.app_context():
+        created = db.session.scalars(
+            select(AuditEntry).where(
+                AuditEntry.entity == "products", AuditEntry.action == "create", AuditEntry.entity_id == _id(app, "g2")
+            )
+        ).one()
+        # Audited with every value it was made with (the columns' defaults would hide a wrong key).
+        assert {k: v["new"] for k, v in created.changes.items()} == {
+            "sku": "g2",
+            "name": "g2",
+            "list_price": "0",
+            "currency": "EUR",
+            "unit": "unit",
+            "tax_rate": "0",
+            "active": True,
+        }
     rows = _rows(app, one_c)
     assert {sku: guid for sku, (_, guid) in rows.items()} == {
         "KEEP-1": "new-guid",
@@ -124,6 +141,19 @@ def test_catalogue_products_created_renamed_moved_and_skipped(app, tmp_path):
     # The moved Ид is how offers find the product now.
     stock = _apply(app, one_c, [Offer("new-guid#red", None, None, quantity=Decimal(3))], tmp_path / "offers")
     assert (stock["stock_levels"], _stock(app, one_c)) == (1, {("KEEP-1", "all"): (3, 0, 3)})
+
+
+def _id(app, sku: str) -> str:
+    with app.app_context():
+        return str(db.session.scalar(select(Product.id).where(Product.sku == sku)))
+
+
+def test_a_catalogue_of_more_than_a_thousand_products_is_written_a_thousand_at_a_time(app, tmp_path):
+    """Kills the pending products not emptied (`= None`) after the first thousand are written."""
+    one_c = _connection(app)
+    items = [CatalogItem(f"g{n}", f"SKU-{n:04d}", f"Product {n}") for n in range(1001)]
+    assert _apply(app, one_c, items, tmp_path / "staged")["created"] == 1001
+    assert len(_products(app)) == 1001
 
 
 def _offers_items() -> list:
