@@ -148,12 +148,33 @@ def _id(app, sku: str) -> str:
         return str(db.session.scalar(select(Product.id).where(Product.sku == sku)))
 
 
-def test_a_catalogue_of_more_than_a_thousand_products_is_written_a_thousand_at_a_time(app, tmp_path):
-    """Kills the pending products not emptied (`= None`) after the first thousand are written."""
+def test_files_of_more_than_a_thousand_items_are_written_a_thousand_at_a_time(app, tmp_path):
+    """Kills, past the first thousand: the pending products or prices not emptied (`= None`),
+    the counters reset (`+=` turned `=`), and what the first thousand taught the rest: a product's
+    moved row (`self.rows`) and its 1C Ид (`self.sku_of`, for an offer naming only the Ид)."""
     one_c = _connection(app)
-    items = [CatalogItem(f"g{n}", f"SKU-{n:04d}", f"Product {n}") for n in range(1001)]
-    assert _apply(app, one_c, items, tmp_path / "staged")["created"] == 1001
+    _product(app, "KEEP", "Old", "1")
+    _product(app, "KEEP-2", "Old 2", "1")
+    with app.app_context():
+        db.session.add(MappingRow(connection_id=one_c, table_name="products", key="KEEP", value="old"))
+        db.session.commit()
+    kept_row = _rows(app, one_c)["KEEP"][0]
+    items = [CatalogItem("mid", "KEEP", "New"), *(CatalogItem(f"g{n}", f"SKU-{n:04d}", f"P {n}") for n in range(999))]
+    items += [
+        CatalogItem("new", "KEEP", "New"),  # the second thousand: the row moved by the first
+        CatalogItem("k2", "KEEP-2", "New 2"),
+        Offer("g7#red", None, None, quantity=Decimal(2)),  # only the Ид, of a product of the first thousand
+    ]
+    summary = _apply(app, one_c, items, tmp_path / "staged")
+    assert (summary["created"], summary["renamed"], summary["products"], summary["skipped"]) == (999, 2, 1002, 0)
     assert len(_products(app)) == 1001
+    rows = _rows(app, one_c)
+    assert (rows["KEEP"], rows["KEEP-2"][1], len(rows)) == ((kept_row, "new"), "k2", 1001)
+    assert _stock(app, one_c) == {("SKU-0007", "all"): (2, 0, 2)}
+    prices = [Offer(f"g{n}", None, None, prices=(Price(None, Decimal(n + 1), None),)) for n in range(999)]
+    prices += [Offer("k2", None, None, prices=(Price(None, Decimal(5), None),))] * 2
+    assert _apply(app, one_c, prices, tmp_path / "prices")["priced"] == 1000
+    assert _products(app)["SKU-0998"][1] == Decimal(999)
 
 
 def _offers_items() -> list:

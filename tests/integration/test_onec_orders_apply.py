@@ -14,7 +14,8 @@ from connectors.onec.commerceml import OrderChange
 from hub.exchange import orders
 from hub.exchange.sessions import open_session
 from hub.extensions import db
-from hub.models import Activity, Connection, ExternalLink, HubInvoice, InvoiceState, OneCPayment
+from hub.models import Activity, ActivityKind, Connection, ExternalLink, HubInvoice, InvoiceState, OneCPayment
+from hub.models.base import utcnow
 from hub.sync.factory import open_connector
 from tests.conftest import make_connection
 from tests.integration.test_onec_exchange import PASSWORD, USER, won_deal
@@ -59,10 +60,23 @@ def _notes(app) -> list[tuple[str, str | None]]:
 def test_order_changes_by_id_or_number_move_states_forward_only(app, sales, admin):
     """Kills: the link found by 1C's number when its Ид is 1C's own; each state's words; a
     state applied only when it ranks above the link's (`>` turned `>=`, the rank of a new link);
-    1C's number and status in the note's body; a shipment noted once; the unknown ids."""
+    1C's number and status in the note's body; a shipment noted once (on its own deal: the same
+    words on another deal's note do not count); the unknown ids."""
     one_c = _one_c(app)
     a, b = (won_deal(sales, admin)["invoices"][0]["number"] for _ in range(2))
     _exported(app, one_c, [a, b])
+    with app.app_context():  # the words of b's shipment, on a's deal: not b's note
+        invoice = db.session.scalars(select(HubInvoice).where(HubInvoice.number == a)).one()
+        db.session.add(
+            Activity(
+                kind=ActivityKind.NOTE,
+                subject=f"{b} shipped according to 1C",
+                occurred_at=utcnow(),
+                deal_id=invoice.deal_id,
+                customer_id=invoice.customer_id,
+            )
+        )
+        db.session.commit()
     first = _apply(
         app,
         one_c,
@@ -79,7 +93,7 @@ def test_order_changes_by_id_or_number_move_states_forward_only(app, sales, admi
         a: ("posted", Decimal(0), "ЗК-1", InvoiceState.POSTED),
         b: ("paid", TOTAL, "ЗК-2", InvoiceState.PAID),
     }
-    assert _notes(app) == [
+    assert _notes(app)[1:] == [
         (f"{a} posted in 1C", "1C order number ЗК-1. 1C status: Принят."),
         (f"{b} paid according to 1C on 2026-11-22", "1C order number ЗК-2."),
         (f"{b} shipped according to 1C", "Shipped on 2026-11-23. 1C order number ЗК-2."),
@@ -115,10 +129,11 @@ def test_payments_add_up_to_the_total_and_nothing_is_counted_twice_or_on_a_settl
     """Kills: the label taken from «Номер оплаты по 1С», else the number, cut at 100; a payment
     without an amount (or of 0) not counted, and said so; `>=` at the total (paid off exactly);
     payments on a paid order set aside; the order of the same file not taken as paid in full
-    when it is paid in parts, whether the payments name its Ид or its number."""
+    when it is paid in parts, whether the payments name its Ид or its number; a payment looked up
+    by its label on its own order only; and one of less than 1 paying part."""
     one_c = _one_c(app)
-    a, b = (won_deal(sales, admin)["invoices"][0]["number"] for _ in range(2))
-    _exported(app, one_c, [a, b])
+    a, b, c = (won_deal(sales, admin)["invoices"][0]["number"] for _ in range(3))
+    _exported(app, one_c, [a, b, c])
     long_label = "П" * 150
     result = _apply(
         app,
@@ -126,6 +141,7 @@ def test_payments_add_up_to_the_total_and_nothing_is_counted_twice_or_on_a_settl
         [
             OrderChange("guid-a", a, posted=True, paid_on=date(2026, 11, 22)),
             _payment("ПП-1", a, "1000.00", **{"Номер оплаты по 1С": long_label}),
+            _payment("ПП-7", a, "1.00", **{"Номер оплаты по 1С": "ПП-1"}),
             _payment("ПП-2", a, None),
             _payment("ПП-3", a, "0"),
             _payment("ПП-4", b, "2159.76"),
@@ -136,18 +152,20 @@ def test_payments_add_up_to_the_total_and_nothing_is_counted_twice_or_on_a_settl
     assert result.applied == [
         f"{a}: posted",
         f"{a}: partially_paid (1000 of 2159.76)",
+        f"{a}: partially_paid (1001 of 2159.76)",
         f"{a}: payment ПП-2 not counted (partially_paid)",
         f"{a}: payment ПП-3 not counted (partially_paid)",
         f"{b}: paid (2159.76 of 2159.76)",
         f"{b}: payment ПП-5 not counted (paid)",
     ]
     assert result.unknown == ["guid-ПП-6"]
-    assert _links(app)[a][:2] == ("partially_paid", Decimal(1000))
+    assert _links(app)[a][:2] == ("partially_paid", Decimal(1001))
     assert _links(app)[b][:2] == ("paid", TOTAL)
     with app.app_context():
         kept = {p.payment_key: (p.amount, p.counted) for p in db.session.scalars(select(OneCPayment))}
     assert kept == {
         "П" * 100: (Decimal(1000), True),
+        "ПП-1": (Decimal(1), True),
         "ПП-2": (Decimal(0), False),
         "ПП-3": (Decimal(0), False),
         "ПП-4": (TOTAL, True),
@@ -158,6 +176,8 @@ def test_payments_add_up_to_the_total_and_nothing_is_counted_twice_or_on_a_settl
     assert bodies[f"{b} payment ПП-4 according to 1C"] == "2159.76 paid: 2159.76 of 2159.76."
     # Sent again with the next change: counted once.
     assert _apply(app, one_c, [_payment("ПП-4", b, "2159.76")]).applied == []
+    # A payment of another order under a label a's payment has; and less than 1.
+    assert _apply(app, one_c, [_payment("ПП-1", c, "0.50")]).applied == [f"{c}: partially_paid (0.5 of 2159.76)"]
 
 
 def test_a_payment_undone_comes_off_down_to_posted_and_counts_again_when_redone(app, sales, admin):
