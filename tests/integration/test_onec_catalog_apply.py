@@ -295,6 +295,29 @@ def test_a_full_package_of_one_wanted_warehouse_leaves_the_others_alone(app, tmp
     assert _stock(app, other) == {("P1", "wh-shop"): (4, 0, 4)}
 
 
+def test_an_offer_finds_its_own_variant_a_sku_of_64_characters_and_names_only_its_warehouses(app, tmp_path):
+    """Kills the offer's whole Ид not looked up before its product's (a variant 1C lists as a
+    product of its own), `>` turned `>=` at SKU_LENGTH for offers, a warehouse name cut at 201,
+    and another connection's warehouse of the same code renamed."""
+    one_c, other = _connection(app), _connection(app, "1C other")
+    with app.app_context():
+        for key, value in (("BASE", "p"), ("VAR-1", "p#v")):
+            db.session.add(MappingRow(connection_id=one_c, table_name="products", key=key, value=value))
+        db.session.commit()
+    _apply(app, other, [Offer("o", "X", None, warehouses=(WarehouseQuantity("wh-main", Decimal(1)),))], tmp_path / "o")
+    items = [
+        Warehouse("wh-main", "Склад " + "Ж" * 250),
+        Offer("p#v", None, None, warehouses=(WarehouseQuantity("wh-main", Decimal(3)),)),
+        Offer("s64", "S" * 64, None, quantity=Decimal(4)),
+    ]
+    assert _apply(app, one_c, items, tmp_path / "a")["skipped"] == 0
+    assert _stock(app, one_c) == {("VAR-1", "wh-main"): (3, 0, 3), ("S" * 64, "all"): (4, 0, 4)}
+    with app.app_context():
+        names = {(w.connection_id, w.code): w.name for w in db.session.scalars(select(HubWarehouse))}
+    assert names[(one_c, "wh-main")] == ("Склад " + "Ж" * 250)[:200]
+    assert names[(other, "wh-main")] == "wh-main"
+
+
 def _session(app, connection_id: int):
     session, _ = open_session(db.session.get(Connection, connection_id))
     return session

@@ -52,6 +52,11 @@ def _links(app) -> dict[str, tuple]:
         }
 
 
+def _checked(app):
+    with app.app_context():
+        return db.session.scalars(select(ExternalLink.status_checked_at)).one()
+
+
 def _notes(app) -> list[tuple[str, str | None]]:
     with app.app_context():
         return [(a.subject, a.body) for a in db.session.scalars(select(Activity).order_by(Activity.id))]
@@ -187,9 +192,11 @@ def test_a_payment_undone_comes_off_down_to_posted_and_counts_again_when_redone(
     a = won_deal(sales, admin)["invoices"][0]["number"]
     _exported(app, one_c, [a])
     assert _apply(app, one_c, [_payment("ПП-1", a, "500")]).applied == [f"{a}: partially_paid (500 of 2159.76)"]
+    checked = _checked(app)
     undone = _apply(app, one_c, [_payment("ПП-1", a, "500", paid=False), _payment("ПП-9", a, "7", paid=False)])
     assert undone.applied == [f"{a}: payment ПП-1 undone in 1C, posted"]
     assert _links(app)[a][:2] == ("posted", Decimal(0))
+    assert _checked(app) > checked  # the undo is a status 1C reported
     assert _notes(app)[-1] == (f"{a} payment ПП-1 undone in 1C", "500 taken off: 0 of 2159.76 paid.")
     assert _apply(app, one_c, [_payment("ПП-1", a, "500", paid=False)]).applied == []  # undone once
     redone = _apply(app, one_c, [_payment("ПП-1", a, "2159.76")])
