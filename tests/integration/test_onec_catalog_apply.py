@@ -190,7 +190,8 @@ def _offers_items() -> list:
             "P1",
             None,
             prices=(Price("pt-retail", Decimal(10), "RUB"), Price("pt-opt", Decimal(8), "руб.")),
-            warehouses=(WarehouseQuantity("wh-main", Decimal(5)), WarehouseQuantity("wh-far", Decimal(7))),
+            # An unwanted warehouse first: the wanted one after it still counts.
+            warehouses=(WarehouseQuantity("wh-far", Decimal(7)), WarehouseQuantity("wh-main", Decimal(5))),
         ),
         Offer(
             "id-P2#v1",
