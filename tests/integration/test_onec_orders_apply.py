@@ -130,10 +130,10 @@ def _payment(number: str, basis: str | None, amount: str | None, paid: bool = Tr
     )
 
 
-def test_payments_add_up_to_the_total_and_nothing_is_counted_twice_or_on_a_settled_order(app, sales, admin):
+def test_payments_add_up_to_the_total_and_nothing_is_counted_twice_or_on_a_settled_order(app, sales, admin, caplog):
     """Kills: the label taken from «Номер оплаты по 1С», else the number, cut at 100; a payment
     without an amount (or of 0) not counted, and said so; `>=` at the total (paid off exactly);
-    payments on a paid order set aside; the order of the same file not taken as paid in full
+    payments on a paid order set aside (and the warning logged); the order of the same file not taken as paid in full
     when it is paid in parts, whether the payments name its Ид or its number; a payment looked up
     by its label on its own order only; and one of less than 1 paying part."""
     one_c = _one_c(app)
@@ -164,6 +164,8 @@ def test_payments_add_up_to_the_total_and_nothing_is_counted_twice_or_on_a_settl
         f"{b}: payment ПП-5 not counted (paid)",
     ]
     assert result.unknown == ["guid-ПП-6"]
+    warned = [r.getMessage() for r in caplog.records if r.name == "hub.exchange.orders"]
+    assert warned[-1] == f"1C payment ПП-5 of {b} (5.00) not counted: order paid"
     assert _links(app)[a][:2] == ("partially_paid", Decimal(1001))
     assert _links(app)[b][:2] == ("paid", TOTAL)
     with app.app_context():
