@@ -187,25 +187,30 @@ def test_payments_add_up_to_the_total_and_nothing_is_counted_twice_or_on_a_settl
     assert _apply(app, one_c, [_payment("ПП-1", c, "0.50")]).applied == [f"{c}: partially_paid (0.5 of 2159.76)"]
 
 
-def test_a_payment_undone_comes_off_down_to_posted_and_counts_again_when_redone(app, sales, admin):
+def test_a_payment_undone_comes_off_down_to_posted_and_is_set_aside_when_it_comes_again_too_late(app, sales, admin):
     """Kills the undo's conditions (counted, not undone yet), `max(…, 0)`, the states below the
-    total (`> 0` for partially paid), and a set-aside payment that 1C sends again."""
+    total, when 1C reported each, and an undone payment that 1C sends as paid again once the
+    order is paid off: set aside (not counted), no longer undone."""
     one_c = _one_c(app)
     a = won_deal(sales, admin)["invoices"][0]["number"]
     _exported(app, one_c, [a])
     assert _apply(app, one_c, [_payment("ПП-1", a, "500")]).applied == [f"{a}: partially_paid (500 of 2159.76)"]
     checked = _checked(app)
+    assert checked is not None  # a payment counted is a status 1C reported
     undone = _apply(app, one_c, [_payment("ПП-1", a, "500", paid=False), _payment("ПП-9", a, "7", paid=False)])
     assert undone.applied == [f"{a}: payment ПП-1 undone in 1C, posted"]
     assert _links(app)[a][:2] == ("posted", Decimal(0))
     assert _checked(app) > checked  # the undo is a status 1C reported
+    checked = _checked(app)
     assert _notes(app)[-1] == (f"{a} payment ПП-1 undone in 1C", "500 taken off: 0 of 2159.76 paid.")
     assert _apply(app, one_c, [_payment("ПП-1", a, "500", paid=False)]).applied == []  # undone once
-    redone = _apply(app, one_c, [_payment("ПП-1", a, "2159.76")])
-    assert redone.applied == [f"{a}: paid (2159.76 of 2159.76)"]
+    # Paid off by another payment, then 1C says the undone one was paid after all: set aside.
+    settled = _apply(app, one_c, [_payment("ПП-2", a, "2159.76"), _payment("ПП-1", a, "500")])
+    assert settled.applied == [f"{a}: paid (2159.76 of 2159.76)", f"{a}: payment ПП-1 not counted (paid)"]
+    assert _checked(app) > checked
     with app.app_context():
-        payment = db.session.scalars(select(OneCPayment)).one()
-        assert (payment.amount, payment.counted, payment.undone_at) == (TOTAL, True, None)
+        kept = {p.payment_key: (p.amount, p.counted, p.undone_at) for p in db.session.scalars(select(OneCPayment))}
+    assert kept == {"ПП-1": (Decimal(500), False, None), "ПП-2": (TOTAL, True, None)}
 
 
 def test_a_query_sends_what_1c_has_not_heard_of_a_page_at_a_time(app, sales, admin):

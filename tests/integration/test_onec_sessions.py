@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import logging
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -101,7 +102,7 @@ def test_a_lockout_names_the_connection_and_when_it_ends(app, monkeypatch):
     assert locked.value.reason.endswith(f"{locked.value.until:%Y-%m-%d %H:%M:%S} UTC")
 
 
-def test_a_session_lasts_an_idle_hour_from_each_call_and_expired_ones_go(app):
+def test_a_session_lasts_an_idle_hour_from_each_call_and_expired_ones_go(app, monkeypatch):
     """Kills IDLE's use (expiry at open and renewal), the expiry check's `<`, and expired sessions
     kept (with their folders) when 1C logs in again."""
     connection_id = _one_c(app, "1C", "shop", "right-pass")
@@ -116,6 +117,7 @@ def test_a_session_lasts_an_idle_hour_from_each_call_and_expired_ones_go(app):
         with pytest.raises(ExchangeDenied) as expired:
             current_session(None)
         assert expired.value.reason == "the exchange session has expired or is unknown: call mode=checkauth again"
+    assert str(expired.value) == expired.value.reason
     with app.app_context():
         connection = db.session.get(Connection, connection_id)
         before = utcnow()
@@ -132,6 +134,11 @@ def test_a_session_lasts_an_idle_hour_from_each_call_and_expired_ones_go(app):
         session = current_session(connection_id)
         assert session.expires_at >= before + IDLE  # renewed by the call
         assert sessions.session_key() == token
+        assert folder(session) == Path(app.instance_path) / "onec_exchange" / str(session.id)
+        # Up to the instant it expires, it is good.
+        moment = session.expires_at
+        monkeypatch.setattr(sessions, "utcnow", lambda: moment)
+        assert current_session(connection_id).expires_at == moment + IDLE
 
 
 def test_a_session_of_a_disabled_connection_is_refused_naming_it(app):
@@ -164,7 +171,7 @@ def test_only_the_newest_live_sessions_are_kept(app):
         assert kept == opened[-sessions.LIVE_SESSIONS :]
 
 
-def test_the_session_key_is_masked_in_a_message_and_other_arguments_stay(app):
+def test_the_session_key_is_masked_in_a_message_and_other_arguments_stay(app, monkeypatch):
     record = logging.LogRecord(
         "werkzeug", logging.INFO, __file__, 1, "GET /exchange/1c?sessid=k3y&mode=init", None, None
     )
@@ -177,6 +184,8 @@ def test_the_session_key_is_masked_in_a_message_and_other_arguments_stay(app):
     named.args = {"r": "GET /?sessid=abc HTTP/1.1", "s": 200}
     HideSessionKeys().filter(named)
     assert named.args == {"r": "GET /?sessid=*** HTTP/1.1", "s": 200}
+    for name in ("werkzeug", "gunicorn.access"):  # as a fresh process has them: the app added one already
+        monkeypatch.setattr(logging.getLogger(name), "filters", [])
     sessions.hide_session_keys_in_access_logs()
     sessions.hide_session_keys_in_access_logs()
     for name in ("werkzeug", "gunicorn.access"):
