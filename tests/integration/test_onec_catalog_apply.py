@@ -325,9 +325,11 @@ def _session(app, connection_id: int):
 
 
 def test_an_import_step_by_step_counts_its_items_and_cleans_up(app, tmp_path):
-    """Kills the position counted wrong (`+=` turned `=`), the staged batches kept after the file
-    is applied, and the state not marked done."""
-    one_c = _connection(app)
+    """Kills the position counted wrong (`+=` turned `=`), the batches staged out of order (the
+    price type of the first batch is known to the offers of the last: `batches` counted down), the
+    staged batches kept after the file is applied, and the state not marked done."""
+    one_c = _connection(app, price_type="Розничная")
+    _product(app, "CHAIR-1", "Chair", "1")
     data = OFFERS_XML.encode()
     path = tmp_path / "offers.xml"
     path.write_bytes(data)
@@ -337,6 +339,7 @@ def test_an_import_step_by_step_counts_its_items_and_cleans_up(app, tmp_path):
         steps = [catalog.import_step(session, root, "sub/offers.xml", path, batch=2) for _ in range(3)]
         assert [(s.done, s.position) for s in steps] == [(False, 2), (False, 4), (True, 6)]
         assert (steps[-1].summary["stock_levels"], steps[-1].summary["skipped"]) == (2, 1)
+        assert steps[-1].summary["priced"] == 1
         assert not catalog.staged_folder(root, "sub/offers.xml").exists()
         assert catalog.staged_folder(root, "sub/offers.xml").name == "sub__offers.xml"
         again = catalog.import_step(session, root, "sub/offers.xml", path, batch=2)

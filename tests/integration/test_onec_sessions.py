@@ -169,6 +169,14 @@ def test_only_the_newest_live_sessions_are_kept(app):
         db.session.commit()
         kept = db.session.scalars(select(ExchangeSession.id).order_by(ExchangeSession.id)).all()
         assert kept == opened[-sessions.LIVE_SESSIONS :]
+        # The newest by their last call, not by when they were opened: the oldest, still in use, stays.
+        oldest = db.session.get(ExchangeSession, kept[0])
+        oldest.expires_at = utcnow() + IDLE + timedelta(minutes=5)
+        db.session.commit()
+        newest = open_session(connection)[0].id
+        db.session.commit()
+        remaining = db.session.scalars(select(ExchangeSession.id).order_by(ExchangeSession.id)).all()
+        assert remaining == [kept[0], *kept[2:], newest]
 
 
 def test_the_session_key_is_masked_in_a_message_and_other_arguments_stay(app, monkeypatch):
