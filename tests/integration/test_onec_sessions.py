@@ -179,6 +179,19 @@ def test_only_the_newest_live_sessions_are_kept(app):
         assert remaining == [kept[0], *kept[2:], newest]
 
 
+def test_sessions_opened_in_the_same_instant_keep_the_newest(app, monkeypatch):
+    """Kills the tie-break by id dropped from the order of the live sessions."""
+    connection_id = _one_c(app, "1C", "shop", "right-pass")
+    moment = utcnow()
+    monkeypatch.setattr(sessions, "utcnow", lambda: moment)
+    with app.app_context():
+        connection = db.session.get(Connection, connection_id)
+        opened = [open_session(connection)[0].id for _ in range(sessions.LIVE_SESSIONS + 2)]
+        db.session.commit()
+        kept = db.session.scalars(select(ExchangeSession.id).order_by(ExchangeSession.id)).all()
+        assert kept == opened[-sessions.LIVE_SESSIONS :]
+
+
 def test_the_session_key_is_masked_in_a_message_and_other_arguments_stay(app, monkeypatch):
     record = logging.LogRecord(
         "werkzeug", logging.INFO, __file__, 1, "GET /exchange/1c?sessid=k3y&mode=init", None, None
