@@ -68,8 +68,8 @@ def test_order_changes_by_id_or_number_move_states_forward_only(app, sales, admi
     1C's number and status in the note's body; a shipment noted once (on its own deal: the same
     words on another deal's note do not count); the unknown ids."""
     one_c = _one_c(app)
-    a, b = (won_deal(sales, admin)["invoices"][0]["number"] for _ in range(2))
-    _exported(app, one_c, [a, b])
+    a, b, c = (won_deal(sales, admin)["invoices"][0]["number"] for _ in range(3))
+    _exported(app, one_c, [a, b, c])
     with app.app_context():  # the words of b's shipment, on a's deal: not b's note
         invoice = db.session.scalars(select(HubInvoice).where(HubInvoice.number == a)).one()
         db.session.add(
@@ -90,6 +90,7 @@ def test_order_changes_by_id_or_number_move_states_forward_only(app, sales, admi
             OrderChange(b, None, paid_on=date(2026, 11, 22), shipped_on=date(2026, 11, 23), onec_number="ЗК-2"),
             OrderChange("INV-999999", None, posted=True),
             OrderChange("1c-guid-x", None, cancelled=True),
+            OrderChange(c, None, onec_number="ЗК-3"),  # not posted, paid or cancelled: no state
         ],
     )
     assert first.applied == [f"{a}: posted", f"{b}: paid", f"{b}: shipped"]
@@ -97,6 +98,7 @@ def test_order_changes_by_id_or_number_move_states_forward_only(app, sales, admi
     assert _links(app) == {
         a: ("posted", Decimal(0), "ЗК-1", InvoiceState.POSTED),
         b: ("paid", TOTAL, "ЗК-2", InvoiceState.PAID),
+        c: ("draft", Decimal(0), "ЗК-3", InvoiceState.PENDING),
     }
     assert _notes(app)[1:] == [
         (f"{a} posted in 1C", "1C order number ЗК-1. 1C status: Принят."),

@@ -192,6 +192,28 @@ def test_sessions_opened_in_the_same_instant_keep_the_newest(app, monkeypatch):
         assert kept == opened[-sessions.LIVE_SESSIONS :]
 
 
+def test_a_session_expiring_this_instant_is_still_live(app, monkeypatch):
+    """Kills `<` turned `<=` for the expired sessions and `>=` turned `>` for the live ones, and
+    the key's length (32 random bytes: 43 characters)."""
+    connection_id = _one_c(app, "1C", "shop", "right-pass")
+    moment = utcnow()
+    monkeypatch.setattr(sessions, "utcnow", lambda: moment)
+    with app.app_context():
+        connection = db.session.get(Connection, connection_id)
+        alone, token = open_session(connection)
+        assert len(token) == 43
+        alone.expires_at = moment
+        newer = open_session(connection)[0]
+        db.session.commit()
+        assert db.session.scalars(select(ExchangeSession.id).order_by(ExchangeSession.id)).all() == [alone.id, newer.id]
+        # With two newer ones, it is the oldest of the live: it goes.
+        second = open_session(connection)[0]
+        newest = open_session(connection)[0]
+        db.session.commit()
+        remaining = db.session.scalars(select(ExchangeSession.id).order_by(ExchangeSession.id)).all()
+        assert remaining == [newer.id, second.id, newest.id]
+
+
 def test_the_session_key_is_masked_in_a_message_and_other_arguments_stay(app, monkeypatch):
     record = logging.LogRecord(
         "werkzeug", logging.INFO, __file__, 1, "GET /exchange/1c?sessid=k3y&mode=init", None, None
