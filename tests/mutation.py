@@ -170,6 +170,7 @@ MODULES: tuple[Module, ...] = (
         (
             "tests/integration/test_onec_exchange.py",
             "tests/integration/test_onec_catalog_apply.py",
+            "tests/integration/test_onec_endpoint.py",
         ),
     ),
     Module(
