@@ -19,6 +19,7 @@ from connectors.onec.commerceml import (
     InvalidExchangeFile,
     Offer,
     OffersPackage,
+    OrderChange,
     Price,
     PriceType,
     Warehouse,
@@ -97,9 +98,12 @@ def test_catalogue_products_created_renamed_moved_and_skipped(app, tmp_path):
         CatalogItem("g4", "T" * 65, "too long a SKU"),
         CatalogItem("g6", "U" * 70, "too long a SKU too"),
         CatalogItem("g5", "SAME", "Same"),
+        OrderChange("INV-999999", None, posted=True),  # a file may hold order changes too
     ]
     summary = _apply(app, one_c, items, tmp_path / "staged")
     assert summary == {
+        "orders_changed": [],
+        "unknown_orders": ["INV-999999"],
         "products": 4,
         "created": 2,
         "renamed": 1,
