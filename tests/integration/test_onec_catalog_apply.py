@@ -220,7 +220,7 @@ def test_offers_prices_by_price_type_name_stock_of_wanted_warehouses(app, tmp_pa
     their product (from 0); offers of unknown or too long SKUs skipped; reserved 0 and available
     the quantity; the warehouses' names (the code when 1C gives none, `all`'s own); the
     connection's stock times; and the full package zeroing the wanted stock it leaves out."""
-    one_c = _connection(app, warehouses=" wh-main ,, wh-shop", price_type="Оптовая")
+    one_c = _connection(app, warehouses=" wh-main,,wh-shop ", price_type="Оптовая")
     for sku, price, currency in (("P1", "1", "RUB"), ("P2", "2", "RUB"), ("P3", "3", "RUB"), ("P4", "4", "RUB")):
         _product(app, sku, sku, price, currency)
     _product(app, "P5", "P5", "5", "EUR")

@@ -49,6 +49,9 @@ def test_the_password_is_checked_against_enabled_exchange_connections_of_that_us
     second = _one_c(app, "1C b", "shop", "second-pass")
     _one_c(app, "1C off", "shop", "off-pass", enabled=False)
     make_connection(app, "Ledger", "mini_ledger", {"base_url": "http://ledger.example", "api_key": "k-1234"})
+    # Another kind of connection with the same user: not the exchange's.
+    odata = {"base_url": "http://1c.example/base", "username": "shop", "password": "second-pass"}
+    make_connection(app, "1C OData", "onec_odata", odata)
     with app.test_request_context(URL, headers=_basic("shop", "second-pass")):
         assert check_password(None).id == second
         assert [c.id for c in sessions.candidates(None, "shop")] == [first, second]
