@@ -303,19 +303,25 @@ def test_a_full_package_of_one_wanted_warehouse_leaves_the_others_alone(app, tmp
 def test_an_offer_finds_its_own_variant_a_sku_of_64_characters_and_names_only_its_warehouses(app, tmp_path):
     """Kills the offer's whole Ид not looked up before its product's (a variant 1C lists as a
     product of its own), `>` turned `>=` at SKU_LENGTH for offers, a warehouse name cut at 201,
-    and another connection's warehouse of the same code renamed."""
+    another connection's warehouse of the same code renamed, and the SKUs of offers looked up in
+    another connection's rows or another table's."""
     one_c, other = _connection(app), _connection(app, "1C other")
     with app.app_context():
         for key, value in (("BASE", "p"), ("VAR-1", "p#v")):
             db.session.add(MappingRow(connection_id=one_c, table_name="products", key=key, value=value))
+        # Rows that name no product of this connection: another connection's, another table's.
+        db.session.add(MappingRow(connection_id=other, table_name="products", key="THEIRS", value="q"))
+        db.session.add(MappingRow(connection_id=one_c, table_name="rates", key="EUR", value="t"))
         db.session.commit()
     _apply(app, other, [Offer("o", "X", None, warehouses=(WarehouseQuantity("wh-main", Decimal(1)),))], tmp_path / "o")
     items = [
         Warehouse("wh-main", "Склад " + "Ж" * 250),
         Offer("p#v", None, None, warehouses=(WarehouseQuantity("wh-main", Decimal(3)),)),
         Offer("s64", "S" * 64, None, quantity=Decimal(4)),
+        Offer("q", None, None, quantity=Decimal(5)),
+        Offer("t", None, None, quantity=Decimal(6)),
     ]
-    assert _apply(app, one_c, items, tmp_path / "a")["skipped"] == 0
+    assert _apply(app, one_c, items, tmp_path / "a")["skipped"] == 2
     assert _stock(app, one_c) == {("VAR-1", "wh-main"): (3, 0, 3), ("S" * 64, "all"): (4, 0, 4)}
     with app.app_context():
         names = {(w.connection_id, w.code): w.name for w in db.session.scalars(select(HubWarehouse))}
