@@ -181,17 +181,23 @@ MODULES: tuple[Module, ...] = (
         (
             "tests/integration/test_onec_exchange.py",
             "tests/integration/test_hostile_input.py",
+            "tests/integration/test_onec_endpoint.py",
         ),
     ),
     Module(
         "hub/exchange/catalog.py",
-        ("tests/integration/test_onec_exchange.py",),
+        (
+            "tests/integration/test_onec_exchange.py",
+            "tests/integration/test_onec_catalog_apply.py",
+            "tests/integration/test_onec_endpoint.py",
+        ),
     ),
     Module(
         "hub/exchange/orders.py",
         (
             "tests/integration/test_onec_exchange.py",
             "tests/integration/test_invoice_state.py",
+            "tests/integration/test_onec_orders_apply.py",
         ),
     ),
     Module(
@@ -203,12 +209,16 @@ MODULES: tuple[Module, ...] = (
     ),
     Module(
         "hub/exchange/sessions.py",
-        ("tests/integration/test_onec_exchange.py",),
+        (
+            "tests/integration/test_onec_exchange.py",
+            "tests/integration/test_onec_sessions.py",
+        ),
     ),
     Module(
         "connectors/onec/commerceml_reader.py",
         (
             "tests/unit/test_commerceml.py",
+            "tests/unit/test_commerceml_reader.py",
             "tests/integration/test_onec_exchange.py",
         ),
     ),
@@ -216,6 +226,7 @@ MODULES: tuple[Module, ...] = (
         "connectors/onec/commerceml.py",
         (
             "tests/unit/test_commerceml.py",
+            "tests/unit/test_commerceml_reader.py",
             "tests/integration/test_onec_exchange.py",
         ),
     ),
@@ -223,6 +234,7 @@ MODULES: tuple[Module, ...] = (
         "connectors/onec/commerceml_orders.py",
         (
             "tests/unit/test_commerceml.py",
+            "tests/unit/test_commerceml_orders.py",
             "tests/integration/test_onec_exchange.py",
         ),
     ),
@@ -230,6 +242,7 @@ MODULES: tuple[Module, ...] = (
         "connectors/onec/exchange.py",
         (
             "tests/unit/test_commerceml.py",
+            "tests/unit/test_onec_exchange_connector.py",
             "tests/integration/test_onec_exchange.py",
         ),
     ),

@@ -62,8 +62,11 @@ class ReadPosition:
             f"<{name}" + "".join(f" {k}={quoteattr(v)}" for k, v in attrs) + ">" for name, attrs in self.open_elements
         )
         try:
-            return f'<?xml version="1.0" encoding="{self.encoding}"?>{tags}'.encode(self.encoding)
-        except (LookupError, UnicodeEncodeError):
+            # An attribute may hold what the encoding cannot (a character reference in the file):
+            # written back as a character reference, it reads as it did.
+            declared = f'<?xml version="1.0" encoding="{self.encoding}"?>{tags}'
+            return declared.encode(self.encoding, errors="xmlcharrefreplace")
+        except (LookupError, UnicodeError):
             raise InvalidExchangeFile(f"the file's encoding {self.encoding!r} is not one the hub reads") from None
 
 
@@ -150,7 +153,7 @@ class _Reader:
         self.path.append(local)
         if self.builder is not None:
             self._check_size()
-            self.builder.start(local, _local(attributes) if attributes else attributes)
+            self._open_in_item(name, local, attributes)
             return
         offset = self.parser.CurrentByteIndex
         replayed = offset < len(self.prologue)  # an open element of the prologue: seen by an earlier batch
@@ -162,12 +165,20 @@ class _Reader:
                 self.stopped_at = ReadPosition(offset + self.shift, self.encoding, tuple(self.open))
                 raise _Stop
             self.builder = etree.TreeBuilder()
-            self.builder.start(local, _local(attributes) if attributes else attributes)
+            self._open_in_item(name, local, attributes)
             self.item_kind, self.item_depth, self.item_start = kind, len(self.path), offset
             return
         if len(self.path) == 2 and local in PACKAGES and not replayed:
-            self.items.append(_package(local, attributes))
+            self.items.append(_package(local, _local(attributes)))
         self.open.append((name, tuple(attributes.items())))
+
+    def _open_in_item(self, name: str, local: str, attributes: dict[str, str]) -> None:
+        # expat takes any XML name; lxml only those whose part after the last colon is a name too
+        # (not `x:` nor `x:1a`), and raises ValueError for the others.
+        try:
+            self.builder.start(local, _local(attributes) if attributes else attributes)
+        except ValueError:
+            raise InvalidExchangeFile(f"<{name}>: its name or an attribute's is no XML name after the prefix") from None
 
     def _end(self, name: str) -> None:
         if self.builder is None:
@@ -345,7 +356,8 @@ def _number(text: str, where: str) -> Decimal:
         value = Decimal(cleaned)
     except InvalidOperation:
         raise InvalidExchangeFile(f"{where}: {text!r} is not a number") from None
-    if not value.is_finite() or abs(value) >= Decimal("1e14"):
+    # copy_abs, not abs(): abs() rounds to the context, and overflows for "1e999999999".
+    if not value.is_finite() or value.copy_abs() >= Decimal("1e14"):
         raise InvalidExchangeFile(f"{where}: {text!r} is not a number of a sensible size")
     return value
 

@@ -1,0 +1,187 @@
+"""The edges of 1C's exchange endpoint (hub/exchange/__init__.py) as 1C meets them: each refusal's
+status and text, what the run history keeps, the connection's attention set and cleared, zip
+archives refused or unpacked, the steps newer 1C versions add. Flask test client, real database
+and files. Written against the mutants `make mutate` left of the module (docs/testing.md)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from hub.exchange import throttle
+from hub.extensions import db
+from hub.models import Connection, ExchangeSession, SyncRun
+from tests.conftest import make_connection
+from tests.integration.test_onec_exchange import CHANGES, PASSWORD, USER, OneC, _exported, _zip
+from tests.unit.test_commerceml import IMPORT_XML
+
+CATALOGUE = IMPORT_XML.format(encoding="UTF-8").encode()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client(use_cookies=False)  # 1C sends the cookie it was given, as a header
+
+
+def _one_c(app, **config) -> int:
+    settings = {
+        "username": USER,
+        "password": PASSWORD,
+        "import_batch": 2,
+        "file_limit": 1000,
+        "max_total_bytes": 200_000,
+    }
+    return make_connection(app, "1C", "onec_exchange", {**settings, **config})
+
+
+def _runs(app) -> list[SyncRun]:
+    with app.app_context():
+        runs = db.session.scalars(select(SyncRun).order_by(SyncRun.id)).all()
+        db.session.expunge_all()
+        return runs
+
+
+def _attention(app, connection_id: int) -> str | None:
+    with app.app_context():
+        return db.session.get(Connection, connection_id).attention
+
+
+def test_refusals_answer_in_the_connections_encoding_with_their_status(app, client):
+    """Kills the unknown step's text and status, GET for a file (405), the encoding of a failure
+    (windows-1251), and the step's name cut at SyncRun.operation's 40 characters."""
+    _one_c(app, encoding="windows-1251")
+    one_c = OneC(client)
+    assert one_c.checkauth().status_code == 200
+    unknown = one_c.call("", "")
+    assert (unknown.status_code, unknown.data) == (400, b"failure\nunknown step type=(none) mode=(none)")
+    assert unknown.content_type == "text/plain; charset=windows-1251"
+    get = one_c.call("catalog", "file", filename="import.xml")
+    assert (get.status_code, get.get_data(as_text=True)) == (405, "failure\nsend the file's content with POST")
+    bad = one_c.call("catalog", "file", "POST", b"x", filename="../x.xml")
+    assert bad.data == "failure\nfile name '../x.xml' leaves the exchange folder".encode("cp1251")
+    long = one_c.call("catalog", "m" * 60)
+    assert long.status_code == 400
+    runs = _runs(app)
+    assert [r.operation for r in runs[1:]] == [
+        "1c_any_none",
+        "1c_catalog_file",
+        "1c_catalog_file",
+        ("1c_catalog_" + "m" * 60)[:40],
+    ]
+    assert runs[-1].error == f"unknown step type=catalog mode={'m' * 60}"
+    assert runs[2].request[0]["url"] == "/exchange/1c?type=catalog&mode=file&filename=import.xml"
+    assert runs[2].request[0]["body"] == {"type": "catalog", "mode": "file", "filename": "import.xml"}
+    assert runs[2].response[0]["status"] == 405
+
+
+def test_a_part_declared_larger_than_the_limits_is_refused_before_it_is_read(app, client):
+    """Kills `>` turned `>=` against the declared length, and the budget left (`max_total_bytes`
+    less what the session uploaded) used for it and for the part."""
+    _one_c(app, max_total_bytes=1500)
+    one_c = OneC(client)
+    one_c.start("catalog")
+    assert one_c.call("catalog", "file", "POST", b"a" * 1000, filename="import.xml").status_code == 200
+    over = one_c.call("catalog", "file", "POST", b"b" * 501, filename="import.xml")
+    assert (over.status_code, over.get_data(as_text=True)) == (
+        413,
+        "failure\nimport.xml: the part is larger than file_limit (1000 bytes)",
+    )
+    assert one_c.call("catalog", "file", "POST", b"c" * 500, filename="import.xml").status_code == 200
+    with app.app_context():
+        session = db.session.scalars(select(ExchangeSession)).one()
+        assert session.uploaded_bytes == 1500
+    runs = _runs(app)
+    assert runs[-1].request[0]["body"] == {"type": "catalog", "mode": "file", "filename": "import.xml", "bytes": 500}
+    assert runs[-1].response[0]["body"] == {"file_bytes": 1500}
+
+
+def test_zip_archives_refused_when_the_connection_takes_none(app, client):
+    _one_c(app, zip=False)
+    one_c = OneC(client)
+    assert one_c.checkauth("catalog").status_code == 200
+    assert one_c.call("catalog", "init").get_data(as_text=True) == "zip=no\nfile_limit=1000"
+    one_c.upload("bundle.zip", _zip({"import.xml": CATALOGUE}), part=1000)
+    refused = one_c.call("catalog", "import", filename="import.xml")
+    assert (refused.status_code, refused.get_data(as_text=True)) == (
+        400,
+        "failure\nbundle.zip: zip archives are off for this connection",
+    )
+    # The archive is gone: the session's next file imports.
+    one_c.upload("import.xml", CATALOGUE, part=1000)
+    assert one_c.import_file("import.xml") == ["progress", "success"]
+
+
+def test_an_import_counts_unpacked_bytes_and_clears_the_attention_a_failure_set(app, client):
+    """Kills the unpacked size added to the session's uploads, the note of what was unpacked and
+    read, a failed import's attention, and checkauth leaving an attention other than a refused
+    log-in alone."""
+    one_c_id = _one_c(app)
+    one_c = OneC(client)
+    one_c.start("catalog")
+    one_c.upload("import.xml", CATALOGUE[:-80], part=1000)
+    assert one_c.call("catalog", "import", filename="import.xml").status_code == 200  # progress
+    failed = one_c.call("catalog", "import", filename="import.xml")
+    assert failed.status_code == 400
+    attention = _attention(app, one_c_id)
+    assert attention.startswith("1C exchange: 1c_catalog_import failed: not well-formed XML")
+    assert OneC(client).checkauth().status_code == 200
+    assert _attention(app, one_c_id) == attention  # a good log-in does not hide a failed import
+
+    again = OneC(client)
+    again.start("catalog")
+    archive = _zip({"import.xml": CATALOGUE})
+    again.upload("bundle.zip", archive, part=1000)
+    assert again.import_file("import.xml") == ["progress", "success"]
+    assert _attention(app, one_c_id) is None
+    with app.app_context():
+        session = db.session.scalars(select(ExchangeSession).order_by(ExchangeSession.id.desc())).first()
+        assert session.uploaded_bytes == len(archive) + len(CATALOGUE)
+    first, last = _runs(app)[-2:]
+    assert first.response[0]["body"] == {"unpacked": ["bundle.zip"], "items_read": 2}
+    # The failed file applied nothing: the products come with this one.
+    assert last.response[0]["body"] == {
+        "unpacked": [],
+        "items_read": 3,
+        "products": 3,
+        "created": 3,
+        "renamed": 0,
+        "priced": 0,
+        "stock_levels": 0,
+        "stock_changed": 0,
+        "stock_zeroed": 0,
+        "skipped": 0,
+    }
+
+
+def test_zipped_changes_apply_their_xml_files_and_a_later_import_of_the_archive_succeeds(app, client, sales, admin):
+    """Kills the archive's names filtered by `.xml` in any case, the archive remembered as applied
+    (its later `mode=import` answers success, not 404), and the note of the orders left alone."""
+    _one_c(app)
+    one_c, (paid,) = _exported(sales, admin, client, 1)
+    changes = CHANGES.format(paid=paid, cancelled="INV-999999").encode("cp1251")
+    archive = _zip({"ORDERS-1.XML": changes, "readme.txt": b"not xml"})
+    response = one_c.call("sale", "file", "POST", archive, filename="orders.zip")
+    assert response.get_data(as_text=True) == "success\nnot changed, never sent to this exchange: INV-999999"
+    assert one_c.call("sale", "import", filename="orders.zip").get_data(as_text=True) == "success"
+    body = _runs(app)[-2].response[0]["body"]
+    assert (body["file_bytes"], body["ORDERS-1.XML"]["unknown_orders"]) == (len(archive), ["INV-999999"])
+    assert body["ORDERS-1.XML"]["orders_changed"] == [f"{paid}: paid", f"{paid}: shipped"]
+
+
+def test_a_lockout_answers_whole_seconds_rounded_up_and_at_least_one(app, client, monkeypatch):
+    """Kills `ceil` and `max(1, …)` of Retry-After, and the WWW-Authenticate header's text."""
+    _one_c(app)
+    monkeypatch.setitem(app.config, "HUB_EXCHANGE_LOGIN_FAILURES", 1)
+    start = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    clock = {"now": start}
+    monkeypatch.setattr(throttle, "now", lambda: clock["now"])
+    wrong = OneC(client, password="wrong").checkauth()
+    assert (wrong.status_code, wrong.headers["WWW-Authenticate"]) == (401, 'Basic realm="1C exchange", charset="UTF-8"')
+    lockout = app.config["HUB_EXCHANGE_LOCKOUT_SECONDS"]
+    for passed, header in ((timedelta(milliseconds=500), str(lockout)), (timedelta(seconds=lockout - 0.2), "1")):
+        clock["now"] = start + passed
+        locked = OneC(client).checkauth()
+        assert (locked.status_code, locked.headers["Retry-After"]) == (429, header)
+        assert "WWW-Authenticate" not in locked.headers
