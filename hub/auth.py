@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, g, request, session
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask_babel import gettext
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select, update
@@ -21,8 +22,8 @@ from hub.errors import Forbidden, Unauthorized
 from hub.extensions import db, login_manager
 from hub.kept_answers import TOKENS, Cache
 from hub.models.base import utcnow
-from hub.models.users import ApiToken, User, hash_token
-from hub.permissions import POLICY, allowed
+from hub.models.users import ApiToken, Role, User, hash_token
+from hub.permissions import POLICY, RESOURCE_NAMES, allowed
 from hub.plain_paths import plain
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -139,6 +140,14 @@ def authenticated(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def refusal(role: Role, resource: str, action: str) -> str:
+    """Why `role` may not `action` `resource`, in the request's language."""
+    names = {"role": gettext(role.value), "resource": gettext(RESOURCE_NAMES[resource])}
+    if action == "read":
+        return gettext("The %(role)s role may not read %(resource)s.", **names)
+    return gettext("The %(role)s role may not write %(resource)s.", **names)
+
+
 def requires(resource: str, action: str) -> Callable[[F], F]:
     """Refuse with 401 when nobody is logged in and 403 when the role may not."""
     if resource not in POLICY or action not in POLICY[resource]:
@@ -149,7 +158,7 @@ def requires(resource: str, action: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             user = authenticated_user()
             if not allowed(user.role, resource, action):
-                raise Forbidden(f"The {user.role.value} role may not {action} {resource}.")
+                raise Forbidden(refusal(user.role, resource, action))
             return view(*args, **kwargs)
 
         wrapper.permission = (resource, action)  # type: ignore[attr-defined]  # read by the permission tests

@@ -6,6 +6,7 @@ and deals (what has been sold) and will own stock and alerts; admins do everythi
 
 from __future__ import annotations
 
+from hub.i18n import N_
 from hub.models.users import Role
 
 ALL = frozenset(Role)
@@ -46,6 +47,30 @@ POLICY: dict[str, dict[str, frozenset[Role]]] = {
         "read": frozenset({Role.ADMIN, Role.FINANCE, Role.OPERATIONS}),
         "write": frozenset({Role.ADMIN, Role.OPERATIONS}),
     },
+}
+
+
+# Each resource as a refusal names it (English: the key's own words), translated where it is said.
+RESOURCE_NAMES: dict[str, str] = {
+    "customers": N_("customers"),
+    "contacts": N_("contacts"),
+    "deals": N_("deals"),
+    "activities": N_("activities"),
+    "tasks": N_("tasks"),
+    "products": N_("products"),
+    "pipelines": N_("pipelines"),
+    "users": N_("users"),
+    "audit": N_("audit"),
+    "invoices": N_("invoices"),
+    "deal_invoices": N_("deal invoices"),
+    "connections": N_("connections"),
+    "company": N_("company"),
+    "reconciliations": N_("reconciliations"),
+    "sync": N_("sync"),
+    "mappings": N_("mappings"),
+    "stock": N_("stock"),
+    "alert_channels": N_("alert channels"),
+    "alerts": N_("alerts"),
 }
 
 

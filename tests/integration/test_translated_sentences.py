@@ -16,8 +16,10 @@ from sqlalchemy import select, update
 
 from connectors.errors import PermanentError
 from connectors.mini_ledger import MiniLedgerConnector
+from hub.auth import refusal
 from hub.extensions import db
-from hub.models import Connection, InvoiceNotice, StockAlert, User
+from hub.models import Connection, InvoiceNotice, Role, StockAlert, User
+from hub.permissions import POLICY, RESOURCE_NAMES
 from hub.sync.worker import drain
 from tests.conftest import PASSWORD, make_connection
 from tests.integration.test_alert_delivery import Mailbox, channel
@@ -303,6 +305,26 @@ def test_the_mapping_store_says_what_is_missing_in_the_language_asked_for(app, a
     for code, headers in (("en", {}), ("ru", RU), ("bn", BN)):
         r = admin.get(f"/api/v1/connections/{connection_id}/mapping/versions/42", headers=headers)
         assert (r.status_code, r.json["message"]) == (404, expected[code])
+
+
+def test_a_refused_role_is_told_so_in_the_language_asked_for(app, sales):
+    expected = {
+        "en": ("The sales role may not read users.", "The sales role may not write deal invoices."),
+        "ru": (
+            "Роль продажи не может просматривать раздел: пользователи.",
+            "Роль продажи не может изменять раздел: счета сделок.",
+        ),
+        "bn": ("বিক্রয় ভূমিকা ব্যবহারকারী দেখতে পারে না।", "বিক্রয় ভূমিকা ডিলের ইনভয়েস বদলাতে পারে না।"),
+    }
+    for code, headers in (("en", {}), ("ru", RU), ("bn", BN)):
+        r = sales.get("/api/v1/users", headers=headers)
+        assert (r.status_code, r.json["code"], r.json["message"]) == (403, "forbidden", expected[code][0])
+    with app.test_request_context(headers=RU):
+        assert refusal(Role.SALES, "deal_invoices", "write") == expected["ru"][1]
+
+
+def test_every_resource_has_a_name_to_be_refused_by():
+    assert set(RESOURCE_NAMES) == set(POLICY)
 
 
 # ---- what an admin must know of a connection -------------------------------------------------------
