@@ -323,6 +323,18 @@ def test_a_refused_role_is_told_so_in_the_language_asked_for(app, sales):
         assert refusal(Role.SALES, "deal_invoices", "write") == expected["ru"][1]
 
 
+def test_a_record_not_found_is_named_in_the_language_asked_for(call):
+    finance = call("finance")
+    expected = {
+        "en": "No invoice with id 424242.",
+        "ru": "Не найдено: счёт с id 424242.",
+        "bn": "424242 আইডির কোনো ইনভয়েস নেই।",
+    }
+    for code, headers in (("en", {}), ("ru", RU), ("bn", BN)):
+        r = finance.get("/api/v1/invoices/424242", headers=headers)
+        assert (r.status_code, r.json["message"]) == (404, expected[code])
+
+
 def test_every_resource_has_a_name_to_be_refused_by():
     assert set(RESOURCE_NAMES) == set(POLICY)
 
