@@ -84,9 +84,11 @@ def quantity_text(value: Decimal | str, locale: Locale | str | None = None) -> s
 
 
 def number_text(value: Decimal | float | int, places: int, locale: Locale | str | None = None) -> str:
-    """A measured figure (hours, days) to `places` decimals."""
+    """A measured figure (hours, days) or an amount to `places` decimals, grouped as the locale
+    groups (Bengali in lakhs and crores: 10,00,000)."""
     where = locale_of(locale)
-    pattern = "#,##0" + ("." + "0" * places if places else "")
+    whole = where.decimal_formats[None].pattern.split(";")[0].split(".")[0]
+    pattern = whole + ("." + "0" * places if places else "")
     return format_decimal(Decimal(str(value)), format=pattern, locale=where)
 
 

@@ -27,6 +27,7 @@ from hub import invoicing
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.inventory import availability
+from hub.locale_numbers import number_text
 from hub.models import (
     Contact,
     Customer,
@@ -82,7 +83,7 @@ def build_lines(deal: Deal, lines: Sequence[Mapping[str, Any]]) -> None:
             pass  # the unknown product is the one error worth naming on this line
         elif unit_price is None:
             if product is None:
-                errors.setdefault(f"{path}.unit_price", []).append("Required when the line has no product.")
+                errors.setdefault(f"{path}.unit_price", []).append(gettext("Required when the line has no product."))
             elif product.currency != deal.currency:
                 errors.setdefault(f"{path}.unit_price", []).append(
                     gettext(
@@ -96,13 +97,17 @@ def build_lines(deal: Deal, lines: Sequence[Mapping[str, Any]]) -> None:
                 unit_price = product.list_price
         description = data.get("description") or (product.name if product else None)
         if not description and not (referenced and product is None):
-            errors.setdefault(f"{path}.description", []).append("Required when the line has no product.")
+            errors.setdefault(f"{path}.description", []).append(gettext("Required when the line has no product."))
         tax_rate = data.get("tax_rate")
         if tax_rate is None:
             tax_rate = product.tax_rate if product else ZERO
         if unit_price is not None and data["quantity"] * unit_price > MAX_AMOUNT:
             errors.setdefault(f"{path}.quantity", []).append(
-                f"Quantity × unit price is {data['quantity'] * unit_price:,.2f}; a line may be at most {MAX_AMOUNT:,}."
+                gettext(
+                    "Quantity × unit price is %(amount)s; a line may be at most %(most)s.",
+                    amount=number_text(data["quantity"] * unit_price, 2),
+                    most=number_text(MAX_AMOUNT, 0),
+                )
             )
         new_lines.append(
             DealLine(
@@ -116,7 +121,9 @@ def build_lines(deal: Deal, lines: Sequence[Mapping[str, Any]]) -> None:
             )
         )
     if not errors and sum(ln.quantity * ln.unit_price for ln in new_lines) > MAX_AMOUNT:
-        errors["lines"] = [f"The lines add up to more than {MAX_AMOUNT:,}, the most a deal may be."]
+        errors["lines"] = [
+            gettext("The lines add up to more than %(most)s, the most a deal may be.", most=number_text(MAX_AMOUNT, 0))
+        ]
     if errors:
         raise ValidationFailed(errors)
     deal.lines = new_lines
@@ -129,20 +136,24 @@ def apply_fields(deal: Deal, data: Mapping[str, Any], *, creating: bool, user: U
         frozen = [f for f in FROZEN_WHEN_WON if f in data]
         if frozen:
             raise Conflict(
-                f"Deal {deal.number} is won and invoiced; its {', '.join(frozen)} can no longer change.",
-                {f: ["Frozen on a won deal."] for f in frozen},
+                gettext(
+                    "Deal %(number)s is won and invoiced; its %(fields)s can no longer change.",
+                    number=deal.number,
+                    fields=", ".join(frozen),
+                ),
+                {f: [gettext("Frozen on a won deal.")] for f in frozen},
             )
     errors: dict[str, list[str]] = {}
     if "customer_id" in data:
         customer = db.session.get(Customer, data["customer_id"])
         if customer is None:
-            errors["customer_id"] = [f"No customer with id {data['customer_id']}."]
+            errors["customer_id"] = [gettext("No customer with id %(id)s.", id=data["customer_id"])]
         else:
             deal.customer = customer
     if "owner_id" in data:
         owner = None if data["owner_id"] is None else db.session.get(User, data["owner_id"])
         if data["owner_id"] is not None and owner is None:
-            errors["owner_id"] = [f"No user with id {data['owner_id']}."]
+            errors["owner_id"] = [gettext("No user with id %(id)s.", id=data["owner_id"])]
         deal.owner = owner
     elif creating:
         deal.owner = user
@@ -150,9 +161,9 @@ def apply_fields(deal: Deal, data: Mapping[str, Any], *, creating: bool, user: U
         contact_id = data.get("contact_id", deal.contact_id)
         contact = None if contact_id is None else db.session.get(Contact, contact_id)
         if contact_id is not None and contact is None:
-            errors["contact_id"] = [f"No contact with id {contact_id}."]
+            errors["contact_id"] = [gettext("No contact with id %(id)s.", id=contact_id)]
         elif contact is not None and deal.customer is not None and contact.customer_id != deal.customer.id:
-            errors["contact_id"] = [f"Contact {contact.id} works for another customer."]
+            errors["contact_id"] = [gettext("Contact %(id)s works for another customer.", id=contact.id)]
         deal.contact = contact
     for name in ("title", "expected_close_date", "probability", "notes"):
         if name in data:

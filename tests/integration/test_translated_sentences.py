@@ -335,6 +335,32 @@ def test_a_record_not_found_is_named_in_the_language_asked_for(call):
         assert (r.status_code, r.json["message"]) == (404, expected[code])
 
 
+def test_a_deals_limits_and_missing_records_are_said_in_the_language_asked_for(sales):
+    customer = sales.post("/api/v1/customers", json={"name": "Ветер"}).json
+    million = {"description": "Bulk", "quantity": "1000000", "unit_price": "1000001"}
+    body = {"title": "D", "customer_id": customer["id"], "lines": [million]}
+    expected = {
+        "ru": {
+            "lines[0].quantity": [
+                f"Количество × цена за единицу = 1{NBSP}000{NBSP}001{NBSP}000{NBSP}000,00; "
+                f"строка может быть не больше 1{NBSP}000{NBSP}000{NBSP}000{NBSP}000."
+            ],
+        },
+        "bn": {
+            "lines[0].quantity": [
+                "পরিমাণ × একক মূল্য = 10,00,00,10,00,000.00; একটি লাইন সর্বোচ্চ 10,00,00,00,00,000 হতে পারে।"
+            ],
+        },
+    }
+    for code, headers in (("ru", RU), ("bn", BN)):
+        r = sales.post("/api/v1/deals", json=body, headers=headers)
+        assert (r.status_code, r.json["errors"]) == (422, expected[code])
+    missing = {"ru": "Нет контакта с id 424242.", "bn": "424242 আইডির কোনো যোগাযোগ নেই।"}
+    for code, headers in (("ru", RU), ("bn", BN)):
+        r = sales.post("/api/v1/deals", json={**body, "lines": [], "contact_id": 424242}, headers=headers)
+        assert (r.status_code, r.json["errors"]) == (422, {"contact_id": [missing[code]]})
+
+
 def test_every_resource_has_a_name_to_be_refused_by():
     assert set(RESOURCE_NAMES) == set(POLICY)
 

@@ -92,10 +92,14 @@ def test_quantities_and_percentages_keep_every_decimal_they_have_and_no_more():
     assert percent_text(Decimal("0.075"), "en") == "7.5%"
 
 
-@pytest.mark.parametrize(("locale", "shown"), [("en", "1,234.6"), ("ru", "1\xa0234,6"), ("bn", "1,234.6")])
-def test_a_measured_figure_shows_the_decimals_asked_for(locale, shown):
+@pytest.mark.parametrize(
+    ("locale", "shown", "large"),
+    [("en", "1,234.6", "1,234,567.00"), ("ru", "1\xa0234,6", "1\xa0234\xa0567,00"), ("bn", "1,234.6", "12,34,567.00")],
+)
+def test_a_measured_figure_shows_the_decimals_asked_for(locale, shown, large):
     assert number_text(1234.56, 1, locale) == shown  # the dashboard's hours and days
     assert number_text(2, 1, locale).endswith(("2.0", "2,0"))
+    assert number_text(Decimal("1234567"), 2, locale) == large  # grouped as the locale groups
 
 
 # ---- reading: the rules, case by case -------------------------------------------------------
