@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from hub.api import idempotency
-from hub.api.base import INT_MAX
+from hub.api.base import INT_MAX, Amount, Money
 from hub.errors import HTTP_CODES, HubError, error_body, flatten_messages
 from hub.extensions import db
 from hub.i18n import translated, translated_errors
@@ -62,6 +62,10 @@ class HubApi(Api):
 
 
 api = HubApi()
+# Amounts travel as strings with a point ("1234.50"), so that no client reads them as floats: the
+# document says so (a number is still accepted on input).
+api.register_field(Amount, "string", "decimal")
+api.register_field(Money, "string", "decimal")
 
 
 class IdConverter(IntegerConverter):

@@ -160,8 +160,8 @@ class Amount(ma.fields.Decimal):
         **kwargs: Any,
     ) -> None:
         if isinstance(kwargs.get("load_default"), Decimal):
-            # Documented as the number it is: dumped as a string, it is no valid default of a number.
-            kwargs["metadata"] = {"default": float(kwargs["load_default"]), **kwargs.get("metadata", {})}
+            # Documented as the string an amount travels as ("0"), not as the Decimal it is loaded as.
+            kwargs["metadata"] = {"default": str(kwargs["load_default"]), **kwargs.get("metadata", {})}
         super().__init__(as_string=True, allow_nan=False, **kwargs)
         self.max_places = places
         self.minimum, self.maximum, self.exclusive_minimum = minimum, maximum, exclusive_minimum

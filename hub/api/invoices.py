@@ -8,7 +8,7 @@ from flask.views import MethodView
 from sqlalchemy import select
 
 from hub import finance
-from hub.api.base import Blueprint, Currency, ListArgs, Money, page_schema
+from hub.api.base import Amount, Blueprint, Currency, ListArgs, Money, page_schema
 from hub.auth import requires
 from hub.extensions import db
 from hub.models import HubInvoice, InvoiceState, SyncRun
@@ -33,7 +33,7 @@ class LinkSchema(ma.Schema):
     external_number = ma.fields.String(allow_none=True)
     url = ma.fields.String(allow_none=True)
     state = ma.fields.String()
-    amount_paid = ma.fields.Decimal(as_string=True)
+    amount_paid = Amount()
     status_checked_at = ma.fields.DateTime(allow_none=True)
     credit_note = ma.fields.Nested(
         CreditNoteSchema,

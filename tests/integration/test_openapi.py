@@ -45,6 +45,26 @@ def test_every_api_route_is_documented_with_its_methods(app, spec):
     assert all(path.startswith(V) for path in spec["paths"])
 
 
+def test_amounts_are_documented_as_the_strings_they_travel_as(spec, sales):
+    """A deal's amounts are answered as "0.00"; a document saying `number` made clients (and the
+    fuzz test, once it won a deal) read them as something else."""
+    schemas = spec["components"]["schemas"]
+    numbers = [
+        (name, field)
+        for name, s in schemas.items()
+        for field, p in s.get("properties", {}).items()
+        if p.get("type") == "number"
+    ]
+    assert numbers == []
+    for field in ("total", "subtotal", "tax_total", "discount_total"):
+        assert schemas["DealOut"]["properties"][field]["type"] == "string", field
+    assert schemas["DealLineIn"]["properties"]["quantity"] == {"type": "string", "format": "decimal"}
+    customer = sales.post("/api/v1/customers", json={"name": "Fjord"}).json
+    line = {"description": "Valve", "quantity": 2, "unit_price": "48.50"}  # a number is still taken
+    deal = sales.post("/api/v1/deals", json={"title": "D", "customer_id": customer["id"], "lines": [line]}).json
+    assert (deal["total"], deal["lines"][0]["quantity"]) == ("97.00", "2.0000")
+
+
 def test_path_parameters_and_errors_are_described(spec):
     for path, item in spec["paths"].items():
         for name in re.findall(r"{(\w+)}", path):
