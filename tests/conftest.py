@@ -34,8 +34,14 @@ PASSWORD = "correct-horse-battery"
 TEST_OUTBOUND_ALLOW = "127.0.0.0/8,::1/128"
 os.environ["HUB_OUTBOUND_ALLOW"] = TEST_OUTBOUND_ALLOW
 outbound.configure(TEST_OUTBOUND_ALLOW)
-# The browser tests' fixtures (a live server, chromium, a page per test).
-pytest_plugins = ("tests.support.ui_fixtures", "tests.support.erpnext_api", "tests.support.odoo_api")
+# Fixtures of tests/support: the browser tests' (a live server, chromium, a page per test), the
+# SaaS fakes', and a real SMTP server.
+pytest_plugins = (
+    "tests.support.ui_fixtures",
+    "tests.support.erpnext_api",
+    "tests.support.odoo_api",
+    "tests.support.mail",
+)
 
 
 def _postgres_base() -> str | None:

@@ -20,27 +20,10 @@ from hub.models.base import utcnow
 from hub.sync.worker import drain
 from tests.integration.test_crm_api import assert_error
 from tests.integration.test_inventory import pull, rule, set_stock
+from tests.support.mail import Mailbox
 from tests.support.services import free_port
 
 SECRET = "whsec-123456"
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[bytes] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append(envelope.content)
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp():
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, mailbox
-    controller.stop()
 
 
 class Receiver:

@@ -11,7 +11,6 @@ import re
 from email import policy as email_policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
 from connectors.errors import PermanentError
@@ -22,9 +21,8 @@ from hub.models import Connection, InvoiceNotice, Role, StockAlert, User
 from hub.permissions import POLICY, RESOURCE_NAMES
 from hub.sync.worker import drain
 from tests.conftest import PASSWORD, make_connection
-from tests.integration.test_alert_delivery import Mailbox, channel
+from tests.integration.test_alert_delivery import channel
 from tests.integration.test_inventory import pull, rule, set_stock
-from tests.support.services import free_port
 
 NBSP = "\xa0"
 RU = {"Accept-Language": "ru-RU,ru;q=0.9"}
@@ -173,15 +171,6 @@ def test_an_alert_evaluated_before_0025_shows_its_stored_text(app, call, alert):
         db.session.commit()
     (said,) = call("operations").get("/api/v1/alerts", headers=RU).json["items"]
     assert said["explanation"] == "on hand 3 (old words)"
-
-
-@pytest.fixture
-def smtp():
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, mailbox
-    controller.stop()
 
 
 def test_an_alert_email_is_in_the_instances_language_and_the_webhook_in_english(
