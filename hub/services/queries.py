@@ -18,6 +18,24 @@ from sqlalchemy import Select, func, or_, select
 from hub.errors import NotFound, ValidationFailed
 from hub.extensions import db
 from hub.i18n import N_
+from hub.models import (
+    Activity,
+    AlertChannel,
+    Connection,
+    Contact,
+    Customer,
+    Deal,
+    HubInvoice,
+    OutboxEvent,
+    Pipeline,
+    Product,
+    ReconciliationRun,
+    ReorderRule,
+    StockAlert,
+    Task,
+    User,
+    Warehouse,
+)
 from hub.money import sortable
 from hub.unicode_text import ContainsText
 
@@ -117,28 +135,28 @@ def search_filter(text: str, *columns: Any):
 
 # What a look-up that found nothing calls the record, by model (English: these words), translated
 # where it is said. A model not listed is called by its class name.
-THING_NAMES: dict[str, str] = {
-    "Activity": N_("activity"),
-    "AlertChannel": N_("alert channel"),
-    "Connection": N_("connection"),
-    "Contact": N_("contact"),
-    "Customer": N_("customer"),
-    "Deal": N_("deal"),
-    "HubInvoice": N_("invoice"),
-    "OutboxEvent": N_("outbox event"),
-    "Pipeline": N_("pipeline"),
-    "Product": N_("product"),
-    "ReconciliationRun": N_("reconciliation"),
-    "ReorderRule": N_("reorder rule"),
-    "StockAlert": N_("alert"),
-    "Task": N_("task"),
-    "User": N_("user"),
-    "Warehouse": N_("warehouse"),
+THING_NAMES: dict[type, str] = {
+    Activity: N_("activity"),
+    AlertChannel: N_("alert channel"),
+    Connection: N_("connection"),
+    Contact: N_("contact"),
+    Customer: N_("customer"),
+    Deal: N_("deal"),
+    HubInvoice: N_("invoice"),
+    OutboxEvent: N_("outbox event"),
+    Pipeline: N_("pipeline"),
+    Product: N_("product"),
+    ReconciliationRun: N_("reconciliation"),
+    ReorderRule: N_("reorder rule"),
+    StockAlert: N_("alert"),
+    Task: N_("task"),
+    User: N_("user"),
+    Warehouse: N_("warehouse"),
 }
 
 
 def _nothing_with(model: type, ident: int) -> str:
-    name = THING_NAMES.get(model.__name__)
+    name = THING_NAMES.get(model)
     thing = gettext(name) if name else model.__name__.lower()
     return gettext("No %(thing)s with id %(id)s.", thing=thing, id=ident)
 

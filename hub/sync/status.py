@@ -113,10 +113,3 @@ def _in_turn(first: results.Result, then: results.Result) -> results.Result:
     move = first.invoice if first.invoice.state == InvoiceState.CANCELLED else then.invoice
     paid = then.invoice.amount_paid if then.invoice.amount_paid is not None else first.invoice.amount_paid
     return replace(then, invoice=replace(move, amount_paid=paid))
-
-
-def apply_state(link: ExternalLink, state: ExternalState, paid: Decimal | None) -> None:
-    """One invoice's change, recorded at once (a file of them: StateChanges)."""
-    changes = StateChanges()
-    changes.apply(link, state, paid)
-    changes.record()

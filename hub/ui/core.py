@@ -277,10 +277,6 @@ def when(value: datetime | date | None) -> str:
     return locale_numbers.date_text(value)
 
 
-def period_label(key: str, period: str) -> str:
-    return locale_numbers.period_text(key, period)
-
-
 def html_lang() -> str:
     """The page's language for `<html lang>`: screen readers, hyphenation, and the charts' Intl."""
     return str(locale_numbers.locale_of()).replace("_", "-")
@@ -346,7 +342,7 @@ def install_template_helpers(app: Flask) -> None:
         percent=percent,
         number=number,
         when=when,
-        period_label=period_label,
+        period_label=locale_numbers.period_text,
         ago=ago,
         options=options,
         pretty_json=pretty_json,

@@ -1,4 +1,4 @@
-"""One rule for what a target says became of an invoice (hub.sync.status.apply_state), used by the
+"""One rule for what a target says became of an invoice (hub.sync.status.StateChanges), used by the
 status pull and by 1C's order changes. Where the two must differ: a status pull always tells the
 amount paid, 1C's "posted" or "cancelled" tells none, so they leave it as it is."""
 
@@ -14,11 +14,17 @@ from connectors.onec.commerceml import OrderChange
 from hub.exchange.orders import apply_changes
 from hub.extensions import db
 from hub.models import Connection, ExternalLink, HubInvoice, InvoiceState
-from hub.sync.status import apply_state
+from hub.sync.status import StateChanges
 from tests.conftest import make_connection
 from tests.integration.test_onec_exchange import won_deal
 
 PART = Decimal("100.00")
+
+
+def _apply(link: ExternalLink, state: ExternalState, paid: Decimal | None) -> None:
+    changes = StateChanges()
+    changes.apply(link, state, paid)
+    changes.record()
 
 
 @pytest.fixture
@@ -61,7 +67,7 @@ def test_posted_by_a_status_pull_takes_the_amount_it_tells(app, onec, invoice_id
     with app.app_context():
         invoice = _invoice(invoice_id)
         link = _link(invoice, onec)
-        apply_state(link, ExternalState.POSTED, Decimal(0))
+        _apply(link, ExternalState.POSTED, Decimal(0))
         assert (invoice.state, invoice.amount_paid) == (InvoiceState.POSTED, Decimal(0))
         assert (link.state, link.amount_paid) == ("posted", Decimal(0))
 
@@ -94,9 +100,9 @@ def test_an_invoice_cancelled_in_the_hub_stays_cancelled_but_its_payment_is_kept
             changes = [OrderChange(id=invoice.number, number=None, paid_on=invoice.issue_date)]
             apply_changes(db.session.get(Connection, onec), changes)
         else:
-            apply_state(_link(invoice, onec), ExternalState.PAID, invoice.total)
+            _apply(_link(invoice, onec), ExternalState.PAID, invoice.total)
         assert (invoice.state, invoice.amount_paid) == (InvoiceState.CANCELLED, invoice.total)
         # The target cancelling it too is no change for the hub invoice, but is taken.
         link = db.session.scalar(select(ExternalLink).where(ExternalLink.invoice_id == invoice.id))
-        apply_state(link, ExternalState.CANCELLED, None)
+        _apply(link, ExternalState.CANCELLED, None)
         assert (invoice.state, link.state, invoice.amount_paid) == (InvoiceState.CANCELLED, "cancelled", invoice.total)
