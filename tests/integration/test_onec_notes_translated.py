@@ -117,8 +117,11 @@ def test_a_paid_and_shipped_order_is_noted_in_each_readers_language(app, users, 
         page = text(logged_in(app, users["sales"]["email"], code).get(f"/deals/{deal['id']}"))
         for subject, body in expected[code]:
             assert on_page(page, subject, body), (code, subject)
-    ru_page = text(logged_in(app, users["sales"]["email"], "ru").get(f"/deals/{deal['id']}"))
-    assert "according to 1C" not in ru_page
+    ru = logged_in(app, users["sales"]["email"], "ru")
+    assert "according to 1C" not in text(ru.get(f"/deals/{deal['id']}"))
+    customer_page = text(ru.get(f"/customers/{deal['customer']['id']}"))  # the customer's timeline: subjects
+    assert all(html.escape(subject) in customer_page for subject, _ in expected["ru"])
+    assert "according to 1C" not in customer_page
     # One note in the API, in the language asked for.
     first = notes(app, deal["id"])[0]
     one = sales.get(f"/api/v1/activities/{first.id}", headers=RU).json

@@ -84,3 +84,13 @@ def test_outside_an_app_a_state_is_its_english_word():
 def test_an_unknown_value_type_is_refused():
     with pytest.raises(ValueError, match="unknown stored value type 'colour'"):
         canonical(sentence("%(v)s", v={"type": "colour", "value": "red"}))
+
+
+@pytest.mark.parametrize("code", ["ru", "bn"])
+def test_every_state_a_1c_note_can_name_is_in_the_catalogue(babel_app, code):  # noqa: F811
+    """A payment set aside names the state its order is in (hub.exchange.orders.RANK)."""
+    from hub.exchange.orders import RANK
+
+    for state in RANK:
+        word = said(sentence("%(s)s", s=state_word(state)), code)
+        assert word != state.replace("_", " "), (code, state)
