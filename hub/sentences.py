@@ -11,15 +11,17 @@ Stored form (JSON; `render` reads it, the builders below write it):
     {"id": "...%(num)s line...", "plural": "...%(num)s lines...", "count": "num", "params": {...}}
 
 A parameter is plain text (a name, a SKU: shown as it is) or a typed value: `number`, `money`,
-`percent`, `moment`, or another sentence, or a list of them. The row keeps its English text beside
-the stored form, for readers of the raw column (a webhook, the audit) and for rows written before
-the stored form existed: those show their text, looked up in the catalogue as it stands.
+`percent`, `moment`, `day`, `state`, or another sentence, or a list of them. The row keeps its
+English text beside the stored form, for readers of the raw column (a webhook, the audit) and for
+rows written before the stored form existed: those show their text, looked up in the catalogue as it
+stands. A column that other code has matched in a fixed form since before the stored form (an
+activity's subject) keeps that form: `canonical` writes it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +30,7 @@ from flask import has_app_context
 from flask_babel import force_locale, get_locale, gettext
 
 from hub.i18n import counted_text
-from hub.locale_numbers import datetime_text, money_text, number_text, percent_text, quantity_text
+from hub.locale_numbers import date_text, datetime_text, money_text, number_text, percent_text, quantity_text
 
 Stored = dict[str, Any]
 ENGLISH = Locale("en")
@@ -67,6 +69,17 @@ def moment(value: datetime) -> Stored:
     return {"type": "moment", "value": value.isoformat()}
 
 
+def day(value: date) -> Stored:
+    """A calendar day (a date 1C gives, without a time)."""
+    return {"type": "day", "value": value.isoformat()}
+
+
+def state_word(code: str) -> Stored:
+    """A state's machine code ("partially_paid"), said as the badges say it ("partially paid",
+    translated: the catalogue has it from `hub.ui.core.STATE_NAMES`)."""
+    return {"type": "state", "value": code}
+
+
 def joined(items: Sequence[Stored | str], separator: str = ", ") -> Stored:
     return {"type": "list", "items": list(items), "separator": separator}
 
@@ -88,6 +101,38 @@ def english(stored: Mapping[str, Any]) -> str:
         return _say(stored, ENGLISH)
     with force_locale("en"):
         return _say(stored, ENGLISH)
+
+
+def canonical(stored: Mapping[str, Any]) -> str:
+    """The sentence in English with its values as machines write them: amounts and quantities as the
+    shortest plain decimal (2159.76, 500; no grouping, no currency), days and moments in ISO 8601,
+    states as their code. For a column whose text other code matched in that form before the
+    sentence was kept beside it (the 1C exchange finds a note it wrote by its subject)."""
+    kind = stored.get("type")
+    if kind is not None:
+        return _canonical_value(stored)
+    params = {name: _canonical_param(value) for name, value in (stored.get("params") or {}).items()}
+    template = stored.get("plural") if stored.get("plural") and _count(stored) != 1 else stored["id"]
+    return template % params if params else template
+
+
+def _canonical_param(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return canonical(value)
+    return "" if value is None else str(value)
+
+
+def _canonical_value(value: Mapping[str, Any]) -> str:
+    kind = value["type"]
+    if kind in ("number", "money"):
+        return format(Decimal(value["value"]).normalize(), "f")
+    if kind == "percent":
+        return format((Decimal(value["value"]) * 100).normalize(), "f") + "%"
+    if kind in ("moment", "day", "state"):
+        return value["value"]
+    if kind == "list":
+        return value.get("separator", ", ").join(_canonical_param(item) for item in value["items"])
+    raise ValueError(f"unknown stored value type {kind!r}")
 
 
 def _locale() -> Locale:
@@ -131,6 +176,11 @@ def _value(value: Mapping[str, Any], locale: Locale) -> str:
         return percent_text(value["value"], locale)
     if kind == "moment":
         return datetime_text(datetime.fromisoformat(value["value"]), locale)
+    if kind == "day":
+        return date_text(date.fromisoformat(value["value"]), locale)
+    if kind == "state":
+        word = value["value"].replace("_", " ")
+        return gettext(word) if has_app_context() else word
     if kind == "list":
         return value.get("separator", ", ").join(_param(item, locale) for item in value["items"])
     raise ValueError(f"unknown stored value type {kind!r}")

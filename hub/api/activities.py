@@ -17,17 +17,29 @@ from hub.services.queries import get_or_404, paginate, search_filter, where_equa
 blp = Blueprint("activities", __name__, url_prefix="/api/v1", description="Activities and tasks")
 
 
+SAID = "a note the hub wrote (the 1C exchange's) is answered in the Accept-Language's language"
+
+
 class ActivitySchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     kind = ma.fields.Enum(ActivityKind, by_value=True, required=True)
-    subject = stripped(200, required=True)
-    body = ma.fields.String(allow_none=True)
+    subject = stripped(200, required=True, metadata={"description": f"{SAID}; `q` and `sort` use its English"})
+    body = ma.fields.String(allow_none=True, metadata={"description": SAID})
     occurred_at = ma.fields.AwareDateTime(default_timezone=None, metadata={"description": "default: now"})
     deal_id = ma.fields.Integer(allow_none=True)
     customer_id = ma.fields.Integer(allow_none=True)
     author_id = ma.fields.Integer(dump_only=True, allow_none=True)
     created_at = ma.fields.DateTime(dump_only=True)
     updated_at = ma.fields.DateTime(dump_only=True)
+
+    @ma.post_dump(pass_original=True)
+    def _in_the_readers_language(self, data: dict, activity: Activity, **kwargs) -> dict:
+        # Read through the model's properties: written and loaded as `subject` and `body`.
+        if "subject" in data:
+            data["subject"] = activity.subject_text
+        if "body" in data:
+            data["body"] = activity.body_text
+        return data
 
 
 class TaskSchema(ma.Schema):

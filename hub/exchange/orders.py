@@ -32,6 +32,7 @@ from connectors.errors import ConnectorError
 from connectors.onec.commerceml import OrderChange
 from connectors.onec.exchange import OneCExchangeConnector
 from hub.extensions import db
+from hub.i18n import N_
 from hub.models import (
     Activity,
     ActivityKind,
@@ -43,6 +44,7 @@ from hub.models import (
     OneCPayment,
 )
 from hub.models.base import utcnow
+from hub.sentences import Stored, canonical, day, joined, money, sentence, state_word
 from hub.sync.status import StateChanges
 
 log = logging.getLogger(__name__)
@@ -173,17 +175,19 @@ def _apply_order(
         link.status_checked_at = utcnow()
         # Only a payment tells an amount: 1C's date of payment means the whole invoice.
         states.apply(link, ExternalState(state), invoice.total if state == PAID else None)
-        words = {
-            CANCELLED: "cancelled in 1C",
-            PAID: f"paid according to 1C on {change.paid_on}",
-            POSTED: "posted in 1C",
-        }[state]
-        _note(invoice, f"{invoice.number} {words}", change, now)
+        if state == PAID:
+            words = sentence(
+                N_("%(number)s paid according to 1C on %(day)s"), number=invoice.number, day=day(change.paid_on)
+            )
+        else:
+            template = {CANCELLED: N_("%(number)s cancelled in 1C"), POSTED: N_("%(number)s posted in 1C")}[state]
+            words = sentence(template, number=invoice.number)
+        _note(invoice, words, change, now)
         result.applied.append(f"{invoice.number}: {state}")
     if change.shipped_on:
-        subject = f"{invoice.number} shipped according to 1C"
-        if not _noted(invoice, subject):
-            _note(invoice, subject, change, now, f"Shipped on {change.shipped_on}.")
+        subject = sentence(N_("%(number)s shipped according to 1C"), number=invoice.number)
+        if not _noted(invoice, canonical(subject)):
+            _note(invoice, subject, change, now, sentence(N_("Shipped on %(day)s."), day=day(change.shipped_on)))
             result.applied.append(f"{invoice.number}: shipped")
 
 
@@ -208,13 +212,19 @@ def _apply_payment(
             state = _paid_state(paid, invoice.total)
             link.status_checked_at = utcnow()
             states.apply(link, ExternalState(state), paid)
-            body = f"{_amount(kept.amount)} taken off: {_amount(paid)} of {_amount(invoice.total)} paid."
-            _note(invoice, f"{invoice.number} payment {label} undone in 1C", payment, now, body)
+            body = sentence(
+                N_("%(amount)s taken off: %(paid)s of %(total)s paid."),
+                amount=money(kept.amount, invoice.currency),
+                paid=money(paid, invoice.currency),
+                total=money(invoice.total, invoice.currency),
+            )
+            undone = sentence(N_("%(number)s payment %(payment)s undone in 1C"), number=invoice.number, payment=label)
+            _note(invoice, undone, payment, now, body)
             result.applied.append(f"{invoice.number}: payment {label} undone in 1C, {state}")
         return
     if kept is not None and kept.undone_at is None:
         return  # counted (or set aside) before: 1C sends a payment again with each change
-    subject = f"{invoice.number} payment {label} according to 1C"
+    subject = sentence(N_("%(number)s payment %(payment)s according to 1C"), number=invoice.number, payment=label)
     amount = payment.amount if payment.amount is not None else Decimal(0)
     if amount <= 0 or link.state in (PAID, CANCELLED):
         # Nothing to add: no amount, or the order is settled already (paid in full, cancelled).
@@ -223,7 +233,12 @@ def _apply_payment(
             db.session.add(OneCPayment(link_id=link.id, payment_key=label, amount=amount, counted=False))
         else:
             kept.undone_at, kept.counted = None, False
-        _note(invoice, subject, payment, now, f"{_amount(amount)} not counted: the invoice is {link.state} in the hub.")
+        body = sentence(
+            N_("%(amount)s not counted: the invoice is %(state)s in the hub."),
+            amount=money(amount, invoice.currency),
+            state=state_word(link.state),
+        )
+        _note(invoice, subject, payment, now, body)
         result.applied.append(f"{invoice.number}: payment {label} not counted ({link.state})")
         return
     if kept is None:
@@ -234,8 +249,13 @@ def _apply_payment(
     state = _paid_state(paid, invoice.total)
     link.status_checked_at = utcnow()
     states.apply(link, ExternalState(state), paid)
-    when = f" on {payment.paid_on}" if payment.paid_on else ""
-    _note(invoice, subject, payment, now, f"{_amount(amount)} paid{when}: {_amount(paid)} of {_amount(invoice.total)}.")
+    cur = invoice.currency
+    figures = {"amount": money(amount, cur), "paid": money(paid, cur), "total": money(invoice.total, cur)}
+    if payment.paid_on:
+        body = sentence(N_("%(amount)s paid on %(day)s: %(paid)s of %(total)s."), day=day(payment.paid_on), **figures)
+    else:
+        body = sentence(N_("%(amount)s paid: %(paid)s of %(total)s."), **figures)
+    _note(invoice, subject, payment, now, body)
     result.applied.append(f"{invoice.number}: {state} ({_amount(paid)} of {_amount(invoice.total)})")
 
 
@@ -265,17 +285,22 @@ def _noted(invoice: HubInvoice, subject: str) -> bool:
     )
 
 
-def _note(invoice: HubInvoice, subject: str, change: OrderChange, now: datetime, body: str = "") -> None:
+def _note(invoice: HubInvoice, subject: Stored, change: OrderChange, now: datetime, body: Stored | None = None) -> None:
+    """A note for sales on the invoice's deal, kept as sentences (said in the reader's language) and
+    as their English (`canonical`: what `_noted` finds it by)."""
     details = [body] if body else []
     if change.onec_number:
-        details.append(f"1C order number {change.onec_number}.")
-    if change.status:
-        details.append(f"1C status: {change.status}.")
+        details.append(sentence(N_("1C order number %(number)s."), number=change.onec_number))
+    if change.status:  # 1C's own word for it, as 1C wrote it
+        details.append(sentence(N_("1C status: %(status)s."), status=change.status))
+    said = joined(details, " ") if details else None
     db.session.add(
         Activity(
             kind=ActivityKind.NOTE,
-            subject=subject[:200],
-            body=" ".join(details) or None,
+            subject=canonical(subject)[:200],
+            subject_message=subject,
+            body=canonical(said) if said else None,
+            body_message=said,
             occurred_at=now,
             deal_id=invoice.deal_id,
             customer_id=invoice.customer_id,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, String, Text
+from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.extensions import db
@@ -13,6 +14,7 @@ from hub.models.base import Timestamps, UTCDateTime
 from hub.models.crm import Customer
 from hub.models.deals import Deal
 from hub.models.users import User
+from hub.sentences import canonical, render
 
 
 class ActivityKind(enum.StrEnum):
@@ -24,6 +26,7 @@ class ActivityKind(enum.StrEnum):
 
 class Activity(Timestamps, db.Model):
     __tablename__ = "activities"
+    __audit_skip__ = ("subject_message", "body_message")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[ActivityKind] = mapped_column(
@@ -35,10 +38,32 @@ class Activity(Timestamps, db.Model):
     deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"), index=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    # A note the hub writes (the 1C exchange's) as template and values (hub.sentences), said in the
+    # reader's language; subject and body keep its English (`canonical`), which code matches (0027).
+    subject_message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    body_message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     deal: Mapped[Deal | None] = relationship()
     customer: Mapped[Customer | None] = relationship()
     author: Mapped[User | None] = relationship()
+
+    @property
+    def subject_text(self) -> str:
+        """`subject` in the reader's language: what the pages and the API show."""
+        return _said(self.subject_message, self.subject) or ""
+
+    @property
+    def body_text(self) -> str | None:
+        return _said(self.body_message, self.body)
+
+
+def _said(stored: dict[str, Any] | None, text: str | None) -> str | None:
+    # The sentence only while the text is still the one written with it: a note someone edited
+    # since, an older note and a person's own words are shown as they are (never looked up in the
+    # catalogue: "Call" a person wrote stays "Call").
+    if stored and text is not None and canonical(stored) == text:
+        return render(stored)
+    return text
 
 
 class Task(Timestamps, db.Model):
