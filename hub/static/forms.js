@@ -29,12 +29,13 @@
   });
   // Date fields in the page's language. The browser's <input type=date> writes and reads dates as the
   // browser's language does, not the page's; where flatpickr has loaded, each one becomes a text field
-  // that shows and reads the date as the pages write it (<html data-date-format>, from
+  // that shows and reads the date as the pages write it (<body data-date-format>, from
   // hub/ui/date_picker.py), with a calendar in the page's language. The field the form sends is the
   // original one, hidden, and keeps ISO (2026-03-09). Without JavaScript the browser's field stays.
-  const root = document.documentElement;
-  const shown = root.dataset.dateFormat || "Y-m-d";
-  const digits = root.dataset.dateDigits || "";  // the locale's own 0-9 (Bengali's), read as typed
+  const lang = document.documentElement.lang;
+  const settings = document.body.dataset;
+  const shown = settings.dateFormat || "Y-m-d";
+  const digits = settings.dateDigits || "";  // the locale's own 0-9 (Bengali's), read as typed
   const escape = (text) => text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
 
   // "17.03.2026" in ru, "17/3/2026" or "১৭/৩/২০২৬" in bn; ISO in every language, as the server reads
@@ -60,12 +61,12 @@
 
   function datePicker(input) {
     const typed = input.getAttribute("value") || "";
-    const names = window.flatpickr.l10ns[root.lang] || {};
+    const names = window.flatpickr.l10ns[lang] || {};
     const picker = window.flatpickr(input, {
       locale: Object.assign({}, names, {
-        monthAriaLabel: root.dataset.dateMonthLabel || "Month",
-        yearAriaLabel: root.dataset.dateYearLabel || "Year",
-        firstDayOfWeek: Number(root.dataset.dateFirstDay || names.firstDayOfWeek || 0),
+        monthAriaLabel: settings.dateMonthLabel || "Month",
+        yearAriaLabel: settings.dateYearLabel || "Year",
+        firstDayOfWeek: Number(settings.dateFirstDay || names.firstDayOfWeek || 0),
       }),
       dateFormat: "Y-m-d",
       altInput: true,
@@ -85,6 +86,7 @@
       }
     }
     field.autocomplete = "off";
+    field.size = 12;  // a date's width, as the browser's date field had, where the layout leaves it
     // Text that is no date is kept and sent as typed, for the server to refuse with a message saying
     // how to write it (flatpickr would empty the field without a word).
     const keep = (text) => {

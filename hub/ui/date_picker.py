@@ -1,7 +1,7 @@
 """What the date picker (flatpickr, set up by hub/static/forms.js) needs from the server to show and
 read dates as the pages write them: the page's date pattern (`locale_numbers.date_text`) in
 flatpickr's tokens, the locale's own digits (typed ones are read, as the server reads them) and the
-picker's labels in the page's language. base.html writes them as attributes of `<html>`."""
+picker's labels in the page's language. base.html writes them as attributes of `<body>`."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def picker_names_file() -> str | None:
 
 
 def date_picker_attributes() -> dict[str, str]:
-    """The request's language's settings, as `data-` attributes for `<html>`."""
+    """The request's language's settings, as `data-` attributes for `<body>`."""
     where = locale_of()
     digits = native_digits(where)
     return {

@@ -64,9 +64,9 @@ def test_the_week_starts_where_the_language_is_mostly_spoken_starts_it(lang, fir
 )
 def test_a_page_carries_the_pickers_settings_and_names(app, accept, format, digits, first, names):
     page = app.test_client().get("/login", headers={"Accept-Language": accept}).get_data(as_text=True)
-    html = re.search(r"<html [^>]*>", page).group(0)
-    assert f'data-date-format="{format}"' in html
-    assert f'data-date-digits="{digits}"' in html
-    assert f'data-date-first-day="{first}"' in html
+    body = re.search(r"<body [^>]*>", page).group(0)
+    assert f'data-date-format="{format}"' in body
+    assert f'data-date-digits="{digits}"' in body
+    assert f'data-date-first-day="{first}"' in body
     scripts = re.findall(r'src="/static/vendor/flatpickr/([\w.]+\.js)"', page)
     assert scripts == ["flatpickr.min.js"] + ([names] if names else [])
