@@ -40,15 +40,20 @@ messages: $(STAMP)
 	$(VENV)/bin/pybabel -q update -i hub/translations/messages.pot -d hub/translations --no-fuzzy-matching --ignore-obsolete
 
 # The web UI's JavaScript comes from npm (package-lock.json pins it) and is served by the app from
-# hub/static/vendor, never from a CDN. Tryton's web client (tryton-sao) stays in node_modules: the
+# hub/static/vendor, never from a CDN. The date picker (flatpickr) brings one file of month and day
+# names per language but English: PICKER_LOCALES lists those the hub speaks (docs/languages.md). Tryton's web client (tryton-sao) stays in node_modules: the
 # demo Tryton (hub/demo_erp/tryton.py) serves it from there, so "open in Tryton" links work.
 VENDOR := hub/static/vendor
+PICKER_LOCALES := ru bn
 ASSETS_STAMP := $(VENDOR)/.installed-$(shell sha1sum package-lock.json | cut -c1-12)
 
 $(ASSETS_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p $(VENDOR)
 	cp node_modules/htmx.org/dist/htmx.min.js node_modules/chart.js/dist/chart.umd.js $(VENDOR)/
+	mkdir -p $(VENDOR)/flatpickr
+	cp node_modules/flatpickr/dist/flatpickr.min.js node_modules/flatpickr/dist/flatpickr.min.css \
+		$(addprefix node_modules/flatpickr/dist/l10n/,$(addsuffix .js,$(PICKER_LOCALES))) $(VENDOR)/flatpickr/
 	rm -f $(VENDOR)/.installed-* && touch $@
 
 assets: $(ASSETS_STAMP)

@@ -38,6 +38,7 @@ SPACES = frozenset(" \u00a0\u202f\u2009")  # space, no-break space, narrow no-br
 MINUS = frozenset("-\u2212")  # hyphen-minus, and the minus sign some locales and keyboards write
 EXAMPLE = Decimal("1234.5")
 DATE_SKELETON = "yMd"
+ISO_PATTERN = "y-MM-dd"
 
 
 class NumberRefused(ValueError):
@@ -271,6 +272,12 @@ def _grouped_right(pieces: list[str], grouping: tuple[int, int]) -> bool:
 def date_pattern(locale: Locale) -> str:
     """The locale's numeric date ("dd.MM.y" in ru, "d/M/y" in bn), as `date_text` writes it."""
     return locale.datetime_skeletons[DATE_SKELETON].pattern
+
+
+def shown_date_pattern(locale: Locale | str | None = None) -> str:
+    """The pattern `date_text` writes in: ISO ("y-MM-dd") in English, else `date_pattern`."""
+    where = locale_of(locale)
+    return ISO_PATTERN if where.language == "en" else date_pattern(where)
 
 
 def parse_date_text(text: str, locale: Locale | str | None = None) -> str:

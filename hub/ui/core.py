@@ -26,6 +26,7 @@ from hub.i18n import N_, translated
 from hub.locale_numbers import NumberRefused
 from hub.models import Role
 from hub.permissions import allowed
+from hub.ui.date_picker import date_picker_attributes, picker_names_file
 
 F = TypeVar("F", bound=Callable[..., Any])
 LINE_FIELD = re.compile(r"^(\w+)\[(\d+)\]\.(\w+)$")
@@ -348,7 +349,13 @@ def install_template_helpers(app: Flask) -> None:
         pretty_json=pretty_json,
         text_blocks=text_blocks,
     )
-    app.jinja_env.globals.update(nav_items=nav_items, can=can, html_lang=html_lang)
+    app.jinja_env.globals.update(
+        nav_items=nav_items,
+        can=can,
+        html_lang=html_lang,
+        date_picker_attributes=date_picker_attributes,
+        picker_names_file=picker_names_file,
+    )
 
     from hub.api import api
 
