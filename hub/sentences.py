@@ -82,6 +82,16 @@ def render(stored: Mapping[str, Any] | None, text: str = "") -> str:
     return _say(stored, _locale())
 
 
+def said(stored: Mapping[str, Any] | None, text: str | None) -> str | None:
+    """`text` in the reader's language: its sentence when `stored` is the sentence of this very text
+    (written together); text written without one (an older row, a writer that knows none) as it is."""
+    if not text:
+        return text
+    if stored and english(stored) == text:
+        return render(stored, text)
+    return render(None, text)
+
+
 def english(stored: Mapping[str, Any]) -> str:
     """What the row keeps as its text: the sentence in English."""
     if not has_app_context():
