@@ -35,7 +35,14 @@ REFRESH_MARGIN = timedelta(minutes=5)
 
 class ReauthorizationRequired(AuthError):
     """The provider refused the refresh token (revoked, expired, app disconnected): nothing works
-    until an admin authorises the connection again."""
+    until an admin authorises the connection again. `refusal`: the provider's own words when it
+    refused the token (the rest of the message is the connector's, said again by the hub)."""
+
+    def __init__(
+        self, message: str, *, refusal: str | None = None, status: int | None = None, detail: object = None
+    ) -> None:
+        super().__init__(message, status=status, detail=detail)
+        self.refusal = refusal
 
 
 @dataclass(frozen=True)
@@ -263,7 +270,7 @@ class OAuthClient:
                 f"the provider refused the {form['grant_type'].replace('_', ' ')}: {reason or response.status_code}"
             )
             if form["grant_type"] == "refresh_token":
-                raise ReauthorizationRequired(message)
+                raise ReauthorizationRequired(message, refusal=str(reason or response.status_code))
             raise AuthError(message)
         now = datetime.now(UTC)
         expires_in = int(body.get("expires_in") or 3600)

@@ -17,9 +17,11 @@ from connectors.arithmetic import Unfit, unfit_lines
 from connectors.documents import Address, InvoiceDocument, InvoiceLine, Party, TaxAmount, invoice_to_dict
 from hub.errors import ValidationFailed
 from hub.extensions import db
+from hub.i18n import N_
 from hub.models import Connection, Deal, HubInvoice, InvoiceState, OutboxEvent, OutboxState
 from hub.models.base import UTCDateTime, utcnow
 from hub.money import minor_unit, round_money
+from hub.sentences import english, sentence
 from hub.sync import outbox
 from hub.sync.registry import registry
 
@@ -235,6 +237,9 @@ def cancel_for_lost_deal(deal: Deal, *, dispatched: bool) -> list[outbox.Written
     return [outbox.Written(event.id, event.connection_id, event.operation) for event in cancels]
 
 
+DISCARDED = sentence(N_("discarded: the deal was lost before the invoice was sent"))
+
+
 def _discard_if_never_sent(event_id: int, now) -> bool:
     """Discard a push that no worker has tried yet; a compare-and-set, so a push a worker takes at
     this very moment is left alone (and then gets a cancel)."""
@@ -249,7 +254,8 @@ def _discard_if_never_sent(event_id: int, now) -> bool:
         .values(
             state=OutboxState.DISCARDED,
             finished_at=now,
-            last_error="discarded: the deal was lost before the invoice was sent",
+            last_error=english(DISCARDED),
+            last_error_message=DISCARDED,
         )
         .execution_options(synchronize_session=False)
     )

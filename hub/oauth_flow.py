@@ -79,6 +79,7 @@ def authorise(connection: Connection, tokens: Tokens) -> list[OutboxEvent]:
     connection.oauth_sealed = seal_tokens(tokens)
     connection.oauth_state = Authorisation.AUTHORISED
     connection.oauth_reason = None
+    connection.oauth_reason_message = None
     connection.oauth_changed_at = utcnow()
     connection.needs_attention(None)
     parked = db.session.scalars(

@@ -20,7 +20,7 @@ activity's subject) keeps that form: `canonical` writes it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -93,6 +93,24 @@ def render(stored: Mapping[str, Any] | None, text: str = "") -> str:
     if not stored:
         return gettext(text) if text else text
     return _say(stored, _locale())
+
+
+def said(
+    stored: Mapping[str, Any] | None,
+    text: str | None,
+    kept_as: Callable[[Mapping[str, Any]], str] | None = None,
+    *,
+    free_text: bool = False,
+) -> str | None:
+    """`text` in the reader's language: its sentence when `stored` is the sentence of this very text
+    (written together: `kept_as(stored)`, `english` unless the column keeps `canonical`). Text
+    written without one (an older row, a writer that knows none, text edited since) as it is, looked
+    up in the catalogue unless it is `free_text`, a person's words ("Call" stays "Call")."""
+    if not text:
+        return text
+    if stored and (kept_as or english)(stored) == text:
+        return render(stored, text)
+    return text if free_text else render(None, text)
 
 
 def english(stored: Mapping[str, Any]) -> str:

@@ -100,7 +100,13 @@ class PurchaseRequestSchema(ma.Schema):
     external_id = ma.fields.String(allow_none=True)
     external_number = ma.fields.String(allow_none=True)
     url = ma.fields.String(allow_none=True)
-    error = ma.fields.String(allow_none=True)
+    error = ma.fields.String(
+        attribute="error_text",
+        allow_none=True,
+        metadata={
+            "description": "why it failed (in the Accept-Language's language; the target's own words as it wrote them)"
+        },
+    )
     created_by_id = ma.fields.Integer(allow_none=True)
     created_at = ma.fields.DateTime()
 
@@ -145,7 +151,13 @@ class DeliverySchema(ma.Schema):
     state = ma.fields.Function(lambda d: d.state.value)
     attempts = ma.fields.Integer()
     sent_at = ma.fields.DateTime(allow_none=True)
-    last_error = ma.fields.String(allow_none=True)
+    last_error = ma.fields.String(
+        attribute="last_error_text",
+        allow_none=True,
+        metadata={
+            "description": "why it failed (in the Accept-Language's language; the server's own words as it wrote them)"
+        },
+    )
 
 
 class AlertDetail(AlertSchema):

@@ -55,7 +55,11 @@ class RunSchema(ma.Schema):
     outcome = ma.fields.Function(lambda run: run.outcome.value if run.outcome else None)
     request = ma.fields.Raw(allow_none=True)
     response = ma.fields.Raw(allow_none=True)
-    error = ma.fields.String(allow_none=True)
+    error = ma.fields.String(
+        attribute="error_text",
+        allow_none=True,
+        metadata={"description": "the hub's note (in the Accept-Language's language) or the target's own words"},
+    )
 
 
 class InvoiceSummary(ma.Schema):

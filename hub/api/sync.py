@@ -26,7 +26,13 @@ class EventSchema(ma.Schema):
     invoice_number = ma.fields.Function(lambda e: e.invoice.number if e.invoice else None, allow_none=True)
     state = ma.fields.Function(lambda e: e.state.value)
     attempts = ma.fields.Integer()
-    last_error = ma.fields.String(allow_none=True)
+    last_error = ma.fields.String(
+        attribute="last_error_text",
+        allow_none=True,
+        metadata={
+            "description": "why it failed (in the Accept-Language's language; the target's own words as it wrote them)"
+        },
+    )
     created_at = ma.fields.DateTime()
     finished_at = ma.fields.DateTime(allow_none=True)
     last_run = ma.fields.Method("_last_run", allow_none=True)

@@ -346,8 +346,14 @@ def _record_refused_order(connection: Connection, invoice_id: int, exc: Connecto
         object_type="invoice",
         object_id=invoice_id,
         secrets=secret_values(connection),
-        error=f"held back from 1C: {exc.message}. Fix the mapping of connection '{connection.name}'; "
-        "the order is sent with the next query.",
+        error=sentence(
+            N_(
+                "held back from 1C: %(message)s. Fix the mapping of connection '%(connection)s'; "
+                "the order is sent with the next query."
+            ),
+            message=exc.message,
+            connection=connection.name,
+        ),
     )
 
 

@@ -30,16 +30,23 @@ from sqlalchemy import select
 
 from connectors import outbound
 from hub.extensions import db
+from hub.i18n import N_
 from hub.models import AlertChannel, AlertDelivery, ChannelKind, DeliveryState, StockAlert
 from hub.models.base import utcnow
 from hub.secrets_box import unseal
+from hub.sentences import Stored, english, sentence
 from hub.sync.backoff import retry_delay
 
 log = logging.getLogger(__name__)
 
 
 class DeliveryError(Exception):
-    """A channel could not take the message; it is retried."""
+    """A channel could not take the message; it is retried. Made from a sentence of the hub's around
+    the server's words (hub.sentences), or from the words alone; `said` keeps the sentence."""
+
+    def __init__(self, said: Stored | str) -> None:
+        self.said = None if isinstance(said, str) else said
+        super().__init__(said if isinstance(said, str) else english(said))
 
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -76,6 +83,7 @@ def deliver_due(limit: int = 200) -> dict[str, int]:
             if not isinstance(exc, DeliveryError):
                 log.exception("alert %s to channel %s could not be built", delivery.alert_id, delivery.channel.name)
             delivery.last_error = str(exc)[:2000]
+            delivery.last_error_message = exc.said if isinstance(exc, DeliveryError) else None
             if delivery.attempts >= current_app.config["HUB_RETRY_MAX_ATTEMPTS"]:
                 delivery.state = DeliveryState.FAILED
                 counts["failed"] += 1
@@ -85,6 +93,7 @@ def deliver_due(limit: int = 200) -> dict[str, int]:
             log.warning("alert %s to channel %s failed: %s", delivery.alert_id, delivery.channel.name, exc)
         else:
             delivery.state, delivery.sent_at, delivery.last_error = DeliveryState.SENT, utcnow(), None
+            delivery.last_error_message = None
             counts["sent"] += 1
         db.session.commit()  # each delivery's outcome stands on its own
     return counts
@@ -138,9 +147,9 @@ def _post_webhook(config: Mapping[str, Any], secret: str, message: Mapping[str, 
     except outbound.OutboundRefused as exc:
         raise DeliveryError(exc.message) from None
     except requests.RequestException as exc:
-        raise DeliveryError(f"webhook unreachable: {exc.__class__.__name__}") from exc
+        raise DeliveryError(sentence(N_("webhook unreachable: %(error)s"), error=exc.__class__.__name__)) from exc
     if not 200 <= response.status_code < 300:
-        raise DeliveryError(f"webhook answered HTTP {response.status_code}")
+        raise DeliveryError(sentence(N_("webhook answered HTTP %(status)s"), status=str(response.status_code)))
 
 
 def _send_email(
@@ -173,7 +182,7 @@ def _send_email(
                 smtp.login(config["username"], password or "")
             smtp.send_message(mail)
     except (OSError, smtplib.SMTPException) as exc:
-        raise DeliveryError(f"mail server refused or unreachable: {exc}") from exc
+        raise DeliveryError(sentence(N_("mail server refused or unreachable: %(detail)s"), detail=str(exc))) from exc
 
 
 def _one_line(text: str) -> str:

@@ -25,10 +25,12 @@ from connectors.base import Exchange
 from connectors.errors import ConnectorError, UnsupportedOperation
 from hub.errors import Conflict
 from hub.extensions import db
+from hub.i18n import N_, N_plural
 from hub.inventory import alerts
 from hub.inventory.writers import held, stock_writer, zero_levels
 from hub.models import Connection, RunOutcome
 from hub.models.base import utcnow
+from hub.sentences import Stored, counted, number, sentence
 from hub.sync.factory import open_connector, secret_values
 from hub.sync.history import record_run, redact
 from hub.sync.queue import enqueue_once, get_queue, wake_embedded_worker
@@ -38,6 +40,13 @@ log = logging.getLogger(__name__)
 CHUNK = 5000
 # Lists in answers kept for the run history: a page of 5,000 levels says no more than its first few.
 HISTORY_ITEMS = 20
+# The run's note when a pull fails, by the pull's mode (said in the reader's language, hub.sentences).
+PULL_FAILED = {
+    "full": N_plural("full pull failed after %(num)s row: %(error)s", "full pull failed after %(num)s rows: %(error)s"),
+    "incremental": N_plural(
+        "incremental pull failed after %(num)s row: %(error)s", "incremental pull failed after %(num)s rows: %(error)s"
+    ),
+}
 
 
 @dataclass
@@ -84,10 +93,12 @@ def pull_stock(connection_id: int, *, full: bool = False) -> PullResult:
     except ConnectorError as exc:
         db.session.rollback()
         result.error = redact(exc.message, secret_values(connection))  # the log line too
+        words: Stored | str = result.error
         if isinstance(exc, UnsupportedOperation):
             # The type keeps stock but this connection's setup does not (a 1C service whose mapping
             # names no stock operation): stop the schedule instead of failing every round.
             connection.stock_paused = True
+            words = sentence(N_("%(error)s; stock pulls of this connection are paused"), error=result.error)
             result.error += "; stock pulls of this connection are paused"
         record_run(
             connection_id=connection_id,
@@ -96,7 +107,7 @@ def pull_stock(connection_id: int, *, full: bool = False) -> PullResult:
             started_at=started,
             exchanges=_shortened(connector.take_exchanges()[-3:]),
             secrets=secret_values(connection),
-            error=f"{result.mode} pull failed after {result.rows} rows: {result.error}",
+            error=counted(*PULL_FAILED[result.mode], "num", num=number(result.rows), error=words),
         )
         db.session.commit()
         log.warning("stock pull from %s failed: %s", connection.name, result.error)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from connectors.errors import ConnectorError, PermanentError, UnsupportedOperation
 from hub.errors import Conflict, UpstreamFailed, ValidationFailed
 from hub.extensions import db
+from hub.i18n import N_
 from hub.models import (
     Connection,
     PurchaseRequest,
@@ -28,6 +29,7 @@ from hub.models import (
     Warehouse,
 )
 from hub.models.base import utcnow
+from hub.sentences import english, sentence
 from hub.sync.factory import open_connector, secret_values
 from hub.sync.history import record_run
 from hub.sync.registry import registry
@@ -137,10 +139,21 @@ def _ask(link: PurchaseRequest) -> None:
         exchanges = connector.take_exchanges()
         connector.close()
     if error is None:
-        link.state, link.error = PurchaseRequestState.REQUESTED, None
+        link.state, link.error, link.error_message = PurchaseRequestState.REQUESTED, None, None
         link.external_id, link.external_number, link.url = ref.external_id, ref.external_number, ref.url
     else:
-        link.state, link.error = PurchaseRequestState.FAILED, error.message
+        # The target's words, in the hub's sentence: said in the reader's language where shown.
+        if isinstance(error, PermanentError):
+            failed = sentence(
+                N_("%(target)s refused the purchase request: %(detail)s"), target=connection.name, detail=error.message
+            )
+        else:
+            failed = sentence(
+                N_("%(target)s did not take the purchase request: %(detail)s"),
+                target=connection.name,
+                detail=error.message,
+            )
+        link.state, link.error, link.error_message = PurchaseRequestState.FAILED, english(failed), failed
     record_run(
         connection_id=connection.id,
         operation="purchase_request",

@@ -14,7 +14,7 @@ from hub.models.base import Timestamps, UTCDateTime
 from hub.models.crm import Customer
 from hub.models.deals import Deal
 from hub.models.users import User
-from hub.sentences import canonical, render
+from hub.sentences import canonical, said
 
 
 class ActivityKind(enum.StrEnum):
@@ -47,23 +47,16 @@ class Activity(Timestamps, db.Model):
     customer: Mapped[Customer | None] = relationship()
     author: Mapped[User | None] = relationship()
 
+    # The exchange's notes keep their machine form (`canonical`); a person's note is free text, shown
+    # as written.
     @property
     def subject_text(self) -> str:
         """`subject` in the reader's language: what the pages and the API show."""
-        return _said(self.subject_message, self.subject) or ""
+        return said(self.subject_message, self.subject, canonical, free_text=True) or ""
 
     @property
     def body_text(self) -> str | None:
-        return _said(self.body_message, self.body)
-
-
-def _said(stored: dict[str, Any] | None, text: str | None) -> str | None:
-    # The sentence only while the text is still the one written with it: a note someone edited
-    # since, an older note and a person's own words are shown as they are (never looked up in the
-    # catalogue: "Call" a person wrote stays "Call").
-    if stored and text is not None and canonical(stored) == text:
-        return render(stored)
-    return text
+        return said(self.body_message, self.body, canonical, free_text=True)
 
 
 class Task(Timestamps, db.Model):

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.extensions import db
 from hub.models.base import Timestamps, UTCDateTime, enum_column
-from hub.sentences import english, render
+from hub.sentences import english, render, said
 
 
 class DocumentMode(enum.StrEnum):
@@ -61,7 +61,9 @@ class Connection(Timestamps, db.Model):
     # and the authorisation state with its reason and when it last changed.
     oauth_sealed: Mapped[str | None] = mapped_column(Text)
     oauth_state: Mapped[Authorisation | None] = mapped_column(enum_column(Authorisation))
-    oauth_reason: Mapped[str | None] = mapped_column(Text)
+    oauth_reason: Mapped[str | None] = mapped_column(Text)  # in English
+    # The same words as template and values (hub.sentences), said in the reader's language (0026).
+    oauth_reason_message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     oauth_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __audit_redact__ = ("secrets_sealed", "oauth_sealed")
@@ -70,6 +72,7 @@ class Connection(Timestamps, db.Model):
         "consecutive_failures",
         "attention",
         "attention_message",
+        "oauth_reason_message",
         "stock_pulled_at",
         "stock_cursor",
     )
@@ -89,3 +92,8 @@ class Connection(Timestamps, db.Model):
         if self.attention_message and english(self.attention_message) == self.attention:
             return render(self.attention_message, self.attention)
         return render(None, self.attention)
+
+    @property
+    def oauth_reason_text(self) -> str | None:
+        """`oauth_reason` in the reader's language, the provider's own words as it wrote them."""
+        return said(self.oauth_reason_message, self.oauth_reason)

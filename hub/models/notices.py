@@ -21,7 +21,7 @@ from hub.models.deals import Deal
 from hub.models.invoicing import HubInvoice
 from hub.models.sync import OutboxEvent
 from hub.models.users import Role, User
-from hub.sentences import render
+from hub.sentences import render, said
 
 
 class InvoiceNotice(db.Model):
@@ -42,6 +42,8 @@ class InvoiceNotice(db.Model):
     # None in rows written before it was kept (0025): they show `reason`.
     reason_message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     detail: Mapped[str | None] = mapped_column(Text)  # the target's words, for finance and admins
+    # The outbox event's sentence around them (hub.sentences), said in the reader's language (0026).
+    detail_message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     ask: Mapped[Role] = mapped_column(  # who can fix it
         Enum(Role, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
     )
@@ -60,3 +62,8 @@ class InvoiceNotice(db.Model):
     def reason_text(self) -> str:
         """`reason` in the reader's language: what the pages and the API show."""
         return render(self.reason_message, self.reason)
+
+    @property
+    def detail_text(self) -> str | None:
+        """`detail` in the reader's language, the target's own words as they are."""
+        return said(self.detail_message, self.detail)

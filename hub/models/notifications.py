@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from hub.extensions import db
 from hub.models.base import Timestamps, UTCDateTime, enum_column, utcnow
 from hub.models.stock import StockAlert
+from hub.sentences import said
 
 
 class ChannelKind(enum.StrEnum):
@@ -58,7 +59,14 @@ class AlertDelivery(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)  # in English
+    # The same words as template and values (hub.sentences), said in the reader's language (0026).
+    last_error_message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     alert: Mapped[StockAlert] = relationship()
     channel: Mapped[AlertChannel] = relationship()
+
+    @property
+    def last_error_text(self) -> str | None:
+        """`last_error` in the reader's language: what the API shows."""
+        return said(self.last_error_message, self.last_error)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import enum
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from hub.extensions import db
@@ -22,6 +23,7 @@ from hub.models.connections import Connection
 from hub.models.stock import StockAlert
 from hub.models.users import User
 from hub.money import DecimalType
+from hub.sentences import said
 
 
 class PurchaseRequestState(enum.StrEnum):
@@ -48,9 +50,18 @@ class PurchaseRequest(Timestamps, db.Model):
     external_id: Mapped[str | None] = mapped_column(String(100))
     external_number: Mapped[str | None] = mapped_column(String(100))
     url: Mapped[str | None] = mapped_column(String(500))
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)  # in English
+    # The same words as template and values (hub.sentences), said in the reader's language (0026).
+    error_message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     alert: Mapped[StockAlert] = relationship(backref=backref("purchase_request", uselist=False))
     connection: Mapped[Connection] = relationship()
     created_by: Mapped[User | None] = relationship()
+
+    __audit_skip__ = ("error_message",)  # the audit keeps the English `error`
+
+    @property
+    def error_text(self) -> str | None:
+        """`error` in the reader's language, the target's own words as it wrote them."""
+        return said(self.error_message, self.error)

@@ -18,6 +18,7 @@ from hub.extensions import db
 from hub.models.base import UTCDateTime, enum_column, utcnow
 from hub.models.connections import Connection
 from hub.models.invoicing import HubInvoice
+from hub.sentences import said
 
 # Why an outbox event was parked, when something other than a person's retry must requeue it.
 PARKED_FOR_REAUTHORISATION = "reauthorize"
@@ -49,7 +50,9 @@ class OutboxEvent(db.Model):
     locked_by: Mapped[str | None] = mapped_column(String(40), index=True)
     job_id: Mapped[str | None] = mapped_column(String(100))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)  # in English
+    # The same words as template and values (hub.sentences), said in the reader's language (0026).
+    last_error_message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Set when the event was parked for a reason that clears by itself (PARKED_FOR_REAUTHORISATION).
     parked_for: Mapped[str | None] = mapped_column(String(20))
 
@@ -57,6 +60,11 @@ class OutboxEvent(db.Model):
     invoice: Mapped[HubInvoice | None] = relationship()
 
     __audited__ = False  # machinery; its history is the sync runs
+
+    @property
+    def last_error_text(self) -> str | None:
+        """`last_error` in the reader's language: what the failed queue and the API show."""
+        return said(self.last_error_message, self.last_error)
 
 
 class RunOutcome(enum.StrEnum):
@@ -82,8 +90,15 @@ class SyncRun(db.Model):
     outcome: Mapped[RunOutcome | None] = mapped_column(enum_column(RunOutcome))
     request: Mapped[Any | None] = mapped_column(JSON)
     response: Mapped[Any | None] = mapped_column(JSON)
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)  # the hub's note, in English
+    # The same words as template and values (hub.sentences), said in the reader's language (0026).
+    error_message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     connection: Mapped[Connection] = relationship()
 
     __audited__ = False
+
+    @property
+    def error_text(self) -> str | None:
+        """`error` in the reader's language: what the run pages and the API show."""
+        return said(self.error_message, self.error)

@@ -25,8 +25,10 @@ from connectors.base import Connector
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, invoice_from_dict
 from connectors.errors import ConnectorError, UnsupportedOperation
 from hub.extensions import db
+from hub.i18n import N_
 from hub.models import Connection, ExternalLink, OutboxEvent, OutboxState
 from hub.models.base import utcnow
+from hub.sentences import english, sentence
 from hub.sync import outbox, results
 from hub.sync.factory import open_connector, secret_values
 
@@ -111,8 +113,9 @@ def cancel_event(connection: Connection, event: OutboxEvent) -> str:
             # A push that ended uncertain may still have created it: ask the target.
             ref = connector.find_invoice(invoice_from_dict(event.invoice.snapshot).idempotency_key)
         if ref is None:
-            word = "nothing to cancel: no invoice was created"
-            outcome = partial(results.cancelled, *what, None, None, error=word)
+            nothing = sentence(N_("nothing to cancel: no invoice was created"))
+            word = english(nothing)
+            outcome = partial(results.cancelled, *what, None, None, error=nothing)
         elif link is not None and link.credit_note is not None:
             word = f"already credited by {link.credit_note.external_number or link.credit_note.external_id}"
             outcome = partial(results.cancelled, *what, ref, None)

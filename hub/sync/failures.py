@@ -30,7 +30,7 @@ from hub.i18n import N_
 from hub.models import Connection, HubInvoice, InvoiceState, OutboxEvent, OutboxState, Role, User
 from hub.models.notices import InvoiceNotice
 from hub.money import round_money
-from hub.sentences import Stored, english, money, number, percent, sentence
+from hub.sentences import Stored, english, money, number, percent, said, sentence
 
 LINE_FIELD = re.compile(r"^lines\[(\d+)\](?:\.(\w+))?")
 CUSTOMER_FIELDS = ("customer", "party", "contact", "contact_name")
@@ -223,6 +223,7 @@ def notify_parked(connection: Connection, event: OutboxEvent, exc: Exception, *,
         reason=explanation.english,
         reason_message=explanation.reason,
         detail=event.last_error,
+        detail_message=event.last_error_message,
         ask=explanation.ask,
     )
     db.session.add(notice)
@@ -241,7 +242,14 @@ def problems_for(invoices: Sequence[HubInvoice], *, with_detail: bool) -> dict[i
     if not ids:
         return {}
     parked = db.session.execute(
-        select(OutboxEvent.id, OutboxEvent.invoice_id, OutboxEvent.last_error, OutboxEvent.finished_at, Connection.name)
+        select(
+            OutboxEvent.id,
+            OutboxEvent.invoice_id,
+            OutboxEvent.last_error,
+            OutboxEvent.last_error_message,
+            OutboxEvent.finished_at,
+            Connection.name,
+        )
         .join(Connection, Connection.id == OutboxEvent.connection_id)
         .where(
             OutboxEvent.invoice_id.in_(ids),
@@ -259,7 +267,7 @@ def problems_for(invoices: Sequence[HubInvoice], *, with_detail: bool) -> dict[i
         notices[notice.event_id] = notice  # the newest per event wins
     people = _people_by_role()
     out: dict[int, list[Problem]] = {}
-    for event_id, invoice_id, last_error, finished_at, name in parked:
+    for event_id, invoice_id, last_error, last_error_message, finished_at, name in parked:
         notice = notices.get(event_id)
         # A push parked before notices existed: its words are all there is.
         reason = notice.reason_text if notice else gettext("%(target)s did not take the invoice.", target=name)
@@ -271,7 +279,9 @@ def problems_for(invoices: Sequence[HubInvoice], *, with_detail: bool) -> dict[i
                 reason=reason,
                 ask=ask,
                 ask_people=people.get(ask) or people.get(Role.ADMIN, []),
-                detail=(notice.detail if notice else last_error) if with_detail else None,
+                detail=(notice.detail_text if notice else said(last_error_message, last_error))
+                if with_detail
+                else None,
                 since=notice.created_at if notice else finished_at,
             )
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -12,6 +12,7 @@ from connectors.base import Exchange
 from hub.extensions import db
 from hub.models import RunOutcome, SyncRun
 from hub.models.base import utcnow
+from hub.sentences import Stored, english
 
 REDACTED = "***"
 SECRET_KEYS = ("password", "secret", "token", "api_key", "apikey", "authorization", "x-api-key", "client_secret")
@@ -133,10 +134,16 @@ def run_values(
     attempt: int = 1,
     exchanges: Iterable[Exchange | RedactedExchange] = (),
     secrets: Sequence[str] = (),
-    error: str | None = None,
+    error: str | Stored | None = None,
 ) -> dict[str, Any]:
-    """A run's row as column values: what `record_run` adds, or a batch inserts many of at once."""
+    """A run's row as column values: what `record_run` adds, or a batch inserts many of at once.
+    `error`: the target's words (text), or the hub's note as a sentence (hub.sentences), kept in
+    English and as the sentence, said in the reader's language."""
     request, response = exchanges_json(exchanges, secrets)
+    message = None
+    if isinstance(error, Mapping):
+        message = _redacted_sentence(error, _redacted_secrets(secrets))
+        error = english(message)
     return {
         "connection_id": connection_id,
         "event_id": event_id,
@@ -150,7 +157,24 @@ def run_values(
         "request": request or None,
         "response": response or None,
         "error": redact(error, secrets) if error else None,
+        "error_message": message,
     }
+
+
+def _redacted_sentence(stored: Mapping[str, Any], secrets: list[str]) -> Stored:
+    """The sentence with secrets taken out of its values; its template (a msgid) left as it is."""
+    out = dict(stored)
+    if "params" in stored:
+        out["params"] = {name: _redacted_value(value, secrets) for name, value in stored["params"].items()}
+    if "items" in stored:
+        out["items"] = [_redacted_value(item, secrets) for item in stored["items"]]
+    return out
+
+
+def _redacted_value(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, Mapping):
+        return _redacted_sentence(value, secrets)
+    return _redact(value, secrets)
 
 
 def record_run(**fields: Any) -> SyncRun:

@@ -55,20 +55,27 @@ class ConnectionTokenStore(TokenStore):
         self.redis = redis_client
         self.lock_name = f"{key_prefix}:{connection_id}:refresh"
 
-    def _row(self) -> tuple[str | None, Authorisation | None, str | None]:
+    def _row(self) -> tuple[str | None, Authorisation | None, str | Stored | None]:
         with db.engine.connect() as conn:
             row = conn.execute(
-                select(Connection.oauth_sealed, Connection.oauth_state, Connection.oauth_reason).where(
-                    Connection.id == self.connection_id
-                )
+                select(
+                    Connection.oauth_sealed,
+                    Connection.oauth_state,
+                    Connection.oauth_reason,
+                    Connection.oauth_reason_message,
+                ).where(Connection.id == self.connection_id)
             ).one()
-        return row.oauth_sealed, row.oauth_state, row.oauth_reason
+        # The reason as its sentence when it has one, for the error that names it.
+        reason = row.oauth_reason
+        if row.oauth_reason_message and english(row.oauth_reason_message) == reason:
+            reason = row.oauth_reason_message
+        return row.oauth_sealed, row.oauth_state, reason
 
     def load(self) -> Tokens | None:
         sealed, state, reason = self._row()
         if state == Authorisation.REAUTHORIZE:
             # Asking the provider again with a refused token would only be refused again.
-            raise ReauthorizationRequired(f"the connection must be authorised again: {reason}")
+            raise must_authorise_again(reason)
         return unseal_tokens(sealed)
 
     def replace(self, stale: Tokens, renew: Callable[[Tokens], Tokens]) -> Tokens:
@@ -79,7 +86,7 @@ class ConnectionTokenStore(TokenStore):
             sealed, state, reason = self._row()
             if state == Authorisation.REAUTHORIZE:
                 # Another worker's refresh was refused while this one waited: do not ask again.
-                raise ReauthorizationRequired(f"the connection must be authorised again: {reason}")
+                raise must_authorise_again(reason)
             current = unseal_tokens(sealed)
             if current is not None and current.access_token != stale.access_token:
                 return current  # another worker refreshed while this one waited
@@ -87,7 +94,7 @@ class ConnectionTokenStore(TokenStore):
                 fresh = renew(current or stale)
             except ReauthorizationRequired as exc:
                 # Marked before the lock is released, so that no waiting worker asks again.
-                self.revoked(exc.message)
+                self.revoked(exc.message, refused(exc))
                 raise
             with db.engine.begin() as conn:
                 conn.execute(
@@ -100,7 +107,8 @@ class ConnectionTokenStore(TokenStore):
             with contextlib.suppress(redis.exceptions.LockError):  # it expired: nothing to release
                 lock.release()
 
-    def revoked(self, reason: str) -> None:
+    def revoked(self, reason: str, said: Stored | None = None) -> None:
+        """`said`: the reason as a sentence (hub.sentences), when the hub knows its words."""
         with db.engine.begin() as conn:
             conn.execute(
                 update(Connection)
@@ -108,14 +116,36 @@ class ConnectionTokenStore(TokenStore):
                 .values(
                     oauth_state=Authorisation.REAUTHORIZE,
                     oauth_reason=reason,
+                    oauth_reason_message=said,
                     oauth_changed_at=utcnow(),
-                    attention=english(reauthorise_attention(reason)),
-                    attention_message=reauthorise_attention(reason),
+                    attention=english(reauthorise_attention(said or reason)),
+                    attention_message=reauthorise_attention(said or reason),
                 )
             )
 
 
-def reauthorise_attention(reason: str) -> Stored:
+def refused(exc: ReauthorizationRequired) -> Stored | None:
+    """The connector's words of a refused refresh token as the hub's sentence, the provider's own
+    words in it as they are; None when the provider said nothing the hub can frame."""
+    if exc.refusal is None:
+        return None
+    return sentence(N_("the provider refused the refresh token: %(refusal)s"), refusal=exc.refusal)
+
+
+class MustAuthoriseAgain(ReauthorizationRequired):
+    """A request made while the connection waits to be authorised again: refused by the hub, which
+    keeps its words as a sentence (`said`, hub.sentences) for the failed queue."""
+
+    def __init__(self, said: Stored) -> None:
+        super().__init__(english(said))
+        self.said = said
+
+
+def must_authorise_again(reason: str | Stored | None) -> MustAuthoriseAgain:
+    return MustAuthoriseAgain(sentence(N_("the connection must be authorised again: %(reason)s"), reason=reason))
+
+
+def reauthorise_attention(reason: str | Stored) -> Stored:
     return sentence(
         N_(
             "Re-authorisation needed: %(reason)s. Authorise the connection again on the connections page; "
@@ -140,7 +170,7 @@ def authorisation_of(connection: Connection) -> Mapping[str, object]:
             reauthorise_before = ends
     return {
         "state": connection.oauth_state.value if connection.oauth_state else "never_authorised",
-        "reason": connection.oauth_reason,
+        "reason": connection.oauth_reason_text,
         "since": connection.oauth_changed_at,
         "reauthorise_before": reauthorise_before,
     }

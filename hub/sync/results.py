@@ -19,6 +19,7 @@ Objects of these rows that the session holds are expired afterwards: the ORM rea
 
 from __future__ import annotations
 
+import json
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ from connectors.errors import (
 from connectors.oauth import ReauthorizationRequired
 from hub.audit import updated_in_bulk
 from hub.extensions import db
-from hub.i18n import N_
+from hub.i18n import N_, N_plural
 from hub.models import (
     PARKED_FOR_REAUTHORISATION,
     Connection,
@@ -57,12 +58,12 @@ from hub.models import (
     SyncRun,
 )
 from hub.models.base import utcnow
-from hub.sentences import sentence
+from hub.sentences import Stored, counted, english, number, sentence
 from hub.sync import outbox
 from hub.sync.backoff import retry_delay
 from hub.sync.factory import secret_values
 from hub.sync.history import redact, run_values
-from hub.sync.oauth_tokens import reauthorise_attention
+from hub.sync.oauth_tokens import MustAuthoriseAgain, reauthorise_attention, refused
 
 STATE_OF = {
     ExternalState.DRAFT: InvoiceState.SENT,
@@ -126,7 +127,7 @@ def pushed(connection_id: int, event_id: int, invoice_id: int, ref: ExternalRef,
         invoice_id,
         _run(connection_id, invoice_id, RunOutcome.SUCCESS, event_id=event_id, **run),
         event_id=event_id,
-        event={"state": OutboxState.DONE, "last_error": None},
+        event={"state": OutboxState.DONE, "last_error": None, "last_error_message": None},
         link=_link_values(ref),
         new_link={},
         invoice=InvoiceMove(STATE_OF[ref.status], NOT_FURTHER_THAN_SENT),
@@ -158,7 +159,7 @@ def cancelled(
     *,
     credit_note: ExternalRef | None = None,
     amount: Decimal | None = None,
-    error: str | None = None,
+    error: str | Stored | None = None,
     **run: Any,
 ) -> Result:
     """A cancel is done: the target's invoice `ref` is now `state` (None: left as it was, e.g.
@@ -189,7 +190,7 @@ def not_cancelled(connection_id: int, event_id: int, invoice_id: int, exc: Unsup
         invoice_id,
         _run(connection_id, invoice_id, RunOutcome.FAILED, event_id=event_id, error=exc.message, **run),
         event_id=event_id,
-        event={"state": OutboxState.FAILED, "last_error": exc.message},
+        event={"state": OutboxState.FAILED, **last_error(exc.message)},
     )
 
 
@@ -251,10 +252,18 @@ def _write_events(results: Sequence[Result], now) -> None:
         if not result.event:
             continue
         values = {**outbox.released(result.event["state"], now=now), **result.event}
-        groups.setdefault(tuple(sorted(values.items())), []).append(result.event_id)
+        groups.setdefault(_key(values), (values, []))[1].append(result.event_id)
     table = OutboxEvent.__table__
-    for values, ids in groups.items():
-        db.session.execute(update(table).where(table.c.id.in_(ids)).values(dict(values)))
+    for values, ids in groups.values():
+        db.session.execute(update(table).where(table.c.id.in_(ids)).values(values))
+
+
+def _key(values: Mapping[str, Any]) -> tuple:
+    """The values as a key to group by: a stored sentence (a dict) by its JSON."""
+    return tuple(
+        (name, json.dumps(value, sort_keys=True) if isinstance(value, dict) else value)
+        for name, value in sorted(values.items())
+    )
 
 
 def _write_links(results: Sequence[Result]) -> dict[tuple[int, int], int]:
@@ -357,19 +366,47 @@ def _expire(model: type, ids) -> None:
 # ---- judging a failure --------------------------------------------------------------------------
 
 
-def _judge(connection: Connection, attempts: int, exc: Exception) -> tuple[RunOutcome, str, dict[str, Any]]:
-    """(the run's outcome, the run's error, the event's columns) of a failed try."""
+def last_error(error: str | Stored) -> dict[str, Any]:
+    """An event's `last_error` columns: its English text and, when the hub wrote a sentence around
+    the target's words, the sentence (hub.sentences), said in the reader's language."""
+    if isinstance(error, str):
+        return {"last_error": error, "last_error_message": None}
+    return {"last_error": english(error), "last_error_message": error}
+
+
+REAUTHORISATION_NEEDED = N_(
+    "%(connection)s (%(type)s): not sent, re-authorisation needed (%(message)s). "
+    "Re-authorise the connection on the connections page; this push is then sent again by itself."
+)
+NOT_MAPPED = N_(
+    "%(connection)s (%(type)s): not sent, the mapping cannot map it: %(message)s. Add the missing rows to "
+    "table %(tables)s of connection '%(connection)s' "
+    "(PUT /api/v1/connections/%(id)s/mapping/tables/<table>/rows/<value>), then retry."
+)
+NOT_MAPPED_NO_TABLE = N_(
+    "%(connection)s (%(type)s): not sent, the mapping cannot map it: %(message)s. "
+    "Fix the mapping of connection '%(connection)s', then retry."
+)
+REFUSED = N_("%(connection)s (%(type)s) refused it: %(message)s")
+GAVE_UP = N_plural("gave up after %(num)s attempt: %(message)s", "gave up after %(num)s attempts: %(message)s")
+
+
+def _judge(connection: Connection, attempts: int, exc: Exception) -> tuple[RunOutcome, str | Stored, dict[str, Any]]:
+    """(the run's outcome, the run's error, the event's columns) of a failed try. The errors are the
+    target's words (text), or sentences of the hub's around them (hub.sentences)."""
     message = exc.message if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
     message = redact(message, secret_values(connection))  # a target's answer may echo them
-    parked = {"state": OutboxState.FAILED, "last_error": message}
+    parked = {"state": OutboxState.FAILED, **last_error(message)}
+    named = {"connection": connection.name, "type": connection.type}
     if isinstance(exc, ReauthorizationRequired):
         # Not lost: parked until an admin authorises the connection again, then requeued by itself.
-        message = (
-            f"{connection.name} ({connection.type}): not sent, re-authorisation needed ({message}). "
-            "Re-authorise the connection on the connections page; this push is then sent again by itself."
-        )
-        connection.needs_attention(reauthorise_attention(exc.message))
-        return RunOutcome.FAILED, message, {**parked, "last_error": message, "parked_for": PARKED_FOR_REAUTHORISATION}
+        # The hub's words for the refusal as their sentence, unless redacting changed them.
+        words = exc.said if isinstance(exc, MustAuthoriseAgain) else refused(exc)
+        if words is None or english(words) != message:
+            words = None
+        said = sentence(REAUTHORISATION_NEEDED, **named, message=words or message)
+        connection.needs_attention(reauthorise_attention(words or exc.message))
+        return RunOutcome.FAILED, said, {**parked, **last_error(said), "parked_for": PARKED_FOR_REAUTHORISATION}
     if isinstance(exc, AuthError):
         connection.needs_attention(sentence(N_("The target refused the credentials: %(message)s"), message=message))
         return RunOutcome.FAILED, message, parked
@@ -377,29 +414,27 @@ def _judge(connection: Connection, attempts: int, exc: Exception) -> tuple[RunOu
         # Nothing was sent: the mapping has no row for a value. Name the connection, the tables and
         # the values, so that whoever reads the failed queue knows which row to add before retrying.
         tables = sorted({p.table for p in exc.problems if getattr(p, "table", None)})
-        hint = (
-            f" Add the missing rows to table {', '.join(tables)} of connection '{connection.name}' "
-            f"(PUT /api/v1/connections/{connection.id}/mapping/tables/<table>/rows/<value>), then retry."
-            if tables
-            else f" Fix the mapping of connection '{connection.name}', then retry."
-        )
-        message = f"{connection.name} ({connection.type}): not sent, the mapping cannot map it: {message}.{hint}"
-        return RunOutcome.FAILED, message, {**parked, "last_error": message}
+        if tables:
+            said = sentence(NOT_MAPPED, **named, message=message, tables=", ".join(tables), id=str(connection.id))
+        else:
+            said = sentence(NOT_MAPPED_NO_TABLE, **named, message=message)
+        return RunOutcome.FAILED, said, {**parked, **last_error(said)}
     if isinstance(exc, PermanentError):
         # Parked until someone fixes the data: say where, so the failed queue reads on its own.
-        message = f"{connection.name} ({connection.type}) refused it: {message}"
-        return RunOutcome.FAILED, message, {**parked, "last_error": message}
+        said = sentence(REFUSED, **named, message=message)
+        return RunOutcome.FAILED, said, {**parked, **last_error(said)}
     event_error = message
     if not isinstance(exc, ConnectorError):
         message = f"{message}\n{''.join(traceback.format_exception(exc)[-3:])}"
     attempts += 1
     if attempts >= current_app.config["HUB_RETRY_MAX_ATTEMPTS"]:
-        return RunOutcome.FAILED, f"gave up after {attempts} attempts: {message}", {**parked, "attempts": attempts}
+        gave_up = counted(*GAVE_UP, "num", num=number(attempts), message=message)
+        return RunOutcome.FAILED, gave_up, {**parked, "attempts": attempts}
     delay = retry_delay(attempts, exc.wait if isinstance(exc, RetryableError) else None)
     event = {
         "state": OutboxState.PENDING,
         "attempts": attempts,
         "available_at": utcnow() + timedelta(seconds=delay),
-        "last_error": event_error,
+        **last_error(event_error),
     }
     return (RunOutcome.UNCERTAIN if isinstance(exc, UncertainOutcomeError) else RunOutcome.RETRY), message, event

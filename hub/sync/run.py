@@ -9,8 +9,10 @@ from collections.abc import Sequence
 from flask import current_app
 
 from hub.extensions import db
+from hub.i18n import N_
 from hub.models import OutboxEvent, OutboxState
-from hub.sync import outbox
+from hub.sentences import sentence
+from hub.sync import outbox, results
 from hub.sync.cancel import cancel_event
 from hub.sync.push import hold_until
 from hub.sync.push_chain import push_chain
@@ -62,7 +64,10 @@ def _run_leased(leased: Sequence[OutboxEvent], owner: str) -> str:
         else:
             for event in events:
                 outbox.release(event, OutboxState.FAILED)
-                event.last_error = f"unknown operation {event.operation!r}"
+                for name, value in results.last_error(
+                    sentence(N_("unknown operation '%(operation)s'"), operation=event.operation)
+                ).items():
+                    setattr(event, name, value)
             db.session.commit()
             words.append("failed: unknown operation")
     return "; ".join(words)

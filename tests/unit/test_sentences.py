@@ -18,10 +18,13 @@ from flask_babel import Babel, force_locale
 from connectors.base import ConfigField, ConfigInvalid, validate_config
 from connectors.errors import PermanentError
 from connectors.registry import default_registry
+from hub import sentences
 from hub.i18n import TRANSLATIONS, translated
 from hub.inventory.alerts import Figures, Freshness, explain
+from hub.models import RunOutcome
 from hub.sentences import counted, english, number, render, sentence
 from hub.sync.failures import explain as explain_failure
+from hub.sync.history import run_values
 
 NBSP = "\xa0"
 AS_OF = datetime(2026, 3, 9, 10, 5, tzinfo=UTC)
@@ -158,6 +161,34 @@ def test_a_row_without_a_stored_sentence_shows_its_text(babel_app):
 def test_english_outside_an_app_uses_the_template():
     stored = sentence("%(target)s refused line %(line)s.", target="T", line="2")
     assert english(stored) == "T refused line 2."
+
+
+def test_a_kept_text_is_said_from_its_sentence_only_while_it_is_that_sentences_english(babel_app):
+    stored = sentence("%(target)s refused the purchase request: %(detail)s", target="Ledger", detail="HTTP 503")
+    with force_locale("ru"):
+        assert sentences.said(stored, english(stored)) == "Ledger отклонила заявку на закупку: HTTP 503"
+        # Text written later without a sentence (or an older row's) is shown as it is, never the older sentence.
+        assert sentences.said(stored, "Ledger said no.") == "Ledger said no."
+        assert sentences.said(None, "webhook answered HTTP 500") == "webhook answered HTTP 500"
+        assert sentences.said(stored, None) is None
+
+
+def test_a_runs_note_keeps_its_sentence_with_the_secrets_taken_out_of_its_values(babel_app):
+    stored = sentence(
+        "%(connection)s (%(type)s) refused it: %(message)s", connection="L", type="t", message="key s3cr3t-k"
+    )
+    row = run_values(
+        connection_id=1,
+        operation="push_invoice",
+        outcome=RunOutcome.FAILED,
+        started_at=AS_OF,
+        secrets=["s3cr3t-k"],
+        error=stored,
+    )
+    assert row["error"] == "L (t) refused it: key ***"
+    assert row["error_message"]["id"] == stored["id"]
+    with force_locale("ru"):
+        assert render(row["error_message"]) == "L (t) отклонила отправку: key ***"
 
 
 # ---- messages made with values by marshmallow and the API's fields ------------------------------

@@ -3,14 +3,14 @@ template and values beside their subject and body, so that they are read in the 
 (hub.sentences). Notes from before, and those people write, keep only their text and show it.
 
 Revision ID: 0027_activity_sentences
-Revises: 0025_stored_sentences
+Revises: 0026_stored_notes
 Create Date: 2026-12-07
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0027_activity_sentences'
-down_revision = '0025_stored_sentences'
+down_revision = '0026_stored_notes'
 branch_labels = None
 depends_on = None
 
