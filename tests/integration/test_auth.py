@@ -14,8 +14,7 @@ from hub.cli import main
 from hub.extensions import db
 from hub.models import ApiToken, AuditEntry, Customer, User
 from tests.conftest import PASSWORD, Caller
-
-CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+from tests.support.sessions import csrf_token
 
 
 def assert_error(response, status: int, code: str) -> dict:
@@ -189,16 +188,8 @@ def test_unauthenticated_is_checked_before_input_and_existence(app, users, call)
 # ---- the log-in form, the session and CSRF ------------------------------------------------
 
 
-def form_token(client, path: str = "/login") -> str:
-    page = client.get(path)
-    assert page.status_code == 200
-    match = CSRF_INPUT.search(page.get_data(as_text=True))
-    assert match, "the form carries a CSRF token"
-    return match.group(1)
-
-
 def log_in(client, email: str, password: str = PASSWORD, **query):
-    token = form_token(client)
+    token = csrf_token(client, "/login")
     return client.post("/login", query_string=query, data={"email": email, "password": password, "csrf_token": token})
 
 

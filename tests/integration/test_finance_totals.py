@@ -9,7 +9,7 @@ import re
 import pytest
 
 from hub.sync.worker import drain
-from tests.integration.test_invoice_failures import logged_in
+from tests.support.sessions import logged_in
 
 
 def win(sales, admin, quantity: int) -> dict:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from datetime import date
 
 import pytest
@@ -16,8 +15,8 @@ from flask_babel import ngettext
 from hub import create_app
 from hub.i18n import TRANSLATIONS, UnknownLocale
 from tests.conftest import PASSWORD
+from tests.support.sessions import csrf_token, logged_in
 
-CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 # What the pages say, per language: the menu's first entry, the log-in button, the form's messages.
 BOARD = {"en": "Board", "ru": "Доска", "bn": "বোর্ড"}
 LOG_IN = {"en": "Log in", "ru": "Войти", "bn": "লগ ইন"}
@@ -43,27 +42,13 @@ def _compiled() -> None:
         assert mo.stat().st_mtime >= po.stat().st_mtime, "compile the catalogues again: make translations"
 
 
-def _token(client, path: str, **headers) -> str:
-    page = client.get(path, headers=headers)
-    assert page.status_code == 200
-    return CSRF_INPUT.search(page.get_data(as_text=True)).group(1)
-
-
-def _logged_in(app, email: str = "sales@example.com"):
-    client = app.test_client()
-    token = _token(client, "/login")
-    r = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
-    assert r.status_code == 302
-    return client
-
-
 def _text(response) -> str:
     return response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("code", ["en", "ru", "bn"])
 def test_a_page_follows_the_browsers_language(app, users, code):
-    client = _logged_in(app)
+    client = logged_in(app, "sales@example.com")
     headers = {} if code == "en" else {"Accept-Language": f"{code}-XX,{code};q=0.9,en;q=0.5"}
     response = client.get("/customers/new", headers=headers)
     assert "Accept-Language" in response.vary  # caches keep the languages apart
@@ -76,8 +61,8 @@ def test_a_page_follows_the_browsers_language(app, users, code):
 
 @pytest.mark.parametrize("code", ["ru", "bn"])
 def test_a_form_shows_its_validation_errors_translated(app, users, code):
-    client = _logged_in(app)
-    token = _token(client, "/customers/new")
+    client = logged_in(app, "sales@example.com")
+    token = csrf_token(client, "/customers/new")
     r = client.post("/customers/new", data={"name": " ", "csrf_token": token}, headers={"Accept-Language": code})
     assert r.status_code == 422
     page = _text(r)
@@ -87,16 +72,16 @@ def test_a_form_shows_its_validation_errors_translated(app, users, code):
 
 
 def test_no_accept_language_is_english(app, users):
-    client = _logged_in(app)
-    r = client.post("/customers/new", data={"csrf_token": _token(client, "/customers/new")})
+    client = logged_in(app, "sales@example.com")
+    r = client.post("/customers/new", data={"csrf_token": csrf_token(client, "/customers/new")})
     assert r.status_code == 422
     assert REQUIRED["en"] in _text(r)
     assert f">{BOARD['en']}</a>" in _text(r)
 
 
 def test_the_users_setting_wins_over_the_browser(app, users):
-    client = _logged_in(app)
-    token = _token(client, "/account")
+    client = logged_in(app, "sales@example.com")
+    token = csrf_token(client, "/account")
     r = client.post("/account", data={"locale": "bn", "csrf_token": token}, headers={"Accept-Language": "ru"})
     assert r.status_code == 302
     page = _text(client.get(r.headers["Location"], headers={"Accept-Language": "ru"}))
@@ -108,26 +93,26 @@ def test_the_users_setting_wins_over_the_browser(app, users):
 
 
 def test_an_unknown_language_is_refused_on_the_settings_page(app, users):
-    client = _logged_in(app)
-    r = client.post("/account", data={"locale": "xx", "csrf_token": _token(client, "/account")})
+    client = logged_in(app, "sales@example.com")
+    r = client.post("/account", data={"locale": "xx", "csrf_token": csrf_token(client, "/account")})
     assert r.status_code == 422
     assert "Choose one of the languages in the list." in _text(r)
 
 
 def test_the_menus_switcher_saves_the_users_choice(app, users):
-    client = _logged_in(app)
-    token = _token(client, "/customers")
+    client = logged_in(app, "sales@example.com")
+    token = csrf_token(client, "/customers")
     r = client.post("/language", data={"locale": "ru", "next": "/customers?page=1", "csrf_token": token})
     assert r.status_code == 302
     assert r.headers["Location"] == "/customers?page=1"
     assert f">{BOARD['ru']}</a>" in _text(client.get("/customers", headers={"Accept-Language": "bn"}))
     # It is the user's setting, not this browser's: another log-in of theirs speaks Russian too.
-    assert f">{BOARD['ru']}</a>" in _text(_logged_in(app).get("/customers"))
+    assert f">{BOARD['ru']}</a>" in _text(logged_in(app, "sales@example.com").get("/customers"))
 
 
 def test_an_anonymous_visitor_switches_the_log_in_page(app, users):
     client = app.test_client()
-    token = _token(client, "/login")
+    token = csrf_token(client, "/login")
     assert f">{LOG_IN['en']}</button>" in _text(client.get("/login"))
     r = client.post("/language", data={"locale": "ru", "next": "/login", "csrf_token": token})
     assert r.status_code == 302
@@ -140,7 +125,7 @@ def test_an_anonymous_visitor_switches_the_log_in_page(app, users):
 
 def test_the_switcher_refuses_a_language_the_hub_does_not_speak_and_an_outside_next(app, users):
     client = app.test_client()
-    token = _token(client, "/login")
+    token = csrf_token(client, "/login")
     assert client.post("/language", data={"locale": "xx", "csrf_token": token}).status_code == 400
     assert client.post("/language", data={"locale": "ru"}).status_code == 400  # no CSRF token
     r = client.post("/language", data={"locale": "bn", "next": "//evil.example/", "csrf_token": token})
@@ -164,8 +149,8 @@ def test_the_api_translates_its_message_only_when_asked_and_keeps_the_code(app, 
 
 
 def test_the_api_ignores_the_users_page_language(app, users, call):
-    client = _logged_in(app)
-    client.post("/language", data={"locale": "ru", "csrf_token": _token(client, "/customers")})
+    client = logged_in(app, "sales@example.com")
+    client.post("/language", data={"locale": "ru", "csrf_token": csrf_token(client, "/customers")})
     r = call("sales").post("/api/v1/customers", json={})
     assert r.json["message"] == NOT_VALID["en"]
 
@@ -204,8 +189,8 @@ def test_every_page_renders_in_each_language(app, users, call, code):
     """Each page without a parameter, and the pages of a deal, its customer and its invoice: a
     translation whose placeholders do not fit would fail to render here."""
     deal = _won_deal(call)
-    client = _logged_in(app, users["admin"]["email"])
-    client.post("/language", data={"locale": code, "csrf_token": _token(client, "/customers")})
+    client = logged_in(app, users["admin"]["email"])
+    client.post("/language", data={"locale": code, "csrf_token": csrf_token(client, "/customers")})
     paths = [
         rule.rule
         for rule in app.url_map.iter_rules()
@@ -226,7 +211,7 @@ def test_every_page_renders_in_each_language(app, users, call, code):
 def test_the_invoice_csv_keeps_every_script_and_names_its_columns_in_the_readers_language(app, users, call):
     _won_deal(call)
     finance, name = call("finance"), NAME
-    client = _logged_in(app, users["finance"]["email"])
+    client = logged_in(app, users["finance"]["email"])
 
     english = client.get("/invoices.csv").data
     assert english.startswith(b"\xef\xbb\xbf")  # the byte order mark Excel needs to read UTF-8
@@ -242,7 +227,7 @@ def test_the_invoice_csv_keeps_every_script_and_names_its_columns_in_the_readers
 
 def test_the_invoice_totals_name_their_months_and_quarters_in_the_readers_language(app, users, call):
     _won_deal(call)
-    client = _logged_in(app, users["finance"]["email"])
+    client = logged_in(app, users["finance"]["email"])
     today = date.today()
     month = client.get("/invoices", headers={"Accept-Language": "ru"})
     quarter = client.get("/invoices?period=quarter", headers={"Accept-Language": "ru"})

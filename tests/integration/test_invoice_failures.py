@@ -15,6 +15,7 @@ from hub.models import InvoiceNotice, Role
 from hub.sync.failures import explain
 from hub.sync.worker import drain
 from tests.conftest import make_connection
+from tests.support.sessions import logged_in
 
 SNAPSHOT = {
     "currency": "EUR",
@@ -231,17 +232,6 @@ def test_the_notices_page_lists_the_owners_notice_and_marks_it_read(app, users, 
     page = other.get("/notices").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     assert other.post(f"/notices/{notice.id}/read", data={"csrf_token": token}).status_code == 404
-
-
-def logged_in(app, email: str):
-    """A test client with a logged-in session (the log-in form, CSRF token and all)."""
-    from tests.conftest import PASSWORD
-
-    browser = app.test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").get_data(as_text=True)).group(1)
-    r = browser.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
-    assert r.status_code == 302, r.get_data(as_text=True)
-    return browser
 
 
 def test_the_api_lists_the_callers_notices_and_marks_one_read(

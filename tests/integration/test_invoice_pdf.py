@@ -15,7 +15,7 @@ from PIL import Image
 from pypdf import PdfReader
 
 from hub.sync.worker import drain
-from tests.integration.test_invoice_failures import logged_in
+from tests.support.sessions import logged_in
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

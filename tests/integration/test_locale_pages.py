@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.integration.test_invoice_failures import logged_in
+from tests.support.sessions import logged_in
 
 LANGUAGE = {"en": "en-US,en;q=0.9", "ru": "ru-RU,ru;q=0.9,en;q=0.8", "bn": "bn-BD,bn;q=0.9"}
 

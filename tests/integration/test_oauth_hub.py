@@ -45,10 +45,11 @@ from hub.sync.pacing import RedisPacer
 from hub.sync.status import pull_invoice_status
 from hub.sync.worker import drain
 from tests.conftest import make_connection
-from tests.integration.test_auth import CSRF_INPUT, log_in
+from tests.integration.test_auth import log_in
 from tests.integration.test_sync_engine import won_deal
 from tests.support.hosted_fixtures import authorise_connection, tokens
 from tests.support.services import RedisServer
+from tests.support.sessions import CSRF_INPUT
 
 REALM = "9130357766215456"
 BASE = f"https://sandbox-quickbooks.api.intuit.com/v3/company/{REALM}"

@@ -16,7 +16,7 @@ from hub.models import Activity, ActivityKind, HubInvoice
 from hub.models.base import utcnow
 from tests.conftest import make_connection
 from tests.integration.test_onec_exchange import PASSWORD, USER, OneC, _payment, _payments_file, won_deal
-from tests.integration.test_translated_sentences import BN, RU, logged_in, text
+from tests.support.sessions import BN, RU, logged_in, page_text
 
 NBSP = "\xa0"
 HEADERS = {"en": {}, "ru": RU, "bn": BN}
@@ -114,12 +114,12 @@ def test_a_paid_and_shipped_order_is_noted_in_each_readers_language(app, users, 
     ]
     for code in ("en", "ru", "bn"):
         assert said_by_api(sales, deal["id"], code) == expected[code]
-        page = text(logged_in(app, users["sales"]["email"], code).get(f"/deals/{deal['id']}"))
+        page = page_text(logged_in(app, users["sales"]["email"], code).get(f"/deals/{deal['id']}"))
         for subject, body in expected[code]:
             assert on_page(page, subject, body), (code, subject)
     ru = logged_in(app, users["sales"]["email"], "ru")
-    assert "according to 1C" not in text(ru.get(f"/deals/{deal['id']}"))
-    customer_page = text(ru.get(f"/customers/{deal['customer']['id']}"))  # the customer's timeline: subjects
+    assert "according to 1C" not in page_text(ru.get(f"/deals/{deal['id']}"))
+    customer_page = page_text(ru.get(f"/customers/{deal['customer']['id']}"))  # the customer's timeline: subjects
     assert all(html.escape(subject) in customer_page for subject, _ in expected["ru"])
     assert "according to 1C" not in customer_page
     # One note in the API, in the language asked for.
@@ -211,7 +211,7 @@ def test_payments_are_noted_with_their_amounts_as_the_reader_writes_money(app, u
     }
     for code in ("en", "ru", "bn"):
         assert said_by_api(sales, deal["id"], code) == expected[code]
-        page = text(logged_in(app, users["sales"]["email"], code).get(f"/deals/{deal['id']}"))
+        page = page_text(logged_in(app, users["sales"]["email"], code).get(f"/deals/{deal['id']}"))
         for subject, body in expected[code]:
             assert on_page(page, subject, body), (code, subject)
 
@@ -228,7 +228,7 @@ def test_notes_written_before_0027_show_their_stored_text(app, users, one_c, sal
         db.session.commit()
     english = paid_and_shipped(number)["en"]
     assert said_by_api(sales, deal["id"], "ru") == english
-    page = text(logged_in(app, users["sales"]["email"], "bn").get(f"/deals/{deal['id']}"))
+    page = page_text(logged_in(app, users["sales"]["email"], "bn").get(f"/deals/{deal['id']}"))
     for subject, body in english:
         assert on_page(page, subject, body)
 
@@ -250,5 +250,5 @@ def test_a_persons_own_note_is_shown_as_written(app, users, sales):
     body = {"kind": "call", "subject": "Paid", "body": "posted", "deal_id": deal["id"]}
     assert sales.post("/api/v1/activities", json=body).status_code == 201
     assert said_by_api(sales, deal["id"], "ru") == [("Paid", "posted")]  # not the catalogue's "Оплачено"
-    page = text(logged_in(app, users["sales"]["email"], "ru").get(f"/deals/{deal['id']}"))
+    page = page_text(logged_in(app, users["sales"]["email"], "ru").get(f"/deals/{deal['id']}"))
     assert on_page(page, "Paid", "posted")

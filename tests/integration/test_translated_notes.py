@@ -24,7 +24,7 @@ from tests.integration.test_alert_delivery import SECRET, channel, open_alert, r
 from tests.integration.test_oauth_hub import REFUSED, FakeQuickBooks, books, store_tokens  # noqa: F401 - a fixture
 from tests.integration.test_purchase_requests import alert, pump  # noqa: F401 - fixtures
 from tests.integration.test_sync_engine import won_deal
-from tests.integration.test_translated_sentences import BN, RU, logged_in, text
+from tests.support.sessions import BN, RU, logged_in, page_text
 
 HEADERS = {"en": {}, "ru": RU, "bn": BN}
 
@@ -40,7 +40,7 @@ def said(client, path: str, pick) -> dict[str, str]:
 
 
 def on_page(app, email: str, path: str, code: str) -> str:
-    return html.unescape(text(logged_in(app, email, code).get(path)))
+    return html.unescape(page_text(logged_in(app, email, code).get(path)))
 
 
 # ---- an outbox event's last error and its sync run's note ----------------------------------------

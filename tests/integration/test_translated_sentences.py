@@ -17,40 +17,21 @@ from connectors.errors import PermanentError
 from connectors.mini_ledger import MiniLedgerConnector
 from hub.auth import refusal
 from hub.extensions import db
-from hub.models import Connection, InvoiceNotice, Role, StockAlert, User
+from hub.models import Connection, InvoiceNotice, Role, StockAlert
 from hub.permissions import POLICY, RESOURCE_NAMES
 from hub.sync.worker import drain
-from tests.conftest import PASSWORD, make_connection
+from tests.conftest import make_connection
 from tests.integration.test_alert_delivery import channel
 from tests.integration.test_inventory import pull, rule, set_stock
+from tests.support.sessions import BN, RU, logged_in, page_text
 
 NBSP = "\xa0"
-RU = {"Accept-Language": "ru-RU,ru;q=0.9"}
-BN = {"Accept-Language": "bn-BD,bn;q=0.9"}
 # The hub's total of the deal below (1 × 1234.50 EUR, no tax), in each language's words and numbers.
 TOTAL_REFUSED = {
     "en": "Ledger works out a different total than the hub's €1,234.50, so the invoice was not booked there.",
     "ru": f"Ledger получает другой итог, чем у хаба (1{NBSP}234,50{NBSP}€), поэтому счёт там не проведён.",
     "bn": "Ledger হাবের 1,234.50€ থেকে ভিন্ন মোট হিসাব করে, তাই সেখানে ইনভয়েসটি নথিভুক্ত হয়নি।",
 }
-
-
-def logged_in(app, email: str, locale: str | None = None):
-    """A test client logged in as `email`, whose own language setting is `locale`."""
-    with app.app_context():
-        db.session.execute(update(User).where(User.email == email).values(locale=locale))
-        db.session.commit()
-    client = app.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    r = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
-    assert r.status_code == 302
-    return client
-
-
-def text(response) -> str:
-    assert response.status_code in (200, 422), response.status_code
-    return response.get_data(as_text=True)
 
 
 # ---- a parked push's reason ------------------------------------------------------------------
@@ -102,11 +83,11 @@ def test_the_api_says_a_parked_reason_in_the_language_asked_for(sales, total_ref
 @pytest.mark.parametrize("code", ["ru", "bn"])
 def test_the_pages_say_a_parked_reason_in_the_users_language(app, users, total_refused, code):
     client = logged_in(app, users["sales"]["email"], code)
-    assert TOTAL_REFUSED[code] in text(client.get("/notices"))
-    assert TOTAL_REFUSED[code] in text(client.get(f"/deals/{total_refused['id']}"))
+    assert TOTAL_REFUSED[code] in page_text(client.get("/notices"))
+    assert TOTAL_REFUSED[code] in page_text(client.get(f"/deals/{total_refused['id']}"))
     finance = logged_in(app, users["finance"]["email"], code)
     invoice_id = total_refused["invoices"][0]["id"]
-    page = text(finance.get(f"/invoices/{invoice_id}"))
+    page = page_text(finance.get(f"/invoices/{invoice_id}"))
     assert TOTAL_REFUSED[code] in page
     assert TOTAL_REFUSED["en"] not in page
 
@@ -118,7 +99,7 @@ def test_a_notice_written_before_0025_shows_its_stored_text(app, users, sales, t
     (notice,) = sales.get("/api/v1/notices", headers=RU).json
     assert notice["reason"] == "Ledger refused it (old words)."
     client = logged_in(app, users["sales"]["email"], "ru")
-    assert "Ledger refused it (old words)." in text(client.get("/notices"))
+    assert "Ledger refused it (old words)." in page_text(client.get("/notices"))
 
 
 # ---- a low-stock alert's explanation ---------------------------------------------------------
@@ -160,7 +141,7 @@ def test_the_api_says_an_alerts_explanation_in_the_language_asked_for(app, call,
 @pytest.mark.parametrize("code", ["ru", "bn"])
 def test_the_alerts_page_says_the_explanation_in_the_users_language(app, users, alert, code):
     client = logged_in(app, users["operations"]["email"], code)
-    page = text(client.get("/alerts"))
+    page = page_text(client.get("/alerts"))
     assert html.escape(EXPLAINED[code], quote=False) in page
     assert html.escape(EXPLAINED["en"], quote=False) not in page
 
@@ -224,10 +205,10 @@ def test_the_api_says_marshmallows_range_and_length_errors_in_the_language_asked
 def test_a_form_says_the_amounts_range_and_places_in_the_users_language(app, users, admin, code, at_least, places):
     product = admin.post("/api/v1/products", json={"sku": "P-1", "name": "P", "list_price": "1", "currency": "EUR"})
     client = logged_in(app, users["operations"]["email"], code)
-    page = text(client.get("/stock/rules"))
+    page = page_text(client.get("/stock/rules"))
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     form = {"product_id": product.json["id"], "reorder_point": "-1", "target_level": "1.23456", "csrf_token": token}
-    page = text(client.post("/stock/rules", data=form))
+    page = page_text(client.post("/stock/rules", data=form))
     assert f'id="err-reorder_point">{at_least}</p>' in page
     assert f'id="err-target_level">{places}</p>' in page
 
@@ -244,7 +225,7 @@ def test_a_form_says_the_amounts_range_and_places_in_the_users_language(app, use
 )
 def test_the_connection_form_shows_the_connectors_labels_in_the_users_language(app, users, code, label, help_text):
     client = logged_in(app, users["admin"]["email"], code)
-    page = text(client.get("/admin/connections/new?type=odoo"))
+    page = page_text(client.get("/admin/connections/new?type=odoo"))
     assert f'<label for="f-config-url">{label}</label>' in page
     assert help_text in page
     assert "Server URL" not in page
@@ -253,10 +234,10 @@ def test_the_connection_form_shows_the_connectors_labels_in_the_users_language(a
 
 def test_the_connection_form_says_what_is_wrong_with_a_setting_in_the_users_language(app, users):
     client = logged_in(app, users["admin"]["email"], "ru")
-    page = text(client.get("/admin/connections/new?type=odoo"))
+    page = page_text(client.get("/admin/connections/new?type=odoo"))
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     form = {"csrf_token": token, "type": "odoo", "name": "Odoo", "config.timeout": "0", "save": "1"}
-    page = text(client.post("/admin/connections/new", data=form))
+    page = page_text(client.post("/admin/connections/new", data=form))
     assert 'id="err-config-url">обязательно</p>' in page
     assert 'id="err-config-timeout">больше 0</p>' in page
 
@@ -376,7 +357,7 @@ def test_a_connections_attention_is_said_in_the_readers_language(app, users, sal
     assert said["ru"] == f"Целевая система отклонила учётные данные: {target_words}"
     assert said["bn"] == f"লক্ষ্য সিস্টেম পরিচয়পত্র প্রত্যাখ্যান করেছে: {target_words}"
     client = logged_in(app, users["admin"]["email"], "ru")
-    assert "Целевая система отклонила учётные данные: " in text(client.get("/admin/connections"))
+    assert "Целевая система отклонила учётные данные: " in page_text(client.get("/admin/connections"))
     # Text set without its sentence (a row from before 0025) is shown as it is.
     with app.app_context():
         db.session.execute(update(Connection).values(attention="Look at the ledger (old words)."))
