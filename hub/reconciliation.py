@@ -38,6 +38,7 @@ from connectors.documents import ExternalState, ListedInvoice
 from connectors.errors import ConnectorError
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.extensions import db
+from hub.i18n import N_
 from hub.locale_numbers import date_text
 from hub.models import (
     Connection,
@@ -52,6 +53,7 @@ from hub.models import (
 )
 from hub.models.base import utcnow
 from hub.money import minor_unit, round_to
+from hub.sentences import english, sentence
 from hub.sync import outbox
 from hub.sync.factory import open_connector
 from hub.sync.queue import RedisError, enqueue_once, get_queue, wake_embedded_worker
@@ -147,7 +149,10 @@ def _enqueue(run: ReconciliationRun) -> None:
         enqueue_once(get_queue(), f"reconcile-{run.id}", RUN_JOB, run.id, timeout=3600)
     except RedisError as exc:
         run.state, run.finished_at = RunState.FAILED, utcnow()
-        run.error = f"The job queue is unavailable ({exc}); start the run again later."
+        run.error_message = sentence(
+            N_("The job queue is unavailable (%(error)s); start the run again later."), error=str(exc)
+        )
+        run.error = english(run.error_message)
         db.session.commit()
         return
     wake_embedded_worker()
@@ -181,7 +186,8 @@ def execute(run_id: int) -> str:
     if run is None or run.state in (RunState.DONE, RunState.FAILED):
         return "nothing to do"
     db.session.execute(delete(ReconciliationLine).where(ReconciliationLine.run_id == run.id))
-    run.state, run.started_at, run.progress, run.error = RunState.RUNNING, utcnow(), 0, None
+    run.state, run.started_at, run.progress = RunState.RUNNING, utcnow(), 0
+    run.error = run.error_message = None
     run.hub_count = run.target_count = 0
     db.session.commit()
     connector = None

@@ -54,7 +54,14 @@ class ReconciliationRunSchema(ma.Schema):
     created_at = ma.fields.DateTime()
     started_at = ma.fields.DateTime(allow_none=True)
     finished_at = ma.fields.DateTime(allow_none=True)
-    error = ma.fields.String(allow_none=True)
+    error = ma.fields.String(
+        attribute="error_text",
+        allow_none=True,
+        metadata={
+            "description": "why the run failed (in the Accept-Language's language; a target's own words as "
+            "it wrote them)"
+        },
+    )
 
 
 class ReconciliationLineSchema(ma.Schema):

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Date, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Date, Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.extensions import db
 from hub.models.base import UTCDateTime, utcnow
 from hub.models.connections import Connection
+from hub.sentences import said
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
@@ -59,10 +61,16 @@ class ReconciliationRun(db.Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(Text)
+    error_message: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # hub.sentences (0026)
 
     connection: Mapped[Connection] = relationship()
 
     __audited__ = False  # its own record of who asked and when
+
+    @property
+    def error_text(self) -> str | None:
+        """`error` in the reader's language (a target's own words as it wrote them)."""
+        return said(self.error_message, self.error)
 
     @property
     def counts(self) -> dict[str, int]:

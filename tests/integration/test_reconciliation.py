@@ -5,10 +5,12 @@ missing one. Also the API's answers to bad input and to roles that may not."""
 
 from __future__ import annotations
 
+import html
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+import redis
 import requests
 
 from connectors.tryton.connector import TrytonConnector
@@ -17,8 +19,11 @@ from hub.models import Connection, DocumentMode, ReconciliationRun
 from hub.models.base import utcnow
 from hub.reconciliation import start_nightly_runs
 from hub.sync import jobs
+from hub.sync.queue import connection as queue_connection
 from hub.sync.worker import drain
 from tests.conftest import LEDGER_KEY, make_connection
+from tests.support.services import free_port
+from tests.support.sessions import logged_in, page_text
 
 V = "/api/v1"
 
@@ -361,3 +366,30 @@ def test_each_fault_in_tryton_is_reported_once_and_a_repush_fixes_the_missing_on
     after = reconcile(app, finance, connection)
     assert findings(after) == expected - {("missing", deleted, None, invoices[0]["total"], None)}
     assert after["matched"] == 3
+
+
+def test_a_run_the_job_queue_refused_says_so_in_the_readers_language(app, finance, connection):
+    """Redis refusing the run's job (a real connection to a closed port): the run fails at once,
+    and its reason is kept as a sentence, said in the reader's language on the page and in the API;
+    the redis client's own words stay as it wrote them."""
+    today = utcnow().date().isoformat()
+    kept = queue_connection(app)  # made on first use
+    app.extensions["hub_redis"] = redis.Redis(port=free_port(), socket_connect_timeout=1)
+    try:
+        started = finance.post(f"{V}/connections/{connection}/reconciliations", json={"from": today, "to": today})
+    finally:
+        app.extensions["hub_redis"] = kept
+    run_id = started.json["id"]
+    english = finance.get(f"{V}/reconciliations/{run_id}").json
+    assert english["state"] == "failed"
+    assert english["error"].startswith("The job queue is unavailable (")
+    assert "Connection refused" in english["error"] or "connecting to" in english["error"]
+    refusal = english["error"].removeprefix("The job queue is unavailable (").split("); ")[0]
+    russian = finance.get(f"{V}/reconciliations/{run_id}", headers={"Accept-Language": "ru"}).json["error"]
+    bengali = finance.get(f"{V}/reconciliations/{run_id}", headers={"Accept-Language": "bn"}).json["error"]
+    assert russian == f"Очередь заданий недоступна ({refusal}); запустите проверку позже."
+    assert bengali == f"কাজের সারি পাওয়া যাচ্ছে না ({refusal}); পরে আবার চালান।"
+    page = html.unescape(page_text(logged_in(app, "finance@example.com", "ru").get(f"/reconciliations/{run_id}")))
+    assert russian in page
+    with app.app_context():
+        assert db.session.get(ReconciliationRun, run_id).error == english["error"]  # the column keeps English

@@ -1,6 +1,6 @@
 """More sentences kept as their English template and values (hub.sentences), as 0025 did: why an
 outbox event failed, a sync run's note, why an OAuth provider refused a connection, why a purchase
-request or an alert delivery failed, and the words a parked push's notice keeps for finance. Each
+request, an alert delivery or a reconciliation run failed, and the words a parked push's notice keeps for finance. Each
 English text column stays (webhooks, the audit, older rows and readers of the column); rows from
 before keep only their text, and show it.
 
@@ -23,6 +23,7 @@ COLUMNS = (
     ('purchase_requests', 'error_message'),
     ('alert_deliveries', 'last_error_message'),
     ('invoice_notices', 'detail_message'),
+    ('reconciliation_runs', 'error_message'),
 )
 
 
