@@ -104,6 +104,7 @@ MODULES: tuple[Module, ...] = (
         (
             "tests/integration/test_push_chain.py",
             "tests/integration/test_push_chain_paths.py",
+            "tests/integration/test_push_chain_edges.py",
         ),
     ),
     Module(
