@@ -84,7 +84,7 @@ def push_chain(connection: Connection, events: Sequence[OutboxEvent], owner: str
     except Exception:
         # Config, secrets or mapping unusable: each batch of these events records it, as before.
         log.exception("push to %s failed before it started", connection.name)
-        leases.until = 0  # no chain: only the events the job was given (topped up once)
+        leases.until = 0  # no chain and no topping up: only the events the job was given
         sent = 0
         while (batch := leases.next_batch()) is not None:
             push_batch(connection, batch.events)
