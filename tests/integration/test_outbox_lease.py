@@ -1,12 +1,16 @@
 """The outbox lease: one worker at a time owns an event, until it releases it or its lease runs
 out; `lease_more` tops a batch up with the connection's other due events only; `dispatch` hands
-over the due events of free connections and nothing else."""
+over the due events of free connections and nothing else; `hand_over` and
+`drop_jobs_done_by_others` leave to the dispatcher, or in the queue, what they cannot or must not
+take."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
+from rq import Queue, Worker
+from rq.job import JobStatus
 from sqlalchemy import select
 
 from hub.extensions import db
@@ -291,3 +295,44 @@ def test_handed_over_jobs_end_before_the_lease_and_keep_their_results_as_configu
     # Killed before its lease runs out, so no second worker takes its events while it still runs.
     assert job.timeout == int(lease_seconds * 0.8)
     assert (job.result_ttl, job.failure_ttl) == (60, FAILED_JOBS_KEPT)
+
+
+def test_a_refused_hand_over_is_logged_with_redis_s_reason_and_left_to_the_dispatcher(app, target, monkeypatch, caplog):
+    (event,) = _events(app, target, {"state": OutboxState.DISPATCHED})
+
+    def down(*args, **kwargs):
+        raise outbox.RedisError("connection refused")
+
+    with app.app_context():
+        monkeypatch.setattr(type(get_queue().connection), "pipeline", down)
+        with caplog.at_level("WARNING", logger=outbox.__name__):
+            outbox.hand_over([outbox.Written(event, target, "push_invoice")])
+        monkeypatch.undo()
+        assert db.session.get(OutboxEvent, event).state == OutboxState.PENDING
+    # What the operator reads in the log: how many events wait, and why Redis refused them.
+    assert [r.getMessage() for r in caplog.records] == [
+        "queue unavailable, 1 outbox event(s) wait for the dispatcher: connection refused"
+    ]
+
+
+def test_only_queued_outbox_jobs_are_dropped_not_those_gone_taken_or_of_another_kind(app, target):
+    done = _events(app, target, {"state": OutboxState.DONE}, {"state": OutboxState.DONE})
+    with app.app_context():
+        queue = get_queue()
+        # A job a worker has taken already (it runs and finds nothing to do) ...
+        taken = queue.enqueue(outbox.RUN_EVENTS, done[:1], job_id="outbox-taken")
+        job, _ = Queue.dequeue_any([queue], None, connection=queue.connection)
+        assert job.id == taken.id
+        Worker([queue], connection=queue.connection).prepare_job_execution(job)
+        # ... a connection's push job, whose argument is the connection, not events ...
+        push = queue.enqueue(outbox.PUSH_JOB, target, job_id=f"push-due-{target}-x")
+        # ... and a job that ran and whose record has expired since.
+        gone = "outbox-gone-0"
+        assert outbox.drop_jobs_done_by_others({taken.id, push.id, gone}) == 0
+        assert queue.job_ids == [push.id]
+        assert taken.get_status(refresh=True) == JobStatus.STARTED
+
+        # A queued outbox job whose events are all done among them is the one dropped.
+        waiting = queue.enqueue(outbox.RUN_EVENTS, done, job_id="outbox-waiting")
+        assert outbox.drop_jobs_done_by_others({taken.id, push.id, gone, waiting.id}) == 1
+        assert queue.job_ids == [push.id]
