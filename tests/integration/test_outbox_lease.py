@@ -336,3 +336,22 @@ def test_only_queued_outbox_jobs_are_dropped_not_those_gone_taken_or_of_another_
         waiting = queue.enqueue(outbox.RUN_EVENTS, done, job_id="outbox-waiting")
         assert outbox.drop_jobs_done_by_others({taken.id, push.id, gone, waiting.id}) == 1
         assert queue.job_ids == [push.id]
+
+
+def test_when_redis_fails_jobs_done_by_others_stay_queued_and_the_reason_is_logged(app, target, monkeypatch, caplog):
+    done = _events(app, target, {"state": OutboxState.DONE})
+
+    def down(*args, **kwargs):
+        raise outbox.RedisError("connection refused")
+
+    with app.app_context():
+        queue = get_queue()
+        job = queue.enqueue(outbox.RUN_EVENTS, done, job_id="outbox-waiting")
+        monkeypatch.setattr(type(queue.connection), "pipeline", down)
+        with caplog.at_level("WARNING", logger=outbox.__name__):
+            assert outbox.drop_jobs_done_by_others({job.id}) == 0
+        monkeypatch.undo()
+        assert queue.job_ids == [job.id]  # it runs, finds nothing to do, and ends
+    assert [r.getMessage() for r in caplog.records] == [
+        "could not drop the jobs of events already pushed: connection refused"
+    ]
