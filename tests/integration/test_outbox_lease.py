@@ -536,3 +536,14 @@ def test_dispatched_jobs_end_before_the_lease_and_keep_their_results_as_configur
     # Killed before its lease runs out, so no second worker takes its events while it still runs.
     assert job.timeout == int(lease_seconds * 0.8)
     assert (job.result_ttl, job.failure_ttl) == (60, FAILED_JOBS_KEPT)
+
+
+def test_a_lease_returns_its_events_in_the_order_they_were_written(app, target):
+    ids = _events(app, target, {}, {}, {})
+    with app.app_context():
+        # Touched last first: PostgreSQL keeps the newest row versions last, and a plain read of
+        # the table then lists the events backwards.
+        for event_id in reversed(ids):
+            db.session.execute(update(OutboxEvent).where(OutboxEvent.id == event_id).values(attempts=1))
+            db.session.commit()
+        assert [e.id for e in outbox.lease(list(reversed(ids)), outbox.new_owner())] == ids
