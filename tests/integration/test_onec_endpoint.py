@@ -5,6 +5,9 @@ and files. Written against the mutants `make mutate` left of the module (docs/te
 
 from __future__ import annotations
 
+import io
+import random
+import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,9 +15,9 @@ from sqlalchemy import select
 
 from hub.exchange import throttle
 from hub.extensions import db
-from hub.models import Connection, ExchangeSession, SyncRun
+from hub.models import Connection, ExchangeSession, HubInvoice, InvoiceState, SyncRun
 from tests.conftest import make_connection
-from tests.integration.test_onec_exchange import CHANGES, PASSWORD, USER, OneC, _exported, _zip
+from tests.integration.test_onec_exchange import CHANGES, PASSWORD, USER, OneC, _exported, _zip, won_deal
 from tests.unit.test_commerceml import IMPORT_XML
 
 CATALOGUE = IMPORT_XML.format(encoding="UTF-8").encode()
@@ -185,3 +188,153 @@ def test_a_lockout_answers_whole_seconds_rounded_up_and_at_least_one(app, client
         locked = OneC(client).checkauth()
         assert (locked.status_code, locked.headers["Retry-After"]) == (429, header)
         assert "WWW-Authenticate" not in locked.headers
+
+
+def test_a_failed_import_reads_its_file_from_the_start_at_the_next_call(app, client):
+    """1C retries a failed import: the hub drops what it staged of the file and reads it again from
+    its first item, not from where it broke. Kills the file's staged state not forgotten (its name
+    not taken, or not made a relative path)."""
+    _one_c(app)
+    one_c = OneC(client)
+    one_c.start("catalog")
+    one_c.upload("import.xml", CATALOGUE[:-80], part=1000)
+    answers = [one_c.call("catalog", "import", filename="import.xml") for _ in range(4)]
+    assert [(a.status_code, a.get_data(as_text=True).split("\n")[0]) for a in answers] == [
+        (200, "progress"),
+        (400, "failure"),
+        (200, "progress"),
+        (400, "failure"),
+    ]
+    assert answers[2].get_data(as_text=True) == "progress\n2 items read"
+
+
+def test_a_refused_log_in_is_in_the_run_history_with_its_step_status_and_start(app, client, monkeypatch):
+    """Kills the refused call's mode, its status and its start left out of the run (the start
+    falls back to the time the run is written)."""
+    one_c_id = _one_c(app)
+    started = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    monkeypatch.setattr("hub.exchange.utcnow", lambda: started)
+    assert OneC(client, password="wrong").checkauth().status_code == 401
+    (run,) = _runs(app)
+    assert (run.connection_id, run.operation, run.outcome.value) == (one_c_id, "1c_sale_checkauth", "failed")
+    assert run.started_at == started
+    assert run.request[0]["body"] == {"mode": "checkauth"}
+    assert (run.response[0]["status"], run.error) == (401, "wrong user name or password")
+
+
+def test_an_order_held_back_is_a_failed_run_of_its_invoice_without_the_connections_secrets(
+    app, client, sales, admin, monkeypatch
+):
+    """The admin sees which invoice 1C was not sent and why, in words that keep the connection's
+    password out even where it was typed into the connection's name. Kills the run's operation,
+    object type, start, redaction and the error's last words changed or left out."""
+    one_c_id = make_connection(
+        app,
+        f"1C {PASSWORD}",
+        "onec_exchange",
+        {"username": USER, "password": PASSWORD, "file_limit": 1000},
+    )
+    document = admin.get(f"/api/v1/connections/{one_c_id}/mapping").json["document"]
+    document["tables"]["rates"]["unmapped"] = "refuse"
+    saved = admin.post(
+        f"/api/v1/connections/{one_c_id}/mapping/versions", json={"document": document, "activate": True}
+    )
+    assert saved.status_code == 201, saved.json
+    won_deal(sales, admin, sku="EUR-1", currency="EUR")
+    started = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    monkeypatch.setattr("hub.exchange.utcnow", lambda: started)
+    one_c = OneC(client)
+    one_c.start()
+    assert one_c.call("sale", "query").status_code == 200
+    with app.app_context():
+        invoice_id = db.session.scalars(select(HubInvoice.id)).one()
+    held = [r for r in _runs(app) if r.object_id is not None]
+    assert [(r.operation, r.outcome.value, r.object_type, r.object_id, r.started_at) for r in held] == [
+        ("1c_sale_query", "failed", "invoice", invoice_id, started)
+    ]
+    assert held[0].error == (
+        "held back from 1C: rate: no entry for EUR in table rates. Fix the mapping of connection '1C ***'; "
+        "the order is sent with the next query."
+    )
+
+
+def test_an_import_without_a_file_name_or_of_a_file_never_uploaded_is_refused(app, client):
+    """Kills the missing file name read as another name, and the text of a catalogue file that
+    was never uploaded."""
+    _one_c(app)
+    one_c = OneC(client)
+    one_c.start("catalog")
+    for kind in ("catalog", "sale"):
+        unnamed = one_c.call(kind, "import")
+        assert (unnamed.status_code, unnamed.get_data(as_text=True)) == (
+            400,
+            "failure\nfile name '' is not a relative path",
+        )
+    never = one_c.call("catalog", "import", filename="offers.xml")
+    assert (never.status_code, never.get_data(as_text=True)) == (
+        404,
+        "failure\noffers.xml: no such file was uploaded in this exchange session",
+    )
+
+
+def _padded_zip(files: dict[str, bytes], size: int) -> bytes:
+    """A zip archive of exactly `size` bytes (its comment fills it up)."""
+    data = _zip(files)
+    buffer = io.BytesIO(data)
+    with zipfile.ZipFile(buffer, "a") as archive:
+        archive.comment = b"x" * (size - len(data))
+    assert len(buffer.getvalue()) == size
+    return buffer.getvalue()
+
+
+def test_zipped_changes_that_fill_file_limit_are_applied_at_import_in_the_connections_encoding(
+    app, client, sales, admin
+):
+    """A zipped changes file whose one part is exactly file_limit long is not known to be whole
+    until 1C asks to import it: then it is unpacked (within the session's budget) and applied.
+    Kills the connector not passed on for the budget, and the answer's encoding."""
+    _one_c(app, encoding="windows-1251")
+    one_c, (paid,) = _exported(sales, admin, client, 1)
+    changes = CHANGES.format(paid=paid, cancelled="INV-999999").encode("cp1251")
+    archive = _padded_zip({"orders-1.xml": changes}, 1000)
+    uploaded = one_c.call("sale", "file", "POST", archive, filename="orders.zip")
+    assert uploaded.get_data(as_text=True) == "success"  # not known to be whole yet
+    imported = one_c.call("sale", "import", filename="orders.zip")
+    assert imported.content_type == "text/plain; charset=windows-1251"
+    assert imported.get_data(as_text=True) == "success\nnot changed, never sent to this exchange: INV-999999"
+    with app.app_context():
+        assert db.session.scalars(select(HubInvoice.state)).one() == InvoiceState.PAID
+
+
+def test_an_archive_that_unpacks_beyond_what_the_session_has_left_is_refused(app, client):
+    """The session's budget is max_total_bytes less what it uploaded, the archive included: an
+    archive whose files fit max_total_bytes but not what is left is refused. Kills the uploads
+    added to the budget instead of taken off."""
+    archive = _zip({"import.xml": CATALOGUE + b" " * 100_000})
+    unpacked = len(CATALOGUE) + 100_000
+    _one_c(app, max_total_bytes=unpacked + len(archive) - 1)
+    one_c = OneC(client)
+    one_c.start("catalog")
+    one_c.upload("bundle.zip", archive, part=1000)
+    refused = one_c.call("catalog", "import", filename="import.xml")
+    assert (refused.status_code, refused.get_data(as_text=True)) == (
+        413,
+        f"failure\nbundle.zip: unpacks to more than the session's limit ({unpacked - 1} bytes)",
+    )
+
+
+def test_an_archive_holding_a_file_of_its_own_name_is_refused_as_damaged(app, client):
+    """Unpacking overwrites the archive while it is read: refused (400), with the archive gone, as
+    any damaged archive, not a fault of the hub's. Kills the archive's removal failing on a file
+    already removed (`missing_ok`)."""
+    _one_c(app)
+    one_c = OneC(client)
+    one_c.start("catalog")
+    noise = random.Random(1).randbytes(20_000)  # more than a read buffer holds: read after the overwrite
+    one_c.upload("bundle.zip", _zip({"bundle.zip": noise}), part=1000)
+    refused = one_c.call("catalog", "import", filename="import.xml")
+    assert refused.status_code == 400
+    assert refused.get_data(as_text=True).startswith("failure\nbundle.zip: the archive is damaged (")
+    # Nothing of it is left to refuse again: the session's next file imports.
+    one_c.upload("import.xml", CATALOGUE, part=1000)
+    assert one_c.import_file("import.xml") == ["progress", "success"]
