@@ -292,11 +292,12 @@ def test_zipped_changes_that_fill_file_limit_are_applied_at_import_in_the_connec
 ):
     """A zipped changes file whose one part is exactly file_limit long is not known to be whole
     until 1C asks to import it: then it is unpacked (within the session's budget) and applied.
-    Kills the connector not passed on for the budget, and the answer's encoding."""
+    Kills the connector not passed on for the budget, the answer's encoding, and the archive's
+    files after one that is not XML left alone (`continue` turned `break`)."""
     _one_c(app, encoding="windows-1251")
     one_c, (paid,) = _exported(sales, admin, client, 1)
     changes = CHANGES.format(paid=paid, cancelled="INV-999999").encode("cp1251")
-    archive = _padded_zip({"orders-1.xml": changes}, 1000)
+    archive = _padded_zip({"readme.txt": b"not xml", "orders-1.xml": changes}, 1000)
     uploaded = one_c.call("sale", "file", "POST", archive, filename="orders.zip")
     assert uploaded.get_data(as_text=True) == "success"  # not known to be whole yet
     imported = one_c.call("sale", "import", filename="orders.zip")
@@ -338,3 +339,37 @@ def test_an_archive_holding_a_file_of_its_own_name_is_refused_as_damaged(app, cl
     # Nothing of it is left to refuse again: the session's next file imports.
     one_c.upload("import.xml", CATALOGUE, part=1000)
     assert one_c.import_file("import.xml") == ["progress", "success"]
+
+
+def test_a_catalogue_import_answers_in_the_connections_encoding(app, client):
+    """Kills the encoding of `progress` and of `success` left to the default."""
+    _one_c(app, encoding="windows-1251")
+    one_c = OneC(client)
+    one_c.start("catalog")
+    one_c.upload("import.xml", CATALOGUE, part=1000)
+    answers = [one_c.call("catalog", "import", filename="import.xml") for _ in range(2)]
+    assert [(a.get_data(as_text=True), a.content_type) for a in answers] == [
+        ("progress\n2 items read", "text/plain; charset=windows-1251"),
+        ("success", "text/plain; charset=windows-1251"),
+    ]
+
+
+def test_a_changes_file_of_many_orders_is_applied_whole_at_upload(app, client, sales, admin):
+    """1C's changes file is applied in one go, however many orders it holds (not in a catalogue
+    import's batches): the order after a hundred others is paid. Kills the batch of 10**9 items
+    turned 10 * 9."""
+    _one_c(app, file_limit=100_000)
+    one_c = OneC(client)
+    assert one_c.checkauth().status_code == 200
+    paid = won_deal(sales, admin)["invoices"][0]["number"]
+    assert one_c.call("sale", "query").status_code == 200
+    assert one_c.call("sale", "success").status_code == 200
+    others = [f"ЗАКАЗ-{n:03d}" for n in range(100)]
+    unknown = "".join(f"<Документ><Ид>{o}</Ид><Номер>{o}</Номер></Документ>" for o in others)
+    changes = CHANGES.format(paid=paid, cancelled="INV-999999").replace("<Документ>", unknown + "<Документ>", 1)
+    answer = one_c.call("sale", "file", "POST", changes.encode("cp1251"), filename="orders-1.xml")
+    assert answer.get_data(as_text=True) == "success\nnot changed, never sent to this exchange: " + ", ".join(
+        [*others, "INV-999999"]
+    )
+    with app.app_context():
+        assert db.session.scalars(select(HubInvoice.state)).one() == InvoiceState.PAID
