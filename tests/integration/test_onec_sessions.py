@@ -91,6 +91,22 @@ def test_a_connection_without_a_stored_password_opens_to_no_password(app):
         check_password(None)
 
 
+def test_connections_sharing_a_user_are_tried_in_the_order_they_were_made(app):
+    """Which of two connections with the same user a wrong password is held against (its
+    attention, its lockout) does not depend on which was edited last. Kills the candidates'
+    order left to the database (PostgreSQL returns an updated row after the others)."""
+    first = _one_c(app, "1C a", "shop", "first-pass")
+    second = _one_c(app, "1C b", "shop", "second-pass")
+    with app.app_context():
+        db.session.get(Connection, first).name = "1C a (renamed)"
+        db.session.commit()
+    with app.test_request_context(URL, headers=_basic("shop", "wrong")):
+        assert [c.id for c in sessions.candidates(None, "shop")] == [first, second]
+        with pytest.raises(ExchangeDenied) as wrong:
+            check_password(None)
+        assert wrong.value.connection.id == first
+
+
 def test_a_lockout_names_the_connection_and_when_it_ends(app, monkeypatch):
     connection_id = _one_c(app, "1C", "shop", "right-pass")
     monkeypatch.setitem(app.config, "HUB_EXCHANGE_LOGIN_FAILURES", 1)
@@ -103,6 +119,26 @@ def test_a_lockout_names_the_connection_and_when_it_ends(app, monkeypatch):
     assert (locked.value.status, locked.value.connection.id) == (429, connection_id)
     assert locked.value.reason.startswith("too many wrong passwords: log-ins are refused until ")
     assert locked.value.reason.endswith(f"{locked.value.until:%Y-%m-%d %H:%M:%S} UTC")
+
+
+def test_a_locked_out_address_is_refused_for_a_user_name_no_connection_has(app, monkeypatch):
+    """An address guessing user names is locked out whatever name it tries next: 429 naming no
+    connection (there is none to set the attention of), not a fault of the hub's. Kills the
+    lockout's connection taken from an empty list of candidates."""
+    _one_c(app, "1C", "shop", "right-pass")
+    monkeypatch.setitem(app.config, "HUB_EXCHANGE_LOGIN_FAILURES", 1)
+    address = {"REMOTE_ADDR": "198.51.100.7"}
+    with app.test_request_context(URL, headers=_basic("admin", "x"), environ_base=address):
+        with pytest.raises(ExchangeDenied) as wrong:
+            check_password(None)
+        db.session.commit()
+    assert wrong.value.connection is None
+    with (
+        app.test_request_context(URL, headers=_basic("guest", "y"), environ_base=address),
+        pytest.raises(LoginsLocked) as locked,
+    ):
+        check_password(None)
+    assert (locked.value.status, locked.value.connection) == (429, None)
 
 
 def test_a_session_lasts_an_idle_hour_from_each_call_and_expired_ones_go(app, monkeypatch):
