@@ -259,13 +259,13 @@ def test_an_order_held_back_is_a_failed_run_of_its_invoice_without_the_connectio
 
 
 def test_an_import_without_a_file_name_or_of_a_file_never_uploaded_is_refused(app, client):
-    """Kills the missing file name read as another name, and the text of a catalogue file that
-    was never uploaded."""
+    """Kills the missing file name read as another name (for an upload too), and the text of a
+    catalogue file that was never uploaded."""
     _one_c(app)
     one_c = OneC(client)
     one_c.start("catalog")
-    for kind in ("catalog", "sale"):
-        unnamed = one_c.call(kind, "import")
+    for kind, mode in (("catalog", "import"), ("sale", "import"), ("catalog", "file")):
+        unnamed = one_c.call(kind, mode, "POST", b"<x/>")
         assert (unnamed.status_code, unnamed.get_data(as_text=True)) == (
             400,
             "failure\nfile name '' is not a relative path",
@@ -341,17 +341,35 @@ def test_an_archive_holding_a_file_of_its_own_name_is_refused_as_damaged(app, cl
     assert one_c.import_file("import.xml") == ["progress", "success"]
 
 
-def test_a_catalogue_import_answers_in_the_connections_encoding(app, client):
-    """Kills the encoding of `progress` and of `success` left to the default."""
-    _one_c(app, encoding="windows-1251")
+def test_a_catalogue_exchange_answers_in_the_connections_encoding(app, client):
+    """Kills the encoding of `init`, of an upload's `success`, and of an import's `progress` and
+    `success` left to the default."""
+    _one_c(app, encoding="windows-1251", file_limit=10_000)
     one_c = OneC(client)
-    one_c.start("catalog")
-    one_c.upload("import.xml", CATALOGUE, part=1000)
-    answers = [one_c.call("catalog", "import", filename="import.xml") for _ in range(2)]
+    assert one_c.checkauth("catalog").status_code == 200
+    answers = [
+        one_c.call("catalog", "init"),
+        one_c.call("catalog", "file", "POST", CATALOGUE, filename="import.xml"),
+        *(one_c.call("catalog", "import", filename="import.xml") for _ in range(2)),
+    ]
     assert [(a.get_data(as_text=True), a.content_type) for a in answers] == [
+        ("zip=yes\nfile_limit=10000", "text/plain; charset=windows-1251"),
+        ("success", "text/plain; charset=windows-1251"),
         ("progress\n2 items read", "text/plain; charset=windows-1251"),
         ("success", "text/plain; charset=windows-1251"),
     ]
+
+
+def test_a_changes_file_without_orders_is_taken_quietly(app, client):
+    """1C sends a changes file even when no order changed: `success` alone. Kills the summary's
+    unknown orders read without a default (a file that changed no order has none) and the note
+    of orders left alone added when there are none."""
+    _one_c(app)
+    one_c = OneC(client)
+    one_c.start()
+    empty = '<?xml version="1.0" encoding="UTF-8"?>\n<КоммерческаяИнформация ВерсияСхемы="2.08"/>'
+    answer = one_c.call("sale", "file", "POST", empty.encode(), filename="orders-1.xml")
+    assert (answer.status_code, answer.get_data(as_text=True)) == (200, "success")
 
 
 def test_a_changes_file_of_many_orders_is_applied_whole_at_upload(app, client, sales, admin):
