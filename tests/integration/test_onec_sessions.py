@@ -141,6 +141,47 @@ def test_a_locked_out_address_is_refused_for_a_user_name_no_connection_has(app, 
     assert (locked.value.status, locked.value.connection) == (429, None)
 
 
+def _log_in(app, user: str, password: str, address: str) -> int | None:
+    """check_password as the endpoint calls it (the counts committed); the connection's id, or
+    None when refused."""
+    with app.test_request_context(URL, headers=_basic(user, password), environ_base={"REMOTE_ADDR": address}):
+        try:
+            return check_password(None).id
+        except ExchangeDenied:
+            return None
+        finally:
+            db.session.commit()
+
+
+def test_a_good_log_in_clears_the_wrong_passwords_counted_against_its_address(app, monkeypatch):
+    """1C's own slips do not add up to a lockout of its address once it logged in. Kills the
+    address the count is cleared for (the calling one, not an unknown one)."""
+    connection_id = _one_c(app, "1C", "shop", "right-pass")
+    monkeypatch.setitem(app.config, "HUB_EXCHANGE_LOGIN_FAILURES", 3)
+    address = "198.51.100.7"
+    assert [_log_in(app, user, "x", address) for user in ("shoq", "sh0p")] == [None, None]  # the address's count
+    assert _log_in(app, "shop", "right-pass", address) == connection_id
+    assert [_log_in(app, user, "x", address) for user in ("shoq", "sh0p")] == [None, None]
+    assert _log_in(app, "shop", "right-pass", address) == connection_id  # 2 since the last good one: not locked
+
+
+def _stored_password(app, connection_id: int, password: str | None) -> None:
+    with app.app_context():
+        db.session.get(Connection, connection_id).secrets_sealed = seal({"password": password} if password else {})
+        db.session.commit()
+
+
+def test_only_the_stored_password_opens_not_an_empty_or_placeholder_one(app):
+    """A connection opens to its password exactly: one whose password is a placeholder word
+    (XXXX) to it but not to an empty password, one without a stored password to no password at
+    all. Kills the given or the stored password defaulting to a word."""
+    connection_id = _one_c(app, "1C", "shop", "right-pass")
+    _stored_password(app, connection_id, "XXXX")
+    assert [_log_in(app, "shop", given, "198.51.100.7") for given in ("", "XXXX")] == [None, connection_id]
+    _stored_password(app, connection_id, None)
+    assert [_log_in(app, "shop", given, "198.51.100.7") for given in ("", "XXXX")] == [None, None]
+
+
 def test_a_session_lasts_an_idle_hour_from_each_call_and_expired_ones_go(app, monkeypatch):
     """Kills IDLE's use (expiry at open and renewal), the expiry check's `<`, and expired sessions
     kept (with their folders) when 1C logs in again."""
