@@ -53,7 +53,8 @@ def _attention(app, connection_id: int) -> str | None:
 
 def test_refusals_answer_in_the_connections_encoding_with_their_status(app, client):
     """Kills the unknown step's text and status, GET for a file (405), the encoding of a failure
-    (windows-1251), and the step's name cut at SyncRun.operation's 40 characters."""
+    (windows-1251), the step's name cut at SyncRun.operation's 40 characters, and the run's
+    exchange without its method or its error."""
     _one_c(app, encoding="windows-1251")
     one_c = OneC(client)
     assert one_c.checkauth().status_code == 200
@@ -76,7 +77,8 @@ def test_refusals_answer_in_the_connections_encoding_with_their_status(app, clie
     assert runs[-1].error == f"unknown step type=catalog mode={'m' * 60}"
     assert runs[2].request[0]["url"] == "/exchange/1c?type=catalog&mode=file&filename=import.xml"
     assert runs[2].request[0]["body"] == {"type": "catalog", "mode": "file", "filename": "import.xml"}
-    assert runs[2].response[0]["status"] == 405
+    assert (runs[2].request[0]["method"], runs[2].response[0]["status"]) == ("GET", 405)
+    assert runs[2].response[0]["error"] == runs[2].error == "send the file's content with POST"
 
 
 def test_a_part_declared_larger_than_the_limits_is_refused_before_it_is_read(app, client):
@@ -391,3 +393,57 @@ def test_a_changes_file_of_many_orders_is_applied_whole_at_upload(app, client, s
     )
     with app.app_context():
         assert db.session.scalars(select(HubInvoice.state)).one() == InvoiceState.PAID
+
+
+def test_a_good_log_in_is_in_the_run_history_with_its_step_status_and_start(app, client, monkeypatch):
+    """Kills the good log-in's start, status and mode left out of its run or changed."""
+    one_c_id = _one_c(app)
+    started = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    monkeypatch.setattr("hub.exchange.utcnow", lambda: started)
+    assert OneC(client).checkauth().status_code == 200
+    (run,) = _runs(app)
+    assert (run.connection_id, run.operation, run.outcome.value, run.started_at) == (
+        one_c_id,
+        "1c_sale_checkauth",
+        "success",
+        started,
+    )
+    assert (run.request[0]["method"], run.request[0]["body"]) == ("GET", {"mode": "checkauth"})
+    assert (run.response[0]["status"], run.response[0]["error"], run.error) == (200, None, None)
+
+
+def test_a_query_and_its_acknowledgement_are_in_the_run_history_with_their_orders(app, client, sales, admin):
+    """The run history says which orders a query sent and which an acknowledgement marked
+    exported; the acknowledgement answers in the connection's encoding. Kills the notes' keys
+    changed and the encoding left to the default."""
+    _one_c(app, encoding="windows-1251")
+    number = won_deal(sales, admin)["invoices"][0]["number"]
+    one_c = OneC(client)
+    one_c.start()
+    assert one_c.call("sale", "query").status_code == 200
+    success = one_c.call("sale", "success")
+    assert (success.get_data(as_text=True), success.content_type) == ("success", "text/plain; charset=windows-1251")
+    query, acknowledged = _runs(app)[-2:]
+    assert (query.operation, query.response[0]["body"]) == ("1c_sale_query", {"orders": [number]})
+    assert (acknowledged.operation, acknowledged.response[0]["body"]) == ("1c_sale_success", {"exported": [number]})
+
+
+def test_the_end_of_a_catalogue_exchange_is_answered_success_and_only_for_the_catalogue(app, client):
+    """Newer 1C versions end a catalogue exchange with `deactivate` or `complete`: `success` in
+    the connection's encoding; the same modes for orders are unknown steps. Kills the kind and
+    the modes compared otherwise, and the answer's text and encoding."""
+    _one_c(app, encoding="windows-1251")
+    one_c = OneC(client)
+    one_c.start("catalog")
+    for mode in ("deactivate", "complete"):
+        ended = one_c.call("catalog", mode)
+        assert (ended.status_code, ended.get_data(as_text=True), ended.content_type) == (
+            200,
+            "success",
+            "text/plain; charset=windows-1251",
+        )
+        unknown = one_c.call("sale", mode)
+        assert (unknown.status_code, unknown.get_data(as_text=True)) == (
+            400,
+            f"failure\nunknown step type=sale mode={mode}",
+        )
