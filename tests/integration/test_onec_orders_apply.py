@@ -215,6 +215,26 @@ def test_a_payment_undone_comes_off_down_to_posted_and_is_set_aside_when_it_come
     assert kept == {"ПП-1": (Decimal(500), False, None), "ПП-2": (TOTAL, True, None)}
 
 
+def test_a_payment_undone_then_paid_again_counts_again_and_can_be_undone_again(app, sales, admin):
+    """1C may undo a payment, post it again, and undo it again: each time the amount paid follows.
+    Kills the payment paid again not marked counted (its second undo would take nothing off)."""
+    one_c = _one_c(app)
+    a = won_deal(sales, admin)["invoices"][0]["number"]
+    _exported(app, one_c, [a])
+    steps = [True, False, True, False]
+    applied = [_apply(app, one_c, [_payment("ПП-1", a, "500", paid=paid)]).applied for paid in steps]
+    assert applied == [
+        [f"{a}: partially_paid (500 of 2159.76)"],
+        [f"{a}: payment ПП-1 undone in 1C, posted"],
+        [f"{a}: partially_paid (500 of 2159.76)"],
+        [f"{a}: payment ПП-1 undone in 1C, posted"],
+    ]
+    assert _links(app)[a][:2] == ("posted", Decimal(0))
+    with app.app_context():
+        (kept,) = db.session.scalars(select(OneCPayment))
+        assert (kept.amount, kept.counted, kept.undone_at is not None) == (Decimal(500), True, True)
+
+
 def test_a_query_sends_what_1c_has_not_heard_of_a_page_at_a_time(app, sales, admin):
     """Kills the pending invoices' conditions (made before the connection existed; cancelled and
     never sent), `orders_per_query`, and what an acknowledgement marks: sent, a failed one sent,
