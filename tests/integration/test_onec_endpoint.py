@@ -447,3 +447,30 @@ def test_the_end_of_a_catalogue_exchange_is_answered_success_and_only_for_the_ca
             400,
             f"failure\nunknown step type=sale mode={mode}",
         )
+
+
+def test_answers_keep_what_the_connections_encoding_holds_and_replace_what_it_cannot(app, client):
+    """A refusal names the file 1C sent: Cyrillic in windows-1251, a character windows-1251 has
+    not (Bengali) as `?`, never a fault of the hub's. Kills the answer encoded as UTF-8 whatever
+    the connection says, and the encoding's errors not replaced."""
+    _one_c(app, encoding="windows-1251")
+    one_c = OneC(client)
+    one_c.start()
+    cyrillic = one_c.call("catalog", "file", "POST", b"x", filename="../заказы.xml")
+    assert (cyrillic.status_code, cyrillic.data) == (
+        400,
+        "failure\nfile name '../заказы.xml' leaves the exchange folder".encode("cp1251"),
+    )
+    bengali = one_c.call("catalog", "file", "POST", b"x", filename="../বই.xml")
+    assert (bengali.status_code, bengali.data) == (400, b"failure\nfile name '../??.xml' leaves the exchange folder")
+
+
+def test_the_run_history_keeps_the_connections_password_out_of_the_url_1c_called(app, client):
+    """Whatever 1C (or someone trying) puts in the query string, the connection's password is
+    not written to the run history. Kills the run's exchange recorded without the secrets."""
+    _one_c(app)
+    one_c = OneC(client)
+    one_c.start()
+    assert one_c.call("sale", "init", password=PASSWORD).status_code == 200
+    run = _runs(app)[-1]
+    assert run.request[0]["url"] == "/exchange/1c?type=sale&mode=init&password=***"
