@@ -266,3 +266,41 @@ def test_a_query_sends_what_1c_has_not_heard_of_a_page_at_a_time(app, sales, adm
         }
         assert links == {a: (a, "draft"), b: (b, "draft")}
         assert orders.pending_invoices(connection, 10) == []
+
+
+def test_each_1c_connection_hears_of_each_invoice_on_its_own(app, sales, admin):
+    """Two 1C bases take the hub's orders: what one acknowledged is still new to the other, an
+    invoice won after an acknowledgement is sent, each acknowledgement marks its own connection
+    (in invoice order), and one connection's changes touch only invoices it was sent; a note of
+    1C's is on the invoice's customer too. Kills the acknowledged test, the link's and the order
+    look-up's connection, and the acknowledgement's order (PostgreSQL: an updated row is read
+    after the others) dropped, and the note's customer left out."""
+    one_c = _one_c(app, orders_per_query=1)
+    other = make_connection(app, "1C other", "onec_exchange", {"username": "other", "password": "other-pass"})
+    a, b = (won_deal(sales, admin)["invoices"][0]["number"] for _ in range(2))
+
+    def query_and_acknowledge(connection_id: int) -> list[str]:
+        with app.app_context():
+            connection = db.session.get(Connection, connection_id)
+            session, _ = open_session(connection)
+            orders.query(session, open_connector(connection, maps_documents=True))
+            acknowledged = [i.number for i in orders.acknowledge(session)]
+            db.session.commit()
+            return acknowledged
+
+    assert query_and_acknowledge(one_c) == [a]  # a page of one; a is updated (sent)
+    with app.app_context():
+        assert [i.number for i in orders.pending_invoices(db.session.get(Connection, one_c), 10)] == [b]
+        assert [i.number for i in orders.pending_invoices(db.session.get(Connection, other), 10)] == [a, b]
+    # a was sent to one_c only: the other's changes do not reach it.
+    unheard = _apply(app, other, [OrderChange(a, a, posted=True)])
+    assert (unheard.applied, unheard.unknown) == ([], [a])
+    assert query_and_acknowledge(other) == [a, b]
+    with app.app_context():
+        links = sorted((link.connection_id, link.invoice.number) for link in db.session.scalars(select(ExternalLink)))
+    assert links == sorted([(one_c, a), (other, a), (other, b)])
+    assert _apply(app, one_c, [OrderChange(a, a, posted=True)]).applied == [f"{a}: posted"]
+    with app.app_context():
+        invoice = db.session.scalars(select(HubInvoice).where(HubInvoice.number == a)).one()
+        customers = db.session.scalars(select(Activity.customer_id).where(Activity.deal_id == invoice.deal_id)).all()
+        assert customers == [invoice.customer_id]
