@@ -271,13 +271,20 @@ def test_a_query_sends_what_1c_has_not_heard_of_a_page_at_a_time(app, sales, adm
 def test_each_1c_connection_hears_of_each_invoice_on_its_own(app, sales, admin):
     """Two 1C bases take the hub's orders: what one acknowledged is still new to the other, an
     invoice won after an acknowledgement is sent, each acknowledgement marks its own connection
-    (in invoice order), and one connection's changes touch only invoices it was sent; a note of
-    1C's is on the invoice's customer too. Kills the acknowledged test, the link's and the order
-    look-up's connection, and the acknowledgement's order (PostgreSQL: an updated row is read
-    after the others) dropped, and the note's customer left out."""
+    (in invoice order), one connection's changes touch only invoices it was sent, and a lost
+    deal's cancellation heard by one is still sent to the other; a note of 1C's is on the
+    invoice's customer too. Kills the acknowledged test, the link's and the order
+    look-up's connection, the cancellation's connection, the page size and the order of the
+    query and of the acknowledgement (PostgreSQL: an updated row is read after the others)
+    dropped, `>=` at the connection's creation, and the note's customer left out."""
     one_c = _one_c(app, orders_per_query=1)
     other = make_connection(app, "1C other", "onec_exchange", {"username": "other", "password": "other-pass"})
-    a, b = (won_deal(sales, admin)["invoices"][0]["number"] for _ in range(2))
+    deal_a, deal_b = won_deal(sales, admin), won_deal(sales, admin)
+    a, b = deal_a["invoices"][0]["number"], deal_b["invoices"][0]["number"]
+    with app.app_context():  # made the instant the other connection was: since it exists
+        invoice = db.session.scalars(select(HubInvoice).where(HubInvoice.number == b)).one()
+        invoice.created_at = db.session.get(Connection, other).created_at
+        db.session.commit()
 
     def query_and_acknowledge(connection_id: int) -> list[str]:
         with app.app_context():
@@ -304,3 +311,9 @@ def test_each_1c_connection_hears_of_each_invoice_on_its_own(app, sales, admin):
         invoice = db.session.scalars(select(HubInvoice).where(HubInvoice.number == a)).one()
         customers = db.session.scalars(select(Activity.customer_id).where(Activity.deal_id == invoice.deal_id)).all()
         assert customers == [invoice.customer_id]
+    # a's deal is lost: each connection is sent the cancellation until it acknowledges it.
+    assert sales.post(f"/api/v1/deals/{deal_a['id']}/lost", json={"reason": "budget cut"}).status_code == 200
+    assert query_and_acknowledge(one_c) == [a]
+    with app.app_context():
+        assert [i.number for i in orders.pending_invoices(db.session.get(Connection, one_c), 10)] == [b]
+        assert [i.number for i in orders.pending_invoices(db.session.get(Connection, other), 10)] == [a]
