@@ -215,6 +215,26 @@ def test_a_payment_undone_comes_off_down_to_posted_and_is_set_aside_when_it_come
     assert kept == {"ПП-1": (Decimal(500), False, None), "ПП-2": (TOTAL, True, None)}
 
 
+def test_a_payment_undone_then_paid_again_counts_again_and_can_be_undone_again(app, sales, admin):
+    """1C may undo a payment, post it again, and undo it again: each time the amount paid follows.
+    Kills the payment paid again not marked counted (its second undo would take nothing off)."""
+    one_c = _one_c(app)
+    a = won_deal(sales, admin)["invoices"][0]["number"]
+    _exported(app, one_c, [a])
+    steps = [True, False, True, False]
+    applied = [_apply(app, one_c, [_payment("ПП-1", a, "500", paid=paid)]).applied for paid in steps]
+    assert applied == [
+        [f"{a}: partially_paid (500 of 2159.76)"],
+        [f"{a}: payment ПП-1 undone in 1C, posted"],
+        [f"{a}: partially_paid (500 of 2159.76)"],
+        [f"{a}: payment ПП-1 undone in 1C, posted"],
+    ]
+    assert _links(app)[a][:2] == ("posted", Decimal(0))
+    with app.app_context():
+        (kept,) = db.session.scalars(select(OneCPayment))
+        assert (kept.amount, kept.counted, kept.undone_at is not None) == (Decimal(500), True, True)
+
+
 def test_a_query_sends_what_1c_has_not_heard_of_a_page_at_a_time(app, sales, admin):
     """Kills the pending invoices' conditions (made before the connection existed; cancelled and
     never sent), `orders_per_query`, and what an acknowledgement marks: sent, a failed one sent,
@@ -246,3 +266,54 @@ def test_a_query_sends_what_1c_has_not_heard_of_a_page_at_a_time(app, sales, adm
         }
         assert links == {a: (a, "draft"), b: (b, "draft")}
         assert orders.pending_invoices(connection, 10) == []
+
+
+def test_each_1c_connection_hears_of_each_invoice_on_its_own(app, sales, admin):
+    """Two 1C bases take the hub's orders: what one acknowledged is still new to the other, an
+    invoice won after an acknowledgement is sent, each acknowledgement marks its own connection
+    (in invoice order), one connection's changes touch only invoices it was sent, and a lost
+    deal's cancellation heard by one is still sent to the other; a note of 1C's is on the
+    invoice's customer too. Kills the acknowledged test, the link's and the order
+    look-up's connection, the cancellation's connection, the page size and the order of the
+    query and of the acknowledgement (PostgreSQL: an updated row is read after the others)
+    dropped, `>=` at the connection's creation, and the note's customer left out."""
+    one_c = _one_c(app, orders_per_query=1)
+    other = make_connection(app, "1C other", "onec_exchange", {"username": "other", "password": "other-pass"})
+    deal_a, deal_b = won_deal(sales, admin), won_deal(sales, admin)
+    a, b = deal_a["invoices"][0]["number"], deal_b["invoices"][0]["number"]
+    with app.app_context():  # made the instant the other connection was: since it exists
+        invoice = db.session.scalars(select(HubInvoice).where(HubInvoice.number == b)).one()
+        invoice.created_at = db.session.get(Connection, other).created_at
+        db.session.commit()
+
+    def query_and_acknowledge(connection_id: int) -> list[str]:
+        with app.app_context():
+            connection = db.session.get(Connection, connection_id)
+            session, _ = open_session(connection)
+            orders.query(session, open_connector(connection, maps_documents=True))
+            acknowledged = [i.number for i in orders.acknowledge(session)]
+            db.session.commit()
+            return acknowledged
+
+    assert query_and_acknowledge(one_c) == [a]  # a page of one; a is updated (sent)
+    with app.app_context():
+        assert [i.number for i in orders.pending_invoices(db.session.get(Connection, one_c), 10)] == [b]
+        assert [i.number for i in orders.pending_invoices(db.session.get(Connection, other), 10)] == [a, b]
+    # a was sent to one_c only: the other's changes do not reach it.
+    unheard = _apply(app, other, [OrderChange(a, a, posted=True)])
+    assert (unheard.applied, unheard.unknown) == ([], [a])
+    assert query_and_acknowledge(other) == [a, b]
+    with app.app_context():
+        links = sorted((link.connection_id, link.invoice.number) for link in db.session.scalars(select(ExternalLink)))
+    assert links == sorted([(one_c, a), (other, a), (other, b)])
+    assert _apply(app, one_c, [OrderChange(a, a, posted=True)]).applied == [f"{a}: posted"]
+    with app.app_context():
+        invoice = db.session.scalars(select(HubInvoice).where(HubInvoice.number == a)).one()
+        customers = db.session.scalars(select(Activity.customer_id).where(Activity.deal_id == invoice.deal_id)).all()
+        assert customers == [invoice.customer_id]
+    # a's deal is lost: each connection is sent the cancellation until it acknowledges it.
+    assert sales.post(f"/api/v1/deals/{deal_a['id']}/lost", json={"reason": "budget cut"}).status_code == 200
+    assert query_and_acknowledge(one_c) == [a]
+    with app.app_context():
+        assert [i.number for i in orders.pending_invoices(db.session.get(Connection, one_c), 10)] == [b]
+        assert [i.number for i in orders.pending_invoices(db.session.get(Connection, other), 10)] == [a]

@@ -91,6 +91,22 @@ def test_a_connection_without_a_stored_password_opens_to_no_password(app):
         check_password(None)
 
 
+def test_connections_sharing_a_user_are_tried_in_the_order_they_were_made(app):
+    """Which of two connections with the same user a wrong password is held against (its
+    attention, its lockout) does not depend on which was edited last. Kills the candidates'
+    order left to the database (PostgreSQL returns an updated row after the others)."""
+    first = _one_c(app, "1C a", "shop", "first-pass")
+    second = _one_c(app, "1C b", "shop", "second-pass")
+    with app.app_context():
+        db.session.get(Connection, first).name = "1C a (renamed)"
+        db.session.commit()
+    with app.test_request_context(URL, headers=_basic("shop", "wrong")):
+        assert [c.id for c in sessions.candidates(None, "shop")] == [first, second]
+        with pytest.raises(ExchangeDenied) as wrong:
+            check_password(None)
+        assert wrong.value.connection.id == first
+
+
 def test_a_lockout_names_the_connection_and_when_it_ends(app, monkeypatch):
     connection_id = _one_c(app, "1C", "shop", "right-pass")
     monkeypatch.setitem(app.config, "HUB_EXCHANGE_LOGIN_FAILURES", 1)
@@ -103,6 +119,67 @@ def test_a_lockout_names_the_connection_and_when_it_ends(app, monkeypatch):
     assert (locked.value.status, locked.value.connection.id) == (429, connection_id)
     assert locked.value.reason.startswith("too many wrong passwords: log-ins are refused until ")
     assert locked.value.reason.endswith(f"{locked.value.until:%Y-%m-%d %H:%M:%S} UTC")
+
+
+def test_a_locked_out_address_is_refused_for_a_user_name_no_connection_has(app, monkeypatch):
+    """An address guessing user names is locked out whatever name it tries next: 429 naming no
+    connection (there is none to set the attention of), not a fault of the hub's. Kills the
+    lockout's connection taken from an empty list of candidates."""
+    _one_c(app, "1C", "shop", "right-pass")
+    monkeypatch.setitem(app.config, "HUB_EXCHANGE_LOGIN_FAILURES", 1)
+    address = {"REMOTE_ADDR": "198.51.100.7"}
+    with app.test_request_context(URL, headers=_basic("admin", "x"), environ_base=address):
+        with pytest.raises(ExchangeDenied) as wrong:
+            check_password(None)
+        db.session.commit()
+    assert wrong.value.connection is None
+    with (
+        app.test_request_context(URL, headers=_basic("guest", "y"), environ_base=address),
+        pytest.raises(LoginsLocked) as locked,
+    ):
+        check_password(None)
+    assert (locked.value.status, locked.value.connection) == (429, None)
+
+
+def _log_in(app, user: str, password: str, address: str) -> int | None:
+    """check_password as the endpoint calls it (the counts committed); the connection's id, or
+    None when refused."""
+    with app.test_request_context(URL, headers=_basic(user, password), environ_base={"REMOTE_ADDR": address}):
+        try:
+            return check_password(None).id
+        except ExchangeDenied:
+            return None
+        finally:
+            db.session.commit()
+
+
+def test_a_good_log_in_clears_the_wrong_passwords_counted_against_its_address(app, monkeypatch):
+    """1C's own slips do not add up to a lockout of its address once it logged in. Kills the
+    address the count is cleared for (the calling one, not an unknown one)."""
+    connection_id = _one_c(app, "1C", "shop", "right-pass")
+    monkeypatch.setitem(app.config, "HUB_EXCHANGE_LOGIN_FAILURES", 3)
+    address = "198.51.100.7"
+    assert [_log_in(app, user, "x", address) for user in ("shoq", "sh0p")] == [None, None]  # the address's count
+    assert _log_in(app, "shop", "right-pass", address) == connection_id
+    assert [_log_in(app, user, "x", address) for user in ("shoq", "sh0p")] == [None, None]
+    assert _log_in(app, "shop", "right-pass", address) == connection_id  # 2 since the last good one: not locked
+
+
+def _stored_password(app, connection_id: int, password: str | None) -> None:
+    with app.app_context():
+        db.session.get(Connection, connection_id).secrets_sealed = seal({"password": password} if password else {})
+        db.session.commit()
+
+
+def test_only_the_stored_password_opens_not_an_empty_or_placeholder_one(app):
+    """A connection opens to its password exactly: one whose password is a placeholder word
+    (XXXX) to it but not to an empty password, one without a stored password to no password at
+    all. Kills the given or the stored password defaulting to a word."""
+    connection_id = _one_c(app, "1C", "shop", "right-pass")
+    _stored_password(app, connection_id, "XXXX")
+    assert [_log_in(app, "shop", given, "198.51.100.7") for given in ("", "XXXX")] == [None, connection_id]
+    _stored_password(app, connection_id, None)
+    assert [_log_in(app, "shop", given, "198.51.100.7") for given in ("", "XXXX")] == [None, None]
 
 
 def test_a_session_lasts_an_idle_hour_from_each_call_and_expired_ones_go(app, monkeypatch):

@@ -69,3 +69,35 @@ def test_nothing_is_pushed_to_1c_or_asked_of_it():
     assert find.value.message == (
         "1C:Enterprise (site exchange, CommerceML): the hub knows what 1C acknowledged; there is nothing to ask"
     )
+
+
+def test_a_mapping_that_drops_lines_refuses_the_order_naming_the_lines():
+    """The hub's nets are per line: a mapping whose lines source keeps fewer lines than the
+    invoice has cannot send it. Kills the refusal's message and its field dropped or changed."""
+    document = default_document("onec_exchange")
+    document["lines"]["source"] = "lines[:1]"
+    connector = OneCExchangeConnector({"username": "shop", "password": "p"}, mapping=parse(document))
+    doc = hub_document([hub_line("A", "1", "10", "0", "0.2", "RUB"), hub_line("B", "2", "5", "0", "0.2", "RUB")], "RUB")
+    with pytest.raises(PermanentError) as refused:
+        connector.order_payload(doc)
+    assert (refused.value.message, refused.value.field) == ("the mapping gives 1 lines for 2 in the document", "lines")
+
+
+def test_a_refused_order_names_the_line_or_the_currency_1c_cannot_keep():
+    """What the admin is told to fix: the quantity of the second line (1C keeps 3 decimals), or the
+    currency when it has more minor digits than 1C's amounts (KWD's 3). Kills the line's index not
+    passed on, and the currency's minor unit not looked up."""
+    connector = _connector()
+    rub = hub_document(
+        [hub_line("A", "1", "10", "0", "0.2", "RUB"), hub_line("B", "1.0005", "10", "0", "0.2", "RUB")], "RUB"
+    )
+    kwd = hub_document([hub_line("A", "1", "10", "0", "0.2", "KWD")], "KWD", key="INV-000002")
+    _, sent, held = connector.orders_document([rub, kwd], WHEN)
+    assert sent == []
+    assert {key: (exc.field, exc.message) for key, exc in held.items()} == {
+        "INV-000001": (
+            "lines[1].quantity",
+            "1C (site exchange) keeps quantities to 3 decimals, so it would change 1.0005",
+        ),
+        "INV-000002": ("currency", "1C (site exchange) keeps amounts to 2 decimals, fewer than the currency's 3"),
+    }
