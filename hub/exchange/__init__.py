@@ -53,7 +53,7 @@ from hub.extensions import db
 from hub.i18n import N_
 from hub.models import Connection, ExchangeSession, RunOutcome
 from hub.models.base import utcnow
-from hub.sentences import sentence
+from hub.sentences import Stored, english, sentence
 from hub.sync.factory import open_connector, secret_values
 from hub.sync.history import record_run
 
@@ -64,12 +64,18 @@ REFUSED = "1C exchange refused"  # how the English of the refusal's attention be
 
 
 class Refused(Exception):
-    """A protocol-level refusal: `failure` and the reason, with this HTTP status."""
+    """A protocol-level refusal: `failure` and the reason, with this HTTP status. `said`: the reason
+    as a sentence (1C gets its English, the run history says it in the reader's language)."""
 
-    def __init__(self, reason: str, status: int = 400) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, said: Stored, status: int = 400) -> None:
+        self.reason = english(said)
+        super().__init__(self.reason)
+        self.said = said
         self.status = status
+
+
+def _no_such_file(filename: str) -> Stored:
+    return sentence(N_("%(file)s: no such file was uploaded in this exchange session"), file=filename)
 
 
 def _answer(text: str, status: int = 200, encoding: str = "utf-8") -> Response:
@@ -105,23 +111,27 @@ def exchange(connection_id: int | None = None) -> Response:
     except Exception as exc:
         session_id = session.id
         db.session.rollback()
+        # `said`: the hub's own reason as a sentence; a CommerceML reader's or a target's words as text.
+        said: Stored | str
         if isinstance(exc, Refused):
-            reason, status = exc.reason, exc.status
-        elif isinstance(exc, UploadRefused | InvalidExchangeFile):
-            reason, status = exc.message, 413 if getattr(exc, "too_large", False) else 400
+            said, status = exc.said, exc.status
+        elif isinstance(exc, UploadRefused):
+            said, status = exc.said, 413 if exc.too_large else 400
+        elif isinstance(exc, InvalidExchangeFile):
+            said, status = exc.message, 400
         elif isinstance(exc, ConnectorError):
-            reason, status = exc.message, 409
+            said, status = exc.message, 409
         else:  # a fault of the hub's: 1C still gets the protocol's answer, the admin the run
             log.exception("1C exchange step %s failed", step)
-            reason, status = f"internal error ({type(exc).__name__}); see the hub's log", 500
+            said = sentence(N_("internal error (%(error)s); see the hub's log"), error=type(exc).__name__)
+            status = 500
+        reason = said if isinstance(said, str) else english(said)
         if mode in ("import", "file"):
             _start_over(db.session.get(ExchangeSession, session_id), request.args.get("filename") or "")
         connection = db.session.get(Connection, connection.id)
         if mode in ("import", "file"):
-            connection.needs_attention(
-                sentence(N_("1C exchange: %(step)s failed: %(reason)s"), step=step, reason=reason)
-            )
-        _record(connection, step, started, RunOutcome.FAILED, note, status, reason)
+            connection.needs_attention(sentence(N_("1C exchange: %(step)s failed: %(reason)s"), step=step, reason=said))
+        _record(connection, step, started, RunOutcome.FAILED, note, status, said)
         db.session.commit()
         return _answer(f"failure\n{reason}", status, encoding)
     finally:
@@ -157,9 +167,9 @@ def _checkauth(connection_id: int | None, step: str, started) -> Response:
 
 def _denied(denied: ExchangeDenied, step: str, started) -> Response:
     if denied.connection is not None:
-        denied.connection.needs_attention(sentence(N_("1C exchange refused: %(reason)s"), reason=denied.reason))
+        denied.connection.needs_attention(sentence(N_("1C exchange refused: %(reason)s"), reason=denied.said))
         note = {"mode": request.args.get("mode")}
-        _record(denied.connection, step, started, RunOutcome.FAILED, note, denied.status, denied.reason)
+        _record(denied.connection, step, started, RunOutcome.FAILED, note, denied.status, denied.said)
     db.session.commit()  # the run, and the wrong password counted (also for an unknown user)
     response = _answer(f"failure\n{denied.reason}", denied.status)
     if isinstance(denied, LoginsLocked):
@@ -193,7 +203,9 @@ def _step(
         return _import(session, connector, note)
     if kind == "catalog" and mode in ("deactivate", "complete"):
         return _answer("success", encoding=encoding), note  # newer 1C versions end the exchange so
-    raise Refused(f"unknown step type={kind or '(none)'} mode={mode or '(none)'}")
+    raise Refused(
+        sentence(N_("unknown step type=%(type)s mode=%(mode)s"), type=kind or "(none)", mode=mode or "(none)")
+    )
 
 
 def _init_answer(config: dict) -> str:
@@ -212,12 +224,17 @@ def _file(session: ExchangeSession, connector: OneCExchangeConnector, kind: str,
     filename = request.args.get("filename") or ""
     relative = safe_relative(filename)
     if request.method != "POST":
-        raise Refused("send the file's content with POST", 405)
+        raise Refused(sentence(N_("send the file's content with POST")), 405)
     declared = request.content_length
     budget = config["max_total_bytes"] - session.uploaded_bytes
     if declared is not None and declared > min(config["file_limit"], budget):
         raise UploadRefused(
-            f"{filename}: the part is larger than file_limit ({config['file_limit']} bytes)", too_large=True
+            sentence(
+                N_("%(file)s: the part is larger than file_limit (%(bytes)s bytes)"),
+                file=filename,
+                bytes=str(config["file_limit"]),
+            ),
+            too_large=True,
         )
     root = folder(session)
     target = root / relative
@@ -240,7 +257,7 @@ def _unpack_archives(session: ExchangeSession, connector: OneCExchangeConnector,
             continue
         if not connector.config["zip"]:
             path.unlink()
-            raise UploadRefused(f"{path.name}: zip archives are off for this connection")
+            raise UploadRefused(sentence(N_("%(file)s: zip archives are off for this connection"), file=path.name))
         try:
             _, size = unpack(path, root, budget=_budget(session, connector))
         except UploadRefused:
@@ -283,7 +300,7 @@ def _import_sale(session: ExchangeSession, connector: OneCExchangeConnector, not
         summary = _import_sale_file(session, connector, root, relative)
         note, answer = {**note, **summary}, answer + _left_alone(summary)
     elif not (session.imports.get(str(relative)) or {}).get("done"):
-        raise Refused(f"{filename}: no such file was uploaded in this exchange session", 404)
+        raise Refused(_no_such_file(filename), 404)
     return _answer(answer, encoding=connector.config["encoding"]), note
 
 
@@ -305,7 +322,7 @@ def _import(session: ExchangeSession, connector: OneCExchangeConnector, note: di
     unpacked = _unpack_archives(session, connector, root)
     path = root / relative
     if not path.is_file():
-        raise Refused(f"{filename}: no such file was uploaded in this exchange session", 404)
+        raise Refused(_no_such_file(filename), 404)
     step = catalog.import_step(session, root, str(relative), path, batch=connector.config["import_batch"])
     note = {**note, "unpacked": unpacked, "items_read": step.position}
     if not step.done:
@@ -315,8 +332,15 @@ def _import(session: ExchangeSession, connector: OneCExchangeConnector, note: di
 
 
 def _record(
-    connection: Connection, step: str, started, outcome: RunOutcome, note: dict, status: int, error: str | None
+    connection: Connection,
+    step: str,
+    started,
+    outcome: RunOutcome,
+    note: dict,
+    status: int,
+    error: Stored | str | None,
 ) -> None:
+    """The step's run; `error` a sentence of the hub's or a reader's or target's words."""
     exchange = Exchange(
         method=request.method,
         # Without `sessid`: the session's key stays out of the history.
@@ -324,7 +348,7 @@ def _record(
         request={k: v for k, v in note.items() if k in ("type", "mode", "filename", "bytes")},
         status=status,
         response={k: v for k, v in note.items() if k not in ("type", "mode", "filename", "bytes")} or None,
-        error=error,
+        error=english(error) if isinstance(error, dict) else error,
     )
     record_run(
         connection_id=connection.id,

@@ -11,6 +11,8 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from connectors.errors import PermanentError
+from hub.i18n import N_
+from hub.sentences import Stored, english, sentence
 
 BLOCK = 64 * 1024
 ZIP_MAGIC = b"PK\x03\x04"
@@ -19,10 +21,12 @@ MAX_MEMBERS = 10_000
 
 class UploadRefused(PermanentError):
     """An upload or archive the hub does not accept; nothing of it is kept. `too_large`: refused
-    for its size (answered 413)."""
+    for its size (answered 413). `said`: why, as a sentence (1C is answered its English, the run
+    history says it in the reader's language)."""
 
-    def __init__(self, message: str, *, too_large: bool = False) -> None:
-        super().__init__(message)
+    def __init__(self, said: Stored, *, too_large: bool = False) -> None:
+        super().__init__(english(said))
+        self.said = said
         self.too_large = too_large
 
 
@@ -35,12 +39,12 @@ def safe_relative(name: str) -> Path:
     cleaned = (name or "").replace("\\", "/")
     path = PurePosixPath(cleaned)
     if not cleaned or "\x00" in cleaned or path.is_absolute() or ":" in cleaned:
-        raise UploadRefused(f"file name {name!r} is not a relative path")
+        raise UploadRefused(sentence(N_("file name %(name)s is not a relative path"), name=repr(name)))
     if any(part in ("..", ".", "") for part in cleaned.split("/")):
-        raise UploadRefused(f"file name {name!r} leaves the exchange folder")
+        raise UploadRefused(sentence(N_("file name %(name)s leaves the exchange folder"), name=repr(name)))
     # What file systems hold: a name of at most 255 bytes, a path well within PATH_MAX.
     if len(cleaned.encode()) > MAX_PATH_BYTES or any(len(p.encode()) > MAX_NAME_BYTES for p in path.parts):
-        raise UploadRefused(f"file name {name[:60]!r}… is too long")
+        raise UploadRefused(sentence(N_("file name %(name)s… is too long"), name=repr(name[:60])))
     return Path(*path.parts)
 
 
@@ -56,10 +60,12 @@ def append_part(target: Path, stream: IO[bytes], *, part_limit: int, budget: int
             written += len(block)
             if written > part_limit or written > budget:
                 out.truncate(before)
-                limit = "file_limit" if written > part_limit else "the session's upload limit"
-                raise UploadRefused(
-                    f"{target.name}: the part is larger than {limit} ({min(part_limit, budget)} bytes)", too_large=True
-                )
+                if written > part_limit:
+                    template = N_("%(file)s: the part is larger than file_limit (%(bytes)s bytes)")
+                else:
+                    template = N_("%(file)s: the part is larger than the session's upload limit (%(bytes)s bytes)")
+                limit = str(min(part_limit, budget))
+                raise UploadRefused(sentence(template, file=target.name, bytes=limit), too_large=True)
             out.write(block)
     return written
 
@@ -69,6 +75,12 @@ def is_zip(path: Path) -> bool:
         return f.read(4) == ZIP_MAGIC
 
 
+def _unpacks_to_more(archive: Path, budget: int) -> Stored:
+    return sentence(
+        N_("%(file)s: unpacks to more than the session's limit (%(bytes)s bytes)"), file=archive.name, bytes=str(budget)
+    )
+
+
 def unpack(archive: Path, into: Path, *, budget: int) -> tuple[list[Path], int]:
     """Extract a zip into `into`; (the files written, their total size). Every member's path is
     checked before anything is written; the total is counted while writing, so an archive whose
@@ -76,19 +88,21 @@ def unpack(archive: Path, into: Path, *, budget: int) -> tuple[list[Path], int]:
     try:
         zf = zipfile.ZipFile(archive)
     except zipfile.BadZipFile as exc:
-        raise UploadRefused(f"{archive.name}: not a readable zip archive ({exc})") from None
+        raise UploadRefused(
+            sentence(N_("%(file)s: not a readable zip archive (%(error)s)"), file=archive.name, error=str(exc))
+        ) from None
     written: list[Path] = []
     total = 0
     try:
         with zf:
             members = [m for m in zf.infolist() if not m.is_dir()]
             if len(members) > MAX_MEMBERS:
-                raise UploadRefused(f"{archive.name}: more than {MAX_MEMBERS} files")
+                raise UploadRefused(
+                    sentence(N_("%(file)s: more than %(count)s files"), file=archive.name, count=str(MAX_MEMBERS))
+                )
             targets = [(m, into / safe_relative(m.filename)) for m in members]
             if sum(m.file_size for m in members) > budget:
-                raise UploadRefused(
-                    f"{archive.name}: unpacks to more than the session's limit ({budget} bytes)", too_large=True
-                )
+                raise UploadRefused(_unpacks_to_more(archive, budget), too_large=True)
             for member, target in targets:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 written.append(target)
@@ -96,10 +110,7 @@ def unpack(archive: Path, into: Path, *, budget: int) -> tuple[list[Path], int]:
                     while block := src.read(BLOCK):
                         total += len(block)
                         if total > budget:
-                            raise UploadRefused(
-                                f"{archive.name}: unpacks to more than the session's limit ({budget} bytes)",
-                                too_large=True,
-                            )
+                            raise UploadRefused(_unpacks_to_more(archive, budget), too_large=True)
                         out.write(block)
     except UploadRefused:
         for path in written:
@@ -108,7 +119,9 @@ def unpack(archive: Path, into: Path, *, budget: int) -> tuple[list[Path], int]:
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
         for path in written:
             path.unlink(missing_ok=True)
-        raise UploadRefused(f"{archive.name}: the archive is damaged ({exc})") from None
+        raise UploadRefused(
+            sentence(N_("%(file)s: the archive is damaged (%(error)s)"), file=archive.name, error=str(exc))
+        ) from None
     archive.unlink()
     return written, total
 

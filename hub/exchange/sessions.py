@@ -18,9 +18,11 @@ from sqlalchemy import select
 from hub.exchange import throttle
 from hub.exchange.files import remove_folder
 from hub.extensions import db
+from hub.i18n import N_
 from hub.models import Connection, ExchangeSession
 from hub.models.base import utcnow
 from hub.secrets_box import unseal
+from hub.sentences import Stored, english, sentence
 
 TYPE = "onec_exchange"
 COOKIE = "hub_1c_exchange"
@@ -29,13 +31,15 @@ IDLE = timedelta(hours=1)
 
 
 class ExchangeDenied(Exception):
-    """No (valid) credentials or session: answered 401 with `failure` and the reason."""
+    """No (valid) credentials or session: answered 401 with `failure` and the reason (`said`, a
+    sentence: 1C gets its English, the run history says it in the reader's language)."""
 
     status = 401
 
-    def __init__(self, reason: str, connection: Connection | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, said: Stored, connection: Connection | None = None) -> None:
+        self.reason = english(said)
+        super().__init__(self.reason)
+        self.said = said
         self.connection = connection
 
 
@@ -46,7 +50,11 @@ class LoginsLocked(ExchangeDenied):
 
     def __init__(self, until: datetime, connection: Connection | None = None) -> None:
         super().__init__(
-            f"too many wrong passwords: log-ins are refused until {until:%Y-%m-%d %H:%M:%S} UTC", connection
+            sentence(
+                N_("too many wrong passwords: log-ins are refused until %(until)s UTC"),
+                until=f"{until:%Y-%m-%d %H:%M:%S}",
+            ),
+            connection,
         )
         self.until = until
 
@@ -70,7 +78,7 @@ def check_password(connection_id: int | None) -> Connection:
     """The connection whose user and password the request's Basic credentials are."""
     auth = request.authorization
     if auth is None or auth.type != "basic" or not auth.username:
-        raise ExchangeDenied("send the connection's user and password (HTTP Basic)")
+        raise ExchangeDenied(sentence(N_("send the connection's user and password (HTTP Basic)")))
     found = candidates(connection_id, auth.username)
     scopes = throttle.scopes(found, request.remote_addr)
     now = throttle.now()
@@ -84,7 +92,7 @@ def check_password(connection_id: int | None) -> Connection:
             throttle.succeeded(throttle.scopes([connection], request.remote_addr))
             return connection
     throttle.failed(scopes, now)
-    raise ExchangeDenied("wrong user name or password", found[0] if found else None)
+    raise ExchangeDenied(sentence(N_("wrong user name or password")), found[0] if found else None)
 
 
 # Live exchange sessions kept per connection (with the one being opened).
@@ -130,14 +138,16 @@ def current_session(connection_id: int | None) -> ExchangeSession:
     """The session the request's cookie (or `sessid` parameter) names; ExchangeDenied if none."""
     token = session_key()
     if not token:
-        raise ExchangeDenied(f"no exchange session: call mode=checkauth first and send its cookie {COOKIE}")
+        raise ExchangeDenied(
+            sentence(N_("no exchange session: call mode=checkauth first and send its cookie %(cookie)s"), cookie=COOKIE)
+        )
     session = db.session.scalar(select(ExchangeSession).where(ExchangeSession.token_hash == _hash(token)))
     now = utcnow()
     if session is None or session.expires_at < now:
-        raise ExchangeDenied("the exchange session has expired or is unknown: call mode=checkauth again")
+        raise ExchangeDenied(sentence(N_("the exchange session has expired or is unknown: call mode=checkauth again")))
     connection = session.connection
     if not connection.enabled or connection.type != TYPE or connection_id not in (None, connection.id):
-        raise ExchangeDenied("the exchange session does not belong to this connection", connection)
+        raise ExchangeDenied(sentence(N_("the exchange session does not belong to this connection")), connection)
     session.expires_at = now + IDLE
     return session
 

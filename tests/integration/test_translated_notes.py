@@ -20,8 +20,12 @@ from connectors.quickbooks import PROVIDER
 from hub.extensions import db
 from hub.models import AlertDelivery, Connection, InvoiceNotice, OutboxEvent, OutboxState, SyncRun
 from hub.sync.worker import drain
+from tests.conftest import make_connection
 from tests.integration.test_alert_delivery import SECRET, channel, open_alert, receiver  # noqa: F401 - a fixture
 from tests.integration.test_oauth_hub import REFUSED, FakeQuickBooks, books, store_tokens  # noqa: F401 - a fixture
+from tests.integration.test_onec_exchange import PASSWORD as ONEC_PASSWORD
+from tests.integration.test_onec_exchange import USER as ONEC_USER
+from tests.integration.test_onec_exchange import OneC
 from tests.integration.test_purchase_requests import alert, pump  # noqa: F401 - fixtures
 from tests.integration.test_sync_engine import won_deal
 from tests.support.sessions import BN, RU, logged_in, page_text
@@ -232,3 +236,33 @@ def test_a_failed_alert_delivery_is_said_in_the_readers_language(
     with app.app_context():
         (delivery,) = db.session.scalars(select(AlertDelivery))
         assert delivery.last_error == "webhook answered HTTP 500"  # for readers of the column
+
+
+# ---- the 1C exchange's refusals ----------------------------------------------------------------
+
+
+def test_the_1c_exchanges_refusals_are_answered_in_english_and_kept_in_the_readers_language(app, users, admin):
+    """1C is answered the protocol's English (its exchange log shows it); the run history and the
+    connection's attention say the hub's refusal in the reader's language."""
+    connection = make_connection(app, "1C", "onec_exchange", {"username": ONEC_USER, "password": ONEC_PASSWORD})
+    one_c = OneC(app.test_client(use_cookies=False), password="wrong")
+    refused = one_c.checkauth()
+    assert (refused.status_code, refused.get_data(as_text=True)) == (401, "failure\nwrong user name or password")
+    one_c = OneC(app.test_client(use_cookies=False))
+    assert one_c.checkauth().status_code == 200
+    post_me = one_c.call("catalog", "file", filename="import.xml")  # a file sent with GET
+    assert (post_me.status_code, post_me.get_data(as_text=True)) == (405, "failure\nsend the file's content with POST")
+
+    runs = said(admin, f"/api/v1/sync/runs?outcome=failed&connection_id={connection}", lambda page: page["items"])
+    assert [run["error"] for run in runs["en"]] == ["send the file's content with POST", "wrong user name or password"]
+    assert [run["error"] for run in runs["ru"]] == [
+        "передайте содержимое файла методом POST",
+        "неверное имя пользователя или пароль",
+    ]
+    assert [run["error"] for run in runs["bn"]] == ["ফাইলের বিষয়বস্তু POST দিয়ে পাঠান", "ভুল ব্যবহারকারীর নাম বা পাসওয়ার্ড"]
+    attention = said(admin, f"/api/v1/connections/{connection}", lambda c: c["attention"])
+    assert attention["en"] == "1C exchange: 1c_catalog_file failed: send the file's content with POST"
+    assert attention["ru"].endswith(": передайте содержимое файла методом POST")
+    assert attention["bn"].endswith(": ফাইলের বিষয়বস্তু POST দিয়ে পাঠান")
+    page = on_page(app, users["admin"]["email"], "/admin/sync/runs", "ru")
+    assert "неверное имя пользователя или пароль" in page  # the recorded exchange beside it keeps 1C's answer
