@@ -87,6 +87,8 @@ def test_the_snapshot_keeps_every_field_of_the_customer_the_lines_and_the_dates(
 
     (answer,) = won(sales, deal)["invoices"]
 
+    # The won answer lists the new invoice as written, before any target has it.
+    assert (answer["state"], answer["total"], answer["links"], answer["problems"]) == ("pending", "2803.76", [], [])
     with app.app_context():
         invoice = db.session.scalar(select(HubInvoice).where(HubInvoice.deal_id == deal["id"]))
         snapshot = invoice.snapshot
