@@ -87,6 +87,8 @@ def test_the_snapshot_keeps_every_field_of_the_customer_the_lines_and_the_dates(
 
     (answer,) = won(sales, deal)["invoices"]
 
+    # The won answer lists the new invoice as written, before any target has it.
+    assert (answer["state"], answer["total"], answer["links"], answer["problems"]) == ("pending", "2803.76", [], [])
     with app.app_context():
         invoice = db.session.scalar(select(HubInvoice).where(HubInvoice.deal_id == deal["id"]))
         snapshot = invoice.snapshot
@@ -197,6 +199,130 @@ def test_only_enabled_connections_of_the_trigger_are_targets_and_get_pushes(app,
             select(OutboxEvent.connection_id, OutboxEvent.operation, OutboxEvent.state).order_by(OutboxEvent.id)
         ).all()
     assert pushes == [(first, "push_invoice", OutboxState.DISPATCHED), (second, "push_invoice", OutboxState.DISPATCHED)]
+
+
+def test_a_push_goes_untried_to_each_target_that_takes_won_deals_but_none_to_one_that_fetches(
+    app, sales, customer, frozen
+):
+    """queue_pushes: a push to each enabled connection of the trigger "won", in the order they were
+    set up, none to 1C's site exchange (it asks for the orders itself); written untried and
+    available at the win, dispatched then when the request hands them to the queue itself, else
+    pending for the dispatcher; the events returned are the rows written."""
+    first = make_connection(app, "Ledger Z", "mini_ledger", NOWHERE)
+    make_connection(app, "1C", "onec_exchange", {"username": "site", "password": "exchange-pass"})
+    make_connection(app, "Ledger off", "mini_ledger", NOWHERE, enabled=False)
+    make_connection(app, "Ledger by hand", "mini_ledger", NOWHERE, trigger="manual")
+    second = make_connection(app, "Ledger A", "mini_ledger", NOWHERE)
+    deal = new_deal(sales, customer, [{"description": "X", "quantity": 1, "unit_price": "10"}])
+
+    won(sales, deal)  # through the API: handed to the queue by the request, after its commit
+
+    def pushes() -> list[tuple]:
+        return db.session.execute(
+            select(
+                OutboxEvent.id,
+                OutboxEvent.operation,
+                OutboxEvent.connection_id,
+                OutboxEvent.invoice_id,
+                OutboxEvent.state,
+                OutboxEvent.attempts,
+                OutboxEvent.created_at,
+                OutboxEvent.available_at,
+                OutboxEvent.dispatched_at,
+            ).order_by(OutboxEvent.id)
+        ).all()
+
+    with app.app_context():
+        invoice = db.session.scalar(select(HubInvoice).where(HubInvoice.deal_id == deal["id"]))
+        invoice_id = invoice.id
+        by_the_request = pushes()
+        returned = invoicing.queue_pushes(invoice, dispatched=False)  # as a win the dispatcher hands on
+        db.session.commit()
+        for_the_dispatcher = pushes()[len(by_the_request) :]
+
+    untried = (invoice_id, OutboxState.DISPATCHED, 0, NOW, NOW, NOW)
+    assert [row[1:] for row in by_the_request] == [
+        ("push_invoice", first, *untried),
+        ("push_invoice", second, *untried),
+    ]
+    untried = (invoice_id, OutboxState.PENDING, 0, NOW, NOW, None)
+    assert [row[1:] for row in for_the_dispatcher] == [
+        ("push_invoice", first, *untried),
+        ("push_invoice", second, *untried),
+    ]
+    assert returned == [Written(row[0], row[2], "push_invoice") for row in for_the_dispatcher]
+
+
+def test_no_target_gets_a_push_when_none_takes_won_deals(app, customer, sales):
+    """queue_pushes with no target: no events, and none returned (the win is still made)."""
+    make_connection(app, "Ledger by hand", "mini_ledger", NOWHERE, trigger="manual")
+    deal = new_deal(sales, customer, [{"description": "X", "quantity": 1, "unit_price": "10"}])
+    won(sales, deal)
+    with app.app_context():
+        invoice = db.session.scalar(select(HubInvoice).where(HubInvoice.deal_id == deal["id"]))
+        assert invoicing.queue_pushes(invoice, dispatched=True) == []
+        assert db.session.scalars(select(OutboxEvent)).all() == []
+
+
+# ---- refuse_lines_targets_cannot_take: lines a target cannot invoice at the hub's net -----------
+
+TRYTON = {"url": "http://127.0.0.1:9", "database": "d", "username": "u", "password": "p"}
+ERPNEXT = {"url": "http://127.0.0.1:9", "api_key": "k", "api_secret": "s", "company": "Acme", "timeout": 1}
+
+
+def test_a_win_is_refused_naming_each_line_and_each_target_that_cannot_carry_it(app, sales, customer):
+    """refuse_lines_targets_cannot_take: a 422 naming, per line, each enabled target of won deals
+    that cannot carry it at the hub's net, in the order the targets were set up, and what to change
+    (the price, or the quantity the target would round); a line every target carries is not named,
+    nor a disabled or manual connection, nor one whose target carries every line."""
+    make_connection(app, "Tryton", "tryton", TRYTON)
+    make_connection(app, "ERPNext", "erpnext", ERPNEXT)
+    make_connection(app, "Tryton off", "tryton", TRYTON, enabled=False)
+    make_connection(app, "ERPNext by hand", "erpnext", ERPNEXT, trigger="manual")
+    make_connection(app, "Ledger", "mini_ledger", NOWHERE)
+    lines = [
+        {"description": "Pump", "quantity": "1", "unit_price": "10.00"},
+        # 3000 × 0.0123 less 3 % = 35.793 → 35.79: no price of 4 decimals (Tryton) or 2 (ERPNext) makes it.
+        {"description": "Screws", "quantity": "3000", "unit_price": "0.0123", "discount_percent": "3"},
+        # ERPNext keeps quantities to 3 decimals; Tryton carries it (1.2345 × 10.0001 → 12.35).
+        {"description": "Cable", "quantity": "1.2345", "unit_price": "10.00"},
+    ]
+    deal = new_deal(sales, customer, lines)
+
+    r = sales.post(f"/api/v1/deals/{deal['id']}/won")
+
+    assert r.status_code == 422, r.json
+    assert r.json["errors"] == {
+        "lines[1].unit_price": [
+            f"The invoice for {system} cannot carry this line at 35.79: {system} keeps unit prices to {places} "
+            "decimals and computes a line as quantity × price: no such price gives 3000 × price = 35.79. "
+            "Split the line or change its price."
+            for system, places in (("Tryton", 4), ("ERPNext", 2))
+        ],
+        "lines[2].quantity": [
+            "The invoice for ERPNext cannot carry this line at 12.35: ERPNext keeps quantities to 3 decimals, so it "
+            "would change 1.2345. Split the line or change its quantity."
+        ],
+    }
+    assert sales.get(f"/api/v1/deals/{deal['id']}").json["status"] == "open"
+
+
+def test_a_currency_a_target_cannot_keep_is_named_once_for_the_deal(app, sales, customer):
+    """refuse_lines_targets_cannot_take: ERPNext keeps amounts to 2 decimals, so a deal in dinars
+    (3) cannot go there: said once, of the deal's currency, however many lines it has."""
+    make_connection(app, "ERPNext", "erpnext", ERPNEXT)
+    lines = [{"description": d, "quantity": "1", "unit_price": "1.235"} for d in ("Pump", "Valve")]
+    deal = new_deal(sales, customer, lines, currency="KWD")
+
+    r = sales.post(f"/api/v1/deals/{deal['id']}/won")
+
+    assert r.status_code == 422, r.json
+    assert r.json["errors"] == {
+        "currency": [
+            "The invoice for ERPNext cannot be in KWD: ERPNext keeps amounts to 2 decimals, fewer than the "
+            "currency's 3. Choose another currency."
+        ]
+    }
 
 
 # ---- cancel_for_lost_deal, _discard_if_never_sent: a won deal lost --------------------------------
