@@ -32,17 +32,20 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
 from connectors.errors import PermanentError
+from connectors.texts import N_
 
 HUNDRED = Decimal(100)
 
 
 class Unfit(ValueError):
     """No terms the target can keep give the hub's amount for this line; `field` is what to
-    change: the line's `unit_price` or `quantity`, or the deal's `currency`."""
+    change: the line's `unit_price` or `quantity`, or the deal's `currency`. The message is
+    `template` (marked for the hub's catalogue) filled with `values`, which the hub says again in
+    the reader's language."""
 
-    def __init__(self, message: str, field: str = "unit_price") -> None:
-        super().__init__(message)
-        self.field = field
+    def __init__(self, template: str, field: str = "unit_price", **values: Decimal | int | str) -> None:
+        super().__init__(template % {name: _plain(value) for name, value in values.items()})
+        self.template, self.values, self.field = template, values, field
 
     def path(self, index: int) -> str:
         """The field to name for the line at `index` (`lines[2].unit_price`, or `currency`)."""
@@ -78,14 +81,19 @@ class LineArithmetic:
         places = self.amount_unit(unit)
         if places > unit:
             raise Unfit(
-                f"{self.system} keeps amounts to {_places(places)} decimals, fewer than the currency's {_places(unit)}",
+                N_("%(system)s keeps amounts to %(kept)s decimals, fewer than the currency's %(currency)s"),
                 field="currency",
+                system=self.system,
+                kept=_places(places),
+                currency=_places(unit),
             )
         if self.quantity_places is not None and quantity != _kept(quantity, self.quantity_places):
             raise Unfit(
-                f"{self.system} keeps quantities to {self.quantity_places} decimals, "
-                f"so it would change {quantity.normalize():f}",
+                N_("%(system)s keeps quantities to %(kept)s decimals, so it would change %(quantity)s"),
                 field="quantity",
+                system=self.system,
+                kept=self.quantity_places,
+                quantity=quantity.normalize(),
             )
 
     def amount_unit(self, unit: Decimal) -> Decimal:
@@ -106,7 +114,12 @@ class LineArithmetic:
         target computes `net`; Unfit when there is none."""
         step = self.price_step(unit)
         if quantity <= 0:
-            raise Unfit(f"{self.system} cannot invoice a quantity of {quantity}", field="quantity")
+            raise Unfit(
+                N_("%(system)s cannot invoice a quantity of %(quantity)s"),
+                field="quantity",
+                system=self.system,
+                quantity=quantity,
+            )
         nearest = (net / quantity).quantize(step, rounding=ROUND_HALF_EVEN)
         # The prices that round to `net` lie in a window `unit` / quantity wide around
         # net / quantity: if one is on the price grid, the nearest grid point or a neighbour is
@@ -116,8 +129,14 @@ class LineArithmetic:
             if price >= 0 and self.amount(quantity, price, unit) == net:
                 return price
         raise Unfit(
-            f"{self.system} keeps unit prices to {_places(step)} decimals and computes a line as "
-            f"quantity × price: no such price gives {quantity.normalize():f} × price = {net}"
+            N_(
+                "%(system)s keeps unit prices to %(kept)s decimals and computes a line as quantity × price: "
+                "no such price gives %(quantity)s × price = %(net)s"
+            ),
+            system=self.system,
+            kept=_places(step),
+            quantity=quantity.normalize(),
+            net=net,
         )
 
     def fit(self, quantity: Decimal, price: Decimal, discount: Decimal, net: Decimal, unit: Decimal) -> LineTerms:
@@ -155,6 +174,11 @@ class DiscountArithmetic(LineArithmetic):
 
 def _kept(value: Decimal, places: int) -> Decimal:
     return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def _plain(value: Decimal | int | str) -> str:
+    """A value as the English message writes it: a decimal in full, never in exponent form."""
+    return f"{value:f}" if isinstance(value, Decimal) else str(value)
 
 
 def _places(unit: Decimal) -> int:

@@ -17,16 +17,11 @@ from typing import Any, ClassVar
 from connectors.arithmetic import LineArithmetic
 from connectors.documents import ExternalRef, InvoiceDocument, InvoiceStatus, ListedInvoice, StockLevel
 from connectors.errors import MappingRefused, PermanentError, UnsupportedOperation
+from connectors.texts import N_
 from mappings.defaults import default_mapping
 from mappings.evaluate import apply
 from mappings.parse import missing_targets
 from mappings.spec import MappingFailed, MappingSpec, Problem, ProblemKind
-
-
-def N_(text: str) -> str:  # noqa: N802 - the name gettext tools look for
-    """Marks a text people read (a setting's label or help) for the hub's catalogue; connectors
-    know no language, the hub translates the text where it shows it."""
-    return text
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import N_, ConfigField
+from connectors.base import ConfigField
 from connectors.documents import (
     ExternalRef,
     ExternalState,
@@ -24,6 +24,7 @@ from connectors.documents import (
     StockLevel,
 )
 from connectors.rest import RestConnector
+from connectors.texts import N_
 from mappings.values import storable
 
 # Rows per stock page: big pages keep a 200,000-row pull to a few dozen round trips (the ledger

@@ -23,9 +23,10 @@ from urllib.parse import urlencode
 import requests
 
 from connectors import outbound
-from connectors.base import N_, ConfigField, Connector, Exchange
+from connectors.base import ConfigField, Connector, Exchange
 from connectors.errors import AuthError, RetryableError
 from connectors.http import JsonHttp
+from connectors.texts import N_
 from mappings.spec import MappingSpec
 
 # Refreshed this long before the provider says the access token expires, so that a request never

@@ -8,8 +8,10 @@ later edits to the customer or the products do not change an invoice that was al
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import func, insert, literal, or_, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -18,6 +20,7 @@ from connectors.documents import Address, InvoiceDocument, InvoiceLine, Party, T
 from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.i18n import N_
+from hub.locale_numbers import number_text, quantity_text
 from hub.models import Connection, Deal, HubInvoice, InvoiceState, OutboxEvent, OutboxState
 from hub.models.base import UTCDateTime, utcnow
 from hub.money import minor_unit, round_money
@@ -155,6 +158,7 @@ def refuse_lines_targets_cannot_take(deal: Deal) -> None:
     (connectors/arithmetic.py): refused now, while the salesperson can change it, rather than parked
     after the fact. Nothing is read unless some line does not fit some kind of target."""
     unit = minor_unit(deal.currency)
+    places = max(0, -unit.as_tuple().exponent)
     lines = [(line.quantity, line.unit_price, line.discount_percent, line.amounts.net) for line in deal.lines]
     unfit: dict[str, dict[int, Unfit]] = {}  # connection type → line index → why
     for cls in registry():
@@ -174,17 +178,35 @@ def refuse_lines_targets_cannot_take(deal: Deal) -> None:
         for i, why in unfit[type_name].items():
             path = why.path(i)
             if why.field == "currency":  # every line: said once, of the deal
-                message = f"The invoice for {name} cannot be in {deal.currency}: {why}. Choose another currency."
-            else:
-                change = "quantity" if why.field == "quantity" else "price"
-                message = (
-                    f"The invoice for {name} cannot carry this line at {deal.lines[i].amounts.net}: {why}. "
-                    f"Split the line or change its {change}."
+                message = gettext(
+                    "The invoice for %(name)s cannot be in %(currency)s: %(why)s. Choose another currency.",
+                    name=name,
+                    currency=deal.currency,
+                    why=_unfit_text(why),
                 )
+            else:
+                net = number_text(deal.lines[i].amounts.net, places)
+                if why.field == "quantity":
+                    template = N_(
+                        "The invoice for %(name)s cannot carry this line at %(net)s: %(why)s. "
+                        "Split the line or change its quantity."
+                    )
+                else:
+                    template = N_(
+                        "The invoice for %(name)s cannot carry this line at %(net)s: %(why)s. "
+                        "Split the line or change its price."
+                    )
+                message = gettext(template, name=name, net=net, why=_unfit_text(why))
             if message not in errors.get(path, []):
                 errors.setdefault(path, []).append(message)
     if errors:
         raise ValidationFailed(errors)
+
+
+def _unfit_text(why: Unfit) -> str:
+    """A target's reason (connectors/arithmetic.py) in the reader's language and figures."""
+    values = {name: quantity_text(v) if isinstance(v, Decimal) else str(v) for name, v in why.values.items()}
+    return gettext(why.template, **values)
 
 
 def invoice_targets() -> list[str]:

@@ -43,7 +43,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from connectors.base import N_, ConfigField
+from connectors.base import ConfigField
 from connectors.documents import (
     ExternalRef,
     ExternalState,
@@ -60,6 +60,7 @@ from connectors.http import created, decimal_of
 from connectors.outbound import OutboundRefused
 from connectors.paging import listed_invoice
 from connectors.rest import RestConnector
+from connectors.texts import N_
 from mappings.values import storable
 
 INVOICE = "Sales Invoice"

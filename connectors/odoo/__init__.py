@@ -41,7 +41,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import N_, ConfigField, Exchange
+from connectors.base import ConfigField, Exchange
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, ListedInvoice, amount_paid
 from connectors.errors import AuthError, ConnectorError, PermanentError, RetryableError, UncertainOutcomeError
 from connectors.http import decimal_of
@@ -50,6 +50,7 @@ from connectors.odoo.stock import OdooStock
 from connectors.odoo.wire import masked, odoo_error
 from connectors.paging import listed_invoice
 from connectors.rest import RestConnector
+from connectors.texts import N_
 from mappings.spec import MappingSpec
 from mappings.values import storable
 

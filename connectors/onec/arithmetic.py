@@ -50,6 +50,7 @@ from babel.numbers import get_currency_precision
 from connectors.arithmetic import DiscountArithmetic, LineArithmetic, LineTerms, Unfit, fitted, noting_discount
 from connectors.documents import InvoiceDocument
 from connectors.errors import PermanentError
+from connectors.texts import N_
 from mappings.spec import MappingSpec
 
 CENTS = Decimal("0.01")
@@ -63,7 +64,12 @@ class SiteExchangeArithmetic(LineArithmetic):
     def fit(self, quantity: Decimal, price: Decimal, discount: Decimal, net: Decimal, unit: Decimal) -> LineTerms:
         self.check(quantity, unit)
         if quantity <= 0:
-            raise Unfit(f"{self.system} cannot take a quantity of {quantity}", field="quantity")
+            raise Unfit(
+                N_("%(system)s cannot take a quantity of %(quantity)s"),
+                field="quantity",
+                system=self.system,
+                quantity=quantity,
+            )
         step = self.price_step(unit)
         kept = price.quantize(step, rounding=ROUND_HALF_UP)
         if self.amount(quantity, kept, unit) < net:

@@ -19,11 +19,12 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from connectors.arithmetic import fitted
-from connectors.base import N_, ConfigField, Connector
+from connectors.base import ConfigField, Connector
 from connectors.documents import ExternalRef, InvoiceDocument
 from connectors.errors import ConnectorError, PermanentError, UnsupportedOperation
 from connectors.onec.arithmetic import EXCHANGE_LINES, currency_unit
 from connectors.onec.commerceml_orders import orders_xml
+from connectors.texts import N_
 from mappings.values import storable
 
 ENCODINGS = ("utf-8", "windows-1251")

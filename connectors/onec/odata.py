@@ -46,7 +46,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors import outbound
-from connectors.base import N_, ConfigField, Connector
+from connectors.base import ConfigField, Connector
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
 from connectors.errors import ConnectorError, PermanentError, UncertainOutcomeError, UnsupportedOperation
 from connectors.http import JsonHttp
@@ -65,6 +65,7 @@ from connectors.onec.odata_urls import (
     string_literal,
 )
 from connectors.outbound import OutboundRefused
+from connectors.texts import N_
 from mappings.spec import MappingSpec
 from mappings.values import storable
 

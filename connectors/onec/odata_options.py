@@ -9,7 +9,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.base import N_, ConfigField, ConfigInvalid, validate_config
+from connectors.base import ConfigField, ConfigInvalid, validate_config
+from connectors.texts import N_
 from mappings.parse import missing_targets, parse
 from mappings.spec import MappingInvalid, MappingSpec, Problem, ProblemKind
 

@@ -49,7 +49,7 @@ from lxml import etree
 from zeep.helpers import serialize_object
 
 from connectors import outbound
-from connectors.base import N_, ConfigField, Connector
+from connectors.base import ConfigField, Connector
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, StockLevel
 from connectors.errors import (
     ConnectorError,
@@ -63,6 +63,7 @@ from connectors.onec.arithmetic import SOAP_LINES, fit_mapped_lines
 from connectors.onec.soap_answers import at, is_empty, wrapped
 from connectors.onec.soap_options import MAPPING_OPTIONS
 from connectors.onec.soap_transport import BINDINGS, SETTINGS, Transport, http_error
+from connectors.texts import N_
 from mappings.parse import missing_targets
 from mappings.spec import MappingSpec, Problem, ProblemKind
 from mappings.values import normalise_key, storable

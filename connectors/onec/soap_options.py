@@ -5,7 +5,8 @@ and stock rows (dotted paths from the response element).
 
 from __future__ import annotations
 
-from connectors.base import N_, ConfigField
+from connectors.base import ConfigField
+from connectors.texts import N_
 
 
 def _operation(name: str, label: str, *, required: bool = False) -> ConfigField:

@@ -34,7 +34,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import N_, ConfigField
+from connectors.base import ConfigField
 from connectors.documents import (
     ExternalRef,
     ExternalState,
@@ -55,6 +55,7 @@ from connectors.outbound import OutboundRefused
 from connectors.paging import listed_invoice, listed_pages
 from connectors.quickbooks.payload import QuickBooksPayloads
 from connectors.quickbooks.wire import STALE_OBJECT, fault_codes, fault_error, money, quoted, request_id
+from connectors.texts import N_
 from mappings.values import storable
 
 API = {"sandbox": "https://sandbox-quickbooks.api.intuit.com", "production": "https://quickbooks.api.intuit.com"}

@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import N_, ConfigField
+from connectors.base import ConfigField
 from connectors.documents import (
     ExternalRef,
     ExternalState,
@@ -24,6 +24,7 @@ from connectors.documents import (
     ListedInvoice,
 )
 from connectors.errors import ConnectorError, PermanentError
+from connectors.texts import N_
 from connectors.tryton.lookups import oldest_by_reference
 from connectors.tryton.payload import LINES, TrytonPayload
 from connectors.tryton.purchasing import TrytonPurchasing

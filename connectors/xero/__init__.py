@@ -53,7 +53,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import N_, ConfigField
+from connectors.base import ConfigField
 from connectors.documents import (
     ExternalRef,
     ExternalState,
@@ -66,6 +66,7 @@ from connectors.errors import AuthError, ConnectorError, PermanentError, Uncerta
 from connectors.http import JsonHttp, created, decimal_of
 from connectors.oauth import Limits, OAuthConnector, OAuthHttp, OAuthProvider, ReauthorizationRequired, Tokens
 from connectors.paging import listed_invoice, listed_pages
+from connectors.texts import N_
 from connectors.xero.payload import LINES, XeroPayloads, credited_line
 from connectors.xero.wire import (
     CREATES,

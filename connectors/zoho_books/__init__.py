@@ -51,7 +51,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from connectors.base import N_, ConfigField
+from connectors.base import ConfigField
 from connectors.documents import ExternalRef, ExternalState, InvoiceDocument, InvoiceStatus, ListedInvoice, amount_paid
 from connectors.errors import ConnectorError, PermanentError
 from connectors.http import created, decimal_of
@@ -59,6 +59,7 @@ from connectors.oauth import Limits, OAuthConnector, OAuthHttp, OAuthProvider
 from connectors.outbound import OutboundRefused
 from connectors.paging import listed_invoice, listed_pages
 from connectors.refused_field import field_in_message
+from connectors.texts import N_
 from connectors.zoho_books.payload import LINES, ZohoPayloads
 from connectors.zoho_books.stock import ZohoStock
 from mappings.values import storable

@@ -377,9 +377,9 @@ def move_to_stage(
     first_win = deal.won_at is None
     if stage.kind == StageKind.WON:
         if not deal.lines:
-            raise ValidationFailed({"lines": "A deal needs at least one line to be won."})
+            raise ValidationFailed({"lines": gettext("A deal needs at least one line to be won.")})
         if deal.total < Decimal(0):
-            raise ValidationFailed({"lines": "A won deal cannot have a negative total."})
+            raise ValidationFailed({"lines": gettext("A won deal cannot have a negative total.")})
         invoicing.refuse_lines_targets_cannot_take(deal)
         _check_stock(deal)
         deal.won_at = utcnow()

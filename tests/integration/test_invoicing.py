@@ -295,7 +295,7 @@ def test_a_win_is_refused_naming_each_line_and_each_target_that_cannot_carry_it(
     assert r.json["errors"] == {
         "lines[1].unit_price": [
             f"The invoice for {system} cannot carry this line at 35.79: {system} keeps unit prices to {places} "
-            "decimals and computes a line as quantity × price: no such price gives 3000 × price = 35.79. "
+            "decimals and computes a line as quantity × price: no such price gives 3,000 × price = 35.79. "
             "Split the line or change its price."
             for system, places in (("Tryton", 4), ("ERPNext", 2))
         ],
@@ -305,6 +305,16 @@ def test_a_win_is_refused_naming_each_line_and_each_target_that_cannot_carry_it(
         ],
     }
     assert sales.get(f"/api/v1/deals/{deal['id']}").json["status"] == "open"
+
+    # Said in the reader's language, the target's reason too, figures as the reader writes them.
+    russian = sales.post(f"/api/v1/deals/{deal['id']}/won", headers={"Accept-Language": "ru"}).json["errors"]
+    assert russian["lines[2].quantity"] == [
+        "Счёт для ERPNext не может содержать эту строку на 12,35: ERPNext хранит количества с 3 знаками после "
+        "запятой и изменила бы 1,2345. Разделите строку или измените её количество."
+    ]
+    assert "ни одна такая цена не даёт 3\xa0000 × цена = 35,79" in russian["lines[1].unit_price"][0]
+    bengali = sales.post(f"/api/v1/deals/{deal['id']}/won", headers={"Accept-Language": "bn"}).json["errors"]
+    assert bengali["lines[2].quantity"][0].endswith("লাইনটি ভাগ করুন বা এর পরিমাণ বদলান।")
 
 
 def test_a_currency_a_target_cannot_keep_is_named_once_for_the_deal(app, sales, customer):
