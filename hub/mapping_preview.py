@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from connectors.documents import InvoiceDocument, invoice_from_dict, invoice_to_dict
@@ -39,7 +40,7 @@ def document_for_deal(deal: Deal) -> DealDocument:
     if invoice is not None:
         return DealDocument(invoice_from_dict(invoice.snapshot), invoice)
     if deal.customer is None:
-        raise ValidationFailed({"deal_id": f"Deal {deal.id} has no customer to invoice."})
+        raise ValidationFailed({"deal_id": gettext("Deal %(id)s has no customer to invoice.", id=deal.id)})
     return DealDocument(build_document(deal, "INV-PREVIEW"), None)
 
 
@@ -51,7 +52,9 @@ def find_deal(reference: str) -> Deal:
     if deal is None and text.isdigit():
         deal = db.session.get(Deal, int(text))
     if deal is None:
-        raise ValidationFailed({"deal": f"No deal has the number or id {text!r}." if text else "Name a deal."})
+        if not text:
+            raise ValidationFailed({"deal": gettext("Name a deal.")})
+        raise ValidationFailed({"deal": gettext("No deal has the number or id %(text)s.", text=repr(text))})
     return deal
 
 

@@ -73,11 +73,15 @@ def _target(alert: StockAlert, connection_id: int | None) -> tuple[Connection, s
     connections = sorted({cid for cid, _ in rows})
     if connection_id is None:
         if len(connections) != 1:
-            names = ", ".join(db.session.get(Connection, c).name for c in connections) or "none"
-            raise ValidationFailed({"connection_id": f"Say which connection to ask (the product's stock: {names})."})
+            names = ", ".join(db.session.get(Connection, c).name for c in connections) or gettext("none")
+            raise ValidationFailed(
+                {"connection_id": gettext("Say which connection to ask (the product's stock: %(names)s).", names=names)}
+            )
         connection_id = connections[0]
     elif connection_id not in connections:
-        raise ValidationFailed({"connection_id": f"Connection {connection_id} reports no stock of this product."})
+        raise ValidationFailed(
+            {"connection_id": gettext("Connection %(id)s reports no stock of this product.", id=connection_id)}
+        )
     # The warehouse where the product is scarcest is the one to refill.
     code = next(code for cid, code in rows if cid == connection_id)
     return db.session.get(Connection, connection_id), code

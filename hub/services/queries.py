@@ -59,7 +59,9 @@ def paginate(
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     if key not in sortable_fields:
-        raise ValidationFailed({"sort": f"Cannot sort by '{key}'; use one of: {', '.join(sorted(sortable_fields))}."})
+        fields = ", ".join(sorted(sortable_fields))
+        refusal = gettext("Cannot sort by '%(key)s'; use one of: %(fields)s.", key=key, fields=fields)
+        raise ValidationFailed({"sort": refusal})
     dialect = db.engine.dialect.name
     column = sortable(sortable_fields[key], dialect)
     id_column = query.column_descriptions[0]["entity"].id

@@ -411,3 +411,13 @@ def test_a_deal_lines_unknown_product_is_named_in_the_language_asked_for(sales):
         r = sales.post("/api/v1/deals", json=body, headers={"en": {}, "ru": RU, "bn": BN}[code])
         assert r.status_code == 422
         assert r.json["errors"]["lines[0].sku"] == [expected]
+
+
+def test_a_refused_sort_names_the_fields_in_the_readers_language(sales):
+    r = sales.get("/api/v1/customers?sort=shoe_size", headers=RU)
+    assert r.status_code == 422
+    (message,) = r.json["errors"]["sort"]
+    assert message.startswith("Нельзя сортировать по 'shoe_size'; используйте одно из: ")
+    english = sales.get("/api/v1/customers?sort=shoe_size").json["errors"]["sort"][0]
+    assert english.startswith("Cannot sort by 'shoe_size'; use one of: ")
+    assert english.split(": ", 1)[1] == message.split(": ", 1)[1]  # the field names are the API's own
