@@ -30,7 +30,12 @@ PAYMENT_OPERATIONS = frozenset({"Выплата безналичных дене�
 
 class InvalidExchangeFile(PermanentError):
     """The file is not a CommerceML document the hub can read (malformed, truncated, a bad number);
-    the message names the element and the item."""
+    the message names the element and the item. It is `template` (marked for the hub's catalogue)
+    filled with `values`, which the hub says again in the reader's language."""
+
+    def __init__(self, template: str, **values: str) -> None:
+        super().__init__(template % values if values else template)
+        self.template, self.values = template, values
 
 
 class HostileXml(InvalidExchangeFile):

@@ -36,6 +36,7 @@ from connectors.onec.commerceml import (
     Warehouse,
     WarehouseQuantity,
 )
+from connectors.texts import N_
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,9 @@ class ReadPosition:
             declared = f'<?xml version="1.0" encoding="{self.encoding}"?>{tags}'
             return declared.encode(self.encoding, errors="xmlcharrefreplace")
         except (LookupError, UnicodeError):
-            raise InvalidExchangeFile(f"the file's encoding {self.encoding!r} is not one the hub reads") from None
+            raise InvalidExchangeFile(
+                N_("the file's encoding %(encoding)s is not one the hub reads"), encoding=repr(self.encoding)
+            ) from None
 
 
 def read_batch(
@@ -90,7 +93,9 @@ def read_batch(
         return reader.items, reader.stopped_at
     except expat.ExpatError as exc:
         raise InvalidExchangeFile(
-            f"not well-formed XML: {expat.ErrorString(exc.code)} ({_where(exc, start)})"
+            N_("not well-formed XML: %(error)s (%(where)s)"),
+            error=expat.ErrorString(exc.code),
+            where=_where(exc, start),
         ) from None
     return reader.items, None
 
@@ -146,7 +151,7 @@ class _Reader:
         self.encoding = encoding or "utf-8"
 
     def _doctype(self, *args: Any) -> None:
-        raise HostileXml("a DOCTYPE (DTD, entity declarations) is not accepted in exchange files")
+        raise HostileXml(N_("a DOCTYPE (DTD, entity declarations) is not accepted in exchange files"))
 
     def _start(self, name: str, attributes: dict[str, str]) -> None:
         local = name.rpartition(":")[2]
@@ -158,7 +163,7 @@ class _Reader:
         offset = self.parser.CurrentByteIndex
         replayed = offset < len(self.prologue)  # an open element of the prologue: seen by an earlier batch
         if len(self.path) == 1 and not replayed and local != "КоммерческаяИнформация":
-            raise InvalidExchangeFile(f"the document is <{local}>, not <КоммерческаяИнформация>")
+            raise InvalidExchangeFile(N_("the document is <%(element)s>, not <КоммерческаяИнформация>"), element=local)
         kind = None if replayed else _kind(self.path)
         if kind:
             if len(self.items) >= self.limit:
@@ -178,7 +183,9 @@ class _Reader:
         try:
             self.builder.start(local, _local(attributes) if attributes else attributes)
         except ValueError:
-            raise InvalidExchangeFile(f"<{name}>: its name or an attribute's is no XML name after the prefix") from None
+            raise InvalidExchangeFile(
+                N_("<%(element)s>: its name or an attribute's is no XML name after the prefix"), element=name
+            ) from None
 
     def _end(self, name: str) -> None:
         if self.builder is None:
@@ -198,7 +205,11 @@ class _Reader:
 
     def _check_size(self) -> None:
         if self.parser.CurrentByteIndex - self.item_start > MAX_ITEM_BYTES:
-            raise InvalidExchangeFile(f"an item of more than {MAX_ITEM_BYTES} bytes (in <{self.path[-1]}>)")
+            raise InvalidExchangeFile(
+                N_("an item of more than %(bytes)s bytes (in <%(element)s>)"),
+                bytes=str(MAX_ITEM_BYTES),
+                element=self.path[-1],
+            )
 
 
 def _local(attributes: dict[str, str]) -> dict[str, str]:
@@ -267,7 +278,7 @@ def _offer(el: Any) -> Offer:
         warehouse = stock.get("ИдСклада") or _text(stock, "Ид")
         quantity = stock.get("КоличествоНаСкладе") or _text(stock, "Количество")
         if not warehouse or quantity is None:
-            raise InvalidExchangeFile(f"{where}: Склад needs ИдСклада and КоличествоНаСкладе")
+            raise InvalidExchangeFile(N_("%(where)s: Склад needs ИдСклада and КоличествоНаСкладе"), where=where)
         stocks.append(WarehouseQuantity(warehouse.strip(), _number(quantity, f"{where}: Склад {warehouse}")))
     quantity = _text(el, "Количество")
     # rests.xml of CommerceML 2.10: Остатки/Остаток, each with a Склад (Ид, Количество) or a total.
@@ -278,7 +289,7 @@ def _offer(el: Any) -> Offer:
             continue
         warehouse, amount = _text(store, "Ид"), _text(store, "Количество")
         if not warehouse or amount is None:
-            raise InvalidExchangeFile(f"{where}: Остаток/Склад needs Ид and Количество")
+            raise InvalidExchangeFile(N_("%(where)s: Остаток/Склад needs Ид and Количество"), where=where)
         stocks.append(WarehouseQuantity(warehouse, _number(amount, f"{where}: Склад {warehouse}")))
     return Offer(
         id=offer_id,
@@ -345,7 +356,7 @@ def _text(el: Any, name: str) -> str | None:
 def _required(el: Any, name: str, what: str) -> str:
     value = _text(el, name)
     if value is None:
-        raise InvalidExchangeFile(f"a {what} without {name}")
+        raise InvalidExchangeFile(N_("a %(element)s without %(name)s"), element=what, name=name)
     return value
 
 
@@ -355,10 +366,12 @@ def _number(text: str, where: str) -> Decimal:
     try:
         value = Decimal(cleaned)
     except InvalidOperation:
-        raise InvalidExchangeFile(f"{where}: {text!r} is not a number") from None
+        raise InvalidExchangeFile(N_("%(where)s: %(text)s is not a number"), where=where, text=repr(text)) from None
     # copy_abs, not abs(): abs() rounds to the context, and overflows for "1e999999999".
     if not value.is_finite() or value.copy_abs() >= Decimal("1e14"):
-        raise InvalidExchangeFile(f"{where}: {text!r} is not a number of a sensible size")
+        raise InvalidExchangeFile(
+            N_("%(where)s: %(text)s is not a number of a sensible size"), where=where, text=repr(text)
+        )
     return value
 
 
@@ -372,7 +385,7 @@ def _date(text: str | None, where: str) -> date | None:
     try:
         return datetime.strptime(text.strip()[:10], "%d.%m.%Y").date()
     except ValueError:
-        raise InvalidExchangeFile(f"{where}: {text!r} is not a date") from None
+        raise InvalidExchangeFile(N_("%(where)s: %(text)s is not a date"), where=where, text=repr(text)) from None
 
 
 def _empty_date(text: str | None) -> bool:

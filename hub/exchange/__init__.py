@@ -111,14 +111,14 @@ def exchange(connection_id: int | None = None) -> Response:
     except Exception as exc:
         session_id = session.id
         db.session.rollback()
-        # `said`: the hub's own reason as a sentence; a CommerceML reader's or a target's words as text.
+        # `said`: the hub's reason as a sentence (its CommerceML reader's too); a target's words as text.
         said: Stored | str
         if isinstance(exc, Refused):
             said, status = exc.said, exc.status
         elif isinstance(exc, UploadRefused):
             said, status = exc.said, 413 if exc.too_large else 400
         elif isinstance(exc, InvalidExchangeFile):
-            said, status = exc.message, 400
+            said, status = sentence(exc.template, **exc.values), 400
         elif isinstance(exc, ConnectorError):
             said, status = exc.message, 409
         else:  # a fault of the hub's: 1C still gets the protocol's answer, the admin the run

@@ -264,5 +264,12 @@ def test_the_1c_exchanges_refusals_are_answered_in_english_and_kept_in_the_reade
     assert attention["en"] == "1C exchange: 1c_catalog_file failed: send the file's content with POST"
     assert attention["ru"].endswith(": передайте содержимое файла методом POST")
     assert attention["bn"].endswith(": ফাইলের বিষয়বস্তু POST দিয়ে পাঠান")
+    # A file its CommerceML reader refuses: the reader's words are the hub's too, and so translated.
+    one_c.upload("import.xml", '<?xml version="1.0" encoding="UTF-8"?><Каталог/>'.encode())
+    wrong = one_c.call("catalog", "import", filename="import.xml").get_data(as_text=True)
+    assert wrong == "failure\nthe document is <Каталог>, not <КоммерческаяИнформация>"
+    latest = said(admin, f"/api/v1/sync/runs?outcome=failed&connection_id={connection}", lambda p: p["items"][0])
+    assert latest["ru"]["error"] == "документ — <Каталог>, а не <КоммерческаяИнформация>"
+    assert latest["bn"]["error"] == "নথিটি <Каталог>, <КоммерческаяИнформация> নয়"
     page = on_page(app, users["admin"]["email"], "/admin/sync/runs", "ru")
     assert "неверное имя пользователя или пароль" in page  # the recorded exchange beside it keeps 1C's answer
