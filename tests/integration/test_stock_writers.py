@@ -369,6 +369,35 @@ def test_what_a_connection_holds_is_its_stock_that_is_not_zero(app):
         assert held(second) == {("ELSEWHERE", "WH1")}
 
 
+def test_a_complete_pull_sets_to_zero_what_the_target_no_longer_reports(app, connection, pump, monkeypatch):
+    # Odoo deletes a quant that drops to nothing: a level a full read leaves out is zero from then
+    # on, with a history row saying so, as of the pull (written by the database's own writer: on
+    # PostgreSQL the staged one, like any other changed level).
+    reports = [[level("PUMP", "WH1", 5), level("A", "WH2", 3)], [level("A", "WH2", 3, minutes=60)]]
+    monkeypatch.setattr(MiniLedgerConnector, "pull_stock", lambda self, since=None: iter(reports.pop(0)))
+    with app.app_context():
+        assert pull_stock(connection, full=True).error is None
+        result = pull_stock(connection, full=True)
+        assert (result.rows, result.zeroed, result.changed, result.error) == (1, 1, 1, None)
+        assert result.product_ids == {pump}
+        zero = Decimal(0)
+        assert stored(connection) == {
+            ("WH1", "PUMP"): (zero, zero, zero),
+            ("WH2", "A"): (Decimal(3), zero, Decimal(3)),
+        }
+        gone = db.session.scalar(select(StockLevel).where(StockLevel.sku == "PUMP"))
+        assert gone.as_of == gone.pulled_at
+        history = db.session.execute(
+            select(StockHistory.on_hand, StockHistory.available, StockHistory.as_of)
+            .where(StockHistory.sku == "PUMP")
+            .order_by(StockHistory.id)
+        ).all()
+        assert [(Decimal(a), Decimal(b), at) for a, b, at in history] == [
+            (Decimal(5), Decimal(5), T0),
+            (zero, zero, gone.pulled_at),
+        ]
+
+
 def test_levels_of_nothing_come_in_a_stable_order():
     zero = Decimal(0)
     assert zero_levels({("B", "WH2"), ("A", "WH2"), ("A", "WH1")}, T0) == [
