@@ -153,6 +153,7 @@ MODULES: tuple[Module, ...] = (
             "tests/integration/test_stock_writers.py",
             "tests/integration/test_first_pull_paths.py",
             "tests/integration/test_inventory.py",
+            "tests/integration/test_stock_keys_paths.py",
         ),
         # The COPY writers (FirstPullWriter, StagedWriter) are PostgreSQL's; SQLite's is ChunkWriter.
         databases=DATABASES,

@@ -96,13 +96,19 @@ def test_a_first_pull_stores_a_level_reported_twice_once_with_its_last_report(ap
         ]
 
 
-def test_the_writer_is_chosen_by_whether_the_connection_has_levels(app, connection, ledger):
+def test_the_writer_is_chosen_by_whether_the_connection_has_levels(app, connection, ledger, monkeypatch):
     with app.app_context():
         postgres = db.engine.dialect.name == "postgresql"  # SQLite has no COPY: one upsert per chunk
         connection_row = db.session.get(Connection, connection)
         with stock_writer(connection_row, utcnow()) as writer:
             assert isinstance(writer, FirstPullWriter if postgres else ChunkWriter)
         db.session.rollback()
+        # The plain path (HUB_PLAIN_PATHS=copy) stages a first pull too.
+        monkeypatch.setenv("HUB_PLAIN_PATHS", "copy")
+        with stock_writer(db.session.get(Connection, connection), utcnow()) as writer:
+            assert isinstance(writer, StagedWriter if postgres else ChunkWriter)
+        db.session.rollback()
+        monkeypatch.delenv("HUB_PLAIN_PATHS")
         set_stock(ledger, {"sku": "A", "warehouse": "WH1", "on_hand": 1, "reserved": 0})
         assert pull_stock(connection, full=True).error is None
         with stock_writer(db.session.get(Connection, connection), utcnow()) as writer:
