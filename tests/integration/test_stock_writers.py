@@ -318,6 +318,32 @@ def test_a_delete_running_while_a_pull_writes_waits_for_it_and_then_sees_its_row
             assert count(StockLevel, StockLevel.product_id.is_not(None)) == 0
 
 
+@pytest.mark.postgresql  # SQLite has one writer at a time
+def test_a_warehouse_or_product_renamed_while_a_pull_writes_does_not_wait_for_it(app, connection, pump, monkeypatch):
+    # The pull holds what its rows refer to by the key alone (FOR KEY SHARE): a delete waits for
+    # it, a rename is no change of key and goes through at once. Were it to wait, it would wait for
+    # a pull blocked on it here; the lock timeout ends that as an error.
+    with app.app_context():
+        dsn = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        db.session.add(Warehouse(connection_id=connection, code="WH1", name="WH1"))
+        db.session.commit()
+    monkeypatch.setattr(MiniLedgerConnector, "pull_stock", lambda self, since=None: iter([level("PUMP", "WH1", 5)]))
+
+    def rename_meanwhile(product_ids):
+        with psycopg.connect(dsn, autocommit=True) as other:
+            other.execute("SET lock_timeout = '10s'")
+            other.execute("UPDATE warehouses SET name = 'Main store' WHERE connection_id = %s", (connection,))
+            other.execute("UPDATE products SET name = 'Pump, renamed' WHERE id = %s", (pump,))
+        return []
+
+    monkeypatch.setattr("hub.inventory.alerts.evaluate", rename_meanwhile)
+    with app.app_context():
+        assert pull_stock(connection, full=True).error is None
+        assert db.session.scalars(select(Warehouse.name)).all() == ["Main store"]
+        assert db.session.get(Product, pump).name == "Pump, renamed"
+        assert count(StockLevel, StockLevel.product_id == pump) == 1
+
+
 def _connection(name: str) -> Connection:
     row = Connection(name=name, type="mini_ledger", config={})
     db.session.add(row)
