@@ -1,6 +1,6 @@
 """`make mutate`: mutation testing (mutmut 3) of the modules that carry the product's promises.
 
-Each module runs on its own, against the few test files that guard it (SQLite, no browser): a small
+Each module runs on its own, against the few test files that guard it (no browser): a small
 module takes minutes, a large one (hub/sync/outbox.py, ~490 mutants) an hour or more. A module works
 in `.mutation/<module>/`: a folder whose entries link to the repository's, with a pyproject.toml
 that adds mutmut's settings for this module only (mutmut reads them from the working folder and
