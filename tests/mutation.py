@@ -1,6 +1,6 @@
 """`make mutate`: mutation testing (mutmut 3) of the modules that carry the product's promises.
 
-Each module runs on its own, against the few test files that guard it (SQLite, no browser): a small
+Each module runs on its own, against the few test files that guard it (no browser): a small
 module takes minutes, a large one (hub/sync/outbox.py, ~490 mutants) an hour or more. A module works
 in `.mutation/<module>/`: a folder whose entries link to the repository's, with a pyproject.toml
 that adds mutmut's settings for this module only (mutmut reads them from the working folder and
@@ -15,19 +15,30 @@ It prints each module's score (killed, timeouts included, out of all its mutants
 selected test reaches counts as a survivor) and the diff of every surviving mutant; docs/testing.md
 keeps the scores and explains the survivors that no test can kill.
 
+A module whose code has a PostgreSQL path of its own (`databases` in MODULES, or `--database`) is
+run once per database, in a folder of its own each; its score then counts a mutant killed if either
+run killed it, as `make test` runs the suite on both. The PostgreSQL run uses the server of
+HUB_TEST_DATABASE (the suite's default, 127.0.0.1:5432, when that is not a postgresql URL).
+
 This file is also a pytest plugin, loaded (`-p tests.mutation`) in those runs only: every mutant
-is a new pytest session, and migrating its SQLite database from scratch cost more than its tests,
-so the first session's migrated database is copied instead (`pytest_sessionstart` below).
+is a new pytest session, and migrating its database from scratch cost more than its tests, so the
+first session's migrated database is copied instead (`pytest_sessionstart` below): SQLite's file,
+or PostgreSQL's database made the template of the next sessions' (`CREATE DATABASE … TEMPLATE`).
+Every PostgreSQL database a run makes is named `mut_<the run's process id>_…` and dropped after.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import shutil
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,12 +50,22 @@ SOURCES = ("hub", "connectors", "mappings", "config")
 NOT_LINKED = {".git", ".venv", ".mutation", "pyproject.toml", "mutants"}
 # Where a module's run keeps its migrated SQLite database (set for mutmut by `run`).
 TEMPLATE_ENV = "HUB_MUTATION_DB_TEMPLATE"
+# In a PostgreSQL run: the prefix of the databases it makes; its template is `<prefix>template`.
+POSTGRES_ENV = "HUB_MUTATION_PG_PREFIX"
+POSTGRES_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432"
+# The prefix tests/conftest.py gives the session's database (`database_url`); the other databases
+# tests make for themselves (an empty one to migrate, say) are left as they are.
+SESSION_PREFIX = "crmhub_test"
+DATABASES = ("sqlite", "postgresql")
 
 
 @dataclass(frozen=True)
 class Module:
     path: str
     tests: tuple[str, ...]
+    # The databases to run it on: "postgresql" too for a module with a path of its own there,
+    # which the SQLite run never reaches.
+    databases: tuple[str, ...] = ("sqlite",)
 
 
 # Each module and the tests that guard it: the files that call it directly or through the routes
@@ -133,7 +154,10 @@ MODULES: tuple[Module, ...] = (
             "tests/integration/test_stock_writers.py",
             "tests/integration/test_first_pull_paths.py",
             "tests/integration/test_inventory.py",
+            "tests/integration/test_stock_keys_paths.py",
         ),
+        # The COPY writers (FirstPullWriter, StagedWriter) are PostgreSQL's; SQLite's is ChunkWriter.
+        databases=DATABASES,
     ),
     Module(
         "hub/inventory/alerts.py",
@@ -262,11 +286,17 @@ def _toml_list(items: list[str]) -> str:
     return "[" + ", ".join(json.dumps(i) for i in items) + "]"
 
 
-def prepare(module: Module, left_out: frozenset[str] = frozenset()) -> Path:
+def prepare(
+    module: Module, left_out: frozenset[str] = frozenset(), database: str = "sqlite", only: tuple[str, ...] = ()
+) -> Path:
     """A fresh working folder for `module`: links to the repository's entries and its own pyproject."""
     folder = WORK / module.path.replace("/", "_").removesuffix(".py")
+    if database != "sqlite":
+        folder = folder.with_name(f"{folder.name}-{database}")
     if left_out:  # a run of the score before some tests must not share the folder of a full one
         folder = folder.with_name(folder.name + "-without-" + "-".join(sorted(Path(t).stem for t in left_out)))
+    if only:  # nor a re-run of some mutants
+        folder = folder.with_name(folder.name + "-only")
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -304,51 +334,118 @@ def _also_copied(entry: Path) -> bool:
     return entry.name not in {"node_modules", "instance", "test-artifacts", "bench"}
 
 
-def run(module: Module, max_children: int, left_out: frozenset[str] = frozenset()) -> dict[str, int]:
-    folder = prepare(module, left_out)
+def run(
+    module: Module,
+    max_children: int,
+    left_out: frozenset[str] = frozenset(),
+    databases: tuple[str, ...] | None = None,
+    only: tuple[str, ...] = (),
+) -> dict[str, int]:
+    """The module's run on each of its databases; the counts of a mutant killed on either."""
+    codes: dict[str, int | None] = {}
+    for database in databases or module.databases:
+        found = run_on(module, database, max_children, left_out, only)
+        for name, code in found.items():
+            if name not in codes or _status(codes[name]) not in ("killed", "timeout"):
+                codes[name] = code
+    if len(databases or module.databases) > 1 and codes:
+        print(f"   {module.path}: {_score_line(count(codes))} on either database", flush=True)
+    return count(codes) if codes else {}
+
+
+def run_on(
+    module: Module, database: str, max_children: int, left_out: frozenset[str], only: tuple[str, ...]
+) -> dict[str, int | None]:
+    folder = prepare(module, left_out, database, only)
     env = dict(os.environ, PYTHONPATH=str(folder / "mutants"), **{TEMPLATE_ENV: str(folder / "migrated.db")})
+    if database == "postgresql":
+        base = _postgres_server()
+        env["HUB_TEST_DATABASE"] = base
+        env[POSTGRES_ENV] = f"mut_{os.getpid()}_"
     mutmut = [str(Path(sys.executable).with_name("mutmut"))]
-    print(f"== {module.path}: {len(module.tests)} test files", flush=True)
-    subprocess.run(
-        ["nice", "-n", "15", *mutmut, "run", "--max-children", str(max_children)],
-        cwd=folder,
-        env=env,
-        check=False,
-    )
-    return report(module, folder, mutmut, env)
+    print(f"== {module.path} on {database}: {len(module.tests)} test files", flush=True)
+    try:
+        subprocess.run(
+            ["nice", "-n", "15", *mutmut, "run", "--max-children", str(max_children), *only],
+            cwd=folder,
+            env=env,
+            check=False,
+        )
+        return report(module, folder, mutmut, env, database, only)
+    finally:
+        if database == "postgresql":
+            _drop_databases(env["HUB_TEST_DATABASE"], env[POSTGRES_ENV])
 
 
-def report(module: Module, folder: Path, mutmut: list[str], env: dict[str, str]) -> dict[str, int]:
+def _postgres_server() -> str:
+    url = os.environ.get("HUB_TEST_DATABASE", "")
+    return url.rstrip("/") if url.startswith("postgresql") else POSTGRES_DEFAULT
+
+
+def _admin(base: str) -> str:
+    return base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+
+
+def _drop_databases(base: str, prefix: str) -> None:
+    """The run's databases: its template, and the copies of mutants whose session was killed."""
+    import psycopg
+
+    with psycopg.connect(_admin(base), autocommit=True) as conn:
+        names = conn.execute("SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (prefix,)).fetchall()
+        for (name,) in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _status(code: int | None) -> str:
+    if code in (1, 3):
+        return "killed"
+    if code == 0:
+        return "survived"
+    if code in (5, 33):
+        return "no tests"
+    if code in (24, -24, 36, 152, 255):
+        # A mutant that makes the tests hang is caught: the run would never finish green.
+        return "timeout"
+    return "other"
+
+
+def count(codes: dict[str, int | None]) -> dict[str, int]:
+    counts = {"killed": 0, "survived": 0, "no tests": 0, "timeout": 0, "other": 0}
+    for code in codes.values():
+        counts[_status(code)] += 1
+    return counts | {"total": len(codes)}
+
+
+def _score_line(counts: dict[str, int]) -> str:
+    caught = counts["killed"] + counts["timeout"]
+    total = counts["total"]
+    score = 100 * caught / total if total else 0
+    details = ", ".join(f"{v} {k}" for k, v in counts.items() if v and k != "total")
+    return f"{score:.1f} % killed ({caught}/{total}; {details})"
+
+
+def report(
+    module: Module,
+    folder: Path,
+    mutmut: list[str],
+    env: dict[str, str],
+    database: str = "sqlite",
+    only: tuple[str, ...] = (),
+) -> dict[str, int | None]:
+    """Prints the survivors and the score of one run; its exit codes by mutant."""
     meta = folder / "mutants" / (module.path + ".meta")
     if not meta.exists():
         print(f"   {module.path}: no results (mutmut failed before running mutants)")
         return {}
     codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
-    counts = {"killed": 0, "survived": 0, "no tests": 0, "timeout": 0, "other": 0}
-    survivors = []
+    if only:  # a re-run of some mutants: the others were not run
+        codes = {n: c for n, c in codes.items() if any(fnmatch.fnmatchcase(n, g) for g in only)}
     for name, code in sorted(codes.items()):
-        if code in (1, 3):
-            counts["killed"] += 1
-        elif code == 0:
-            counts["survived"] += 1
-            survivors.append(name)
-        elif code in (5, 33):
-            counts["no tests"] += 1
-            survivors.append(name)
-        elif code in (24, -24, 36, 152, 255):
-            # A mutant that makes the tests hang is caught: the run would never finish green.
-            counts["timeout"] += 1
-        else:
-            counts["other"] += 1
-    for name in survivors:
-        shown = subprocess.run([*mutmut, "show", name], cwd=folder, env=env, capture_output=True, text=True)
-        print(shown.stdout.rstrip())
-    caught = counts["killed"] + counts["timeout"]
-    total = sum(counts.values())
-    score = 100 * caught / total if total else 0
-    details = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
-    print(f"   {module.path}: {score:.1f} % killed ({caught}/{total}; {details})", flush=True)
-    return counts | {"total": total}
+        if _status(code) in ("survived", "no tests"):
+            shown = subprocess.run([*mutmut, "show", name], cwd=folder, env=env, capture_output=True, text=True)
+            print(shown.stdout.rstrip())
+    print(f"   {module.path} on {database}: {_score_line(count(codes))}", flush=True)
+    return codes
 
 
 def pytest_sessionstart(session) -> None:
@@ -360,12 +457,51 @@ def pytest_sessionstart(session) -> None:
 
     if not getattr(conftest.upgrade, "copies_template", False):
         conftest.upgrade = _migrated_once(conftest.upgrade, Path(template))
+    prefix = os.environ.get(POSTGRES_ENV)
+    if prefix and not getattr(conftest.scratch_database, "copies_template", False):
+        conftest.scratch_database = _scratch_from_template(conftest.scratch_database, prefix)
+
+
+# The PostgreSQL databases this session made for conftest's `database_url`: name -> made from the
+# template (already migrated) or empty (to be migrated, then made the template).
+_SESSION_DATABASES: dict[str, bool] = {}
+
+
+def _scratch_from_template(scratch_database, prefix: str):
+    """conftest's `scratch_database`, which makes the session's database a copy of the run's
+    migrated template once there is one (the first session, mutmut's run of the unmutated code,
+    makes it), and leaves the other databases tests make to the original."""
+    import psycopg
+
+    @contextmanager
+    def scratch_or_copy(base: str, made_for: str) -> Iterator[str]:
+        if made_for != SESSION_PREFIX:
+            with scratch_database(base, made_for) as url:
+                yield url
+            return
+        name = f"{prefix}{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(_admin(base), autocommit=True) as conn:
+            template = prefix + "template"
+            copied = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (template,)).fetchone() is not None
+            conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if copied else ""))
+        _SESSION_DATABASES[name] = copied
+        try:
+            yield f"{base}/{name}"
+        finally:
+            with psycopg.connect(_admin(base), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    scratch_or_copy.copies_template = True
+    return scratch_or_copy
 
 
 def _migrated_once(upgrade, template: Path):
     def upgrade_or_copy(directory: str) -> None:
         from hub.extensions import db
 
+        if db.engine.dialect.name == "postgresql":
+            _upgrade_postgres(upgrade, directory)
+            return
         if db.engine.dialect.name != "sqlite":
             upgrade(directory=directory)
             return
@@ -382,6 +518,26 @@ def _migrated_once(upgrade, template: Path):
     return upgrade_or_copy
 
 
+def _upgrade_postgres(upgrade, directory: str) -> None:
+    import psycopg
+
+    from hub.extensions import db
+
+    name = db.engine.url.database
+    copied = _SESSION_DATABASES.get(name)
+    if copied:
+        return
+    upgrade(directory=directory)
+    if copied is None:  # not the session's database
+        return
+    # The template must have no connection while it is copied, nor while it is made.
+    db.engine.dispose()
+    base = db.engine.url.set(database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(base.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        template = os.environ[POSTGRES_ENV] + "template"
+        conn.execute(f'CREATE DATABASE "{template}" TEMPLATE "{name}"')
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help="module paths as in MODULES (default: all)")
@@ -390,13 +546,23 @@ def main() -> int:
     parser.add_argument(
         "--leave-out", action="append", default=[], help="a test file not to run (the score before it was written)"
     )
+    parser.add_argument(
+        "--database",
+        action="append",
+        choices=DATABASES,
+        help="run on this database (repeatable) instead of the module's own (MODULES' `databases`)",
+    )
+    parser.add_argument(
+        "--only", action="append", default=[], help="run only the mutants of this name or glob (repeatable)"
+    )
     args = parser.parse_args()
     if args.list:
         for module in MODULES:
-            print(module.path, *module.tests, sep="\n    ")
+            print(f"{module.path} ({', '.join(module.databases)})", *module.tests, sep="\n    ")
         return 0
     chosen = [module_named(p) for p in args.modules] if args.modules else list(MODULES)
-    scores = {m.path: run(m, args.max_children, frozenset(args.leave_out)) for m in chosen}
+    databases = tuple(args.database) if args.database else None
+    scores = {m.path: run(m, args.max_children, frozenset(args.leave_out), databases, tuple(args.only)) for m in chosen}
     print("\n== mutation scores")
     for path, counts in scores.items():
         if not counts:

@@ -118,6 +118,17 @@ def test_a_deal_starts_in_the_open_stage_named_and_is_refused_a_closed_or_unknow
     ) == {"stage": [f"No stage 'Bargaining' in pipeline '{pipeline['name']}'; stages: {names}."]}
 
 
+def test_an_unknown_pipeline_or_sku_is_refused_by_name(sales, customer):
+    """_pipeline_for's and build_lines' refusals name what the request asked for and is not there."""
+    deal = {"title": "D", "customer_id": customer["id"]}
+    assert errors_of(sales.post("/api/v1/deals", json={**deal, "pipeline_id": 9999})) == {
+        "pipeline_id": ["No pipeline with id 9999."]
+    }
+    assert errors_of(sales.post("/api/v1/deals", json={**deal, "lines": [{"sku": "NOPE", "quantity": 1}]})) == {
+        "lines[0].sku": ["No product with SKU 'NOPE'."]
+    }
+
+
 def test_a_deal_moves_to_a_stage_given_by_id_or_by_digits(sales, customer):
     """find_stage through the stage move: an id matches a stage after the first one."""
     stages = {s["name"]: s["id"] for s in sales.get("/api/v1/pipelines").json[0]["stages"]}

@@ -65,3 +65,6 @@ def test_a_first_pull_copied_straight_in_stores_what_a_staged_one_does(app, ledg
     assert results[""] == results["copy"]
     (rows, changed, error, _), (stored, history) = results[""]
     assert (rows, changed, error, len(stored), len(history)) == (5, 4, None, 4, 4)
+    # Stored as the target wrote it: unescaped, COPY would read the backslash and t as a tab.
+    skus = sorted((code, sku) for code, sku, *_ in stored)
+    assert skus == [("WH1", "A\\tb"), ("WH1", "PUMP"), ("WH2", "B"), ("WH2", "PUMP")]

@@ -96,13 +96,19 @@ def test_a_first_pull_stores_a_level_reported_twice_once_with_its_last_report(ap
         ]
 
 
-def test_the_writer_is_chosen_by_whether_the_connection_has_levels(app, connection, ledger):
+def test_the_writer_is_chosen_by_whether_the_connection_has_levels(app, connection, ledger, monkeypatch):
     with app.app_context():
         postgres = db.engine.dialect.name == "postgresql"  # SQLite has no COPY: one upsert per chunk
         connection_row = db.session.get(Connection, connection)
         with stock_writer(connection_row, utcnow()) as writer:
             assert isinstance(writer, FirstPullWriter if postgres else ChunkWriter)
         db.session.rollback()
+        # The plain path (HUB_PLAIN_PATHS=copy) stages a first pull too.
+        monkeypatch.setenv("HUB_PLAIN_PATHS", "copy")
+        with stock_writer(db.session.get(Connection, connection), utcnow()) as writer:
+            assert isinstance(writer, StagedWriter if postgres else ChunkWriter)
+        db.session.rollback()
+        monkeypatch.delenv("HUB_PLAIN_PATHS")
         set_stock(ledger, {"sku": "A", "warehouse": "WH1", "on_hand": 1, "reserved": 0})
         assert pull_stock(connection, full=True).error is None
         with stock_writer(db.session.get(Connection, connection), utcnow()) as writer:
@@ -111,11 +117,17 @@ def test_the_writer_is_chosen_by_whether_the_connection_has_levels(app, connecti
 
 
 @pytest.mark.postgresql  # statistics are PostgreSQL's planner's
-def test_a_first_pull_leaves_statistics_that_count_its_levels(app, connection, ledger):
+@pytest.mark.parametrize("plain_paths", ["", "copy"], ids=["copied straight in", "staged"])
+def test_a_first_pull_leaves_statistics_that_count_its_levels(app, connection, ledger, monkeypatch, plain_paths):
     """COPYed in one go, a catalogue would be invisible to the planner until autovacuum came by,
-    and the next pull's joins would be planned for the few levels the statistics counted."""
+    and the next pull's joins would be planned for the few levels the statistics counted. The same
+    when the first pull is staged like a later one (HUB_PLAIN_PATHS=copy)."""
+    monkeypatch.setenv("HUB_PLAIN_PATHS", plain_paths)
     set_stock(ledger, *({"sku": f"S{i}", "warehouse": f"WH{i % 2}", "on_hand": i, "reserved": 0} for i in range(137)))
     with app.app_context():
+        # Statistics outlive the rows: another test's pull must not have counted 137 already.
+        db.session.execute(text("ANALYZE stock_levels"))
+        db.session.commit()
         assert pull_stock(connection, full=True).error is None
         counted = db.session.execute(
             text("SELECT reltuples FROM pg_class WHERE oid = 'stock_levels'::regclass")
@@ -170,6 +182,9 @@ def test_a_pull_that_dies_after_writing_leaves_nothing_and_its_rerun_stores_ever
 def test_a_page_that_fails_half_way_through_a_first_pull_leaves_nothing(app, ledger, connection, monkeypatch):
     set_stock(ledger, *({"sku": f"S{i:03d}", "warehouse": "X", "on_hand": i, "reserved": 0} for i in range(30)))
     monkeypatch.setattr("connectors.mini_ledger.STOCK_PAGE", 10)
+    # Two chunks are written before the third page fails: on PostgreSQL the first pull's COPY is
+    # open then, and is abandoned.
+    monkeypatch.setattr(pull_module, "CHUNK", 7)
     real_get = MiniLedgerConnector.__init__
 
     def failing_third_page(self, *args, **kwargs):
@@ -306,6 +321,32 @@ def test_a_delete_running_while_a_pull_writes_waits_for_it_and_then_sees_its_row
             assert count(StockLevel, StockLevel.product_id.is_not(None)) == 0
 
 
+@pytest.mark.postgresql  # SQLite has one writer at a time
+def test_a_warehouse_or_product_renamed_while_a_pull_writes_does_not_wait_for_it(app, connection, pump, monkeypatch):
+    # The pull holds what its rows refer to by the key alone (FOR KEY SHARE): a delete waits for
+    # it, a rename is no change of key and goes through at once. Were it to wait, it would wait for
+    # a pull blocked on it here; the lock timeout ends that as an error.
+    with app.app_context():
+        dsn = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        db.session.add(Warehouse(connection_id=connection, code="WH1", name="WH1"))
+        db.session.commit()
+    monkeypatch.setattr(MiniLedgerConnector, "pull_stock", lambda self, since=None: iter([level("PUMP", "WH1", 5)]))
+
+    def rename_meanwhile(product_ids):
+        with psycopg.connect(dsn, autocommit=True) as other:
+            other.execute("SET lock_timeout = '10s'")
+            other.execute("UPDATE warehouses SET name = 'Main store' WHERE connection_id = %s", (connection,))
+            other.execute("UPDATE products SET name = 'Pump, renamed' WHERE id = %s", (pump,))
+        return []
+
+    monkeypatch.setattr("hub.inventory.alerts.evaluate", rename_meanwhile)
+    with app.app_context():
+        assert pull_stock(connection, full=True).error is None
+        assert db.session.scalars(select(Warehouse.name)).all() == ["Main store"]
+        assert db.session.get(Product, pump).name == "Pump, renamed"
+        assert count(StockLevel, StockLevel.product_id == pump) == 1
+
+
 def _connection(name: str) -> Connection:
     row = Connection(name=name, type="mini_ledger", config={})
     db.session.add(row)
@@ -361,6 +402,35 @@ def test_what_a_connection_holds_is_its_stock_that_is_not_zero(app):
         assert held(first, {"WH2"}) == {("ALL", "WH2")}
         assert held(first, set()) == set()
         assert held(second) == {("ELSEWHERE", "WH1")}
+
+
+def test_a_complete_pull_sets_to_zero_what_the_target_no_longer_reports(app, connection, pump, monkeypatch):
+    # Odoo deletes a quant that drops to nothing: a level a full read leaves out is zero from then
+    # on, with a history row saying so, as of the pull (written by the database's own writer: on
+    # PostgreSQL the staged one, like any other changed level).
+    reports = [[level("PUMP", "WH1", 5), level("A", "WH2", 3)], [level("A", "WH2", 3, minutes=60)]]
+    monkeypatch.setattr(MiniLedgerConnector, "pull_stock", lambda self, since=None: iter(reports.pop(0)))
+    with app.app_context():
+        assert pull_stock(connection, full=True).error is None
+        result = pull_stock(connection, full=True)
+        assert (result.rows, result.zeroed, result.changed, result.error) == (1, 1, 1, None)
+        assert result.product_ids == {pump}
+        zero = Decimal(0)
+        assert stored(connection) == {
+            ("WH1", "PUMP"): (zero, zero, zero),
+            ("WH2", "A"): (Decimal(3), zero, Decimal(3)),
+        }
+        gone = db.session.scalar(select(StockLevel).where(StockLevel.sku == "PUMP"))
+        assert gone.as_of == gone.pulled_at
+        history = db.session.execute(
+            select(StockHistory.on_hand, StockHistory.available, StockHistory.as_of)
+            .where(StockHistory.sku == "PUMP")
+            .order_by(StockHistory.id)
+        ).all()
+        assert [(Decimal(a), Decimal(b), at) for a, b, at in history] == [
+            (Decimal(5), Decimal(5), T0),
+            (zero, zero, gone.pulled_at),
+        ]
 
 
 def test_levels_of_nothing_come_in_a_stable_order():
