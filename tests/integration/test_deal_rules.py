@@ -27,6 +27,7 @@ from hub.models import (
     Warehouse,
 )
 from hub.models.base import utcnow
+from hub.seed import seed
 from hub.services import deals as deal_service
 from hub.sync.outbox import PUSH_JOB, RUN_EVENTS, Written
 from hub.sync.queue import get_queue
@@ -498,3 +499,14 @@ def test_winning_more_than_the_stock_warns_refuses_or_is_not_checked(
     else:
         assert (r.status_code, r.json["status"]) == (200, "won")
         assert r.json["warnings"] == ([f"lines[0].quantity: {SHORT}"] if mode == "warn" else [])
+
+
+def test_the_demo_seeds_won_deals_wait_for_the_dispatcher(app):
+    """move_to_stage's default: a caller that hands nothing to the queue itself (the demo seed)
+    leaves its won deals' pushes pending for the dispatcher; written as dispatched, they would
+    wait for a job nobody queued."""
+    with app.app_context():
+        assert seed(password="demo-password-1", erp_url="http://127.0.0.1:9")
+        events = db.session.scalars(select(OutboxEvent)).all()
+        assert events, "the demo set has won deals"
+        assert {(e.state, e.dispatched_at) for e in events} == {(OutboxState.PENDING, None)}
