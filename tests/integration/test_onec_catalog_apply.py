@@ -29,7 +29,7 @@ from connectors.onec.commerceml import (
 from hub.exchange import catalog
 from hub.exchange.sessions import open_session
 from hub.extensions import db
-from hub.models import AuditEntry, Connection, MappingRow, Product, StockLevel
+from hub.models import AuditEntry, Connection, MappingRow, Product, ReorderRule, StockAlert, StockLevel
 from hub.models import Warehouse as HubWarehouse
 from tests.conftest import make_connection
 from tests.unit.test_commerceml import IMPORT_XML, OFFERS_XML
@@ -391,3 +391,44 @@ def test_offers_read_from_a_file_in_windows_1251(app, tmp_path):
         assert [s.done for s in steps] == [False, True]
         db.session.commit()
     assert _products(app)["CHAIR-1"][1:3] == (Decimal("1499.90"), "RUB")
+
+
+def _stocked(sku: str, quantity: int) -> Offer:
+    return Offer(f"id-{sku}", sku, None, warehouses=(WarehouseQuantity("wh-main", Decimal(quantity)),))
+
+
+def test_offers_outside_any_package_zero_nothing_they_leave_out(app, tmp_path):
+    """Offers read without a ПакетПредложений around them (not CommerceML, but readable) are no
+    full package: stock they do not list stays as it was (kills `full_stock` starting True)."""
+    one_c = _connection(app)
+    _product(app, "P1", "P1", "1")
+    _product(app, "P2", "P2", "1")
+    _apply(
+        app, one_c, [Offer("id-P1", "P1", None, warehouses=(WarehouseQuantity("wh-main", Decimal(2)),))], tmp_path / "a"
+    )
+    summary = _apply(
+        app, one_c, [Offer("id-P2", "P2", None, warehouses=(WarehouseQuantity("wh-main", Decimal(3)),))], tmp_path / "b"
+    )
+    assert summary["stock_zeroed"] == 0
+    assert _stock(app, one_c) == {("P1", "wh-main"): (2, 0, 2), ("P2", "wh-main"): (3, 0, 3)}
+
+
+def test_an_offers_file_weighs_the_alerts_of_the_products_it_changed_only(app, tmp_path):
+    """The stock an offers file changes is weighed against its products' reorder rules, not the
+    whole catalogue's (kills `evaluate(None)`): a rule of a product the file leaves alone waits for
+    its own stock to change (or the scheduler's sweep)."""
+    one_c = _connection(app)
+    _product(app, "P1", "P1", "1")
+    _product(app, "P2", "P2", "1")
+    _apply(app, one_c, [_stocked("P1", 1), _stocked("P2", 1)], tmp_path / "a")
+    with app.app_context():
+        for sku in ("P1", "P2"):  # written without weighing them, as a rule made before any stock was
+            product = db.session.scalar(select(Product).where(Product.sku == sku))
+            db.session.add(ReorderRule(product=product, reorder_point=Decimal(5), target_level=Decimal(10)))
+        db.session.commit()
+    _apply(
+        app, one_c, [Offer("id-P2", "P2", None, warehouses=(WarehouseQuantity("wh-main", Decimal(2)),))], tmp_path / "b"
+    )
+    with app.app_context():
+        alerted = {a.product.sku for a in db.session.scalars(select(StockAlert))}
+    assert alerted == {"P2"}
