@@ -97,6 +97,7 @@ def test_deal_page_logs_activities_and_tasks(users, page, sales):
     page.get_by_label("Subject").fill("Site visit")
     page.get_by_role("button", name="Log activity").click()
     expect(page.locator(".timeline").first).to_contain_text("Meeting · Site visit")
+    page.wait_for_load_state()  # forms.js has made the date fields the page's own (a date is filled next)
     page.get_by_label("New task").fill("Send the offer")
     page.get_by_label("Due").fill("2020-01-31")
     page.get_by_role("button", name="Add task").click()
