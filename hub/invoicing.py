@@ -20,11 +20,11 @@ from connectors.documents import Address, InvoiceDocument, InvoiceLine, Party, T
 from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.i18n import N_
-from hub.locale_numbers import number_text, quantity_text
+from hub.locale_numbers import number_text
 from hub.models import Connection, Deal, HubInvoice, InvoiceState, OutboxEvent, OutboxState
 from hub.models.base import UTCDateTime, utcnow
 from hub.money import minor_unit, round_money
-from hub.sentences import english, sentence
+from hub.sentences import english, number, render, sentence
 from hub.sync import outbox
 from hub.sync.registry import registry
 
@@ -205,8 +205,8 @@ def refuse_lines_targets_cannot_take(deal: Deal) -> None:
 
 def _unfit_text(why: Unfit) -> str:
     """A target's reason (connectors/arithmetic.py) in the reader's language and figures."""
-    values = {name: quantity_text(v) if isinstance(v, Decimal) else str(v) for name, v in why.values.items()}
-    return gettext(why.template, **values)
+    values = {name: number(v) if isinstance(v, Decimal) else str(v) for name, v in why.values.items()}
+    return render(sentence(why.template, **values))
 
 
 def invoice_targets() -> list[str]:

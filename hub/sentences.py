@@ -130,6 +130,11 @@ def canonical(stored: Mapping[str, Any]) -> str:
     if kind is not None:
         return _canonical_value(stored)
     params = {name: _canonical_param(value) for name, value in (stored.get("params") or {}).items()}
+    return _english_template(stored, params)
+
+
+def _english_template(stored: Mapping[str, Any], params: dict[str, str]) -> str:
+    """The sentence's English form (singular or plural) filled with `params`, without a catalogue."""
     template = stored.get("plural") if stored.get("plural") and _count(stored) != 1 else stored["id"]
     return template % params if params else template
 
@@ -164,8 +169,7 @@ def _say(stored: Mapping[str, Any], locale: Locale) -> str:
     params = {name: _param(value, locale) for name, value in (stored.get("params") or {}).items()}
     msgid = stored["id"]
     if not has_app_context():  # no catalogue to ask: the English template
-        template = stored.get("plural") if stored.get("plural") and _count(stored) != 1 else msgid
-        return template % params if params else template
+        return _english_template(stored, params)
     if stored.get("plural"):
         return counted_text(msgid, stored["plural"], int(_count(stored)), **params)
     return gettext(msgid, **params)
