@@ -160,10 +160,11 @@ class FirstPullWriter(StockWriter):
         if self.copy is None:
             cursor = self.copying.enter_context(self.raw.cursor())
             self.copy = self.copying.enter_context(
-                cursor.copy(
-                    "COPY stock_levels (connection_id, warehouse_id, sku, product_id, on_hand, reserved, available, "
-                    "as_of, pulled_at) FROM STDIN"
-                )
+                cursor.copy("""
+                    COPY stock_levels (
+                        connection_id, warehouse_id, sku, product_id, on_hand, reserved, available, as_of, pulled_at
+                    ) FROM STDIN
+                """)
             )
         return self.copy
 
@@ -185,10 +186,11 @@ class FirstPullWriter(StockWriter):
         cid = self.connection.id
         for (warehouse_id, sku), lv in self.again.items():
             db.session.execute(
-                text(
-                    "UPDATE stock_levels SET on_hand = :on_hand, reserved = :reserved, available = :available, "
-                    "as_of = :as_of WHERE connection_id = :cid AND warehouse_id = :warehouse_id AND sku = :sku"
-                ),
+                text("""
+                    UPDATE stock_levels
+                    SET on_hand = :on_hand, reserved = :reserved, available = :available, as_of = :as_of
+                    WHERE connection_id = :cid AND warehouse_id = :warehouse_id AND sku = :sku
+                """),
                 {
                     "on_hand": lv.on_hand,
                     "reserved": lv.reserved,
@@ -201,11 +203,12 @@ class FirstPullWriter(StockWriter):
             )
         # Every level is new: each one's first history row.
         db.session.execute(
-            text(
-                "INSERT INTO stock_history (connection_id, warehouse_id, sku, on_hand, available, as_of) "
-                "SELECT connection_id, warehouse_id, sku, on_hand, available, as_of FROM stock_levels "
-                "WHERE connection_id = :cid"
-            ),
+            text("""
+                INSERT INTO stock_history (connection_id, warehouse_id, sku, on_hand, available, as_of)
+                SELECT connection_id, warehouse_id, sku, on_hand, available, as_of
+                FROM stock_levels
+                WHERE connection_id = :cid
+            """),
             {"cid": cid},
         )
         # The table has just grown by a whole catalogue the planner knows nothing of: the next
@@ -223,11 +226,12 @@ class StagedWriter(StockWriter):
         self.analyse = analyse
         _hold_warehouses(connection)
         session_connection = db.session.connection()
-        session_connection.exec_driver_sql(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS incoming_stock (warehouse_id integer, sku varchar(64), "
-            "on_hand numeric(18, 4), reserved numeric(18, 4), available numeric(18, 4), as_of timestamptz, "
-            "seq bigserial) ON COMMIT DROP"
-        )
+        session_connection.exec_driver_sql("""
+            CREATE TEMPORARY TABLE IF NOT EXISTS incoming_stock (
+                warehouse_id integer, sku varchar(64), on_hand numeric(18, 4), reserved numeric(18, 4),
+                available numeric(18, 4), as_of timestamptz, seq bigserial
+            ) ON COMMIT DROP
+        """)
         session_connection.exec_driver_sql("TRUNCATE incoming_stock")
         self.raw = session_connection.connection.driver_connection
 
@@ -246,9 +250,9 @@ class StagedWriter(StockWriter):
             lines.append(f"{warehouses[lv.warehouse]}\t{sku}\t{lv.on_hand}\t{lv.reserved}\t{lv.available}\t{stamp}\n")
         with (
             self.raw.cursor() as cursor,
-            cursor.copy(
-                "COPY incoming_stock (warehouse_id, sku, on_hand, reserved, available, as_of) FROM STDIN"
-            ) as copy,
+            cursor.copy("""
+                COPY incoming_stock (warehouse_id, sku, on_hand, reserved, available, as_of) FROM STDIN
+            """) as copy,
         ):
             copy.write("".join(lines).encode())
 
@@ -266,53 +270,62 @@ class StagedWriter(StockWriter):
         # twice), with the id of its stored row, whether it changed, and the product its SKU is now
         # (joined once here rather than by each statement below).
         run(
-            text(
-                "CREATE TEMPORARY TABLE latest_stock ON COMMIT DROP AS "
-                "SELECT i.warehouse_id, i.sku, i.on_hand, i.reserved, i.available, i.as_of, s.id AS level_id, "
-                "s.product_id AS linked_product, p.id AS product_id, "
-                "(s.id IS NULL OR s.on_hand <> i.on_hand OR s.available <> i.available) AS changed "
-                "FROM (SELECT DISTINCT ON (warehouse_id, sku) * FROM incoming_stock "
-                "ORDER BY warehouse_id, sku, seq DESC) AS i "
-                "LEFT JOIN stock_levels AS s ON s.connection_id = :connection_id "
-                "AND s.warehouse_id = i.warehouse_id AND s.sku = i.sku "
-                "LEFT JOIN products AS p ON p.sku = i.sku"
-            ),
+            text("""
+                CREATE TEMPORARY TABLE latest_stock ON COMMIT DROP AS
+                SELECT i.warehouse_id, i.sku, i.on_hand, i.reserved, i.available, i.as_of,
+                       s.id AS level_id, s.product_id AS linked_product, p.id AS product_id,
+                       (s.id IS NULL OR s.on_hand <> i.on_hand OR s.available <> i.available) AS changed
+                FROM (
+                    SELECT DISTINCT ON (warehouse_id, sku) * FROM incoming_stock
+                    ORDER BY warehouse_id, sku, seq DESC
+                ) AS i
+                LEFT JOIN stock_levels AS s
+                    ON s.connection_id = :connection_id AND s.warehouse_id = i.warehouse_id AND s.sku = i.sku
+                LEFT JOIN products AS p ON p.sku = i.sku
+            """),
             params,
         )
         run(text("ANALYZE latest_stock"))
         run(
-            text(
-                "INSERT INTO stock_history (connection_id, warehouse_id, sku, on_hand, available, as_of) "
-                "SELECT :connection_id, warehouse_id, sku, on_hand, available, as_of FROM latest_stock WHERE changed"
-            ),
+            text("""
+                INSERT INTO stock_history (connection_id, warehouse_id, sku, on_hand, available, as_of)
+                SELECT :connection_id, warehouse_id, sku, on_hand, available, as_of
+                FROM latest_stock
+                WHERE changed
+            """),
             params,
         )
         # The products that levels are about to be linked to, held as a foreign key would (links
         # kept as they were need no check, as with a key). One deleted since the join above makes
         # the statements below fail their check: the pull fails and the next one links no product.
         run(
-            text(
-                "SELECT id FROM products WHERE id IN (SELECT product_id FROM latest_stock "
-                "WHERE product_id IS DISTINCT FROM linked_product) FOR KEY SHARE"
-            )
+            text("""
+                SELECT id FROM products
+                WHERE id IN (SELECT product_id FROM latest_stock WHERE product_id IS DISTINCT FROM linked_product)
+                FOR KEY SHARE
+            """)
         )
         # New levels by INSERT, known ones by UPDATE on the id found above: no conflict can arise
         # between the two, as pulls of one connection never overlap (one job id).
         run(
-            text(
-                "INSERT INTO stock_levels (connection_id, warehouse_id, sku, product_id, on_hand, reserved, "
-                "available, as_of, pulled_at) "
-                "SELECT :connection_id, warehouse_id, sku, product_id, on_hand, reserved, available, as_of, "
-                ":pulled_at FROM latest_stock WHERE level_id IS NULL"
-            ),
+            text("""
+                INSERT INTO stock_levels (
+                    connection_id, warehouse_id, sku, product_id, on_hand, reserved, available, as_of, pulled_at
+                )
+                SELECT :connection_id, warehouse_id, sku, product_id, on_hand, reserved, available, as_of, :pulled_at
+                FROM latest_stock
+                WHERE level_id IS NULL
+            """),
             params,
         )
         run(
-            text(
-                "UPDATE stock_levels AS s SET product_id = l.product_id, on_hand = l.on_hand, reserved = l.reserved, "
-                "available = l.available, as_of = l.as_of, pulled_at = :pulled_at "
-                "FROM latest_stock AS l WHERE s.id = l.level_id"
-            ),
+            text("""
+                UPDATE stock_levels AS s
+                SET product_id = l.product_id, on_hand = l.on_hand, reserved = l.reserved,
+                    available = l.available, as_of = l.as_of, pulled_at = :pulled_at
+                FROM latest_stock AS l
+                WHERE s.id = l.level_id
+            """),
             params,
         )
         changed = run(text("SELECT count(*) FROM latest_stock WHERE changed")).scalar_one()
