@@ -32,20 +32,18 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
 from connectors.errors import PermanentError
-from connectors.texts import N_
+from connectors.texts import N_, TranslatableError
 
 HUNDRED = Decimal(100)
 
 
-class Unfit(ValueError):
+class Unfit(TranslatableError, ValueError):
     """No terms the target can keep give the hub's amount for this line; `field` is what to
-    change: the line's `unit_price` or `quantity`, or the deal's `currency`. The message is
-    `template` (marked for the hub's catalogue) filled with `values`, which the hub says again in
-    the reader's language."""
+    change: the line's `unit_price` or `quantity`, or the deal's `currency`."""
 
     def __init__(self, template: str, field: str = "unit_price", **values: Decimal | int | str) -> None:
-        super().__init__(template % {name: _plain(value) for name, value in values.items()})
-        self.template, self.values, self.field = template, values, field
+        super().__init__(template, **values)
+        self.field = field
 
     def path(self, index: int) -> str:
         """The field to name for the line at `index` (`lines[2].unit_price`, or `currency`)."""
@@ -174,11 +172,6 @@ class DiscountArithmetic(LineArithmetic):
 
 def _kept(value: Decimal, places: int) -> Decimal:
     return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-
-
-def _plain(value: Decimal | int | str) -> str:
-    """A value as the English message writes it: a decimal in full, never in exponent form."""
-    return f"{value:f}" if isinstance(value, Decimal) else str(value)
 
 
 def _places(unit: Decimal) -> int:

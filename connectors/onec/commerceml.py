@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.errors import PermanentError
+from connectors.texts import TranslatableError
 
 # Values of ЗначенияРеквизитов that mean "yes" (1C writes true/false, older setups истина/ложь).
 TRUE_WORDS = frozenset({"true", "истина", "да", "1"})
@@ -28,14 +29,9 @@ TRUE_WORDS = frozenset({"true", "истина", "да", "1"})
 PAYMENT_OPERATIONS = frozenset({"Выплата безналичных денег", "Выплата наличных денег", "Эквайринговая операция"})
 
 
-class InvalidExchangeFile(PermanentError):
+class InvalidExchangeFile(TranslatableError, PermanentError):
     """The file is not a CommerceML document the hub can read (malformed, truncated, a bad number);
-    the message names the element and the item. It is `template` (marked for the hub's catalogue)
-    filled with `values`, which the hub says again in the reader's language."""
-
-    def __init__(self, template: str, **values: str) -> None:
-        super().__init__(template % values if values else template)
-        self.template, self.values = template, values
+    the message names the element and the item."""
 
 
 class HostileXml(InvalidExchangeFile):
