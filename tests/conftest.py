@@ -35,12 +35,21 @@ TEST_OUTBOUND_ALLOW = "127.0.0.0/8,::1/128"
 os.environ["HUB_OUTBOUND_ALLOW"] = TEST_OUTBOUND_ALLOW
 outbound.configure(TEST_OUTBOUND_ALLOW)
 # Fixtures of tests/support: the browser tests' (a live server, chromium, a page per test), the
-# SaaS fakes', and a real SMTP server.
+# SaaS fakes', a real SMTP server, and those that test files share (each with its helpers). A test
+# file's own fixture of the same name wins over these, in that file.
 pytest_plugins = (
     "tests.support.ui_fixtures",
     "tests.support.erpnext_api",
     "tests.support.odoo_api",
     "tests.support.mail",
+    "tests.support.alert_delivery",
+    "tests.support.babel_app",
+    "tests.support.onec_soap",
+    "tests.support.outbox_deals",
+    "tests.support.quickbooks_connection",
+    "tests.support.races",
+    "tests.support.stock",
+    "tests.support.tryton_loop",
 )
 
 
