@@ -34,6 +34,8 @@ PASSWORD = "correct-horse-battery"
 TEST_OUTBOUND_ALLOW = "127.0.0.0/8,::1/128"
 os.environ["HUB_OUTBOUND_ALLOW"] = TEST_OUTBOUND_ALLOW
 outbound.configure(TEST_OUTBOUND_ALLOW)
+# The helpers in tests/support assert as test files do: a failed assert shows the values compared.
+pytest.register_assert_rewrite("tests.support")
 # Fixtures of tests/support: the browser tests' (a live server, chromium, a page per test), the
 # SaaS fakes', a real SMTP server, and those that test files share (each with its helpers). A test
 # file's own fixture of the same name wins over these, in that file.
