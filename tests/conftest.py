@@ -34,13 +34,24 @@ PASSWORD = "correct-horse-battery"
 TEST_OUTBOUND_ALLOW = "127.0.0.0/8,::1/128"
 os.environ["HUB_OUTBOUND_ALLOW"] = TEST_OUTBOUND_ALLOW
 outbound.configure(TEST_OUTBOUND_ALLOW)
+# The helpers in tests/support assert as test files do: a failed assert shows the values compared.
+pytest.register_assert_rewrite("tests.support")
 # Fixtures of tests/support: the browser tests' (a live server, chromium, a page per test), the
-# SaaS fakes', and a real SMTP server.
+# SaaS fakes', a real SMTP server, and those that test files share (each with its helpers). A test
+# file's own fixture of the same name wins over these, in that file.
 pytest_plugins = (
     "tests.support.ui_fixtures",
     "tests.support.erpnext_api",
     "tests.support.odoo_api",
     "tests.support.mail",
+    "tests.support.alert_delivery",
+    "tests.support.babel_app",
+    "tests.support.onec_soap",
+    "tests.support.outbox_deals",
+    "tests.support.quickbooks_connection",
+    "tests.support.races",
+    "tests.support.stock",
+    "tests.support.tryton_loop",
 )
 
 

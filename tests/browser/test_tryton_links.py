@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from hub.demo_erp.tryton import ADMIN_PASSWORD
 from hub.sync.worker import drain
-from tests.integration.test_tryton_loop import connect, products, tryton_invoices, win  # noqa: F401 - the products fixture
+from tests.support.tryton_loop import connect, tryton_invoices, win
 
 SERVER_ANSWERS = 60_000  # ms: a deadline, not a wait
 
@@ -26,7 +26,7 @@ def pushed(app, sales, tryton_db) -> tuple[dict, dict]:
     return link, row | {"reference": invoice["number"]}
 
 
-def test_the_link_is_saos_url_of_the_invoice_and_answers(app, sales, products, tryton_db):  # noqa: F811
+def test_the_link_is_saos_url_of_the_invoice_and_answers(app, sales, products, tryton_db):
     link, row = pushed(app, sales, tryton_db)
     assert link["url"] == f"{tryton_db.url}/#crmhub/model/account.invoice/{row['id']}"
     page = requests.get(link["url"], timeout=10)  # the fragment stays in the browser
@@ -37,7 +37,7 @@ def test_the_link_is_saos_url_of_the_invoice_and_answers(app, sales, products, t
     assert requests.get(f"{tryton_db.url}/node_modules/jquery/dist/jquery.js", timeout=10).status_code == 200
 
 
-def test_the_link_opens_the_invoice_in_saos_form(app, sales, products, tryton_db, page):  # noqa: F811
+def test_the_link_opens_the_invoice_in_saos_form(app, sales, products, tryton_db, page):
     link, row = pushed(app, sales, tryton_db)
     page.goto(link["url"])
     # Each step waits for an answer of the demo trytond, which shares the cores with the suite:

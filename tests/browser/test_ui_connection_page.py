@@ -29,8 +29,8 @@ from hub.exchange.sessions import COOKIE
 from hub.sync.oauth_tokens import ConnectionTokenStore, unseal_tokens
 from hub.sync.queue import connection as redis_connection
 from tests.conftest import PASSWORD, make_connection
-from tests.integration.test_auth import log_in as log_in_client
 from tests.support.sessions import CSRF_INPUT
+from tests.support.sessions import log_in as log_in_client
 from tests.support.ui_fixtures import log_in, screenshot
 
 GRANTED = {

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from hub.sync import jobs
 from hub.sync.worker import drain
 from tests.conftest import LEDGER_KEY
-from tests.integration.test_invoice_pdf import squeezed, text_of
+from tests.support.invoice_pdf import squeezed, text_of
 from tests.support.ui_fixtures import log_in, nav, pdf_screenshot, screenshot
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from hub.sync.worker import drain
-from tests.integration.test_invoice_failures import win_with_product
+from tests.support.invoice_failures import win_with_product
 from tests.support.ui_fixtures import log_in, screenshot
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.integration.test_invoice_pdf import squeezed, text_of
+from tests.support.invoice_pdf import squeezed, text_of
 from tests.support.ui_fixtures import assert_drawn, browser_page, log_in, pdf_screenshot, screenshot
 
 

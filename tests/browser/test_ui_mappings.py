@@ -16,8 +16,8 @@ from playwright.sync_api import expect
 from hub.models import DocumentMode
 from hub.sync.worker import drain
 from tests.conftest import PASSWORD, make_connection
-from tests.integration.test_mappings_api import win
-from tests.integration.test_onec_odata import CONFIG, FIND_CP, FIND_PRODUCT, PUMP_KEY, ROOT, listing
+from tests.support.mapping_deals import win
+from tests.support.onec_odata import CONFIG, FIND_CP, FIND_PRODUCT, PUMP_KEY, ROOT, listing
 from tests.support.onec_soap_server import OnecSoapServer
 from tests.support.ui_fixtures import ARTIFACTS, log_in, nav, screenshot
 

@@ -11,7 +11,8 @@ from playwright.sync_api import expect
 from hub.models import DocumentMode
 from hub.sync.worker import drain
 from tests.conftest import make_connection
-from tests.integration.test_tryton_loop import tryton_invoices
+from tests.support.sales_board import card, column
+from tests.support.tryton_loop import tryton_invoices
 from tests.support.ui_fixtures import log_in, nav, screenshot
 
 
@@ -23,14 +24,6 @@ def pump(admin):
     )
     assert r.status_code == 201, r.json
     return r.json
-
-
-def card(page, deal_number: str):
-    return page.locator(".deal-card", has_text=deal_number)
-
-
-def column(page, stage: str):
-    return page.locator("section.column", has=page.get_by_role("heading", name=re.compile(f"^{stage}")))
 
 
 def test_sales_creates_customer_and_deal_moves_it_wins_it_and_sees_the_invoice_number(

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from hub.extensions import db
 from hub.models import HubInvoice
-from tests.browser.test_ui_sales import card, column
+from tests.support.sales_board import card, column
 from tests.support.ui_fixtures import log_in, screenshot
 
 

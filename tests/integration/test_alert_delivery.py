@@ -5,51 +5,19 @@ from __future__ import annotations
 
 import email as email_parser
 import json
-import threading
 from email import policy as email_policy
 
 import pytest
 from aiosmtpd.controller import Controller
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from hub.extensions import db
 from hub.inventory.delivery import signature
 from hub.models import AlertDelivery
 from hub.models.base import utcnow
-from hub.sync.worker import drain
-from tests.integration.test_crm_api import assert_error
-from tests.integration.test_inventory import pull, rule, set_stock
+from tests.support.alert_delivery import SECRET, channel, open_alert
+from tests.support.api_errors import assert_error
 from tests.support.mail import Mailbox
 from tests.support.services import free_port
-
-SECRET = "whsec-123456"
-
-
-class Receiver:
-    """An HTTP endpoint that records what it is sent and answers `status`."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.status = 200
-        self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}/hook"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def _app(self, environ, start_response):
-        request = Request(environ)
-        self.requests.append((dict(request.headers), request.get_data()))
-        return Response("ok", status=self.status)(environ, start_response)
-
-    def stop(self) -> None:
-        self._server.shutdown()
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.stop()
 
 
 @pytest.fixture
@@ -57,21 +25,6 @@ def pump(admin):
     return admin.post(
         "/api/v1/products", json={"sku": "PUMP", "name": "Pump", "list_price": "1", "currency": "EUR"}
     ).json
-
-
-def channel(admin, **body):
-    r = admin.post("/api/v1/alert-channels", json=body)
-    assert r.status_code == 201, r.json
-    return r.json
-
-
-def open_alert(app, call, ledger, connection, pump):
-    set_stock(ledger, {"sku": "PUMP", "warehouse": "WH1", "on_hand": 2, "reserved": 0})
-    rule(call, pump["id"], 10, 30)
-    pull(call, connection)
-    drain(app)  # the pull, then the delivery job it enqueues
-    (alert,) = call("operations").get("/api/v1/alerts").json["items"]
-    return alert
 
 
 def test_email_and_signed_webhook(app, admin, call, smtp, receiver, ledger, connection, pump):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.test_crm_api import assert_error
+from tests.support.api_errors import assert_error
 
 
 def entries(caller, **filters):

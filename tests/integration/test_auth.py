@@ -14,7 +14,7 @@ from hub.cli import main
 from hub.extensions import db
 from hub.models import ApiToken, AuditEntry, Customer, User
 from tests.conftest import PASSWORD, Caller
-from tests.support.sessions import csrf_token
+from tests.support.sessions import log_in
 
 
 def assert_error(response, status: int, code: str) -> dict:
@@ -186,11 +186,6 @@ def test_unauthenticated_is_checked_before_input_and_existence(app, users, call)
 
 
 # ---- the log-in form, the session and CSRF ------------------------------------------------
-
-
-def log_in(client, email: str, password: str = PASSWORD, **query):
-    token = csrf_token(client, "/login")
-    return client.post("/login", query_string=query, data={"email": email, "password": password, "csrf_token": token})
 
 
 def test_login_form_needs_its_csrf_token(app, users):

@@ -20,7 +20,7 @@ from hub.sync import cancel
 from hub.sync.run import process_events
 from hub.sync.worker import drain
 from tests.conftest import LEDGER_KEY, make_connection
-from tests.integration.test_sync_engine import won_deal
+from tests.support.outbox_deals import won_deal
 
 
 class Asked:

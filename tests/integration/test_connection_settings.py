@@ -13,7 +13,7 @@ from hub.inventory.pull import due_connections
 from hub.models import Connection
 from hub.models.base import utcnow
 from tests.conftest import LEDGER_KEY
-from tests.integration.test_crm_api import assert_error
+from tests.support.api_errors import assert_error
 
 DEFAULTS = {
     "stock_interval_seconds": 900,

@@ -16,11 +16,10 @@ from hub.extensions import db
 from hub.models import CreditNote, DocumentMode, OutboxEvent, OutboxState
 from hub.sync.worker import drain
 from tests.conftest import make_connection
-from tests.integration.test_onec_soap import onec  # noqa: F401 (the fixture)
-from tests.integration.test_onec_soap import win as onec_win
-from tests.integration.test_sync_engine import won_deal
-from tests.integration.test_tryton_loop import connect, tryton_client, tryton_invoices, win
+from tests.support.onec_soap import win as onec_win
+from tests.support.outbox_deals import won_deal
 from tests.support.services import TrytonProxy
+from tests.support.tryton_loop import connect, tryton_client, tryton_invoices, win
 
 
 @pytest.fixture
@@ -230,7 +229,7 @@ def roubles(admin):
     assert r.status_code == 201, r.json
 
 
-def test_a_paid_invoice_in_a_target_without_credit_notes_fails_saying_so(app, sales, finance, roubles, onec):  # noqa: F811
+def test_a_paid_invoice_in_a_target_without_credit_notes_fails_saying_so(app, sales, finance, roubles, onec):
     make_connection(app, "1С", "onec_soap", onec.config, document_mode=DocumentMode.POSTED)
     deal = onec_win(sales, [{"sku": "РК-7", "quantity": 1}])  # 110.00
     drain(app)

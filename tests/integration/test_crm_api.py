@@ -13,20 +13,9 @@ from hub.api.base import page_schema
 from hub.api.customers import CustomerSchema
 from hub.extensions import db
 from hub.models import Customer, Product
+from tests.support.api_errors import assert_error
 
 CustomerPage = page_schema(CustomerSchema, "CustomerPageForTests")
-
-
-def assert_error(response, status: int, field: str | None = None, code: str | None = None) -> dict:
-    assert response.status_code == status, response.json
-    body = response.json
-    assert set(body) >= {"code", "message", "errors"}, body
-    if field is not None:
-        assert field in body["errors"], body
-        assert all(isinstance(m, str) and m for m in body["errors"][field])
-    if code is not None:
-        assert body["code"] == code
-    return body
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 from werkzeug.routing import IntegerConverter, Rule
 
-from tests.integration.test_auth import log_in
+from tests.support.sessions import log_in
 
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 

@@ -32,7 +32,7 @@ from hub.services import deals as deal_service
 from hub.sync.outbox import PUSH_JOB, RUN_EVENTS, Written
 from hub.sync.queue import get_queue
 from tests.conftest import make_connection
-from tests.integration.test_crm_api import assert_error
+from tests.support.api_errors import assert_error
 
 NOWHERE = {"base_url": "http://127.0.0.1:9", "api_key": "k", "timeout": 1}  # nothing is pushed here
 LINE = {"description": "Service", "quantity": 1, "unit_price": "10.00"}

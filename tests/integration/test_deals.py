@@ -14,7 +14,8 @@ from hub.api.pipelines import Board
 from hub.extensions import db
 from hub.models import Deal, DealLine, HubInvoice, Pipeline, Stage, StageTotal, User
 from hub.services.board import board_columns, rebuild_stage_totals
-from tests.integration.test_crm_api import assert_error
+from tests.support.api_errors import assert_error
+from tests.support.deals import new_deal
 
 DealPage = page_schema(DealSummary, "DealPageCheck")
 
@@ -34,14 +35,6 @@ def products(admin):
         )
         out[sku] = r.json
     return out
-
-
-def new_deal(sales, customer, lines, **fields):
-    r = sales.post(
-        "/api/v1/deals", json={"title": "Pumps for Acme", "customer_id": customer["id"], "lines": lines, **fields}
-    )
-    assert r.status_code == 201, r.json
-    return r.json
 
 
 def test_totals_with_discounts_and_several_tax_rates_are_exact(sales, customer):

@@ -12,7 +12,7 @@ from hub.models import Connection, OutboxEvent, OutboxState
 from hub.sync import outbox
 from hub.sync.queue import RedisError, get_queue
 from hub.sync.worker import drain
-from tests.integration.test_sync_engine import won_deal
+from tests.support.outbox_deals import won_deal
 
 
 def queued(app) -> list[Job]:

@@ -13,7 +13,6 @@ from hub.extensions import db
 from hub.models import Customer, HubInvoice, IdempotencyKey
 from hub.models.base import utcnow
 from hub.models.idempotency import purge_expired
-from tests.integration.test_won_races import deal, two_connections  # noqa: F401 (fixtures)
 from tests.support.races import at_once, holding_the_lock, send
 
 ACME = {"name": "Acme GmbH", "default_currency": "EUR"}
@@ -168,7 +167,7 @@ def test_a_claim_abandoned_after_its_change_is_never_run_again(app, sales):
     assert customers(app) == 1
 
 
-def test_a_repeat_while_the_first_runs_gets_409_then_the_answer(app, users, deal, two_connections, monkeypatch):  # noqa: F811
+def test_a_repeat_while_the_first_runs_gets_409_then_the_answer(app, users, deal, two_connections, monkeypatch):
     won = ("POST", f"/api/v1/deals/{deal['id']}/won", None, key("win-1"))
     answers = {}
     with holding_the_lock(monkeypatch) as (held, release):
@@ -187,7 +186,7 @@ def test_a_repeat_while_the_first_runs_gets_409_then_the_answer(app, users, deal
     assert after.json == answers["first"].json
 
 
-def test_the_same_won_sent_three_times_at_once_with_one_key_makes_one_invoice(app, users, deal, two_connections):  # noqa: F811
+def test_the_same_won_sent_three_times_at_once_with_one_key_makes_one_invoice(app, users, deal, two_connections):
     answers = at_once(app, users, [("POST", f"/api/v1/deals/{deal['id']}/won", None, key("win-2"))] * 3)
 
     assert sorted(r.status_code for r in answers).count(200) >= 1

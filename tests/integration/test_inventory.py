@@ -17,38 +17,13 @@ from hub.models import Connection, HubInvoice, InvoiceState, StockAlert, StockHi
 from hub.models.base import utcnow
 from hub.sync import jobs
 from hub.sync.worker import drain
-from tests.conftest import LEDGER_KEY
-from tests.integration.test_crm_api import assert_error
+from tests.support.api_errors import assert_error
+from tests.support.stock import inbox, pull, rule, set_stock
 
 
 @pytest.fixture
 def pump(admin):
     r = admin.post("/api/v1/products", json={"sku": "PUMP", "name": "Pump", "list_price": "100", "currency": "EUR"})
-    return r.json
-
-
-def set_stock(ledger, *items):
-    r = requests.put(
-        f"{ledger.url}/api/stock", json={"items": list(items)}, headers={"X-Api-Key": LEDGER_KEY}, timeout=5
-    )
-    assert r.status_code == 200
-
-
-def pull(call, connection_id, full=False):
-    r = call("operations").post(f"/api/v1/connections/{connection_id}/pull-stock", json={"full": full})
-    assert r.status_code == 202, r.json
-
-
-def inbox(call):
-    return call("operations").get("/api/v1/alerts").json["items"]
-
-
-def rule(call, product_id, point, target, **extra):
-    r = call("operations").post(
-        "/api/v1/reorder-rules",
-        json={"product_id": product_id, "reorder_point": point, "target_level": target, **extra},
-    )
-    assert r.status_code == 201, r.json
     return r.json
 
 

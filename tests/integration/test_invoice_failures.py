@@ -15,6 +15,7 @@ from hub.models import InvoiceNotice, Role
 from hub.sync.failures import explain
 from hub.sync.worker import drain
 from tests.conftest import make_connection
+from tests.support.invoice_failures import win, win_with_product
 from tests.support.sessions import logged_in
 
 SNAPSHOT = {
@@ -36,16 +37,6 @@ def ghost(admin):
         json={"sku": "GHOST-1", "name": "Ghost part", "list_price": "10.00", "currency": "EUR", "tax_rate": "0.19"},
     )
     assert r.status_code == 201, r.json
-
-
-def win(sales, sku: str) -> dict:
-    customer = sales.post("/api/v1/customers", json={"name": "Acme GmbH", "billing_city": "Berlin"}).json
-    deal = sales.post(
-        "/api/v1/deals", json={"title": "Parts", "customer_id": customer["id"], "lines": [{"sku": sku, "quantity": 2}]}
-    ).json
-    r = sales.post(f"/api/v1/deals/{deal['id']}/won")
-    assert r.status_code == 200, r.json
-    return r.json
 
 
 def notices_of(app, user_id: int) -> list[InvoiceNotice]:
@@ -145,11 +136,6 @@ def test_retries_before_giving_up_tell_the_owner_once(app, users, sales, admin, 
     assert invoice["problems"][0]["reason"] == "Ledger could not be reached, so the invoice was not sent."
     assert invoice["problems"][0]["ask"] == "admin"
     assert len(notices_of(app, users["sales"]["id"])) == 1
-
-
-def win_with_product(sales, admin) -> dict:
-    admin.post("/api/v1/products", json={"sku": "W-1", "name": "Widget", "list_price": "19.90", "currency": "EUR"})
-    return win(sales, "W-1")
 
 
 def _due_now(app) -> None:

@@ -16,7 +16,7 @@ from hub.extensions import db
 from hub.models import Connection, ExternalLink, HubInvoice, InvoiceState
 from hub.sync.status import StateChanges
 from tests.conftest import make_connection
-from tests.integration.test_onec_exchange import won_deal
+from tests.support.onec_exchange import won_deal
 
 PART = Decimal("100.00")
 

@@ -13,6 +13,7 @@ from hub.sync import jobs
 from hub.sync.queue import get_queue
 from hub.sync.worker import drain
 from mappings.defaults import default_document
+from tests.support.mapping_deals import win
 
 V = "/api/v1"
 
@@ -25,29 +26,6 @@ def with_currencies(document: dict, *codes: str) -> dict:
     changed = copy.deepcopy(document)
     changed["tables"]["currencies"]["rows"] = {c: c for c in codes}
     return changed
-
-
-def win(sales, admin, currency: str = "EUR", sku: str = "W-1") -> dict:
-    customer = sales.post("/api/v1/customers", json={"name": "Acme GmbH", "default_currency": currency}).json
-    if admin.get(f"/api/v1/products?sku={sku}").json["total"] == 0:
-        r = admin.post(
-            "/api/v1/products", json={"sku": sku, "name": "Widget", "list_price": "19.90", "currency": "EUR"}
-        )
-        assert r.status_code == 201, r.json
-    deal = sales.post(
-        "/api/v1/deals",
-        json={
-            "title": "Widgets",
-            "customer_id": customer["id"],
-            "currency": currency,
-            # the hub converts no prices between currencies: a deal in another one names its price
-            "lines": [{"sku": sku, "quantity": 2, **({} if currency == "EUR" else {"unit_price": "2990"})}],
-        },
-    )
-    assert deal.status_code == 201, deal.json
-    won = sales.post(f"/api/v1/deals/{deal.json['id']}/won")
-    assert won.status_code == 200, won.json
-    return won.json
 
 
 def test_a_new_connection_uses_the_shipped_default(admin, connection):

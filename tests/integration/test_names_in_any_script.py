@@ -9,7 +9,7 @@ import io
 
 import pytest
 
-from tests.integration.test_invoice_pdf import win
+from tests.support.invoice_pdf import win
 from tests.support.sessions import logged_in
 
 NAMES = ("Иванов Пётр", "ИВАНОВА Анна", "রবীন্দ্রনাথ ঠাকুর", "Acme ООО রহিম", "Smith & Sons")

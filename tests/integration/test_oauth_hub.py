@@ -8,9 +8,7 @@ as a small stateful fake that keeps what was created and honours `requestid` as 
 
 from __future__ import annotations
 
-import itertools
 import json
-import re
 import threading
 import time
 from dataclasses import replace
@@ -44,16 +42,12 @@ from hub.sync.oauth_tokens import ConnectionTokenStore, unseal_tokens
 from hub.sync.pacing import RedisPacer
 from hub.sync.status import pull_invoice_status
 from hub.sync.worker import drain
-from tests.conftest import make_connection
-from tests.integration.test_auth import log_in
-from tests.integration.test_sync_engine import won_deal
 from tests.support.hosted_fixtures import authorise_connection, tokens
+from tests.support.outbox_deals import won_deal
+from tests.support.quickbooks_connection import BASE, CONFIG, REALM, REFUSED, FakeQuickBooks, store_tokens
 from tests.support.services import RedisServer
-from tests.support.sessions import CSRF_INPUT
+from tests.support.sessions import CSRF_INPUT, log_in
 
-REALM = "9130357766215456"
-BASE = f"https://sandbox-quickbooks.api.intuit.com/v3/company/{REALM}"
-CONFIG = {"client_id": "ABcd1234", "client_secret": "app-secret-xyz"}
 GRANTED = {
     "token_type": "bearer",
     "access_token": "eyJ-access-new",
@@ -61,7 +55,6 @@ GRANTED = {
     "expires_in": 3600,
     "x_refresh_token_expires_in": 8726400,
 }
-REFUSED = {"error": "invalid_grant"}
 
 
 @pytest.fixture(scope="module")
@@ -77,17 +70,6 @@ def redis_client(redis_server):
     yield client
     client.flushdb()
     client.close()
-
-
-@pytest.fixture
-def books(app) -> int:
-    return make_connection(app, "Books", "quickbooks", CONFIG)
-
-
-def store_tokens(app, connection_id: int, *, expires_in: int = 3600) -> None:
-    authorise_connection(
-        app, connection_id, tokens("eyJ-access-old", expires_in=expires_in, refresh="AB11-refresh-old", realmId=REALM)
-    )
 
 
 def browser(app, email: str = "admin@example.com"):
@@ -347,63 +329,6 @@ def test_workers_waiting_on_a_refresh_that_is_refused_do_not_ask_again(app, book
 
 
 # ---- revoked refresh token: parked, not lost, then delivered once --------------------------------
-
-
-class FakeQuickBooks:
-    """Intuit's API as documented, for what the push uses: queries over what was created, and
-    invoice creation, alone or in a batch, where a repeated requestid returns the first answer.
-    `created` lists every invoice it created, in order."""
-
-    def __init__(self) -> None:
-        self.invoices: dict[str, dict] = {}
-        self.created: list[str] = []
-        self.inventory: list[dict] = []  # inventory items, in the order queries page through them
-        self.answers: dict[str, dict] = {}
-        self.ids = itertools.count(130)
-        responses.add_callback(responses.GET, f"{BASE}/query", callback=self.query)
-        responses.add_callback(responses.POST, f"{BASE}/invoice", callback=self.create)
-        responses.add_callback(responses.POST, f"{BASE}/batch", callback=self.batch)
-        responses.add_callback(responses.GET, re.compile(rf"{re.escape(BASE)}/invoice/\d+"), callback=self.read)
-
-    def _new(self, body: dict) -> dict:
-        invoice = {**body, "Id": str(next(self.ids)), "SyncToken": "0", "TotalAmt": 39.8, "Balance": 39.8}
-        self.invoices[body["DocNumber"]] = invoice
-        self.created.append(body["DocNumber"])
-        return invoice
-
-    def query(self, request):
-        statement = parse_qs(urlsplit(request.url).query)["query"][0]
-        paged = re.search(r"Type = 'Inventory' STARTPOSITION (\d+) MAXRESULTS (\d+)$", statement)
-        if paged:
-            start, most = int(paged[1]), int(paged[2])
-            rows = self.inventory[start - 1 : start - 1 + most]
-        elif " from Invoice " in statement:
-            rows = [inv for number, inv in self.invoices.items() if f"'{number}'" in statement]
-        elif " from Item " in statement:
-            rows = [{"Id": "11", "Name": "Widget", "Sku": "W-1", "Type": "Inventory"}] if "W-1" in statement else []
-        else:
-            rows = [{"Id": "1", "DisplayName": "Acme GmbH"}] if "Acme GmbH" in statement else []
-        return 200, {}, json.dumps({"QueryResponse": {statement.split()[3]: rows} if rows else {}})
-
-    def create(self, request):
-        rid = parse_qs(urlsplit(request.url).query)["requestid"][0]
-        if rid not in self.answers:
-            self.answers[rid] = {"Invoice": self._new(json.loads(request.body))}
-        return 200, {}, json.dumps(self.answers[rid])
-
-    def read(self, request):
-        wanted = urlsplit(request.url).path.rsplit("/", 1)[1]
-        (invoice,) = [inv for inv in self.invoices.values() if inv["Id"] == wanted]
-        return 200, {}, json.dumps({"Invoice": invoice})
-
-    def batch(self, request):
-        rid = parse_qs(urlsplit(request.url).query)["requestid"][0]
-        if rid not in self.answers:
-            items = json.loads(request.body)["BatchItemRequest"]
-            self.answers[rid] = {
-                "BatchItemResponse": [{"bId": item["bId"], "Invoice": self._new(item["Invoice"])} for item in items]
-            }
-        return 200, {}, json.dumps(self.answers[rid])
 
 
 @responses.activate

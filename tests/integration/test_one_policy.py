@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_auth import log_in
+from tests.support.sessions import log_in
 
 
 @pytest.fixture

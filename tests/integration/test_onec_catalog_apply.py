@@ -32,7 +32,7 @@ from hub.extensions import db
 from hub.models import AuditEntry, Connection, MappingRow, Product, ReorderRule, StockAlert, StockLevel
 from hub.models import Warehouse as HubWarehouse
 from tests.conftest import make_connection
-from tests.unit.test_commerceml import IMPORT_XML, OFFERS_XML
+from tests.support.commerceml_files import IMPORT_XML, OFFERS_XML
 
 
 def _connection(app, name: str = "1C", **config) -> int:

@@ -17,8 +17,8 @@ from hub.exchange import throttle
 from hub.extensions import db
 from hub.models import Connection, ExchangeSession, HubInvoice, InvoiceState, SyncRun
 from tests.conftest import make_connection
-from tests.integration.test_onec_exchange import CHANGES, PASSWORD, USER, OneC, _exported, _zip, won_deal
-from tests.unit.test_commerceml import IMPORT_XML
+from tests.support.commerceml_files import IMPORT_XML
+from tests.support.onec_exchange import CHANGES, PASSWORD, USER, OneC, exported_orders, won_deal, zipped
 
 CATALOGUE = IMPORT_XML.format(encoding="UTF-8").encode()
 
@@ -107,7 +107,7 @@ def test_zip_archives_refused_when_the_connection_takes_none(app, client):
     one_c = OneC(client)
     assert one_c.checkauth("catalog").status_code == 200
     assert one_c.call("catalog", "init").get_data(as_text=True) == "zip=no\nfile_limit=1000"
-    one_c.upload("bundle.zip", _zip({"import.xml": CATALOGUE}), part=1000)
+    one_c.upload("bundle.zip", zipped({"import.xml": CATALOGUE}), part=1000)
     refused = one_c.call("catalog", "import", filename="import.xml")
     assert (refused.status_code, refused.get_data(as_text=True)) == (
         400,
@@ -136,7 +136,7 @@ def test_an_import_counts_unpacked_bytes_and_clears_the_attention_a_failure_set(
 
     again = OneC(client)
     again.start("catalog")
-    archive = _zip({"import.xml": CATALOGUE})
+    archive = zipped({"import.xml": CATALOGUE})
     again.upload("bundle.zip", archive, part=1000)
     assert again.import_file("import.xml") == ["progress", "success"]
     assert _attention(app, one_c_id) is None
@@ -164,9 +164,9 @@ def test_zipped_changes_apply_their_xml_files_and_a_later_import_of_the_archive_
     """Kills the archive's names filtered by `.xml` in any case, the archive remembered as applied
     (its later `mode=import` answers success, not 404), and the note of the orders left alone."""
     _one_c(app)
-    one_c, (paid,) = _exported(sales, admin, client, 1)
+    one_c, (paid,) = exported_orders(sales, admin, client, 1)
     changes = CHANGES.format(paid=paid, cancelled="INV-999999").encode("cp1251")
-    archive = _zip({"ORDERS-1.XML": changes, "readme.txt": b"not xml"})
+    archive = zipped({"ORDERS-1.XML": changes, "readme.txt": b"not xml"})
     response = one_c.call("sale", "file", "POST", archive, filename="orders.zip")
     assert response.get_data(as_text=True) == "success\nnot changed, never sent to this exchange: INV-999999"
     assert one_c.call("sale", "import", filename="orders.zip").get_data(as_text=True) == "success"
@@ -281,7 +281,7 @@ def test_an_import_without_a_file_name_or_of_a_file_never_uploaded_is_refused(ap
 
 def _padded_zip(files: dict[str, bytes], size: int) -> bytes:
     """A zip archive of exactly `size` bytes (its comment fills it up)."""
-    data = _zip(files)
+    data = zipped(files)
     buffer = io.BytesIO(data)
     with zipfile.ZipFile(buffer, "a") as archive:
         archive.comment = b"x" * (size - len(data))
@@ -297,7 +297,7 @@ def test_zipped_changes_that_fill_file_limit_are_applied_at_import_in_the_connec
     Kills the connector not passed on for the budget, the answer's encoding, and the archive's
     files after one that is not XML left alone (`continue` turned `break`)."""
     _one_c(app, encoding="windows-1251")
-    one_c, (paid,) = _exported(sales, admin, client, 1)
+    one_c, (paid,) = exported_orders(sales, admin, client, 1)
     changes = CHANGES.format(paid=paid, cancelled="INV-999999").encode("cp1251")
     archive = _padded_zip({"readme.txt": b"not xml", "orders-1.xml": changes}, 1000)
     uploaded = one_c.call("sale", "file", "POST", archive, filename="orders.zip")
@@ -313,7 +313,7 @@ def test_an_archive_that_unpacks_beyond_what_the_session_has_left_is_refused(app
     """The session's budget is max_total_bytes less what it uploaded, the archive included: an
     archive whose files fit max_total_bytes but not what is left is refused. Kills the uploads
     added to the budget instead of taken off."""
-    archive = _zip({"import.xml": CATALOGUE + b" " * 100_000})
+    archive = zipped({"import.xml": CATALOGUE + b" " * 100_000})
     unpacked = len(CATALOGUE) + 100_000
     _one_c(app, max_total_bytes=unpacked + len(archive) - 1)
     one_c = OneC(client)
@@ -334,7 +334,7 @@ def test_an_archive_holding_a_file_of_its_own_name_is_refused_as_damaged(app, cl
     one_c = OneC(client)
     one_c.start("catalog")
     noise = random.Random(1).randbytes(20_000)  # more than a read buffer holds: read after the overwrite
-    one_c.upload("bundle.zip", _zip({"bundle.zip": noise}), part=1000)
+    one_c.upload("bundle.zip", zipped({"bundle.zip": noise}), part=1000)
     refused = one_c.call("catalog", "import", filename="import.xml")
     assert refused.status_code == 400
     assert refused.get_data(as_text=True).startswith("failure\nbundle.zip: the archive is damaged (")

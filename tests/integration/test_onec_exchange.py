@@ -5,15 +5,12 @@ progress). Real database, real files under the instance folder, the real run his
 from __future__ import annotations
 
 import base64
-import io
 import re
-import zipfile
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from lxml import etree
 from sqlalchemy import func, select
 
 from hub.exchange import throttle
@@ -38,10 +35,20 @@ from hub.models import (
 )
 from tests.conftest import PASSWORD as LOGIN_PASSWORD
 from tests.conftest import make_connection
-from tests.unit.test_commerceml import IMPORT_XML, OFFERS_XML
-
-URL = "/exchange/1c"
-USER, PASSWORD = "site-exchange", "s3cret-exchange-pass"
+from tests.support.commerceml_files import IMPORT_XML, OFFERS_XML
+from tests.support.onec_exchange import (
+    CHANGES,
+    PASSWORD,
+    URL,
+    USER,
+    OneC,
+    exported_orders,
+    orders_in,
+    payment_document,
+    payments_file,
+    won_deal,
+    zipped,
+)
 
 
 @pytest.fixture
@@ -57,77 +64,6 @@ def onec(app) -> int:
         "onec_exchange",
         {"username": USER, "password": PASSWORD, "import_batch": 2, "file_limit": 1000, "max_total_bytes": 200_000},
     )
-
-
-class OneC:
-    """What 1C does: log in, keep the cookie, call the steps."""
-
-    def __init__(self, client, url: str = URL, password: str = PASSWORD) -> None:
-        self.client, self.url, self.password = client, url, password
-        self.cookie: str | None = None
-
-    def call(self, kind: str, mode: str, method: str = "GET", data: bytes | None = None, **params):
-        query = {"type": kind, "mode": mode, **params}
-        headers = {"Cookie": self.cookie} if self.cookie else {}
-        return self.client.open(self.url, method=method, query_string=query, data=data, headers=headers)
-
-    def checkauth(self, kind: str = "sale"):
-        credentials = base64.b64encode(f"{USER}:{self.password}".encode()).decode()
-        response = self.client.get(
-            self.url,
-            query_string={"type": kind, "mode": "checkauth"},
-            headers={"Authorization": f"Basic {credentials}"},
-        )
-        lines = response.get_data(as_text=True).split("\n")
-        if lines[0] == "success":
-            self.cookie = f"{lines[1]}={lines[2]}"
-        return response
-
-    def start(self, kind: str = "sale") -> None:
-        assert self.checkauth(kind).status_code == 200
-        init = self.call(kind, "init")
-        assert init.get_data(as_text=True) == "zip=yes\nfile_limit=1000"
-
-    def upload(self, filename: str, data: bytes, part: int = 400, kind: str = "catalog") -> None:
-        for k in range(0, len(data), part):
-            response = self.call(kind, "file", "POST", data[k : k + part], filename=filename)
-            assert response.get_data(as_text=True).split("\n")[0] == "success", response.get_data(as_text=True)
-
-    def import_file(self, filename: str) -> list[str]:
-        """Call import until it stops saying progress; every answer's first line."""
-        answers = []
-        for _ in range(50):
-            response = self.call("catalog", "import", filename=filename)
-            answers.append(response.get_data(as_text=True).split("\n")[0])
-            assert answers[-1] != "failure", response.get_data(as_text=True)
-            if answers[-1] != "progress":
-                return answers
-        raise AssertionError("import never finished")
-
-
-def won_deal(sales, admin, sku: str = "CHAIR-1", currency: str = "RUB", quantity: int = 2) -> dict:
-    customer = sales.post(
-        "/api/v1/customers", json={"name": "ООО Ромашка", "default_currency": currency, "tax_id": "7701234567"}
-    ).json
-    if admin.get(f"/api/v1/products?sku={sku}").json["total"] == 0:
-        admin.post(
-            "/api/v1/products",
-            json={"sku": sku, "name": "Стул офисный", "list_price": "899.90", "currency": currency, "tax_rate": "0.2"},
-        )
-    deal = sales.post(
-        "/api/v1/deals",
-        json={"title": "Офис", "customer_id": customer["id"], "lines": [{"sku": sku, "quantity": quantity}]},
-    ).json
-    response = sales.post(f"/api/v1/deals/{deal['id']}/won")
-    assert response.status_code == 200, response.json
-    return response.json
-
-
-def _orders(response) -> list[etree._Element]:
-    assert response.status_code == 200, response.get_data(as_text=True)
-    root = etree.fromstring(response.data)
-    assert root.tag == "КоммерческаяИнформация"
-    return root.findall("Документ")
 
 
 def _runs(app) -> list[tuple[str, str]]:
@@ -146,7 +82,7 @@ def test_orders_are_sent_until_acknowledged_then_never_again(app, client, sales,
         assert db.session.scalar(select(func.count()).select_from(OutboxEvent)) == 0
     one_c = OneC(client)
     one_c.start()
-    (order,) = _orders(one_c.call("sale", "query"))
+    (order,) = orders_in(one_c.call("sale", "query"))
     assert order.findtext("Ид") == number
     assert order.findtext("ХозОперация") == "Заказ товара"
     assert order.findtext("Валюта") == "RUB"
@@ -169,7 +105,7 @@ def test_orders_are_sent_until_acknowledged_then_never_again(app, client, sales,
 
     later = OneC(client)
     later.start()
-    assert _orders(later.call("sale", "query")) == []
+    assert orders_in(later.call("sale", "query")) == []
     assert ("1c_sale_query", "success") in _runs(app)
     assert ("1c_sale_success", "success") in _runs(app)
 
@@ -179,14 +115,14 @@ def test_a_lost_deal_cancels_its_order_in_1c_once(app, client, sales, admin, one
     number = deal["invoices"][0]["number"]
     first = OneC(client)
     first.start()
-    (order,) = _orders(first.call("sale", "query"))
+    (order,) = orders_in(first.call("sale", "query"))
     assert order.findtext("ЗначенияРеквизитов/ЗначениеРеквизита[Наименование='Отменен']/Значение") is None
     first.call("sale", "success")
     assert sales.post(f"/api/v1/deals/{deal['id']}/lost", json={"reason": "budget cut"}).status_code == 200
 
     second = OneC(client)
     second.start()
-    (order,) = _orders(second.call("sale", "query"))
+    (order,) = orders_in(second.call("sale", "query"))
     assert order.findtext("Ид") == number
     assert order.findtext("ЗначенияРеквизитов/ЗначениеРеквизита[Наименование='Отменен']/Значение") == "true"
     second.call("sale", "success")
@@ -194,18 +130,18 @@ def test_a_lost_deal_cancels_its_order_in_1c_once(app, client, sales, admin, one
         assert db.session.scalars(select(ExternalLink)).one().state == "cancelled"
     third = OneC(client)
     third.start()
-    assert _orders(third.call("sale", "query")) == []
+    assert orders_in(third.call("sale", "query")) == []
 
 
 def test_orders_of_a_query_without_success_are_sent_again(app, client, sales, admin, onec):
     number = won_deal(sales, admin)["invoices"][0]["number"]
     first = OneC(client)
     first.start()
-    assert [o.findtext("Ид") for o in _orders(first.call("sale", "query"))] == [number]
+    assert [o.findtext("Ид") for o in orders_in(first.call("sale", "query"))] == [number]
     # The exchange broke off: 1C never said success.
     second = OneC(client)
     second.start()
-    assert [o.findtext("Ид") for o in _orders(second.call("sale", "query"))] == [number]
+    assert [o.findtext("Ид") for o in orders_in(second.call("sale", "query"))] == [number]
     assert second.call("sale", "success").get_data(as_text=True) == "success"
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ExternalLink)) == 1
@@ -221,7 +157,7 @@ def test_an_order_the_mapping_cannot_map_is_held_back_and_shown(app, client, sal
     rub = won_deal(sales, admin)["invoices"][0]["number"]
     one_c = OneC(client)
     one_c.start()
-    assert [o.findtext("Ид") for o in _orders(one_c.call("sale", "query"))] == [rub]
+    assert [o.findtext("Ид") for o in orders_in(one_c.call("sale", "query"))] == [rub]
     with app.app_context():
         failed = db.session.scalars(select(SyncRun).where(SyncRun.outcome == RunOutcome.FAILED)).one()
         assert failed.object_id == db.session.scalar(select(HubInvoice.id).where(HubInvoice.number == eur))
@@ -232,7 +168,7 @@ def test_an_order_in_a_currency_without_a_rate_leaves_the_rate_to_1c(app, client
     won_deal(sales, admin, sku="EUR-1", currency="EUR")
     one_c = OneC(client)
     one_c.start()
-    (order,) = _orders(one_c.call("sale", "query"))
+    (order,) = orders_in(one_c.call("sale", "query"))
     assert order.findtext("Валюта") == "EUR"
     assert order.find("Курс") is None
 
@@ -248,26 +184,7 @@ def test_answers_in_windows_1251_when_configured(app, client, sales, admin):
     assert response.content_type == "application/xml; charset=windows-1251"
     assert response.data.startswith(b"<?xml version='1.0' encoding='windows-1251'?>")
     assert "Ромашка".encode("cp1251") in response.data
-    assert _orders(response)[0].findtext("Контрагенты/Контрагент/Наименование") == "ООО Ромашка"
-
-
-CHANGES = """<?xml version="1.0" encoding="windows-1251"?>
-<КоммерческаяИнформация ВерсияСхемы="2.08" ДатаФормирования="2026-11-21T09:00:00">
-  <Документ><Ид>{paid}</Ид><Номер>{paid}</Номер><ЗначенияРеквизитов>
-    <ЗначениеРеквизита><Наименование>Номер по 1С</Наименование><Значение>ЗК-0042</Значение></ЗначениеРеквизита>
-    <ЗначениеРеквизита><Наименование>Проведен</Наименование><Значение>true</Значение></ЗначениеРеквизита>
-    <ЗначениеРеквизита>
-      <Наименование>Дата оплаты по 1С</Наименование><Значение>2026-11-21T08:30:00</Значение>
-    </ЗначениеРеквизита>
-    <ЗначениеРеквизита>
-      <Наименование>Дата отгрузки по 1С</Наименование><Значение>2026-11-21</Значение>
-    </ЗначениеРеквизита>
-  </ЗначенияРеквизитов></Документ>
-  <Документ><Ид>{cancelled}</Ид><ЗначенияРеквизитов>
-    <ЗначениеРеквизита><Наименование>Отменен</Наименование><Значение>true</Значение></ЗначениеРеквизита>
-  </ЗначенияРеквизитов></Документ>
-</КоммерческаяИнформация>
-"""
+    assert orders_in(response)[0].findtext("Контрагенты/Контрагент/Наименование") == "ООО Ромашка"
 
 
 def test_order_changes_from_1c_land_on_the_invoices_and_deals(app, client, sales, admin, onec):
@@ -275,7 +192,7 @@ def test_order_changes_from_1c_land_on_the_invoices_and_deals(app, client, sales
     paid, cancelled = paid_deal["invoices"][0]["number"], cancelled_deal["invoices"][0]["number"]
     one_c = OneC(client)
     one_c.start()
-    _orders(one_c.call("sale", "query"))
+    orders_in(one_c.call("sale", "query"))
     one_c.call("sale", "success")
     data = CHANGES.format(paid=paid, cancelled=cancelled).encode("cp1251")
     one_c.upload("orders-1.xml", data, part=1000, kind="sale")
@@ -303,14 +220,6 @@ def test_order_changes_from_1c_land_on_the_invoices_and_deals(app, client, sales
 # ---- catalogue ---------------------------------------------------------------------------------
 
 
-def _zip(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
 @pytest.mark.parametrize("encoding", ["UTF-8", "windows-1251"])
 def test_catalogue_in_parts_and_zipped_then_imported_with_progress(app, client, admin, onec, encoding):
     codec = "utf-8" if encoding == "UTF-8" else "cp1251"
@@ -323,7 +232,7 @@ def test_catalogue_in_parts_and_zipped_then_imported_with_progress(app, client, 
     catalogue = IMPORT_XML.format(encoding=encoding).encode(codec)
     one_c.upload("import.xml", catalogue, part=400)  # three parts, appended
     offers = OFFERS_XML.replace('encoding="UTF-8"', f'encoding="{encoding}"').encode(codec)
-    one_c.upload("offers.zip", _zip({"offers.xml": offers}), part=400)
+    one_c.upload("offers.zip", zipped({"offers.xml": offers}), part=400)
 
     assert one_c.import_file("import.xml") == ["progress", "success"]  # 3 products, 2 per call
     assert (
@@ -588,13 +497,13 @@ LAUGHS = (
         ({"import.xml": IMPORT_XML.format(encoding="UTF-8").encode()[:-120]}, "not well-formed"),
         (
             {
-                "bundle.zip": _zip(
+                "bundle.zip": zipped(
                     {"../../evil.xml": b"<x/>", "import.xml": IMPORT_XML.format(encoding="UTF-8").encode()}
                 )
             },
             "leaves",
         ),
-        ({"bundle.zip": _zip({"import.xml": b" " * 300_000})}, "unpacks to more than"),
+        ({"bundle.zip": zipped({"import.xml": b" " * 300_000})}, "unpacks to more than"),
     ],
     ids=["external-entity", "billion-laughs", "truncated", "zip-slip", "zip-bomb"],
 )
@@ -689,10 +598,10 @@ def test_zipped_order_changes_are_unpacked_and_applied(app, client, sales, admin
     number = won_deal(sales, admin)["invoices"][0]["number"]
     one_c = OneC(client)
     one_c.start()
-    _orders(one_c.call("sale", "query"))
+    orders_in(one_c.call("sale", "query"))
     one_c.call("sale", "success")
     changes = CHANGES.format(paid=number, cancelled="INV-999999").encode("cp1251")
-    one_c.upload("orders.zip", _zip({"orders-7.xml": changes}), part=1000, kind="sale")
+    one_c.upload("orders.zip", zipped({"orders-7.xml": changes}), part=1000, kind="sale")
     with app.app_context():
         assert db.session.scalars(select(HubInvoice)).one().state == InvoiceState.PAID
         run = db.session.scalars(select(SyncRun).where(SyncRun.operation == "1c_sale_file")).one()
@@ -731,22 +640,13 @@ REAL_CHANGES = """<?xml version="1.0" encoding="windows-1251"?>
 """
 
 
-def _exported(sales, admin, client, count: int) -> tuple[OneC, list[str]]:
-    numbers = [won_deal(sales, admin)["invoices"][0]["number"] for _ in range(count)]
-    one_c = OneC(client)
-    one_c.start()
-    _orders(one_c.call("sale", "query"))
-    one_c.call("sale", "success")
-    return one_c, numbers
-
-
 def _states(app) -> dict[str, InvoiceState]:
     with app.app_context():
         return {i.number: i.state for i in db.session.scalars(select(HubInvoice))}
 
 
 def test_changes_with_empty_dates_as_1c_writes_them_then_import_apply_once(app, client, sales, admin, onec):
-    one_c, (unpaid, paid, deleted) = _exported(sales, admin, client, 3)
+    one_c, (unpaid, paid, deleted) = exported_orders(sales, admin, client, 3)
     data = REAL_CHANGES.format(unpaid=unpaid, paid=paid, deleted=deleted).encode("cp1251")
     one_c.upload("documents___f3a1.xml", data, part=1000, kind="sale")
     # Newer 1C versions ask to import what they uploaded: it was applied already, once.
@@ -766,7 +666,7 @@ def test_changes_with_empty_dates_as_1c_writes_them_then_import_apply_once(app, 
 
 
 def test_a_change_file_whose_last_part_fills_file_limit_is_applied_at_import(app, client, sales, admin, onec):
-    one_c, (paid,) = _exported(sales, admin, client, 1)
+    one_c, (paid,) = exported_orders(sales, admin, client, 1)
     data = CHANGES.format(paid=paid, cancelled="INV-999999").encode("cp1251")
     data += b" " * (-len(data) % 1000)  # every part exactly file_limit: none says it is the last
     one_c.upload("orders-9.xml", data, part=1000, kind="sale")
@@ -796,7 +696,7 @@ def test_init_with_a_version_answers_the_session_key_and_the_hubs_version(app, c
 
 
 def test_a_change_file_changes_only_orders_sent_to_its_own_exchange(app, client, sales, admin, onec):
-    one_c, (exported,) = _exported(sales, admin, client, 1)
+    one_c, (exported,) = exported_orders(sales, admin, client, 1)
     # Won after 1C's last query: never sent to this exchange (an invoice of another system alike).
     other = won_deal(sales, admin)["invoices"][0]["number"]
     data = CHANGES.format(paid=other, cancelled=exported).replace("ЗК-0042", "FORGED-1").encode("cp1251")
@@ -829,34 +729,6 @@ CONTAINER = """<Контейнер>
     </ЗначенияРеквизитов></Документ>
 {payments}</Контейнер>
 """
-PAYMENT = """  <Документ><Ид>{id}</Ид><Номер>{number}</Номер><Дата>2026-11-23</Дата>
-    <ХозОперация>{operation}</ХозОперация>
-    <Валюта>RUB</Валюта><Сумма>{amount}</Сумма><Основание>{order}</Основание><ЗначенияРеквизитов>
-      <ЗначениеРеквизита><Наименование>Оплачен</Наименование><Значение>{paid}</Значение></ЗначениеРеквизита>
-      <ЗначениеРеквизита>
-        <Наименование>Номер оплаты по 1С</Наименование><Значение>{number}</Значение>
-      </ЗначениеРеквизита>
-      <ЗначениеРеквизита><Наименование>Дата оплаты по 1С</Наименование><Значение>{date}</Значение></ЗначениеРеквизита>
-    </ЗначенияРеквизитов></Документ>
-"""
-
-
-def _payment(order: str, number: str, amount: str, paid: bool = True, operation: str = "Выплата безналичных денег"):
-    date = "2026-11-23T10:00:00" if paid else "T"
-    return PAYMENT.format(
-        id=f"5f0c-{number}",
-        number=number,
-        amount=amount,
-        order=order,
-        paid=str(paid).lower(),
-        date=date,
-        operation=operation,
-    )
-
-
-def _payments_file(containers: list[str], encoding: str) -> bytes:
-    head = f'<?xml version="1.0" encoding="{encoding}"?>\n<КоммерческаяИнформация ВерсияСхемы="2.08">\n'
-    return (head + "".join(containers) + "</КоммерческаяИнформация>\n").encode(encoding)
 
 
 def _paid(app) -> dict[str, tuple[InvoiceState, Decimal, str]]:
@@ -872,22 +744,24 @@ def _paid(app) -> dict[str, tuple[InvoiceState, Decimal, str]]:
 
 
 def test_partial_payments_from_1c_add_up_to_the_amount_paid_then_to_paid(app, client, sales, admin, onec):
-    one_c, (a, b, c) = _exported(sales, admin, client, 3)
+    one_c, (a, b, c) = exported_orders(sales, admin, client, 3)
     # windows-1251, several orders: `a` paid in part (1C dates the order's payment all the same),
     # `b` paid off by two payments of one file (by bank, by card), `c`'s payment not made yet.
-    first = _payments_file(
+    first = payments_file(
         [
-            CONTAINER.format(order=a, paid_on="2026-11-23T10:00:00", payments=_payment(a, "ПП-0001", "1000.00")),
+            CONTAINER.format(
+                order=a, paid_on="2026-11-23T10:00:00", payments=payment_document(a, "ПП-0001", "1000.00")
+            ),
             CONTAINER.format(
                 order=b,
                 paid_on="T",
-                payments=_payment(b, "ПП-0002", "1000")
-                + _payment(b, "ЭК-0001", "1159,76", operation="Эквайринговая операция"),
+                payments=payment_document(b, "ПП-0002", "1000")
+                + payment_document(b, "ЭК-0001", "1159,76", operation="Эквайринговая операция"),
             ),
             CONTAINER.format(
                 order=c,
                 paid_on="T",
-                payments=_payment(c, "ПКО-0001", "500.00", paid=False, operation="Выплата наличных денег"),
+                payments=payment_document(c, "ПКО-0001", "500.00", paid=False, operation="Выплата наличных денег"),
             ),
         ],
         "windows-1251",
@@ -899,12 +773,12 @@ def test_partial_payments_from_1c_add_up_to_the_amount_paid_then_to_paid(app, cl
         c: (InvoiceState.POSTED, Decimal(0), "posted"),
     }
     # UTF-8, later: 1C sends `a`'s first payment again with the second; the first counts once.
-    second = _payments_file(
+    second = payments_file(
         [
             CONTAINER.format(
                 order=a,
                 paid_on="2026-11-24T09:00:00",
-                payments=_payment(a, "ПП-0001", "1000.00") + _payment(a, "ПП-0003", "1159.76"),
+                payments=payment_document(a, "ПП-0001", "1000.00") + payment_document(a, "ПП-0003", "1159.76"),
             )
         ],
         "UTF-8",
@@ -930,25 +804,26 @@ def test_partial_payments_from_1c_add_up_to_the_amount_paid_then_to_paid(app, cl
 
 
 def test_a_payment_1c_undoes_after_it_was_counted_is_taken_off_and_noted(app, client, sales, admin, onec):
-    one_c, (a,) = _exported(sales, admin, client, 1)
-    paid = _payments_file(
+    one_c, (a,) = exported_orders(sales, admin, client, 1)
+    paid = payments_file(
         [
             CONTAINER.format(
                 order=a,
                 paid_on="T",
-                payments=_payment(a, "ПП-0001", "500.00") + _payment(a, "ПП-0002", "1659.76"),
+                payments=payment_document(a, "ПП-0001", "500.00") + payment_document(a, "ПП-0002", "1659.76"),
             )
         ],
         "UTF-8",
     )
     one_c.upload("documents___1.xml", paid, part=1000, kind="sale")
     assert _paid(app)[a] == (InvoiceState.PAID, Decimal("2159.76"), "paid")
-    undone = _payments_file(
+    undone = payments_file(
         [
             CONTAINER.format(
                 order=a,
                 paid_on="T",
-                payments=_payment(a, "ПП-0001", "500.00", paid=False) + _payment(a, "ПП-0002", "1659.76"),
+                payments=payment_document(a, "ПП-0001", "500.00", paid=False)
+                + payment_document(a, "ПП-0002", "1659.76"),
             )
         ],
         "UTF-8",
@@ -969,8 +844,10 @@ def test_a_payment_1c_undoes_after_it_was_counted_is_taken_off_and_noted(app, cl
 
 def test_a_payment_counts_once_even_after_its_note_on_the_deal_was_deleted(app, client, sales, admin, onec):
     """The deal's note tells sales; it is not the record that the payment was counted."""
-    one_c, (a,) = _exported(sales, admin, client, 1)
-    paid = _payments_file([CONTAINER.format(order=a, paid_on="T", payments=_payment(a, "ПП-0001", "500.00"))], "UTF-8")
+    one_c, (a,) = exported_orders(sales, admin, client, 1)
+    paid = payments_file(
+        [CONTAINER.format(order=a, paid_on="T", payments=payment_document(a, "ПП-0001", "500.00"))], "UTF-8"
+    )
     one_c.upload("documents___1.xml", paid, part=1000, kind="sale")
     with app.app_context():
         note = db.session.scalars(
@@ -984,8 +861,8 @@ def test_a_payment_counts_once_even_after_its_note_on_the_deal_was_deleted(app, 
 
 
 def test_a_payment_for_an_order_never_sent_here_changes_nothing(app, client, sales, admin, onec):
-    one_c, (a,) = _exported(sales, admin, client, 1)
-    data = _payments_file([_payment("INV-999999", "ПП-0009", "100.00")], "UTF-8")
+    one_c, (a,) = exported_orders(sales, admin, client, 1)
+    data = payments_file([payment_document("INV-999999", "ПП-0009", "100.00")], "UTF-8")
     one_c.upload("documents___1.xml", data, part=1000, kind="sale")
     with app.app_context():
         runs = db.session.scalars(select(SyncRun).where(SyncRun.operation == "1c_sale_file").order_by(SyncRun.id))
@@ -1075,6 +952,6 @@ def test_a_bengali_name_reaches_1c_whole_in_either_encoding(app, client, sales, 
     if encoding == "windows-1251":
         assert b"&#2480;" in response.data  # র
         assert "ООО".encode("cp1251") in response.data  # what the code page holds, it holds as itself
-    (order,) = _orders(response)
+    (order,) = orders_in(response)
     assert order.findtext("Контрагенты/Контрагент/Наименование") == name
     assert order.findtext("Товары/Товар/Наименование") == line

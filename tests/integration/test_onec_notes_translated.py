@@ -15,7 +15,7 @@ from hub.extensions import db
 from hub.models import Activity, ActivityKind, HubInvoice
 from hub.models.base import utcnow
 from tests.conftest import make_connection
-from tests.integration.test_onec_exchange import PASSWORD, USER, OneC, _payment, _payments_file, won_deal
+from tests.support.onec_exchange import PASSWORD, USER, OneC, payment_document, payments_file, won_deal
 from tests.support.sessions import BN, RU, logged_in, page_text
 
 NBSP = "\xa0"
@@ -171,9 +171,9 @@ def test_a_shipment_noted_before_the_sentences_were_kept_is_not_noted_again(app,
 def test_payments_are_noted_with_their_amounts_as_the_reader_writes_money(app, users, one_c, sales, admin):
     deal = exported(one_c, sales, admin)
     a = deal["invoices"][0]["number"]
-    counted = _payments_file([_payment(a, "ПП-0001", "1000.50"), _payment(a, "ПП-0002", "0")], "UTF-8")
+    counted = payments_file([payment_document(a, "ПП-0001", "1000.50"), payment_document(a, "ПП-0002", "0")], "UTF-8")
     one_c.upload("documents___1.xml", counted, part=1000, kind="sale")
-    undone = _payments_file([_payment(a, "ПП-0001", "1000.50", paid=False)], "UTF-8")
+    undone = payments_file([payment_document(a, "ПП-0001", "1000.50", paid=False)], "UTF-8")
     one_c.upload("documents___2.xml", undone, part=1000, kind="sale")
     assert [(n.subject, n.body) for n in notes(app, deal["id"])] == [
         (f"{a} payment ПП-0001 according to 1C", "1000.5 paid on 2026-11-23: 1000.5 of 2159.76."),

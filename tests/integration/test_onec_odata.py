@@ -28,27 +28,17 @@ from hub.sync.worker import drain
 from mappings.defaults import default_document
 from mappings.parse import parse
 from tests.conftest import make_connection
+from tests.support.onec_odata import BASE, CONFIG, FIND_CP, FIND_PRODUCT, PUMP_KEY, ROOT, listing
 from tests.support.through_engine import linked_once_after_a_lost_answer, retry_due_after_one_attempt
 
-BASE = "http://1c.example/trade"
-ROOT = f"{BASE}/odata/standard.odata"
-CONFIG = {"base_url": BASE, "username": "Обмен", "password": "s3cret-pass", "timeout": 5}
 DOC = "Document_СчетНаОплатуПокупателю"
 CP_KEY = "3f5c1e20-8a4b-11ee-b9d1-0242ac120002"
 NEW_CP_KEY = "4a6d2f31-8a4b-11ee-b9d1-0242ac120002"
-PUMP_KEY = "7b8e3a42-8a4b-11ee-b9d1-0242ac120002"
 MANUAL_KEY = "8c9f4b53-8a4b-11ee-b9d1-0242ac120002"
 NEW_PRODUCT_KEY = "9da05c64-8a4b-11ee-b9d1-0242ac120002"
 DOC_KEY = "d0c1a2b3-0000-11ef-9a1b-0050569f2a10"
 WH_MAIN, WH_SOUTH = "e1d2c3b4-0000-11ef-9a1b-0050569f2a10", "f2e3d4c5-0000-11ef-9a1b-0050569f2a10"
 ZERO = "00000000-0000-0000-0000-000000000000"
-
-FIND_CP = (
-    "Catalog_Контрагенты?$format=json&$filter={field} eq {value} and DeletionMark eq false&$select=Ref_Key,{field}"
-)
-FIND_PRODUCT = (
-    "Catalog_Номенклатура?$format=json&$filter={field} eq '{value}' and DeletionMark eq false&$select=Ref_Key,{field}"
-)
 
 
 def find_invoice_url(*keys: str) -> str:
@@ -86,10 +76,6 @@ class OneC:
             c for c in self.mock.calls if (c.request.method, unquote(c.request.url)) == (method, f"{ROOT}/{path}")
         ]
         return json.loads(call.request.body, parse_float=Decimal)
-
-
-def listing(entity: str, *rows: dict) -> dict:
-    return {"odata.metadata": f"{ROOT}/$metadata#{entity}", "value": list(rows)}
 
 
 def created_document(**more) -> dict:

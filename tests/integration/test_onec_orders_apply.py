@@ -18,7 +18,7 @@ from hub.models import Activity, ActivityKind, Connection, ExternalLink, HubInvo
 from hub.models.base import utcnow
 from hub.sync.factory import open_connector
 from tests.conftest import make_connection
-from tests.integration.test_onec_exchange import PASSWORD, USER, won_deal
+from tests.support.onec_exchange import PASSWORD, USER, won_deal
 
 TOTAL = Decimal("2159.76")  # 2 × 899.90 + 20 %
 BANK = "Выплата безналичных денег"

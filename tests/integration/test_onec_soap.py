@@ -31,19 +31,14 @@ from hub.sync.worker import drain
 from mappings.defaults import default_document
 from mappings.parse import parse
 from tests.conftest import make_connection
-from tests.support.onec_soap_server import NAMESPACE, OnecSoapServer, soap_action
+from tests.support.onec_soap import win
+from tests.support.onec_soap_server import NAMESPACE, soap_action
 from tests.support.through_engine import (
     linked_once_after_a_lost_answer,
     pulled_stock,
     retry_due_after_one_attempt,
     runs,
 )
-
-
-@pytest.fixture
-def onec():
-    with OnecSoapServer() as server:
-        yield server
 
 
 def invoice(reference: str = "INV-000101", *, rate: str = "0.2") -> InvoiceDocument:
@@ -500,14 +495,6 @@ def products(admin):
             "/api/v1/products", json={"sku": sku, "name": sku, "list_price": price, "currency": "RUB", "tax_rate": tax}
         )
         assert r.status_code == 201, r.json
-
-
-def win(sales, lines):
-    customer = sales.post("/api/v1/customers", json={"name": "ООО «Ромашка»", "default_currency": "RUB"}).json
-    deal = sales.post("/api/v1/deals", json={"title": "Насосы", "customer_id": customer["id"], "lines": lines}).json
-    won = sales.post(f"/api/v1/deals/{deal['id']}/won")
-    assert won.status_code == 200, won.json
-    return won.json
 
 
 def test_lost_answer_then_retry_through_the_engine_gives_one_invoice(app, sales, products, onec):

@@ -25,8 +25,8 @@ from hub.extensions import db
 from hub.models import AlertDelivery
 from hub.sync.worker import drain
 from tests.conftest import LEDGER_KEY, make_connection
-from tests.integration.test_alert_delivery import SECRET, channel, open_alert
-from tests.integration.test_sync_engine import won_deal
+from tests.support.alert_delivery import SECRET, channel, open_alert
+from tests.support.outbox_deals import won_deal
 from tests.support.services import free_port
 
 

@@ -781,7 +781,7 @@ def test_every_exchange_route_is_listed(app):
 @pytest.mark.parametrize(("method", "rule"), sorted(EXCHANGE_ROUTES))
 @pytest.mark.parametrize("via", ["anonymous", "token", "session"])
 def test_exchange_routes_refuse_hub_users(app, users, method, rule, via):
-    from tests.integration.test_auth import log_in
+    from tests.support.sessions import log_in
 
     connection = make_connection(app, "1C", "onec_exchange", {"username": "site", "password": "exchange-pass"})
     client = app.test_client()
@@ -840,7 +840,7 @@ def _pages(app) -> list[tuple[str, tuple[str, str]]]:
 def test_every_page_follows_the_policy_for_every_role(app, users):
     from hub.models import Role
     from hub.permissions import allowed
-    from tests.integration.test_auth import log_in
+    from tests.support.sessions import log_in
 
     pages = _pages(app)
     assert len(pages) > 10  # the pages were found

@@ -17,25 +17,8 @@ from hub.models import PurchaseRequest, SyncRun
 from hub.sync.worker import drain
 from mappings.defaults import default_mapping
 from tests.conftest import LEDGER_KEY, make_connection
-from tests.integration.test_crm_api import assert_error
-from tests.integration.test_inventory import inbox, pull, rule, set_stock
-
-
-@pytest.fixture
-def pump(admin):
-    r = admin.post("/api/v1/products", json={"sku": "PUMP", "name": "Pump", "list_price": "100", "currency": "EUR"})
-    return r.json
-
-
-@pytest.fixture
-def alert(app, call, ledger, connection, pump):
-    """Projected 9 (12 on hand, 3 reserved) below a reorder point of 10, target level 30."""
-    set_stock(ledger, {"sku": "PUMP", "warehouse": "WH1", "on_hand": 12, "reserved": 3})
-    rule(call, pump["id"], 10, 30)
-    pull(call, connection)
-    drain(app)
-    (live,) = inbox(call)
-    return live
+from tests.support.api_errors import assert_error
+from tests.support.stock import inbox, pull, rule, set_stock
 
 
 def ledger_requests(ledger):

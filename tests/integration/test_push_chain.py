@@ -12,15 +12,15 @@ from hub.sync import outbox
 from hub.sync.queue import get_queue
 from hub.sync.run import process_events
 from hub.sync.worker import drain
-from tests.integration.test_sync_engine import connection, ledger, won_deal  # noqa: F401 (fixtures)
+from tests.support.outbox_deals import won_deal
 
 
 def test_a_job_goes_on_with_its_connections_due_pushes_batch_after_batch(
     app,
     sales,
     admin,
-    ledger,  # noqa: F811
-    connection,  # noqa: F811
+    sync_ledger,
+    sync_connection,
     monkeypatch,
 ):
     monkeypatch.setitem(app.config, "HUB_BATCH_SIZE", 2)
@@ -39,7 +39,7 @@ def test_a_job_goes_on_with_its_connections_due_pushes_batch_after_batch(
 
     drain(app)
 
-    assert sorted(i["reference"] for i in ledger.ledger.invoices.values()) == numbers
+    assert sorted(i["reference"] for i in sync_ledger.ledger.invoices.values()) == numbers
     with app.app_context():
         assert {e.state for e in db.session.query(OutboxEvent)} == {OutboxState.DONE}
         runs = db.session.query(SyncRun).order_by(SyncRun.id).all()
@@ -54,15 +54,15 @@ def test_a_batch_the_target_fails_ends_the_chain_and_the_rest_is_given_back(
     app,
     sales,
     admin,
-    ledger,  # noqa: F811
-    connection,  # noqa: F811
+    sync_ledger,
+    sync_connection,
     monkeypatch,
 ):
     monkeypatch.setitem(app.config, "HUB_BATCH_SIZE", 1)
     monkeypatch.setattr(outbox, "hand_over", outbox.leave_to_dispatcher)  # the events wait, pending
     for _ in range(3):
         won_deal(sales, admin)
-    ledger.ledger.faults["error_rate"] = 1.0
+    sync_ledger.ledger.faults["error_rate"] = 1.0
     with app.app_context():
         first, second, third = db.session.query(OutboxEvent).order_by(OutboxEvent.id).all()
 
@@ -76,4 +76,4 @@ def test_a_batch_the_target_fails_ends_the_chain_and_the_rest_is_given_back(
         for event in (second, third):
             assert (event.state, event.attempts, event.locked_by) == (OutboxState.PENDING, 0, None)
         assert [r.event_id for r in db.session.query(SyncRun)] == [first.id]
-    assert ledger.ledger.invoices == {}
+    assert sync_ledger.ledger.invoices == {}

@@ -18,7 +18,7 @@ from hub.sync import outbox, push_chain
 from hub.sync.queue import get_queue
 from hub.sync.run import process_events
 from hub.sync.worker import drain
-from tests.integration.test_sync_engine import connection, ledger, won_deal  # noqa: F401 (fixtures)
+from tests.support.outbox_deals import won_deal
 
 
 @pytest.fixture(params=["look_ahead", "in_turn"])
@@ -84,8 +84,8 @@ def _states(event_ids: list[int]) -> list[tuple]:
 
 def test_the_chain_calls_the_target_from_its_helper_thread_and_holds_at_most_the_next_batch(
     app,
-    ledger,  # noqa: F811
-    connection,  # noqa: F811
+    sync_ledger,
+    sync_connection,
     waiting_pushes,
     path,
     monkeypatch,
@@ -97,7 +97,7 @@ def test_the_chain_calls_the_target_from_its_helper_thread_and_holds_at_most_the
         # The job was given one event; the chain tops it up and goes on with the four others.
         assert process_events([first]) == "pushed 5"
         assert _states(event_ids) == [(OutboxState.DONE, 0, None)] * 5
-    assert len(ledger.ledger.invoices) == 5
+    assert len(sync_ledger.ledger.invoices) == 5
     assert [s["batch"] for s in seen] == [2, 2, 1]
     # One owner, the job's, holds what the chain leased: never more than the batch at the target
     # and, looking ahead, the next one; in turn, only the batch at the target.
@@ -117,8 +117,8 @@ def test_a_connection_paused_while_a_batch_is_out_ends_the_chain_and_resumed_it_
     app,
     sales,
     admin,
-    ledger,  # noqa: F811
-    connection,  # noqa: F811
+    sync_ledger,
+    sync_connection,
     path,
     monkeypatch,
 ):
@@ -133,13 +133,13 @@ def test_a_connection_paused_while_a_batch_is_out_ends_the_chain_and_resumed_it_
     with app.app_context():
         _, second, third = get_queue().job_ids
         event_ids = list(db.session.scalars(select(OutboxEvent.id).order_by(OutboxEvent.id)))
-    find = ledger.app.view_functions["find_invoices"]
+    find = sync_ledger.app.view_functions["find_invoices"]
 
     def paused_meanwhile():  # an admin pauses the connection while the target looks the batch up
-        assert admin.patch(f"/api/v1/connections/{connection}", json={"paused": True}).status_code == 200
+        assert admin.patch(f"/api/v1/connections/{sync_connection}", json={"paused": True}).status_code == 200
         return find()
 
-    ledger.app.view_functions["find_invoices"] = paused_meanwhile
+    sync_ledger.app.view_functions["find_invoices"] = paused_meanwhile
     with app.app_context():
         assert process_events([event_ids[0]]) == "pushed 1"  # as the first event's job
 
@@ -150,27 +150,27 @@ def test_a_connection_paused_while_a_batch_is_out_ends_the_chain_and_resumed_it_
         assert {state for state, *_ in states[1:]} <= {OutboxState.PENDING, OutboxState.DISPATCHED}
         # The first job has nothing left to do and is off the queue; the others wait for theirs.
         assert set(get_queue().job_ids) == {second, third}
-    assert len(ledger.ledger.invoices) == 1
+    assert len(sync_ledger.ledger.invoices) == 1
 
-    ledger.app.view_functions["find_invoices"] = find
-    assert admin.patch(f"/api/v1/connections/{connection}", json={"paused": False}).status_code == 200
+    sync_ledger.app.view_functions["find_invoices"] = find
+    assert admin.patch(f"/api/v1/connections/{sync_connection}", json={"paused": False}).status_code == 200
     drain(app)
-    assert len(ledger.ledger.invoices) == 3
+    assert len(sync_ledger.ledger.invoices) == 3
     with app.app_context():
         assert [state for state, *_ in _states(event_ids)] == [OutboxState.DONE] * 3
 
 
 def test_a_failed_batch_gives_back_everything_else_the_job_was_given(
     app,
-    ledger,  # noqa: F811
-    connection,  # noqa: F811
+    sync_ledger,
+    sync_connection,
     waiting_pushes,
     path,
     monkeypatch,
 ):
     monkeypatch.setitem(app.config, "HUB_BATCH_SIZE", 2)
     event_ids = waiting_pushes(6)
-    ledger.ledger.faults["error_rate"] = 1.0
+    sync_ledger.ledger.faults["error_rate"] = 1.0
     with app.app_context():
         # A job given five events: the first batch of two fails, the three others go back unsent.
         assert process_events(event_ids[:5]) == "pushed 2"
@@ -179,13 +179,13 @@ def test_a_failed_batch_gives_back_everything_else_the_job_was_given(
         assert states[:2] == [(OutboxState.PENDING, 1, None)] * 2  # retried later
         assert states[2:] == [(OutboxState.PENDING, 0, None)] * 4  # due at once; the sixth never taken
         assert sorted(db.session.scalars(select(SyncRun.event_id))) == event_ids[:2]
-    assert ledger.ledger.invoices == {}
+    assert sync_ledger.ledger.invoices == {}
 
 
 def test_a_connector_that_cannot_be_opened_parks_only_the_jobs_own_events(
     app,
-    ledger,  # noqa: F811
-    connection,  # noqa: F811
+    sync_ledger,
+    sync_connection,
     waiting_pushes,
     monkeypatch,
     caplog,
@@ -196,7 +196,7 @@ def test_a_connector_that_cannot_be_opened_parks_only_the_jobs_own_events(
         # An active mapping that no longer parses (a shipped default changed under it).
         db.session.add(
             MappingVersion(
-                connection_id=connection,
+                connection_id=sync_connection,
                 version=1,
                 state=MappingState.ACTIVE,
                 document={"no such key": True},
@@ -217,7 +217,7 @@ def test_a_connector_that_cannot_be_opened_parks_only_the_jobs_own_events(
         assert sorted(sum(1 for r in runs if r.started_at == s) for s in {r.started_at for r in runs}) == [1, 1, 2]
     logged = [(r.getMessage(), r.exc_info is not None) for r in caplog.records if r.name == "hub.sync.push_chain"]
     assert logged == [("push to ledger failed before it started", True)] * 2  # once a job
-    assert ledger.ledger.invoices == {}
+    assert sync_ledger.ledger.invoices == {}
 
 
 class _Clock:
@@ -237,8 +237,8 @@ class _Clock:
 
 def test_the_chain_tops_up_for_a_tenth_of_the_lease_lingering_before_each_batch_not_full(
     app,
-    ledger,  # noqa: F811
-    connection,  # noqa: F811
+    sync_ledger,
+    sync_connection,
     waiting_pushes,
     path,
     monkeypatch,
@@ -256,4 +256,4 @@ def test_the_chain_tops_up_for_a_tenth_of_the_lease_lingering_before_each_batch_
         assert clock.slept == [2.5] * 4
         states = _states(event_ids)
         assert states == [(OutboxState.DONE, 0, None)] * 5 + [(OutboxState.PENDING, 0, None)] * 2
-    assert len(ledger.ledger.invoices) == 5
+    assert len(sync_ledger.ledger.invoices) == 5

@@ -12,10 +12,10 @@ from hub.models import HubInvoice, OutboxEvent, SyncRun
 from hub.sync import outbox
 from hub.sync.queue import get_queue
 from hub.sync.worker import drain
-from tests.integration.test_sync_engine import connection, ledger, won_deal  # noqa: F401 (fixtures)
+from tests.support.outbox_deals import won_deal
 
 
-def _push_five(app, sales, admin, ledger) -> dict:  # noqa: F811
+def _push_five(app, sales, admin, ledger) -> dict:
     """Five deals won one by one (a job each), pushed in batches of 2; what the target and the hub
     hold afterwards, in terms that do not depend on ids or times."""
     with app.app_context():
@@ -49,19 +49,19 @@ def test_the_chain_looking_ahead_and_in_turn_push_alike(
     app,
     sales,
     admin,
-    ledger,  # noqa: F811
-    connection,  # noqa: F811
+    sync_ledger,
+    sync_connection,
     batches_of_two,
     monkeypatch,
 ):
-    fast = _push_five(app, sales, admin, ledger)
-    ledger.ledger.invoices.clear()
+    fast = _push_five(app, sales, admin, sync_ledger)
+    sync_ledger.ledger.invoices.clear()
     with app.app_context():
         db.session.query(SyncRun).delete()
         db.session.commit()
     monkeypatch.setenv("HUB_PLAIN_PATHS", "look_ahead")
 
-    plain = _push_five(app, sales, admin, ledger)
+    plain = _push_five(app, sales, admin, sync_ledger)
 
     assert fast["in the target"]
     assert fast["batches"] == [1, 2, 2]

@@ -17,7 +17,7 @@ from hub.extensions import db
 from hub.models import Connection, HubInvoice, InvoiceNotice, InvoiceState, OutboxEvent, OutboxState, SyncRun
 from hub.models.base import utcnow
 from hub.sync import outbox, push
-from tests.integration.test_sync_engine import won_deal
+from tests.support.outbox_deals import won_deal
 
 
 def test_a_connection_is_held_while_it_is_off_paused_or_resting():

@@ -22,7 +22,7 @@ from hub.models import (
 from hub.sync import outbox
 from hub.sync.history import redact_exchanges
 from hub.sync.push import prepare_batch, record_batch
-from tests.integration.test_sync_engine import connection, ledger, won_deal  # noqa: F401 (fixtures)
+from tests.support.outbox_deals import won_deal
 
 
 def _ref(external_id: str, status: ExternalState = ExternalState.DRAFT) -> ExternalRef:
@@ -31,16 +31,20 @@ def _ref(external_id: str, status: ExternalState = ExternalState.DRAFT) -> Exter
     )
 
 
-def test_a_batch_records_each_outcome_once_and_audits_the_invoices_it_moves(app, sales, admin, ledger, connection):  # noqa: F811
+def test_a_batch_records_each_outcome_once_and_audits_the_invoices_it_moves(
+    app, sales, admin, sync_ledger, sync_connection
+):
     won = [won_deal(sales, admin)["invoices"][0] for _ in range(4)]
     sent, cancelled, relinked, refused = (w["id"] for w in won)
     with app.app_context():
         # Meanwhile: finance cancelled one invoice, and another has a link from an earlier push.
         db.session.get(HubInvoice, cancelled).state = InvoiceState.CANCELLED
-        db.session.add(ExternalLink(connection_id=connection, invoice_id=relinked, external_id="OLD", state="draft"))
+        db.session.add(
+            ExternalLink(connection_id=sync_connection, invoice_id=relinked, external_id="OLD", state="draft")
+        )
         first = db.session.scalar(select(OutboxEvent).where(OutboxEvent.invoice_id == sent))
         # Two events for one invoice (no flow makes them today; nothing in the schema forbids it).
-        db.session.add(OutboxEvent(operation="push_invoice", connection_id=connection, invoice_id=sent))
+        db.session.add(OutboxEvent(operation="push_invoice", connection_id=sync_connection, invoice_id=sent))
         db.session.commit()
         audited_before = db.session.scalar(select(db.func.max(AuditEntry.id)))
         events = outbox.lease([e.id for e in db.session.scalars(select(OutboxEvent))], outbox.new_owner())
@@ -55,7 +59,7 @@ def test_a_batch_records_each_outcome_once_and_audits_the_invoices_it_moves(app,
         }
         batch.exchanges = [Exchange("POST", "http://t/api/invoices/batch", {"n": 4}, 503, None)]
         db.session.commit()  # as in a chain: the batch's objects are expired when it is recorded
-        record_batch(db.session.get(Connection, connection), batch)
+        record_batch(db.session.get(Connection, sync_connection), batch)
 
         links = db.session.execute(
             select(ExternalLink.invoice_id, ExternalLink.external_id, ExternalLink.external_number, ExternalLink.state)

@@ -17,7 +17,7 @@ from hub.models import AuditEntry, Connection, ExternalLink, HubInvoice, Invoice
 from hub.sync import results
 from hub.sync.status import StateChanges
 from tests.conftest import make_connection
-from tests.integration.test_onec_exchange import won_deal
+from tests.support.onec_exchange import won_deal
 
 PAYMENT = "Выплата безналичных денег"
 

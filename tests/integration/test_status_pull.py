@@ -16,7 +16,7 @@ from hub.models import ExternalLink, HubInvoice, RunOutcome, SyncRun
 from hub.sync import status
 from hub.sync.worker import drain
 from tests.conftest import LEDGER_KEY, make_connection
-from tests.integration.test_sync_engine import won_deal
+from tests.support.outbox_deals import won_deal
 
 
 @pytest.fixture

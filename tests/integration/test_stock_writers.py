@@ -25,7 +25,7 @@ from hub.inventory.pull import pull_stock
 from hub.inventory.writers import ChunkWriter, FirstPullWriter, StagedWriter, held, stock_writer, zero_levels
 from hub.models import Connection, Product, StockHistory, StockLevel, SyncRun, Warehouse
 from hub.models.base import utcnow
-from tests.integration.test_inventory import set_stock
+from tests.support.stock import set_stock
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 

@@ -17,7 +17,7 @@ from hub.sync import outbox
 from hub.sync.status import pull_invoice_status
 from hub.sync.worker import drain
 from tests.conftest import LEDGER_KEY, make_connection
-from tests.integration.test_sync_engine import won_deal
+from tests.support.outbox_deals import won_deal
 
 V = "/api/v1"
 NAMES = ("On", "Off", "Paused")

@@ -12,10 +12,10 @@ from hub.sync import outbox
 from hub.sync.history import exchanges_by_document, redact, redact_exchanges
 from hub.sync.queue import get_queue
 from hub.sync.worker import drain
-from tests.integration.test_sync_engine import connection, ledger, won_deal  # noqa: F401 (fixtures)
+from tests.support.outbox_deals import won_deal
 
 
-def test_due_events_go_out_as_one_job_and_one_batch_call(app, sales, admin, ledger, connection, monkeypatch):  # noqa: F811
+def test_due_events_go_out_as_one_job_and_one_batch_call(app, sales, admin, sync_ledger, sync_connection, monkeypatch):
     monkeypatch.setattr(outbox, "hand_over", outbox.leave_to_dispatcher)  # pending, as when Redis was down
     numbers = [won_deal(sales, admin)["invoices"][0]["number"] for _ in range(5)]
     with app.app_context():
@@ -25,7 +25,7 @@ def test_due_events_go_out_as_one_job_and_one_batch_call(app, sales, admin, ledg
         assert len(job_ids) == 1
         assert outbox.dispatch() == 0  # claimed: not queued twice
     drain(app)
-    assert sorted(i["reference"] for i in ledger.ledger.invoices.values()) == numbers
+    assert sorted(i["reference"] for i in sync_ledger.ledger.invoices.values()) == numbers
     with app.app_context():
         assert {e.state for e in db.session.query(OutboxEvent)} == {OutboxState.DONE}
         runs = db.session.query(SyncRun).all()
@@ -76,7 +76,9 @@ def test_values_under_secret_looking_keys_are_redacted_wherever_they_stand():
         }
 
 
-def test_jobs_whose_events_an_earlier_batch_pushed_leave_the_queue(app, sales, admin, ledger, connection, monkeypatch):  # noqa: F811
+def test_jobs_whose_events_an_earlier_batch_pushed_leave_the_queue(
+    app, sales, admin, sync_ledger, sync_connection, monkeypatch
+):
     # Won one by one, each event gets its own job; the first job's batch takes all three.
     monkeypatch.setattr(outbox, "hand_over", outbox.leave_to_dispatcher)
     with app.app_context():
@@ -91,7 +93,7 @@ def test_jobs_whose_events_an_earlier_batch_pushed_leave_the_queue(app, sales, a
         assert queue.count == 3
         job_ids = queue.job_ids
     drain(app)
-    assert sorted(i["reference"] for i in ledger.ledger.invoices.values()) == numbers
+    assert sorted(i["reference"] for i in sync_ledger.ledger.invoices.values()) == numbers
     with app.app_context():
         assert {e.state for e in db.session.query(OutboxEvent)} == {OutboxState.DONE}
         assert len({r.started_at for r in db.session.query(SyncRun)}) == 1  # one batch
@@ -102,7 +104,7 @@ def test_jobs_whose_events_an_earlier_batch_pushed_leave_the_queue(app, sales, a
         assert [k for k in queue.connection.keys("*") if any(jid in k.decode() for jid in job_ids[1:])] == []
 
 
-def test_a_job_whose_events_are_not_all_done_stays_queued(app, sales, admin, ledger, connection, monkeypatch):  # noqa: F811
+def test_a_job_whose_events_are_not_all_done_stays_queued(app, sales, admin, sync_ledger, sync_connection, monkeypatch):
     monkeypatch.setattr(outbox, "hand_over", outbox.leave_to_dispatcher)
     with app.app_context():
         get_queue().connection.flushall()
@@ -113,4 +115,4 @@ def test_a_job_whose_events_are_not_all_done_stays_queued(app, sales, admin, led
         assert outbox.drop_jobs_done_by_others({event.job_id}) == 0
         assert get_queue().job_ids == [event.job_id]
     drain(app)
-    assert len(ledger.ledger.invoices) == 1
+    assert len(sync_ledger.ledger.invoices) == 1

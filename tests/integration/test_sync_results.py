@@ -16,7 +16,7 @@ from hub.sync import outbox
 from hub.sync.push import prepare_batch, record_batch
 from hub.sync.status import pull_invoice_status
 from hub.sync.worker import drain
-from tests.integration.test_sync_engine import connection, ledger, won_deal  # noqa: F401 (fixtures)
+from tests.support.outbox_deals import won_deal
 
 
 def _mark(app) -> int:
@@ -55,24 +55,26 @@ def _pay(server, amount: str) -> None:
     )
 
 
-def test_a_push_a_failure_a_status_change_and_a_cancel_audit_the_invoice_alike(app, sales, admin, ledger, connection):  # noqa: F811
+def test_a_push_a_failure_a_status_change_and_a_cancel_audit_the_invoice_alike(
+    app, sales, admin, sync_ledger, sync_connection
+):
     paid_deal = won_deal(sales, admin)
     mark = _mark(app)
     drain(app)
     pushed = _invoice_entries(app, mark)
 
-    _pay(ledger, "10.00")
+    _pay(sync_ledger, "10.00")
     mark = _mark(app)
     with app.app_context():
         assert pull_invoice_status() == 1
     status = _invoice_entries(app, mark)
 
-    original = ledger.app.view_functions["create_invoice"]
-    ledger.app.view_functions["create_invoice"] = lambda: ({"error": "customer is blocked", "message": "no"}, 422)
+    original = sync_ledger.app.view_functions["create_invoice"]
+    sync_ledger.app.view_functions["create_invoice"] = lambda: ({"error": "customer is blocked", "message": "no"}, 422)
     refused_deal = won_deal(sales, admin)
     mark = _mark(app)
     drain(app)
-    ledger.app.view_functions["create_invoice"] = original
+    sync_ledger.app.view_functions["create_invoice"] = original
     failed = _invoice_entries(app, mark)
 
     mark = _mark(app)
@@ -152,14 +154,14 @@ def _written(app, invoice_ids: list[int]) -> list[tuple]:
         return out
 
 
-def test_a_batch_of_three_writes_what_three_single_pushes_write(app, sales, admin, ledger, connection):  # noqa: F811
+def test_a_batch_of_three_writes_what_three_single_pushes_write(app, sales, admin, sync_ledger, sync_connection):
     as_batch = [won_deal(sales, admin)["invoices"][0]["id"] for _ in range(3)]
     one_by_one = [won_deal(sales, admin)["invoices"][0]["id"] for _ in range(3)]
     failures = [RetryableError("the target is busy"), PermanentError("customer is blocked", field="customer")]
 
-    _record(app, connection, as_batch, [_ref("A"), *failures])
+    _record(app, sync_connection, as_batch, [_ref("A"), *failures])
     for invoice_id, result in zip(one_by_one, [_ref("B"), *failures], strict=True):
-        _record(app, connection, [invoice_id], [result])
+        _record(app, sync_connection, [invoice_id], [result])
 
     written = _written(app, as_batch)
     assert written == _written(app, one_by_one)

@@ -17,8 +17,8 @@ from hub.extensions import db
 from hub.models import HubInvoice, line_amounts
 from hub.sync.worker import drain
 from tests.conftest import make_connection
-from tests.integration.test_tryton_loop import connect, tryton_invoices, tryton_lines
 from tests.support.tallies import tally
+from tests.support.tryton_loop import connect, tryton_invoices, tryton_lines
 
 CENT = Decimal("0.01")
 quantities = st.decimals(min_value=Decimal("0.001"), max_value=Decimal(100), places=3)

@@ -21,13 +21,12 @@ from hub.extensions import db
 from hub.models import AlertDelivery, Connection, InvoiceNotice, OutboxEvent, OutboxState, SyncRun
 from hub.sync.worker import drain
 from tests.conftest import make_connection
-from tests.integration.test_alert_delivery import SECRET, channel, open_alert, receiver  # noqa: F401 - a fixture
-from tests.integration.test_oauth_hub import REFUSED, FakeQuickBooks, books, store_tokens  # noqa: F401 - a fixture
-from tests.integration.test_onec_exchange import PASSWORD as ONEC_PASSWORD
-from tests.integration.test_onec_exchange import USER as ONEC_USER
-from tests.integration.test_onec_exchange import OneC
-from tests.integration.test_purchase_requests import alert, pump  # noqa: F401 - fixtures
-from tests.integration.test_sync_engine import won_deal
+from tests.support.alert_delivery import SECRET, channel, open_alert
+from tests.support.onec_exchange import PASSWORD as ONEC_PASSWORD
+from tests.support.onec_exchange import USER as ONEC_USER
+from tests.support.onec_exchange import OneC
+from tests.support.outbox_deals import won_deal
+from tests.support.quickbooks_connection import REFUSED, FakeQuickBooks, store_tokens
 from tests.support.sessions import BN, RU, logged_in, page_text
 
 HEADERS = {"en": {}, "ru": RU, "bn": BN}
@@ -158,7 +157,7 @@ PROVIDER_REFUSED = {
 
 
 @responses.activate
-def test_a_refused_refresh_token_is_said_in_the_readers_language(app, users, admin, sales, books):  # noqa: F811
+def test_a_refused_refresh_token_is_said_in_the_readers_language(app, users, admin, sales, books):
     store_tokens(app, books, expires_in=-60)
     FakeQuickBooks()
     responses.post(PROVIDER.token_url, status=400, json=REFUSED)
@@ -198,7 +197,7 @@ def test_a_refused_refresh_token_is_said_in_the_readers_language(app, users, adm
 # ---- why a purchase request failed ----------------------------------------------------------------
 
 
-def test_a_failed_purchase_request_is_said_in_the_readers_language(app, call, ledger, alert):  # noqa: F811
+def test_a_failed_purchase_request_is_said_in_the_readers_language(app, call, ledger, alert):
     import requests
 
     ops = call("operations")
@@ -219,10 +218,10 @@ def test_a_failed_alert_delivery_is_said_in_the_readers_language(
     app,
     admin,
     call,
-    receiver,  # noqa: F811
+    receiver,
     ledger,
     connection,
-    pump,  # noqa: F811
+    pump,
 ):
     receiver.status = 500
     channel(admin, name="Hook", kind="webhook", config={"url": receiver.url}, secret=SECRET)

@@ -21,9 +21,9 @@ from hub.models import Connection, InvoiceNotice, Role, StockAlert
 from hub.permissions import POLICY, RESOURCE_NAMES
 from hub.sync.worker import drain
 from tests.conftest import make_connection
-from tests.integration.test_alert_delivery import channel
-from tests.integration.test_inventory import pull, rule, set_stock
+from tests.support.alert_delivery import channel
 from tests.support.sessions import BN, RU, logged_in, page_text
+from tests.support.stock import pull, rule, set_stock
 
 NBSP = "\xa0"
 # The hub's total of the deal below (1 × 1234.50 EUR, no tax), in each language's words and numbers.

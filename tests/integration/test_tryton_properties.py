@@ -20,8 +20,8 @@ from connectors.documents import InvoiceDocument, InvoiceLine
 from connectors.tryton.connector import TrytonConnector
 from connectors.tryton.payload import LINES
 from hub.demo_erp.tryton import CATALOGUE, TrytonServer
-from tests.integration.test_tryton import config, document, line
 from tests.support.tallies import tally
+from tests.support.tryton_documents import config, document, line
 
 # The demo catalogue's goods (Tryton's unit for them keeps whole quantities) and its two tax rates.
 SKUS = sorted(sku for sku, (_n, unit, _p, _t, stock) in CATALOGUE.items() if unit == "unit" and stock is not None)

@@ -15,30 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.extensions import db
 from hub.models import HubInvoice, InvoiceState, OutboxEvent
-from tests.conftest import Caller, make_connection
+from tests.conftest import Caller
 from tests.support.races import at_once, in_order
-
-
-@pytest.fixture
-def two_connections(app) -> list[int]:
-    """Two enabled targets: every won deal makes one push event for each."""
-    config = {"base_url": "http://127.0.0.1:9", "api_key": "k", "timeout": 1}
-    return [make_connection(app, name, "mini_ledger", config) for name in ("Ledger A", "Ledger B")]
-
-
-@pytest.fixture
-def deal(sales) -> dict:
-    customer = sales.post("/api/v1/customers", json={"name": "Acme GmbH", "default_currency": "EUR"}).json
-    r = sales.post(
-        "/api/v1/deals",
-        json={
-            "title": "Pumps",
-            "customer_id": customer["id"],
-            "lines": [{"description": "Pump", "quantity": "2", "unit_price": "100.00", "tax_rate": "0.19"}],
-        },
-    )
-    assert r.status_code == 201, r.json
-    return r.json
 
 
 def invoices_of(app, deal_id: int) -> list[HubInvoice]:

@@ -13,7 +13,7 @@ from hub.kept_answers import BOARD_ANSWERS, CUSTOMERS
 from hub.models import ApiToken, Customer, Stage
 from hub.sync.queue import connection as redis_client
 from tests.conftest import Caller
-from tests.integration.test_deals import new_deal
+from tests.support.deals import new_deal
 from tests.support.services import RedisServer
 
 

@@ -1,5 +1,6 @@
 """Sending API requests at once, or in a fixed order across a deal's lock: the races users make with
-double clicks, two tabs and client retries."""
+double clicks, two tabs and client retries; and what the race tests race over, a deal (`deal`) and
+two targets (`two_connections`)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,33 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
+
 from hub.models import Deal
 from hub.services import deals as deal_service
-from tests.conftest import Caller
+from tests.conftest import Caller, make_connection
+
+
+@pytest.fixture
+def two_connections(app) -> list[int]:
+    """Two enabled targets: every won deal makes one push event for each."""
+    config = {"base_url": "http://127.0.0.1:9", "api_key": "k", "timeout": 1}
+    return [make_connection(app, name, "mini_ledger", config) for name in ("Ledger A", "Ledger B")]
+
+
+@pytest.fixture
+def deal(sales) -> dict:
+    customer = sales.post("/api/v1/customers", json={"name": "Acme GmbH", "default_currency": "EUR"}).json
+    r = sales.post(
+        "/api/v1/deals",
+        json={
+            "title": "Pumps",
+            "customer_id": customer["id"],
+            "lines": [{"description": "Pump", "quantity": "2", "unit_price": "100.00", "tax_rate": "0.19"}],
+        },
+    )
+    assert r.status_code == 201, r.json
+    return r.json
 
 
 def send(app, users, request: tuple) -> Any:

@@ -1,5 +1,5 @@
-"""A test client signed in through the log-in form (its CSRF token and all), and the
-Accept-Language headers the language tests send."""
+"""A test client signed in through the log-in form (its CSRF token and all), the form's post on its
+own, and the Accept-Language headers the language tests send."""
 
 from __future__ import annotations
 
@@ -25,6 +25,12 @@ def csrf_token(client: FlaskClient, path: str, **headers: str) -> str:
     match = CSRF_INPUT.search(page.get_data(as_text=True))
     assert match, "the form carries a CSRF token"
     return match.group(1)
+
+
+def log_in(client: FlaskClient, email: str, password: str = PASSWORD, **query):
+    """The log-in form posted by `client` (its CSRF token first), `query` in the URL: the answer."""
+    token = csrf_token(client, "/login")
+    return client.post("/login", query_string=query, data={"email": email, "password": password, "csrf_token": token})
 
 
 def logged_in(app: Flask, email: str, locale: str | None = None) -> FlaskClient:

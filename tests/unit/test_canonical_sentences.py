@@ -24,7 +24,6 @@ from hub.sentences import (
     sentence,
     state_word,
 )
-from tests.unit.test_sentences import babel_app  # noqa: F401 - the fixture
 
 NBSP = "\xa0"
 
@@ -60,7 +59,7 @@ def test_canonical_needs_no_app_and_takes_the_form_of_its_count():
     assert canonical(sentence("Shipped.")) == "Shipped."
 
 
-def test_a_day_and_a_state_are_said_as_the_reader_writes_and_names_them(babel_app):  # noqa: F811
+def test_a_day_and_a_state_are_said_as_the_reader_writes_and_names_them(babel_app):
     stored = sentence(
         "%(amount)s not counted: the invoice is %(state)s in the hub.",
         amount=money(Decimal("1000.5"), "RUB"),
@@ -87,7 +86,7 @@ def test_an_unknown_value_type_is_refused():
 
 
 @pytest.mark.parametrize("code", ["ru", "bn"])
-def test_every_state_a_1c_note_can_name_is_in_the_catalogue(babel_app, code):  # noqa: F811
+def test_every_state_a_1c_note_can_name_is_in_the_catalogue(babel_app, code):
     """A payment set aside names the state its order is in (hub.exchange.orders.RANK)."""
     from hub.exchange.orders import RANK
 

@@ -33,7 +33,7 @@ from connectors.onec.commerceml import (
     item_to_json,
 )
 from connectors.onec.commerceml_reader import BLOCK, ReadPosition, read_batch, read_items
-from tests.unit.test_commerceml import IMPORT_XML, OFFERS_XML
+from tests.support.commerceml_files import IMPORT_XML, OFFERS_XML
 
 
 def _document(body: str, declaration: str = '<?xml version="1.0" encoding="UTF-8"?>') -> bytes:

@@ -279,8 +279,8 @@ def test_xero_credit_notes_keep_the_openapi_contract_and_carry_no_discount():
     """Xero's LineItem: discounts are "only supported on ACCREC invoices – ACCPAY invoices and
     credit notes in Xero do not support discounts". A discounted invoice line is credited by its
     LineAmount (Xero's own, read with unitdp=4) and quantity, Xero working out the unit amount."""
+    from tests.support.credit_note_answers import XERO_INVOICE_ID, XERO_LINES, XERO_NOTE
     from tests.support.xero_api import API, answer, connector, document, xero_invoice
-    from tests.unit.test_credit_notes_saas import XERO_INVOICE_ID, XERO_LINES, XERO_NOTE
 
     contact = {"ContactID": "bd2270c3-8706-4c11-9cfb-000b551c3f51"}
     responses.get(f"{API}/CreditNotes", json=answer(CreditNotes=[]))
@@ -428,8 +428,8 @@ def test_quickbooks_batch_void_listing_and_stock_keep_the_xsd_contract():
 
 @responses.activate
 def test_quickbooks_credit_memos_keep_the_xsd_contract():
+    from tests.support.credit_note_answers import QBO_MEMO
     from tests.support.quickbooks_api import BASE, connector, document, qbo_invoice, query_answer
-    from tests.unit.test_credit_notes_saas import QBO_MEMO
 
     responses.get(f"{BASE}/query", json=query_answer("CreditMemo", []))
     discount = {
@@ -859,9 +859,9 @@ def test_erpnext_invoice_customer_item_submit_listing_and_cancel_requests_keep_t
 
 def test_erpnext_return_and_stock_requests_keep_the_doctype_contract(erp):
     from connectors.erpnext import MAKE_RETURN
+    from tests.support.credit_note_answers import ERP_MAPPED
     from tests.support.erp_documents import invoice
     from tests.support.erpnext_api import INVOICES, connector, invoice_doc, rows
-    from tests.unit.test_credit_notes_saas import ERP_MAPPED
 
     erp.on("GET", f"{INVOICES}/ACC-SINV-2026-00012", invoice_doc(1, 0))
     erp.on("GET", INVOICES, rows())

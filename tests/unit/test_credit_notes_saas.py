@@ -12,6 +12,7 @@ import responses
 from connectors.documents import ExternalRef, ExternalState
 from connectors.erpnext import MAKE_RETURN as ERP_MAKE_RETURN
 from connectors.quickbooks.wire import request_id as qbo_request_id
+from tests.support.credit_note_answers import ERP_MAPPED, QBO_MEMO, XERO_INVOICE_ID, XERO_LINES, XERO_NOTE
 from tests.support.erp_documents import invoice as erp_document
 from tests.support.erpnext_api import INVOICES as ERP_INVOICES
 from tests.support.erpnext_api import connector as erp_connector
@@ -37,44 +38,6 @@ from tests.support.zoho_books_api import connector as zoho_connector
 from tests.support.zoho_books_api import document as zoho_document
 from tests.support.zoho_books_api import invoice as zoho_invoice
 from tests.support.zoho_books_api import ok as zoho_ok
-
-XERO_INVOICE_ID = "243216c5-369e-4056-ac67-05388f86dc81"
-XERO_NOTE = {
-    "CreditNoteID": "249f15fa-f2a7-4acc-8769-0984103f2225",
-    "CreditNoteNumber": "CN-0005",
-    "Type": "ACCRECCREDIT",
-    "Reference": "INV-000042-CN",
-    "Status": "AUTHORISED",
-    "RemainingCredit": 2713.88,
-    "Total": 2713.88,
-    "CurrencyCode": "EUR",
-    "UpdatedDateUTC": "/Date(1551812346157+0000)/",
-}
-XERO_LINES = [
-    {
-        "LineItemID": "52208ff9-528a-4985-a9ad-b2b1d4210e38",
-        "ItemCode": "PUMP-100",
-        "Description": "Pump",
-        "Quantity": 2.0,
-        "UnitAmount": 1249.0,
-        "DiscountRate": 10.0,
-        "AccountCode": "200",
-        "TaxType": "OUTPUT2",
-        "TaxAmount": 427.16,
-        "LineAmount": 2248.2,
-    },
-    {
-        "LineItemID": "6e2f3a4b-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
-        "ItemCode": "MANUAL-DE",
-        "Description": "Manual",
-        "Quantity": 3.0,
-        "UnitAmount": 12.0,
-        "AccountCode": "200",
-        "TaxType": "OUTPUT3",
-        "TaxAmount": 2.52,
-        "LineAmount": 36.0,
-    },
-]
 
 
 @responses.activate
@@ -131,17 +94,6 @@ def test_xero_finds_the_credit_note_made_before_and_makes_no_second():
 
 
 # ---- QuickBooks Online: CreditMemo ---------------------------------------------------------------
-
-QBO_MEMO = {
-    "Id": "151",
-    "SyncToken": "0",
-    "DocNumber": "INV-000042-CN",
-    "TxnDate": "2026-12-06",
-    "CustomerRef": {"value": "1", "name": "Amy's Bird Sanctuary"},
-    "TotalAmt": 97.0,
-    "Balance": 97.0,
-    "RemainingCredit": 97.0,
-}
 
 
 @responses.activate
@@ -268,17 +220,6 @@ def test_zoho_books_finds_the_credit_note_made_before_and_opens_a_draft_one():
 ERP_RETURN_FIELDS = ["name", "docstatus", "status"]
 ERP_RETURN_FILTERS = [["is_return", "=", 1], ["return_against", "=", "ACC-SINV-2026-00012"], ["docstatus", "!=", 2]]
 # What make_sales_return answers (abridged): the invoice mapped to its return, not saved yet.
-ERP_MAPPED = {
-    "doctype": "Sales Invoice",
-    "customer": "CUST-00042",
-    "company": "Acme Trading",
-    "currency": "EUR",
-    "is_return": 1,
-    "return_against": "ACC-SINV-2026-00012",
-    "po_no": "INV-000042",
-    "items": [{"item_code": "PUMP-100", "qty": -2.0, "rate": 19.9, "sales_invoice_item": "a1b2c3"}],
-    "docstatus": 0,
-}
 
 
 def test_erpnext_credits_a_paid_invoice_with_a_submitted_return(erp):

@@ -5,15 +5,13 @@ Flask app with the product's catalogues, so that nothing but the translations is
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import marshmallow as ma
 import pytest
 from babel.messages.pofile import read_po
-from flask import Flask
-from flask_babel import Babel, force_locale
+from flask_babel import force_locale
 
 from connectors.base import ConfigField, ConfigInvalid, validate_config
 from connectors.errors import PermanentError
@@ -33,18 +31,6 @@ SNAPSHOT = {
     "total": "12345.6",
     "lines": [{"sku": "PUMP-100", "net": "2498.00", "tax_rate": "0.19"}],
 }
-
-
-@pytest.fixture
-def babel_app() -> Iterator[Flask]:
-    app = Flask(__name__)
-    Babel(app, default_translation_directories=str(TRANSLATIONS))
-    po = TRANSLATIONS / "ru" / "LC_MESSAGES" / "messages.po"
-    mo = po.with_suffix(".mo")
-    assert mo.exists(), "compile the catalogues: make translations"
-    assert mo.stat().st_mtime >= po.stat().st_mtime, "compile the catalogues again: make translations"
-    with app.app_context():
-        yield app
 
 
 def said(stored, code: str) -> str:
