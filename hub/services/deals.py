@@ -27,7 +27,7 @@ from hub import invoicing
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.inventory import availability
-from hub.locale_numbers import number_text
+from hub.locale_numbers import number_text, whole_number
 from hub.models import (
     Contact,
     Customer,
@@ -201,12 +201,13 @@ def _initial_stage(pipeline: Pipeline, data: Mapping[str, Any]) -> Stage:
     return stage
 
 
-def find_stage(pipeline: Pipeline, ref: str | int) -> Stage:
-    """A stage of `pipeline` by id or by name (case-insensitive)."""
+def find_stage(pipeline: Pipeline, ref: Any) -> Stage:
+    """A stage of `pipeline` by id or by name (case-insensitive); refused by name when `ref` is
+    neither (true is no stage 1, nor 1.0)."""
+    number = ref if type(ref) is int else whole_number(ref) if isinstance(ref, str) else None
+    name = ref.strip().lower() if isinstance(ref, str) else None
     for stage in pipeline.stages:
-        if stage.id == ref or (isinstance(ref, str) and stage.name.lower() == ref.strip().lower()):
-            return stage
-        if isinstance(ref, str) and ref.isdigit() and stage.id == int(ref):
+        if stage.id == number or stage.name.lower() == name:
             return stage
     names = ", ".join(s.name for s in pipeline.stages)
     raise ValidationFailed(
