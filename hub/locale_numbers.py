@@ -41,6 +41,21 @@ DATE_SKELETON = "yMd"
 ISO_PATTERN = "y-MM-dd"
 
 
+# PostgreSQL `integer`, every id column's type: a larger id names no row.
+ID_MOST = 2**31 - 1
+
+
+def whole_number(text: str | None, most: int = ID_MOST) -> int | None:
+    """The whole number `text` is, as a link, a form or a person gives an id or a page (digits
+    alone, in any script), or None: a sign or anything else, a superscript (² is a digit to
+    str.isdigit, and no number to int), or a number beyond `most`."""
+    text = (text or "").strip()
+    if not text.isdecimal() or len(text) > len(str(most)):
+        return None
+    number = int(text)
+    return number if number <= most else None
+
+
 class NumberRefused(ValueError):
     """Text that is no number in the locale, or that could be read as two different numbers."""
 

@@ -14,6 +14,7 @@ from connectors.errors import ConnectorError
 from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.invoicing import build_document
+from hub.locale_numbers import whole_number
 from hub.mapping_store import active_version, get_version, resolved
 from hub.models import Connection, Deal, HubInvoice, InvoiceState
 from hub.sync.factory import open_connector
@@ -49,8 +50,9 @@ def find_deal(reference: str) -> Deal:
     text = reference.strip()
     # Numbers are written in capitals (D-000042); comparing them as such keeps the unique index in use.
     deal = db.session.scalar(select(Deal).where(Deal.number == text.upper())) if text else None
-    if deal is None and text.isdigit():
-        deal = db.session.get(Deal, int(text))
+    number = whole_number(text)
+    if deal is None and number is not None:
+        deal = db.session.get(Deal, number)
     if deal is None:
         if not text:
             raise ValidationFailed({"deal": gettext("Name a deal.")})

@@ -8,7 +8,7 @@ import marshmallow as ma
 from flask.views import MethodView
 from sqlalchemy import select
 
-from hub.api.base import Blueprint, ListArgs, page_schema, partial, stripped
+from hub.api.base import Blueprint, ListArgs, Moment, page_schema, partial, stripped
 from hub.auth import authenticated_user, requires
 from hub.models import Activity, ActivityKind, Task
 from hub.services import activities
@@ -25,7 +25,7 @@ class ActivitySchema(ma.Schema):
     kind = ma.fields.Enum(ActivityKind, by_value=True, required=True)
     subject = stripped(200, required=True, metadata={"description": f"{SAID}; `q` and `sort` use its English"})
     body = ma.fields.String(allow_none=True, metadata={"description": SAID})
-    occurred_at = ma.fields.AwareDateTime(default_timezone=None, metadata={"description": "default: now"})
+    occurred_at = Moment(metadata={"description": "default: now"})
     deal_id = ma.fields.Integer(allow_none=True)
     customer_id = ma.fields.Integer(allow_none=True)
     author_id = ma.fields.Integer(dump_only=True, allow_none=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -202,6 +203,22 @@ class Money(ma.fields.Decimal):
         if value is None:
             return None
         return str(round_money(value, obj.currency))
+
+
+class Moment(ma.fields.AwareDateTime):
+    """A time with its offset (2026-03-01T09:30:00+05:00), kept in UTC: refused by name when its
+    UTC time falls outside years 1 to 9999 (0001-01-01T00:00:00+05:00 is in year 0 there), which
+    no datetime, and so no column, holds."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(default_timezone=None, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise ma.ValidationError("Out of range: in UTC, a time from year 1 to 9999.") from None
 
 
 def partial(schema: type[ma.Schema]) -> ma.Schema:

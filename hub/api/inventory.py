@@ -9,7 +9,7 @@ from flask.views import MethodView
 from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
 
-from hub.api.base import Amount, Blueprint, ListArgs, page_schema, partial
+from hub.api.base import Amount, Blueprint, ListArgs, Moment, page_schema, partial
 from hub.auth import authenticated_user, requires
 from hub.extensions import db
 from hub.inventory import alerts as alert_rules
@@ -180,7 +180,7 @@ class AlertListArgs(ListArgs):
 
 
 class SnoozeIn(ma.Schema):
-    until = ma.fields.AwareDateTime(required=True, default_timezone=None)
+    until = Moment(required=True)
 
 
 class PullIn(ma.Schema):

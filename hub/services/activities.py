@@ -12,21 +12,22 @@ from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.models import Activity, Customer, Deal, Task, User
 from hub.models.base import utcnow
-from hub.services.queries import get_or_404
+from hub.services.queries import get_held, get_or_404
 
 ACTIVITY_FIELDS = ("kind", "subject", "body", "occurred_at")
 TASK_FIELDS = ("title", "notes", "due_date")
 
 
 def _link(obj: Activity | Task, data: Mapping[str, Any]) -> None:
-    """Resolve deal/customer links: a deal implies its customer; an activity needs one of them."""
+    """Resolve deal/customer links: a deal implies its customer; an activity needs one of them.
+    Each is held until the commit: one deleted meanwhile is named here."""
     errors: dict[str, list[str]] = {}
     if "deal_id" in data:
-        obj.deal = None if data["deal_id"] is None else db.session.get(Deal, data["deal_id"])
+        obj.deal = None if data["deal_id"] is None else get_held(Deal, data["deal_id"])
         if data["deal_id"] is not None and obj.deal is None:
             errors["deal_id"] = [f"No deal with id {data['deal_id']}."]
     if "customer_id" in data:
-        obj.customer = None if data["customer_id"] is None else db.session.get(Customer, data["customer_id"])
+        obj.customer = None if data["customer_id"] is None else get_held(Customer, data["customer_id"])
         if data["customer_id"] is not None and obj.customer is None:
             errors["customer_id"] = [f"No customer with id {data['customer_id']}."]
     if errors:
@@ -115,7 +116,7 @@ def _set_assignee(task: Task, data: Mapping[str, Any], *, default: User | None =
         if data["assignee_id"] is None:
             task.assignee = None
             return
-        task.assignee = db.session.get(User, data["assignee_id"])
+        task.assignee = get_held(User, data["assignee_id"])
         if task.assignee is None:
             raise ValidationFailed({"assignee_id": gettext("No user with id %(id)s.", id=data["assignee_id"])})
     elif default is not None:

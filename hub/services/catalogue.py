@@ -12,12 +12,13 @@ from sqlalchemy import exists, func, select
 from hub.errors import Conflict, ValidationFailed
 from hub.extensions import db
 from hub.models import DealLine, Pipeline, Product, Stage, StageKind
-from hub.services.queries import apply, get_or_404
+from hub.services.queries import apply, get_for_change, get_or_404, serialise_writes
 
 PRODUCT_FIELDS = ("sku", "name", "description", "unit", "list_price", "currency", "tax_rate", "active")
 
 
 def create_product(data: Mapping[str, Any]) -> Product:
+    serialise_writes(Product)  # PUMP-100 and pump-100 sent at once: one is refused
     _ensure_sku_free(data["sku"])
     product = Product()
     apply(product, data, PRODUCT_FIELDS)
@@ -27,6 +28,8 @@ def create_product(data: Mapping[str, Any]) -> Product:
 
 
 def update_product(product_id: int, data: Mapping[str, Any]) -> Product:
+    if "sku" in data:
+        serialise_writes(Product)
     product = get_or_404(Product, product_id)
     if "sku" in data:
         _ensure_sku_free(data["sku"], product.id)
@@ -36,8 +39,9 @@ def update_product(product_id: int, data: Mapping[str, Any]) -> Product:
 
 
 def delete_product(product_id: int) -> None:
-    """Delete a product no deal uses; 409 otherwise (it is deactivated instead)."""
-    product = get_or_404(Product, product_id)
+    """Delete a product no deal uses; 409 otherwise (it is deactivated instead), also for a deal
+    line that a request saving it holds the product for."""
+    product = get_for_change(Product, product_id)
     if db.session.scalar(select(exists().where(DealLine.product_id == product.id))):
         raise Conflict(
             gettext("Product %(sku)s is on deal lines; set active=false instead of deleting it.", sku=product.sku)
@@ -69,6 +73,8 @@ def create_pipeline(data: Mapping[str, Any]) -> Pipeline:
         raise ValidationFailed(
             {"stages": gettext("Needs at least one stage of kind: %(kinds)s.", kinds=", ".join(missing))}
         )
+    # Two pipelines made the default at once: the later waits, and takes the default over.
+    serialise_writes(Pipeline)
     names = [s["name"].lower() for s in data["stages"]]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

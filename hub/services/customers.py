@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from hub.errors import Conflict
 from hub.extensions import db
 from hub.models import Contact, Customer, Deal, User
-from hub.services.queries import apply, get_or_404, get_ref
+from hub.services.queries import apply, get_for_change, get_or_404, hold_ref
 
 CUSTOMER_FIELDS = ("name", "tax_id", "email", "phone", "billing_street", "billing_city", "billing_postal_code",
                    "billing_region", "billing_country", "default_currency", "preferred_language", "tags",
@@ -41,8 +41,9 @@ def update_customer(customer_id: int, data: Mapping[str, Any]) -> Customer:
 
 
 def delete_customer(customer_id: int) -> None:
-    """Delete a customer with its contacts; 409 while deals refer to it."""
-    customer = get_or_404(Customer, customer_id)
+    """Delete a customer with its contacts; 409 while deals refer to it (also one that a request
+    making it holds the customer for)."""
+    customer = get_for_change(Customer, customer_id)
     deals = db.session.scalar(select(func.count()).where(Deal.customer_id == customer.id))
     if deals:
         raise Conflict(
@@ -61,7 +62,7 @@ def delete_customer(customer_id: int) -> None:
 
 def create_contact(data: Mapping[str, Any]) -> Contact:
     """A contact from validated input, at the customer `customer_id` names (422 naming it if none)."""
-    contact = Contact(customer=get_ref(Customer, data["customer_id"], "customer_id"))
+    contact = Contact(customer=hold_ref(Customer, data["customer_id"], "customer_id"))
     apply(contact, data, CONTACT_FIELDS)
     db.session.add(contact)
     db.session.commit()
@@ -71,7 +72,7 @@ def create_contact(data: Mapping[str, Any]) -> Contact:
 def update_contact(contact_id: int, data: Mapping[str, Any]) -> Contact:
     contact = get_or_404(Contact, contact_id)
     if "customer_id" in data:
-        contact.customer = get_ref(Customer, data["customer_id"], "customer_id")
+        contact.customer = hold_ref(Customer, data["customer_id"], "customer_id")
     apply(contact, data, CONTACT_FIELDS)
     db.session.commit()
     return contact
@@ -84,4 +85,4 @@ def delete_contact(contact_id: int) -> None:
 
 def _set_owner(customer: Customer, data: Mapping[str, Any]) -> None:
     if "owner_id" in data:
-        customer.owner = get_ref(User, data["owner_id"], "owner_id")
+        customer.owner = hold_ref(User, data["owner_id"], "owner_id")

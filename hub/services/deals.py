@@ -27,7 +27,7 @@ from hub import invoicing
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.inventory import availability
-from hub.locale_numbers import number_text
+from hub.locale_numbers import number_text, whole_number
 from hub.models import (
     Contact,
     Customer,
@@ -42,6 +42,7 @@ from hub.models import (
 )
 from hub.models.base import utcnow
 from hub.money import MAX_AMOUNT, ZERO
+from hub.services.queries import get_held, hold_products
 from hub.sync import outbox
 
 FROZEN_WHEN_WON = ("lines", "currency", "customer_id")
@@ -58,14 +59,17 @@ def build_lines(deal: Deal, lines: Sequence[Mapping[str, Any]]) -> None:
     """Replace the deal's lines, naming `lines[i].field` for every problem found (all of them)."""
     errors: dict[str, list[str]] = {}
     new_lines: list[DealLine] = []
-    skus = {ln["sku"] for ln in lines if ln.get("sku")}
-    by_sku = {p.sku: p for p in db.session.scalars(select(Product).where(Product.sku.in_(skus)))} if skus else {}
+    # Held against deletion until the deal is committed: a product deleted meanwhile is named here.
+    ids = {ln["product_id"] for ln in lines if ln.get("product_id") is not None}
+    held = hold_products(ids, {ln["sku"] for ln in lines if ln.get("sku")})
+    by_id = {p.id: p for p in held}
+    by_sku = {p.sku: p for p in held}
     for i, data in enumerate(lines):
         path = f"lines[{i}]"
         product: Product | None = None
         referenced = data.get("product_id") is not None or bool(data.get("sku"))
         if data.get("product_id") is not None:
-            product = db.session.get(Product, data["product_id"])
+            product = by_id.get(data["product_id"])
             if product is None:
                 errors.setdefault(f"{path}.product_id", []).append(
                     gettext("No product with id %(id)s.", id=data["product_id"])
@@ -144,14 +148,16 @@ def apply_fields(deal: Deal, data: Mapping[str, Any], *, creating: bool, user: U
                 {f: [gettext("Frozen on a won deal.")] for f in frozen},
             )
     errors: dict[str, list[str]] = {}
+    # What the deal will refer to is held until it is committed (hub.services.queries): one deleted
+    # meanwhile is named here, instead of failing the commit.
     if "customer_id" in data:
-        customer = db.session.get(Customer, data["customer_id"])
+        customer = get_held(Customer, data["customer_id"])
         if customer is None:
             errors["customer_id"] = [gettext("No customer with id %(id)s.", id=data["customer_id"])]
         else:
             deal.customer = customer
     if "owner_id" in data:
-        owner = None if data["owner_id"] is None else db.session.get(User, data["owner_id"])
+        owner = None if data["owner_id"] is None else get_held(User, data["owner_id"])
         if data["owner_id"] is not None and owner is None:
             errors["owner_id"] = [gettext("No user with id %(id)s.", id=data["owner_id"])]
         deal.owner = owner
@@ -159,7 +165,7 @@ def apply_fields(deal: Deal, data: Mapping[str, Any], *, creating: bool, user: U
         deal.owner = user
     if "contact_id" in data or ("customer_id" in data and deal.contact is not None):
         contact_id = data.get("contact_id", deal.contact_id)
-        contact = None if contact_id is None else db.session.get(Contact, contact_id)
+        contact = None if contact_id is None else get_held(Contact, contact_id)
         if contact_id is not None and contact is None:
             errors["contact_id"] = [gettext("No contact with id %(id)s.", id=contact_id)]
         elif contact is not None and deal.customer is not None and contact.customer_id != deal.customer.id:
@@ -201,12 +207,13 @@ def _initial_stage(pipeline: Pipeline, data: Mapping[str, Any]) -> Stage:
     return stage
 
 
-def find_stage(pipeline: Pipeline, ref: str | int) -> Stage:
-    """A stage of `pipeline` by id or by name (case-insensitive)."""
+def find_stage(pipeline: Pipeline, ref: Any) -> Stage:
+    """A stage of `pipeline` by id or by name (case-insensitive); refused by name when `ref` is
+    neither (true is no stage 1, nor 1.0)."""
+    number = ref if type(ref) is int else whole_number(ref) if isinstance(ref, str) else None
+    name = ref.strip().lower() if isinstance(ref, str) else None
     for stage in pipeline.stages:
-        if stage.id == ref or (isinstance(ref, str) and stage.name.lower() == ref.strip().lower()):
-            return stage
-        if isinstance(ref, str) and ref.isdigit() and stage.id == int(ref):
+        if stage.id == number or stage.name.lower() == name:
             return stage
     names = ", ".join(s.name for s in pipeline.stages)
     raise ValidationFailed(

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, text, update
 
 from hub.errors import NotFound, ValidationFailed
 from hub.extensions import db
@@ -178,6 +178,89 @@ def get_ref(model: type[T], ident: int | None, field: str) -> T | None:
     if obj is None:
         raise ValidationFailed({field: _nothing_with(model, ident)})
     return obj
+
+
+# ---- rows held while a request writes -----------------------------------------------------
+#
+# A check and the write it allows are one decision only while what the check read cannot change
+# in between: a customer deleted while a deal is made for it, a product while a deal line takes
+# it. The database's foreign keys then refuse one of the two writes, but as an integrity error
+# that names no field (or not at all, for a row that cascades). So a request holds what it refers
+# to, from the read to its commit:
+# - PostgreSQL: row locks. A row referred to is held against deletion (FOR KEY SHARE); a row to
+#   change or delete is locked exclusively (FOR UPDATE), the deletion's own checks (its
+#   dependants) then read after the lock, so they see what a request that held the row committed.
+# - SQLite has no row locks: the transaction takes the database's one write lock first (a write
+#   that changes nothing), so everything it reads after is current until it commits.
+
+
+def _on_sqlite() -> bool:
+    return db.session.get_bind().dialect.name == "sqlite"
+
+
+def _write_lock(model: type) -> None:
+    """SQLite: this transaction takes the database's write lock now (waiting for its holder)."""
+    table = model.__table__  # type: ignore[attr-defined]
+    # updated_at set to itself: an UPDATE without it would stamp it (its onupdate).
+    column = table.c.updated_at if "updated_at" in table.c else table.c.id
+    db.session.execute(update(table).where(text("0")).values({column.name: column}))
+
+
+def get_held(model: type[T], ident: int) -> T | None:
+    """The row `ident` of `model` as committed now, held against its deletion until the
+    transaction ends; None if there is no such row (any more)."""
+    if _on_sqlite():
+        _write_lock(model)
+        return db.session.get(model, ident, populate_existing=True)
+    lock = {"read": True, "key_share": True}
+    return db.session.get(model, ident, populate_existing=True, with_for_update=lock)
+
+
+def hold_ref(model: type[T], ident: int | None, field: str) -> T | None:
+    """`get_ref`, the row then held as `get_held` holds it."""
+    if ident is None:
+        return None
+    obj = get_held(model, ident)
+    if obj is None:
+        raise ValidationFailed({field: _nothing_with(model, ident)})
+    return obj
+
+
+def hold_products(ids: set[int], skus: set[str]) -> list[Product]:
+    """The products with these ids or SKUs, each held against deletion as `get_held` holds it."""
+    if not ids and not skus:
+        return []
+    if _on_sqlite():
+        _write_lock(Product)
+    query = select(Product).where(or_(Product.id.in_(ids), Product.sku.in_(skus))).order_by(Product.id)
+    if not _on_sqlite():
+        query = query.with_for_update(read=True, key_share=True)
+    return list(db.session.scalars(query.execution_options(populate_existing=True)))
+
+
+def get_for_change(model: type[T], ident: int) -> T:
+    """The row `ident` of `model`, locked for this transaction to change or delete (404 if none):
+    a request that holds it finishes first, and what this one checks after sees its commit."""
+    if _on_sqlite():
+        _write_lock(model)
+        obj = db.session.get(model, ident, populate_existing=True)
+    else:
+        obj = db.session.get(model, ident, populate_existing=True, with_for_update=True)
+    if obj is None:
+        raise NotFound(_nothing_with(model, ident))
+    return obj
+
+
+def serialise_writes(model: type) -> None:
+    """Until this transaction ends no other writes `model`'s table: a check over its rows (is a
+    name free?) still holds when this one commits. For rare writes only (a product, a pipeline,
+    a user), never on a path that runs all day."""
+    if _on_sqlite():
+        _write_lock(model)
+    else:
+        table = model.__table__  # type: ignore[attr-defined]
+        # Conflicts with every write of the table and with itself, not with reads.
+        db.session.execute(text(f'LOCK TABLE "{table.name}" IN SHARE ROW EXCLUSIVE MODE'))
 
 
 def apply(obj: Any, data: Mapping[str, Any], fields: tuple[str, ...]) -> None:

@@ -12,12 +12,13 @@ from sqlalchemy import func, select
 from hub.errors import Conflict, NotFound
 from hub.extensions import db
 from hub.models import ApiToken, Role, User
-from hub.services.queries import get_or_404
+from hub.services.queries import get_or_404, serialise_writes
 
 
 def create_user(data: Mapping[str, Any]) -> User:
     """A new user from validated input; the e-mail is kept lower-case and unique."""
     email = data["email"].strip().lower()
+    serialise_writes(User)  # the same e-mail sent twice at once: the second is refused by name
     _ensure_email_free(email)
     user = User(email=email, name=data["name"], role=data["role"], active=data["active"])
     user.set_password(data["password"])
@@ -33,6 +34,7 @@ def update_user(user_id: int, data: Mapping[str, Any], actor: User) -> User:
     changes = dict(data)
     if "email" in changes:
         changes["email"] = changes["email"].strip().lower()
+        serialise_writes(User)
         _ensure_email_free(changes["email"], user.id)
     for name in ("email", "name"):
         if name in changes:

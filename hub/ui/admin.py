@@ -23,6 +23,7 @@ from hub.errors import HubError
 from hub.extensions import db
 from hub.i18n import translated
 from hub.inventory.pull import keeps_stock
+from hub.locale_numbers import whole_number
 from hub.models import Connection, OutboxEvent, OutboxState, Role, SyncRun, User
 from hub.oauth_flow import redirect_uri
 from hub.secrets_box import unseal
@@ -57,14 +58,14 @@ def _config_from_form(schema: tuple[ConfigField, ...]) -> dict[str, Any]:
                 config[f.name] = None
             continue
         value: Any = raw
-        if f.type == "integer" and raw.lstrip("-").isdigit():
-            value = int(raw)
-        elif f.type == "number":
-            try:
+        try:
+            if f.type == "integer" and raw.lstrip("-").isdigit():
+                value = int(raw)  # ValueError for ² (a digit to isdigit) or 5,000 digits
+            elif f.type == "number":
                 # A setting such as a timeout in seconds, not money: the connector schema asks for a number.
                 value = int(raw) if raw.lstrip("-").isdigit() else float(raw)
-            except ValueError:
-                value = raw
+        except ValueError:
+            value = raw
         config[f.name] = value
     return config
 
@@ -265,7 +266,7 @@ def failed_queue():
         .limit(200)
     ).all()
     ids = request.args.get("watch", "")
-    watched = [int(i) for i in ids.split(",") if i.isdigit()]
+    watched = [n for n in map(whole_number, ids.split(",")) if n is not None]
     return render_template(
         "ui/failed.html",
         events=events,
@@ -293,7 +294,7 @@ def act_on_failed(event_id: int, action: str):
 @bp.post("/sync/failed/retry")
 @page("sync", "write")
 def retry_many():
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    ids = [n for n in map(whole_number, request.form.getlist("ids")) if n is not None]
     events = failed_events.retry_many(ids)
     flash(ngettext("%(num)s event(s) queued again.", "%(num)s event(s) queued again.", len(events)), "ok")
     return redirect(url_for("ui_admin.failed_queue", watch=",".join(str(e.id) for e in events)))
@@ -303,7 +304,7 @@ def retry_many():
 @page("sync")
 def retry_progress():
     """How far the retried events have got: polled by the failed queue page until none is in flight."""
-    ids = [int(i) for i in request.args.get("ids", "").split(",") if i.isdigit()]
+    ids = [n for n in map(whole_number, request.args.get("ids", "").split(",")) if n is not None]
     states: dict[str, int] = {}
     if ids:
         for event in db.session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_(ids))):

@@ -13,6 +13,7 @@ from hub.auth import authenticated_user
 from hub.errors import HubError
 from hub.extensions import db
 from hub.i18n import translated
+from hub.locale_numbers import whole_number
 from hub.models import Pipeline, Role, User
 from hub.services import deals as deal_service
 from hub.services.board import board_columns
@@ -25,7 +26,7 @@ def _owner_filter() -> int | None:
     raw = request.args.get("owner", "")
     if raw == "me":
         return current_user.id
-    return int(raw) if raw.isdigit() else None
+    return whole_number(raw)
 
 
 @bp.get("/board")
@@ -54,13 +55,13 @@ def board():
 def move(deal_id: int):
     """Move to a stage by id (the board's buttons and drops); won and lost follow the deal rules."""
     back = safe_next(request.form.get("next"), url_for("ui_board.board"))
-    stage_id = request.form.get("stage_id", "")
-    if not stage_id.isdigit():
+    stage_id = whole_number(request.form.get("stage_id"))
+    if stage_id is None:
         flash(_("Choose a stage to move the deal to."), "error")
         return redirect(back)
     try:
         deal = deal_service.change_stage(
-            deal_id, authenticated_user(), stage=int(stage_id), reason=request.form.get("reason") or None
+            deal_id, authenticated_user(), stage=stage_id, reason=request.form.get("reason") or None
         ).deal
     except HubError as exc:
         db.session.rollback()

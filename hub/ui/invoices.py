@@ -15,6 +15,7 @@ from hub import finance
 from hub.api.invoices import InvoiceListArgs
 from hub.errors import ValidationFailed
 from hub.extensions import db
+from hub.locale_numbers import whole_number
 from hub.models import Connection, HubInvoice, InvoiceState, SyncRun
 from hub.money import round_money
 from hub.services import company
@@ -56,7 +57,7 @@ def index():
         )  # fmt: skip
         return page_html, 422
     invoices = db.session.scalars(query).unique().all()
-    page_no = max(int(request.args.get("page", "1")) if request.args.get("page", "1").isdigit() else 1, 1)
+    page_no = max(whole_number(request.args.get("page")) or 1, 1)
     shown = invoices[(page_no - 1) * PER_PAGE : page_no * PER_PAGE]
     return render_template(
         "ui/invoices.html",

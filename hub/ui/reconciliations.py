@@ -14,6 +14,7 @@ from hub.api.reconciliations import ReconciliationStart
 from hub.errors import HubError, ValidationFailed
 from hub.extensions import db
 from hub.i18n import N_, translated
+from hub.locale_numbers import whole_number
 from hub.models import Connection, FindingKind, ReconciliationLine, ReconciliationRun, RunState
 from hub.models.base import utcnow
 from hub.services.queries import get_or_404
@@ -48,12 +49,11 @@ def index(errors: dict | None = None, form: dict | None = None):
 def start():
     form = {name: request.form.get(name, "") for name in ("connection_id", "from", "to")}
     try:
-        if not form["connection_id"].isdigit():
+        connection_id = whole_number(form["connection_id"])
+        if connection_id is None:
             raise ValidationFailed({"connection_id": N_("Choose a connection.")})
         period = load(ReconciliationStart(), {"from": form["from"], "to": form["to"]}, dates=("from", "to"))
-        run = reconciliation.start_run(
-            int(form["connection_id"]), period["period_from"], period["period_to"], current_user.id
-        )
+        run = reconciliation.start_run(connection_id, period["period_from"], period["period_to"], current_user.id)
     except HubError as exc:
         return index(errors=failed(exc), form=form), 422
     return redirect(url_for("ui_reconciliations.show", run_id=run.id))

@@ -20,7 +20,7 @@ from hub.extensions import db
 from hub.inventory import alerts as alert_rules
 from hub.inventory.pull import keeps_stock
 from hub.inventory.staleness import staleness
-from hub.locale_numbers import datetime_text, input_text
+from hub.locale_numbers import datetime_text, input_text, whole_number
 from hub.models import AlertState, Connection, Product, ReorderRule, StockAlert, StockHistory, StockLevel, Warehouse
 from hub.models.base import utcnow
 from hub.services import stock as stock_service
@@ -93,7 +93,7 @@ def rules():
         rule_id = request.form.get("rule_id", "")
         try:
             valid = load(RuleSchema(partial=bool(rule_id)), data, ("reorder_point", "target_level", "margin"))
-            rule, opened = stock_service.save_rule(int(rule_id) if rule_id.isdigit() else None, valid)
+            rule, opened = stock_service.save_rule(whole_number(rule_id), valid)
         except HubError as exc:
             errors = failed(exc)
         else:
@@ -112,7 +112,8 @@ def rules():
 
 def _rule_form(rule_id: str) -> dict[str, str]:
     """A rule's values for the form, to edit it; nothing for a new one."""
-    rule = db.session.get(ReorderRule, int(rule_id)) if rule_id.isdigit() else None
+    number = whole_number(rule_id)
+    rule = db.session.get(ReorderRule, number) if number is not None else None
     if rule is None:
         return {}
     values = {

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.extensions import db
-from hub.models import Customer, Deal
+from hub.models import Activity, Customer, Deal
 
 
 def _post(caller, path: str, body: str):
@@ -112,3 +112,60 @@ def test_connection_settings_out_of_their_range_are_refused_by_name(admin, setti
     r = admin.post("/api/v1/connections", json={"name": "C", "type": kind, "config": {**config, setting: value}})
     assert r.status_code == 422
     assert f"config.{setting}" in r.json["errors"]
+
+
+@pytest.mark.parametrize(
+    "moment",
+    ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"],
+    ids=["before-year-1-in-utc", "after-year-9999-in-utc"],
+)
+def test_a_time_whose_utc_falls_outside_the_calendar_is_refused_by_name(app, sales, admin, customer, moment):
+    # Valid with its offset, beyond what a datetime holds in UTC: an OverflowError at the insert.
+    body = {"kind": "call", "subject": "Called", "customer_id": customer, "occurred_at": moment}
+    r = sales.post("/api/v1/activities", json=body)
+    assert r.status_code == 422, r.get_data(as_text=True)[:300]
+    assert r.json["errors"] == {"occurred_at": ["Out of range: in UTC, a time from year 1 to 9999."]}
+    r = admin.post("/api/v1/alerts/1/snooze", json={"until": moment})
+    assert r.status_code == 422
+    assert "until" in r.json["errors"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Activity)) == 0
+
+
+@pytest.mark.parametrize(
+    "stage", [True, "²", "9" * 5000, 1.0, {"id": 1}], ids=["true", "superscript", "5000-digits", "float", "object"]
+)
+def test_a_stage_that_is_no_name_or_id_is_refused_by_name(app, sales, customer, stage):
+    # true was stage 1 (True == 1), "²" and 5,000 digits a ValueError of int(): a 500.
+    r = sales.post("/api/v1/deals", json={"title": "T", "customer_id": customer, "stage": stage})
+    assert r.status_code == 422, r.get_data(as_text=True)[:300]
+    assert list(r.json["errors"]) == ["stage"]
+    deal = sales.post("/api/v1/deals", json={"title": "T", "customer_id": customer, "stage": "Qualified"}).json
+    r = sales.post(f"/api/v1/deals/{deal['id']}/stage", json={"stage": stage})
+    assert r.status_code == 422, r.get_data(as_text=True)[:300]
+    assert list(r.json["errors"]) == ["stage"]
+    assert sales.get(f"/api/v1/deals/{deal['id']}").json["stage"]["name"] == "Qualified"
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Deal)) == 1
+
+
+@pytest.mark.parametrize("number", ["²", "9" * 30, "9" * 5000], ids=["superscript", "beyond-integer", "5000-digits"])
+def test_ids_and_pages_typed_into_the_pages_are_never_a_server_error(app, users, sales, customer, number):
+    """Each was int() of what str.isdigit passed (² is a digit to it): a ValueError, or an id beyond
+    the database's integer."""
+    from tests.support.sessions import csrf_token, logged_in
+
+    deal = sales.post("/api/v1/deals", json={"title": "T", "customer_id": customer}).json
+    client = logged_in(app, users["admin"]["email"])
+    for path in (f"/board?owner={number}", f"/invoices?page={number}", f"/stock/rules?edit={number}"):
+        assert client.get(path).status_code == 200, path
+    token = csrf_token(client, "/board")
+    forms = [
+        (f"/deals/{deal['id']}/move", {"stage_id": number}),
+        ("/reconciliations", {"connection_id": number, "from": "2026-01-01", "to": "2026-01-31"}),
+        ("/admin/connections/new", {"type": "onec_exchange", "name": "1C", "config.file_limit": number, "save": "1"}),
+    ]
+    for path, form in forms:
+        r = client.post(path, data={**form, "csrf_token": token})
+        assert r.status_code < 500, (path, r.status_code)
+    assert sales.get(f"/api/v1/deals/{deal['id']}").json["stage"]["name"] == "New"

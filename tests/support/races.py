@@ -7,10 +7,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 
 from hub.models import Deal
 from hub.services import deals as deal_service
@@ -39,11 +40,11 @@ def deal(sales) -> dict:
     return r.json
 
 
-def send(app, users, request: tuple) -> Any:
-    """One request (method, path, json[, headers]) as the sales user, from a client of its own, as
+def send(app, users, request: tuple, role: str = "sales") -> Any:
+    """One request (method, path, json[, headers]) as the `role` user, from a client of its own, as
     separate browsers or API clients are."""
     method, path, body, *headers = request
-    caller = Caller(app.test_client(), users["sales"]["token"])
+    caller = Caller(app.test_client(), users[role]["token"])
     return caller.request(method, path, json=body, headers=headers[0] if headers else {})
 
 
@@ -82,25 +83,56 @@ def holding_the_lock(monkeypatch) -> Iterator[tuple[threading.Event, threading.E
         release.set()
 
 
-def in_order(app, users, monkeypatch, first: tuple, second: tuple) -> tuple[Any, Any]:
-    """`first` takes the deal's lock and keeps it until `second` has been sent and has had time to
-    reach the lock; then both finish. Their answers."""
+@contextmanager
+def holding_the_commit(monkeypatch, of: Callable[[Session], bool]) -> Iterator[tuple[threading.Event, threading.Event]]:
+    """While the first request whose session `of` picks commits: its changes are flushed (written
+    to its transaction, and the rows locked to others, uncommitted), `held` is set, and it waits for
+    `release` before it commits. Later commits go through as usual."""
+    held, release = threading.Event(), threading.Event()
+    original = Session.commit
+    first = threading.Lock()
+
+    def flush_and_wait(session: Session) -> None:
+        if of(session) and first.acquire(blocking=False):
+            session.flush()
+            held.set()
+            assert release.wait(30)
+        original(session)
+
+    monkeypatch.setattr(Session, "commit", flush_and_wait)
+    try:
+        yield held, release
+    finally:
+        release.set()
+
+
+def in_order(
+    app,
+    users,
+    monkeypatch,
+    first: tuple,
+    second: tuple,
+    holding: Callable[[Any], AbstractContextManager[tuple[threading.Event, threading.Event]]] = holding_the_lock,
+    roles: tuple[str, str] = ("sales", "sales"),
+) -> tuple[Any, Any]:
+    """`first` takes what `holding` holds (the deal's lock) and keeps it until `second` has been
+    sent and has had time to reach it; then both finish. Their answers."""
     results: dict[str, Any] = {}
 
     def sender(name: str, request: tuple) -> Callable[[], None]:
         def run() -> None:
-            results[name] = send(app, users, request)
+            results[name] = send(app, users, request, roles[0] if name == "first" else roles[1])
 
         return run
 
-    with holding_the_lock(monkeypatch) as (held, release):
+    with holding(monkeypatch) as (held, release):
         one = threading.Thread(target=sender("first", first))
         one.start()
         assert held.wait(30)
         two = threading.Thread(target=sender("second", second))
         two.start()
         two.join(0.5)
-        assert "second" not in results, "the second request did not wait for the deal's lock"
+        assert "second" not in results, "the second request did not wait for the first"
         release.set()
         one.join(30)
         two.join(30)
