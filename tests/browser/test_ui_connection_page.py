@@ -3,9 +3,10 @@
 - OAuth types (QuickBooks, Xero, Zoho Books): "Not authorised" → Authorise → the provider's
   authorization page → back through /oauth/callback → "Authorised"; a refused refresh token shows
   "Re-authorisation needed" with its reason and a Re-authorise button that goes round again. The
-  browser never reaches the providers: Playwright answers for their login hosts as a provider does
-  (a redirect to the callback with a code and the state), and the hub's server-side calls (token
-  endpoint, Xero's tenants) are answered by `responses` in this process, where the test app runs.
+  browser never reaches the providers: the test takes the hub's answer to Authorise (its redirect
+  to the provider) and answers as the provider does (a redirect to the callback with a code and
+  the state), and the hub's server-side calls (token endpoint, Xero's tenants) are answered by
+  `responses` in this process, where the test app runs.
 - 1C's site exchange: the exact address and user to enter in 1C, and the exchange runs as 1C
   (here `requests`, over real HTTP) makes them.
 """
@@ -102,18 +103,30 @@ def clean_embedded_redis(app):
 
 
 class ProviderLogin:
-    """The provider's authorization page as Playwright plays it: the admin logs in and allows
-    access, and the provider sends the browser back to the redirect URI with a code and the state."""
+    """The provider's authorization page as the test plays it: the admin logs in and allows access,
+    and the provider sends the browser back to the redirect URI with a code and the state.
 
-    def __init__(self, page, provider: Provider) -> None:
+    It answers at the hub's Authorise, not at the provider's host: the hub sends the browser there
+    by a redirect, and Playwright routes only the first request of a redirect chain (page.route and
+    context.route alike), so a route on the provider's host never sees that navigation. The form
+    goes to the hub for real; the hub's redirect, which must be to the provider's authorization URL,
+    is kept in `sent_to`, and the browser gets the provider's redirect to the callback instead."""
+
+    def __init__(self, page, provider: Provider, authorise_url: str) -> None:
         self.provider = provider
+        self.sent_to: list[str] = []
         self.seen: list[dict[str, list[str]]] = []
-        host = urlsplit(provider.authorize_url)
-        page.route(f"{host.scheme}://{host.netloc}/**", self.answer)
+        page.route(authorise_url, self.answer)
 
     def answer(self, route) -> None:
-        url = urlsplit(route.request.url)
-        assert f"{url.scheme}://{url.netloc}{url.path}" == self.provider.authorize_url
+        hub = route.fetch(max_redirects=0)
+        location = hub.headers.get("location", "")
+        self.sent_to.append(location)
+        url = urlsplit(location)
+        if hub.status != 302 or f"{url.scheme}://{url.netloc}{url.path}" != self.provider.authorize_url:
+            # Not off to the provider (a refusal flashed on the page): the browser sees what the hub said.
+            route.fulfill(response=hub)
+            return
         query = parse_qs(url.query)
         self.seen.append(query)
         back = {"code": f"code-{len(self.seen)}", "state": query["state"][0], **self.provider.callback_extra}
@@ -157,7 +170,7 @@ def test_an_admin_authorises_then_re_authorises_an_oauth_connection(
     provider = PROVIDERS[type_name]
     connection_id = make_connection(app, "Accounts", type_name, provider.config)
     redirect_uri = f"{live_server}/oauth/callback"
-    login = ProviderLogin(page, provider)
+    login = ProviderLogin(page, provider, f"{live_server}/admin/connections/{connection_id}/authorize")
 
     log_in(page, users["admin"]["email"])
     page.goto("/admin/connections")
@@ -201,8 +214,8 @@ def test_an_admin_authorises_then_re_authorises_an_oauth_connection(
         assert_code_exchanged(rsps.calls[0], provider, "code-2", redirect_uri)
     expect(oauth).to_contain_text("Authorised since")
     expect(page.get_by_role("alert")).to_have_count(0)
-    assert len(login.seen) == 2
-    assert login.seen[0]["state"] != login.seen[1]["state"]
+    (_, again) = login.seen
+    assert (again["client_id"], again["redirect_uri"]) == ([provider.config["client_id"]], [redirect_uri])
 
 
 def test_the_1c_exchange_page_tells_the_address_and_user_and_lists_the_exchanges(app, users, page, live_server):

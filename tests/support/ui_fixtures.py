@@ -25,6 +25,12 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # The browser reaches nothing off this machine: every name it would look up fails at once
+    # (ERR_NAME_NOT_RESOLVED), so a request no route answered can never reach a real provider.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    # Chromium reloads an error page by itself 1 s later: that reload is a fresh navigation a route
+    # answers, which hid a redirect to a real host (routes never see a redirect) until it came late.
+    "--disable-auto-reload",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 # Every page's browser context: a laptop's window, downloads kept for the tests to read.
@@ -76,17 +82,34 @@ def dialogs() -> Dialogs:
 @contextmanager
 def browser_page(browser, live_server: str, dialogs: Dialogs | None = None, **options) -> Iterator:
     """A page in a fresh browser context (CONTEXT_OPTIONS, overridden by `options`, e.g. a
-    `locale`); fails the test on any JavaScript error the page raised."""
+    `locale`); fails the test on any JavaScript error the page raised and on any request that
+    went for a host off this machine."""
     context = browser.new_context(base_url=live_server, **{**CONTEXT_OPTIONS, **options})
     context.set_default_timeout(10_000)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    outside: list[str] = []
+    context.on("requestfailed", lambda request: _off_machine(request, outside))
     if dialogs is not None:
         context.on("dialog", dialogs.answer)  # every page of the context, also a second tab
     yield page
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
+    assert outside == [], (
+        f"The browser went for hosts off this machine, which no route answered: {outside}. Playwright "
+        "routes only the first request of a redirect chain: answer at the request that redirects."
+    )
+
+
+def _off_machine(request, outside: list[str]) -> None:
+    # CHROMIUM_ARGS make every name lookup fail, so this failure is a request that went for the network
+    # off this machine; a request a route answered never looks a name up.
+    if request.failure == "net::ERR_NAME_NOT_RESOLVED":
+        chain = [request.url]
+        while (request := request.redirected_from) is not None:
+            chain.insert(0, request.url)
+        outside.append(" → ".join(chain))
 
 
 @pytest.fixture
