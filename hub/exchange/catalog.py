@@ -53,6 +53,7 @@ from hub.inventory.writers import held, stock_writer, zero_levels
 from hub.models import Connection, ExchangeSession, MappingRow, Product
 from hub.models import Warehouse as HubWarehouse
 from hub.models.base import utcnow
+from hub.money import is_tender
 
 PRODUCTS_TABLE = "products"
 ALL_WAREHOUSES = "all"  # where an offer's stock goes when it names no warehouse
@@ -285,7 +286,9 @@ class _Applier:
         if not text:
             return self.currency
         code = CURRENCY_WORDS.get(text.strip().lower(), text.strip().upper())
-        return code if len(code) == 3 and code.isalpha() else None
+        # A price in what no invoice can be made in (XXX, a fund, a withdrawn currency) is left
+        # out as one in no currency is: the API refuses such a product's currency too.
+        return code if is_tender(code) else None
 
     def finish(self) -> dict[str, Any]:
         if self.pending_products:

@@ -187,6 +187,19 @@ def test_deal_refused_input_names_the_field(app, sales, customer, body, field):
         assert db.session.query(Deal).count() == 0
 
 
+@pytest.mark.parametrize("code", ["XXX", "xts", "XAU", "XDR", "CHE", "DEM"])
+def test_a_deal_currency_no_invoice_can_be_made_in_is_refused_by_name(app, sales, customer, code):
+    """ISO 4217 lists these, but the won deal's invoice cannot be made in them: "no currency", the
+    testing code, gold, a unit of account, a fund, a withdrawn currency."""
+    said = {"currency": [f"'{code}' is not legal tender anywhere today: no invoice can be made in it."]}
+    r = sales.post("/api/v1/deals", json={"title": "Deal", "customer_id": customer["id"], "currency": code})
+    assert assert_error(r, 422, "currency")["errors"] == said
+    deal = sales.post("/api/v1/deals", json={"title": "Deal", "customer_id": customer["id"]}).json
+    assert assert_error(sales.patch(f"/api/v1/deals/{deal['id']}", json={"currency": code}), 422)["errors"] == said
+    with app.app_context():
+        assert [d.currency for d in db.session.query(Deal)] == ["EUR"]
+
+
 def test_contact_of_another_customer_is_refused(sales, customer):
     other = sales.post("/api/v1/customers", json={"name": "Other"}).json
     contact = sales.post("/api/v1/contacts", json={"customer_id": other["id"], "name": "Eve"}).json

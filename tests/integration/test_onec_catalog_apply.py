@@ -281,6 +281,18 @@ def test_the_price_type_by_its_id_or_the_first_price_when_none_is_set(app, tmp_p
     assert _products(app)["P1"][1:3] == (Decimal(8), "RUB")
 
 
+def test_a_price_in_what_no_invoice_can_be_made_in_is_left_alone(app, tmp_path):
+    """The API refuses these as a product's currency (no currency, the testing code, gold, a
+    withdrawn currency); a price 1C gives in one changes neither the price nor the currency."""
+    one_c = _connection(app)
+    codes = ("XXX", "xts", "XAU", "DEM")
+    for n, _ in enumerate(codes):
+        _product(app, f"P{n}", f"P{n}", "1")
+    offers = [Offer(f"id-P{n}", f"P{n}", None, prices=(Price(None, Decimal(9), code),)) for n, code in enumerate(codes)]
+    assert _apply(app, one_c, offers, tmp_path / "offers")["priced"] == 0
+    assert {sku: p[1:3] for sku, p in _products(app).items()} == {f"P{n}": (Decimal(1), "RUB") for n in range(4)}
+
+
 def test_a_full_package_of_one_wanted_warehouse_leaves_the_others_alone(app, tmp_path):
     """Kills `not self.wanted or w in self.wanted` changed in the warehouses a full package speaks for."""
     one_c = _connection(app, warehouses="wh-main")
