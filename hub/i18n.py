@@ -97,6 +97,7 @@ OUT_OF_RANGE = N_plural(
 NESTED = N_("Nested more than %(depth)s deep.")
 BETWEEN = N_("Must be between %(min)s and %(max)s.")
 NOT_A_CURRENCY = N_("'%(value)s' is not an ISO 4217 currency code.")
+NOT_TENDER = N_("'%(value)s' is not legal tender anywhere today: no invoice can be made in it.")
 AT_LEAST = N_("Must be at least %(min)s.")
 AT_MOST = N_("Must be at most %(max)s.")
 GREATER = N_("Must be greater than %(min)s.")  # marshmallow's Range says it too
@@ -117,6 +118,7 @@ FILLED_IN: tuple[str | tuple[str, str, str], ...] = (
     BETWEEN,
     NESTED,
     NOT_A_CURRENCY,
+    NOT_TENDER,
     # a connector's settings (connectors.base.validate_config)
     config_messages.AT_LEAST,
     config_messages.MUST_BE_TYPE,

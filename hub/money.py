@@ -9,7 +9,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 
-from babel.numbers import get_currency_precision, list_currencies
+from babel.core import get_global
+from babel.numbers import get_currency_precision, get_territory_currencies, list_currencies
 from sqlalchemy import Numeric, String, cast
 from sqlalchemy.types import TypeDecorator
 
@@ -29,6 +30,20 @@ def currencies() -> frozenset[str]:
 
 def is_currency(code: str) -> bool:
     return code in currencies()
+
+
+@cache
+def tender_currencies() -> frozenset[str]:
+    """The currencies that are legal tender in some country today: what an invoice can be made in.
+    ISO 4217 also lists codes that are no money one pays with (XXX "no currency", XTS for tests,
+    gold and silver, units of account such as XDR, funds such as CHE) and withdrawn currencies
+    (DEM); an ERP or 1C refuses an invoice in them, or worse, books one."""
+    territories = get_global("territory_currencies")
+    return frozenset(code for territory in territories for code in get_territory_currencies(territory, tender=True))
+
+
+def is_tender(code: str) -> bool:
+    return code in tender_currencies()
 
 
 @cache

@@ -22,12 +22,13 @@ from hub.i18n import (
     GREATER,
     NESTED,
     NOT_A_CURRENCY,
+    NOT_TENDER,
     OUT_OF_RANGE,
     PLACES,
     english_form,
 )
 from hub.jsonio import MAX_DEPTH, MAX_DIGITS, MAX_EXPONENT, OutOfRange, loads
-from hub.money import is_currency, round_money
+from hub.money import is_currency, is_tender, round_money
 from hub.services.queries import COUNT_LIMIT
 
 # PostgreSQL `integer`: every id and count column. A larger number in the input is refused by
@@ -137,12 +138,19 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 class Currency(ma.fields.String):
-    """An ISO 4217 code; lower case is accepted and upper-cased."""
+    """An ISO 4217 code of a currency that is legal tender today; lower case is accepted and
+    upper-cased. `any_code=True` takes every ISO 4217 code: a filter finds what older records hold."""
+
+    def __init__(self, *, any_code: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.any_code = any_code
 
     def _deserialize(self, value, attr, data, **kwargs):
         code = super()._deserialize(value, attr, data, **kwargs).strip().upper()
         if not is_currency(code):
             raise ma.ValidationError(_filled(NOT_A_CURRENCY, value=value))
+        if not self.any_code and not is_tender(code):
+            raise ma.ValidationError(_filled(NOT_TENDER, value=value))
         return code
 
 

@@ -195,14 +195,19 @@ class DealListArgs(ListArgs):
     close_before = ma.fields.Date(metadata={"description": "expected close on or before"})
 
 
+REASON_LENGTH = ma.validate.Length(max=deal_service.LOST_REASON_LENGTH)
+
+
 class StageMove(ma.Schema):
     stage = ma.fields.Raw(required=True, metadata={"description": "stage name or id"})
-    reason = ma.fields.String(allow_none=True, metadata={"description": "required when the stage is a lost one"})
+    reason = ma.fields.String(
+        allow_none=True, validate=REASON_LENGTH, metadata={"description": "required when the stage is a lost one"}
+    )
     note = ma.fields.String(allow_none=True)
 
 
 class LostIn(ma.Schema):
-    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
+    reason = ma.fields.String(required=True, validate=[ma.validate.Length(min=1), REASON_LENGTH])
 
 
 class StageChangeOut(ma.Schema):

@@ -110,7 +110,7 @@ class InvoiceListArgs(ListArgs):
     deal_id = ma.fields.Integer()
     issued_from = ma.fields.Date(metadata={"description": "issue date on or after"})
     issued_to = ma.fields.Date(metadata={"description": "issue date on or before"})
-    currency = Currency(metadata={"description": "ISO 4217 code"})
+    currency = Currency(any_code=True, metadata={"description": "ISO 4217 code"})
 
 
 INVOICE_SORT = {"number": HubInvoice.id, "issue_date": HubInvoice.issue_date, "total": HubInvoice.total}

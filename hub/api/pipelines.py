@@ -46,7 +46,7 @@ class Pipelines(MethodView):
     @blp.arguments(PipelineSchema)
     @blp.response(201, PipelineSchema)
     def post(self, data):
-        """Create a pipeline; its stages in order, with at least one open, one won and one lost."""
+        """Create a pipeline; its stages in order, with at least one open, exactly one won and one lost."""
         return catalogue.create_pipeline(data)
 
 

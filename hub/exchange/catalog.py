@@ -6,7 +6,8 @@ Staging: each call reads the next `import_batch` items of the file into
 `<session folder>/.staged/<file>/<n>.jsonl`, starting at the byte where the last call stopped
 (the session keeps that position: offset, encoding, the elements open there). When the file
 ends, every staged item is applied:
-- catalogue products → hub products (created, or renamed) by SKU (Артикул, else 1C's Ид), and the
+- catalogue products → hub products (created, or renamed) by SKU (Артикул, else 1C's Ид) in any
+  case, as the API compares SKUs (a product keeps the hub's spelling), and the
   connection's `products` table row SKU → 1C Ид (what orders are sent with, and how offers that
   name only an Ид find their SKU);
 - offers → list prices (the configured price type) and stock levels per 1C warehouse, written as a
@@ -27,7 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, func, or_, select
 
 from connectors.documents import StockLevel as Level
 from connectors.onec.commerceml import (
@@ -53,6 +54,7 @@ from hub.inventory.writers import held, stock_writer, zero_levels
 from hub.models import Connection, ExchangeSession, MappingRow, Product
 from hub.models import Warehouse as HubWarehouse
 from hub.models.base import utcnow
+from hub.money import is_tender
 
 PRODUCTS_TABLE = "products"
 ALL_WAREHOUSES = "all"  # where an offer's stock goes when it names no warehouse
@@ -180,24 +182,26 @@ class _Applier:
         inserted and updated them one by one: 20,000 products took 10 s."""
         items = self.pending_products
         self.pending_products = []
-        by_sku: dict[str, CatalogItem] = {}
+        # By SKU regardless of case, as the API keeps them unique (`_ensure_sku_free`): 1C's
+        # pump-100 is the hub's PUMP-100, not a second product.
+        by_sku: dict[str, tuple[str, CatalogItem]] = {}
         for item in items:
             sku = item.sku or item.id
             if len(sku) > SKU_LENGTH:
                 self.skipped += 1
                 continue
-            by_sku[sku] = item
-        skus = list(by_sku)
-        products = {
-            sku: (product_id, name)
-            for product_id, sku, name in db.session.execute(
-                select(Product.id, Product.sku, Product.name).where(Product.sku.in_(skus))
-            )
-        }
+            by_sku[sku.lower()] = (sku, item)
+        products = self._products_by_sku([sku for sku, _ in by_sku.values()])
         new_products, renamed, new_rows, moved = [], {}, [], {}
-        for sku, item in by_sku.items():
+        for key, (sku, item) in by_sku.items():
             name = (item.name or sku)[:200]
-            if sku not in products:
+            known = products.get(key)
+            if known is not None:
+                # The hub's spelling from here on: orders, prices and stock name the product by it.
+                sku = known.sku
+                if known.name != name:
+                    renamed[known.id] = {"name": (known.name, name)}
+            else:
                 new_products.append(
                     {
                         "sku": sku,
@@ -209,8 +213,6 @@ class _Applier:
                         "active": True,
                     }
                 )
-            elif products[sku][1] != name:
-                renamed[products[sku][0]] = {"name": (products[sku][1], name)}
             row = self.rows.get(sku)
             if row is None:
                 new_rows.append(
@@ -226,6 +228,22 @@ class _Applier:
         added = insert_audited(db.session, MappingRow.__table__, new_rows, "key")
         self.rows.update((row["key"], (added[row["key"]], row["value"])) for row in new_rows)
         update_audited(db.session, MappingRow.__table__, moved)
+
+    def _products_by_sku(self, skus: list[str]) -> dict[str, Row]:
+        """The products of these SKUs regardless of case, by lower-cased SKU (id, sku, name,
+        list_price, currency), in one query. The exact SKUs too: SQLite's lower() folds ASCII only,
+        and a Cyrillic SKU written alike must still be found. Of two products that differ in case
+        only (made before the rule), the one spelled as asked for, else the older."""
+        found: dict[str, Row] = {}
+        query = select(Product.id, Product.sku, Product.name, Product.list_price, Product.currency).where(
+            or_(Product.sku.in_(skus), func.lower(Product.sku).in_([sku.lower() for sku in skus]))
+        )
+        asked = set(skus)
+        for product in db.session.execute(query.order_by(Product.id)):
+            key = product.sku.lower()
+            if key not in found or (product.sku in asked and found[key].sku not in asked):
+                found[key] = product
+        return found
 
     def offer(self, offer: Offer) -> None:
         sku = offer.sku or self.sku_of.get(offer.id) or self.sku_of.get(offer.product_id)
@@ -254,10 +272,11 @@ class _Applier:
         prices = self.pending_prices
         self.pending_prices = {}
         changes: dict[int, dict[str, tuple[Any, Any]]] = {}
-        for product_id, sku, list_price, currency in db.session.execute(
-            select(Product.id, Product.sku, Product.list_price, Product.currency).where(Product.sku.in_(list(prices)))
-        ):
-            price = prices[sku]
+        products = self._products_by_sku(list(prices))
+        for sku, price in prices.items():
+            if (product := products.get(sku.lower())) is None:
+                continue
+            product_id, list_price, currency = product.id, product.list_price, product.currency
             new_currency = self._currency(price.currency)
             if not new_currency:
                 continue
@@ -285,7 +304,9 @@ class _Applier:
         if not text:
             return self.currency
         code = CURRENCY_WORDS.get(text.strip().lower(), text.strip().upper())
-        return code if len(code) == 3 and code.isalpha() else None
+        # A price in what no invoice can be made in (XXX, a fund, a withdrawn currency) is left
+        # out as one in no currency is: the API refuses such a product's currency too.
+        return code if is_tender(code) else None
 
     def finish(self) -> dict[str, Any]:
         if self.pending_products:
@@ -294,6 +315,7 @@ class _Applier:
             self._write_prices()
         changed, product_ids = 0, set()
         now = utcnow()
+        self._spell_levels_as_the_hub()
         left_out = self._left_out() if self.full_stock and self.reports_stock else set()
         if self.levels or left_out:
             rows = [
@@ -319,6 +341,20 @@ class _Applier:
             "stock_zeroed": len(left_out),
             "skipped": self.skipped,
         }
+
+    def _spell_levels_as_the_hub(self) -> None:
+        """The stock of an offer that writes a product's SKU in another case than the hub goes to
+        that product (the stock writers link stock to products by the exact SKU): a query per
+        thousand SKUs."""
+        skus = list({sku for sku, _ in self.levels})
+        spelled: dict[str, str] = {}
+        for k in range(0, len(skus), 1000):
+            spelled.update((key, p.sku) for key, p in self._products_by_sku(skus[k : k + 1000]).items())
+        levels: dict[tuple[str, str], Decimal] = {}
+        for (sku, warehouse), quantity in self.levels.items():
+            key = (spelled.get(sku.lower(), sku), warehouse)
+            levels[key] = levels.get(key, Decimal(0)) + quantity
+        self.levels = levels
 
     def _left_out(self) -> set[tuple[str, str]]:
         """(SKU, warehouse) of this connection's stock, not zero yet, in the warehouses of a full

@@ -50,6 +50,26 @@ def delete_product(product_id: int) -> None:
     db.session.commit()
 
 
+def _closing_stages_repeated(stages: list[Mapping[str, Any]]) -> dict[str, str]:
+    """Each won or lost stage after the first of its kind, by index. A deal is won or lost by moving
+    it to its pipeline's stage of that kind (`Pipeline.stage_of_kind`, the first one): with two,
+    a won deal in the second, won again (a double click), would move to the first and push its
+    invoice again; a lost one would move without a new reason."""
+    first: dict[StageKind, str] = {}
+    errors: dict[str, str] = {}
+    for i, stage in enumerate(stages):
+        kind = stage["kind"]
+        if kind == StageKind.OPEN:
+            continue
+        if kind not in first:
+            first[kind] = stage["name"]
+        elif kind == StageKind.WON:
+            errors[f"stages[{i}].kind"] = gettext("A pipeline has one won stage: '%(stage)s'.", stage=first[kind])
+        else:
+            errors[f"stages[{i}].kind"] = gettext("A pipeline has one lost stage: '%(stage)s'.", stage=first[kind])
+    return errors
+
+
 def _ensure_sku_free(sku: str, product_id: int | None = None) -> None:
     """SKUs are compared regardless of case: PUMP-100 and pump-100 are one article to the people
     and systems (1C, ERPs) that read them."""
@@ -65,7 +85,7 @@ def _ensure_sku_free(sku: str, product_id: int | None = None) -> None:
 
 
 def create_pipeline(data: Mapping[str, Any]) -> Pipeline:
-    """A pipeline with its stages in order: at least one open, one won and one lost, no name twice.
+    """A pipeline with its stages in order: at least one open, exactly one won and one lost, no name twice.
     Made the default, it takes that over from the one that was."""
     kinds = [s["kind"] for s in data["stages"]]
     missing = [k.value for k in StageKind if k not in kinds]
@@ -73,6 +93,9 @@ def create_pipeline(data: Mapping[str, Any]) -> Pipeline:
         raise ValidationFailed(
             {"stages": gettext("Needs at least one stage of kind: %(kinds)s.", kinds=", ".join(missing))}
         )
+    repeated = _closing_stages_repeated(data["stages"])
+    if repeated:
+        raise ValidationFailed(repeated)
     # Two pipelines made the default at once: the later waits, and takes the default over.
     serialise_writes(Pipeline)
     names = [s["name"].lower() for s in data["stages"]]

@@ -46,6 +46,9 @@ from hub.services.queries import get_held, hold_products
 from hub.sync import outbox
 
 FROZEN_WHEN_WON = ("lines", "currency", "customer_id")
+# The longest reason a lost deal keeps, however it is lost: POST /lost, a move to a lost stage
+# (POST /stage, the board) or the deal's page.
+LOST_REASON_LENGTH = 2000
 
 
 def default_pipeline() -> Pipeline:
@@ -395,6 +398,8 @@ def move_to_stage(
     elif stage.kind == StageKind.LOST:
         if not reason or not reason.strip():
             raise ValidationFailed({"reason": "Say why the deal was lost."})
+        if len(reason.strip()) > LOST_REASON_LENGTH:
+            raise ValidationFailed({"reason": f"Longer than maximum length {LOST_REASON_LENGTH}."})
         deal.lost_at = utcnow()
         deal.lost_reason = reason.strip()
     else:

@@ -146,6 +146,36 @@ def test_customer_refused_input_names_the_field(app, sales, body, field):
         assert db.session.query(Customer).count() == 0
 
 
+# ISO 4217 lists them, but no invoice is made in them: "no currency", the testing code, gold, a unit
+# of account, a fund, and a currency withdrawn in 2002.
+NOT_TENDER = ("XXX", "xts", "XAU", "XDR", "CHE", "DEM")
+
+
+@pytest.mark.parametrize("code", NOT_TENDER)
+def test_a_customer_or_product_currency_no_invoice_can_be_made_in_is_refused_by_name(app, admin, sales, customer, code):
+    said = [f"'{code}' is not legal tender anywhere today: no invoice can be made in it."]
+    r = sales.post("/api/v1/customers", json={"name": "X", "default_currency": code})
+    assert assert_error(r, 422, "default_currency")["errors"] == {"default_currency": said}
+    r = sales.patch(f"/api/v1/customers/{customer['id']}", json={"default_currency": code})
+    assert assert_error(r, 422, "default_currency")["errors"] == {"default_currency": said}
+    body = {"sku": "P-1", "name": "P", "list_price": "1.00", "currency": code}
+    assert assert_error(admin.post("/api/v1/products", json=body), 422, "currency")["errors"] == {"currency": said}
+    product = admin.post("/api/v1/products", json=body | {"currency": "EUR"}).json
+    r = admin.patch(f"/api/v1/products/{product['id']}", json={"currency": code})
+    assert assert_error(r, 422, "currency")["errors"] == {"currency": said}
+    with app.app_context():
+        assert [c.default_currency for c in db.session.query(Customer)] == ["EUR"]
+        assert [p.currency for p in db.session.query(Product)] == ["EUR"]
+
+
+def test_a_currency_no_invoice_can_be_made_in_is_refused_in_the_readers_language(sales):
+    body = {"name": "X", "default_currency": "XXX"}
+    r = sales.post("/api/v1/customers", json=body, headers={"Accept-Language": "ru"})
+    assert assert_error(r, 422, "default_currency")["errors"]["default_currency"] == [
+        "'XXX' сегодня нигде не является законным платёжным средством: счёт в этой валюте выставить нельзя."
+    ]
+
+
 def test_customer_body_that_is_not_json_is_a_4xx(sales):
     r = sales.post("/api/v1/customers", data="{not json", headers={"Content-Type": "application/json"})
     assert 400 <= r.status_code < 500

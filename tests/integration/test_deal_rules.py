@@ -454,6 +454,26 @@ def test_a_pipeline_without_a_lost_stage_cannot_lose_a_deal(app, sales, admin, c
     assert (r.status_code, r.json["message"]) == (409, "Pipeline 'Projects' has no lost stage.")
 
 
+def test_a_pipeline_has_one_won_and_one_lost_stage_and_each_other_one_is_refused_by_name(admin):
+    """Won and lost move a deal to its pipeline's stage of that kind: a second one of either is
+    refused where the request gives it, and nothing is made."""
+    stages = [
+        {"name": "Lead", "probability": 10},
+        {"name": "Signed", "probability": 100, "kind": "won"},
+        {"name": "Dropped", "probability": 0, "kind": "lost"},
+        {"name": "Paid", "probability": 100, "kind": "won"},
+        {"name": "Cancelled", "probability": 0, "kind": "lost"},
+        {"name": "Gone", "probability": 0, "kind": "lost"},
+    ]
+    r = admin.post("/api/v1/pipelines", json={"name": "Projects", "stages": stages})
+    assert errors_of(r) == {
+        "stages[3].kind": ["A pipeline has one won stage: 'Signed'."],
+        "stages[4].kind": ["A pipeline has one lost stage: 'Dropped'."],
+        "stages[5].kind": ["A pipeline has one lost stage: 'Dropped'."],
+    }
+    assert [p["name"] for p in admin.get("/api/v1/pipelines").json] == ["Sales"]
+
+
 # ---- _check_stock --------------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from hub.models import Deal, DealLine, HubInvoice, Pipeline, Stage, StageTotal, 
 from hub.services.board import board_columns, rebuild_stage_totals
 from tests.support.api_errors import assert_error
 from tests.support.deals import new_deal
+from tests.support.sessions import csrf_token, logged_in, page_text
 
 DealPage = page_schema(DealSummary, "DealPageCheck")
 
@@ -187,6 +188,19 @@ def test_deal_refused_input_names_the_field(app, sales, customer, body, field):
         assert db.session.query(Deal).count() == 0
 
 
+@pytest.mark.parametrize("code", ["XXX", "xts", "XAU", "XDR", "CHE", "DEM"])
+def test_a_deal_currency_no_invoice_can_be_made_in_is_refused_by_name(app, sales, customer, code):
+    """ISO 4217 lists these, but the won deal's invoice cannot be made in them: "no currency", the
+    testing code, gold, a unit of account, a fund, a withdrawn currency."""
+    said = {"currency": [f"'{code}' is not legal tender anywhere today: no invoice can be made in it."]}
+    r = sales.post("/api/v1/deals", json={"title": "Deal", "customer_id": customer["id"], "currency": code})
+    assert assert_error(r, 422, "currency")["errors"] == said
+    deal = sales.post("/api/v1/deals", json={"title": "Deal", "customer_id": customer["id"]}).json
+    assert assert_error(sales.patch(f"/api/v1/deals/{deal['id']}", json={"currency": code}), 422)["errors"] == said
+    with app.app_context():
+        assert [d.currency for d in db.session.query(Deal)] == ["EUR"]
+
+
 def test_contact_of_another_customer_is_refused(sales, customer):
     other = sales.post("/api/v1/customers", json={"name": "Other"}).json
     contact = sales.post("/api/v1/contacts", json={"customer_id": other["id"], "name": "Eve"}).json
@@ -288,6 +302,20 @@ def test_lost_needs_a_reason_and_can_follow_won(sales, customer):
     # a lost deal may be reopened
     r = sales.post(f"/api/v1/deals/{deal['id']}/stage", json={"stage": "Negotiation"})
     assert (r.status_code, r.json["status"], r.json["lost_reason"]) == (200, "open", None)
+
+
+def test_a_lost_reason_has_one_limit_whichever_way_the_deal_is_lost(app, sales, users, customer):
+    deal = new_deal(sales, customer, [{"description": "X", "quantity": 1, "unit_price": "10"}])
+    path = f"/api/v1/deals/{deal['id']}"
+    assert_error(sales.post(f"{path}/lost", json={"reason": "x" * 2001}), 422, "reason")
+    assert_error(sales.post(f"{path}/stage", json={"stage": "Lost", "reason": "x" * 2001}), 422, "reason")
+    page = logged_in(app, users["sales"]["email"])
+    token = csrf_token(page, f"/deals/{deal['id']}")
+    r = page.post(f"/deals/{deal['id']}/lost", data={"reason": "x" * 2001, "csrf_token": token})
+    assert "Longer than maximum length 2000." in page_text(r)
+    assert sales.get(path).json["status"] == "open"
+    r = sales.post(f"{path}/stage", json={"stage": "Lost", "reason": "x" * 2000})
+    assert (r.status_code, len(r.json["lost_reason"])) == (200, 2000)
 
 
 def test_deal_list_filters_and_search(sales, customer):

@@ -87,6 +87,8 @@ def test_the_api_filters_by_currency(app, call, three_invoices):
     assert finance.get("/api/v1/invoices?currency=eur").json["total"] == 3
     assert finance.get("/api/v1/invoices?currency=CHF").json["total"] == 0  # a real currency nobody used
     assert finance.get("/api/v1/invoices/totals?currency=CHF").json == []
+    # Withdrawn: no new deal is made in it, but finance looks for the invoices made before.
+    assert finance.get("/api/v1/invoices?currency=DEM").json["total"] == 0
 
 
 @pytest.mark.parametrize(

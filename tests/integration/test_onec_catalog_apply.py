@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from connectors.onec.commerceml import (
     CatalogItem,
@@ -281,6 +281,18 @@ def test_the_price_type_by_its_id_or_the_first_price_when_none_is_set(app, tmp_p
     assert _products(app)["P1"][1:3] == (Decimal(8), "RUB")
 
 
+def test_a_price_in_what_no_invoice_can_be_made_in_is_left_alone(app, tmp_path):
+    """The API refuses these as a product's currency (no currency, the testing code, gold, a
+    withdrawn currency); a price 1C gives in one changes neither the price nor the currency."""
+    one_c = _connection(app)
+    codes = ("XXX", "xts", "XAU", "DEM")
+    for n, _ in enumerate(codes):
+        _product(app, f"P{n}", f"P{n}", "1")
+    offers = [Offer(f"id-P{n}", f"P{n}", None, prices=(Price(None, Decimal(9), code),)) for n, code in enumerate(codes)]
+    assert _apply(app, one_c, offers, tmp_path / "offers")["priced"] == 0
+    assert {sku: p[1:3] for sku, p in _products(app).items()} == {f"P{n}": (Decimal(1), "RUB") for n in range(4)}
+
+
 def test_a_full_package_of_one_wanted_warehouse_leaves_the_others_alone(app, tmp_path):
     """Kills `not self.wanted or w in self.wanted` changed in the warehouses a full package speaks for."""
     one_c = _connection(app, warehouses="wh-main")
@@ -391,6 +403,61 @@ def test_offers_read_from_a_file_in_windows_1251(app, tmp_path):
         assert [s.done for s in steps] == [False, True]
         db.session.commit()
     assert _products(app)["CHAIR-1"][1:3] == (Decimal("1499.90"), "RUB")
+
+
+def test_a_catalogue_finds_the_hub_products_whatever_the_case_of_their_skus(app, tmp_path):
+    """The API keeps SKUs unique regardless of case, and so does the import: 1C's CHAIR-1 is the
+    hub's chair-1, renamed and linked under the hub's spelling, not a second product; the offers
+    that follow price and stock it, also through a connection that never linked it."""
+    one_c = _connection(app)
+    _product(app, "chair-1", "Chair", "1")
+    _product(app, "Desk-2", "Desk", "1")
+    catalogue, offers = tmp_path / "import.xml", tmp_path / "offers.xml"
+    catalogue.write_bytes(IMPORT_XML.format(encoding="UTF-8").encode())
+    offers.write_bytes(OFFERS_XML.encode())
+    with app.app_context():
+        step = catalog.import_step(_session(app, one_c), tmp_path / "s", "import.xml", catalogue, batch=10)
+        db.session.commit()
+    assert (step.done, step.summary["created"], step.summary["renamed"]) == (True, 1, 2)
+    assert {sku: p[0] for sku, p in _products(app).items()} == {
+        "chair-1": "Стул офисный",
+        "Desk-2": "Стол письменный",
+        "c3d2": "Лампа без артикула",
+    }
+    assert {sku: value for sku, (_, value) in _rows(app, one_c).items()} == {
+        "chair-1": "a1f0",
+        "Desk-2": "b2e1",
+        "c3d2": "c3d2",
+    }
+    other = _connection(app, "1C shop")
+    for connection in (one_c, other):
+        with app.app_context():
+            db.session.execute(update(Product).where(Product.sku == "chair-1").values(list_price=Decimal(1)))
+            step = catalog.import_step(_session(app, connection), tmp_path / "s", "offers.xml", offers, batch=10)
+            db.session.commit()
+        assert step.summary["priced"] == 1
+        assert _products(app)["chair-1"][1:3] == (Decimal("1499.90"), "RUB")
+        with app.app_context():
+            query = select(StockLevel).where(StockLevel.connection_id == connection)
+            stock = {(s.sku, s.warehouse.code): (s.on_hand, s.product_id) for s in db.session.scalars(query)}
+            chair, desk = (
+                db.session.scalar(select(Product.id).where(Product.sku == sku)) for sku in ("chair-1", "Desk-2")
+            )
+        assert stock == {
+            ("chair-1", "wh-main"): (5, chair),
+            ("chair-1", "wh-shop"): (2, chair),
+            **({("Desk-2", "all"): (Decimal("3.5"), desk)} if connection == one_c else {}),
+        }
+
+
+def test_a_cyrillic_sku_is_found_as_written_whatever_lower_the_database_has(app, tmp_path):
+    """SQLite's lower() folds ASCII only: the products are looked for by their exact SKU too, or
+    НАСОС-1 would not be found and be inserted a second time (refused by the unique SKU)."""
+    one_c = _connection(app)
+    _product(app, "НАСОС-1", "Насос", "1")
+    summary = _apply(app, one_c, [CatalogItem("n1", "НАСОС-1", "Насос новый")], tmp_path / "staged")
+    assert (summary["created"], summary["renamed"]) == (0, 1)
+    assert {sku: p[0] for sku, p in _products(app).items()} == {"НАСОС-1": "Насос новый"}
 
 
 def _stocked(sku: str, quantity: int) -> Offer:
