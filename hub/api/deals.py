@@ -195,19 +195,18 @@ class DealListArgs(ListArgs):
     close_before = ma.fields.Date(metadata={"description": "expected close on or before"})
 
 
-REASON_LENGTH = ma.validate.Length(max=deal_service.LOST_REASON_LENGTH)
-
-
 class StageMove(ma.Schema):
     stage = ma.fields.Raw(required=True, metadata={"description": "stage name or id"})
     reason = ma.fields.String(
-        allow_none=True, validate=REASON_LENGTH, metadata={"description": "required when the stage is a lost one"}
+        allow_none=True,
+        validate=ma.validate.Length(max=deal_service.LOST_REASON_LENGTH),
+        metadata={"description": "required when the stage is a lost one"},
     )
     note = ma.fields.String(allow_none=True)
 
 
 class LostIn(ma.Schema):
-    reason = ma.fields.String(required=True, validate=[ma.validate.Length(min=1), REASON_LENGTH])
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=deal_service.LOST_REASON_LENGTH))
 
 
 class StageChangeOut(ma.Schema):

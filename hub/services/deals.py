@@ -397,7 +397,7 @@ def move_to_stage(
         deal.lost_reason = None
     elif stage.kind == StageKind.LOST:
         if not reason or not reason.strip():
-            raise ValidationFailed({"reason": "Say why the deal was lost."})
+            raise ValidationFailed({"reason": gettext("Say why the deal was lost.")})
         if len(reason.strip()) > LOST_REASON_LENGTH:
             raise ValidationFailed({"reason": f"Longer than maximum length {LOST_REASON_LENGTH}."})
         deal.lost_at = utcnow()
