@@ -54,6 +54,7 @@ class Pipelines(MethodView):
 class PipelineById(MethodView):
     @requires("pipelines", "read")
     @blp.response(200, PipelineSchema)
+    @blp.etag
     def get(self, pipeline_id):
         return get_or_404(Pipeline, pipeline_id)
 
