@@ -45,6 +45,7 @@ class Pipelines(MethodView):
     @requires("pipelines", "write")
     @blp.arguments(PipelineSchema)
     @blp.response(201, PipelineSchema)
+    @blp.etag
     def post(self, data):
         """Create a pipeline; its stages in order, with at least one open, one won and one lost."""
         return catalogue.create_pipeline(data)

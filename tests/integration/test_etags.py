@@ -62,6 +62,12 @@ def test_every_record_read_alone_has_an_etag_that_each_write_changes(sales, admi
     assert made.headers["ETag"] == sales.get(f"/api/v1/customers/{made.json['id']}").headers["ETag"]
     pipeline = deal["pipeline_id"]
     assert _strong(sales.get(f"/api/v1/pipelines/{pipeline}"))
+    stages = [
+        {"name": n, "probability": p, "kind": k}
+        for n, p, k in (("New", 10, "open"), ("Won", 100, "won"), ("Lost", 0, "lost"))
+    ]
+    made = admin.post("/api/v1/pipelines", json={"name": "Service", "stages": stages})
+    assert made.headers["ETag"] == admin.get(f"/api/v1/pipelines/{made.json['id']}").headers["ETag"]
 
 
 def test_a_deals_etag_changes_with_its_lines(sales, deal):
