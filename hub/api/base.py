@@ -165,7 +165,7 @@ class Blueprint(flask_smorest.Blueprint):
             return doc
         if method.upper() in CHECKED:
             doc.setdefault("parameters", []).append(IF_MATCH)
-            doc["responses"][412] = "PRECONDITION_FAILED"
+            doc["responses"][412] = STALE
         for status in doc_info.get("success_status_codes", []):
             if status != 204:
                 doc["responses"][status].setdefault("headers", {})["ETag"] = ETAG
@@ -181,6 +181,11 @@ IF_MATCH = {
     "description": "The ETag of the record as the client read it (or `*`): the write is made only if the "
     "record is still that version, else 412 and nothing is written. Compared strongly: a weak tag (W/...) "
     "never matches. Without it the write is made whatever the version (the last writer wins).",
+}
+STALE = {
+    "description": "If-Match names no current version: the record was changed since it was read. Nothing "
+    "is written; read it again and reapply the change. `errors` names If-Match.",
+    "content": {"application/json": {"schema": "Error"}},
 }
 ETAG = {
     "description": "The record's version, for If-Match on its PATCH and DELETE: it changes with every change "
