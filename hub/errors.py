@@ -41,6 +41,14 @@ class Conflict(HubError):
     code = "conflict"
 
 
+class PreconditionFailed(HubError):
+    """The request's If-Match names no current version of the record: it was changed since the
+    client read it (RFC 9110, 13.1.1). Nothing is written."""
+
+    status = 412
+    code = "precondition_failed"
+
+
 class UpstreamFailed(HubError):
     """A target system refused or did not answer something the request needed done there."""
 
@@ -65,6 +73,7 @@ HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    412: "precondition_failed",
     413: "too_large",
     415: "unsupported_media_type",
     422: "validation_error",

@@ -8,7 +8,7 @@ import marshmallow as ma
 from flask.views import MethodView
 from sqlalchemy import select
 
-from hub.api.base import Blueprint, ListArgs, Moment, page_schema, partial, stripped
+from hub.api.base import Blueprint, ListArgs, Moment, if_match, page_schema, partial, stripped
 from hub.auth import authenticated_user, requires
 from hub.models import Activity, ActivityKind, Task
 from hub.services import activities
@@ -92,6 +92,7 @@ class Activities(MethodView):
     @requires("activities", "write")
     @blp.arguments(ActivitySchema)
     @blp.response(201, ActivitySchema)
+    @blp.etag
     def post(self, data):
         return activities.create_activity(data, authenticated_user())
 
@@ -100,19 +101,22 @@ class Activities(MethodView):
 class ActivityById(MethodView):
     @requires("activities", "read")
     @blp.response(200, ActivitySchema)
+    @blp.etag
     def get(self, activity_id):
         return get_or_404(Activity, activity_id)
 
     @requires("activities", "write")
     @blp.arguments(partial(ActivitySchema))
     @blp.response(200, ActivitySchema)
+    @blp.etag
     def patch(self, data, activity_id):
-        return activities.update_activity(activity_id, data)
+        return activities.update_activity(activity_id, data, if_match())
 
     @requires("activities", "write")
     @blp.response(204)
+    @blp.etag
     def delete(self, activity_id):
-        activities.delete_activity(activity_id)
+        activities.delete_activity(activity_id, if_match())
 
 
 @blp.route("/tasks")
@@ -135,6 +139,7 @@ class Tasks(MethodView):
     @requires("tasks", "write")
     @blp.arguments(TaskSchema)
     @blp.response(201, TaskSchema)
+    @blp.etag
     def post(self, data):
         return activities.create_task(data, authenticated_user())
 
@@ -143,16 +148,19 @@ class Tasks(MethodView):
 class TaskById(MethodView):
     @requires("tasks", "read")
     @blp.response(200, TaskSchema)
+    @blp.etag
     def get(self, task_id):
         return get_or_404(Task, task_id)
 
     @requires("tasks", "write")
     @blp.arguments(partial(TaskSchema))
     @blp.response(200, TaskSchema)
+    @blp.etag
     def patch(self, data, task_id):
-        return activities.update_task(task_id, data)
+        return activities.update_task(task_id, data, if_match())
 
     @requires("tasks", "write")
     @blp.response(204)
+    @blp.etag
     def delete(self, task_id):
-        activities.delete_task(task_id)
+        activities.delete_task(task_id, if_match())

@@ -5,13 +5,16 @@ arguments (page, sort, search) and the list envelope. Pages of a list and look-u
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from copy import deepcopy
 from datetime import UTC
 from decimal import Decimal, InvalidOperation
+from functools import wraps
 from typing import Any
 
 import flask_smorest
 import marshmallow as ma
+from flask import request
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
@@ -30,6 +33,7 @@ from hub.i18n import (
 from hub.jsonio import MAX_DEPTH, MAX_DIGITS, MAX_EXPONENT, OutOfRange, loads
 from hub.money import is_currency, is_tender, round_money
 from hub.services.queries import COUNT_LIMIT
+from hub.services.versions import ANY, etag_of
 
 # PostgreSQL `integer`: every id and count column. A larger number in the input is refused by
 # name (422), or is no route (404) in a path, instead of failing in the database (500).
@@ -132,6 +136,73 @@ class Blueprint(flask_smorest.Blueprint):
         # One schema instance per endpoint: given a class, webargs builds an instance (copying
         # every field) on each request, a fifth of a small list request's time.
         return super().arguments(schema() if isinstance(schema, type) else schema, **kwargs)
+
+    def etag(self, obj: Callable) -> Callable:
+        """The record a view returns goes out with its version as `ETag`, and the OpenAPI document
+        says so, and, on PATCH, PUT and DELETE, that `If-Match` is taken and a stale one gets 412.
+        Innermost, under `response`. The view passes `if_match()` to its service, which checks it
+        against the record as locked for the write.
+
+        Not flask-smorest's own `etag`: that one requires If-Match on every write (428 without),
+        which would break every client that does not send one yet, and checks it in the view, before
+        the service locks the row, so two writes sent with one tag could both pass."""
+
+        def decorator(func: Callable) -> Callable:
+            @wraps(func)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                record = func(*args, **kwargs)
+                if record is None:
+                    return None
+                return record, {"ETag": f'"{etag_of(record)}"'}
+
+            wrapper._apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))  # type: ignore[attr-defined]
+            wrapper._apidoc["etag"] = True  # type: ignore[attr-defined]
+            return wrapper
+
+        return self._decorate_view_func_or_method_view(decorator, obj)
+
+    def _prepare_etag_doc(self, doc, doc_info, *, api, spec, method, **kwargs):
+        if not doc_info.get("etag"):
+            return doc
+        if method.upper() in CHECKED:
+            doc.setdefault("parameters", []).append(IF_MATCH)
+            doc["responses"][412] = STALE
+        for status in doc_info.get("success_status_codes", []):
+            if status != 204:
+                doc["responses"][status].setdefault("headers", {})["ETag"] = ETAG
+        return doc
+
+
+CHECKED = frozenset({"PATCH", "PUT", "DELETE"})
+IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The ETag of the record as the client read it (or `*`): the write is made only if the "
+    "record is still that version, else 412 and nothing is written. Compared strongly: a weak tag (W/...) "
+    "never matches. Without it the write is made whatever the version (the last writer wins).",
+}
+STALE = {
+    "description": "If-Match names no current version: the record was changed since it was read. Nothing "
+    "is written; read it again and reapply the change. `errors` names If-Match.",
+    "content": {"application/json": {"schema": "Error"}},
+}
+ETAG = {
+    "description": "The record's version, for If-Match on its PATCH and DELETE: it changes with every change "
+    "of the record (for a deal also of its lines)",
+    "schema": {"type": "string"},
+}
+
+
+def if_match() -> frozenset[str] | None:
+    """The versions the request's If-Match accepts, for a service to check (hub.services.versions):
+    None without the header; `ANY` for `*`. Weak tags are left out: If-Match compares strongly
+    (RFC 9110, 13.1.1), so none of them can match."""
+    if "If-Match" not in request.headers:
+        return None
+    tags = request.if_match
+    return frozenset({ANY}) if tags.star_tag else frozenset(tags.as_set())
 
 
 # ---- fields -------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import marshmallow as ma
 from flask.views import MethodView
 from sqlalchemy import String, cast, func, select
 
-from hub.api.base import Blueprint, Currency, ListArgs, page_schema, partial, stripped
+from hub.api.base import Blueprint, Currency, ListArgs, if_match, page_schema, partial, stripped
 from hub.auth import requires
 from hub.kept_answers import CUSTOMER_PAGES, args_key, kept_answer
 from hub.models import INVOICE_LANGUAGES, Contact, Customer
@@ -96,6 +96,7 @@ class Customers(MethodView):
     @requires("customers", "write")
     @blp.arguments(CustomerSchema)
     @blp.response(201, CustomerSchema)
+    @blp.etag
     def post(self, data):
         """Create a customer."""
         return customers.create_customer(data)
@@ -105,20 +106,23 @@ class Customers(MethodView):
 class CustomerById(MethodView):
     @requires("customers", "read")
     @blp.response(200, CustomerSchema)
+    @blp.etag
     def get(self, customer_id):
         return get_or_404(Customer, customer_id)
 
     @requires("customers", "write")
     @blp.arguments(partial(CustomerSchema))
     @blp.response(200, CustomerSchema)
+    @blp.etag
     def patch(self, data, customer_id):
-        return customers.update_customer(customer_id, data)
+        return customers.update_customer(customer_id, data, if_match())
 
     @requires("customers", "write")
     @blp.response(204)
+    @blp.etag
     def delete(self, customer_id):
         """Delete a customer with its contacts; refused while deals refer to it."""
-        customers.delete_customer(customer_id)
+        customers.delete_customer(customer_id, if_match())
 
 
 @blp.route("/contacts")
@@ -138,6 +142,7 @@ class Contacts(MethodView):
     @requires("contacts", "write")
     @blp.arguments(ContactSchema)
     @blp.response(201, ContactSchema)
+    @blp.etag
     def post(self, data):
         return customers.create_contact(data)
 
@@ -146,16 +151,19 @@ class Contacts(MethodView):
 class ContactById(MethodView):
     @requires("contacts", "read")
     @blp.response(200, ContactSchema)
+    @blp.etag
     def get(self, contact_id):
         return get_or_404(Contact, contact_id)
 
     @requires("contacts", "write")
     @blp.arguments(partial(ContactSchema))
     @blp.response(200, ContactSchema)
+    @blp.etag
     def patch(self, data, contact_id):
-        return customers.update_contact(contact_id, data)
+        return customers.update_contact(contact_id, data, if_match())
 
     @requires("contacts", "write")
     @blp.response(204)
+    @blp.etag
     def delete(self, contact_id):
-        customers.delete_contact(contact_id)
+        customers.delete_contact(contact_id, if_match())

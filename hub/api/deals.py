@@ -9,7 +9,7 @@ from flask.views import MethodView
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from hub.api.base import Amount, Blueprint, Currency, ListArgs, Money, page_schema, partial, stripped
+from hub.api.base import Amount, Blueprint, Currency, ListArgs, Money, if_match, page_schema, partial, stripped
 from hub.auth import authenticated_user, requires
 from hub.inventory import availability
 from hub.kept_answers import DEAL_PAGES, args_key, kept_answer
@@ -261,6 +261,7 @@ class Deals(MethodView):
     @requires("deals", "write")
     @blp.arguments(DealIn)
     @blp.response(201, DealOut)
+    @blp.etag
     def post(self, data):
         """Create a deal with its lines; line prices and tax rates default to the product's."""
         return deal_service.create_deal(data, authenticated_user())
@@ -270,21 +271,24 @@ class Deals(MethodView):
 class DealById(MethodView):
     @requires("deals", "read")
     @blp.response(200, DealOut)
+    @blp.etag
     def get(self, deal_id):
         return deal_service.load_deal(deal_id)
 
     @requires("deals", "write")
     @blp.arguments(partial(DealPatch))
     @blp.response(200, DealOut)
+    @blp.etag
     def patch(self, data, deal_id):
         """Change a deal; `lines`, when given, replace all lines. Refused (409) for a won deal's
         lines, currency and customer."""
-        return deal_service.update_deal(deal_id, data, authenticated_user())
+        return deal_service.update_deal(deal_id, data, authenticated_user(), if_match())
 
     @requires("deals", "write")
     @blp.response(204)
+    @blp.etag
     def delete(self, deal_id):
-        deal_service.delete_deal(deal_id)
+        deal_service.delete_deal(deal_id, if_match())
 
 
 @blp.route("/deals/<int:deal_id>/stage", methods=["POST"])

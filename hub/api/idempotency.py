@@ -38,7 +38,7 @@ HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 METHODS = frozenset({"POST", "PATCH"})
 KEY_FORMAT = re.compile(r"[\x21-\x7e]{1,255}")
-KEPT_HEADERS = ("Content-Type", "Location")
+KEPT_HEADERS = ("Content-Type", "Location", "ETag")
 _CLAIM = "hub_idempotency_claim"
 
 

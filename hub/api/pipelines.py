@@ -45,6 +45,7 @@ class Pipelines(MethodView):
     @requires("pipelines", "write")
     @blp.arguments(PipelineSchema)
     @blp.response(201, PipelineSchema)
+    @blp.etag
     def post(self, data):
         """Create a pipeline; its stages in order, with at least one open, exactly one won and one lost."""
         return catalogue.create_pipeline(data)
@@ -54,6 +55,7 @@ class Pipelines(MethodView):
 class PipelineById(MethodView):
     @requires("pipelines", "read")
     @blp.response(200, PipelineSchema)
+    @blp.etag
     def get(self, pipeline_id):
         return get_or_404(Pipeline, pipeline_id)
 

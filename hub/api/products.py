@@ -8,7 +8,7 @@ import marshmallow as ma
 from flask.views import MethodView
 from sqlalchemy import select
 
-from hub.api.base import Amount, Blueprint, Currency, ListArgs, page_schema, partial, stripped
+from hub.api.base import Amount, Blueprint, Currency, ListArgs, if_match, page_schema, partial, stripped
 from hub.auth import requires
 from hub.models import Product
 from hub.money import MAX_PRICE
@@ -73,6 +73,7 @@ class Products(MethodView):
     @requires("products", "write")
     @blp.arguments(ProductSchema)
     @blp.response(201, ProductSchema)
+    @blp.etag
     def post(self, data):
         return catalogue.create_product(data)
 
@@ -81,17 +82,20 @@ class Products(MethodView):
 class ProductById(MethodView):
     @requires("products", "read")
     @blp.response(200, ProductSchema)
+    @blp.etag
     def get(self, product_id):
         return get_or_404(Product, product_id)
 
     @requires("products", "write")
     @blp.arguments(partial(ProductSchema))
     @blp.response(200, ProductSchema)
+    @blp.etag
     def patch(self, data, product_id):
-        return catalogue.update_product(product_id, data)
+        return catalogue.update_product(product_id, data, if_match())
 
     @requires("products", "write")
     @blp.response(204)
+    @blp.etag
     def delete(self, product_id):
         """Delete a product no deal uses; otherwise deactivate it instead."""
-        catalogue.delete_product(product_id)
+        catalogue.delete_product(product_id, if_match())

@@ -3,7 +3,7 @@ changed, ticked off and deleted here for the API and the pages alike; each chang
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from flask_babel import gettext
@@ -13,6 +13,7 @@ from hub.extensions import db
 from hub.models import Activity, Customer, Deal, Task, User
 from hub.models.base import utcnow
 from hub.services.queries import get_held, get_or_404
+from hub.services.versions import for_change
 
 ACTIVITY_FIELDS = ("kind", "subject", "body", "occurred_at")
 TASK_FIELDS = ("title", "notes", "due_date")
@@ -57,9 +58,23 @@ def create_activity(data: Mapping[str, Any], author: User) -> Activity:
     return activity
 
 
-def update_activity(activity_id: int, data: Mapping[str, Any]) -> Activity:
-    """Apply validated changes; a field sent as null keeps its value. Committed."""
-    activity = get_or_404(Activity, activity_id)
+def _for_change(model: type, ident: int, data: Mapping[str, Any], expected: Collection[str] | None):
+    """The activity or task to change, locked and checked when `expected` (If-Match) is given.
+    What it is to be linked to is held first: deleting a deal, customer or user locks it before the
+    activities and tasks that go with it, and the opposite order could deadlock with that."""
+    record = get_or_404(model, ident)
+    if expected is None:
+        return record
+    for linked, field in ((Deal, "deal_id"), (Customer, "customer_id"), (User, "assignee_id")):
+        if data.get(field) is not None:
+            get_held(linked, data[field])
+    return for_change(model, ident, expected)
+
+
+def update_activity(activity_id: int, data: Mapping[str, Any], expected: Collection[str] | None = None) -> Activity:
+    """Apply validated changes, to the version `expected` (If-Match) names if given; a field sent
+    as null keeps its value. Committed."""
+    activity = _for_change(Activity, activity_id, data, expected)
     for name in ACTIVITY_FIELDS:
         if name in data and data[name] is not None:
             setattr(activity, name, data[name])
@@ -68,8 +83,8 @@ def update_activity(activity_id: int, data: Mapping[str, Any]) -> Activity:
     return activity
 
 
-def delete_activity(activity_id: int) -> None:
-    db.session.delete(get_or_404(Activity, activity_id))
+def delete_activity(activity_id: int, expected: Collection[str] | None = None) -> None:
+    db.session.delete(for_change(Activity, activity_id, expected))
     db.session.commit()
 
 
@@ -84,9 +99,10 @@ def create_task(data: Mapping[str, Any], user: User) -> Task:
     return task
 
 
-def update_task(task_id: int, data: Mapping[str, Any]) -> Task:
-    """Apply validated changes; `done` stamps or clears when it was done. Committed."""
-    task = get_or_404(Task, task_id)
+def update_task(task_id: int, data: Mapping[str, Any], expected: Collection[str] | None = None) -> Task:
+    """Apply validated changes, to the version `expected` (If-Match) names if given; `done`
+    stamps or clears when it was done. Committed."""
+    task = _for_change(Task, task_id, data, expected)
     for name in TASK_FIELDS:
         if name in data:
             setattr(task, name, data[name])
@@ -105,8 +121,8 @@ def set_task_done(task_id: int, done: bool) -> Task:
     return task
 
 
-def delete_task(task_id: int) -> None:
-    db.session.delete(get_or_404(Task, task_id))
+def delete_task(task_id: int, expected: Collection[str] | None = None) -> None:
+    db.session.delete(for_change(Task, task_id, expected))
     db.session.commit()
 
 

@@ -3,7 +3,7 @@ the API); each change is committed."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from flask_babel import gettext
@@ -12,7 +12,8 @@ from sqlalchemy import exists, func, select
 from hub.errors import Conflict, ValidationFailed
 from hub.extensions import db
 from hub.models import DealLine, Pipeline, Product, Stage, StageKind
-from hub.services.queries import apply, get_for_change, get_or_404, serialise_writes
+from hub.services.queries import apply, get_for_change, serialise_writes
+from hub.services.versions import for_change, require_version
 
 PRODUCT_FIELDS = ("sku", "name", "description", "unit", "list_price", "currency", "tax_rate", "active")
 
@@ -27,10 +28,11 @@ def create_product(data: Mapping[str, Any]) -> Product:
     return product
 
 
-def update_product(product_id: int, data: Mapping[str, Any]) -> Product:
+def update_product(product_id: int, data: Mapping[str, Any], expected: Collection[str] | None = None) -> Product:
+    """Apply validated changes, to the version `expected` (If-Match) names if given. Committed."""
     if "sku" in data:
         serialise_writes(Product)
-    product = get_or_404(Product, product_id)
+    product = for_change(Product, product_id, expected)
     if "sku" in data:
         _ensure_sku_free(data["sku"], product.id)
     apply(product, data, PRODUCT_FIELDS)
@@ -38,10 +40,12 @@ def update_product(product_id: int, data: Mapping[str, Any]) -> Product:
     return product
 
 
-def delete_product(product_id: int) -> None:
+def delete_product(product_id: int, expected: Collection[str] | None = None) -> None:
     """Delete a product no deal uses; 409 otherwise (it is deactivated instead), also for a deal
-    line that a request saving it holds the product for."""
+    line that a request saving it holds the product for; 412 when it is no longer the version
+    `expected` (If-Match) names."""
     product = get_for_change(Product, product_id)
+    require_version(product, expected)
     if db.session.scalar(select(exists().where(DealLine.product_id == product.id))):
         raise Conflict(
             gettext("Product %(sku)s is on deal lines; set active=false instead of deleting it.", sku=product.sku)

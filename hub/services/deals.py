@@ -13,7 +13,7 @@ deal's invoice is made of the lines as committed when it was won.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -43,6 +43,7 @@ from hub.models import (
 from hub.models.base import utcnow
 from hub.money import MAX_AMOUNT, ZERO
 from hub.services.queries import get_held, hold_products
+from hub.services.versions import require_version
 from hub.sync import outbox
 
 FROZEN_WHEN_WON = ("lines", "currency", "customer_id")
@@ -295,9 +296,11 @@ def lock_deal(deal_id: int) -> Deal:
     return deal
 
 
-def update_deal(deal_id: int, data: Mapping[str, Any], user: User) -> Deal:
-    """Apply validated changes (`DealPatch`); `lines`, when given, replace all lines. Committed."""
+def update_deal(deal_id: int, data: Mapping[str, Any], user: User, expected: Collection[str] | None = None) -> Deal:
+    """Apply validated changes (`DealPatch`), to the version `expected` (If-Match) names if
+    given; `lines`, when given, replace all lines. Committed."""
     deal = lock_deal(deal_id)
+    require_version(deal, expected)
     apply_fields(deal, data, creating=False, user=user)
     if "lines" in data:
         build_lines(deal, data["lines"])
@@ -307,8 +310,9 @@ def update_deal(deal_id: int, data: Mapping[str, Any], user: User) -> Deal:
     return deal
 
 
-def delete_deal(deal_id: int) -> None:
+def delete_deal(deal_id: int, expected: Collection[str] | None = None) -> None:
     deal = lock_deal(deal_id)
+    require_version(deal, expected)
     if deal.stage.kind == StageKind.WON:
         raise Conflict(
             gettext("Deal %(number)s is won and invoiced; mark it lost instead of deleting it.", number=deal.number)

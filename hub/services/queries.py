@@ -157,10 +157,14 @@ THING_NAMES: dict[type, str] = {
 }
 
 
-def _nothing_with(model: type, ident: int) -> str:
+def thing_name(model: type) -> str:
+    """What the reader calls a record of `model`, in the request's language."""
     name = THING_NAMES.get(model)
-    thing = gettext(name) if name else model.__name__.lower()
-    return gettext("No %(thing)s with id %(id)s.", thing=thing, id=ident)
+    return gettext(name) if name else model.__name__.lower()
+
+
+def _nothing_with(model: type, ident: int) -> str:
+    return gettext("No %(thing)s with id %(id)s.", thing=thing_name(model), id=ident)
 
 
 def get_or_404(model: type[T], ident: int) -> T:
