@@ -362,6 +362,9 @@ def run_on(
         base = _postgres_server()
         env["HUB_TEST_DATABASE"] = base
         env[POSTGRES_ENV] = f"mut_{os.getpid()}_"
+    else:
+        # A PostgreSQL URL in the caller's environment names the server for the PostgreSQL run only.
+        env["HUB_TEST_DATABASE"] = "sqlite"
     mutmut = [str(Path(sys.executable).with_name("mutmut"))]
     print(f"== {module.path} on {database}: {len(module.tests)} test files", flush=True)
     try:
