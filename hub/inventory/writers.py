@@ -20,7 +20,6 @@ the rows the pull wrote. SQLite has one writer at a time.
 from __future__ import annotations
 
 import contextlib
-import re
 from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
@@ -35,7 +34,6 @@ from hub.plain_paths import plain
 
 # What a text value must escape in COPY's text format.
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 NULL = "\\N"
 
 
@@ -52,14 +50,15 @@ class StockWriter:
     def finish(self) -> tuple[int, set[int]]:
         raise NotImplementedError
 
-    def close(self, failed: bool = False) -> None:
-        """Release what the writer holds on the connection; `failed`: abandon what is unwritten."""
+    def close(self) -> None:
+        """Release what the writer holds on the connection. A failed pull's rows written so far are
+        in its transaction, which the caller rolls back: nothing of it is left."""
 
     def __enter__(self) -> StockWriter:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.close(failed=kind is not None)
+        self.close()
 
 
 def stock_writer(connection: Connection, pulled_at: datetime) -> StockWriter:
@@ -127,9 +126,7 @@ class FirstPullWriter(StockWriter):
             self._end_copy()
             self.warehouses.update(_warehouse_ids(self.connection, codes))
         products, warehouses, seen, prefix, suffix = self.products, self.warehouses, self.seen, self.prefix, self.suffix
-        times: dict[datetime, str] = {}
         lines = []
-        escape = _needs_escapes(levels)
         for lv in levels:
             warehouse_id = warehouses[lv.warehouse]
             skus = seen.get(warehouse_id)
@@ -139,9 +136,6 @@ class FirstPullWriter(StockWriter):
                 self.again[(warehouse_id, lv.sku)] = lv
                 continue
             skus.add(lv.sku)
-            stamp = times.get(lv.as_of)
-            if stamp is None:
-                stamp = times[lv.as_of] = lv.as_of.isoformat()
             product_id = products.get(lv.sku)
             if product_id is None:
                 product = NULL
@@ -149,8 +143,8 @@ class FirstPullWriter(StockWriter):
                 product = product_id
                 self.touched.add(product_id)
             lines.append(
-                f"{prefix}{warehouse_id}\t{lv.sku.translate(COPY_ESCAPES) if escape else lv.sku}\t{product}"
-                f"\t{lv.on_hand}\t{lv.reserved}\t{lv.available}\t{stamp}{suffix}"
+                f"{prefix}{warehouse_id}\t{lv.sku.translate(COPY_ESCAPES)}\t{product}"
+                f"\t{lv.on_hand}\t{lv.reserved}\t{lv.available}\t{lv.as_of.isoformat()}{suffix}"
             )
         self.stored += len(lines)
         if lines:
@@ -172,13 +166,7 @@ class FirstPullWriter(StockWriter):
         self.copy = None
         self.copying.close()
 
-    def close(self, failed: bool = False) -> None:
-        if failed and self.copy is not None:
-            # Ending the COPY with an error makes the server drop it (and fail the transaction,
-            # which the caller rolls back) instead of storing a half-read pull.
-            self.copy = None
-            self.copying.__exit__(RuntimeError, RuntimeError("stock pull abandoned"), None)
-            return
+    def close(self) -> None:
         self._end_copy()
 
     def finish(self) -> tuple[int, set[int]]:
@@ -239,15 +227,11 @@ class StagedWriter(StockWriter):
         warehouses = _warehouse_ids(self.connection, {lv.warehouse for lv in levels})
         # COPY's text format written out here, one block per chunk: psycopg's write_row adapted
         # every value in turn and cost about a second per 200,000 levels.
-        times: dict[datetime, str] = {}
-        lines = []
-        escape = _needs_escapes(levels)
-        for lv in levels:
-            stamp = times.get(lv.as_of)
-            if stamp is None:
-                stamp = times[lv.as_of] = lv.as_of.isoformat()
-            sku = lv.sku.translate(COPY_ESCAPES) if escape else lv.sku
-            lines.append(f"{warehouses[lv.warehouse]}\t{sku}\t{lv.on_hand}\t{lv.reserved}\t{lv.available}\t{stamp}\n")
+        lines = [
+            f"{warehouses[lv.warehouse]}\t{lv.sku.translate(COPY_ESCAPES)}\t{lv.on_hand}\t{lv.reserved}\t{lv.available}"
+            f"\t{lv.as_of.isoformat()}\n"
+            for lv in levels
+        ]
         with (
             self.raw.cursor() as cursor,
             cursor.copy("""
@@ -401,12 +385,6 @@ def _upsert(connection: Connection, levels: list[Level], pulled_at: datetime) ->
 
 def _differs(old: tuple[Decimal, Decimal], new: tuple[Decimal, Decimal]) -> bool:
     return any(Decimal(a) != Decimal(b) for a, b in zip(old, new, strict=True))
-
-
-def _needs_escapes(levels: list[Level]) -> bool:
-    """Whether any SKU of the chunk has a character COPY's text format escapes: one scan of them
-    all, where translating each one cost 0.2 s per 200,000 levels for SKUs that never have any."""
-    return COPY_SPECIAL.search("".join(lv.sku for lv in levels)) is not None
 
 
 def _hold_warehouses(connection: Connection) -> None:
