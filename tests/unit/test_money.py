@@ -83,6 +83,15 @@ def test_sqlite_stores_exact_text_at_the_column_scale_and_reads_decimals():
     assert str(read[0]) == "12.50"
 
 
+def test_sqlite_rounds_what_has_more_places_than_the_scale_half_up_as_postgresql_does():
+    """(`process_bind_param` 9, 11: the rounding left to Decimal's default, half-even.)"""
+    engine, table = _amounts_table(scale=2)
+    with engine.begin() as conn:
+        conn.execute(insert(table), [{"id": 1, "amount": Decimal("0.125")}, {"id": 2, "amount": Decimal("-2.675")}])
+        stored = conn.execute(text("SELECT amount FROM amounts ORDER BY id")).scalars().all()
+    assert stored == ["0.13", "-2.68"]
+
+
 def test_sortable_orders_decimal_text_numerically_on_sqlite():
     engine, table = _amounts_table()
     with engine.begin() as conn:
