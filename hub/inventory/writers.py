@@ -316,8 +316,9 @@ class StagedWriter(StockWriter):
         products = set(
             run(text("SELECT DISTINCT product_id FROM latest_stock WHERE changed AND product_id IS NOT NULL")).scalars()
         )
+        # Dropped now, not at the commit, for another pull in this transaction; incoming_stock is
+        # emptied by the next writer as it starts.
         run(text("DROP TABLE latest_stock"))
-        run(text("TRUNCATE incoming_stock"))
         if self.analyse:
             run(text("ANALYZE stock_levels"))
         return changed, products

@@ -499,3 +499,56 @@ def test_an_offers_file_weighs_the_alerts_of_the_products_it_changed_only(app, t
     with app.app_context():
         alerted = {a.product.sku for a in db.session.scalars(select(StockAlert))}
     assert alerted == {"P2"}
+
+
+def test_of_two_products_that_differ_in_case_only_the_one_spelled_alike_else_the_older_is_found(app, tmp_path):
+    """Products made before SKUs were unique regardless of case may be case twins: an item is the
+    twin spelled as 1C spells it, and an item spelled as neither is the older twin (kills
+    `_products_by_sku` 23, 26, 31–33: the SKUs asked for, the order by id, the choice between twins)."""
+    one_c = _connection(app)
+    _product(app, "pump-1", "older", "1")
+    _product(app, "PUMP-1", "newer", "1")
+    _apply(app, one_c, [CatalogItem("i1", "PUMP-1", "PUMP-1 as 1C has it")], tmp_path / "as-spelled")
+    _apply(app, one_c, [CatalogItem("i2", "Pump-1", "spelled as neither")], tmp_path / "neither")
+    assert {sku: p[0] for sku, p in _products(app).items()} == {
+        "pump-1": "spelled as neither",
+        "PUMP-1": "PUMP-1 as 1C has it",
+    }
+
+
+def test_offers_of_one_product_in_two_cases_add_up_and_an_unknown_skus_price_stops_nothing(app, tmp_path):
+    """1C's Pump-1 and PUMP-1 are both the hub's pump-1: their stock in one warehouse adds up under
+    the hub's spelling (kills `_spell_levels_as_the_hub` 25); a price for a SKU the hub has no
+    product of, listed first, leaves the next offers' prices to be written (`_write_prices` 10)."""
+    one_c = _connection(app)
+    _product(app, "pump-1", "Pump", "1")
+    _product(app, "desk-1", "Desk", "1")
+    offers = [
+        Offer("g", "GHOST-1", None, prices=(Price(None, Decimal(7), "RUB"),)),
+        Offer("a", "Pump-1", None, warehouses=(WarehouseQuantity("wh-main", Decimal(2)),)),
+        Offer("b", "PUMP-1", None, warehouses=(WarehouseQuantity("wh-main", Decimal(3)),)),
+        Offer("d", "Desk-1", None, prices=(Price(None, Decimal(250), "RUB"),)),
+    ]
+    summary = _apply(app, one_c, offers, tmp_path / "offers")
+    assert summary["priced"] == 1
+    assert _products(app)["desk-1"][1] == Decimal(250)
+    assert _stock(app, one_c) == {("pump-1", "wh-main"): (5, 0, 5)}
+
+
+def test_stock_of_more_than_two_thousand_skus_spelled_otherwise_goes_to_the_hubs_products(app, tmp_path):
+    """The SKUs are spelled as the hub spells them a thousand at a time, to the last one (kills
+    `_spell_levels_as_the_hub` 8: only the slices starting in the first thousand)."""
+    one_c = _connection(app)
+    count = 2_100
+    with app.app_context():
+        db.session.add_all(
+            Product(sku=f"sku-{n:05d}", name=f"P {n}", list_price=Decimal(1), currency="RUB") for n in range(count)
+        )
+        db.session.commit()
+    offers = [_stocked(f"SKU-{n:05d}", 1) for n in range(count)]
+    _apply(app, one_c, offers, tmp_path / "offers")
+    with app.app_context():
+        query = select(StockLevel.sku, StockLevel.product_id).where(StockLevel.connection_id == one_c)
+        levels = dict(db.session.execute(query).all())
+    assert len(levels) == count
+    assert all(sku.startswith("sku-") and product is not None for sku, product in levels.items())
