@@ -139,16 +139,27 @@ def open_key(rule: ReorderRule) -> str:
     return f"{rule.product_id}:{rule.warehouse_id or '*'}"
 
 
+# Products weighed per statement: a 1C catalogue of 100,000 changes them all at once, more ids
+# than PostgreSQL lets a statement bind (65,535), or SQLite as built by default (32,766).
+EVALUATED_AT_ONCE = 5_000
+
+
 def evaluate(product_ids: Iterable[int] | None = None) -> list[StockAlert]:
     """Open, refresh or resolve alerts for the rules of these products (all rules when None).
     Returns the alerts opened. Flushes; the caller commits."""
-    product_ids = None if product_ids is None else set(product_ids)
-    if product_ids == set():
-        return []
-    query = select(ReorderRule)
-    if product_ids is not None:
-        query = query.where(ReorderRule.product_id.in_(product_ids))
-    rules = db.session.scalars(query).all()
+    if product_ids is None:
+        product_ids = db.session.scalars(select(ReorderRule.product_id).distinct()).all()
+    ids = sorted(set(product_ids))
+    opened = []
+    for k in range(0, len(ids), EVALUATED_AT_ONCE):
+        opened += _evaluate(ids[k : k + EVALUATED_AT_ONCE])
+    db.session.flush()
+    delivery.queue_for(opened)
+    return opened
+
+
+def _evaluate(product_ids: list[int]) -> list[StockAlert]:
+    rules = db.session.scalars(select(ReorderRule).where(ReorderRule.product_id.in_(product_ids))).all()
     if not rules:
         return []
     ids = {r.product_id for r in rules}
@@ -190,8 +201,6 @@ def evaluate(product_ids: Iterable[int] | None = None) -> list[StockAlert]:
         alert.stale = figures.freshness.stale
         alert.explanation_message = explain(figures, below)
         alert.explanation = english(alert.explanation_message)
-    db.session.flush()
-    delivery.queue_for(opened)
     return opened
 
 

@@ -161,6 +161,17 @@ def test_only_the_products_asked_for_are_evaluated(ctx, shop):
     assert [a.product_id for a in alerts.evaluate(None)] == [shop.products["PUMP"]]
 
 
+def test_a_whole_catalogues_products_are_weighed_in_statements_the_database_takes(ctx, shop):
+    """A 1C catalogue of 100,000 products changes them all at once: 70,000 ids are more than
+    PostgreSQL lets one statement bind (65,535), and the last one is weighed too (the 1C import of
+    a 100k catalogue failed there: bench/onec_import.py --products 100000)."""
+    put_level(shop, "PUMP", "WH1", 1)
+    add_rule(shop, "PUMP", 10)
+    ids = [*range(10**6, 10**6 + 70_000), shop.products["PUMP"]]
+    (opened,) = alerts.evaluate(ids)
+    assert opened.product_id == shop.products["PUMP"]
+
+
 def test_stock_from_two_connections_is_added_and_its_age_is_the_oldest(ctx, shop, monkeypatch):
     # freshness(): the sources sorted and joined, the oldest stock, the oldest pull, each
     # connection's staleness at the `now` given (mutant: at the clock's).
