@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import Boolean, String, Text
+from sqlalchemy import Boolean, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.extensions import db
@@ -25,3 +25,8 @@ class Product(Timestamps, db.Model):
     # A fraction: 0.2000 is 20 %.
     tax_rate: Mapped[Decimal] = mapped_column(DecimalType(7, 4), default=Decimal("0"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+# SKUs are one regardless of case, so a product is looked up by lower(sku) (a new SKU's check, the
+# 1C import's batches); not unique, as a database may hold case twins made before that rule.
+Index("ix_products_lower_sku", func.lower(Product.sku))
