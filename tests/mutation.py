@@ -109,6 +109,8 @@ MODULES: tuple[Module, ...] = (
             "tests/integration/test_crm_api.py",
             "tests/integration/test_won_races.py",
             "tests/integration/test_deal_rules.py",
+            "tests/integration/test_etags.py",
+            "tests/integration/test_hostile_input.py",
         ),
     ),
     Module(

@@ -97,6 +97,18 @@ def test_a_stale_if_match_gets_412_naming_it_and_writes_nothing(app, sales, cust
         assert db.session.get(Customer, customer["id"]).tags == ["key-account", "export"]
 
 
+def test_every_record_refuses_a_patch_with_a_stale_if_match_and_keeps_what_it_was(sales, admin, customer, deal):
+    """Each service checks the If-Match it is handed (kills `update_deal` 4: the deal's check given
+    no tags, so every PATCH passed)."""
+    for name, (path, change) in _records(sales, admin, customer, deal).items():
+        caller = admin if name == "products" else sales
+        stale = caller.get(path).headers["ETag"]
+        assert caller.patch(path, json=change).status_code == 200, name  # someone else's edit
+        current = caller.get(path)
+        assert_error(caller.patch(path, json=change, headers={"If-Match": stale}), 412, field="If-Match")
+        assert caller.get(path).headers["ETag"] == current.headers["ETag"], name
+
+
 def test_the_412_is_said_in_the_readers_language(sales, customer):
     path = f"/api/v1/customers/{customer['id']}"
     for language, word in (("ru", "Запись"), ("bn", "রেকর্ড")):
