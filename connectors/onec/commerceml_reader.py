@@ -97,6 +97,13 @@ def read_batch(
             error=expat.ErrorString(exc.code),
             where=_where(exc, start),
         ) from None
+    except LookupError as exc:
+        # expat asks Python for an encoding it does not know itself; a declaration naming none
+        # (a damaged "UTF-8") ends here, not in an ExpatError.
+        raise InvalidExchangeFile(
+            N_("the file's encoding %(encoding)s is not one the hub reads"),
+            encoding=repr(str(exc).removeprefix("unknown encoding: ")),
+        ) from None
     return reader.items, None
 
 

@@ -560,3 +560,10 @@ def test_a_damaged_file_is_refused_as_an_exchange_file_never_with_another_error(
     limit = data.draw(st.integers(min_value=1, max_value=3))
     with contextlib.suppress(InvalidExchangeFile):
         _in_batches(damaged, limit)
+
+
+def test_a_declared_encoding_that_names_none_is_refused_as_an_exchange_file():
+    """A damaged declaration ("TF-8") reached expat's look-up of Python's codecs and came out as a
+    LookupError, not an InvalidExchangeFile (found by the damaged-file property test)."""
+    with pytest.raises(InvalidExchangeFile, match="the file's encoding 'TF-8' is not one the hub reads"):
+        read_batch(io.BytesIO(b'<?xml version="1.0" encoding="TF-8"?><a/>'), 1)
